@@ -1,0 +1,229 @@
+// Package devstack runs the AWS stand-ins in-process for tests and for the local server:
+// DynamoDB (minidyn's server) and KMS (local-kms), each behind its own loopback HTTP listener
+// so that the real aws-sdk-go-v2 clients talk to them over HTTP, as they talk to AWS.
+// Either stand-in can be stopped and started again (keeping its data) to simulate an outage.
+package devstack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
+	localkms "github.com/nsmithuk/local-kms/src"
+	kmsconfig "github.com/nsmithuk/local-kms/src/config"
+	kmsdata "github.com/nsmithuk/local-kms/src/data"
+	"github.com/truora/minidyn/server"
+
+	"github.com/opensignum/signum/lib/awsenv"
+	"github.com/opensignum/signum/lib/store"
+)
+
+// Region and account the stand-ins pretend to be in.
+const (
+	Region    = "us-east-1"
+	AccountID = "111122223333"
+)
+
+// ServiceKeyAlias names the HMAC key from which the functions derive keys they must share
+// (page cursors now; more later). The template creates the same alias in AWS.
+const ServiceKeyAlias = "alias/signum-service"
+
+// Stack is a running pair of stand-ins.
+type Stack struct {
+	DynamoDB *Standin
+	KMS      *Standin
+
+	kmsDB  *kmsdata.Database
+	tmpDir string
+}
+
+// Options configure Start.
+type Options struct {
+	// DynamoDBAddr and KMSAddr are the listen addresses ("127.0.0.1:0" when empty).
+	DynamoDBAddr, KMSAddr string
+	// DataDir keeps the KMS stand-in's keys; a temporary directory when empty.
+	DataDir string
+}
+
+// kmsGlobals guards local-kms's package-level configuration.
+var kmsGlobals sync.Mutex
+
+// Start starts both stand-ins.
+func Start(opts Options) (*Stack, error) {
+	st := &Stack{}
+	dir := opts.DataDir
+	if dir == "" {
+		d, err := os.MkdirTemp("", "signum-kms-")
+		if err != nil {
+			return nil, err
+		}
+		dir, st.tmpDir = d, d
+	}
+	kmsGlobals.Lock()
+	kmsconfig.AWSRegion, kmsconfig.AWSAccountId, kmsconfig.DatabasePath = Region, AccountID, dir
+	kmsGlobals.Unlock()
+	db, err := openKMSDatabase(dir)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	st.kmsDB = db
+	kmsHandler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { localkms.HandleRequest(w, r, db) })
+	if st.KMS, err = startStandin("kms", opts.KMSAddr, kmsHandler); err != nil {
+		st.Close()
+		return nil, err
+	}
+	if st.DynamoDB, err = startStandin("dynamodb", opts.DynamoDBAddr, server.NewServer()); err != nil {
+		st.Close()
+		return nil, err
+	}
+	return st, nil
+}
+
+// openKMSDatabase opens local-kms's LevelDB, which panics instead of returning errors.
+func openKMSDatabase(dir string) (db *kmsdata.Database, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = fmt.Errorf("open KMS stand-in data in %s: %v", dir, v)
+		}
+	}()
+	return kmsdata.NewDatabase(dir), nil
+}
+
+// Close stops both stand-ins and removes temporary data.
+func (st *Stack) Close() {
+	for _, s := range []*Standin{st.DynamoDB, st.KMS} {
+		if s != nil {
+			s.Stop()
+		}
+	}
+	if st.kmsDB != nil {
+		st.kmsDB.Close()
+	}
+	if st.tmpDir != "" {
+		_ = os.RemoveAll(st.tmpDir)
+	}
+}
+
+// Env is the configuration the functions read, pointing at this stack.
+func (st *Stack) Env(table string) awsenv.Config {
+	return awsenv.Config{
+		Region:           Region,
+		TableName:        table,
+		ServiceKeyID:     ServiceKeyAlias,
+		DynamoDBEndpoint: st.DynamoDB.URL(),
+		KMSEndpoint:      st.KMS.URL(),
+		StaticAccessKey:  "local",
+		StaticSecretKey:  "local",
+	}
+}
+
+// Bootstrap creates what the template creates in AWS: the table and the service key.
+func Bootstrap(ctx context.Context, c *awsenv.Clients, table string) error {
+	if err := store.CreateTable(ctx, c.DynamoDB, table); err != nil {
+		return err
+	}
+	return EnsureServiceKey(ctx, c.KMS)
+}
+
+// EnsureServiceKey creates the HMAC service key and its alias unless the alias exists.
+func EnsureServiceKey(ctx context.Context, k *kms.Client) error {
+	_, err := k.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: aws.String(ServiceKeyAlias)})
+	var nf *kmstypes.NotFoundException
+	if err == nil || !errors.As(err, &nf) {
+		return err
+	}
+	out, err := k.CreateKey(ctx, &kms.CreateKeyInput{
+		KeySpec: kmstypes.KeySpecHmac256, KeyUsage: kmstypes.KeyUsageTypeGenerateVerifyMac,
+		Description: aws.String("signum service key: derives cursor keys"),
+	})
+	if err != nil {
+		return fmt.Errorf("create service key: %w", err)
+	}
+	_, err = k.CreateAlias(ctx, &kms.CreateAliasInput{AliasName: aws.String(ServiceKeyAlias), TargetKeyId: out.KeyMetadata.KeyId})
+	return err
+}
+
+// Standin is one stand-in's HTTP listener. Stop and Start toggle it without losing data.
+type Standin struct {
+	name    string
+	handler http.Handler
+	mu      sync.Mutex
+	addr    string
+	srv     *http.Server
+}
+
+func startStandin(name, addr string, h http.Handler) (*Standin, error) {
+	if addr == "" {
+		addr = "127.0.0.1:0"
+	}
+	s := &Standin{name: name, handler: h, addr: addr}
+	if err := s.Start(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// URL is the stand-in's endpoint.
+func (s *Standin) URL() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return "http://" + s.addr
+}
+
+// Running reports whether the stand-in is serving.
+func (s *Standin) Running() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.srv != nil
+}
+
+// Start (re)starts serving on the same address.
+func (s *Standin) Start() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.srv != nil {
+		return nil
+	}
+	var ln net.Listener
+	var err error
+	// The port may linger for a moment after Stop; retry briefly.
+	for i := 0; i < 50; i++ {
+		if ln, err = net.Listen("tcp", s.addr); err == nil {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err != nil {
+		return fmt.Errorf("%s stand-in: listen %s: %w", s.name, s.addr, err)
+	}
+	s.addr = ln.Addr().String()
+	s.srv = &http.Server{Handler: s.handler, ReadHeaderTimeout: 10 * time.Second}
+	go func(srv *http.Server) { _ = srv.Serve(ln) }(s.srv)
+	return nil
+}
+
+// Stop closes the listener and every open connection, as an outage would.
+func (s *Standin) Stop() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.srv != nil {
+		_ = s.srv.Close()
+		s.srv = nil
+	}
+}
+
+// Name is "dynamodb" or "kms".
+func (s *Standin) Name() string { return s.name }
+
+// Compile-time check that the DynamoDB client satisfies what the store needs.
+var _ store.DynamoDB = (*dynamodb.Client)(nil)

@@ -1,0 +1,217 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"strconv"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/opensignum/signum/lib/fault"
+	"github.com/opensignum/signum/lib/tenant"
+)
+
+// deploymentItem is a deployment as stored: PK=DEP#<id>, SK=META, listed on GSI1 under
+// DEPLOYMENTS by creation time.
+type deploymentItem struct {
+	PK              string   `dynamodbav:"PK"`
+	SK              string   `dynamodbav:"SK"`
+	GSI1PK          string   `dynamodbav:"GSI1PK"`
+	GSI1SK          string   `dynamodbav:"GSI1SK"`
+	Type            string   `dynamodbav:"type"`
+	ID              string   `dynamodbav:"id"`
+	Name            string   `dynamodbav:"name"`
+	Status          string   `dynamodbav:"status"`
+	Plan            string   `dynamodbav:"plan"`
+	SoftwareVersion string   `dynamodbav:"softwareVersion"`
+	DomainName      string   `dynamodbav:"domainName,omitempty"`
+	IPAllowlist     []string `dynamodbav:"ipAllowlist,omitempty"`
+	Version         int64    `dynamodbav:"version"`
+	CreatedAt       string   `dynamodbav:"createdAt"`
+	UpdatedAt       string   `dynamodbav:"updatedAt"`
+}
+
+// domainItem maps a domain name to its deployment: PK=DOMAIN#<name>, SK=DOMAIN. Its key is
+// the name, so a conditional put makes names unique across deployments.
+type domainItem struct {
+	PK           string `dynamodbav:"PK"`
+	SK           string `dynamodbav:"SK"`
+	Type         string `dynamodbav:"type"`
+	DeploymentID string `dynamodbav:"deploymentId"`
+}
+
+func toDeploymentItem(d tenant.Deployment) deploymentItem {
+	var allow []string
+	if len(d.IPAllowlist) > 0 {
+		allow = tenant.FormatAllowlist(d.IPAllowlist)
+	}
+	return deploymentItem{
+		PK: deploymentPK(d.ID), SK: metaSK,
+		GSI1PK: allDeployments, GSI1SK: deploymentsGSI1SK(d.CreatedAt, d.ID),
+		Type: "deployment", ID: d.ID, Name: d.Name, Status: string(d.Status), Plan: d.Plan,
+		SoftwareVersion: d.SoftwareVersion, DomainName: d.DomainName, IPAllowlist: allow,
+		Version: d.Version, CreatedAt: d.CreatedAt.UTC().Format(time.RFC3339Nano),
+		UpdatedAt: d.UpdatedAt.UTC().Format(time.RFC3339Nano),
+	}
+}
+
+func decodeDeployment(av map[string]types.AttributeValue) (tenant.Deployment, error) {
+	var it deploymentItem
+	if err := attributevalue.UnmarshalMap(av, &it); err != nil {
+		return tenant.Deployment{}, fmt.Errorf("decode deployment: %w", err)
+	}
+	d := tenant.Deployment{
+		ID: it.ID, Name: it.Name, Status: tenant.Status(it.Status), Plan: it.Plan,
+		SoftwareVersion: it.SoftwareVersion, DomainName: it.DomainName, Version: it.Version,
+	}
+	for _, s := range it.IPAllowlist {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return tenant.Deployment{}, fmt.Errorf("decode deployment %s allowlist: %w", it.ID, err)
+		}
+		d.IPAllowlist = append(d.IPAllowlist, p)
+	}
+	var err error
+	if d.CreatedAt, err = time.Parse(time.RFC3339Nano, it.CreatedAt); err != nil {
+		return tenant.Deployment{}, fmt.Errorf("decode deployment %s: %w", it.ID, err)
+	}
+	if d.UpdatedAt, err = time.Parse(time.RFC3339Nano, it.UpdatedAt); err != nil {
+		return tenant.Deployment{}, fmt.Errorf("decode deployment %s: %w", it.ID, err)
+	}
+	return d, nil
+}
+
+func key(pk, sk string) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{
+		attrPK: &types.AttributeValueMemberS{Value: pk},
+		attrSK: &types.AttributeValueMemberS{Value: sk},
+	}
+}
+
+func marshal(v any) map[string]types.AttributeValue {
+	av, err := attributevalue.MarshalMap(v)
+	if err != nil {
+		// Only the item structs of this package are marshalled; they always marshal.
+		panic(fmt.Sprintf("marshal %T: %v", v, err))
+	}
+	return av
+}
+
+// GetDeployment reads a deployment (strongly consistent: it is read before updates).
+func (s *Store) GetDeployment(ctx context.Context, id string) (tenant.Deployment, error) {
+	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName: &s.table, Key: key(deploymentPK(id), metaSK), ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return tenant.Deployment{}, unavailable("get deployment", err)
+	}
+	if len(out.Item) == 0 {
+		return tenant.Deployment{}, fault.Newf(ErrNotFound, "No deployment has the id %q.", id)
+	}
+	return decodeDeployment(out.Item)
+}
+
+// DeploymentByDomain resolves a request's host name to its deployment: two GetItems, no
+// index, so it costs the same whatever the number of deployments.
+func (s *Store) DeploymentByDomain(ctx context.Context, domain string) (tenant.Deployment, error) {
+	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.table, Key: key(domainPK(domain), domainSK)})
+	if err != nil {
+		return tenant.Deployment{}, unavailable("get domain", err)
+	}
+	if len(out.Item) == 0 {
+		return tenant.Deployment{}, fault.Newf(ErrNotFound, "No deployment answers on %q.", domain)
+	}
+	var it domainItem
+	if err := attributevalue.UnmarshalMap(out.Item, &it); err != nil {
+		return tenant.Deployment{}, fmt.Errorf("decode domain %s: %w", domain, err)
+	}
+	return s.GetDeployment(ctx, it.DeploymentID)
+}
+
+// ListDeployments lists deployments, oldest first (operator view).
+func (s *Store) ListDeployments(ctx context.Context, pr PageRequest) (Page[tenant.Deployment], error) {
+	in := &dynamodb.QueryInput{
+		IndexName:              aws.String(gsi1),
+		KeyConditionExpression: aws.String("GSI1PK = :pk"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":pk": &types.AttributeValueMemberS{Value: allDeployments},
+		},
+	}
+	return query(ctx, s, "deployments", in, []string{attrPK, attrSK, attrGSI1PK, attrGSI1SK}, pr, decodeDeployment)
+}
+
+// UpdateDeployment writes next over current, where current is the deployment as the caller
+// read it. The write succeeds only if the stored version still equals current.Version
+// (ErrStale otherwise). A changed domain name moves the domain mapping in the same
+// transaction: the new name must be free (ErrConflict otherwise), and nothing is written when
+// any part fails. log, when not empty, is appended to the system log in the same transaction.
+func (s *Store) UpdateDeployment(ctx context.Context, current, next tenant.Deployment, log *tenant.LogEntry) (tenant.Deployment, error) {
+	if current.ID != next.ID {
+		return tenant.Deployment{}, fmt.Errorf("update deployment: id changed from %s to %s", current.ID, next.ID)
+	}
+	now := s.now()
+	next.Version = current.Version + 1
+	next.CreatedAt = current.CreatedAt
+	next.UpdatedAt = now
+	items := []types.TransactWriteItem{{Put: &types.Put{
+		TableName:           &s.table,
+		Item:                marshal(toDeploymentItem(next)),
+		ConditionExpression: aws.String("attribute_exists(PK) AND version = :v"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":v": &types.AttributeValueMemberN{Value: strconv.FormatInt(current.Version, 10)},
+		},
+	}}}
+	newDomainAt := -1
+	if current.DomainName != next.DomainName {
+		if current.DomainName != "" {
+			items = append(items, types.TransactWriteItem{Delete: &types.Delete{
+				TableName:           &s.table,
+				Key:                 key(domainPK(current.DomainName), domainSK),
+				ConditionExpression: aws.String("deploymentId = :id"),
+				ExpressionAttributeValues: map[string]types.AttributeValue{
+					":id": &types.AttributeValueMemberS{Value: current.ID},
+				},
+			}})
+		}
+		if next.DomainName != "" {
+			newDomainAt = len(items)
+			items = append(items, s.putDomain(next.DomainName, next.ID))
+		}
+	}
+	if log != nil {
+		items = append(items, s.putLog(next.ID, *log))
+	}
+	_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
+	if err == nil {
+		return next, nil
+	}
+	codes := cancellationCodes(err)
+	if codes == nil {
+		return tenant.Deployment{}, unavailable("update deployment", err)
+	}
+	if newDomainAt >= 0 && newDomainAt < len(codes) && codes[newDomainAt] == "ConditionalCheckFailed" {
+		return tenant.Deployment{}, fault.Newf(ErrConflict, "The domain name %q is already used by another deployment.", next.DomainName)
+	}
+	// Either the deployment is gone or its version moved on; tell which.
+	stored, gerr := s.GetDeployment(ctx, current.ID)
+	if gerr != nil {
+		return tenant.Deployment{}, gerr
+	}
+	if stored.Version != current.Version {
+		return tenant.Deployment{}, fault.Newf(ErrStale, "Deployment %s was changed by someone else (version %d, you sent %d); read it again and retry.", current.ID, stored.Version, current.Version)
+	}
+	return tenant.Deployment{}, fault.Wrap(ErrConflict, err, "The update conflicts with a concurrent change; retry.")
+}
+
+func (s *Store) putDomain(domain, deploymentID string) types.TransactWriteItem {
+	return types.TransactWriteItem{Put: &types.Put{
+		TableName:           &s.table,
+		Item:                marshal(domainItem{PK: domainPK(domain), SK: domainSK, Type: "domain", DeploymentID: deploymentID}),
+		ConditionExpression: aws.String("attribute_not_exists(PK)"),
+	}}
+}

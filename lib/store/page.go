@@ -1,0 +1,89 @@
+package store
+
+import (
+	"context"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/opensignum/signum/lib/fault"
+)
+
+// Page sizes of listings.
+const (
+	DefaultPageSize = 50
+	MaxPageSize     = 100
+)
+
+// PageRequest asks for one page of a listing. Cursor is "" for the first page, else the Next
+// of the previous page.
+type PageRequest struct {
+	Limit  int
+	Cursor string
+}
+
+// Page is one page of a listing. Next is "" on the last page.
+type Page[T any] struct {
+	Items []T
+	Next  string
+}
+
+// query runs a paginated query. It asks DynamoDB for one item more than the page so that it
+// knows whether another page exists (no empty last page), follows LastEvaluatedKey when
+// DynamoDB stops early (its 1 MB page limit, which the local stand-in does not enforce), and
+// makes the cursor from the key of the last item returned. keyAttrs are the attributes of that
+// key: the table's PK and SK plus the index's keys when querying an index.
+func query[T any](ctx context.Context, s *Store, scope string, in *dynamodb.QueryInput, keyAttrs []string, pr PageRequest, decode func(map[string]types.AttributeValue) (T, error)) (Page[T], error) {
+	limit := pr.Limit
+	if limit == 0 {
+		limit = DefaultPageSize
+	}
+	if limit < 1 || limit > MaxPageSize {
+		return Page[T]{}, fault.Newf(fault.ErrInvalid, "limit must be between 1 and %d", MaxPageSize)
+	}
+	if pr.Cursor != "" {
+		start, err := s.cursors.open(scope, pr.Cursor)
+		if err != nil {
+			return Page[T]{}, fault.Newf(ErrInvalidCursor, "The cursor is not valid for this listing; start again without one.")
+		}
+		in.ExclusiveStartKey = start
+	}
+	in.TableName = &s.table
+	var raw []map[string]types.AttributeValue
+	for len(raw) <= limit {
+		in.Limit = aws.Int32(int32(limit + 1 - len(raw)))
+		out, err := s.db.Query(ctx, in)
+		if err != nil {
+			return Page[T]{}, unavailable("query "+scope, err)
+		}
+		raw = append(raw, out.Items...)
+		if len(out.LastEvaluatedKey) == 0 {
+			break
+		}
+		in.ExclusiveStartKey = out.LastEvaluatedKey
+	}
+	var page Page[T]
+	if len(raw) > limit {
+		raw = raw[:limit]
+		last := raw[limit-1]
+		key := make(map[string]types.AttributeValue, len(keyAttrs))
+		for _, a := range keyAttrs {
+			key[a] = last[a]
+		}
+		next, err := s.cursors.seal(scope, key)
+		if err != nil {
+			return Page[T]{}, err
+		}
+		page.Next = next
+	}
+	page.Items = make([]T, 0, len(raw))
+	for _, item := range raw {
+		v, err := decode(item)
+		if err != nil {
+			return Page[T]{}, err
+		}
+		page.Items = append(page.Items, v)
+	}
+	return page, nil
+}

@@ -1,0 +1,104 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/opensignum/signum/lib/fault"
+	"github.com/opensignum/signum/lib/tenant"
+)
+
+// provisionItem remembers which deployment a provisioning request created:
+// PK=PROVISION#<request key>, SK=PROVISION. Marketplace events arrive at least once; the
+// request key (e.g. the marketplace's customer and product ids) makes a replay return the
+// deployment the first delivery created instead of a second one.
+type provisionItem struct {
+	PK           string `dynamodbav:"PK"`
+	SK           string `dynamodbav:"SK"`
+	Type         string `dynamodbav:"type"`
+	DeploymentID string `dynamodbav:"deploymentId"`
+	CreatedAt    string `dynamodbav:"createdAt"`
+}
+
+// Provisioning is everything a new deployment starts with, written in one transaction.
+type Provisioning struct {
+	Deployment tenant.Deployment
+	// RequestKey identifies the provisioning request; "" means not idempotent.
+	RequestKey string
+	// Log is the deployment's first system log entry.
+	Log tenant.LogEntry
+}
+
+// Provision writes a new deployment with its default records in one transaction: all of them
+// or none. It returns created=false and the existing deployment when RequestKey was already
+// used, ErrConflict when the domain name is taken.
+func (s *Store) Provision(ctx context.Context, p Provisioning) (d tenant.Deployment, created bool, err error) {
+	d = p.Deployment
+	if d.CreatedAt.IsZero() {
+		d.CreatedAt = s.now()
+	}
+	d.UpdatedAt, d.Version = d.CreatedAt, 1
+	var items []types.TransactWriteItem
+	requestAt, domainAt := -1, -1
+	if p.RequestKey != "" {
+		requestAt = len(items)
+		items = append(items, types.TransactWriteItem{Put: &types.Put{
+			TableName: &s.table,
+			Item: marshal(provisionItem{PK: provisionPK(p.RequestKey), SK: provisionSK, Type: "provisionRequest",
+				DeploymentID: d.ID, CreatedAt: d.CreatedAt.UTC().Format(time.RFC3339Nano)}),
+			ConditionExpression: aws.String("attribute_not_exists(PK)"),
+		}})
+	}
+	items = append(items, types.TransactWriteItem{Put: &types.Put{
+		TableName:           &s.table,
+		Item:                marshal(toDeploymentItem(d)),
+		ConditionExpression: aws.String("attribute_not_exists(PK)"),
+	}})
+	if d.DomainName != "" {
+		domainAt = len(items)
+		items = append(items, s.putDomain(d.DomainName, d.ID))
+	}
+	items = append(items, s.putLog(d.ID, p.Log))
+
+	_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
+	if err == nil {
+		return d, true, nil
+	}
+	codes := cancellationCodes(err)
+	if codes == nil {
+		return tenant.Deployment{}, false, unavailable("provision deployment", err)
+	}
+	failed := func(i int) bool { return i >= 0 && i < len(codes) && codes[i] == "ConditionalCheckFailed" }
+	switch {
+	case failed(requestAt):
+		existing, err := s.provisionedBy(ctx, p.RequestKey)
+		return existing, false, err
+	case failed(domainAt):
+		return tenant.Deployment{}, false, fault.Newf(ErrConflict, "The domain name %q is already used by another deployment.", d.DomainName)
+	}
+	return tenant.Deployment{}, false, fault.Wrap(ErrConflict, err, "The deployment could not be created; retry.")
+}
+
+// provisionedBy returns the deployment a provisioning request key created.
+func (s *Store) provisionedBy(ctx context.Context, requestKey string) (tenant.Deployment, error) {
+	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName: &s.table, Key: key(provisionPK(requestKey), provisionSK), ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return tenant.Deployment{}, unavailable("get provision request", err)
+	}
+	if len(out.Item) == 0 {
+		return tenant.Deployment{}, fmt.Errorf("provision request %q vanished: %w", requestKey, ErrNotFound)
+	}
+	var it provisionItem
+	if err := attributevalue.UnmarshalMap(out.Item, &it); err != nil {
+		return tenant.Deployment{}, fmt.Errorf("decode provision request: %w", err)
+	}
+	return s.GetDeployment(ctx, it.DeploymentID)
+}

@@ -1,0 +1,175 @@
+// Package tenant holds the deployment: the tenant of the service. A customer's subscription
+// gets one deployment; every console and signer request is resolved to a deployment by the
+// host name it was sent to, and is then filtered by the deployment's IP allowlist.
+package tenant
+
+import (
+	"crypto/rand"
+	"encoding/base32"
+	"fmt"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/opensignum/signum/lib/fault"
+)
+
+// Status is the life-cycle state of a deployment.
+type Status string
+
+// Deployment states. Only an active deployment serves console and signer requests.
+const (
+	StatusActive    Status = "active"
+	StatusSuspended Status = "suspended"
+	StatusCancelled Status = "cancelled"
+)
+
+// Valid reports whether s is a known status.
+func (s Status) Valid() bool {
+	switch s {
+	case StatusActive, StatusSuspended, StatusCancelled:
+		return true
+	}
+	return false
+}
+
+// MaxAllowlist is the most CIDRs an IP allowlist holds; it keeps the item far below
+// DynamoDB's 400 KB limit and the check cheap.
+const MaxAllowlist = 200
+
+// Deployment is a tenant and its settings.
+type Deployment struct {
+	ID              string
+	Name            string
+	Status          Status
+	Plan            string
+	SoftwareVersion string
+	// DomainName is the host the deployment's console and signer answer on ("" until set).
+	// It is unique across deployments.
+	DomainName string
+	// IPAllowlist is the set of networks console and signer requests may come from; empty
+	// means open.
+	IPAllowlist []netip.Prefix
+	// Version counts changes; a write must name the version it read (optimistic concurrency).
+	Version   int64
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// Allows reports whether a request from addr may reach the deployment's console and signer.
+func (d Deployment) Allows(addr netip.Addr) bool {
+	if len(d.IPAllowlist) == 0 {
+		return true
+	}
+	addr = addr.Unmap()
+	for _, p := range d.IPAllowlist {
+		if p.Contains(addr) {
+			return true
+		}
+	}
+	return false
+}
+
+// LogEntry is one line of a deployment's system log: who changed what, and when.
+type LogEntry struct {
+	ID     string
+	At     time.Time
+	Actor  string
+	Action string
+	Detail string
+}
+
+// NewID returns a new random identifier with the given prefix, e.g. "dep_" + 26 base32 chars
+// (130 bits), safe in URLs and key strings.
+func NewID(prefix string) string {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(err) // crypto/rand does not fail on supported platforms
+	}
+	return prefix + strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b[:]))
+}
+
+// NormalizeDomainName returns the canonical (lower-case, no trailing dot) form of a host name,
+// or an ErrInvalid error naming what is wrong with it.
+func NormalizeDomainName(s string) (string, error) {
+	d := strings.TrimSuffix(strings.ToLower(strings.TrimSpace(s)), ".")
+	if d == "" {
+		return "", fault.Newf(fault.ErrInvalid, "domain name is empty")
+	}
+	if len(d) > 253 {
+		return "", fault.Newf(fault.ErrInvalid, "domain name is longer than 253 characters")
+	}
+	labels := strings.Split(d, ".")
+	if len(labels) < 2 {
+		return "", fault.Newf(fault.ErrInvalid, "domain name %q needs at least two labels, like signing.example.com", s)
+	}
+	for _, l := range labels {
+		if l == "" || len(l) > 63 {
+			return "", fault.Newf(fault.ErrInvalid, "domain name %q has an empty label or one longer than 63 characters", s)
+		}
+		if l[0] == '-' || l[len(l)-1] == '-' {
+			return "", fault.Newf(fault.ErrInvalid, "domain name %q has a label that starts or ends with '-'", s)
+		}
+		for _, c := range l {
+			if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
+				return "", fault.Newf(fault.ErrInvalid, "domain name %q has the character %q; only letters, digits, '-' and '.' are allowed", s, c)
+			}
+		}
+	}
+	return d, nil
+}
+
+// ParseAllowlist parses CIDRs (IPv4 or IPv6; a bare address means that one address) into
+// canonical masked prefixes, removing duplicates. Errors name the entry.
+func ParseAllowlist(entries []string) ([]netip.Prefix, error) {
+	if len(entries) > MaxAllowlist {
+		return nil, fault.Newf(fault.ErrInvalid, "the IP allowlist has %d entries; at most %d are allowed", len(entries), MaxAllowlist)
+	}
+	out := make([]netip.Prefix, 0, len(entries))
+	seen := map[netip.Prefix]bool{}
+	for i, e := range entries {
+		e = strings.TrimSpace(e)
+		var p netip.Prefix
+		var err error
+		if strings.Contains(e, "/") {
+			p, err = netip.ParsePrefix(e)
+		} else {
+			var a netip.Addr
+			if a, err = netip.ParseAddr(e); err == nil {
+				p = netip.PrefixFrom(a, a.BitLen())
+			}
+		}
+		if err != nil {
+			return nil, fault.Newf(fault.ErrInvalid, "IP allowlist entry %d (%q) is not an IPv4 or IPv6 address or CIDR", i, e)
+		}
+		if p.Addr().Zone() != "" {
+			return nil, fault.Newf(fault.ErrInvalid, "IP allowlist entry %d (%q) has a zone", i, e)
+		}
+		p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-unmapBits(p)).Masked()
+		if !seen[p] {
+			seen[p] = true
+			out = append(out, p)
+		}
+	}
+	return out, nil
+}
+
+// unmapBits is how many prefix bits an IPv4-mapped IPv6 prefix loses when unmapped.
+func unmapBits(p netip.Prefix) int {
+	if p.Addr().Is4In6() {
+		return 96
+	}
+	return 0
+}
+
+// FormatAllowlist is the inverse of ParseAllowlist.
+func FormatAllowlist(ps []netip.Prefix) []string {
+	out := make([]string, len(ps))
+	for i, p := range ps {
+		out[i] = p.String()
+	}
+	return out
+}
+
+// String is for logs.
+func (d Deployment) String() string { return fmt.Sprintf("deployment %s (%s)", d.ID, d.Name) }
