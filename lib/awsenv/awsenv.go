@@ -41,6 +41,9 @@ type Config struct {
 	StaticAccessKey, StaticSecretKey string
 	// LogLevel is LOG_LEVEL (debug, info, warn, error).
 	LogLevel string
+	// OperatorAccountID is OPERATOR_ACCOUNT_ID: the AWS account whose IAM principals may call
+	// the operator API (functions that serve it only).
+	OperatorAccountID string
 }
 
 // FromEnv reads the configuration from the environment and says what is missing.
@@ -52,6 +55,8 @@ func FromEnv() (Config, error) {
 		DynamoDBEndpoint: firstSet("AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL"),
 		KMSEndpoint:      firstSet("AWS_ENDPOINT_URL_KMS", "AWS_ENDPOINT_URL"),
 		LogLevel:         os.Getenv("LOG_LEVEL"),
+
+		OperatorAccountID: os.Getenv("OPERATOR_ACCOUNT_ID"),
 	}
 	var missing []string
 	for name, v := range map[string]string{"AWS_REGION": c.Region, "TABLE_NAME": c.TableName, "SERVICE_KEY_ID": c.ServiceKeyID} {

@@ -8,6 +8,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/opensignum/signum/lib/fault"
@@ -103,4 +104,18 @@ func position(body []byte, offset int64) (line, col int) {
 		}
 	}
 	return line, col
+}
+
+// PageParams reads the paging query parameters every listing takes: ?limit (1..max, 0 when
+// absent: the listing's default) and ?cursor (the "next" of the previous page).
+func PageParams(r *http.Request, max int) (limit int, cursor string, err error) {
+	q := r.URL.Query()
+	if l := q.Get("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 1 || n > max {
+			return 0, "", fault.Fields{{Name: "limit", Reason: fmt.Sprintf("must be a whole number from 1 to %d", max)}}
+		}
+		limit = n
+	}
+	return limit, q.Get("cursor"), nil
 }

@@ -76,17 +76,26 @@ func New(db DynamoDB, table string, cursorKey []byte, opts ...Option) (*Store, e
 	return s, nil
 }
 
-// Ping checks that the table exists and is reachable.
-func (s *Store) Ping(ctx context.Context) error {
-	out, err := s.db.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: &s.table})
+// TableDescriber is what Ping needs.
+type TableDescriber interface {
+	DescribeTable(context.Context, *dynamodb.DescribeTableInput, ...func(*dynamodb.Options)) (*dynamodb.DescribeTableOutput, error)
+}
+
+// Ping checks that table exists, is reachable and serves requests. It needs no Store, so the
+// health function does not derive keys it never uses.
+func Ping(ctx context.Context, db TableDescriber, table string) error {
+	out, err := db.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: &table})
 	if err != nil {
 		return unavailable("describe table", err)
 	}
 	if !tableReady(out.Table) {
-		return fmt.Errorf("table %s is not active: %w", s.table, ErrUnavailable)
+		return fmt.Errorf("table %s is not active: %w", table, ErrUnavailable)
 	}
 	return nil
 }
+
+// Ping checks the store's table; see the function Ping.
+func (s *Store) Ping(ctx context.Context) error { return Ping(ctx, s.db, s.table) }
 
 // unavailable wraps an SDK error that is not a condition failure: the cause (which may name
 // tables, ARNs and request ids) goes to the log, the caller gets a 503.

@@ -1,0 +1,87 @@
+// Command signum-local runs the whole service on this machine with no Docker and no AWS
+// account: DynamoDB and KMS stand-ins in-process, and an API Gateway stand-in that invokes
+// the same Lambda handlers that run in AWS. `make run` starts it.
+//
+// Signals: SIGUSR1 stops or restarts the KMS stand-in, SIGUSR2 the DynamoDB stand-in, to
+// see how the service behaves in an outage (GET /health turns 503).
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/opensignum/signum/lib/devstack"
+	"github.com/opensignum/signum/lib/function"
+	"github.com/opensignum/signum/lib/local"
+)
+
+func main() {
+	addr := flag.String("addr", envOr("SIGNUM_ADDR", "127.0.0.1:8080"), "API listen address (env SIGNUM_ADDR)")
+	ddbAddr := flag.String("dynamodb-addr", "127.0.0.1:0", "DynamoDB stand-in listen address")
+	kmsAddr := flag.String("kms-addr", "127.0.0.1:0", "KMS stand-in listen address")
+	dataDir := flag.String("data-dir", ".local", "directory for the KMS stand-in's keys and the local operator credentials")
+	level := flag.String("log-level", envOr("LOG_LEVEL", "info"), "debug, info, warn or error")
+	flag.Parse()
+
+	log := function.NewLogger(os.Stderr, *level)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	srv, err := local.Start(ctx, local.Options{Addr: *addr, DynamoDBAddr: *ddbAddr, KMSAddr: *kmsAddr, DataDir: *dataDir, Log: log})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "signum-local:", err)
+		os.Exit(1)
+	}
+	defer srv.Close()
+	fmt.Printf(`
+Signum is running locally (pid %d).
+
+  API                 %[2]s
+  DynamoDB stand-in   %[3]s   (table %[4]s)
+  KMS stand-in        %[5]s
+  Demo deployment     %[6]s  domain %[7]s
+
+Try:
+  curl -s %[2]s/health
+  curl -s --aws-sigv4 aws:amz:%[8]s:execute-api --user %[9]s:%[10]s %[2]s/operator/deployments
+    (credentials also in %[11]s/operator.env)
+
+Outages: kill -USR1 %[1]d toggles the KMS stand-in, kill -USR2 %[1]d the DynamoDB stand-in.
+Stop with Ctrl-C.
+`, os.Getpid(), srv.URL, srv.Stack.DynamoDB.URL(), srv.Config.TableName, srv.Stack.KMS.URL(),
+		srv.Demo.ID, srv.Demo.DomainName, devstack.Region, local.OperatorAccessKey, srv.OperatorSecret, *dataDir)
+
+	toggles := make(chan os.Signal, 4)
+	signal.Notify(toggles, syscall.SIGUSR1, syscall.SIGUSR2)
+	for {
+		select {
+		case <-ctx.Done():
+			fmt.Println("stopping")
+			return
+		case sig := <-toggles:
+			s := srv.Stack.KMS
+			if sig == syscall.SIGUSR2 {
+				s = srv.Stack.DynamoDB
+			}
+			if s.Running() {
+				s.Stop()
+				log.Warn("stand-in stopped", slog.String("standin", s.Name()))
+			} else if err := s.Start(); err != nil {
+				log.Error("stand-in restart failed", slog.String("standin", s.Name()), slog.String("error", err.Error()))
+			} else {
+				log.Info("stand-in started", slog.String("standin", s.Name()), slog.String("url", s.URL()))
+			}
+		}
+	}
+}
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}

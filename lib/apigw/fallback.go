@@ -1,0 +1,38 @@
+package apigw
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+
+	signum "github.com/opensignum/signum"
+	"github.com/opensignum/signum/lib/edge"
+	"github.com/opensignum/signum/lib/function"
+)
+
+// NewFallback answers requests that no route of tpl matched (API Gateway's $default route):
+// a problem saying 405 with Allow when the path exists with other methods, else 404. It
+// registers every route so that the router can tell the two apart; those registrations are
+// never reached, because API Gateway sends matching requests to their own functions.
+func NewFallback(env function.Env, tpl *Template) *edge.Router {
+	rt := edge.NewRouter(env.Log)
+	for _, r := range tpl.Routes {
+		if r.Path == DefaultRoute {
+			continue
+		}
+		fn := r.Function
+		rt.Handle(r.Pattern(), func(http.ResponseWriter, *http.Request) error {
+			return fmt.Errorf("route of %s reached the fallback function: the gateway's routes differ from template.yaml", fn)
+		})
+	}
+	return rt
+}
+
+// BuildFallback is the fallback function's handler, on the template embedded at build time.
+func BuildFallback(_ context.Context, env function.Env) (http.Handler, error) {
+	tpl, err := ParseTemplate(signum.Template)
+	if err != nil {
+		return nil, err
+	}
+	return NewFallback(env, tpl), nil
+}

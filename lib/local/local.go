@@ -1,0 +1,204 @@
+// Package local assembles the whole service on one machine: the AWS stand-ins, the table and
+// service key the template would create, every function of template.yaml built by the same
+// Build its main.go runs, and the API Gateway stand-in in front of them. `make run` and the
+// end-to-end tests both start it.
+package local
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sort"
+	"time"
+
+	signum "github.com/opensignum/signum"
+	"github.com/opensignum/signum/lib/apigw"
+	"github.com/opensignum/signum/lib/awsenv"
+	"github.com/opensignum/signum/lib/devstack"
+	"github.com/opensignum/signum/lib/edge"
+	"github.com/opensignum/signum/lib/function"
+	"github.com/opensignum/signum/lib/health"
+	"github.com/opensignum/signum/lib/operator"
+	"github.com/opensignum/signum/lib/provisioning"
+	"github.com/opensignum/signum/lib/store"
+	"github.com/opensignum/signum/lib/tenant"
+)
+
+// Builds maps each function of template.yaml (by logical id) to the Build its main.go runs.
+// A test fails when the two lists differ.
+var Builds = map[string]function.Build{
+	"HealthFunction":   health.Build,
+	"OperatorFunction": operator.Build,
+	"FallbackFunction": apigw.BuildFallback,
+}
+
+// OperatorAccessKey is the access key id of the local operator's SigV4 credentials.
+const OperatorAccessKey = "LOCALOPERATOR"
+
+// DemoDomain is the domain name of the demo deployment (*.localhost resolves to loopback).
+const DemoDomain = "demo.localhost"
+
+// Options configure Start.
+type Options struct {
+	// Addr is the API's listen address ("127.0.0.1:8080"; ":0" style for tests).
+	Addr string
+	// DynamoDBAddr and KMSAddr are the stand-ins' listen addresses (random when empty).
+	DynamoDBAddr, KMSAddr string
+	// DataDir keeps the KMS stand-in's keys and the local operator credentials; temporary
+	// when empty.
+	DataDir string
+	Table   string
+	Log     *slog.Logger
+}
+
+// Server is the running local service.
+type Server struct {
+	Stack    *devstack.Stack
+	Template *apigw.Template
+	Gateway  *apigw.Gateway
+	Clients  *awsenv.Clients
+	Config   awsenv.Config
+	// URL is the API's base URL.
+	URL string
+	// OperatorSecret is the secret of OperatorAccessKey.
+	OperatorSecret string
+	// Demo is the demo deployment provisioned at start.
+	Demo tenant.Deployment
+
+	srv *http.Server
+}
+
+// Start starts everything and provisions the demo deployment (once per table: the request
+// key makes a second start find the first one's).
+func Start(ctx context.Context, o Options) (*Server, error) {
+	if o.Table == "" {
+		o.Table = "signum"
+	}
+	if o.Log == nil {
+		o.Log = function.NewLogger(os.Stdout, "info")
+	}
+	st, err := devstack.Start(devstack.Options{DynamoDBAddr: o.DynamoDBAddr, KMSAddr: o.KMSAddr, DataDir: o.DataDir})
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{Stack: st}
+	if err := s.start(ctx, o); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Server) start(ctx context.Context, o Options) error {
+	var err error
+	s.Config = s.Stack.Env(o.Table)
+	s.Config.OperatorAccountID = devstack.AccountID
+	if s.Clients, err = awsenv.NewClients(ctx, s.Config); err != nil {
+		return err
+	}
+	if err := devstack.Bootstrap(ctx, s.Clients, o.Table); err != nil {
+		return fmt.Errorf("bootstrap stand-ins: %w", err)
+	}
+	if s.Template, err = apigw.ParseTemplate(signum.Template); err != nil {
+		return err
+	}
+	env := function.Env{Config: s.Config, Clients: s.Clients, Log: o.Log, Now: time.Now}
+	handlers := map[string]edge.LambdaHandler{}
+	ids := make([]string, 0, len(s.Template.Functions))
+	for id := range s.Template.Functions {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		build, ok := Builds[id]
+		if !ok {
+			return fmt.Errorf("template function %s has no entry in local.Builds", id)
+		}
+		h, err := build(ctx, env)
+		if err != nil {
+			return fmt.Errorf("build %s: %w", id, err)
+		}
+		handlers[id] = edge.Lambda(h)
+	}
+	if s.OperatorSecret, err = operatorSecret(o.DataDir); err != nil {
+		return err
+	}
+	secret := s.OperatorSecret
+	s.Gateway, err = apigw.NewGateway(s.Template, handlers, apigw.Options{
+		Region: devstack.Region, AccountID: devstack.AccountID, Log: o.Log,
+		IAM: func(ak string) (string, string, bool) {
+			if ak == OperatorAccessKey {
+				return secret, devstack.AccountID, true
+			}
+			return "", "", false
+		},
+	})
+	if err != nil {
+		return err
+	}
+	if s.Demo, err = s.provisionDemo(ctx); err != nil {
+		return fmt.Errorf("provision demo deployment: %w", err)
+	}
+	addr := o.Addr
+	if addr == "" {
+		addr = "127.0.0.1:8080"
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", addr, err)
+	}
+	s.URL = "http://" + ln.Addr().String()
+	s.srv = &http.Server{Handler: s.Gateway, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = s.srv.Serve(ln) }()
+	return nil
+}
+
+func (s *Server) provisionDemo(ctx context.Context) (tenant.Deployment, error) {
+	key, err := awsenv.DeriveKey(ctx, s.Clients.KMS, s.Config.ServiceKeyID, operator.CursorKeyPurpose)
+	if err != nil {
+		return tenant.Deployment{}, err
+	}
+	st, err := store.New(s.Clients.DynamoDB, s.Config.TableName, key)
+	if err != nil {
+		return tenant.Deployment{}, err
+	}
+	d, _, err := provisioning.New(st, time.Now).Provision(ctx, provisioning.Request{
+		Name: "Demo", Plan: "trial", DomainName: DemoDomain, RequestKey: "local:demo", Actor: "local-server",
+	})
+	return d, err
+}
+
+// operatorSecret returns the local operator's secret, kept in dataDir/operator.env so that
+// scripts can sign requests; a fresh one per start without a data dir.
+func operatorSecret(dataDir string) (string, error) {
+	var b [20]byte
+	_, _ = rand.Read(b[:])
+	secret := hex.EncodeToString(b[:])
+	if dataDir == "" {
+		return secret, nil
+	}
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return "", err
+	}
+	content := fmt.Sprintf("# Local operator credentials for SigV4 calls to /operator routes (regenerated at each start).\nAWS_ACCESS_KEY_ID=%s\nAWS_SECRET_ACCESS_KEY=%s\nAWS_REGION=%s\n", OperatorAccessKey, secret, devstack.Region)
+	if err := os.WriteFile(filepath.Join(dataDir, "operator.env"), []byte(content), 0o600); err != nil {
+		return "", err
+	}
+	return secret, nil
+}
+
+// Close stops the API and the stand-ins.
+func (s *Server) Close() {
+	if s.srv != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = s.srv.Shutdown(ctx)
+	}
+	s.Stack.Close()
+}

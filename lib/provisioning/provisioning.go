@@ -1,0 +1,125 @@
+// Package provisioning creates deployments. The operator API calls it now; the marketplace
+// handlers call it when a subscription starts. A deployment and every record it starts with
+// are written in one transaction, so a failure leaves nothing behind, and a request key makes
+// a repeated request (an event delivered twice) return the first result.
+package provisioning
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/opensignum/signum/lib/fault"
+	"github.com/opensignum/signum/lib/store"
+	"github.com/opensignum/signum/lib/tenant"
+)
+
+// SoftwareVersion is the release a new deployment starts on.
+const SoftwareVersion = "0.1.0"
+
+// Plans a deployment can be on.
+var Plans = []string{"trial", "standard", "enterprise"}
+
+// Store is what provisioning needs of the store.
+type Store interface {
+	Provision(ctx context.Context, p store.Provisioning) (tenant.Deployment, bool, error)
+}
+
+// Service provisions deployments.
+type Service struct {
+	store Store
+	now   func() time.Time
+}
+
+// New returns a service writing to s; now is the clock (time.Now in production).
+func New(s Store, now func() time.Time) *Service {
+	return &Service{store: s, now: now}
+}
+
+// Request asks for a new deployment.
+type Request struct {
+	Name        string
+	Plan        string
+	DomainName  string
+	IPAllowlist []string
+	// RequestKey makes the request idempotent (e.g. "aws-marketplace:<customer>:<product>").
+	RequestKey string
+	// Actor is who asked, for the system log (an IAM principal, "marketplace", ...).
+	Actor string
+}
+
+// Provision validates req and creates the deployment, or returns the one an earlier request
+// with the same RequestKey created (created=false).
+func (s *Service) Provision(ctx context.Context, req Request) (d tenant.Deployment, created bool, err error) {
+	d, err = s.validate(req)
+	if err != nil {
+		return tenant.Deployment{}, false, err
+	}
+	d, created, err = s.store.Provision(ctx, store.Provisioning{
+		Deployment: d,
+		RequestKey: req.RequestKey,
+		Log: tenant.LogEntry{
+			At: d.CreatedAt, Actor: req.Actor, Action: "deployment.provisioned",
+			Detail: fmt.Sprintf("plan %s, software %s", d.Plan, d.SoftwareVersion),
+		},
+	})
+	if err != nil {
+		return tenant.Deployment{}, false, fmt.Errorf("provision %q: %w", req.Name, err)
+	}
+	return d, created, nil
+}
+
+func (s *Service) validate(req Request) (tenant.Deployment, error) {
+	var bad fault.Fields
+	name := strings.TrimSpace(req.Name)
+	switch {
+	case name == "":
+		bad.Add("name", "is required")
+	case len([]rune(name)) > 100:
+		bad.Add("name", "is longer than 100 characters")
+	case strings.IndexFunc(name, func(r rune) bool { return !unicode.IsPrint(r) }) >= 0:
+		bad.Add("name", "contains control characters")
+	}
+	plan := req.Plan
+	if plan == "" {
+		plan = "standard"
+	}
+	if !contains(Plans, plan) {
+		bad.Add("plan", "must be one of %s", strings.Join(Plans, ", "))
+	}
+	var domain string
+	if req.DomainName != "" {
+		var err error
+		if domain, err = tenant.NormalizeDomainName(req.DomainName); err != nil {
+			d, _ := fault.DetailOf(err)
+			bad.Add("domainName", "%s", d)
+		}
+	}
+	allow, err := tenant.ParseAllowlist(req.IPAllowlist)
+	if err != nil {
+		d, _ := fault.DetailOf(err)
+		bad.Add("ipAllowlist", "%s", d)
+	}
+	if len(req.RequestKey) > 256 || strings.IndexFunc(req.RequestKey, func(r rune) bool { return r < 0x21 || r > 0x7e }) >= 0 {
+		bad.Add("requestKey", "must be at most 256 printable ASCII characters without spaces")
+	}
+	if err := bad.Err(); err != nil {
+		return tenant.Deployment{}, err
+	}
+	return tenant.Deployment{
+		ID: tenant.NewID("dep_"), Name: name, Status: tenant.StatusActive, Plan: plan,
+		SoftwareVersion: SoftwareVersion, DomainName: domain, IPAllowlist: allow,
+		CreatedAt: s.now().UTC(),
+	}, nil
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
