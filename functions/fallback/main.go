@@ -3,8 +3,8 @@
 package main
 
 import (
-	"github.com/opensignum/signum/lib/function"
 	"github.com/opensignum/signum/lib/apigw"
+	"github.com/opensignum/signum/lib/function"
 )
 
 func main() { function.Main(apigw.BuildFallback) }
