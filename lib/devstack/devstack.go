@@ -18,7 +18,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
-	localkms "github.com/nsmithuk/local-kms/src"
 	kmsconfig "github.com/nsmithuk/local-kms/src/config"
 	kmsdata "github.com/nsmithuk/local-kms/src/data"
 	"github.com/truora/minidyn/server"
@@ -77,8 +76,7 @@ func Start(opts Options) (*Stack, error) {
 		return nil, err
 	}
 	st.kmsDB = db
-	kmsHandler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { localkms.HandleRequest(w, r, db) })
-	if st.KMS, err = startStandin("kms", opts.KMSAddr, kmsHandler); err != nil {
+	if st.KMS, err = startStandin("kms", opts.KMSAddr, kmsHandler(db)); err != nil {
 		st.Close()
 		return nil, err
 	}

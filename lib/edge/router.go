@@ -78,7 +78,8 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		rt.unrouted(sw, r, h)
 		return
 	}
-	h.ServeHTTP(sw, r)
+	// ServeHTTP, not h.ServeHTTP: only the mux's own dispatch sets r.PathValue.
+	rt.mux.ServeHTTP(sw, r)
 }
 
 // unrouted answers a request no pattern matched. ServeMux knows whether the path exists with

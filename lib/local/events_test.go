@@ -1,0 +1,129 @@
+package local_test
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	signum "github.com/opensignum/signum"
+	"github.com/opensignum/signum/lib/apigw"
+	"github.com/opensignum/signum/lib/devstack"
+	"github.com/opensignum/signum/lib/edge"
+	"github.com/opensignum/signum/lib/function"
+	"github.com/opensignum/signum/lib/local"
+)
+
+// eventCase is what invoking a function with a file of events/ must give.
+type eventCase struct {
+	status int
+	// contains are substrings the response body must hold.
+	contains []string
+}
+
+// eventCases lists every file under events/; a file without a case fails the test, so each
+// fixture is exercised.
+var eventCases = map[string]eventCase{
+	"health/get.json":                                    {200, []string{`"status":"ok"`, `"table"`, `"kms"`}},
+	"operator/create-deployment.json":                    {201, []string{`"name":"Acme Corp"`, `"domainName":"sign.acme.example"`, `"198.51.100.0/24"`, `"2001:db8::/32"`}},
+	"operator/create-deployment-unknown-field.json":      {400, []string{`Unknown field \"colour\"`, "application/problem+json"}},
+	"operator/create-deployment-malformed.json":          {400, []string{"truncated JSON"}},
+	"operator/create-deployment-wrong-content-type.json": {415, []string{"application/x-www-form-urlencoded"}},
+	"operator/create-deployment-invalid-fields.json":     {400, []string{`"invalid-params"`, `"name":"name"`, `"name":"plan"`, `"name":"domainName"`, `"name":"ipAllowlist"`}},
+	"operator/create-deployment-no-iam.json":             {401, []string{"SigV4"}},
+	"operator/list-deployments.json":                     {200, []string{`"items":[`}},
+	"operator/list-deployments-bad-cursor.json":          {400, []string{"cursor is not valid"}},
+	"operator/get-deployment-missing.json":               {404, []string{"dep_doesnotexist"}},
+	"fallback/unknown-route.json":                        {404, []string{"No route serves GET /no/such/thing"}},
+	"fallback/wrong-method.json":                         {405, []string{"DELETE is not allowed on /health", `"allow":["GET","HEAD"]`}},
+}
+
+// TestEventsDriveHandlers invokes each function's Lambda handler — the one lambda.Start runs —
+// with the real-shaped API Gateway events in events/, against the stand-ins.
+func TestEventsDriveHandlers(t *testing.T) {
+	tg := devstack.NewTarget(t)
+	tpl, err := apigw.ParseTemplate(signum.Template)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := tg.Stack.Env(tg.Table)
+	cfg.OperatorAccountID = "111122223333" // the account of the events' IAM caller
+	env := function.Env{Config: cfg, Clients: tg.Clients, Log: function.NewLogger(os.Stderr, "warn"), Now: time.Now}
+	handlers := map[string]edge.LambdaHandler{}
+	for id, fn := range tpl.Functions {
+		h, err := local.Builds[id](context.Background(), env)
+		if err != nil {
+			t.Fatalf("build %s: %v", id, err)
+		}
+		handlers[strings.TrimPrefix(fn.Dir, "functions/")] = edge.Lambda(h)
+	}
+
+	files, err := filepath.Glob("../../events/*/*.json")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no events: %v", err)
+	}
+	sort.Strings(files)
+	seen := map[string]bool{}
+	for _, file := range files {
+		name := strings.TrimPrefix(filepath.ToSlash(file), "../../events/")
+		seen[name] = true
+		t.Run(name, func(t *testing.T) {
+			want, ok := eventCases[name]
+			if !ok {
+				t.Fatalf("events/%s has no expected outcome in eventCases", name)
+			}
+			h := handlers[strings.Split(name, "/")[0]]
+			if h == nil {
+				t.Fatalf("events/%s: no function for directory", name)
+			}
+			raw, err := os.ReadFile(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ev events.APIGatewayV2HTTPRequest
+			if err := json.Unmarshal(raw, &ev); err != nil {
+				t.Fatalf("event is not an API Gateway v2 request: %v", err)
+			}
+			resp, err := h(context.Background(), ev)
+			if err != nil {
+				t.Fatal(err)
+			}
+			whole := resp.Body + " " + resp.Headers["Content-Type"]
+			if resp.StatusCode != want.status {
+				t.Fatalf("status %d, want %d: %s", resp.StatusCode, want.status, resp.Body)
+			}
+			for _, s := range want.contains {
+				if !strings.Contains(whole, s) {
+					t.Errorf("response lacks %q: %s", s, whole)
+				}
+			}
+			if resp.StatusCode >= 400 && resp.Headers["Content-Type"] != "application/problem+json" {
+				t.Errorf("error with content type %q", resp.Headers["Content-Type"])
+			}
+			// The idempotency key of the create event makes a redelivery return the same deployment.
+			if name == "operator/create-deployment.json" {
+				again, err := h(context.Background(), ev)
+				if err != nil || again.StatusCode != 200 {
+					t.Fatalf("replay: %d %v %s", again.StatusCode, err, again.Body)
+				}
+				var a, b struct{ ID string }
+				_ = json.Unmarshal([]byte(resp.Body), &a)
+				_ = json.Unmarshal([]byte(again.Body), &b)
+				if a.ID == "" || a.ID != b.ID {
+					t.Fatalf("replay created another deployment: %s vs %s", a.ID, b.ID)
+				}
+			}
+		})
+	}
+	for name := range eventCases {
+		if !seen[name] {
+			t.Errorf("eventCases names events/%s, which does not exist", name)
+		}
+	}
+}
