@@ -136,14 +136,17 @@ func ParseAllowlist(entries []string) ([]netip.Prefix, error) {
 		} else {
 			var a netip.Addr
 			if a, err = netip.ParseAddr(e); err == nil {
+				if a.Zone() != "" {
+					return nil, fault.Newf(fault.ErrInvalid, "IP allowlist entry %d (%q) has a zone", i, e)
+				}
 				p = netip.PrefixFrom(a, a.BitLen())
 			}
 		}
 		if err != nil {
 			return nil, fault.Newf(fault.ErrInvalid, "IP allowlist entry %d (%q) is not an IPv4 or IPv6 address or CIDR", i, e)
 		}
-		if p.Addr().Zone() != "" {
-			return nil, fault.Newf(fault.ErrInvalid, "IP allowlist entry %d (%q) has a zone", i, e)
+		if p.Addr().Is4In6() && p.Bits() < 96 {
+			return nil, fault.Newf(fault.ErrInvalid, "IP allowlist entry %d (%q) is an IPv4-mapped prefix shorter than /96", i, e)
 		}
 		p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-unmapBits(p)).Masked()
 		if !seen[p] {

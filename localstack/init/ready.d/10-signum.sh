@@ -62,8 +62,8 @@ else
 	log "TTL on expiresAt not changed (already enabled, or not supported here)"
 fi
 
-# The HMAC key the functions derive page-cursor keys from. Never recreate it: a new key would
-# invalidate every cursor handed out.
+# The HMAC key the functions derive page-cursor keys from. An existing one is kept: a new key
+# would invalidate every cursor already handed out.
 if out=$(awslocal kms describe-key --key-id "$alias_name" 2>&1); then
 	log "key $alias_name exists"
 elif [[ $out == *NotFoundException* ]]; then
