@@ -287,4 +287,3 @@ func TestProvisionPaginateAndOutage(t *testing.T) {
 		t.Fatalf("outage deployment stored %d times", n)
 	}
 }
-
