@@ -20,9 +20,15 @@ func NewFallback(env function.Env, tpl *Template) *edge.Router {
 		if r.Path == DefaultRoute {
 			continue
 		}
-		fn := r.Function
-		rt.Handle(r.Pattern(), func(http.ResponseWriter, *http.Request) error {
-			return fmt.Errorf("route of %s reached the fallback function: the gateway's routes differ from template.yaml", fn)
+		route := r
+		rt.Handle(r.Pattern(), func(w http.ResponseWriter, req *http.Request) error {
+			if req.Method != route.Method && route.Method != "ANY" {
+				// ServeMux lets GET patterns match HEAD; API Gateway does not route HEAD to
+				// a GET route, so a HEAD lands here: say which methods the path has.
+				edge.MethodNotAllowed(w, req, tpl.Methods(route.Path))
+				return nil
+			}
+			return fmt.Errorf("route of %s reached the fallback function: the gateway's routes differ from template.yaml", route.Function)
 		})
 	}
 	return rt

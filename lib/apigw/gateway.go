@@ -88,7 +88,8 @@ func NewGateway(tpl *Template, handlers map[string]edge.LambdaHandler, opts Opti
 func (g *Gateway) match(r *http.Request) (Route, map[string]string, bool) {
 	m := &matched{}
 	g.mux.ServeHTTP(&discard{}, r.Clone(context.WithValue(r.Context(), matchKey{}, m)))
-	if m.ok {
+	// ServeMux lets a GET pattern serve HEAD; API Gateway matches methods exactly.
+	if m.ok && (m.route.Method == r.Method || m.route.Method == "ANY") {
 		return m.route, m.params, true
 	}
 	for _, rt := range g.tpl.Routes {

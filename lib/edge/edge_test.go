@@ -157,7 +157,7 @@ func TestRouter(t *testing.T) {
 		has                string
 	}{
 		{"fail/unknown-route", "GET", "/nothing", 404, "No route serves GET /nothing"},
-		{"fail/wrong-method", "DELETE", "/things/1", 405, "allowed: GET, HEAD"},
+		{"fail/wrong-method", "DELETE", "/things/1", 405, "allowed: GET."},
 		{"fail/panic", "POST", "/things", 500, "has been logged"},
 		{"fail/handler-error", "GET", "/fail", 404, "No thing 7."},
 	}

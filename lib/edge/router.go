@@ -89,19 +89,43 @@ func (rt *Router) unrouted(w http.ResponseWriter, r *http.Request, h http.Handle
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, r)
 	if rec.Code == http.StatusMethodNotAllowed {
-		allow := rec.Header().Get("Allow")
-		w.Header().Set("Allow", allow)
-		p := ProblemFor(ErrMethodNotAllowed)
-		p.Detail = fmt.Sprintf("%s is not allowed on %s; allowed: %s.", r.Method, r.URL.Path, allow)
-		p.Allow = strings.Split(strings.ReplaceAll(allow, " ", ""), ",")
-		p.Instance = RequestID(r.Context())
-		writeProblem(w, p)
+		var allow []string
+		for _, m := range strings.Split(rec.Header().Get("Allow"), ",") {
+			m = strings.TrimSpace(m)
+			// ServeMux lets a GET pattern serve HEAD; API Gateway routes by exact method and
+			// never sends HEAD to a GET route, so HEAD is allowed only where declared.
+			if m == http.MethodHead && !rt.declares(http.MethodHead) {
+				continue
+			}
+			allow = append(allow, m)
+		}
+		MethodNotAllowed(w, r, allow)
 		return
 	}
 	p := ProblemFor(ErrRouteNotFound)
 	p.Detail = fmt.Sprintf("No route serves %s %s.", r.Method, r.URL.Path)
 	p.Instance = RequestID(r.Context())
 	writeProblem(w, p)
+}
+
+// MethodNotAllowed answers 405 with the Allow header and a problem naming the allowed methods.
+func MethodNotAllowed(w http.ResponseWriter, r *http.Request, allow []string) {
+	list := strings.Join(allow, ", ")
+	w.Header().Set("Allow", list)
+	p := ProblemFor(ErrMethodNotAllowed)
+	p.Detail = fmt.Sprintf("%s is not allowed on %s; allowed: %s.", r.Method, r.URL.Path, list)
+	p.Allow = allow
+	p.Instance = RequestID(r.Context())
+	writeProblem(w, p)
+}
+
+func (rt *Router) declares(method string) bool {
+	for _, p := range rt.patterns {
+		if strings.HasPrefix(p, method+" ") {
+			return true
+		}
+	}
+	return false
 }
 
 type statusWriter struct {

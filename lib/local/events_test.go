@@ -41,7 +41,7 @@ var eventCases = map[string]eventCase{
 	"operator/list-deployments-bad-cursor.json":          {400, []string{"cursor is not valid"}},
 	"operator/get-deployment-missing.json":               {404, []string{"dep_doesnotexist"}},
 	"fallback/unknown-route.json":                        {404, []string{"No route serves GET /no/such/thing"}},
-	"fallback/wrong-method.json":                         {405, []string{"DELETE is not allowed on /health", `"allow":["GET","HEAD"]`}},
+	"fallback/wrong-method.json":                         {405, []string{"DELETE is not allowed on /health", `"allow":["GET"]`}},
 }
 
 // TestEventsDriveHandlers invokes each function's Lambda handler — the one lambda.Start runs —

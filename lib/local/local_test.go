@@ -1,6 +1,7 @@
 package local_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -10,6 +11,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -24,9 +26,14 @@ import (
 
 func startLocal(t *testing.T) *local.Server {
 	t.Helper()
+	return startLocalLogging(t, os.Stderr, "error")
+}
+
+func startLocalLogging(t *testing.T, w io.Writer, level string) *local.Server {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	srv, err := local.Start(ctx, local.Options{Addr: "127.0.0.1:0", Log: function.NewLogger(os.Stderr, "error")})
+	srv, err := local.Start(ctx, local.Options{Addr: "127.0.0.1:0", Log: function.NewLogger(w, level)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -176,8 +183,40 @@ func TestBadInputGetsItsOwnProblem(t *testing.T) {
 
 func jsonUnmarshal(s string, v any) error { return json.Unmarshal([]byte(s), v) }
 
+// syncBuffer is a log sink shared by the server's goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
 func TestOperatorRoutesNeedSigV4(t *testing.T) {
-	srv := startLocal(t)
+	logs := &syncBuffer{}
+	srv := startLocalLogging(t, logs, "debug")
+	defer func() {
+		// Nothing secret reaches the logs: not the operator secret, not signatures; every
+		// request line carries its request id.
+		out := logs.String()
+		for _, secret := range []string{srv.OperatorSecret, "Signature=", "wrong"} {
+			if strings.Contains(out, secret) {
+				t.Errorf("logs contain %q", secret)
+			}
+		}
+		if !strings.Contains(out, `"msg":"request"`) || strings.Contains(out, `"requestId":""`) {
+			t.Errorf("request log lines lack request ids:\n%s", out)
+		}
+	}()
 	for _, c := range []struct{ method, path, body string }{
 		{"GET", "/operator/deployments", ""},
 		{"GET", "/operator/deployments/" + srv.Demo.ID, ""},
@@ -195,6 +234,10 @@ func TestOperatorRoutesNeedSigV4(t *testing.T) {
 	srv.OperatorSecret = good
 	if r.status != 403 {
 		t.Fatalf("wrong secret: %d", r.status)
+	}
+	// ok: the right secret passes.
+	if r := call(t, srv, "GET", "/operator/deployments/"+srv.Demo.ID, "", "", true); r.status != 200 {
+		t.Fatalf("signed: %d %s", r.status, r.body)
 	}
 }
 
