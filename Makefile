@@ -6,7 +6,7 @@ LAMBDA_ENV := CGO_ENABLED=0 GOOS=linux GOARCH=arm64
 # Functions: directory under functions/ -> SAM logical id (see template.yaml).
 FUNCTIONS := health operator fallback
 
-.PHONY: run test vet fmt-check test-aws build clean fuzz
+.PHONY: run test vet fmt-check test-aws build clean fuzz bench
 
 ## run: the whole service locally on the embedded stand-ins (no Docker, no AWS account)
 run:
@@ -52,6 +52,13 @@ fuzz:
 		pkg=$${t%%:*}; fn=$${t##*:}; echo "fuzz $$pkg $$fn"; \
 		$(GO) test $$pkg -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZTIME) -parallel 1 || exit 1; \
 	done
+
+## bench: benchmarks, several runs side by side, summarised by benchstat (bench.txt keeps the raw runs)
+BENCHSTAT := golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da
+BENCHCOUNT ?= 6
+bench:
+	$(GO) test ./lib/... -run '^$$' -bench . -benchtime 2000x -count $(BENCHCOUNT) | tee bench.txt
+	$(GO) run $(BENCHSTAT) -col /layer bench.txt
 
 clean:
 	rm -rf bin .aws-sam

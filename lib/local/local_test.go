@@ -24,12 +24,16 @@ import (
 	"github.com/opensignum/signum/lib/store"
 )
 
+func envFor(srv *local.Server) function.Env {
+	return function.Env{Config: srv.Config, Clients: srv.Clients, Log: function.NewLogger(io.Discard, "error"), Now: time.Now}
+}
+
 func startLocal(t *testing.T) *local.Server {
 	t.Helper()
 	return startLocalLogging(t, os.Stderr, "error")
 }
 
-func startLocalLogging(t *testing.T, w io.Writer, level string) *local.Server {
+func startLocalLogging(t testing.TB, w io.Writer, level string) *local.Server {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
