@@ -3,8 +3,8 @@ SHELL := /bin/bash
 GO ?= go
 GOFLAGS_LAMBDA := -trimpath -tags lambda.norpc -ldflags=-s\ -w
 LAMBDA_ENV := CGO_ENABLED=0 GOOS=linux GOARCH=arm64
-# Functions: directory under functions/ -> SAM logical id (see template.yaml).
-FUNCTIONS := health operator fallback
+# Every directory under functions/ is a Lambda function (template.yaml names each one).
+FUNCTIONS := $(notdir $(wildcard functions/*))
 
 .PHONY: run test vet fmt-check test-aws build clean fuzz bench
 
@@ -34,15 +34,13 @@ build:
 		$(LAMBDA_ENV) $(GO) build $(GOFLAGS_LAMBDA) -o bin/$$f/bootstrap ./functions/$$f || exit 1; \
 	done
 
-# sam build (BuildMethod: makefile) calls build-<LogicalId> with ARTIFACTS_DIR set.
-build-HealthFunction:
-	$(LAMBDA_ENV) $(GO) build $(GOFLAGS_LAMBDA) -o $(ARTIFACTS_DIR)/bootstrap ./functions/health
-
-build-OperatorFunction:
-	$(LAMBDA_ENV) $(GO) build $(GOFLAGS_LAMBDA) -o $(ARTIFACTS_DIR)/bootstrap ./functions/operator
-
-build-FallbackFunction:
-	$(LAMBDA_ENV) $(GO) build $(GOFLAGS_LAMBDA) -o $(ARTIFACTS_DIR)/bootstrap ./functions/fallback
+# sam build (BuildMethod: makefile) calls build-<LogicalId> with ARTIFACTS_DIR set; the
+# logical id names the directory: HealthFunction -> functions/health, PortalUsersFunction ->
+# functions/portal-users.
+fn_dir = functions/$(shell echo '$(1)' | sed -E 's/([a-z0-9])([A-Z])/\1-\2/g' | tr 'A-Z' 'a-z')
+build-%Function:
+	@test -d $(call fn_dir,$*) || { echo "no directory $(call fn_dir,$*) for $*Function"; exit 1; }
+	$(LAMBDA_ENV) $(GO) build $(GOFLAGS_LAMBDA) -o $(ARTIFACTS_DIR)/bootstrap ./$(call fn_dir,$*)
 
 ## fuzz: a short run of every fuzz target beyond its seeds (FUZZTIME=30s by default)
 FUZZTIME ?= 30s

@@ -8,6 +8,7 @@ import (
 	"github.com/awslabs/goformation/v7"
 	"github.com/awslabs/goformation/v7/cloudformation"
 	"github.com/awslabs/goformation/v7/cloudformation/serverless"
+	"gopkg.in/yaml.v3"
 )
 
 // DefaultRoute is the path of HTTP API's catch-all route.
@@ -63,15 +64,22 @@ type Template struct {
 	Functions map[string]Function
 	Routes    []Route
 	CF        *cloudformation.Template
+	// IAMAuthorizer is true when an HttpApi sets Auth.EnableIamAuthorizer, without which SAM
+	// refuses AWS_IAM routes.
+	IAMAuthorizer bool
 }
 
 // ParseTemplate reads the SAM template with goformation.
 func ParseTemplate(yaml []byte) (*Template, error) {
-	cf, err := goformation.ParseYAML(yaml)
+	clean, iamAuth, err := dropUnknownToGoformation(yaml)
+	if err != nil {
+		return nil, err
+	}
+	cf, err := goformation.ParseYAML(clean)
 	if err != nil {
 		return nil, fmt.Errorf("parse template: %w", err)
 	}
-	t := &Template{Functions: map[string]Function{}, CF: cf}
+	t := &Template{Functions: map[string]Function{}, CF: cf, IAMAuthorizer: iamAuth}
 	fns := cf.GetAllServerlessFunctionResources()
 	ids := make([]string, 0, len(fns))
 	for id := range fns {
@@ -157,4 +165,58 @@ func (t *Template) RoutesOf(logicalID string) []string {
 // Serverless exposes the parsed function resource (for checks the tests make).
 func (t *Template) Serverless(logicalID string) (*serverless.Function, error) {
 	return t.CF.GetServerlessFunctionWithName(logicalID)
+}
+
+// dropUnknownToGoformation removes HttpApi Auth.EnableIamAuthorizer, a SAM property newer than
+// goformation v7.14.9's schema (which refuses unknown fields), and reports whether it was true.
+// It edits the YAML node tree, so CloudFormation tags (!Ref, !Sub, ...) survive re-encoding.
+func dropUnknownToGoformation(src []byte) ([]byte, bool, error) {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(src, &doc); err != nil {
+		return nil, false, fmt.Errorf("parse template: %w", err)
+	}
+	enabled := false
+	resources := mapValue(docRoot(&doc), "Resources")
+	for i := 0; resources != nil && i+1 < len(resources.Content); i += 2 {
+		res := resources.Content[i+1]
+		if t := mapValue(res, "Type"); t == nil || t.Value != "AWS::Serverless::HttpApi" {
+			continue
+		}
+		auth := mapValue(mapValue(res, "Properties"), "Auth")
+		if auth == nil {
+			continue
+		}
+		for j := 0; j+1 < len(auth.Content); j += 2 {
+			if auth.Content[j].Value == "EnableIamAuthorizer" {
+				enabled = auth.Content[j+1].Value == "true"
+				auth.Content = append(auth.Content[:j], auth.Content[j+2:]...)
+				break
+			}
+		}
+	}
+	out, err := yaml.Marshal(&doc)
+	if err != nil {
+		return nil, false, fmt.Errorf("re-encode template: %w", err)
+	}
+	return out, enabled, nil
+}
+
+func docRoot(doc *yaml.Node) *yaml.Node {
+	if doc.Kind == yaml.DocumentNode && len(doc.Content) == 1 {
+		return doc.Content[0]
+	}
+	return doc
+}
+
+// mapValue returns the value node of key in mapping node m, or nil.
+func mapValue(m *yaml.Node, key string) *yaml.Node {
+	if m == nil || m.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value == key {
+			return m.Content[i+1]
+		}
+	}
+	return nil
 }
