@@ -206,7 +206,7 @@ func TestTableMatchesStore(t *testing.T) {
 // with the template's: a route in one and not the other fails.
 func TestRoutersMatchTemplate(t *testing.T) {
 	tpl := parse(t)
-	tg := devstack.NewTarget(t)
+	tg := devstack.NewEmbedded(t)
 	cfg := tg.Stack.Env(tg.Table)
 	cfg.OperatorAccountID = devstack.AccountID
 	env := function.Env{Config: cfg, Clients: tg.Clients, Log: function.NewLogger(os.Stderr, "error"), Now: time.Now}

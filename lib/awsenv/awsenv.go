@@ -93,7 +93,12 @@ func NewClients(ctx context.Context, c Config) (*Clients, error) {
 		// outage quickly. Connection setup is bounded; the SDK's retryer handles the rest.
 		config.WithHTTPClient(awshttp.NewBuildableClient().
 			WithDialerOptions(func(d *net.Dialer) { d.Timeout = 2 * time.Second }).
-			WithTransportOptions(func(t *http.Transport) { t.MaxIdleConnsPerHost = 64 })),
+			WithTransportOptions(func(t *http.Transport) {
+				t.MaxIdleConnsPerHost = 64
+				// A call whose answer does not start within this is retried or failed, not
+				// waited on until the Lambda dies.
+				t.ResponseHeaderTimeout = 5 * time.Second
+			})),
 	}
 	if c.StaticAccessKey != "" {
 		opts = append(opts, config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(c.StaticAccessKey, c.StaticSecretKey, "")))

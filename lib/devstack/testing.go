@@ -33,10 +33,22 @@ type Target struct {
 // uniquely named table that is deleted after the test.
 func NewTarget(t testing.TB) *Target {
 	t.Helper()
+	return newTarget(t, os.Getenv(TargetEnv) == "aws")
+}
+
+// NewEmbedded is NewTarget always on the embedded stand-ins: for tests that stop and start
+// them, or that test handlers rather than the store's contract with DynamoDB.
+func NewEmbedded(t testing.TB) *Target {
+	t.Helper()
+	return newTarget(t, false)
+}
+
+func newTarget(t testing.TB, outside bool) *Target {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	table := "signum-test-" + strings.ToLower(rand.Text()[:10])
-	if os.Getenv(TargetEnv) == "aws" {
+	if outside {
 		cfg := awsenv.Config{
 			Region:           envOr("AWS_REGION", Region),
 			DynamoDBEndpoint: os.Getenv("AWS_ENDPOINT_URL"),

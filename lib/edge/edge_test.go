@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"testing"
 
@@ -223,4 +224,28 @@ func FuzzDecodeJSON(f *testing.F) {
 			t.Fatalf("refusal %v became %+v", err, p)
 		}
 	})
+}
+
+// TestProblemTypesAreDocumented: every problem type URI points at a section of
+// docs/problems.md.
+func TestProblemTypesAreDocumented(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/problems.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	kinds := []error{edge.ErrTooLarge, edge.ErrUnsupportedMediaType, edge.ErrRouteNotFound, edge.ErrMethodNotAllowed,
+		fault.ErrInvalid, fault.ErrUnauthenticated, fault.ErrForbidden, fault.ErrNotFound, fault.ErrConflict,
+		fault.ErrPrecondition, fault.ErrGone, fault.ErrUnprocessable, fault.ErrUnavailable, errors.New("anything else")}
+	seen := map[string]bool{}
+	for _, k := range kinds {
+		p := edge.ProblemFor(k)
+		anchor := strings.TrimPrefix(p.Type, edge.ProblemTypeBase)
+		if !strings.Contains(string(doc), `<a id="`+anchor+`"></a>`) {
+			t.Errorf("problem type %s (%d) has no section in docs/problems.md", anchor, p.Status)
+		}
+		seen[p.Type] = true
+	}
+	if len(seen) != len(kinds) {
+		t.Errorf("%d kinds map to %d problem types: two kinds share a row or a kind fell through to internal", len(kinds), len(seen))
+	}
 }

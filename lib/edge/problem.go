@@ -61,6 +61,7 @@ var problemTable = []problemKind{
 	{fault.ErrConflict, http.StatusConflict, "conflict", "Conflict", "The request conflicts with the current state."},
 	{fault.ErrPrecondition, http.StatusPreconditionFailed, "precondition-failed", "Precondition failed", "The object has changed since it was read."},
 	{fault.ErrGone, http.StatusGone, "gone", "Gone", "The object is no longer usable."},
+	{fault.ErrUnprocessable, http.StatusUnprocessableEntity, "unprocessable", "Unprocessable request", "The request cannot be carried out as sent."},
 	{fault.ErrUnavailable, http.StatusServiceUnavailable, "unavailable", "Service unavailable", "A dependency of the service is unavailable; retry later."},
 }
 

@@ -150,7 +150,20 @@ func (s *statusWriter) Write(b []byte) (int, error) {
 // and the local server calls it directly.
 type LambdaHandler func(context.Context, events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error)
 
+// DeadlineReserve is how long before the Lambda's own deadline the handler's context ends.
+// When a dependency hangs, the handler's calls fail with the context while there is still time
+// to answer 503; otherwise Lambda kills the invocation and API Gateway answers a bare 500.
+const DeadlineReserve = time.Second
+
 // Lambda adapts h to API Gateway v2 events with aws-lambda-go-api-proxy.
 func Lambda(h http.Handler) LambdaHandler {
-	return httpadapter.NewV2(h).ProxyWithContext
+	proxy := httpadapter.NewV2(h).ProxyWithContext
+	return func(ctx context.Context, ev events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+		if dl, ok := ctx.Deadline(); ok && time.Until(dl) > 2*DeadlineReserve {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithDeadline(ctx, dl.Add(-DeadlineReserve))
+			defer cancel()
+		}
+		return proxy(ctx, ev)
+	}
 }

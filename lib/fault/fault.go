@@ -27,6 +27,9 @@ var (
 	ErrPrecondition = errors.New("precondition failed")
 	// ErrGone means the object existed but is no longer usable (410).
 	ErrGone = errors.New("gone")
+	// ErrUnprocessable means a well-formed request cannot be carried out as sent, e.g. an
+	// Idempotency-Key reused with a different request (422).
+	ErrUnprocessable = errors.New("unprocessable")
 	// ErrUnavailable means a dependency is down or throttling; retry later (503).
 	ErrUnavailable = errors.New("service unavailable")
 )

@@ -13,7 +13,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 
-	"github.com/opensignum/signum/lib/awsenv"
 	"github.com/opensignum/signum/lib/devstack"
 	"github.com/opensignum/signum/lib/edge"
 	"github.com/opensignum/signum/lib/operator"
@@ -27,14 +26,7 @@ import (
 func BenchmarkGetDeployment(b *testing.B) {
 	srv := startLocalLogging(b, io.Discard, "error")
 	ctx := context.Background()
-	key, err := awsenv.DeriveKey(ctx, srv.Clients.KMS, srv.Config.ServiceKeyID, operator.CursorKeyPurpose)
-	if err != nil {
-		b.Fatal(err)
-	}
-	st, err := store.New(srv.Clients.DynamoDB, srv.Config.TableName, key)
-	if err != nil {
-		b.Fatal(err)
-	}
+	st := store.New(srv.Clients.DynamoDB, srv.Config.TableName, operator.CursorKey(envFor(srv)))
 	id := srv.Demo.ID
 
 	b.Run("layer=store", func(b *testing.B) {

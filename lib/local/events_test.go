@@ -37,7 +37,7 @@ var eventCases = map[string]eventCase{
 	"operator/create-deployment-wrong-content-type.json": {415, []string{"application/x-www-form-urlencoded"}},
 	"operator/create-deployment-invalid-fields.json":     {400, []string{`"invalid-params"`, `"name":"name"`, `"name":"plan"`, `"name":"domainName"`, `"name":"ipAllowlist"`}},
 	"operator/create-deployment-no-iam.json":             {401, []string{"SigV4"}},
-	"operator/list-deployments.json":                     {200, []string{`"items":[`}},
+	"operator/list-deployments.json":                     {200, []string{`"items":[{"id":"dep_`, `"name":"Acme Corp"`}},
 	"operator/list-deployments-bad-cursor.json":          {400, []string{"cursor is not valid"}},
 	"operator/get-deployment-missing.json":               {404, []string{"dep_doesnotexist"}},
 	"fallback/unknown-route.json":                        {404, []string{"No route serves GET /no/such/thing"}},
@@ -47,7 +47,7 @@ var eventCases = map[string]eventCase{
 // TestEventsDriveHandlers invokes each function's Lambda handler — the one lambda.Start runs —
 // with the real-shaped API Gateway events in events/, against the stand-ins.
 func TestEventsDriveHandlers(t *testing.T) {
-	tg := devstack.NewTarget(t)
+	tg := devstack.NewEmbedded(t)
 	tpl, err := apigw.ParseTemplate(signum.Template)
 	if err != nil {
 		t.Fatal(err)

@@ -74,8 +74,9 @@ type Server struct {
 	srv *http.Server
 }
 
-// Start starts everything and provisions the demo deployment (once per table: the request
-// key makes a second start find the first one's).
+// Start starts everything and provisions the demo deployment. The DynamoDB stand-in keeps its
+// data in memory, so each start begins with an empty table and a new demo deployment (the KMS
+// stand-in's keys persist in DataDir).
 func Start(ctx context.Context, o Options) (*Server, error) {
 	if o.Table == "" {
 		o.Table = "signum"
@@ -160,14 +161,7 @@ func (s *Server) start(ctx context.Context, o Options) error {
 }
 
 func (s *Server) provisionDemo(ctx context.Context) (tenant.Deployment, error) {
-	key, err := awsenv.DeriveKey(ctx, s.Clients.KMS, s.Config.ServiceKeyID, operator.CursorKeyPurpose)
-	if err != nil {
-		return tenant.Deployment{}, err
-	}
-	st, err := store.New(s.Clients.DynamoDB, s.Config.TableName, key)
-	if err != nil {
-		return tenant.Deployment{}, err
-	}
+	st := store.New(s.Clients.DynamoDB, s.Config.TableName, operator.CursorKey(function.Env{Config: s.Config, Clients: s.Clients}))
 	d, _, err := provisioning.New(st, time.Now).Provision(ctx, provisioning.Request{
 		Name: "Demo", Plan: "trial", DomainName: DemoDomain, RequestKey: "local:demo", Actor: "local-server",
 	})

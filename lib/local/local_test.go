@@ -268,6 +268,19 @@ func TestProvisionPaginateAndOutage(t *testing.T) {
 	if g := call(t, srv, "GET", "/operator/deployments/"+d.ID, "", "", true); g.status != 200 || !strings.Contains(g.body, d.ID) || g.header.Get("ETag") != `"1"` {
 		t.Fatalf("get: %d %s %v", g.status, g.body, g.header)
 	}
+	// ok: a retry with the same key answers the first deployment; fail: the same key with
+	// another body is refused (422), and a malformed key is named.
+	if again := call(t, srv, "POST", "/operator/deployments", "application/json",
+		`{"name":"Acme","plan":"enterprise","domainName":"sign.acme.example","ipAllowlist":["2001:db8::/48","192.0.2.7/32"]}`, true,
+		"Idempotency-Key", "k-1"); again.status != 200 || !strings.Contains(again.body, d.ID) {
+		t.Fatalf("idempotent retry: %d %s", again.status, again.body)
+	}
+	if reuse := call(t, srv, "POST", "/operator/deployments", "application/json", `{"name":"Not Acme"}`, true, "Idempotency-Key", "k-1"); reuse.status != 422 {
+		t.Fatalf("key reuse: %d %s", reuse.status, reuse.body)
+	}
+	if bad := call(t, srv, "POST", "/operator/deployments", "application/json", `{"name":"x"}`, true, "Idempotency-Key", strings.Repeat("k", 201)); bad.status != 400 || !strings.Contains(bad.body, "Idempotency-Key") {
+		t.Fatalf("long key: %d %s", bad.status, bad.body)
+	}
 	// fail: the same domain for another deployment is a conflict.
 	if c := call(t, srv, "POST", "/operator/deployments", "application/json", `{"name":"Other","domainName":"sign.acme.example"}`, true); c.status != 409 {
 		t.Fatalf("domain conflict: %d %s", c.status, c.body)

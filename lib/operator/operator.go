@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/opensignum/signum/lib/awsenv"
@@ -28,15 +29,15 @@ func Build(ctx context.Context, env function.Env) (http.Handler, error) {
 	if env.Config.OperatorAccountID == "" {
 		return nil, errors.New("operator: OPERATOR_ACCOUNT_ID is not set")
 	}
-	key, err := awsenv.DeriveKey(ctx, env.Clients.KMS, env.Config.ServiceKeyID, CursorKeyPurpose)
-	if err != nil {
-		return nil, err
-	}
-	st, err := store.New(env.Clients.DynamoDB, env.Config.TableName, key, store.WithClock(env.Now))
-	if err != nil {
-		return nil, err
-	}
+	st := store.New(env.Clients.DynamoDB, env.Config.TableName, CursorKey(env), store.WithClock(env.Now))
 	return NewHandler(env, st, provisioning.New(st, env.Now)), nil
+}
+
+// CursorKey derives the cursor key from the service key in KMS when a listing first needs it.
+func CursorKey(env function.Env) store.KeySource {
+	return func(ctx context.Context) ([]byte, error) {
+		return awsenv.DeriveKey(ctx, env.Clients.KMS, env.Config.ServiceKeyID, CursorKeyPurpose)
+	}
 }
 
 // Store is what the operator API reads.
@@ -115,10 +116,14 @@ func (a *api) create(w http.ResponseWriter, r *http.Request) error {
 	if err := edge.DecodeJSON(r, &req, 0); err != nil {
 		return err
 	}
+	key, err := idempotencyKey(r)
+	if err != nil {
+		return err
+	}
 	caller := edge.IAMCaller(r)
 	d, created, err := a.provisioning.Provision(r.Context(), provisioning.Request{
 		Name: req.Name, Plan: req.Plan, DomainName: req.DomainName, IPAllowlist: req.IPAllowlist,
-		RequestKey: idempotencyKey(r), Actor: "operator:" + caller.UserARN,
+		RequestKey: key, Actor: "operator:" + caller.UserARN,
 	})
 	if err != nil {
 		return err
@@ -133,14 +138,21 @@ func (a *api) create(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// idempotencyKey scopes the caller's Idempotency-Key to the operator API, so it cannot
-// collide with the marketplace's request keys.
-func idempotencyKey(r *http.Request) string {
+// MaxIdempotencyKey is the longest Idempotency-Key accepted.
+const MaxIdempotencyKey = 200
+
+// idempotencyKey reads the Idempotency-Key header (optional; up to 200 visible ASCII
+// characters) and scopes it to the operator API, so that it cannot collide with the
+// marketplace's request keys.
+func idempotencyKey(r *http.Request) (string, error) {
 	k := r.Header.Get("Idempotency-Key")
 	if k == "" {
-		return ""
+		return "", nil
 	}
-	return "operator:" + k
+	if len(k) > MaxIdempotencyKey || strings.IndexFunc(k, func(c rune) bool { return c < 0x21 || c > 0x7e }) >= 0 {
+		return "", fault.Fields{{Name: "Idempotency-Key", Reason: fmt.Sprintf("must be 1 to %d visible ASCII characters", MaxIdempotencyKey)}}
+	}
+	return "operator:" + k, nil
 }
 
 func (a *api) get(w http.ResponseWriter, r *http.Request) error {

@@ -6,7 +6,10 @@ package provisioning
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -58,8 +61,9 @@ func (s *Service) Provision(ctx context.Context, req Request) (d tenant.Deployme
 		return tenant.Deployment{}, false, err
 	}
 	d, created, err = s.store.Provision(ctx, store.Provisioning{
-		Deployment: d,
-		RequestKey: req.RequestKey,
+		Deployment:  d,
+		RequestKey:  req.RequestKey,
+		Fingerprint: fingerprint(d),
 		Log: tenant.LogEntry{
 			At: d.CreatedAt, Actor: req.Actor, Action: "deployment.provisioned",
 			Detail: fmt.Sprintf("plan %s, software %s", d.Plan, d.SoftwareVersion),
@@ -113,6 +117,19 @@ func (s *Service) validate(req Request) (tenant.Deployment, error) {
 		SoftwareVersion: SoftwareVersion, DomainName: domain, IPAllowlist: allow,
 		CreatedAt: s.now().UTC(),
 	}, nil
+}
+
+// fingerprint identifies what a request asks for (after normalisation), so that a request key
+// reused for a different deployment is told apart from a retry.
+func fingerprint(d tenant.Deployment) string {
+	allow := tenant.FormatAllowlist(d.IPAllowlist)
+	slices.Sort(allow) // the allowlist is a set: order does not make another request
+	h := sha256.New()
+	for _, part := range append([]string{d.Name, d.Plan, d.DomainName}, allow...) {
+		h.Write([]byte(part))
+		h.Write([]byte{0})
+	}
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 func contains(list []string, s string) bool {

@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -102,8 +104,13 @@ func marshal(v any) map[string]types.AttributeValue {
 	return av
 }
 
-// GetDeployment reads a deployment (strongly consistent: it is read before updates).
+// GetDeployment reads a deployment (strongly consistent: it is read before updates). An id
+// that is not of the deployment id form is not found without asking DynamoDB (whose key size
+// limit would otherwise turn a long id into a validation error).
 func (s *Store) GetDeployment(ctx context.Context, id string) (tenant.Deployment, error) {
+	if !tenant.ValidID("dep_", id) {
+		return tenant.Deployment{}, fault.Newf(ErrNotFound, "No deployment has the id %q.", truncate(id, 40))
+	}
 	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName: &s.table, Key: key(deploymentPK(id), metaSK), ConsistentRead: aws.Bool(true),
 	})
@@ -117,9 +124,13 @@ func (s *Store) GetDeployment(ctx context.Context, id string) (tenant.Deployment
 }
 
 // DeploymentByDomain resolves a request's host name to its deployment: two GetItems, no
-// index, so it costs the same whatever the number of deployments.
+// index, so it costs the same whatever the number of deployments. Both reads are strongly
+// consistent and the deployment must still name the domain: right after a domain moves, a
+// stale read must not route a request to the tenant that had it before.
 func (s *Store) DeploymentByDomain(ctx context.Context, domain string) (tenant.Deployment, error) {
-	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.table, Key: key(domainPK(domain), domainSK)})
+	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName: &s.table, Key: key(domainPK(domain), domainSK), ConsistentRead: aws.Bool(true),
+	})
 	if err != nil {
 		return tenant.Deployment{}, unavailable("get domain", err)
 	}
@@ -130,7 +141,21 @@ func (s *Store) DeploymentByDomain(ctx context.Context, domain string) (tenant.D
 	if err := attributevalue.UnmarshalMap(out.Item, &it); err != nil {
 		return tenant.Deployment{}, fmt.Errorf("decode domain %s: %w", domain, err)
 	}
-	return s.GetDeployment(ctx, it.DeploymentID)
+	d, err := s.GetDeployment(ctx, it.DeploymentID)
+	if err != nil {
+		return tenant.Deployment{}, err
+	}
+	if !strings.EqualFold(d.DomainName, domain) {
+		return tenant.Deployment{}, fault.Newf(ErrNotFound, "No deployment answers on %q.", domain)
+	}
+	return d, nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
 }
 
 // ListDeployments lists deployments, oldest first (operator view).
@@ -186,13 +211,19 @@ func (s *Store) UpdateDeployment(ctx context.Context, current, next tenant.Deplo
 	if log != nil {
 		items = append(items, s.putLog(next.ID, *log))
 	}
-	_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
+	_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{
+		TransactItems:      items,
+		ClientRequestToken: requestToken("update", next.ID, strconv.FormatInt(next.Version, 10)),
+	})
 	if err == nil {
 		return next, nil
 	}
 	codes := cancellationCodes(err)
 	if codes == nil {
 		return tenant.Deployment{}, unavailable("update deployment", err)
+	}
+	if !slices.Contains(codes, "ConditionalCheckFailed") {
+		return tenant.Deployment{}, cancelled("update deployment", err, codes)
 	}
 	if newDomainAt >= 0 && newDomainAt < len(codes) && codes[newDomainAt] == "ConditionalCheckFailed" {
 		return tenant.Deployment{}, fault.Newf(ErrConflict, "The domain name %q is already used by another deployment.", next.DomainName)
@@ -205,7 +236,7 @@ func (s *Store) UpdateDeployment(ctx context.Context, current, next tenant.Deplo
 	if stored.Version != current.Version {
 		return tenant.Deployment{}, fault.Newf(ErrStale, "Deployment %s was changed by someone else (version %d, you sent %d); read it again and retry.", current.ID, stored.Version, current.Version)
 	}
-	return tenant.Deployment{}, fault.Wrap(ErrConflict, err, "The update conflicts with a concurrent change; retry.")
+	return tenant.Deployment{}, fault.Wrap(ErrConflict, err, "The domain name changed concurrently; read the deployment again and retry.")
 }
 
 func (s *Store) putDomain(domain, deploymentID string) types.TransactWriteItem {

@@ -42,8 +42,12 @@ func query[T any](ctx context.Context, s *Store, scope string, in *dynamodb.Quer
 	if limit < 1 || limit > MaxPageSize {
 		return Page[T]{}, fault.Newf(fault.ErrInvalid, "limit must be between 1 and %d", MaxPageSize)
 	}
+	cursors, err := s.codec(ctx)
+	if err != nil {
+		return Page[T]{}, err
+	}
 	if pr.Cursor != "" {
-		start, err := s.cursors.open(scope, pr.Cursor)
+		start, err := cursors.open(scope, pr.Cursor)
 		if err != nil {
 			return Page[T]{}, fault.Newf(ErrInvalidCursor, "The cursor is not valid for this listing; start again without one.")
 		}
@@ -71,7 +75,7 @@ func query[T any](ctx context.Context, s *Store, scope string, in *dynamodb.Quer
 		for _, a := range keyAttrs {
 			key[a] = last[a]
 		}
-		next, err := s.cursors.seal(scope, key)
+		next, err := cursors.seal(scope, key)
 		if err != nil {
 			return Page[T]{}, err
 		}

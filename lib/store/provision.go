@@ -23,7 +23,10 @@ type provisionItem struct {
 	SK           string `dynamodbav:"SK"`
 	Type         string `dynamodbav:"type"`
 	DeploymentID string `dynamodbav:"deploymentId"`
-	CreatedAt    string `dynamodbav:"createdAt"`
+	// Fingerprint identifies the request's content, so that a key reused for another
+	// request is refused instead of answered with the first request's deployment.
+	Fingerprint string `dynamodbav:"fingerprint,omitempty"`
+	CreatedAt   string `dynamodbav:"createdAt"`
 }
 
 // Provisioning is everything a new deployment starts with, written in one transaction.
@@ -31,13 +34,16 @@ type Provisioning struct {
 	Deployment tenant.Deployment
 	// RequestKey identifies the provisioning request; "" means not idempotent.
 	RequestKey string
+	// Fingerprint identifies the request's content (see provisionItem).
+	Fingerprint string
 	// Log is the deployment's first system log entry.
 	Log tenant.LogEntry
 }
 
 // Provision writes a new deployment with its default records in one transaction: all of them
 // or none. It returns created=false and the existing deployment when RequestKey was already
-// used, ErrConflict when the domain name is taken.
+// used for the same request (ErrRequestMismatch for another one), ErrConflict when the domain
+// name is taken.
 func (s *Store) Provision(ctx context.Context, p Provisioning) (d tenant.Deployment, created bool, err error) {
 	d = p.Deployment
 	if d.CreatedAt.IsZero() {
@@ -51,7 +57,7 @@ func (s *Store) Provision(ctx context.Context, p Provisioning) (d tenant.Deploym
 		items = append(items, types.TransactWriteItem{Put: &types.Put{
 			TableName: &s.table,
 			Item: marshal(provisionItem{PK: provisionPK(p.RequestKey), SK: provisionSK, Type: "provisionRequest",
-				DeploymentID: d.ID, CreatedAt: d.CreatedAt.UTC().Format(time.RFC3339Nano)}),
+				DeploymentID: d.ID, Fingerprint: p.Fingerprint, CreatedAt: d.CreatedAt.UTC().Format(time.RFC3339Nano)}),
 			ConditionExpression: aws.String("attribute_not_exists(PK)"),
 		}})
 	}
@@ -66,7 +72,9 @@ func (s *Store) Provision(ctx context.Context, p Provisioning) (d tenant.Deploym
 	}
 	items = append(items, s.putLog(d.ID, p.Log))
 
-	_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
+	_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{
+		TransactItems: items, ClientRequestToken: requestToken("provision", d.ID),
+	})
 	if err == nil {
 		return d, true, nil
 	}
@@ -77,28 +85,34 @@ func (s *Store) Provision(ctx context.Context, p Provisioning) (d tenant.Deploym
 	failed := func(i int) bool { return i >= 0 && i < len(codes) && codes[i] == "ConditionalCheckFailed" }
 	switch {
 	case failed(requestAt):
-		existing, err := s.provisionedBy(ctx, p.RequestKey)
-		return existing, false, err
+		return s.provisionedBy(ctx, p.RequestKey, p.Fingerprint)
 	case failed(domainAt):
 		return tenant.Deployment{}, false, fault.Newf(ErrConflict, "The domain name %q is already used by another deployment.", d.DomainName)
+	case failed(requestAt + 1):
+		return tenant.Deployment{}, false, fault.Newf(ErrConflict, "A deployment with the id %s exists.", d.ID)
 	}
-	return tenant.Deployment{}, false, fault.Wrap(ErrConflict, err, "The deployment could not be created; retry.")
+	return tenant.Deployment{}, false, cancelled("provision deployment", err, codes)
 }
 
-// provisionedBy returns the deployment a provisioning request key created.
-func (s *Store) provisionedBy(ctx context.Context, requestKey string) (tenant.Deployment, error) {
+// provisionedBy returns the deployment a provisioning request key created, if the request
+// it created it for had the same fingerprint.
+func (s *Store) provisionedBy(ctx context.Context, requestKey, fingerprint string) (tenant.Deployment, bool, error) {
 	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName: &s.table, Key: key(provisionPK(requestKey), provisionSK), ConsistentRead: aws.Bool(true),
 	})
 	if err != nil {
-		return tenant.Deployment{}, unavailable("get provision request", err)
+		return tenant.Deployment{}, false, unavailable("get provision request", err)
 	}
 	if len(out.Item) == 0 {
-		return tenant.Deployment{}, fmt.Errorf("provision request %q vanished: %w", requestKey, ErrNotFound)
+		return tenant.Deployment{}, false, fmt.Errorf("provision request %q vanished: %w", requestKey, ErrNotFound)
 	}
 	var it provisionItem
 	if err := attributevalue.UnmarshalMap(out.Item, &it); err != nil {
-		return tenant.Deployment{}, fmt.Errorf("decode provision request: %w", err)
+		return tenant.Deployment{}, false, fmt.Errorf("decode provision request: %w", err)
 	}
-	return s.GetDeployment(ctx, it.DeploymentID)
+	if it.Fingerprint != fingerprint {
+		return tenant.Deployment{}, false, fault.Newf(ErrRequestMismatch, "This request key was used for a different request (it created deployment %s); use a new key.", it.DeploymentID)
+	}
+	d, err := s.GetDeployment(ctx, it.DeploymentID)
+	return d, false, err
 }

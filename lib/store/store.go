@@ -6,9 +6,17 @@ package store
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"net"
+	"sync"
 	"time"
+
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/smithy-go"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
@@ -29,6 +37,9 @@ var (
 	// ErrUnavailable means DynamoDB could not be reached or refused the call (throttling,
 	// outage, timeout). The request may be retried.
 	ErrUnavailable = fmt.Errorf("store: %w", fault.ErrUnavailable)
+	// ErrRequestMismatch means a request key (Idempotency-Key) was used before for a
+	// different request.
+	ErrRequestMismatch = fmt.Errorf("store: request key reused: %w", fault.ErrUnprocessable)
 )
 
 // DynamoDB is the part of the DynamoDB client the store uses. Declared here, narrow, so that
@@ -43,12 +54,24 @@ type DynamoDB interface {
 	DescribeTable(context.Context, *dynamodb.DescribeTableInput, ...func(*dynamodb.Options)) (*dynamodb.DescribeTableOutput, error)
 }
 
+// KeySource returns the 32-byte key that seals page cursors. It is called when a listing first
+// needs it (not at cold start, so a KMS hiccup at start does not take down routes that never
+// page) and again after a failure; a success is kept.
+type KeySource func(ctx context.Context) ([]byte, error)
+
+// StaticKey is a KeySource of a fixed key (tests, tools).
+func StaticKey(key []byte) KeySource {
+	return func(context.Context) ([]byte, error) { return key, nil }
+}
+
 // Store reads and writes the service's table.
 type Store struct {
-	db      DynamoDB
-	table   string
-	cursors *cursorCodec
-	now     func() time.Time
+	db        DynamoDB
+	table     string
+	cursorKey KeySource
+	cursorMu  sync.Mutex
+	cursors   *cursorCodec
+	now       func() time.Time
 	// logRetention is how long system log entries live before DynamoDB's TTL removes them.
 	logRetention time.Duration
 }
@@ -62,18 +85,32 @@ func WithClock(now func() time.Time) Option { return func(s *Store) { s.now = no
 // WithLogRetention sets how long system log entries are kept (default 400 days).
 func WithLogRetention(d time.Duration) Option { return func(s *Store) { s.logRetention = d } }
 
-// New returns a store on table. cursorKey (32 bytes) encrypts and authenticates page cursors;
-// every instance of a function must use the same key (the functions derive it from KMS).
-func New(db DynamoDB, table string, cursorKey []byte, opts ...Option) (*Store, error) {
-	cc, err := newCursorCodec(cursorKey)
-	if err != nil {
-		return nil, err
-	}
-	s := &Store{db: db, table: table, cursors: cc, now: time.Now, logRetention: 400 * 24 * time.Hour}
+// New returns a store on table. cursorKey gives the key that encrypts and authenticates page
+// cursors; every instance of a function must get the same key (the functions derive it from
+// KMS).
+func New(db DynamoDB, table string, cursorKey KeySource, opts ...Option) *Store {
+	s := &Store{db: db, table: table, cursorKey: cursorKey, now: time.Now, logRetention: 400 * 24 * time.Hour}
 	for _, o := range opts {
 		o(s)
 	}
-	return s, nil
+	return s
+}
+
+// codec returns the cursor codec, getting the key on first use.
+func (s *Store) codec(ctx context.Context) (*cursorCodec, error) {
+	s.cursorMu.Lock()
+	defer s.cursorMu.Unlock()
+	if s.cursors != nil {
+		return s.cursors, nil
+	}
+	key, err := s.cursorKey(ctx)
+	if err != nil {
+		return nil, fault.Wrap(ErrUnavailable, err, "Listings are unavailable; retry later.")
+	}
+	if s.cursors, err = newCursorCodec(key); err != nil {
+		return nil, err
+	}
+	return s.cursors, nil
 }
 
 // TableDescriber is what Ping needs.
@@ -97,13 +134,71 @@ func Ping(ctx context.Context, db TableDescriber, table string) error {
 // Ping checks the store's table; see the function Ping.
 func (s *Store) Ping(ctx context.Context) error { return Ping(ctx, s.db, s.table) }
 
-// unavailable wraps an SDK error that is not a condition failure: the cause (which may name
-// tables, ARNs and request ids) goes to the log, the caller gets a 503.
+// unavailable classifies an SDK error that is not a condition failure. Outages, timeouts,
+// throttling and server errors are ErrUnavailable (503: retry later), with the cause (which
+// may name tables, ARNs and request ids) for the log only. Anything else — validation errors,
+// access denied, a missing table — is a fault of the service, not of the moment, and stays an
+// unclassified error (500, logged): telling the caller to retry would not help.
 func unavailable(op string, err error) error {
 	if errors.Is(err, context.Canceled) {
 		return fmt.Errorf("%s: %w", op, err)
 	}
-	return fault.Wrap(ErrUnavailable, fmt.Errorf("%s: %w", op, err), "The database is unavailable; retry later.")
+	if transient(err) {
+		return fault.Wrap(ErrUnavailable, fmt.Errorf("%s: %w", op, err), "The database is unavailable; retry later.")
+	}
+	return fmt.Errorf("%s: %w", op, err)
+}
+
+// transientCodes are DynamoDB error codes that pass with time.
+var transientCodes = map[string]bool{
+	"ThrottlingException": true, "ProvisionedThroughputExceededException": true,
+	"RequestLimitExceeded": true, "InternalServerError": true, "ServiceUnavailable": true,
+	"TransactionInProgressException": true, "LimitExceededException": true,
+}
+
+func transient(err error) bool {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return true
+	}
+	var send *smithyhttp.RequestSendError
+	var netErr net.Error
+	if errors.As(err, &send) || errors.As(err, &netErr) {
+		return true
+	}
+	var api smithy.APIError
+	if errors.As(err, &api) && transientCodes[api.ErrorCode()] {
+		return true
+	}
+	var resp *awshttp.ResponseError
+	return errors.As(err, &resp) && resp.HTTPStatusCode() >= 500
+}
+
+// cancelled turns a cancelled transaction whose cause is not a failed condition of ours into
+// the right error: throttling is ErrUnavailable, a conflict with another transaction on the
+// same items is ErrConflict (the caller may retry at once).
+func cancelled(op string, err error, codes []string) error {
+	for _, c := range codes {
+		switch c {
+		case "ThrottlingError", "ProvisionedThroughputExceeded", "RequestLimitExceeded":
+			return fault.Wrap(ErrUnavailable, fmt.Errorf("%s: %w", op, err), "The database is busy; retry later.")
+		case "TransactionConflict":
+			return fault.Wrap(ErrConflict, fmt.Errorf("%s: %w", op, err), "A concurrent change to the same data interfered; retry.")
+		}
+	}
+	return fmt.Errorf("%s: %w", op, err)
+}
+
+// requestToken makes a transaction idempotent for DynamoDB's ten-minute window: when the SDK
+// retries a transaction whose first attempt succeeded but whose answer was lost, DynamoDB
+// answers the retry with success instead of failing its own conditions.
+func requestToken(parts ...string) *string {
+	h := sha256.New()
+	for _, p := range parts {
+		h.Write([]byte(p))
+		h.Write([]byte{0})
+	}
+	t := hex.EncodeToString(h.Sum(nil))[:36]
+	return &t
 }
 
 // isConditionFailed reports whether err is a failed condition of a single-item write.

@@ -6,8 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/smithy-go"
 
 	"github.com/opensignum/signum/lib/devstack"
 	"github.com/opensignum/signum/lib/fault"
@@ -18,13 +24,13 @@ import (
 func newStore(t *testing.T) (*store.Store, *devstack.Target) {
 	t.Helper()
 	tg := devstack.NewTarget(t)
+	return store.New(tg.Clients.DynamoDB, tg.Table, randomKey()), tg
+}
+
+func randomKey() store.KeySource {
 	key := make([]byte, 32)
 	_, _ = rand.Read(key)
-	s, err := store.New(tg.Clients.DynamoDB, tg.Table, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s, tg
+	return store.StaticKey(key)
 }
 
 func newDeployment(name, domain string) tenant.Deployment {
@@ -84,9 +90,19 @@ func TestProvisionIsIdempotentByRequestKey(t *testing.T) {
 	if created || again.ID != first.ID {
 		t.Fatalf("replay created=%v id=%s, want existing %s", created, again.ID, first.ID)
 	}
-	page, err := s.ListDeployments(context.Background(), store.PageRequest{})
-	if err != nil || len(page.Items) != 1 {
-		t.Fatalf("deployments after replay: %d %v", len(page.Items), err)
+	// The replay's own candidate was not written (read by key: GSIs lag in AWS).
+	candidate := newDeployment("acme", "a.example.com")
+	if _, _, err := provision(t, s, candidate, "marketplace:cust-1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.GetDeployment(context.Background(), candidate.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("replay wrote its own deployment: %v", err)
+	}
+	// fail: the same key for a different request is refused, not answered with the first.
+	other := newDeployment("other corp", "b.example.com")
+	_, _, err = s.Provision(context.Background(), store.Provisioning{Deployment: other, RequestKey: "marketplace:cust-1", Fingerprint: "different"})
+	if !errors.Is(err, store.ErrRequestMismatch) || !errors.Is(err, fault.ErrUnprocessable) {
+		t.Fatalf("key reuse: %v", err)
 	}
 }
 
@@ -202,9 +218,6 @@ func TestPaginationWalksEverythingOnce(t *testing.T) {
 	d, _, _ := provision(t, s, newDeployment("acme", ""), "")
 	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	want := map[string]bool{}
-	for _, e := range []string{} {
-		_ = e
-	}
 	// 249 more entries: 250 with the provisioning entry.
 	for i := 0; i < 249; i++ {
 		id := fmt.Sprintf("e%03d", i)
@@ -315,10 +328,8 @@ func TestCursorTamperingIsRefused(t *testing.T) {
 }
 
 func TestOutageIsUnavailableAndWritesNothing(t *testing.T) {
-	s, tg := newStore(t)
-	if tg.Stack == nil {
-		t.Skip("outage is simulated on the embedded stand-in only")
-	}
+	tg := devstack.NewEmbedded(t)
+	s := store.New(tg.Clients.DynamoDB, tg.Table, randomKey())
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	tg.Stack.DynamoDB.Stop()
@@ -338,5 +349,234 @@ func TestOutageIsUnavailableAndWritesNothing(t *testing.T) {
 	}
 	if _, err := s.GetDeployment(ctx, d.ID); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("deployment exists after failed provisioning: %v", err)
+	}
+}
+
+// walk reads every page of a listing and fails on a repeat; it returns the ids in order.
+func walk(t *testing.T, limit int, list func(store.PageRequest) (store.Page[tenant.Deployment], error)) []string {
+	t.Helper()
+	var ids []string
+	seen := map[string]bool{}
+	cursor := ""
+	for pages := 0; ; pages++ {
+		if pages > 1000 {
+			t.Fatal("pagination does not end")
+		}
+		page, err := list(store.PageRequest{Limit: limit, Cursor: cursor})
+		if err != nil {
+			t.Fatalf("page %d: %v", pages, err)
+		}
+		for _, d := range page.Items {
+			if seen[d.ID] {
+				t.Fatalf("deployment %s repeated on page %d", d.ID, pages)
+			}
+			seen[d.ID] = true
+			ids = append(ids, d.ID)
+		}
+		if page.Next == "" {
+			return ids
+		}
+		cursor = page.Next
+	}
+}
+
+// TestIndexPagination walks 250 deployments on the GSI in pages of 50.
+func TestIndexPagination(t *testing.T) {
+	s, tg := newStore(t)
+	ctx := context.Background()
+	want := map[string]bool{}
+	for i := 0; i < 250; i++ {
+		d, _, err := provision(t, s, newDeployment(fmt.Sprintf("d%03d", i), ""), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		want[d.ID] = true
+	}
+	list := func(pr store.PageRequest) (store.Page[tenant.Deployment], error) { return s.ListDeployments(ctx, pr) }
+	ids := walk(t, 50, list)
+	// The index is eventually consistent in AWS: give it a moment there.
+	for tries := 0; len(ids) < 250 && tg.Stack == nil && tries < 30; tries++ {
+		time.Sleep(time.Second)
+		ids = walk(t, 50, list)
+	}
+	if len(ids) != 250 {
+		t.Fatalf("walked %d deployments, want 250", len(ids))
+	}
+	for _, id := range ids {
+		if !want[id] {
+			t.Fatalf("unknown deployment %s", id)
+		}
+	}
+}
+
+// shortPages wraps the real client so that every Query returns at most one item with a
+// LastEvaluatedKey, as DynamoDB does when a page reaches its 1 MB limit (which the local
+// stand-in does not enforce).
+type shortPages struct{ store.DynamoDB }
+
+func (s shortPages) Query(ctx context.Context, in *dynamodb.QueryInput, opts ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error) {
+	one := *in
+	one.Limit = aws.Int32(1)
+	return s.DynamoDB.Query(ctx, &one, opts...)
+}
+
+func TestPaginationFollowsShortPages(t *testing.T) {
+	tg := devstack.NewTarget(t)
+	key := randomKey()
+	full := store.New(tg.Clients.DynamoDB, tg.Table, key)
+	short := store.New(shortPages{tg.Clients.DynamoDB}, tg.Table, key)
+	ctx := context.Background()
+	d, _, err := provision(t, full, newDeployment("acme", ""), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 11; i++ {
+		if err := full.AppendLog(ctx, d.ID, tenant.LogEntry{Actor: "t", Action: "x"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	seen := map[string]bool{}
+	cursor, pages := "", 0
+	for {
+		page, err := short.ListLog(ctx, d.ID, store.PageRequest{Limit: 5, Cursor: cursor})
+		if err != nil {
+			t.Fatal(err)
+		}
+		pages++
+		if page.Next != "" && len(page.Items) != 5 {
+			t.Fatalf("page %d is short (%d items) though more follow", pages, len(page.Items))
+		}
+		for _, e := range page.Items {
+			if seen[e.ID] {
+				t.Fatalf("repeat %s", e.ID)
+			}
+			seen[e.ID] = true
+		}
+		if page.Next == "" {
+			break
+		}
+		cursor = page.Next
+	}
+	if len(seen) != 12 || pages != 3 {
+		t.Fatalf("%d entries in %d pages, want 12 in 3", len(seen), pages)
+	}
+}
+
+// faulty fails every call with err, as an outage, throttling or a misconfiguration would.
+type faulty struct {
+	store.DynamoDB
+	err error
+}
+
+func (f faulty) GetItem(context.Context, *dynamodb.GetItemInput, ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
+	return nil, f.err
+}
+
+func (f faulty) TransactWriteItems(context.Context, *dynamodb.TransactWriteItemsInput, ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error) {
+	return nil, f.err
+}
+
+func TestErrorClasses(t *testing.T) {
+	tg := devstack.NewTarget(t)
+	reason := func(code string) error {
+		return &types.TransactionCanceledException{Message: aws.String("cancelled"),
+			CancellationReasons: []types.CancellationReason{{Code: aws.String("None")}, {Code: aws.String(code)}}}
+	}
+	cases := []struct {
+		name string
+		err  error
+		want error // fault kind; nil means an unclassified server fault (500)
+	}{
+		{"throttled", &types.ProvisionedThroughputExceededException{Message: aws.String("slow down")}, fault.ErrUnavailable},
+		{"server-error", &types.InternalServerError{Message: aws.String("oops")}, fault.ErrUnavailable},
+		{"deadline", context.DeadlineExceeded, fault.ErrUnavailable},
+		{"tx-throttled", reason("ThrottlingError"), fault.ErrUnavailable},
+		{"tx-conflict", reason("TransactionConflict"), fault.ErrConflict},
+		{"validation", &smithy.GenericAPIError{Code: "ValidationException", Message: "bad key"}, nil},
+		{"access-denied", &smithy.GenericAPIError{Code: "AccessDeniedException", Message: "no"}, nil},
+		{"no-table", &types.ResourceNotFoundException{Message: aws.String("no table")}, nil},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			s := store.New(faulty{tg.Clients.DynamoDB, c.err}, tg.Table, randomKey())
+			d := newDeployment("x", "x.example.com")
+			_, _, perr := provision(t, s, d, "k")
+			_, gerr := s.GetDeployment(context.Background(), d.ID)
+			for _, err := range []error{perr, gerr} {
+				if strings.HasPrefix(c.name, "tx-") && err == gerr {
+					continue // transaction reasons only come from transactions
+				}
+				if err == nil {
+					t.Fatal("no error")
+				}
+				if c.want == nil {
+					for _, k := range []error{fault.ErrUnavailable, fault.ErrConflict, fault.ErrInvalid, fault.ErrNotFound} {
+						if errors.Is(err, k) {
+							t.Fatalf("%v classified as %v; want a server fault", err, k)
+						}
+					}
+				} else if !errors.Is(err, c.want) {
+					t.Fatalf("%v is not %v", err, c.want)
+				}
+			}
+		})
+	}
+}
+
+func TestDomainLookupChecksOwner(t *testing.T) {
+	s, _ := newStore(t)
+	ctx := context.Background()
+	if _, err := s.GetDeployment(ctx, strings.Repeat("x", 3000)); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("malformed id: %v", err)
+	}
+	a, _, _ := provision(t, s, newDeployment("a", "a.example.com"), "")
+	next := a
+	next.DomainName = "moved.example.com"
+	if _, err := s.UpdateDeployment(ctx, a, next, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.DeploymentByDomain(ctx, "a.example.com"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("old domain still resolves: %v", err)
+	}
+	if got, err := s.DeploymentByDomain(ctx, "moved.example.com"); err != nil || got.ID != a.ID {
+		t.Fatalf("new domain: %v %v", got.ID, err)
+	}
+}
+
+// TestCursorKeyIsFetchedLazily: a key source that fails (KMS down) makes listings 503 but
+// leaves every other access working; once it recovers, listings work.
+func TestCursorKeyIsFetchedLazily(t *testing.T) {
+	tg := devstack.NewTarget(t)
+	calls, down := 0, true
+	key := make([]byte, 32)
+	s := store.New(tg.Clients.DynamoDB, tg.Table, func(context.Context) ([]byte, error) {
+		calls++
+		if down {
+			return nil, errors.New("kms: connection refused")
+		}
+		return key, nil
+	})
+	ctx := context.Background()
+	d, _, err := provision(t, s, newDeployment("a", ""), "")
+	if err != nil {
+		t.Fatalf("provisioning needs no cursor key: %v", err)
+	}
+	if _, err := s.GetDeployment(ctx, d.ID); err != nil {
+		t.Fatal(err)
+	}
+	if calls != 0 {
+		t.Fatalf("key fetched %d times before any listing", calls)
+	}
+	if _, err := s.ListLog(ctx, d.ID, store.PageRequest{}); !errors.Is(err, store.ErrUnavailable) {
+		t.Fatalf("listing without key: %v", err)
+	}
+	down = false
+	for i := 0; i < 3; i++ {
+		if _, err := s.ListLog(ctx, d.ID, store.PageRequest{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if calls != 2 {
+		t.Fatalf("key fetched %d times; want one failure and one success, then cached", calls)
 	}
 }

@@ -89,6 +89,20 @@ func NewID(prefix string) string {
 	return prefix + strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b[:]))
 }
 
+// ValidID reports whether id is prefix followed by the 26 base32 characters NewID makes.
+func ValidID(prefix, id string) bool {
+	rest, ok := strings.CutPrefix(id, prefix)
+	if !ok || len(rest) != 26 {
+		return false
+	}
+	for _, c := range rest {
+		if !(c >= 'a' && c <= 'z' || c >= '2' && c <= '7') {
+			return false
+		}
+	}
+	return true
+}
+
 // NormalizeDomainName returns the canonical (lower-case, no trailing dot) form of a host name,
 // or an ErrInvalid error naming what is wrong with it.
 func NormalizeDomainName(s string) (string, error) {
@@ -99,7 +113,13 @@ func NormalizeDomainName(s string) (string, error) {
 	if len(d) > 253 {
 		return "", fault.Newf(fault.ErrInvalid, "domain name is longer than 253 characters")
 	}
+	if _, err := netip.ParseAddr(d); err == nil {
+		return "", fault.Newf(fault.ErrInvalid, "domain name %q is an IP address; a host name is required", s)
+	}
 	labels := strings.Split(d, ".")
+	if strings.Trim(labels[len(labels)-1], "0123456789") == "" {
+		return "", fault.Newf(fault.ErrInvalid, "domain name %q has an all-numeric top-level label", s)
+	}
 	if len(labels) < 2 {
 		return "", fault.Newf(fault.ErrInvalid, "domain name %q needs at least two labels, like signing.example.com", s)
 	}

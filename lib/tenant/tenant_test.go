@@ -20,7 +20,7 @@ func TestNormalizeDomainName(t *testing.T) {
 			t.Errorf("ok/%q: %q %v", in, got, err)
 		}
 	}
-	for _, in := range []string{"", "localhost", "-a.example.com", "a-.example.com", "a..example.com", "a_b.example.com", "ex ample.com", strings.Repeat("a", 64) + ".com", strings.Repeat("a.", 127) + "com", "bücher.de"} {
+	for _, in := range []string{"", "localhost", "-a.example.com", "a-.example.com", "a..example.com", "a_b.example.com", "ex ample.com", strings.Repeat("a", 64) + ".com", strings.Repeat("a.", 127) + "com", "bücher.de", "192.0.2.1", "10.0.0.1.", "a.b.123", "::1"} {
 		if _, err := tenant.NormalizeDomainName(in); !errors.Is(err, fault.ErrInvalid) {
 			t.Errorf("fail/%q accepted: %v", in, err)
 		}
@@ -101,4 +101,16 @@ func FuzzNormalizeDomainName(f *testing.F) {
 			t.Fatalf("%q → %q", s, d)
 		}
 	})
+}
+
+func TestValidID(t *testing.T) {
+	id := tenant.NewID("dep_")
+	if !tenant.ValidID("dep_", id) {
+		t.Fatalf("NewID %q is not valid", id)
+	}
+	for _, bad := range []string{"", "dep_", id + "a", id[:len(id)-1], "usr_" + id[4:], strings.ToUpper(id), "dep_" + strings.Repeat("1", 26)} {
+		if tenant.ValidID("dep_", bad) {
+			t.Errorf("%q accepted", bad)
+		}
+	}
 }
