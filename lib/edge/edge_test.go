@@ -12,6 +12,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 
@@ -247,5 +248,33 @@ func TestProblemTypesAreDocumented(t *testing.T) {
 	}
 	if len(seen) != len(kinds) {
 		t.Errorf("%d kinds map to %d problem types: two kinds share a row or a kind fell through to internal", len(kinds), len(seen))
+	}
+}
+
+// TestLambdaReservesTimeToAnswer: the handler's context ends before the Lambda's, so that a
+// hung dependency still leaves time to send a 503.
+func TestLambdaReservesTimeToAnswer(t *testing.T) {
+	var handlerDeadline time.Time
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		handlerDeadline, _ = r.Context().Deadline()
+		w.WriteHeader(http.StatusNoContent)
+	})
+	lambdaDeadline := time.Now().Add(10 * time.Second)
+	ctx, cancel := context.WithDeadline(context.Background(), lambdaDeadline)
+	defer cancel()
+	if _, err := edge.Lambda(h)(ctx, event("GET", "/")); err != nil {
+		t.Fatal(err)
+	}
+	if got := lambdaDeadline.Sub(handlerDeadline); got < edge.DeadlineReserve-time.Millisecond || got > edge.DeadlineReserve+time.Millisecond {
+		t.Fatalf("handler deadline %v before the Lambda's, want %v", got, edge.DeadlineReserve)
+	}
+}
+
+func TestHandlerThatWritesNothingIsAServerFault(t *testing.T) {
+	rt := edge.NewRouter(quiet())
+	rt.Handle("GET /silent", func(http.ResponseWriter, *http.Request) error { return nil })
+	r := invoke(t, rt, event("GET", "/silent"))
+	if r.StatusCode != 500 || r.Headers["Content-Type"] != "application/problem+json" {
+		t.Fatalf("%d %v", r.StatusCode, r.Headers)
 	}
 }

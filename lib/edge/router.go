@@ -80,6 +80,10 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	// ServeHTTP, not h.ServeHTTP: only the mux's own dispatch sets r.PathValue.
 	rt.mux.ServeHTTP(sw, r)
+	if !sw.wrote {
+		// The Lambda adapter turns a response without a status into an error (a 502).
+		WriteProblem(sw, r, fmt.Errorf("handler for %s wrote no response", pattern))
+	}
 }
 
 // unrouted answers a request no pattern matched. ServeMux knows whether the path exists with
