@@ -6,6 +6,7 @@ import (
 	"net/http"
 
 	signum "github.com/opensignum/signum"
+	"github.com/opensignum/signum/lib/access"
 	"github.com/opensignum/signum/lib/edge"
 	"github.com/opensignum/signum/lib/function"
 )
@@ -14,14 +15,14 @@ import (
 // a problem saying 405 with Allow when the path exists with other methods, else 404. It
 // registers every route so that the router can tell the two apart; those registrations are
 // never reached, because API Gateway sends matching requests to their own functions.
-func NewFallback(env function.Env, tpl *Template) *edge.Router {
-	rt := edge.NewRouter(env.Log)
+func NewFallback(env function.Env, tpl *Template) *access.Mux {
+	rt := access.NewMux(env.Log, &access.Guard{})
 	for _, r := range tpl.Routes {
 		if r.Path == DefaultRoute {
 			continue
 		}
 		route := r
-		rt.Handle(r.Pattern(), func(w http.ResponseWriter, req *http.Request) error {
+		rt.Handle(r.Pattern(), access.Public(), func(w http.ResponseWriter, req *http.Request, _ *access.Request) error {
 			if req.Method != route.Method && route.Method != "ANY" {
 				// ServeMux lets GET patterns match HEAD; API Gateway does not route HEAD to
 				// a GET route, so a HEAD lands here: say which methods the path has.

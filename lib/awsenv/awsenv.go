@@ -33,6 +33,9 @@ type Config struct {
 	// ServiceKeyID is SERVICE_KEY_ID: the KMS HMAC key (id, ARN or alias) from which shared
 	// keys such as the page-cursor key are derived, so that no key sits in the environment.
 	ServiceKeyID string
+	// TokenKeyID is TOKEN_KEY_ID: the KMS key (ECC_NIST_P256, SIGN_VERIFY) that signs bearer
+	// tokens.
+	TokenKeyID string
 	// DynamoDBEndpoint and KMSEndpoint override the AWS endpoints (AWS_ENDPOINT_URL_DYNAMODB,
 	// AWS_ENDPOINT_URL_KMS, else AWS_ENDPOINT_URL). Empty in AWS.
 	DynamoDBEndpoint, KMSEndpoint string
@@ -52,6 +55,7 @@ func FromEnv() (Config, error) {
 		Region:           os.Getenv("AWS_REGION"),
 		TableName:        os.Getenv("TABLE_NAME"),
 		ServiceKeyID:     os.Getenv("SERVICE_KEY_ID"),
+		TokenKeyID:       os.Getenv("TOKEN_KEY_ID"),
 		DynamoDBEndpoint: firstSet("AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL"),
 		KMSEndpoint:      firstSet("AWS_ENDPOINT_URL_KMS", "AWS_ENDPOINT_URL"),
 		LogLevel:         os.Getenv("LOG_LEVEL"),
@@ -59,7 +63,7 @@ func FromEnv() (Config, error) {
 		OperatorAccountID: os.Getenv("OPERATOR_ACCOUNT_ID"),
 	}
 	var missing []string
-	for name, v := range map[string]string{"AWS_REGION": c.Region, "TABLE_NAME": c.TableName, "SERVICE_KEY_ID": c.ServiceKeyID} {
+	for name, v := range map[string]string{"AWS_REGION": c.Region, "TABLE_NAME": c.TableName, "SERVICE_KEY_ID": c.ServiceKeyID, "TOKEN_KEY_ID": c.TokenKeyID} {
 		if v == "" {
 			missing = append(missing, name)
 		}

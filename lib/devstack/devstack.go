@@ -36,6 +36,9 @@ const (
 // (page cursors now; more later). The template creates the same alias in AWS.
 const ServiceKeyAlias = "alias/signum-service"
 
+// TokenKeyAlias names the ECC key that signs bearer tokens.
+const TokenKeyAlias = "alias/signum-token"
+
 // Stack is a running pair of stand-ins.
 type Stack struct {
 	DynamoDB *Standin
@@ -118,6 +121,7 @@ func (st *Stack) Env(table string) awsenv.Config {
 		Region:           Region,
 		TableName:        table,
 		ServiceKeyID:     ServiceKeyAlias,
+		TokenKeyID:       TokenKeyAlias,
 		DynamoDBEndpoint: st.DynamoDB.URL(),
 		KMSEndpoint:      st.KMS.URL(),
 		StaticAccessKey:  "local",
@@ -130,24 +134,24 @@ func Bootstrap(ctx context.Context, c *awsenv.Clients, table string) error {
 	if err := store.CreateTable(ctx, c.DynamoDB, table); err != nil {
 		return err
 	}
-	return EnsureServiceKey(ctx, c.KMS)
+	if err := ensureKey(ctx, c.KMS, ServiceKeyAlias, kmstypes.KeySpecHmac256, kmstypes.KeyUsageTypeGenerateVerifyMac, "signum service key: derives shared keys"); err != nil {
+		return err
+	}
+	return ensureKey(ctx, c.KMS, TokenKeyAlias, kmstypes.KeySpecEccNistP256, kmstypes.KeyUsageTypeSignVerify, "signum token key: signs bearer tokens")
 }
 
-// EnsureServiceKey creates the HMAC service key and its alias unless the alias exists.
-func EnsureServiceKey(ctx context.Context, k *kms.Client) error {
-	_, err := k.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: aws.String(ServiceKeyAlias)})
+// ensureKey creates a key and its alias unless the alias exists.
+func ensureKey(ctx context.Context, k *kms.Client, alias string, spec kmstypes.KeySpec, usage kmstypes.KeyUsageType, desc string) error {
+	_, err := k.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: aws.String(alias)})
 	var nf *kmstypes.NotFoundException
 	if err == nil || !errors.As(err, &nf) {
 		return err
 	}
-	out, err := k.CreateKey(ctx, &kms.CreateKeyInput{
-		KeySpec: kmstypes.KeySpecHmac256, KeyUsage: kmstypes.KeyUsageTypeGenerateVerifyMac,
-		Description: aws.String("signum service key: derives cursor keys"),
-	})
+	out, err := k.CreateKey(ctx, &kms.CreateKeyInput{KeySpec: spec, KeyUsage: usage, Description: aws.String(desc)})
 	if err != nil {
-		return fmt.Errorf("create service key: %w", err)
+		return fmt.Errorf("create %s: %w", alias, err)
 	}
-	_, err = k.CreateAlias(ctx, &kms.CreateAliasInput{AliasName: aws.String(ServiceKeyAlias), TargetKeyId: out.KeyMetadata.KeyId})
+	_, err = k.CreateAlias(ctx, &kms.CreateAliasInput{AliasName: aws.String(alias), TargetKeyId: out.KeyMetadata.KeyId})
 	return err
 }
 

@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
 
+	"github.com/opensignum/signum/lib/access"
 	"github.com/opensignum/signum/lib/edge"
 	"github.com/opensignum/signum/lib/function"
 	"github.com/opensignum/signum/lib/store"
@@ -79,11 +80,11 @@ func Run(ctx context.Context, log *slog.Logger, checks []Check) Report {
 }
 
 // NewHandler serves GET /health with checks: 200 when every dependency answers, else 503.
-func NewHandler(log *slog.Logger, checks []Check) *edge.Router {
-	rt := edge.NewRouter(log)
+func NewHandler(log *slog.Logger, checks []Check) *access.Mux {
+	m := access.NewMux(log, &access.Guard{})
 	// GET /health — anyone (load balancers, uptime monitors); says nothing but up/down and
 	// latency per dependency.
-	rt.Handle("GET /health", func(w http.ResponseWriter, r *http.Request) error {
+	m.Handle("GET /health", access.Public(), func(w http.ResponseWriter, r *http.Request, _ *access.Request) error {
 		rep := Run(r.Context(), edge.Logger(r.Context()), checks)
 		status := http.StatusOK
 		if rep.Status != StatusOK {
@@ -92,7 +93,7 @@ func NewHandler(log *slog.Logger, checks []Check) *edge.Router {
 		edge.WriteJSON(w, status, rep)
 		return nil
 	})
-	return rt
+	return m
 }
 
 // KMSProber is what the KMS check needs.

@@ -16,6 +16,7 @@ import (
 	"github.com/opensignum/signum/lib/devstack"
 	"github.com/opensignum/signum/lib/edge"
 	"github.com/opensignum/signum/lib/operator"
+	"github.com/opensignum/signum/lib/service"
 	"github.com/opensignum/signum/lib/store"
 )
 
@@ -26,7 +27,7 @@ import (
 func BenchmarkGetDeployment(b *testing.B) {
 	srv := startLocalLogging(b, io.Discard, "error")
 	ctx := context.Background()
-	st := store.New(srv.Clients.DynamoDB, srv.Config.TableName, operator.CursorKey(envFor(srv)))
+	st := store.New(srv.Clients.DynamoDB, srv.Config.TableName, service.CursorKey(envFor(srv)))
 	id := srv.Demo.ID
 
 	b.Run("layer=store", func(b *testing.B) {

@@ -20,12 +20,15 @@ import (
 	signum "github.com/opensignum/signum"
 	"github.com/opensignum/signum/lib/apigw"
 	"github.com/opensignum/signum/lib/awsenv"
+	"github.com/opensignum/signum/lib/console"
 	"github.com/opensignum/signum/lib/devstack"
 	"github.com/opensignum/signum/lib/edge"
 	"github.com/opensignum/signum/lib/function"
 	"github.com/opensignum/signum/lib/health"
 	"github.com/opensignum/signum/lib/operator"
+	"github.com/opensignum/signum/lib/portal"
 	"github.com/opensignum/signum/lib/provisioning"
+	"github.com/opensignum/signum/lib/service"
 	"github.com/opensignum/signum/lib/store"
 	"github.com/opensignum/signum/lib/tenant"
 )
@@ -33,9 +36,15 @@ import (
 // Builds maps each function of template.yaml (by logical id) to the Build its main.go runs.
 // A test fails when the two lists differ.
 var Builds = map[string]function.Build{
-	"HealthFunction":   health.Build,
-	"OperatorFunction": operator.Build,
-	"FallbackFunction": apigw.BuildFallback,
+	"HealthFunction":            health.Build,
+	"OperatorFunction":          operator.Build,
+	"FallbackFunction":          apigw.BuildFallback,
+	"PortalAuthFunction":        portal.BuildAuth,
+	"PortalDeploymentsFunction": portal.BuildDeployments,
+	"PortalUsersFunction":       portal.BuildUsers,
+	"ConsoleAuthFunction":       console.BuildAuth,
+	"ConsoleUsersFunction":      console.BuildUsers,
+	"ConsoleSettingsFunction":   console.BuildSettings,
 }
 
 // OperatorAccessKey is the access key id of the local operator's SigV4 credentials.
@@ -70,6 +79,8 @@ type Server struct {
 	OperatorSecret string
 	// Demo is the demo deployment provisioned at start.
 	Demo tenant.Deployment
+	// DemoAdminInvite is the token of the demo deployment's first-Admin link.
+	DemoAdminInvite string
 
 	srv *http.Server
 }
@@ -161,11 +172,12 @@ func (s *Server) start(ctx context.Context, o Options) error {
 }
 
 func (s *Server) provisionDemo(ctx context.Context) (tenant.Deployment, error) {
-	st := store.New(s.Clients.DynamoDB, s.Config.TableName, operator.CursorKey(function.Env{Config: s.Config, Clients: s.Clients}))
-	d, _, err := provisioning.New(st, time.Now).Provision(ctx, provisioning.Request{
+	st := store.New(s.Clients.DynamoDB, s.Config.TableName, service.CursorKey(function.Env{Config: s.Config, Clients: s.Clients}))
+	res, err := provisioning.New(st, time.Now).Provision(ctx, provisioning.Request{
 		Name: "Demo", Plan: "trial", DomainName: DemoDomain, RequestKey: "local:demo", Actor: "local-server",
 	})
-	return d, err
+	s.DemoAdminInvite = res.FirstAdminLink
+	return res.Deployment, err
 }
 
 // operatorSecret returns the local operator's secret, kept in dataDir/operator.env so that

@@ -1,7 +1,8 @@
-// Package operator is the operator (vendor) API: provisioning and inspecting deployments.
-// Its routes are IAM-authorized in API Gateway (SigV4, principals of the operator's AWS
-// account); the handler checks the verified caller again so that a template mistake cannot
-// open them.
+// Package operator is the operator (vendor) API: provisioning and inspecting deployments, and
+// issuing deployment links that may carry the Signum Administrator role (which no customer
+// API can grant). Its routes are IAM-authorized in API Gateway (SigV4, principals of the
+// operator's AWS account); the guard checks the verified caller again so that a template
+// mistake cannot open them.
 package operator
 
 import (
@@ -12,129 +13,101 @@ import (
 	"strings"
 	"time"
 
-	"github.com/opensignum/signum/lib/awsenv"
+	"github.com/opensignum/signum/lib/access"
+	"github.com/opensignum/signum/lib/deployments"
 	"github.com/opensignum/signum/lib/edge"
 	"github.com/opensignum/signum/lib/fault"
 	"github.com/opensignum/signum/lib/function"
+	"github.com/opensignum/signum/lib/identity"
+	"github.com/opensignum/signum/lib/invites"
 	"github.com/opensignum/signum/lib/provisioning"
+	"github.com/opensignum/signum/lib/service"
 	"github.com/opensignum/signum/lib/store"
-	"github.com/opensignum/signum/lib/tenant"
 )
 
-// CursorKeyPurpose names the derived key that seals page cursors.
-const CursorKeyPurpose = "store-cursor"
-
 // Build is the operator function's handler.
-func Build(ctx context.Context, env function.Env) (http.Handler, error) {
+func Build(_ context.Context, env function.Env) (http.Handler, error) {
 	if env.Config.OperatorAccountID == "" {
 		return nil, errors.New("operator: OPERATOR_ACCOUNT_ID is not set")
 	}
-	st := store.New(env.Clients.DynamoDB, env.Config.TableName, CursorKey(env), store.WithClock(env.Now))
-	return NewHandler(env, st, provisioning.New(st, env.Now)), nil
-}
-
-// CursorKey derives the cursor key from the service key in KMS when a listing first needs it.
-func CursorKey(env function.Env) store.KeySource {
-	return func(ctx context.Context) ([]byte, error) {
-		return awsenv.DeriveKey(ctx, env.Clients.KMS, env.Config.ServiceKeyID, CursorKeyPurpose)
-	}
-}
-
-// Store is what the operator API reads.
-type Store interface {
-	GetDeployment(ctx context.Context, id string) (tenant.Deployment, error)
-	ListDeployments(ctx context.Context, pr store.PageRequest) (store.Page[tenant.Deployment], error)
+	p := service.New(env)
+	return NewHandler(env, p), nil
 }
 
 type api struct {
-	store        Store
+	store        *store.Store
 	provisioning *provisioning.Service
-	account      string
+	now          func() time.Time
 }
 
 // NewHandler returns the operator routes.
-func NewHandler(env function.Env, st Store, p *provisioning.Service) *edge.Router {
-	a := &api{store: st, provisioning: p, account: env.Config.OperatorAccountID}
-	rt := edge.NewRouter(env.Log)
-	// POST /operator/deployments — operator (IAM principal of the operator account).
-	// Idempotency-Key makes a retry return the deployment the first call created.
-	rt.Handle("POST /operator/deployments", a.operator(a.create))
+func NewHandler(env function.Env, p *service.Parts) *access.Mux {
+	a := &api{store: p.Store, provisioning: provisioning.New(p.Store, p.Now), now: p.Now}
+	m := access.NewMux(env.Log, p.Guard)
+	// POST /operator/deployments — operator. Idempotency-Key makes a retry return the
+	// deployment the first call created.
+	m.Handle("POST /operator/deployments", access.OperatorOnly(), a.create)
 	// GET /operator/deployments — operator; ?limit=1..100&cursor=<next>.
-	rt.Handle("GET /operator/deployments", a.operator(a.list))
+	m.Handle("GET /operator/deployments", access.OperatorOnly(), a.list)
 	// GET /operator/deployments/{id} — operator.
-	rt.Handle("GET /operator/deployments/{id}", a.operator(a.get))
-	return rt
-}
-
-// operator lets only IAM principals of the operator account through.
-func (a *api) operator(h edge.HandlerFunc) edge.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) error {
-		caller := edge.IAMCaller(r)
-		if caller == nil {
-			return fault.Newf(fault.ErrUnauthenticated, "This route needs an AWS SigV4-signed request.")
-		}
-		if caller.AccountID != a.account {
-			return fault.Newf(fault.ErrForbidden, "Only principals of the operator account may call this route.")
-		}
-		return h(w, r)
-	}
-}
-
-// Deployment is the JSON form of a deployment.
-type Deployment struct {
-	ID              string    `json:"id"`
-	Name            string    `json:"name"`
-	Status          string    `json:"status"`
-	Plan            string    `json:"plan"`
-	SoftwareVersion string    `json:"softwareVersion"`
-	DomainName      string    `json:"domainName,omitempty"`
-	IPAllowlist     []string  `json:"ipAllowlist"`
-	Version         int64     `json:"version"`
-	CreatedAt       time.Time `json:"createdAt"`
-	UpdatedAt       time.Time `json:"updatedAt"`
-}
-
-// ToJSON converts a deployment to its JSON form.
-func ToJSON(d tenant.Deployment) Deployment {
-	return Deployment{
-		ID: d.ID, Name: d.Name, Status: string(d.Status), Plan: d.Plan, SoftwareVersion: d.SoftwareVersion,
-		DomainName: d.DomainName, IPAllowlist: tenant.FormatAllowlist(d.IPAllowlist), Version: d.Version,
-		CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt,
-	}
+	m.Handle("GET /operator/deployments/{id}", access.OperatorOnDeployment(), a.get)
+	// POST /operator/deployments/{id}/invites — operator: a deployment link, which may make
+	// its user the Signum Administrator.
+	m.Handle("POST /operator/deployments/{id}/invites", access.OperatorOnDeployment(), a.invite)
+	return m
 }
 
 // CreateRequest is the body of POST /operator/deployments.
 type CreateRequest struct {
-	Name        string   `json:"name"`
-	Plan        string   `json:"plan"`
-	DomainName  string   `json:"domainName"`
-	IPAllowlist []string `json:"ipAllowlist"`
+	Name            string   `json:"name"`
+	Plan            string   `json:"plan"`
+	DomainName      string   `json:"domainName"`
+	IPAllowlist     []string `json:"ipAllowlist"`
+	FirstAdminEmail string   `json:"firstAdminEmail"`
 }
 
-func (a *api) create(w http.ResponseWriter, r *http.Request) error {
-	var req CreateRequest
-	if err := edge.DecodeJSON(r, &req, 0); err != nil {
+// CreateResponse is a new (or replayed) deployment with, on creation only, the first Admin's
+// deployment link.
+type CreateResponse struct {
+	deployments.Deployment
+	FirstAdminInvite *Invite `json:"firstAdminInvite,omitempty"`
+}
+
+// Invite is a deployment link. Its token is shown once: only its hash is stored.
+type Invite struct {
+	Token       string    `json:"token"`
+	Role        string    `json:"role"`
+	Email       string    `json:"email,omitempty"`
+	SignumAdmin bool      `json:"signumAdministrator"`
+	ExpiresAt   time.Time `json:"expiresAt"`
+}
+
+func (a *api) create(w http.ResponseWriter, r *http.Request, req *access.Request) error {
+	var body CreateRequest
+	if err := edge.DecodeJSON(r, &body, 0); err != nil {
 		return err
 	}
 	key, err := idempotencyKey(r)
 	if err != nil {
 		return err
 	}
-	caller := edge.IAMCaller(r)
-	d, created, err := a.provisioning.Provision(r.Context(), provisioning.Request{
-		Name: req.Name, Plan: req.Plan, DomainName: req.DomainName, IPAllowlist: req.IPAllowlist,
-		RequestKey: key, Actor: "operator:" + caller.UserARN,
+	res, err := a.provisioning.Provision(r.Context(), provisioning.Request{
+		Name: body.Name, Plan: body.Plan, DomainName: body.DomainName, IPAllowlist: body.IPAllowlist,
+		RequestKey: key, Actor: req.Principal.Actor(), FirstAdminEmail: body.FirstAdminEmail,
 	})
 	if err != nil {
 		return err
 	}
-	status := http.StatusCreated
-	if !created {
-		status = http.StatusOK
+	out := CreateResponse{Deployment: deployments.ToJSON(res.Deployment)}
+	status := http.StatusOK
+	if res.Created {
+		status = http.StatusCreated
+		out.FirstAdminInvite = &Invite{Token: res.FirstAdminLink, Role: string(identity.RoleAdmin), Email: body.FirstAdminEmail,
+			SignumAdmin: true, ExpiresAt: res.FirstAdminLinkExpires}
 	}
-	w.Header().Set("Location", "/operator/deployments/"+d.ID)
-	w.Header().Set("ETag", etag(d))
-	edge.WriteJSON(w, status, ToJSON(d))
+	w.Header().Set("Location", "/operator/deployments/"+res.Deployment.ID)
+	w.Header().Set("ETag", deployments.ETag(res.Deployment))
+	edge.WriteJSON(w, status, out)
 	return nil
 }
 
@@ -155,23 +128,19 @@ func idempotencyKey(r *http.Request) (string, error) {
 	return "operator:" + k, nil
 }
 
-func (a *api) get(w http.ResponseWriter, r *http.Request) error {
-	d, err := a.store.GetDeployment(r.Context(), r.PathValue("id"))
-	if err != nil {
-		return err
-	}
-	w.Header().Set("ETag", etag(d))
-	edge.WriteJSON(w, http.StatusOK, ToJSON(d))
+func (a *api) get(w http.ResponseWriter, r *http.Request, req *access.Request) error {
+	w.Header().Set("ETag", deployments.ETag(req.Deployment))
+	edge.WriteJSON(w, http.StatusOK, deployments.ToJSON(req.Deployment))
 	return nil
 }
 
 // ListResponse is a page of deployments.
 type ListResponse struct {
-	Items []Deployment `json:"items"`
-	Next  string       `json:"next,omitempty"`
+	Items []deployments.Deployment `json:"items"`
+	Next  string                   `json:"next,omitempty"`
 }
 
-func (a *api) list(w http.ResponseWriter, r *http.Request) error {
+func (a *api) list(w http.ResponseWriter, r *http.Request, _ *access.Request) error {
 	limit, cursor, err := edge.PageParams(r, store.MaxPageSize)
 	if err != nil {
 		return err
@@ -180,12 +149,30 @@ func (a *api) list(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	out := ListResponse{Items: make([]Deployment, 0, len(page.Items)), Next: page.Next}
+	out := ListResponse{Items: make([]deployments.Deployment, 0, len(page.Items)), Next: page.Next}
 	for _, d := range page.Items {
-		out.Items = append(out.Items, ToJSON(d))
+		out.Items = append(out.Items, deployments.ToJSON(d))
 	}
 	edge.WriteJSON(w, http.StatusOK, out)
 	return nil
 }
 
-func etag(d tenant.Deployment) string { return fmt.Sprintf(`"%d"`, d.Version) }
+// InviteRequest is the body of POST /operator/deployments/{id}/invites.
+type InviteRequest struct {
+	Email       string `json:"email"`
+	Role        string `json:"role"`
+	SignumAdmin bool   `json:"signumAdministrator"`
+}
+
+func (a *api) invite(w http.ResponseWriter, r *http.Request, req *access.Request) error {
+	var body InviteRequest
+	if err := edge.DecodeJSON(r, &body, 0); err != nil {
+		return err
+	}
+	inv, tok, err := invites.New(r.Context(), a.store, a.now(), req, body.Email, identity.PortalRole(body.Role), body.SignumAdmin)
+	if err != nil {
+		return err
+	}
+	edge.WriteJSON(w, http.StatusCreated, Invite{Token: tok, Role: string(inv.Role), Email: inv.Email, SignumAdmin: inv.SignumAdmin, ExpiresAt: inv.ExpiresAt})
+	return nil
+}

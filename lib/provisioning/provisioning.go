@@ -15,6 +15,7 @@ import (
 	"unicode"
 
 	"github.com/opensignum/signum/lib/fault"
+	"github.com/opensignum/signum/lib/identity"
 	"github.com/opensignum/signum/lib/store"
 	"github.com/opensignum/signum/lib/tenant"
 )
@@ -51,28 +52,61 @@ type Request struct {
 	RequestKey string
 	// Actor is who asked, for the system log (an IAM principal, "marketplace", ...).
 	Actor string
+	// FirstAdminEmail, when set, is the only address the first Admin's deployment link
+	// registers.
+	FirstAdminEmail string
 }
 
-// Provision validates req and creates the deployment, or returns the one an earlier request
-// with the same RequestKey created (created=false).
-func (s *Service) Provision(ctx context.Context, req Request) (d tenant.Deployment, created bool, err error) {
-	d, err = s.validate(req)
+// Result is a provisioned deployment.
+type Result struct {
+	Deployment tenant.Deployment
+	// Created is false when the request key had already provisioned Deployment.
+	Created bool
+	// FirstAdminLink is the token of the deployment link for the first portal Admin (who
+	// becomes the Signum Administrator); only on creation: it is stored hashed.
+	FirstAdminLink string
+	// FirstAdminLinkExpires is when the link stops working.
+	FirstAdminLinkExpires time.Time
+}
+
+// Provision validates req and creates the deployment with its default records: the Local
+// users domain, the counters, and the deployment link of its first Admin, who will be the
+// Signum Administrator. A request whose RequestKey already provisioned a deployment returns
+// that one (Created false, no link).
+func (s *Service) Provision(ctx context.Context, req Request) (Result, error) {
+	d, err := s.validate(req)
 	if err != nil {
-		return tenant.Deployment{}, false, err
+		return Result{}, err
 	}
-	d, created, err = s.store.Provision(ctx, store.Provisioning{
+	email := ""
+	if req.FirstAdminEmail != "" {
+		if email, err = identity.NormalizeEmail(req.FirstAdminEmail); err != nil {
+			return Result{}, fault.Fields{{Name: "firstAdminEmail", Reason: "is not an e-mail address"}}
+		}
+	}
+	link, hash := identity.NewInviteToken()
+	inv := identity.Invite{DeploymentID: d.ID, Email: email, Role: identity.RoleAdmin, SignumAdmin: true,
+		ExpiresAt: d.CreatedAt.Add(identity.InviteTTL), CreatedBy: req.Actor, CreatedAt: d.CreatedAt}
+	d, created, err := s.store.Provision(ctx, store.Provisioning{
 		Deployment:  d,
 		RequestKey:  req.RequestKey,
-		Fingerprint: fingerprint(d),
+		Fingerprint: fingerprint(d, email),
 		Log: tenant.LogEntry{
 			At: d.CreatedAt, Actor: req.Actor, Action: "deployment.provisioned",
 			Detail: fmt.Sprintf("plan %s, software %s", d.Plan, d.SoftwareVersion),
 		},
+		LocalDomain:     identity.DefaultLocalDomain(d.ID),
+		FirstInvite:     &inv,
+		FirstInviteHash: hash,
 	})
 	if err != nil {
-		return tenant.Deployment{}, false, fmt.Errorf("provision %q: %w", req.Name, err)
+		return Result{}, fmt.Errorf("provision %q: %w", req.Name, err)
 	}
-	return d, created, nil
+	res := Result{Deployment: d, Created: created}
+	if created {
+		res.FirstAdminLink, res.FirstAdminLinkExpires = link, inv.ExpiresAt
+	}
+	return res, nil
 }
 
 func (s *Service) validate(req Request) (tenant.Deployment, error) {
@@ -121,11 +155,11 @@ func (s *Service) validate(req Request) (tenant.Deployment, error) {
 
 // fingerprint identifies what a request asks for (after normalisation), so that a request key
 // reused for a different deployment is told apart from a retry.
-func fingerprint(d tenant.Deployment) string {
+func fingerprint(d tenant.Deployment, firstAdmin string) string {
 	allow := tenant.FormatAllowlist(d.IPAllowlist)
 	slices.Sort(allow) // the allowlist is a set: order does not make another request
 	h := sha256.New()
-	for _, part := range append([]string{d.Name, d.Plan, d.DomainName}, allow...) {
+	for _, part := range append([]string{d.Name, d.Plan, d.DomainName, firstAdmin}, allow...) {
 		h.Write([]byte(part))
 		h.Write([]byte{0})
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/opensignum/signum/lib/devstack"
 	"github.com/opensignum/signum/lib/fault"
+	"github.com/opensignum/signum/lib/identity"
 	"github.com/opensignum/signum/lib/provisioning"
 	"github.com/opensignum/signum/lib/store"
 	"github.com/opensignum/signum/lib/tenant"
@@ -24,9 +25,19 @@ func service(t *testing.T) (*provisioning.Service, *store.Store) {
 func TestProvision(t *testing.T) {
 	svc, st := service(t)
 	ctx := context.Background()
-	d, created, err := svc.Provision(ctx, provisioning.Request{Name: "  Acme  ", DomainName: "Sign.Acme.Example", IPAllowlist: []string{"10.0.0.1"}, RequestKey: "k", Actor: "test"})
-	if err != nil || !created {
-		t.Fatalf("%v %v", created, err)
+	res, err := svc.Provision(ctx, provisioning.Request{Name: "  Acme  ", DomainName: "Sign.Acme.Example", IPAllowlist: []string{"10.0.0.1"}, RequestKey: "k", Actor: "test"})
+	if err != nil || !res.Created || res.FirstAdminLink == "" {
+		t.Fatalf("%+v %v", res, err)
+	}
+	d := res.Deployment
+	// The first Admin's link is stored hashed, carries Admin and the Signum Administrator
+	// role, and expires.
+	inv, err := st.GetInvite(ctx, identity.InviteHash(res.FirstAdminLink))
+	if err != nil || inv.Role != identity.RoleAdmin || !inv.SignumAdmin || inv.DeploymentID != d.ID || !inv.ExpiresAt.Equal(res.FirstAdminLinkExpires) {
+		t.Fatalf("first invite: %+v %v", inv, err)
+	}
+	if dom, err := st.GetLocalDomain(ctx, d.ID); err != nil || dom.Password.MinLength == 0 || dom.Version != 1 {
+		t.Fatalf("default local domain: %+v %v", dom, err)
 	}
 	if d.Name != "Acme" || d.Plan != "standard" || d.Status != tenant.StatusActive || d.SoftwareVersion != provisioning.SoftwareVersion ||
 		d.DomainName != "sign.acme.example" || d.IPAllowlist[0].String() != "10.0.0.1/32" || !tenant.ValidID("dep_", d.ID) {
@@ -37,18 +48,18 @@ func TestProvision(t *testing.T) {
 		t.Fatalf("first log entry: %+v %v", log.Items, err)
 	}
 	// A retry normalising to the same request (allowlist order, case) is the same request.
-	again, created, err := svc.Provision(ctx, provisioning.Request{Name: "Acme", DomainName: "sign.acme.example", IPAllowlist: []string{"10.0.0.1/32"}, RequestKey: "k"})
-	if err != nil || created || again.ID != d.ID {
-		t.Fatalf("retry: %v %v %v", again.ID, created, err)
+	again, err := svc.Provision(ctx, provisioning.Request{Name: "Acme", DomainName: "sign.acme.example", IPAllowlist: []string{"10.0.0.1/32"}, RequestKey: "k"})
+	if err != nil || again.Created || again.Deployment.ID != d.ID || again.FirstAdminLink != "" {
+		t.Fatalf("retry: %+v %v", again, err)
 	}
-	if _, _, err := svc.Provision(ctx, provisioning.Request{Name: "Acme", Plan: "trial", RequestKey: "k"}); !errors.Is(err, fault.ErrUnprocessable) {
+	if _, err := svc.Provision(ctx, provisioning.Request{Name: "Acme", Plan: "trial", RequestKey: "k"}); !errors.Is(err, fault.ErrUnprocessable) {
 		t.Fatalf("key reuse: %v", err)
 	}
 }
 
 func TestProvisionValidation(t *testing.T) {
 	svc, _ := service(t)
-	_, _, err := svc.Provision(context.Background(), provisioning.Request{
+	_, err := svc.Provision(context.Background(), provisioning.Request{
 		Name: "bad\x00name", Plan: "gold", DomainName: "1.2.3.4", IPAllowlist: []string{"10/8"}, RequestKey: "has space",
 	})
 	var fields fault.Fields
@@ -63,7 +74,7 @@ func TestProvisionValidation(t *testing.T) {
 		t.Fatalf("invalid fields %s", got)
 	}
 	for _, name := range []string{"", strings.Repeat("x", 101)} {
-		if _, _, err := svc.Provision(context.Background(), provisioning.Request{Name: name}); !errors.Is(err, fault.ErrInvalid) {
+		if _, err := svc.Provision(context.Background(), provisioning.Request{Name: name}); !errors.Is(err, fault.ErrInvalid) {
 			t.Errorf("name %q: %v", name, err)
 		}
 	}

@@ -49,3 +49,21 @@ func deploymentsGSI1SK(created time.Time, id string) string {
 
 // sortableTime is RFC 3339 with fixed-width nanoseconds, so that string order is time order.
 const sortableTime = "2006-01-02T15:04:05.000000000Z"
+
+const (
+	portalUserPrefix  = "PUSER#"
+	consoleUserPrefix = "CUSER#"
+	usernamePrefix    = "CUNAME#"
+	emailPrefix       = "PEMAIL#"
+	emailSK           = "PEMAIL"
+	invitePrefix      = "INVITE#"
+	inviteSK          = "INVITE"
+	countersSK        = "COUNTERS"
+	localDomainSK     = "SETTINGS#local-domain"
+)
+
+func portalUserSK(id string) string    { return portalUserPrefix + id }
+func consoleUserSK(id string) string   { return consoleUserPrefix + id }
+func usernameSK(name string) string    { return usernamePrefix + strings.ToLower(name) }
+func emailPK(email string) string      { return emailPrefix + strings.ToLower(email) }
+func invitePK(tokenHash string) string { return invitePrefix + tokenHash }

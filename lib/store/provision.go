@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/opensignum/signum/lib/fault"
+	"github.com/opensignum/signum/lib/identity"
 	"github.com/opensignum/signum/lib/tenant"
 )
 
@@ -38,6 +39,12 @@ type Provisioning struct {
 	Fingerprint string
 	// Log is the deployment's first system log entry.
 	Log tenant.LogEntry
+	// LocalDomain is the default Local users domain of the console.
+	LocalDomain identity.LocalDomain
+	// FirstInvite, when set, is the deployment link of the first portal Admin, stored
+	// under FirstInviteHash.
+	FirstInvite     *identity.Invite
+	FirstInviteHash string
 }
 
 // Provision writes a new deployment with its default records in one transaction: all of them
@@ -70,7 +77,15 @@ func (s *Store) Provision(ctx context.Context, p Provisioning) (d tenant.Deploym
 		domainAt = len(items)
 		items = append(items, s.putDomain(d.DomainName, d.ID))
 	}
-	items = append(items, s.putLog(d.ID, p.Log))
+	ld := p.LocalDomain
+	ld.DeploymentID = d.ID
+	items = append(items, s.putLog(d.ID, p.Log), s.putLocalDomain(ld, d.CreatedAt),
+		types.TransactWriteItem{Put: &types.Put{TableName: &s.table, ConditionExpression: aws.String("attribute_not_exists(PK)"),
+			Item: marshal(countersItem{PK: deploymentPK(d.ID), SK: countersSK, Type: "counters"})}})
+	if inv := p.FirstInvite; inv != nil {
+		items = append(items, types.TransactWriteItem{Put: &types.Put{TableName: &s.table, ConditionExpression: aws.String("attribute_not_exists(PK)"),
+			Item: marshal(toInviteItem(p.FirstInviteHash, *inv))}})
+	}
 
 	_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{
 		TransactItems: items, ClientRequestToken: requestToken("provision", d.ID),

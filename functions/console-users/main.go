@@ -1,0 +1,10 @@
+// Command console-users is the console-users Lambda function. It only wires: configuration, clients and the
+// handler from lib/console, then lambda.Start.
+package main
+
+import (
+	"github.com/opensignum/signum/lib/console"
+	"github.com/opensignum/signum/lib/function"
+)
+
+func main() { function.Main(console.BuildUsers) }

@@ -1,0 +1,347 @@
+// Package access decides who may call what. Every route declares a Rule when it is
+// registered (a route cannot be registered without one), and one Guard enforces it before the
+// handler runs: it resolves the deployment (from the path or from the host the request was
+// sent to), applies the deployment's IP allowlist to console and signer requests, identifies
+// the caller (bearer token, or the IAM principal API Gateway verified) and checks the rule.
+//
+// Cross-deployment requests are answered exactly as requests for objects that do not exist,
+// so a caller cannot learn what another tenant has.
+package access
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/opensignum/signum/lib/edge"
+	"github.com/opensignum/signum/lib/fault"
+	"github.com/opensignum/signum/lib/identity"
+	"github.com/opensignum/signum/lib/tenant"
+	"github.com/opensignum/signum/lib/token"
+)
+
+// Kind is the kind of caller.
+type Kind string
+
+// Kinds of caller.
+const (
+	Anonymous Kind = "anonymous"
+	Operator  Kind = "operator"
+	Portal    Kind = "portal"
+	Console   Kind = "console"
+)
+
+// Principal is the identified caller.
+type Principal struct {
+	Kind         Kind
+	UserID       string
+	Name         string
+	DeploymentID string
+	// PortalRole is set for portal callers.
+	PortalRole identity.PortalRole
+	// ConsoleRoles are set for console callers (a Signum Administrator has
+	// identity.SignumAdministrator among them).
+	ConsoleRoles []identity.ConsoleRole
+	// IAMAccount and IAMArn are set for operator callers.
+	IAMAccount, IAMArn string
+}
+
+// Actor names the principal in system logs.
+func (p Principal) Actor() string {
+	switch p.Kind {
+	case Operator:
+		return "operator:" + p.IAMArn
+	case Portal, Console:
+		return string(p.Kind) + ":" + p.UserID
+	}
+	return string(p.Kind)
+}
+
+// HasConsoleRole reports whether a console caller has role r. A Signum Administrator has
+// every console administration right.
+func (p Principal) HasConsoleRole(r identity.ConsoleRole) bool {
+	if p.Kind != Console {
+		return false
+	}
+	if slices.Contains(p.ConsoleRoles, r) {
+		return true
+	}
+	return (r == identity.ConsoleAdmin || r == identity.ConsoleViewer) && slices.Contains(p.ConsoleRoles, identity.SignumAdministrator)
+}
+
+// Tenancy says where a route finds its deployment.
+type Tenancy int
+
+// Tenancies.
+const (
+	// NoTenant: the route serves no one deployment (health, login to the portal, operator).
+	NoTenant Tenancy = iota
+	// PathTenant: the deployment id is the path parameter {id} (portal routes).
+	PathTenant
+	// HostTenant: the deployment is the one whose domain name the request was sent to
+	// (console and signer routes); its IP allowlist applies.
+	HostTenant
+)
+
+// Rule is a route's authorization rule.
+type Rule struct {
+	// Name describes the rule ("portal Admin", "console admin", ...), for logs and tests.
+	Name    string
+	Tenancy Tenancy
+	// Caller is the kind of caller the rule admits (Anonymous: anyone).
+	Caller Kind
+	// allow decides for a caller of the right kind and deployment.
+	allow func(Principal) bool
+}
+
+// Allows reports whether the rule admits p (of the route's deployment).
+func (r Rule) Allows(p Principal) bool {
+	if r.Caller == Anonymous {
+		return true
+	}
+	return p.Kind == r.Caller && r.allow(p)
+}
+
+// Public admits anyone, for routes that serve no deployment.
+func Public() Rule { return Rule{Name: "anyone", Tenancy: NoTenant, Caller: Anonymous} }
+
+// PublicOnTenant admits anyone whose address the deployment's allowlist lets in (console
+// login).
+func PublicOnTenant() Rule {
+	return Rule{Name: "anyone (deployment host, allowlist)", Tenancy: HostTenant, Caller: Anonymous}
+}
+
+// OperatorOnly admits IAM principals of the operator account.
+func OperatorOnly() Rule {
+	return Rule{Name: "operator", Tenancy: NoTenant, Caller: Operator, allow: func(Principal) bool { return true }}
+}
+
+// OperatorOnDeployment admits the operator for a deployment named by the path.
+func OperatorOnDeployment() Rule {
+	return Rule{Name: "operator", Tenancy: PathTenant, Caller: Operator, allow: func(Principal) bool { return true }}
+}
+
+// PortalRoles admits portal users of the path's deployment with one of roles.
+func PortalRoles(roles ...identity.PortalRole) Rule {
+	names := make([]string, len(roles))
+	for i, r := range roles {
+		names[i] = string(r)
+	}
+	return Rule{Name: "portal " + strings.Join(names, "|"), Tenancy: PathTenant, Caller: Portal,
+		allow: func(p Principal) bool { return slices.Contains(roles, p.PortalRole) }}
+}
+
+// ConsoleRoles admits console callers of the host's deployment with one of roles.
+func ConsoleRoles(roles ...identity.ConsoleRole) Rule {
+	names := make([]string, len(roles))
+	for i, r := range roles {
+		names[i] = string(r)
+	}
+	return Rule{Name: "console " + strings.Join(names, "|"), Tenancy: HostTenant, Caller: Console,
+		allow: func(p Principal) bool {
+			for _, r := range roles {
+				if p.HasConsoleRole(r) {
+					return true
+				}
+			}
+			return false
+		}}
+}
+
+// SignumAdministrator admits only the deployment's Signum Administrator.
+func SignumAdministrator() Rule {
+	return Rule{Name: "Signum Administrator", Tenancy: HostTenant, Caller: Console,
+		allow: func(p Principal) bool { return slices.Contains(p.ConsoleRoles, identity.SignumAdministrator) }}
+}
+
+// Verifier checks bearer tokens.
+type Verifier interface {
+	Verify(ctx context.Context, raw string, sys token.System) (token.Claims, error)
+}
+
+// Tenants finds deployments.
+type Tenants interface {
+	GetDeployment(ctx context.Context, id string) (tenant.Deployment, error)
+	DeploymentByDomain(ctx context.Context, domain string) (tenant.Deployment, error)
+}
+
+// Guard enforces rules.
+type Guard struct {
+	Tokens          Verifier
+	Tenants         Tenants
+	OperatorAccount string
+}
+
+// Request is what the guard established about a request.
+type Request struct {
+	Principal  Principal
+	Deployment tenant.Deployment
+}
+
+// Errors of the guard.
+var (
+	// ErrNoDeployment answers both "no such deployment" and "another tenant's deployment".
+	ErrNoDeployment = fmt.Errorf("access: %w", fault.ErrNotFound)
+	// ErrOutsideAllowlist is a request from an address the deployment does not admit.
+	ErrOutsideAllowlist = fmt.Errorf("access: ip allowlist: %w", fault.ErrForbidden)
+)
+
+// notFound is the one answer for a deployment that does not exist or is another tenant's.
+func notFound(ref string) error {
+	return fault.Newf(ErrNoDeployment, "No deployment has the id or domain name %q.", truncate(ref, 80))
+}
+
+// Check resolves the deployment and the caller of r and applies rule.
+func (g *Guard) Check(r *http.Request, rule Rule) (*Request, error) {
+	ctx := r.Context()
+	req := &Request{Principal: Principal{Kind: Anonymous}}
+	var ref string
+	switch rule.Tenancy {
+	case PathTenant:
+		ref = r.PathValue("id")
+		d, err := g.Tenants.GetDeployment(ctx, ref)
+		if errors.Is(err, fault.ErrNotFound) {
+			return nil, notFound(ref)
+		}
+		if err != nil {
+			return nil, err
+		}
+		req.Deployment = d
+	case HostTenant:
+		gw, ok := edge.Gateway(r)
+		if !ok {
+			return nil, fault.Newf(fault.ErrUnauthenticated, "The request did not arrive through the API gateway.")
+		}
+		ref = gw.DomainName
+		d, err := g.Tenants.DeploymentByDomain(ctx, ref)
+		if errors.Is(err, fault.ErrNotFound) {
+			return nil, notFound(ref)
+		}
+		if err != nil {
+			return nil, err
+		}
+		if d.Status != tenant.StatusActive {
+			return nil, fault.Newf(fault.ErrForbidden, "This deployment is %s.", d.Status)
+		}
+		ip, err := edge.SourceIP(r)
+		if err != nil {
+			return nil, err
+		}
+		if !d.Allows(ip) {
+			return nil, fault.Newf(ErrOutsideAllowlist, "Requests from %s are not in this deployment's IP allowlist.", ip)
+		}
+		req.Deployment = d
+	}
+
+	switch rule.Caller {
+	case Anonymous:
+		return req, nil
+	case Operator:
+		iam := edge.IAMCaller(r)
+		if iam == nil {
+			return nil, fault.Newf(fault.ErrUnauthenticated, "This route needs an AWS SigV4-signed request.")
+		}
+		if g.OperatorAccount == "" || iam.AccountID != g.OperatorAccount {
+			return nil, fault.Newf(fault.ErrForbidden, "Only principals of the operator account may call this route.")
+		}
+		req.Principal = Principal{Kind: Operator, IAMAccount: iam.AccountID, IAMArn: iam.UserARN}
+		return req, nil
+	}
+
+	raw, ok := bearer(r)
+	if !ok {
+		return nil, fault.Newf(fault.ErrUnauthenticated, "This route needs a bearer token (Authorization: Bearer <token>).")
+	}
+	sys := token.Portal
+	if rule.Caller == Console {
+		sys = token.Console
+	}
+	claims, err := g.Tokens.Verify(ctx, raw, sys)
+	if err != nil {
+		return nil, err
+	}
+	p := Principal{Kind: rule.Caller, UserID: claims.Subject, Name: claims.Name, DeploymentID: claims.Deployment}
+	for _, role := range claims.Roles {
+		if rule.Caller == Portal {
+			p.PortalRole = identity.PortalRole(role)
+		} else {
+			p.ConsoleRoles = append(p.ConsoleRoles, identity.ConsoleRole(role))
+		}
+	}
+	// Another tenant's caller gets exactly what a request for a missing deployment gets.
+	if rule.Tenancy != NoTenant && p.DeploymentID != req.Deployment.ID {
+		return nil, notFound(ref)
+	}
+	req.Principal = p
+	if !rule.Allows(p) {
+		return nil, fault.Newf(fault.ErrForbidden, "Your role does not allow this; it needs %s.", rule.Name)
+	}
+	return req, nil
+}
+
+func bearer(r *http.Request) (string, bool) {
+	h := r.Header.Get("Authorization")
+	scheme, tok, ok := strings.Cut(h, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(tok) == "" {
+		return "", false
+	}
+	return strings.TrimSpace(tok), true
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
+type ctxKey struct{}
+
+// From returns what the guard established for the request being served.
+func From(ctx context.Context) *Request {
+	r, _ := ctx.Value(ctxKey{}).(*Request)
+	return r
+}
+
+// Handler serves a route after the guard admitted the request.
+type Handler func(w http.ResponseWriter, r *http.Request, req *Request) error
+
+// Mux is a router whose every route carries a rule.
+type Mux struct {
+	*edge.Router
+	guard *Guard
+	rules map[string]Rule
+}
+
+// NewMux returns an empty mux enforcing rules with guard.
+func NewMux(log *slog.Logger, guard *Guard) *Mux {
+	return &Mux{Router: edge.NewRouter(log), guard: guard, rules: map[string]Rule{}}
+}
+
+// Handle registers h for pattern behind rule.
+func (m *Mux) Handle(pattern string, rule Rule, h Handler) {
+	if rule.Name == "" {
+		panic("access: route " + pattern + " has no rule")
+	}
+	m.rules[pattern] = rule
+	m.Router.Handle(pattern, func(w http.ResponseWriter, r *http.Request) error {
+		req, err := m.guard.Check(r, rule)
+		if err != nil {
+			if errors.Is(err, fault.ErrUnauthenticated) {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="signum"`)
+			}
+			return err
+		}
+		if req.Principal.Kind != Anonymous {
+			edge.Logger(r.Context()).Debug("admitted", slog.String("principal", req.Principal.Actor()), slog.String("rule", rule.Name))
+		}
+		return h(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, req)), req)
+	})
+}
+
+// Rules returns every route's rule by pattern.
+func (m *Mux) Rules() map[string]Rule { return m.rules }

@@ -1,0 +1,204 @@
+// Package identity holds the service's two user systems. Portal users manage a deployment
+// (roles Admin, User, Viewer); console users administer signing and sign inside it. The two
+// are separate lists: a person can be in one and not the other. The Signum Administrator flag
+// is set only by the operator side (the first user of a new deployment gets it); no customer
+// API can grant or revoke it.
+package identity
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"net/mail"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/opensignum/signum/lib/fault"
+	"github.com/opensignum/signum/lib/password"
+)
+
+// PortalRole is a portal user's product role.
+type PortalRole string
+
+// Portal product roles.
+const (
+	RoleAdmin  PortalRole = "Admin"
+	RoleUser   PortalRole = "User"
+	RoleViewer PortalRole = "Viewer"
+)
+
+// Valid reports whether r is a portal role.
+func (r PortalRole) Valid() bool { return r == RoleAdmin || r == RoleUser || r == RoleViewer }
+
+// ConsoleRole is a built-in role of a console user.
+type ConsoleRole string
+
+// Built-in console roles. Custom roles (console RBAC) come with the roles API.
+const (
+	// ConsoleAdmin administers the console: users, certificates, policies.
+	ConsoleAdmin ConsoleRole = "console-admin"
+	// ConsoleViewer reads everything in the console and changes nothing.
+	ConsoleViewer ConsoleRole = "console-viewer"
+	// Signer may sign where a policy lets it; it has no console access.
+	Signer ConsoleRole = "signer"
+	// SignumAdministrator is the special role that alone creates domains, roles and
+	// certificate groups. Only the operator side grants it.
+	SignumAdministrator ConsoleRole = "signum-administrator"
+)
+
+// AssignableConsoleRoles are the roles a console admin may give a console user. The Signum
+// Administrator role is not among them.
+var AssignableConsoleRoles = []ConsoleRole{ConsoleAdmin, ConsoleViewer, Signer}
+
+// Status of a user.
+type Status string
+
+// User states: a disabled user cannot log in.
+const (
+	StatusActive   Status = "active"
+	StatusDisabled Status = "disabled"
+)
+
+// Credentials are a user's password state and lockout counters.
+type Credentials struct {
+	PasswordHash  string
+	PasswordSetAt time.Time
+	Failures      int
+	LockedUntil   time.Time
+	LockedForever bool
+}
+
+// PortalUser is a user of the vendor portal, member of one deployment.
+type PortalUser struct {
+	ID           string
+	DeploymentID string
+	Email        string
+	Name         string
+	Role         PortalRole
+	Status       Status
+	// SignumAdmin makes the user the deployment's Signum Administrator in the console.
+	SignumAdmin bool
+	Credentials
+	Version   int64
+	CreatedAt time.Time
+}
+
+// ConsoleUser is a user of a deployment's Local users domain.
+type ConsoleUser struct {
+	ID           string
+	DeploymentID string
+	Username     string
+	Name         string
+	Email        string
+	Roles        []ConsoleRole
+	Status       Status
+	Credentials
+	Version   int64
+	CreatedAt time.Time
+}
+
+// Invite is a single-use deployment link: whoever registers with its token becomes a portal
+// user of the deployment with its role. Only the token's hash is stored.
+type Invite struct {
+	DeploymentID string
+	Email        string // "" means any address
+	Role         PortalRole
+	SignumAdmin  bool
+	ExpiresAt    time.Time
+	CreatedBy    string
+	UsedAt       time.Time
+	CreatedAt    time.Time
+}
+
+// LocalDomain is the settings of a deployment's Local users domain.
+type LocalDomain struct {
+	DeploymentID string
+	Password     password.Policy
+	Lockout      password.Lockout
+	Version      int64
+	UpdatedAt    time.Time
+}
+
+// DefaultLocalDomain is what provisioning creates.
+func DefaultLocalDomain(deploymentID string) LocalDomain {
+	return LocalDomain{DeploymentID: deploymentID, Password: password.DefaultPolicy(), Lockout: password.DefaultLockout()}
+}
+
+// NormalizeEmail returns the canonical (lower-case) address or an ErrInvalid error.
+func NormalizeEmail(s string) (string, error) {
+	s = strings.TrimSpace(s)
+	a, err := mail.ParseAddress(s)
+	if err != nil || a.Address != s || len(s) > 254 || !strings.Contains(s[strings.LastIndexByte(s, '@'):], ".") {
+		return "", fault.Newf(fault.ErrInvalid, "%q is not an e-mail address like name@example.com", truncate(s, 80))
+	}
+	return strings.ToLower(s), nil
+}
+
+// NormalizeUsername returns the canonical (lower-case) user name: 3 to 64 of letters, digits,
+// '.', '_', '-' and '@'.
+func NormalizeUsername(s string) (string, error) {
+	u := strings.ToLower(strings.TrimSpace(s))
+	if len(u) < 3 || len(u) > 64 || strings.IndexFunc(u, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || strings.ContainsRune("._-@", r))
+	}) >= 0 {
+		return "", fault.Newf(fault.ErrInvalid, "a user name is 3 to 64 letters, digits, '.', '_', '-' or '@'")
+	}
+	return u, nil
+}
+
+// CleanName returns a display name: trimmed, at most 100 characters, printable.
+func CleanName(s string) (string, error) {
+	n := strings.TrimSpace(s)
+	if len([]rune(n)) > 100 || strings.IndexFunc(n, func(r rune) bool { return !unicode.IsPrint(r) }) >= 0 {
+		return "", fault.Newf(fault.ErrInvalid, "a name is at most 100 printable characters")
+	}
+	return n, nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
+// InviteTTL is how long a deployment link stays valid.
+const InviteTTL = 7 * 24 * time.Hour
+
+// NewInviteToken returns a new invite token (256 random bits, URL-safe) and the hash under
+// which it is stored. The token itself is shown once, to whoever creates the invite.
+func NewInviteToken() (tok, hash string) {
+	var b [32]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(err)
+	}
+	tok = "inv_" + base64.RawURLEncoding.EncodeToString(b[:])
+	return tok, InviteHash(tok)
+}
+
+// InviteHash is the stored form of an invite token. A fast hash is right here: the token
+// has 256 random bits, so there is nothing to brute-force.
+func InviteHash(tok string) string {
+	sum := sha256.Sum256([]byte(tok))
+	return hex.EncodeToString(sum[:])
+}
+
+// ConsoleRolesFor maps a portal user to the console roles they open the console with: Admin
+// administers, Viewer reads, User signs; the Signum Administrator flag adds that role.
+func ConsoleRolesFor(u PortalUser) []ConsoleRole {
+	var roles []ConsoleRole
+	switch u.Role {
+	case RoleAdmin:
+		roles = []ConsoleRole{ConsoleAdmin, Signer}
+	case RoleViewer:
+		roles = []ConsoleRole{ConsoleViewer}
+	case RoleUser:
+		roles = []ConsoleRole{Signer}
+	}
+	if u.SignumAdmin {
+		roles = append(roles, SignumAdministrator)
+	}
+	return roles
+}

@@ -1,0 +1,205 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/opensignum/signum/lib/fault"
+	"github.com/opensignum/signum/lib/identity"
+	"github.com/opensignum/signum/lib/password"
+	"github.com/opensignum/signum/lib/tenant"
+)
+
+// consoleUserItem: PK=DEP#<dep>, SK=CUSER#<id>.
+type consoleUserItem struct {
+	PK, SK       string
+	Type         string   `dynamodbav:"type"`
+	ID           string   `dynamodbav:"id"`
+	DeploymentID string   `dynamodbav:"deploymentId"`
+	Username     string   `dynamodbav:"username"`
+	Name         string   `dynamodbav:"name"`
+	Email        string   `dynamodbav:"email,omitempty"`
+	Roles        []string `dynamodbav:"roles"`
+	Status       string   `dynamodbav:"status"`
+	credentialsItem
+	Version   int64  `dynamodbav:"version"`
+	CreatedAt string `dynamodbav:"createdAt"`
+}
+
+// usernameItem makes user names unique in a deployment and finds the user at login:
+// PK=DEP#<dep>, SK=CUNAME#<username>.
+type usernameItem struct {
+	PK, SK string
+	Type   string `dynamodbav:"type"`
+	UserID string `dynamodbav:"userId"`
+}
+
+// localDomainItem: PK=DEP#<dep>, SK=SETTINGS#local-domain.
+type localDomainItem struct {
+	PK, SK    string
+	Type      string           `dynamodbav:"type"`
+	Password  password.Policy  `dynamodbav:"passwordPolicy"`
+	Lockout   password.Lockout `dynamodbav:"lockoutPolicy"`
+	Version   int64            `dynamodbav:"version"`
+	UpdatedAt string           `dynamodbav:"updatedAt"`
+}
+
+func toConsoleUserItem(u identity.ConsoleUser) consoleUserItem {
+	roles := make([]string, len(u.Roles))
+	for i, r := range u.Roles {
+		roles[i] = string(r)
+	}
+	return consoleUserItem{
+		PK: deploymentPK(u.DeploymentID), SK: consoleUserSK(u.ID), Type: "consoleUser", ID: u.ID,
+		DeploymentID: u.DeploymentID, Username: u.Username, Name: u.Name, Email: u.Email, Roles: roles,
+		Status: string(u.Status), credentialsItem: toCredentials(u.Credentials), Version: u.Version,
+		CreatedAt: formatTime(u.CreatedAt),
+	}
+}
+
+func decodeConsoleUser(av map[string]types.AttributeValue) (identity.ConsoleUser, error) {
+	var it consoleUserItem
+	if err := attributevalue.UnmarshalMap(av, &it); err != nil {
+		return identity.ConsoleUser{}, fmt.Errorf("decode console user: %w", err)
+	}
+	u := identity.ConsoleUser{
+		ID: it.ID, DeploymentID: it.DeploymentID, Username: it.Username, Name: it.Name, Email: it.Email,
+		Status: identity.Status(it.Status), Credentials: it.credentialsItem.decode(), Version: it.Version,
+		CreatedAt: parseTime(it.CreatedAt),
+	}
+	for _, r := range it.Roles {
+		u.Roles = append(u.Roles, identity.ConsoleRole(r))
+	}
+	return u, nil
+}
+
+// CreateConsoleUser creates a console user; the user name must be free in the deployment.
+func (s *Store) CreateConsoleUser(ctx context.Context, u identity.ConsoleUser, log tenant.LogEntry) (identity.ConsoleUser, error) {
+	u.Version, u.CreatedAt = 1, s.now()
+	items := []types.TransactWriteItem{
+		{Put: &types.Put{TableName: &s.table, ConditionExpression: aws.String("attribute_not_exists(PK)"),
+			Item: marshal(usernameItem{PK: deploymentPK(u.DeploymentID), SK: usernameSK(u.Username), Type: "consoleUsername", UserID: u.ID})}},
+		{Put: &types.Put{TableName: &s.table, ConditionExpression: aws.String("attribute_not_exists(PK)"), Item: marshal(toConsoleUserItem(u))}},
+		s.putLog(u.DeploymentID, log),
+	}
+	err := s.transact(ctx, "create console user", items, u.ID)
+	if codes := cancellationCodes(err); codes != nil {
+		if codes[0] == "ConditionalCheckFailed" {
+			return identity.ConsoleUser{}, fault.Newf(ErrConflict, "The user name %q is taken in this deployment.", u.Username)
+		}
+		return identity.ConsoleUser{}, cancelled("create console user", err, codes)
+	}
+	if err != nil {
+		return identity.ConsoleUser{}, err
+	}
+	return u, nil
+}
+
+// GetConsoleUser reads a console user of a deployment.
+func (s *Store) GetConsoleUser(ctx context.Context, deploymentID, id string) (identity.ConsoleUser, error) {
+	item, err := s.getItem(ctx, deploymentPK(deploymentID), consoleUserSK(id), "get console user")
+	if err != nil {
+		return identity.ConsoleUser{}, err
+	}
+	if item == nil {
+		return identity.ConsoleUser{}, fault.Newf(ErrNotFound, "No console user has the id %q.", truncate(id, 40))
+	}
+	return decodeConsoleUser(item)
+}
+
+// ConsoleUserByUsername finds a console user by user name (login).
+func (s *Store) ConsoleUserByUsername(ctx context.Context, deploymentID, username string) (identity.ConsoleUser, error) {
+	item, err := s.getItem(ctx, deploymentPK(deploymentID), usernameSK(username), "get console user name")
+	if err != nil {
+		return identity.ConsoleUser{}, err
+	}
+	if item == nil {
+		return identity.ConsoleUser{}, fmt.Errorf("no console user %q: %w", username, ErrNotFound)
+	}
+	var it usernameItem
+	if err := attributevalue.UnmarshalMap(item, &it); err != nil {
+		return identity.ConsoleUser{}, fmt.Errorf("decode user name item: %w", err)
+	}
+	return s.GetConsoleUser(ctx, deploymentID, it.UserID)
+}
+
+// ListConsoleUsers lists a deployment's console users.
+func (s *Store) ListConsoleUsers(ctx context.Context, deploymentID string, pr PageRequest) (Page[identity.ConsoleUser], error) {
+	return listPrefix(ctx, s, deploymentID, consoleUserPrefix, pr, decodeConsoleUser)
+}
+
+// listPrefix lists the items of a deployment whose sort key starts with prefix.
+func listPrefix[T any](ctx context.Context, s *Store, deploymentID, prefix string, pr PageRequest, decode func(map[string]types.AttributeValue) (T, error)) (Page[T], error) {
+	pk := deploymentPK(deploymentID)
+	return query(ctx, s, prefix+pk, listPrefixInput(pk, prefix), []string{attrPK, attrSK}, pr, decode)
+}
+
+// UpdateConsoleUser writes next over current (as read; optimistic).
+func (s *Store) UpdateConsoleUser(ctx context.Context, current, next identity.ConsoleUser, log tenant.LogEntry) (identity.ConsoleUser, error) {
+	next.Version = current.Version + 1
+	items := []types.TransactWriteItem{s.putVersioned(toConsoleUserItem(next), current.Version), s.putLog(current.DeploymentID, log)}
+	if err := s.transact(ctx, "update console user", items, current.ID, strconv.FormatInt(next.Version, 10)); err != nil {
+		return identity.ConsoleUser{}, s.userWriteError(err, -1, "console user", current.ID)
+	}
+	return next, nil
+}
+
+// DeleteConsoleUser removes a console user and frees the user name.
+func (s *Store) DeleteConsoleUser(ctx context.Context, u identity.ConsoleUser, log tenant.LogEntry) error {
+	items := []types.TransactWriteItem{
+		{Delete: &types.Delete{TableName: &s.table, Key: key(deploymentPK(u.DeploymentID), consoleUserSK(u.ID)),
+			ConditionExpression:       aws.String("version = :v"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{":v": &types.AttributeValueMemberN{Value: strconv.FormatInt(u.Version, 10)}}}},
+		{Delete: &types.Delete{TableName: &s.table, Key: key(deploymentPK(u.DeploymentID), usernameSK(u.Username))}},
+		s.putLog(u.DeploymentID, log),
+	}
+	if err := s.transact(ctx, "delete console user", items, "delete", u.ID, strconv.FormatInt(u.Version, 10)); err != nil {
+		return s.userWriteError(err, -1, "console user", u.ID)
+	}
+	return nil
+}
+
+func toLocalDomainItem(d identity.LocalDomain) localDomainItem {
+	return localDomainItem{PK: deploymentPK(d.DeploymentID), SK: localDomainSK, Type: "localDomain",
+		Password: d.Password, Lockout: d.Lockout, Version: d.Version, UpdatedAt: formatTime(d.UpdatedAt)}
+}
+
+// GetLocalDomain reads the deployment's Local users domain settings.
+func (s *Store) GetLocalDomain(ctx context.Context, deploymentID string) (identity.LocalDomain, error) {
+	item, err := s.getItem(ctx, deploymentPK(deploymentID), localDomainSK, "get local domain")
+	if err != nil {
+		return identity.LocalDomain{}, err
+	}
+	if item == nil {
+		return identity.LocalDomain{}, fault.Newf(ErrNotFound, "The deployment has no Local users domain.")
+	}
+	var it localDomainItem
+	if err := attributevalue.UnmarshalMap(item, &it); err != nil {
+		return identity.LocalDomain{}, fmt.Errorf("decode local domain: %w", err)
+	}
+	return identity.LocalDomain{DeploymentID: deploymentID, Password: it.Password, Lockout: it.Lockout,
+		Version: it.Version, UpdatedAt: parseTime(it.UpdatedAt)}, nil
+}
+
+// UpdateLocalDomain writes next over current (as read; optimistic).
+func (s *Store) UpdateLocalDomain(ctx context.Context, current, next identity.LocalDomain, log tenant.LogEntry) (identity.LocalDomain, error) {
+	next.Version, next.UpdatedAt = current.Version+1, s.now()
+	items := []types.TransactWriteItem{s.putVersioned(toLocalDomainItem(next), current.Version), s.putLog(current.DeploymentID, log)}
+	if err := s.transact(ctx, "update local domain", items, current.DeploymentID, strconv.FormatInt(next.Version, 10)); err != nil {
+		return identity.LocalDomain{}, s.userWriteError(err, -1, "Local users domain of", current.DeploymentID)
+	}
+	return next, nil
+}
+
+// putLocalDomain is the provisioning's default Local users domain.
+func (s *Store) putLocalDomain(d identity.LocalDomain, at time.Time) types.TransactWriteItem {
+	d.Version, d.UpdatedAt = 1, at
+	return types.TransactWriteItem{Put: &types.Put{TableName: &s.table, Item: marshal(toLocalDomainItem(d)),
+		ConditionExpression: aws.String("attribute_not_exists(PK)")}}
+}

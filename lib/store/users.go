@@ -1,0 +1,395 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/opensignum/signum/lib/fault"
+	"github.com/opensignum/signum/lib/identity"
+	"github.com/opensignum/signum/lib/tenant"
+)
+
+// credentialsItem is the password state shared by portal and console user items.
+type credentialsItem struct {
+	PasswordHash  string `dynamodbav:"passwordHash"`
+	PasswordSetAt string `dynamodbav:"passwordSetAt"`
+	Failures      int    `dynamodbav:"failures"`
+	LockedUntil   string `dynamodbav:"lockedUntil,omitempty"`
+	LockedForever bool   `dynamodbav:"lockedForever,omitempty"`
+}
+
+func toCredentials(c identity.Credentials) credentialsItem {
+	return credentialsItem{PasswordHash: c.PasswordHash, PasswordSetAt: formatTime(c.PasswordSetAt),
+		Failures: c.Failures, LockedUntil: formatTime(c.LockedUntil), LockedForever: c.LockedForever}
+}
+
+func (c credentialsItem) decode() identity.Credentials {
+	return identity.Credentials{PasswordHash: c.PasswordHash, PasswordSetAt: parseTime(c.PasswordSetAt),
+		Failures: c.Failures, LockedUntil: parseTime(c.LockedUntil), LockedForever: c.LockedForever}
+}
+
+func formatTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339Nano)
+}
+
+func parseTime(s string) time.Time {
+	t, _ := time.Parse(time.RFC3339Nano, s)
+	return t
+}
+
+// portalUserItem: PK=DEP#<dep>, SK=PUSER#<id>.
+type portalUserItem struct {
+	PK, SK       string
+	Type         string `dynamodbav:"type"`
+	ID           string `dynamodbav:"id"`
+	DeploymentID string `dynamodbav:"deploymentId"`
+	Email        string `dynamodbav:"email"`
+	Name         string `dynamodbav:"name"`
+	Role         string `dynamodbav:"role"`
+	Status       string `dynamodbav:"status"`
+	SignumAdmin  bool   `dynamodbav:"signumAdmin"`
+	credentialsItem
+	Version   int64  `dynamodbav:"version"`
+	CreatedAt string `dynamodbav:"createdAt"`
+}
+
+// emailItem makes portal e-mail addresses unique across deployments and finds the user at
+// login: PK=PEMAIL#<email>, SK=PEMAIL.
+type emailItem struct {
+	PK, SK       string
+	Type         string `dynamodbav:"type"`
+	DeploymentID string `dynamodbav:"deploymentId"`
+	UserID       string `dynamodbav:"userId"`
+}
+
+// inviteItem: PK=INVITE#<sha256 of token>, SK=INVITE; expires by TTL a day after ExpiresAt
+// (the expiry itself is checked on use: TTL deletion is lazy).
+type inviteItem struct {
+	PK, SK       string
+	Type         string `dynamodbav:"type"`
+	DeploymentID string `dynamodbav:"deploymentId"`
+	Email        string `dynamodbav:"email,omitempty"`
+	Role         string `dynamodbav:"role"`
+	SignumAdmin  bool   `dynamodbav:"signumAdmin"`
+	ExpiresAt    string `dynamodbav:"inviteExpiresAt"`
+	TTL          int64  `dynamodbav:"expiresAt"`
+	CreatedBy    string `dynamodbav:"createdBy"`
+	CreatedAt    string `dynamodbav:"createdAt"`
+	UsedAt       string `dynamodbav:"usedAt,omitempty"`
+}
+
+// countersItem holds per-deployment counts that invariants need atomically:
+// PK=DEP#<dep>, SK=COUNTERS. adminCount is the number of portal Admins, so that the last
+// Admin cannot be removed or demoted (a condition on it inside the same transaction).
+type countersItem struct {
+	PK, SK     string
+	Type       string `dynamodbav:"type"`
+	AdminCount int    `dynamodbav:"adminCount"`
+}
+
+func toPortalUserItem(u identity.PortalUser) portalUserItem {
+	return portalUserItem{
+		PK: deploymentPK(u.DeploymentID), SK: portalUserSK(u.ID), Type: "portalUser", ID: u.ID,
+		DeploymentID: u.DeploymentID, Email: u.Email, Name: u.Name, Role: string(u.Role), Status: string(u.Status),
+		SignumAdmin: u.SignumAdmin, credentialsItem: toCredentials(u.Credentials), Version: u.Version,
+		CreatedAt: formatTime(u.CreatedAt),
+	}
+}
+
+func decodePortalUser(av map[string]types.AttributeValue) (identity.PortalUser, error) {
+	var it portalUserItem
+	if err := attributevalue.UnmarshalMap(av, &it); err != nil {
+		return identity.PortalUser{}, fmt.Errorf("decode portal user: %w", err)
+	}
+	return identity.PortalUser{
+		ID: it.ID, DeploymentID: it.DeploymentID, Email: it.Email, Name: it.Name, Role: identity.PortalRole(it.Role),
+		Status: identity.Status(it.Status), SignumAdmin: it.SignumAdmin, Credentials: it.credentialsItem.decode(),
+		Version: it.Version, CreatedAt: parseTime(it.CreatedAt),
+	}, nil
+}
+
+// adminDelta changes the Admin count by delta inside a transaction. A decrement carries the
+// condition that at least one Admin remains.
+func (s *Store) adminDelta(deploymentID string, delta int) types.TransactWriteItem {
+	u := &types.Update{
+		TableName:                &s.table,
+		Key:                      key(deploymentPK(deploymentID), countersSK),
+		UpdateExpression:         aws.String("SET adminCount = if_not_exists(adminCount, :zero) + :d, #t = :type"),
+		ExpressionAttributeNames: map[string]string{"#t": "type"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":zero": &types.AttributeValueMemberN{Value: "0"},
+			":d":    &types.AttributeValueMemberN{Value: strconv.Itoa(delta)},
+			":type": &types.AttributeValueMemberS{Value: "counters"},
+		},
+	}
+	if delta < 0 {
+		u.ConditionExpression = aws.String("adminCount > :min")
+		u.ExpressionAttributeValues[":min"] = &types.AttributeValueMemberN{Value: strconv.Itoa(-delta)}
+	}
+	return types.TransactWriteItem{Update: u}
+}
+
+func toInviteItem(tokenHash string, inv identity.Invite) inviteItem {
+	return inviteItem{PK: invitePK(tokenHash), SK: inviteSK, Type: "invite", DeploymentID: inv.DeploymentID,
+		Email: inv.Email, Role: string(inv.Role), SignumAdmin: inv.SignumAdmin, ExpiresAt: formatTime(inv.ExpiresAt),
+		TTL: inv.ExpiresAt.Add(24 * time.Hour).Unix(), CreatedBy: inv.CreatedBy, CreatedAt: formatTime(inv.CreatedAt)}
+}
+
+// CreateInvite stores an invite under the hash of its token.
+func (s *Store) CreateInvite(ctx context.Context, tokenHash string, inv identity.Invite) error {
+	_, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName:           &s.table,
+		Item:                marshal(toInviteItem(tokenHash, inv)),
+		ConditionExpression: aws.String("attribute_not_exists(PK)"),
+	})
+	if isConditionFailed(err) {
+		return fmt.Errorf("invite token collision: %w", ErrConflict)
+	}
+	if err != nil {
+		return unavailable("put invite", err)
+	}
+	return nil
+}
+
+// ErrInviteUnusable means an invite token is unknown, used or expired. The three are one
+// answer, so that a token cannot be probed.
+var ErrInviteUnusable = fmt.Errorf("store: invite: %w", fault.ErrGone)
+
+// GetInvite reads the invite of a token hash, refusing used and expired ones.
+func (s *Store) GetInvite(ctx context.Context, tokenHash string) (identity.Invite, error) {
+	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.table, Key: key(invitePK(tokenHash), inviteSK), ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		return identity.Invite{}, unavailable("get invite", err)
+	}
+	var it inviteItem
+	if len(out.Item) > 0 {
+		if err := attributevalue.UnmarshalMap(out.Item, &it); err != nil {
+			return identity.Invite{}, fmt.Errorf("decode invite: %w", err)
+		}
+	}
+	inv := identity.Invite{DeploymentID: it.DeploymentID, Email: it.Email, Role: identity.PortalRole(it.Role),
+		SignumAdmin: it.SignumAdmin, ExpiresAt: parseTime(it.ExpiresAt), CreatedBy: it.CreatedBy,
+		CreatedAt: parseTime(it.CreatedAt), UsedAt: parseTime(it.UsedAt)}
+	if len(out.Item) == 0 || !inv.UsedAt.IsZero() || !s.now().Before(inv.ExpiresAt) {
+		return identity.Invite{}, fault.Newf(ErrInviteUnusable, "This deployment link is not valid: it is unknown, already used or expired. Ask an Admin for a new one.")
+	}
+	return inv, nil
+}
+
+// Register turns an invite into a portal user, in one transaction: the invite is marked used
+// (only if still unused and unexpired), the e-mail address is claimed (unique across
+// deployments), the user is created, the Admin count moves, and the system log records it.
+func (s *Store) Register(ctx context.Context, tokenHash string, u identity.PortalUser) (identity.PortalUser, error) {
+	now := s.now()
+	u.Version, u.CreatedAt = 1, now
+	items := []types.TransactWriteItem{
+		{Update: &types.Update{
+			TableName:           &s.table,
+			Key:                 key(invitePK(tokenHash), inviteSK),
+			UpdateExpression:    aws.String("SET usedAt = :now"),
+			ConditionExpression: aws.String("attribute_exists(PK) AND attribute_not_exists(usedAt) AND inviteExpiresAt > :now"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{
+				":now": &types.AttributeValueMemberS{Value: formatTime(now)},
+			},
+		}},
+		{Put: &types.Put{TableName: &s.table, ConditionExpression: aws.String("attribute_not_exists(PK)"),
+			Item: marshal(emailItem{PK: emailPK(u.Email), SK: emailSK, Type: "portalEmail", DeploymentID: u.DeploymentID, UserID: u.ID})}},
+		{Put: &types.Put{TableName: &s.table, ConditionExpression: aws.String("attribute_not_exists(PK)"),
+			Item: marshal(toPortalUserItem(u))}},
+		s.putLog(u.DeploymentID, tenant.LogEntry{At: now, Actor: "portal:" + u.ID, Action: "portalUser.registered",
+			Detail: fmt.Sprintf("%s as %s", u.Email, u.Role)}),
+	}
+	if u.Role == identity.RoleAdmin {
+		items = append(items, s.adminDelta(u.DeploymentID, 1))
+	}
+	_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items, ClientRequestToken: requestToken("register", tokenHash)})
+	if err == nil {
+		return u, nil
+	}
+	codes := cancellationCodes(err)
+	switch {
+	case codes == nil:
+		return identity.PortalUser{}, unavailable("register", err)
+	case codes[0] == "ConditionalCheckFailed":
+		return identity.PortalUser{}, fault.Newf(ErrInviteUnusable, "This deployment link is not valid: it is unknown, already used or expired. Ask an Admin for a new one.")
+	case len(codes) > 1 && codes[1] == "ConditionalCheckFailed":
+		return identity.PortalUser{}, fault.Newf(ErrConflict, "The e-mail address %s is already registered.", u.Email)
+	}
+	return identity.PortalUser{}, cancelled("register", err, codes)
+}
+
+// PortalUserByEmail finds a portal user by e-mail address (login).
+func (s *Store) PortalUserByEmail(ctx context.Context, email string) (identity.PortalUser, error) {
+	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.table, Key: key(emailPK(email), emailSK), ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		return identity.PortalUser{}, unavailable("get e-mail", err)
+	}
+	if len(out.Item) == 0 {
+		return identity.PortalUser{}, fmt.Errorf("no portal user %s: %w", email, ErrNotFound)
+	}
+	var it emailItem
+	if err := attributevalue.UnmarshalMap(out.Item, &it); err != nil {
+		return identity.PortalUser{}, fmt.Errorf("decode e-mail item: %w", err)
+	}
+	return s.GetPortalUser(ctx, it.DeploymentID, it.UserID)
+}
+
+// GetPortalUser reads a portal user of a deployment.
+func (s *Store) GetPortalUser(ctx context.Context, deploymentID, id string) (identity.PortalUser, error) {
+	item, err := s.getItem(ctx, deploymentPK(deploymentID), portalUserSK(id), "get portal user")
+	if err != nil {
+		return identity.PortalUser{}, err
+	}
+	if item == nil {
+		return identity.PortalUser{}, fault.Newf(ErrNotFound, "No portal user has the id %q.", truncate(id, 40))
+	}
+	return decodePortalUser(item)
+}
+
+// getItem is a consistent GetItem returning nil when there is no item.
+func (s *Store) getItem(ctx context.Context, pk, sk, op string) (map[string]types.AttributeValue, error) {
+	if len(pk)+len(sk) > 1024 {
+		return nil, nil // over DynamoDB's key size: cannot exist
+	}
+	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.table, Key: key(pk, sk), ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		return nil, unavailable(op, err)
+	}
+	if len(out.Item) == 0 {
+		return nil, nil
+	}
+	return out.Item, nil
+}
+
+// ListPortalUsers lists a deployment's portal users.
+func (s *Store) ListPortalUsers(ctx context.Context, deploymentID string, pr PageRequest) (Page[identity.PortalUser], error) {
+	return listPrefix(ctx, s, deploymentID, portalUserPrefix, pr, decodePortalUser)
+}
+
+func listPrefixInput(pk, prefix string) *dynamodb.QueryInput {
+	return &dynamodb.QueryInput{
+		KeyConditionExpression: aws.String("PK = :pk AND begins_with(SK, :p)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":pk": &types.AttributeValueMemberS{Value: pk},
+			":p":  &types.AttributeValueMemberS{Value: prefix},
+		},
+	}
+}
+
+// UpdatePortalUser writes next over current (as read; optimistic). Role changes keep the
+// Admin count right, and the last Admin cannot stop being one.
+func (s *Store) UpdatePortalUser(ctx context.Context, current, next identity.PortalUser, log tenant.LogEntry) (identity.PortalUser, error) {
+	next.Version = current.Version + 1
+	items := []types.TransactWriteItem{s.putVersioned(toPortalUserItem(next), current.Version)}
+	counterAt := -1
+	wasAdmin := current.Role == identity.RoleAdmin && current.Status == identity.StatusActive
+	isAdmin := next.Role == identity.RoleAdmin && next.Status == identity.StatusActive
+	if wasAdmin != isAdmin {
+		counterAt = len(items)
+		d := 1
+		if wasAdmin {
+			d = -1
+		}
+		items = append(items, s.adminDelta(current.DeploymentID, d))
+	}
+	items = append(items, s.putLog(current.DeploymentID, log))
+	if err := s.transact(ctx, "update portal user", items, current.ID, strconv.FormatInt(next.Version, 10)); err != nil {
+		return identity.PortalUser{}, s.userWriteError(err, counterAt, "portal user", current.ID)
+	}
+	return next, nil
+}
+
+// DeletePortalUser removes a portal user and frees the e-mail address.
+func (s *Store) DeletePortalUser(ctx context.Context, u identity.PortalUser, log tenant.LogEntry) error {
+	items := []types.TransactWriteItem{
+		{Delete: &types.Delete{TableName: &s.table, Key: key(deploymentPK(u.DeploymentID), portalUserSK(u.ID)),
+			ConditionExpression:       aws.String("version = :v"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{":v": &types.AttributeValueMemberN{Value: strconv.FormatInt(u.Version, 10)}}}},
+		{Delete: &types.Delete{TableName: &s.table, Key: key(emailPK(u.Email), emailSK)}},
+	}
+	counterAt := -1
+	if u.Role == identity.RoleAdmin && u.Status == identity.StatusActive {
+		counterAt = len(items)
+		items = append(items, s.adminDelta(u.DeploymentID, -1))
+	}
+	items = append(items, s.putLog(u.DeploymentID, log))
+	if err := s.transact(ctx, "delete portal user", items, "delete", u.ID, strconv.FormatInt(u.Version, 10)); err != nil {
+		return s.userWriteError(err, counterAt, "portal user", u.ID)
+	}
+	return nil
+}
+
+// errLastAdmin is the refusal to leave a deployment without an active Admin.
+var errLastAdmin = fault.Newf(ErrConflict, "This is the deployment's last Admin: make another user Admin first.")
+
+// userWriteError explains a failed user transaction: the last-Admin condition, else a stale
+// version.
+func (s *Store) userWriteError(err error, counterAt int, what, id string) error {
+	codes := cancellationCodes(err)
+	if codes == nil {
+		return err // already classified by transact
+	}
+	if counterAt >= 0 && counterAt < len(codes) && codes[counterAt] == "ConditionalCheckFailed" {
+		return errLastAdmin
+	}
+	if codes[0] == "ConditionalCheckFailed" {
+		return fault.Newf(ErrStale, "The %s %s was changed or removed by someone else; read it again and retry.", what, id)
+	}
+	return cancelled("write "+what, err, codes)
+}
+
+// putVersioned puts item if the stored item's version is still version.
+func (s *Store) putVersioned(item any, version int64) types.TransactWriteItem {
+	return types.TransactWriteItem{Put: &types.Put{
+		TableName: &s.table, Item: marshal(item),
+		ConditionExpression:       aws.String("attribute_exists(PK) AND version = :v"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":v": &types.AttributeValueMemberN{Value: strconv.FormatInt(version, 10)}},
+	}}
+}
+
+// transact runs a transaction; a cancellation is returned as is (callers read its reasons),
+// other errors are classified.
+func (s *Store) transact(ctx context.Context, op string, items []types.TransactWriteItem, token ...string) error {
+	_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items, ClientRequestToken: requestToken(append([]string{op}, token...)...)})
+	if err == nil || cancellationCodes(err) != nil {
+		return err
+	}
+	return unavailable(op, err)
+}
+
+// RecordLogin stores the outcome of a login attempt: the failure count and lock of c. It
+// does not change the user's version, so that a login never makes an admin's edit stale.
+func (s *Store) RecordLogin(ctx context.Context, deploymentID string, portal bool, userID string, c identity.Credentials) error {
+	sk := consoleUserSK(userID)
+	if portal {
+		sk = portalUserSK(userID)
+	}
+	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:           &s.table,
+		Key:                 key(deploymentPK(deploymentID), sk),
+		UpdateExpression:    aws.String("SET failures = :f, lockedUntil = :u, lockedForever = :p"),
+		ConditionExpression: aws.String("attribute_exists(PK)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":f": &types.AttributeValueMemberN{Value: strconv.Itoa(c.Failures)},
+			":u": &types.AttributeValueMemberS{Value: formatTime(c.LockedUntil)},
+			":p": &types.AttributeValueMemberBOOL{Value: c.LockedForever},
+		},
+	})
+	if isConditionFailed(err) {
+		return fmt.Errorf("record login: user %s: %w", userID, ErrNotFound)
+	}
+	if err != nil {
+		return unavailable("record login", err)
+	}
+	return nil
+}
