@@ -40,6 +40,13 @@ var eventCases = map[string]eventCase{
 	"operator/list-deployments.json":                     {200, []string{`"items":[{"id":"dep_`, `"name":"Acme Corp"`}},
 	"operator/list-deployments-bad-cursor.json":          {400, []string{"cursor is not valid"}},
 	"operator/get-deployment-missing.json":               {404, []string{"dep_doesnotexist"}},
+	"portal-auth/login-unknown-user.json":                {401, []string{"password is wrong"}},
+	"portal-auth/register-unknown-link.json":             {410, []string{"not valid"}},
+	"portal-deployments/get-without-token.json":          {404, []string{"No deployment has the id"}},
+	"portal-users/list-malformed-token.json":             {404, []string{"No deployment has the id"}},
+	"console-auth/login-unknown-host.json":               {404, []string{"sign.unknown.example"}},
+	"console-users/list-unknown-host.json":               {404, []string{"sign.unknown.example"}},
+	"console-settings/system-log-unknown-host.json":      {404, []string{"sign.unknown.example"}},
 	"fallback/unknown-route.json":                        {404, []string{"No route serves GET /no/such/thing"}},
 	"fallback/wrong-method.json":                         {405, []string{"DELETE is not allowed on /health", `"allow":["GET"]`}},
 }

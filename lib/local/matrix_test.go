@@ -1,0 +1,423 @@
+package local_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+
+	signum "github.com/opensignum/signum"
+	"github.com/opensignum/signum/lib/access"
+	"github.com/opensignum/signum/lib/apigw"
+	"github.com/opensignum/signum/lib/devstack"
+	"github.com/opensignum/signum/lib/identity"
+	"github.com/opensignum/signum/lib/local"
+	"github.com/opensignum/signum/lib/login"
+	"github.com/opensignum/signum/lib/password"
+	"github.com/opensignum/signum/lib/service"
+	"github.com/opensignum/signum/lib/store"
+	"github.com/opensignum/signum/lib/tenant"
+	"github.com/opensignum/signum/lib/token"
+)
+
+// principal is one kind of caller in the matrix.
+type principal struct {
+	name string
+	// of is the principal as the rules see it (Kind Anonymous for no credentials).
+	of access.Principal
+	// token is its bearer token; operator principals sign with SigV4 instead.
+	token    string
+	operator bool
+	// foreign is true for principals of the other deployment.
+	foreign bool
+}
+
+// tenantFixture is a deployment with one principal of every kind.
+type tenantFixture struct {
+	dep        tenant.Deployment
+	principals []principal
+	portalUser string // a portal user id (role User) to act on
+	consoleUsr string // a console user id to act on
+}
+
+// passwordHash is one argon2id hash reused for fixture users: hashing per user would only
+// slow the matrix down.
+var fixtureCreds identity.Credentials
+
+func setupTenant(t *testing.T, srv *local.Server, st *store.Store, p *service.Parts, d tenant.Deployment, foreign bool) tenantFixture {
+	t.Helper()
+	ctx := context.Background()
+	f := tenantFixture{dep: d}
+	suffix := d.ID[len(d.ID)-6:]
+	newPortal := func(role identity.PortalRole, sa bool) identity.PortalUser {
+		tok, hash := identity.NewInviteToken()
+		_ = tok
+		if err := st.CreateInvite(ctx, hash, identity.Invite{DeploymentID: d.ID, Role: role, SignumAdmin: sa, ExpiresAt: time.Now().Add(time.Hour)}); err != nil {
+			t.Fatal(err)
+		}
+		u, err := st.Register(ctx, hash, identity.PortalUser{ID: tenant.NewID("pu_"), DeploymentID: d.ID,
+			Email: strings.ToLower(fmt.Sprintf("%s-%s@example.com", role, tenant.NewID(""))), Role: role, Status: identity.StatusActive, SignumAdmin: sa, Credentials: fixtureCreds})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return u
+	}
+	issue := func(sys string, u string, roles []string) string {
+		c := claims(sys, u, d.ID, roles)
+		tok, _, err := p.Issuer.Issue(ctx, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok
+	}
+	add := func(name string, of access.Principal, tok string) {
+		of.DeploymentID = d.ID
+		prefix := "A "
+		if foreign {
+			prefix = "B "
+		}
+		f.principals = append(f.principals, principal{name: prefix + name, of: of, token: tok, foreign: foreign})
+	}
+	for _, role := range []identity.PortalRole{identity.RoleAdmin, identity.RoleUser, identity.RoleViewer} {
+		u := newPortal(role, false)
+		if role == identity.RoleUser {
+			f.portalUser = u.ID
+		}
+		add("portal "+string(role), access.Principal{Kind: access.Portal, UserID: u.ID, PortalRole: role}, issue("portal", u.ID, []string{string(role)}))
+	}
+	sa := newPortal(identity.RoleAdmin, true)
+	saRoles := identity.ConsoleRolesFor(sa)
+	add("Signum Administrator", access.Principal{Kind: access.Console, UserID: sa.ID, ConsoleRoles: saRoles}, issue("console", sa.ID, names(saRoles)))
+	for _, role := range []identity.ConsoleRole{identity.ConsoleAdmin, identity.ConsoleViewer, identity.Signer} {
+		u, err := st.CreateConsoleUser(ctx, identity.ConsoleUser{ID: tenant.NewID("cu_"), DeploymentID: d.ID,
+			Username: string(role) + "-" + suffix, Roles: []identity.ConsoleRole{role}, Status: identity.StatusActive, Credentials: fixtureCreds}, tenant.LogEntry{Actor: "test", Action: "fixture"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if role == identity.Signer {
+			f.consoleUsr = u.ID
+		}
+		add("console "+string(role), access.Principal{Kind: access.Console, UserID: u.ID, ConsoleRoles: []identity.ConsoleRole{role}}, issue("console", u.ID, []string{string(role)}))
+	}
+	return f
+}
+
+func names(rs []identity.ConsoleRole) []string {
+	out := make([]string, len(rs))
+	for i, r := range rs {
+		out[i] = string(r)
+	}
+	return out
+}
+
+// expectation of one cell.
+type expectation int
+
+const (
+	allowed  expectation = iota // the guard admits: 2xx, or 400 for the probe body
+	denied                      // 401 or 403 (or API Gateway's 403 on IAM routes)
+	notFound                    // exactly the answer for a deployment that does not exist
+)
+
+func (e expectation) String() string { return [...]string{"allowed", "denied", "not-found"}[e] }
+
+// TestAuthorizationMatrix calls every route of template.yaml as every kind of principal —
+// anonymous, the operator, each portal role, console admin, viewer and signer, the Signum
+// Administrator, and the same principals of another deployment — and checks each cell
+// against the rule the route declares, and a few rules against what the product requires.
+func TestAuthorizationMatrix(t *testing.T) {
+	srv := startLocal(t)
+	ctx := context.Background()
+	env := envFor(srv)
+	parts := service.New(env)
+	st := parts.Store
+	var err error
+	if fixtureCreds, err = loginCreds(); err != nil {
+		t.Fatal(err)
+	}
+
+	// Deployment B, with its own domain.
+	b := client{t: t, srv: srv}
+	var created struct{ ID string }
+	signed(t, srv, "POST", "/operator/deployments", `{"name":"Other","domainName":"other.localhost"}`).must(t, 201, "provision B").json(t, &created)
+	depB, err := st.GetDeployment(ctx, created.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = b
+	A := setupTenant(t, srv, st, parts, srv.Demo, false)
+	B := setupTenant(t, srv, st, parts, depB, true)
+
+	everyone := []principal{{name: "anonymous", of: access.Principal{Kind: access.Anonymous}}, {name: "operator", of: access.Principal{Kind: access.Operator}, operator: true}}
+	everyone = append(everyone, A.principals...)
+	everyone = append(everyone, B.principals...)
+
+	// The rules every route declares, from each function's mux.
+	tpl, err := apigw.ParseTemplate(signum.Template)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rules := map[string]access.Rule{}
+	for id := range tpl.Functions {
+		h, err := local.Builds[id](ctx, env)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rr, ok := h.(interface{ Rules() map[string]access.Rule })
+		if !ok {
+			t.Fatalf("%s: handler %T declares no rules", id, h)
+		}
+		for p, r := range rr.Rules() {
+			if id != "FallbackFunction" {
+				rules[p] = r
+			}
+		}
+	}
+
+	// What the product requires, independent of what the code declares.
+	required := map[string][]string{ // route → the only principals (of A) admitted
+		"PATCH /console/domains/local":                   {"A Signum Administrator"},
+		"POST /console/users":                            {"A Signum Administrator", "A console console-admin"},
+		"DELETE /console/users/{userId}":                 {"A Signum Administrator", "A console console-admin"},
+		"PATCH /portal/deployments/{id}":                 {"A portal Admin"},
+		"POST /portal/deployments/{id}/users":            {"A portal Admin"},
+		"PATCH /portal/deployments/{id}/users/{userId}":  {"A portal Admin"},
+		"DELETE /portal/deployments/{id}/users/{userId}": {"A portal Admin"},
+		"POST /operator/deployments":                     {"operator"},
+		"POST /operator/deployments/{id}/invites":        {"operator"},
+	}
+
+	var routes []apigw.Route
+	for _, r := range tpl.Routes {
+		if r.Path != apigw.DefaultRoute {
+			routes = append(routes, r)
+		}
+	}
+	sort.Slice(routes, func(i, j int) bool { return routes[i].Key() < routes[j].Key() })
+	cells := 0
+	counts := map[expectation]int{}
+	for _, route := range routes {
+		rule, ok := rules[route.Pattern()]
+		if !ok {
+			t.Errorf("%s: no declared rule", route.Key())
+			continue
+		}
+		for _, p := range everyone {
+			want := expect(rule, route, p)
+			if only, ok := required[route.Key()]; ok && !p.foreign {
+				req := contains(only, p.name)
+				if req != (want == allowed) {
+					t.Errorf("%s declares %q, which %s %s; the product requires otherwise", route.Key(), rule.Name, map[bool]string{true: "admits", false: "refuses"}[want == allowed], p.name)
+				}
+			}
+			cells++
+			counts[want]++
+			t.Run(route.Key()+"/"+p.name, func(t *testing.T) {
+				path := fill(t, route.Path, A, st)
+				r := send(t, srv, route, path, p)
+				check(t, r, want, route, path)
+			})
+		}
+	}
+	// The cross-deployment answer is the answer for a deployment that does not exist.
+	ghost := tenant.NewID("dep_")
+	var adminA principal
+	for _, p := range A.principals {
+		if p.name == "A portal Admin" {
+			adminA = p
+		}
+	}
+	check(t, client{t: t, srv: srv, token: adminA.token}.do("GET", "/portal/deployments/"+ghost, nil), notFound, apigw.Route{}, "/portal/deployments/"+ghost)
+	noHost := client{t: t, srv: srv, host: "nowhere.localhost"}.do("GET", "/console/session", nil)
+	var p struct{ Detail string }
+	noHost.json(t, &p)
+	if noHost.status != 404 || p.Detail != `No deployment has the id or domain name "nowhere.localhost".` {
+		t.Fatalf("unknown host: %d %s", noHost.status, noHost.body)
+	}
+
+	fmt.Fprintf(os.Stdout, "authorization matrix: %d routes × %d principals = %d cells checked (%d allowed, %d denied, %d cross-deployment not-found)\n",
+		len(routes), len(everyone), cells, counts[allowed], counts[denied], counts[notFound])
+	t.Logf("authorization matrix: %d cells", cells)
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+// expect derives a cell's outcome from the declared rule.
+func expect(rule access.Rule, route apigw.Route, p principal) expectation {
+	if rule.Caller == access.Anonymous {
+		return allowed
+	}
+	if route.IAM && !p.operator {
+		return denied // API Gateway refuses an unsigned request
+	}
+	if p.of.Kind != rule.Caller {
+		return denied // no credentials of the route's kind: 401
+	}
+	if p.foreign && rule.Tenancy != access.NoTenant {
+		return notFound
+	}
+	if rule.Allows(p.of) {
+		return allowed
+	}
+	return denied
+}
+
+// fill puts A's objects into a route's path. A DELETE gets a fresh victim so that every
+// allowed cell deletes something that exists.
+func fill(t *testing.T, path string, A tenantFixture, st *store.Store) string {
+	t.Helper()
+	path = strings.ReplaceAll(path, "{id}", A.dep.ID)
+	if !strings.Contains(path, "{userId}") {
+		return path
+	}
+	id := A.consoleUsr
+	if strings.HasPrefix(path, "/portal/") {
+		id = A.portalUser
+	}
+	return strings.ReplaceAll(path, "{userId}", id)
+}
+
+// probeBody is what mutating routes get: an unknown field, so that a request the guard
+// admits is refused by the decoder (400) and changes nothing.
+const probeBody = `{"matrixProbe":true}`
+
+func send(t *testing.T, srv *local.Server, route apigw.Route, path string, p principal) resp {
+	t.Helper()
+	body := ""
+	if route.Method == "POST" || route.Method == "PATCH" || route.Method == "PUT" {
+		body = probeBody
+	}
+	if route.Method == "DELETE" {
+		path = freshVictim(t, srv, path)
+	}
+	c := client{t: t, srv: srv, host: local.DemoDomain, token: p.token}
+	if p.operator {
+		return signedAt(t, srv, route.Method, path, body, local.DemoDomain)
+	}
+	if body == "" {
+		return c.do(route.Method, path, nil)
+	}
+	return c.do(route.Method, path, body)
+}
+
+func check(t *testing.T, r resp, want expectation, route apigw.Route, path string) {
+	t.Helper()
+	switch want {
+	case allowed:
+		if r.status >= 200 && r.status < 300 {
+			return
+		}
+		if r.status == 400 && (strings.Contains(r.body, "matrixProbe") || strings.Contains(r.body, "invalid-request")) {
+			return
+		}
+		t.Fatalf("allowed cell answered %d: %s", r.status, r.body)
+	case denied:
+		if r.status == 401 || r.status == 403 {
+			return
+		}
+		t.Fatalf("denied cell answered %d: %s", r.status, r.body)
+	case notFound:
+		if r.status != 404 || r.problemType() != "not-found" {
+			t.Fatalf("cross-deployment cell answered %d: %s", r.status, r.body)
+		}
+		// Indistinguishable: the same detail as for a deployment that does not exist.
+		ref := local.DemoDomain
+		if strings.HasPrefix(path, "/portal/") || strings.HasPrefix(path, "/operator/") {
+			ref = strings.Split(path, "/")[3]
+		}
+		want := fmt.Sprintf("No deployment has the id or domain name %q.", ref)
+		var p struct{ Detail string }
+		r.json(t, &p)
+		if p.Detail != want {
+			t.Fatalf("cross-deployment detail differs from not-found (%s): %s", want, r.body)
+		}
+	}
+}
+
+var victims = map[string]int{}
+
+// freshVictim replaces the user id of a DELETE path with a new user of the same deployment.
+func freshVictim(t *testing.T, srv *local.Server, path string) string {
+	t.Helper()
+	parts := strings.Split(path, "/")
+	ctx := context.Background()
+	st := store.New(srv.Clients.DynamoDB, srv.Config.TableName, service.CursorKey(envFor(srv)))
+	victims[path]++
+	if strings.HasPrefix(path, "/portal/") {
+		dep := parts[3]
+		_, hash := identity.NewInviteToken()
+		if err := st.CreateInvite(ctx, hash, identity.Invite{DeploymentID: dep, Role: identity.RoleUser, ExpiresAt: time.Now().Add(time.Hour)}); err != nil {
+			t.Fatal(err)
+		}
+		u, err := st.Register(ctx, hash, identity.PortalUser{ID: tenant.NewID("pu_"), DeploymentID: dep, Email: tenant.NewID("v") + "@example.com",
+			Role: identity.RoleUser, Status: identity.StatusActive, Credentials: fixtureCreds})
+		if err != nil {
+			t.Fatal(err)
+		}
+		parts[len(parts)-1] = u.ID
+		return strings.Join(parts, "/")
+	}
+	u, err := st.CreateConsoleUser(ctx, identity.ConsoleUser{ID: tenant.NewID("cu_"), DeploymentID: srv.Demo.ID, Username: tenant.NewID("v"),
+		Roles: []identity.ConsoleRole{identity.Signer}, Status: identity.StatusActive, Credentials: fixtureCreds}, tenant.LogEntry{Actor: "test", Action: "fixture"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	parts[len(parts)-1] = u.ID
+	return strings.Join(parts, "/")
+}
+
+// signed sends a SigV4-signed request as the local operator.
+func signed(t *testing.T, srv *local.Server, method, path, body string) resp {
+	return signedAt(t, srv, method, path, body, "")
+}
+
+func signedAt(t *testing.T, srv *local.Server, method, path, body, host string) resp {
+	t.Helper()
+	req, err := http.NewRequest(method, srv.URL+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if host != "" {
+		req.Host = host
+	}
+	sum := sha256.Sum256([]byte(body))
+	creds := aws.Credentials{AccessKeyID: local.OperatorAccessKey, SecretAccessKey: srv.OperatorSecret}
+	if err := v4.NewSigner().SignHTTP(context.Background(), creds, req, hex.EncodeToString(sum[:]), "execute-api", devstack.Region, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	raw, _ := io.ReadAll(res.Body)
+	return resp{res.StatusCode, res.Header, string(raw)}
+}
+
+func claims(sys, user, dep string, roles []string) token.Claims {
+	return token.Claims{Subject: user, System: token.System(sys), Deployment: dep, Roles: roles}
+}
+
+func loginCreds() (identity.Credentials, error) {
+	return login.SetPassword(strongPassword, "fixture", password.DefaultPolicy(), time.Now())
+}
