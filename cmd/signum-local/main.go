@@ -13,6 +13,8 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"strings"
 	"syscall"
 
 	"github.com/opensignum/signum/lib/devstack"
@@ -43,17 +45,35 @@ Signum is running locally (pid %d).
   API                 %[2]s
   DynamoDB stand-in   %[3]s   (table %[4]s)
   KMS stand-in        %[5]s
-  Demo deployment     %[6]s  domain %[7]s
+  Demo deployment     %[6]s  domain %[7]s (console requests go to this host)
 
-Try:
-  curl -s %[2]s/health
+Register the demo deployment's first Admin (who is also its Signum Administrator) with the
+deployment link below, then log in:
+
+  curl -s %[2]s/portal/register -H 'content-type: application/json' \
+    -d '{"token":"%[12]s","email":"admin@example.com","name":"Admin","password":"Correct-Horse-9-Battery"}'
+  curl -s %[2]s/portal/login -H 'content-type: application/json' \
+    -d '{"email":"admin@example.com","password":"Correct-Horse-9-Battery"}'
+
+Then, with TOKEN set to the token from the login:
+
+  curl -s %[2]s/portal/deployments/%[6]s -H "authorization: Bearer $TOKEN"
+  curl -s -X POST %[2]s/portal/deployments/%[6]s/console-token -H "authorization: Bearer $TOKEN"
+  curl -s http://%[7]s:%[13]s/console/session -H "authorization: Bearer <console token>"
+
+Operator API (SigV4, as in AWS; credentials also in %[11]s/operator.env):
+
   curl -s --aws-sigv4 aws:amz:%[8]s:execute-api --user %[9]s:%[10]s %[2]s/operator/deployments
-    (credentials also in %[11]s/operator.env)
+  curl -s %[2]s/health
 
 Outages: kill -USR1 %[1]d toggles the KMS stand-in, kill -USR2 %[1]d the DynamoDB stand-in.
 Stop with Ctrl-C.
 `, os.Getpid(), srv.URL, srv.Stack.DynamoDB.URL(), srv.Config.TableName, srv.Stack.KMS.URL(),
-		srv.Demo.ID, srv.Demo.DomainName, devstack.Region, local.OperatorAccessKey, srv.OperatorSecret, *dataDir)
+		srv.Demo.ID, srv.Demo.DomainName, devstack.Region, local.OperatorAccessKey, srv.OperatorSecret, *dataDir,
+		srv.DemoAdminInvite, port(srv.URL))
+	if err := writeDemoEnv(*dataDir, srv); err != nil {
+		log.Warn("demo.env not written", slog.String("error", err.Error()))
+	}
 
 	toggles := make(chan os.Signal, 4)
 	signal.Notify(toggles, syscall.SIGUSR1, syscall.SIGUSR2)
@@ -77,6 +97,20 @@ Stop with Ctrl-C.
 			}
 		}
 	}
+}
+
+func port(url string) string {
+	return url[strings.LastIndexByte(url, ':')+1:]
+}
+
+// writeDemoEnv keeps what scripts need to drive the demo deployment (the CI smoke test does).
+func writeDemoEnv(dir string, srv *local.Server) error {
+	if dir == "" {
+		return nil
+	}
+	content := fmt.Sprintf("SIGNUM_URL=%s\nSIGNUM_DEMO_DEPLOYMENT=%s\nSIGNUM_DEMO_DOMAIN=%s\nSIGNUM_DEMO_ADMIN_INVITE=%s\n",
+		srv.URL, srv.Demo.ID, srv.Demo.DomainName, srv.DemoAdminInvite)
+	return os.WriteFile(filepath.Join(dir, "demo.env"), []byte(content), 0o600)
 }
 
 func envOr(name, def string) string {

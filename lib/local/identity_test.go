@@ -38,9 +38,22 @@ func noSecrets(t *testing.T, r resp) {
 // TestPortalEndToEnd: registration → login → portal user management → deployment settings,
 // with the refusals along the way, all over HTTP through the local gateway.
 func TestPortalEndToEnd(t *testing.T) {
-	srv := startLocal(t)
+	logs := &syncBuffer{}
+	srv := startLocalLogging(t, logs, "debug")
 	c := client{t: t, srv: srv}
 	dep := srv.Demo.ID
+	var secrets []string // everything secret this test handles: none may reach the logs
+	defer func() {
+		out := logs.String()
+		for _, s := range append(secrets, strongPassword, srv.DemoAdminInvite, "Wrong-Password-123", "$argon2id") {
+			if s != "" && strings.Contains(out, s) {
+				t.Errorf("logs contain a secret (%.12s…)", s)
+			}
+		}
+		if !strings.Contains(out, `"msg":"admitted"`) {
+			t.Error("no debug line of admitted principals: is logging at debug on?")
+		}
+	}()
 
 	// Registration refuses a weak password and names the rule it breaks; nothing is used up.
 	weak := c.do("POST", "/portal/register", map[string]string{"token": srv.DemoAdminInvite, "email": "ada@example.com", "name": "Ada", "password": "short"}).must(t, 400, "weak password")
@@ -49,6 +62,7 @@ func TestPortalEndToEnd(t *testing.T) {
 	}
 	adminTok, adminID := register(t, c, srv.DemoAdminInvite, "ada@example.com")
 	admin := c.as(adminTok)
+	secrets = append(secrets, adminTok)
 
 	// fail: the link is single-use.
 	if r := c.do("POST", "/portal/register", map[string]string{"token": srv.DemoAdminInvite, "email": "eve@example.com", "name": "Eve", "password": strongPassword}); r.status != 410 {
@@ -75,7 +89,9 @@ func TestPortalEndToEnd(t *testing.T) {
 	var inv struct{ Token, Role string }
 	r := admin.do("POST", "/portal/deployments/"+dep+"/users", map[string]string{"email": "bob@example.com", "role": "User"}).must(t, 201, "invite")
 	r.json(t, &inv)
+	secrets = append(secrets, inv.Token)
 	bobTok, bobID := register(t, c, inv.Token, "bob@example.com")
+	secrets = append(secrets, bobTok)
 	admin.do("POST", "/portal/deployments/"+dep+"/users", map[string]string{"role": "Viewer"}).must(t, 201, "invite viewer").json(t, &inv)
 	_, viewerID := register(t, c, inv.Token, "vic@example.com")
 	// A link made for one address does not register another.
