@@ -54,7 +54,9 @@ type Principal struct {
 func (p Principal) Actor() string {
 	switch p.Kind {
 	case Operator:
-		return "operator:" + p.IAMArn
+		// The operator's IAM ARN is the vendor's internal detail: tenants' system logs,
+		// which console viewers read, say only "operator".
+		return "operator"
 	case Portal, Console:
 		return string(p.Kind) + ":" + p.UserID
 	}
@@ -331,8 +333,8 @@ func (m *Mux) Handle(pattern string, rule Rule, h Handler) {
 	m.Router.Handle(pattern, func(w http.ResponseWriter, r *http.Request) error {
 		req, err := m.guard.Check(r, rule)
 		if err != nil {
-			if errors.Is(err, fault.ErrUnauthenticated) {
-				w.Header().Set("WWW-Authenticate", `Bearer realm="signum"`)
+			if errors.Is(err, fault.ErrUnauthenticated) && rule.Caller == Operator {
+				w.Header().Set("WWW-Authenticate", "AWS4-HMAC-SHA256")
 			}
 			return err
 		}

@@ -6,6 +6,7 @@ package console
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -84,10 +85,11 @@ type LoginRequest struct {
 
 // TokenResponse is a console bearer token.
 type TokenResponse struct {
-	Token     string    `json:"token"`
-	TokenType string    `json:"tokenType"`
-	ExpiresAt time.Time `json:"expiresAt"`
-	Roles     []string  `json:"roles"`
+	Token        string    `json:"token"`
+	TokenType    string    `json:"tokenType"`
+	ExpiresAt    time.Time `json:"expiresAt"`
+	DeploymentID string    `json:"deploymentId"`
+	Roles        []string  `json:"roles"`
 }
 
 func (a api) login(w http.ResponseWriter, r *http.Request, req *access.Request) error {
@@ -128,7 +130,7 @@ func (a api) login(w http.ResponseWriter, r *http.Request, req *access.Request) 
 	if err != nil {
 		return err
 	}
-	edge.WriteJSON(w, http.StatusOK, TokenResponse{Token: tok, TokenType: "Bearer", ExpiresAt: claims.ExpiresAt, Roles: roles})
+	edge.WriteJSON(w, http.StatusOK, TokenResponse{Token: tok, TokenType: "Bearer", ExpiresAt: claims.ExpiresAt, DeploymentID: req.Deployment.ID, Roles: roles})
 	return nil
 }
 
@@ -245,6 +247,9 @@ func (a api) createUser(w http.ResponseWriter, r *http.Request, req *access.Requ
 		}
 	}
 	roles := parseRoles(body.Roles, &bad)
+	if len(body.Roles) == 0 {
+		bad.Add("roles", "at least one of console-admin, console-viewer, signer")
+	}
 	if err := bad.Err(); err != nil {
 		return err
 	}
@@ -428,7 +433,7 @@ func (a api) patchDomain(w http.ResponseWriter, r *http.Request, req *access.Req
 	}
 	updated, err := a.Store.UpdateLocalDomain(r.Context(), cur, next, tenant.LogEntry{
 		Actor: req.Principal.Actor(), Action: "localDomain.updated",
-		Detail: fmt.Sprintf("password policy %+v; lockout policy %+v", next.Password, next.Lockout),
+		Detail: "password policy " + compact(next.Password) + "; lockout policy " + compact(next.Lockout),
 	})
 	if err != nil {
 		return err
@@ -480,6 +485,12 @@ func (a api) systemLog(w http.ResponseWriter, r *http.Request, req *access.Reque
 	}
 	edge.WriteJSON(w, http.StatusOK, out)
 	return nil
+}
+
+// compact is v as JSON, the form customers see policies in.
+func compact(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
 }
 
 func truncate(s string, n int) string {

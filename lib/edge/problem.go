@@ -110,6 +110,10 @@ func WriteProblem(w http.ResponseWriter, r *http.Request, err error) {
 	} else {
 		log.Info("request refused", slog.Int("status", p.Status), slog.String("problem", p.Type), slog.String("error", err.Error()))
 	}
+	if p.Status == http.StatusUnauthorized && w.Header().Get("WWW-Authenticate") == "" {
+		// HTTP requires a challenge on every 401; the service's credentials are bearer tokens.
+		w.Header().Set("WWW-Authenticate", `Bearer realm="signum"`)
+	}
 	writeProblem(w, p)
 }
 

@@ -40,7 +40,7 @@ var eventCases = map[string]eventCase{
 	"operator/list-deployments.json":                     {200, []string{`"items":[{"id":"dep_`, `"name":"Acme Corp"`}},
 	"operator/list-deployments-bad-cursor.json":          {400, []string{"cursor is not valid"}},
 	"operator/get-deployment-missing.json":               {404, []string{"dep_doesnotexist"}},
-	"portal-auth/login-unknown-user.json":                {401, []string{"password is wrong"}},
+	"portal-auth/login-unknown-user.json":                {401, []string{"credentials are wrong"}},
 	"portal-auth/register-unknown-link.json":             {410, []string{"not valid"}},
 	"portal-deployments/get-without-token.json":          {404, []string{"No deployment has the id"}},
 	"portal-users/list-malformed-token.json":             {404, []string{"No deployment has the id"}},

@@ -192,7 +192,7 @@ func TestConsoleEndToEnd(t *testing.T) {
 	r := sa.do("POST", "/console/users", map[string]any{"username": "Carol", "name": "Carol", "password": strongPassword, "roles": []string{"console-admin"}}).must(t, 201, "create")
 	noSecrets(t, r)
 	r.json(t, &carol)
-	sa.do("POST", "/console/users", map[string]any{"username": "carol", "name": "Again", "password": strongPassword}).must(t, 409, "duplicate user name")
+	sa.do("POST", "/console/users", map[string]any{"username": "carol", "name": "Again", "password": strongPassword, "roles": []string{"signer"}}).must(t, 409, "duplicate user name")
 	sa.do("POST", "/console/users", map[string]any{"username": "sam", "name": "Sam", "password": strongPassword, "roles": []string{"signer"}}).must(t, 201, "signer")
 
 	var lg struct{ Token string }

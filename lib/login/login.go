@@ -12,7 +12,7 @@ import (
 )
 
 // ErrFailed is the one answer to every failed login.
-var ErrFailed = fault.Newf(fault.ErrUnauthenticated, "The user name or password is wrong, or the account is disabled or locked after too many failed attempts.")
+var ErrFailed = fault.Newf(fault.ErrUnauthenticated, "The credentials are wrong, or the account is disabled or locked after too many failed attempts.")
 
 // Account is what a login attempt is checked against; Exists false means no such user.
 type Account struct {

@@ -224,8 +224,8 @@ func (a api) patchDeployment(w http.ResponseWriter, r *http.Request, req *access
 	var bad fault.Fields
 	var changes []string
 	if body.Name != nil {
-		if n := strings.TrimSpace(*body.Name); n == "" || len([]rune(n)) > 100 {
-			bad.Add("name", "is 1 to 100 characters")
+		if n, err := identity.CleanName(*body.Name); err != nil || n == "" {
+			bad.Add("name", "is 1 to 100 printable characters")
 		} else if n != cur.Name {
 			next.Name = n
 			changes = append(changes, fmt.Sprintf("name %q", n))
@@ -290,6 +290,9 @@ type ConsoleTokenResponse struct {
 func (a api) consoleToken(w http.ResponseWriter, r *http.Request, req *access.Request) error {
 	// Read the user: roles come from the user as stored now, not from the portal token.
 	u, err := a.Store.GetPortalUser(r.Context(), req.Deployment.ID, req.Principal.UserID)
+	if err != nil && !errors.Is(err, fault.ErrNotFound) {
+		return err
+	}
 	if err != nil || u.Status != identity.StatusActive {
 		return fault.Newf(fault.ErrUnauthenticated, "Your portal account is no longer active.")
 	}

@@ -88,7 +88,7 @@ func (s *Store) CreateConsoleUser(ctx context.Context, u identity.ConsoleUser, l
 		{Put: &types.Put{TableName: &s.table, ConditionExpression: aws.String("attribute_not_exists(PK)"), Item: marshal(toConsoleUserItem(u))}},
 		s.putLog(u.DeploymentID, log),
 	}
-	err := s.transact(ctx, "create console user", items, u.ID)
+	err := s.transact(ctx, "create console user", items)
 	if codes := cancellationCodes(err); codes != nil {
 		if codes[0] == "ConditionalCheckFailed" {
 			return identity.ConsoleUser{}, fault.Newf(ErrConflict, "The user name %q is taken in this deployment.", u.Username)
@@ -144,7 +144,7 @@ func listPrefix[T any](ctx context.Context, s *Store, deploymentID, prefix strin
 func (s *Store) UpdateConsoleUser(ctx context.Context, current, next identity.ConsoleUser, log tenant.LogEntry) (identity.ConsoleUser, error) {
 	next.Version = current.Version + 1
 	items := []types.TransactWriteItem{s.putVersioned(toConsoleUserItem(next), current.Version), s.putLog(current.DeploymentID, log)}
-	if err := s.transact(ctx, "update console user", items, current.ID, strconv.FormatInt(next.Version, 10)); err != nil {
+	if err := s.transact(ctx, "update console user", items); err != nil {
 		return identity.ConsoleUser{}, s.userWriteError(err, -1, "console user", current.ID)
 	}
 	return next, nil
@@ -159,7 +159,7 @@ func (s *Store) DeleteConsoleUser(ctx context.Context, u identity.ConsoleUser, l
 		{Delete: &types.Delete{TableName: &s.table, Key: key(deploymentPK(u.DeploymentID), usernameSK(u.Username))}},
 		s.putLog(u.DeploymentID, log),
 	}
-	if err := s.transact(ctx, "delete console user", items, "delete", u.ID, strconv.FormatInt(u.Version, 10)); err != nil {
+	if err := s.transact(ctx, "delete console user", items); err != nil {
 		return s.userWriteError(err, -1, "console user", u.ID)
 	}
 	return nil
@@ -191,7 +191,7 @@ func (s *Store) GetLocalDomain(ctx context.Context, deploymentID string) (identi
 func (s *Store) UpdateLocalDomain(ctx context.Context, current, next identity.LocalDomain, log tenant.LogEntry) (identity.LocalDomain, error) {
 	next.Version, next.UpdatedAt = current.Version+1, s.now()
 	items := []types.TransactWriteItem{s.putVersioned(toLocalDomainItem(next), current.Version), s.putLog(current.DeploymentID, log)}
-	if err := s.transact(ctx, "update local domain", items, current.DeploymentID, strconv.FormatInt(next.Version, 10)); err != nil {
+	if err := s.transact(ctx, "update local domain", items); err != nil {
 		return identity.LocalDomain{}, s.userWriteError(err, -1, "Local users domain of", current.DeploymentID)
 	}
 	return next, nil

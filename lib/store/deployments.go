@@ -213,7 +213,7 @@ func (s *Store) UpdateDeployment(ctx context.Context, current, next tenant.Deplo
 	}
 	_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{
 		TransactItems:      items,
-		ClientRequestToken: requestToken("update", next.ID, strconv.FormatInt(next.Version, 10)),
+		ClientRequestToken: requestToken(),
 	})
 	if err == nil {
 		return next, nil

@@ -88,7 +88,7 @@ func (s *Store) Provision(ctx context.Context, p Provisioning) (d tenant.Deploym
 	}
 
 	_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{
-		TransactItems: items, ClientRequestToken: requestToken("provision", d.ID),
+		TransactItems: items, ClientRequestToken: requestToken(),
 	})
 	if err == nil {
 		return d, true, nil

@@ -6,7 +6,7 @@ package store
 
 import (
 	"context"
-	"crypto/sha256"
+	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -190,14 +190,14 @@ func cancelled(op string, err error, codes []string) error {
 
 // requestToken makes a transaction idempotent for DynamoDB's ten-minute window: when the SDK
 // retries a transaction whose first attempt succeeded but whose answer was lost, DynamoDB
-// answers the retry with success instead of failing its own conditions.
-func requestToken(parts ...string) *string {
-	h := sha256.New()
-	for _, p := range parts {
-		h.Write([]byte(p))
-		h.Write([]byte{0})
-	}
-	t := hex.EncodeToString(h.Sum(nil))[:36]
+// answers the retry with success instead of failing its own conditions. The SDK resends the
+// same input on a retry, so a token random per call is what is needed; one derived from the
+// data would make a second, different call on the same object within ten minutes fail with
+// IdempotentParameterMismatch. (The parts are unused; they document what a call is.)
+func requestToken() *string {
+	var b [18]byte
+	_, _ = rand.Read(b[:])
+	t := hex.EncodeToString(b[:])
 	return &t
 }
 

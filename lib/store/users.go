@@ -145,20 +145,33 @@ func toInviteItem(tokenHash string, inv identity.Invite) inviteItem {
 		TTL: inv.ExpiresAt.Add(24 * time.Hour).Unix(), CreatedBy: inv.CreatedBy, CreatedAt: formatTime(inv.CreatedAt)}
 }
 
-// CreateInvite stores an invite under the hash of its token.
+// CreateInvite stores an invite under the hash of its token, and notes it (without the
+// token) in the deployment's system log.
 func (s *Store) CreateInvite(ctx context.Context, tokenHash string, inv identity.Invite) error {
-	_, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{
-		TableName:           &s.table,
-		Item:                marshal(toInviteItem(tokenHash, inv)),
-		ConditionExpression: aws.String("attribute_not_exists(PK)"),
-	})
-	if isConditionFailed(err) {
-		return fmt.Errorf("invite token collision: %w", ErrConflict)
+	who := "anyone"
+	if inv.Email != "" {
+		who = inv.Email
 	}
-	if err != nil {
-		return unavailable("put invite", err)
+	detail := fmt.Sprintf("role %s for %s, expires %s", inv.Role, who, inv.ExpiresAt.UTC().Format(time.RFC3339))
+	if inv.SignumAdmin {
+		detail += ", Signum Administrator"
 	}
-	return nil
+	actor := inv.CreatedBy
+	if actor == "" {
+		actor = "system"
+	}
+	items := []types.TransactWriteItem{
+		{Put: &types.Put{TableName: &s.table, Item: marshal(toInviteItem(tokenHash, inv)), ConditionExpression: aws.String("attribute_not_exists(PK)")}},
+		s.putLog(inv.DeploymentID, tenant.LogEntry{Actor: actor, Action: "deploymentLink.created", Detail: detail}),
+	}
+	err := s.transact(ctx, "create invite", items)
+	if codes := cancellationCodes(err); codes != nil {
+		if codes[0] == "ConditionalCheckFailed" {
+			return fmt.Errorf("invite token collision: %w", ErrConflict)
+		}
+		return cancelled("create invite", err, codes)
+	}
+	return err
 }
 
 // ErrInviteUnusable means an invite token is unknown, used or expired. The three are one
@@ -212,7 +225,7 @@ func (s *Store) Register(ctx context.Context, tokenHash string, u identity.Porta
 	if u.Role == identity.RoleAdmin {
 		items = append(items, s.adminDelta(u.DeploymentID, 1))
 	}
-	_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items, ClientRequestToken: requestToken("register", tokenHash)})
+	_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items, ClientRequestToken: requestToken()})
 	if err == nil {
 		return u, nil
 	}
@@ -303,7 +316,7 @@ func (s *Store) UpdatePortalUser(ctx context.Context, current, next identity.Por
 		items = append(items, s.adminDelta(current.DeploymentID, d))
 	}
 	items = append(items, s.putLog(current.DeploymentID, log))
-	if err := s.transact(ctx, "update portal user", items, current.ID, strconv.FormatInt(next.Version, 10)); err != nil {
+	if err := s.transact(ctx, "update portal user", items); err != nil {
 		return identity.PortalUser{}, s.userWriteError(err, counterAt, "portal user", current.ID)
 	}
 	return next, nil
@@ -323,7 +336,7 @@ func (s *Store) DeletePortalUser(ctx context.Context, u identity.PortalUser, log
 		items = append(items, s.adminDelta(u.DeploymentID, -1))
 	}
 	items = append(items, s.putLog(u.DeploymentID, log))
-	if err := s.transact(ctx, "delete portal user", items, "delete", u.ID, strconv.FormatInt(u.Version, 10)); err != nil {
+	if err := s.transact(ctx, "delete portal user", items); err != nil {
 		return s.userWriteError(err, counterAt, "portal user", u.ID)
 	}
 	return nil
@@ -359,8 +372,8 @@ func (s *Store) putVersioned(item any, version int64) types.TransactWriteItem {
 
 // transact runs a transaction; a cancellation is returned as is (callers read its reasons),
 // other errors are classified.
-func (s *Store) transact(ctx context.Context, op string, items []types.TransactWriteItem, token ...string) error {
-	_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items, ClientRequestToken: requestToken(append([]string{op}, token...)...)})
+func (s *Store) transact(ctx context.Context, op string, items []types.TransactWriteItem) error {
+	_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items, ClientRequestToken: requestToken()})
 	if err == nil || cancellationCodes(err) != nil {
 		return err
 	}
