@@ -15,6 +15,7 @@ run:
 ## test: vet, formatting, and every test (fuzz targets run their seed corpus)
 test: vet fmt-check
 	$(GO) test -count=1 ./...
+	@$(GO) test -count=1 -run '^TestAuthorizationMatrix$$' -v ./lib/local | grep '^authorization matrix'
 
 vet:
 	$(GO) vet ./...
