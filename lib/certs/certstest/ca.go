@@ -1,0 +1,119 @@
+// Package certstest is a throw-away certificate authority for tests and demos: a root and an
+// intermediate that issue code-signing certificates from CSRs.
+package certstest
+
+import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"fmt"
+	"math/big"
+	"time"
+)
+
+// CA is a root and an intermediate.
+type CA struct {
+	Root, Intermediate       *x509.Certificate
+	rootKey, intermediateKey crypto.Signer
+}
+
+// New makes a root and an intermediate valid from an hour ago for ten years.
+func New() (*CA, error) {
+	now := time.Now()
+	rootKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	root, err := create(&x509.Certificate{
+		Subject:   pkix.Name{CommonName: "Signum Test Root", Organization: []string{"Signum test"}},
+		NotBefore: now.Add(-time.Hour), NotAfter: now.AddDate(10, 0, 0), IsCA: true, BasicConstraintsValid: true,
+		KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
+	}, nil, rootKey.Public(), rootKey)
+	if err != nil {
+		return nil, err
+	}
+	intKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	inter, err := create(&x509.Certificate{
+		Subject:   pkix.Name{CommonName: "Signum Test Issuing CA", Organization: []string{"Signum test"}},
+		NotBefore: now.Add(-time.Hour), NotAfter: now.AddDate(5, 0, 0), IsCA: true, BasicConstraintsValid: true,
+		MaxPathLenZero: true, KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
+	}, root, intKey.Public(), rootKey)
+	if err != nil {
+		return nil, err
+	}
+	return &CA{Root: root, Intermediate: inter, rootKey: rootKey, intermediateKey: intKey}, nil
+}
+
+// Leaf describes a certificate to issue.
+type Leaf struct {
+	NotBefore, NotAfter time.Time
+	// EKU defaults to code signing.
+	EKU  []x509.ExtKeyUsage
+	IsCA bool
+}
+
+// Issue issues a certificate for the CSR's key and subject from the intermediate.
+func (ca *CA) Issue(csrPEM string, l Leaf) (*x509.Certificate, error) {
+	block, _ := pem.Decode([]byte(csrPEM))
+	if block == nil {
+		return nil, fmt.Errorf("no PEM CSR")
+	}
+	csr, err := x509.ParseCertificateRequest(block.Bytes)
+	if err != nil {
+		return nil, err
+	}
+	if err := csr.CheckSignature(); err != nil {
+		return nil, err
+	}
+	return ca.IssueFor(csr.PublicKey, csr.Subject, l)
+}
+
+// IssueFor issues a certificate for pub.
+func (ca *CA) IssueFor(pub crypto.PublicKey, subject pkix.Name, l Leaf) (*x509.Certificate, error) {
+	now := time.Now()
+	if l.NotBefore.IsZero() {
+		l.NotBefore = now.Add(-time.Minute)
+	}
+	if l.NotAfter.IsZero() {
+		l.NotAfter = now.AddDate(1, 0, 0)
+	}
+	if l.EKU == nil {
+		l.EKU = []x509.ExtKeyUsage{x509.ExtKeyUsageCodeSigning}
+	}
+	return create(&x509.Certificate{
+		Subject: subject, NotBefore: l.NotBefore, NotAfter: l.NotAfter, ExtKeyUsage: l.EKU,
+		KeyUsage: x509.KeyUsageDigitalSignature, IsCA: l.IsCA, BasicConstraintsValid: true,
+	}, ca.Intermediate, pub, ca.intermediateKey)
+}
+
+// PEM encodes certificates.
+func PEM(certs ...*x509.Certificate) string {
+	var out []byte
+	for _, c := range certs {
+		out = append(out, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})...)
+	}
+	return string(out)
+}
+
+func create(tpl, parent *x509.Certificate, pub crypto.PublicKey, signer crypto.Signer) (*x509.Certificate, error) {
+	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 120))
+	if err != nil {
+		return nil, err
+	}
+	tpl.SerialNumber = serial
+	if parent == nil {
+		parent = tpl
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tpl, parent, pub, signer)
+	if err != nil {
+		return nil, err
+	}
+	return x509.ParseCertificate(der)
+}
