@@ -1,0 +1,137 @@
+package store
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/opensignum/signum/lib/certs"
+	"github.com/opensignum/signum/lib/fault"
+	"github.com/opensignum/signum/lib/keys"
+	"github.com/opensignum/signum/lib/tenant"
+)
+
+const certificatePrefix = "CERT#"
+
+func certificateSK(id string) string { return certificatePrefix + id }
+
+// certificateItem: PK=DEP#<dep>, SK=CERT#<id>. The chain (a few KB) is kept on the item.
+type certificateItem struct {
+	PK, SK       string
+	Type         string        `dynamodbav:"type"`
+	ID           string        `dynamodbav:"id"`
+	DeploymentID string        `dynamodbav:"deploymentId"`
+	Name         string        `dynamodbav:"name"`
+	Status       string        `dynamodbav:"status"`
+	Backend      string        `dynamodbav:"backend"`
+	Algorithm    string        `dynamodbav:"algorithm"`
+	KeyURI       string        `dynamodbav:"keyUri"`
+	Subject      certs.Subject `dynamodbav:"subject"`
+	SANs         []string      `dynamodbav:"sans,omitempty"`
+	CSRPEM       string        `dynamodbav:"csrPem"`
+	ChainPEM     string        `dynamodbav:"chainPem,omitempty"`
+	Serial       string        `dynamodbav:"serial,omitempty"`
+	Issuer       string        `dynamodbav:"issuer,omitempty"`
+	Thumbprint   string        `dynamodbav:"thumbprint,omitempty"`
+	NotBefore    string        `dynamodbav:"notBefore,omitempty"`
+	NotAfter     string        `dynamodbav:"notAfter,omitempty"`
+	Owner        string        `dynamodbav:"owner,omitempty"`
+	Groups       []string      `dynamodbav:"groups,omitempty"`
+	UsageCount   int64         `dynamodbav:"usageCount"`
+	LastUsedAt   string        `dynamodbav:"lastUsedAt,omitempty"`
+	Renewal      *renewalItem  `dynamodbav:"renewal,omitempty"`
+	Version      int64         `dynamodbav:"version"`
+	CreatedAt    string        `dynamodbav:"createdAt"`
+	UpdatedAt    string        `dynamodbav:"updatedAt"`
+}
+
+type renewalItem struct {
+	KeyURI      string `dynamodbav:"keyUri"`
+	Algorithm   string `dynamodbav:"algorithm"`
+	CSRPEM      string `dynamodbav:"csrPem"`
+	RequestedAt string `dynamodbav:"requestedAt"`
+}
+
+func toCertificateItem(c certs.Certificate) certificateItem {
+	it := certificateItem{
+		PK: deploymentPK(c.DeploymentID), SK: certificateSK(c.ID), Type: "certificate", ID: c.ID, DeploymentID: c.DeploymentID,
+		Name: c.Name, Status: string(c.Status), Backend: c.Backend, Algorithm: string(c.Algorithm), KeyURI: c.KeyURI,
+		Subject: c.Subject, SANs: c.SANs, CSRPEM: c.CSRPEM, ChainPEM: c.ChainPEM, Serial: c.Serial, Issuer: c.Issuer,
+		Thumbprint: c.Thumbprint, NotBefore: formatTime(c.NotBefore), NotAfter: formatTime(c.NotAfter), Owner: c.Owner,
+		Groups: c.Groups, UsageCount: c.UsageCount, LastUsedAt: formatTime(c.LastUsedAt), Version: c.Version,
+		CreatedAt: formatTime(c.CreatedAt), UpdatedAt: formatTime(c.UpdatedAt),
+	}
+	if r := c.Renewal; r != nil {
+		it.Renewal = &renewalItem{KeyURI: r.KeyURI, Algorithm: string(r.Algorithm), CSRPEM: r.CSRPEM, RequestedAt: formatTime(r.RequestedAt)}
+	}
+	return it
+}
+
+func decodeCertificate(av map[string]types.AttributeValue) (certs.Certificate, error) {
+	var it certificateItem
+	if err := attributevalue.UnmarshalMap(av, &it); err != nil {
+		return certs.Certificate{}, fmt.Errorf("decode certificate: %w", err)
+	}
+	c := certs.Certificate{
+		ID: it.ID, DeploymentID: it.DeploymentID, Name: it.Name, Status: certs.Status(it.Status), Backend: it.Backend,
+		Algorithm: keys.Algorithm(it.Algorithm), KeyURI: it.KeyURI, Subject: it.Subject, SANs: it.SANs, CSRPEM: it.CSRPEM,
+		ChainPEM: it.ChainPEM, Serial: it.Serial, Issuer: it.Issuer, Thumbprint: it.Thumbprint, NotBefore: parseTime(it.NotBefore),
+		NotAfter: parseTime(it.NotAfter), Owner: it.Owner, Groups: it.Groups, UsageCount: it.UsageCount,
+		LastUsedAt: parseTime(it.LastUsedAt), Version: it.Version, CreatedAt: parseTime(it.CreatedAt), UpdatedAt: parseTime(it.UpdatedAt),
+	}
+	if r := it.Renewal; r != nil {
+		c.Renewal = &certs.Renewal{KeyURI: r.KeyURI, Algorithm: keys.Algorithm(r.Algorithm), CSRPEM: r.CSRPEM, RequestedAt: parseTime(r.RequestedAt)}
+	}
+	return c, nil
+}
+
+// CreateCertificate stores a new certificate (pending: key and CSR made).
+func (s *Store) CreateCertificate(ctx context.Context, c certs.Certificate, log tenant.LogEntry) (certs.Certificate, error) {
+	now := s.now()
+	c.Version, c.CreatedAt, c.UpdatedAt = 1, now, now
+	items := []types.TransactWriteItem{
+		{Put: &types.Put{TableName: &s.table, Item: marshal(toCertificateItem(c)), ConditionExpression: aws.String("attribute_not_exists(PK)")}},
+		s.putLog(c.DeploymentID, log),
+	}
+	err := s.transact(ctx, "create certificate", items)
+	if codes := cancellationCodes(err); codes != nil {
+		if codes[0] == "ConditionalCheckFailed" {
+			return certs.Certificate{}, fault.Newf(ErrConflict, "A certificate with the id %s exists.", c.ID)
+		}
+		return certs.Certificate{}, cancelled("create certificate", err, codes)
+	}
+	if err != nil {
+		return certs.Certificate{}, err
+	}
+	return c, nil
+}
+
+// GetCertificate reads a certificate of a deployment.
+func (s *Store) GetCertificate(ctx context.Context, deploymentID, id string) (certs.Certificate, error) {
+	item, err := s.getItem(ctx, deploymentPK(deploymentID), certificateSK(id), "get certificate")
+	if err != nil {
+		return certs.Certificate{}, err
+	}
+	if item == nil {
+		return certs.Certificate{}, fault.Newf(ErrNotFound, "No certificate has the id %q.", truncate(id, 40))
+	}
+	return decodeCertificate(item)
+}
+
+// ListCertificates lists a deployment's certificates.
+func (s *Store) ListCertificates(ctx context.Context, deploymentID string, pr PageRequest) (Page[certs.Certificate], error) {
+	return listPrefix(ctx, s, deploymentID, certificatePrefix, pr, decodeCertificate)
+}
+
+// UpdateCertificate writes next over current (as read; optimistic), with a log entry.
+func (s *Store) UpdateCertificate(ctx context.Context, current, next certs.Certificate, log tenant.LogEntry) (certs.Certificate, error) {
+	next.Version, next.UpdatedAt = current.Version+1, s.now()
+	items := []types.TransactWriteItem{s.putVersioned(toCertificateItem(next), current.Version), s.putLog(current.DeploymentID, log)}
+	if err := s.transact(ctx, "update certificate", items); err != nil {
+		return certs.Certificate{}, s.userWriteError(err, -1, "certificate", current.ID)
+	}
+	return next, nil
+}
