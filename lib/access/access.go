@@ -63,16 +63,11 @@ func (p Principal) Actor() string {
 	return string(p.Kind)
 }
 
-// HasConsoleRole reports whether a console caller has role r. A Signum Administrator has
-// every console administration right.
+// HasConsoleRole reports whether a console caller has role r. Roles do not imply each other:
+// the Signum Administrator administers the console because it is also a portal Admin (and so
+// a console admin), not because of the Signum Administrator role.
 func (p Principal) HasConsoleRole(r identity.ConsoleRole) bool {
-	if p.Kind != Console {
-		return false
-	}
-	if slices.Contains(p.ConsoleRoles, r) {
-		return true
-	}
-	return (r == identity.ConsoleAdmin || r == identity.ConsoleViewer) && slices.Contains(p.ConsoleRoles, identity.SignumAdministrator)
+	return p.Kind == Console && slices.Contains(p.ConsoleRoles, r)
 }
 
 // Tenancy says where a route finds its deployment.
@@ -165,10 +160,15 @@ type Verifier interface {
 	Verify(ctx context.Context, raw string, sys token.System) (token.Claims, error)
 }
 
-// Tenants finds deployments.
+// Tenants finds deployments and their users. The guard reads the caller's user on every
+// request: a token proves who the caller was when it was issued; the stored user says what
+// they may do now (removed, disabled or demoted users lose their rights at once, not when
+// the token expires).
 type Tenants interface {
 	GetDeployment(ctx context.Context, id string) (tenant.Deployment, error)
 	DeploymentByDomain(ctx context.Context, domain string) (tenant.Deployment, error)
+	GetPortalUser(ctx context.Context, deploymentID, id string) (identity.PortalUser, error)
+	GetConsoleUser(ctx context.Context, deploymentID, id string) (identity.ConsoleUser, error)
 }
 
 // Guard enforces rules.
@@ -190,6 +190,8 @@ var (
 	ErrNoDeployment = fmt.Errorf("access: %w", fault.ErrNotFound)
 	// ErrOutsideAllowlist is a request from an address the deployment does not admit.
 	ErrOutsideAllowlist = fmt.Errorf("access: ip allowlist: %w", fault.ErrForbidden)
+	// errInactive is a token whose user no longer exists or is disabled.
+	errInactive = fault.Newf(fault.ErrUnauthenticated, "The account this token was issued to is no longer active; log in again.")
 )
 
 // notFound is the one answer for a deployment that does not exist or is another tenant's.
@@ -197,92 +199,144 @@ func notFound(ref string) error {
 	return fault.Newf(ErrNoDeployment, "No deployment has the id or domain name %q.", truncate(ref, 80))
 }
 
-// Check resolves the deployment and the caller of r and applies rule.
+// Check resolves the caller and the deployment of r and applies rule. The order matters:
+// console routes resolve their deployment first, because its IP allowlist applies before
+// anything else; portal routes identify the caller first, so that an unauthenticated caller
+// learns nothing about which deployments exist.
 func (g *Guard) Check(r *http.Request, rule Rule) (*Request, error) {
-	ctx := r.Context()
 	req := &Request{Principal: Principal{Kind: Anonymous}}
 	var ref string
-	switch rule.Tenancy {
-	case PathTenant:
+	if rule.Tenancy == HostTenant {
+		var err error
+		if ref, err = g.hostTenant(r, req); err != nil {
+			return nil, err
+		}
+	}
+	if rule.Caller != Anonymous {
+		p, err := g.caller(r, rule)
+		if err != nil {
+			return nil, err
+		}
+		req.Principal = p
+	}
+	if rule.Tenancy == PathTenant {
 		ref = r.PathValue("id")
-		d, err := g.Tenants.GetDeployment(ctx, ref)
+		d, err := g.Tenants.GetDeployment(r.Context(), ref)
 		if errors.Is(err, fault.ErrNotFound) {
 			return nil, notFound(ref)
 		}
 		if err != nil {
 			return nil, err
-		}
-		req.Deployment = d
-	case HostTenant:
-		gw, ok := edge.Gateway(r)
-		if !ok {
-			return nil, fault.Newf(fault.ErrUnauthenticated, "The request did not arrive through the API gateway.")
-		}
-		ref = gw.DomainName
-		d, err := g.Tenants.DeploymentByDomain(ctx, ref)
-		if errors.Is(err, fault.ErrNotFound) {
-			return nil, notFound(ref)
-		}
-		if err != nil {
-			return nil, err
-		}
-		if d.Status != tenant.StatusActive {
-			return nil, fault.Newf(fault.ErrForbidden, "This deployment is %s.", d.Status)
-		}
-		ip, err := edge.SourceIP(r)
-		if err != nil {
-			return nil, err
-		}
-		if !d.Allows(ip) {
-			return nil, fault.Newf(ErrOutsideAllowlist, "Requests from %s are not in this deployment's IP allowlist.", ip)
 		}
 		req.Deployment = d
 	}
-
-	switch rule.Caller {
-	case Anonymous:
+	if rule.Caller == Anonymous || rule.Caller == Operator {
 		return req, nil
-	case Operator:
+	}
+	// Another tenant's caller gets exactly what a request for a missing deployment gets.
+	if req.Principal.DeploymentID != req.Deployment.ID {
+		return nil, notFound(ref)
+	}
+	if err := g.current(r.Context(), &req.Principal); err != nil {
+		return nil, err
+	}
+	if !rule.Allows(req.Principal) {
+		return nil, fault.Newf(fault.ErrForbidden, "Your role does not allow this; it needs %s.", rule.Name)
+	}
+	return req, nil
+}
+
+// hostTenant resolves the deployment the request was sent to and applies its allowlist.
+func (g *Guard) hostTenant(r *http.Request, req *Request) (string, error) {
+	gw, ok := edge.Gateway(r)
+	if !ok {
+		return "", fault.Newf(fault.ErrUnauthenticated, "The request did not arrive through the API gateway.")
+	}
+	ref := gw.DomainName
+	d, err := g.Tenants.DeploymentByDomain(r.Context(), ref)
+	if errors.Is(err, fault.ErrNotFound) {
+		return "", notFound(ref)
+	}
+	if err != nil {
+		return "", err
+	}
+	if d.Status != tenant.StatusActive {
+		return "", fault.Newf(fault.ErrForbidden, "This deployment is %s.", d.Status)
+	}
+	ip, err := edge.SourceIP(r)
+	if err != nil {
+		return "", err
+	}
+	if !d.Allows(ip) {
+		return "", fault.Newf(ErrOutsideAllowlist, "Requests from %s are not in this deployment's IP allowlist.", ip)
+	}
+	req.Deployment = d
+	return ref, nil
+}
+
+// caller identifies the caller with the credentials rule asks for.
+func (g *Guard) caller(r *http.Request, rule Rule) (Principal, error) {
+	if rule.Caller == Operator {
 		iam := edge.IAMCaller(r)
 		if iam == nil {
-			return nil, fault.Newf(fault.ErrUnauthenticated, "This route needs an AWS SigV4-signed request.")
+			return Principal{}, fault.Newf(fault.ErrUnauthenticated, "This route needs an AWS SigV4-signed request.")
 		}
 		if g.OperatorAccount == "" || iam.AccountID != g.OperatorAccount {
-			return nil, fault.Newf(fault.ErrForbidden, "Only principals of the operator account may call this route.")
+			return Principal{}, fault.Newf(fault.ErrForbidden, "Only principals of the operator account may call this route.")
 		}
-		req.Principal = Principal{Kind: Operator, IAMAccount: iam.AccountID, IAMArn: iam.UserARN}
-		return req, nil
+		return Principal{Kind: Operator, IAMAccount: iam.AccountID, IAMArn: iam.UserARN}, nil
 	}
-
 	raw, ok := bearer(r)
 	if !ok {
-		return nil, fault.Newf(fault.ErrUnauthenticated, "This route needs a bearer token (Authorization: Bearer <token>).")
+		return Principal{}, fault.Newf(fault.ErrUnauthenticated, "This route needs a bearer token (Authorization: Bearer <token>).")
 	}
 	sys := token.Portal
 	if rule.Caller == Console {
 		sys = token.Console
 	}
-	claims, err := g.Tokens.Verify(ctx, raw, sys)
+	claims, err := g.Tokens.Verify(r.Context(), raw, sys)
 	if err != nil {
-		return nil, err
+		return Principal{}, err
 	}
-	p := Principal{Kind: rule.Caller, UserID: claims.Subject, Name: claims.Name, DeploymentID: claims.Deployment}
-	for _, role := range claims.Roles {
-		if rule.Caller == Portal {
-			p.PortalRole = identity.PortalRole(role)
-		} else {
-			p.ConsoleRoles = append(p.ConsoleRoles, identity.ConsoleRole(role))
+	return Principal{Kind: rule.Caller, UserID: claims.Subject, Name: claims.Name, DeploymentID: claims.Deployment}, nil
+}
+
+// current fills p's roles from the user as stored now, refusing users that are gone or
+// disabled. Console callers are console users (cu_...) or portal users who opened the
+// console with their portal identity (pu_...).
+func (g *Guard) current(ctx context.Context, p *Principal) error {
+	isPortalUser := strings.HasPrefix(p.UserID, "pu_")
+	switch {
+	case p.Kind == Portal || (p.Kind == Console && isPortalUser):
+		u, err := g.Tenants.GetPortalUser(ctx, p.DeploymentID, p.UserID)
+		if errors.Is(err, fault.ErrNotFound) {
+			return errInactive
 		}
+		if err != nil {
+			return err
+		}
+		if u.Status != identity.StatusActive {
+			return errInactive
+		}
+		if p.Kind == Portal {
+			p.PortalRole = u.Role
+		} else {
+			p.ConsoleRoles = identity.ConsoleRolesFor(u)
+		}
+	case p.Kind == Console:
+		u, err := g.Tenants.GetConsoleUser(ctx, p.DeploymentID, p.UserID)
+		if errors.Is(err, fault.ErrNotFound) {
+			return errInactive
+		}
+		if err != nil {
+			return err
+		}
+		if u.Status != identity.StatusActive {
+			return errInactive
+		}
+		p.ConsoleRoles = u.Roles
 	}
-	// Another tenant's caller gets exactly what a request for a missing deployment gets.
-	if rule.Tenancy != NoTenant && p.DeploymentID != req.Deployment.ID {
-		return nil, notFound(ref)
-	}
-	req.Principal = p
-	if !rule.Allows(p) {
-		return nil, fault.Newf(fault.ErrForbidden, "Your role does not allow this; it needs %s.", rule.Name)
-	}
-	return req, nil
+	return nil
 }
 
 func bearer(r *http.Request) (string, bool) {
@@ -326,8 +380,8 @@ func NewMux(log *slog.Logger, guard *Guard) *Mux {
 
 // Handle registers h for pattern behind rule.
 func (m *Mux) Handle(pattern string, rule Rule, h Handler) {
-	if rule.Name == "" {
-		panic("access: route " + pattern + " has no rule")
+	if rule.Name == "" || (rule.Caller != Anonymous && rule.allow == nil) {
+		panic("access: route " + pattern + " has no complete rule")
 	}
 	m.rules[pattern] = rule
 	m.Router.Handle(pattern, func(w http.ResponseWriter, r *http.Request) error {

@@ -110,16 +110,17 @@ func (a api) login(w http.ResponseWriter, r *http.Request, req *access.Request) 
 			acc = login.Account{Exists: true, Status: u.Status, Credentials: u.Credentials}
 		case !errors.Is(err, fault.ErrNotFound):
 			return err
+		default:
+			// The same reads as for a known user: an unknown one takes as long.
+			_, _ = a.Store.GetConsoleUser(r.Context(), "dep_none", "none")
 		}
 	}
 	now := a.Now()
-	ok, next, changed := login.Attempt(acc, body.Password, dom.Lockout, now)
-	if changed {
-		if err := a.Store.RecordLogin(r.Context(), req.Deployment.ID, false, u.ID, next); err != nil {
-			return err
-		}
+	res := login.Attempt(acc, body.Password, dom.Lockout, now)
+	if err := login.Record(r.Context(), a.Store, res, req.Deployment.ID, false, u.ID, dom.Lockout, now); err != nil && !errors.Is(err, fault.ErrNotFound) {
+		return err
 	}
-	if !ok {
+	if !res.OK() {
 		return login.ErrFailed
 	}
 	if dom.Password.Expired(u.PasswordSetAt, now) {
@@ -329,6 +330,9 @@ func (a api) patchUser(w http.ResponseWriter, r *http.Request, req *access.Reque
 	}
 	if body.Roles != nil {
 		next.Roles = parseRoles(*body.Roles, &bad)
+		if len(*body.Roles) == 0 {
+			bad.Add("roles", "at least one of console-admin, console-viewer, signer")
+		}
 		changes = append(changes, fmt.Sprintf("roles %v", roleNames(next.Roles)))
 	}
 	if body.Status != nil {

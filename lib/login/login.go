@@ -4,6 +4,7 @@
 package login
 
 import (
+	"context"
 	"time"
 
 	"github.com/opensignum/signum/lib/fault"
@@ -21,24 +22,57 @@ type Account struct {
 	identity.Credentials
 }
 
-// Attempt checks pw against acc at now under lockout. It returns whether the login succeeds,
-// the credentials to store, and whether they changed (a failure counted or a count reset).
-func Attempt(acc Account, pw string, lock password.Lockout, now time.Time) (ok bool, next identity.Credentials, changed bool) {
-	next = acc.Credentials
+// Result of a login attempt.
+type Result int
+
+// Results. Only Failure is counted towards a lockout: an attempt on an unknown, disabled or
+// locked account changes nothing (so that guessing at a locked account cannot extend the lock).
+const (
+	Refused      Result = iota // unknown user, disabled or locked: nothing to record
+	Failure                    // wrong password: count it
+	Success                    // right password, no failures to clear
+	SuccessReset               // right password: clear the failures
+)
+
+// OK reports whether the login succeeded.
+func (r Result) OK() bool { return r == Success || r == SuccessReset }
+
+// Attempt checks pw against acc at now under lockout. Every path hashes once, so that all
+// answers take the same time.
+func Attempt(acc Account, pw string, lock password.Lockout, now time.Time) Result {
 	if !acc.Exists || acc.Status != identity.StatusActive || lock.Locked(acc.Failures, acc.LockedUntil, acc.LockedForever, now) {
 		password.VerifyDummy(pw)
-		return false, next, false
+		return Refused
 	}
 	match, err := password.Verify(acc.PasswordHash, pw)
 	if err != nil || !match {
-		next.Failures, next.LockedUntil, next.LockedForever = lock.AfterFailure(acc.Failures, now)
-		return false, next, true
+		return Failure
 	}
 	if acc.Failures != 0 || !acc.LockedUntil.IsZero() {
-		next.Failures, next.LockedUntil = 0, time.Time{}
-		return true, next, true
+		return SuccessReset
 	}
-	return true, next, false
+	return Success
+}
+
+// Recorder stores login outcomes atomically (store.Store).
+type Recorder interface {
+	RecordFailure(ctx context.Context, deploymentID string, portal bool, userID string, lock password.Lockout, now time.Time) error
+	ResetFailures(ctx context.Context, deploymentID string, portal bool, userID string) error
+}
+
+// Record stores the outcome of an attempt on user (deploymentID, userID). Refused attempts
+// make the same kind of write against an item that does not exist, so that refused and failed
+// attempts cost the same round trips.
+func Record(ctx context.Context, rec Recorder, res Result, deploymentID string, portal bool, userID string, lock password.Lockout, now time.Time) error {
+	switch res {
+	case Failure:
+		return rec.RecordFailure(ctx, deploymentID, portal, userID, lock, now)
+	case Refused:
+		_ = rec.RecordFailure(ctx, "dep_none", portal, "none", lock, now)
+	case SuccessReset:
+		return rec.ResetFailures(ctx, deploymentID, portal, userID)
+	}
+	return nil
 }
 
 // SetPassword checks pw against policy (and the user's identity) and returns credentials

@@ -26,6 +26,10 @@ import (
 	"github.com/opensignum/signum/lib/token"
 )
 
+// errSignumAdmin refuses customer changes that would revoke the Signum Administrator role,
+// which only the operator side can move.
+var errSignumAdmin = fault.Newf(fault.ErrConflict, "This user is the deployment's Signum Administrator and stays an active Admin; ask the operator to move the role first.")
+
 // Portal users share one password and lockout policy; console domains have their own.
 var (
 	portalPolicy  = password.DefaultPolicy()
@@ -177,16 +181,17 @@ func (a api) login(w http.ResponseWriter, r *http.Request, _ *access.Request) er
 			acc = login.Account{Exists: true, Status: u.Status, Credentials: u.Credentials}
 		case !errors.Is(err, fault.ErrNotFound):
 			return err
+		default:
+			// The same reads as for a known user: an unknown one takes as long.
+			_, _ = a.Store.GetPortalUser(r.Context(), "dep_none", "none")
 		}
 	}
 	now := a.Now()
-	ok, next, changed := login.Attempt(acc, body.Password, portalLockout, now)
-	if changed {
-		if err := a.Store.RecordLogin(r.Context(), u.DeploymentID, true, u.ID, next); err != nil {
-			return err
-		}
+	res := login.Attempt(acc, body.Password, portalLockout, now)
+	if err := login.Record(r.Context(), a.Store, res, u.DeploymentID, true, u.ID, portalLockout, now); err != nil && !errors.Is(err, fault.ErrNotFound) {
+		return err
 	}
-	if !ok {
+	if !res.OK() {
 		return login.ErrFailed
 	}
 	roles := []string{string(u.Role)}
@@ -408,6 +413,9 @@ func (a api) patchUser(w http.ResponseWriter, r *http.Request, req *access.Reque
 	if err := bad.Err(); err != nil {
 		return err
 	}
+	if cur.SignumAdmin && (next.Role != identity.RoleAdmin || next.Status != identity.StatusActive) {
+		return errSignumAdmin
+	}
 	if len(changes) > 0 {
 		if cur, err = a.Store.UpdatePortalUser(r.Context(), cur, next, tenant.LogEntry{
 			Actor: req.Principal.Actor(), Action: "portalUser.updated", Detail: cur.Email + ": " + strings.Join(changes, "; "),
@@ -423,6 +431,9 @@ func (a api) deleteUser(w http.ResponseWriter, r *http.Request, req *access.Requ
 	u, err := a.Store.GetPortalUser(r.Context(), req.Deployment.ID, r.PathValue("userId"))
 	if err != nil {
 		return err
+	}
+	if u.SignumAdmin {
+		return errSignumAdmin
 	}
 	if err := a.Store.DeletePortalUser(r.Context(), u, tenant.LogEntry{Actor: req.Principal.Actor(), Action: "portalUser.removed", Detail: u.Email}); err != nil {
 		return err

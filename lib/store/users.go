@@ -13,6 +13,7 @@ import (
 
 	"github.com/opensignum/signum/lib/fault"
 	"github.com/opensignum/signum/lib/identity"
+	"github.com/opensignum/signum/lib/password"
 	"github.com/opensignum/signum/lib/tenant"
 )
 
@@ -380,29 +381,71 @@ func (s *Store) transact(ctx context.Context, op string, items []types.TransactW
 	return unavailable(op, err)
 }
 
-// RecordLogin stores the outcome of a login attempt: the failure count and lock of c. It
-// does not change the user's version, so that a login never makes an admin's edit stale.
-func (s *Store) RecordLogin(ctx context.Context, deploymentID string, portal bool, userID string, c identity.Credentials) error {
-	sk := consoleUserSK(userID)
-	if portal {
-		sk = portalUserSK(userID)
-	}
-	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:           &s.table,
-		Key:                 key(deploymentPK(deploymentID), sk),
-		UpdateExpression:    aws.String("SET failures = :f, lockedUntil = :u, lockedForever = :p"),
-		ConditionExpression: aws.String("attribute_exists(PK)"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":f": &types.AttributeValueMemberN{Value: strconv.Itoa(c.Failures)},
-			":u": &types.AttributeValueMemberS{Value: formatTime(c.LockedUntil)},
-			":p": &types.AttributeValueMemberBOOL{Value: c.LockedForever},
-		},
+// RecordFailure counts a failed login atomically (ADD), so that parallel guesses cannot
+// share one read of the count, and locks the account when the count reaches the lockout's
+// limit. Each write bumps the version, so an admin's edit based on an older read is refused
+// instead of silently clearing a lock.
+func (s *Store) RecordFailure(ctx context.Context, deploymentID string, portal bool, userID string, lock password.Lockout, now time.Time) error {
+	k := key(deploymentPK(deploymentID), userSK(portal, userID))
+	out, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: &s.table, Key: k,
+		UpdateExpression:          aws.String("ADD failures :one, version :one"),
+		ConditionExpression:       aws.String("attribute_exists(PK)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":one": &types.AttributeValueMemberN{Value: "1"}},
+		ReturnValues:              types.ReturnValueUpdatedNew,
 	})
 	if isConditionFailed(err) {
-		return fmt.Errorf("record login: user %s: %w", userID, ErrNotFound)
+		return fmt.Errorf("record failure: user %s: %w", userID, ErrNotFound)
 	}
 	if err != nil {
-		return unavailable("record login", err)
+		return unavailable("record failure", err)
+	}
+	var counts struct {
+		Failures int `dynamodbav:"failures"`
+	}
+	if err := attributevalue.UnmarshalMap(out.Attributes, &counts); err != nil {
+		return fmt.Errorf("decode failure count: %w", err)
+	}
+	n, until, forever := lock.AfterFailure(counts.Failures-1, now)
+	if until.IsZero() && !forever {
+		return nil
+	}
+	_, err = s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: &s.table, Key: k,
+		UpdateExpression:    aws.String("SET failures = :f, lockedUntil = :u, lockedForever = :p ADD version :one"),
+		ConditionExpression: aws.String("attribute_exists(PK)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":f": &types.AttributeValueMemberN{Value: strconv.Itoa(n)}, ":u": &types.AttributeValueMemberS{Value: formatTime(until)},
+			":p": &types.AttributeValueMemberBOOL{Value: forever}, ":one": &types.AttributeValueMemberN{Value: "1"},
+		},
+	})
+	if err != nil && !isConditionFailed(err) {
+		return unavailable("lock account", err)
 	}
 	return nil
+}
+
+// ResetFailures clears the failure count and a temporary lock after a successful login.
+func (s *Store) ResetFailures(ctx context.Context, deploymentID string, portal bool, userID string) error {
+	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 &s.table,
+		Key:                       key(deploymentPK(deploymentID), userSK(portal, userID)),
+		UpdateExpression:          aws.String("SET failures = :z, lockedUntil = :e ADD version :one"),
+		ConditionExpression:       aws.String("attribute_exists(PK)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":z": &types.AttributeValueMemberN{Value: "0"}, ":e": &types.AttributeValueMemberS{Value: ""}, ":one": &types.AttributeValueMemberN{Value: "1"}},
+	})
+	if isConditionFailed(err) {
+		return fmt.Errorf("reset failures: user %s: %w", userID, ErrNotFound)
+	}
+	if err != nil {
+		return unavailable("reset failures", err)
+	}
+	return nil
+}
+
+func userSK(portal bool, id string) string {
+	if portal {
+		return portalUserSK(id)
+	}
+	return consoleUserSK(id)
 }

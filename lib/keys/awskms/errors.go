@@ -1,0 +1,72 @@
+package awskms
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/smithy-go"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
+
+	"github.com/opensignum/signum/lib/fault"
+	"github.com/opensignum/signum/lib/keys"
+)
+
+// Details the caller sees. They are constant: the cause (key ids, ARNs, KMS messages and
+// request ids) goes to the log only.
+const (
+	detailNotFound    = "The key does not exist or has been deleted."
+	detailDisabled    = "The key is disabled or pending deletion."
+	detailUnsupported = "The key does not support this operation."
+	detailUnavailable = "The key service is unavailable; retry later."
+)
+
+// mapError classifies an error of the KMS call op into the keys errors:
+//
+//   - NotFoundException: keys.ErrNotFound;
+//   - DisabledException, KMSInvalidStateException (pending deletion, pending import, ...),
+//     KeyUnavailableException: keys.ErrDisabled;
+//   - InvalidKeyUsageException, UnsupportedOperationException: keys.ErrUnsupported;
+//   - throttling, KMS-side failures, timeouts, network errors and HTTP 5xx without a known
+//     code (a proxy or load balancer answering for KMS): keys.ErrUnavailable;
+//   - anything else (access denied, validation errors, the caller's cancelled context)
+//     stays a plain error: a fault of the service, not of the moment or the caller (500).
+func mapError(op string, err error) error {
+	cause := fmt.Errorf("%s: %w", op, err)
+	if errors.Is(err, context.Canceled) {
+		return cause
+	}
+	var api smithy.APIError
+	if errors.As(err, &api) {
+		switch api.ErrorCode() {
+		case "NotFoundException":
+			return fault.Wrap(keys.ErrNotFound, cause, detailNotFound)
+		case "DisabledException", "KMSInvalidStateException", "KeyUnavailableException":
+			return fault.Wrap(keys.ErrDisabled, cause, detailDisabled)
+		case "InvalidKeyUsageException", "UnsupportedOperationException":
+			return fault.Wrap(keys.ErrUnsupported, cause, detailUnsupported)
+		case "ThrottlingException", "KMSInternalException", "DependencyTimeoutException", "LimitExceededException":
+			return fault.Wrap(keys.ErrUnavailable, cause, detailUnavailable)
+		}
+	}
+	if transient(err) {
+		return fault.Wrap(keys.ErrUnavailable, cause, detailUnavailable)
+	}
+	return cause
+}
+
+// transient reports whether err is the network's or the moment's rather than the request's.
+func transient(err error) bool {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return true
+	}
+	var send *smithyhttp.RequestSendError
+	var netErr net.Error
+	if errors.As(err, &send) || errors.As(err, &netErr) {
+		return true
+	}
+	var resp *awshttp.ResponseError
+	return errors.As(err, &resp) && resp.HTTPStatusCode() >= 500
+}

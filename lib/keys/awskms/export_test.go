@@ -1,0 +1,4 @@
+package awskms
+
+// ParseURI exposes parseURI to the URI table and fuzz tests.
+var ParseURI = parseURI
