@@ -6,19 +6,24 @@ LAMBDA_ENV := CGO_ENABLED=0 GOOS=linux GOARCH=arm64
 # Every directory under functions/ is a Lambda function (template.yaml names each one).
 FUNCTIONS := $(notdir $(wildcard functions/*))
 
-.PHONY: run test vet fmt-check test-aws build clean fuzz bench
+.PHONY: run test vet fmt-check test-aws build clean fuzz bench softhsm
 
 ## run: the whole service locally on the embedded stand-ins (no Docker, no AWS account)
 run:
 	$(GO) run ./cmd/signum-local
 
 ## test: vet, formatting, and every test (fuzz targets run their seed corpus)
-test: vet fmt-check
-	$(GO) test -count=1 ./...
+test: vet fmt-check softhsm
+	SIGNUM_REQUIRE_SOFTHSM=1 $(GO) test -count=1 ./...
 	@$(GO) test -count=1 -run '^TestAuthorizationMatrix$$' -v ./lib/local | grep '^authorization matrix'
 
 vet:
 	$(GO) vet ./...
+	CGO_ENABLED=0 $(GO) vet ./lib/keys/...
+
+## softhsm: install SoftHSM2 (the local stand-in for CloudHSM) when missing; the PKCS#11 tests need it
+softhsm:
+	@command -v softhsm2-util >/dev/null && test -e /usr/lib/softhsm/libsofthsm2.so || bash scripts/softhsm-setup.sh
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
@@ -45,7 +50,9 @@ build-%Function:
 
 ## fuzz: a short run of every fuzz target beyond its seeds (FUZZTIME=30s by default)
 FUZZTIME ?= 30s
-FUZZ_TARGETS := ./lib/edge:FuzzDecodeJSON ./lib/tenant:FuzzParseAllowlist ./lib/tenant:FuzzNormalizeDomainName ./lib/store:FuzzCursorOpen
+FUZZ_TARGETS := ./lib/edge:FuzzDecodeJSON ./lib/tenant:FuzzParseAllowlist ./lib/tenant:FuzzNormalizeDomainName ./lib/store:FuzzCursorOpen \
+	./lib/token:FuzzVerify ./lib/password:FuzzVerify ./lib/password:FuzzCheck ./lib/certs:FuzzParseBundle ./lib/certs:FuzzParseCSR \
+	./lib/keys/awskms:FuzzParseURI ./lib/keys/pkcs11:FuzzParseURI
 fuzz:
 	@for t in $(FUZZ_TARGETS); do \
 		pkg=$${t%%:*}; fn=$${t##*:}; echo "fuzz $$pkg $$fn"; \
