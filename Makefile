@@ -5,6 +5,9 @@ GOFLAGS_LAMBDA := -trimpath -tags lambda.norpc -ldflags=-s\ -w
 LAMBDA_ENV := CGO_ENABLED=0 GOOS=linux GOARCH=arm64
 # Every directory under functions/ is a Lambda function (template.yaml names each one).
 FUNCTIONS := $(notdir $(wildcard functions/*))
+# Functions that load a PKCS#11 module (CloudHSM) need cgo; they run on x86_64 (template.yaml).
+CGO_FUNCTIONS := console-certificates
+lambda_env = $(if $(filter $(1),$(CGO_FUNCTIONS)),CGO_ENABLED=1 GOOS=linux GOARCH=amd64,$(LAMBDA_ENV))
 
 .PHONY: run test vet fmt-check test-aws build clean fuzz bench softhsm
 
@@ -37,7 +40,8 @@ test-aws:
 build:
 	@for f in $(FUNCTIONS); do \
 		echo "build functions/$$f"; \
-		$(LAMBDA_ENV) $(GO) build $(GOFLAGS_LAMBDA) -o bin/$$f/bootstrap ./functions/$$f || exit 1; \
+		case " $(CGO_FUNCTIONS) " in *" $$f "*) env="CGO_ENABLED=1 GOOS=linux GOARCH=amd64";; *) env="$(LAMBDA_ENV)";; esac; \
+		env $$env $(GO) build $(GOFLAGS_LAMBDA) -o bin/$$f/bootstrap ./functions/$$f || exit 1; \
 	done
 
 # sam build (BuildMethod: makefile) calls build-<LogicalId> with ARTIFACTS_DIR set; the
@@ -46,7 +50,7 @@ build:
 fn_dir = functions/$(shell echo '$(1)' | sed -E 's/([a-z0-9])([A-Z])/\1-\2/g' | tr 'A-Z' 'a-z')
 build-%Function:
 	@test -d $(call fn_dir,$*) || { echo "no directory $(call fn_dir,$*) for $*Function"; exit 1; }
-	$(LAMBDA_ENV) $(GO) build $(GOFLAGS_LAMBDA) -o $(ARTIFACTS_DIR)/bootstrap ./$(call fn_dir,$*)
+	$(call lambda_env,$(notdir $(call fn_dir,$*))) $(GO) build $(GOFLAGS_LAMBDA) -o $(ARTIFACTS_DIR)/bootstrap ./$(call fn_dir,$*)
 
 ## fuzz: a short run of every fuzz target beyond its seeds (FUZZTIME=30s by default)
 FUZZTIME ?= 30s

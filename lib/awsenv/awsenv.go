@@ -44,6 +44,14 @@ type Config struct {
 	StaticAccessKey, StaticSecretKey string
 	// LogLevel is LOG_LEVEL (debug, info, warn, error).
 	LogLevel string
+	// PKCS11Library is PKCS11_LIBRARY: the PKCS#11 module of the CloudHSM client; empty means
+	// no HSM backend. PKCS11Token is PKCS11_TOKEN_LABEL.
+	PKCS11Library, PKCS11Token string
+	// PKCS11PINSecret is PKCS11_PIN_SECRET: the Secrets Manager secret (id or ARN) holding the
+	// crypto user's PIN. The PIN itself is never in the environment or the template.
+	PKCS11PINSecret string
+	// PKCS11PIN is set only by the local server (a throw-away SoftHSM2 token).
+	PKCS11PIN string
 	// OperatorAccountID is OPERATOR_ACCOUNT_ID: the AWS account whose IAM principals may call
 	// the operator API (functions that serve it only).
 	OperatorAccountID string
@@ -61,6 +69,9 @@ func FromEnv() (Config, error) {
 		LogLevel:         os.Getenv("LOG_LEVEL"),
 
 		OperatorAccountID: os.Getenv("OPERATOR_ACCOUNT_ID"),
+		PKCS11Library:     os.Getenv("PKCS11_LIBRARY"),
+		PKCS11Token:       os.Getenv("PKCS11_TOKEN_LABEL"),
+		PKCS11PINSecret:   os.Getenv("PKCS11_PIN_SECRET"),
 	}
 	var missing []string
 	for name, v := range map[string]string{"AWS_REGION": c.Region, "TABLE_NAME": c.TableName, "SERVICE_KEY_ID": c.ServiceKeyID, "TOKEN_KEY_ID": c.TokenKeyID} {

@@ -20,6 +20,7 @@ import (
 	signum "github.com/opensignum/signum"
 	"github.com/opensignum/signum/lib/apigw"
 	"github.com/opensignum/signum/lib/awsenv"
+	"github.com/opensignum/signum/lib/certificates"
 	"github.com/opensignum/signum/lib/console"
 	"github.com/opensignum/signum/lib/devstack"
 	"github.com/opensignum/signum/lib/edge"
@@ -36,15 +37,16 @@ import (
 // Builds maps each function of template.yaml (by logical id) to the Build its main.go runs.
 // A test fails when the two lists differ.
 var Builds = map[string]function.Build{
-	"HealthFunction":            health.Build,
-	"OperatorFunction":          operator.Build,
-	"FallbackFunction":          apigw.BuildFallback,
-	"PortalAuthFunction":        portal.BuildAuth,
-	"PortalDeploymentsFunction": portal.BuildDeployments,
-	"PortalUsersFunction":       portal.BuildUsers,
-	"ConsoleAuthFunction":       console.BuildAuth,
-	"ConsoleUsersFunction":      console.BuildUsers,
-	"ConsoleSettingsFunction":   console.BuildSettings,
+	"HealthFunction":              health.Build,
+	"OperatorFunction":            operator.Build,
+	"FallbackFunction":            apigw.BuildFallback,
+	"PortalAuthFunction":          portal.BuildAuth,
+	"PortalDeploymentsFunction":   portal.BuildDeployments,
+	"PortalUsersFunction":         portal.BuildUsers,
+	"ConsoleAuthFunction":         console.BuildAuth,
+	"ConsoleUsersFunction":        console.BuildUsers,
+	"ConsoleSettingsFunction":     console.BuildSettings,
+	"ConsoleCertificatesFunction": certificates.Build,
 }
 
 // OperatorAccessKey is the access key id of the local operator's SigV4 credentials.
@@ -111,6 +113,17 @@ func (s *Server) start(ctx context.Context, o Options) error {
 	var err error
 	s.Config = s.Stack.Env(o.Table)
 	s.Config.OperatorAccountID = devstack.AccountID
+	// A SoftHSM2 token stands in for CloudHSM when SoftHSM2 is installed; without it the
+	// service runs with KMS keys only.
+	hsmDir := filepath.Join(o.DataDir, "softhsm")
+	if o.DataDir == "" {
+		hsmDir = filepath.Join(os.TempDir(), fmt.Sprintf("signum-softhsm-%d", os.Getpid()))
+	}
+	if hsm, err := devstack.SoftHSM(hsmDir); err == nil {
+		s.Config.PKCS11Library, s.Config.PKCS11Token, s.Config.PKCS11PIN = hsm.Library, hsm.Token, hsm.PIN
+	} else {
+		o.Log.Warn("no PKCS#11 backend", slog.String("reason", err.Error()))
+	}
 	if s.Clients, err = awsenv.NewClients(ctx, s.Config); err != nil {
 		return err
 	}

@@ -19,8 +19,10 @@ import (
 	signum "github.com/opensignum/signum"
 	"github.com/opensignum/signum/lib/access"
 	"github.com/opensignum/signum/lib/apigw"
+	"github.com/opensignum/signum/lib/certs"
 	"github.com/opensignum/signum/lib/devstack"
 	"github.com/opensignum/signum/lib/identity"
+	"github.com/opensignum/signum/lib/keys"
 	"github.com/opensignum/signum/lib/local"
 	"github.com/opensignum/signum/lib/login"
 	"github.com/opensignum/signum/lib/password"
@@ -50,6 +52,7 @@ type tenantFixture struct {
 	principals []principal
 	portalUser string // a portal user id (role User) to act on
 	consoleUsr string // a console user id to act on
+	cert       string // a certificate id to act on
 }
 
 // passwordHash is one argon2id hash reused for fixture users: hashing per user would only
@@ -111,6 +114,7 @@ func setupTenant(t *testing.T, srv *local.Server, st *store.Store, p *service.Pa
 		}
 		add("console "+string(role), access.Principal{Kind: access.Console, UserID: u.ID, ConsoleRoles: []identity.ConsoleRole{role}}, issue("console", u.ID, []string{string(role)}))
 	}
+	f.cert = fixtureCertificate(t, st, d.ID)
 	if !foreign {
 		// Tokens that outlive their users' rights: a removed portal Admin, a disabled
 		// console admin.
@@ -247,6 +251,15 @@ func TestAuthorizationMatrix(t *testing.T) {
 		"GET /console/domains/local":     consoleReaders,
 		"PATCH /console/domains/local":   {sa},
 		"GET /console/system-log":        consoleReaders,
+
+		"GET /console/certificates":                 consoleReaders,
+		"GET /console/certificates/{certId}":        consoleReaders,
+		"GET /console/certificates/{certId}/chain":  consoleReaders,
+		"POST /console/certificates":                {sa, cAdmin},
+		"PATCH /console/certificates/{certId}":      {sa, cAdmin},
+		"DELETE /console/certificates/{certId}":     {sa, cAdmin},
+		"PUT /console/certificates/{certId}/chain":  {sa, cAdmin},
+		"POST /console/certificates/{certId}/renew": {sa, cAdmin},
 	}
 
 	var routes []apigw.Route
@@ -341,6 +354,7 @@ func expect(rule access.Rule, route apigw.Route, p principal, admitted []string)
 func fill(t *testing.T, path string, A tenantFixture, st *store.Store) string {
 	t.Helper()
 	path = strings.ReplaceAll(path, "{id}", A.dep.ID)
+	path = strings.ReplaceAll(path, "{certId}", A.cert)
 	if !strings.Contains(path, "{userId}") {
 		return path
 	}
@@ -417,6 +431,10 @@ func freshVictim(t *testing.T, srv *local.Server, path string) string {
 	ctx := context.Background()
 	st := store.New(srv.Clients.DynamoDB, srv.Config.TableName, service.CursorKey(envFor(srv)))
 	victims[path]++
+	if strings.HasPrefix(path, "/console/certificates/") {
+		parts[len(parts)-1] = fixtureCertificate(t, st, srv.Demo.ID)
+		return strings.Join(parts, "/")
+	}
 	if strings.HasPrefix(path, "/portal/") {
 		dep := parts[3]
 		_, hash := identity.NewInviteToken()
@@ -477,4 +495,19 @@ func claims(sys, user, dep string, roles []string) token.Claims {
 
 func loginCreds() (identity.Credentials, error) {
 	return login.SetPassword(strongPassword, "fixture", password.DefaultPolicy(), time.Now())
+}
+
+// fixtureCertificate stores an active certificate record whose key does not exist: enough for
+// routes that read, change or delete the record (deleting its missing key is a no-op).
+func fixtureCertificate(t *testing.T, st *store.Store, dep string) string {
+	t.Helper()
+	c, err := st.CreateCertificate(context.Background(), certs.Certificate{
+		ID: tenant.NewID("crt_"), DeploymentID: dep, Name: "fixture", Status: certs.StatusActive, Backend: "awskms",
+		Algorithm: keys.ECP256, KeyURI: "awskms:///00000000-0000-0000-0000-000000000000", Subject: certs.Subject{CommonName: "fixture"},
+		ChainPEM: "-----BEGIN CERTIFICATE-----\nAA==\n-----END CERTIFICATE-----\n",
+	}, tenant.LogEntry{Actor: "test", Action: "fixture"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c.ID
 }
