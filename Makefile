@@ -66,9 +66,11 @@ fuzz:
 ## bench: benchmarks, several runs side by side, summarised by benchstat (bench.txt keeps the raw runs)
 BENCHSTAT := golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da
 BENCHCOUNT ?= 6
-bench:
-	$(GO) test ./lib/... -run '^$$' -bench . -benchtime 2000x -count $(BENCHCOUNT) | tee bench.txt
-	$(GO) run $(BENCHSTAT) -col /layer bench.txt
+bench: softhsm
+	$(GO) test ./lib/local -run '^$$' -bench . -benchtime 2000x -count $(BENCHCOUNT) | tee bench.txt
+	$(GO) test ./lib/keys/awskms ./lib/keys/pkcs11 ./lib/token -run '^$$' -bench . -benchtime 100x -count $(BENCHCOUNT) | tee -a bench.txt
+	$(GO) run $(BENCHSTAT) -col /layer -filter '.name:GetDeployment' bench.txt
+	$(GO) run $(BENCHSTAT) -filter '.name:/Sign|Verify|Issue/' bench.txt
 
 clean:
 	rm -rf bin .aws-sam
