@@ -361,10 +361,10 @@ func (a *API) importChain(w http.ResponseWriter, r *http.Request, req *access.Re
 	keyURI, alg := cur.KeyURI, cur.Algorithm
 	renewing := cur.Renewal != nil
 	switch {
-	case renewing:
-		keyURI, alg = cur.Renewal.KeyURI, cur.Renewal.Algorithm
 	case cur.Status == certs.StatusDeleted:
 		return fault.Newf(fault.ErrGone, "Certificate %s was deleted.", cur.ID)
+	case renewing:
+		keyURI, alg = cur.Renewal.KeyURI, cur.Renewal.Algorithm
 	case cur.Status != certs.StatusPending:
 		return fault.Newf(fault.ErrConflict, "Certificate %s already has its chain; renew it to import a new one.", cur.ID)
 	}
@@ -429,6 +429,7 @@ func (a *API) downloadChain(w http.ResponseWriter, r *http.Request, req *access.
 		return fault.Newf(fault.ErrNotFound, "Certificate %s has no chain yet: import the issued chain first.", c.ID)
 	}
 	w.Header().Set("Content-Type", "application/pem-certificate-chain")
+	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="%s.pem"`, c.ID))
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write([]byte(c.ChainPEM))

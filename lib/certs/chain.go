@@ -151,6 +151,9 @@ func Verify(certs []*x509.Certificate, pub crypto.PublicKey, now time.Time, o Im
 		if parent == nil {
 			break // the rest of the path (e.g. a public root) is not in the bundle
 		}
+		if !parent.IsCA || !parent.BasicConstraintsValid {
+			return Chain{}, fault.Newf(fault.ErrInvalid, "the issuing certificate %q is not a CA certificate", parent.Subject.CommonName)
+		}
 		if err := validAt(parent, now, fmt.Sprintf("the issuing certificate %q", parent.Subject.CommonName)); err != nil {
 			return Chain{}, err
 		}
