@@ -196,7 +196,7 @@ var (
 
 // notFound is the one answer for a deployment that does not exist or is another tenant's.
 func notFound(ref string) error {
-	return fault.Newf(ErrNoDeployment, "No deployment has the id or domain name %q.", truncate(ref, 80))
+	return fault.Newf(ErrNoDeployment, "No deployment has the id or domain name %q.", fault.Clip(ref, 80))
 }
 
 // Check resolves the caller and the deployment of r and applies rule. The order matters:
@@ -346,13 +346,6 @@ func bearer(r *http.Request) (string, bool) {
 		return "", false
 	}
 	return strings.TrimSpace(tok), true
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
 }
 
 type ctxKey struct{}

@@ -152,7 +152,7 @@ func (a *API) create(w http.ResponseWriter, r *http.Request, req *access.Request
 	}
 	backend, err := a.keys.Backend(body.Backend)
 	if err != nil {
-		bad.Add("backend", "%q is not available; use awskms or pkcs11 where configured", truncate(body.Backend, 20))
+		bad.Add("backend", "%q is not available; use awskms or pkcs11 where configured", fault.Clip(body.Backend, 20))
 	}
 	alg := keys.Algorithm(body.Algorithm)
 	if !alg.Valid() {
@@ -520,11 +520,4 @@ func renewalKey(c certs.Certificate) string {
 		return ""
 	}
 	return c.Renewal.KeyURI
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
 }

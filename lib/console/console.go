@@ -217,7 +217,7 @@ func parseRoles(names []string, bad *fault.Fields) []identity.ConsoleRole {
 	for _, n := range names {
 		r := identity.ConsoleRole(n)
 		if !slices.Contains(identity.AssignableConsoleRoles, r) {
-			bad.Add("roles", "%q is not a role you can assign (console-admin, console-viewer, signer)", truncate(n, 40))
+			bad.Add("roles", "%q is not a role you can assign (console-admin, console-viewer, signer)", fault.Clip(n, 40))
 			continue
 		}
 		if !slices.Contains(out, r) {
@@ -495,11 +495,4 @@ func (a api) systemLog(w http.ResponseWriter, r *http.Request, req *access.Reque
 func compact(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
 }

@@ -115,3 +115,12 @@ func (f Fields) Error() string {
 
 // Unwrap makes Fields an ErrInvalid.
 func (f Fields) Unwrap() error { return ErrInvalid }
+
+// Clip shortens s to n bytes (marking the cut) before it is quoted in a caller-safe detail,
+// so that a huge or hostile input is not echoed back whole.
+func Clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}

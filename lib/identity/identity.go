@@ -131,7 +131,7 @@ func NormalizeEmail(s string) (string, error) {
 	s = strings.TrimSpace(s)
 	a, err := mail.ParseAddress(s)
 	if err != nil || a.Address != s || len(s) > 254 || !strings.Contains(s[strings.LastIndexByte(s, '@'):], ".") {
-		return "", fault.Newf(fault.ErrInvalid, "%q is not an e-mail address like name@example.com", truncate(s, 80))
+		return "", fault.Newf(fault.ErrInvalid, "%q is not an e-mail address like name@example.com", fault.Clip(s, 80))
 	}
 	return strings.ToLower(s), nil
 }
@@ -155,13 +155,6 @@ func CleanName(s string) (string, error) {
 		return "", fault.Newf(fault.ErrInvalid, "a name is at most 100 printable characters")
 	}
 	return n, nil
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
 }
 
 // InviteTTL is how long a deployment link stays valid.

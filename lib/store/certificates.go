@@ -116,7 +116,7 @@ func (s *Store) GetCertificate(ctx context.Context, deploymentID, id string) (ce
 		return certs.Certificate{}, err
 	}
 	if item == nil {
-		return certs.Certificate{}, fault.Newf(ErrNotFound, "No certificate has the id %q.", truncate(id, 40))
+		return certs.Certificate{}, fault.Newf(ErrNotFound, "No certificate has the id %q.", fault.Clip(id, 40))
 	}
 	return decodeCertificate(item)
 }

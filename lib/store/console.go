@@ -108,7 +108,7 @@ func (s *Store) GetConsoleUser(ctx context.Context, deploymentID, id string) (id
 		return identity.ConsoleUser{}, err
 	}
 	if item == nil {
-		return identity.ConsoleUser{}, fault.Newf(ErrNotFound, "No console user has the id %q.", truncate(id, 40))
+		return identity.ConsoleUser{}, fault.Newf(ErrNotFound, "No console user has the id %q.", fault.Clip(id, 40))
 	}
 	return decodeConsoleUser(item)
 }

@@ -109,7 +109,7 @@ func marshal(v any) map[string]types.AttributeValue {
 // limit would otherwise turn a long id into a validation error).
 func (s *Store) GetDeployment(ctx context.Context, id string) (tenant.Deployment, error) {
 	if !tenant.ValidID("dep_", id) {
-		return tenant.Deployment{}, fault.Newf(ErrNotFound, "No deployment has the id %q.", truncate(id, 40))
+		return tenant.Deployment{}, fault.Newf(ErrNotFound, "No deployment has the id %q.", fault.Clip(id, 40))
 	}
 	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName: &s.table, Key: key(deploymentPK(id), metaSK), ConsistentRead: aws.Bool(true),
@@ -149,13 +149,6 @@ func (s *Store) DeploymentByDomain(ctx context.Context, domain string) (tenant.D
 		return tenant.Deployment{}, fault.Newf(ErrNotFound, "No deployment answers on %q.", domain)
 	}
 	return d, nil
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
 }
 
 // ListDeployments lists deployments, oldest first (operator view).

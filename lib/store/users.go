@@ -265,7 +265,7 @@ func (s *Store) GetPortalUser(ctx context.Context, deploymentID, id string) (ide
 		return identity.PortalUser{}, err
 	}
 	if item == nil {
-		return identity.PortalUser{}, fault.Newf(ErrNotFound, "No portal user has the id %q.", truncate(id, 40))
+		return identity.PortalUser{}, fault.Newf(ErrNotFound, "No portal user has the id %q.", fault.Clip(id, 40))
 	}
 	return decodePortalUser(item)
 }
