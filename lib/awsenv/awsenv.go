@@ -52,6 +52,9 @@ type Config struct {
 	PKCS11PINSecret string
 	// PKCS11PIN is set only by the local server (a throw-away SoftHSM2 token).
 	PKCS11PIN string
+	// DeploymentDomainSuffix is DEPLOYMENT_DOMAIN_SUFFIX: deployment domain names must be
+	// one label under it (the API's wildcard custom domain); empty allows any name.
+	DeploymentDomainSuffix string
 	// OperatorAccountID is OPERATOR_ACCOUNT_ID: the AWS account whose IAM principals may call
 	// the operator API (functions that serve it only).
 	OperatorAccountID string
@@ -68,10 +71,11 @@ func FromEnv() (Config, error) {
 		KMSEndpoint:      firstSet("AWS_ENDPOINT_URL_KMS", "AWS_ENDPOINT_URL"),
 		LogLevel:         os.Getenv("LOG_LEVEL"),
 
-		OperatorAccountID: os.Getenv("OPERATOR_ACCOUNT_ID"),
-		PKCS11Library:     os.Getenv("PKCS11_LIBRARY"),
-		PKCS11Token:       os.Getenv("PKCS11_TOKEN_LABEL"),
-		PKCS11PINSecret:   os.Getenv("PKCS11_PIN_SECRET"),
+		OperatorAccountID:      os.Getenv("OPERATOR_ACCOUNT_ID"),
+		PKCS11Library:          os.Getenv("PKCS11_LIBRARY"),
+		DeploymentDomainSuffix: os.Getenv("DEPLOYMENT_DOMAIN_SUFFIX"),
+		PKCS11Token:            os.Getenv("PKCS11_TOKEN_LABEL"),
+		PKCS11PINSecret:        os.Getenv("PKCS11_PIN_SECRET"),
 	}
 	var missing []string
 	for name, v := range map[string]string{"AWS_REGION": c.Region, "TABLE_NAME": c.TableName, "SERVICE_KEY_ID": c.ServiceKeyID, "TOKEN_KEY_ID": c.TokenKeyID} {

@@ -42,7 +42,9 @@ type api struct {
 
 // NewHandler returns the operator routes.
 func NewHandler(env function.Env, p *service.Parts) *access.Mux {
-	a := &api{store: p.Store, provisioning: provisioning.New(p.Store, p.Now), now: p.Now}
+	prov := provisioning.New(p.Store, p.Now)
+	prov.DomainSuffix = p.DomainSuffix
+	a := &api{store: p.Store, provisioning: prov, now: p.Now}
 	m := access.NewMux(env.Log, p.Guard)
 	// POST /operator/deployments — operator. Idempotency-Key makes a retry return the
 	// deployment the first call created.

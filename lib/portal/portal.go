@@ -240,7 +240,10 @@ func (a api) patchDeployment(w http.ResponseWriter, r *http.Request, req *access
 		d := ""
 		if *body.DomainName != "" {
 			var err error
-			if d, err = tenant.NormalizeDomainName(*body.DomainName); err != nil {
+			if d, err = tenant.NormalizeDomainName(*body.DomainName); err == nil {
+				err = tenant.CheckDomainSuffix(d, a.DomainSuffix)
+			}
+			if err != nil {
 				detail, _ := fault.DetailOf(err)
 				bad.Add("domainName", "%s", detail)
 			}

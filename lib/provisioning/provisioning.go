@@ -35,6 +35,8 @@ type Store interface {
 type Service struct {
 	store Store
 	now   func() time.Time
+	// DomainSuffix is what deployment domain names must end in ("" = anything).
+	DomainSuffix string
 }
 
 // New returns a service writing to s; now is the clock (time.Now in production).
@@ -130,7 +132,10 @@ func (s *Service) validate(req Request) (tenant.Deployment, error) {
 	var domain string
 	if req.DomainName != "" {
 		var err error
-		if domain, err = tenant.NormalizeDomainName(req.DomainName); err != nil {
+		if domain, err = tenant.NormalizeDomainName(req.DomainName); err == nil {
+			err = tenant.CheckDomainSuffix(domain, s.DomainSuffix)
+		}
+		if err != nil {
 			d, _ := fault.DetailOf(err)
 			bad.Add("domainName", "%s", d)
 		}

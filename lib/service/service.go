@@ -28,6 +28,8 @@ type Parts struct {
 	Issuer *token.Issuer
 	Guard  *access.Guard
 	Now    func() time.Time
+	// DomainSuffix is what deployment domain names must end in ("" = anything).
+	DomainSuffix string
 }
 
 // New builds the parts for env.
@@ -41,7 +43,8 @@ func New(env function.Env) *Parts {
 			Tenants:         st,
 			OperatorAccount: env.Config.OperatorAccountID,
 		},
-		Now: env.Now,
+		Now:          env.Now,
+		DomainSuffix: env.Config.DeploymentDomainSuffix,
 	}
 }
 

@@ -139,6 +139,20 @@ func NormalizeDomainName(s string) (string, error) {
 	return d, nil
 }
 
+// CheckDomainSuffix refuses a deployment domain name outside the service's console domain:
+// in AWS, console and signer requests reach the API through a wildcard custom domain
+// (*.<suffix>), so only names under it can work, and a customer cannot claim another
+// customer's or the vendor's own host. An empty suffix (local runs) allows any name.
+func CheckDomainSuffix(domain, suffix string) error {
+	if suffix == "" || domain == "" {
+		return nil
+	}
+	if !strings.HasSuffix(domain, "."+suffix) || strings.Count(strings.TrimSuffix(domain, "."+suffix), ".") != 0 {
+		return fault.Newf(fault.ErrInvalid, "domain name %q must be one label under %s, like acme.%s", domain, suffix, suffix)
+	}
+	return nil
+}
+
 // ParseAllowlist parses CIDRs (IPv4 or IPv6; a bare address means that one address) into
 // canonical masked prefixes, removing duplicates. Errors name the entry.
 func ParseAllowlist(entries []string) ([]netip.Prefix, error) {

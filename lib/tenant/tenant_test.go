@@ -114,3 +114,17 @@ func TestValidID(t *testing.T) {
 		}
 	}
 }
+
+func TestCheckDomainSuffix(t *testing.T) {
+	for d, ok := range map[string]bool{
+		"acme.sign.example.com": true, "sign.example.com": false, "a.b.sign.example.com": false,
+		"acme.sign.example.com.evil.io": false, "acmesign.example.com": false, "": true,
+	} {
+		if err := tenant.CheckDomainSuffix(d, "sign.example.com"); (err == nil) != ok {
+			t.Errorf("%q: %v", d, err)
+		}
+	}
+	if err := tenant.CheckDomainSuffix("anything.example", ""); err != nil {
+		t.Errorf("no suffix: %v", err)
+	}
+}

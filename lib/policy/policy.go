@@ -1,0 +1,562 @@
+// Package policy is the signing policy engine: it decides whether a user may sign with a
+// certificate. It is pure: no I/O, no clock of its own (the request carries the instant), so
+// the signer, the console's dry-run endpoint and the tests all get the same answer.
+//
+// A Policy connects What (certificates, certificate groups) to Who (users, roles) under
+// Where (applications the agent reports) and When (a weekly schedule and a validity window).
+// Evaluation is deterministic: a disabled certificate never signs; the certificate's owner
+// always may; otherwise the highest-priority matching enabled policy decides, Deny wins ties,
+// and no match means deny.
+package policy
+
+import (
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+	// The zone database is embedded so that schedules resolve the same way on every host,
+	// including minimal Lambda images without /usr/share/zoneinfo.
+	_ "time/tzdata"
+
+	"github.com/opensignum/signum/lib/fault"
+	"github.com/opensignum/signum/lib/identity"
+)
+
+// Action is what a matching policy does: allow or deny.
+type Action string
+
+// Policy actions.
+const (
+	Allow Action = "allow"
+	Deny  Action = "deny"
+)
+
+// Limits on what a policy may hold. They keep validation and evaluation cheap and bound
+// the work an administrator can make the signing path do.
+const (
+	MaxPatternLen   = 1024 // bytes of one process or command-line pattern
+	MaxListLen      = 1000 // entries in each What/Who list
+	MaxApplications = 100
+	MaxWindows      = 100
+	MaxNameLen      = 200
+	MaxIDLen        = 128 // certificate ids, group names, user ids, role names, policy ids
+	MaxPriority     = 1_000_000
+	MinPriority     = -1_000_000
+)
+
+// PortalRolePrefix marks a portal product role among Who.Roles and Request.Roles, so that a
+// console role and a portal role of the same spelling cannot be confused.
+const PortalRolePrefix = "portal:"
+
+// PortalRole returns the name under which a portal product role appears in Who.Roles and
+// Request.Roles, e.g. "portal:Admin".
+func PortalRole(r identity.PortalRole) string { return PortalRolePrefix + string(r) }
+
+// What lists the certificates a policy is about. A request's certificate matches if its id is
+// listed or any of its groups is.
+type What struct {
+	Certificates []string
+	Groups       []string
+}
+
+// Who lists the subjects a policy is about. A requester matches if its user id is in Users or
+// any of its roles is in Roles. Roles holds console roles ("signer", custom roles) and portal
+// product roles spelled with PortalRole ("portal:Admin").
+type Who struct {
+	Users []string
+	Roles []string
+}
+
+// Application is a program the signing agent reports. Process and CommandLine are RE2
+// patterns that must match the whole reported value (so "make" does not match "cmake");
+// an empty CommandLine accepts any command line. Matching is case-sensitive; write (?i) for
+// case-insensitive process names.
+type Application struct {
+	Process, CommandLine string
+}
+
+// Window is a weekly time window: on each of Days, from From (inclusive) to To (exclusive),
+// wall-clock "HH:MM" in the schedule's time zone. To may be "24:00". A window cannot cross
+// midnight: split it into two.
+type Window struct {
+	Days     []time.Weekday
+	From, To string
+}
+
+// Schedule says when a policy applies: inside any of Windows (in TimeZone, an IANA name such
+// as "Europe/Berlin") and between NotBefore and NotAfter (both inclusive; a zero time is
+// open). No windows means any time of the week.
+type Schedule struct {
+	TimeZone            string
+	Windows             []Window
+	NotBefore, NotAfter time.Time
+}
+
+// Policy is one signing policy. Validate must succeed before the policy can allow anything:
+// it compiles the patterns and loads the time zone once, so evaluation does neither.
+type Policy struct {
+	ID       string
+	Name     string
+	Enabled  bool
+	Priority int // higher wins
+	Action   Action
+	Version  int64
+	What     What
+	Who      Who
+	Where    []Application
+	When     Schedule
+
+	// c is set by a successful Validate. Copies of the policy share it; it is read-only.
+	c *compiled
+}
+
+// compiled is what Validate prepares for evaluation. It keeps the sources it was built from
+// so evaluation can tell when the exported fields were changed after Validate.
+type compiled struct {
+	apps []compiledApp
+	tz   string
+	loc  *time.Location
+}
+
+type compiledApp struct {
+	process, commandLine string
+	proc, cmd            *regexp.Regexp // cmd is nil when commandLine is ""
+}
+
+// Validate checks a policy and compiles its patterns; errors are fault.Fields (names like
+// "who", "where[1].process", "when.windows[0].from"). On failure the policy is left
+// unvalidated, which means it can never allow.
+func (p *Policy) Validate() error {
+	p.c = nil
+	var f fault.Fields
+	c := &compiled{}
+
+	if len(p.ID) > MaxIDLen {
+		f.Add("id", "is longer than %d bytes", MaxIDLen)
+	}
+	if strings.TrimSpace(p.Name) == "" {
+		f.Add("name", "is required")
+	} else if len(p.Name) > MaxNameLen {
+		f.Add("name", "is longer than %d bytes", MaxNameLen)
+	}
+	if p.Action != Allow && p.Action != Deny {
+		f.Add("action", "must be %q or %q", Allow, Deny)
+	}
+	if p.Priority < MinPriority || p.Priority > MaxPriority {
+		f.Add("priority", "must be between %d and %d", MinPriority, MaxPriority)
+	}
+
+	if len(p.What.Certificates) == 0 && len(p.What.Groups) == 0 {
+		f.Add("what", "name at least one certificate or certificate group")
+	}
+	checkNames(&f, "what.certificates", p.What.Certificates, false)
+	checkNames(&f, "what.groups", p.What.Groups, false)
+
+	if len(p.Who.Users) == 0 && len(p.Who.Roles) == 0 {
+		f.Add("who", "name at least one user or role")
+	}
+	checkNames(&f, "who.users", p.Who.Users, false)
+	checkNames(&f, "who.roles", p.Who.Roles, true)
+
+	if len(p.Where) > MaxApplications {
+		f.Add("where", "has more than %d applications", MaxApplications)
+	} else {
+		for i, a := range p.Where {
+			ca := compiledApp{process: a.Process, commandLine: a.CommandLine}
+			name := "where[" + strconv.Itoa(i) + "]"
+			if a.Process == "" {
+				f.Add(name+".process", "is required")
+			} else {
+				ca.proc = compileFull(&f, name+".process", a.Process)
+			}
+			if a.CommandLine != "" {
+				ca.cmd = compileFull(&f, name+".commandLine", a.CommandLine)
+			}
+			c.apps = append(c.apps, ca)
+		}
+	}
+
+	s := &p.When
+	if s.TimeZone != "" {
+		// "Local" depends on the host and "" is ambiguous; both are refused so a schedule
+		// means the same everywhere.
+		if s.TimeZone == "Local" || len(s.TimeZone) > MaxIDLen {
+			f.Add("when.timeZone", "%q is not an IANA time zone like Europe/Berlin", truncate(s.TimeZone, 80))
+		} else if loc, err := time.LoadLocation(s.TimeZone); err != nil {
+			f.Add("when.timeZone", "%q is not an IANA time zone like Europe/Berlin", truncate(s.TimeZone, 80))
+		} else {
+			c.tz, c.loc = s.TimeZone, loc
+		}
+	} else if len(s.Windows) > 0 {
+		f.Add("when.timeZone", "is required when there are windows")
+	}
+	if len(s.Windows) > MaxWindows {
+		f.Add("when.windows", "has more than %d windows", MaxWindows)
+	} else {
+		for i, w := range s.Windows {
+			name := "when.windows[" + strconv.Itoa(i) + "]"
+			if len(w.Days) == 0 {
+				f.Add(name+".days", "name at least one day")
+			}
+			for _, d := range w.Days {
+				if d < time.Sunday || d > time.Saturday {
+					f.Add(name+".days", "%d is not a weekday (0 = Sunday … 6 = Saturday)", int(d))
+					break
+				}
+			}
+			from, okFrom := parseClock(w.From)
+			to, okTo := parseClock(w.To)
+			if !okFrom || from == 24*60 {
+				f.Add(name+".from", "%q is not a time HH:MM from 00:00 to 23:59", truncate(w.From, 20))
+			}
+			if !okTo || to == 0 {
+				f.Add(name+".to", "%q is not a time HH:MM from 00:01 to 24:00", truncate(w.To, 20))
+			}
+			if okFrom && okTo && from < 24*60 && to > 0 && to <= from {
+				f.Add(name+".to", "must be after from; split a window that crosses midnight in two")
+			}
+		}
+	}
+	if !s.NotBefore.IsZero() && !s.NotAfter.IsZero() && s.NotAfter.Before(s.NotBefore) {
+		f.Add("when.notAfter", "is before notBefore")
+	}
+
+	if err := f.Err(); err != nil {
+		return err
+	}
+	p.c = c
+	return nil
+}
+
+// checkNames checks the ids in one What/Who list.
+func checkNames(f *fault.Fields, field string, list []string, roles bool) {
+	if len(list) > MaxListLen {
+		f.Add(field, "has more than %d entries", MaxListLen)
+		return
+	}
+	for i, s := range list {
+		name := field + "[" + strconv.Itoa(i) + "]"
+		switch {
+		case strings.TrimSpace(s) == "":
+			f.Add(name, "is empty")
+		case len(s) > MaxIDLen:
+			f.Add(name, "is longer than %d bytes", MaxIDLen)
+		case roles && strings.HasPrefix(s, PortalRolePrefix) && !identity.PortalRole(s[len(PortalRolePrefix):]).Valid():
+			f.Add(name, "%q is not a portal role (portal:Admin, portal:User or portal:Viewer)", truncate(s, 80))
+		}
+	}
+}
+
+// compileFull compiles pattern so that it must match a whole value. The pattern is compiled
+// alone first: wrapping an unbalanced pattern like "a)|(b" could otherwise turn it into a
+// different, valid expression.
+func compileFull(f *fault.Fields, field, pattern string) *regexp.Regexp {
+	if len(pattern) > MaxPatternLen {
+		f.Add(field, "is longer than %d bytes", MaxPatternLen)
+		return nil
+	}
+	if _, err := regexp.Compile(pattern); err != nil {
+		f.Add(field, "is not a regular expression: %s", reason(err))
+		return nil
+	}
+	re, err := regexp.Compile(`\A(?:` + pattern + `)\z`)
+	if err != nil {
+		f.Add(field, "is not a regular expression: %s", reason(err))
+		return nil
+	}
+	return re
+}
+
+// reason is the part of a regexp error that describes the problem, without repeating a
+// pattern that may be up to 1 KiB long.
+func reason(err error) string {
+	s := err.Error()
+	if i := strings.Index(s, ": `"); i >= 0 {
+		s = s[:i]
+	}
+	return strings.TrimPrefix(s, "error parsing regexp: ")
+}
+
+// parseClock parses "HH:MM" (00:00 to 24:00) into minutes of the day.
+func parseClock(s string) (int, bool) {
+	if len(s) != 5 || s[2] != ':' {
+		return 0, false
+	}
+	for _, i := range [4]int{0, 1, 3, 4} {
+		if s[i] < '0' || s[i] > '9' {
+			return 0, false
+		}
+	}
+	h := int(s[0]-'0')*10 + int(s[1]-'0')
+	m := int(s[3]-'0')*10 + int(s[4]-'0')
+	if m > 59 || h > 24 || h == 24 && m != 0 {
+		return 0, false
+	}
+	return h*60 + m, true
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
+// Certificate is what the engine needs to know about the certificate of a request.
+type Certificate struct {
+	ID, Owner string
+	Groups    []string
+	// Enabled false covers disabled, expired and pending certificates: they never sign.
+	Enabled bool
+}
+
+// Request is one signing request as the engine sees it. At is the instant of the request,
+// from the caller's clock.
+type Request struct {
+	UserID      string
+	Roles       []string // console roles and PortalRole names
+	Process     string   // as reported by the agent; "" when not reported
+	CommandLine string
+	At          time.Time
+	Certificate Certificate
+}
+
+// Decision is the outcome of an evaluation.
+type Decision struct {
+	Allowed  bool
+	PolicyID string // the deciding policy; "" when none decided
+	Reason   string // a sentence for the audit log and the dry-run endpoint
+	Owner    bool   // allowed because the requester owns the certificate
+}
+
+// Evaluate decides req against policies: a disabled certificate never signs (even for its
+// owner); the certificate owner may always sign with it; otherwise among enabled policies
+// that match What, Who, Where and When, the highest priority decides, Deny wins ties, and no
+// match means deny. Deterministic whatever the order of policies.
+//
+// Policies must have been validated. One that was not (or was changed after Validate) cannot
+// allow, and if it is not an Allow policy it denies whenever its What and Who match: a
+// broken Deny fails closed rather than silently stopping to apply.
+func Evaluate(policies []Policy, req Request) Decision {
+	if d, done := precheck(&req); done {
+		return d
+	}
+	best := -1
+	var bestBroken bool
+	for i := range policies {
+		p := &policies[i]
+		if !p.Enabled {
+			continue
+		}
+		ok, broken := match(p, &req)
+		if !ok {
+			continue
+		}
+		if best < 0 || better(p, broken, &policies[best], bestBroken) {
+			best, bestBroken = i, broken
+		}
+	}
+	if best < 0 {
+		return noMatch(&req)
+	}
+	return decide(&policies[best], bestBroken, &req)
+}
+
+// precheck applies the rules that come before policies: certificate state and ownership.
+func precheck(req *Request) (Decision, bool) {
+	c := &req.Certificate
+	if c.ID == "" {
+		return Decision{Reason: "the request names no certificate"}, true
+	}
+	if !c.Enabled {
+		return Decision{Reason: sentence("certificate ", c.ID, " is disabled, expired or not yet issued, so it cannot sign", "", "")}, true
+	}
+	if c.Owner != "" && c.Owner == req.UserID {
+		return Decision{Allowed: true, Owner: true, Reason: sentence("user ", req.UserID, " owns certificate ", c.ID, "")}, true
+	}
+	return Decision{}, false
+}
+
+func noMatch(req *Request) Decision {
+	return Decision{Reason: sentence("no enabled policy allows user ", req.UserID, " to sign with certificate ", req.Certificate.ID, " here and now")}
+}
+
+func decide(p *Policy, broken bool, req *Request) Decision {
+	// The reason is built in one buffer: it is the only allocation of a decision.
+	b := make([]byte, 0, 160+len(p.Name)+len(p.ID)+len(req.UserID)+len(req.Certificate.ID))
+	b = append(b, "policy "...)
+	b = strconv.AppendQuote(b, p.Name)
+	b = append(b, " (id "...)
+	b = strconv.AppendQuote(b, p.ID)
+	b = append(b, ", priority "...)
+	b = strconv.AppendInt(b, int64(p.Priority), 10)
+	allowed := p.Action == Allow && !broken
+	if allowed {
+		b = append(b, ") allows user "...)
+	} else {
+		b = append(b, ") denies user "...)
+	}
+	b = strconv.AppendQuote(b, req.UserID)
+	if allowed {
+		b = append(b, " to sign with certificate "...)
+	} else {
+		b = append(b, " signing with certificate "...)
+	}
+	b = strconv.AppendQuote(b, req.Certificate.ID)
+	if broken {
+		b = append(b, "; it is applied as a deny because it was not validated or changed after validation"...)
+	}
+	return Decision{Allowed: allowed, PolicyID: p.ID, Reason: string(b)}
+}
+
+// sentence builds a1 "q1" a2 "q2" a3, quoting the user-supplied parts.
+func sentence(a1, q1, a2, q2, a3 string) string {
+	b := make([]byte, 0, len(a1)+len(q1)+len(a2)+len(q2)+len(a3)+8)
+	b = append(b, a1...)
+	b = strconv.AppendQuote(b, q1)
+	b = append(b, a2...)
+	if q2 != "" {
+		b = strconv.AppendQuote(b, q2)
+	}
+	b = append(b, a3...)
+	return string(b)
+}
+
+// isDeny reports whether a matching policy denies. Anything but an exact Allow denies.
+func isDeny(p *Policy, broken bool) bool { return broken || p.Action != Allow }
+
+// better reports whether a outranks b: higher priority, then deny before allow, then id and
+// name (so that the deciding policy does not depend on the order), then working before
+// broken (only the reason differs).
+func better(a *Policy, aBroken bool, b *Policy, bBroken bool) bool {
+	if a.Priority != b.Priority {
+		return a.Priority > b.Priority
+	}
+	if ad, bd := isDeny(a, aBroken), isDeny(b, bBroken); ad != bd {
+		return ad
+	}
+	if a.ID != b.ID {
+		return a.ID < b.ID
+	}
+	if a.Name != b.Name {
+		return a.Name < b.Name
+	}
+	return !aBroken && bBroken
+}
+
+// match reports whether an enabled policy applies to req. broken is true when the policy
+// matched only by the fail-closed rule for unvalidated policies.
+func match(p *Policy, req *Request) (ok, broken bool) {
+	if !matchWhat(p, &req.Certificate) || !matchWho(p, req) {
+		return false, false
+	}
+	if !ready(p) {
+		return p.Action != Allow, true
+	}
+	where := len(p.c.apps) == 0 // no applications: any program
+	for i := range p.c.apps {
+		if matchApp(&p.c.apps[i], req) {
+			where = true
+			break
+		}
+	}
+	return where && matchWhen(p, req.At), false
+}
+
+// matchWhen reports whether at lies in p's validity window and weekly schedule. ready has
+// checked that the windows parse.
+func matchWhen(p *Policy, at time.Time) bool {
+	s := &p.When
+	if !s.NotBefore.IsZero() && at.Before(s.NotBefore) || !s.NotAfter.IsZero() && at.After(s.NotAfter) {
+		return false
+	}
+	if len(s.Windows) == 0 {
+		return true
+	}
+	// In and the calendar fields do not allocate; the zone's rules give the wall clock of
+	// that instant, so DST change days need no special case.
+	t := at.In(p.c.loc)
+	wd := t.Weekday()
+	m := t.Hour()*60 + t.Minute()
+	for i := range s.Windows {
+		w := &s.Windows[i]
+		from, _ := parseClock(w.From)
+		to, _ := parseClock(w.To)
+		if m < from || m >= to {
+			continue
+		}
+		for _, d := range w.Days {
+			if d == wd {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// ready reports whether p was validated and the parts Validate compiled or checked are still
+// as they were. It depends on the policy only, never on the request.
+func ready(p *Policy) bool {
+	c := p.c
+	if c == nil || len(c.apps) != len(p.Where) || c.tz != p.When.TimeZone {
+		return false
+	}
+	if len(p.When.Windows) > 0 && c.loc == nil {
+		return false
+	}
+	for i := range c.apps {
+		if c.apps[i].process != p.Where[i].Process || c.apps[i].commandLine != p.Where[i].CommandLine {
+			return false
+		}
+	}
+	for i := range p.When.Windows {
+		w := &p.When.Windows[i]
+		from, ok1 := parseClock(w.From)
+		to, ok2 := parseClock(w.To)
+		if !ok1 || !ok2 || to <= from {
+			return false
+		}
+	}
+	return true
+}
+
+func matchWhat(p *Policy, c *Certificate) bool {
+	for _, id := range p.What.Certificates {
+		if id == c.ID {
+			return true
+		}
+	}
+	for _, g := range p.What.Groups {
+		for _, cg := range c.Groups {
+			if g == cg {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func matchWho(p *Policy, req *Request) bool {
+	if req.UserID != "" {
+		for _, u := range p.Who.Users {
+			if u == req.UserID {
+				return true
+			}
+		}
+	}
+	for _, r := range p.Who.Roles {
+		for _, rr := range req.Roles {
+			if r == rr {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func matchApp(a *compiledApp, req *Request) bool {
+	if a.proc == nil || !a.proc.MatchString(req.Process) {
+		return false
+	}
+	return a.cmd == nil || a.cmd.MatchString(req.CommandLine)
+}
