@@ -420,13 +420,18 @@ func TestConflicts(t *testing.T) {
 		{"ok/previous version of the candidate", []func(*policy.Policy){func(p *policy.Policy) { deny(p); p.ID = "cand" }}, nil, nil},
 		{"ok/disjoint what", []func(*policy.Policy){func(p *policy.Policy) { deny(p); p.What.Certificates = []string{"c2"} }}, nil, nil},
 		{"fail/shared group", []func(*policy.Policy){func(p *policy.Policy) { deny(p); p.What = policy.What{Groups: []string{"g", "release"}} }},
-			func(p *policy.Policy) { p.What = policy.What{Certificates: []string{"c9"}, Groups: []string{"release"}} }, []string{"e0"}},
+			func(p *policy.Policy) {
+				p.What = policy.What{Certificates: []string{"c9"}, Groups: []string{"release"}}
+			}, []string{"e0"}},
 		{"ok/disjoint who", []func(*policy.Policy){func(p *policy.Policy) { deny(p); p.Who = policy.Who{Users: []string{"bob"}} }}, nil, nil},
 		{"fail/shared role", []func(*policy.Policy){func(p *policy.Policy) { deny(p); p.Who = policy.Who{Roles: []string{"portal:User"}} }},
 			func(p *policy.Policy) { p.Who = policy.Who{Users: []string{"bob"}, Roles: []string{"portal:User"}} }, []string{"e0"}},
 		{"fail/where assumed to overlap", []func(*policy.Policy){func(p *policy.Policy) { deny(p); p.Where = []policy.Application{{Process: "a"}} }},
 			func(p *policy.Policy) { p.Where = []policy.Application{{Process: "b"}} }, []string{"e0"}},
-		{"ok/disjoint days", []func(*policy.Policy){func(p *policy.Policy) { deny(p); p.When = sched("Europe/Berlin", "00:00", "24:00", time.Saturday, time.Sunday) }},
+		{"ok/disjoint days", []func(*policy.Policy){func(p *policy.Policy) {
+			deny(p)
+			p.When = sched("Europe/Berlin", "00:00", "24:00", time.Saturday, time.Sunday)
+		}},
 			func(p *policy.Policy) { p.When = sched("Europe/Berlin", "00:00", "24:00", time.Monday) }, nil},
 		{"ok/disjoint hours", []func(*policy.Policy){func(p *policy.Policy) { deny(p); p.When = sched("Europe/Berlin", "00:00", "09:00", time.Monday) }},
 			func(p *policy.Policy) { p.When = sched("Europe/Berlin", "09:00", "17:00", time.Monday) }, nil},

@@ -22,7 +22,7 @@ const lanes = 4
 
 func decision(dep string, i int) audit.Event {
 	return audit.Event{ID: tenant.NewID("evt_"), DeploymentID: dep, Lane: i % lanes, Kind: audit.KindDecision,
-		At: time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC).Add(time.Duration(i) * time.Second),
+		At:     time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC).Add(time.Duration(i) * time.Second),
 		UserID: fmt.Sprintf("cu_user%d", i%3), CertificateID: "crt_a", Decision: []string{audit.Allow, audit.Deny}[i%2],
 		Digest: strings.Repeat("ab", 32), DigestAlgorithm: "SHA256", Reason: `policy "p" matched`}
 }
