@@ -11,6 +11,7 @@ package policy
 
 import (
 	"regexp"
+	"regexp/syntax"
 	"strconv"
 	"strings"
 	"time"
@@ -35,6 +36,7 @@ const (
 // the work an administrator can make the signing path do.
 const (
 	MaxPatternLen   = 1024 // bytes of one process or command-line pattern
+	MaxProgram      = 2000 // instructions of one compiled pattern (see compileFull)
 	MaxListLen      = 1000 // entries in each What/Who list
 	MaxApplications = 100
 	MaxWindows      = 100
@@ -259,12 +261,24 @@ func compileFull(f *fault.Fields, field, pattern string) *regexp.Regexp {
 		f.Add(field, "is not a regular expression: %s", reason(err))
 		return nil
 	}
-	re, err := regexp.Compile(`\A(?:` + pattern + `)\z`)
+	full := `\A(?:` + pattern + `)\z`
+	// RE2 matches in time linear in the input, but the factor is the size of the compiled
+	// program, which counted repetitions inflate: `.{0,1000}` is 2000 instructions. Capping
+	// it bounds what one pattern costs the signing path per byte of a command line.
+	re, err := syntax.Parse(full, syntax.Perl)
+	if err == nil {
+		var prog *syntax.Prog
+		if prog, err = syntax.Compile(re.Simplify()); err == nil && len(prog.Inst) > MaxProgram {
+			f.Add(field, "is too complex (%d instructions, at most %d); use fewer counted repetitions", len(prog.Inst), MaxProgram)
+			return nil
+		}
+	}
+	compiled, err := regexp.Compile(full)
 	if err != nil {
 		f.Add(field, "is not a regular expression: %s", reason(err))
 		return nil
 	}
-	return re
+	return compiled
 }
 
 // reason is the part of a regexp error that describes the problem, without repeating a

@@ -338,6 +338,12 @@ func TestValidate(t *testing.T) {
 		{"fail/bad command line regex", func(p *policy.Policy) { p.Where = []policy.Application{{Process: "x", CommandLine: "[z-a]"}} }, "where[0].commandLine"},
 		{"fail/empty process", func(p *policy.Policy) { p.Where = []policy.Application{{CommandLine: ".*"}} }, "where[0].process"},
 		{"fail/long pattern", func(p *policy.Policy) { p.Where = []policy.Application{{Process: long}} }, "where[0].process"},
+		{"fail/too complex pattern", func(p *policy.Policy) {
+			p.Where = []policy.Application{{Process: "x", CommandLine: strings.Repeat(`.{0,100}`, 20)}}
+		}, "where[0].commandLine"},
+		{"ok/bounded repetition", func(p *policy.Policy) {
+			p.Where = []policy.Application{{Process: `[a-z]{1,64}\.exe`, CommandLine: `.{0,500}`}}
+		}, ""},
 		{"fail/unknown zone", func(p *policy.Policy) { p.When.TimeZone = "Europe/Atlantis" }, "when.timeZone"},
 		{"fail/local zone", func(p *policy.Policy) { p.When.TimeZone = "Local" }, "when.timeZone"},
 		{"fail/windows without zone", func(p *policy.Policy) {
