@@ -534,6 +534,10 @@ func ready(p *Policy) bool {
 	return true
 }
 
+// AllCertificates, as a group of What, matches every certificate of the deployment (the
+// default signing policy uses it).
+const AllCertificates = "*"
+
 func matchWhat(p *Policy, c *Certificate) bool {
 	for _, id := range p.What.Certificates {
 		if id == c.ID {
@@ -541,6 +545,9 @@ func matchWhat(p *Policy, c *Certificate) bool {
 		}
 	}
 	for _, g := range p.What.Groups {
+		if g == AllCertificates && c.ID != "" {
+			return true
+		}
 		for _, cg := range c.Groups {
 			if g == cg {
 				return true

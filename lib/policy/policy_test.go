@@ -467,3 +467,23 @@ func TestConflicts(t *testing.T) {
 		})
 	}
 }
+
+// TestAllCertificates: the "*" group matches every certificate, in Evaluate and in a Set.
+func TestAllCertificates(t *testing.T) {
+	p := policy.Policy{ID: "default", Name: "Default signing policy", Enabled: true, Priority: 0, Action: policy.Allow,
+		What: policy.What{Groups: []string{policy.AllCertificates}}, Who: policy.Who{Roles: []string{"portal:Admin", "portal:User"}}}
+	if err := p.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	req := policy.Request{UserID: "pu_x", Roles: []string{"portal:User"}, At: time.Now(), Certificate: policy.Certificate{ID: "crt_any", Enabled: true}}
+	if d := policy.Evaluate([]policy.Policy{p}, req); !d.Allowed || d.PolicyID != "default" {
+		t.Fatalf("Evaluate: %+v", d)
+	}
+	if d := policy.NewSet([]policy.Policy{p}).Evaluate(req); !d.Allowed {
+		t.Fatalf("Set: %+v", d)
+	}
+	req.Roles = []string{"portal:Viewer"}
+	if d := policy.Evaluate([]policy.Policy{p}, req); d.Allowed {
+		t.Fatalf("Viewer allowed: %+v", d)
+	}
+}

@@ -94,6 +94,7 @@ func (s *Set) Evaluate(req Request) Decision {
 		}
 	}
 	scan(s.byCert[req.Certificate.ID])
+	scan(s.byGroup[AllCertificates])
 	for _, g := range req.Certificate.Groups {
 		scan(s.byGroup[g])
 	}
