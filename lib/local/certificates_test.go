@@ -170,3 +170,19 @@ func openKey(t *testing.T, srv *local.Server, uri string) (keys.Key, error) {
 	_, err = k.SignContext(ctx, digest, crypto.SHA256)
 	return k, err
 }
+
+// activate imports a chain for a pending certificate, issued by a fresh test CA.
+func activate(t *testing.T, con client, id string) {
+	t.Helper()
+	ca, err := certstest.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c certJSON
+	con.do("GET", "/console/certificates/"+id, nil).must(t, 200, "get").json(t, &c)
+	leaf, err := ca.Issue(c.CSRPem, certstest.Leaf{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	con.do("PUT", "/console/certificates/"+id+"/chain", map[string]string{"chain": certstest.PEM(leaf, ca.Intermediate)}).must(t, 200, "import")
+}

@@ -49,6 +49,8 @@ var eventCases = map[string]eventCase{
 	"console-settings/system-log-unknown-host.json":       {404, []string{"sign.unknown.example"}},
 	"console-certificates/create-unknown-host.json":       {404, []string{"sign.unknown.example"}},
 	"console-certificates/import-chain-unknown-host.json": {404, []string{"sign.unknown.example"}},
+	"console-policies/create-unknown-host.json":           {404, []string{"sign.unknown.example"}},
+	"console-policies/evaluate-unknown-host.json":         {404, []string{"sign.unknown.example"}},
 	"fallback/unknown-route.json":                         {404, []string{"No route serves GET /no/such/thing"}},
 	"fallback/wrong-method.json":                          {405, []string{"DELETE is not allowed on /health", `"allow":["GET"]`}},
 }

@@ -27,6 +27,7 @@ import (
 	"github.com/opensignum/signum/lib/function"
 	"github.com/opensignum/signum/lib/health"
 	"github.com/opensignum/signum/lib/operator"
+	"github.com/opensignum/signum/lib/policies"
 	"github.com/opensignum/signum/lib/portal"
 	"github.com/opensignum/signum/lib/provisioning"
 	"github.com/opensignum/signum/lib/service"
@@ -47,6 +48,7 @@ var Builds = map[string]function.Build{
 	"ConsoleUsersFunction":        console.BuildUsers,
 	"ConsoleSettingsFunction":     console.BuildSettings,
 	"ConsoleCertificatesFunction": certificates.Build,
+	"ConsolePoliciesFunction":     policies.Build,
 }
 
 // OperatorAccessKey is the access key id of the local operator's SigV4 credentials.

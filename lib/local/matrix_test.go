@@ -26,6 +26,7 @@ import (
 	"github.com/opensignum/signum/lib/local"
 	"github.com/opensignum/signum/lib/login"
 	"github.com/opensignum/signum/lib/password"
+	"github.com/opensignum/signum/lib/provisioning"
 	"github.com/opensignum/signum/lib/service"
 	"github.com/opensignum/signum/lib/store"
 	"github.com/opensignum/signum/lib/tenant"
@@ -260,6 +261,13 @@ func TestAuthorizationMatrix(t *testing.T) {
 		"DELETE /console/certificates/{certId}":     {sa, cAdmin},
 		"PUT /console/certificates/{certId}/chain":  {sa, cAdmin},
 		"POST /console/certificates/{certId}/renew": {sa, cAdmin},
+
+		"GET /console/policies":               consoleReaders,
+		"GET /console/policies/{policyId}":    consoleReaders,
+		"POST /console/policies":              {sa, cAdmin},
+		"PUT /console/policies/{policyId}":    {sa, cAdmin},
+		"DELETE /console/policies/{policyId}": {sa, cAdmin},
+		"POST /console/policies/evaluate":     consoleReaders,
 	}
 
 	var routes []apigw.Route
@@ -355,6 +363,7 @@ func fill(t *testing.T, path string, A tenantFixture, st *store.Store) string {
 	t.Helper()
 	path = strings.ReplaceAll(path, "{id}", A.dep.ID)
 	path = strings.ReplaceAll(path, "{certId}", A.cert)
+	path = strings.ReplaceAll(path, "{policyId}", provisioning.DefaultPolicyID)
 	if !strings.Contains(path, "{userId}") {
 		return path
 	}
@@ -431,6 +440,16 @@ func freshVictim(t *testing.T, srv *local.Server, path string) string {
 	ctx := context.Background()
 	st := store.New(srv.Clients.DynamoDB, srv.Config.TableName, service.CursorKey(envFor(srv)))
 	victims[path]++
+	if strings.HasPrefix(path, "/console/policies/") {
+		p := provisioning.DefaultPolicy()
+		p.ID = tenant.NewID("pol_")
+		p.Priority = 1000 + victims[path]
+		if _, err := st.CreatePolicy(ctx, srv.Demo.ID, *p, tenant.LogEntry{Actor: "test", Action: "fixture"}); err != nil {
+			t.Fatal(err)
+		}
+		parts[len(parts)-1] = p.ID
+		return strings.Join(parts, "/")
+	}
 	if strings.HasPrefix(path, "/console/certificates/") {
 		parts[len(parts)-1] = fixtureCertificate(t, st, srv.Demo.ID)
 		return strings.Join(parts, "/")

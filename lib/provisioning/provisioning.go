@@ -16,6 +16,7 @@ import (
 
 	"github.com/opensignum/signum/lib/fault"
 	"github.com/opensignum/signum/lib/identity"
+	"github.com/opensignum/signum/lib/policy"
 	"github.com/opensignum/signum/lib/store"
 	"github.com/opensignum/signum/lib/tenant"
 )
@@ -98,6 +99,7 @@ func (s *Service) Provision(ctx context.Context, req Request) (Result, error) {
 			Detail: fmt.Sprintf("plan %s, software %s", d.Plan, d.SoftwareVersion),
 		},
 		LocalDomain:     identity.DefaultLocalDomain(d.ID),
+		DefaultPolicy:   DefaultPolicy(),
 		FirstInvite:     &inv,
 		FirstInviteHash: hash,
 	})
@@ -178,4 +180,17 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// DefaultPolicyID is the id of the signing policy every deployment starts with.
+const DefaultPolicyID = "pol_default"
+
+// DefaultPolicy lets the portal product roles Admin and User sign with every certificate of
+// the deployment, so that those users can sign at once; admins edit or replace it.
+func DefaultPolicy() *policy.Policy {
+	return &policy.Policy{
+		ID: DefaultPolicyID, Name: "Default signing policy", Enabled: true, Priority: 0, Action: policy.Allow,
+		What: policy.What{Groups: []string{policy.AllCertificates}},
+		Who:  policy.Who{Roles: []string{policy.PortalRole(identity.RoleAdmin), policy.PortalRole(identity.RoleUser)}},
+	}
 }

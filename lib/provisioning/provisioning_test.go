@@ -10,6 +10,7 @@ import (
 	"github.com/opensignum/signum/lib/devstack"
 	"github.com/opensignum/signum/lib/fault"
 	"github.com/opensignum/signum/lib/identity"
+	"github.com/opensignum/signum/lib/policy"
 	"github.com/opensignum/signum/lib/provisioning"
 	"github.com/opensignum/signum/lib/store"
 	"github.com/opensignum/signum/lib/tenant"
@@ -38,6 +39,15 @@ func TestProvision(t *testing.T) {
 	}
 	if dom, err := st.GetLocalDomain(ctx, d.ID); err != nil || dom.Password.MinLength == 0 || dom.Version != 1 {
 		t.Fatalf("default local domain: %+v %v", dom, err)
+	}
+	// The default signing policy lets portal Admins and Users sign with any certificate.
+	dp, err := st.GetPolicy(ctx, d.ID, provisioning.DefaultPolicyID)
+	if err != nil || dp.Validate() != nil || !dp.Enabled || dp.Version != 1 {
+		t.Fatalf("default policy: %+v %v", dp, err)
+	}
+	req := policy.Request{UserID: "pu_x", Roles: []string{"portal:User"}, At: time.Now(), Certificate: policy.Certificate{ID: "crt_x", Enabled: true}}
+	if dec := policy.Evaluate([]policy.Policy{dp}, req); !dec.Allowed {
+		t.Fatalf("portal User cannot sign under the default policy: %+v", dec)
 	}
 	if d.Name != "Acme" || d.Plan != "standard" || d.Status != tenant.StatusActive || d.SoftwareVersion != provisioning.SoftwareVersion ||
 		d.DomainName != "sign.acme.example" || d.IPAllowlist[0].String() != "10.0.0.1/32" || !tenant.ValidID("dep_", d.ID) {

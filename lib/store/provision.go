@@ -12,6 +12,7 @@ import (
 
 	"github.com/opensignum/signum/lib/fault"
 	"github.com/opensignum/signum/lib/identity"
+	"github.com/opensignum/signum/lib/policy"
 	"github.com/opensignum/signum/lib/tenant"
 )
 
@@ -41,6 +42,8 @@ type Provisioning struct {
 	Log tenant.LogEntry
 	// LocalDomain is the default Local users domain of the console.
 	LocalDomain identity.LocalDomain
+	// DefaultPolicy, when set, is the deployment's first signing policy.
+	DefaultPolicy *policy.Policy
 	// FirstInvite, when set, is the deployment link of the first portal Admin, stored
 	// under FirstInviteHash.
 	FirstInvite     *identity.Invite
@@ -82,6 +85,10 @@ func (s *Store) Provision(ctx context.Context, p Provisioning) (d tenant.Deploym
 	items = append(items, s.putLog(d.ID, p.Log), s.putLocalDomain(ld, d.CreatedAt),
 		types.TransactWriteItem{Put: &types.Put{TableName: &s.table, ConditionExpression: aws.String("attribute_not_exists(PK)"),
 			Item: marshal(countersItem{PK: deploymentPK(d.ID), SK: countersSK, Type: "counters"})}})
+	if dp := p.DefaultPolicy; dp != nil {
+		dp.Version = 1
+		items = append(items, s.putPolicy(d.ID, *dp))
+	}
 	if inv := p.FirstInvite; inv != nil {
 		items = append(items, types.TransactWriteItem{Put: &types.Put{TableName: &s.table, ConditionExpression: aws.String("attribute_not_exists(PK)"),
 			Item: marshal(toInviteItem(p.FirstInviteHash, *inv))}})

@@ -1,0 +1,120 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/opensignum/signum/lib/fault"
+	"github.com/opensignum/signum/lib/policy"
+	"github.com/opensignum/signum/lib/tenant"
+)
+
+// policyItem: PK=DEP#<dep>, SK=POLICY#<id>; the policy's fields as a map.
+type policyItem struct {
+	PK, SK  string
+	Type    string        `dynamodbav:"type"`
+	Policy  policy.Policy `dynamodbav:"policy"`
+	Version int64         `dynamodbav:"version"`
+}
+
+const policyPrefix = "POLICY#"
+
+func policySK(id string) string { return policyPrefix + id }
+
+func toPolicyItem(dep string, p policy.Policy) policyItem {
+	return policyItem{PK: deploymentPK(dep), SK: policySK(p.ID), Type: "policy", Policy: p, Version: p.Version}
+}
+
+func decodePolicy(av map[string]types.AttributeValue) (policy.Policy, error) {
+	var it policyItem
+	if err := attributevalue.UnmarshalMap(av, &it); err != nil {
+		return policy.Policy{}, fmt.Errorf("decode policy: %w", err)
+	}
+	it.Policy.Version = it.Version
+	return it.Policy, nil
+}
+
+func (s *Store) putPolicy(dep string, p policy.Policy) types.TransactWriteItem {
+	return types.TransactWriteItem{Put: &types.Put{TableName: &s.table, Item: marshal(toPolicyItem(dep, p)),
+		ConditionExpression: aws.String("attribute_not_exists(PK)")}}
+}
+
+// CreatePolicy stores a new policy (version 1) with a log entry.
+func (s *Store) CreatePolicy(ctx context.Context, dep string, p policy.Policy, log tenant.LogEntry) (policy.Policy, error) {
+	p.Version = 1
+	err := s.transact(ctx, "create policy", []types.TransactWriteItem{s.putPolicy(dep, p), s.putLog(dep, log)})
+	if codes := cancellationCodes(err); codes != nil {
+		if codes[0] == "ConditionalCheckFailed" {
+			return policy.Policy{}, fault.Newf(ErrConflict, "A policy with the id %s exists.", p.ID)
+		}
+		return policy.Policy{}, cancelled("create policy", err, codes)
+	}
+	if err != nil {
+		return policy.Policy{}, err
+	}
+	return p, nil
+}
+
+// GetPolicy reads a policy.
+func (s *Store) GetPolicy(ctx context.Context, dep, id string) (policy.Policy, error) {
+	item, err := s.getItem(ctx, deploymentPK(dep), policySK(id), "get policy")
+	if err != nil {
+		return policy.Policy{}, err
+	}
+	if item == nil {
+		return policy.Policy{}, fault.Newf(ErrNotFound, "No policy has the id %q.", fault.Clip(id, 40))
+	}
+	return decodePolicy(item)
+}
+
+// ListPolicies lists a deployment's policies a page at a time.
+func (s *Store) ListPolicies(ctx context.Context, dep string, pr PageRequest) (Page[policy.Policy], error) {
+	return listPrefix(ctx, s, dep, policyPrefix, pr, decodePolicy)
+}
+
+// AllPolicies reads every policy of a deployment (conflict checks and decisions need them
+// all), page by page.
+func (s *Store) AllPolicies(ctx context.Context, dep string) ([]policy.Policy, error) {
+	var out []policy.Policy
+	cursor := ""
+	for {
+		page, err := s.ListPolicies(ctx, dep, PageRequest{Limit: MaxPageSize, Cursor: cursor})
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, page.Items...)
+		if page.Next == "" {
+			return out, nil
+		}
+		cursor = page.Next
+	}
+}
+
+// UpdatePolicy writes next over current (as read; optimistic).
+func (s *Store) UpdatePolicy(ctx context.Context, dep string, current, next policy.Policy, log tenant.LogEntry) (policy.Policy, error) {
+	next.ID, next.Version = current.ID, current.Version+1
+	items := []types.TransactWriteItem{s.putVersioned(toPolicyItem(dep, next), current.Version), s.putLog(dep, log)}
+	if err := s.transact(ctx, "update policy", items); err != nil {
+		return policy.Policy{}, s.userWriteError(err, -1, "policy", current.ID)
+	}
+	return next, nil
+}
+
+// DeletePolicy removes a policy if it is still the version read.
+func (s *Store) DeletePolicy(ctx context.Context, dep string, p policy.Policy, log tenant.LogEntry) error {
+	items := []types.TransactWriteItem{
+		{Delete: &types.Delete{TableName: &s.table, Key: key(deploymentPK(dep), policySK(p.ID)),
+			ConditionExpression:       aws.String("version = :v"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{":v": &types.AttributeValueMemberN{Value: strconv.FormatInt(p.Version, 10)}}}},
+		s.putLog(dep, log),
+	}
+	if err := s.transact(ctx, "delete policy", items); err != nil {
+		return s.userWriteError(err, -1, "policy", p.ID)
+	}
+	return nil
+}
