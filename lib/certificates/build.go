@@ -21,6 +21,16 @@ import (
 // backend when PKCS11_LIBRARY is set.
 func Build(ctx context.Context, env function.Env) (http.Handler, error) {
 	p := service.New(env)
+	backends, err := Backends(ctx, env)
+	if err != nil {
+		return nil, err
+	}
+	return NewHandler(p, keys.NewRegistry(backends...), access.NewMux(env.Log, p.Guard)), nil
+}
+
+// Backends are the key backends env configures: AWS KMS always, PKCS#11 when PKCS11_LIBRARY
+// is set (its PIN read from Secrets Manager, or given by the local server).
+func Backends(ctx context.Context, env function.Env) ([]keys.Backend, error) {
 	backends := []keys.Backend{awskms.New(env.Clients.KMS)}
 	if env.Config.PKCS11Library != "" {
 		pin := env.Config.PKCS11PIN
@@ -36,7 +46,7 @@ func Build(ctx context.Context, env function.Env) (http.Handler, error) {
 		}
 		backends = append(backends, hsm)
 	}
-	return NewHandler(p, keys.NewRegistry(backends...), access.NewMux(env.Log, p.Guard)), nil
+	return backends, nil
 }
 
 // secretPIN reads the HSM crypto user's PIN from Secrets Manager, once per cold start.

@@ -31,6 +31,7 @@ import (
 	"github.com/opensignum/signum/lib/portal"
 	"github.com/opensignum/signum/lib/provisioning"
 	"github.com/opensignum/signum/lib/service"
+	"github.com/opensignum/signum/lib/signer"
 	"github.com/opensignum/signum/lib/store"
 	"github.com/opensignum/signum/lib/tenant"
 )
@@ -49,6 +50,7 @@ var Builds = map[string]function.Build{
 	"ConsoleSettingsFunction":     console.BuildSettings,
 	"ConsoleCertificatesFunction": certificates.Build,
 	"ConsolePoliciesFunction":     policies.Build,
+	"SignerFunction":              signer.Build,
 }
 
 // OperatorAccessKey is the access key id of the local operator's SigV4 credentials.

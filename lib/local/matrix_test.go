@@ -268,6 +268,10 @@ func TestAuthorizationMatrix(t *testing.T) {
 		"PUT /console/policies/{policyId}":    {sa, cAdmin},
 		"DELETE /console/policies/{policyId}": {sa, cAdmin},
 		"POST /console/policies/evaluate":     consoleReaders,
+
+		// The guard admits every console caller to the signer; the policies decide.
+		"GET /sign/certificates": {sa, cAdmin, cViewer, cSigner},
+		"POST /sign":             {sa, cAdmin, cViewer, cSigner},
 	}
 
 	var routes []apigw.Route

@@ -1,0 +1,126 @@
+package local_test
+
+import (
+	"context"
+	"crypto"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/pem"
+	"strings"
+	"testing"
+
+	"github.com/opensignum/signum/lib/audit"
+	"github.com/opensignum/signum/lib/service"
+	"github.com/opensignum/signum/lib/signer"
+	"github.com/opensignum/signum/lib/store"
+)
+
+// TestSignThroughTheAPI: a portal User signs under the default policy; the signature verifies
+// with the certificate; a signer without a policy is refused; bad input names the problem;
+// every decision is in the hash-chained event log, which verifies.
+func TestSignThroughTheAPI(t *testing.T) {
+	srv := startLocal(t)
+	con := consoleAdmin(t, srv)
+	c := client{t: t, srv: srv}
+	dep := srv.Demo.ID
+	var cert struct{ ID string }
+	con.do("POST", "/console/certificates", map[string]any{"algorithm": "RSA_2048", "subject": map[string]string{"commonName": "Signer test"}}).must(t, 201, "cert").json(t, &cert)
+	activate(t, con, cert.ID)
+
+	// A portal User opens the console with its portal identity and signs.
+	var lg struct{ Token string }
+	c.do("POST", "/portal/login", map[string]string{"email": "ada@example.com", "password": strongPassword}).must(t, 200, "login").json(t, &lg)
+	var inv struct{ Token string }
+	c.as(lg.Token).do("POST", "/portal/deployments/"+dep+"/users", map[string]string{"role": "User"}).must(t, 201, "invite").json(t, &inv)
+	userTok, _ := register(t, c, inv.Token, "bob@example.com")
+	var ct struct{ Token string }
+	c.as(userTok).do("POST", "/portal/deployments/"+dep+"/console-token", nil).must(t, 200, "console token").json(t, &ct)
+	bob := con.as(ct.Token)
+
+	var list struct{ Items []struct{ ID, PolicyID string } }
+	bob.do("GET", "/sign/certificates", nil).must(t, 200, "certificates").json(t, &list)
+	if len(list.Items) != 1 || list.Items[0].ID != cert.ID {
+		t.Fatalf("signable certificates: %+v", list)
+	}
+
+	sum1, sum2 := sha256.Sum256([]byte("hello.exe")), sha256.Sum256([]byte("hello.txt"))
+	var out signer.Response
+	for _, scheme := range []string{"RSASSA_PKCS1_V1_5", "RSASSA_PSS"} {
+		bob.do("POST", "/sign", map[string]any{"certificateId": cert.ID, "signatureScheme": scheme,
+			"digests": []map[string]string{{"digest": b64(sum1[:]), "digestAlgorithm": "SHA256"}, {"digest": b64(sum2[:]), "digestAlgorithm": "SHA-256"}},
+			"context": map[string]string{"process": "signum", "commandLine": "signum sign hello.exe", "agentId": "agent-1"}}).must(t, 200, "sign "+scheme).json(t, &out)
+		block, _ := pem.Decode([]byte(out.ChainPEM))
+		leaf, err := x509.ParseCertificate(block.Bytes)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pub := leaf.PublicKey.(*rsa.PublicKey)
+		for i, d := range [][]byte{sum1[:], sum2[:]} {
+			sig, _ := base64.StdEncoding.DecodeString(out.Signatures[i].Signature)
+			var err error
+			if scheme == "RSASSA_PSS" {
+				err = rsa.VerifyPSS(pub, crypto.SHA256, d, sig, &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash})
+			} else {
+				err = rsa.VerifyPKCS1v15(pub, crypto.SHA256, d, sig)
+			}
+			if err != nil {
+				t.Fatalf("%s signature %d does not verify: %v", scheme, i, err)
+			}
+		}
+	}
+
+	// Bad input: each names its problem.
+	for name, body := range map[string]map[string]any{
+		"short digest": {"certificateId": cert.ID, "digests": []map[string]string{{"digest": b64(sum1[:31]), "digestAlgorithm": "SHA256"}}},
+		"bad base64":   {"certificateId": cert.ID, "digests": []map[string]string{{"digest": "%%%", "digestAlgorithm": "SHA256"}}},
+		"sha1":         {"certificateId": cert.ID, "digests": []map[string]string{{"digest": b64(sum1[:20]), "digestAlgorithm": "SHA1"}}},
+		"ecdsa on rsa": {"certificateId": cert.ID, "signatureScheme": "ECDSA", "digests": []map[string]string{{"digest": b64(sum1[:]), "digestAlgorithm": "SHA256"}}},
+		"no digests":   {"certificateId": cert.ID},
+	} {
+		if r := bob.do("POST", "/sign", body); r.status != 400 {
+			t.Errorf("%s: %d %s", name, r.status, r.body)
+		}
+	}
+	bob.do("POST", "/sign", map[string]any{"certificateId": "crt_aaaaaaaaaaaaaaaaaaaaaaaaaa", "digests": []map[string]string{{"digest": b64(sum1[:]), "digestAlgorithm": "SHA256"}}}).must(t, 404, "unknown certificate")
+
+	// A console signer without a policy is refused, and the refusal is recorded.
+	var bot struct{ ID string }
+	con.do("POST", "/console/users", map[string]any{"username": "ci-bot", "name": "CI", "password": strongPassword, "roles": []string{"signer"}}).must(t, 201, "signer").json(t, &bot)
+	con.do("POST", "/console/login", map[string]string{"username": "ci-bot", "password": strongPassword}).must(t, 200, "bot login").json(t, &lg)
+	denied := con.as(lg.Token).do("POST", "/sign", map[string]any{"certificateId": cert.ID, "digests": []map[string]string{{"digest": b64(sum1[:]), "digestAlgorithm": "SHA256"}}}).must(t, 403, "no policy")
+	if !strings.Contains(denied.body, "not allowed") {
+		t.Fatalf("denial: %s", denied.body)
+	}
+	// A disabled certificate never signs.
+	con.do("PATCH", "/console/certificates/"+cert.ID, map[string]bool{"enabled": false}).must(t, 200, "disable")
+	bob.do("POST", "/sign", map[string]any{"certificateId": cert.ID, "digests": []map[string]string{{"digest": b64(sum1[:]), "digestAlgorithm": "SHA256"}}}).must(t, 403, "disabled certificate")
+
+	// The event log has every decision and completion, and its chains verify.
+	st := service.New(envFor(srv)).Store
+	ctx := context.Background()
+	problems, n, err := st.VerifyEvents(ctx, dep, signer.Lanes)
+	if err != nil || len(problems) != 0 {
+		t.Fatalf("event log: %+v %v", problems, err)
+	}
+	page, err := st.ListEvents(ctx, dep, store.EventFilter{}, store.PageRequest{Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	counts := map[string]int{}
+	for _, e := range page.Items {
+		counts[e.Kind+"/"+e.Decision+e.Outcome]++
+	}
+	// 2 requests × 2 digests allowed + 2 completions; 1 denial (no policy); 1 denial (disabled).
+	if counts["decision/allow"] != 4 || counts["completion/signed"] != 2 || counts["decision/deny"] != 2 || n != len(page.Items) {
+		t.Fatalf("events: %v (verified %d, listed %d)", counts, n, len(page.Items))
+	}
+	for _, e := range page.Items {
+		if e.Kind == audit.KindDecision && (e.CertificateID != cert.ID || e.Digest == "" || e.Reason == "") {
+			t.Fatalf("decision event lacks fields: %+v", e)
+		}
+	}
+}
+
+func b64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }

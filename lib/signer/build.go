@@ -1,0 +1,22 @@
+package signer
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/opensignum/signum/lib/access"
+	"github.com/opensignum/signum/lib/certificates"
+	"github.com/opensignum/signum/lib/function"
+	"github.com/opensignum/signum/lib/keys"
+	"github.com/opensignum/signum/lib/service"
+)
+
+// Build is the signer function: the same key backends as the certificates function.
+func Build(ctx context.Context, env function.Env) (http.Handler, error) {
+	p := service.New(env)
+	backends, err := certificates.Backends(ctx, env)
+	if err != nil {
+		return nil, err
+	}
+	return NewHandler(p, keys.NewRegistry(backends...), access.NewMux(env.Log, p.Guard)), nil
+}

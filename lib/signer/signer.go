@@ -1,0 +1,344 @@
+// Package signer is the signing API: a caller asks to sign digests with a certificate's key;
+// the request is checked against the deployment's policies, every decision is recorded in the
+// hash-chained event log, and an allowed request is signed by the key in KMS or the HSM. It
+// fails closed: the decision event is written before the key is used, the completion event
+// after, and a signature is returned only when both are written.
+package signer
+
+import (
+	"context"
+	"crypto"
+
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/hex"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/opensignum/signum/lib/access"
+	"github.com/opensignum/signum/lib/audit"
+	"github.com/opensignum/signum/lib/certs"
+	"github.com/opensignum/signum/lib/edge"
+	"github.com/opensignum/signum/lib/fault"
+	"github.com/opensignum/signum/lib/identity"
+	"github.com/opensignum/signum/lib/keys"
+	"github.com/opensignum/signum/lib/policies"
+	"github.com/opensignum/signum/lib/policy"
+	"github.com/opensignum/signum/lib/service"
+	"github.com/opensignum/signum/lib/store"
+	"github.com/opensignum/signum/lib/tenant"
+)
+
+// Lanes is how many independent hash chains a deployment's event log has; appends spread over
+// them so that concurrent signers rarely wait on one chain head.
+const Lanes = 8
+
+// MaxDigests is the most digests one request signs.
+const MaxDigests = 64
+
+// ErrDenied is a signing request the policies refuse (403); it is recorded.
+var ErrDenied = fmt.Errorf("signer: denied: %w", fault.ErrForbidden)
+
+// API serves the signer routes.
+type API struct {
+	parts *service.Parts
+	keys  *keys.Registry
+}
+
+// NewHandler returns the signer routes on registry's key backends.
+func NewHandler(p *service.Parts, registry *keys.Registry, m *access.Mux) *access.Mux {
+	a := &API{parts: p, keys: registry}
+	anyConsole := access.ConsoleRoles(identity.Signer, identity.ConsoleAdmin, identity.ConsoleViewer, identity.SignumAdministrator)
+	// GET /sign/certificates — any console caller of the deployment: the certificates the
+	// policies let it sign with (at this time, from any process).
+	m.Handle("GET /sign/certificates", anyConsole, a.certificates)
+	// POST /sign — any console caller; the policies decide, and every decision is recorded.
+	m.Handle("POST /sign", anyConsole, a.sign)
+	return m
+}
+
+// Digest is one digest to sign.
+type Digest struct {
+	Digest          string `json:"digest"` // base64
+	DigestAlgorithm string `json:"digestAlgorithm"`
+}
+
+// Context is what the client reports about where the request comes from.
+type Context struct {
+	Process     string            `json:"process"`
+	CommandLine string            `json:"commandLine"`
+	FileName    string            `json:"fileName"`
+	AgentID     string            `json:"agentId"`
+	CI          map[string]string `json:"ci"`
+}
+
+// Request is the body of POST /sign.
+type Request struct {
+	CertificateID   string   `json:"certificateId"`
+	SignatureScheme string   `json:"signatureScheme"`
+	Digests         []Digest `json:"digests"`
+	Context         Context  `json:"context"`
+}
+
+// Signature is one signed digest.
+type Signature struct {
+	Digest    string `json:"digest"`
+	Signature string `json:"signature"`
+	EventID   string `json:"eventId"`
+}
+
+// Response is the answer to POST /sign.
+type Response struct {
+	CertificateID   string      `json:"certificateId"`
+	Algorithm       string      `json:"keyAlgorithm"`
+	SignatureScheme string      `json:"signatureScheme"`
+	Signatures      []Signature `json:"signatures"`
+	ChainPEM        string      `json:"chainPem"`
+}
+
+var hashes = map[string]crypto.Hash{"SHA256": crypto.SHA256, "SHA384": crypto.SHA384, "SHA512": crypto.SHA512}
+
+// parsed is a validated request.
+type parsed struct {
+	digests [][]byte
+	hashes  []crypto.Hash
+}
+
+func (r Request) parse() (parsed, error) {
+	var bad fault.Fields
+	if r.CertificateID == "" {
+		bad.Add("certificateId", "is required")
+	}
+	if len(r.Digests) == 0 || len(r.Digests) > MaxDigests {
+		bad.Add("digests", "1 to %d digests", MaxDigests)
+	}
+	var p parsed
+	for i, d := range r.Digests {
+		name := fmt.Sprintf("digests[%d]", i)
+		alg := strings.ToUpper(strings.ReplaceAll(d.DigestAlgorithm, "-", ""))
+		h, ok := hashes[alg]
+		if !ok {
+			if alg == "SHA1" || alg == "MD5" {
+				bad.Add(name+".digestAlgorithm", "%s is refused: it is broken for signatures; use SHA256, SHA384 or SHA512", alg)
+			} else {
+				bad.Add(name+".digestAlgorithm", "must be SHA256, SHA384 or SHA512")
+			}
+			continue
+		}
+		raw, err := base64.StdEncoding.DecodeString(d.Digest)
+		if err != nil {
+			bad.Add(name+".digest", "is not base64")
+			continue
+		}
+		if len(raw) != h.Size() {
+			bad.Add(name+".digest", "a %s digest is %d bytes, this one is %d", alg, h.Size(), len(raw))
+			continue
+		}
+		p.digests, p.hashes = append(p.digests, raw), append(p.hashes, h)
+	}
+	for name, v := range map[string]string{"context.process": r.Context.Process, "context.commandLine": r.Context.CommandLine,
+		"context.fileName": r.Context.FileName, "context.agentId": r.Context.AgentID} {
+		if len(v) > 4096 {
+			bad.Add(name, "is longer than 4096 bytes")
+		}
+	}
+	return p, bad.Err()
+}
+
+func (a *API) sign(w http.ResponseWriter, r *http.Request, req *access.Request) error {
+	var body Request
+	if err := edge.DecodeJSON(r, &body, 0); err != nil {
+		return err
+	}
+	p, err := body.parse()
+	if err != nil {
+		return err
+	}
+	ctx := r.Context()
+	dep := req.Deployment.ID
+	cert, err := a.parts.Store.GetCertificate(ctx, dep, body.CertificateID)
+	if err != nil {
+		return err
+	}
+	scheme := keys.Scheme(body.SignatureScheme)
+	if scheme == "" {
+		scheme = keys.SchemesFor(cert.Algorithm)[0]
+	}
+	if !contains(keys.SchemesFor(cert.Algorithm), scheme) {
+		return fault.Fields{{Name: "signatureScheme", Reason: fmt.Sprintf("a %s key signs with %v", cert.Algorithm, keys.SchemesFor(cert.Algorithm))}}
+	}
+	now := a.parts.Now()
+	decision, err := a.decide(ctx, dep, req.Principal.UserID, body.Context, cert, now)
+	if err != nil {
+		return err
+	}
+	ip := ""
+	if addr, err := edge.SourceIP(r); err == nil {
+		ip = addr.String()
+	}
+	base := audit.Event{DeploymentID: dep, Kind: audit.KindDecision, At: now, UserID: req.Principal.UserID, ClientIP: ip,
+		CertificateID: cert.ID, PolicyID: decision.PolicyID, Reason: decision.Reason, Process: body.Context.Process,
+		CommandLine: body.Context.CommandLine, AgentID: body.Context.AgentID}
+	base.Decision = audit.Deny
+	if decision.Allowed {
+		base.Decision = audit.Allow
+	}
+	// Every decision is recorded, denials too; an allowed digest is recorded before the key
+	// is used. A failed write means no signature.
+	events := make([]audit.Event, len(p.digests))
+	for i, d := range p.digests {
+		e := base
+		e.ID = tenant.NewID("evt_")
+		e.Lane = lane(e.ID)
+		e.Digest, e.DigestAlgorithm = hex.EncodeToString(d), hashName(p.hashes[i])
+		if events[i], err = a.parts.Store.AppendEvent(ctx, e); err != nil {
+			return err
+		}
+	}
+	if !decision.Allowed {
+		return fault.Newf(ErrDenied, "Signing with %s is not allowed: %s", cert.ID, decision.Reason)
+	}
+	key, err := a.keys.Open(ctx, cert.KeyURI)
+	if err != nil {
+		_ = a.complete(ctx, events, nil, audit.Failed)
+		return err
+	}
+	out := Response{CertificateID: cert.ID, Algorithm: string(cert.Algorithm), SignatureScheme: string(scheme), ChainPEM: cert.ChainPEM}
+	sigs := make([][]byte, len(p.digests))
+	for i, d := range p.digests {
+		if sigs[i], err = key.SignContext(ctx, d, keys.Opts(scheme, p.hashes[i])); err != nil {
+			// None of the request's signatures is returned, so none is recorded as signed.
+			_ = a.complete(ctx, events, nil, audit.Failed)
+			return err
+		}
+	}
+	// The signatures are returned only once their completion is recorded.
+	if err := a.complete(ctx, events, sigs, audit.Signed); err != nil {
+		return err
+	}
+	for i, s := range sigs {
+		out.Signatures = append(out.Signatures, Signature{Digest: base64.StdEncoding.EncodeToString(p.digests[i]),
+			Signature: base64.StdEncoding.EncodeToString(s), EventID: events[i].ID})
+	}
+	edge.WriteJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// complete records the outcome of a request's decision events in one completion event (one
+// append, so that it is written for all the signatures or for none): the decisions it closes
+// and, when signed, the SHA-256 of each signature in the same order.
+func (a *API) complete(ctx context.Context, decisions []audit.Event, sigs [][]byte, outcome string) error {
+	if len(decisions) == 0 {
+		return nil
+	}
+	ids := make([]string, len(decisions))
+	var sums []string
+	for i, d := range decisions {
+		ids[i] = d.ID
+		if outcome == audit.Signed {
+			sum := sha256.Sum256(sigs[i])
+			sums = append(sums, hex.EncodeToString(sum[:]))
+		}
+	}
+	d := decisions[0]
+	e := audit.Event{ID: tenant.NewID("evt_"), DeploymentID: d.DeploymentID, Kind: audit.KindCompletion, At: a.parts.Now(),
+		Of: strings.Join(ids, ","), Outcome: outcome, CertificateID: d.CertificateID, UserID: d.UserID,
+		SignatureSHA256: strings.Join(sums, ",")}
+	e.Lane = lane(e.ID)
+	_, err := a.parts.Store.AppendEvent(context.WithoutCancel(ctx), e)
+	return err
+}
+
+func (a *API) decide(ctx context.Context, dep, userID string, c Context, cert certs.Certificate, now time.Time) (policy.Decision, error) {
+	roles, err := policies.Roles(ctx, a.parts.Store, dep, userID)
+	if err != nil {
+		return policy.Decision{}, err
+	}
+	ps, err := a.parts.Store.AllPolicies(ctx, dep)
+	if err != nil {
+		return policy.Decision{}, err
+	}
+	for i := range ps {
+		_ = ps[i].Validate()
+	}
+	return policy.NewSet(ps).Evaluate(policy.Request{UserID: userID, Roles: roles, Process: c.Process, CommandLine: c.CommandLine, At: now,
+		Certificate: policies.Certificate(cert, now)}), nil
+}
+
+// CertificateView is a certificate the caller may sign with.
+type CertificateView struct {
+	ID         string   `json:"id"`
+	Name       string   `json:"name"`
+	Algorithm  string   `json:"keyAlgorithm"`
+	Schemes    []string `json:"signatureSchemes"`
+	Subject    string   `json:"subject"`
+	Thumbprint string   `json:"thumbprintSha256"`
+	NotAfter   string   `json:"notAfter"`
+	PolicyID   string   `json:"policyId,omitempty"`
+	Owner      bool     `json:"owner"`
+}
+
+func (a *API) certificates(w http.ResponseWriter, r *http.Request, req *access.Request) error {
+	ctx := r.Context()
+	dep := req.Deployment.ID
+	now := a.parts.Now()
+	out := []CertificateView{}
+	cursor := ""
+	for {
+		page, err := a.parts.Store.ListCertificates(ctx, dep, store.PageRequest{Limit: store.MaxPageSize, Cursor: cursor})
+		if err != nil {
+			return err
+		}
+		for _, c := range page.Items {
+			if c.State(now) != certs.StatusActive {
+				continue
+			}
+			d, err := a.decide(ctx, dep, req.Principal.UserID, Context{}, c, now)
+			if err != nil {
+				return err
+			}
+			if !d.Allowed {
+				continue
+			}
+			var schemes []string
+			for _, s := range keys.SchemesFor(c.Algorithm) {
+				schemes = append(schemes, string(s))
+			}
+			out = append(out, CertificateView{ID: c.ID, Name: c.Name, Algorithm: string(c.Algorithm), Schemes: schemes,
+				Subject: c.Subject.CommonName, Thumbprint: c.Thumbprint, NotAfter: c.NotAfter.UTC().Format("2006-01-02T15:04:05Z"),
+				PolicyID: d.PolicyID, Owner: d.Owner})
+		}
+		if page.Next == "" {
+			break
+		}
+		cursor = page.Next
+	}
+	edge.WriteJSON(w, http.StatusOK, map[string]any{"items": out})
+	return nil
+}
+
+func lane(id string) int {
+	sum := sha256.Sum256([]byte(id))
+	return int(binary.BigEndian.Uint32(sum[:4]) % Lanes)
+}
+
+func hashName(h crypto.Hash) string {
+	for k, v := range hashes {
+		if v == h {
+			return k
+		}
+	}
+	return h.String()
+}
+
+func contains(list []keys.Scheme, s keys.Scheme) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
