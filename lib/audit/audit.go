@@ -30,6 +30,10 @@ const (
 	Failed = "failed"
 )
 
+// Lanes is how many independent hash chains a deployment's event log has; appends spread over
+// them so that concurrent signers rarely wait on one chain head.
+const Lanes = 8
+
 // Genesis is the previous hash of the first event of a lane.
 const Genesis = "0000000000000000000000000000000000000000000000000000000000000000"
 

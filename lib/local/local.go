@@ -24,6 +24,7 @@ import (
 	"github.com/opensignum/signum/lib/console"
 	"github.com/opensignum/signum/lib/devstack"
 	"github.com/opensignum/signum/lib/edge"
+	"github.com/opensignum/signum/lib/events"
 	"github.com/opensignum/signum/lib/function"
 	"github.com/opensignum/signum/lib/health"
 	"github.com/opensignum/signum/lib/operator"
@@ -51,6 +52,7 @@ var Builds = map[string]function.Build{
 	"ConsoleCertificatesFunction": certificates.Build,
 	"ConsolePoliciesFunction":     policies.Build,
 	"SignerFunction":              signer.Build,
+	"ConsoleEventsFunction":       events.Build,
 }
 
 // OperatorAccessKey is the access key id of the local operator's SigV4 credentials.

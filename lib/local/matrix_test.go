@@ -269,6 +269,9 @@ func TestAuthorizationMatrix(t *testing.T) {
 		"DELETE /console/policies/{policyId}": {sa, cAdmin},
 		"POST /console/policies/evaluate":     consoleReaders,
 
+		"GET /console/events":        consoleReaders,
+		"GET /console/events/verify": consoleReaders,
+
 		// The guard admits every console caller to the signer; the policies decide.
 		"GET /sign/certificates": {sa, cAdmin, cViewer, cSigner},
 		"POST /sign":             {sa, cAdmin, cViewer, cSigner},

@@ -39,7 +39,9 @@ func TestSignThroughTheAPI(t *testing.T) {
 	c.as(userTok).do("POST", "/portal/deployments/"+dep+"/console-token", nil).must(t, 200, "console token").json(t, &ct)
 	bob := con.as(ct.Token)
 
-	var list struct{ Items []struct{ ID, PolicyID string } }
+	var list struct {
+		Items []struct{ ID, PolicyID string }
+	}
 	bob.do("GET", "/sign/certificates", nil).must(t, 200, "certificates").json(t, &list)
 	if len(list.Items) != 1 || list.Items[0].ID != cert.ID {
 		t.Fatalf("signable certificates: %+v", list)
@@ -120,6 +122,30 @@ func TestSignThroughTheAPI(t *testing.T) {
 		if e.Kind == audit.KindDecision && (e.CertificateID != cert.ID || e.Digest == "" || e.Reason == "") {
 			t.Fatalf("decision event lacks fields: %+v", e)
 		}
+	}
+
+	// The console shows the same: filtered listing, CSV and JSON-lines export, verification.
+	var deniedPage struct{ Items []audit.Event }
+	con.do("GET", "/console/events?decision=deny", nil).must(t, 200, "events").json(t, &deniedPage)
+	if len(deniedPage.Items) != 2 {
+		t.Fatalf("denied events: %d", len(deniedPage.Items))
+	}
+	csvOut := con.do("GET", "/console/events?format=csv&certificateId="+cert.ID, nil).must(t, 200, "csv")
+	if csvOut.header.Get("Content-Type") != "text/csv; charset=utf-8" || strings.Count(csvOut.body, "\n") != 1+len(page.Items) {
+		t.Fatalf("csv: %v\n%s", csvOut.header, csvOut.body)
+	}
+	jsonl := con.do("GET", "/console/events?format=jsonl", nil).must(t, 200, "jsonl")
+	if strings.Count(jsonl.body, "\n") != len(page.Items) {
+		t.Fatalf("jsonl lines: %s", jsonl.body)
+	}
+	con.do("GET", "/console/events?from=yesterday", nil).must(t, 400, "bad time")
+	var v struct {
+		Intact        bool
+		EventsChecked int
+	}
+	con.do("GET", "/console/events/verify", nil).must(t, 200, "verify").json(t, &v)
+	if !v.Intact || v.EventsChecked != len(page.Items) {
+		t.Fatalf("verify: %+v", v)
 	}
 }
 

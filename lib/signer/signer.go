@@ -32,9 +32,8 @@ import (
 	"github.com/opensignum/signum/lib/tenant"
 )
 
-// Lanes is how many independent hash chains a deployment's event log has; appends spread over
-// them so that concurrent signers rarely wait on one chain head.
-const Lanes = 8
+// Lanes is audit.Lanes: how many hash chains a deployment's event log spreads over.
+const Lanes = audit.Lanes
 
 // MaxDigests is the most digests one request signs.
 const MaxDigests = 64

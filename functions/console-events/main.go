@@ -1,0 +1,10 @@
+// Command console-events is the console-events Lambda function. It only wires:
+// configuration, clients and the handler from lib/events, then lambda.Start.
+package main
+
+import (
+	"github.com/opensignum/signum/lib/events"
+	"github.com/opensignum/signum/lib/function"
+)
+
+func main() { function.Main(events.Build) }
