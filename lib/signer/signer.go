@@ -247,7 +247,24 @@ func (a *API) complete(ctx context.Context, decisions []audit.Event, sigs [][]by
 		Of: strings.Join(ids, ","), Outcome: outcome, CertificateID: d.CertificateID, UserID: d.UserID,
 		SignatureSHA256: strings.Join(sums, ",")}
 	e.Lane = lane(e.ID)
-	_, err := a.parts.Store.AppendEvent(context.WithoutCancel(ctx), e)
+	ctx = context.WithoutCancel(ctx)
+	_, err := a.parts.Store.AppendEvent(ctx, e)
+	if err == nil || outcome != audit.Signed {
+		return err
+	}
+	// The append failed, but it may have been written and only its answer lost. If it was,
+	// the signatures are recorded and must be returned; if it was not, none may be. Ask a
+	// few times before giving up (then nothing is returned).
+	for attempt := 0; attempt < 8; attempt++ {
+		written, cerr := a.parts.Store.EventWritten(ctx, e.DeploymentID, e.ID)
+		if cerr == nil {
+			if written {
+				return nil
+			}
+			return err
+		}
+		time.Sleep(time.Duration(attempt+1) * 5 * time.Millisecond)
+	}
 	return err
 }
 

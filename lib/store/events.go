@@ -40,6 +40,20 @@ type eventItem struct {
 	Event                  string `dynamodbav:"event"` // the event's canonical JSON, as hashed
 }
 
+// eventIDItem finds an event by id (PK=EVID#<dep>#<id>, SK=EVID); it is written in the same
+// transaction as the event, so that a writer whose answer was lost can learn whether its
+// event was recorded.
+type eventIDItem struct {
+	PK, SK string
+	Type   string `dynamodbav:"type"`
+	Lane   int    `dynamodbav:"lane"`
+	Seq    int64  `dynamodbav:"seq"`
+}
+
+func eventIDKey(dep, id string) map[string]types.AttributeValue {
+	return key("EVID#"+dep+"#"+id, "EVID")
+}
+
 type eventHeadItem struct {
 	PK, SK string
 	Type   string `dynamodbav:"type"`
@@ -88,6 +102,8 @@ func (s *Store) AppendEvent(ctx context.Context, e audit.Event) (audit.Event, er
 			{Put: &types.Put{TableName: &s.table, ConditionExpression: aws.String("attribute_not_exists(PK)"),
 				Item: marshal(eventItem{PK: eventLanePK(e.DeploymentID, e.Lane), SK: eventSK(sealed.Seq), Type: "signingEvent",
 					GSI1PK: eventsByTimePK + e.DeploymentID, GSI1SK: sealed.At.UTC().Format(sortableTime) + "#" + sealed.ID, Event: body})}},
+			{Put: &types.Put{TableName: &s.table, ConditionExpression: aws.String("attribute_not_exists(PK)"),
+				Item: marshal(eventIDItem{PK: "EVID#" + e.DeploymentID + "#" + e.ID, SK: "EVID", Type: "eventId", Lane: e.Lane, Seq: sealed.Seq})}},
 		}
 		err = s.transact(ctx, "append event", items)
 		if err == nil {
@@ -96,6 +112,10 @@ func (s *Store) AppendEvent(ctx context.Context, e audit.Event) (audit.Event, er
 		codes := cancellationCodes(err)
 		if codes == nil {
 			return audit.Event{}, err
+		}
+		if len(codes) > 2 && codes[2] == "ConditionalCheckFailed" {
+			// The id is taken: this very event was written by an earlier attempt.
+			return audit.Event{}, fault.Newf(ErrConflict, "Event %s was already recorded.", e.ID)
 		}
 		if codes[0] != "ConditionalCheckFailed" && codes[0] != "TransactionConflict" {
 			return audit.Event{}, cancelled("append event", err, codes)
@@ -214,3 +234,13 @@ func jsonString(v any) (string, error) {
 }
 
 func jsonUnmarshal(s string, v any) error { return json.Unmarshal([]byte(s), v) }
+
+// EventWritten reports whether the event with id was recorded (a consistent read of its id
+// item): a writer whose append failed without an answer asks before it decides what to return.
+func (s *Store) EventWritten(ctx context.Context, dep, id string) (bool, error) {
+	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.table, Key: eventIDKey(dep, id), ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		return false, unavailable("get event id", err)
+	}
+	return len(out.Item) > 0, nil
+}
