@@ -97,7 +97,9 @@ func (f faultyDB) Query(ctx context.Context, in *dynamodb.QueryInput, o ...func(
 }
 
 func (f faultyDB) TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, o ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error) {
-	return do(f.c, func() (*dynamodb.TransactWriteItemsOutput, error) { return f.DynamoDB.TransactWriteItems(ctx, in, o...) })
+	return do(f.c, func() (*dynamodb.TransactWriteItemsOutput, error) {
+		return f.DynamoDB.TransactWriteItems(ctx, in, o...)
+	})
 }
 
 // faultyKeys fails key operations at random.
