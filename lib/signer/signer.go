@@ -27,6 +27,7 @@ import (
 	"github.com/opensignum/signum/lib/keys"
 	"github.com/opensignum/signum/lib/policies"
 	"github.com/opensignum/signum/lib/policy"
+	"github.com/opensignum/signum/lib/policycache"
 	"github.com/opensignum/signum/lib/service"
 	"github.com/opensignum/signum/lib/store"
 	"github.com/opensignum/signum/lib/tenant"
@@ -43,13 +44,14 @@ var ErrDenied = fmt.Errorf("signer: denied: %w", fault.ErrForbidden)
 
 // API serves the signer routes.
 type API struct {
-	parts *service.Parts
-	keys  *keys.Registry
+	parts    *service.Parts
+	keys     *keys.Registry
+	policies *policycache.Cache
 }
 
 // NewHandler returns the signer routes on registry's key backends.
 func NewHandler(p *service.Parts, registry *keys.Registry, m *access.Mux) *access.Mux {
-	a := &API{parts: p, keys: registry}
+	a := &API{parts: p, keys: registry, policies: policycache.New(p.Store)}
 	anyConsole := access.ConsoleRoles(identity.Signer, identity.ConsoleAdmin, identity.ConsoleViewer, identity.SignumAdministrator)
 	// GET /sign/certificates — any console caller of the deployment: the certificates the
 	// policies let it sign with (at this time, from any process).
@@ -273,14 +275,11 @@ func (a *API) decide(ctx context.Context, dep, userID string, c Context, cert ce
 	if err != nil {
 		return policy.Decision{}, err
 	}
-	ps, err := a.parts.Store.AllPolicies(ctx, dep)
+	set, err := a.policies.Set(ctx, dep)
 	if err != nil {
 		return policy.Decision{}, err
 	}
-	for i := range ps {
-		_ = ps[i].Validate()
-	}
-	return policy.NewSet(ps).Evaluate(policy.Request{UserID: userID, Roles: roles, Process: c.Process, CommandLine: c.CommandLine, At: now,
+	return set.Evaluate(policy.Request{UserID: userID, Roles: roles, Process: c.Process, CommandLine: c.CommandLine, At: now,
 		Certificate: policies.Certificate(cert, now)}), nil
 }
 

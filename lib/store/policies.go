@@ -39,6 +39,33 @@ func decodePolicy(av map[string]types.AttributeValue) (policy.Policy, error) {
 	return it.Policy, nil
 }
 
+// policiesVersionSK is a counter item (PK=DEP#<dep>) bumped in the same transaction as every
+// policy change: signers cache a deployment's compiled policies and reload them only when it
+// moved, so a decision costs one GetItem whatever the number of policies.
+const policiesVersionSK = "POLICIES#VERSION"
+
+func (s *Store) bumpPolicies(dep string) types.TransactWriteItem {
+	return types.TransactWriteItem{Update: &types.Update{TableName: &s.table, Key: key(deploymentPK(dep), policiesVersionSK),
+		UpdateExpression:          aws.String("ADD version :one SET #t = :type"),
+		ExpressionAttributeNames:  map[string]string{"#t": "type"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":one": &types.AttributeValueMemberN{Value: "1"}, ":type": &types.AttributeValueMemberS{Value: "policiesVersion"}}}}
+}
+
+// PoliciesVersion is the deployment's policy counter (0 before any change).
+func (s *Store) PoliciesVersion(ctx context.Context, dep string) (int64, error) {
+	item, err := s.getItem(ctx, deploymentPK(dep), policiesVersionSK, "get policies version")
+	if err != nil || item == nil {
+		return 0, err
+	}
+	var v struct {
+		Version int64 `dynamodbav:"version"`
+	}
+	if err := attributevalue.UnmarshalMap(item, &v); err != nil {
+		return 0, fmt.Errorf("decode policies version: %w", err)
+	}
+	return v.Version, nil
+}
+
 func (s *Store) putPolicy(dep string, p policy.Policy) types.TransactWriteItem {
 	return types.TransactWriteItem{Put: &types.Put{TableName: &s.table, Item: marshal(toPolicyItem(dep, p)),
 		ConditionExpression: aws.String("attribute_not_exists(PK)")}}
@@ -47,7 +74,7 @@ func (s *Store) putPolicy(dep string, p policy.Policy) types.TransactWriteItem {
 // CreatePolicy stores a new policy (version 1) with a log entry.
 func (s *Store) CreatePolicy(ctx context.Context, dep string, p policy.Policy, log tenant.LogEntry) (policy.Policy, error) {
 	p.Version = 1
-	err := s.transact(ctx, "create policy", []types.TransactWriteItem{s.putPolicy(dep, p), s.putLog(dep, log)})
+	err := s.transact(ctx, "create policy", []types.TransactWriteItem{s.putPolicy(dep, p), s.putLog(dep, log), s.bumpPolicies(dep)})
 	if codes := cancellationCodes(err); codes != nil {
 		if codes[0] == "ConditionalCheckFailed" {
 			return policy.Policy{}, fault.Newf(ErrConflict, "A policy with the id %s exists.", p.ID)
@@ -98,7 +125,7 @@ func (s *Store) AllPolicies(ctx context.Context, dep string) ([]policy.Policy, e
 // UpdatePolicy writes next over current (as read; optimistic).
 func (s *Store) UpdatePolicy(ctx context.Context, dep string, current, next policy.Policy, log tenant.LogEntry) (policy.Policy, error) {
 	next.ID, next.Version = current.ID, current.Version+1
-	items := []types.TransactWriteItem{s.putVersioned(toPolicyItem(dep, next), current.Version), s.putLog(dep, log)}
+	items := []types.TransactWriteItem{s.putVersioned(toPolicyItem(dep, next), current.Version), s.putLog(dep, log), s.bumpPolicies(dep)}
 	if err := s.transact(ctx, "update policy", items); err != nil {
 		return policy.Policy{}, s.userWriteError(err, -1, "policy", current.ID)
 	}
@@ -112,6 +139,7 @@ func (s *Store) DeletePolicy(ctx context.Context, dep string, p policy.Policy, l
 			ConditionExpression:       aws.String("version = :v"),
 			ExpressionAttributeValues: map[string]types.AttributeValue{":v": &types.AttributeValueMemberN{Value: strconv.FormatInt(p.Version, 10)}}}},
 		s.putLog(dep, log),
+		s.bumpPolicies(dep),
 	}
 	if err := s.transact(ctx, "delete policy", items); err != nil {
 		return s.userWriteError(err, -1, "policy", p.ID)
