@@ -150,3 +150,29 @@ func TestSignThroughTheAPI(t *testing.T) {
 }
 
 func b64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
+
+// TestSignIdempotency: a retried POST /sign with the same Idempotency-Key gets the first
+// answer and signs nothing twice; the key with another body is refused.
+func TestSignIdempotency(t *testing.T) {
+	srv := startLocal(t)
+	con := consoleAdmin(t, srv)
+	var cert struct{ ID string }
+	con.do("POST", "/console/certificates", map[string]any{"algorithm": "EC_P256", "subject": map[string]string{"commonName": "Idem"}}).must(t, 201, "cert").json(t, &cert)
+	activate(t, con, cert.ID)
+	sum := sha256.Sum256([]byte("build-42"))
+	body := map[string]any{"certificateId": cert.ID, "digests": []map[string]string{{"digest": b64(sum[:]), "digestAlgorithm": "SHA256"}}}
+	first := con.do("POST", "/sign", body, "Idempotency-Key", "build-42").must(t, 200, "first")
+	again := con.do("POST", "/sign", body, "Idempotency-Key", "build-42").must(t, 200, "retry")
+	if again.body != first.body || again.header.Get("Idempotent-Replayed") != "true" {
+		t.Fatalf("retry answered differently:\n%s\n%s", first.body, again.body)
+	}
+	other := map[string]any{"certificateId": cert.ID, "digests": []map[string]string{{"digest": b64(sum[:]), "digestAlgorithm": "SHA256"}}, "context": map[string]string{"process": "x"}}
+	con.do("POST", "/sign", other, "Idempotency-Key", "build-42").must(t, 422, "key reuse")
+	con.do("POST", "/sign", body, "Idempotency-Key", strings.Repeat("k", 201)).must(t, 400, "long key")
+	// One decision and one completion: the retry signed nothing.
+	st := service.New(envFor(srv)).Store
+	page, err := st.ListEvents(context.Background(), srv.Demo.ID, store.EventFilter{CertificateID: cert.ID}, store.PageRequest{Limit: 100})
+	if err != nil || len(page.Items) != 2 {
+		t.Fatalf("events after a retried request: %d %v", len(page.Items), err)
+	}
+}

@@ -8,6 +8,7 @@ package signer
 import (
 	"context"
 	"crypto"
+	"encoding/json"
 
 	"crypto/sha256"
 	"encoding/base64"
@@ -149,6 +150,9 @@ func (r Request) parse() (parsed, error) {
 	return p, bad.Err()
 }
 
+// MaxIdempotencyKey is the longest Idempotency-Key accepted.
+const MaxIdempotencyKey = 200
+
 func (a *API) sign(w http.ResponseWriter, r *http.Request, req *access.Request) error {
 	var body Request
 	if err := edge.DecodeJSON(r, &body, 0); err != nil {
@@ -160,21 +164,72 @@ func (a *API) sign(w http.ResponseWriter, r *http.Request, req *access.Request) 
 	}
 	ctx := r.Context()
 	dep := req.Deployment.ID
-	cert, err := a.parts.Store.GetCertificate(ctx, dep, body.CertificateID)
+	// Idempotency-Key: a retry of the same request by the same caller gets the first answer,
+	// and nothing is signed twice. The key is claimed before anything happens.
+	idem := r.Header.Get("Idempotency-Key")
+	if idem != "" {
+		if len(idem) > MaxIdempotencyKey || strings.IndexFunc(idem, func(c rune) bool { return c < 0x21 || c > 0x7e }) >= 0 {
+			return fault.Fields{{Name: "Idempotency-Key", Reason: fmt.Sprintf("must be 1 to %d visible ASCII characters", MaxIdempotencyKey)}}
+		}
+		canon, _ := json.Marshal(body)
+		sum := sha256.Sum256(canon)
+		fp := hex.EncodeToString(sum[:])
+		prior, err := a.parts.Store.ClaimIdempotency(ctx, dep, "sign:"+req.Principal.UserID, idem, fp)
+		if err != nil {
+			return err
+		}
+		switch {
+		case prior == nil:
+		case prior.Fingerprint != fp:
+			return fault.Newf(fault.ErrUnprocessable, "This Idempotency-Key was used for a different signing request; use a new key.")
+		case !prior.Done:
+			return fault.Newf(fault.ErrConflict, "A signing request with this Idempotency-Key is in progress; retry in a moment.")
+		default:
+			w.Header().Set("Idempotent-Replayed", "true")
+			w.Header().Set("Content-Type", "application/json")
+			w.Header().Set("Cache-Control", "no-store")
+			w.WriteHeader(http.StatusOK)
+			_, _ = w.Write([]byte(prior.Response + "\n")) // as edge.WriteJSON ends its body
+			return nil
+		}
+		out, err := a.signOnce(ctx, r, req, body, p)
+		if err != nil {
+			_ = a.parts.Store.ReleaseIdempotency(context.WithoutCancel(ctx), dep, "sign:"+req.Principal.UserID, idem)
+			return err
+		}
+		raw, _ := json.Marshal(out)
+		// A failure to store the answer leaves the key claimed until it expires: a retry is
+		// then refused (409), never signed twice.
+		_ = a.parts.Store.CompleteIdempotency(context.WithoutCancel(ctx), dep, "sign:"+req.Principal.UserID, idem, string(raw))
+		edge.WriteJSON(w, http.StatusOK, out)
+		return nil
+	}
+	out, err := a.signOnce(ctx, r, req, body, p)
 	if err != nil {
 		return err
+	}
+	edge.WriteJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// signOnce decides, records and signs one request.
+func (a *API) signOnce(ctx context.Context, r *http.Request, req *access.Request, body Request, p parsed) (Response, error) {
+	dep := req.Deployment.ID
+	cert, err := a.parts.Store.GetCertificate(ctx, dep, body.CertificateID)
+	if err != nil {
+		return Response{}, err
 	}
 	scheme := keys.Scheme(body.SignatureScheme)
 	if scheme == "" {
 		scheme = keys.SchemesFor(cert.Algorithm)[0]
 	}
 	if !contains(keys.SchemesFor(cert.Algorithm), scheme) {
-		return fault.Fields{{Name: "signatureScheme", Reason: fmt.Sprintf("a %s key signs with %v", cert.Algorithm, keys.SchemesFor(cert.Algorithm))}}
+		return Response{}, fault.Fields{{Name: "signatureScheme", Reason: fmt.Sprintf("a %s key signs with %v", cert.Algorithm, keys.SchemesFor(cert.Algorithm))}}
 	}
 	now := a.parts.Now()
 	decision, err := a.decide(ctx, dep, req.Principal.UserID, body.Context, cert, now)
 	if err != nil {
-		return err
+		return Response{}, err
 	}
 	ip := ""
 	if addr, err := edge.SourceIP(r); err == nil {
@@ -196,16 +251,16 @@ func (a *API) sign(w http.ResponseWriter, r *http.Request, req *access.Request) 
 		e.Lane = lane(e.ID)
 		e.Digest, e.DigestAlgorithm = hex.EncodeToString(d), hashName(p.hashes[i])
 		if events[i], err = a.parts.Store.AppendEvent(ctx, e); err != nil {
-			return err
+			return Response{}, err
 		}
 	}
 	if !decision.Allowed {
-		return fault.Newf(ErrDenied, "Signing with %s is not allowed: %s", cert.ID, decision.Reason)
+		return Response{}, fault.Newf(ErrDenied, "Signing with %s is not allowed: %s", cert.ID, decision.Reason)
 	}
 	key, err := a.keys.Open(ctx, cert.KeyURI)
 	if err != nil {
 		_ = a.complete(ctx, events, nil, audit.Failed)
-		return err
+		return Response{}, err
 	}
 	out := Response{CertificateID: cert.ID, Algorithm: string(cert.Algorithm), SignatureScheme: string(scheme), ChainPEM: cert.ChainPEM}
 	sigs := make([][]byte, len(p.digests))
@@ -213,19 +268,18 @@ func (a *API) sign(w http.ResponseWriter, r *http.Request, req *access.Request) 
 		if sigs[i], err = key.SignContext(ctx, d, keys.Opts(scheme, p.hashes[i])); err != nil {
 			// None of the request's signatures is returned, so none is recorded as signed.
 			_ = a.complete(ctx, events, nil, audit.Failed)
-			return err
+			return Response{}, err
 		}
 	}
 	// The signatures are returned only once their completion is recorded.
 	if err := a.complete(ctx, events, sigs, audit.Signed); err != nil {
-		return err
+		return Response{}, err
 	}
 	for i, s := range sigs {
 		out.Signatures = append(out.Signatures, Signature{Digest: base64.StdEncoding.EncodeToString(p.digests[i]),
 			Signature: base64.StdEncoding.EncodeToString(s), EventID: events[i].ID})
 	}
-	edge.WriteJSON(w, http.StatusOK, out)
-	return nil
+	return out, nil
 }
 
 // complete records the outcome of a request's decision events in one completion event (one
