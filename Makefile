@@ -67,10 +67,12 @@ fuzz:
 BENCHSTAT := golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da
 BENCHCOUNT ?= 6
 bench: softhsm
-	$(GO) test ./lib/local -run '^$$' -bench . -benchtime 2000x -count $(BENCHCOUNT) | tee bench.txt
-	$(GO) test ./lib/keys/awskms ./lib/keys/pkcs11 ./lib/token -run '^$$' -bench . -benchtime 100x -count $(BENCHCOUNT) | tee -a bench.txt
+	$(GO) test ./lib/local -run '^$$' -bench 'BenchmarkGetDeployment' -benchtime 2000x -count $(BENCHCOUNT) | tee bench.txt
+	$(GO) test ./lib/local -run '^$$' -bench 'BenchmarkSign$$' -benchtime 300x -count $(BENCHCOUNT) | tee -a bench.txt
+	$(GO) test ./lib/keys/awskms ./lib/keys/pkcs11 ./lib/token ./lib/policy -run '^$$' -bench . -benchtime 100x -count $(BENCHCOUNT) | tee -a bench.txt
 	$(GO) run $(BENCHSTAT) -col /layer -filter '.name:GetDeployment' bench.txt
-	$(GO) run $(BENCHSTAT) -filter '.name:/Sign|Verify|Issue/' bench.txt
+	$(GO) run $(BENCHSTAT) -col /layer -filter '.name:Sign -.pkg:/keys/' bench.txt
+	$(GO) run $(BENCHSTAT) -filter '.pkg:/keys/ .pkg:/token .pkg:/policy' bench.txt
 
 clean:
 	rm -rf bin .aws-sam

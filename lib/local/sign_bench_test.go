@@ -1,0 +1,141 @@
+package local_test
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"io"
+	"net/http"
+	"sort"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/opensignum/signum/lib/certs"
+	"github.com/opensignum/signum/lib/certs/certstest"
+	"github.com/opensignum/signum/lib/identity"
+	"github.com/opensignum/signum/lib/keys"
+	"github.com/opensignum/signum/lib/keys/awskms"
+	"github.com/opensignum/signum/lib/local"
+	"github.com/opensignum/signum/lib/policy"
+	"github.com/opensignum/signum/lib/service"
+	"github.com/opensignum/signum/lib/tenant"
+	"github.com/opensignum/signum/lib/token"
+)
+
+// latencies collects per-operation times and reports their p50 and p99.
+type latencies struct {
+	mu sync.Mutex
+	d  []time.Duration
+}
+
+func (l *latencies) add(d time.Duration) { l.mu.Lock(); l.d = append(l.d, d); l.mu.Unlock() }
+
+func (l *latencies) report(b *testing.B) {
+	sort.Slice(l.d, func(i, j int) bool { return l.d[i] < l.d[j] })
+	if len(l.d) == 0 {
+		return
+	}
+	b.ReportMetric(float64(l.d[len(l.d)*50/100].Microseconds()), "p50-µs")
+	b.ReportMetric(float64(l.d[min(len(l.d)-1, len(l.d)*99/100)].Microseconds()), "p99-µs")
+}
+
+// BenchmarkSign measures, side by side in one run, the full POST /sign over HTTP (gateway,
+// guard, policy decision, two event appends, KMS sign) against the raw KMS stand-in Sign for
+// the same key, for ECDSA P-256 and RSA-2048, with 1 client and 16 concurrent clients.
+// `make bench` compares them with benchstat (ratio of p50 and of ns/op, i.e. throughput).
+func BenchmarkSign(b *testing.B) {
+	srv := startLocalLogging(b, io.Discard, "error")
+	ctx := context.Background()
+	parts := service.New(envFor(srv))
+	st := parts.Store
+	dep := srv.Demo.ID
+	u, err := st.CreateConsoleUser(ctx, identity.ConsoleUser{ID: tenant.NewID("cu_"), DeploymentID: dep, Username: "bench",
+		Roles: []identity.ConsoleRole{identity.Signer}, Status: identity.StatusActive}, tenant.LogEntry{Actor: "bench", Action: "fixture"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	tok, _, err := parts.Issuer.Issue(ctx, token.Claims{Subject: u.ID, System: token.Console, Deployment: dep, Roles: []string{"signer"}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	kms := awskms.New(srv.Clients.KMS)
+	ca, _ := certstest.New()
+	for _, alg := range []keys.Algorithm{keys.ECP256, keys.RSA2048} {
+		key, err := kms.Generate(ctx, keys.GenerateRequest{Algorithm: alg, Label: "bench-" + string(alg), Tags: map[string]string{"signum:certificate": "bench"}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		csr, _ := certs.NewCSR(key, certs.Subject{CommonName: "bench"}, nil)
+		leaf, _ := ca.Issue(csr, certstest.Leaf{})
+		cert, err := st.CreateCertificate(ctx, certs.Certificate{ID: tenant.NewID("crt_"), DeploymentID: dep, Name: "bench", Status: certs.StatusActive,
+			Backend: "awskms", Algorithm: alg, KeyURI: key.URI(), Subject: certs.Subject{CommonName: "bench"}, ChainPEM: certstest.PEM(leaf, ca.Intermediate),
+			NotBefore: leaf.NotBefore, NotAfter: leaf.NotAfter}, tenant.LogEntry{Actor: "bench", Action: "fixture"})
+		if err != nil {
+			b.Fatal(err)
+		}
+		p := policy.Policy{ID: tenant.NewID("pol_"), Name: "bench", Enabled: true, Priority: 5, Action: policy.Allow,
+			What: policy.What{Certificates: []string{cert.ID}}, Who: policy.Who{Users: []string{u.ID}}}
+		if _, err := st.CreatePolicy(ctx, dep, p, tenant.LogEntry{Actor: "bench", Action: "fixture"}); err != nil {
+			b.Fatal(err)
+		}
+		sum := sha256.Sum256([]byte("artifact"))
+		body, _ := json.Marshal(map[string]any{"certificateId": cert.ID, "digests": []map[string]string{{"digest": base64.StdEncoding.EncodeToString(sum[:]), "digestAlgorithm": "SHA256"}}})
+		raw := func() error { _, err := key.SignContext(ctx, sum[:], crypto.SHA256); return err }
+		full := func(c *http.Client) error {
+			req, _ := http.NewRequest("POST", srv.URL+"/sign", bytes.NewReader(body))
+			req.Host = local.DemoDomain
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("Authorization", "Bearer "+tok)
+			resp, err := c.Do(req)
+			if err != nil {
+				return err
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 200 {
+				b.Fatalf("POST /sign: %d", resp.StatusCode)
+			}
+			return nil
+		}
+		client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+		for _, clients := range []int{1, 16} {
+			for _, layer := range []string{"raw-kms", "full-http"} {
+				b.Run("alg="+string(alg)+"/clients="+itoa(clients)+"/layer="+layer, func(b *testing.B) {
+					var lat latencies
+					op := raw
+					if layer == "full-http" {
+						op = func() error { return full(client) }
+					}
+					b.SetParallelism(max(1, clients/2)) // GOMAXPROCS is 2 here: 16 clients = 8 × 2
+					if clients == 1 {
+						for i := 0; i < b.N; i++ {
+							start := time.Now()
+							if err := op(); err != nil {
+								b.Fatal(err)
+							}
+							lat.add(time.Since(start))
+						}
+					} else {
+						b.RunParallel(func(pb *testing.PB) {
+							for pb.Next() {
+								start := time.Now()
+								if err := op(); err != nil {
+									b.Error(err)
+									return
+								}
+								lat.add(time.Since(start))
+							}
+						})
+					}
+					lat.report(b)
+				})
+			}
+		}
+	}
+}
+
+func itoa(n int) string { b, _ := json.Marshal(n); return string(b) }
