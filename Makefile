@@ -71,8 +71,8 @@ bench: softhsm
 	$(GO) test ./lib/local -run '^$$' -bench 'BenchmarkSign$$' -benchtime 300x -count $(BENCHCOUNT) | tee -a bench.txt
 	$(GO) test ./lib/keys/awskms ./lib/keys/pkcs11 ./lib/token ./lib/policy -run '^$$' -bench . -benchtime 100x -count $(BENCHCOUNT) | tee -a bench.txt
 	$(GO) run $(BENCHSTAT) -col /layer -filter '.name:GetDeployment' bench.txt
-	$(GO) run $(BENCHSTAT) -col /layer -filter '.name:Sign -.pkg:/keys/' bench.txt
-	$(GO) run $(BENCHSTAT) -filter '.pkg:/keys|token|policy/' bench.txt
+	$(GO) run $(BENCHSTAT) -col /layer -filter '.name:Sign -pkg:/keys/' bench.txt
+	$(GO) run $(BENCHSTAT) -filter 'pkg:/keys|token|policy/' bench.txt
 
 clean:
 	rm -rf bin .aws-sam
