@@ -83,15 +83,6 @@ type LoginRequest struct {
 	Password string `json:"password"`
 }
 
-// TokenResponse is a console bearer token.
-type TokenResponse struct {
-	Token        string    `json:"token"`
-	TokenType    string    `json:"tokenType"`
-	ExpiresAt    time.Time `json:"expiresAt"`
-	DeploymentID string    `json:"deploymentId"`
-	Roles        []string  `json:"roles"`
-}
-
 func (a api) login(w http.ResponseWriter, r *http.Request, req *access.Request) error {
 	var body LoginRequest
 	if err := edge.DecodeJSON(r, &body, 0); err != nil {
@@ -131,7 +122,7 @@ func (a api) login(w http.ResponseWriter, r *http.Request, req *access.Request) 
 	if err != nil {
 		return err
 	}
-	edge.WriteJSON(w, http.StatusOK, TokenResponse{Token: tok, TokenType: "Bearer", ExpiresAt: claims.ExpiresAt, DeploymentID: req.Deployment.ID, Roles: roles})
+	edge.WriteJSON(w, http.StatusOK, login.Respond(tok, claims))
 	return nil
 }
 

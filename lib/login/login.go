@@ -10,6 +10,7 @@ import (
 	"github.com/opensignum/signum/lib/fault"
 	"github.com/opensignum/signum/lib/identity"
 	"github.com/opensignum/signum/lib/password"
+	"github.com/opensignum/signum/lib/token"
 )
 
 // ErrFailed is the one answer to every failed login.
@@ -86,4 +87,18 @@ func SetPassword(pw, who string, policy password.Policy, now time.Time) (identit
 		return identity.Credentials{}, err
 	}
 	return identity.Credentials{PasswordHash: h, PasswordSetAt: now}, nil
+}
+
+// TokenResponse is the JSON answer that carries a bearer token, for both user systems.
+type TokenResponse struct {
+	Token        string    `json:"token"`
+	TokenType    string    `json:"tokenType"`
+	ExpiresAt    time.Time `json:"expiresAt"`
+	DeploymentID string    `json:"deploymentId"`
+	Roles        []string  `json:"roles"`
+}
+
+// Respond is the answer for token tok issued with claims c.
+func Respond(tok string, c token.Claims) TokenResponse {
+	return TokenResponse{Token: tok, TokenType: "Bearer", ExpiresAt: c.ExpiresAt, DeploymentID: c.Deployment, Roles: c.Roles}
 }

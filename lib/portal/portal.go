@@ -158,15 +158,6 @@ type LoginRequest struct {
 	Password string `json:"password"`
 }
 
-// TokenResponse is a bearer token.
-type TokenResponse struct {
-	Token        string    `json:"token"`
-	TokenType    string    `json:"tokenType"`
-	ExpiresAt    time.Time `json:"expiresAt"`
-	DeploymentID string    `json:"deploymentId"`
-	Roles        []string  `json:"roles"`
-}
-
 func (a api) login(w http.ResponseWriter, r *http.Request, _ *access.Request) error {
 	var body LoginRequest
 	if err := edge.DecodeJSON(r, &body, 0); err != nil {
@@ -199,7 +190,7 @@ func (a api) login(w http.ResponseWriter, r *http.Request, _ *access.Request) er
 	if err != nil {
 		return err
 	}
-	edge.WriteJSON(w, http.StatusOK, TokenResponse{Token: tok, TokenType: "Bearer", ExpiresAt: claims.ExpiresAt, DeploymentID: u.DeploymentID, Roles: roles})
+	edge.WriteJSON(w, http.StatusOK, login.Respond(tok, claims))
 	return nil
 }
 
@@ -291,7 +282,7 @@ func ifMatch(r *http.Request, etag string) error {
 
 // ConsoleTokenResponse is a console token for a portal user.
 type ConsoleTokenResponse struct {
-	TokenResponse
+	login.TokenResponse
 	ConsoleDomain string `json:"consoleDomain,omitempty"`
 }
 
@@ -313,7 +304,7 @@ func (a api) consoleToken(w http.ResponseWriter, r *http.Request, req *access.Re
 		return err
 	}
 	edge.WriteJSON(w, http.StatusOK, ConsoleTokenResponse{
-		TokenResponse: TokenResponse{Token: tok, TokenType: "Bearer", ExpiresAt: claims.ExpiresAt, DeploymentID: u.DeploymentID, Roles: roles},
+		TokenResponse: login.Respond(tok, claims),
 		ConsoleDomain: req.Deployment.DomainName,
 	})
 	return nil
