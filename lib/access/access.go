@@ -20,6 +20,7 @@ import (
 	"github.com/opensignum/signum/lib/edge"
 	"github.com/opensignum/signum/lib/fault"
 	"github.com/opensignum/signum/lib/identity"
+	"github.com/opensignum/signum/lib/policy"
 	"github.com/opensignum/signum/lib/tenant"
 	"github.com/opensignum/signum/lib/token"
 )
@@ -68,6 +69,20 @@ func (p Principal) Actor() string {
 // a console admin), not because of the Signum Administrator role.
 func (p Principal) HasConsoleRole(r identity.ConsoleRole) bool {
 	return p.Kind == Console && slices.Contains(p.ConsoleRoles, r)
+}
+
+// PolicyRoles are the roles signing policies match for the caller, as the guard read them
+// from the stored user: console roles, and the portal role as "portal:<Role>" for a portal
+// user. The signer uses them instead of reading the user a second time.
+func (p Principal) PolicyRoles() []string {
+	roles := make([]string, 0, len(p.ConsoleRoles)+1)
+	if p.PortalRole != "" {
+		roles = append(roles, policy.PortalRole(p.PortalRole))
+	}
+	for _, r := range p.ConsoleRoles {
+		roles = append(roles, string(r))
+	}
+	return roles
 }
 
 // Tenancy says where a route finds its deployment.
@@ -318,9 +333,8 @@ func (g *Guard) current(ctx context.Context, p *Principal) error {
 		if u.Status != identity.StatusActive {
 			return errInactive
 		}
-		if p.Kind == Portal {
-			p.PortalRole = u.Role
-		} else {
+		p.PortalRole = u.Role
+		if p.Kind == Console {
 			p.ConsoleRoles = identity.ConsoleRolesFor(u)
 		}
 	case p.Kind == Console:

@@ -365,9 +365,9 @@ type Directory interface {
 	GetConsoleUser(ctx context.Context, dep, id string) (identity.ConsoleUser, error)
 }
 
-// Roles are the roles the policy engine matches for a user: a console user's console roles;
-// a portal user's portal role (as "portal:<Role>") and the console roles it opens the console
-// with. A disabled or missing user is an ErrInvalid naming the user.
+// Roles are the roles the policy engine matches for a user, read from the directory (the
+// dry run decides for any user; the signer uses the roles the guard already read): the same
+// as access.Principal.PolicyRoles. A disabled or missing user is an ErrInvalid naming the user.
 func Roles(ctx context.Context, d Directory, dep, userID string) ([]string, error) {
 	switch {
 	case strings.HasPrefix(userID, "pu_"):
@@ -375,21 +375,13 @@ func Roles(ctx context.Context, d Directory, dep, userID string) ([]string, erro
 		if err != nil || u.Status != identity.StatusActive {
 			return nil, userErr(err, userID)
 		}
-		roles := []string{policy.PortalRole(u.Role)}
-		for _, r := range identity.ConsoleRolesFor(u) {
-			roles = append(roles, string(r))
-		}
-		return roles, nil
+		return access.Principal{PortalRole: u.Role, ConsoleRoles: identity.ConsoleRolesFor(u)}.PolicyRoles(), nil
 	case strings.HasPrefix(userID, "cu_"):
 		u, err := d.GetConsoleUser(ctx, dep, userID)
 		if err != nil || u.Status != identity.StatusActive {
 			return nil, userErr(err, userID)
 		}
-		var roles []string
-		for _, r := range u.Roles {
-			roles = append(roles, string(r))
-		}
-		return roles, nil
+		return access.Principal{ConsoleRoles: u.Roles}.PolicyRoles(), nil
 	}
 	return nil, fault.Fields{{Name: "userId", Reason: "is not a user of this deployment"}}
 }

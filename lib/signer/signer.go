@@ -227,10 +227,12 @@ func (a *API) signOnce(ctx context.Context, r *http.Request, req *access.Request
 		return Response{}, fault.Fields{{Name: "signatureScheme", Reason: fmt.Sprintf("a %s key signs with %v", cert.Algorithm, keys.SchemesFor(cert.Algorithm))}}
 	}
 	now := a.parts.Now()
-	decision, err := a.decide(ctx, dep, req.Principal.UserID, body.Context, cert, now)
+	// The caller's roles are those the guard read from the stored user: no second read.
+	set, err := a.policies.Set(ctx, dep)
 	if err != nil {
 		return Response{}, err
 	}
+	decision := decide(set, req.Principal.UserID, req.Principal.PolicyRoles(), body.Context, cert, now)
 	ip := ""
 	if addr, err := edge.SourceIP(r); err == nil {
 		ip = addr.String()
@@ -324,17 +326,10 @@ func (a *API) complete(ctx context.Context, decisions []audit.Event, sigs [][]by
 	return err
 }
 
-func (a *API) decide(ctx context.Context, dep, userID string, c Context, cert certs.Certificate, now time.Time) (policy.Decision, error) {
-	roles, err := policies.Roles(ctx, a.parts.Store, dep, userID)
-	if err != nil {
-		return policy.Decision{}, err
-	}
-	set, err := a.policies.Set(ctx, dep)
-	if err != nil {
-		return policy.Decision{}, err
-	}
+// decide is the policy decision for a request of a caller with roles, on set.
+func decide(set *policy.Set, userID string, roles []string, c Context, cert certs.Certificate, now time.Time) policy.Decision {
 	return set.Evaluate(policy.Request{UserID: userID, Roles: roles, Process: c.Process, CommandLine: c.CommandLine, At: now,
-		Certificate: policies.Certificate(cert, now)}), nil
+		Certificate: policies.Certificate(cert, now)})
 }
 
 // CertificateView is a certificate the caller may sign with.
@@ -354,6 +349,11 @@ func (a *API) certificates(w http.ResponseWriter, r *http.Request, req *access.R
 	ctx := r.Context()
 	dep := req.Deployment.ID
 	now := a.parts.Now()
+	set, err := a.policies.Set(ctx, dep)
+	if err != nil {
+		return err
+	}
+	roles := req.Principal.PolicyRoles()
 	out := []CertificateView{}
 	cursor := ""
 	for {
@@ -365,10 +365,7 @@ func (a *API) certificates(w http.ResponseWriter, r *http.Request, req *access.R
 			if c.State(now) != certs.StatusActive {
 				continue
 			}
-			d, err := a.decide(ctx, dep, req.Principal.UserID, Context{}, c, now)
-			if err != nil {
-				return err
-			}
+			d := decide(set, req.Principal.UserID, roles, Context{}, c, now)
 			if !d.Allowed {
 				continue
 			}
