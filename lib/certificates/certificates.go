@@ -251,27 +251,10 @@ func (a *API) get(w http.ResponseWriter, r *http.Request, req *access.Request) e
 	return nil
 }
 
-// List is a page of certificates.
-type List struct {
-	Items []Certificate `json:"items"`
-	Next  string        `json:"next,omitempty"`
-}
-
 func (a *API) list(w http.ResponseWriter, r *http.Request, req *access.Request) error {
-	limit, cursor, err := edge.PageParams(r, store.MaxPageSize)
-	if err != nil {
-		return err
-	}
-	page, err := a.parts.Store.ListCertificates(r.Context(), req.Deployment.ID, store.PageRequest{Limit: limit, Cursor: cursor})
-	if err != nil {
-		return err
-	}
-	out := List{Items: make([]Certificate, 0, len(page.Items)), Next: page.Next}
-	for _, c := range page.Items {
-		out.Items = append(out.Items, a.toJSON(c))
-	}
-	edge.WriteJSON(w, http.StatusOK, out)
-	return nil
+	return service.ServeList(w, r, func(ctx context.Context, pr store.PageRequest) (store.Page[certs.Certificate], error) {
+		return a.parts.Store.ListCertificates(ctx, req.Deployment.ID, pr)
+	}, a.toJSON)
 }
 
 // PatchRequest is the body of PATCH /console/certificates/{certId}.

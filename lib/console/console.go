@@ -166,31 +166,14 @@ func userJSON(u identity.ConsoleUser, lock password.Lockout, now time.Time) User
 		Locked: lock.Locked(u.Failures, u.LockedUntil, u.LockedForever, now), Version: u.Version, CreatedAt: u.CreatedAt}
 }
 
-// UserList is a page of console users.
-type UserList struct {
-	Items []User `json:"items"`
-	Next  string `json:"next,omitempty"`
-}
-
 func (a api) listUsers(w http.ResponseWriter, r *http.Request, req *access.Request) error {
-	limit, cursor, err := edge.PageParams(r, store.MaxPageSize)
-	if err != nil {
-		return err
-	}
 	dom, err := a.Store.GetLocalDomain(r.Context(), req.Deployment.ID)
 	if err != nil {
 		return err
 	}
-	page, err := a.Store.ListConsoleUsers(r.Context(), req.Deployment.ID, store.PageRequest{Limit: limit, Cursor: cursor})
-	if err != nil {
-		return err
-	}
-	out := UserList{Items: make([]User, 0, len(page.Items)), Next: page.Next}
-	for _, u := range page.Items {
-		out.Items = append(out.Items, userJSON(u, dom.Lockout, a.Now()))
-	}
-	edge.WriteJSON(w, http.StatusOK, out)
-	return nil
+	return service.ServeList(w, r, func(ctx context.Context, pr store.PageRequest) (store.Page[identity.ConsoleUser], error) {
+		return a.Store.ListConsoleUsers(ctx, req.Deployment.ID, pr)
+	}, func(u identity.ConsoleUser) User { return userJSON(u, dom.Lockout, a.Now()) })
 }
 
 // CreateUserRequest is the body of POST /console/users.
@@ -459,27 +442,12 @@ type LogEntry struct {
 	Detail string    `json:"detail,omitempty"`
 }
 
-// LogPage is a page of the system log, newest first.
-type LogPage struct {
-	Items []LogEntry `json:"items"`
-	Next  string     `json:"next,omitempty"`
-}
-
 func (a api) systemLog(w http.ResponseWriter, r *http.Request, req *access.Request) error {
-	limit, cursor, err := edge.PageParams(r, store.MaxPageSize)
-	if err != nil {
-		return err
-	}
-	page, err := a.Store.ListLog(r.Context(), req.Deployment.ID, store.PageRequest{Limit: limit, Cursor: cursor})
-	if err != nil {
-		return err
-	}
-	out := LogPage{Items: make([]LogEntry, 0, len(page.Items)), Next: page.Next}
-	for _, e := range page.Items {
-		out.Items = append(out.Items, LogEntry{ID: e.ID, At: e.At, Actor: e.Actor, Action: e.Action, Detail: e.Detail})
-	}
-	edge.WriteJSON(w, http.StatusOK, out)
-	return nil
+	return service.ServeList(w, r, func(ctx context.Context, pr store.PageRequest) (store.Page[tenant.LogEntry], error) {
+		return a.Store.ListLog(ctx, req.Deployment.ID, pr) // newest first
+	}, func(e tenant.LogEntry) LogEntry {
+		return LogEntry{ID: e.ID, At: e.At, Actor: e.Actor, Action: e.Action, Detail: e.Detail}
+	})
 }
 
 // compact is v as JSON, the form customers see policies in.

@@ -136,27 +136,8 @@ func (a *api) get(w http.ResponseWriter, r *http.Request, req *access.Request) e
 	return nil
 }
 
-// ListResponse is a page of deployments.
-type ListResponse struct {
-	Items []deployments.Deployment `json:"items"`
-	Next  string                   `json:"next,omitempty"`
-}
-
 func (a *api) list(w http.ResponseWriter, r *http.Request, _ *access.Request) error {
-	limit, cursor, err := edge.PageParams(r, store.MaxPageSize)
-	if err != nil {
-		return err
-	}
-	page, err := a.store.ListDeployments(r.Context(), store.PageRequest{Limit: limit, Cursor: cursor})
-	if err != nil {
-		return err
-	}
-	out := ListResponse{Items: make([]deployments.Deployment, 0, len(page.Items)), Next: page.Next}
-	for _, d := range page.Items {
-		out.Items = append(out.Items, deployments.ToJSON(d))
-	}
-	edge.WriteJSON(w, http.StatusOK, out)
-	return nil
+	return service.ServeList(w, r, a.store.ListDeployments, deployments.ToJSON)
 }
 
 // InviteRequest is the body of POST /operator/deployments/{id}/invites.

@@ -231,27 +231,10 @@ func (a api) get(w http.ResponseWriter, r *http.Request, req *access.Request) er
 	return nil
 }
 
-// List is a page of policies.
-type List struct {
-	Items []Policy `json:"items"`
-	Next  string   `json:"next,omitempty"`
-}
-
 func (a api) list(w http.ResponseWriter, r *http.Request, req *access.Request) error {
-	limit, cursor, err := edge.PageParams(r, store.MaxPageSize)
-	if err != nil {
-		return err
-	}
-	page, err := a.Store.ListPolicies(r.Context(), req.Deployment.ID, store.PageRequest{Limit: limit, Cursor: cursor})
-	if err != nil {
-		return err
-	}
-	out := List{Items: make([]Policy, 0, len(page.Items)), Next: page.Next}
-	for _, p := range page.Items {
-		out.Items = append(out.Items, toJSON(p))
-	}
-	edge.WriteJSON(w, http.StatusOK, out)
-	return nil
+	return service.ServeList(w, r, func(ctx context.Context, pr store.PageRequest) (store.Page[policy.Policy], error) {
+		return a.Store.ListPolicies(ctx, req.Deployment.ID, pr)
+	}, toJSON)
 }
 
 func (a api) replace(w http.ResponseWriter, r *http.Request, req *access.Request) error {

@@ -310,27 +310,10 @@ func (a api) consoleToken(w http.ResponseWriter, r *http.Request, req *access.Re
 	return nil
 }
 
-// UserList is a page of portal users.
-type UserList struct {
-	Items []User `json:"items"`
-	Next  string `json:"next,omitempty"`
-}
-
 func (a api) listUsers(w http.ResponseWriter, r *http.Request, req *access.Request) error {
-	limit, cursor, err := edge.PageParams(r, store.MaxPageSize)
-	if err != nil {
-		return err
-	}
-	page, err := a.Store.ListPortalUsers(r.Context(), req.Deployment.ID, store.PageRequest{Limit: limit, Cursor: cursor})
-	if err != nil {
-		return err
-	}
-	out := UserList{Items: make([]User, 0, len(page.Items)), Next: page.Next}
-	for _, u := range page.Items {
-		out.Items = append(out.Items, a.userJSON(u))
-	}
-	edge.WriteJSON(w, http.StatusOK, out)
-	return nil
+	return service.ServeList(w, r, func(ctx context.Context, pr store.PageRequest) (store.Page[identity.PortalUser], error) {
+		return a.Store.ListPortalUsers(ctx, req.Deployment.ID, pr)
+	}, a.userJSON)
 }
 
 // InviteRequest is the body of POST /portal/deployments/{id}/users.
