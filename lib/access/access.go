@@ -164,6 +164,18 @@ func ConsoleRoles(roles ...identity.ConsoleRole) Rule {
 		}}
 }
 
+// ConsoleReaders admits console admins and viewers: the rule of every console read.
+func ConsoleReaders() Rule { return ConsoleRoles(identity.ConsoleAdmin, identity.ConsoleViewer) }
+
+// ConsoleAdmins admits console admins: the rule of every console change.
+func ConsoleAdmins() Rule { return ConsoleRoles(identity.ConsoleAdmin) }
+
+// AnyConsoleCaller admits every console caller of the deployment (the signer, where the
+// signing policies decide, and the caller's own session).
+func AnyConsoleCaller() Rule {
+	return ConsoleRoles(identity.ConsoleAdmin, identity.ConsoleViewer, identity.Signer, identity.SignumAdministrator)
+}
+
 // SignumAdministrator admits only the deployment's Signum Administrator.
 func SignumAdministrator() Rule {
 	return Rule{Name: "Signum Administrator", Tenancy: HostTenant, Caller: Console,

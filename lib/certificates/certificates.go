@@ -35,13 +35,10 @@ type API struct {
 	DefaultBackend string
 }
 
-var readers = []identity.ConsoleRole{identity.ConsoleAdmin, identity.ConsoleViewer}
-
 // NewHandler returns the certificate routes on registry's backends.
 func NewHandler(p *service.Parts, registry *keys.Registry, m *access.Mux) *access.Mux {
 	a := &API{parts: p, keys: registry, DefaultBackend: "awskms"}
-	admin := access.ConsoleRoles(identity.ConsoleAdmin)
-	read := access.ConsoleRoles(readers...)
+	admin, read := access.ConsoleAdmins(), access.ConsoleReaders()
 	// GET /console/certificates — console admins and viewers.
 	m.Handle("GET /console/certificates", read, a.list)
 	// POST /console/certificates — console admins: a new key and its CSR.

@@ -31,11 +31,6 @@ type api struct {
 	*service.Parts
 }
 
-var (
-	readers = []identity.ConsoleRole{identity.ConsoleAdmin, identity.ConsoleViewer}
-	anyone  = []identity.ConsoleRole{identity.ConsoleAdmin, identity.ConsoleViewer, identity.Signer, identity.SignumAdministrator}
-)
-
 // BuildAuth is the console-auth function: login and session.
 func BuildAuth(_ context.Context, env function.Env) (http.Handler, error) {
 	a := api{service.New(env)}
@@ -43,7 +38,7 @@ func BuildAuth(_ context.Context, env function.Env) (http.Handler, error) {
 	// POST /console/login — anyone the deployment's allowlist admits.
 	m.Handle("POST /console/login", access.PublicOnTenant(), a.login)
 	// GET /console/session — any console caller of the deployment: who am I.
-	m.Handle("GET /console/session", access.ConsoleRoles(anyone...), a.session)
+	m.Handle("GET /console/session", access.AnyConsoleCaller(), a.session)
 	return m, nil
 }
 
@@ -52,15 +47,15 @@ func BuildUsers(_ context.Context, env function.Env) (http.Handler, error) {
 	a := api{service.New(env)}
 	m := access.NewMux(env.Log, a.Guard)
 	// GET /console/users — console admins and viewers.
-	m.Handle("GET /console/users", access.ConsoleRoles(readers...), a.listUsers)
+	m.Handle("GET /console/users", access.ConsoleReaders(), a.listUsers)
 	// POST /console/users — console admins.
-	m.Handle("POST /console/users", access.ConsoleRoles(identity.ConsoleAdmin), a.createUser)
+	m.Handle("POST /console/users", access.ConsoleAdmins(), a.createUser)
 	// GET /console/users/{userId} — console admins and viewers.
-	m.Handle("GET /console/users/{userId}", access.ConsoleRoles(readers...), a.getUser)
+	m.Handle("GET /console/users/{userId}", access.ConsoleReaders(), a.getUser)
 	// PATCH /console/users/{userId} — console admins.
-	m.Handle("PATCH /console/users/{userId}", access.ConsoleRoles(identity.ConsoleAdmin), a.patchUser)
+	m.Handle("PATCH /console/users/{userId}", access.ConsoleAdmins(), a.patchUser)
 	// DELETE /console/users/{userId} — console admins.
-	m.Handle("DELETE /console/users/{userId}", access.ConsoleRoles(identity.ConsoleAdmin), a.deleteUser)
+	m.Handle("DELETE /console/users/{userId}", access.ConsoleAdmins(), a.deleteUser)
 	return m, nil
 }
 
@@ -69,11 +64,11 @@ func BuildSettings(_ context.Context, env function.Env) (http.Handler, error) {
 	a := api{service.New(env)}
 	m := access.NewMux(env.Log, a.Guard)
 	// GET /console/domains/local — console admins and viewers.
-	m.Handle("GET /console/domains/local", access.ConsoleRoles(readers...), a.getDomain)
+	m.Handle("GET /console/domains/local", access.ConsoleReaders(), a.getDomain)
 	// PATCH /console/domains/local — the Signum Administrator only.
 	m.Handle("PATCH /console/domains/local", access.SignumAdministrator(), a.patchDomain)
 	// GET /console/system-log — console admins and viewers.
-	m.Handle("GET /console/system-log", access.ConsoleRoles(readers...), a.systemLog)
+	m.Handle("GET /console/system-log", access.ConsoleReaders(), a.systemLog)
 	return m, nil
 }
 

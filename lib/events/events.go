@@ -15,7 +15,6 @@ import (
 	"github.com/opensignum/signum/lib/edge"
 	"github.com/opensignum/signum/lib/fault"
 	"github.com/opensignum/signum/lib/function"
-	"github.com/opensignum/signum/lib/identity"
 	"github.com/opensignum/signum/lib/service"
 	"github.com/opensignum/signum/lib/store"
 )
@@ -26,7 +25,7 @@ type api struct{ *service.Parts }
 func Build(_ context.Context, env function.Env) (http.Handler, error) {
 	a := api{service.New(env)}
 	m := access.NewMux(env.Log, a.Guard)
-	read := access.ConsoleRoles(identity.ConsoleAdmin, identity.ConsoleViewer)
+	read := access.ConsoleReaders()
 	// GET /console/events — console admins and viewers: ?from&to (RFC 3339), userId,
 	// certificateId, decision, limit, cursor, format=json|jsonl|csv.
 	m.Handle("GET /console/events", read, a.list)

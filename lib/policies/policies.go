@@ -31,8 +31,7 @@ type api struct{ *service.Parts }
 func Build(_ context.Context, env function.Env) (http.Handler, error) {
 	a := api{service.New(env)}
 	m := access.NewMux(env.Log, a.Guard)
-	read := access.ConsoleRoles(identity.ConsoleAdmin, identity.ConsoleViewer)
-	admin := access.ConsoleRoles(identity.ConsoleAdmin)
+	read, admin := access.ConsoleReaders(), access.ConsoleAdmins()
 	// GET /console/policies — console admins and viewers.
 	m.Handle("GET /console/policies", read, a.list)
 	// POST /console/policies — console admins.

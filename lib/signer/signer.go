@@ -24,7 +24,6 @@ import (
 	"github.com/opensignum/signum/lib/certs"
 	"github.com/opensignum/signum/lib/edge"
 	"github.com/opensignum/signum/lib/fault"
-	"github.com/opensignum/signum/lib/identity"
 	"github.com/opensignum/signum/lib/keys"
 	"github.com/opensignum/signum/lib/policies"
 	"github.com/opensignum/signum/lib/policy"
@@ -53,7 +52,7 @@ type API struct {
 // NewHandler returns the signer routes on registry's key backends.
 func NewHandler(p *service.Parts, registry *keys.Registry, m *access.Mux) *access.Mux {
 	a := &API{parts: p, keys: registry, policies: policycache.New(p.Store)}
-	anyConsole := access.ConsoleRoles(identity.Signer, identity.ConsoleAdmin, identity.ConsoleViewer, identity.SignumAdministrator)
+	anyConsole := access.AnyConsoleCaller()
 	// GET /sign/certificates — any console caller of the deployment: the certificates the
 	// policies let it sign with (at this time, from any process).
 	m.Handle("GET /sign/certificates", anyConsole, a.certificates)
