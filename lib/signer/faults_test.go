@@ -9,7 +9,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"io"
 	"math/rand/v2"
 	"strings"
 	"sync"
@@ -21,18 +20,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"github.com/opensignum/signum/lib/access"
 	"github.com/opensignum/signum/lib/audit"
-	"github.com/opensignum/signum/lib/certs"
-	"github.com/opensignum/signum/lib/certs/certstest"
-	"github.com/opensignum/signum/lib/devstack"
-	"github.com/opensignum/signum/lib/edge"
-	"github.com/opensignum/signum/lib/function"
 	"github.com/opensignum/signum/lib/identity"
 	"github.com/opensignum/signum/lib/keys"
-	"github.com/opensignum/signum/lib/keys/awskms"
 	"github.com/opensignum/signum/lib/policy"
-	"github.com/opensignum/signum/lib/service"
 	"github.com/opensignum/signum/lib/signer"
 	"github.com/opensignum/signum/lib/store"
 	"github.com/opensignum/signum/lib/tenant"
@@ -137,38 +128,16 @@ func TestFaultsNeverLoseTheRecord(t *testing.T) {
 	if testing.Short() {
 		runs = 200
 	}
-	tg := devstack.NewEmbedded(t)
+	w := newWorld(t)
 	ctx := context.Background()
-	cfg := tg.Stack.Env(tg.Table)
-	env := function.Env{Config: cfg, Clients: tg.Clients, Log: function.NewLogger(io.Discard, "error"), Now: time.Now}
-	clean := service.New(env)
+	clean := w.clean
 	seed := uint64(time.Now().UnixNano())
 	t.Logf("seed %d", seed)
 	ch := &chaos{rng: rand.New(rand.NewPCG(seed, 1)), p: 0.15}
 
 	// A deployment with a console signer, a policy for it, and an active P-256 certificate.
-	d := tenant.Deployment{ID: tenant.NewID("dep_"), Name: "chaos", Status: tenant.StatusActive, Plan: "standard", SoftwareVersion: "1", DomainName: "chaos.localhost"}
-	if _, _, err := clean.Store.Provision(ctx, store.Provisioning{Deployment: d, Log: tenant.LogEntry{Actor: "test", Action: "x"}, LocalDomain: identity.DefaultLocalDomain(d.ID)}); err != nil {
-		t.Fatal(err)
-	}
+	d, cert := w.deployment(t, "chaos.localhost")
 	u, err := clean.Store.CreateConsoleUser(ctx, identity.ConsoleUser{ID: tenant.NewID("cu_"), DeploymentID: d.ID, Username: "bot", Roles: []identity.ConsoleRole{identity.Signer}, Status: identity.StatusActive}, tenant.LogEntry{Actor: "t", Action: "x"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	kms := awskms.New(tg.Clients.KMS)
-	key, err := kms.Generate(ctx, keys.GenerateRequest{Algorithm: keys.ECP256, Label: "chaos", Tags: map[string]string{"signum:certificate": "chaos"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	csr, _ := certs.NewCSR(key, certs.Subject{CommonName: "chaos"}, nil)
-	ca, _ := certstest.New()
-	leaf, err := ca.Issue(csr, certstest.Leaf{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := clean.Store.CreateCertificate(ctx, certs.Certificate{ID: tenant.NewID("crt_"), DeploymentID: d.ID, Name: "chaos", Status: certs.StatusActive,
-		Backend: "awskms", Algorithm: keys.ECP256, KeyURI: key.URI(), Subject: certs.Subject{CommonName: "chaos"}, ChainPEM: certstest.PEM(leaf),
-		NotBefore: leaf.NotBefore, NotAfter: leaf.NotAfter}, tenant.LogEntry{Actor: "t", Action: "x"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -182,12 +151,9 @@ func TestFaultsNeverLoseTheRecord(t *testing.T) {
 	}
 
 	// The signer under test, on a faulty table and faulty keys.
-	parts := service.New(env)
-	parts.Store = store.New(faultyDB{tg.Clients.DynamoDB, ch}, tg.Table, service.CursorKey(env))
-	parts.Guard.Tenants = parts.Store
-	h := edge.Lambda(signer.NewHandler(parts, keys.NewRegistry(faultyKeys{kms, ch}), access.NewMux(env.Log, parts.Guard)))
+	h := w.signerOn(faultyDB{w.tg.Clients.DynamoDB, ch}, keys.NewRegistry(faultyKeys{w.kms, ch}))
 
-	pub := leaf.PublicKey.(*ecdsa.PublicKey)
+	pub := w.leaf.PublicKey.(*ecdsa.PublicKey)
 	returned := map[string][]byte{} // decision event id → signature returned to the client
 	statuses := map[int]int{}
 	ch.on = true

@@ -6,25 +6,14 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"io"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
-	"github.com/opensignum/signum/lib/access"
-	"github.com/opensignum/signum/lib/certs"
-	"github.com/opensignum/signum/lib/certs/certstest"
-	"github.com/opensignum/signum/lib/devstack"
-	"github.com/opensignum/signum/lib/edge"
-	"github.com/opensignum/signum/lib/function"
 	"github.com/opensignum/signum/lib/identity"
 	"github.com/opensignum/signum/lib/keys"
-	"github.com/opensignum/signum/lib/keys/awskms"
 	"github.com/opensignum/signum/lib/policy"
-	"github.com/opensignum/signum/lib/service"
-	"github.com/opensignum/signum/lib/signer"
 	"github.com/opensignum/signum/lib/store"
 	"github.com/opensignum/signum/lib/tenant"
 	"github.com/opensignum/signum/lib/token"
@@ -65,31 +54,14 @@ func TestRoundTripsDoNotGrow(t *testing.T) {
 	if testing.Short() {
 		t.Skip("creates 2,000 users and policies")
 	}
-	tg := devstack.NewEmbedded(t)
+	w := newWorld(t)
 	ctx := context.Background()
-	env := function.Env{Config: tg.Stack.Env(tg.Table), Clients: tg.Clients, Log: function.NewLogger(io.Discard, "error"), Now: time.Now}
-	clean := service.New(env)
-	kms := awskms.New(tg.Clients.KMS)
-	key, err := kms.Generate(ctx, keys.GenerateRequest{Algorithm: keys.ECP256, Label: "rt", Tags: map[string]string{"signum:certificate": "rt"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	csr, _ := certs.NewCSR(key, certs.Subject{CommonName: "rt"}, nil)
-	ca, _ := certstest.New()
-	leaf, _ := ca.Issue(csr, certstest.Leaf{})
+	clean := w.clean
 
 	counts := map[int]int64{}
 	for _, size := range []int{10, 1000} {
-		d := tenant.Deployment{ID: tenant.NewID("dep_"), Name: "rt", Status: tenant.StatusActive, Plan: "standard", SoftwareVersion: "1", DomainName: fmt.Sprintf("rt%d.localhost", size)}
-		if _, _, err := clean.Store.Provision(ctx, store.Provisioning{Deployment: d, Log: tenant.LogEntry{Actor: "t", Action: "x"}, LocalDomain: identity.DefaultLocalDomain(d.ID)}); err != nil {
-			t.Fatal(err)
-		}
-		cert, err := clean.Store.CreateCertificate(ctx, certs.Certificate{ID: tenant.NewID("crt_"), DeploymentID: d.ID, Name: "rt", Status: certs.StatusActive,
-			Backend: "awskms", Algorithm: keys.ECP256, KeyURI: key.URI(), Subject: certs.Subject{CommonName: "rt"}, ChainPEM: certstest.PEM(leaf),
-			NotBefore: leaf.NotBefore, NotAfter: leaf.NotAfter}, tenant.LogEntry{Actor: "t", Action: "x"})
-		if err != nil {
-			t.Fatal(err)
-		}
+		d, cert := w.deployment(t, fmt.Sprintf("rt%d.localhost", size))
+		var err error
 		var last identity.ConsoleUser
 		for i := 0; i < size; i++ {
 			if last, err = clean.Store.CreateConsoleUser(ctx, identity.ConsoleUser{ID: tenant.NewID("cu_"), DeploymentID: d.ID, Username: fmt.Sprintf("u%05d", i),
@@ -103,11 +75,8 @@ func TestRoundTripsDoNotGrow(t *testing.T) {
 			}
 		}
 		tok, _, _ := clean.Issuer.Issue(ctx, token.Claims{Subject: last.ID, System: token.Console, Deployment: d.ID, Roles: []string{"signer"}})
-		db := &countingDB{DynamoDB: tg.Clients.DynamoDB}
-		parts := service.New(env)
-		parts.Store = store.New(db, tg.Table, service.CursorKey(env))
-		parts.Guard.Tenants = parts.Store
-		h := edge.Lambda(signer.NewHandler(parts, keys.NewRegistry(kms), access.NewMux(env.Log, parts.Guard)))
+		db := &countingDB{DynamoDB: w.tg.Clients.DynamoDB}
+		h := w.signerOn(db, keys.NewRegistry(w.kms))
 		sum := sha256.Sum256([]byte("x"))
 		body, _ := json.Marshal(map[string]any{"certificateId": cert.ID, "digests": []map[string]string{{"digest": base64.StdEncoding.EncodeToString(sum[:]), "digestAlgorithm": "SHA256"}}})
 		for i := 0; i < 2; i++ { // the first request warms the policy cache

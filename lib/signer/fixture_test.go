@@ -1,0 +1,84 @@
+package signer_test
+
+import (
+	"context"
+	"crypto/x509"
+	"io"
+	"testing"
+	"time"
+
+	"github.com/opensignum/signum/lib/access"
+	"github.com/opensignum/signum/lib/certs"
+	"github.com/opensignum/signum/lib/certs/certstest"
+	"github.com/opensignum/signum/lib/devstack"
+	"github.com/opensignum/signum/lib/edge"
+	"github.com/opensignum/signum/lib/function"
+	"github.com/opensignum/signum/lib/identity"
+	"github.com/opensignum/signum/lib/keys"
+	"github.com/opensignum/signum/lib/keys/awskms"
+	"github.com/opensignum/signum/lib/service"
+	"github.com/opensignum/signum/lib/signer"
+	"github.com/opensignum/signum/lib/store"
+	"github.com/opensignum/signum/lib/tenant"
+)
+
+// world is the stand-ins with one P-256 signing key in KMS and a certificate chain for it;
+// deployments and certificates are added per test.
+type world struct {
+	tg    *devstack.Target
+	env   function.Env
+	clean *service.Parts // on the real table, for fixtures and checks
+	kms   *awskms.Backend
+	key   keys.Key
+	leaf  *x509.Certificate
+}
+
+func newWorld(t *testing.T) *world {
+	t.Helper()
+	tg := devstack.NewEmbedded(t)
+	ctx := context.Background()
+	env := function.Env{Config: tg.Stack.Env(tg.Table), Clients: tg.Clients, Log: function.NewLogger(io.Discard, "error"), Now: time.Now}
+	w := &world{tg: tg, env: env, clean: service.New(env), kms: awskms.New(tg.Clients.KMS)}
+	var err error
+	if w.key, err = w.kms.Generate(ctx, keys.GenerateRequest{Algorithm: keys.ECP256, Label: "signer-test", Tags: map[string]string{"signum:certificate": "test"}}); err != nil {
+		t.Fatal(err)
+	}
+	csr, err := certs.NewCSR(w.key, certs.Subject{CommonName: "signer test"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, err := certstest.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w.leaf, err = ca.Issue(csr, certstest.Leaf{}); err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
+
+// deployment provisions a deployment answering on domain, with an active certificate for
+// the world's key.
+func (w *world) deployment(t *testing.T, domain string) (tenant.Deployment, certs.Certificate) {
+	t.Helper()
+	ctx := context.Background()
+	d := tenant.Deployment{ID: tenant.NewID("dep_"), Name: "test", Status: tenant.StatusActive, Plan: "standard", SoftwareVersion: "1", DomainName: domain}
+	if _, _, err := w.clean.Store.Provision(ctx, store.Provisioning{Deployment: d, Log: tenant.LogEntry{Actor: "test", Action: "fixture"}, LocalDomain: identity.DefaultLocalDomain(d.ID)}); err != nil {
+		t.Fatal(err)
+	}
+	cert, err := w.clean.Store.CreateCertificate(ctx, certs.Certificate{ID: tenant.NewID("crt_"), DeploymentID: d.ID, Name: "test", Status: certs.StatusActive,
+		Backend: "awskms", Algorithm: keys.ECP256, KeyURI: w.key.URI(), Subject: certs.Subject{CommonName: "signer test"}, ChainPEM: certstest.PEM(w.leaf),
+		NotBefore: w.leaf.NotBefore, NotAfter: w.leaf.NotAfter}, tenant.LogEntry{Actor: "test", Action: "fixture"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d, cert
+}
+
+// signerOn is the signer's Lambda handler on db (a wrapped client) and registry.
+func (w *world) signerOn(db store.DynamoDB, registry *keys.Registry) edge.LambdaHandler {
+	parts := service.New(w.env)
+	parts.Store = store.New(db, w.tg.Table, service.CursorKey(w.env))
+	parts.Guard.Tenants = parts.Store
+	return edge.Lambda(signer.NewHandler(parts, registry, access.NewMux(w.env.Log, parts.Guard)))
+}
