@@ -24,6 +24,7 @@ import (
 
 func main() {
 	addr := flag.String("addr", envOr("SIGNUM_ADDR", "127.0.0.1:8080"), "API listen address (env SIGNUM_ADDR)")
+	tlsAddr := flag.String("tls-addr", envOr("SIGNUM_TLS_ADDR", "127.0.0.1:8443"), "mutual-TLS listen address for certificate users (env SIGNUM_TLS_ADDR)")
 	ddbAddr := flag.String("dynamodb-addr", "127.0.0.1:0", "DynamoDB stand-in listen address")
 	kmsAddr := flag.String("kms-addr", "127.0.0.1:0", "KMS stand-in listen address")
 	dataDir := flag.String("data-dir", ".local", "directory for the KMS stand-in's keys and the local operator credentials")
@@ -33,7 +34,7 @@ func main() {
 	log := function.NewLogger(os.Stderr, *level)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	srv, err := local.Start(ctx, local.Options{Addr: *addr, DynamoDBAddr: *ddbAddr, KMSAddr: *kmsAddr, DataDir: *dataDir, Log: log})
+	srv, err := local.Start(ctx, local.Options{Addr: *addr, TLSAddr: *tlsAddr, DynamoDBAddr: *ddbAddr, KMSAddr: *kmsAddr, DataDir: *dataDir, Log: log})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "signum-local:", err)
 		os.Exit(1)
@@ -43,6 +44,7 @@ func main() {
 Signum is running locally (pid %d).
 
   API                 %[2]s
+  API, mutual TLS     %[14]s   (certificate users; server CA in %[11]s/%[15]s)
   DynamoDB stand-in   %[3]s   (table %[4]s)
   KMS stand-in        %[5]s
   Demo deployment     %[6]s  domain %[7]s (console requests go to this host)
@@ -70,7 +72,7 @@ Outages: kill -USR1 %[1]d toggles the KMS stand-in, kill -USR2 %[1]d the DynamoD
 Stop with Ctrl-C.
 `, os.Getpid(), srv.URL, srv.Stack.DynamoDB.URL(), srv.Config.TableName, srv.Stack.KMS.URL(),
 		srv.Demo.ID, srv.Demo.DomainName, devstack.Region, local.OperatorAccessKey, srv.OperatorSecret, *dataDir,
-		srv.DemoAdminInvite, port(srv.URL))
+		srv.DemoAdminInvite, port(srv.URL), srv.TLSURL, local.TLSCAFile)
 	if err := writeDemoEnv(*dataDir, srv); err != nil {
 		log.Warn("demo.env not written", slog.String("error", err.Error()))
 	}
@@ -108,8 +110,8 @@ func writeDemoEnv(dir string, srv *local.Server) error {
 	if dir == "" {
 		return nil
 	}
-	content := fmt.Sprintf("SIGNUM_URL=%s\nSIGNUM_DEMO_DEPLOYMENT=%s\nSIGNUM_DEMO_DOMAIN=%s\nSIGNUM_DEMO_ADMIN_INVITE=%s\n",
-		srv.URL, srv.Demo.ID, srv.Demo.DomainName, srv.DemoAdminInvite)
+	content := fmt.Sprintf("SIGNUM_URL=%s\nSIGNUM_TLS_URL=%s\nSIGNUM_TLS_CA=%s\nSIGNUM_DEMO_DEPLOYMENT=%s\nSIGNUM_DEMO_DOMAIN=%s\nSIGNUM_DEMO_ADMIN_INVITE=%s\n",
+		srv.URL, srv.TLSURL, filepath.Join(dir, local.TLSCAFile), srv.Demo.ID, srv.Demo.DomainName, srv.DemoAdminInvite)
 	return os.WriteFile(filepath.Join(dir, "demo.env"), []byte(content), 0o600)
 }
 

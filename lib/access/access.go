@@ -16,7 +16,9 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 
+	"github.com/opensignum/signum/lib/clientauth"
 	"github.com/opensignum/signum/lib/edge"
 	"github.com/opensignum/signum/lib/fault"
 	"github.com/opensignum/signum/lib/identity"
@@ -49,6 +51,9 @@ type Principal struct {
 	ConsoleRoles []identity.ConsoleRole
 	// IAMAccount and IAMArn are set for operator callers.
 	IAMAccount, IAMArn string
+	// ClientCertificate is the serial of the client certificate a console caller
+	// authenticated with over mutual TLS ("" for bearer tokens).
+	ClientCertificate string
 }
 
 // Actor names the principal in system logs.
@@ -198,11 +203,26 @@ type Tenants interface {
 	GetConsoleUser(ctx context.Context, deploymentID, id string) (identity.ConsoleUser, error)
 }
 
+// CertificateUsers finds the client-certificate credentials that could match a presented
+// certificate (store.Store).
+type CertificateUsers interface {
+	ClientCandidates(ctx context.Context, deploymentID, issuerKey, thumbprint, serial string) (clientauth.Candidates, error)
+}
+
 // Guard enforces rules.
 type Guard struct {
 	Tokens          Verifier
 	Tenants         Tenants
 	OperatorAccount string
+	// Certificates authenticates console callers who present a client certificate over
+	// mutual TLS instead of a bearer token (nil: no certificate users).
+	Certificates CertificateUsers
+	// Now is the clock client certificates are checked against (time.Now when nil).
+	Now func() time.Time
+	// DomainSuffix and SignerDomainSuffix map the mutual-TLS host of a deployment to its
+	// domain name: "<label>.<SignerDomainSuffix>" is "<label>.<DomainSuffix>". Empty when
+	// both are served on the same host names (the local server).
+	DomainSuffix, SignerDomainSuffix string
 }
 
 // Request is what the guard established about a request.
@@ -240,7 +260,7 @@ func (g *Guard) Check(r *http.Request, rule Rule) (*Request, error) {
 		}
 	}
 	if rule.Caller != Anonymous {
-		p, err := g.caller(r, rule)
+		p, err := g.caller(r, rule, req.Deployment)
 		if err != nil {
 			return nil, err
 		}
@@ -279,7 +299,7 @@ func (g *Guard) hostTenant(r *http.Request, req *Request) (string, error) {
 	if !ok {
 		return "", fault.Newf(fault.ErrUnauthenticated, "The request did not arrive through the API gateway.")
 	}
-	ref := gw.DomainName
+	ref := g.deploymentDomain(gw.DomainName)
 	d, err := g.Tenants.DeploymentByDomain(r.Context(), ref)
 	if errors.Is(err, fault.ErrNotFound) {
 		return "", notFound(ref)
@@ -301,8 +321,23 @@ func (g *Guard) hostTenant(r *http.Request, req *Request) (string, error) {
 	return ref, nil
 }
 
-// caller identifies the caller with the credentials rule asks for.
-func (g *Guard) caller(r *http.Request, rule Rule) (Principal, error) {
+// deploymentDomain is the deployment domain name a request host stands for: the host
+// itself, or for the mutual-TLS host "<label>.<SignerDomainSuffix>", "<label>.<DomainSuffix>".
+func (g *Guard) deploymentDomain(host string) string {
+	if g.SignerDomainSuffix == "" || g.DomainSuffix == "" {
+		return host
+	}
+	label, ok := strings.CutSuffix(strings.ToLower(host), "."+strings.ToLower(g.SignerDomainSuffix))
+	if !ok || label == "" || strings.Contains(label, ".") {
+		return host
+	}
+	return label + "." + g.DomainSuffix
+}
+
+// caller identifies the caller with the credentials rule asks for. Console callers of a
+// deployment host present a bearer token or, over mutual TLS, a client certificate; a
+// bearer token, when present, is what identifies the caller.
+func (g *Guard) caller(r *http.Request, rule Rule, dep tenant.Deployment) (Principal, error) {
 	if rule.Caller == Operator {
 		iam := edge.IAMCaller(r)
 		if iam == nil {
@@ -315,6 +350,12 @@ func (g *Guard) caller(r *http.Request, rule Rule) (Principal, error) {
 	}
 	raw, ok := bearer(r)
 	if !ok {
+		if certPEM := edge.ClientCertificatePEM(r); certPEM != "" && rule.Caller == Console && rule.Tenancy == HostTenant {
+			return g.certificateUser(r.Context(), certPEM, dep)
+		}
+		if rule.Caller == Console {
+			return Principal{}, fault.Newf(fault.ErrUnauthenticated, "This route needs a bearer token (Authorization: Bearer <token>) or a client certificate over mutual TLS.")
+		}
 		return Principal{}, fault.Newf(fault.ErrUnauthenticated, "This route needs a bearer token (Authorization: Bearer <token>).")
 	}
 	sys := token.Portal
@@ -326,6 +367,32 @@ func (g *Guard) caller(r *http.Request, rule Rule) (Principal, error) {
 		return Principal{}, err
 	}
 	return Principal{Kind: rule.Caller, UserID: claims.Subject, Name: claims.Name, DeploymentID: claims.Deployment}, nil
+}
+
+// certificateUser identifies the console user a client certificate, which the TLS layer
+// proved the client holds, is registered for in dep.
+func (g *Guard) certificateUser(ctx context.Context, certPEM string, dep tenant.Deployment) (Principal, error) {
+	if g.Certificates == nil {
+		return Principal{}, fault.Newf(fault.ErrUnauthenticated, "This service does not accept client certificates; use a bearer token.")
+	}
+	cert, err := clientauth.ParsePEM(certPEM)
+	if err != nil {
+		return Principal{}, fault.Newf(fault.ErrUnauthenticated, "The client certificate %s.", err.Error())
+	}
+	serial := clientauth.SerialOf(cert)
+	cands, err := g.Certificates.ClientCandidates(ctx, dep.ID, clientauth.NameKey(cert.RawIssuer), clientauth.ThumbprintOf(cert), serial)
+	if err != nil {
+		return Principal{}, err
+	}
+	now := time.Now
+	if g.Now != nil {
+		now = g.Now
+	}
+	cred, err := clientauth.Authenticate(cert, cands, now())
+	if err != nil {
+		return Principal{}, err
+	}
+	return Principal{Kind: Console, UserID: cred.UserID, DeploymentID: dep.ID, ClientCertificate: serial}, nil
 }
 
 // current fills p's roles from the user as stored now, refusing users that are gone or
@@ -361,6 +428,9 @@ func (g *Guard) current(ctx context.Context, p *Principal) error {
 			return errInactive
 		}
 		p.ConsoleRoles = u.Roles
+		if p.Name == "" {
+			p.Name = u.Username
+		}
 	}
 	return nil
 }

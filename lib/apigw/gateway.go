@@ -7,8 +7,10 @@ package apigw
 import (
 	"context"
 	"crypto/rand"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/pem"
 	"fmt"
 	"io"
 	"log/slog"
@@ -234,6 +236,9 @@ func (g *Gateway) event(r *http.Request, body []byte, route Route, params map[st
 			},
 		},
 	}
+	if r.TLS != nil && len(r.TLS.PeerCertificates) > 0 {
+		ev.RequestContext.Authentication.ClientCert = ClientCert(r.TLS.PeerCertificates[0])
+	}
 	if len(query) > 0 {
 		ev.QueryStringParameters = query
 	}
@@ -294,4 +299,22 @@ func (t *Template) Methods(path string) []string {
 	}
 	sort.Strings(m)
 	return m
+}
+
+// ClientCert is what API Gateway puts in requestContext.authentication.clientCert for a
+// client certificate of a mutual-TLS handshake (the formats of its documented example).
+func ClientCert(c *x509.Certificate) events.APIGatewayV2HTTPRequestContextAuthenticationClientCert {
+	serial := fmt.Sprintf("%x", c.SerialNumber.Bytes())
+	var colons []string
+	for i := 0; i+2 <= len(serial); i += 2 {
+		colons = append(colons, serial[i:i+2])
+	}
+	const openssl = "Jan _2 15:04:05 2006 GMT"
+	return events.APIGatewayV2HTTPRequestContextAuthenticationClientCert{
+		ClientCertPem: string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})),
+		SubjectDN:     c.Subject.String(), IssuerDN: c.Issuer.String(), SerialNumber: strings.Join(colons, ":"),
+		Validity: events.APIGatewayV2HTTPRequestContextAuthenticationClientCertValidity{
+			NotBefore: c.NotBefore.UTC().Format(openssl), NotAfter: c.NotAfter.UTC().Format(openssl),
+		},
+	}
 }

@@ -55,6 +55,10 @@ type Config struct {
 	// DeploymentDomainSuffix is DEPLOYMENT_DOMAIN_SUFFIX: deployment domain names must be
 	// one label under it (the API's wildcard custom domain); empty allows any name.
 	DeploymentDomainSuffix string
+	// SignerDomainSuffix is SIGNER_DOMAIN_SUFFIX: the mutual-TLS custom domain, whose host
+	// "<label>.<suffix>" serves the deployment "<label>.<DeploymentDomainSuffix>"; empty when
+	// there is none.
+	SignerDomainSuffix string
 	// OperatorAccountID is OPERATOR_ACCOUNT_ID: the AWS account whose IAM principals may call
 	// the operator API (functions that serve it only).
 	OperatorAccountID string
@@ -74,6 +78,7 @@ func FromEnv() (Config, error) {
 		OperatorAccountID:      os.Getenv("OPERATOR_ACCOUNT_ID"),
 		PKCS11Library:          os.Getenv("PKCS11_LIBRARY"),
 		DeploymentDomainSuffix: os.Getenv("DEPLOYMENT_DOMAIN_SUFFIX"),
+		SignerDomainSuffix:     os.Getenv("SIGNER_DOMAIN_SUFFIX"),
 		PKCS11Token:            os.Getenv("PKCS11_TOKEN_LABEL"),
 		PKCS11PINSecret:        os.Getenv("PKCS11_PIN_SECRET"),
 	}

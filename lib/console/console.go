@@ -56,6 +56,7 @@ func BuildUsers(_ context.Context, env function.Env) (http.Handler, error) {
 	m.Handle("PATCH /console/users/{userId}", access.ConsoleAdmins(), a.patchUser)
 	// DELETE /console/users/{userId} — console admins.
 	m.Handle("DELETE /console/users/{userId}", access.ConsoleAdmins(), a.deleteUser)
+	a.registerClientCertificates(m)
 	return m, nil
 }
 
@@ -145,20 +146,22 @@ func (a api) session(w http.ResponseWriter, _ *http.Request, req *access.Request
 
 // User is the JSON form of a console user. It never carries the password hash.
 type User struct {
-	ID        string    `json:"id"`
-	Username  string    `json:"username"`
-	Name      string    `json:"name"`
-	Email     string    `json:"email,omitempty"`
-	Roles     []string  `json:"roles"`
-	Status    string    `json:"status"`
-	Locked    bool      `json:"locked"`
-	Version   int64     `json:"version"`
-	CreatedAt time.Time `json:"createdAt"`
+	ID       string   `json:"id"`
+	Username string   `json:"username"`
+	Name     string   `json:"name"`
+	Email    string   `json:"email,omitempty"`
+	Roles    []string `json:"roles"`
+	Status   string   `json:"status"`
+	Locked   bool     `json:"locked"`
+	// HasPassword is false for certificate users, who log in only with client certificates.
+	HasPassword bool      `json:"hasPassword"`
+	Version     int64     `json:"version"`
+	CreatedAt   time.Time `json:"createdAt"`
 }
 
 func userJSON(u identity.ConsoleUser, lock password.Lockout, now time.Time) User {
 	return User{ID: u.ID, Username: u.Username, Name: u.Name, Email: u.Email, Roles: roleNames(u.Roles), Status: string(u.Status),
-		Locked: lock.Locked(u.Failures, u.LockedUntil, u.LockedForever, now), Version: u.Version, CreatedAt: u.CreatedAt}
+		Locked: lock.Locked(u.Failures, u.LockedUntil, u.LockedForever, now), HasPassword: u.PasswordHash != "", Version: u.Version, CreatedAt: u.CreatedAt}
 }
 
 func (a api) listUsers(w http.ResponseWriter, r *http.Request, req *access.Request) error {
@@ -227,9 +230,13 @@ func (a api) createUser(w http.ResponseWriter, r *http.Request, req *access.Requ
 	if err != nil {
 		return err
 	}
-	creds, err := login.SetPassword(body.Password, username, dom.Password, a.Now())
-	if err != nil {
-		return err
+	// A user without a password is a certificate user: it authenticates only with the client
+	// certificates registered for it.
+	var creds identity.Credentials
+	if body.Password != "" {
+		if creds, err = login.SetPassword(body.Password, username, dom.Password, a.Now()); err != nil {
+			return err
+		}
 	}
 	u, err := a.Store.CreateConsoleUser(r.Context(), identity.ConsoleUser{
 		ID: tenant.NewID("cu_"), DeploymentID: req.Deployment.ID, Username: username, Name: name, Email: email,

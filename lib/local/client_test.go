@@ -1,6 +1,8 @@
 package local_test
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -17,6 +19,25 @@ type client struct {
 	srv   *local.Server
 	host  string
 	token string
+	// cert, when set, sends the request to the mutual-TLS port with this client certificate.
+	cert *tls.Certificate
+}
+
+// withCert returns c calling the mutual-TLS port with cert.
+func (c client) withCert(cert tls.Certificate) client { c.cert = &cert; return c }
+
+// httpClient is the HTTP client of c: the default one, or a mutual-TLS one trusting the
+// local server's CA.
+func (c client) httpClient() (*http.Client, string) {
+	if c.cert == nil {
+		return http.DefaultClient, c.srv.URL
+	}
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(c.srv.TLSCA)
+	cert := *c.cert
+	return &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{
+		RootCAs: roots, GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return &cert, nil },
+	}}}, c.srv.TLSURL
 }
 
 type resp struct {
@@ -61,7 +82,8 @@ func (c client) do(method, path string, body any, hdr ...string) resp {
 		}
 		rd = strings.NewReader(string(raw))
 	}
-	req, err := http.NewRequest(method, c.srv.URL+path, rd)
+	hc, base := c.httpClient()
+	req, err := http.NewRequest(method, base+path, rd)
 	if err != nil {
 		c.t.Fatal(err)
 	}
@@ -77,7 +99,7 @@ func (c client) do(method, path string, body any, hdr ...string) resp {
 	for i := 0; i+1 < len(hdr); i += 2 {
 		req.Header.Set(hdr[i], hdr[i+1])
 	}
-	res, err := http.DefaultClient.Do(req)
+	res, err := hc.Do(req)
 	if err != nil {
 		c.t.Fatal(err)
 	}

@@ -9,6 +9,8 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"io"
+	"log"
 	"log/slog"
 	"net"
 	"net/http"
@@ -65,6 +67,8 @@ const DemoDomain = "demo.localhost"
 type Options struct {
 	// Addr is the API's listen address ("127.0.0.1:8080"; ":0" style for tests).
 	Addr string
+	// TLSAddr is the mutual-TLS port's listen address ("127.0.0.1:8443" when empty).
+	TLSAddr string
 	// DynamoDBAddr and KMSAddr are the stand-ins' listen addresses (random when empty).
 	DynamoDBAddr, KMSAddr string
 	// DataDir keeps the KMS stand-in's keys and the local operator credentials; temporary
@@ -83,6 +87,11 @@ type Server struct {
 	Config   awsenv.Config
 	// URL is the API's base URL.
 	URL string
+	// TLSURL is the mutual-TLS port's base URL (https://127.0.0.1:<port>); requests name
+	// their deployment's host as on the plain port.
+	TLSURL string
+	// TLSCA is the PEM CA that issued the mutual-TLS port's server certificate.
+	TLSCA []byte
 	// OperatorSecret is the secret of OperatorAccessKey.
 	OperatorSecret string
 	// Demo is the demo deployment provisioned at start.
@@ -90,7 +99,7 @@ type Server struct {
 	// DemoAdminInvite is the token of the demo deployment's first-Admin link.
 	DemoAdminInvite string
 
-	srv *http.Server
+	srv, tlsSrv *http.Server
 }
 
 // Start starts everything and provisions the demo deployment. The DynamoDB stand-in keeps its
@@ -187,6 +196,30 @@ func (s *Server) start(ctx context.Context, o Options) error {
 	s.URL = "http://" + ln.Addr().String()
 	s.srv = &http.Server{Handler: s.Gateway, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = s.srv.Serve(ln) }()
+	return s.startTLS(o)
+}
+
+// startTLS starts the mutual-TLS port (see tls.go).
+func (s *Server) startTLS(o Options) error {
+	cfg, caPEM, err := serverTLS(DemoDomain)
+	if err != nil {
+		return fmt.Errorf("local TLS certificate: %w", err)
+	}
+	if err := writeTLSCA(o.DataDir, caPEM); err != nil {
+		return err
+	}
+	addr := o.TLSAddr
+	if addr == "" {
+		addr = "127.0.0.1:8443"
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", addr, err)
+	}
+	s.TLSURL, s.TLSCA = "https://"+ln.Addr().String(), caPEM
+	s.tlsSrv = &http.Server{Handler: s.Gateway, ReadHeaderTimeout: 10 * time.Second, TLSConfig: cfg,
+		ErrorLog: log.New(io.Discard, "", 0)} // refused handshakes are the client's business
+	go func() { _ = s.tlsSrv.ServeTLS(ln, "", "") }()
 	return nil
 }
 
@@ -224,6 +257,11 @@ func (s *Server) Close() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		_ = s.srv.Shutdown(ctx)
+	}
+	if s.tlsSrv != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = s.tlsSrv.Shutdown(ctx)
 	}
 	s.Stack.Close()
 }

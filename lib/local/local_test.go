@@ -37,7 +37,7 @@ func startLocalLogging(t testing.TB, w io.Writer, level string) *local.Server {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	srv, err := local.Start(ctx, local.Options{Addr: "127.0.0.1:0", Log: function.NewLogger(w, level)})
+	srv, err := local.Start(ctx, local.Options{Addr: "127.0.0.1:0", TLSAddr: "127.0.0.1:0", Log: function.NewLogger(w, level)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,6 +3,8 @@ package local_test
 import (
 	"context"
 	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509/pkix"
 	"encoding/hex"
 	"fmt"
 	"io"
@@ -20,6 +22,8 @@ import (
 	"github.com/opensignum/signum/lib/access"
 	"github.com/opensignum/signum/lib/apigw"
 	"github.com/opensignum/signum/lib/certs"
+	"github.com/opensignum/signum/lib/certs/certstest"
+	"github.com/opensignum/signum/lib/clientauth"
 	"github.com/opensignum/signum/lib/devstack"
 	"github.com/opensignum/signum/lib/identity"
 	"github.com/opensignum/signum/lib/keys"
@@ -45,6 +49,8 @@ type principal struct {
 	foreign bool
 	// inactive is true for a token whose user was removed or disabled after it was issued.
 	inactive bool
+	// cert, instead of a token, authenticates over the mutual-TLS port.
+	cert *tls.Certificate
 }
 
 // tenantFixture is a deployment with one principal of every kind.
@@ -54,6 +60,7 @@ type tenantFixture struct {
 	portalUser string // a portal user id (role User) to act on
 	consoleUsr string // a console user id to act on
 	cert       string // a certificate id to act on
+	credential string // a client-certificate credential of consoleUsr to act on
 }
 
 // passwordHash is one argon2id hash reused for fixture users: hashing per user would only
@@ -116,6 +123,12 @@ func setupTenant(t *testing.T, srv *local.Server, st *store.Store, p *service.Pa
 		add("console "+string(role), access.Principal{Kind: access.Console, UserID: u.ID, ConsoleRoles: []identity.ConsoleRole{role}}, issue("console", u.ID, []string{string(role)}))
 	}
 	f.cert = fixtureCertificate(t, st, d.ID)
+	// The console signer also has a pinned client certificate: the same user, authenticated
+	// over mutual TLS.
+	var tc tls.Certificate
+	tc, f.credential = fixtureClientCertificate(t, st, d.ID, f.consoleUsr)
+	add("certificate signer", access.Principal{Kind: access.Console, UserID: f.consoleUsr, ConsoleRoles: []identity.ConsoleRole{identity.Signer}}, "")
+	f.principals[len(f.principals)-1].cert = &tc
 	if !foreign {
 		// Tokens that outlive their users' rights: a removed portal Admin, a disabled
 		// console admin.
@@ -222,6 +235,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 		pAdmin, pUser, pViewer = "A portal Admin", "A portal User", "A portal Viewer"
 		sa, cAdmin, cViewer    = "A Signum Administrator", "A console console-admin", "A console console-viewer"
 		cSigner, operator      = "A console signer", "operator"
+		cCert                  = "A certificate signer"
 	)
 	consoleReaders := []string{sa, cAdmin, cViewer}
 	product := map[string][]string{
@@ -243,7 +257,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 		"PATCH /portal/deployments/{id}/users/{userId}":  {pAdmin},
 		"DELETE /portal/deployments/{id}/users/{userId}": {pAdmin},
 
-		"GET /console/session":           {sa, cAdmin, cViewer, cSigner},
+		"GET /console/session":           {sa, cAdmin, cViewer, cSigner, cCert},
 		"GET /console/users":             consoleReaders,
 		"GET /console/users/{userId}":    consoleReaders,
 		"POST /console/users":            {sa, cAdmin},
@@ -252,6 +266,12 @@ func TestAuthorizationMatrix(t *testing.T) {
 		"GET /console/domains/local":     consoleReaders,
 		"PATCH /console/domains/local":   {sa},
 		"GET /console/system-log":        consoleReaders,
+
+		"GET /console/users/{userId}/client-certificates":                             consoleReaders,
+		"POST /console/users/{userId}/client-certificates":                            {sa, cAdmin},
+		"GET /console/users/{userId}/client-certificates/{credentialId}":              consoleReaders,
+		"DELETE /console/users/{userId}/client-certificates/{credentialId}":           {sa, cAdmin},
+		"POST /console/users/{userId}/client-certificates/{credentialId}/revocations": {sa, cAdmin},
 
 		"GET /console/certificates":                 consoleReaders,
 		"GET /console/certificates/{certId}":        consoleReaders,
@@ -273,8 +293,8 @@ func TestAuthorizationMatrix(t *testing.T) {
 		"GET /console/events/verify": consoleReaders,
 
 		// The guard admits every console caller to the signer; the policies decide.
-		"GET /sign/certificates": {sa, cAdmin, cViewer, cSigner},
-		"POST /sign":             {sa, cAdmin, cViewer, cSigner},
+		"GET /sign/certificates": {sa, cAdmin, cViewer, cSigner, cCert},
+		"POST /sign":             {sa, cAdmin, cViewer, cSigner, cCert},
 	}
 
 	var routes []apigw.Route
@@ -355,6 +375,10 @@ func expect(rule access.Rule, route apigw.Route, p principal, admitted []string)
 	if route.IAM && !p.operator {
 		return denied
 	}
+	// Another deployment's client certificate is simply not registered here.
+	if p.foreign && p.cert != nil && rule.Caller == access.Console {
+		return denied
+	}
 	if p.foreign && p.of.Kind == rule.Caller && rule.Tenancy != access.NoTenant {
 		return notFound
 	}
@@ -371,6 +395,7 @@ func fill(t *testing.T, path string, A tenantFixture, st *store.Store) string {
 	path = strings.ReplaceAll(path, "{id}", A.dep.ID)
 	path = strings.ReplaceAll(path, "{certId}", A.cert)
 	path = strings.ReplaceAll(path, "{policyId}", provisioning.DefaultPolicyID)
+	path = strings.ReplaceAll(path, "{credentialId}", A.credential)
 	if !strings.Contains(path, "{userId}") {
 		return path
 	}
@@ -395,6 +420,9 @@ func send(t *testing.T, srv *local.Server, route apigw.Route, path string, p pri
 		path = freshVictim(t, srv, path)
 	}
 	c := client{t: t, srv: srv, host: local.DemoDomain, token: p.token}
+	if p.cert != nil {
+		c = c.withCert(*p.cert)
+	}
 	if p.operator {
 		return signedAt(t, srv, route.Method, path, body, local.DemoDomain)
 	}
@@ -455,6 +483,10 @@ func freshVictim(t *testing.T, srv *local.Server, path string) string {
 			t.Fatal(err)
 		}
 		parts[len(parts)-1] = p.ID
+		return strings.Join(parts, "/")
+	}
+	if strings.Contains(path, "/client-certificates/") {
+		_, parts[len(parts)-1] = fixtureClientCertificate(t, st, srv.Demo.ID, parts[3])
 		return strings.Join(parts, "/")
 	}
 	if strings.HasPrefix(path, "/console/certificates/") {
@@ -536,4 +568,22 @@ func fixtureCertificate(t *testing.T, st *store.Store, dep string) string {
 		t.Fatal(err)
 	}
 	return c.ID
+}
+
+// fixtureClientCertificate pins a new self-signed client certificate for a console user and
+// returns it with the credential id.
+func fixtureClientCertificate(t *testing.T, st *store.Store, dep, userID string) (tls.Certificate, string) {
+	t.Helper()
+	tc, err := certstest.SelfSigned(pkix.Name{CommonName: "matrix-" + userID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cred, err := clientauth.New(clientauth.Credential{ID: tenant.NewID("cc_"), DeploymentID: dep, UserID: userID, Kind: clientauth.Pinned}, certstest.PEM(tc.Leaf), time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.CreateClientCredential(context.Background(), cred, tenant.LogEntry{Actor: "test", Action: "fixture"}); err != nil {
+		t.Fatal(err)
+	}
+	return tc, cred.ID
 }

@@ -41,7 +41,9 @@ func (r Result) OK() bool { return r == Success || r == SuccessReset }
 // Attempt checks pw against acc at now under lockout. Every path hashes once, so that all
 // answers take the same time.
 func Attempt(acc Account, pw string, lock password.Lockout, now time.Time) Result {
-	if !acc.Exists || acc.Status != identity.StatusActive || lock.Locked(acc.Failures, acc.LockedUntil, acc.LockedForever, now) {
+	// A certificate user has no password: no password logs it in, and trying counts no
+	// failure against it (that would lock nothing but cost a write).
+	if !acc.Exists || acc.PasswordHash == "" || acc.Status != identity.StatusActive || lock.Locked(acc.Failures, acc.LockedUntil, acc.LockedForever, now) {
 		password.VerifyDummy(pw)
 		return Refused
 	}

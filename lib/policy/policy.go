@@ -36,7 +36,7 @@ const (
 // the work an administrator can make the signing path do.
 const (
 	MaxPatternLen   = 1024 // bytes of one process or command-line pattern
-	MaxProgram      = 2000 // instructions of one compiled pattern (see compileFull)
+	MaxProgram      = 2000 // instructions of one compiled pattern (see CompileFull)
 	MaxListLen      = 1000 // entries in each What/Who list
 	MaxApplications = 100
 	MaxWindows      = 100
@@ -169,10 +169,10 @@ func (p *Policy) Validate() error {
 			if a.Process == "" {
 				f.Add(name+".process", "is required")
 			} else {
-				ca.proc = compileFull(&f, name+".process", a.Process)
+				ca.proc = CompileFull(&f, name+".process", a.Process)
 			}
 			if a.CommandLine != "" {
-				ca.cmd = compileFull(&f, name+".commandLine", a.CommandLine)
+				ca.cmd = CompileFull(&f, name+".commandLine", a.CommandLine)
 			}
 			c.apps = append(c.apps, ca)
 		}
@@ -249,10 +249,12 @@ func checkNames(f *fault.Fields, field string, list []string, roles bool) {
 	}
 }
 
-// compileFull compiles pattern so that it must match a whole value. The pattern is compiled
+// CompileFull compiles pattern so that it must match a whole value, adding what is wrong
+// with it to f under field (and returning nil). Other packages whose rules are patterns
+// (client-certificate attribute rules) use it too. The pattern is compiled
 // alone first: wrapping an unbalanced pattern like "a)|(b" could otherwise turn it into a
 // different, valid expression.
-func compileFull(f *fault.Fields, field, pattern string) *regexp.Regexp {
+func CompileFull(f *fault.Fields, field, pattern string) *regexp.Regexp {
 	if len(pattern) > MaxPatternLen {
 		f.Add(field, "is longer than %d bytes", MaxPatternLen)
 		return nil

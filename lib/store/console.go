@@ -159,6 +159,19 @@ func (s *Store) DeleteConsoleUser(ctx context.Context, u identity.ConsoleUser, l
 		{Delete: &types.Delete{TableName: &s.table, Key: key(deploymentPK(u.DeploymentID), usernameSK(u.Username))}},
 		s.putLog(u.DeploymentID, log),
 	}
+	// The user's client certificates go with it, so that none is left to authenticate and a
+	// pinned certificate can be registered for someone else.
+	creds, err := s.allClientCredentials(ctx, u.DeploymentID, u.ID)
+	if err != nil {
+		return err
+	}
+	for _, c := range creds {
+		del, err := s.deleteClientCredItems(c)
+		if err != nil {
+			return err
+		}
+		items = append(items, del...)
+	}
 	if err := s.transact(ctx, "delete console user", items); err != nil {
 		return s.userWriteError(err, -1, "console user", u.ID)
 	}

@@ -7,6 +7,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
@@ -57,6 +58,8 @@ type Leaf struct {
 	// EKU defaults to code signing.
 	EKU  []x509.ExtKeyUsage
 	IsCA bool
+	// DNSNames and Emails go into the subject alternative name.
+	DNSNames, Emails []string
 }
 
 // Issue issues a certificate for the CSR's key and subject from the intermediate.
@@ -90,7 +93,43 @@ func (ca *CA) IssueFor(pub crypto.PublicKey, subject pkix.Name, l Leaf) (*x509.C
 	return create(&x509.Certificate{
 		Subject: subject, NotBefore: l.NotBefore, NotAfter: l.NotAfter, ExtKeyUsage: l.EKU,
 		KeyUsage: x509.KeyUsageDigitalSignature, IsCA: l.IsCA, BasicConstraintsValid: true,
+		DNSNames: l.DNSNames, EmailAddresses: l.Emails,
 	}, ca.Intermediate, pub, ca.intermediateKey)
+}
+
+// Client issues a client-authentication certificate (EKU clientAuth unless l says otherwise)
+// for a new P-256 key, ready for a TLS client.
+func (ca *CA) Client(subject pkix.Name, l Leaf) (tls.Certificate, error) {
+	if l.EKU == nil {
+		l.EKU = []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	cert, err := ca.IssueFor(key.Public(), subject, l)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	return tls.Certificate{Certificate: [][]byte{cert.Raw}, PrivateKey: key, Leaf: cert}, nil
+}
+
+// SelfSigned makes a self-signed client-authentication certificate valid for a year.
+func SelfSigned(subject pkix.Name) (tls.Certificate, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	now := time.Now()
+	cert, err := create(&x509.Certificate{
+		Subject: subject, NotBefore: now.Add(-time.Minute), NotAfter: now.AddDate(1, 0, 0),
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}, KeyUsage: x509.KeyUsageDigitalSignature,
+		BasicConstraintsValid: true,
+	}, nil, key.Public(), key)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	return tls.Certificate{Certificate: [][]byte{cert.Raw}, PrivateKey: key, Leaf: cert}, nil
 }
 
 // PEM encodes certificates.

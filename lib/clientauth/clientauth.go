@@ -1,0 +1,354 @@
+// Package clientauth is the Certificate users domain: console users who authenticate with a
+// client certificate over mutual TLS instead of a password, as unattended CI/CD agents do.
+//
+// An admin registers, for a console user, either the user's own certificate (pinned: only
+// that exact certificate authenticates) or the certificate of an issuing CA, with rules on
+// the attributes of the certificates it issues (serial, subject, SAN, issuer, thumbprint).
+// Certificates can be revoked by serial.
+//
+// The TLS layer (API Gateway's mutual TLS custom domain, or the local server's TLS port)
+// proves that the client holds the certificate's private key and hands the certificate
+// over in the request context. This package decides, against the credentials of the
+// deployment the request was sent to, which user the certificate belongs to. It trusts
+// nothing else about the certificate: dates, issuer signature, rules and revocation are all
+// checked here, so the answer is the same whatever the TLS layer's trust store holds.
+package clientauth
+
+import (
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"math/big"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/opensignum/signum/lib/fault"
+	"github.com/opensignum/signum/lib/policy"
+)
+
+// Kind is what a credential registers.
+type Kind string
+
+// Kinds of credential.
+const (
+	// Pinned registers the user's own certificate: exactly that certificate authenticates.
+	Pinned Kind = "certificate"
+	// Authority registers an issuing CA: certificates it issued authenticate when they
+	// match the credential's rules.
+	Authority Kind = "ca"
+)
+
+// Field is a certificate attribute a rule matches.
+type Field string
+
+// Fields rules can match.
+const (
+	Serial     Field = "serial"     // lower-case hex, no leading zeros or separators
+	Subject    Field = "subject"    // RFC 2253 string, e.g. "CN=agent-1,O=Acme"
+	SAN        Field = "san"        // any DNS name, e-mail address, URI or IP address
+	Issuer     Field = "issuer"     // RFC 2253 string
+	Thumbprint Field = "thumbprint" // SHA-256 of the DER certificate, lower-case hex
+)
+
+var fields = []Field{Serial, Subject, SAN, Issuer, Thumbprint}
+
+// Limits.
+const (
+	MaxRules          = 10
+	MaxPerUser        = 20
+	MaxCertificatePEM = 16 << 10
+	MaxNameLen        = 100
+)
+
+// Rule says that a certificate's Field must fully match Pattern (RE2).
+type Rule struct {
+	Field   Field  `json:"field"`
+	Pattern string `json:"pattern"`
+}
+
+// Credential is one registered client certificate or issuing CA of a console user.
+type Credential struct {
+	ID           string
+	DeploymentID string
+	UserID       string
+	Kind         Kind
+	Name         string
+	// CertificateDER is the registered certificate (the user's, or the CA's).
+	CertificateDER []byte
+	Rules          []Rule
+	CreatedAt      time.Time
+	CreatedBy      string
+}
+
+// Certificate parses the registered certificate.
+func (c Credential) Certificate() (*x509.Certificate, error) {
+	return x509.ParseCertificate(c.CertificateDER)
+}
+
+// IssuerKey is the key under which the credential is found: the name that a presented
+// certificate's issuer must have. For a CA that is the CA's subject; for a pinned
+// certificate, its issuer.
+func (c Credential) IssuerKey() string {
+	cert, err := c.Certificate()
+	if err != nil {
+		return ""
+	}
+	if c.Kind == Authority {
+		return NameKey(cert.RawSubject)
+	}
+	return NameKey(cert.RawIssuer)
+}
+
+// NameKey is the lookup key of a distinguished name (DER): credentials are stored under the
+// key of the name a client certificate's issuer must have.
+func NameKey(rawName []byte) string {
+	sum := sha256.Sum256(rawName)
+	return hex.EncodeToString(sum[:16])
+}
+
+// ThumbprintOf is the SHA-256 thumbprint of cert, lower-case hex.
+func ThumbprintOf(cert *x509.Certificate) string {
+	sum := sha256.Sum256(cert.Raw)
+	return hex.EncodeToString(sum[:])
+}
+
+// SerialOf is cert's serial number in the form rules and revocations use.
+func SerialOf(cert *x509.Certificate) string { return serialHex(cert.SerialNumber) }
+
+func serialHex(n *big.Int) string {
+	if n == nil {
+		return ""
+	}
+	return n.Text(16)
+}
+
+// NormalizeSerial accepts a serial number as hex, with optional "0x" prefix, colons or
+// spaces, in any case ("01:A3:FF", "0x1a3ff"), and returns its canonical form.
+func NormalizeSerial(s string) (string, bool) {
+	s = strings.ToLower(strings.TrimSpace(s))
+	s = strings.TrimPrefix(s, "0x")
+	s = strings.NewReplacer(":", "", " ", "").Replace(s)
+	if s == "" || len(s) > 64 {
+		return "", false
+	}
+	n, ok := new(big.Int).SetString(s, 16)
+	if !ok || n.Sign() < 0 {
+		return "", false
+	}
+	return serialHex(n), true
+}
+
+// ParsePEM reads one certificate from PEM text.
+func ParsePEM(text string) (*x509.Certificate, error) {
+	if len(text) > MaxCertificatePEM {
+		return nil, fmt.Errorf("is longer than %d bytes", MaxCertificatePEM)
+	}
+	block, rest := pem.Decode([]byte(text))
+	if block == nil || block.Type != "CERTIFICATE" {
+		return nil, errors.New("is not a PEM certificate (-----BEGIN CERTIFICATE-----)")
+	}
+	if more, _ := pem.Decode(rest); more != nil {
+		return nil, errors.New("holds more than one PEM block; register one certificate")
+	}
+	cert, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("is not a valid X.509 certificate: %s", fault.Clip(err.Error(), 120))
+	}
+	return cert, nil
+}
+
+// New validates a credential to register: the certificate, its kind and the rules.
+func New(c Credential, certificatePEM string, now time.Time) (Credential, error) {
+	var bad fault.Fields
+	if c.Kind != Pinned && c.Kind != Authority {
+		bad.Add("kind", `is "certificate" (the user's own certificate) or "ca" (an issuing CA with rules)`)
+	}
+	if len(c.Name) > MaxNameLen {
+		bad.Add("name", "is at most %d characters", MaxNameLen)
+	}
+	cert, err := ParsePEM(certificatePEM)
+	if err != nil {
+		bad.Add("certificate", "%s", err.Error())
+	}
+	if cert != nil {
+		if now.After(cert.NotAfter) {
+			bad.Add("certificate", "expired on %s", cert.NotAfter.UTC().Format(time.RFC3339))
+		}
+		switch c.Kind {
+		case Authority:
+			if !cert.BasicConstraintsValid || !cert.IsCA {
+				bad.Add("certificate", "is not a CA certificate (basic constraints CA:TRUE); register it as kind \"certificate\"")
+			} else if cert.KeyUsage != 0 && cert.KeyUsage&x509.KeyUsageCertSign == 0 {
+				bad.Add("certificate", "is a CA certificate that may not sign certificates (key usage lacks keyCertSign)")
+			}
+		case Pinned:
+			if cert.IsCA {
+				bad.Add("certificate", "is a CA certificate; register it as kind \"ca\" with rules for the certificates it issues")
+			} else if !clientAuthUsage(cert) {
+				bad.Add("certificate", "is not for client authentication (its extended key usage lacks clientAuth)")
+			}
+		}
+		c.CertificateDER = cert.Raw
+	}
+	if len(c.Rules) > MaxRules {
+		bad.Add("rules", "at most %d", MaxRules)
+	}
+	for i, r := range c.Rules {
+		name := fmt.Sprintf("rules[%d]", i)
+		if !slices.Contains(fields, r.Field) {
+			bad.Add(name+".field", "is one of serial, subject, san, issuer, thumbprint")
+		}
+		if r.Pattern == "" {
+			bad.Add(name+".pattern", "is required (a regular expression the whole value must match)")
+		} else {
+			policy.CompileFull(&bad, name+".pattern", r.Pattern)
+		}
+	}
+	if c.Kind == Pinned && len(c.Rules) > 0 {
+		bad.Add("rules", "apply to CA credentials; a pinned certificate matches only itself")
+	}
+	if err := bad.Err(); err != nil {
+		return Credential{}, err
+	}
+	c.CreatedAt = now
+	return c, nil
+}
+
+func clientAuthUsage(cert *x509.Certificate) bool {
+	if len(cert.ExtKeyUsage) == 0 && len(cert.UnknownExtKeyUsage) == 0 {
+		return true
+	}
+	return slices.Contains(cert.ExtKeyUsage, x509.ExtKeyUsageClientAuth) || slices.Contains(cert.ExtKeyUsage, x509.ExtKeyUsageAny)
+}
+
+// Candidates are the deployment's credentials that could match a presented certificate:
+// the ones registered under its issuer's name, and whether its serial is revoked there.
+type Candidates struct {
+	Credentials []Credential
+	Revoked     bool
+}
+
+// ErrRefused is the kind of every refusal (401).
+var ErrRefused = fault.ErrUnauthenticated
+
+// Authenticate decides which credential, if any, cert (presented and proven by the TLS
+// layer) matches at now.
+func Authenticate(cert *x509.Certificate, c Candidates, now time.Time) (Credential, error) {
+	serial := SerialOf(cert)
+	if now.Before(cert.NotBefore) {
+		return Credential{}, fault.Newf(ErrRefused, "Your client certificate (serial %s) is not valid before %s.", serial, cert.NotBefore.UTC().Format(time.RFC3339))
+	}
+	if now.After(cert.NotAfter) {
+		return Credential{}, fault.Newf(ErrRefused, "Your client certificate (serial %s) expired on %s; ask a console admin for a new one.", serial, cert.NotAfter.UTC().Format(time.RFC3339))
+	}
+	if !clientAuthUsage(cert) {
+		return Credential{}, fault.Newf(ErrRefused, "Your client certificate (serial %s) is not for client authentication (its extended key usage lacks clientAuth).", serial)
+	}
+	if c.Revoked {
+		return Credential{}, fault.Newf(ErrRefused, "Your client certificate (serial %s) has been revoked.", serial)
+	}
+	thumb := ThumbprintOf(cert)
+	var found []Credential
+	checkedCA := map[string]bool{}
+	for _, cred := range c.Credentials {
+		reg, err := cred.Certificate()
+		if err != nil {
+			continue
+		}
+		switch cred.Kind {
+		case Pinned:
+			if ThumbprintOf(reg) == thumb {
+				found = append(found, cred)
+			}
+		case Authority:
+			key := string(reg.Raw)
+			ok, seen := checkedCA[key]
+			if !seen {
+				ok = issuedBy(cert, reg, now)
+				checkedCA[key] = ok
+			}
+			if ok && matchRules(cert, thumb, cred.Rules) {
+				found = append(found, cred)
+			}
+		}
+	}
+	users := map[string]bool{}
+	for _, f := range found {
+		users[f.UserID] = true
+	}
+	switch {
+	case len(found) == 0:
+		return Credential{}, fault.Newf(ErrRefused, "Your client certificate (serial %s, issuer %s) is not registered for a user of this deployment.", serial, fault.Clip(cert.Issuer.String(), 120))
+	case len(users) > 1:
+		return Credential{}, fault.Newf(ErrRefused, "Your client certificate (serial %s) matches the credentials of more than one user; a console admin must narrow their rules.", serial)
+	}
+	// A pinned registration is the more specific one.
+	slices.SortStableFunc(found, func(a, b Credential) int {
+		if a.Kind == b.Kind {
+			return 0
+		}
+		if a.Kind == Pinned {
+			return -1
+		}
+		return 1
+	})
+	return found[0], nil
+}
+
+// issuedBy reports whether ca, valid at now, signed cert.
+func issuedBy(cert, ca *x509.Certificate, now time.Time) bool {
+	if now.Before(ca.NotBefore) || now.After(ca.NotAfter) {
+		return false
+	}
+	return cert.CheckSignatureFrom(ca) == nil
+}
+
+// Values are a certificate's attributes as rules see them.
+func Values(cert *x509.Certificate, thumbprint string, f Field) []string {
+	switch f {
+	case Serial:
+		return []string{SerialOf(cert)}
+	case Subject:
+		return []string{cert.Subject.String()}
+	case Issuer:
+		return []string{cert.Issuer.String()}
+	case Thumbprint:
+		return []string{thumbprint}
+	case SAN:
+		out := append([]string{}, cert.DNSNames...)
+		out = append(out, cert.EmailAddresses...)
+		for _, u := range cert.URIs {
+			out = append(out, u.String())
+		}
+		for _, ip := range cert.IPAddresses {
+			out = append(out, ip.String())
+		}
+		return out
+	}
+	return nil
+}
+
+func matchRules(cert *x509.Certificate, thumb string, rules []Rule) bool {
+	for _, r := range rules {
+		var bad fault.Fields
+		re := policy.CompileFull(&bad, "pattern", r.Pattern)
+		if re == nil || !anyMatch(re, Values(cert, thumb, r.Field)) {
+			return false
+		}
+	}
+	return true
+}
+
+func anyMatch(re *regexp.Regexp, vals []string) bool {
+	for _, v := range vals {
+		if re.MatchString(v) {
+			return true
+		}
+	}
+	return false
+}

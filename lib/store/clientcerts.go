@@ -1,0 +1,312 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/opensignum/signum/lib/clientauth"
+	"github.com/opensignum/signum/lib/fault"
+	"github.com/opensignum/signum/lib/tenant"
+)
+
+// Client-certificate credentials (the Certificate users domain). Each credential is stored
+// twice in one transaction: once under its user, for the console, and once where
+// authentication finds it from the presented certificate alone:
+//
+//	PK=DEP#<dep>, SK=CCRED#<userId>#<credId>       the credential, listed per user
+//	PK=DEP#<dep>, SK=CCPIN#<thumbprint>            a pinned certificate (also makes it unique)
+//	PK=DEP#<dep>, SK=CCCA#<issuerKey>#<credId>     a CA credential, under the CA's subject
+//	PK=DEP#<dep>, SK=CCREV#<issuerKey>#<serial>    a revoked serial of that issuer
+const (
+	clientCredPrefix = "CCRED#"
+	clientPinPrefix  = "CCPIN#"
+	clientCAPrefix   = "CCCA#"
+	clientRevPrefix  = "CCREV#"
+)
+
+func clientCredSK(userID, id string) string { return clientCredPrefix + userID + "#" + id }
+func clientPinSK(thumbprint string) string  { return clientPinPrefix + thumbprint }
+func clientCASK(issuerKey, id string) string {
+	return clientCAPrefix + issuerKey + "#" + id
+}
+func clientRevSK(issuerKey, serial string) string { return clientRevPrefix + issuerKey + "#" + serial }
+
+type clientCredItem struct {
+	PK, SK       string
+	Type         string            `dynamodbav:"type"`
+	ID           string            `dynamodbav:"id"`
+	DeploymentID string            `dynamodbav:"deploymentId"`
+	UserID       string            `dynamodbav:"userId"`
+	Kind         string            `dynamodbav:"kind"`
+	Name         string            `dynamodbav:"name,omitempty"`
+	Certificate  []byte            `dynamodbav:"certificate"`
+	Rules        []clientauth.Rule `dynamodbav:"rules,omitempty"`
+	CreatedAt    string            `dynamodbav:"createdAt"`
+	CreatedBy    string            `dynamodbav:"createdBy,omitempty"`
+}
+
+func toClientCredItem(c clientauth.Credential, sk string) clientCredItem {
+	return clientCredItem{PK: deploymentPK(c.DeploymentID), SK: sk, Type: "clientCredential", ID: c.ID, DeploymentID: c.DeploymentID,
+		UserID: c.UserID, Kind: string(c.Kind), Name: c.Name, Certificate: c.CertificateDER, Rules: c.Rules,
+		CreatedAt: formatTime(c.CreatedAt), CreatedBy: c.CreatedBy}
+}
+
+func decodeClientCred(av map[string]types.AttributeValue) (clientauth.Credential, error) {
+	var it clientCredItem
+	if err := attributevalue.UnmarshalMap(av, &it); err != nil {
+		return clientauth.Credential{}, fmt.Errorf("decode client credential: %w", err)
+	}
+	return clientauth.Credential{ID: it.ID, DeploymentID: it.DeploymentID, UserID: it.UserID, Kind: clientauth.Kind(it.Kind),
+		Name: it.Name, CertificateDER: it.Certificate, Rules: it.Rules, CreatedAt: parseTime(it.CreatedAt), CreatedBy: it.CreatedBy}, nil
+}
+
+// lookupSK is where authentication finds c.
+func lookupSK(c clientauth.Credential) (string, error) {
+	cert, err := c.Certificate()
+	if err != nil {
+		return "", fmt.Errorf("client credential %s: %w", c.ID, err)
+	}
+	if c.Kind == clientauth.Pinned {
+		return clientPinSK(clientauth.ThumbprintOf(cert)), nil
+	}
+	return clientCASK(c.IssuerKey(), c.ID), nil
+}
+
+// CreateClientCredential registers c for its user, if the user still exists. A certificate
+// can be pinned for one user only.
+func (s *Store) CreateClientCredential(ctx context.Context, c clientauth.Credential, log tenant.LogEntry) (clientauth.Credential, error) {
+	lk, err := lookupSK(c)
+	if err != nil {
+		return clientauth.Credential{}, err
+	}
+	pk := deploymentPK(c.DeploymentID)
+	items := []types.TransactWriteItem{
+		{ConditionCheck: &types.ConditionCheck{TableName: &s.table, Key: key(pk, consoleUserSK(c.UserID)), ConditionExpression: aws.String("attribute_exists(PK)")}},
+		{Put: &types.Put{TableName: &s.table, Item: marshal(toClientCredItem(c, clientCredSK(c.UserID, c.ID))), ConditionExpression: aws.String("attribute_not_exists(PK)")}},
+		{Put: &types.Put{TableName: &s.table, Item: marshal(toClientCredItem(c, lk)), ConditionExpression: aws.String("attribute_not_exists(PK)")}},
+		s.putLog(c.DeploymentID, log),
+	}
+	err = s.transact(ctx, "create client credential", items)
+	if codes := cancellationCodes(err); codes != nil {
+		switch {
+		case codes[0] == "ConditionalCheckFailed":
+			return clientauth.Credential{}, fault.Newf(ErrNotFound, "No console user has the id %q.", fault.Clip(c.UserID, 40))
+		case codes[2] == "ConditionalCheckFailed":
+			return clientauth.Credential{}, fault.Newf(ErrConflict, "This certificate is already registered for a user of this deployment.")
+		}
+		return clientauth.Credential{}, cancelled("create client credential", err, codes)
+	}
+	if err != nil {
+		return clientauth.Credential{}, err
+	}
+	return c, nil
+}
+
+// GetClientCredential reads one credential of a user.
+func (s *Store) GetClientCredential(ctx context.Context, deploymentID, userID, id string) (clientauth.Credential, error) {
+	item, err := s.getItem(ctx, deploymentPK(deploymentID), clientCredSK(userID, id), "get client credential")
+	if err != nil {
+		return clientauth.Credential{}, err
+	}
+	if item == nil {
+		return clientauth.Credential{}, fault.Newf(ErrNotFound, "The user %q has no client certificate credential %q.", fault.Clip(userID, 40), fault.Clip(id, 40))
+	}
+	return decodeClientCred(item)
+}
+
+// ListClientCredentials lists a user's credentials.
+func (s *Store) ListClientCredentials(ctx context.Context, deploymentID, userID string, pr PageRequest) (Page[clientauth.Credential], error) {
+	return listPrefix(ctx, s, deploymentID, clientCredPrefix+userID+"#", pr, decodeClientCred)
+}
+
+// allClientCredentials reads every credential of a user (at most clientauth.MaxPerUser are
+// created, so one or two pages).
+func (s *Store) allClientCredentials(ctx context.Context, deploymentID, userID string) ([]clientauth.Credential, error) {
+	var out []clientauth.Credential
+	pr := PageRequest{Limit: 100}
+	for {
+		page, err := s.ListClientCredentials(ctx, deploymentID, userID, pr)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, page.Items...)
+		if page.Next == "" {
+			return out, nil
+		}
+		pr.Cursor = page.Next
+	}
+}
+
+// CountClientCredentials counts a user's credentials.
+func (s *Store) CountClientCredentials(ctx context.Context, deploymentID, userID string) (int, error) {
+	all, err := s.allClientCredentials(ctx, deploymentID, userID)
+	return len(all), err
+}
+
+// deleteClientCredItems are the deletes that remove c.
+func (s *Store) deleteClientCredItems(c clientauth.Credential) ([]types.TransactWriteItem, error) {
+	lk, err := lookupSK(c)
+	if err != nil {
+		return nil, err
+	}
+	pk := deploymentPK(c.DeploymentID)
+	return []types.TransactWriteItem{
+		{Delete: &types.Delete{TableName: &s.table, Key: key(pk, clientCredSK(c.UserID, c.ID)), ConditionExpression: aws.String("attribute_exists(PK)")}},
+		{Delete: &types.Delete{TableName: &s.table, Key: key(pk, lk)}},
+	}, nil
+}
+
+// DeleteClientCredential removes a credential: the certificate stops authenticating at once.
+func (s *Store) DeleteClientCredential(ctx context.Context, c clientauth.Credential, log tenant.LogEntry) error {
+	items, err := s.deleteClientCredItems(c)
+	if err != nil {
+		return err
+	}
+	items = append(items, s.putLog(c.DeploymentID, log))
+	err = s.transact(ctx, "delete client credential", items)
+	if codes := cancellationCodes(err); codes != nil {
+		if codes[0] == "ConditionalCheckFailed" {
+			return fault.Newf(ErrNotFound, "The client certificate credential %q was removed by someone else.", c.ID)
+		}
+		return cancelled("delete client credential", err, codes)
+	}
+	return err
+}
+
+// Revocation is a revoked client certificate serial of one issuer.
+type Revocation struct {
+	Serial       string    `json:"serial" dynamodbav:"serial"`
+	Issuer       string    `json:"issuer" dynamodbav:"issuer"`
+	CredentialID string    `json:"credentialId" dynamodbav:"credentialId"`
+	Reason       string    `json:"reason,omitempty" dynamodbav:"reason,omitempty"`
+	RevokedAt    time.Time `json:"revokedAt" dynamodbav:"-"`
+	RevokedBy    string    `json:"revokedBy" dynamodbav:"revokedBy"`
+}
+
+type revocationItem struct {
+	PK, SK string
+	Type   string `dynamodbav:"type"`
+	Revocation
+	RevokedAt string `dynamodbav:"revokedAt"`
+}
+
+// RevokeClientCertificate revokes serial of the issuer named by issuerKey in a deployment:
+// from then on no credential authenticates a certificate of that issuer with that serial.
+// Revoking a revoked serial again is a conflict.
+func (s *Store) RevokeClientCertificate(ctx context.Context, deploymentID, issuerKey string, r Revocation, log tenant.LogEntry) (Revocation, error) {
+	r.RevokedAt = s.now()
+	it := revocationItem{PK: deploymentPK(deploymentID), SK: clientRevSK(issuerKey, r.Serial), Type: "clientRevocation", Revocation: r, RevokedAt: formatTime(r.RevokedAt)}
+	items := []types.TransactWriteItem{
+		{Put: &types.Put{TableName: &s.table, Item: marshal(it), ConditionExpression: aws.String("attribute_not_exists(PK)")}},
+		s.putLog(deploymentID, log),
+	}
+	err := s.transact(ctx, "revoke client certificate", items)
+	if codes := cancellationCodes(err); codes != nil {
+		if codes[0] == "ConditionalCheckFailed" {
+			return Revocation{}, fault.Newf(ErrConflict, "The serial %s of this issuer is already revoked.", r.Serial)
+		}
+		return Revocation{}, cancelled("revoke client certificate", err, codes)
+	}
+	if err != nil {
+		return Revocation{}, err
+	}
+	return r, nil
+}
+
+func decodeRevocation(av map[string]types.AttributeValue) (Revocation, error) {
+	var it revocationItem
+	if err := attributevalue.UnmarshalMap(av, &it); err != nil {
+		return Revocation{}, fmt.Errorf("decode revocation: %w", err)
+	}
+	r := it.Revocation
+	r.RevokedAt = parseTime(it.RevokedAt)
+	return r, nil
+}
+
+// ListRevocations lists the revoked serials of an issuer in a deployment.
+func (s *Store) ListRevocations(ctx context.Context, deploymentID, issuerKey string, pr PageRequest) (Page[Revocation], error) {
+	return listPrefix(ctx, s, deploymentID, clientRevPrefix+issuerKey+"#", pr, decodeRevocation)
+}
+
+// ClientCandidates reads what authenticating a presented certificate needs, in parallel:
+// the credential pinning its thumbprint, the CA credentials registered under its issuer's
+// name, and whether its serial is revoked for that issuer. The CA credentials under one
+// name are few (one per user the CA serves), so one page is read; more would be refused
+// rather than half-read.
+func (s *Store) ClientCandidates(ctx context.Context, deploymentID, issuerKey, thumbprint, serial string) (clientauth.Candidates, error) {
+	pk := deploymentPK(deploymentID)
+	var (
+		wg              sync.WaitGroup
+		pin, rev        map[string]types.AttributeValue
+		cas             *dynamodb.QueryOutput
+		pinE, revE, caE error
+	)
+	wg.Add(3)
+	go func() {
+		defer wg.Done()
+		pin, pinE = s.getItem(ctx, pk, clientPinSK(thumbprint), "get pinned client certificate")
+	}()
+	go func() {
+		defer wg.Done()
+		rev, revE = s.getItem(ctx, pk, clientRevSK(issuerKey, serial), "get client revocation")
+	}()
+	go func() {
+		defer wg.Done()
+		in := listPrefixInput(pk, clientCAPrefix+issuerKey+"#")
+		in.TableName, in.ConsistentRead, in.Limit = &s.table, aws.Bool(true), aws.Int32(maxCAsPerIssuer+1)
+		var err error
+		if cas, err = s.db.Query(ctx, in); err != nil {
+			caE = unavailable("query client CA credentials", err)
+		}
+	}()
+	wg.Wait()
+	if err := errors.Join(pinE, revE, caE); err != nil {
+		return clientauth.Candidates{}, err
+	}
+	var c clientauth.Candidates
+	c.Revoked = rev != nil
+	if pin != nil {
+		cred, err := decodeClientCred(pin)
+		if err != nil {
+			return clientauth.Candidates{}, err
+		}
+		c.Credentials = append(c.Credentials, cred)
+	}
+	if len(cas.Items) > maxCAsPerIssuer {
+		return clientauth.Candidates{}, fault.Newf(fault.ErrUnauthenticated, "More than %d users are registered under your certificate's issuer; a console admin must pin certificates instead.", maxCAsPerIssuer)
+	}
+	for _, item := range cas.Items {
+		cred, err := decodeClientCred(item)
+		if err != nil {
+			return clientauth.Candidates{}, err
+		}
+		c.Credentials = append(c.Credentials, cred)
+	}
+	return c, nil
+}
+
+// maxCAsPerIssuer bounds the CA credentials one issuer name may have in a deployment.
+const maxCAsPerIssuer = 100
+
+// CountCACredentials counts the CA credentials registered under an issuer name, so that
+// registering one more than ClientCandidates reads can be refused.
+func (s *Store) CountCACredentials(ctx context.Context, deploymentID, issuerKey string) (int, error) {
+	in := listPrefixInput(deploymentPK(deploymentID), clientCAPrefix+issuerKey+"#")
+	in.TableName, in.Select, in.Limit = &s.table, types.SelectCount, aws.Int32(maxCAsPerIssuer+1)
+	out, err := s.db.Query(ctx, in)
+	if err != nil {
+		return 0, unavailable("count client CA credentials", err)
+	}
+	return int(out.Count), nil
+}
+
+// MaxCAsPerIssuer is how many CA credentials one issuer name may have in a deployment.
+func MaxCAsPerIssuer() int { return maxCAsPerIssuer }
