@@ -51,6 +51,7 @@ var eventCases = map[string]eventCase{
 	"console-certificates/import-chain-unknown-host.json": {404, []string{"sign.unknown.example"}},
 	"console-policies/create-unknown-host.json":           {404, []string{"sign.unknown.example"}},
 	"console-policies/evaluate-unknown-host.json":         {404, []string{"sign.unknown.example"}},
+	"signer/certificates-mtls-unregistered.json":          {401, []string{"serial 42f7b7e1cc3184028e458cddc332734035c25313", "is not registered"}},
 	"fallback/unknown-route.json":                         {404, []string{"No route serves GET /no/such/thing"}},
 	"fallback/wrong-method.json":                          {405, []string{"DELETE is not allowed on /health", `"allow":["GET"]`}},
 }
