@@ -96,12 +96,14 @@ type Problem struct {
 	Detail string `json:"detail"`
 }
 
-// VerifyLane checks one lane's events, in sequence order, against the head the store keeps
-// (its last sequence number and hash): sequence numbers without gaps from 1, each event's hash
-// right, each linked to the one before, and the last one equal to the head.
+// VerifyLane checks one lane's events, in sequence order, against the lane's checkpoint (a
+// sequence number and the hash of the event there, which only moves forward): sequence
+// numbers without gaps from 1, each event's hash right, each linked to the one before, the
+// event at the checkpoint the one it recorded, and none missing up to it.
 func VerifyLane(lane int, events []Event, headSeq int64, headHash string) []Problem {
 	var out []Problem
 	prevHash, want := Genesis, int64(1)
+	atHead := ""
 	for _, e := range events {
 		if e.Seq != want {
 			out = append(out, Problem{lane, want, fmt.Sprintf("events %d to %d are missing", want, e.Seq-1)})
@@ -112,12 +114,15 @@ func VerifyLane(lane int, events []Event, headSeq int64, headHash string) []Prob
 		if e.ComputeHash() != e.Hash {
 			out = append(out, Problem{lane, e.Seq, "was altered: its hash does not match its content"})
 		}
+		if e.Seq == headSeq {
+			atHead = e.Hash
+		}
 		prevHash, want = e.Hash, e.Seq+1
 	}
-	if want-1 != headSeq {
-		out = append(out, Problem{lane, headSeq, fmt.Sprintf("the chain head is at %d but the last event is %d: events were removed", headSeq, want-1)})
-	} else if headSeq > 0 && prevHash != headHash {
-		out = append(out, Problem{lane, headSeq, "the last event is not the one the chain head recorded"})
+	if want-1 < headSeq {
+		out = append(out, Problem{lane, headSeq, fmt.Sprintf("the chain's checkpoint is at %d but the last event is %d: events were removed", headSeq, want-1)})
+	} else if headSeq > 0 && atHead != headHash {
+		out = append(out, Problem{lane, headSeq, "is not the event the chain's checkpoint recorded"})
 	}
 	return out
 }

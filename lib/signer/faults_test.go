@@ -93,6 +93,14 @@ func (f faultyDB) TransactWriteItems(ctx context.Context, in *dynamodb.TransactW
 	})
 }
 
+func (f faultyDB) PutItem(ctx context.Context, in *dynamodb.PutItemInput, o ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
+	return do(f.c, func() (*dynamodb.PutItemOutput, error) { return f.DynamoDB.PutItem(ctx, in, o...) })
+}
+
+func (f faultyDB) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, o ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
+	return do(f.c, func() (*dynamodb.UpdateItemOutput, error) { return f.DynamoDB.UpdateItem(ctx, in, o...) })
+}
+
 // faultyKeys fails key operations at random.
 type faultyKeys struct {
 	keys.Backend

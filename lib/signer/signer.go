@@ -9,6 +9,9 @@ import (
 	"context"
 	"crypto"
 	"encoding/json"
+	"errors"
+	"log/slog"
+	"sync"
 
 	"crypto/sha256"
 	"encoding/base64"
@@ -214,9 +217,21 @@ func (a *API) sign(w http.ResponseWriter, r *http.Request, req *access.Request) 
 // signOnce decides, records and signs one request.
 func (a *API) signOnce(ctx context.Context, r *http.Request, req *access.Request, body Request, p parsed) (Response, error) {
 	dep := req.Deployment.ID
-	cert, err := a.parts.Store.GetCertificate(ctx, dep, body.CertificateID)
-	if err != nil {
-		return Response{}, err
+	// The certificate and the policy set are read at once.
+	var (
+		cert    certs.Certificate
+		certErr error
+		read    = make(chan struct{})
+	)
+	go func() { defer close(read); cert, certErr = a.parts.Store.GetCertificate(ctx, dep, body.CertificateID) }()
+	// The caller's roles are those the guard read from the stored user: no second read.
+	set, setErr := a.policies.Set(ctx, dep)
+	<-read
+	if certErr != nil {
+		return Response{}, certErr
+	}
+	if setErr != nil {
+		return Response{}, setErr
 	}
 	scheme := keys.Scheme(body.SignatureScheme)
 	if scheme == "" {
@@ -226,11 +241,6 @@ func (a *API) signOnce(ctx context.Context, r *http.Request, req *access.Request
 		return Response{}, fault.Fields{{Name: "signatureScheme", Reason: fmt.Sprintf("a %s key signs with %v", cert.Algorithm, keys.SchemesFor(cert.Algorithm))}}
 	}
 	now := a.parts.Now()
-	// The caller's roles are those the guard read from the stored user: no second read.
-	set, err := a.policies.Set(ctx, dep)
-	if err != nil {
-		return Response{}, err
-	}
 	decision := decide(set, req.Principal.UserID, req.Principal.PolicyRoles(), body.Context, cert, now)
 	ip := ""
 	if addr, err := edge.SourceIP(r); err == nil {
@@ -245,16 +255,26 @@ func (a *API) signOnce(ctx context.Context, r *http.Request, req *access.Request
 	}
 	// Every decision is recorded, denials too; an allowed digest is recorded before the key
 	// is used. A failed write means no signature.
+	// The digests' decisions go to their lanes in parallel.
 	events := make([]audit.Event, len(p.digests))
+	errs := make([]error, len(p.digests))
+	var wg sync.WaitGroup
 	for i, d := range p.digests {
 		e := base
 		e.ID = tenant.NewID("evt_")
 		e.Lane = lane(e.ID)
 		e.Digest, e.DigestAlgorithm = hex.EncodeToString(d), hashName(p.hashes[i])
-		if events[i], err = a.parts.Store.AppendEvent(ctx, e); err != nil {
-			return Response{}, err
-		}
+		wg.Add(1)
+		go func() { defer wg.Done(); events[i], errs[i] = a.parts.Store.AppendEvent(ctx, e) }()
 	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return Response{}, err
+	}
+	// The lanes' checkpoints move while the key signs.
+	checkpointed := make(chan struct{})
+	go func() { defer close(checkpointed); a.checkpoint(ctx, events...) }()
+	defer func() { <-checkpointed }()
 	if !decision.Allowed {
 		return Response{}, fault.Newf(ErrDenied, "Signing with %s is not allowed: %s", cert.ID, decision.Reason)
 	}
@@ -305,17 +325,22 @@ func (a *API) complete(ctx context.Context, decisions []audit.Event, sigs [][]by
 		SignatureSHA256: strings.Join(sums, ",")}
 	e.Lane = lane(e.ID)
 	ctx = context.WithoutCancel(ctx)
-	_, err := a.parts.Store.AppendEvent(ctx, e)
-	if err == nil || outcome != audit.Signed {
+	sealed, err := a.parts.Store.AppendEvent(ctx, e)
+	if err == nil {
+		a.checkpoint(ctx, sealed)
+		return nil
+	}
+	if outcome != audit.Signed || sealed.Seq == 0 {
 		return err
 	}
 	// The append failed, but it may have been written and only its answer lost. If it was,
 	// the signatures are recorded and must be returned; if it was not, none may be. Ask a
 	// few times before giving up (then nothing is returned).
 	for attempt := 0; attempt < 8; attempt++ {
-		written, cerr := a.parts.Store.EventWritten(ctx, e.DeploymentID, e.ID)
+		written, cerr := a.parts.Store.EventWritten(ctx, sealed)
 		if cerr == nil {
 			if written {
+				a.checkpoint(ctx, sealed)
 				return nil
 			}
 			return err
@@ -323,6 +348,15 @@ func (a *API) complete(ctx context.Context, decisions []audit.Event, sigs [][]by
 		time.Sleep(time.Duration(attempt+1) * 5 * time.Millisecond)
 	}
 	return err
+}
+
+// checkpoint moves the event lanes' checkpoints forward. The events are recorded already; a
+// failure only leaves the checkpoint behind until the lane's next event, so it is logged,
+// not returned.
+func (a *API) checkpoint(ctx context.Context, events ...audit.Event) {
+	if err := a.parts.Store.CheckpointEvents(context.WithoutCancel(ctx), events...); err != nil {
+		edge.Logger(ctx).Warn("event checkpoint not moved", slog.String("error", err.Error()))
+	}
 }
 
 // decide is the policy decision for a request of a caller with roles, on set.

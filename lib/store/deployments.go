@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -128,6 +129,20 @@ func (s *Store) GetDeployment(ctx context.Context, id string) (tenant.Deployment
 // consistent and the deployment must still name the domain: right after a domain moves, a
 // stale read must not route a request to the tenant that had it before.
 func (s *Store) DeploymentByDomain(ctx context.Context, domain string) (tenant.Deployment, error) {
+	// Which deployment a domain belongs to is remembered; the deployment itself is read on
+	// every request, and a remembered mapping whose deployment no longer has the domain is
+	// forgotten and read again, so a moved domain is never served by its old deployment.
+	lower := strings.ToLower(domain)
+	if v, ok := s.domains.Load(lower); ok {
+		d, err := s.GetDeployment(ctx, v.(string))
+		if err == nil && strings.EqualFold(d.DomainName, domain) {
+			return d, nil
+		}
+		s.domains.Delete(lower)
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			return tenant.Deployment{}, err
+		}
+	}
 	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName: &s.table, Key: key(domainPK(domain), domainSK), ConsistentRead: aws.Bool(true),
 	})
@@ -148,6 +163,7 @@ func (s *Store) DeploymentByDomain(ctx context.Context, domain string) (tenant.D
 	if !strings.EqualFold(d.DomainName, domain) {
 		return tenant.Deployment{}, fault.Newf(ErrNotFound, "No deployment answers on %q.", domain)
 	}
+	s.domains.Store(lower, d.ID)
 	return d, nil
 }
 

@@ -3,9 +3,11 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -17,9 +19,14 @@ import (
 	"github.com/opensignum/signum/lib/fault"
 )
 
-// Signing events live in lanes: PK=DEP#<dep>#LANE#<n>, SK=EVT#<seq, 20 digits>; each lane's
-// head (last seq and hash) is PK=DEP#<dep>, SK=EVHEAD#<n>; GSI1 lists a deployment's events by
-// time: GSI1PK=EVENTS#<dep>, GSI1SK=<time>#<id>.
+// Signing events live in lanes: PK=DEP#<dep>#LANE#<n>, SK=EVT#<seq, 20 digits>; GSI1 lists a
+// deployment's events by time: GSI1PK=EVENTS#<dep>, GSI1SK=<time>#<id>. Each lane's checkpoint
+// (a sequence number and the hash of the event there) is PK=DEP#<dep>, SK=EVHEAD#<n>.
+//
+// Appending is one conditional PutItem: the event's key is its place in the chain, so two
+// writers that link to the same predecessor compete for the same key and only one wins; the
+// chain cannot fork, and no transaction is needed. The checkpoint only ever moves forward,
+// after the event is written, and lets verification notice events removed from a lane's end.
 const (
 	eventSKPrefix  = "EVT#"
 	eventHeadSK    = "EVHEAD#"
@@ -30,28 +37,11 @@ func eventLanePK(dep string, lane int) string {
 	return deploymentPK(dep) + "#LANE#" + strconv.Itoa(lane)
 }
 func eventSK(seq int64) string { return fmt.Sprintf("%s%020d", eventSKPrefix, seq) }
-func eventHeadKey(dep string, lane int) map[string]types.AttributeValue {
-	return key(deploymentPK(dep), eventHeadSK+strconv.Itoa(lane))
-}
 
 type eventItem struct {
 	PK, SK, GSI1PK, GSI1SK string
 	Type                   string `dynamodbav:"type"`
 	Event                  string `dynamodbav:"event"` // the event's canonical JSON, as hashed
-}
-
-// eventIDItem finds an event by id (PK=EVID#<dep>#<id>, SK=EVID); it is written in the same
-// transaction as the event, so that a writer whose answer was lost can learn whether its
-// event was recorded.
-type eventIDItem struct {
-	PK, SK string
-	Type   string `dynamodbav:"type"`
-	Lane   int    `dynamodbav:"lane"`
-	Seq    int64  `dynamodbav:"seq"`
-}
-
-func eventIDKey(dep, id string) map[string]types.AttributeValue {
-	return key("EVID#"+dep+"#"+id, "EVID")
 }
 
 type eventHeadItem struct {
@@ -64,65 +54,143 @@ type eventHeadItem struct {
 // MaxAppendAttempts bounds the retries of an append that lost the race for its lane's head.
 const MaxAppendAttempts = 20
 
-// AppendEvent seals e after the last event of its lane and writes both the event and the new
-// lane head in one transaction whose condition is that the head did not move: two concurrent
-// appends cannot both link to the same predecessor, so the chain never forks. A lost race is
-// retried with the new head.
+// laneHead is the last event of a lane as this store last wrote or read it.
+type laneHead struct {
+	seq  int64
+	hash string
+}
+
+func headKey(dep string, lane int) string { return dep + "#" + strconv.Itoa(lane) }
+
+// lastEvent is the last event of a lane (nil for an empty lane): the one this store last
+// appended there, else read. A stale answer costs nothing but a retry: the append that links
+// to it loses the conditional write.
+func (s *Store) lastEvent(ctx context.Context, dep string, lane int) (*audit.Event, error) {
+	if v, ok := s.heads.Load(headKey(dep, lane)); ok {
+		h := v.(laneHead)
+		return &audit.Event{Seq: h.seq, Hash: h.hash}, nil
+	}
+	out, err := s.db.Query(ctx, &dynamodb.QueryInput{
+		TableName:              &s.table,
+		KeyConditionExpression: aws.String("PK = :pk AND begins_with(SK, :p)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":pk": &types.AttributeValueMemberS{Value: eventLanePK(dep, lane)}, ":p": &types.AttributeValueMemberS{Value: eventSKPrefix},
+		},
+		ScanIndexForward: aws.Bool(false), Limit: aws.Int32(1), ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return nil, unavailable("read last event", err)
+	}
+	if len(out.Items) == 0 {
+		return nil, nil
+	}
+	last, err := decodeEvent(out.Items[0])
+	if err != nil {
+		return nil, err
+	}
+	return &last, nil
+}
+
+// AppendEvent seals e after the last event of its lane and writes it where the chain's next
+// event goes, on condition that nothing is there yet. A lost race is retried after the new
+// last event. On an error the sealed event of the last attempt is returned too: its write may
+// have landed with only the answer lost, which EventWritten tells.
 func (s *Store) AppendEvent(ctx context.Context, e audit.Event) (audit.Event, error) {
+	hk := headKey(e.DeploymentID, e.Lane)
+	// Appends of this process to one lane take turns, so that they do not race each other for
+	// the same place; other processes' appends still can, and the condition settles those.
+	mu, _ := s.laneLocks.LoadOrStore(hk, &sync.Mutex{})
+	mu.(*sync.Mutex).Lock()
+	defer mu.(*sync.Mutex).Unlock()
+	var sealed audit.Event
 	for attempt := 0; attempt < MaxAppendAttempts; attempt++ {
-		item, err := s.getItem(ctx, deploymentPK(e.DeploymentID), eventHeadSK+strconv.Itoa(e.Lane), "get event head")
+		prev, err := s.lastEvent(ctx, e.DeploymentID, e.Lane)
 		if err != nil {
 			return audit.Event{}, err
 		}
-		var head eventHeadItem
-		var prev *audit.Event
-		cond := "attribute_not_exists(PK)"
-		vals := map[string]types.AttributeValue{}
-		if item != nil {
-			if err := attributevalue.UnmarshalMap(item, &head); err != nil {
-				return audit.Event{}, fmt.Errorf("decode event head: %w", err)
-			}
-			prev = &audit.Event{Seq: head.Seq, Hash: head.Hash}
-			cond = "seq = :seq"
-			vals[":seq"] = &types.AttributeValueMemberN{Value: strconv.FormatInt(head.Seq, 10)}
-		}
-		sealed := e
+		sealed = e
 		sealed.Seal(prev)
 		body, err := jsonString(sealed)
 		if err != nil {
 			return audit.Event{}, err
 		}
-		put := types.Put{TableName: &s.table, ConditionExpression: &cond,
-			Item: marshal(eventHeadItem{PK: deploymentPK(e.DeploymentID), SK: eventHeadSK + strconv.Itoa(e.Lane), Type: "eventHead", Seq: sealed.Seq, Hash: sealed.Hash})}
-		if len(vals) > 0 {
-			put.ExpressionAttributeValues = vals
-		}
-		items := []types.TransactWriteItem{
-			{Put: &put},
-			{Put: &types.Put{TableName: &s.table, ConditionExpression: aws.String("attribute_not_exists(PK)"),
-				Item: marshal(eventItem{PK: eventLanePK(e.DeploymentID, e.Lane), SK: eventSK(sealed.Seq), Type: "signingEvent",
-					GSI1PK: eventsByTimePK + e.DeploymentID, GSI1SK: sealed.At.UTC().Format(sortableTime) + "#" + sealed.ID, Event: body})}},
-			{Put: &types.Put{TableName: &s.table, ConditionExpression: aws.String("attribute_not_exists(PK)"),
-				Item: marshal(eventIDItem{PK: "EVID#" + e.DeploymentID + "#" + e.ID, SK: "EVID", Type: "eventId", Lane: e.Lane, Seq: sealed.Seq})}},
-		}
-		err = s.transact(ctx, "append event", items)
+		_, err = s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: &s.table, ConditionExpression: aws.String("attribute_not_exists(PK)"),
+			Item: marshal(eventItem{PK: eventLanePK(e.DeploymentID, e.Lane), SK: eventSK(sealed.Seq), Type: "signingEvent",
+				GSI1PK: eventsByTimePK + e.DeploymentID, GSI1SK: sealed.At.UTC().Format(sortableTime) + "#" + sealed.ID, Event: body})})
 		if err == nil {
+			s.heads.Store(hk, laneHead{sealed.Seq, sealed.Hash})
 			return sealed, nil
 		}
-		codes := cancellationCodes(err)
-		if codes == nil {
-			return audit.Event{}, err
+		s.heads.Delete(hk)
+		if !isConditionFailed(err) {
+			return sealed, unavailable("append event", err)
 		}
-		if len(codes) > 2 && codes[2] == "ConditionalCheckFailed" {
-			// The id is taken: this very event was written by an earlier attempt.
-			return audit.Event{}, fault.Newf(ErrConflict, "Event %s was already recorded.", e.ID)
+		// The place is taken: by this very event (the SDK retried a write whose answer was
+		// lost), or by another writer's.
+		mine, err := s.EventWritten(ctx, sealed)
+		if err != nil {
+			return sealed, err
 		}
-		if codes[0] != "ConditionalCheckFailed" && codes[0] != "TransactionConflict" {
-			return audit.Event{}, cancelled("append event", err, codes)
+		if mine {
+			s.heads.Store(hk, laneHead{sealed.Seq, sealed.Hash})
+			return sealed, nil
 		}
-		// Another append won the head: read it again.
 	}
-	return audit.Event{}, fault.Wrap(ErrUnavailable, fmt.Errorf("append event: lane %d stayed contended", e.Lane), "The event log is busy; retry.")
+	return sealed, fault.Wrap(ErrUnavailable, fmt.Errorf("append event: lane %d stayed contended", e.Lane), "The event log is busy; retry.")
+}
+
+// EventWritten reports whether the sealed event e is recorded at its place in its lane (a
+// consistent read): a writer whose append failed without an answer asks before it decides
+// what to return.
+func (s *Store) EventWritten(ctx context.Context, e audit.Event) (bool, error) {
+	item, err := s.getItem(ctx, eventLanePK(e.DeploymentID, e.Lane), eventSK(e.Seq), "get event")
+	if err != nil || item == nil {
+		return false, err
+	}
+	got, err := decodeEvent(item)
+	if err != nil {
+		return false, err
+	}
+	return got.ID == e.ID && got.Hash == e.Hash, nil
+}
+
+// CheckpointEvents moves the checkpoints of the lanes of events forward to the latest of
+// them (never back), in parallel. Events after a lane's checkpoint are still verified link
+// by link; the checkpoint is what reveals events removed from the end of a lane.
+func (s *Store) CheckpointEvents(ctx context.Context, events ...audit.Event) error {
+	latest := map[int]audit.Event{}
+	for _, e := range events {
+		if cur, ok := latest[e.Lane]; !ok || e.Seq > cur.Seq {
+			latest[e.Lane] = e
+		}
+	}
+	errs := make(chan error, len(latest))
+	for lane, e := range latest {
+		go func() {
+			_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+				TableName: &s.table, Key: key(deploymentPK(e.DeploymentID), eventHeadSK+strconv.Itoa(lane)),
+				UpdateExpression:         aws.String("SET #t = :t, seq = :s, #h = :h"),
+				ConditionExpression:      aws.String("attribute_not_exists(PK) OR seq < :s"),
+				ExpressionAttributeNames: map[string]string{"#t": "type", "#h": "hash"},
+				ExpressionAttributeValues: map[string]types.AttributeValue{
+					":t": &types.AttributeValueMemberS{Value: "eventHead"}, ":h": &types.AttributeValueMemberS{Value: e.Hash},
+					":s": &types.AttributeValueMemberN{Value: strconv.FormatInt(e.Seq, 10)},
+				},
+			})
+			if isConditionFailed(err) {
+				err = nil // a later checkpoint is there already
+			}
+			if err != nil {
+				err = unavailable("checkpoint events", err)
+			}
+			errs <- err
+		}()
+	}
+	var all []error
+	for range latest {
+		all = append(all, <-errs)
+	}
+	return errors.Join(all...)
 }
 
 // EventFilter narrows a listing of signing events.
@@ -234,13 +302,3 @@ func jsonString(v any) (string, error) {
 }
 
 func jsonUnmarshal(s string, v any) error { return json.Unmarshal([]byte(s), v) }
-
-// EventWritten reports whether the event with id was recorded (a consistent read of its id
-// item): a writer whose append failed without an answer asks before it decides what to return.
-func (s *Store) EventWritten(ctx context.Context, dep, id string) (bool, error) {
-	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.table, Key: eventIDKey(dep, id), ConsistentRead: aws.Bool(true)})
-	if err != nil {
-		return false, unavailable("get event id", err)
-	}
-	return len(out.Item) > 0, nil
-}

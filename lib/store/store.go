@@ -74,6 +74,14 @@ type Store struct {
 	now       func() time.Time
 	// logRetention is how long system log entries live before DynamoDB's TTL removes them.
 	logRetention time.Duration
+	// heads caches the last event of each event lane this store appended to (laneHead by
+	// "<dep>#<lane>"), so that a warm append reads nothing first.
+	heads sync.Map
+	// laneLocks serialise this store's appends per lane (*sync.Mutex by "<dep>#<lane>").
+	laneLocks sync.Map
+	// domains remembers which deployment a domain name belongs to (deployment id by lower-case
+	// name); DeploymentByDomain still reads the deployment every time.
+	domains sync.Map
 }
 
 // Option configures a Store.
