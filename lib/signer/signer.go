@@ -271,12 +271,22 @@ func (a *API) signOnce(ctx context.Context, r *http.Request, req *access.Request
 	if err := errors.Join(errs...); err != nil {
 		return Response{}, err
 	}
-	// The lanes' checkpoints move while the key signs.
-	checkpointed := make(chan struct{})
-	go func() { defer close(checkpointed); a.checkpoint(ctx, events...) }()
-	defer func() { <-checkpointed }()
 	if !decision.Allowed {
+		a.checkpoint(ctx, events...)
 		return Response{}, fault.Newf(ErrDenied, "Signing with %s is not allowed: %s", cert.ID, decision.Reason)
+	}
+	// The completion goes to the first decision's lane, and its checkpoint covers that lane;
+	// the other decisions' lanes' checkpoints move while the key signs.
+	var others []audit.Event
+	for _, e := range events[1:] {
+		if e.Lane != events[0].Lane {
+			others = append(others, e)
+		}
+	}
+	if len(others) > 0 {
+		checkpointed := make(chan struct{})
+		go func() { defer close(checkpointed); a.checkpoint(ctx, others...) }()
+		defer func() { <-checkpointed }()
 	}
 	key, err := a.keys.Open(ctx, cert.KeyURI)
 	if err != nil {
@@ -323,7 +333,7 @@ func (a *API) complete(ctx context.Context, decisions []audit.Event, sigs [][]by
 	e := audit.Event{ID: tenant.NewID("evt_"), DeploymentID: d.DeploymentID, Kind: audit.KindCompletion, At: a.parts.Now(),
 		Of: strings.Join(ids, ","), Outcome: outcome, CertificateID: d.CertificateID, UserID: d.UserID,
 		SignatureSHA256: strings.Join(sums, ",")}
-	e.Lane = lane(e.ID)
+	e.Lane = d.Lane
 	ctx = context.WithoutCancel(ctx)
 	sealed, err := a.parts.Store.AppendEvent(ctx, e)
 	if err == nil {
