@@ -46,17 +46,21 @@ type Event struct {
 	Kind         string    `json:"kind"`
 	At           time.Time `json:"at"`
 	// Decision events.
-	UserID          string `json:"userId,omitempty"`
-	ClientIP        string `json:"clientIp,omitempty"`
-	CertificateID   string `json:"certificateId,omitempty"`
-	Decision        string `json:"decision,omitempty"`
-	PolicyID        string `json:"policyId,omitempty"`
-	Reason          string `json:"reason,omitempty"`
-	Process         string `json:"process,omitempty"`
-	CommandLine     string `json:"commandLine,omitempty"`
-	AgentID         string `json:"agentId,omitempty"`
-	Digest          string `json:"digest,omitempty"`
-	DigestAlgorithm string `json:"digestAlgorithm,omitempty"`
+	UserID        string `json:"userId,omitempty"`
+	ClientIP      string `json:"clientIp,omitempty"`
+	CertificateID string `json:"certificateId,omitempty"`
+	Decision      string `json:"decision,omitempty"`
+	PolicyID      string `json:"policyId,omitempty"`
+	Reason        string `json:"reason,omitempty"`
+	Process       string `json:"process,omitempty"`
+	CommandLine   string `json:"commandLine,omitempty"`
+	AgentID       string `json:"agentId,omitempty"`
+	// FileName and CI are what the client reported about the file and the CI job (events
+	// before they were recorded hash the same: empty fields are left out).
+	FileName        string            `json:"fileName,omitempty"`
+	CI              map[string]string `json:"ci,omitempty"`
+	Digest          string            `json:"digest,omitempty"`
+	DigestAlgorithm string            `json:"digestAlgorithm,omitempty"`
 	// Completion events: Of is the decision event they complete.
 	Of              string `json:"of,omitempty"`
 	Outcome         string `json:"outcome,omitempty"`

@@ -244,13 +244,21 @@ func (a *API) get(w http.ResponseWriter, r *http.Request, req *access.Request) e
 	if err != nil {
 		return err
 	}
-	edge.WriteJSON(w, http.StatusOK, a.toJSON(c))
+	one := []certs.Certificate{c}
+	if err := a.parts.Store.WithUsage(r.Context(), req.Deployment.ID, one); err != nil {
+		return err
+	}
+	edge.WriteJSON(w, http.StatusOK, a.toJSON(one[0]))
 	return nil
 }
 
 func (a *API) list(w http.ResponseWriter, r *http.Request, req *access.Request) error {
 	return service.ServeList(w, r, func(ctx context.Context, pr store.PageRequest) (store.Page[certs.Certificate], error) {
-		return a.parts.Store.ListCertificates(ctx, req.Deployment.ID, pr)
+		page, err := a.parts.Store.ListCertificates(ctx, req.Deployment.ID, pr)
+		if err != nil {
+			return page, err
+		}
+		return page, a.parts.Store.WithUsage(ctx, req.Deployment.ID, page.Items)
 	}, a.toJSON)
 }
 

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/opensignum/signum/lib/access"
@@ -92,11 +93,20 @@ func (a api) list(w http.ResponseWriter, r *http.Request, req *access.Request) e
 		w.Header().Set("Cache-Control", "no-store")
 		w.WriteHeader(http.StatusOK)
 		cw := csv.NewWriter(w)
-		_ = cw.Write([]string{"id", "at", "kind", "userId", "clientIp", "certificateId", "decision", "policyId", "reason", "process", "commandLine", "agentId", "digest", "digestAlgorithm", "of", "outcome", "signatureSha256", "lane", "seq", "hash"})
+		_ = cw.Write([]string{"id", "at", "kind", "userId", "clientIp", "certificateId", "decision", "policyId", "reason", "process", "commandLine", "agentId", "fileName", "ci", "digest", "digestAlgorithm", "of", "outcome", "signatureSha256", "lane", "seq", "hash"})
 		for _, e := range page.Items {
-			_ = cw.Write([]string{e.ID, e.At.UTC().Format(time.RFC3339Nano), e.Kind, e.UserID, e.ClientIP, e.CertificateID, e.Decision, e.PolicyID,
-				e.Reason, e.Process, e.CommandLine, e.AgentID, e.Digest, e.DigestAlgorithm, e.Of, e.Outcome, e.SignatureSHA256,
-				strconv.Itoa(e.Lane), strconv.FormatInt(e.Seq, 10), e.Hash})
+			ci := ""
+			if len(e.CI) > 0 {
+				raw, _ := json.Marshal(e.CI)
+				ci = string(raw)
+			}
+			row := []string{e.ID, e.At.UTC().Format(time.RFC3339Nano), e.Kind, e.UserID, e.ClientIP, e.CertificateID, e.Decision, e.PolicyID,
+				e.Reason, e.Process, e.CommandLine, e.AgentID, e.FileName, ci, e.Digest, e.DigestAlgorithm, e.Of, e.Outcome, e.SignatureSHA256,
+				strconv.Itoa(e.Lane), strconv.FormatInt(e.Seq, 10), e.Hash}
+			for i := range row {
+				row[i] = cell(row[i])
+			}
+			_ = cw.Write(row)
 		}
 		cw.Flush()
 	default:
@@ -125,4 +135,14 @@ func (a api) verify(w http.ResponseWriter, r *http.Request, req *access.Request)
 	}
 	edge.WriteJSON(w, http.StatusOK, Verification{Intact: len(problems) == 0, Events: n, Problems: problems})
 	return nil
+}
+
+// cell keeps a value that a client reported (a process name, a command line) from being read
+// as a formula by the spreadsheet the CSV is opened in: a leading =, +, -, @, tab or carriage
+// return gets a quote in front (the OWASP advice on CSV injection).
+func cell(v string) string {
+	if v != "" && strings.ContainsRune("=+-@\t\r", rune(v[0])) {
+		return "'" + v
+	}
+	return v
 }

@@ -10,6 +10,7 @@ import (
 	"encoding/pem"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/opensignum/signum/lib/audit"
 	"github.com/opensignum/signum/lib/service"
@@ -124,6 +125,27 @@ func TestSignThroughTheAPI(t *testing.T) {
 		}
 	}
 
+	// The certificate counts its signatures (2 requests × 2 digests), in its record and the
+	// listing.
+	var used struct {
+		UsageCount int64
+		LastUsedAt *time.Time
+	}
+	con.do("GET", "/console/certificates/"+cert.ID, nil).must(t, 200, "certificate").json(t, &used)
+	if used.UsageCount != 4 || used.LastUsedAt == nil || time.Since(*used.LastUsedAt) > time.Minute {
+		t.Fatalf("usage after 4 signatures: %+v", used)
+	}
+	var certList struct {
+		Items []struct {
+			ID         string
+			UsageCount int64
+		}
+	}
+	con.do("GET", "/console/certificates", nil).must(t, 200, "certificates").json(t, &certList)
+	if len(certList.Items) != 1 || certList.Items[0].UsageCount != 4 {
+		t.Fatalf("usage in the listing: %+v", certList)
+	}
+
 	// The console shows the same: filtered listing, CSV and JSON-lines export, verification.
 	var deniedPage struct{ Items []audit.Event }
 	con.do("GET", "/console/events?decision=deny", nil).must(t, 200, "events").json(t, &deniedPage)
@@ -174,5 +196,64 @@ func TestSignIdempotency(t *testing.T) {
 	page, err := st.ListEvents(context.Background(), srv.Demo.ID, store.EventFilter{CertificateID: cert.ID}, store.PageRequest{Limit: 100})
 	if err != nil || len(page.Items) != 2 {
 		t.Fatalf("events after a retried request: %d %v", len(page.Items), err)
+	}
+}
+
+// TestSignContext: a policy limited to one application lists its certificate only for that
+// application; the file names (per digest) and CI metadata a client reports are recorded in
+// the events, and the CSV export does not hand a spreadsheet a formula from them.
+func TestSignContext(t *testing.T) {
+	srv := startLocal(t)
+	con := consoleAdmin(t, srv)
+	var cert struct{ ID string }
+	con.do("POST", "/console/certificates", map[string]any{"algorithm": "EC_P256", "subject": map[string]string{"commonName": "Context"}}).must(t, 201, "cert").json(t, &cert)
+	activate(t, con, cert.ID)
+	var bot struct{ ID string }
+	con.do("POST", "/console/users", map[string]any{"username": "ci-bot", "name": "CI", "password": strongPassword, "roles": []string{"signer"}}).must(t, 201, "signer").json(t, &bot)
+	con.do("POST", "/console/policies", map[string]any{"name": "CI", "enabled": true, "priority": 10, "action": "allow",
+		"what": map[string]any{"certificates": []string{cert.ID}}, "who": map[string]any{"users": []string{bot.ID}},
+		"where": []map[string]string{{"process": "signum", "commandLine": "signum sign .*"}}}).must(t, 201, "policy")
+	var lg struct{ Token string }
+	con.do("POST", "/console/login", map[string]string{"username": "ci-bot", "password": strongPassword}).must(t, 200, "login").json(t, &lg)
+	botc := con.as(lg.Token)
+
+	var list struct{ Items []struct{ ID string } }
+	botc.do("GET", "/sign/certificates", nil).must(t, 200, "any application").json(t, &list)
+	if len(list.Items) != 0 {
+		t.Fatalf("a certificate limited to signum is listed for any application: %+v", list)
+	}
+	botc.do("GET", "/sign/certificates?process=signum&commandLine=signum+sign+a.exe", nil).must(t, 200, "as signum").json(t, &list)
+	if len(list.Items) != 1 || list.Items[0].ID != cert.ID {
+		t.Fatalf("signable from signum: %+v", list)
+	}
+
+	a, b := sha256.Sum256([]byte("a.exe")), sha256.Sum256([]byte("b.txt"))
+	botc.do("POST", "/sign", map[string]any{"certificateId": cert.ID,
+		"digests": []map[string]string{{"digest": b64(a[:]), "digestAlgorithm": "SHA256", "fileName": "a.exe"}, {"digest": b64(b[:]), "digestAlgorithm": "SHA256"}},
+		"context": map[string]any{"process": "signum", "commandLine": "signum sign a.exe b.txt", "fileName": `=HYPERLINK("http://evil")`, "agentId": "runner-7",
+			"ci": map[string]string{"pipeline": "release", "job": "42"}}}).must(t, 200, "sign")
+	botc.do("POST", "/sign", map[string]any{"certificateId": cert.ID, "digests": []map[string]string{{"digest": b64(a[:]), "digestAlgorithm": "SHA256"}},
+		"context": map[string]any{"process": "signum", "commandLine": "signum sign a.exe", "ci": map[string]string{"": "x"}}}).must(t, 400, "empty CI key")
+
+	var events struct{ Items []audit.Event }
+	con.do("GET", "/console/events?decision=allow", nil).must(t, 200, "events").json(t, &events)
+	files := map[string]bool{}
+	for _, e := range events.Items {
+		files[e.FileName] = true
+		if e.CI["pipeline"] != "release" || e.AgentID != "runner-7" {
+			t.Fatalf("event lacks the CI metadata: %+v", e)
+		}
+	}
+	if len(events.Items) != 2 || !files["a.exe"] || !files[`=HYPERLINK("http://evil")`] {
+		t.Fatalf("file names recorded: %v", files)
+	}
+	csvOut := con.do("GET", "/console/events?format=csv&decision=allow", nil).must(t, 200, "csv")
+	if !strings.Contains(csvOut.body, `'=HYPERLINK`) || strings.Contains(csvOut.body, `,=HYPERLINK`) || strings.Contains(csvOut.body, `,"=HYPERLINK`) {
+		t.Fatalf("csv hands out a formula:\n%s", csvOut.body)
+	}
+	var v struct{ Intact bool }
+	con.do("GET", "/console/events/verify", nil).must(t, 200, "verify").json(t, &v)
+	if !v.Intact {
+		t.Fatal("the log with CI metadata does not verify")
 	}
 }

@@ -68,7 +68,16 @@ func NewHandler(p *service.Parts, registry *keys.Registry, m *access.Mux) *acces
 type Digest struct {
 	Digest          string `json:"digest"` // base64
 	DigestAlgorithm string `json:"digestAlgorithm"`
+	// FileName names the file this digest is of (else context.fileName applies).
+	FileName string `json:"fileName,omitempty"`
 }
+
+// Limits on the CI metadata a request reports.
+const (
+	MaxCIEntries  = 32
+	MaxCIKeyLen   = 64
+	MaxCIValueLen = 1024
+)
 
 // Context is what the client reports about where the request comes from.
 type Context struct {
@@ -147,6 +156,20 @@ func (r Request) parse() (parsed, error) {
 		"context.fileName": r.Context.FileName, "context.agentId": r.Context.AgentID} {
 		if len(v) > 4096 {
 			bad.Add(name, "is longer than 4096 bytes")
+		}
+	}
+	for i, d := range r.Digests {
+		if len(d.FileName) > 4096 {
+			bad.Add(fmt.Sprintf("digests[%d].fileName", i), "is longer than 4096 bytes")
+		}
+	}
+	if len(r.Context.CI) > MaxCIEntries {
+		bad.Add("context.ci", "has at most %d entries", MaxCIEntries)
+	}
+	for k, v := range r.Context.CI {
+		if k == "" || len(k) > MaxCIKeyLen || len(v) > MaxCIValueLen {
+			bad.Add("context.ci", "keys are 1 to %d bytes and values at most %d", MaxCIKeyLen, MaxCIValueLen)
+			break
 		}
 	}
 	return p, bad.Err()
@@ -248,7 +271,7 @@ func (a *API) signOnce(ctx context.Context, r *http.Request, req *access.Request
 	}
 	base := audit.Event{DeploymentID: dep, Kind: audit.KindDecision, At: now, UserID: req.Principal.UserID, ClientIP: ip,
 		CertificateID: cert.ID, PolicyID: decision.PolicyID, Reason: decision.Reason, Process: body.Context.Process,
-		CommandLine: body.Context.CommandLine, AgentID: body.Context.AgentID}
+		CommandLine: body.Context.CommandLine, AgentID: body.Context.AgentID, CI: body.Context.CI}
 	base.Decision = audit.Deny
 	if decision.Allowed {
 		base.Decision = audit.Allow
@@ -264,6 +287,10 @@ func (a *API) signOnce(ctx context.Context, r *http.Request, req *access.Request
 		e.ID = tenant.NewID("evt_")
 		e.Lane = lane(e.ID)
 		e.Digest, e.DigestAlgorithm = hex.EncodeToString(d), hashName(p.hashes[i])
+		e.FileName = body.Context.FileName
+		if f := body.Digests[i].FileName; f != "" {
+			e.FileName = f
+		}
 		wg.Add(1)
 		go func() { defer wg.Done(); events[i], errs[i] = a.parts.Store.AppendEvent(ctx, e) }()
 	}
@@ -337,7 +364,7 @@ func (a *API) complete(ctx context.Context, decisions []audit.Event, sigs [][]by
 	ctx = context.WithoutCancel(ctx)
 	sealed, err := a.parts.Store.AppendEvent(ctx, e)
 	if err == nil {
-		a.checkpoint(ctx, sealed)
+		a.after(ctx, sealed, len(sigs))
 		return nil
 	}
 	if outcome != audit.Signed || sealed.Seq == 0 {
@@ -350,7 +377,7 @@ func (a *API) complete(ctx context.Context, decisions []audit.Event, sigs [][]by
 		written, cerr := a.parts.Store.EventWritten(ctx, sealed)
 		if cerr == nil {
 			if written {
-				a.checkpoint(ctx, sealed)
+				a.after(ctx, sealed, len(sigs))
 				return nil
 			}
 			return err
@@ -358,6 +385,20 @@ func (a *API) complete(ctx context.Context, decisions []audit.Event, sigs [][]by
 		time.Sleep(time.Duration(attempt+1) * 5 * time.Millisecond)
 	}
 	return err
+}
+
+// after does what follows a recorded completion, at once: the lane's checkpoint moves, and
+// the certificate's usage counts the signatures (a statistic for the console; the events are
+// the record, so a failure is logged, not returned).
+func (a *API) after(ctx context.Context, completion audit.Event, signed int) {
+	done := make(chan struct{})
+	go func() { defer close(done); a.checkpoint(ctx, completion) }()
+	if signed > 0 {
+		if err := a.parts.Store.RecordCertificateUse(context.WithoutCancel(ctx), completion.DeploymentID, completion.CertificateID, signed, completion.At); err != nil {
+			edge.Logger(ctx).Warn("certificate usage not counted", slog.String("certificate", completion.CertificateID), slog.String("error", err.Error()))
+		}
+	}
+	<-done
 }
 
 // checkpoint moves the event lanes' checkpoints forward. The events are recorded already; a
@@ -397,6 +438,14 @@ func (a *API) certificates(w http.ResponseWriter, r *http.Request, req *access.R
 		return err
 	}
 	roles := req.Principal.PolicyRoles()
+	// Policies limited to applications (Where) decide for the process and command line the
+	// agent reports here, as they will when it signs; without them only policies that hold
+	// for any application count.
+	q := r.URL.Query()
+	app := Context{Process: q.Get("process"), CommandLine: q.Get("commandLine")}
+	if len(app.Process) > 4096 || len(app.CommandLine) > 4096 {
+		return fault.Fields{{Name: "process", Reason: "process and commandLine are at most 4096 bytes"}}
+	}
 	out := []CertificateView{}
 	cursor := ""
 	for {
@@ -408,7 +457,7 @@ func (a *API) certificates(w http.ResponseWriter, r *http.Request, req *access.R
 			if c.State(now) != certs.StatusActive {
 				continue
 			}
-			d := decide(set, req.Principal.UserID, roles, Context{}, c, now)
+			d := decide(set, req.Principal.UserID, roles, app, c, now)
 			if !d.Allowed {
 				continue
 			}

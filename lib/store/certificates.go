@@ -3,6 +3,10 @@ package store
 import (
 	"context"
 	"fmt"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"strconv"
+	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
@@ -40,8 +44,6 @@ type certificateItem struct {
 	NotAfter     string        `dynamodbav:"notAfter,omitempty"`
 	Owner        string        `dynamodbav:"owner,omitempty"`
 	Groups       []string      `dynamodbav:"groups,omitempty"`
-	UsageCount   int64         `dynamodbav:"usageCount"`
-	LastUsedAt   string        `dynamodbav:"lastUsedAt,omitempty"`
 	Renewal      *renewalItem  `dynamodbav:"renewal,omitempty"`
 	Version      int64         `dynamodbav:"version"`
 	CreatedAt    string        `dynamodbav:"createdAt"`
@@ -61,7 +63,7 @@ func toCertificateItem(c certs.Certificate) certificateItem {
 		Name: c.Name, Status: string(c.Status), Backend: c.Backend, Algorithm: string(c.Algorithm), KeyURI: c.KeyURI,
 		Subject: c.Subject, SANs: c.SANs, CSRPEM: c.CSRPEM, ChainPEM: c.ChainPEM, Serial: c.Serial, Issuer: c.Issuer,
 		Thumbprint: c.Thumbprint, NotBefore: formatTime(c.NotBefore), NotAfter: formatTime(c.NotAfter), Owner: c.Owner,
-		Groups: c.Groups, UsageCount: c.UsageCount, LastUsedAt: formatTime(c.LastUsedAt), Version: c.Version,
+		Groups: c.Groups, Version: c.Version,
 		CreatedAt: formatTime(c.CreatedAt), UpdatedAt: formatTime(c.UpdatedAt),
 	}
 	if r := c.Renewal; r != nil {
@@ -79,8 +81,8 @@ func decodeCertificate(av map[string]types.AttributeValue) (certs.Certificate, e
 		ID: it.ID, DeploymentID: it.DeploymentID, Name: it.Name, Status: certs.Status(it.Status), Backend: it.Backend,
 		Algorithm: keys.Algorithm(it.Algorithm), KeyURI: it.KeyURI, Subject: it.Subject, SANs: it.SANs, CSRPEM: it.CSRPEM,
 		ChainPEM: it.ChainPEM, Serial: it.Serial, Issuer: it.Issuer, Thumbprint: it.Thumbprint, NotBefore: parseTime(it.NotBefore),
-		NotAfter: parseTime(it.NotAfter), Owner: it.Owner, Groups: it.Groups, UsageCount: it.UsageCount,
-		LastUsedAt: parseTime(it.LastUsedAt), Version: it.Version, CreatedAt: parseTime(it.CreatedAt), UpdatedAt: parseTime(it.UpdatedAt),
+		NotAfter: parseTime(it.NotAfter), Owner: it.Owner, Groups: it.Groups,
+		Version: it.Version, CreatedAt: parseTime(it.CreatedAt), UpdatedAt: parseTime(it.UpdatedAt),
 	}
 	if r := it.Renewal; r != nil {
 		c.Renewal = &certs.Renewal{KeyURI: r.KeyURI, Algorithm: keys.Algorithm(r.Algorithm), CSRPEM: r.CSRPEM, RequestedAt: parseTime(r.RequestedAt)}
@@ -134,4 +136,74 @@ func (s *Store) UpdateCertificate(ctx context.Context, current, next certs.Certi
 		return certs.Certificate{}, s.userWriteError(err, -1, "certificate", current.ID)
 	}
 	return next, nil
+}
+
+// A certificate's usage (how many signatures, the last one) is its own item,
+// PK=DEP#<dep>, SK=CERTUSE#<certId>, counted with ADD: the signer never writes the
+// certificate record, whose versioned edits are the console's.
+const certUsePrefix = "CERTUSE#"
+
+func certUseSK(certID string) string { return certUsePrefix + certID }
+
+// RecordCertificateUse counts n signatures made with a certificate at at.
+func (s *Store) RecordCertificateUse(ctx context.Context, dep, certID string, n int, at time.Time) error {
+	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: &s.table, Key: key(deploymentPK(dep), certUseSK(certID)),
+		UpdateExpression:         aws.String("SET #t = :t, lastUsedAt = :at ADD usageCount :n"),
+		ExpressionAttributeNames: map[string]string{"#t": "type"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":t": &types.AttributeValueMemberS{Value: "certificateUse"}, ":at": &types.AttributeValueMemberS{Value: formatTime(at)},
+			":n": &types.AttributeValueMemberN{Value: strconv.Itoa(n)},
+		},
+	})
+	if err != nil {
+		return unavailable("record certificate use", err)
+	}
+	return nil
+}
+
+type certUseItem struct {
+	SK         string
+	UsageCount int64  `dynamodbav:"usageCount"`
+	LastUsedAt string `dynamodbav:"lastUsedAt"`
+}
+
+// WithUsage fills the usage of certificates (of one deployment) in place, reading their usage
+// items in batches.
+func (s *Store) WithUsage(ctx context.Context, dep string, cs []certs.Certificate) error {
+	byID := map[string]*certs.Certificate{}
+	var ks []map[string]types.AttributeValue
+	for i := range cs {
+		byID[cs[i].ID] = &cs[i]
+		ks = append(ks, key(deploymentPK(dep), certUseSK(cs[i].ID)))
+	}
+	for len(ks) > 0 {
+		n := min(len(ks), 100)
+		batch := ks[:n]
+		ks = ks[n:]
+		for attempt := 0; len(batch) > 0; attempt++ {
+			if attempt == 5 {
+				return fault.Wrap(ErrUnavailable, fmt.Errorf("certificate usage: keys left unprocessed"), "The service is busy; retry.")
+			}
+			out, err := s.db.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: map[string]types.KeysAndAttributes{
+				s.table: {Keys: batch, ConsistentRead: aws.Bool(true)}}})
+			if err != nil {
+				return unavailable("read certificate usage", err)
+			}
+			for _, av := range out.Responses[s.table] {
+				var it certUseItem
+				if err := attributevalue.UnmarshalMap(av, &it); err != nil {
+					return fmt.Errorf("decode certificate usage: %w", err)
+				}
+				if c, ok := byID[strings.TrimPrefix(it.SK, certUsePrefix)]; ok {
+					c.UsageCount, c.LastUsedAt = it.UsageCount, parseTime(it.LastUsedAt)
+				}
+			}
+			batch = out.UnprocessedKeys[s.table].Keys
+			if len(batch) > 0 {
+				time.Sleep(time.Duration(attempt+1) * 20 * time.Millisecond)
+			}
+		}
+	}
+	return nil
 }
