@@ -15,6 +15,7 @@
 package clientauth
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/hex"
@@ -187,7 +188,10 @@ func New(c Credential, certificatePEM string, now time.Time) (Credential, error)
 				bad.Add("certificate", "is a CA certificate that may not sign certificates (key usage lacks keyCertSign)")
 			}
 		case Pinned:
-			if cert.IsCA {
+			// Self-signed certificates often say CA:TRUE (openssl req -x509 does); pinned, only
+			// that certificate authenticates, so it does not matter. An issuing CA's certificate
+			// registered as pinned is a mistake worth naming.
+			if cert.IsCA && !bytes.Equal(cert.RawIssuer, cert.RawSubject) {
 				bad.Add("certificate", "is a CA certificate; register it as kind \"ca\" with rules for the certificates it issues")
 			} else if !clientAuthUsage(cert) {
 				bad.Add("certificate", "is not for client authentication (its extended key usage lacks clientAuth)")

@@ -164,6 +164,18 @@ func TestNewRefusesBadCredentials(t *testing.T) {
 	}
 }
 
+// A self-signed certificate that says CA:TRUE, as openssl req -x509 makes them, can be pinned.
+func TestPinSelfSignedCA(t *testing.T) {
+	ca := mustCA(t)
+	c, err := clientauth.New(clientauth.Credential{Kind: clientauth.Pinned}, certstest.PEM(ca.Root), time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := clientauth.Authenticate(ca.Root, clientauth.Candidates{Credentials: []clientauth.Credential{c}}, time.Now()); err != nil || got.Kind != clientauth.Pinned {
+		t.Fatalf("pinned self-signed CA certificate: %v", err)
+	}
+}
+
 func TestNormalizeSerial(t *testing.T) {
 	for in, want := range map[string]string{"01:A3:FF": "1a3ff", "0x1A3FF": "1a3ff", "1a 3f f": "1a3ff", "00": "0"} {
 		if got, ok := clientauth.NormalizeSerial(in); !ok || got != want {
