@@ -132,7 +132,7 @@ func (k faultyKey) SignContext(ctx context.Context, d []byte, o crypto.SignerOpt
 // over many randomized requests, then checks the two promises: no signature is returned
 // without its completed event, and no event claims a signature that was not returned.
 func TestFaultsNeverLoseTheRecord(t *testing.T) {
-	runs := 600
+	runs := 3000
 	if testing.Short() {
 		runs = 200
 	}
