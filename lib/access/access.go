@@ -253,9 +253,6 @@ func notFound(ref string) error {
 func (g *Guard) Check(r *http.Request, rule Rule) (*Request, error) {
 	req := &Request{Principal: Principal{Kind: Anonymous}}
 	var ref string
-	if _, hasToken := bearer(r); hasToken && rule.Tenancy == HostTenant && rule.Caller == Console {
-		return g.checkHostToken(r, rule, req)
-	}
 	if rule.Tenancy == HostTenant {
 		var err error
 		if ref, err = g.hostTenant(r, req); err != nil {
@@ -290,43 +287,6 @@ func (g *Guard) Check(r *http.Request, rule Rule) (*Request, error) {
 	if err := g.current(r.Context(), &req.Principal); err != nil {
 		return nil, err
 	}
-	if !rule.Allows(req.Principal) {
-		return nil, fault.Newf(fault.ErrForbidden, "Your role does not allow this; it needs %s.", rule.Name)
-	}
-	return req, nil
-}
-
-// checkHostToken is Check for a bearer token on a deployment host (console and signer
-// requests, the busiest path): the token's user is read while the deployment is resolved, so
-// that the two reads cost one round trip. The answers, and their precedence, are those of
-// the sequential order: deployment and allowlist, then token, then tenancy, then the user.
-func (g *Guard) checkHostToken(r *http.Request, rule Rule, req *Request) (*Request, error) {
-	type who struct {
-		p                     Principal
-		callerErr, currentErr error
-	}
-	ch := make(chan who, 1)
-	go func() {
-		var w who
-		if w.p, w.callerErr = g.caller(r, rule, tenant.Deployment{}); w.callerErr == nil {
-			w.currentErr = g.current(r.Context(), &w.p)
-		}
-		ch <- w
-	}()
-	ref, err := g.hostTenant(r, req)
-	w := <-ch
-	switch {
-	case err != nil:
-		return nil, err
-	case w.callerErr != nil:
-		return nil, w.callerErr
-	case w.p.DeploymentID != req.Deployment.ID:
-		// Another tenant's caller gets exactly what a request for a missing deployment gets.
-		return nil, notFound(ref)
-	case w.currentErr != nil:
-		return nil, w.currentErr
-	}
-	req.Principal = w.p
 	if !rule.Allows(req.Principal) {
 		return nil, fault.Newf(fault.ErrForbidden, "Your role does not allow this; it needs %s.", rule.Name)
 	}
@@ -375,8 +335,7 @@ func (g *Guard) deploymentDomain(host string) string {
 }
 
 // caller identifies the caller with the credentials rule asks for. Console callers of a
-// deployment host present a bearer token or, over mutual TLS, a client certificate; a
-// bearer token, when present, is what identifies the caller.
+// deployment host present a bearer token or, over mutual TLS, a client certificate.
 func (g *Guard) caller(r *http.Request, rule Rule, dep tenant.Deployment) (Principal, error) {
 	if rule.Caller == Operator {
 		iam := edge.IAMCaller(r)
@@ -389,8 +348,14 @@ func (g *Guard) caller(r *http.Request, rule Rule, dep tenant.Deployment) (Princ
 		return Principal{Kind: Operator, IAMAccount: iam.AccountID, IAMArn: iam.UserARN}, nil
 	}
 	raw, ok := bearer(r)
+	certPEM := edge.ClientCertificatePEM(r)
+	if ok && certPEM != "" {
+		// One caller, one credential: a token must not carry a request past a certificate
+		// that is revoked or belongs to someone else.
+		return Principal{}, fault.Newf(fault.ErrUnauthenticated, "Send either a bearer token or a client certificate, not both; over mutual TLS, leave out the Authorization header.")
+	}
 	if !ok {
-		if certPEM := edge.ClientCertificatePEM(r); certPEM != "" && rule.Caller == Console && rule.Tenancy == HostTenant {
+		if certPEM != "" && rule.Caller == Console && rule.Tenancy == HostTenant {
 			return g.certificateUser(r.Context(), certPEM, dep)
 		}
 		if rule.Caller == Console {

@@ -216,6 +216,11 @@ func New(c Credential, certificatePEM string, now time.Time) (Credential, error)
 	if c.Kind == Pinned && len(c.Rules) > 0 {
 		bad.Add("rules", "apply to CA credentials; a pinned certificate matches only itself")
 	}
+	if c.Kind == Authority && len(c.Rules) == 0 {
+		// A CA often issues certificates to more people than this user; taking all of them
+		// must be said, not implied.
+		bad.Add("rules", `at least one for a CA; to accept every certificate the CA issues, say so: {"field": "subject", "pattern": ".*"}`)
+	}
 	if err := bad.Err(); err != nil {
 		return Credential{}, err
 	}
@@ -276,7 +281,8 @@ func Authenticate(cert *x509.Certificate, c Candidates, now time.Time) (Credenti
 				ok = issuedBy(cert, reg, now)
 				checkedCA[key] = ok
 			}
-			if ok && matchRules(cert, thumb, cred.Rules) {
+			// A CA credential authenticates the CA's end entities, not CAs it certified.
+			if ok && !cert.IsCA && matchRules(cert, thumb, cred.Rules) {
 				found = append(found, cred)
 			}
 		}

@@ -83,13 +83,18 @@ func TestAuthenticate(t *testing.T) {
 	refused(t, err, "not for client authentication")
 
 	// Two users' rules both match: refused rather than guessed.
-	wide := credential(t, clientauth.Authority, "cu_b", ca.Intermediate)
+	wide := credential(t, clientauth.Authority, "cu_b", ca.Intermediate, clientauth.Rule{Field: clientauth.Subject, Pattern: ".*"})
 	_, err = clientauth.Authenticate(agent1.Leaf, clientauth.Candidates{Credentials: []clientauth.Credential{viaCA, wide}}, now)
 	refused(t, err, "more than one user")
 	// agent-2 matches only the wide credential.
 	if got, err := clientauth.Authenticate(agent2.Leaf, clientauth.Candidates{Credentials: []clientauth.Credential{viaCA, wide}}, now); err != nil || got.UserID != "cu_b" {
 		t.Fatalf("agent-2 via the wide CA credential: %v %v", got.UserID, err)
 	}
+
+	// A CA certificate the registered CA issued does not authenticate through it.
+	subCA := client(t, ca, "agent-1", certstest.Leaf{IsCA: true, DNSNames: []string{"agent-1.ci.acme.test"}})
+	_, err = clientauth.Authenticate(subCA.Leaf, clientauth.Candidates{Credentials: []clientauth.Credential{viaCA}}, now)
+	refused(t, err, "is not registered")
 
 	// Pinned: exactly that certificate.
 	self, err := certstest.SelfSigned(pkix.Name{CommonName: "laptop"})
@@ -156,6 +161,7 @@ func TestNewRefusesBadCredentials(t *testing.T) {
 		{"bad field", clientauth.Credential{Kind: clientauth.Authority, Rules: []clientauth.Rule{{Field: "cn", Pattern: "x"}}}, certstest.PEM(ca.Intermediate), "is one of serial"},
 		{"bad pattern", clientauth.Credential{Kind: clientauth.Authority, Rules: []clientauth.Rule{{Field: "subject", Pattern: "(("}}}, certstest.PEM(ca.Intermediate), "not a regular expression"},
 		{"rules on pinned", clientauth.Credential{Kind: clientauth.Pinned, Rules: []clientauth.Rule{{Field: "subject", Pattern: "x"}}}, certstest.PEM(leaf.Leaf), "apply to CA credentials"},
+		{"CA without rules", clientauth.Credential{Kind: clientauth.Authority}, certstest.PEM(ca.Intermediate), "at least one for a CA"},
 	} {
 		_, err := clientauth.New(tc.c, tc.pem, time.Now())
 		if !errors.Is(err, fault.ErrInvalid) || !strings.Contains(err.Error(), tc.field) {

@@ -188,9 +188,11 @@ func TestCertificateUsers(t *testing.T) {
 	con.do("DELETE", "/console/users/"+agent.ID, nil).must(t, 204, "remove user")
 	refusedAs(agent1, "removed user", "is not registered")
 
-	// A bearer token still wins over the certificate on the mutual-TLS port, and no
-	// certificate at all gets no handshake, as at API Gateway.
-	mtls.withCert(agent1).as("not-a-token").do("GET", "/console/session", nil).must(t, 401, "bad bearer over mTLS")
+	// A token and a certificate together are refused (a token must not carry a request past
+	// a revoked certificate), and no certificate at all gets no handshake, as at API Gateway.
+	if r := mtls.withCert(agent1).as(session.UserID).do("GET", "/console/session", nil); r.status != 401 || !strings.Contains(r.body, "not both") {
+		t.Fatalf("token and certificate: %d %s", r.status, r.body)
+	}
 	roots := x509.NewCertPool()
 	roots.AppendCertsFromPEM(srv.TLSCA)
 	noCert := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}}}

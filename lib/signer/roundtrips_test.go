@@ -80,7 +80,7 @@ func (s seedDB) TransactWriteItems(ctx context.Context, in *dynamodb.TransactWri
 // TestRoundTripsDoNotGrow counts the DynamoDB round trips of a warm POST /sign in a
 // deployment with 10 policies and users and in one with 10,000 of each: the same, and no
 // more than the eight the path needs — the deployment, the caller's user, the certificate and
-// the policies' version (read two by two at once), the decision event, the completion event,
+// the policies' version (these two read at once), the decision event, the completion event,
 // then the lane checkpoint and the certificate's usage count (written at once). (The warm
 // path reads no policy or user listing.)
 func TestRoundTripsDoNotGrow(t *testing.T) {

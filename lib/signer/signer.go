@@ -296,6 +296,19 @@ func (a *API) signOnce(ctx context.Context, r *http.Request, req *access.Request
 	}
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
+		// Some decisions may be recorded: they are closed as failed (best effort), so no
+		// allowed decision is left without its outcome.
+		var recorded []audit.Event
+		for i, e := range events {
+			if errs[i] == nil {
+				recorded = append(recorded, e)
+			}
+		}
+		if decision.Allowed {
+			_ = a.complete(ctx, recorded, nil, audit.Failed)
+		} else if len(recorded) > 0 {
+			a.checkpoint(ctx, recorded...)
+		}
 		return Response{}, err
 	}
 	if !decision.Allowed {
@@ -367,24 +380,37 @@ func (a *API) complete(ctx context.Context, decisions []audit.Event, sigs [][]by
 		a.after(ctx, sealed, len(sigs))
 		return nil
 	}
-	if outcome != audit.Signed || sealed.Seq == 0 {
-		return err
+	if outcome == audit.Signed && sealed.Seq > 0 && a.settle(ctx, sealed) {
+		a.after(ctx, sealed, len(sigs))
+		return nil
 	}
-	// The append failed, but it may have been written and only its answer lost. If it was,
-	// the signatures are recorded and must be returned; if it was not, none may be. Ask a
-	// few times before giving up (then nothing is returned).
+	// The completion is not recorded; the decisions' lane still gets its checkpoint.
+	a.checkpoint(ctx, d)
+	return err
+}
+
+// settle decides a signed completion whose write failed without an answer: it may have
+// landed. A void completion (outcome failed) is written at the same place on condition that
+// the place is empty; whichever write holds the place is the record. settle reports whether
+// the signed completion holds it (then the signatures must be returned; otherwise none may
+// be, and none can be recorded later). When even that cannot be learnt, nothing is returned
+// and the signed completion may stand without its signatures having gone out: that needs
+// every one of several attempts to fail.
+func (a *API) settle(ctx context.Context, sealed audit.Event) bool {
+	void := sealed
+	void.ID, void.Outcome, void.SignatureSHA256, void.Hash, void.PrevHash = tenant.NewID("evt_"), audit.Failed, "", "", ""
 	for attempt := 0; attempt < 8; attempt++ {
-		written, cerr := a.parts.Store.EventWritten(ctx, sealed)
-		if cerr == nil {
-			if written {
-				a.after(ctx, sealed, len(sigs))
-				return nil
+		held, err := a.parts.Store.SettleEvent(ctx, sealed, void)
+		if err == nil {
+			if held.ID == sealed.ID && held.Hash == sealed.Hash {
+				return true
 			}
-			return err
+			a.checkpoint(ctx, held)
+			return false
 		}
 		time.Sleep(time.Duration(attempt+1) * 5 * time.Millisecond)
 	}
-	return err
+	return false
 }
 
 // after does what follows a recorded completion, at once: the lane's checkpoint moves, and

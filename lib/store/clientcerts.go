@@ -280,7 +280,9 @@ func (s *Store) ClientCandidates(ctx context.Context, deploymentID, issuerKey, t
 		}
 		c.Credentials = append(c.Credentials, cred)
 	}
-	if len(cas.Items) > maxCAsPerIssuer {
+	// More than the most a name may have, or more than one page holds: refuse rather than
+	// decide on part of them (a second user's match could be on the unread part).
+	if len(cas.Items) > maxCAsPerIssuer || len(cas.LastEvaluatedKey) > 0 {
 		return clientauth.Candidates{}, fault.Newf(fault.ErrUnauthenticated, "More than %d users are registered under your certificate's issuer; a console admin must pin certificates instead.", maxCAsPerIssuer)
 	}
 	for _, item := range cas.Items {
@@ -300,12 +302,19 @@ const maxCAsPerIssuer = 100
 // registering one more than ClientCandidates reads can be refused.
 func (s *Store) CountCACredentials(ctx context.Context, deploymentID, issuerKey string) (int, error) {
 	in := listPrefixInput(deploymentPK(deploymentID), clientCAPrefix+issuerKey+"#")
-	in.TableName, in.Select, in.Limit = &s.table, types.SelectCount, aws.Int32(maxCAsPerIssuer+1)
-	out, err := s.db.Query(ctx, in)
-	if err != nil {
-		return 0, unavailable("count client CA credentials", err)
+	in.TableName, in.Select, in.ConsistentRead = &s.table, types.SelectCount, aws.Bool(true)
+	n := 0
+	for {
+		out, err := s.db.Query(ctx, in)
+		if err != nil {
+			return 0, unavailable("count client CA credentials", err)
+		}
+		n += int(out.Count)
+		if len(out.LastEvaluatedKey) == 0 || n > maxCAsPerIssuer {
+			return n, nil
+		}
+		in.ExclusiveStartKey = out.LastEvaluatedKey
 	}
-	return int(out.Count), nil
 }
 
 // MaxCAsPerIssuer is how many CA credentials one issuer name may have in a deployment.

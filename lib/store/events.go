@@ -114,9 +114,7 @@ func (s *Store) AppendEvent(ctx context.Context, e audit.Event) (audit.Event, er
 		if err != nil {
 			return audit.Event{}, err
 		}
-		_, err = s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: &s.table, ConditionExpression: aws.String("attribute_not_exists(PK)"),
-			Item: marshal(eventItem{PK: eventLanePK(e.DeploymentID, e.Lane), SK: eventSK(sealed.Seq), Type: "signingEvent",
-				GSI1PK: eventsByTimePK + e.DeploymentID, GSI1SK: sealed.At.UTC().Format(sortableTime) + "#" + sealed.ID, Event: body})})
+		err = s.putEvent(ctx, sealed, body)
 		if err == nil {
 			s.heads.Store(hk, laneHead{sealed.Seq, sealed.Hash})
 			return sealed, nil
@@ -137,6 +135,53 @@ func (s *Store) AppendEvent(ctx context.Context, e audit.Event) (audit.Event, er
 		}
 	}
 	return sealed, fault.Wrap(ErrUnavailable, fmt.Errorf("append event: lane %d stayed contended", e.Lane), "The event log is busy; retry.")
+}
+
+// putEvent writes sealed at its place in its lane if the place is empty.
+func (s *Store) putEvent(ctx context.Context, sealed audit.Event, body string) error {
+	_, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: &s.table, ConditionExpression: aws.String("attribute_not_exists(PK)"),
+		Item: marshal(eventItem{PK: eventLanePK(sealed.DeploymentID, sealed.Lane), SK: eventSK(sealed.Seq), Type: "signingEvent",
+			GSI1PK: eventsByTimePK + sealed.DeploymentID, GSI1SK: sealed.At.UTC().Format(sortableTime) + "#" + sealed.ID, Event: body})})
+	return err
+}
+
+// SettleEvent decides the place of sealed, an event whose write has an unknown outcome (its
+// answer was lost): it writes void there, linked to the same predecessor, on condition that
+// the place is still empty, and returns the event that holds the place — void if its write
+// won (sealed can then never land), sealed if that landed first, or another writer's event
+// (sealed never landed). Conditional writes to one item are serialised, so the answer is
+// final.
+func (s *Store) SettleEvent(ctx context.Context, sealed, void audit.Event) (audit.Event, error) {
+	hk := headKey(sealed.DeploymentID, sealed.Lane)
+	mu, _ := s.laneLocks.LoadOrStore(hk, &sync.Mutex{})
+	mu.(*sync.Mutex).Lock()
+	defer mu.(*sync.Mutex).Unlock()
+	void.DeploymentID, void.Lane = sealed.DeploymentID, sealed.Lane
+	var prev *audit.Event
+	if sealed.Seq > 1 {
+		prev = &audit.Event{Seq: sealed.Seq - 1, Hash: sealed.PrevHash}
+	}
+	void.Seal(prev)
+	body, err := jsonString(void)
+	if err != nil {
+		return audit.Event{}, err
+	}
+	s.heads.Delete(hk)
+	err = s.putEvent(ctx, void, body)
+	if err == nil {
+		return void, nil
+	}
+	if !isConditionFailed(err) {
+		return audit.Event{}, unavailable("settle event", err)
+	}
+	item, err := s.getItem(ctx, eventLanePK(sealed.DeploymentID, sealed.Lane), eventSK(sealed.Seq), "get event")
+	if err != nil {
+		return audit.Event{}, err
+	}
+	if item == nil {
+		return audit.Event{}, fault.Wrap(ErrUnavailable, fmt.Errorf("settle event: place %d of lane %d is empty after a failed condition", sealed.Seq, sealed.Lane), "The event log is busy; retry.")
+	}
+	return decodeEvent(item)
 }
 
 // EventWritten reports whether the sealed event e is recorded at its place in its lane (a

@@ -150,3 +150,44 @@ func TestEventChain(t *testing.T) {
 		t.Errorf("untouched lane reported: %+v", problems)
 	}
 }
+
+// SettleEvent gives the place of an event whose write had no answer to exactly one event:
+// the event itself if it landed, else the void written in its stead, which keeps it out.
+func TestSettleEvent(t *testing.T) {
+	tg := devstack.NewEmbedded(t)
+	s := store.New(tg.Clients.DynamoDB, tg.Table, randomKey())
+	ctx := context.Background()
+	dep := tenant.NewID("dep_")
+	first, err := s.AppendEvent(ctx, decision(dep, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Landed: the settlement finds it.
+	void := audit.Event{ID: tenant.NewID("evt_"), Kind: audit.KindCompletion, Outcome: audit.Failed, At: time.Now()}
+	held, err := s.SettleEvent(ctx, first, void)
+	if err != nil || held.ID != first.ID {
+		t.Fatalf("landed event: held by %s, %v", held.ID, err)
+	}
+	// Not landed: the void takes its place, links to the same predecessor, and the event
+	// cannot land any more.
+	ghost := decision(dep, 4) // lane 0, like the first
+	ghost.Seal(&first)
+	held, err = s.SettleEvent(ctx, ghost, void)
+	if err != nil || held.ID != void.ID || held.Seq != ghost.Seq || held.PrevHash != first.Hash {
+		t.Fatalf("lost event: held by %+v, %v", held, err)
+	}
+	if written, err := s.EventWritten(ctx, ghost); err != nil || written {
+		t.Fatalf("the lost event counts as written: %v %v", written, err)
+	}
+	next, err := s.AppendEvent(ctx, decision(dep, 8))
+	if err != nil || next.Seq != ghost.Seq+1 {
+		t.Fatalf("append after a settlement: seq %d, %v", next.Seq, err)
+	}
+	if err := s.CheckpointEvents(ctx, next); err != nil {
+		t.Fatal(err)
+	}
+	problems, n, err := s.VerifyEvents(ctx, dep, lanes)
+	if err != nil || len(problems) != 0 || n != 3 {
+		t.Fatalf("log after a settlement: %d events, %+v, %v", n, problems, err)
+	}
+}
