@@ -453,6 +453,8 @@ type CertificateView struct {
 	NotAfter   string   `json:"notAfter"`
 	PolicyID   string   `json:"policyId,omitempty"`
 	Owner      bool     `json:"owner"`
+	// ChainPEM is the certificate chain (leaf first), which clients embed in what they sign.
+	ChainPEM string `json:"chainPem"`
 }
 
 func (a *API) certificates(w http.ResponseWriter, r *http.Request, req *access.Request) error {
@@ -493,7 +495,7 @@ func (a *API) certificates(w http.ResponseWriter, r *http.Request, req *access.R
 			}
 			out = append(out, CertificateView{ID: c.ID, Name: c.Name, Algorithm: string(c.Algorithm), Schemes: schemes,
 				Subject: c.Subject.CommonName, Thumbprint: c.Thumbprint, NotAfter: c.NotAfter.UTC().Format("2006-01-02T15:04:05Z"),
-				PolicyID: d.PolicyID, Owner: d.Owner})
+				PolicyID: d.PolicyID, Owner: d.Owner, ChainPEM: c.ChainPEM})
 		}
 		if page.Next == "" {
 			break

@@ -1,0 +1,471 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/opensignum/signum/lib/client"
+)
+
+// Exit codes.
+const (
+	exitOK          = 0
+	exitFailed      = 1
+	exitUsage       = 2
+	exitAuth        = 3
+	exitDenied      = 4
+	exitUnreachable = 5
+)
+
+// usageError is a mistake in the command line.
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+type app struct {
+	out, errOut io.Writer
+	configPath  string
+	output      string
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	a := &app{out: stdout, errOut: stderr}
+	root := a.root()
+	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	err := root.Execute()
+	if err == nil {
+		return exitOK
+	}
+	code, msg := explain(err)
+	fmt.Fprintln(stderr, "signum: "+msg)
+	return code
+}
+
+// explain maps an error to an exit code and a one-line message that says what to do.
+func explain(err error) (int, string) {
+	msg := strings.ReplaceAll(err.Error(), "\n", " ")
+	var ue usageError
+	switch {
+	case errors.As(err, &ue), strings.HasPrefix(msg, "unknown command"), strings.HasPrefix(msg, "unknown flag"),
+		strings.HasPrefix(msg, "required flag"), strings.Contains(msg, "accepts ") && strings.Contains(msg, "arg(s)"), strings.HasPrefix(msg, "invalid argument"):
+		return exitUsage, msg + " (see signum --help)"
+	case errors.Is(err, client.ErrConfig):
+		return exitUsage, msg
+	case errors.Is(err, client.ErrDenied):
+		return exitDenied, msg + "; ask a console admin for a signing policy that covers you and this certificate"
+	case errors.Is(err, client.ErrAuth):
+		return exitAuth, msg
+	case errors.Is(err, client.ErrUnreachable):
+		return exitUnreachable, msg
+	case errors.Is(err, client.ErrNotPE):
+		return exitUsage, msg
+	}
+	return exitFailed, msg
+}
+
+func (a *app) root() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "signum",
+		Short: "Sign software with keys that never leave KMS or the HSM",
+		Long: `signum signs files and digests with the signing service: files are hashed here and only
+their digests are sent. Windows PE files get an embedded Authenticode signature; other files a
+detached CMS/PKCS#7 signature (FILE.p7s).
+
+Configuration: a file (--config, $SIGNUM_CONFIG, or the user config dir's signum/config.json,
+written by "signum configure"), overridden by SIGNUM_URL, SIGNUM_HOST, SIGNUM_CA, SIGNUM_P12,
+SIGNUM_P12_PASSWORD and SIGNUM_TOKEN.
+
+Exit codes: 0 done, 1 failed, 2 usage or configuration, 3 authentication refused, 4 denied by
+policy, 5 server unreachable.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.PersistentFlags().StringVar(&a.configPath, "config", "", "configuration file (default $SIGNUM_CONFIG or <user config dir>/signum/config.json)")
+	root.PersistentFlags().StringVarP(&a.output, "output", "o", "text", "output format: text or json")
+	root.AddCommand(a.configureCmd(), a.certsCmd(), a.signDigestCmd(), a.signCmd(), a.verifyCmd())
+	return root
+}
+
+func (a *app) path() (string, error) {
+	if a.configPath != "" {
+		return a.configPath, nil
+	}
+	if p := os.Getenv("SIGNUM_CONFIG"); p != "" {
+		return p, nil
+	}
+	dir, err := os.UserConfigDir()
+	if err != nil {
+		return "", fmt.Errorf("%w: no config directory (%v); pass --config", client.ErrConfig, err)
+	}
+	return filepath.Join(dir, "signum", "config.json"), nil
+}
+
+// config reads the configuration file (if any) and applies the environment.
+func (a *app) config() (client.Config, error) {
+	var cfg client.Config
+	p, err := a.path()
+	if err != nil {
+		return cfg, err
+	}
+	raw, err := os.ReadFile(p)
+	switch {
+	case err == nil:
+		if err := json.Unmarshal(raw, &cfg); err != nil {
+			return cfg, fmt.Errorf("%w: %s is not valid JSON: %v", client.ErrConfig, p, err)
+		}
+	case !errors.Is(err, os.ErrNotExist):
+		return cfg, fmt.Errorf("%w: %v", client.ErrConfig, err)
+	}
+	for env, field := range map[string]*string{"SIGNUM_URL": &cfg.URL, "SIGNUM_HOST": &cfg.Host, "SIGNUM_CA": &cfg.CAFile,
+		"SIGNUM_P12": &cfg.P12, "SIGNUM_TOKEN": &cfg.Token, "SIGNUM_P12_PASSWORD": &cfg.P12Password} {
+		if v, ok := os.LookupEnv(env); ok {
+			*field = v
+		}
+	}
+	if cfg.P12 != "" && os.Getenv("SIGNUM_TOKEN") != "" {
+		cfg.P12 = "" // an explicit token in the environment wins over a configured .p12
+	}
+	return cfg, nil
+}
+
+func (a *app) client() (*client.Client, error) {
+	cfg, err := a.config()
+	if err != nil {
+		return nil, err
+	}
+	return client.New(cfg)
+}
+
+func (a *app) json(v any) error {
+	enc := json.NewEncoder(a.out)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func (a *app) checkOutput() error {
+	if a.output != "text" && a.output != "json" {
+		return usageError{fmt.Sprintf("--output is text or json, not %q", a.output)}
+	}
+	return nil
+}
+
+func (a *app) configureCmd() *cobra.Command {
+	var cfg client.Config
+	cmd := &cobra.Command{
+		Use:   "configure",
+		Short: "Save the server URL and credentials (a .p12 for mutual TLS, or a token)",
+		Example: `  signum configure --url https://acme.mtls.sign.example.com --p12 agent.p12
+  signum configure --url https://127.0.0.1:8443 --host demo.localhost --ca .local/tls-ca.pem --p12 agent.p12`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if cfg.URL == "" {
+				return usageError{"--url is required"}
+			}
+			if cfg.P12 != "" && cfg.Token != "" {
+				return usageError{"use either --p12 or --token"}
+			}
+			for _, f := range []*string{&cfg.CAFile, &cfg.P12} {
+				if *f != "" {
+					abs, err := filepath.Abs(*f)
+					if err != nil {
+						return err
+					}
+					*f = abs
+				}
+			}
+			// The configuration must work: a .p12 that does not open is refused now.
+			check := cfg
+			check.P12Password = os.Getenv("SIGNUM_P12_PASSWORD")
+			if _, err := client.New(check); err != nil {
+				return err
+			}
+			p, err := a.path()
+			if err != nil {
+				return err
+			}
+			if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+				return err
+			}
+			raw, _ := json.MarshalIndent(cfg, "", "  ")
+			tmp := p + ".tmp"
+			if err := os.WriteFile(tmp, append(raw, '\n'), 0o600); err != nil {
+				return err
+			}
+			if err := os.Rename(tmp, p); err != nil {
+				return err
+			}
+			fmt.Fprintf(a.errOut, "saved %s (the .p12 password is not stored: set SIGNUM_P12_PASSWORD)\n", p)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&cfg.URL, "url", "", "service URL (https://<deployment host>)")
+	cmd.Flags().StringVar(&cfg.Host, "host", "", "Host header: the deployment's domain name when the URL is an address (local server)")
+	cmd.Flags().StringVar(&cfg.CAFile, "ca", "", "PEM CA that verifies the server (default: system roots)")
+	cmd.Flags().StringVar(&cfg.P12, "p12", "", "PKCS#12 client certificate and key for mutual TLS")
+	cmd.Flags().StringVar(&cfg.Token, "token", "", "console bearer token (instead of --p12)")
+	return cmd
+}
+
+// requestContext is what signing requests report: this program, its command line, the
+// machine, and the CI job it runs in.
+func requestContext() client.Context {
+	host, _ := os.Hostname()
+	ci := map[string]string{}
+	for _, k := range []string{"CI", "GITHUB_REPOSITORY", "GITHUB_RUN_ID", "GITHUB_SHA", "GITHUB_WORKFLOW", "GITLAB_CI", "CI_PROJECT_PATH",
+		"CI_PIPELINE_ID", "CI_JOB_ID", "CI_COMMIT_SHA", "BUILD_ID", "BUILD_NUMBER", "JOB_NAME", "BUILDKITE_BUILD_ID", "CIRCLE_BUILD_NUM"} {
+		if v := os.Getenv(k); v != "" && len(v) <= 1024 {
+			ci[k] = v
+		}
+	}
+	if len(ci) == 0 {
+		ci = nil
+	}
+	cmdline := "signum " + strings.Join(os.Args[1:], " ")
+	if len(cmdline) > 4096 {
+		cmdline = cmdline[:4096]
+	}
+	return client.Context{Process: "signum", CommandLine: cmdline, AgentID: host, CI: ci}
+}
+
+func (a *app) certsCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "certs",
+		Short: "List the certificates you may sign with",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := a.checkOutput(); err != nil {
+				return err
+			}
+			c, err := a.client()
+			if err != nil {
+				return err
+			}
+			sc := requestContext()
+			certs, err := c.Certificates(cmd.Context(), sc.Process, sc.CommandLine)
+			if err != nil {
+				return err
+			}
+			if a.output == "json" {
+				if certs == nil {
+					certs = []client.Certificate{}
+				}
+				for i := range certs {
+					certs[i].ChainPEM = ""
+				}
+				return a.json(certs)
+			}
+			if len(certs) == 0 {
+				fmt.Fprintln(a.errOut, "no certificate: no policy lets you sign from here; ask a console admin")
+				return nil
+			}
+			tw := tabwriter.NewWriter(a.out, 2, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "ID\tNAME\tALGORITHM\tSUBJECT\tEXPIRES")
+			for _, c := range certs {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", c.ID, c.Name, c.Algorithm, c.Subject, c.NotAfter)
+			}
+			return tw.Flush()
+		},
+	}
+}
+
+func (a *app) signDigestCmd() *cobra.Command {
+	var certID, digest, alg, scheme string
+	cmd := &cobra.Command{
+		Use:     "sign-digest",
+		Short:   "Sign a digest (hex or base64) and print the signature (base64)",
+		Example: `  signum sign-digest --cert crt_... --digest $(sha256sum app.bin | cut -d' ' -f1)`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := a.checkOutput(); err != nil {
+				return err
+			}
+			raw, err := decodeDigest(digest)
+			if err != nil {
+				return err
+			}
+			c, err := a.client()
+			if err != nil {
+				return err
+			}
+			res, err := c.Sign(cmd.Context(), certID, scheme, []client.Digest{{Digest: raw, Algorithm: alg}}, requestContext(), "")
+			if err != nil {
+				return err
+			}
+			if a.output == "json" {
+				return a.json(res)
+			}
+			fmt.Fprintln(a.out, res.Signatures[0].Signature)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&certID, "cert", "", "certificate id (see signum certs)")
+	cmd.Flags().StringVar(&digest, "digest", "", "the digest, hex or base64")
+	cmd.Flags().StringVar(&alg, "alg", "SHA256", "digest algorithm: SHA256, SHA384 or SHA512")
+	cmd.Flags().StringVar(&scheme, "scheme", "", "signature scheme (default: the key's; RSASSA_PKCS1_V1_5 or RSASSA_PSS for RSA)")
+	_ = cmd.MarkFlagRequired("cert")
+	_ = cmd.MarkFlagRequired("digest")
+	return cmd
+}
+
+func decodeDigest(s string) ([]byte, error) {
+	if raw, err := hex.DecodeString(s); err == nil && len(raw) >= 32 {
+		return raw, nil
+	}
+	if raw, err := base64.StdEncoding.DecodeString(s); err == nil && len(raw) >= 32 {
+		return raw, nil
+	}
+	return nil, usageError{"--digest is a SHA-256/384/512 digest in hex or base64"}
+}
+
+func (a *app) signCmd() *cobra.Command {
+	var certID, format, tsURL, idem string
+	cmd := &cobra.Command{
+		Use:   "sign FILE...",
+		Short: "Sign files: Authenticode for Windows PE files, FILE.p7s (detached CMS) for others",
+		Long: `Sign files with one request for all of them. Windows PE files (.exe, .dll, ...) get an
+embedded Authenticode signature; other files a detached CMS/PKCS#7 signature written to FILE.p7s
+(DER), which "openssl cms -verify -binary -inform DER -in FILE.p7s -content FILE" checks. Outputs
+are written to a temporary file and renamed into place, so a failure leaves no partial output.`,
+		Example: `  signum sign --cert crt_... hello.exe hello.txt`,
+		Args:    cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, files []string) error {
+			if err := a.checkOutput(); err != nil {
+				return err
+			}
+			mode := map[string]string{"auto": "", "authenticode": client.Authenticode, "cms": client.Detached}
+			m, ok := mode[format]
+			if !ok {
+				return usageError{"--format is auto, authenticode or cms"}
+			}
+			for _, f := range files {
+				if info, err := os.Stat(f); err != nil || !info.Mode().IsRegular() {
+					return fmt.Errorf("%w: %s is not a readable file", client.ErrConfig, f)
+				}
+			}
+			c, err := a.client()
+			if err != nil {
+				return err
+			}
+			sc := requestContext()
+			cert, err := a.findCert(cmd.Context(), c, certID, sc)
+			if err != nil {
+				return err
+			}
+			jobs := make([]client.FileJob, len(files))
+			for i, f := range files {
+				jobs[i] = client.FileJob{Path: f, Mode: m, TimestampURL: tsURL}
+			}
+			done := 0
+			results, err := c.SignFiles(cmd.Context(), cert, jobs, sc, idem, func(r client.FileResult) {
+				done++
+				if a.output == "text" && r.Error == "" {
+					fmt.Fprintf(a.errOut, "[%d/%d] signed %s (%s)\n", done, len(files), r.Output, r.Kind)
+				}
+			})
+			if a.output == "json" {
+				if jerr := a.json(results); jerr != nil {
+					return jerr
+				}
+			}
+			return err
+		},
+	}
+	cmd.Flags().StringVar(&certID, "cert", "", "certificate id or name (see signum certs); default: the only one you may use")
+	cmd.Flags().StringVar(&format, "format", "auto", "auto (Authenticode for PE files, else detached CMS), authenticode, or cms")
+	cmd.Flags().StringVar(&tsURL, "timestamp", "", "RFC 3161 time-stamping authority URL (Authenticode)")
+	cmd.Flags().StringVar(&idem, "idempotency-key", "", "retry-safe key: a retry with the same files gets the same signatures")
+	return cmd
+}
+
+// findCert picks the certificate to sign with: the one named, or the only one allowed.
+func (a *app) findCert(ctx context.Context, c *client.Client, ref string, sc client.Context) (client.Certificate, error) {
+	certs, err := c.Certificates(ctx, sc.Process, sc.CommandLine)
+	if err != nil {
+		return client.Certificate{}, err
+	}
+	var names []string
+	for _, cert := range certs {
+		if ref == "" || cert.ID == ref || cert.Name == ref {
+			if ref == "" && len(certs) > 1 {
+				break
+			}
+			return cert, nil
+		}
+		names = append(names, cert.ID+" ("+cert.Name+")")
+	}
+	sort.Strings(names)
+	switch {
+	case len(certs) == 0:
+		return client.Certificate{}, fmt.Errorf("%w: no policy lets you sign with any certificate from here", client.ErrDenied)
+	case ref == "":
+		return client.Certificate{}, usageError{"you may sign with several certificates; choose one with --cert: " + strings.Join(names, ", ")}
+	}
+	return client.Certificate{}, fmt.Errorf("%w: you may not sign with %q (you may use: %s)", client.ErrDenied, ref, strings.Join(names, ", "))
+}
+
+func (a *app) verifyCmd() *cobra.Command {
+	var caFile string
+	cmd := &cobra.Command{
+		Use:   "verify FILE...",
+		Short: "Check a file's signature (embedded Authenticode, or FILE.p7s) and its chain",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, files []string) error {
+			if err := a.checkOutput(); err != nil {
+				return err
+			}
+			var roots *x509.CertPool
+			if caFile != "" {
+				raw, err := os.ReadFile(caFile)
+				if err != nil {
+					return fmt.Errorf("%w: %v", client.ErrConfig, err)
+				}
+				roots = x509.NewCertPool()
+				if !roots.AppendCertsFromPEM(raw) {
+					return fmt.Errorf("%w: %s holds no PEM certificate", client.ErrConfig, caFile)
+				}
+			}
+			var results []client.VerifyResult
+			var errs []error
+			for _, f := range files {
+				r, err := client.VerifyFile(f, roots)
+				results = append(results, r)
+				if err != nil {
+					errs = append(errs, err)
+					continue
+				}
+				if a.output == "text" {
+					sum := ""
+					if raw, err := os.ReadFile(f); err == nil {
+						s := sha256.Sum256(raw)
+						sum = hex.EncodeToString(s[:8])
+					}
+					fmt.Fprintf(a.out, "%s: %s signature by %s, chain verified (sha256 %s…)\n", f, r.Kind, r.Signer, sum)
+				}
+			}
+			if a.output == "json" {
+				if err := a.json(results); err != nil {
+					return err
+				}
+			}
+			return errors.Join(errs...)
+		},
+	}
+	cmd.Flags().StringVar(&caFile, "ca", "", "PEM roots to trust (default: the system's)")
+	return cmd
+}

@@ -1,0 +1,433 @@
+package client
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"github.com/sassoftware/relic/v8/lib/authenticode"
+	"github.com/sassoftware/relic/v8/lib/certloader"
+	"github.com/sassoftware/relic/v8/config"
+	"github.com/sassoftware/relic/v8/lib/pkcs9/tsclient"
+	"github.com/smallstep/pkcs7"
+)
+
+// Kinds of output of signing a file.
+const (
+	// Authenticode: the signature is embedded in the Windows PE file.
+	Authenticode = "authenticode"
+	// Detached: a CMS/PKCS#7 signature next to the file (FILE.p7s, DER).
+	Detached = "cms-detached"
+)
+
+// ErrNotPE is signing a file as PE that is not one.
+var ErrNotPE = errors.New("not a Windows PE file")
+
+// Batch signs the digests of several files in one request: each file's signer blocks until
+// every file of the batch has asked for its signature (or given up), then one POST /sign
+// answers all of them.
+type Batch struct {
+	client *Client
+	cert   string
+	scheme string
+	sc     Context
+	idem   string
+
+	mu        sync.Mutex
+	expected  int
+	submitted []*slot
+	withdrawn int
+	done      chan struct{}
+	err       error
+	result    SignResult
+}
+
+type slot struct {
+	d   Digest
+	sig []byte
+}
+
+// NewBatch prepares a batch of n files signed with certificate cert.
+func (c *Client) NewBatch(cert Certificate, n int, sc Context, idempotencyKey string) *Batch {
+	scheme := "ECDSA"
+	if cert.Algorithm != "" && cert.Algorithm[0] == 'R' { // RSA_2048, ...
+		scheme = "RSASSA_PKCS1_V1_5" // what Authenticode and most CMS verifiers expect
+	}
+	return &Batch{client: c, cert: cert.ID, scheme: scheme, sc: sc, idem: idempotencyKey, expected: n, done: make(chan struct{})}
+}
+
+// Withdraw tells the batch that one of its files will not ask for a signature.
+func (b *Batch) Withdraw() {
+	b.mu.Lock()
+	b.withdrawn++
+	ready := b.ready()
+	b.mu.Unlock()
+	if ready {
+		b.flush()
+	}
+}
+
+func (b *Batch) ready() bool { return len(b.submitted)+b.withdrawn == b.expected }
+
+func (b *Batch) submit(ctx context.Context, d Digest) ([]byte, error) {
+	s := &slot{d: d}
+	b.mu.Lock()
+	b.submitted = append(b.submitted, s)
+	ready := b.ready()
+	b.mu.Unlock()
+	if ready {
+		b.flush()
+	}
+	select {
+	case <-b.done:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	if b.err != nil {
+		return nil, b.err
+	}
+	return s.sig, nil
+}
+
+func (b *Batch) flush() {
+	defer close(b.done)
+	if len(b.submitted) == 0 {
+		return
+	}
+	digests := make([]Digest, len(b.submitted))
+	for i, s := range b.submitted {
+		digests[i] = s.d
+	}
+	res, err := b.client.Sign(context.Background(), b.cert, b.scheme, digests, b.sc, b.idem)
+	if err != nil {
+		b.err = err
+		return
+	}
+	b.result = res
+	for i, s := range b.submitted {
+		sig, err := base64.StdEncoding.DecodeString(res.Signatures[i].Signature)
+		if err != nil {
+			b.err = fmt.Errorf("%w: signature %d is not base64", ErrServer, i)
+			return
+		}
+		s.sig = sig
+	}
+}
+
+// Result is the service's answer once the batch was sent.
+func (b *Batch) Result() SignResult { return b.result }
+
+// remoteKey is a crypto.Signer whose private key stays in the service: Sign sends the digest
+// in the batch.
+type remoteKey struct {
+	ctx      context.Context
+	batch    *Batch
+	pub      crypto.PublicKey
+	fileName string
+	used     bool
+}
+
+func (k *remoteKey) Public() crypto.PublicKey { return k.pub }
+
+func (k *remoteKey) Sign(_ io.Reader, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
+	if k.used {
+		return nil, errors.New("signum: one signature per file and batch")
+	}
+	k.used = true
+	if _, ok := opts.(*rsa.PSSOptions); ok {
+		return nil, errors.New("signum: RSASSA-PSS is not used for files")
+	}
+	alg, ok := map[crypto.Hash]string{crypto.SHA256: "SHA256", crypto.SHA384: "SHA384", crypto.SHA512: "SHA512"}[opts.HashFunc()]
+	if !ok {
+		return nil, fmt.Errorf("signum: digest %v is not supported", opts.HashFunc())
+	}
+	return k.batch.submit(k.ctx, Digest{Digest: digest, Algorithm: alg, FileName: k.fileName})
+}
+
+// FileJob is one file to sign.
+type FileJob struct {
+	Path string
+	// Mode is Authenticode, Detached or "" (Authenticode for PE files, else Detached).
+	Mode string
+	// TimestampURL, when set, is an RFC 3161 time-stamping authority for Authenticode.
+	TimestampURL string
+}
+
+// FileResult is what signing one file produced.
+type FileResult struct {
+	Path    string `json:"path"`
+	Output  string `json:"output"`
+	Kind    string `json:"kind"`
+	EventID string `json:"eventId,omitempty"`
+	Error   string `json:"error,omitempty"`
+}
+
+// SignFiles signs files with cert in one batch. Each output is written to a temporary file
+// next to its target and renamed into place only when complete, so a failure leaves no
+// partial output. progress, when set, is called as each file finishes.
+func (c *Client) SignFiles(ctx context.Context, cert Certificate, jobs []FileJob, sc Context, idempotencyKey string, progress func(FileResult)) ([]FileResult, error) {
+	chain, err := cert.Chain()
+	if err != nil {
+		return nil, err
+	}
+	switch chain[0].PublicKey.(type) {
+	case *rsa.PublicKey, *ecdsa.PublicKey:
+	default:
+		return nil, fmt.Errorf("%w: the certificate's key type %T is not supported", ErrBadRequest, chain[0].PublicKey)
+	}
+	batch := c.NewBatch(cert, len(jobs), sc, idempotencyKey)
+	results := make([]FileResult, len(jobs))
+	var wg sync.WaitGroup
+	for i, job := range jobs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			key := &remoteKey{ctx: ctx, batch: batch, pub: chain[0].PublicKey, fileName: filepath.Base(job.Path)}
+			res, err := signFile(ctx, job, chain, key)
+			if !key.used {
+				batch.Withdraw()
+			}
+			if err != nil {
+				res.Error = err.Error()
+			}
+			results[i] = res
+			if progress != nil {
+				progress(res)
+			}
+		}()
+	}
+	wg.Wait()
+	var errs []error
+	for i := range results {
+		if results[i].Error != "" {
+			errs = append(errs, fmt.Errorf("%s: %s", results[i].Path, results[i].Error))
+		}
+	}
+	// Event ids, in the order the service answered.
+	if r := batch.Result(); len(r.Signatures) > 0 {
+		byFile := map[string]string{}
+		for i, s := range batch.submitted {
+			byFile[s.d.FileName] = r.Signatures[i].EventID
+		}
+		for i := range results {
+			if results[i].Error == "" {
+				results[i].EventID = byFile[filepath.Base(results[i].Path)]
+			}
+		}
+	}
+	if batch.err != nil {
+		return results, batch.err
+	}
+	return results, errors.Join(errs...)
+}
+
+func signFile(ctx context.Context, job FileJob, chain []*x509.Certificate, key *remoteKey) (FileResult, error) {
+	res := FileResult{Path: job.Path}
+	f, err := os.Open(job.Path)
+	if err != nil {
+		return res, fmt.Errorf("%w: %v", ErrConfig, err)
+	}
+	defer f.Close()
+	isPE := looksLikePE(f)
+	mode := job.Mode
+	if mode == "" {
+		mode = Detached
+		if isPE {
+			mode = Authenticode
+		}
+	}
+	if mode == Authenticode && !isPE {
+		return res, fmt.Errorf("%w: %s; sign it as a detached signature (--format cms)", ErrNotPE, job.Path)
+	}
+	res.Kind = mode
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return res, err
+	}
+	if mode == Authenticode {
+		res.Output = job.Path
+		return res, signPE(ctx, f, job, chain, key)
+	}
+	res.Output = job.Path + ".p7s"
+	return res, signDetached(f, res.Output, chain, key)
+}
+
+func looksLikePE(f *os.File) bool {
+	var hdr [2]byte
+	if _, err := io.ReadFull(f, hdr[:]); err != nil {
+		return false
+	}
+	return hdr == [2]byte{'M', 'Z'}
+}
+
+func signPE(ctx context.Context, f *os.File, job FileJob, chain []*x509.Certificate, key *remoteKey) error {
+	digest, err := authenticode.DigestPE(f, crypto.SHA256, false)
+	if err != nil {
+		return fmt.Errorf("%w: %s: %v", ErrNotPE, job.Path, err)
+	}
+	cert := &certloader.Certificate{Leaf: chain[0], Certificates: chain, PrivateKey: key}
+	if job.TimestampURL != "" {
+		ts, err := tsclient.New(&config.TimestampConfig{URLs: []string{job.TimestampURL}, Timeout: 30})
+		if err != nil {
+			return fmt.Errorf("%w: time-stamping authority %s: %v", ErrConfig, job.TimestampURL, err)
+		}
+		cert.Timestamper = ts
+	}
+	patch, _, err := digest.Sign(ctx, cert, &authenticode.OpusParams{})
+	if err != nil {
+		return unwrapSign(err)
+	}
+	tmp, err := tempNext(job.Path)
+	if err != nil {
+		return err
+	}
+	if err := patch.Apply(f, tmp); err != nil {
+		_ = os.Remove(tmp)
+		return fmt.Errorf("writing the signed file: %w", err)
+	}
+	return renameInto(tmp, job.Path)
+}
+
+func signDetached(f *os.File, out string, chain []*x509.Certificate, key *remoteKey) error {
+	content, err := io.ReadAll(f)
+	if err != nil {
+		return err
+	}
+	sd, err := pkcs7.NewSignedData(content)
+	if err != nil {
+		return err
+	}
+	sd.SetDigestAlgorithm(pkcs7.OIDDigestAlgorithmSHA256)
+	if err := sd.AddSignerChain(chain[0], key, chain[1:], pkcs7.SignerInfoConfig{}); err != nil {
+		return unwrapSign(err)
+	}
+	sd.Detach()
+	der, err := sd.Finish()
+	if err != nil {
+		return err
+	}
+	tmp, err := tempNext(out)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(tmp, der, 0o644); err != nil {
+		_ = os.Remove(tmp)
+		return err
+	}
+	return renameInto(tmp, out)
+}
+
+// unwrapSign keeps the service's error (denied, unauthenticated, ...) recognisable through
+// the signing libraries' wrapping.
+func unwrapSign(err error) error {
+	for _, kind := range []error{ErrDenied, ErrAuth, ErrUnreachable, ErrBadRequest, ErrNotFound, ErrServer, ErrConfig} {
+		if errors.Is(err, kind) {
+			return err
+		}
+	}
+	return fmt.Errorf("signing: %w", err)
+}
+
+func tempNext(path string) (string, error) {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".signum-*")
+	if err != nil {
+		return "", err
+	}
+	name := f.Name()
+	return name, f.Close()
+}
+
+func renameInto(tmp, final string) error {
+	if info, err := os.Stat(final); err == nil {
+		_ = os.Chmod(tmp, info.Mode().Perm())
+	}
+	if err := os.Rename(tmp, final); err != nil {
+		_ = os.Remove(tmp)
+		return err
+	}
+	return nil
+}
+
+// VerifyResult is what verifying a file found.
+type VerifyResult struct {
+	Path    string `json:"path"`
+	Kind    string `json:"kind"`
+	Signer  string `json:"signer"`
+	Issuer  string `json:"issuer"`
+	Chained bool   `json:"chained"`
+}
+
+// VerifyFile checks the embedded Authenticode signature of a PE file, or the detached
+// FILE.p7s of any other file, and the signer's chain to roots (system roots when nil).
+func VerifyFile(path string, roots *x509.CertPool) (VerifyResult, error) {
+	res := VerifyResult{Path: path}
+	f, err := os.Open(path)
+	if err != nil {
+		return res, fmt.Errorf("%w: %v", ErrConfig, err)
+	}
+	defer f.Close()
+	var leaf *x509.Certificate
+	var certs []*x509.Certificate
+	if sigFile := path + ".p7s"; fileExists(sigFile) || !looksLikePE(f) {
+		res.Kind = Detached
+		content, err := os.ReadFile(path)
+		if err != nil {
+			return res, err
+		}
+		der, err := os.ReadFile(sigFile)
+		if err != nil {
+			return res, fmt.Errorf("%w: no detached signature %s", ErrConfig, sigFile)
+		}
+		p7, err := pkcs7.Parse(der)
+		if err != nil {
+			return res, fmt.Errorf("%s is not a CMS/PKCS#7 signature: %v", sigFile, err)
+		}
+		p7.Content = content
+		if err := p7.Verify(); err != nil {
+			return res, fmt.Errorf("the signature does not match %s: %v", path, err)
+		}
+		leaf, certs = p7.GetOnlySigner(), p7.Certificates
+	} else {
+		res.Kind = Authenticode
+		if _, err := f.Seek(0, io.SeekStart); err != nil {
+			return res, err
+		}
+		sigs, err := authenticode.VerifyPE(f, false)
+		if err != nil {
+			return res, fmt.Errorf("the Authenticode signature of %s does not verify: %v", path, err)
+		}
+		if len(sigs) == 0 {
+			return res, fmt.Errorf("%s has no Authenticode signature", path)
+		}
+		leaf, certs = sigs[0].Certificate, sigs[0].Intermediates
+	}
+	if leaf == nil {
+		return res, errors.New("the signature names no signer certificate")
+	}
+	res.Signer, res.Issuer = leaf.Subject.String(), leaf.Issuer.String()
+	inter := x509.NewCertPool()
+	for _, c := range certs {
+		if !bytes.Equal(c.Raw, leaf.Raw) {
+			inter.AddCert(c)
+		}
+	}
+	if _, err := leaf.Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageCodeSigning}}); err != nil {
+		return res, fmt.Errorf("the signer %s does not chain to a trusted root: %v", res.Signer, err)
+	}
+	res.Chained = true
+	return res, nil
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}
