@@ -15,9 +15,9 @@ import (
 	"path/filepath"
 	"sync"
 
+	"github.com/sassoftware/relic/v8/config"
 	"github.com/sassoftware/relic/v8/lib/authenticode"
 	"github.com/sassoftware/relic/v8/lib/certloader"
-	"github.com/sassoftware/relic/v8/config"
 	"github.com/sassoftware/relic/v8/lib/pkcs9/tsclient"
 	"github.com/smallstep/pkcs7"
 )
