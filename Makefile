@@ -9,15 +9,15 @@ FUNCTIONS := $(notdir $(wildcard functions/*))
 CGO_FUNCTIONS := console-certificates signer
 lambda_env = $(if $(filter $(1),$(CGO_FUNCTIONS)),CGO_ENABLED=1 GOOS=linux GOARCH=amd64,$(LAMBDA_ENV))
 
-.PHONY: run test vet fmt-check test-aws build clean fuzz bench softhsm
+.PHONY: run test vet fmt-check test-aws build clean fuzz bench softhsm tools demo
 
 ## run: the whole service locally on the embedded stand-ins (no Docker, no AWS account)
 run:
 	$(GO) run ./cmd/signum-local
 
 ## test: vet, formatting, and every test (fuzz targets run their seed corpus)
-test: vet fmt-check softhsm
-	SIGNUM_REQUIRE_SOFTHSM=1 $(GO) test -count=1 ./...
+test: vet fmt-check softhsm tools
+	SIGNUM_REQUIRE_SOFTHSM=1 SIGNUM_REQUIRE_TOOLS=1 $(GO) test -count=1 ./...
 	@$(GO) test -count=1 -run '^TestAuthorizationMatrix$$' -v ./lib/local | grep '^authorization matrix'
 
 vet:
@@ -27,6 +27,10 @@ vet:
 ## softhsm: install SoftHSM2 (the local stand-in for CloudHSM) when missing; the PKCS#11 tests need it
 softhsm:
 	@command -v softhsm2-util >/dev/null && test -e /usr/lib/softhsm/libsofthsm2.so || bash scripts/softhsm-setup.sh
+
+## tools: install osslsigncode and openssl when missing; the CLI tests check signatures with them
+tools:
+	@command -v osslsigncode >/dev/null && command -v openssl >/dev/null || bash scripts/tools-setup.sh
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

@@ -63,7 +63,7 @@ func explain(err error) (int, string) {
 	var ue usageError
 	switch {
 	case errors.As(err, &ue), strings.HasPrefix(msg, "unknown command"), strings.HasPrefix(msg, "unknown flag"),
-		strings.HasPrefix(msg, "required flag"), strings.Contains(msg, "accepts ") && strings.Contains(msg, "arg(s)"), strings.HasPrefix(msg, "invalid argument"):
+		strings.HasPrefix(msg, "required flag"), strings.Contains(msg, "arg(s)"), strings.HasPrefix(msg, "invalid argument"):
 		return exitUsage, msg + " (see signum --help)"
 	case errors.Is(err, client.ErrConfig):
 		return exitUsage, msg
@@ -77,6 +77,15 @@ func explain(err error) (int, string) {
 		return exitUsage, msg
 	}
 	return exitFailed, msg
+}
+
+func atLeastOne(what string) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) == 0 {
+			return usageError{fmt.Sprintf("%s needs at least one %s", cmd.Name(), what)}
+		}
+		return nil
+	}
 }
 
 func (a *app) root() *cobra.Command {
@@ -134,7 +143,7 @@ func (a *app) config() (client.Config, error) {
 	}
 	for env, field := range map[string]*string{"SIGNUM_URL": &cfg.URL, "SIGNUM_HOST": &cfg.Host, "SIGNUM_CA": &cfg.CAFile,
 		"SIGNUM_P12": &cfg.P12, "SIGNUM_TOKEN": &cfg.Token, "SIGNUM_P12_PASSWORD": &cfg.P12Password} {
-		if v, ok := os.LookupEnv(env); ok {
+		if v := os.Getenv(env); v != "" {
 			*field = v
 		}
 	}
@@ -343,7 +352,7 @@ embedded Authenticode signature; other files a detached CMS/PKCS#7 signature wri
 (DER), which "openssl cms -verify -binary -inform DER -in FILE.p7s -content FILE" checks. Outputs
 are written to a temporary file and renamed into place, so a failure leaves no partial output.`,
 		Example: `  signum sign --cert crt_... hello.exe hello.txt`,
-		Args:    cobra.MinimumNArgs(1),
+		Args:    atLeastOne("FILE"),
 		RunE: func(cmd *cobra.Command, files []string) error {
 			if err := a.checkOutput(); err != nil {
 				return err
@@ -424,7 +433,7 @@ func (a *app) verifyCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "verify FILE...",
 		Short: "Check a file's signature (embedded Authenticode, or FILE.p7s) and its chain",
-		Args:  cobra.MinimumNArgs(1),
+		Args:  atLeastOne("FILE"),
 		RunE: func(cmd *cobra.Command, files []string) error {
 			if err := a.checkOutput(); err != nil {
 				return err

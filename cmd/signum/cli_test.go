@@ -254,3 +254,151 @@ func TestSignFilesAndVerify(t *testing.T) {
 		t.Fatalf("tampered file: %d %s", code, errOut)
 	}
 }
+
+// noOutput fails when a signing attempt left a signed file or a temporary file behind.
+func noOutput(t *testing.T, dir string, want ...string) {
+	t.Helper()
+	entries, _ := os.ReadDir(dir)
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	if strings.Join(names, ",") != strings.Join(want, ",") {
+		t.Fatalf("files after a failed signing: %v, want %v", names, want)
+	}
+}
+
+// oneLine checks an error message: one line, starting "signum: ", saying what it must.
+func oneLine(t *testing.T, errOut, want string) {
+	t.Helper()
+	if strings.Count(errOut, "\n") != 1 || !strings.HasPrefix(errOut, "signum: ") || !strings.Contains(errOut, want) {
+		t.Fatalf("error output %q, want one line saying %q", errOut, want)
+	}
+}
+
+// TestCLIErrors: each failure is a one-line error that says what to do, a non-zero exit
+// code, and no partial output file.
+func TestCLIErrors(t *testing.T) {
+	w := newWorld(t)
+	dir := t.TempDir()
+	txt := filepath.Join(dir, "notes.txt")
+	_ = os.WriteFile(txt, []byte("not a program\n"), 0o644)
+	original, _ := os.ReadFile(txt)
+
+	// Unreachable server.
+	env := w.env(w.p12)
+	env["SIGNUM_URL"] = "https://127.0.0.1:1"
+	code, _, errOut := cli(t, env, "sign", "--cert", w.certID, txt)
+	if code != exitUnreachable {
+		t.Fatalf("unreachable: exit %d, %s", code, errOut)
+	}
+	oneLine(t, errOut, "cannot reach")
+	noOutput(t, dir, "notes.txt")
+
+	// Wrong .p12 password.
+	env = w.env(w.p12)
+	env["SIGNUM_P12_PASSWORD"] = "wrong"
+	code, _, errOut = cli(t, env, "sign", "--cert", w.certID, txt)
+	if code != exitUsage {
+		t.Fatalf("wrong password: exit %d, %s", code, errOut)
+	}
+	oneLine(t, errOut, "SIGNUM_P12_PASSWORD")
+	noOutput(t, dir, "notes.txt")
+
+	// Expired client certificate: refused before anything is sent.
+	_, expired := certificateUser(t, w, "old-agent", time.Now().Add(-time.Hour))
+	code, _, errOut = cli(t, w.env(expired), "sign", "--cert", w.certID, txt)
+	if code != exitAuth {
+		t.Fatalf("expired certificate: exit %d, %s", code, errOut)
+	}
+	oneLine(t, errOut, "expired on")
+	noOutput(t, dir, "notes.txt")
+
+	// A file that is not a PE given to PE signing.
+	code, _, errOut = cli(t, w.env(w.p12), "sign", "--cert", w.certID, "--format", "authenticode", txt)
+	if code != exitUsage {
+		t.Fatalf("not a PE: exit %d, %s", code, errOut)
+	}
+	oneLine(t, errOut, "not a Windows PE file")
+	noOutput(t, dir, "notes.txt")
+
+	// Denied: a certificate user without a policy (its listing is empty; naming the
+	// certificate anyway is refused by the service, and recorded).
+	code, _, errOut = cli(t, w.env(w.noPolicy), "sign", "--cert", w.certID, txt)
+	if code != exitDenied {
+		t.Fatalf("denied: exit %d, %s", code, errOut)
+	}
+	oneLine(t, errOut, "signing policy")
+	noOutput(t, dir, "notes.txt")
+	code, _, errOut = cli(t, w.env(w.noPolicy), "sign-digest", "--cert", w.certID, "--digest", strings.Repeat("ab", 32))
+	if code != exitDenied {
+		t.Fatalf("denied digest: exit %d, %s", code, errOut)
+	}
+	oneLine(t, errOut, "not allowed")
+
+	// A certificate the server does not know: the TLS port refuses nothing, the service
+	// refuses the certificate.
+	stranger := filepath.Join(w.dir, "stranger.p12")
+	{
+		key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		tpl := &x509.Certificate{SerialNumber: bigSerial(), Subject: pkix.Name{CommonName: "stranger"}, NotBefore: time.Now().Add(-time.Hour),
+			NotAfter: time.Now().Add(time.Hour), ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}
+		der, _ := x509.CreateCertificate(rand.Reader, tpl, tpl, key.Public(), key)
+		leaf, _ := x509.ParseCertificate(der)
+		raw, _ := pkcs12.Modern.Encode(key, leaf, nil, "p12-pass")
+		_ = os.WriteFile(stranger, raw, 0o600)
+	}
+	code, _, errOut = cli(t, w.env(stranger), "certs")
+	if code != exitAuth {
+		t.Fatalf("unknown certificate: exit %d, %s", code, errOut)
+	}
+	oneLine(t, errOut, "is not registered")
+
+	// Usage mistakes.
+	code, _, errOut = cli(t, w.env(w.p12), "sign")
+	if code != exitUsage {
+		t.Fatalf("no files: exit %d, %s", code, errOut)
+	}
+	oneLine(t, errOut, "signum --help")
+	code, _, errOut = cli(t, w.env(w.p12), "sign", "--cert", w.certID, filepath.Join(dir, "missing.bin"))
+	if code != exitUsage {
+		t.Fatalf("missing file: exit %d, %s", code, errOut)
+	}
+	oneLine(t, errOut, "missing.bin")
+
+	if now, _ := os.ReadFile(txt); !bytes.Equal(now, original) {
+		t.Fatal("a failed signing changed the input file")
+	}
+}
+
+// TestConfigure: the configuration is saved (without the .p12 password, mode 0600) and used.
+func TestConfigure(t *testing.T) {
+	w := newWorld(t)
+	cfgPath := filepath.Join(t.TempDir(), "signum", "config.json")
+	env := map[string]string{"SIGNUM_CONFIG": cfgPath, "SIGNUM_URL": "", "SIGNUM_HOST": "", "SIGNUM_CA": "", "SIGNUM_P12": "", "SIGNUM_TOKEN": "", "SIGNUM_P12_PASSWORD": "p12-pass"}
+	for k := range env {
+		os.Unsetenv(k)
+	}
+	code, _, errOut := cli(t, env, "configure", "--url", w.srv.TLSURL, "--host", local.DemoDomain, "--ca", filepath.Join(w.dir, "data", local.TLSCAFile), "--p12", w.p12)
+	if code != 0 {
+		t.Fatalf("configure: %d %s", code, errOut)
+	}
+	info, err := os.Stat(cfgPath)
+	if err != nil || info.Mode().Perm() != 0o600 {
+		t.Fatalf("config file: %v %v", info, err)
+	}
+	raw, _ := os.ReadFile(cfgPath)
+	if strings.Contains(string(raw), "p12-pass") {
+		t.Fatalf("the .p12 password was stored: %s", raw)
+	}
+	code, out, errOut := cli(t, map[string]string{"SIGNUM_URL": "", "SIGNUM_HOST": "", "SIGNUM_CA": "", "SIGNUM_P12": ""}, "certs")
+	if code != 0 || !strings.Contains(out, w.certID) {
+		t.Fatalf("certs with the saved configuration: %d %s %s", code, out, errOut)
+	}
+	// A configuration that cannot work is refused when it is saved.
+	code, _, errOut = cli(t, env, "configure", "--url", w.srv.TLSURL, "--p12", filepath.Join(w.dir, "nope.p12"))
+	if code != exitUsage {
+		t.Fatalf("configure with a missing .p12: %d %s", code, errOut)
+	}
+	oneLine(t, errOut, "nope.p12")
+}

@@ -170,6 +170,7 @@ type FileResult struct {
 	Kind    string `json:"kind"`
 	EventID string `json:"eventId,omitempty"`
 	Error   string `json:"error,omitempty"`
+	err     error
 }
 
 // SignFiles signs files with cert in one batch. Each output is written to a temporary file
@@ -198,7 +199,7 @@ func (c *Client) SignFiles(ctx context.Context, cert Certificate, jobs []FileJob
 				batch.Withdraw()
 			}
 			if err != nil {
-				res.Error = err.Error()
+				res.Error, res.err = err.Error(), err
 			}
 			results[i] = res
 			if progress != nil {
@@ -209,8 +210,8 @@ func (c *Client) SignFiles(ctx context.Context, cert Certificate, jobs []FileJob
 	wg.Wait()
 	var errs []error
 	for i := range results {
-		if results[i].Error != "" {
-			errs = append(errs, fmt.Errorf("%s: %s", results[i].Path, results[i].Error))
+		if results[i].err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", results[i].Path, results[i].err))
 		}
 	}
 	// Event ids, in the order the service answered.
@@ -247,7 +248,7 @@ func signFile(ctx context.Context, job FileJob, chain []*x509.Certificate, key *
 		}
 	}
 	if mode == Authenticode && !isPE {
-		return res, fmt.Errorf("%w: %s; sign it as a detached signature (--format cms)", ErrNotPE, job.Path)
+		return res, fmt.Errorf("%w; sign it as a detached signature (--format cms)", ErrNotPE)
 	}
 	res.Kind = mode
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
@@ -272,7 +273,7 @@ func looksLikePE(f *os.File) bool {
 func signPE(ctx context.Context, f *os.File, job FileJob, chain []*x509.Certificate, key *remoteKey) error {
 	digest, err := authenticode.DigestPE(f, crypto.SHA256, false)
 	if err != nil {
-		return fmt.Errorf("%w: %s: %v", ErrNotPE, job.Path, err)
+		return fmt.Errorf("%w (%v); sign it as a detached signature (--format cms)", ErrNotPE, err)
 	}
 	cert := &certloader.Certificate{Leaf: chain[0], Certificates: chain, PrivateKey: key}
 	if job.TimestampURL != "" {

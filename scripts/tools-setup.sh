@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# tools-setup.sh: installs the third-party tools the CLI tests and `make demo` check their
+# output with — osslsigncode (Authenticode) and openssl (CMS) — with apt-get when missing
+# (Debian/Ubuntu; as root, or through sudo).
+set -euo pipefail
+missing=()
+command -v osslsigncode >/dev/null 2>&1 || missing+=(osslsigncode)
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+[ ${#missing[@]} -eq 0 ] && exit 0
+command -v apt-get >/dev/null 2>&1 || { echo "tools-setup: ${missing[*]} missing and there is no apt-get; install them (macOS: brew install osslsigncode openssl)" >&2; exit 1; }
+sudo=()
+if [[ $(id -u) -ne 0 ]]; then
+	command -v sudo >/dev/null 2>&1 || { echo "tools-setup: ${missing[*]} missing; run as root to install them" >&2; exit 1; }
+	sudo=(sudo)
+fi
+echo "tools-setup: installing ${missing[*]}" >&2
+"${sudo[@]}" apt-get update -qq >&2
+DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq "${missing[@]}" >&2
