@@ -28,6 +28,10 @@ vet:
 softhsm:
 	@command -v softhsm2-util >/dev/null && test -e /usr/lib/softhsm/libsofthsm2.so || bash scripts/softhsm-setup.sh
 
+## demo: the product end to end on this machine (sign a Windows .exe and a text file over mTLS); output in demo-out/
+demo:
+	bash scripts/demo.sh
+
 ## tools: install osslsigncode and openssl when missing; the CLI tests check signatures with them
 tools:
 	@command -v osslsigncode >/dev/null && command -v openssl >/dev/null || bash scripts/tools-setup.sh
