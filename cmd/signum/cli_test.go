@@ -8,10 +8,13 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/asn1"
 	"encoding/json"
+	"encoding/pem"
 	"io"
 	"math/big"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -401,4 +404,91 @@ func TestConfigure(t *testing.T) {
 		t.Fatalf("configure with a missing .p12: %d %s", code, errOut)
 	}
 	oneLine(t, errOut, "nope.p12")
+}
+
+// tsa is an RFC 3161 time-stamping authority for tests: openssl ts -reply behind HTTP, with a
+// throw-away TSA certificate.
+func tsa(t *testing.T) (url, certFile string) {
+	t.Helper()
+	openssl, err := exec.LookPath("openssl")
+	if err != nil {
+		t.Skip("openssl is not installed")
+	}
+	dir := t.TempDir()
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tpl := &x509.Certificate{SerialNumber: bigSerial(), Subject: pkix.Name{CommonName: "Test TSA"}, NotBefore: time.Now().Add(-time.Hour),
+		NotAfter: time.Now().AddDate(1, 0, 0), KeyUsage: x509.KeyUsageDigitalSignature, BasicConstraintsValid: true}
+	// RFC 3161: a TSA certificate's only extended key usage is timeStamping, marked critical.
+	eku, _ := asn1.Marshal([]asn1.ObjectIdentifier{{1, 3, 6, 1, 5, 5, 7, 3, 8}})
+	tpl.ExtraExtensions = []pkix.Extension{{Id: asn1.ObjectIdentifier{2, 5, 29, 37}, Critical: true, Value: eku}}
+	der, _ := x509.CreateCertificate(rand.Reader, tpl, tpl, key.Public(), key)
+	leaf, _ := x509.ParseCertificate(der)
+	certFile = filepath.Join(dir, "tsa.pem")
+	_ = os.WriteFile(certFile, []byte(certstest.PEM(leaf)), 0o644)
+	pkcs8, _ := x509.MarshalPKCS8PrivateKey(key)
+	_ = os.WriteFile(filepath.Join(dir, "tsa.key"), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: pkcs8}), 0o600)
+	_ = os.WriteFile(filepath.Join(dir, "serial"), []byte("01\n"), 0o644)
+	cfg := filepath.Join(dir, "ts.cnf")
+	_ = os.WriteFile(cfg, []byte(`[ tsa ]
+default_tsa = tsa1
+[ tsa1 ]
+serial = `+dir+`/serial
+crypto_device = builtin
+signer_cert = `+certFile+`
+signer_key = `+dir+`/tsa.key
+signer_digest = sha256
+default_policy = 1.2.3.4.1
+digests = sha256, sha384, sha512
+accuracy = secs:1
+ordering = yes
+tsa_name = no
+ess_cert_id_chain = no
+ess_cert_id_alg = sha256
+`), 0o644)
+	var mu sync.Mutex
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		q, _ := io.ReadAll(r.Body)
+		_ = os.WriteFile(filepath.Join(dir, "q.tsq"), q, 0o644)
+		out, err := exec.Command(openssl, "ts", "-reply", "-config", cfg, "-queryfile", filepath.Join(dir, "q.tsq"), "-out", filepath.Join(dir, "r.tsr")).CombinedOutput()
+		if err != nil {
+			t.Logf("openssl ts -reply: %v %s", err, out)
+			http.Error(w, "tsa failed", 500)
+			return
+		}
+		resp, _ := os.ReadFile(filepath.Join(dir, "r.tsr"))
+		w.Header().Set("Content-Type", "application/timestamp-reply")
+		_, _ = w.Write(resp)
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL, certFile
+}
+
+// TestSignWithTimestamp: --timestamp adds an RFC 3161 counter-signature that osslsigncode
+// verifies against the TSA's certificate.
+func TestSignWithTimestamp(t *testing.T) {
+	w := newWorld(t)
+	url, tsaCert := tsa(t)
+	exe := filepath.Join(t.TempDir(), "stamped.exe")
+	_ = os.WriteFile(exe, windowsExe(t), 0o755)
+	if code, out, errOut := cli(t, w.env(w.p12), "sign", "--cert", w.certID, "--timestamp", url, exe); code != 0 {
+		t.Fatalf("sign with a timestamp: %d %s %s", code, out, errOut)
+	}
+	path, err := exec.LookPath("osslsigncode")
+	if err != nil {
+		t.Skip("osslsigncode is not installed")
+	}
+	out, err := exec.Command(path, "verify", "-CAfile", w.caFile, "-TSA-CAfile", tsaCert, exe).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "Timestamp Server Signature verification: ok") {
+		t.Fatalf("osslsigncode verify: %v\n%s", err, out)
+	}
+	// An unreachable time-stamping authority fails the file, and leaves it unsigned.
+	before, _ := os.ReadFile(exe)
+	if code, _, errOut := cli(t, w.env(w.p12), "sign", "--cert", w.certID, "--timestamp", "http://127.0.0.1:1/", exe); code == 0 {
+		t.Fatalf("an unreachable TSA did not fail: %s", errOut)
+	}
+	if after, _ := os.ReadFile(exe); !bytes.Equal(before, after) {
+		t.Fatal("a failed signing changed the file")
+	}
 }
