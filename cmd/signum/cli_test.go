@@ -483,6 +483,18 @@ func TestSignWithTimestamp(t *testing.T) {
 	if err != nil || !strings.Contains(string(out), "Timestamp Server Signature verification: ok") {
 		t.Fatalf("osslsigncode verify: %v\n%s", err, out)
 	}
+	// A detached signature carries the token as an unsigned attribute; openssl still verifies it.
+	txt := filepath.Join(t.TempDir(), "notes.txt")
+	_ = os.WriteFile(txt, []byte("stamped notes\n"), 0o644)
+	if code, out, errOut := cli(t, w.env(w.p12), "sign", "--cert", w.certID, "--timestamp", url, txt); code != 0 {
+		t.Fatalf("sign a text file with a timestamp: %d %s %s", code, out, errOut)
+	}
+	if out, err := exec.Command("openssl", "cms", "-verify", "-binary", "-inform", "DER", "-in", txt+".p7s", "-content", txt, "-CAfile", w.caFile, "-purpose", "any", "-out", os.DevNull).CombinedOutput(); err != nil {
+		t.Fatalf("openssl cms -verify: %v %s", err, out)
+	}
+	if out, _ := exec.Command("openssl", "cms", "-cmsout", "-print", "-inform", "DER", "-in", txt+".p7s").CombinedOutput(); !strings.Contains(string(out), "id-smime-aa-timeStampToken") {
+		t.Fatalf("no time-stamp token in the detached signature:\n%s", out)
+	}
 	// An unreachable time-stamping authority fails the file, and leaves it unsigned.
 	before, _ := os.ReadFile(exe)
 	if code, _, errOut := cli(t, w.env(w.p12), "sign", "--cert", w.certID, "--timestamp", "http://127.0.0.1:1/", exe); code == 0 {

@@ -6,6 +6,7 @@ import (
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/rsa"
+	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
 	"errors"
@@ -18,6 +19,8 @@ import (
 	"github.com/sassoftware/relic/v8/config"
 	"github.com/sassoftware/relic/v8/lib/authenticode"
 	"github.com/sassoftware/relic/v8/lib/certloader"
+	rpkcs7 "github.com/sassoftware/relic/v8/lib/pkcs7"
+	"github.com/sassoftware/relic/v8/lib/pkcs9"
 	"github.com/sassoftware/relic/v8/lib/pkcs9/tsclient"
 	"github.com/smallstep/pkcs7"
 )
@@ -259,7 +262,7 @@ func signFile(ctx context.Context, job FileJob, chain []*x509.Certificate, key *
 		return res, signPE(ctx, f, job, chain, key)
 	}
 	res.Output = job.Path + ".p7s"
-	return res, signDetached(f, res.Output, chain, key)
+	return res, signDetached(ctx, f, job, res.Output, chain, key)
 }
 
 func looksLikePE(f *os.File) bool {
@@ -277,9 +280,9 @@ func signPE(ctx context.Context, f *os.File, job FileJob, chain []*x509.Certific
 	}
 	cert := &certloader.Certificate{Leaf: chain[0], Certificates: chain, PrivateKey: key}
 	if job.TimestampURL != "" {
-		ts, err := tsclient.New(&config.TimestampConfig{URLs: []string{job.TimestampURL}, Timeout: 30})
+		ts, err := timestamper(job.TimestampURL)
 		if err != nil {
-			return fmt.Errorf("%w: time-stamping authority %s: %v", ErrConfig, job.TimestampURL, err)
+			return err
 		}
 		cert.Timestamper = ts
 	}
@@ -298,21 +301,36 @@ func signPE(ctx context.Context, f *os.File, job FileJob, chain []*x509.Certific
 	return renameInto(tmp, job.Path)
 }
 
-func signDetached(f *os.File, out string, chain []*x509.Certificate, key *remoteKey) error {
-	content, err := io.ReadAll(f)
-	if err != nil {
+func signDetached(ctx context.Context, f *os.File, job FileJob, out string, chain []*x509.Certificate, key *remoteKey) error {
+	// The file is hashed as it is read: large artifacts are never held in memory.
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
 		return err
 	}
-	sd, err := pkcs7.NewSignedData(content)
-	if err != nil {
+	sb := rpkcs7.NewBuilder(key, chain, crypto.SHA256)
+	if err := sb.SetDetachedContent(rpkcs7.OidData, h.Sum(nil)); err != nil {
 		return err
 	}
-	sd.SetDigestAlgorithm(pkcs7.OIDDigestAlgorithmSHA256)
-	if err := sd.AddSignerChain(chain[0], key, chain[1:], pkcs7.SignerInfoConfig{}); err != nil {
+	psd, err := sb.Sign()
+	if err != nil {
 		return unwrapSign(err)
 	}
-	sd.Detach()
-	der, err := sd.Finish()
+	if job.TimestampURL != "" {
+		// RFC 3161 over the signature value, as an unsigned attribute of the signer.
+		ts, err := timestamper(job.TimestampURL)
+		if err != nil {
+			return err
+		}
+		si := &psd.Content.SignerInfos[0]
+		token, err := ts.Timestamp(ctx, &pkcs9.Request{EncryptedDigest: si.EncryptedDigest, Hash: crypto.SHA256})
+		if err != nil {
+			return fmt.Errorf("time-stamping: %w", err)
+		}
+		if err := pkcs9.AddStampToSignedData(si, *token); err != nil {
+			return err
+		}
+	}
+	der, err := psd.Marshal()
 	if err != nil {
 		return err
 	}
@@ -325,6 +343,14 @@ func signDetached(f *os.File, out string, chain []*x509.Certificate, key *remote
 		return err
 	}
 	return renameInto(tmp, out)
+}
+
+func timestamper(url string) (pkcs9.Timestamper, error) {
+	ts, err := tsclient.New(&config.TimestampConfig{URLs: []string{url}, Timeout: 30})
+	if err != nil {
+		return nil, fmt.Errorf("%w: time-stamping authority %s: %v", ErrConfig, url, err)
+	}
+	return ts, nil
 }
 
 // unwrapSign keeps the service's error (denied, unauthenticated, ...) recognisable through
