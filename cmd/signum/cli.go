@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/hex"
@@ -11,9 +10,11 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -48,7 +49,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	err := root.Execute()
+	// Ctrl-C cancels requests in flight; signing then fails cleanly and removes its
+	// temporary files instead of being killed halfway.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	err := root.ExecuteContext(ctx)
 	if err == nil {
 		return exitOK
 	}
@@ -189,6 +194,14 @@ func (a *app) configureCmd() *cobra.Command {
 			if cfg.P12 != "" && cfg.Token != "" {
 				return usageError{"use either --p12 or --token"}
 			}
+			if cfg.Token == "-" {
+				// Read from stdin: a token on the command line ends up in ps and shell history.
+				raw, err := io.ReadAll(io.LimitReader(cmd.InOrStdin(), 64<<10))
+				if err != nil {
+					return err
+				}
+				cfg.Token = strings.TrimSpace(string(raw))
+			}
 			for _, f := range []*string{&cfg.CAFile, &cfg.P12} {
 				if *f != "" {
 					abs, err := filepath.Abs(*f)
@@ -212,12 +225,21 @@ func (a *app) configureCmd() *cobra.Command {
 				return err
 			}
 			raw, _ := json.MarshalIndent(cfg, "", "  ")
-			tmp := p + ".tmp"
-			if err := os.WriteFile(tmp, append(raw, '\n'), 0o600); err != nil {
+			// The file may hold a token: created 0600 (CreateTemp), never via a stale file.
+			f, err := os.CreateTemp(filepath.Dir(p), ".config-*.json")
+			if err != nil {
 				return err
 			}
-			if err := os.Rename(tmp, p); err != nil {
-				return err
+			_, werr := f.Write(append(raw, '\n'))
+			if cerr := f.Close(); werr == nil {
+				werr = cerr
+			}
+			if werr == nil {
+				werr = os.Rename(f.Name(), p)
+			}
+			if werr != nil {
+				_ = os.Remove(f.Name())
+				return werr
 			}
 			fmt.Fprintf(a.errOut, "saved %s (the .p12 password is not stored: set SIGNUM_P12_PASSWORD)\n", p)
 			return nil
@@ -227,7 +249,7 @@ func (a *app) configureCmd() *cobra.Command {
 	cmd.Flags().StringVar(&cfg.Host, "host", "", "Host header: the deployment's domain name when the URL is an address (local server)")
 	cmd.Flags().StringVar(&cfg.CAFile, "ca", "", "PEM CA that verifies the server (default: system roots)")
 	cmd.Flags().StringVar(&cfg.P12, "p12", "", "PKCS#12 client certificate and key for mutual TLS")
-	cmd.Flags().StringVar(&cfg.Token, "token", "", "console bearer token (instead of --p12)")
+	cmd.Flags().StringVar(&cfg.Token, "token", "", `console bearer token (instead of --p12); "-" reads it from stdin (or set SIGNUM_TOKEN and store none)`)
 	return cmd
 }
 
@@ -294,7 +316,7 @@ func (a *app) certsCmd() *cobra.Command {
 }
 
 func (a *app) signDigestCmd() *cobra.Command {
-	var certID, digest, alg, scheme string
+	var certID, digest, alg, scheme, idem string
 	cmd := &cobra.Command{
 		Use:     "sign-digest",
 		Short:   "Sign a digest (hex or base64) and print the signature (base64)",
@@ -304,7 +326,7 @@ func (a *app) signDigestCmd() *cobra.Command {
 			if err := a.checkOutput(); err != nil {
 				return err
 			}
-			raw, err := decodeDigest(digest)
+			raw, err := decodeDigest(digest, alg)
 			if err != nil {
 				return err
 			}
@@ -312,7 +334,7 @@ func (a *app) signDigestCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			res, err := c.Sign(cmd.Context(), certID, scheme, []client.Digest{{Digest: raw, Algorithm: alg}}, requestContext(), "")
+			res, err := c.Sign(cmd.Context(), certID, scheme, []client.Digest{{Digest: raw, Algorithm: alg}}, requestContext(), idem)
 			if err != nil {
 				return err
 			}
@@ -327,23 +349,28 @@ func (a *app) signDigestCmd() *cobra.Command {
 	cmd.Flags().StringVar(&digest, "digest", "", "the digest, hex or base64")
 	cmd.Flags().StringVar(&alg, "alg", "SHA256", "digest algorithm: SHA256, SHA384 or SHA512")
 	cmd.Flags().StringVar(&scheme, "scheme", "", "signature scheme (default: the key's; RSASSA_PKCS1_V1_5 or RSASSA_PSS for RSA)")
+	cmd.Flags().StringVar(&idem, "idempotency-key", "", "retry-safe key: a retry of the same request gets the first answer and signs nothing twice")
 	_ = cmd.MarkFlagRequired("cert")
 	_ = cmd.MarkFlagRequired("digest")
 	return cmd
 }
 
-func decodeDigest(s string) ([]byte, error) {
-	if raw, err := hex.DecodeString(s); err == nil && len(raw) >= 32 {
+func decodeDigest(s, alg string) ([]byte, error) {
+	size, ok := map[string]int{"SHA256": 32, "SHA-256": 32, "SHA384": 48, "SHA-384": 48, "SHA512": 64, "SHA-512": 64}[strings.ToUpper(alg)]
+	if !ok {
+		return nil, usageError{"--alg is SHA256, SHA384 or SHA512"}
+	}
+	if raw, err := hex.DecodeString(s); err == nil && len(raw) == size {
 		return raw, nil
 	}
-	if raw, err := base64.StdEncoding.DecodeString(s); err == nil && len(raw) >= 32 {
+	if raw, err := base64.StdEncoding.DecodeString(s); err == nil && len(raw) == size {
 		return raw, nil
 	}
-	return nil, usageError{"--digest is a SHA-256/384/512 digest in hex or base64"}
+	return nil, usageError{fmt.Sprintf("--digest is a %s digest (%d bytes) in hex or base64", strings.ToUpper(alg), size)}
 }
 
 func (a *app) signCmd() *cobra.Command {
-	var certID, format, tsURL, idem string
+	var certID, format, tsURL string
 	cmd := &cobra.Command{
 		Use:   "sign FILE...",
 		Short: "Sign files: Authenticode for Windows PE files, FILE.p7s (detached CMS) for others",
@@ -381,7 +408,7 @@ are written to a temporary file and renamed into place, so a failure leaves no p
 				jobs[i] = client.FileJob{Path: f, Mode: m, TimestampURL: tsURL}
 			}
 			done := 0
-			results, err := c.SignFiles(cmd.Context(), cert, jobs, sc, idem, func(r client.FileResult) {
+			results, err := c.SignFiles(cmd.Context(), cert, jobs, sc, "", func(r client.FileResult) {
 				done++
 				if a.output == "text" && r.Error == "" {
 					fmt.Fprintf(a.errOut, "[%d/%d] signed %s (%s)\n", done, len(files), r.Output, r.Kind)
@@ -398,7 +425,6 @@ are written to a temporary file and renamed into place, so a failure leaves no p
 	cmd.Flags().StringVar(&certID, "cert", "", "certificate id or name (see signum certs); default: the only one you may use")
 	cmd.Flags().StringVar(&format, "format", "auto", "auto (Authenticode for PE files, else detached CMS), authenticode, or cms")
 	cmd.Flags().StringVar(&tsURL, "timestamp", "", "RFC 3161 time-stamping authority URL (Authenticode)")
-	cmd.Flags().StringVar(&idem, "idempotency-key", "", "retry-safe key: a retry with the same files gets the same signatures")
 	return cmd
 }
 
@@ -459,12 +485,7 @@ func (a *app) verifyCmd() *cobra.Command {
 					continue
 				}
 				if a.output == "text" {
-					sum := ""
-					if raw, err := os.ReadFile(f); err == nil {
-						s := sha256.Sum256(raw)
-						sum = hex.EncodeToString(s[:8])
-					}
-					fmt.Fprintf(a.out, "%s: %s signature by %s, chain verified (sha256 %s…)\n", f, r.Kind, r.Signer, sum)
+					fmt.Fprintf(a.out, "%s: %s signature by %s, chain verified\n", f, r.Kind, r.Signer)
 				}
 			}
 			if a.output == "json" {

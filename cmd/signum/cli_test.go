@@ -11,6 +11,8 @@ import (
 	"encoding/asn1"
 	"encoding/json"
 	"encoding/pem"
+	"errors"
+	"fmt"
 	"io"
 	"math/big"
 	"net/http"
@@ -26,6 +28,7 @@ import (
 	"software.sslmate.com/src/go-pkcs12"
 
 	"github.com/opensignum/signum/lib/certs/certstest"
+	"github.com/opensignum/signum/lib/client"
 	"github.com/opensignum/signum/lib/function"
 	"github.com/opensignum/signum/lib/local"
 )
@@ -502,5 +505,87 @@ func TestSignWithTimestamp(t *testing.T) {
 	}
 	if after, _ := os.ReadFile(exe); !bytes.Equal(before, after) {
 		t.Fatal("a failed signing changed the file")
+	}
+}
+
+// TestSignManyFiles: more files than one request carries go in several batches; files with
+// the same name in different directories each get their own event; a file that starts with
+// "MZ" but is no PE image gets a detached signature.
+func TestSignManyFiles(t *testing.T) {
+	w := newWorld(t)
+	dir := t.TempDir()
+	var files []string
+	for i := 0; i < client.MaxBatch+3; i++ {
+		sub := filepath.Join(dir, fmt.Sprintf("d%02d", i%2))
+		_ = os.MkdirAll(sub, 0o755)
+		f := filepath.Join(sub, fmt.Sprintf("f%03d.txt", i/2))
+		_ = os.WriteFile(f, []byte(fmt.Sprintf("file %d\n", i)), 0o644)
+		files = append(files, f)
+	}
+	mz := filepath.Join(dir, "mz.txt")
+	_ = os.WriteFile(mz, []byte("MZ is how this note starts, but it is not a program\n"), 0o644)
+	files = append(files, mz)
+	code, out, errOut := cli(t, w.env(w.p12), append([]string{"sign", "--cert", w.certID, "-o", "json"}, files...)...)
+	if code != 0 {
+		t.Fatalf("sign %d files: %d %s", len(files), code, errOut)
+	}
+	var results []struct{ Path, Output, Kind, EventID string }
+	if err := json.Unmarshal([]byte(out), &results); err != nil || len(results) != len(files) {
+		t.Fatalf("results: %v %s", err, out)
+	}
+	events := map[string]bool{}
+	for _, r := range results {
+		if r.EventID == "" || events[r.EventID] || r.Kind != client.Detached || r.Output != r.Path+".p7s" {
+			t.Fatalf("result %+v (event ids seen: %d)", r, len(events))
+		}
+		events[r.EventID] = true
+	}
+	code, _, errOut = cli(t, w.env(w.p12), append([]string{"verify", "--ca", w.caFile}, files...)...)
+	if code != 0 {
+		t.Fatalf("verify %d files: %d %s", len(files), code, errOut)
+	}
+}
+
+// TestDeniedAfterHashing: the service refuses a batch after the files were hashed and their
+// signatures prepared; nothing is written, no temporary file is left.
+func TestDeniedAfterHashing(t *testing.T) {
+	w := newWorld(t)
+	dir := t.TempDir()
+	exe, txt := filepath.Join(dir, "app.exe"), filepath.Join(dir, "notes.txt")
+	_ = os.WriteFile(exe, windowsExe(t), 0o755)
+	_ = os.WriteFile(txt, []byte("notes\n"), 0o644)
+	before, _ := os.ReadFile(exe)
+	// The certificate as the admin sees it (the intern's own listing is empty).
+	var cert client.Certificate
+	raw := api(t, w.srv, "GET", "/console/certificates/"+w.certID+"/chain", w.admin, local.DemoDomain, nil)
+	cert.ID, cert.ChainPEM = w.certID, string(raw)
+	if !strings.Contains(cert.ChainPEM, "BEGIN CERTIFICATE") {
+		var j struct{ ChainPem string }
+		_ = json.Unmarshal(raw, &j)
+		cert.ChainPEM = j.ChainPem
+	}
+	cfg := client.Config{URL: w.srv.TLSURL, Host: local.DemoDomain, CAFile: filepath.Join(w.dir, "data", local.TLSCAFile), P12: w.noPolicy, P12Password: "p12-pass"}
+	c, err := client.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.SignFiles(context.Background(), cert, []client.FileJob{{Path: exe}, {Path: txt}}, client.Context{Process: "signum"}, "", nil)
+	if !errors.Is(err, client.ErrDenied) {
+		t.Fatalf("want a denial, got %v", err)
+	}
+	noOutput(t, dir, "app.exe", "notes.txt")
+	if after, _ := os.ReadFile(exe); !bytes.Equal(before, after) {
+		t.Fatal("a denied signing changed the executable")
+	}
+}
+
+// TestPlainHTTPRefused: credentials and signatures only travel over TLS (loopback excepted).
+func TestPlainHTTPRefused(t *testing.T) {
+	_, err := client.New(client.Config{URL: "http://sign.example.com", Token: "t"})
+	if !errors.Is(err, client.ErrConfig) || !strings.Contains(err.Error(), "not https") {
+		t.Fatalf("plain http: %v", err)
+	}
+	if _, err := client.New(client.Config{URL: "http://127.0.0.1:8080", Token: "t"}); err != nil {
+		t.Fatalf("loopback http: %v", err)
 	}
 }

@@ -9,11 +9,13 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"sort"
 	"sync"
 
 	"github.com/sassoftware/relic/v8/config"
@@ -36,12 +38,17 @@ const (
 // ErrNotPE is signing a file as PE that is not one.
 var ErrNotPE = errors.New("not a Windows PE file")
 
+// MaxBatch is the most digests one request carries (the service's limit).
+const MaxBatch = 64
+
 // Batch signs the digests of several files in one request: each file's signer blocks until
 // every file of the batch has asked for its signature (or given up), then one POST /sign
-// answers all of them.
+// answers all of them. The digests go in the order of the files, so a retry with the same
+// idempotency key sends the same request.
 type Batch struct {
 	client *Client
 	cert   string
+	pub    crypto.PublicKey
 	scheme string
 	sc     Context
 	idem   string
@@ -56,40 +63,41 @@ type Batch struct {
 }
 
 type slot struct {
-	d   Digest
-	sig []byte
+	index int // the file's place in the batch
+	d     Digest
+	sig   []byte
+	event string
 }
 
-// NewBatch prepares a batch of n files signed with certificate cert.
-func (c *Client) NewBatch(cert Certificate, n int, sc Context, idempotencyKey string) *Batch {
+// NewBatch prepares a batch of n files signed with certificate cert, whose key is pub.
+func (c *Client) NewBatch(cert Certificate, pub crypto.PublicKey, n int, sc Context, idempotencyKey string) *Batch {
 	scheme := "ECDSA"
-	if cert.Algorithm != "" && cert.Algorithm[0] == 'R' { // RSA_2048, ...
+	if _, ok := pub.(*rsa.PublicKey); ok {
 		scheme = "RSASSA_PKCS1_V1_5" // what Authenticode and most CMS verifiers expect
 	}
-	return &Batch{client: c, cert: cert.ID, scheme: scheme, sc: sc, idem: idempotencyKey, expected: n, done: make(chan struct{})}
+	return &Batch{client: c, cert: cert.ID, pub: pub, scheme: scheme, sc: sc, idem: idempotencyKey, expected: n, done: make(chan struct{})}
 }
 
 // Withdraw tells the batch that one of its files will not ask for a signature.
-func (b *Batch) Withdraw() {
+func (b *Batch) Withdraw(ctx context.Context) {
 	b.mu.Lock()
 	b.withdrawn++
 	ready := b.ready()
 	b.mu.Unlock()
 	if ready {
-		b.flush()
+		b.flush(ctx)
 	}
 }
 
 func (b *Batch) ready() bool { return len(b.submitted)+b.withdrawn == b.expected }
 
-func (b *Batch) submit(ctx context.Context, d Digest) ([]byte, error) {
-	s := &slot{d: d}
+func (b *Batch) submit(ctx context.Context, s *slot) ([]byte, error) {
 	b.mu.Lock()
 	b.submitted = append(b.submitted, s)
 	ready := b.ready()
 	b.mu.Unlock()
 	if ready {
-		b.flush()
+		b.flush(ctx)
 	}
 	select {
 	case <-b.done:
@@ -102,16 +110,17 @@ func (b *Batch) submit(ctx context.Context, d Digest) ([]byte, error) {
 	return s.sig, nil
 }
 
-func (b *Batch) flush() {
+func (b *Batch) flush(ctx context.Context) {
 	defer close(b.done)
 	if len(b.submitted) == 0 {
 		return
 	}
+	sort.Slice(b.submitted, func(i, j int) bool { return b.submitted[i].index < b.submitted[j].index })
 	digests := make([]Digest, len(b.submitted))
 	for i, s := range b.submitted {
 		digests[i] = s.d
 	}
-	res, err := b.client.Sign(context.Background(), b.cert, b.scheme, digests, b.sc, b.idem)
+	res, err := b.client.Sign(ctx, b.cert, b.scheme, digests, b.sc, b.idem)
 	if err != nil {
 		b.err = err
 		return
@@ -119,12 +128,31 @@ func (b *Batch) flush() {
 	b.result = res
 	for i, s := range b.submitted {
 		sig, err := base64.StdEncoding.DecodeString(res.Signatures[i].Signature)
+		if err == nil {
+			err = checkSignature(b.pub, s.d, sig)
+		}
 		if err != nil {
-			b.err = fmt.Errorf("%w: signature %d is not base64", ErrServer, i)
+			b.err = fmt.Errorf("%w: signature %d: %v", ErrServer, i, err)
 			return
 		}
-		s.sig = sig
+		s.sig, s.event = sig, res.Signatures[i].EventID
 	}
+}
+
+// checkSignature verifies a signature the service returned with the certificate's key
+// before anything is written with it.
+func checkSignature(pub crypto.PublicKey, d Digest, sig []byte) error {
+	h := map[string]crypto.Hash{"SHA256": crypto.SHA256, "SHA384": crypto.SHA384, "SHA512": crypto.SHA512}[d.Algorithm]
+	switch k := pub.(type) {
+	case *rsa.PublicKey:
+		return rsa.VerifyPKCS1v15(k, h, d.Digest, sig)
+	case *ecdsa.PublicKey:
+		if !ecdsa.VerifyASN1(k, d.Digest, sig) {
+			return errors.New("does not verify with the certificate's key")
+		}
+		return nil
+	}
+	return fmt.Errorf("key type %T", pub)
 }
 
 // Result is the service's answer once the batch was sent.
@@ -133,20 +161,20 @@ func (b *Batch) Result() SignResult { return b.result }
 // remoteKey is a crypto.Signer whose private key stays in the service: Sign sends the digest
 // in the batch.
 type remoteKey struct {
-	ctx      context.Context
-	batch    *Batch
-	pub      crypto.PublicKey
-	fileName string
-	used     bool
+	ctx       context.Context
+	batch     *Batch
+	pub       crypto.PublicKey
+	index     int
+	fileName  string
+	submitted *slot
 }
 
 func (k *remoteKey) Public() crypto.PublicKey { return k.pub }
 
 func (k *remoteKey) Sign(_ io.Reader, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
-	if k.used {
+	if k.submitted != nil {
 		return nil, errors.New("signum: one signature per file and batch")
 	}
-	k.used = true
 	if _, ok := opts.(*rsa.PSSOptions); ok {
 		return nil, errors.New("signum: RSASSA-PSS is not used for files")
 	}
@@ -154,7 +182,8 @@ func (k *remoteKey) Sign(_ io.Reader, digest []byte, opts crypto.SignerOpts) ([]
 	if !ok {
 		return nil, fmt.Errorf("signum: digest %v is not supported", opts.HashFunc())
 	}
-	return k.batch.submit(k.ctx, Digest{Digest: digest, Algorithm: alg, FileName: k.fileName})
+	k.submitted = &slot{index: k.index, d: Digest{Digest: digest, Algorithm: alg, FileName: k.fileName}}
+	return k.batch.submit(k.ctx, k.submitted)
 }
 
 // FileJob is one file to sign.
@@ -162,7 +191,7 @@ type FileJob struct {
 	Path string
 	// Mode is Authenticode, Detached or "" (Authenticode for PE files, else Detached).
 	Mode string
-	// TimestampURL, when set, is an RFC 3161 time-stamping authority for Authenticode.
+	// TimestampURL, when set, is an RFC 3161 time-stamping authority.
 	TimestampURL string
 }
 
@@ -176,9 +205,10 @@ type FileResult struct {
 	err     error
 }
 
-// SignFiles signs files with cert in one batch. Each output is written to a temporary file
-// next to its target and renamed into place only when complete, so a failure leaves no
-// partial output. progress, when set, is called as each file finishes.
+// SignFiles signs files with cert, MaxBatch files per request. Each output is written to a
+// temporary file next to its target and renamed into place only when complete, so a failure
+// leaves no partial output. progress, when set, is called as each file finishes (never
+// concurrently).
 func (c *Client) SignFiles(ctx context.Context, cert Certificate, jobs []FileJob, sc Context, idempotencyKey string, progress func(FileResult)) ([]FileResult, error) {
 	chain, err := cert.Chain()
 	if err != nil {
@@ -189,48 +219,53 @@ func (c *Client) SignFiles(ctx context.Context, cert Certificate, jobs []FileJob
 	default:
 		return nil, fmt.Errorf("%w: the certificate's key type %T is not supported", ErrBadRequest, chain[0].PublicKey)
 	}
-	batch := c.NewBatch(cert, len(jobs), sc, idempotencyKey)
 	results := make([]FileResult, len(jobs))
-	var wg sync.WaitGroup
-	for i, job := range jobs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			key := &remoteKey{ctx: ctx, batch: batch, pub: chain[0].PublicKey, fileName: filepath.Base(job.Path)}
-			res, err := signFile(ctx, job, chain, key)
-			if !key.used {
-				batch.Withdraw()
-			}
-			if err != nil {
-				res.Error, res.err = err.Error(), err
-			}
-			results[i] = res
-			if progress != nil {
-				progress(res)
-			}
-		}()
+	var progressMu sync.Mutex
+	var batchErrs []error
+	for from := 0; from < len(jobs); from += MaxBatch {
+		to := min(from+MaxBatch, len(jobs))
+		idem := idempotencyKey
+		if idem != "" && len(jobs) > MaxBatch {
+			idem = fmt.Sprintf("%s#%d", idempotencyKey, from/MaxBatch)
+		}
+		batch := c.NewBatch(cert, chain[0].PublicKey, to-from, sc, idem)
+		var wg sync.WaitGroup
+		for i := from; i < to; i++ {
+			job := jobs[i]
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				key := &remoteKey{ctx: ctx, batch: batch, pub: chain[0].PublicKey, index: i, fileName: filepath.Base(job.Path)}
+				res, err := signFile(ctx, job, chain, key)
+				if key.submitted == nil {
+					batch.Withdraw(ctx)
+				} else if err == nil {
+					res.EventID = key.submitted.event
+				}
+				if err != nil {
+					res.Error, res.err = err.Error(), err
+				}
+				results[i] = res
+				if progress != nil {
+					progressMu.Lock()
+					progress(res)
+					progressMu.Unlock()
+				}
+			}()
+		}
+		wg.Wait()
+		if batch.err != nil {
+			batchErrs = append(batchErrs, batch.err)
+		}
 	}
-	wg.Wait()
+	if len(batchErrs) > 0 {
+		return results, errors.Join(batchErrs...)
+	}
 	var errs []error
 	for i := range results {
 		if results[i].err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", results[i].Path, results[i].err))
 		}
-	}
-	// Event ids, in the order the service answered.
-	if r := batch.Result(); len(r.Signatures) > 0 {
-		byFile := map[string]string{}
-		for i, s := range batch.submitted {
-			byFile[s.d.FileName] = r.Signatures[i].EventID
-		}
-		for i := range results {
-			if results[i].Error == "" {
-				results[i].EventID = byFile[filepath.Base(results[i].Path)]
-			}
-		}
-	}
-	if batch.err != nil {
-		return results, batch.err
 	}
 	return results, errors.Join(errs...)
 }
@@ -265,12 +300,21 @@ func signFile(ctx context.Context, job FileJob, chain []*x509.Certificate, key *
 	return res, signDetached(ctx, f, job, res.Output, chain, key)
 }
 
+// looksLikePE reports whether f is a PE image: "MZ", and at e_lfanew the "PE\0\0" signature.
 func looksLikePE(f *os.File) bool {
-	var hdr [2]byte
-	if _, err := io.ReadFull(f, hdr[:]); err != nil {
+	var dos [64]byte
+	if _, err := f.ReadAt(dos[:], 0); err != nil || dos[0] != 'M' || dos[1] != 'Z' {
 		return false
 	}
-	return hdr == [2]byte{'M', 'Z'}
+	off := int64(binary.LittleEndian.Uint32(dos[60:64]))
+	var sig [4]byte
+	if off < 64 || off > 1<<20 {
+		return false
+	}
+	if _, err := f.ReadAt(sig[:], off); err != nil {
+		return false
+	}
+	return sig == [4]byte{'P', 'E', 0, 0}
 }
 
 func signPE(ctx context.Context, f *os.File, job FileJob, chain []*x509.Certificate, key *remoteKey) error {
@@ -374,9 +418,11 @@ func tempNext(path string) (string, error) {
 }
 
 func renameInto(tmp, final string) error {
+	mode := os.FileMode(0o644)
 	if info, err := os.Stat(final); err == nil {
-		_ = os.Chmod(tmp, info.Mode().Perm())
+		mode = info.Mode().Perm()
 	}
+	_ = os.Chmod(tmp, mode)
 	if err := os.Rename(tmp, final); err != nil {
 		_ = os.Remove(tmp)
 		return err

@@ -36,7 +36,7 @@ type Config struct {
 	// P12 is a PKCS#12 file with the client certificate and key for mutual TLS.
 	P12 string `json:"p12,omitempty"`
 	// P12Password is never stored in the configuration file: it comes from
-	// SIGNUM_P12_PASSWORD or a prompt.
+	// SIGNUM_P12_PASSWORD.
 	P12Password string `json:"-"`
 	// Token is a console bearer token (instead of a client certificate).
 	Token string `json:"token,omitempty"`
@@ -71,7 +71,9 @@ func (p *Problem) Error() string {
 		msg = p.Title
 	}
 	for _, f := range p.Params {
-		msg += fmt.Sprintf(" (%s: %s)", f.Name, f.Reason)
+		if part := f.Name + ": " + f.Reason; !strings.Contains(msg, part) {
+			msg += " (" + part + ")"
+		}
 	}
 	return msg
 }
@@ -93,6 +95,9 @@ func New(cfg Config) (*Client, error) {
 	u, err := url.Parse(cfg.URL)
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 		return nil, fmt.Errorf("%w: the server URL %q is not an http(s) URL", ErrConfig, cfg.URL)
+	}
+	if u.Scheme == "http" && !loopback(u.Hostname()) {
+		return nil, fmt.Errorf("%w: the server URL %q is not https; credentials and signatures only travel over TLS", ErrConfig, cfg.URL)
 	}
 	tc := &tls.Config{MinVersion: tls.VersionTLS12}
 	if cfg.CAFile != "" {
@@ -127,8 +132,18 @@ func New(cfg Config) (*Client, error) {
 	}
 	tr := &http.Transport{TLSClientConfig: tc, Proxy: http.ProxyFromEnvironment, DialContext: (&net.Dialer{Timeout: 10 * time.Second}).DialContext,
 		TLSHandshakeTimeout: 10 * time.Second, MaxIdleConnsPerHost: 4}
-	c.http = &http.Client{Transport: tr, Timeout: 60 * time.Second}
+	c.http = &http.Client{Transport: tr, Timeout: 60 * time.Second,
+		// A redirect would send the token or the digests somewhere else: refuse it.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	return c, nil
+}
+
+func loopback(host string) bool {
+	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 func loadP12(path, password string) (tls.Certificate, *x509.Certificate, error) {
@@ -190,7 +205,7 @@ func (c *Client) do(ctx context.Context, method, path string, body, out any, hdr
 	if res.StatusCode >= 300 {
 		p := &Problem{Status: res.StatusCode}
 		if json.Unmarshal(raw, p) != nil || (p.Detail == "" && p.Title == "") {
-			p.Title = strings.TrimSpace(string(raw))
+			p.Title = printable(string(raw), 200)
 			if p.Title == "" {
 				p.Title = res.Status
 			}
@@ -204,6 +219,21 @@ func (c *Client) do(ctx context.Context, method, path string, body, out any, hdr
 		return fmt.Errorf("%w: the answer is not the JSON expected: %v", ErrServer, err)
 	}
 	return nil
+}
+
+// printable is s without control characters, at most n bytes: what an error body may show.
+func printable(s string, n int) string {
+	s = strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return ' '
+		}
+		return r
+	}, s)
+	s = strings.TrimSpace(s)
+	if len(s) > n {
+		s = s[:n] + "…"
+	}
+	return s
 }
 
 func classify(p *Problem) error {
@@ -227,9 +257,11 @@ func explainTransport(cfg Config, err error) error {
 	var cv *tls.CertificateVerificationError
 	switch {
 	case errors.As(err, &ua), errors.As(err, &cv):
-		return fmt.Errorf("%w: the server's certificate is not trusted (%v); pass its CA with --ca", ErrUnreachable, err)
+		return fmt.Errorf("%w: the server's certificate is not trusted (%v); give its CA with SIGNUM_CA or signum configure --ca", ErrUnreachable, err)
 	case errors.As(err, &hv):
 		return fmt.Errorf("%w: the server's certificate is not for this address (%v)", ErrUnreachable, err)
+	case strings.Contains(err.Error(), "unknown certificate authority"), strings.Contains(err.Error(), "certificate expired"):
+		return fmt.Errorf("%w: the server refused the client certificate (%v)", ErrAuth, err)
 	case strings.Contains(err.Error(), "certificate required") || strings.Contains(err.Error(), "bad certificate") || strings.Contains(err.Error(), "handshake failure"):
 		return fmt.Errorf("%w: the server refused the TLS handshake (%v); it asks for a client certificate: configure one with --p12", ErrAuth, err)
 	}
