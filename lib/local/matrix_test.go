@@ -248,6 +248,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 		"GET /operator/deployments":               {operator},
 		"GET /operator/deployments/{id}":          {operator},
 		"POST /operator/deployments/{id}/invites": {operator},
+		"GET /operator/truststore":                {operator},
 
 		"GET /portal/deployments/{id}":                   {pAdmin, pUser, pViewer},
 		"PATCH /portal/deployments/{id}":                 {pAdmin},

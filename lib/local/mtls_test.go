@@ -154,6 +154,16 @@ func TestCertificateUsers(t *testing.T) {
 	con.do("POST", base, map[string]any{"kind": "certificate", "certificate": certstest.PEM(laptop.Leaf)}).must(t, 409, "pin twice")
 	mtls.withCert(laptop).do("POST", "/sign", signBody).must(t, 200, "sign with the pinned certificate")
 
+	// The operator's truststore bundle (for API Gateway's mutual TLS) holds every deployment's
+	// registrations, each once: this one's CA and pinned certificate, the other's pinned one.
+	ts := signed(t, srv, "GET", "/operator/truststore", "").must(t, 200, "truststore")
+	if !strings.Contains(ts.body, certstest.PEM(ca.Intermediate)) || !strings.Contains(ts.body, certstest.PEM(laptop.Leaf)) ||
+		!strings.Contains(ts.body, certstest.PEM(bCert.Leaf)) || ts.header.Get("Content-Type") != "application/x-pem-file" ||
+		strings.Count(ts.body, "BEGIN CERTIFICATE") != 3 || ts.header.Get("X-Certificate-Count") != "3" {
+		t.Fatalf("truststore (%s):\n%s", ts.header.Get("X-Certificate-Count"), ts.body)
+	}
+	client{t: t, srv: srv, host: local.DemoDomain}.as(session.UserID).do("GET", "/operator/truststore", nil).must(t, 403, "truststore without SigV4")
+
 	// Bad registrations say what is wrong.
 	for name, body := range map[string]map[string]any{
 		"leaf as CA":   {"kind": "ca", "certificate": certstest.PEM(agent1.Leaf)},

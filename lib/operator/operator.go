@@ -7,9 +7,12 @@ package operator
 
 import (
 	"context"
+	"encoding/pem"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -56,7 +59,47 @@ func NewHandler(env function.Env, p *service.Parts) *access.Mux {
 	// POST /operator/deployments/{id}/invites — operator: a deployment link, which may make
 	// its user the Signum Administrator.
 	m.Handle("POST /operator/deployments/{id}/invites", access.OperatorOnDeployment(), a.invite)
+	// GET /operator/truststore — operator: the PEM bundle for API Gateway's mutual-TLS
+	// truststore (every deployment's registered client certificates and CAs).
+	m.Handle("GET /operator/truststore", access.OperatorOnly(), a.truststore)
 	return m
+}
+
+// truststore answers the PEM bundle of every registered client certificate and CA, without
+// duplicates (plain PEM blocks, no explanatory text, as S3 truststores take them). The
+// operator uploads it to the S3 object SignerTruststoreUri names and sets
+// SignerTruststoreVersion; the service checks every certificate against its deployment's
+// own registrations again, so the bundle only decides who may complete a handshake.
+func (a *api) truststore(w http.ResponseWriter, r *http.Request, _ *access.Request) error {
+	var out strings.Builder
+	seen := map[string]bool{}
+	n := 0
+	pr := store.PageRequest{Limit: store.MaxPageSize}
+	for {
+		page, err := a.store.ListTrustAnchors(r.Context(), pr)
+		if err != nil {
+			return err
+		}
+		for _, c := range page.Items {
+			cert, err := c.Certificate()
+			if err != nil || seen[string(cert.Raw)] {
+				continue
+			}
+			seen[string(cert.Raw)] = true
+			n++
+			out.Write(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw}))
+		}
+		if page.Next == "" {
+			break
+		}
+		pr.Cursor = page.Next
+	}
+	w.Header().Set("Content-Type", "application/x-pem-file")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("X-Certificate-Count", strconv.Itoa(n))
+	w.WriteHeader(http.StatusOK)
+	_, _ = io.WriteString(w, out.String())
+	return nil
 }
 
 // CreateRequest is the body of POST /operator/deployments.

@@ -40,7 +40,10 @@ func clientCASK(issuerKey, id string) string {
 func clientRevSK(issuerKey, serial string) string { return clientRevPrefix + issuerKey + "#" + serial }
 
 type clientCredItem struct {
-	PK, SK       string
+	PK, SK string
+	// GSI1PK/GSI1SK are set on lookup items only: the operator's truststore listing.
+	GSI1PK       string            `dynamodbav:",omitempty"`
+	GSI1SK       string            `dynamodbav:",omitempty"`
 	Type         string            `dynamodbav:"type"`
 	ID           string            `dynamodbav:"id"`
 	DeploymentID string            `dynamodbav:"deploymentId"`
@@ -68,6 +71,29 @@ func decodeClientCred(av map[string]types.AttributeValue) (clientauth.Credential
 		Name: it.Name, CertificateDER: it.Certificate, Rules: it.Rules, CreatedAt: parseTime(it.CreatedAt), CreatedBy: it.CreatedBy}, nil
 }
 
+// trustAnchorsPK lists, across deployments, every registered client certificate and CA:
+// what API Gateway's mutual-TLS truststore must hold (GSI1, on the lookup items).
+const trustAnchorsPK = "CLIENTTRUST"
+
+func lookupItem(c clientauth.Credential, sk string) clientCredItem {
+	it := toClientCredItem(c, sk)
+	it.GSI1PK, it.GSI1SK = trustAnchorsPK, c.DeploymentID+"#"+c.ID
+	return it
+}
+
+// ListTrustAnchors lists every deployment's registered client certificates and CAs (one
+// page; GSI1, eventually consistent in AWS).
+func (s *Store) ListTrustAnchors(ctx context.Context, pr PageRequest) (Page[clientauth.Credential], error) {
+	in := &dynamodb.QueryInput{
+		IndexName:              aws.String(gsi1),
+		KeyConditionExpression: aws.String("GSI1PK = :pk"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":pk": &types.AttributeValueMemberS{Value: trustAnchorsPK},
+		},
+	}
+	return query(ctx, s, "trust-anchors", in, []string{attrPK, attrSK, attrGSI1PK, attrGSI1SK}, pr, decodeClientCred)
+}
+
 // lookupSK is where authentication finds c.
 func lookupSK(c clientauth.Credential) (string, error) {
 	cert, err := c.Certificate()
@@ -91,7 +117,7 @@ func (s *Store) CreateClientCredential(ctx context.Context, c clientauth.Credent
 	items := []types.TransactWriteItem{
 		{ConditionCheck: &types.ConditionCheck{TableName: &s.table, Key: key(pk, consoleUserSK(c.UserID)), ConditionExpression: aws.String("attribute_exists(PK)")}},
 		{Put: &types.Put{TableName: &s.table, Item: marshal(toClientCredItem(c, clientCredSK(c.UserID, c.ID))), ConditionExpression: aws.String("attribute_not_exists(PK)")}},
-		{Put: &types.Put{TableName: &s.table, Item: marshal(toClientCredItem(c, lk)), ConditionExpression: aws.String("attribute_not_exists(PK)")}},
+		{Put: &types.Put{TableName: &s.table, Item: marshal(lookupItem(c, lk)), ConditionExpression: aws.String("attribute_not_exists(PK)")}},
 		s.putLog(c.DeploymentID, log),
 	}
 	err = s.transact(ctx, "create client credential", items)

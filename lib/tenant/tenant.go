@@ -8,6 +8,7 @@ import (
 	"encoding/base32"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
 
@@ -150,8 +151,16 @@ func CheckDomainSuffix(domain, suffix string) error {
 	if !strings.HasSuffix(domain, "."+suffix) || strings.Count(strings.TrimSuffix(domain, "."+suffix), ".") != 0 {
 		return fault.Newf(fault.ErrInvalid, "domain name %q must be one label under %s, like acme.%s", domain, suffix, suffix)
 	}
+	if label := strings.TrimSuffix(domain, "."+suffix); slices.Contains(ReservedLabels, label) {
+		return fault.Newf(fault.ErrInvalid, "domain name %q is reserved for the service; choose another name under %s", domain, suffix)
+	}
 	return nil
 }
+
+// ReservedLabels are names under the console domain that no deployment may take: the
+// service's own hosts (the API, the portal, the mutual-TLS signer domain when it is
+// <label>.<ConsoleDomain>, ...).
+var ReservedLabels = []string{"api", "www", "portal", "console", "operator", "admin", "mtls", "signer", "sign", "status", "mail"}
 
 // ParseAllowlist parses CIDRs (IPv4 or IPv6; a bare address means that one address) into
 // canonical masked prefixes, removing duplicates. Errors name the entry.

@@ -124,6 +124,11 @@ func TestCheckDomainSuffix(t *testing.T) {
 			t.Errorf("%q: %v", d, err)
 		}
 	}
+	for _, reserved := range []string{"api", "mtls", "portal"} {
+		if err := tenant.CheckDomainSuffix(reserved+".sign.example.com", "sign.example.com"); err == nil || !strings.Contains(err.Error(), "reserved") {
+			t.Errorf("%s: %v", reserved, err)
+		}
+	}
 	if err := tenant.CheckDomainSuffix("anything.example", ""); err != nil {
 		t.Errorf("no suffix: %v", err)
 	}
