@@ -38,6 +38,12 @@ func (c *Cache) Set(ctx context.Context, dep string) (*policy.Set, error) {
 	if err != nil {
 		return nil, err
 	}
+	return c.SetAt(ctx, dep, v)
+}
+
+// SetAt returns dep's policy set at version v, which the caller read just now (with
+// something else it needed, in one call).
+func (c *Cache) SetAt(ctx context.Context, dep string, v int64) (*policy.Set, error) {
 	c.mu.Lock()
 	e, ok := c.m[dep]
 	c.mu.Unlock()

@@ -240,21 +240,16 @@ func (a *API) sign(w http.ResponseWriter, r *http.Request, req *access.Request) 
 // signOnce decides, records and signs one request.
 func (a *API) signOnce(ctx context.Context, r *http.Request, req *access.Request, body Request, p parsed) (Response, error) {
 	dep := req.Deployment.ID
-	// The certificate and the policy set are read at once.
-	var (
-		cert    certs.Certificate
-		certErr error
-		read    = make(chan struct{})
-	)
-	go func() { defer close(read); cert, certErr = a.parts.Store.GetCertificate(ctx, dep, body.CertificateID) }()
-	// The caller's roles are those the guard read from the stored user: no second read.
-	set, setErr := a.policies.Set(ctx, dep)
-	<-read
-	if certErr != nil {
-		return Response{}, certErr
+	// The certificate and the policies' version in one call; the compiled policy set is
+	// reloaded only when the version moved. The caller's roles are those the guard read from
+	// the stored user: no second read.
+	cert, version, err := a.parts.Store.CertificateForSigning(ctx, dep, body.CertificateID)
+	if err != nil {
+		return Response{}, err
 	}
-	if setErr != nil {
-		return Response{}, setErr
+	set, err := a.policies.SetAt(ctx, dep, version)
+	if err != nil {
+		return Response{}, err
 	}
 	scheme := keys.Scheme(body.SignatureScheme)
 	if scheme == "" {

@@ -123,6 +123,58 @@ func (s *Store) GetCertificate(ctx context.Context, deploymentID, id string) (ce
 	return decodeCertificate(item)
 }
 
+// CertificateForSigning reads a certificate and the deployment's policies version in one
+// consistent BatchGetItem: what a signature needs besides the caller, in one call.
+func (s *Store) CertificateForSigning(ctx context.Context, deploymentID, id string) (certs.Certificate, int64, error) {
+	pk := deploymentPK(deploymentID)
+	if len(pk)+len(certificateSK(id)) > 1024 {
+		return certs.Certificate{}, 0, fault.Newf(ErrNotFound, "No certificate has the id %q.", fault.Clip(id, 40))
+	}
+	ks := []map[string]types.AttributeValue{key(pk, certificateSK(id)), key(pk, policiesVersionSK)}
+	var items []map[string]types.AttributeValue
+	for attempt := 0; len(ks) > 0; attempt++ {
+		if attempt == 5 {
+			return certs.Certificate{}, 0, fault.Wrap(ErrUnavailable, fmt.Errorf("certificate for signing: keys left unprocessed"), "The service is busy; retry.")
+		}
+		out, err := s.db.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: map[string]types.KeysAndAttributes{
+			s.table: {Keys: ks, ConsistentRead: aws.Bool(true)}}})
+		if err != nil {
+			return certs.Certificate{}, 0, unavailable("get certificate", err)
+		}
+		items = append(items, out.Responses[s.table]...)
+		ks = out.UnprocessedKeys[s.table].Keys
+		if len(ks) > 0 {
+			time.Sleep(time.Duration(attempt+1) * 10 * time.Millisecond)
+		}
+	}
+	var cert *certs.Certificate
+	var version int64
+	for _, av := range items {
+		sk, _ := av[attrSK].(*types.AttributeValueMemberS)
+		switch {
+		case sk == nil:
+		case sk.Value == policiesVersionSK:
+			var v struct {
+				Version int64 `dynamodbav:"version"`
+			}
+			if err := attributevalue.UnmarshalMap(av, &v); err != nil {
+				return certs.Certificate{}, 0, fmt.Errorf("decode policies version: %w", err)
+			}
+			version = v.Version
+		default:
+			c, err := decodeCertificate(av)
+			if err != nil {
+				return certs.Certificate{}, 0, err
+			}
+			cert = &c
+		}
+	}
+	if cert == nil {
+		return certs.Certificate{}, 0, fault.Newf(ErrNotFound, "No certificate has the id %q.", fault.Clip(id, 40))
+	}
+	return *cert, version, nil
+}
+
 // ListCertificates lists a deployment's certificates.
 func (s *Store) ListCertificates(ctx context.Context, deploymentID string, pr PageRequest) (Page[certs.Certificate], error) {
 	return listPrefix(ctx, s, deploymentID, certificatePrefix, pr, decodeCertificate)
