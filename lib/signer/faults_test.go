@@ -93,6 +93,10 @@ func (f faultyDB) TransactWriteItems(ctx context.Context, in *dynamodb.TransactW
 	})
 }
 
+func (f faultyDB) BatchGetItem(ctx context.Context, in *dynamodb.BatchGetItemInput, o ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error) {
+	return do(f.c, func() (*dynamodb.BatchGetItemOutput, error) { return f.DynamoDB.BatchGetItem(ctx, in, o...) })
+}
+
 func (f faultyDB) PutItem(ctx context.Context, in *dynamodb.PutItemInput, o ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
 	return do(f.c, func() (*dynamodb.PutItemOutput, error) { return f.DynamoDB.PutItem(ctx, in, o...) })
 }
