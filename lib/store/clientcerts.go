@@ -115,7 +115,11 @@ func (s *Store) CreateClientCredential(ctx context.Context, c clientauth.Credent
 	}
 	pk := deploymentPK(c.DeploymentID)
 	items := []types.TransactWriteItem{
-		{ConditionCheck: &types.ConditionCheck{TableName: &s.table, Key: key(pk, consoleUserSK(c.UserID)), ConditionExpression: aws.String("attribute_exists(PK)")}},
+		// The user's version moves with its credentials, so a removal of the user that read
+		// its credentials before this one was added fails as stale instead of orphaning it.
+		{Update: &types.Update{TableName: &s.table, Key: key(pk, consoleUserSK(c.UserID)), ConditionExpression: aws.String("attribute_exists(PK)"),
+			UpdateExpression:          aws.String("ADD version :one"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{":one": &types.AttributeValueMemberN{Value: "1"}}}},
 		{Put: &types.Put{TableName: &s.table, Item: marshal(toClientCredItem(c, clientCredSK(c.UserID, c.ID))), ConditionExpression: aws.String("attribute_not_exists(PK)")}},
 		{Put: &types.Put{TableName: &s.table, Item: marshal(lookupItem(c, lk)), ConditionExpression: aws.String("attribute_not_exists(PK)")}},
 		s.putLog(c.DeploymentID, log),
