@@ -111,6 +111,8 @@ func BenchmarkSign(b *testing.B) {
 						op = func() error { return full(client) }
 					}
 					b.SetParallelism(max(1, clients/2)) // GOMAXPROCS is 2 here: 16 clients = 8 × 2
+					start := time.Now()
+					defer func() { b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "sig/s") }()
 					if clients == 1 {
 						for i := 0; i < b.N; i++ {
 							start := time.Now()
