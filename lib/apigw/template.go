@@ -220,3 +220,67 @@ func mapValue(m *yaml.Node, key string) *yaml.Node {
 	}
 	return nil
 }
+
+// Grants are the actions a function's IAM policy allows, as "<action>@table" and
+// "<action>@index" for DynamoDB (the table, or its GSI1), and "<action>" for other services.
+// Statements under a condition (Fn::If) are left out: they name optional resources.
+func (t *Template) Grants(logicalID string) (map[string]bool, error) {
+	sf, err := t.Serverless(logicalID)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]bool{}
+	if sf.Policies == nil || sf.Policies.IAMPolicyDocumentArray == nil {
+		return out, nil
+	}
+	for _, doc := range *sf.Policies.IAMPolicyDocumentArray {
+		for _, st := range doc.Statement {
+			s, ok := st.(map[string]any)
+			if !ok || s["Effect"] != "Allow" {
+				continue
+			}
+			// goformation resolves !GetAtt Table.Arn to nil and !Sub "${Table.Arn}/index/GSI1"
+			// to "/index/GSI1": enough to tell the table from its index.
+			var onTable, onIndex bool
+			switch r := s["Resource"].(type) {
+			case nil:
+				onTable = true
+			case string:
+				onIndex = strings.HasSuffix(r, "/index/GSI1")
+				onTable = !onIndex
+			case []any:
+				for _, e := range r {
+					if str, ok := e.(string); ok && strings.HasSuffix(str, "/index/GSI1") {
+						onIndex = true
+					} else {
+						onTable = true
+					}
+				}
+			}
+			var actions []string
+			switch a := s["Action"].(type) {
+			case string:
+				actions = []string{a}
+			case []any:
+				for _, e := range a {
+					if str, ok := e.(string); ok {
+						actions = append(actions, str)
+					}
+				}
+			}
+			for _, a := range actions {
+				if !strings.HasPrefix(a, "dynamodb:") {
+					out[a] = true
+					continue
+				}
+				if onTable {
+					out[a+"@table"] = true
+				}
+				if onIndex {
+					out[a+"@index"] = true
+				}
+			}
+		}
+	}
+	return out, nil
+}

@@ -98,6 +98,8 @@ type Server struct {
 	Demo tenant.Deployment
 	// DemoAdminInvite is the token of the demo deployment's first-Admin link.
 	DemoAdminInvite string
+	// Calls records the AWS operations each function made (see Calls).
+	Calls *Calls
 
 	srv, tlsSrv *http.Server
 }
@@ -155,12 +157,15 @@ func (s *Server) start(ctx context.Context, o Options) error {
 		ids = append(ids, id)
 	}
 	sort.Strings(ids)
+	s.Calls = &Calls{}
 	for _, id := range ids {
 		build, ok := Builds[id]
 		if !ok {
 			return fmt.Errorf("template function %s has no entry in local.Builds", id)
 		}
-		h, err := build(ctx, env)
+		fenv := env
+		fenv.Clients = s.Calls.recording(id, s.Clients)
+		h, err := build(ctx, fenv)
 		if err != nil {
 			return fmt.Errorf("build %s: %w", id, err)
 		}

@@ -42,7 +42,26 @@ func startLocalLogging(t testing.TB, w io.Writer, level string) *local.Server {
 		t.Fatal(err)
 	}
 	t.Cleanup(srv.Close)
+	t.Cleanup(func() { checkGrants(t, srv) })
 	return srv
+}
+
+// checkGrants fails the test when a function made an AWS call its IAM policy in
+// template.yaml does not allow: it works against the stand-ins and fails in AWS.
+func checkGrants(t testing.TB, srv *local.Server) {
+	t.Helper()
+	for _, id := range srv.Calls.Functions() {
+		grants, err := srv.Template.Grants(id)
+		if err != nil {
+			t.Error(err)
+			continue
+		}
+		for _, a := range srv.Calls.Of(id) {
+			if !grants[a] {
+				t.Errorf("%s calls %s, which its policy in template.yaml does not allow", id, a)
+			}
+		}
+	}
 }
 
 type reply struct {

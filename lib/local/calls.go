@@ -1,0 +1,106 @@
+package local
+
+import (
+	"context"
+	"sort"
+	"sync"
+
+	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/smithy-go/middleware"
+
+	"github.com/opensignum/signum/lib/awsenv"
+)
+
+// Calls records which AWS operations each function made, in the form of IAM actions
+// ("dynamodb:Query@index", "dynamodb:PutItem@table", "kms:Sign"), so that tests can check
+// them against the least-privilege policies template.yaml gives the functions: a call the
+// policy does not allow works here and fails in AWS.
+type Calls struct {
+	mu sync.Mutex
+	m  map[string]map[string]bool
+}
+
+// Of returns the actions function id used, sorted.
+func (c *Calls) Of(id string) []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []string
+	for a := range c.m[id] {
+		out = append(out, a)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Functions are the functions that made calls.
+func (c *Calls) Functions() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []string
+	for id := range c.m {
+		out = append(out, id)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func (c *Calls) add(id string, actions ...string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil {
+		c.m = map[string]map[string]bool{}
+	}
+	if c.m[id] == nil {
+		c.m[id] = map[string]bool{}
+	}
+	for _, a := range actions {
+		c.m[id][a] = true
+	}
+}
+
+// actions are the IAM actions one SDK call needs.
+func actions(service, op string, params any) []string {
+	if service != dynamodb.ServiceID {
+		return []string{"kms:" + op}
+	}
+	switch in := params.(type) {
+	case *dynamodb.QueryInput:
+		if in.IndexName != nil {
+			return []string{"dynamodb:Query@index"}
+		}
+	case *dynamodb.TransactWriteItemsInput:
+		// A transaction needs the permission of each of its item actions.
+		var out []string
+		for _, it := range in.TransactItems {
+			switch {
+			case it.Put != nil:
+				out = append(out, "dynamodb:PutItem@table")
+			case it.Update != nil:
+				out = append(out, "dynamodb:UpdateItem@table")
+			case it.Delete != nil:
+				out = append(out, "dynamodb:DeleteItem@table")
+			case it.ConditionCheck != nil:
+				out = append(out, "dynamodb:ConditionCheckItem@table")
+			}
+		}
+		return out
+	}
+	return []string{"dynamodb:" + op + "@table"}
+}
+
+// recording returns clients like base whose calls are recorded for function id.
+func (c *Calls) recording(id string, base *awsenv.Clients) *awsenv.Clients {
+	record := func(st *middleware.Stack) error {
+		return st.Initialize.Add(middleware.InitializeMiddlewareFunc("signumRecordCalls",
+			func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
+				c.add(id, actions(awsmiddleware.GetServiceID(ctx), awsmiddleware.GetOperationName(ctx), in.Parameters)...)
+				return next.HandleInitialize(ctx, in)
+			}), middleware.After)
+	}
+	return &awsenv.Clients{
+		DynamoDB: dynamodb.New(base.DynamoDB.Options(), func(o *dynamodb.Options) { o.APIOptions = append(o.APIOptions, record) }),
+		KMS:      kms.New(base.KMS.Options(), func(o *kms.Options) { o.APIOptions = append(o.APIOptions, record) }),
+	}
+}
