@@ -11,6 +11,7 @@
 # Leaves in demo-out/: hello.exe (signed), hello.txt, hello.txt.p7s, ca.pem, events.jsonl.
 # Stops what it started.
 set -euo pipefail
+shopt -s inherit_errexit # a failing command inside $(...) stops the script too
 cd "$(dirname "$0")/.."
 
 port=${DEMO_PORT:-18480}
@@ -19,7 +20,10 @@ out=demo-out
 work=$(mktemp -d)
 srv_pid=""
 cleanup() {
-	[ -n "$srv_pid" ] && kill "$srv_pid" 2>/dev/null && wait "$srv_pid" 2>/dev/null
+	if [ -n "$srv_pid" ] && kill "$srv_pid" 2>/dev/null; then
+		for _ in $(seq 1 50); do kill -0 "$srv_pid" 2>/dev/null || break; sleep 0.1; done
+		kill -9 "$srv_pid" 2>/dev/null || true
+	fi
 	rm -rf "$work"
 }
 trap cleanup EXIT
@@ -30,9 +34,14 @@ need=()
 for tool in jq openssl osslsigncode curl; do command -v "$tool" >/dev/null || need+=("$tool"); done
 if [ ${#need[@]} -gt 0 ]; then
 	command -v apt-get >/dev/null || die "missing ${need[*]}; install them"
-	sudo=(); [ "$(id -u)" -eq 0 ] || sudo=(sudo)
-	"${sudo[@]}" apt-get update -qq && DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq "${need[@]}" >/dev/null
+	sudo=()
+	if [ "$(id -u)" -ne 0 ]; then
+		command -v sudo >/dev/null || die "missing ${need[*]}; run as root or install them"
+		sudo=(sudo)
+	fi
+	"${sudo[@]}" apt-get update -qq && "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
 fi
+curl --help all 2>/dev/null | grep -q -- --aws-sigv4 || die "curl $(curl --version | head -1 | cut -d' ' -f2) cannot sign AWS requests (--aws-sigv4 needs 7.75 or later)"
 
 rm -rf "$out"
 mkdir -p "$out"
@@ -45,7 +54,11 @@ step "start the service (stand-ins in-process) on 127.0.0.1:$port, mutual TLS on
 "$work/signum-local" -addr "127.0.0.1:$port" -tls-addr "127.0.0.1:$tls_port" -data-dir "$work/data" -log-level warn >"$work/server.log" 2>&1 &
 srv_pid=$!
 api=http://127.0.0.1:$port
-for _ in $(seq 1 240); do curl -sf "$api/health" >/dev/null 2>&1 && break; sleep 0.5; done
+for _ in $(seq 1 240); do
+	kill -0 "$srv_pid" 2>/dev/null || { cat "$work/server.log"; die "the service exited (is port $port or $tls_port taken? set DEMO_PORT)"; }
+	curl -sf "$api/health" >/dev/null 2>&1 && break
+	sleep 0.5
+done
 curl -sf "$api/health" >/dev/null || { cat "$work/server.log"; die "the service did not start"; }
 . "$work/data/operator.env"
 
@@ -65,8 +78,9 @@ call() {
 }
 
 step "operator: provision the deployment Acme (acme.localhost)"
-dep=$(curl -sf --aws-sigv4 "aws:amz:$AWS_REGION:execute-api" --user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" \
+dep=$(curl -s --aws-sigv4 "aws:amz:$AWS_REGION:execute-api" --user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" \
 	-H 'content-type: application/json' -d '{"name":"Acme","domainName":"acme.localhost","firstAdminEmail":"ada@acme.example"}' "$api/operator/deployments")
+jq -e .id <<<"$dep" >/dev/null || die "provisioning failed: $dep"
 dep_id=$(jq -r .id <<<"$dep")
 invite=$(jq -r .firstAdminInvite.token <<<"$dep")
 host=acme.localhost
@@ -151,7 +165,8 @@ echo "exit codes $code_files and $code_digest, no output written"
 
 step "the signing events (hash-chained; verified)"
 call GET "/console/events?format=jsonl&limit=100" "" "$ctok" "$host" >"$out/events.jsonl"
-jq -r '[.at[11:19], .kind, (.decision // .outcome), .userId, (.fileName // .of), (.reason // "")[0:60]] | @tsv' "$out/events.jsonl" | column -t -s $'\t' || true
+table() { if command -v column >/dev/null; then column -t -s $'\t'; else cat; fi; }
+jq -r '[.at[11:19], .kind, (.decision // .outcome), .userId, (.fileName // .of), (.reason // "")[0:60]] | @tsv' "$out/events.jsonl" | table
 call GET /console/events/verify "" "$ctok" "$host" | jq -c .
 echo
 echo "demo passed; see $out/: $(cd "$out" && ls | tr '\n' ' ')"

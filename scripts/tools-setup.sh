@@ -15,4 +15,4 @@ if [[ $(id -u) -ne 0 ]]; then
 fi
 echo "tools-setup: installing ${missing[*]}" >&2
 "${sudo[@]}" apt-get update -qq >&2
-DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq "${missing[@]}" >&2
+"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >&2

@@ -129,7 +129,7 @@ func (a api) createClientCert(w http.ResponseWriter, r *http.Request, req *acces
 		}
 	}
 	j := clientCertJSON(c)
-	c, err = a.Store.CreateClientCredential(r.Context(), c, tenant.LogEntry{
+	c, err = a.Store.CreateClientCredential(r.Context(), c, u.Version, tenant.LogEntry{
 		Actor: req.Principal.Actor(), Action: "clientCertificate.registered",
 		Detail: fmt.Sprintf("%s for %s: %s (serial %s, thumbprint %s)", c.Kind, u.Username, j.Subject, j.Serial, j.Thumbprint),
 	})

@@ -583,7 +583,11 @@ func fixtureClientCertificate(t *testing.T, st *store.Store, dep, userID string)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.CreateClientCredential(context.Background(), cred, tenant.LogEntry{Actor: "test", Action: "fixture"}); err != nil {
+	u, err := st.GetConsoleUser(context.Background(), dep, userID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.CreateClientCredential(context.Background(), cred, u.Version, tenant.LogEntry{Actor: "test", Action: "fixture"}); err != nil {
 		t.Fatal(err)
 	}
 	return tc, cred.ID

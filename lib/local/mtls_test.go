@@ -120,7 +120,7 @@ func TestCertificateUsers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.CreateClientCredential(ctx, bCred, tenant.LogEntry{Actor: "test", Action: "fixture"}); err != nil {
+	if _, err := st.CreateClientCredential(ctx, bCred, bUser.Version, tenant.LogEntry{Actor: "test", Action: "fixture"}); err != nil {
 		t.Fatal(err)
 	}
 	bHost := mtls.at("other.localhost")

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
@@ -73,7 +74,7 @@ func NewHandler(env function.Env, p *service.Parts) *access.Mux {
 func (a *api) truststore(w http.ResponseWriter, r *http.Request, _ *access.Request) error {
 	var out strings.Builder
 	seen := map[string]bool{}
-	n := 0
+	n, expired := 0, 0
 	pr := store.PageRequest{Limit: store.MaxPageSize}
 	for {
 		page, err := a.store.ListTrustAnchors(r.Context(), pr)
@@ -82,7 +83,15 @@ func (a *api) truststore(w http.ResponseWriter, r *http.Request, _ *access.Reque
 		}
 		for _, c := range page.Items {
 			cert, err := c.Certificate()
-			if err != nil || seen[string(cert.Raw)] {
+			if err != nil {
+				edge.Logger(r.Context()).Error("stored client certificate does not parse", slog.String("deployment", c.DeploymentID), slog.String("credential", c.ID))
+				continue
+			}
+			if seen[string(cert.Raw)] {
+				continue
+			}
+			if a.now().After(cert.NotAfter) {
+				expired++ // it authenticates no one any more
 				continue
 			}
 			seen[string(cert.Raw)] = true
@@ -97,6 +106,7 @@ func (a *api) truststore(w http.ResponseWriter, r *http.Request, _ *access.Reque
 	w.Header().Set("Content-Type", "application/x-pem-file")
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("X-Certificate-Count", strconv.Itoa(n))
+	w.Header().Set("X-Expired-Left-Out", strconv.Itoa(expired))
 	w.WriteHeader(http.StatusOK)
 	_, _ = io.WriteString(w, out.String())
 	return nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"sync"
 	"time"
 
@@ -108,18 +109,22 @@ func lookupSK(c clientauth.Credential) (string, error) {
 
 // CreateClientCredential registers c for its user, if the user still exists. A certificate
 // can be pinned for one user only.
-func (s *Store) CreateClientCredential(ctx context.Context, c clientauth.Credential, log tenant.LogEntry) (clientauth.Credential, error) {
+//
+// userVersion is the version of the user as read when its credentials were counted: the
+// write is conditional on it (and moves it), so two registrations cannot both pass the count,
+// and a removal of the user that read its credentials before this one fails as stale instead
+// of orphaning it.
+func (s *Store) CreateClientCredential(ctx context.Context, c clientauth.Credential, userVersion int64, log tenant.LogEntry) (clientauth.Credential, error) {
 	lk, err := lookupSK(c)
 	if err != nil {
 		return clientauth.Credential{}, err
 	}
 	pk := deploymentPK(c.DeploymentID)
 	items := []types.TransactWriteItem{
-		// The user's version moves with its credentials, so a removal of the user that read
-		// its credentials before this one was added fails as stale instead of orphaning it.
-		{Update: &types.Update{TableName: &s.table, Key: key(pk, consoleUserSK(c.UserID)), ConditionExpression: aws.String("attribute_exists(PK)"),
-			UpdateExpression:          aws.String("ADD version :one"),
-			ExpressionAttributeValues: map[string]types.AttributeValue{":one": &types.AttributeValueMemberN{Value: "1"}}}},
+		{Update: &types.Update{TableName: &s.table, Key: key(pk, consoleUserSK(c.UserID)), ConditionExpression: aws.String("attribute_exists(PK) AND version = :v"),
+			UpdateExpression: aws.String("ADD version :one"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{":one": &types.AttributeValueMemberN{Value: "1"},
+				":v": &types.AttributeValueMemberN{Value: strconv.FormatInt(userVersion, 10)}}}},
 		{Put: &types.Put{TableName: &s.table, Item: marshal(toClientCredItem(c, clientCredSK(c.UserID, c.ID))), ConditionExpression: aws.String("attribute_not_exists(PK)")}},
 		{Put: &types.Put{TableName: &s.table, Item: marshal(lookupItem(c, lk)), ConditionExpression: aws.String("attribute_not_exists(PK)")}},
 		s.putLog(c.DeploymentID, log),
@@ -128,7 +133,7 @@ func (s *Store) CreateClientCredential(ctx context.Context, c clientauth.Credent
 	if codes := cancellationCodes(err); codes != nil {
 		switch {
 		case codes[0] == "ConditionalCheckFailed":
-			return clientauth.Credential{}, fault.Newf(ErrNotFound, "No console user has the id %q.", fault.Clip(c.UserID, 40))
+			return clientauth.Credential{}, fault.Newf(ErrStale, "The user %s was changed or removed while the certificate was registered; read it again and retry.", fault.Clip(c.UserID, 40))
 		case codes[2] == "ConditionalCheckFailed":
 			return clientauth.Credential{}, fault.Newf(ErrConflict, "This certificate is already registered for a user of this deployment.")
 		}
