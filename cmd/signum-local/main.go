@@ -69,7 +69,8 @@ Operator API (SigV4, as in AWS; credentials also in %[11]s/operator.env):
   curl -s %[2]s/health
 
 Outages: kill -USR1 %[1]d toggles the KMS stand-in, kill -USR2 %[1]d the DynamoDB stand-in.
-Stop with Ctrl-C.
+To see signing end to end (certificate, certificate user, the signum CLI over mutual TLS),
+run "make demo" instead: it starts its own server. Stop with Ctrl-C.
 `, os.Getpid(), srv.URL, srv.Stack.DynamoDB.URL(), srv.Config.TableName, srv.Stack.KMS.URL(),
 		srv.Demo.ID, srv.Demo.DomainName, devstack.Region, local.OperatorAccessKey, srv.OperatorSecret, *dataDir,
 		srv.DemoAdminInvite, port(srv.URL), srv.TLSURL, local.TLSCAFile)
