@@ -291,18 +291,23 @@ func (a *API) signOnce(ctx context.Context, r *http.Request, req *access.Request
 	}
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
-		// Some decisions may be recorded: they are closed as failed (best effort), so no
-		// allowed decision is left without its outcome.
-		var recorded []audit.Event
+		// Some decisions may be recorded — those written, and those whose write had no answer
+		// (they may have landed): they are closed as failed (best effort), so no allowed
+		// decision is left without its outcome.
+		var maybe, written []audit.Event
 		for i, e := range events {
 			if errs[i] == nil {
-				recorded = append(recorded, e)
+				written = append(written, e)
+			}
+			if errs[i] == nil || e.Seq > 0 {
+				maybe = append(maybe, e)
 			}
 		}
 		if decision.Allowed {
-			_ = a.complete(ctx, recorded, nil, audit.Failed)
-		} else if len(recorded) > 0 {
-			a.checkpoint(ctx, recorded...)
+			_ = a.complete(ctx, maybe, len(written) == len(maybe), nil, audit.Failed)
+		} else if len(written) > 0 {
+			// Checkpoints name only events known to be written.
+			a.checkpoint(ctx, written...)
 		}
 		return Response{}, err
 	}
@@ -325,7 +330,7 @@ func (a *API) signOnce(ctx context.Context, r *http.Request, req *access.Request
 	}
 	key, err := a.keys.Open(ctx, cert.KeyURI)
 	if err != nil {
-		_ = a.complete(ctx, events, nil, audit.Failed)
+		_ = a.complete(ctx, events, true, nil, audit.Failed)
 		return Response{}, err
 	}
 	out := Response{CertificateID: cert.ID, Algorithm: string(cert.Algorithm), SignatureScheme: string(scheme), ChainPEM: cert.ChainPEM}
@@ -333,12 +338,12 @@ func (a *API) signOnce(ctx context.Context, r *http.Request, req *access.Request
 	for i, d := range p.digests {
 		if sigs[i], err = key.SignContext(ctx, d, keys.Opts(scheme, p.hashes[i])); err != nil {
 			// None of the request's signatures is returned, so none is recorded as signed.
-			_ = a.complete(ctx, events, nil, audit.Failed)
+			_ = a.complete(ctx, events, true, nil, audit.Failed)
 			return Response{}, err
 		}
 	}
 	// The signatures are returned only once their completion is recorded.
-	if err := a.complete(ctx, events, sigs, audit.Signed); err != nil {
+	if err := a.complete(ctx, events, true, sigs, audit.Signed); err != nil {
 		return Response{}, err
 	}
 	for i, s := range sigs {
@@ -351,7 +356,9 @@ func (a *API) signOnce(ctx context.Context, r *http.Request, req *access.Request
 // complete records the outcome of a request's decision events in one completion event (one
 // append, so that it is written for all the signatures or for none): the decisions it closes
 // and, when signed, the SHA-256 of each signature in the same order.
-func (a *API) complete(ctx context.Context, decisions []audit.Event, sigs [][]byte, outcome string) error {
+// written says whether every decision is known to be recorded (else some may not be, and no
+// checkpoint may name them).
+func (a *API) complete(ctx context.Context, decisions []audit.Event, written bool, sigs [][]byte, outcome string) error {
 	if len(decisions) == 0 {
 		return nil
 	}
@@ -380,7 +387,9 @@ func (a *API) complete(ctx context.Context, decisions []audit.Event, sigs [][]by
 		return nil
 	}
 	// The completion is not recorded; the decisions' lane still gets its checkpoint.
-	a.checkpoint(ctx, d)
+	if written {
+		a.checkpoint(ctx, d)
+	}
 	return err
 }
 
