@@ -75,33 +75,26 @@ func (a *api) truststore(w http.ResponseWriter, r *http.Request, _ *access.Reque
 	var out strings.Builder
 	seen := map[string]bool{}
 	n, expired := 0, 0
-	pr := store.PageRequest{Limit: store.MaxPageSize}
-	for {
-		page, err := a.store.ListTrustAnchors(r.Context(), pr)
+	anchors, err := store.All(r.Context(), a.store.ListTrustAnchors)
+	if err != nil {
+		return err
+	}
+	for _, c := range anchors {
+		cert, err := c.Certificate()
 		if err != nil {
-			return err
+			edge.Logger(r.Context()).Error("stored client certificate does not parse", slog.String("deployment", c.DeploymentID), slog.String("credential", c.ID))
+			continue
 		}
-		for _, c := range page.Items {
-			cert, err := c.Certificate()
-			if err != nil {
-				edge.Logger(r.Context()).Error("stored client certificate does not parse", slog.String("deployment", c.DeploymentID), slog.String("credential", c.ID))
-				continue
-			}
-			if seen[string(cert.Raw)] {
-				continue
-			}
-			if a.now().After(cert.NotAfter) {
-				expired++ // it authenticates no one any more
-				continue
-			}
-			seen[string(cert.Raw)] = true
-			n++
-			out.Write(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw}))
+		if seen[string(cert.Raw)] {
+			continue
 		}
-		if page.Next == "" {
-			break
+		if a.now().After(cert.NotAfter) {
+			expired++ // it authenticates no one any more
+			continue
 		}
-		pr.Cursor = page.Next
+		seen[string(cert.Raw)] = true
+		n++
+		out.Write(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw}))
 	}
 	w.Header().Set("Content-Type", "application/x-pem-file")
 	w.Header().Set("Cache-Control", "no-store")

@@ -478,33 +478,28 @@ func (a *API) certificates(w http.ResponseWriter, r *http.Request, req *access.R
 	if len(app.Process) > 4096 || len(app.CommandLine) > 4096 {
 		return fault.Fields{{Name: "process", Reason: "process and commandLine are at most 4096 bytes"}}
 	}
+	all, err := store.All(ctx, func(ctx context.Context, pr store.PageRequest) (store.Page[certs.Certificate], error) {
+		return a.parts.Store.ListCertificates(ctx, dep, pr)
+	})
+	if err != nil {
+		return err
+	}
 	out := []CertificateView{}
-	cursor := ""
-	for {
-		page, err := a.parts.Store.ListCertificates(ctx, dep, store.PageRequest{Limit: store.MaxPageSize, Cursor: cursor})
-		if err != nil {
-			return err
+	for _, c := range all {
+		if c.State(now) != certs.StatusActive {
+			continue
 		}
-		for _, c := range page.Items {
-			if c.State(now) != certs.StatusActive {
-				continue
-			}
-			d := decide(set, req.Principal.UserID, roles, app, c, now)
-			if !d.Allowed {
-				continue
-			}
-			var schemes []string
-			for _, s := range keys.SchemesFor(c.Algorithm) {
-				schemes = append(schemes, string(s))
-			}
-			out = append(out, CertificateView{ID: c.ID, Name: c.Name, Algorithm: string(c.Algorithm), Schemes: schemes,
-				Subject: c.Subject.CommonName, Thumbprint: c.Thumbprint, NotAfter: c.NotAfter.UTC().Format("2006-01-02T15:04:05Z"),
-				PolicyID: d.PolicyID, Owner: d.Owner, ChainPEM: c.ChainPEM})
+		d := decide(set, req.Principal.UserID, roles, app, c, now)
+		if !d.Allowed {
+			continue
 		}
-		if page.Next == "" {
-			break
+		var schemes []string
+		for _, s := range keys.SchemesFor(c.Algorithm) {
+			schemes = append(schemes, string(s))
 		}
-		cursor = page.Next
+		out = append(out, CertificateView{ID: c.ID, Name: c.Name, Algorithm: string(c.Algorithm), Schemes: schemes,
+			Subject: c.Subject.CommonName, Thumbprint: c.Thumbprint, NotAfter: c.NotAfter.UTC().Format("2006-01-02T15:04:05Z"),
+			PolicyID: d.PolicyID, Owner: d.Owner, ChainPEM: c.ChainPEM})
 	}
 	edge.WriteJSON(w, http.StatusOK, map[string]any{"items": out})
 	return nil

@@ -130,22 +130,9 @@ func (s *Store) CertificateForSigning(ctx context.Context, deploymentID, id stri
 	if len(pk)+len(certificateSK(id)) > 1024 {
 		return certs.Certificate{}, 0, fault.Newf(ErrNotFound, "No certificate has the id %q.", fault.Clip(id, 40))
 	}
-	ks := []map[string]types.AttributeValue{key(pk, certificateSK(id)), key(pk, policiesVersionSK)}
-	var items []map[string]types.AttributeValue
-	for attempt := 0; len(ks) > 0; attempt++ {
-		if attempt == 5 {
-			return certs.Certificate{}, 0, fault.Wrap(ErrUnavailable, fmt.Errorf("certificate for signing: keys left unprocessed"), "The service is busy; retry.")
-		}
-		out, err := s.db.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: map[string]types.KeysAndAttributes{
-			s.table: {Keys: ks, ConsistentRead: aws.Bool(true)}}})
-		if err != nil {
-			return certs.Certificate{}, 0, unavailable("get certificate", err)
-		}
-		items = append(items, out.Responses[s.table]...)
-		ks = out.UnprocessedKeys[s.table].Keys
-		if len(ks) > 0 {
-			time.Sleep(time.Duration(attempt+1) * 10 * time.Millisecond)
-		}
+	items, err := s.batchGet(ctx, "get certificate", []map[string]types.AttributeValue{key(pk, certificateSK(id)), key(pk, policiesVersionSK)})
+	if err != nil {
+		return certs.Certificate{}, 0, err
 	}
 	var cert *certs.Certificate
 	var version int64
@@ -229,33 +216,50 @@ func (s *Store) WithUsage(ctx context.Context, dep string, cs []certs.Certificat
 		byID[cs[i].ID] = &cs[i]
 		ks = append(ks, key(deploymentPK(dep), certUseSK(cs[i].ID)))
 	}
+	items, err := s.batchGet(ctx, "read certificate usage", ks)
+	if err != nil {
+		return err
+	}
+	for _, av := range items {
+		var it certUseItem
+		if err := attributevalue.UnmarshalMap(av, &it); err != nil {
+			return fmt.Errorf("decode certificate usage: %w", err)
+		}
+		if c, ok := byID[strings.TrimPrefix(it.SK, certUsePrefix)]; ok {
+			c.UsageCount, c.LastUsedAt = it.UsageCount, parseTime(it.LastUsedAt)
+		}
+	}
+	return nil
+}
+
+// batchGet reads items of the table by key with consistent BatchGetItem calls, 100 keys at a
+// time, asking again for the keys DynamoDB leaves unprocessed (a few times, then the table is
+// reported unavailable). Missing items are simply absent from the answer.
+func (s *Store) batchGet(ctx context.Context, op string, ks []map[string]types.AttributeValue) ([]map[string]types.AttributeValue, error) {
+	var items []map[string]types.AttributeValue
 	for len(ks) > 0 {
 		n := min(len(ks), 100)
 		batch := ks[:n]
 		ks = ks[n:]
 		for attempt := 0; len(batch) > 0; attempt++ {
 			if attempt == 5 {
-				return fault.Wrap(ErrUnavailable, fmt.Errorf("certificate usage: keys left unprocessed"), "The service is busy; retry.")
+				return nil, fault.Wrap(ErrUnavailable, fmt.Errorf("%s: keys left unprocessed", op), "The service is busy; retry.")
 			}
 			out, err := s.db.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: map[string]types.KeysAndAttributes{
 				s.table: {Keys: batch, ConsistentRead: aws.Bool(true)}}})
 			if err != nil {
-				return unavailable("read certificate usage", err)
+				return nil, unavailable(op, err)
 			}
-			for _, av := range out.Responses[s.table] {
-				var it certUseItem
-				if err := attributevalue.UnmarshalMap(av, &it); err != nil {
-					return fmt.Errorf("decode certificate usage: %w", err)
-				}
-				if c, ok := byID[strings.TrimPrefix(it.SK, certUsePrefix)]; ok {
-					c.UsageCount, c.LastUsedAt = it.UsageCount, parseTime(it.LastUsedAt)
-				}
-			}
+			items = append(items, out.Responses[s.table]...)
 			batch = out.UnprocessedKeys[s.table].Keys
 			if len(batch) > 0 {
-				time.Sleep(time.Duration(attempt+1) * 20 * time.Millisecond)
+				select {
+				case <-time.After(time.Duration(attempt+1) * 10 * time.Millisecond):
+				case <-ctx.Done():
+					return nil, unavailable(op, ctx.Err())
+				}
 			}
 		}
 	}
-	return nil
+	return items, nil
 }

@@ -85,14 +85,7 @@ func lookupItem(c clientauth.Credential, sk string) clientCredItem {
 // ListTrustAnchors lists every deployment's registered client certificates and CAs (one
 // page; GSI1, eventually consistent in AWS).
 func (s *Store) ListTrustAnchors(ctx context.Context, pr PageRequest) (Page[clientauth.Credential], error) {
-	in := &dynamodb.QueryInput{
-		IndexName:              aws.String(gsi1),
-		KeyConditionExpression: aws.String("GSI1PK = :pk"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":pk": &types.AttributeValueMemberS{Value: trustAnchorsPK},
-		},
-	}
-	return query(ctx, s, "trust-anchors", in, []string{attrPK, attrSK, attrGSI1PK, attrGSI1SK}, pr, decodeClientCred)
+	return listGSI1(ctx, s, trustAnchorsPK, pr, decodeClientCred)
 }
 
 // lookupSK is where authentication finds c.
@@ -165,19 +158,9 @@ func (s *Store) ListClientCredentials(ctx context.Context, deploymentID, userID 
 // allClientCredentials reads every credential of a user (at most clientauth.MaxPerUser are
 // created, so one or two pages).
 func (s *Store) allClientCredentials(ctx context.Context, deploymentID, userID string) ([]clientauth.Credential, error) {
-	var out []clientauth.Credential
-	pr := PageRequest{Limit: 100}
-	for {
-		page, err := s.ListClientCredentials(ctx, deploymentID, userID, pr)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, page.Items...)
-		if page.Next == "" {
-			return out, nil
-		}
-		pr.Cursor = page.Next
-	}
+	return All(ctx, func(ctx context.Context, pr PageRequest) (Page[clientauth.Credential], error) {
+		return s.ListClientCredentials(ctx, deploymentID, userID, pr)
+	})
 }
 
 // CountClientCredentials counts a user's credentials.

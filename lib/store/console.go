@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"fmt"
-	"slices"
 	"strconv"
 	"time"
 
@@ -174,11 +173,6 @@ func (s *Store) DeleteConsoleUser(ctx context.Context, u identity.ConsoleUser, l
 		items = append(items, del...)
 	}
 	if err := s.transact(ctx, "delete console user", items); err != nil {
-		// Any failed condition (the user, or one of its credentials, changed meanwhile) is
-		// a stale read: read again and retry.
-		if codes := cancellationCodes(err); slices.Contains(codes, "ConditionalCheckFailed") {
-			return fault.Newf(ErrStale, "The console user %s or its client certificates were changed by someone else; read it again and retry.", u.ID)
-		}
 		return s.userWriteError(err, -1, "console user", u.ID)
 	}
 	return nil

@@ -169,14 +169,19 @@ func (s *Store) DeploymentByDomain(ctx context.Context, domain string) (tenant.D
 
 // ListDeployments lists deployments, oldest first (operator view).
 func (s *Store) ListDeployments(ctx context.Context, pr PageRequest) (Page[tenant.Deployment], error) {
+	return listGSI1(ctx, s, allDeployments, pr, decodeDeployment)
+}
+
+// listGSI1 lists the items of one GSI1 partition in GSI1SK order.
+func listGSI1[T any](ctx context.Context, s *Store, pk string, pr PageRequest, decode func(map[string]types.AttributeValue) (T, error)) (Page[T], error) {
 	in := &dynamodb.QueryInput{
 		IndexName:              aws.String(gsi1),
 		KeyConditionExpression: aws.String("GSI1PK = :pk"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":pk": &types.AttributeValueMemberS{Value: allDeployments},
+			":pk": &types.AttributeValueMemberS{Value: pk},
 		},
 	}
-	return query(ctx, s, "deployments", in, []string{attrPK, attrSK, attrGSI1PK, attrGSI1SK}, pr, decodeDeployment)
+	return query(ctx, s, "gsi1:"+pk, in, []string{attrPK, attrSK, attrGSI1PK, attrGSI1SK}, pr, decode)
 }
 
 // UpdateDeployment writes next over current, where current is the deployment as the caller

@@ -70,14 +70,9 @@ func (s *Store) lastEvent(ctx context.Context, dep string, lane int) (*audit.Eve
 		h := v.(laneHead)
 		return &audit.Event{Seq: h.seq, Hash: h.hash}, nil
 	}
-	out, err := s.db.Query(ctx, &dynamodb.QueryInput{
-		TableName:              &s.table,
-		KeyConditionExpression: aws.String("PK = :pk AND begins_with(SK, :p)"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":pk": &types.AttributeValueMemberS{Value: eventLanePK(dep, lane)}, ":p": &types.AttributeValueMemberS{Value: eventSKPrefix},
-		},
-		ScanIndexForward: aws.Bool(false), Limit: aws.Int32(1), ConsistentRead: aws.Bool(true),
-	})
+	in := s.laneQuery(dep, lane)
+	in.ScanIndexForward, in.Limit = aws.Bool(false), aws.Int32(1)
+	out, err := s.db.Query(ctx, in)
 	if err != nil {
 		return nil, unavailable("read last event", err)
 	}
@@ -91,6 +86,20 @@ func (s *Store) lastEvent(ctx context.Context, dep string, lane int) (*audit.Eve
 	return &last, nil
 }
 
+// laneQuery is a consistent query of a lane's events in sequence order.
+func (s *Store) laneQuery(dep string, lane int) *dynamodb.QueryInput {
+	in := listPrefixInput(eventLanePK(dep, lane), eventSKPrefix)
+	in.TableName, in.ConsistentRead = &s.table, aws.Bool(true)
+	return in
+}
+
+// lockLane makes this store's writes to one lane take turns; it returns the unlock.
+func (s *Store) lockLane(hk string) func() {
+	mu, _ := s.laneLocks.LoadOrStore(hk, &sync.Mutex{})
+	mu.(*sync.Mutex).Lock()
+	return mu.(*sync.Mutex).Unlock
+}
+
 // AppendEvent seals e after the last event of its lane and writes it where the chain's next
 // event goes, on condition that nothing is there yet. A lost race is retried after the new
 // last event. On an error the sealed event of the last attempt is returned too: its write may
@@ -99,9 +108,7 @@ func (s *Store) AppendEvent(ctx context.Context, e audit.Event) (audit.Event, er
 	hk := headKey(e.DeploymentID, e.Lane)
 	// Appends of this process to one lane take turns, so that they do not race each other for
 	// the same place; other processes' appends still can, and the condition settles those.
-	mu, _ := s.laneLocks.LoadOrStore(hk, &sync.Mutex{})
-	mu.(*sync.Mutex).Lock()
-	defer mu.(*sync.Mutex).Unlock()
+	defer s.lockLane(hk)()
 	var sealed audit.Event
 	for attempt := 0; attempt < MaxAppendAttempts; attempt++ {
 		prev, err := s.lastEvent(ctx, e.DeploymentID, e.Lane)
@@ -153,9 +160,7 @@ func (s *Store) putEvent(ctx context.Context, sealed audit.Event, body string) e
 // final.
 func (s *Store) SettleEvent(ctx context.Context, sealed, void audit.Event) (audit.Event, error) {
 	hk := headKey(sealed.DeploymentID, sealed.Lane)
-	mu, _ := s.laneLocks.LoadOrStore(hk, &sync.Mutex{})
-	mu.(*sync.Mutex).Lock()
-	defer mu.(*sync.Mutex).Unlock()
+	defer s.lockLane(hk)()
 	void.DeploymentID, void.Lane = sealed.DeploymentID, sealed.Lane
 	var prev *audit.Event
 	if sealed.Seq > 1 {
@@ -309,14 +314,7 @@ func (s *Store) VerifyEvents(ctx context.Context, dep string, lanes int) ([]audi
 			}
 		}
 		var events []audit.Event
-		in := &dynamodb.QueryInput{
-			TableName:              &s.table,
-			KeyConditionExpression: aws.String("PK = :pk AND begins_with(SK, :p)"),
-			ExpressionAttributeValues: map[string]types.AttributeValue{
-				":pk": &types.AttributeValueMemberS{Value: eventLanePK(dep, lane)}, ":p": &types.AttributeValueMemberS{Value: eventSKPrefix},
-			},
-			ConsistentRead: aws.Bool(true),
-		}
+		in := s.laneQuery(dep, lane)
 		for {
 			out, err := s.db.Query(ctx, in)
 			if err != nil {

@@ -91,3 +91,20 @@ func query[T any](ctx context.Context, s *Store, scope string, in *dynamodb.Quer
 	}
 	return page, nil
 }
+
+// All reads every page of a listing, largest pages first, and returns the items in order.
+func All[T any](ctx context.Context, list func(context.Context, PageRequest) (Page[T], error)) ([]T, error) {
+	var out []T
+	pr := PageRequest{Limit: MaxPageSize}
+	for {
+		page, err := list(ctx, pr)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, page.Items...)
+		if page.Next == "" {
+			return out, nil
+		}
+		pr.Cursor = page.Next
+	}
+}

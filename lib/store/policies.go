@@ -107,19 +107,9 @@ func (s *Store) ListPolicies(ctx context.Context, dep string, pr PageRequest) (P
 // AllPolicies reads every policy of a deployment (conflict checks and decisions need them
 // all), page by page.
 func (s *Store) AllPolicies(ctx context.Context, dep string) ([]policy.Policy, error) {
-	var out []policy.Policy
-	cursor := ""
-	for {
-		page, err := s.ListPolicies(ctx, dep, PageRequest{Limit: MaxPageSize, Cursor: cursor})
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, page.Items...)
-		if page.Next == "" {
-			return out, nil
-		}
-		cursor = page.Next
-	}
+	return All(ctx, func(ctx context.Context, pr PageRequest) (Page[policy.Policy], error) {
+		return s.ListPolicies(ctx, dep, pr)
+	})
 }
 
 // UpdatePolicy writes next over current (as read; optimistic).

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -346,8 +347,9 @@ func (s *Store) DeletePortalUser(ctx context.Context, u identity.PortalUser, log
 // errLastAdmin is the refusal to leave a deployment without an active Admin.
 var errLastAdmin = fault.Newf(ErrConflict, "This is the deployment's last Admin: make another user Admin first.")
 
-// userWriteError explains a failed user transaction: the last-Admin condition, else a stale
-// version.
+// userWriteError explains a failed versioned transaction: the last-Admin condition, else a
+// stale read (the item, or another item the write is conditional on, such as a user's client
+// certificates, changed meanwhile).
 func (s *Store) userWriteError(err error, counterAt int, what, id string) error {
 	codes := cancellationCodes(err)
 	if codes == nil {
@@ -356,7 +358,7 @@ func (s *Store) userWriteError(err error, counterAt int, what, id string) error 
 	if counterAt >= 0 && counterAt < len(codes) && codes[counterAt] == "ConditionalCheckFailed" {
 		return errLastAdmin
 	}
-	if codes[0] == "ConditionalCheckFailed" {
+	if slices.Contains(codes, "ConditionalCheckFailed") {
 		return fault.Newf(ErrStale, "The %s %s was changed or removed by someone else; read it again and retry.", what, id)
 	}
 	return cancelled("write "+what, err, codes)
