@@ -356,10 +356,11 @@ func (a *app) signDigestCmd() *cobra.Command {
 }
 
 func decodeDigest(s, alg string) ([]byte, error) {
-	size, ok := map[string]int{"SHA256": 32, "SHA-256": 32, "SHA384": 48, "SHA-384": 48, "SHA512": 64, "SHA-512": 64}[strings.ToUpper(alg)]
+	h, ok := client.HashByName(alg)
 	if !ok {
 		return nil, usageError{"--alg is SHA256, SHA384 or SHA512"}
 	}
+	size := h.Size()
 	if raw, err := hex.DecodeString(s); err == nil && len(raw) == size {
 		return raw, nil
 	}

@@ -16,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 
 	"github.com/sassoftware/relic/v8/config"
@@ -139,10 +140,28 @@ func (b *Batch) flush(ctx context.Context) {
 	}
 }
 
+// digestAlgorithms are the digest algorithms the service signs, by the names it takes.
+var digestAlgorithms = map[string]crypto.Hash{"SHA256": crypto.SHA256, "SHA384": crypto.SHA384, "SHA512": crypto.SHA512}
+
+// HashByName is the digest algorithm named name ("SHA256", "sha-384", ...).
+func HashByName(name string) (crypto.Hash, bool) {
+	h, ok := digestAlgorithms[strings.ToUpper(strings.ReplaceAll(name, "-", ""))]
+	return h, ok
+}
+
+func hashName(h crypto.Hash) (string, bool) {
+	for name, v := range digestAlgorithms {
+		if v == h {
+			return name, true
+		}
+	}
+	return "", false
+}
+
 // checkSignature verifies a signature the service returned with the certificate's key
 // before anything is written with it.
 func checkSignature(pub crypto.PublicKey, d Digest, sig []byte) error {
-	h := map[string]crypto.Hash{"SHA256": crypto.SHA256, "SHA384": crypto.SHA384, "SHA512": crypto.SHA512}[d.Algorithm]
+	h, _ := HashByName(d.Algorithm)
 	switch k := pub.(type) {
 	case *rsa.PublicKey:
 		return rsa.VerifyPKCS1v15(k, h, d.Digest, sig)
@@ -178,7 +197,7 @@ func (k *remoteKey) Sign(_ io.Reader, digest []byte, opts crypto.SignerOpts) ([]
 	if _, ok := opts.(*rsa.PSSOptions); ok {
 		return nil, errors.New("signum: RSASSA-PSS is not used for files")
 	}
-	alg, ok := map[crypto.Hash]string{crypto.SHA256: "SHA256", crypto.SHA384: "SHA384", crypto.SHA512: "SHA512"}[opts.HashFunc()]
+	alg, ok := hashName(opts.HashFunc())
 	if !ok {
 		return nil, fmt.Errorf("signum: digest %v is not supported", opts.HashFunc())
 	}

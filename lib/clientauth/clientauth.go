@@ -26,6 +26,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/opensignum/signum/lib/fault"
@@ -343,10 +344,23 @@ func Values(cert *x509.Certificate, thumbprint string, f Field) []string {
 	return nil
 }
 
+// compiled keeps each rule pattern compiled once per instance: authentication runs on every
+// mutual-TLS request, and the patterns are few (those admins registered).
+var compiled sync.Map // pattern → *regexp.Regexp (nil: does not compile)
+
+func compile(pattern string) *regexp.Regexp {
+	if re, ok := compiled.Load(pattern); ok {
+		return re.(*regexp.Regexp)
+	}
+	var bad fault.Fields
+	re := policy.CompileFull(&bad, "pattern", pattern)
+	compiled.Store(pattern, re)
+	return re
+}
+
 func matchRules(cert *x509.Certificate, thumb string, rules []Rule) bool {
 	for _, r := range rules {
-		var bad fault.Fields
-		re := policy.CompileFull(&bad, "pattern", r.Pattern)
+		re := compile(r.Pattern)
 		if re == nil || !anyMatch(re, Values(cert, thumb, r.Field)) {
 			return false
 		}

@@ -141,8 +141,13 @@ func (a api) createClientCert(w http.ResponseWriter, r *http.Request, req *acces
 	return nil
 }
 
+// loadClientCert reads the credential the path names, of the request's deployment.
+func (a api) loadClientCert(r *http.Request, req *access.Request) (clientauth.Credential, error) {
+	return a.Store.GetClientCredential(r.Context(), req.Deployment.ID, r.PathValue("userId"), r.PathValue("credentialId"))
+}
+
 func (a api) getClientCert(w http.ResponseWriter, r *http.Request, req *access.Request) error {
-	c, err := a.Store.GetClientCredential(r.Context(), req.Deployment.ID, r.PathValue("userId"), r.PathValue("credentialId"))
+	c, err := a.loadClientCert(r, req)
 	if err != nil {
 		return err
 	}
@@ -161,7 +166,7 @@ func (a api) getClientCert(w http.ResponseWriter, r *http.Request, req *access.R
 }
 
 func (a api) deleteClientCert(w http.ResponseWriter, r *http.Request, req *access.Request) error {
-	c, err := a.Store.GetClientCredential(r.Context(), req.Deployment.ID, r.PathValue("userId"), r.PathValue("credentialId"))
+	c, err := a.loadClientCert(r, req)
 	if err != nil {
 		return err
 	}
@@ -189,7 +194,7 @@ func (a api) revokeClientCert(w http.ResponseWriter, r *http.Request, req *acces
 	if err := edge.DecodeJSON(r, &body, 0); err != nil {
 		return err
 	}
-	c, err := a.Store.GetClientCredential(r.Context(), req.Deployment.ID, r.PathValue("userId"), r.PathValue("credentialId"))
+	c, err := a.loadClientCert(r, req)
 	if err != nil {
 		return err
 	}
