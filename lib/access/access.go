@@ -9,9 +9,11 @@
 package access
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"slices"
@@ -23,6 +25,7 @@ import (
 	"github.com/opensignum/signum/lib/fault"
 	"github.com/opensignum/signum/lib/identity"
 	"github.com/opensignum/signum/lib/policy"
+	"github.com/opensignum/signum/lib/readcache"
 	"github.com/opensignum/signum/lib/tenant"
 	"github.com/opensignum/signum/lib/token"
 )
@@ -474,23 +477,57 @@ func NewMux(log *slog.Logger, guard *Guard) *Mux {
 
 // Handle registers h for pattern behind rule.
 func (m *Mux) Handle(pattern string, rule Rule, h Handler) {
+	m.register(pattern, rule, func(w http.ResponseWriter, r *http.Request) error { return m.serve(w, r, rule, h) })
+}
+
+func (m *Mux) register(pattern string, rule Rule, h edge.HandlerFunc) {
 	if rule.Name == "" || (rule.Caller != Anonymous && rule.allow == nil) {
 		panic("access: route " + pattern + " has no complete rule")
 	}
 	m.rules[pattern] = rule
-	m.Router.Handle(pattern, func(w http.ResponseWriter, r *http.Request) error {
-		req, err := m.guard.Check(r, rule)
+	m.Router.Handle(pattern, h)
+}
+
+// HandleCached is Handle for a route whose handler confirms its reads before it acts on them
+// (the store's ConfirmReads): the guard's and the handler's reads may be answered from the
+// store's cache. A request that fails while some of those are unconfirmed (the guard refused
+// it on cached items, say), or whose handler found them changed (readcache.ErrStale), is run
+// again, guard included, with every read going to the table: no answer, and no refusal,
+// rests on a cached item that was not confirmed. The handler must return such errors before
+// it writes anything.
+func (m *Mux) HandleCached(pattern string, rule Rule, h Handler) {
+	m.register(pattern, rule, func(w http.ResponseWriter, r *http.Request) error {
+		// The body is kept for a second run (a larger one fails as too large either way).
+		body, err := io.ReadAll(io.LimitReader(r.Body, edge.MaxBodyBytes+1))
 		if err != nil {
-			if errors.Is(err, fault.ErrUnauthenticated) && rule.Caller == Operator {
-				w.Header().Set("WWW-Authenticate", "AWS4-HMAC-SHA256")
-			}
-			return err
+			return fault.Wrap(fault.ErrInvalid, err, "The request body could not be read.")
 		}
-		if req.Principal.Kind != Anonymous {
-			edge.Logger(r.Context()).Debug("admitted", slog.String("principal", req.Principal.Actor()), slog.String("rule", rule.Name))
+		run := func(ctx context.Context) error {
+			rr := r.WithContext(ctx)
+			rr.Body = io.NopCloser(bytes.NewReader(body))
+			return m.serve(w, rr, rule, h)
 		}
-		return h(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, req)), req)
+		ctx := readcache.With(r.Context())
+		err = run(ctx)
+		if err != nil && (errors.Is(err, readcache.ErrStale) || readcache.From(ctx).Pending()) {
+			err = run(readcache.Fresh(r.Context()))
+		}
+		return err
 	})
+}
+
+func (m *Mux) serve(w http.ResponseWriter, r *http.Request, rule Rule, h Handler) error {
+	req, err := m.guard.Check(r, rule)
+	if err != nil {
+		if errors.Is(err, fault.ErrUnauthenticated) && rule.Caller == Operator {
+			w.Header().Set("WWW-Authenticate", "AWS4-HMAC-SHA256")
+		}
+		return err
+	}
+	if req.Principal.Kind != Anonymous {
+		edge.Logger(r.Context()).Debug("admitted", slog.String("principal", req.Principal.Actor()), slog.String("rule", rule.Name))
+	}
+	return h(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, req)), req)
 }
 
 // Rules returns every route's rule by pattern.

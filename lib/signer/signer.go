@@ -31,6 +31,7 @@ import (
 	"github.com/opensignum/signum/lib/policies"
 	"github.com/opensignum/signum/lib/policy"
 	"github.com/opensignum/signum/lib/policycache"
+	"github.com/opensignum/signum/lib/readcache"
 	"github.com/opensignum/signum/lib/service"
 	"github.com/opensignum/signum/lib/store"
 	"github.com/opensignum/signum/lib/tenant"
@@ -60,7 +61,9 @@ func NewHandler(p *service.Parts, registry *keys.Registry, m *access.Mux) *acces
 	// policies let it sign with (at this time, from any process).
 	m.Handle("GET /sign/certificates", anyConsole, a.certificates)
 	// POST /sign — any console caller; the policies decide, and every decision is recorded.
-	m.Handle("POST /sign", anyConsole, a.sign)
+	// Its reads may come from the cache: they are confirmed while the decision is written,
+	// before the key is used (see signOnce).
+	m.HandleCached("POST /sign", anyConsole, a.sign)
 	return m
 }
 
@@ -271,6 +274,24 @@ func (a *API) signOnce(ctx context.Context, r *http.Request, req *access.Request
 	if decision.Allowed {
 		base.Decision = audit.Allow
 	}
+	// What decided may have come from this instance's cache (the deployment, the caller, the
+	// certificate, the policies' version). A denial is written only once those are confirmed
+	// current; an allowed request confirms them while its decisions are written, and the key
+	// is used only after. Changed items make the route decide again on fresh reads.
+	st := a.parts.Store
+	confirmed := make(chan error, 1)
+	if readcache.From(ctx).Pending() {
+		if !decision.Allowed {
+			if err := st.ConfirmReads(ctx); err != nil {
+				return Response{}, err
+			}
+			confirmed <- nil
+		} else {
+			go func() { confirmed <- st.ConfirmReads(ctx) }()
+		}
+	} else {
+		confirmed <- nil
+	}
 	// Every decision is recorded, denials too; an allowed digest is recorded before the key
 	// is used. A failed write means no signature.
 	// The digests' decisions go to their lanes in parallel.
@@ -287,9 +308,10 @@ func (a *API) signOnce(ctx context.Context, r *http.Request, req *access.Request
 			e.FileName = f
 		}
 		wg.Add(1)
-		go func() { defer wg.Done(); events[i], errs[i] = a.parts.Store.AppendEvent(ctx, e) }()
+		go func() { defer wg.Done(); events[i], errs[i] = st.AppendEvent(ctx, e) }()
 	}
 	wg.Wait()
+	confirmErr := <-confirmed
 	if err := errors.Join(errs...); err != nil {
 		// Some decisions may be recorded — those written, and those whose write had no answer
 		// (they may have landed): they are closed as failed (best effort), so no allowed
@@ -304,12 +326,22 @@ func (a *API) signOnce(ctx context.Context, r *http.Request, req *access.Request
 			}
 		}
 		if decision.Allowed {
-			_ = a.complete(ctx, maybe, len(written) == len(maybe), nil, audit.Failed)
+			_ = a.complete(ctx, maybe, len(written) == len(maybe), nil, audit.Failed, "")
 		} else if len(written) > 0 {
 			// Checkpoints name only events known to be written.
 			a.checkpoint(ctx, written...)
 		}
 		return Response{}, err
+	}
+	if confirmErr != nil {
+		// The decisions rest on items that changed (or could not be confirmed): they are
+		// closed unsigned, and the route decides again on fresh reads.
+		reason := "not signed: what decided changed before the key was used; decided again"
+		if !errors.Is(confirmErr, readcache.ErrStale) {
+			reason = "not signed: what decided could not be confirmed current"
+		}
+		_ = a.complete(ctx, events, true, nil, audit.Failed, reason)
+		return Response{}, confirmErr
 	}
 	if !decision.Allowed {
 		a.checkpoint(ctx, events...)
@@ -330,7 +362,7 @@ func (a *API) signOnce(ctx context.Context, r *http.Request, req *access.Request
 	}
 	key, err := a.keys.Open(ctx, cert.KeyURI)
 	if err != nil {
-		_ = a.complete(ctx, events, true, nil, audit.Failed)
+		_ = a.complete(ctx, events, true, nil, audit.Failed, "")
 		return Response{}, err
 	}
 	out := Response{CertificateID: cert.ID, Algorithm: string(cert.Algorithm), SignatureScheme: string(scheme), ChainPEM: cert.ChainPEM}
@@ -338,12 +370,12 @@ func (a *API) signOnce(ctx context.Context, r *http.Request, req *access.Request
 	for i, d := range p.digests {
 		if sigs[i], err = key.SignContext(ctx, d, keys.Opts(scheme, p.hashes[i])); err != nil {
 			// None of the request's signatures is returned, so none is recorded as signed.
-			_ = a.complete(ctx, events, true, nil, audit.Failed)
+			_ = a.complete(ctx, events, true, nil, audit.Failed, "")
 			return Response{}, err
 		}
 	}
 	// The signatures are returned only once their completion is recorded.
-	if err := a.complete(ctx, events, true, sigs, audit.Signed); err != nil {
+	if err := a.complete(ctx, events, true, sigs, audit.Signed, ""); err != nil {
 		return Response{}, err
 	}
 	for i, s := range sigs {
@@ -358,7 +390,8 @@ func (a *API) signOnce(ctx context.Context, r *http.Request, req *access.Request
 // and, when signed, the SHA-256 of each signature in the same order.
 // written says whether every decision is known to be recorded (else some may not be, and no
 // checkpoint may name them).
-func (a *API) complete(ctx context.Context, decisions []audit.Event, written bool, sigs [][]byte, outcome string) error {
+// reason, when set, says why an unsigned request ended so.
+func (a *API) complete(ctx context.Context, decisions []audit.Event, written bool, sigs [][]byte, outcome, reason string) error {
 	if len(decisions) == 0 {
 		return nil
 	}
@@ -374,7 +407,7 @@ func (a *API) complete(ctx context.Context, decisions []audit.Event, written boo
 	d := decisions[0]
 	e := audit.Event{ID: tenant.NewID("evt_"), DeploymentID: d.DeploymentID, Kind: audit.KindCompletion, At: a.parts.Now(),
 		Of: strings.Join(ids, ","), Outcome: outcome, CertificateID: d.CertificateID, UserID: d.UserID,
-		SignatureSHA256: strings.Join(sums, ",")}
+		SignatureSHA256: strings.Join(sums, ","), Reason: reason}
 	e.Lane = d.Lane
 	ctx = context.WithoutCancel(ctx)
 	sealed, err := a.parts.Store.AppendEvent(ctx, e)

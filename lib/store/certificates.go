@@ -130,7 +130,7 @@ func (s *Store) CertificateForSigning(ctx context.Context, deploymentID, id stri
 	if len(pk)+len(certificateSK(id)) > 1024 {
 		return certs.Certificate{}, 0, fault.Newf(ErrNotFound, "No certificate has the id %q.", fault.Clip(id, 40))
 	}
-	items, err := s.batchGet(ctx, "get certificate", []map[string]types.AttributeValue{key(pk, certificateSK(id)), key(pk, policiesVersionSK)})
+	items, err := s.cachedBatchGet(ctx, "get certificate", []map[string]types.AttributeValue{key(pk, certificateSK(id)), key(pk, policiesVersionSK)})
 	if err != nil {
 		return certs.Certificate{}, 0, err
 	}

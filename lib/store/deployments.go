@@ -112,16 +112,14 @@ func (s *Store) GetDeployment(ctx context.Context, id string) (tenant.Deployment
 	if !tenant.ValidID("dep_", id) {
 		return tenant.Deployment{}, fault.Newf(ErrNotFound, "No deployment has the id %q.", fault.Clip(id, 40))
 	}
-	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName: &s.table, Key: key(deploymentPK(id), metaSK), ConsistentRead: aws.Bool(true),
-	})
+	item, err := s.cachedGet(ctx, deploymentPK(id), metaSK, "get deployment")
 	if err != nil {
-		return tenant.Deployment{}, unavailable("get deployment", err)
+		return tenant.Deployment{}, err
 	}
-	if len(out.Item) == 0 {
+	if item == nil {
 		return tenant.Deployment{}, fault.Newf(ErrNotFound, "No deployment has the id %q.", id)
 	}
-	return decodeDeployment(out.Item)
+	return decodeDeployment(item)
 }
 
 // DeploymentByDomain resolves a request's host name to its deployment: two GetItems, no

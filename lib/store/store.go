@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
@@ -83,6 +84,10 @@ type Store struct {
 	// domains remembers which deployment a domain name belongs to (deployment id by lower-case
 	// name); DeploymentByDomain still reads the deployment every time.
 	domains sync.Map
+	// reads holds items read for requests that may be answered from it (readcache): item by
+	// "<PK>\x00<SK>"; cached counts its keys, and it is emptied when it grows past maxCached.
+	reads  sync.Map
+	cached atomic.Int64
 }
 
 // Option configures a Store.
