@@ -347,19 +347,26 @@ func (a *API) signOnce(ctx context.Context, r *http.Request, req *access.Request
 		a.checkpoint(ctx, events...)
 		return Response{}, fault.Newf(ErrDenied, "Signing with %s is not allowed: %s", cert.ID, decision.Reason)
 	}
-	// The completion goes to the first decision's lane, and its checkpoint covers that lane;
-	// the other decisions' lanes' checkpoints move while the key signs.
-	var others []audit.Event
-	for _, e := range events[1:] {
-		if e.Lane != events[0].Lane {
-			others = append(others, e)
+	// While the key signs, the decisions' lanes' checkpoints move to them, and the
+	// certificate's usage counts the signatures (taken back below when none is returned). The
+	// completion goes to the first decision's lane; it is not checkpointed on its own: the
+	// lane's next checkpoint covers it, and until then an allowed decision without its
+	// completion is what verification reports if the completion is removed.
+	signed := false
+	aside := make(chan struct{})
+	go func() {
+		defer close(aside)
+		done := make(chan struct{})
+		go func() { defer close(done); a.checkpoint(ctx, events...) }()
+		a.countUse(ctx, cert, len(events))
+		<-done
+	}()
+	defer func() {
+		<-aside
+		if !signed {
+			a.countUse(ctx, cert, -len(events))
 		}
-	}
-	if len(others) > 0 {
-		checkpointed := make(chan struct{})
-		go func() { defer close(checkpointed); a.checkpoint(ctx, others...) }()
-		defer func() { <-checkpointed }()
-	}
+	}()
 	key, err := a.keys.Open(ctx, cert.KeyURI)
 	if err != nil {
 		_ = a.complete(ctx, events, true, nil, audit.Failed, "")
@@ -378,6 +385,7 @@ func (a *API) signOnce(ctx context.Context, r *http.Request, req *access.Request
 	if err := a.complete(ctx, events, true, sigs, audit.Signed, ""); err != nil {
 		return Response{}, err
 	}
+	signed = true
 	for i, s := range sigs {
 		out.Signatures = append(out.Signatures, Signature{Digest: base64.StdEncoding.EncodeToString(p.digests[i]),
 			Signature: base64.StdEncoding.EncodeToString(s), EventID: events[i].ID})
@@ -412,11 +420,14 @@ func (a *API) complete(ctx context.Context, decisions []audit.Event, written boo
 	ctx = context.WithoutCancel(ctx)
 	sealed, err := a.parts.Store.AppendEvent(ctx, e)
 	if err == nil {
-		a.after(ctx, sealed, len(sigs))
+		// A signed completion is answered at once (the lane's next checkpoint covers it);
+		// requests that end otherwise are not waited on, and checkpoint their end.
+		if outcome != audit.Signed {
+			a.checkpoint(ctx, sealed)
+		}
 		return nil
 	}
 	if outcome == audit.Signed && sealed.Seq > 0 && a.settle(ctx, sealed) {
-		a.after(ctx, sealed, len(sigs))
 		return nil
 	}
 	// The completion is not recorded; the decisions' lane still gets its checkpoint.
@@ -450,18 +461,12 @@ func (a *API) settle(ctx context.Context, sealed audit.Event) bool {
 	return false
 }
 
-// after does what follows a recorded completion, at once: the lane's checkpoint moves, and
-// the certificate's usage counts the signatures (a statistic for the console; the events are
-// the record, so a failure is logged, not returned).
-func (a *API) after(ctx context.Context, completion audit.Event, signed int) {
-	done := make(chan struct{})
-	go func() { defer close(done); a.checkpoint(ctx, completion) }()
-	if signed > 0 {
-		if err := a.parts.Store.RecordCertificateUse(context.WithoutCancel(ctx), completion.DeploymentID, completion.CertificateID, signed, completion.At); err != nil {
-			edge.Logger(ctx).Warn("certificate usage not counted", slog.String("certificate", completion.CertificateID), slog.String("error", err.Error()))
-		}
+// countUse counts n signatures (n < 0 takes them back) in the certificate's usage, a
+// statistic for the console: the events are the record, so a failure is logged, not returned.
+func (a *API) countUse(ctx context.Context, cert certs.Certificate, n int) {
+	if err := a.parts.Store.RecordCertificateUse(context.WithoutCancel(ctx), cert.DeploymentID, cert.ID, n, a.parts.Now()); err != nil {
+		edge.Logger(ctx).Warn("certificate usage not counted", slog.String("certificate", cert.ID), slog.String("error", err.Error()))
 	}
-	<-done
 }
 
 // checkpoint moves the event lanes' checkpoints forward. The events are recorded already; a

@@ -184,16 +184,20 @@ const certUsePrefix = "CERTUSE#"
 
 func certUseSK(certID string) string { return certUsePrefix + certID }
 
-// RecordCertificateUse counts n signatures made with a certificate at at.
+// RecordCertificateUse counts n signatures made with a certificate at at; a negative n takes
+// back signatures counted for a request that returned none (the last use stays).
 func (s *Store) RecordCertificateUse(ctx context.Context, dep, certID string, n int, at time.Time) error {
+	update := "SET #t = :t ADD usageCount :n"
+	values := map[string]types.AttributeValue{
+		":t": &types.AttributeValueMemberS{Value: "certificateUse"}, ":n": &types.AttributeValueMemberN{Value: strconv.Itoa(n)},
+	}
+	if n > 0 {
+		update = "SET #t = :t, lastUsedAt = :at ADD usageCount :n"
+		values[":at"] = &types.AttributeValueMemberS{Value: formatTime(at)}
+	}
 	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName: &s.table, Key: key(deploymentPK(dep), certUseSK(certID)),
-		UpdateExpression:         aws.String("SET #t = :t, lastUsedAt = :at ADD usageCount :n"),
-		ExpressionAttributeNames: map[string]string{"#t": "type"},
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":t": &types.AttributeValueMemberS{Value: "certificateUse"}, ":at": &types.AttributeValueMemberS{Value: formatTime(at)},
-			":n": &types.AttributeValueMemberN{Value: strconv.Itoa(n)},
-		},
+		UpdateExpression: aws.String(update), ExpressionAttributeNames: map[string]string{"#t": "type"}, ExpressionAttributeValues: values,
 	})
 	if err != nil {
 		return unavailable("record certificate use", err)

@@ -302,6 +302,7 @@ func decodeEvent(av map[string]types.AttributeValue) (audit.Event, error) {
 func (s *Store) VerifyEvents(ctx context.Context, dep string, lanes int) ([]audit.Problem, int, error) {
 	var problems []audit.Problem
 	total := 0
+	var all []audit.Event
 	for lane := 0; lane < lanes; lane++ {
 		item, err := s.getItem(ctx, deploymentPK(dep), eventHeadSK+strconv.Itoa(lane), "get event head")
 		if err != nil {
@@ -334,8 +335,10 @@ func (s *Store) VerifyEvents(ctx context.Context, dep string, lanes int) ([]audi
 			in.ExclusiveStartKey = out.LastEvaluatedKey
 		}
 		total += len(events)
+		all = append(all, events...)
 		problems = append(problems, audit.VerifyLane(lane, events, head.Seq, head.Hash)...)
 	}
+	problems = append(problems, audit.Unfinished(all, s.now().Add(-audit.OutcomeWithin))...)
 	return problems, total, nil
 }
 

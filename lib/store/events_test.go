@@ -20,16 +20,22 @@ import (
 
 const lanes = 4
 
+// eventsAt is when the fixture events happen; the stores that verify them read the time
+// there, so their allowed decisions (which have no completions) are in progress.
+var eventsAt = time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
+
+func eventClock() store.Option { return store.WithClock(func() time.Time { return eventsAt }) }
+
 func decision(dep string, i int) audit.Event {
 	return audit.Event{ID: tenant.NewID("evt_"), DeploymentID: dep, Lane: i % lanes, Kind: audit.KindDecision,
-		At:     time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC).Add(time.Duration(i) * time.Second),
+		At:     eventsAt.Add(time.Duration(i) * time.Second),
 		UserID: fmt.Sprintf("cu_user%d", i%3), CertificateID: "crt_a", Decision: []string{audit.Allow, audit.Deny}[i%2],
 		Digest: strings.Repeat("ab", 32), DigestAlgorithm: "SHA256", Reason: `policy "p" matched`}
 }
 
 func TestEventChain(t *testing.T) {
 	tg := devstack.NewEmbedded(t)
-	s := store.New(tg.Clients.DynamoDB, tg.Table, randomKey())
+	s := store.New(tg.Clients.DynamoDB, tg.Table, randomKey(), eventClock())
 	ctx := context.Background()
 	dep := tenant.NewID("dep_")
 
@@ -155,7 +161,7 @@ func TestEventChain(t *testing.T) {
 // the event itself if it landed, else the void written in its stead, which keeps it out.
 func TestSettleEvent(t *testing.T) {
 	tg := devstack.NewEmbedded(t)
-	s := store.New(tg.Clients.DynamoDB, tg.Table, randomKey())
+	s := store.New(tg.Clients.DynamoDB, tg.Table, randomKey(), eventClock())
 	ctx := context.Background()
 	dep := tenant.NewID("dep_")
 	first, err := s.AppendEvent(ctx, decision(dep, 0))

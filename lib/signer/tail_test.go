@@ -1,0 +1,157 @@
+package signer_test
+
+import (
+	"context"
+	"crypto"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/opensignum/signum/lib/audit"
+	"github.com/opensignum/signum/lib/certs"
+	"github.com/opensignum/signum/lib/identity"
+	"github.com/opensignum/signum/lib/keys"
+	"github.com/opensignum/signum/lib/policy"
+	"github.com/opensignum/signum/lib/service"
+	"github.com/opensignum/signum/lib/store"
+	"github.com/opensignum/signum/lib/tenant"
+	"github.com/opensignum/signum/lib/token"
+)
+
+// TestRemovedCompletionIsReported: the completion of a signed request is the end of its
+// lane and no checkpoint names it yet; removing it leaves an allowed decision without an
+// outcome, which verification reports once the request cannot be in progress any more (and
+// not before: a request being signed has no completion yet). Removing the decision too is
+// caught by the checkpoint, which was moved to the decision while the key signed.
+func TestRemovedCompletionIsReported(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	st := w.clean.Store
+	d, cert := w.deployment(t, "tail.localhost")
+	log := tenant.LogEntry{Actor: "test", Action: "fixture"}
+	u, err := st.CreateConsoleUser(ctx, identity.ConsoleUser{ID: tenant.NewID("cu_"), DeploymentID: d.ID, Username: "ci",
+		Roles: []identity.ConsoleRole{identity.Signer}, Status: identity.StatusActive}, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.CreatePolicy(ctx, d.ID, policy.Policy{ID: tenant.NewID("pol_"), Name: "ci", Enabled: true, Priority: 10, Action: policy.Allow,
+		What: policy.What{Certificates: []string{cert.ID}}, Who: policy.Who{Users: []string{u.ID}}}, log); err != nil {
+		t.Fatal(err)
+	}
+	tok, _, _ := w.clean.Issuer.Issue(ctx, token.Claims{Subject: u.ID, System: token.Console, Deployment: d.ID, Roles: []string{"signer"}})
+	h := w.signerOn(w.tg.Clients.DynamoDB, keys.NewRegistry(w.kms))
+	sum := sha256.Sum256([]byte("artifact"))
+	body, _ := json.Marshal(map[string]any{"certificateId": cert.ID, "digests": []map[string]string{{"digest": base64.StdEncoding.EncodeToString(sum[:]), "digestAlgorithm": "SHA256"}}})
+	if resp, err := h(ctx, signEvent(d.DomainName, tok, string(body))); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("sign: %d %v %s", resp.StatusCode, err, resp.Body)
+	}
+
+	later := store.New(w.tg.Clients.DynamoDB, w.tg.Table, service.CursorKey(w.env), store.WithClock(func() time.Time { return time.Now().Add(audit.OutcomeWithin + time.Minute) }))
+	verify := func(s *store.Store) []audit.Problem {
+		t.Helper()
+		problems, _, err := s.VerifyEvents(ctx, d.ID, audit.Lanes)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return problems
+	}
+	if p := verify(later); len(p) != 0 {
+		t.Fatalf("an intact log: %+v", p)
+	}
+	page, err := st.ListEvents(ctx, d.ID, store.EventFilter{}, store.PageRequest{Limit: 10})
+	if err != nil || len(page.Items) != 2 {
+		t.Fatalf("events: %+v %v", page.Items, err)
+	}
+	remove := func(e audit.Event) {
+		t.Helper()
+		pk := fmt.Sprintf("DEP#%s#LANE#%d", d.ID, e.Lane)
+		if _, err := w.tg.Clients.DynamoDB.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(w.tg.Table), Key: map[string]types.AttributeValue{
+			"PK": &types.AttributeValueMemberS{Value: pk}, "SK": &types.AttributeValueMemberS{Value: fmt.Sprintf("EVT#%020d", e.Seq)}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	decision, completion := page.Items[0], page.Items[1]
+	if decision.Kind != audit.KindDecision || completion.Kind != audit.KindCompletion {
+		decision, completion = completion, decision
+	}
+	remove(completion)
+	if p := verify(st); len(p) != 0 {
+		t.Fatalf("a request that may still be in progress is reported: %+v", p)
+	}
+	p := verify(later)
+	if len(p) != 1 || !strings.Contains(p[0].Detail, decision.ID+" has no completion") {
+		t.Fatalf("a removed completion: %+v", p)
+	}
+	remove(decision)
+	if p := verify(st); len(p) != 1 || !strings.Contains(p[0].Detail, "removed") {
+		t.Fatalf("a removed decision and completion: %+v", p)
+	}
+}
+
+// brokenKeys opens keys whose signing always fails.
+type brokenKeys struct{ keys.Backend }
+
+type brokenKey struct{ keys.Key }
+
+func (b brokenKeys) Open(ctx context.Context, uri string) (keys.Key, error) {
+	k, err := b.Backend.Open(ctx, uri)
+	return brokenKey{k}, err
+}
+
+func (brokenKey) SignContext(context.Context, []byte, crypto.SignerOpts) ([]byte, error) {
+	return nil, errors.Join(keys.ErrUnavailable, errors.New("injected: the key does not answer"))
+}
+
+// TestUsageCountsReturnedSignatures: the certificate's usage is counted while the key signs,
+// and taken back when the request returns no signature.
+func TestUsageCountsReturnedSignatures(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	st := w.clean.Store
+	d, cert := w.deployment(t, "usage.localhost")
+	log := tenant.LogEntry{Actor: "test", Action: "fixture"}
+	u, err := st.CreateConsoleUser(ctx, identity.ConsoleUser{ID: tenant.NewID("cu_"), DeploymentID: d.ID, Username: "ci",
+		Roles: []identity.ConsoleRole{identity.Signer}, Status: identity.StatusActive}, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.CreatePolicy(ctx, d.ID, policy.Policy{ID: tenant.NewID("pol_"), Name: "ci", Enabled: true, Priority: 10, Action: policy.Allow,
+		What: policy.What{Certificates: []string{cert.ID}}, Who: policy.Who{Users: []string{u.ID}}}, log); err != nil {
+		t.Fatal(err)
+	}
+	tok, _, _ := w.clean.Issuer.Issue(ctx, token.Claims{Subject: u.ID, System: token.Console, Deployment: d.ID, Roles: []string{"signer"}})
+	sum := sha256.Sum256([]byte("artifact"))
+	body, _ := json.Marshal(map[string]any{"certificateId": cert.ID, "digests": []map[string]string{
+		{"digest": base64.StdEncoding.EncodeToString(sum[:]), "digestAlgorithm": "SHA256"}, {"digest": base64.StdEncoding.EncodeToString(sum[:]), "digestAlgorithm": "SHA256"}}})
+	usage := func() int64 {
+		t.Helper()
+		cs := []certs.Certificate{cert}
+		if err := st.WithUsage(ctx, d.ID, cs); err != nil {
+			t.Fatal(err)
+		}
+		return cs[0].UsageCount
+	}
+	good := w.signerOn(w.tg.Clients.DynamoDB, keys.NewRegistry(w.kms))
+	if resp, err := good(ctx, signEvent(d.DomainName, tok, string(body))); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("sign: %d %v %s", resp.StatusCode, err, resp.Body)
+	}
+	if n := usage(); n != 2 {
+		t.Fatalf("usage after 2 signatures: %d", n)
+	}
+	broken := w.signerOn(w.tg.Clients.DynamoDB, keys.NewRegistry(brokenKeys{w.kms}))
+	if resp, err := broken(ctx, signEvent(d.DomainName, tok, string(body))); err != nil || resp.StatusCode != 503 {
+		t.Fatalf("sign with a failing key: %d %v %s", resp.StatusCode, err, resp.Body)
+	}
+	if n := usage(); n != 2 {
+		t.Fatalf("usage after a request that returned no signature: %d, want 2", n)
+	}
+}
