@@ -135,6 +135,8 @@ func TestCertificateUsers(t *testing.T) {
 	// Revocation by serial: refused from then on; the credential lists it.
 	agent4 := clientCert(t, ca, "agent-4", certstest.Leaf{})
 	mtls.withCert(agent4).do("GET", "/console/session", nil).must(t, 200, "agent-4 before revocation")
+	// (The signer has now seen agent-4 unrevoked: what it remembers is confirmed before use.)
+	mtls.withCert(agent4).do("POST", "/sign", signBody).must(t, 200, "agent-4 signs before revocation")
 	serial := clientauth.SerialOf(agent4.Leaf)
 	colons := strings.ToUpper(colonHex(serial))
 	con.do("POST", base+"/"+viaCA.ID+"/revocations", map[string]string{"serial": colons, "reason": "laptop stolen"}).must(t, 201, "revoke")
@@ -197,6 +199,7 @@ func TestCertificateUsers(t *testing.T) {
 	refusedAs(agent1, "disabled user", "no longer active")
 	con.do("PATCH", "/console/users/"+agent.ID, map[string]string{"status": "active"}).must(t, 200, "enable user")
 	mtls.withCert(agent1).do("GET", "/console/session", nil).must(t, 200, "enabled again")
+	mtls.withCert(agent1).do("POST", "/sign", signBody).must(t, 200, "signs again once enabled")
 
 	// Removing the user removes its credentials: the CA can be registered for someone else.
 	con.do("DELETE", "/console/users/"+agent.ID, nil).must(t, 204, "remove user")

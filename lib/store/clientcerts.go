@@ -10,7 +10,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/opensignum/signum/lib/clientauth"
@@ -261,29 +260,30 @@ func (s *Store) ListRevocations(ctx context.Context, deploymentID, issuerKey str
 // rather than half-read.
 func (s *Store) ClientCandidates(ctx context.Context, deploymentID, issuerKey, thumbprint, serial string) (clientauth.Candidates, error) {
 	pk := deploymentPK(deploymentID)
+	// A signing request may have these answered from the cache (readcache): a certificate
+	// that is not pinned and not revoked is the common case, so absence is cached too.
 	var (
 		wg              sync.WaitGroup
 		pin, rev        map[string]types.AttributeValue
-		cas             *dynamodb.QueryOutput
+		cas             []map[string]types.AttributeValue
+		more            bool
 		pinE, revE, caE error
 	)
 	wg.Add(3)
 	go func() {
 		defer wg.Done()
-		pin, pinE = s.getItem(ctx, pk, clientPinSK(thumbprint), "get pinned client certificate")
+		pin, pinE = s.cachedGet(ctx, pk, clientPinSK(thumbprint), "get pinned client certificate", true)
 	}()
 	go func() {
 		defer wg.Done()
-		rev, revE = s.getItem(ctx, pk, clientRevSK(issuerKey, serial), "get client revocation")
+		rev, revE = s.cachedGet(ctx, pk, clientRevSK(issuerKey, serial), "get client revocation", true)
 	}()
 	go func() {
 		defer wg.Done()
-		in := listPrefixInput(pk, clientCAPrefix+issuerKey+"#")
+		prefix := clientCAPrefix + issuerKey + "#"
+		in := listPrefixInput(pk, prefix)
 		in.TableName, in.ConsistentRead, in.Limit = &s.table, aws.Bool(true), aws.Int32(maxCAsPerIssuer+1)
-		var err error
-		if cas, err = s.db.Query(ctx, in); err != nil {
-			caE = unavailable("query client CA credentials", err)
-		}
+		cas, more, caE = s.cachedQuery(ctx, pk, prefix, in, "query client CA credentials")
 	}()
 	wg.Wait()
 	if err := errors.Join(pinE, revE, caE); err != nil {
@@ -300,10 +300,10 @@ func (s *Store) ClientCandidates(ctx context.Context, deploymentID, issuerKey, t
 	}
 	// More than the most a name may have, or more than one page holds: refuse rather than
 	// decide on part of them (a second user's match could be on the unread part).
-	if len(cas.Items) > maxCAsPerIssuer || len(cas.LastEvaluatedKey) > 0 {
+	if len(cas) > maxCAsPerIssuer || more {
 		return clientauth.Candidates{}, fault.Newf(fault.ErrUnauthenticated, "More than %d users are registered under your certificate's issuer; a console admin must pin certificates instead.", maxCAsPerIssuer)
 	}
-	for _, item := range cas.Items {
+	for _, item := range cas {
 		cred, err := decodeClientCred(item)
 		if err != nil {
 			return clientauth.Candidates{}, err

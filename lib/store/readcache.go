@@ -2,34 +2,47 @@ package store
 
 import (
 	"context"
+	"errors"
 	"reflect"
+	"sync"
 
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/opensignum/signum/lib/readcache"
 )
 
-// maxCached bounds the items a store keeps for readcache requests (a warm signer holds a few
-// per deployment, user and certificate that signs).
+// maxCached bounds the entries a store keeps for readcache requests (a warm signer holds a
+// few per deployment, user, certificate and client credential that signs); it is emptied
+// when it grows past.
 const maxCached = 20000
+
+// cached is what the cache holds for one key or one query, and what a request was served.
+type cached struct {
+	item  map[string]types.AttributeValue   // a GetItem's answer; nil when absent
+	query *dynamodb.QueryInput              // for a query: the query, to run again
+	items []map[string]types.AttributeValue // its one page of items
+}
 
 func cacheKey(pk, sk string) string { return pk + "\x00" + sk }
 
 // cachedGet is getItem, except that a request carrying a readcache record may be answered
-// with the item as this store last read it; the request must then ConfirmReads before it acts
-// on it. Items read from the table refresh the cache. Absent items are never cached.
-func (s *Store) cachedGet(ctx context.Context, pk, sk, op string) (map[string]types.AttributeValue, error) {
+// with the item as this store last read it; the request must then ConfirmReads before it
+// acts on it. Items read from the table refresh the cache. Absent items are cached only when
+// absent is set (for keys that are absent in the common case, like a revocation).
+func (s *Store) cachedGet(ctx context.Context, pk, sk, op string, absent ...bool) (map[string]types.AttributeValue, error) {
 	rec := readcache.From(ctx)
+	ck := cacheKey(pk, sk)
 	if rec.MayServe() {
-		if v, ok := s.reads.Load(cacheKey(pk, sk)); ok {
-			item := v.(map[string]types.AttributeValue)
-			rec.Served(pk, sk, item)
-			return item, nil
+		if v, ok := s.reads.Load(ck); ok {
+			c := v.(cached)
+			rec.Served(pk, sk, c)
+			return c.item, nil
 		}
 	}
 	item, err := s.getItem(ctx, pk, sk, op)
 	if err == nil && rec != nil {
-		s.remember(cacheKey(pk, sk), item)
+		s.remember(ck, cached{item: item}, item != nil || len(absent) > 0 && absent[0])
 	}
 	return item, err
 }
@@ -40,17 +53,21 @@ func (s *Store) cachedBatchGet(ctx context.Context, op string, ks []map[string]t
 	rec := readcache.From(ctx)
 	if rec.MayServe() {
 		items := make([]map[string]types.AttributeValue, 0, len(ks))
+		var served []cached
 		for _, k := range ks {
 			v, ok := s.reads.Load(cacheKey(keyString(k, attrPK), keyString(k, attrSK)))
 			if !ok {
-				items = nil
+				served = nil
 				break
 			}
-			items = append(items, v.(map[string]types.AttributeValue))
+			served = append(served, v.(cached))
 		}
-		if items != nil {
+		if served != nil {
 			for i, k := range ks {
-				rec.Served(keyString(k, attrPK), keyString(k, attrSK), items[i])
+				rec.Served(keyString(k, attrPK), keyString(k, attrSK), served[i])
+				if served[i].item != nil {
+					items = append(items, served[i].item)
+				}
 			}
 			return items, nil
 		}
@@ -59,65 +76,124 @@ func (s *Store) cachedBatchGet(ctx context.Context, op string, ks []map[string]t
 	if err != nil || rec == nil {
 		return items, err
 	}
-	found := map[string]map[string]types.AttributeValue{}
-	for _, it := range items {
-		found[cacheKey(keyString(it, attrPK), keyString(it, attrSK))] = it
-	}
+	found := byKey(items)
 	for _, k := range ks {
 		ck := cacheKey(keyString(k, attrPK), keyString(k, attrSK))
-		s.remember(ck, found[ck])
+		s.remember(ck, cached{item: found[ck]}, found[ck] != nil)
 	}
 	return items, nil
 }
 
-// remember keeps item as the cached state of ck (nil: forgets it).
-func (s *Store) remember(ck string, item map[string]types.AttributeValue) {
-	if item == nil {
+// cachedQuery runs in, the consistent query of the items of partition pk whose sort keys
+// begin with prefix, under the same rule as cachedGet; its answer must fit one page (a query
+// with more pages is never answered from the cache). It returns the items and whether more
+// pages followed.
+func (s *Store) cachedQuery(ctx context.Context, pk, prefix string, in *dynamodb.QueryInput, op string) ([]map[string]types.AttributeValue, bool, error) {
+	rec := readcache.From(ctx)
+	sk := "\x00query\x00" + prefix
+	ck := cacheKey(pk, sk)
+	if rec.MayServe() {
+		if v, ok := s.reads.Load(ck); ok {
+			c := v.(cached)
+			rec.Served(pk, sk, c)
+			return c.items, false, nil
+		}
+	}
+	out, err := s.db.Query(ctx, in)
+	if err != nil {
+		return nil, false, unavailable(op, err)
+	}
+	more := len(out.LastEvaluatedKey) > 0
+	if rec != nil {
+		s.remember(ck, cached{query: in, items: out.Items}, !more)
+	}
+	return out.Items, more, nil
+}
+
+// remember keeps c as the cached state of ck when keep is set, else forgets ck.
+func (s *Store) remember(ck string, c cached, keep bool) {
+	if !keep {
 		if _, had := s.reads.LoadAndDelete(ck); had {
 			s.cached.Add(-1)
 		}
 		return
 	}
-	if _, had := s.reads.Swap(ck, item); !had && s.cached.Add(1) > maxCached {
+	if _, had := s.reads.Swap(ck, c); !had && s.cached.Add(1) > maxCached {
 		s.reads.Range(func(k, _ any) bool { s.reads.Delete(k); return true })
 		s.cached.Store(0)
 	}
 }
 
-// ConfirmReads reads again, in one consistent call, every item the cache answered for this
-// request and not yet confirmed: nil when each is as it was served, readcache.ErrStale when
-// one changed or is gone (the cache now holds the new state), or the read's error. Without
-// such items it makes no call.
+// ConfirmReads reads again every item and query the cache answered for this request and not
+// yet confirmed — the items in one consistent BatchGetItem, each query again, all at once —
+// and returns nil when each is as it was served, readcache.ErrStale when one changed (the
+// cache now holds the new state), or the reads' error. Without such reads it makes no call.
 func (s *Store) ConfirmReads(ctx context.Context) error {
 	reads := readcache.From(ctx).Unconfirmed()
 	if len(reads) == 0 {
 		return nil
 	}
-	ks := make([]map[string]types.AttributeValue, len(reads))
-	for i, r := range reads {
-		ks[i] = key(r.PK, r.SK)
-	}
-	items, err := s.batchGet(ctx, "confirm reads", ks)
-	if err != nil {
-		return err
-	}
-	now := map[string]map[string]types.AttributeValue{}
-	for _, it := range items {
-		now[cacheKey(keyString(it, attrPK), keyString(it, attrSK))] = it
-	}
-	stale := false
+	var ks []map[string]types.AttributeValue
+	var gets, queries []readcache.Read
 	for _, r := range reads {
-		ck := cacheKey(r.PK, r.SK)
-		cur := now[ck]
-		s.remember(ck, cur)
-		if cur == nil || !reflect.DeepEqual(cur, r.Item) {
-			stale = true
+		if r.Item.(cached).query != nil {
+			queries = append(queries, r)
+		} else {
+			gets = append(gets, r)
+			ks = append(ks, key(r.PK, r.SK))
 		}
 	}
-	if stale {
-		return readcache.ErrStale
+	stale := make([]bool, len(reads))
+	errs := make([]error, len(queries)+1)
+	var wg sync.WaitGroup
+	for i, q := range queries {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c := q.Item.(cached)
+			out, err := s.db.Query(ctx, c.query)
+			if err != nil {
+				errs[i] = unavailable("confirm reads", err)
+				return
+			}
+			more := len(out.LastEvaluatedKey) > 0
+			s.remember(cacheKey(q.PK, q.SK), cached{query: c.query, items: out.Items}, !more)
+			stale[i] = more || !sameItems(out.Items, c.items)
+		}()
+	}
+	if len(ks) > 0 {
+		items, err := s.batchGet(ctx, "confirm reads", ks)
+		if err != nil {
+			errs[len(queries)] = err
+		} else {
+			now := byKey(items)
+			for i, r := range gets {
+				ck := cacheKey(r.PK, r.SK)
+				was := r.Item.(cached).item
+				s.remember(ck, cached{item: now[ck]}, now[ck] != nil || was == nil)
+				stale[len(queries)+i] = !reflect.DeepEqual(now[ck], was)
+			}
+		}
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	for _, st := range stale {
+		if st {
+			return readcache.ErrStale
+		}
 	}
 	return nil
+}
+
+// byKey indexes items by their cache key.
+func byKey(items []map[string]types.AttributeValue) map[string]map[string]types.AttributeValue {
+	out := make(map[string]map[string]types.AttributeValue, len(items))
+	for _, it := range items {
+		out[cacheKey(keyString(it, attrPK), keyString(it, attrSK))] = it
+	}
+	return out
 }
 
 func keyString(item map[string]types.AttributeValue, attr string) string {
@@ -125,4 +201,16 @@ func keyString(item map[string]types.AttributeValue, attr string) string {
 		return v.Value
 	}
 	return ""
+}
+
+func sameItems(a, b []map[string]types.AttributeValue) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if !reflect.DeepEqual(a[i], b[i]) {
+			return false
+		}
+	}
+	return true
 }
