@@ -77,9 +77,11 @@ BENCHCOUNT ?= 6
 bench: softhsm
 	$(GO) test ./lib/local -run '^$$' -bench 'BenchmarkGetDeployment' -benchtime 2000x -count $(BENCHCOUNT) | tee bench.txt
 	$(GO) test ./lib/local -run '^$$' -bench 'BenchmarkSign$$' -benchtime 300x -count $(BENCHCOUNT) | tee -a bench.txt
+	$(GO) test ./lib/store -run '^$$' -bench 'BenchmarkEventWrite' -benchtime 1000x -count $(BENCHCOUNT) | tee -a bench.txt
 	$(GO) test ./lib/keys/awskms ./lib/keys/pkcs11 ./lib/token ./lib/policy -run '^$$' -bench . -benchtime 100x -count $(BENCHCOUNT) | tee -a bench.txt
 	$(GO) run $(BENCHSTAT) -col /layer -filter '.name:GetDeployment' bench.txt
 	$(GO) run $(BENCHSTAT) -col /layer -filter '.name:Sign -pkg:/keys/' bench.txt
+	$(GO) run $(BENCHSTAT) -col /call -filter '.name:EventWrite' bench.txt
 	$(GO) run $(BENCHSTAT) -filter 'pkg:/keys|token|policy/' bench.txt
 
 clean:

@@ -2,6 +2,7 @@ package local_test
 
 import (
 	"bytes"
+	"encoding/hex"
 	"context"
 	"crypto"
 	"crypto/sha256"
@@ -14,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/opensignum/signum/lib/audit"
 	"github.com/opensignum/signum/lib/certs"
 	"github.com/opensignum/signum/lib/certs/certstest"
 	"github.com/opensignum/signum/lib/identity"
@@ -45,8 +47,10 @@ func (l *latencies) report(b *testing.B) {
 
 // BenchmarkSign measures, side by side in one run, the full POST /sign over HTTP (gateway,
 // guard, policy decision, two event appends, KMS sign) against the raw KMS stand-in Sign for
-// the same key, for ECDSA P-256 and RSA-2048, with 1 client and 16 concurrent clients.
-// `make bench` compares them with benchstat (ratio of p50 and of ns/op, i.e. throughput).
+// the same key, for ECDSA P-256 and RSA-2048, with 1 client and 16 concurrent clients, and
+// between them the floor: the parts any fail-closed signer needs, called one after the
+// other with nothing else. `make bench` compares them with benchstat (ratio of p50 and of
+// ns/op, i.e. throughput).
 func BenchmarkSign(b *testing.B) {
 	srv := startLocalLogging(b, io.Discard, "error")
 	ctx := context.Background()
@@ -102,13 +106,48 @@ func BenchmarkSign(b *testing.B) {
 			return nil
 		}
 		client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+		// floor is the least any fail-closed POST /sign must do, in the same order, with no
+		// logic of its own: an authenticated request over HTTP that reads the caller's current
+		// state (GET /console/session: gateway, token, one GetItem), the decision event
+		// appended before the key is used, the KMS Sign, the completion appended after.
+		floor := func(c *http.Client) error {
+			req, _ := http.NewRequest("GET", srv.URL+"/console/session", nil)
+			req.Host = local.DemoDomain
+			req.Header.Set("Authorization", "Bearer "+tok)
+			resp, err := c.Do(req)
+			if err != nil {
+				return err
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 200 {
+				b.Fatalf("GET /console/session: %d", resp.StatusCode)
+			}
+			e := audit.Event{ID: tenant.NewID("evt_"), DeploymentID: dep, Kind: audit.KindDecision, At: time.Now(), UserID: u.ID,
+				CertificateID: cert.ID, Decision: audit.Allow, Digest: hex.EncodeToString(sum[:]), DigestAlgorithm: "SHA256"}
+			e.Lane = int(e.ID[len(e.ID)-1]) % audit.Lanes
+			d, err := st.AppendEvent(ctx, e)
+			if err != nil {
+				return err
+			}
+			if _, err := key.SignContext(ctx, sum[:], crypto.SHA256); err != nil {
+				return err
+			}
+			done := audit.Event{ID: tenant.NewID("evt_"), DeploymentID: dep, Kind: audit.KindCompletion, At: time.Now(), UserID: u.ID,
+				CertificateID: cert.ID, Of: d.ID, Outcome: audit.Signed, Lane: d.Lane}
+			_, err = st.AppendEvent(ctx, done)
+			return err
+		}
 		for _, clients := range []int{1, 16} {
-			for _, layer := range []string{"raw-kms", "full-http"} {
+			for _, layer := range []string{"raw-kms", "floor", "full-http"} {
 				b.Run("alg="+string(alg)+"/clients="+itoa(clients)+"/layer="+layer, func(b *testing.B) {
 					var lat latencies
 					op := raw
-					if layer == "full-http" {
+					switch layer {
+					case "full-http":
 						op = func() error { return full(client) }
+					case "floor":
+						op = func() error { return floor(client) }
 					}
 					b.SetParallelism(max(1, clients/2)) // GOMAXPROCS is 2 here: 16 clients = 8 × 2
 					start := time.Now()
