@@ -2,11 +2,11 @@ package local_test
 
 import (
 	"bytes"
-	"encoding/hex"
 	"context"
 	"crypto"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"io"
 	"net/http"
