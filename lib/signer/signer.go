@@ -347,24 +347,25 @@ func (a *API) signOnce(ctx context.Context, r *http.Request, req *access.Request
 		a.checkpoint(ctx, events...)
 		return Response{}, fault.Newf(ErrDenied, "Signing with %s is not allowed: %s", cert.ID, decision.Reason)
 	}
-	// While the key signs, the decisions' lanes' checkpoints move to them, and the
-	// certificate's usage counts the signatures (taken back below when none is returned). The
-	// completion goes to the first decision's lane; it is not checkpointed on its own: the
-	// lane's next checkpoint covers it, and until then an allowed decision without its
-	// completion is what verification reports if the completion is removed.
+	// While the key signs, the decisions' lanes' checkpoints move to them, and the first
+	// lane's item counts the signatures in the certificate's usage, in the same write (taken
+	// back below when none is returned). The completion goes to the first decision's lane; it
+	// is not checkpointed on its own: the lane's next checkpoint covers it, and until then an
+	// allowed decision without its completion is what verification reports if the completion
+	// is removed.
 	signed := false
 	aside := make(chan struct{})
 	go func() {
 		defer close(aside)
-		done := make(chan struct{})
-		go func() { defer close(done); a.checkpoint(ctx, events...) }()
-		a.countUse(ctx, cert, len(events))
-		<-done
+		use := store.Use{CertificateID: cert.ID, N: len(events), At: now}
+		if err := st.CheckpointEventsCounting(context.WithoutCancel(ctx), use, events...); err != nil {
+			edge.Logger(ctx).Warn("event checkpoint or certificate usage not written", slog.String("error", err.Error()))
+		}
 	}()
 	defer func() {
 		<-aside
 		if !signed {
-			a.countUse(ctx, cert, -len(events))
+			a.uncount(ctx, cert, events[0].Lane, len(events))
 		}
 	}()
 	key, err := a.keys.Open(ctx, cert.KeyURI)
@@ -461,11 +462,12 @@ func (a *API) settle(ctx context.Context, sealed audit.Event) bool {
 	return false
 }
 
-// countUse counts n signatures (n < 0 takes them back) in the certificate's usage, a
-// statistic for the console: the events are the record, so a failure is logged, not returned.
-func (a *API) countUse(ctx context.Context, cert certs.Certificate, n int) {
-	if err := a.parts.Store.RecordCertificateUse(context.WithoutCancel(ctx), cert.DeploymentID, cert.ID, n, a.parts.Now()); err != nil {
-		edge.Logger(ctx).Warn("certificate usage not counted", slog.String("certificate", cert.ID), slog.String("error", err.Error()))
+// uncount takes back n signatures counted in the certificate's usage (in lane's item) for a
+// request that returned none. Usage is a statistic for the console; the events are the
+// record, so a failure is logged, not returned.
+func (a *API) uncount(ctx context.Context, cert certs.Certificate, lane, n int) {
+	if err := a.parts.Store.CountUse(context.WithoutCancel(ctx), cert.DeploymentID, lane, store.Use{CertificateID: cert.ID, N: -n}); err != nil {
+		edge.Logger(ctx).Warn("certificate usage not taken back", slog.String("certificate", cert.ID), slog.String("error", err.Error()))
 	}
 }
 

@@ -5,13 +5,13 @@ import (
 	"fmt"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/opensignum/signum/lib/audit"
 	"github.com/opensignum/signum/lib/certs"
 	"github.com/opensignum/signum/lib/fault"
 	"github.com/opensignum/signum/lib/keys"
@@ -177,60 +177,37 @@ func (s *Store) UpdateCertificate(ctx context.Context, current, next certs.Certi
 	return next, nil
 }
 
-// A certificate's usage (how many signatures, the last one) is its own item,
-// PK=DEP#<dep>, SK=CERTUSE#<certId>, counted with ADD: the signer never writes the
-// certificate record, whose versioned edits are the console's.
-const certUsePrefix = "CERTUSE#"
-
-func certUseSK(certID string) string { return certUsePrefix + certID }
-
-// RecordCertificateUse counts n signatures made with a certificate at at; a negative n takes
-// back signatures counted for a request that returned none (the last use stays).
-func (s *Store) RecordCertificateUse(ctx context.Context, dep, certID string, n int, at time.Time) error {
-	update := "SET #t = :t ADD usageCount :n"
-	values := map[string]types.AttributeValue{
-		":t": &types.AttributeValueMemberS{Value: "certificateUse"}, ":n": &types.AttributeValueMemberN{Value: strconv.Itoa(n)},
-	}
-	if n > 0 {
-		update = "SET #t = :t, lastUsedAt = :at ADD usageCount :n"
-		values[":at"] = &types.AttributeValueMemberS{Value: formatTime(at)}
-	}
-	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName: &s.table, Key: key(deploymentPK(dep), certUseSK(certID)),
-		UpdateExpression: aws.String(update), ExpressionAttributeNames: map[string]string{"#t": "type"}, ExpressionAttributeValues: values,
-	})
-	if err != nil {
-		return unavailable("record certificate use", err)
-	}
-	return nil
-}
-
-type certUseItem struct {
-	SK         string
-	UsageCount int64  `dynamodbav:"usageCount"`
-	LastUsedAt string `dynamodbav:"lastUsedAt"`
-}
-
-// WithUsage fills the usage of certificates (of one deployment) in place, reading their usage
-// items in batches.
+// WithUsage fills the usage of certificates (of one deployment) in place: the signatures
+// counted for each in the event lanes' items (CheckpointEventsCounting), summed, and the
+// latest use — one read of the lanes' items, whatever the number of certificates.
 func (s *Store) WithUsage(ctx context.Context, dep string, cs []certs.Certificate) error {
-	byID := map[string]*certs.Certificate{}
-	var ks []map[string]types.AttributeValue
-	for i := range cs {
-		byID[cs[i].ID] = &cs[i]
-		ks = append(ks, key(deploymentPK(dep), certUseSK(cs[i].ID)))
+	if len(cs) == 0 {
+		return nil
+	}
+	ks := make([]map[string]types.AttributeValue, audit.Lanes)
+	for lane := range ks {
+		ks[lane] = key(deploymentPK(dep), eventHeadSK+strconv.Itoa(lane))
 	}
 	items, err := s.batchGet(ctx, "read certificate usage", ks)
 	if err != nil {
 		return err
 	}
-	for _, av := range items {
-		var it certUseItem
-		if err := attributevalue.UnmarshalMap(av, &it); err != nil {
-			return fmt.Errorf("decode certificate usage: %w", err)
-		}
-		if c, ok := byID[strings.TrimPrefix(it.SK, certUsePrefix)]; ok {
-			c.UsageCount, c.LastUsedAt = it.UsageCount, parseTime(it.LastUsedAt)
+	for i := range cs {
+		count, last := useAttrs(cs[i].ID)
+		cs[i].UsageCount, cs[i].LastUsedAt = 0, time.Time{}
+		for _, it := range items {
+			if v, ok := it[count].(*types.AttributeValueMemberN); ok {
+				n, err := strconv.ParseInt(v.Value, 10, 64)
+				if err != nil {
+					return fmt.Errorf("decode certificate usage: %w", err)
+				}
+				cs[i].UsageCount += n
+			}
+			if v, ok := it[last].(*types.AttributeValueMemberS); ok {
+				if at := parseTime(v.Value); at.After(cs[i].LastUsedAt) {
+					cs[i].LastUsedAt = at
+				}
+			}
 		}
 	}
 	return nil

@@ -208,16 +208,70 @@ func (s *Store) EventWritten(ctx context.Context, e audit.Event) (bool, error) {
 // them (never back), in parallel. Events after a lane's checkpoint are still verified link
 // by link; the checkpoint is what reveals events removed from the end of a lane.
 func (s *Store) CheckpointEvents(ctx context.Context, events ...audit.Event) error {
+	return s.checkpoint(ctx, nil, events)
+}
+
+// Use is signatures made with a certificate, counted in a lane's item.
+type Use struct {
+	CertificateID string
+	N             int // negative: signatures counted before that were not returned
+	At            time.Time
+}
+
+// CheckpointEventsCounting is CheckpointEvents that also counts use in the item of the first
+// event's lane, in the same write: a certificate's usage is the sum over the lanes' items
+// (WithUsage), so the signer counts it without a call of its own. When that lane's
+// checkpoint is ahead already, the count is written alone.
+func (s *Store) CheckpointEventsCounting(ctx context.Context, use Use, events ...audit.Event) error {
+	return s.checkpoint(ctx, &use, events)
+}
+
+// CountUse counts use in the item of lane alone (taking back a count, say).
+func (s *Store) CountUse(ctx context.Context, dep string, lane int, use Use) error {
+	in := s.useUpdate(dep, lane, use)
+	if _, err := s.db.UpdateItem(ctx, in); err != nil {
+		return unavailable("count certificate use", err)
+	}
+	return nil
+}
+
+func useAttrs(certID string) (count, last string) { return "use_" + certID, "lastUse_" + certID }
+
+// useUpdate is the update that counts use in a lane's item: ADD to the certificate's count,
+// and its last use when signatures were made.
+func (s *Store) useUpdate(dep string, lane int, use Use) *dynamodb.UpdateItemInput {
+	count, last := useAttrs(use.CertificateID)
+	in := &dynamodb.UpdateItemInput{
+		TableName: &s.table, Key: key(deploymentPK(dep), eventHeadSK+strconv.Itoa(lane)),
+		UpdateExpression:         aws.String("SET #t = :t ADD #u :n"),
+		ExpressionAttributeNames: map[string]string{"#t": "type", "#u": count},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":t": &types.AttributeValueMemberS{Value: "eventHead"}, ":n": &types.AttributeValueMemberN{Value: strconv.Itoa(use.N)},
+		},
+	}
+	if use.N > 0 {
+		in.UpdateExpression = aws.String("SET #t = :t, #l = :at ADD #u :n")
+		in.ExpressionAttributeNames["#l"] = last
+		in.ExpressionAttributeValues[":at"] = &types.AttributeValueMemberS{Value: formatTime(use.At)}
+	}
+	return in
+}
+
+func (s *Store) checkpoint(ctx context.Context, use *Use, events []audit.Event) error {
+	if len(events) == 0 {
+		return nil
+	}
 	latest := map[int]audit.Event{}
 	for _, e := range events {
 		if cur, ok := latest[e.Lane]; !ok || e.Seq > cur.Seq {
 			latest[e.Lane] = e
 		}
 	}
+	useLane := events[0].Lane
 	errs := make(chan error, len(latest))
 	for lane, e := range latest {
 		go func() {
-			_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+			in := &dynamodb.UpdateItemInput{
 				TableName: &s.table, Key: key(deploymentPK(e.DeploymentID), eventHeadSK+strconv.Itoa(lane)),
 				UpdateExpression:         aws.String("SET #t = :t, seq = :s, #h = :h"),
 				ConditionExpression:      aws.String("attribute_not_exists(PK) OR seq < :s"),
@@ -226,9 +280,25 @@ func (s *Store) CheckpointEvents(ctx context.Context, events ...audit.Event) err
 					":t": &types.AttributeValueMemberS{Value: "eventHead"}, ":h": &types.AttributeValueMemberS{Value: e.Hash},
 					":s": &types.AttributeValueMemberN{Value: strconv.FormatInt(e.Seq, 10)},
 				},
-			})
+			}
+			counting := use != nil && lane == useLane
+			if counting {
+				u := s.useUpdate(e.DeploymentID, lane, *use)
+				in.UpdateExpression = aws.String(strings.Replace(*u.UpdateExpression, "SET #t = :t", "SET #t = :t, seq = :s, #h = :h", 1))
+				for k, v := range u.ExpressionAttributeNames {
+					in.ExpressionAttributeNames[k] = v
+				}
+				for k, v := range u.ExpressionAttributeValues {
+					in.ExpressionAttributeValues[k] = v
+				}
+			}
+			_, err := s.db.UpdateItem(ctx, in)
 			if isConditionFailed(err) {
-				err = nil // a later checkpoint is there already
+				// A later checkpoint is there already; the count still goes in.
+				err = nil
+				if counting {
+					_, err = s.db.UpdateItem(ctx, s.useUpdate(e.DeploymentID, lane, *use))
+				}
 			}
 			if err != nil {
 				err = unavailable("checkpoint events", err)

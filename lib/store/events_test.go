@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/opensignum/signum/lib/audit"
+	"github.com/opensignum/signum/lib/certs"
 	"github.com/opensignum/signum/lib/devstack"
 	"github.com/opensignum/signum/lib/store"
 	"github.com/opensignum/signum/lib/tenant"
@@ -195,5 +196,54 @@ func TestSettleEvent(t *testing.T) {
 	problems, n, err := s.VerifyEvents(ctx, dep, lanes)
 	if err != nil || len(problems) != 0 || n != 3 {
 		t.Fatalf("log after a settlement: %d events, %+v, %v", n, problems, err)
+	}
+}
+
+// A certificate's usage is counted in the lanes' items with their checkpoints: summed over
+// the lanes, counted even when the lane's checkpoint is ahead already (the checkpoint stays
+// where it is), and taken back by CountUse; the last use is the latest.
+func TestUsageCountedWithCheckpoints(t *testing.T) {
+	tg := devstack.NewEmbedded(t)
+	s := store.New(tg.Clients.DynamoDB, tg.Table, randomKey(), eventClock())
+	ctx := context.Background()
+	dep := tenant.NewID("dep_")
+	var byLane [2][]audit.Event
+	for i := 0; i < 6; i++ {
+		e := decision(dep, 0)
+		e.Lane = i % 2
+		sealed, err := s.AppendEvent(ctx, e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		byLane[e.Lane] = append(byLane[e.Lane], sealed)
+	}
+	at := eventsAt.Add(time.Hour)
+	count := func(n int, at time.Time, events ...audit.Event) {
+		t.Helper()
+		if err := s.CheckpointEventsCounting(ctx, store.Use{CertificateID: "crt_a", N: n, At: at}, events...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	count(2, at, byLane[0][2])                  // lane 0 checkpointed at its last event
+	count(1, at.Add(time.Second), byLane[1][0]) // lane 1 at its first
+	count(3, at.Add(-time.Hour), byLane[0][0])  // lane 0's checkpoint is ahead: counted alone
+	if err := s.CountUse(ctx, dep, 1, store.Use{CertificateID: "crt_a", N: -1}); err != nil {
+		t.Fatal(err)
+	}
+	cs := []certs.Certificate{{ID: "crt_a"}, {ID: "crt_b"}}
+	if err := s.WithUsage(ctx, dep, cs); err != nil {
+		t.Fatal(err)
+	}
+	if cs[0].UsageCount != 5 || !cs[0].LastUsedAt.Equal(at.Add(time.Second)) || cs[1].UsageCount != 0 || !cs[1].LastUsedAt.IsZero() {
+		t.Fatalf("usage: %+v %+v", cs[0], cs[1])
+	}
+	// The checkpoints are where the latest counted write put them: lane 0 at its third event.
+	if _, err := tg.Clients.DynamoDB.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(tg.Table), Key: map[string]types.AttributeValue{
+		"PK": &types.AttributeValueMemberS{Value: fmt.Sprintf("DEP#%s#LANE#0", dep)}, "SK": &types.AttributeValueMemberS{Value: fmt.Sprintf("EVT#%020d", byLane[0][2].Seq)}}}); err != nil {
+		t.Fatal(err)
+	}
+	problems, _, err := s.VerifyEvents(ctx, dep, 2)
+	if err != nil || len(problems) != 1 || problems[0].Lane != 0 || !strings.Contains(problems[0].Detail, "removed") {
+		t.Fatalf("after removing lane 0's checkpointed last event: %+v %v", problems, err)
 	}
 }
