@@ -13,10 +13,8 @@ import (
 	"github.com/opensignum/signum/lib/certs"
 	"github.com/opensignum/signum/lib/identity"
 	"github.com/opensignum/signum/lib/keys"
-	"github.com/opensignum/signum/lib/policy"
 	"github.com/opensignum/signum/lib/store"
 	"github.com/opensignum/signum/lib/tenant"
-	"github.com/opensignum/signum/lib/token"
 )
 
 // TestCachedReadsAreConfirmed: a warm signer answers its reads (deployment, caller,
@@ -32,20 +30,7 @@ func TestCachedReadsAreConfirmed(t *testing.T) {
 	st := w.clean.Store
 	d, cert := w.deployment(t, "cache.localhost")
 	log := tenant.LogEntry{Actor: "test", Action: "fixture"}
-	u, err := st.CreateConsoleUser(ctx, identity.ConsoleUser{ID: tenant.NewID("cu_"), DeploymentID: d.ID, Username: "ci",
-		Roles: []identity.ConsoleRole{identity.Signer}, Status: identity.StatusActive}, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pol, err := st.CreatePolicy(ctx, d.ID, policy.Policy{ID: tenant.NewID("pol_"), Name: "ci", Enabled: true, Priority: 10, Action: policy.Allow,
-		What: policy.What{Certificates: []string{cert.ID}}, Who: policy.Who{Users: []string{u.ID}}}, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tok, _, err := w.clean.Issuer.Issue(ctx, token.Claims{Subject: u.ID, System: token.Console, Deployment: d.ID, Roles: []string{"signer"}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	u, pol, tok := w.signerUser(t, d, cert)
 	db := &countingDB{DynamoDB: w.tg.Clients.DynamoDB}
 	h := w.signerOn(db, keys.NewRegistry(w.kms))
 	sum := sha256.Sum256([]byte("artifact"))

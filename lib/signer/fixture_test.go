@@ -16,10 +16,12 @@ import (
 	"github.com/opensignum/signum/lib/identity"
 	"github.com/opensignum/signum/lib/keys"
 	"github.com/opensignum/signum/lib/keys/awskms"
+	"github.com/opensignum/signum/lib/policy"
 	"github.com/opensignum/signum/lib/service"
 	"github.com/opensignum/signum/lib/signer"
 	"github.com/opensignum/signum/lib/store"
 	"github.com/opensignum/signum/lib/tenant"
+	"github.com/opensignum/signum/lib/token"
 )
 
 // world is the stand-ins with one P-256 signing key in KMS and a certificate chain for it;
@@ -81,4 +83,27 @@ func (w *world) signerOn(db store.DynamoDB, registry *keys.Registry) edge.Lambda
 	parts.Store = store.New(db, w.tg.Table, service.CursorKey(w.env))
 	parts.Guard.Tenants = parts.Store
 	return edge.Lambda(signer.NewHandler(parts, registry, access.NewMux(w.env.Log, parts.Guard)))
+}
+
+// signerUser adds a console signer to d with a policy that lets it sign with cert, and
+// returns the user, the policy and a console token for it.
+func (w *world) signerUser(t *testing.T, d tenant.Deployment, cert certs.Certificate) (identity.ConsoleUser, policy.Policy, string) {
+	t.Helper()
+	ctx := context.Background()
+	log := tenant.LogEntry{Actor: "test", Action: "fixture"}
+	u, err := w.clean.Store.CreateConsoleUser(ctx, identity.ConsoleUser{ID: tenant.NewID("cu_"), DeploymentID: d.ID, Username: "ci",
+		Roles: []identity.ConsoleRole{identity.Signer}, Status: identity.StatusActive}, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pol, err := w.clean.Store.CreatePolicy(ctx, d.ID, policy.Policy{ID: tenant.NewID("pol_"), Name: "ci", Enabled: true, Priority: 10, Action: policy.Allow,
+		What: policy.What{Certificates: []string{cert.ID}}, Who: policy.Who{Users: []string{u.ID}}}, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, _, err := w.clean.Issuer.Issue(ctx, token.Claims{Subject: u.ID, System: token.Console, Deployment: d.ID, Roles: []string{"signer"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u, pol, tok
 }

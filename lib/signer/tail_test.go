@@ -18,13 +18,9 @@ import (
 
 	"github.com/opensignum/signum/lib/audit"
 	"github.com/opensignum/signum/lib/certs"
-	"github.com/opensignum/signum/lib/identity"
 	"github.com/opensignum/signum/lib/keys"
-	"github.com/opensignum/signum/lib/policy"
 	"github.com/opensignum/signum/lib/service"
 	"github.com/opensignum/signum/lib/store"
-	"github.com/opensignum/signum/lib/tenant"
-	"github.com/opensignum/signum/lib/token"
 )
 
 // TestRemovedCompletionIsReported: the completion of a signed request is the end of its
@@ -37,17 +33,7 @@ func TestRemovedCompletionIsReported(t *testing.T) {
 	ctx := context.Background()
 	st := w.clean.Store
 	d, cert := w.deployment(t, "tail.localhost")
-	log := tenant.LogEntry{Actor: "test", Action: "fixture"}
-	u, err := st.CreateConsoleUser(ctx, identity.ConsoleUser{ID: tenant.NewID("cu_"), DeploymentID: d.ID, Username: "ci",
-		Roles: []identity.ConsoleRole{identity.Signer}, Status: identity.StatusActive}, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := st.CreatePolicy(ctx, d.ID, policy.Policy{ID: tenant.NewID("pol_"), Name: "ci", Enabled: true, Priority: 10, Action: policy.Allow,
-		What: policy.What{Certificates: []string{cert.ID}}, Who: policy.Who{Users: []string{u.ID}}}, log); err != nil {
-		t.Fatal(err)
-	}
-	tok, _, _ := w.clean.Issuer.Issue(ctx, token.Claims{Subject: u.ID, System: token.Console, Deployment: d.ID, Roles: []string{"signer"}})
+	_, _, tok := w.signerUser(t, d, cert)
 	h := w.signerOn(w.tg.Clients.DynamoDB, keys.NewRegistry(w.kms))
 	sum := sha256.Sum256([]byte("artifact"))
 	body, _ := json.Marshal(map[string]any{"certificateId": cert.ID, "digests": []map[string]string{{"digest": base64.StdEncoding.EncodeToString(sum[:]), "digestAlgorithm": "SHA256"}}})
@@ -118,17 +104,7 @@ func TestUsageCountsReturnedSignatures(t *testing.T) {
 	ctx := context.Background()
 	st := w.clean.Store
 	d, cert := w.deployment(t, "usage.localhost")
-	log := tenant.LogEntry{Actor: "test", Action: "fixture"}
-	u, err := st.CreateConsoleUser(ctx, identity.ConsoleUser{ID: tenant.NewID("cu_"), DeploymentID: d.ID, Username: "ci",
-		Roles: []identity.ConsoleRole{identity.Signer}, Status: identity.StatusActive}, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := st.CreatePolicy(ctx, d.ID, policy.Policy{ID: tenant.NewID("pol_"), Name: "ci", Enabled: true, Priority: 10, Action: policy.Allow,
-		What: policy.What{Certificates: []string{cert.ID}}, Who: policy.Who{Users: []string{u.ID}}}, log); err != nil {
-		t.Fatal(err)
-	}
-	tok, _, _ := w.clean.Issuer.Issue(ctx, token.Claims{Subject: u.ID, System: token.Console, Deployment: d.ID, Roles: []string{"signer"}})
+	_, _, tok := w.signerUser(t, d, cert)
 	sum := sha256.Sum256([]byte("artifact"))
 	body, _ := json.Marshal(map[string]any{"certificateId": cert.ID, "digests": []map[string]string{
 		{"digest": base64.StdEncoding.EncodeToString(sum[:]), "digestAlgorithm": "SHA256"}, {"digest": base64.StdEncoding.EncodeToString(sum[:]), "digestAlgorithm": "SHA256"}}})
