@@ -511,6 +511,10 @@ func (m *Mux) HandleCached(pattern string, rule Rule, h Handler) {
 		err = run(ctx)
 		if err != nil && (errors.Is(err, readcache.ErrStale) || readcache.From(ctx).Pending()) {
 			err = run(readcache.Fresh(r.Context()))
+		} else if err == nil && readcache.From(ctx).Pending() {
+			// A handler answered without confirming what it read from the cache: a bug, which
+			// its route's tests must catch; it is logged so that it cannot go unseen.
+			edge.Logger(r.Context()).Error("answered on unconfirmed cached reads", slog.String("route", pattern))
 		}
 		return err
 	})

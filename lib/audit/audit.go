@@ -10,7 +10,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"strings"
 	"time"
 )
 
@@ -99,34 +98,6 @@ type Problem struct {
 	Lane   int    `json:"lane"`
 	Seq    int64  `json:"seq"`
 	Detail string `json:"detail"`
-}
-
-// OutcomeWithin is how long after an allowed decision its completion may still be missing
-// because the request is in progress (longer than the signer function's timeout).
-const OutcomeWithin = 15 * time.Minute
-
-// Unfinished reports the allowed decisions among events (a deployment's whole log) decided
-// before cutoff that no completion closes. The signer writes a completion for every allowed
-// decision it wrote; a decision without one means the signer stopped between the two (no
-// signature was returned then) or the completion was removed — a completion at the end of a
-// lane is covered by no checkpoint until the lane's next event, so this is how its removal
-// shows.
-func Unfinished(events []Event, cutoff time.Time) []Problem {
-	closed := map[string]bool{}
-	for _, e := range events {
-		if e.Kind == KindCompletion {
-			for _, id := range strings.Split(e.Of, ",") {
-				closed[id] = true
-			}
-		}
-	}
-	var out []Problem
-	for _, e := range events {
-		if e.Kind == KindDecision && e.Decision == Allow && !closed[e.ID] && e.At.Before(cutoff) {
-			out = append(out, Problem{e.Lane, e.Seq, fmt.Sprintf("the allowed decision %s has no completion: the signer stopped before recording its outcome, or the completion was removed", e.ID)})
-		}
-	}
-	return out
 }
 
 // VerifyLane checks one lane's events, in sequence order, against the lane's checkpoint (a

@@ -1,7 +1,6 @@
 package audit_test
 
 import (
-	"strings"
 	"testing"
 	"time"
 
@@ -52,26 +51,5 @@ func TestVerifyLane(t *testing.T) {
 	u.At = u.At.UTC()
 	if u.ComputeHash() != c[1].Hash {
 		t.Error("hash depends on the time zone")
-	}
-}
-
-// Unfinished: an allowed decision needs a completion naming it (a completion may close
-// several, listed in Of), once it is older than the cutoff; denials need none.
-func TestUnfinished(t *testing.T) {
-	at := time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
-	events := []audit.Event{
-		{ID: "evt_a", Kind: audit.KindDecision, Decision: audit.Allow, At: at, Lane: 1, Seq: 4},
-		{ID: "evt_b", Kind: audit.KindDecision, Decision: audit.Allow, At: at, Lane: 2, Seq: 9},
-		{ID: "evt_c", Kind: audit.KindCompletion, Of: "evt_a,evt_b", Outcome: audit.Signed, At: at, Lane: 1, Seq: 5},
-		{ID: "evt_d", Kind: audit.KindDecision, Decision: audit.Deny, At: at, Lane: 3, Seq: 1},
-		{ID: "evt_e", Kind: audit.KindDecision, Decision: audit.Allow, At: at, Lane: 3, Seq: 2},
-		{ID: "evt_f", Kind: audit.KindDecision, Decision: audit.Allow, At: at.Add(time.Hour), Lane: 0, Seq: 1},
-	}
-	got := audit.Unfinished(events, at.Add(time.Minute))
-	if len(got) != 1 || got[0].Lane != 3 || got[0].Seq != 2 || !strings.Contains(got[0].Detail, "evt_e") {
-		t.Fatalf("unfinished: %+v", got)
-	}
-	if got := audit.Unfinished(events, at); len(got) != 0 {
-		t.Fatalf("decisions not older than the cutoff are in progress: %+v", got)
 	}
 }

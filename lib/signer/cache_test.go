@@ -110,6 +110,22 @@ func TestCachedReadsAreConfirmed(t *testing.T) {
 			}
 		}, 403, "not allowed"},
 	}
+	// A retry with an Idempotency-Key replays the stored answer only to a caller that may
+	// sign now: the replay confirms what admitted it too.
+	keyed := signEvent(d.DomainName, tok, string(body))
+	keyed.Headers["idempotency-key"] = "build-42"
+	if resp, err := h(ctx, keyed); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("keyed request: %d %v %s", resp.StatusCode, err, resp.Body)
+	}
+	changes[1].change(false) // the user is disabled
+	if resp, err := h(ctx, keyed); err != nil || resp.StatusCode != 401 || resp.Headers["Idempotent-Replayed"] != "" {
+		t.Fatalf("a disabled user's replay: %d %v %v %s", resp.StatusCode, err, resp.Headers, resp.Body)
+	}
+	changes[1].change(true)
+	if resp, err := h(ctx, keyed); err != nil || resp.StatusCode != 200 || resp.Headers["Idempotent-Replayed"] != "true" {
+		t.Fatalf("the replay once enabled again: %d %v %v %s", resp.StatusCode, err, resp.Headers, resp.Body)
+	}
+
 	for _, c := range changes {
 		sign(200, c.name+": before")
 		c.change(false)

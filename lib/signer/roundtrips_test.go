@@ -83,8 +83,8 @@ func (s seedDB) TransactWriteItems(ctx context.Context, in *dynamodb.TransactWri
 // deployment with 10 policies and users and in one with 10,000 of each: the same, and no
 // more than the four the path needs — the decision event, written while the cached
 // deployment, user, certificate and policies' version are confirmed (one BatchGetItem); the
-// lane's checkpoint with the certificate's usage count (one UpdateItem, while the key signs);
-// the completion event. (The warm path reads no policy or user listing.)
+// completion event; then the lane's checkpoint with the certificate's usage count (one
+// UpdateItem). (The warm path reads no policy or user listing.)
 func TestRoundTripsDoNotGrow(t *testing.T) {
 	if testing.Short() {
 		t.Skip("creates 20,000 users and policies")

@@ -213,6 +213,11 @@ func (a *API) sign(w http.ResponseWriter, r *http.Request, req *access.Request) 
 		case !prior.Done:
 			return fault.Newf(fault.ErrConflict, "A signing request with this Idempotency-Key is in progress; retry in a moment.")
 		default:
+			// The stored answer goes only to a caller that may sign now: what admitted this
+			// one may have come from the cache.
+			if err := a.parts.Store.ConfirmReads(ctx); err != nil {
+				return err
+			}
 			w.Header().Set("Idempotent-Replayed", "true")
 			w.Header().Set("Content-Type", "application/json")
 			w.Header().Set("Cache-Control", "no-store")
@@ -347,27 +352,19 @@ func (a *API) signOnce(ctx context.Context, r *http.Request, req *access.Request
 		a.checkpoint(ctx, events...)
 		return Response{}, fault.Newf(ErrDenied, "Signing with %s is not allowed: %s", cert.ID, decision.Reason)
 	}
-	// While the key signs, the decisions' lanes' checkpoints move to them, and the first
-	// lane's item counts the signatures in the certificate's usage, in the same write (taken
-	// back below when none is returned). The completion goes to the first decision's lane; it
-	// is not checkpointed on its own: the lane's next checkpoint covers it, and until then an
-	// allowed decision without its completion is what verification reports if the completion
-	// is removed.
-	signed := false
-	aside := make(chan struct{})
-	go func() {
-		defer close(aside)
-		use := store.Use{CertificateID: cert.ID, N: len(events), At: now}
-		if err := st.CheckpointEventsCounting(context.WithoutCancel(ctx), use, events...); err != nil {
-			edge.Logger(ctx).Warn("event checkpoint or certificate usage not written", slog.String("error", err.Error()))
+	// The completion goes to the first decision's lane, and its checkpoint covers that lane;
+	// the other decisions' lanes' checkpoints move while the key signs.
+	var others []audit.Event
+	for _, e := range events[1:] {
+		if e.Lane != events[0].Lane {
+			others = append(others, e)
 		}
-	}()
-	defer func() {
-		<-aside
-		if !signed {
-			a.uncount(ctx, cert, events[0].Lane, len(events))
-		}
-	}()
+	}
+	if len(others) > 0 {
+		checkpointed := make(chan struct{})
+		go func() { defer close(checkpointed); a.checkpoint(ctx, others...) }()
+		defer func() { <-checkpointed }()
+	}
 	key, err := a.keys.Open(ctx, cert.KeyURI)
 	if err != nil {
 		_ = a.complete(ctx, events, true, nil, audit.Failed, "")
@@ -386,7 +383,6 @@ func (a *API) signOnce(ctx context.Context, r *http.Request, req *access.Request
 	if err := a.complete(ctx, events, true, sigs, audit.Signed, ""); err != nil {
 		return Response{}, err
 	}
-	signed = true
 	for i, s := range sigs {
 		out.Signatures = append(out.Signatures, Signature{Digest: base64.StdEncoding.EncodeToString(p.digests[i]),
 			Signature: base64.StdEncoding.EncodeToString(s), EventID: events[i].ID})
@@ -421,14 +417,11 @@ func (a *API) complete(ctx context.Context, decisions []audit.Event, written boo
 	ctx = context.WithoutCancel(ctx)
 	sealed, err := a.parts.Store.AppendEvent(ctx, e)
 	if err == nil {
-		// A signed completion is answered at once (the lane's next checkpoint covers it);
-		// requests that end otherwise are not waited on, and checkpoint their end.
-		if outcome != audit.Signed {
-			a.checkpoint(ctx, sealed)
-		}
+		a.after(ctx, sealed, len(sigs))
 		return nil
 	}
 	if outcome == audit.Signed && sealed.Seq > 0 && a.settle(ctx, sealed) {
+		a.after(ctx, sealed, len(sigs))
 		return nil
 	}
 	// The completion is not recorded; the decisions' lane still gets its checkpoint.
@@ -462,12 +455,18 @@ func (a *API) settle(ctx context.Context, sealed audit.Event) bool {
 	return false
 }
 
-// uncount takes back n signatures counted in the certificate's usage (in lane's item) for a
-// request that returned none. Usage is a statistic for the console; the events are the
-// record, so a failure is logged, not returned.
-func (a *API) uncount(ctx context.Context, cert certs.Certificate, lane, n int) {
-	if err := a.parts.Store.CountUse(context.WithoutCancel(ctx), cert.DeploymentID, lane, store.Use{CertificateID: cert.ID, N: -n}); err != nil {
-		edge.Logger(ctx).Warn("certificate usage not taken back", slog.String("certificate", cert.ID), slog.String("error", err.Error()))
+// after does what follows a recorded completion: its lane's checkpoint moves to it and, in
+// the same write, the certificate's usage counts the signatures (a statistic for the
+// console; the events are the record, so a failure is logged, not returned).
+func (a *API) after(ctx context.Context, completion audit.Event, signed int) {
+	var err error
+	if signed > 0 {
+		err = a.parts.Store.CheckpointEventsCounting(ctx, store.Use{CertificateID: completion.CertificateID, N: signed, At: completion.At}, completion)
+	} else {
+		err = a.parts.Store.CheckpointEvents(ctx, completion)
+	}
+	if err != nil {
+		edge.Logger(ctx).Warn("event checkpoint or certificate usage not written", slog.String("error", err.Error()))
 	}
 }
 

@@ -21,11 +21,8 @@ import (
 
 const lanes = 4
 
-// eventsAt is when the fixture events happen; the stores that verify them read the time
-// there, so their allowed decisions (which have no completions) are in progress.
+// eventsAt is when the fixture events happen.
 var eventsAt = time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
-
-func eventClock() store.Option { return store.WithClock(func() time.Time { return eventsAt }) }
 
 func decision(dep string, i int) audit.Event {
 	return audit.Event{ID: tenant.NewID("evt_"), DeploymentID: dep, Lane: i % lanes, Kind: audit.KindDecision,
@@ -36,7 +33,7 @@ func decision(dep string, i int) audit.Event {
 
 func TestEventChain(t *testing.T) {
 	tg := devstack.NewEmbedded(t)
-	s := store.New(tg.Clients.DynamoDB, tg.Table, randomKey(), eventClock())
+	s := store.New(tg.Clients.DynamoDB, tg.Table, randomKey())
 	ctx := context.Background()
 	dep := tenant.NewID("dep_")
 
@@ -162,7 +159,7 @@ func TestEventChain(t *testing.T) {
 // the event itself if it landed, else the void written in its stead, which keeps it out.
 func TestSettleEvent(t *testing.T) {
 	tg := devstack.NewEmbedded(t)
-	s := store.New(tg.Clients.DynamoDB, tg.Table, randomKey(), eventClock())
+	s := store.New(tg.Clients.DynamoDB, tg.Table, randomKey())
 	ctx := context.Background()
 	dep := tenant.NewID("dep_")
 	first, err := s.AppendEvent(ctx, decision(dep, 0))
@@ -201,10 +198,10 @@ func TestSettleEvent(t *testing.T) {
 
 // A certificate's usage is counted in the lanes' items with their checkpoints: summed over
 // the lanes, counted even when the lane's checkpoint is ahead already (the checkpoint stays
-// where it is), and taken back by CountUse; the last use is the latest.
+// where it is); the last use is the latest.
 func TestUsageCountedWithCheckpoints(t *testing.T) {
 	tg := devstack.NewEmbedded(t)
-	s := store.New(tg.Clients.DynamoDB, tg.Table, randomKey(), eventClock())
+	s := store.New(tg.Clients.DynamoDB, tg.Table, randomKey())
 	ctx := context.Background()
 	dep := tenant.NewID("dep_")
 	var byLane [2][]audit.Event
@@ -227,14 +224,11 @@ func TestUsageCountedWithCheckpoints(t *testing.T) {
 	count(2, at, byLane[0][2])                  // lane 0 checkpointed at its last event
 	count(1, at.Add(time.Second), byLane[1][0]) // lane 1 at its first
 	count(3, at.Add(-time.Hour), byLane[0][0])  // lane 0's checkpoint is ahead: counted alone
-	if err := s.CountUse(ctx, dep, 1, store.Use{CertificateID: "crt_a", N: -1}); err != nil {
-		t.Fatal(err)
-	}
 	cs := []certs.Certificate{{ID: "crt_a"}, {ID: "crt_b"}}
 	if err := s.WithUsage(ctx, dep, cs); err != nil {
 		t.Fatal(err)
 	}
-	if cs[0].UsageCount != 5 || !cs[0].LastUsedAt.Equal(at.Add(time.Second)) || cs[1].UsageCount != 0 || !cs[1].LastUsedAt.IsZero() {
+	if cs[0].UsageCount != 6 || !cs[0].LastUsedAt.Equal(at.Add(time.Second)) || cs[1].UsageCount != 0 || !cs[1].LastUsedAt.IsZero() {
 		t.Fatalf("usage: %+v %+v", cs[0], cs[1])
 	}
 	// The checkpoints are where the latest counted write put them: lane 0 at its third event.
