@@ -13,6 +13,7 @@ package readcache
 import (
 	"context"
 	"errors"
+	"reflect"
 	"sync"
 )
 
@@ -25,6 +26,7 @@ type Reads struct {
 	fresh bool
 	mu    sync.Mutex
 	used  map[string]Read
+	mixed bool // one key was served two different items
 }
 
 // Read is an item served from the cache: its key and what it was.
@@ -55,11 +57,28 @@ func From(ctx context.Context) *Reads {
 // MayServe reports whether the cache may answer this request's reads.
 func (r *Reads) MayServe() bool { return r != nil && !r.fresh }
 
-// Served records that the item at pk, sk was answered from the cache as item.
+// Served records that the item at pk, sk was answered from the cache as item. A key served
+// two different items (the cache moved between two reads of one request) makes the request
+// stale (Mixed): what it decided on may be either.
 func (r *Reads) Served(pk, sk string, item any) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.used[pk+"\x00"+sk] = Read{PK: pk, SK: sk, Item: item}
+	k := pk + "\x00" + sk
+	if prev, ok := r.used[k]; ok && !reflect.DeepEqual(prev.Item, item) {
+		r.mixed = true
+		return
+	}
+	r.used[k] = Read{PK: pk, SK: sk, Item: item}
+}
+
+// Mixed reports whether one key was served two different items since the last Unconfirmed.
+func (r *Reads) Mixed() bool {
+	if r == nil {
+		return false
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.mixed
 }
 
 // Unconfirmed returns the items served from the cache and not yet confirmed, and forgets
@@ -75,6 +94,7 @@ func (r *Reads) Unconfirmed() []Read {
 		out = append(out, v)
 		delete(r.used, k)
 	}
+	r.mixed = false
 	return out
 }
 

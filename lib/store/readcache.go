@@ -129,8 +129,13 @@ func (s *Store) remember(ck string, c cached, keep bool) {
 // and returns nil when each is as it was served, readcache.ErrStale when one changed (the
 // cache now holds the new state), or the reads' error. Without such reads it makes no call.
 func (s *Store) ConfirmReads(ctx context.Context) error {
-	reads := readcache.From(ctx).Unconfirmed()
+	rec := readcache.From(ctx)
+	mixed := rec.Mixed()
+	reads := rec.Unconfirmed()
 	if len(reads) == 0 {
+		if mixed {
+			return readcache.ErrStale
+		}
 		return nil
 	}
 	var ks []map[string]types.AttributeValue
@@ -183,6 +188,9 @@ func (s *Store) ConfirmReads(ctx context.Context) error {
 		if st {
 			return readcache.ErrStale
 		}
+	}
+	if mixed {
+		return readcache.ErrStale
 	}
 	return nil
 }
