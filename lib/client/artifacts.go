@@ -231,7 +231,7 @@ type FileResult struct {
 func (c *Client) SignFiles(ctx context.Context, cert Certificate, jobs []FileJob, sc Context, idempotencyKey string, progress func(FileResult)) ([]FileResult, error) {
 	chain, err := cert.Chain()
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w: %v", ErrServer, err)
 	}
 	switch chain[0].PublicKey.(type) {
 	case *rsa.PublicKey, *ecdsa.PublicKey:

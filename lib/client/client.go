@@ -10,7 +10,6 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -22,6 +21,8 @@ import (
 	"time"
 
 	"software.sslmate.com/src/go-pkcs12"
+
+	"github.com/opensignum/signum/lib/signapi"
 )
 
 // Config says where the service is and how to authenticate.
@@ -268,22 +269,12 @@ func explainTransport(cfg Config, err error) error {
 	return fmt.Errorf("%w: cannot reach %s (%v); check the URL and that the service is running", ErrUnreachable, cfg.URL, err)
 }
 
-// Certificate is a certificate the caller may sign with.
-type Certificate struct {
-	ID         string   `json:"id"`
-	Name       string   `json:"name"`
-	Algorithm  string   `json:"keyAlgorithm"`
-	Schemes    []string `json:"signatureSchemes"`
-	Subject    string   `json:"subject"`
-	Thumbprint string   `json:"thumbprintSha256"`
-	NotAfter   string   `json:"notAfter"`
-	PolicyID   string   `json:"policyId,omitempty"`
-	Owner      bool     `json:"owner"`
-	ChainPEM   string   `json:"chainPem"`
-}
-
-// Chain parses the certificate's chain (leaf first).
-func (c Certificate) Chain() ([]*x509.Certificate, error) { return parseChain(c.ChainPEM) }
+// The wire types of the signing API are lib/signapi's, shared with the service.
+type (
+	Certificate = signapi.Certificate
+	Context     = signapi.Context
+	SignResult  = signapi.Response
+)
 
 // Certificates lists the certificates the caller may sign with from process/commandLine.
 func (c *Client) Certificates(ctx context.Context, process, commandLine string) ([]Certificate, error) {
@@ -305,15 +296,6 @@ func (c *Client) Certificates(ctx context.Context, process, commandLine string) 
 	return out.Items, err
 }
 
-// Context is what a signing request reports about where it comes from.
-type Context struct {
-	Process     string            `json:"process,omitempty"`
-	CommandLine string            `json:"commandLine,omitempty"`
-	FileName    string            `json:"fileName,omitempty"`
-	AgentID     string            `json:"agentId,omitempty"`
-	CI          map[string]string `json:"ci,omitempty"`
-}
-
 // Digest is one digest to sign.
 type Digest struct {
 	Digest    []byte
@@ -321,62 +303,12 @@ type Digest struct {
 	FileName  string
 }
 
-// SignResult is the service's answer.
-type SignResult struct {
-	CertificateID   string   `json:"certificateId"`
-	Algorithm       string   `json:"keyAlgorithm"`
-	SignatureScheme string   `json:"signatureScheme"`
-	ChainPEM        string   `json:"chainPem"`
-	Signatures      []Signed `json:"signatures"`
-}
-
-// Signed is one signature.
-type Signed struct {
-	Digest    string `json:"digest"`
-	Signature string `json:"signature"`
-	EventID   string `json:"eventId"`
-}
-
-// Chain parses the certificate chain of the answer (leaf first).
-func (r SignResult) Chain() ([]*x509.Certificate, error) { return parseChain(r.ChainPEM) }
-
-func parseChain(chainPEM string) ([]*x509.Certificate, error) {
-	var out []*x509.Certificate
-	rest := []byte(chainPEM)
-	for {
-		var b *pem.Block
-		b, rest = pem.Decode(rest)
-		if b == nil {
-			break
-		}
-		c, err := x509.ParseCertificate(b.Bytes)
-		if err != nil {
-			return nil, fmt.Errorf("%w: the certificate chain does not parse: %v", ErrServer, err)
-		}
-		out = append(out, c)
-	}
-	if len(out) == 0 {
-		return nil, fmt.Errorf("%w: the answer has no certificate chain", ErrServer)
-	}
-	return out, nil
-}
-
 // Sign signs digests with certificate certID in one request. idempotencyKey, when set,
 // makes a retry return the first answer.
 func (c *Client) Sign(ctx context.Context, certID, scheme string, digests []Digest, sc Context, idempotencyKey string) (SignResult, error) {
-	type wire struct {
-		Digest          string `json:"digest"`
-		DigestAlgorithm string `json:"digestAlgorithm"`
-		FileName        string `json:"fileName,omitempty"`
-	}
-	body := struct {
-		CertificateID   string  `json:"certificateId"`
-		SignatureScheme string  `json:"signatureScheme,omitempty"`
-		Digests         []wire  `json:"digests"`
-		Context         Context `json:"context"`
-	}{CertificateID: certID, SignatureScheme: scheme, Context: sc}
+	body := signapi.Request{CertificateID: certID, SignatureScheme: scheme, Context: sc}
 	for _, d := range digests {
-		body.Digests = append(body.Digests, wire{Digest: base64.StdEncoding.EncodeToString(d.Digest), DigestAlgorithm: d.Algorithm, FileName: d.FileName})
+		body.Digests = append(body.Digests, signapi.Digest{Digest: base64.StdEncoding.EncodeToString(d.Digest), DigestAlgorithm: d.Algorithm, FileName: d.FileName})
 	}
 	var out SignResult
 	var hdr []string

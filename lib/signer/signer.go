@@ -33,6 +33,7 @@ import (
 	"github.com/opensignum/signum/lib/policycache"
 	"github.com/opensignum/signum/lib/readcache"
 	"github.com/opensignum/signum/lib/service"
+	"github.com/opensignum/signum/lib/signapi"
 	"github.com/opensignum/signum/lib/store"
 	"github.com/opensignum/signum/lib/tenant"
 )
@@ -67,13 +68,15 @@ func NewHandler(p *service.Parts, registry *keys.Registry, m *access.Mux) *acces
 	return m
 }
 
-// Digest is one digest to sign.
-type Digest struct {
-	Digest          string `json:"digest"` // base64
-	DigestAlgorithm string `json:"digestAlgorithm"`
-	// FileName names the file this digest is of (else context.fileName applies).
-	FileName string `json:"fileName,omitempty"`
-}
+// The wire types of the signing API live in lib/signapi, shared with the clients.
+type (
+	Digest          = signapi.Digest
+	Context         = signapi.Context
+	Request         = signapi.Request
+	Signature       = signapi.Signature
+	Response        = signapi.Response
+	CertificateView = signapi.Certificate
+)
 
 // Limits on the CI metadata a request reports.
 const (
@@ -81,39 +84,6 @@ const (
 	MaxCIKeyLen   = 64
 	MaxCIValueLen = 1024
 )
-
-// Context is what the client reports about where the request comes from.
-type Context struct {
-	Process     string            `json:"process"`
-	CommandLine string            `json:"commandLine"`
-	FileName    string            `json:"fileName"`
-	AgentID     string            `json:"agentId"`
-	CI          map[string]string `json:"ci"`
-}
-
-// Request is the body of POST /sign.
-type Request struct {
-	CertificateID   string   `json:"certificateId"`
-	SignatureScheme string   `json:"signatureScheme"`
-	Digests         []Digest `json:"digests"`
-	Context         Context  `json:"context"`
-}
-
-// Signature is one signed digest.
-type Signature struct {
-	Digest    string `json:"digest"`
-	Signature string `json:"signature"`
-	EventID   string `json:"eventId"`
-}
-
-// Response is the answer to POST /sign.
-type Response struct {
-	CertificateID   string      `json:"certificateId"`
-	Algorithm       string      `json:"keyAlgorithm"`
-	SignatureScheme string      `json:"signatureScheme"`
-	Signatures      []Signature `json:"signatures"`
-	ChainPEM        string      `json:"chainPem"`
-}
 
 var hashes = map[string]crypto.Hash{"SHA256": crypto.SHA256, "SHA384": crypto.SHA384, "SHA512": crypto.SHA512}
 
@@ -123,7 +93,7 @@ type parsed struct {
 	hashes  []crypto.Hash
 }
 
-func (r Request) parse() (parsed, error) {
+func parse(r Request) (parsed, error) {
 	var bad fault.Fields
 	if r.CertificateID == "" {
 		bad.Add("certificateId", "is required")
@@ -186,7 +156,7 @@ func (a *API) sign(w http.ResponseWriter, r *http.Request, req *access.Request) 
 	if err := edge.DecodeJSON(r, &body, 0); err != nil {
 		return err
 	}
-	p, err := body.parse()
+	p, err := parse(body)
 	if err != nil {
 		return err
 	}
@@ -483,21 +453,6 @@ func (a *API) checkpoint(ctx context.Context, events ...audit.Event) {
 func decide(set *policy.Set, userID string, roles []string, c Context, cert certs.Certificate, now time.Time) policy.Decision {
 	return set.Evaluate(policy.Request{UserID: userID, Roles: roles, Process: c.Process, CommandLine: c.CommandLine, At: now,
 		Certificate: policies.Certificate(cert, now)})
-}
-
-// CertificateView is a certificate the caller may sign with.
-type CertificateView struct {
-	ID         string   `json:"id"`
-	Name       string   `json:"name"`
-	Algorithm  string   `json:"keyAlgorithm"`
-	Schemes    []string `json:"signatureSchemes"`
-	Subject    string   `json:"subject"`
-	Thumbprint string   `json:"thumbprintSha256"`
-	NotAfter   string   `json:"notAfter"`
-	PolicyID   string   `json:"policyId,omitempty"`
-	Owner      bool     `json:"owner"`
-	// ChainPEM is the certificate chain (leaf first), which clients embed in what they sign.
-	ChainPEM string `json:"chainPem"`
 }
 
 func (a *API) certificates(w http.ResponseWriter, r *http.Request, req *access.Request) error {
