@@ -253,17 +253,13 @@ func (a *API) signOnce(ctx context.Context, r *http.Request, req *access.Request
 	// certificate, the policies' version). A denial is written only once those are confirmed
 	// current; an allowed request confirms them while its decisions are written, and the key
 	// is used only after. Changed items make the route decide again on fresh reads.
+	// (ConfirmReads makes no call when nothing came from the cache.)
 	st := a.parts.Store
 	confirmed := make(chan error, 1)
-	if readcache.From(ctx).Pending() {
-		if !decision.Allowed {
-			if err := st.ConfirmReads(ctx); err != nil {
-				return Response{}, err
-			}
-			confirmed <- nil
-		} else {
-			go func() { confirmed <- st.ConfirmReads(ctx) }()
-		}
+	if decision.Allowed {
+		go func() { confirmed <- st.ConfirmReads(ctx) }()
+	} else if err := st.ConfirmReads(ctx); err != nil {
+		return Response{}, err
 	} else {
 		confirmed <- nil
 	}

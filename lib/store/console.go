@@ -103,7 +103,7 @@ func (s *Store) CreateConsoleUser(ctx context.Context, u identity.ConsoleUser, l
 
 // GetConsoleUser reads a console user of a deployment.
 func (s *Store) GetConsoleUser(ctx context.Context, deploymentID, id string) (identity.ConsoleUser, error) {
-	item, err := s.cachedGet(ctx, deploymentPK(deploymentID), consoleUserSK(id), "get console user")
+	item, err := s.cachedGet(ctx, deploymentPK(deploymentID), consoleUserSK(id), "get console user", false)
 	if err != nil {
 		return identity.ConsoleUser{}, err
 	}

@@ -112,7 +112,7 @@ func (s *Store) GetDeployment(ctx context.Context, id string) (tenant.Deployment
 	if !tenant.ValidID("dep_", id) {
 		return tenant.Deployment{}, fault.Newf(ErrNotFound, "No deployment has the id %q.", fault.Clip(id, 40))
 	}
-	item, err := s.cachedGet(ctx, deploymentPK(id), metaSK, "get deployment")
+	item, err := s.cachedGet(ctx, deploymentPK(id), metaSK, "get deployment", false)
 	if err != nil {
 		return tenant.Deployment{}, err
 	}

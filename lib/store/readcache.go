@@ -28,9 +28,9 @@ func cacheKey(pk, sk string) string { return pk + "\x00" + sk }
 
 // cachedGet is getItem, except that a request carrying a readcache record may be answered
 // with the item as this store last read it; the request must then ConfirmReads before it
-// acts on it. Items read from the table refresh the cache. Absent items are cached only when
-// absent is set (for keys that are absent in the common case, like a revocation).
-func (s *Store) cachedGet(ctx context.Context, pk, sk, op string, absent ...bool) (map[string]types.AttributeValue, error) {
+// acts on it. Items read from the table refresh the cache. Absent items are cached only with
+// keepAbsent (for keys that are absent in the common case, like a revocation).
+func (s *Store) cachedGet(ctx context.Context, pk, sk, op string, keepAbsent bool) (map[string]types.AttributeValue, error) {
 	rec := readcache.From(ctx)
 	ck := cacheKey(pk, sk)
 	if rec.MayServe() {
@@ -42,7 +42,7 @@ func (s *Store) cachedGet(ctx context.Context, pk, sk, op string, absent ...bool
 	}
 	item, err := s.getItem(ctx, pk, sk, op)
 	if err == nil && rec != nil {
-		s.remember(ck, cached{item: item}, item != nil || len(absent) > 0 && absent[0])
+		s.remember(ck, cached{item: item}, item != nil || keepAbsent)
 	}
 	return item, err
 }
@@ -132,10 +132,7 @@ func (s *Store) ConfirmReads(ctx context.Context) error {
 	rec := readcache.From(ctx)
 	mixed := rec.Mixed()
 	reads := rec.Unconfirmed()
-	if len(reads) == 0 {
-		if mixed {
-			return readcache.ErrStale
-		}
+	if len(reads) == 0 && !mixed {
 		return nil
 	}
 	var ks []map[string]types.AttributeValue
@@ -148,35 +145,46 @@ func (s *Store) ConfirmReads(ctx context.Context) error {
 			ks = append(ks, key(r.PK, r.SK))
 		}
 	}
-	stale := make([]bool, len(reads))
-	errs := make([]error, len(queries)+1)
-	var wg sync.WaitGroup
-	for i, q := range queries {
+	var (
+		mu    sync.Mutex
+		stale = mixed
+		errs  []error
+		wg    sync.WaitGroup
+	)
+	note := func(changed bool, err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		stale = stale || changed
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	for _, q := range queries {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			c := q.Item.(cached)
 			out, err := s.db.Query(ctx, c.query)
 			if err != nil {
-				errs[i] = unavailable("confirm reads", err)
+				note(false, unavailable("confirm reads", err))
 				return
 			}
 			more := len(out.LastEvaluatedKey) > 0
 			s.remember(cacheKey(q.PK, q.SK), cached{query: c.query, items: out.Items}, !more)
-			stale[i] = more || !sameItems(out.Items, c.items)
+			note(more || !sameItems(out.Items, c.items), nil)
 		}()
 	}
 	if len(ks) > 0 {
 		items, err := s.batchGet(ctx, "confirm reads", ks)
 		if err != nil {
-			errs[len(queries)] = err
+			note(false, err)
 		} else {
 			now := byKey(items)
-			for i, r := range gets {
+			for _, r := range gets {
 				ck := cacheKey(r.PK, r.SK)
 				was := r.Item.(cached).item
 				s.remember(ck, cached{item: now[ck]}, now[ck] != nil || was == nil)
-				stale[len(queries)+i] = !reflect.DeepEqual(now[ck], was)
+				note(!reflect.DeepEqual(now[ck], was), nil)
 			}
 		}
 	}
@@ -184,12 +192,7 @@ func (s *Store) ConfirmReads(ctx context.Context) error {
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
-	for _, st := range stale {
-		if st {
-			return readcache.ErrStale
-		}
-	}
-	if mixed {
+	if stale {
 		return readcache.ErrStale
 	}
 	return nil

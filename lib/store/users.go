@@ -261,7 +261,7 @@ func (s *Store) PortalUserByEmail(ctx context.Context, email string) (identity.P
 
 // GetPortalUser reads a portal user of a deployment.
 func (s *Store) GetPortalUser(ctx context.Context, deploymentID, id string) (identity.PortalUser, error) {
-	item, err := s.cachedGet(ctx, deploymentPK(deploymentID), portalUserSK(id), "get portal user")
+	item, err := s.cachedGet(ctx, deploymentPK(deploymentID), portalUserSK(id), "get portal user", false)
 	if err != nil {
 		return identity.PortalUser{}, err
 	}
