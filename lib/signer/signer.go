@@ -64,7 +64,7 @@ func NewHandler(p *service.Parts, registry *keys.Registry, m *access.Mux) *acces
 	// POST /sign — any console caller; the policies decide, and every decision is recorded.
 	// Its reads may come from the cache: they are confirmed while the decision is written,
 	// before the key is used (see signOnce).
-	m.HandleCached("POST /sign", anyConsole, a.sign)
+	m.HandleCached("POST /sign", anyConsole, a.sign, p.Store.ConfirmReads)
 	return m
 }
 
@@ -183,11 +183,7 @@ func (a *API) sign(w http.ResponseWriter, r *http.Request, req *access.Request) 
 		case !prior.Done:
 			return fault.Newf(fault.ErrConflict, "A signing request with this Idempotency-Key is in progress; retry in a moment.")
 		default:
-			// The stored answer goes only to a caller that may sign now: what admitted this
-			// one may have come from the cache.
-			if err := a.parts.Store.ConfirmReads(ctx); err != nil {
-				return err
-			}
+			// (What admitted the caller is confirmed before this answer goes out: HandleCached.)
 			w.Header().Set("Idempotent-Replayed", "true")
 			w.Header().Set("Content-Type", "application/json")
 			w.Header().Set("Cache-Control", "no-store")
