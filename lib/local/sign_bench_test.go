@@ -89,21 +89,25 @@ func BenchmarkSign(b *testing.B) {
 		sum := sha256.Sum256([]byte("artifact"))
 		body, _ := json.Marshal(map[string]any{"certificateId": cert.ID, "digests": []map[string]string{{"digest": base64.StdEncoding.EncodeToString(sum[:]), "digestAlgorithm": "SHA256"}}})
 		raw := func() error { _, err := key.SignContext(ctx, sum[:], crypto.SHA256); return err }
-		full := func(c *http.Client) error {
-			req, _ := http.NewRequest("POST", srv.URL+"/sign", bytes.NewReader(body))
+		// do sends req to the local server and wants status back.
+		do := func(c *http.Client, req *http.Request, want int) error {
 			req.Host = local.DemoDomain
-			req.Header.Set("Content-Type", "application/json")
-			req.Header.Set("Authorization", "Bearer "+tok)
 			resp, err := c.Do(req)
 			if err != nil {
 				return err
 			}
 			_, _ = io.Copy(io.Discard, resp.Body)
 			resp.Body.Close()
-			if resp.StatusCode != 200 {
-				b.Fatalf("POST /sign: %d", resp.StatusCode)
+			if resp.StatusCode != want {
+				b.Fatalf("%s %s: %d, want %d", req.Method, req.URL.Path, resp.StatusCode, want)
 			}
 			return nil
+		}
+		full := func(c *http.Client) error {
+			req, _ := http.NewRequest("POST", srv.URL+"/sign", bytes.NewReader(body))
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("Authorization", "Bearer "+tok)
+			return do(c, req, 200)
 		}
 		client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
 		// floor is a lower bound on what any fail-closed POST /sign costs here: the calls it
@@ -116,15 +120,8 @@ func BenchmarkSign(b *testing.B) {
 		floorLog := tenant.NewID("dep_")
 		floor := func(c *http.Client) error {
 			req, _ := http.NewRequest("GET", srv.URL+"/no-such-route", nil)
-			req.Host = local.DemoDomain
-			resp, err := c.Do(req)
-			if err != nil {
+			if err := do(c, req, 404); err != nil {
 				return err
-			}
-			_, _ = io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode != 404 {
-				b.Fatalf("GET /no-such-route: %d", resp.StatusCode)
 			}
 			if _, err := st.GetDeployment(ctx, dep); err != nil {
 				return err
