@@ -2,9 +2,6 @@ package signer_test
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/base64"
-	"encoding/json"
 	"net/netip"
 	"strings"
 	"testing"
@@ -33,11 +30,10 @@ func TestCachedReadsAreConfirmed(t *testing.T) {
 	u, pol, tok := w.signerUser(t, d, cert)
 	db := &countingDB{DynamoDB: w.tg.Clients.DynamoDB}
 	h := w.signerOn(db, keys.NewRegistry(w.kms))
-	sum := sha256.Sum256([]byte("artifact"))
-	body, _ := json.Marshal(map[string]any{"certificateId": cert.ID, "digests": []map[string]string{{"digest": base64.StdEncoding.EncodeToString(sum[:]), "digestAlgorithm": "SHA256"}}})
+	body := signBody(cert, 1)
 	sign := func(want int, what string) string {
 		t.Helper()
-		resp, err := h(ctx, signEvent(d.DomainName, tok, string(body)))
+		resp, err := h(ctx, signEvent(d.DomainName, tok, body))
 		if err != nil || resp.StatusCode != want {
 			t.Fatalf("%s: %d %v %s, want %d", what, resp.StatusCode, err, resp.Body, want)
 		}
@@ -112,7 +108,7 @@ func TestCachedReadsAreConfirmed(t *testing.T) {
 	}
 	// A retry with an Idempotency-Key replays the stored answer only to a caller that may
 	// sign now: the replay confirms what admitted it too.
-	keyed := signEvent(d.DomainName, tok, string(body))
+	keyed := signEvent(d.DomainName, tok, body)
 	keyed.Headers["idempotency-key"] = "build-42"
 	if resp, err := h(ctx, keyed); err != nil || resp.StatusCode != 200 {
 		t.Fatalf("keyed request: %d %v %s", resp.StatusCode, err, resp.Body)

@@ -2,7 +2,10 @@ package signer_test
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
 	"io"
 	"testing"
 	"time"
@@ -106,4 +109,15 @@ func (w *world) signerUser(t *testing.T, d tenant.Deployment, cert certs.Certifi
 		t.Fatal(err)
 	}
 	return u, pol, tok
+}
+
+// signBody is a POST /sign body for cert with n digests (of "artifact").
+func signBody(cert certs.Certificate, n int) string {
+	sum := sha256.Sum256([]byte("artifact"))
+	var digests []map[string]string
+	for i := 0; i < n; i++ {
+		digests = append(digests, map[string]string{"digest": base64.StdEncoding.EncodeToString(sum[:]), "digestAlgorithm": "SHA256"})
+	}
+	body, _ := json.Marshal(map[string]any{"certificateId": cert.ID, "digests": digests})
+	return string(body)
 }

@@ -3,9 +3,6 @@ package signer_test
 import (
 	"context"
 	"crypto"
-	"crypto/sha256"
-	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -31,9 +28,8 @@ func TestRemovedCompletionIsReported(t *testing.T) {
 	d, cert := w.deployment(t, "tail.localhost")
 	_, _, tok := w.signerUser(t, d, cert)
 	h := w.signerOn(w.tg.Clients.DynamoDB, keys.NewRegistry(w.kms))
-	sum := sha256.Sum256([]byte("artifact"))
-	body, _ := json.Marshal(map[string]any{"certificateId": cert.ID, "digests": []map[string]string{{"digest": base64.StdEncoding.EncodeToString(sum[:]), "digestAlgorithm": "SHA256"}}})
-	if resp, err := h(ctx, signEvent(d.DomainName, tok, string(body))); err != nil || resp.StatusCode != 200 {
+	body := signBody(cert, 1)
+	if resp, err := h(ctx, signEvent(d.DomainName, tok, body)); err != nil || resp.StatusCode != 200 {
 		t.Fatalf("sign: %d %v %s", resp.StatusCode, err, resp.Body)
 	}
 	verify := func() []audit.Problem {
@@ -95,9 +91,7 @@ func TestUsageCountsReturnedSignatures(t *testing.T) {
 	st := w.clean.Store
 	d, cert := w.deployment(t, "usage.localhost")
 	_, _, tok := w.signerUser(t, d, cert)
-	sum := sha256.Sum256([]byte("artifact"))
-	body, _ := json.Marshal(map[string]any{"certificateId": cert.ID, "digests": []map[string]string{
-		{"digest": base64.StdEncoding.EncodeToString(sum[:]), "digestAlgorithm": "SHA256"}, {"digest": base64.StdEncoding.EncodeToString(sum[:]), "digestAlgorithm": "SHA256"}}})
+	body := signBody(cert, 2)
 	usage := func() int64 {
 		t.Helper()
 		cs := []certs.Certificate{cert}
@@ -107,14 +101,14 @@ func TestUsageCountsReturnedSignatures(t *testing.T) {
 		return cs[0].UsageCount
 	}
 	good := w.signerOn(w.tg.Clients.DynamoDB, keys.NewRegistry(w.kms))
-	if resp, err := good(ctx, signEvent(d.DomainName, tok, string(body))); err != nil || resp.StatusCode != 200 {
+	if resp, err := good(ctx, signEvent(d.DomainName, tok, body)); err != nil || resp.StatusCode != 200 {
 		t.Fatalf("sign: %d %v %s", resp.StatusCode, err, resp.Body)
 	}
 	if n := usage(); n != 2 {
 		t.Fatalf("usage after 2 signatures: %d", n)
 	}
 	broken := w.signerOn(w.tg.Clients.DynamoDB, keys.NewRegistry(brokenKeys{w.kms}))
-	if resp, err := broken(ctx, signEvent(d.DomainName, tok, string(body))); err != nil || resp.StatusCode != 503 {
+	if resp, err := broken(ctx, signEvent(d.DomainName, tok, body)); err != nil || resp.StatusCode != 503 {
 		t.Fatalf("sign with a failing key: %d %v %s", resp.StatusCode, err, resp.Body)
 	}
 	if n := usage(); n != 2 {
