@@ -63,8 +63,8 @@ build-%Function:
 ## fuzz: a short run of every fuzz target beyond its seeds (FUZZTIME=30s by default)
 FUZZTIME ?= 30s
 FUZZ_TARGETS := ./lib/edge:FuzzDecodeJSON ./lib/tenant:FuzzParseAllowlist ./lib/tenant:FuzzNormalizeDomainName ./lib/store:FuzzCursorOpen \
-	./lib/token:FuzzVerify ./lib/password:FuzzVerify ./lib/password:FuzzCheck ./lib/certs:FuzzParseBundle ./lib/certs:FuzzParseCSR \
-	./lib/keys/awskms:FuzzParseURI ./lib/keys/pkcs11:FuzzParseURI ./lib/portal:FuzzRequestBodies
+	./lib/token:FuzzVerify ./lib/password:FuzzVerify ./lib/password:FuzzCheck ./lib/certificates:FuzzParseBundle ./lib/certificates:FuzzParseCSR \
+	./lib/keys/awskms:FuzzParseURI ./lib/keys/pkcs11:FuzzParseURI ./lib/api/portal:FuzzRequestBodies
 fuzz:
 	@for t in $(FUZZ_TARGETS); do \
 		pkg=$${t%%:*}; fn=$${t##*:}; echo "fuzz $$pkg $$fn"; \

@@ -27,7 +27,7 @@ import (
 
 	"software.sslmate.com/src/go-pkcs12"
 
-	"github.com/opensignum/signum/lib/certs/certstest"
+	"github.com/opensignum/signum/lib/certificates/certstest"
 	"github.com/opensignum/signum/lib/client"
 	"github.com/opensignum/signum/lib/function"
 	"github.com/opensignum/signum/lib/local"

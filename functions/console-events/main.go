@@ -1,9 +1,9 @@
 // Command console-events is the console-events Lambda function. It only wires:
-// configuration, clients and the handler from lib/events, then lambda.Start.
+// configuration, clients and the handler from lib/api/events, then lambda.Start.
 package main
 
 import (
-	"github.com/opensignum/signum/lib/events"
+	"github.com/opensignum/signum/lib/api/events"
 	"github.com/opensignum/signum/lib/function"
 )
 

@@ -1,10 +1,10 @@
 // Command console-policies is the console-policies Lambda function. It only wires:
-// configuration, clients and the handler from lib/policies, then lambda.Start.
+// configuration, clients and the handler from lib/api/policies, then lambda.Start.
 package main
 
 import (
+	"github.com/opensignum/signum/lib/api/policies"
 	"github.com/opensignum/signum/lib/function"
-	"github.com/opensignum/signum/lib/policies"
 )
 
 func main() { function.Main(policies.Build) }

@@ -1,9 +1,9 @@
 // Command console-settings is the console-settings Lambda function. It only wires: configuration, clients and the
-// handler from lib/console, then lambda.Start.
+// handler from lib/api/console, then lambda.Start.
 package main
 
 import (
-	"github.com/opensignum/signum/lib/console"
+	"github.com/opensignum/signum/lib/api/console"
 	"github.com/opensignum/signum/lib/function"
 )
 

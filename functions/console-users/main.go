@@ -1,9 +1,9 @@
 // Command console-users is the console-users Lambda function. It only wires: configuration, clients and the
-// handler from lib/console, then lambda.Start.
+// handler from lib/api/console, then lambda.Start.
 package main
 
 import (
-	"github.com/opensignum/signum/lib/console"
+	"github.com/opensignum/signum/lib/api/console"
 	"github.com/opensignum/signum/lib/function"
 )
 

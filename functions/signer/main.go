@@ -1,11 +1,11 @@
 // Command signer is the signer Lambda function. It only wires: configuration, clients and the
-// handler from lib/signer, then lambda.Start. It is built with cgo (the PKCS#11 backend) for
+// handler from lib/api/signer, then lambda.Start. It is built with cgo (the PKCS#11 backend) for
 // x86_64.
 package main
 
 import (
+	"github.com/opensignum/signum/lib/api/signer"
 	"github.com/opensignum/signum/lib/function"
-	"github.com/opensignum/signum/lib/signer"
 )
 
 func main() { function.Main(signer.Build) }

@@ -22,7 +22,7 @@ import (
 
 	"software.sslmate.com/src/go-pkcs12"
 
-	"github.com/opensignum/signum/lib/signapi"
+	"github.com/opensignum/signum/lib/wire"
 )
 
 // Config says where the service is and how to authenticate.
@@ -269,11 +269,11 @@ func explainTransport(cfg Config, err error) error {
 	return fmt.Errorf("%w: cannot reach %s (%v); check the URL and that the service is running", ErrUnreachable, cfg.URL, err)
 }
 
-// The wire types of the signing API are lib/signapi's, shared with the service.
+// The wire types of the signing API are lib/wire's, shared with the service.
 type (
-	Certificate = signapi.Certificate
-	Context     = signapi.Context
-	SignResult  = signapi.Response
+	Certificate = wire.Certificate
+	Context     = wire.Context
+	SignResult  = wire.Response
 )
 
 // Certificates lists the certificates the caller may sign with from process/commandLine.
@@ -306,9 +306,9 @@ type Digest struct {
 // Sign signs digests with certificate certID in one request. idempotencyKey, when set,
 // makes a retry return the first answer.
 func (c *Client) Sign(ctx context.Context, certID, scheme string, digests []Digest, sc Context, idempotencyKey string) (SignResult, error) {
-	body := signapi.Request{CertificateID: certID, SignatureScheme: scheme, Context: sc}
+	body := wire.Request{CertificateID: certID, SignatureScheme: scheme, Context: sc}
 	for _, d := range digests {
-		body.Digests = append(body.Digests, signapi.Digest{Digest: base64.StdEncoding.EncodeToString(d.Digest), DigestAlgorithm: d.Algorithm, FileName: d.FileName})
+		body.Digests = append(body.Digests, wire.Digest{Digest: base64.StdEncoding.EncodeToString(d.Digest), DigestAlgorithm: d.Algorithm, FileName: d.FileName})
 	}
 	var out SignResult
 	var hdr []string

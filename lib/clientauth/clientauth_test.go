@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/opensignum/signum/lib/certs/certstest"
+	"github.com/opensignum/signum/lib/certificates/certstest"
 	"github.com/opensignum/signum/lib/clientauth"
 	"github.com/opensignum/signum/lib/fault"
 )

@@ -22,7 +22,7 @@ import (
 	kmsdata "github.com/nsmithuk/local-kms/src/data"
 	"github.com/truora/minidyn/server"
 
-	"github.com/opensignum/signum/lib/awsenv"
+	"github.com/opensignum/signum/lib/function"
 	"github.com/opensignum/signum/lib/store"
 )
 
@@ -116,8 +116,8 @@ func (st *Stack) Close() {
 }
 
 // Env is the configuration the functions read, pointing at this stack.
-func (st *Stack) Env(table string) awsenv.Config {
-	return awsenv.Config{
+func (st *Stack) Env(table string) function.Config {
+	return function.Config{
 		Region:           Region,
 		TableName:        table,
 		ServiceKeyID:     ServiceKeyAlias,
@@ -130,7 +130,7 @@ func (st *Stack) Env(table string) awsenv.Config {
 }
 
 // Bootstrap creates what the template creates in AWS: the table and the service key.
-func Bootstrap(ctx context.Context, c *awsenv.Clients, table string) error {
+func Bootstrap(ctx context.Context, c *function.Clients, table string) error {
 	if err := store.CreateTable(ctx, c.DynamoDB, table); err != nil {
 		return err
 	}

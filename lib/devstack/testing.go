@@ -11,7 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
-	"github.com/opensignum/signum/lib/awsenv"
+	"github.com/opensignum/signum/lib/function"
 	"github.com/opensignum/signum/lib/store"
 )
 
@@ -22,7 +22,7 @@ const TargetEnv = "SIGNUM_TEST_TARGET"
 
 // Target is where a test's table lives.
 type Target struct {
-	Clients *awsenv.Clients
+	Clients *function.Clients
 	Table   string
 	// Stack is the embedded stack, nil when testing against an outside endpoint.
 	Stack *Stack
@@ -49,12 +49,12 @@ func newTarget(t testing.TB, outside bool) *Target {
 	defer cancel()
 	table := "signum-test-" + strings.ToLower(rand.Text()[:10])
 	if outside {
-		cfg := awsenv.Config{
+		cfg := function.Config{
 			Region:           envOr("AWS_REGION", Region),
 			DynamoDBEndpoint: os.Getenv("AWS_ENDPOINT_URL"),
 			KMSEndpoint:      os.Getenv("AWS_ENDPOINT_URL"),
 		}
-		c, err := awsenv.NewClients(ctx, cfg)
+		c, err := function.NewClients(ctx, cfg)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -71,7 +71,7 @@ func newTarget(t testing.TB, outside bool) *Target {
 		t.Fatal(err)
 	}
 	t.Cleanup(st.Close)
-	c, err := awsenv.NewClients(ctx, st.Env(table))
+	c, err := function.NewClients(ctx, st.Env(table))
 	if err != nil {
 		t.Fatal(err)
 	}

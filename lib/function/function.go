@@ -1,5 +1,6 @@
 // Package function starts a Lambda function the same way everywhere: configuration from the
-// environment, AWS clients, the function's handler, lambda.Start. The local server builds the
+// environment, AWS clients, the parts most functions share (store, tokens, access guard, key
+// backends), the function's handler, lambda.Start. The local server builds the
 // same handlers with the same Build functions, pointed at the stand-ins.
 package function
 
@@ -14,14 +15,13 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 
-	"github.com/opensignum/signum/lib/awsenv"
 	"github.com/opensignum/signum/lib/edge"
 )
 
 // Env is what a function's handler is built from.
 type Env struct {
-	Config  awsenv.Config
-	Clients *awsenv.Clients
+	Config  Config
+	Clients *Clients
 	Log     *slog.Logger
 	Now     func() time.Time
 }
@@ -32,13 +32,13 @@ type Build func(ctx context.Context, env Env) (http.Handler, error)
 // Main is the whole of a function's main: it never returns.
 func Main(build Build) {
 	ctx := context.Background()
-	cfg, err := awsenv.FromEnv()
+	cfg, err := FromEnv()
 	log := NewLogger(os.Stdout, cfg.LogLevel)
 	if err != nil {
 		log.Error("configuration", slog.String("error", err.Error()))
 		os.Exit(1)
 	}
-	clients, err := awsenv.NewClients(ctx, cfg)
+	clients, err := NewClients(ctx, cfg)
 	if err != nil {
 		log.Error("AWS clients", slog.String("error", err.Error()))
 		os.Exit(1)

@@ -8,11 +8,11 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"github.com/opensignum/signum/lib/console"
+	"github.com/opensignum/signum/lib/api/console"
 	"github.com/opensignum/signum/lib/edge"
+	"github.com/opensignum/signum/lib/function"
 	"github.com/opensignum/signum/lib/identity"
 	"github.com/opensignum/signum/lib/local"
-	"github.com/opensignum/signum/lib/service"
 	"github.com/opensignum/signum/lib/tenant"
 	"github.com/opensignum/signum/lib/token"
 )
@@ -23,7 +23,7 @@ import (
 func TestAllowlistUsesTheGatewaySourceIP(t *testing.T) {
 	srv := startLocal(t)
 	ctx := context.Background()
-	st := service.New(envFor(srv)).Store
+	st := function.NewParts(envFor(srv)).Store
 	cur, err := st.GetDeployment(ctx, srv.Demo.ID)
 	if err != nil {
 		t.Fatal(err)
@@ -73,7 +73,7 @@ func TestAllowlistUsesTheGatewaySourceIP(t *testing.T) {
 func TestAllowlistAuthenticated(t *testing.T) {
 	srv := startLocal(t)
 	ctx := context.Background()
-	parts := service.New(envFor(srv))
+	parts := function.NewParts(envFor(srv))
 	st := parts.Store
 	creds, err := loginCreds()
 	if err != nil {

@@ -13,10 +13,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 
+	"github.com/opensignum/signum/lib/api/operator"
 	"github.com/opensignum/signum/lib/devstack"
 	"github.com/opensignum/signum/lib/edge"
-	"github.com/opensignum/signum/lib/operator"
-	"github.com/opensignum/signum/lib/service"
+	"github.com/opensignum/signum/lib/function"
 	"github.com/opensignum/signum/lib/store"
 )
 
@@ -27,7 +27,7 @@ import (
 func BenchmarkGetDeployment(b *testing.B) {
 	srv := startLocalLogging(b, io.Discard, "error")
 	ctx := context.Background()
-	st := store.New(srv.Clients.DynamoDB, srv.Config.TableName, service.CursorKey(envFor(srv)))
+	st := store.New(srv.Clients.DynamoDB, srv.Config.TableName, function.CursorKey(envFor(srv)))
 	id := srv.Demo.ID
 
 	b.Run("layer=store", func(b *testing.B) {

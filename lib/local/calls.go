@@ -10,7 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/smithy-go/middleware"
 
-	"github.com/opensignum/signum/lib/awsenv"
+	"github.com/opensignum/signum/lib/function"
 )
 
 // Calls records which AWS operations each function made, in the form of IAM actions
@@ -91,7 +91,7 @@ func actions(service, op string, params any) []string {
 }
 
 // recording returns clients like base whose calls are recorded for function id.
-func (c *Calls) recording(id string, base *awsenv.Clients) *awsenv.Clients {
+func (c *Calls) recording(id string, base *function.Clients) *function.Clients {
 	record := func(st *middleware.Stack) error {
 		return st.Initialize.Add(middleware.InitializeMiddlewareFunc("signumRecordCalls",
 			func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
@@ -99,7 +99,7 @@ func (c *Calls) recording(id string, base *awsenv.Clients) *awsenv.Clients {
 				return next.HandleInitialize(ctx, in)
 			}), middleware.After)
 	}
-	return &awsenv.Clients{
+	return &function.Clients{
 		DynamoDB: dynamodb.New(base.DynamoDB.Options(), func(o *dynamodb.Options) { o.APIOptions = append(o.APIOptions, record) }),
 		KMS:      kms.New(base.KMS.Options(), func(o *kms.Options) { o.APIOptions = append(o.APIOptions, record) }),
 	}

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/opensignum/signum/lib/certs/certstest"
+	"github.com/opensignum/signum/lib/certificates/certstest"
 	"github.com/opensignum/signum/lib/keys"
 	"github.com/opensignum/signum/lib/keys/awskms"
 	"github.com/opensignum/signum/lib/keys/pkcs11"

@@ -7,9 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/opensignum/signum/lib/function"
 	"github.com/opensignum/signum/lib/identity"
 	"github.com/opensignum/signum/lib/local"
-	"github.com/opensignum/signum/lib/service"
 	"github.com/opensignum/signum/lib/store"
 )
 
@@ -69,7 +69,7 @@ func TestPortalEndToEnd(t *testing.T) {
 		t.Fatalf("reused link: %d %s", r.status, r.body)
 	}
 	// fail: an expired link is gone too.
-	st := store.New(srv.Clients.DynamoDB, srv.Config.TableName, service.CursorKey(envFor(srv)))
+	st := store.New(srv.Clients.DynamoDB, srv.Config.TableName, function.CursorKey(envFor(srv)))
 	expiredTok, expiredHash := identity.NewInviteToken()
 	if err := st.CreateInvite(context.Background(), expiredHash, identity.Invite{DeploymentID: dep, Role: identity.RoleUser, ExpiresAt: time.Now().Add(-time.Minute)}); err != nil {
 		t.Fatal(err)

@@ -20,21 +20,20 @@ import (
 	"time"
 
 	signum "github.com/opensignum/signum"
+	"github.com/opensignum/signum/lib/api/certificates"
+	"github.com/opensignum/signum/lib/api/console"
+	"github.com/opensignum/signum/lib/api/events"
+	"github.com/opensignum/signum/lib/api/fallback"
+	"github.com/opensignum/signum/lib/api/health"
+	"github.com/opensignum/signum/lib/api/operator"
+	"github.com/opensignum/signum/lib/api/policies"
+	"github.com/opensignum/signum/lib/api/portal"
+	"github.com/opensignum/signum/lib/api/signer"
 	"github.com/opensignum/signum/lib/apigw"
-	"github.com/opensignum/signum/lib/awsenv"
-	"github.com/opensignum/signum/lib/certificates"
-	"github.com/opensignum/signum/lib/console"
 	"github.com/opensignum/signum/lib/devstack"
 	"github.com/opensignum/signum/lib/edge"
-	"github.com/opensignum/signum/lib/events"
 	"github.com/opensignum/signum/lib/function"
-	"github.com/opensignum/signum/lib/health"
-	"github.com/opensignum/signum/lib/operator"
-	"github.com/opensignum/signum/lib/policies"
-	"github.com/opensignum/signum/lib/portal"
 	"github.com/opensignum/signum/lib/provisioning"
-	"github.com/opensignum/signum/lib/service"
-	"github.com/opensignum/signum/lib/signer"
 	"github.com/opensignum/signum/lib/store"
 	"github.com/opensignum/signum/lib/tenant"
 )
@@ -44,7 +43,7 @@ import (
 var Builds = map[string]function.Build{
 	"HealthFunction":              health.Build,
 	"OperatorFunction":            operator.Build,
-	"FallbackFunction":            apigw.BuildFallback,
+	"FallbackFunction":            fallback.Build,
 	"PortalAuthFunction":          portal.BuildAuth,
 	"PortalDeploymentsFunction":   portal.BuildDeployments,
 	"PortalUsersFunction":         portal.BuildUsers,
@@ -83,8 +82,8 @@ type Server struct {
 	Stack    *devstack.Stack
 	Template *apigw.Template
 	Gateway  *apigw.Gateway
-	Clients  *awsenv.Clients
-	Config   awsenv.Config
+	Clients  *function.Clients
+	Config   function.Config
 	// URL is the API's base URL.
 	URL string
 	// TLSURL is the mutual-TLS port's base URL (https://127.0.0.1:<port>); requests name
@@ -141,7 +140,7 @@ func (s *Server) start(ctx context.Context, o Options) error {
 	} else {
 		o.Log.Warn("no PKCS#11 backend", slog.String("reason", err.Error()))
 	}
-	if s.Clients, err = awsenv.NewClients(ctx, s.Config); err != nil {
+	if s.Clients, err = function.NewClients(ctx, s.Config); err != nil {
 		return err
 	}
 	if err := devstack.Bootstrap(ctx, s.Clients, o.Table); err != nil {
@@ -229,7 +228,7 @@ func (s *Server) startTLS(o Options) error {
 }
 
 func (s *Server) provisionDemo(ctx context.Context) (tenant.Deployment, error) {
-	st := store.New(s.Clients.DynamoDB, s.Config.TableName, service.CursorKey(function.Env{Config: s.Config, Clients: s.Clients}))
+	st := store.New(s.Clients.DynamoDB, s.Config.TableName, function.CursorKey(function.Env{Config: s.Config, Clients: s.Clients}))
 	res, err := provisioning.New(st, time.Now).Provision(ctx, provisioning.Request{
 		Name: "Demo", Plan: "trial", DomainName: DemoDomain, RequestKey: "local:demo", Actor: "local-server",
 	})

@@ -21,17 +21,17 @@ import (
 	signum "github.com/opensignum/signum"
 	"github.com/opensignum/signum/lib/access"
 	"github.com/opensignum/signum/lib/apigw"
-	"github.com/opensignum/signum/lib/certs"
-	"github.com/opensignum/signum/lib/certs/certstest"
+	"github.com/opensignum/signum/lib/certificates"
+	"github.com/opensignum/signum/lib/certificates/certstest"
 	"github.com/opensignum/signum/lib/clientauth"
 	"github.com/opensignum/signum/lib/devstack"
+	"github.com/opensignum/signum/lib/function"
 	"github.com/opensignum/signum/lib/identity"
 	"github.com/opensignum/signum/lib/keys"
 	"github.com/opensignum/signum/lib/local"
 	"github.com/opensignum/signum/lib/login"
 	"github.com/opensignum/signum/lib/password"
 	"github.com/opensignum/signum/lib/provisioning"
-	"github.com/opensignum/signum/lib/service"
 	"github.com/opensignum/signum/lib/store"
 	"github.com/opensignum/signum/lib/tenant"
 	"github.com/opensignum/signum/lib/token"
@@ -67,7 +67,7 @@ type tenantFixture struct {
 // slow the matrix down.
 var fixtureCreds identity.Credentials
 
-func setupTenant(t *testing.T, srv *local.Server, st *store.Store, p *service.Parts, d tenant.Deployment, foreign bool) tenantFixture {
+func setupTenant(t *testing.T, srv *local.Server, st *store.Store, p *function.Parts, d tenant.Deployment, foreign bool) tenantFixture {
 	t.Helper()
 	ctx := context.Background()
 	f := tenantFixture{dep: d}
@@ -183,7 +183,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 	srv := startLocal(t)
 	ctx := context.Background()
 	env := envFor(srv)
-	parts := service.New(env)
+	parts := function.NewParts(env)
 	st := parts.Store
 	var err error
 	if fixtureCreds, err = loginCreds(); err != nil {
@@ -474,7 +474,7 @@ func freshVictim(t *testing.T, srv *local.Server, path string) string {
 	t.Helper()
 	parts := strings.Split(path, "/")
 	ctx := context.Background()
-	st := store.New(srv.Clients.DynamoDB, srv.Config.TableName, service.CursorKey(envFor(srv)))
+	st := store.New(srv.Clients.DynamoDB, srv.Config.TableName, function.CursorKey(envFor(srv)))
 	victims[path]++
 	if strings.HasPrefix(path, "/console/policies/") {
 		p := provisioning.DefaultPolicy()
@@ -560,9 +560,9 @@ func loginCreds() (identity.Credentials, error) {
 // routes that read, change or delete the record (deleting its missing key is a no-op).
 func fixtureCertificate(t *testing.T, st *store.Store, dep string) string {
 	t.Helper()
-	c, err := st.CreateCertificate(context.Background(), certs.Certificate{
-		ID: tenant.NewID("crt_"), DeploymentID: dep, Name: "fixture", Status: certs.StatusActive, Backend: "awskms",
-		Algorithm: keys.ECP256, KeyURI: "awskms:///00000000-0000-0000-0000-000000000000", Subject: certs.Subject{CommonName: "fixture"},
+	c, err := st.CreateCertificate(context.Background(), certificates.Certificate{
+		ID: tenant.NewID("crt_"), DeploymentID: dep, Name: "fixture", Status: certificates.StatusActive, Backend: "awskms",
+		Algorithm: keys.ECP256, KeyURI: "awskms:///00000000-0000-0000-0000-000000000000", Subject: certificates.Subject{CommonName: "fixture"},
 		ChainPEM: "-----BEGIN CERTIFICATE-----\nAA==\n-----END CERTIFICATE-----\n",
 	}, tenant.LogEntry{Actor: "test", Action: "fixture"})
 	if err != nil {

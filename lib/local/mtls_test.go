@@ -18,13 +18,13 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/opensignum/signum/lib/api/signer"
 	"github.com/opensignum/signum/lib/apigw"
-	"github.com/opensignum/signum/lib/certs/certstest"
+	"github.com/opensignum/signum/lib/certificates/certstest"
 	"github.com/opensignum/signum/lib/clientauth"
+	"github.com/opensignum/signum/lib/function"
 	"github.com/opensignum/signum/lib/identity"
 	"github.com/opensignum/signum/lib/local"
-	"github.com/opensignum/signum/lib/service"
-	"github.com/opensignum/signum/lib/signer"
 	"github.com/opensignum/signum/lib/tenant"
 )
 
@@ -109,7 +109,7 @@ func TestCertificateUsers(t *testing.T) {
 	// and this deployment's certificates are refused there.
 	var created struct{ ID string }
 	signed(t, srv, "POST", "/operator/deployments", `{"name":"Other","domainName":"other.localhost"}`).must(t, 201, "provision B").json(t, &created)
-	st := service.New(envFor(srv)).Store
+	st := function.NewParts(envFor(srv)).Store
 	ctx := context.Background()
 	bUser, err := st.CreateConsoleUser(ctx, identity.ConsoleUser{ID: tenant.NewID("cu_"), DeploymentID: created.ID, Username: "b-agent",
 		Roles: []identity.ConsoleRole{identity.Signer}, Status: identity.StatusActive}, tenant.LogEntry{Actor: "test", Action: "fixture"})

@@ -16,14 +16,14 @@ import (
 	"time"
 
 	"github.com/opensignum/signum/lib/audit"
-	"github.com/opensignum/signum/lib/certs"
-	"github.com/opensignum/signum/lib/certs/certstest"
+	"github.com/opensignum/signum/lib/certificates"
+	"github.com/opensignum/signum/lib/certificates/certstest"
+	"github.com/opensignum/signum/lib/function"
 	"github.com/opensignum/signum/lib/identity"
 	"github.com/opensignum/signum/lib/keys"
 	"github.com/opensignum/signum/lib/keys/awskms"
 	"github.com/opensignum/signum/lib/local"
 	"github.com/opensignum/signum/lib/policy"
-	"github.com/opensignum/signum/lib/service"
 	"github.com/opensignum/signum/lib/tenant"
 	"github.com/opensignum/signum/lib/token"
 )
@@ -54,7 +54,7 @@ func (l *latencies) report(b *testing.B) {
 func BenchmarkSign(b *testing.B) {
 	srv := startLocalLogging(b, io.Discard, "error")
 	ctx := context.Background()
-	parts := service.New(envFor(srv))
+	parts := function.NewParts(envFor(srv))
 	st := parts.Store
 	dep := srv.Demo.ID
 	u, err := st.CreateConsoleUser(ctx, identity.ConsoleUser{ID: tenant.NewID("cu_"), DeploymentID: dep, Username: "bench",
@@ -73,10 +73,10 @@ func BenchmarkSign(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		csr, _ := certs.NewCSR(key, certs.Subject{CommonName: "bench"}, nil)
+		csr, _ := certificates.NewCSR(key, certificates.Subject{CommonName: "bench"}, nil)
 		leaf, _ := ca.Issue(csr, certstest.Leaf{})
-		cert, err := st.CreateCertificate(ctx, certs.Certificate{ID: tenant.NewID("crt_"), DeploymentID: dep, Name: "bench", Status: certs.StatusActive,
-			Backend: "awskms", Algorithm: alg, KeyURI: key.URI(), Subject: certs.Subject{CommonName: "bench"}, ChainPEM: certstest.PEM(leaf, ca.Intermediate),
+		cert, err := st.CreateCertificate(ctx, certificates.Certificate{ID: tenant.NewID("crt_"), DeploymentID: dep, Name: "bench", Status: certificates.StatusActive,
+			Backend: "awskms", Algorithm: alg, KeyURI: key.URI(), Subject: certificates.Subject{CommonName: "bench"}, ChainPEM: certstest.PEM(leaf, ca.Intermediate),
 			NotBefore: leaf.NotBefore, NotAfter: leaf.NotAfter}, tenant.LogEntry{Actor: "bench", Action: "fixture"})
 		if err != nil {
 			b.Fatal(err)

@@ -12,9 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/opensignum/signum/lib/api/signer"
 	"github.com/opensignum/signum/lib/audit"
-	"github.com/opensignum/signum/lib/service"
-	"github.com/opensignum/signum/lib/signer"
+	"github.com/opensignum/signum/lib/function"
 	"github.com/opensignum/signum/lib/store"
 )
 
@@ -101,7 +101,7 @@ func TestSignThroughTheAPI(t *testing.T) {
 	bob.do("POST", "/sign", map[string]any{"certificateId": cert.ID, "digests": []map[string]string{{"digest": b64(sum1[:]), "digestAlgorithm": "SHA256"}}}).must(t, 403, "disabled certificate")
 
 	// The event log has every decision and completion, and its chains verify.
-	st := service.New(envFor(srv)).Store
+	st := function.NewParts(envFor(srv)).Store
 	ctx := context.Background()
 	problems, n, err := st.VerifyEvents(ctx, dep, signer.Lanes)
 	if err != nil || len(problems) != 0 {
@@ -192,7 +192,7 @@ func TestSignIdempotency(t *testing.T) {
 	con.do("POST", "/sign", other, "Idempotency-Key", "build-42").must(t, 422, "key reuse")
 	con.do("POST", "/sign", body, "Idempotency-Key", strings.Repeat("k", 201)).must(t, 400, "long key")
 	// One decision and one completion: the retry signed nothing.
-	st := service.New(envFor(srv)).Store
+	st := function.NewParts(envFor(srv)).Store
 	page, err := st.ListEvents(context.Background(), srv.Demo.ID, store.EventFilter{CertificateID: cert.ID}, store.PageRequest{Limit: 100})
 	if err != nil || len(page.Items) != 2 {
 		t.Fatalf("events after a retried request: %d %v", len(page.Items), err)

@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
 	// The zone database is embedded so that schedules resolve the same way on every host,
 	// including minimal Lambda images without /usr/share/zoneinfo.
 	_ "time/tzdata"

@@ -3,16 +3,17 @@ package store
 import (
 	"context"
 	"fmt"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"strconv"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/opensignum/signum/lib/audit"
-	"github.com/opensignum/signum/lib/certs"
+	"github.com/opensignum/signum/lib/certificates"
 	"github.com/opensignum/signum/lib/fault"
 	"github.com/opensignum/signum/lib/keys"
 	"github.com/opensignum/signum/lib/tenant"
@@ -25,29 +26,29 @@ func certificateSK(id string) string { return certificatePrefix + id }
 // certificateItem: PK=DEP#<dep>, SK=CERT#<id>. The chain (a few KB) is kept on the item.
 type certificateItem struct {
 	PK, SK       string
-	Type         string        `dynamodbav:"type"`
-	ID           string        `dynamodbav:"id"`
-	DeploymentID string        `dynamodbav:"deploymentId"`
-	Name         string        `dynamodbav:"name"`
-	Status       string        `dynamodbav:"status"`
-	Backend      string        `dynamodbav:"backend"`
-	Algorithm    string        `dynamodbav:"algorithm"`
-	KeyURI       string        `dynamodbav:"keyUri"`
-	Subject      certs.Subject `dynamodbav:"subject"`
-	SANs         []string      `dynamodbav:"sans,omitempty"`
-	CSRPEM       string        `dynamodbav:"csrPem"`
-	ChainPEM     string        `dynamodbav:"chainPem,omitempty"`
-	Serial       string        `dynamodbav:"serial,omitempty"`
-	Issuer       string        `dynamodbav:"issuer,omitempty"`
-	Thumbprint   string        `dynamodbav:"thumbprint,omitempty"`
-	NotBefore    string        `dynamodbav:"notBefore,omitempty"`
-	NotAfter     string        `dynamodbav:"notAfter,omitempty"`
-	Owner        string        `dynamodbav:"owner,omitempty"`
-	Groups       []string      `dynamodbav:"groups,omitempty"`
-	Renewal      *renewalItem  `dynamodbav:"renewal,omitempty"`
-	Version      int64         `dynamodbav:"version"`
-	CreatedAt    string        `dynamodbav:"createdAt"`
-	UpdatedAt    string        `dynamodbav:"updatedAt"`
+	Type         string               `dynamodbav:"type"`
+	ID           string               `dynamodbav:"id"`
+	DeploymentID string               `dynamodbav:"deploymentId"`
+	Name         string               `dynamodbav:"name"`
+	Status       string               `dynamodbav:"status"`
+	Backend      string               `dynamodbav:"backend"`
+	Algorithm    string               `dynamodbav:"algorithm"`
+	KeyURI       string               `dynamodbav:"keyUri"`
+	Subject      certificates.Subject `dynamodbav:"subject"`
+	SANs         []string             `dynamodbav:"sans,omitempty"`
+	CSRPEM       string               `dynamodbav:"csrPem"`
+	ChainPEM     string               `dynamodbav:"chainPem,omitempty"`
+	Serial       string               `dynamodbav:"serial,omitempty"`
+	Issuer       string               `dynamodbav:"issuer,omitempty"`
+	Thumbprint   string               `dynamodbav:"thumbprint,omitempty"`
+	NotBefore    string               `dynamodbav:"notBefore,omitempty"`
+	NotAfter     string               `dynamodbav:"notAfter,omitempty"`
+	Owner        string               `dynamodbav:"owner,omitempty"`
+	Groups       []string             `dynamodbav:"groups,omitempty"`
+	Renewal      *renewalItem         `dynamodbav:"renewal,omitempty"`
+	Version      int64                `dynamodbav:"version"`
+	CreatedAt    string               `dynamodbav:"createdAt"`
+	UpdatedAt    string               `dynamodbav:"updatedAt"`
 }
 
 type renewalItem struct {
@@ -57,7 +58,7 @@ type renewalItem struct {
 	RequestedAt string `dynamodbav:"requestedAt"`
 }
 
-func toCertificateItem(c certs.Certificate) certificateItem {
+func toCertificateItem(c certificates.Certificate) certificateItem {
 	it := certificateItem{
 		PK: deploymentPK(c.DeploymentID), SK: certificateSK(c.ID), Type: "certificate", ID: c.ID, DeploymentID: c.DeploymentID,
 		Name: c.Name, Status: string(c.Status), Backend: c.Backend, Algorithm: string(c.Algorithm), KeyURI: c.KeyURI,
@@ -72,26 +73,26 @@ func toCertificateItem(c certs.Certificate) certificateItem {
 	return it
 }
 
-func decodeCertificate(av map[string]types.AttributeValue) (certs.Certificate, error) {
+func decodeCertificate(av map[string]types.AttributeValue) (certificates.Certificate, error) {
 	var it certificateItem
 	if err := attributevalue.UnmarshalMap(av, &it); err != nil {
-		return certs.Certificate{}, fmt.Errorf("decode certificate: %w", err)
+		return certificates.Certificate{}, fmt.Errorf("decode certificate: %w", err)
 	}
-	c := certs.Certificate{
-		ID: it.ID, DeploymentID: it.DeploymentID, Name: it.Name, Status: certs.Status(it.Status), Backend: it.Backend,
+	c := certificates.Certificate{
+		ID: it.ID, DeploymentID: it.DeploymentID, Name: it.Name, Status: certificates.Status(it.Status), Backend: it.Backend,
 		Algorithm: keys.Algorithm(it.Algorithm), KeyURI: it.KeyURI, Subject: it.Subject, SANs: it.SANs, CSRPEM: it.CSRPEM,
 		ChainPEM: it.ChainPEM, Serial: it.Serial, Issuer: it.Issuer, Thumbprint: it.Thumbprint, NotBefore: parseTime(it.NotBefore),
 		NotAfter: parseTime(it.NotAfter), Owner: it.Owner, Groups: it.Groups,
 		Version: it.Version, CreatedAt: parseTime(it.CreatedAt), UpdatedAt: parseTime(it.UpdatedAt),
 	}
 	if r := it.Renewal; r != nil {
-		c.Renewal = &certs.Renewal{KeyURI: r.KeyURI, Algorithm: keys.Algorithm(r.Algorithm), CSRPEM: r.CSRPEM, RequestedAt: parseTime(r.RequestedAt)}
+		c.Renewal = &certificates.Renewal{KeyURI: r.KeyURI, Algorithm: keys.Algorithm(r.Algorithm), CSRPEM: r.CSRPEM, RequestedAt: parseTime(r.RequestedAt)}
 	}
 	return c, nil
 }
 
 // CreateCertificate stores a new certificate (pending: key and CSR made).
-func (s *Store) CreateCertificate(ctx context.Context, c certs.Certificate, log tenant.LogEntry) (certs.Certificate, error) {
+func (s *Store) CreateCertificate(ctx context.Context, c certificates.Certificate, log tenant.LogEntry) (certificates.Certificate, error) {
 	now := s.now()
 	c.Version, c.CreatedAt, c.UpdatedAt = 1, now, now
 	items := []types.TransactWriteItem{
@@ -101,40 +102,40 @@ func (s *Store) CreateCertificate(ctx context.Context, c certs.Certificate, log 
 	err := s.transact(ctx, "create certificate", items)
 	if codes := cancellationCodes(err); codes != nil {
 		if codes[0] == "ConditionalCheckFailed" {
-			return certs.Certificate{}, fault.Newf(ErrConflict, "A certificate with the id %s exists.", c.ID)
+			return certificates.Certificate{}, fault.Newf(ErrConflict, "A certificate with the id %s exists.", c.ID)
 		}
-		return certs.Certificate{}, cancelled("create certificate", err, codes)
+		return certificates.Certificate{}, cancelled("create certificate", err, codes)
 	}
 	if err != nil {
-		return certs.Certificate{}, err
+		return certificates.Certificate{}, err
 	}
 	return c, nil
 }
 
 // GetCertificate reads a certificate of a deployment.
-func (s *Store) GetCertificate(ctx context.Context, deploymentID, id string) (certs.Certificate, error) {
+func (s *Store) GetCertificate(ctx context.Context, deploymentID, id string) (certificates.Certificate, error) {
 	item, err := s.getItem(ctx, deploymentPK(deploymentID), certificateSK(id), "get certificate")
 	if err != nil {
-		return certs.Certificate{}, err
+		return certificates.Certificate{}, err
 	}
 	if item == nil {
-		return certs.Certificate{}, fault.Newf(ErrNotFound, "No certificate has the id %q.", fault.Clip(id, 40))
+		return certificates.Certificate{}, fault.Newf(ErrNotFound, "No certificate has the id %q.", fault.Clip(id, 40))
 	}
 	return decodeCertificate(item)
 }
 
 // CertificateForSigning reads a certificate and the deployment's policies version in one
 // consistent BatchGetItem: what a signature needs besides the caller, in one call.
-func (s *Store) CertificateForSigning(ctx context.Context, deploymentID, id string) (certs.Certificate, int64, error) {
+func (s *Store) CertificateForSigning(ctx context.Context, deploymentID, id string) (certificates.Certificate, int64, error) {
 	pk := deploymentPK(deploymentID)
 	if len(pk)+len(certificateSK(id)) > 1024 {
-		return certs.Certificate{}, 0, fault.Newf(ErrNotFound, "No certificate has the id %q.", fault.Clip(id, 40))
+		return certificates.Certificate{}, 0, fault.Newf(ErrNotFound, "No certificate has the id %q.", fault.Clip(id, 40))
 	}
 	items, err := s.cachedBatchGet(ctx, "get certificate", []map[string]types.AttributeValue{key(pk, certificateSK(id)), key(pk, policiesVersionSK)})
 	if err != nil {
-		return certs.Certificate{}, 0, err
+		return certificates.Certificate{}, 0, err
 	}
-	var cert *certs.Certificate
+	var cert *certificates.Certificate
 	var version int64
 	for _, av := range items {
 		sk, _ := av[attrSK].(*types.AttributeValueMemberS)
@@ -145,34 +146,34 @@ func (s *Store) CertificateForSigning(ctx context.Context, deploymentID, id stri
 				Version int64 `dynamodbav:"version"`
 			}
 			if err := attributevalue.UnmarshalMap(av, &v); err != nil {
-				return certs.Certificate{}, 0, fmt.Errorf("decode policies version: %w", err)
+				return certificates.Certificate{}, 0, fmt.Errorf("decode policies version: %w", err)
 			}
 			version = v.Version
 		default:
 			c, err := decodeCertificate(av)
 			if err != nil {
-				return certs.Certificate{}, 0, err
+				return certificates.Certificate{}, 0, err
 			}
 			cert = &c
 		}
 	}
 	if cert == nil {
-		return certs.Certificate{}, 0, fault.Newf(ErrNotFound, "No certificate has the id %q.", fault.Clip(id, 40))
+		return certificates.Certificate{}, 0, fault.Newf(ErrNotFound, "No certificate has the id %q.", fault.Clip(id, 40))
 	}
 	return *cert, version, nil
 }
 
 // ListCertificates lists a deployment's certificates.
-func (s *Store) ListCertificates(ctx context.Context, deploymentID string, pr PageRequest) (Page[certs.Certificate], error) {
+func (s *Store) ListCertificates(ctx context.Context, deploymentID string, pr PageRequest) (Page[certificates.Certificate], error) {
 	return listPrefix(ctx, s, deploymentID, certificatePrefix, pr, decodeCertificate)
 }
 
 // UpdateCertificate writes next over current (as read; optimistic), with a log entry.
-func (s *Store) UpdateCertificate(ctx context.Context, current, next certs.Certificate, log tenant.LogEntry) (certs.Certificate, error) {
+func (s *Store) UpdateCertificate(ctx context.Context, current, next certificates.Certificate, log tenant.LogEntry) (certificates.Certificate, error) {
 	next.Version, next.UpdatedAt = current.Version+1, s.now()
 	items := []types.TransactWriteItem{s.putVersioned(toCertificateItem(next), current.Version), s.putLog(current.DeploymentID, log)}
 	if err := s.transact(ctx, "update certificate", items); err != nil {
-		return certs.Certificate{}, s.userWriteError(err, -1, "certificate", current.ID)
+		return certificates.Certificate{}, s.userWriteError(err, -1, "certificate", current.ID)
 	}
 	return next, nil
 }
@@ -180,7 +181,7 @@ func (s *Store) UpdateCertificate(ctx context.Context, current, next certs.Certi
 // WithUsage fills the usage of certificates (of one deployment) in place: the signatures
 // counted for each in the event lanes' items (CheckpointEventsCounting), summed, and the
 // latest use — one read of the lanes' items, whatever the number of certificates.
-func (s *Store) WithUsage(ctx context.Context, dep string, cs []certs.Certificate) error {
+func (s *Store) WithUsage(ctx context.Context, dep string, cs []certificates.Certificate) error {
 	if len(cs) == 0 {
 		return nil
 	}

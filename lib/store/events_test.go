@@ -13,7 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/opensignum/signum/lib/audit"
-	"github.com/opensignum/signum/lib/certs"
+	"github.com/opensignum/signum/lib/certificates"
 	"github.com/opensignum/signum/lib/devstack"
 	"github.com/opensignum/signum/lib/store"
 	"github.com/opensignum/signum/lib/tenant"
@@ -224,7 +224,7 @@ func TestUsageCountedWithCheckpoints(t *testing.T) {
 	count(2, at, byLane[0][2])                  // lane 0 checkpointed at its last event
 	count(1, at.Add(time.Second), byLane[1][0]) // lane 1 at its first
 	count(3, at.Add(-time.Hour), byLane[0][0])  // lane 0's checkpoint is ahead: counted alone
-	cs := []certs.Certificate{{ID: "crt_a"}, {ID: "crt_b"}}
+	cs := []certificates.Certificate{{ID: "crt_a"}, {ID: "crt_b"}}
 	if err := s.WithUsage(ctx, dep, cs); err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,238 @@
+package console
+
+import (
+	"context"
+	"crypto/x509"
+	"encoding/pem"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/opensignum/signum/lib/access"
+	"github.com/opensignum/signum/lib/clientauth"
+	"github.com/opensignum/signum/lib/edge"
+	"github.com/opensignum/signum/lib/fault"
+	"github.com/opensignum/signum/lib/identity"
+	"github.com/opensignum/signum/lib/store"
+	"github.com/opensignum/signum/lib/tenant"
+)
+
+// The Certificate users domain: client certificates (or issuing CAs with attribute rules)
+// registered for console users, who then authenticate with mutual TLS.
+
+// registerClientCertificates adds the routes to m.
+func (a api) registerClientCertificates(m *access.Mux) {
+	const base = "/console/users/{userId}/client-certificates"
+	// GET — console admins and viewers.
+	m.Handle("GET "+base, access.ConsoleReaders(), a.listClientCerts)
+	// POST — console admins.
+	m.Handle("POST "+base, access.ConsoleAdmins(), a.createClientCert)
+	// GET one, with its issuer's revoked serials — console admins and viewers.
+	m.Handle("GET "+base+"/{credentialId}", access.ConsoleReaders(), a.getClientCert)
+	// DELETE — console admins.
+	m.Handle("DELETE "+base+"/{credentialId}", access.ConsoleAdmins(), a.deleteClientCert)
+	// POST revocations — console admins.
+	m.Handle("POST "+base+"/{credentialId}/revocations", access.ConsoleAdmins(), a.revokeClientCert)
+}
+
+// ClientCertificate is the JSON form of a registered client certificate or issuing CA.
+type ClientCertificate struct {
+	ID          string            `json:"id"`
+	UserID      string            `json:"userId"`
+	Kind        string            `json:"kind"`
+	Name        string            `json:"name,omitempty"`
+	Subject     string            `json:"subject"`
+	Issuer      string            `json:"issuer"`
+	Serial      string            `json:"serial"`
+	Thumbprint  string            `json:"thumbprint"`
+	NotBefore   time.Time         `json:"notBefore"`
+	NotAfter    time.Time         `json:"notAfter"`
+	Rules       []clientauth.Rule `json:"rules"`
+	Certificate string            `json:"certificate"`
+	CreatedAt   time.Time         `json:"createdAt"`
+	CreatedBy   string            `json:"createdBy,omitempty"`
+	// Revocations are the revoked serials of the certificates this credential covers (GET
+	// of one credential only; the first page).
+	Revocations []store.Revocation `json:"revocations,omitempty"`
+}
+
+func clientCertJSON(c clientauth.Credential) ClientCertificate {
+	out := ClientCertificate{ID: c.ID, UserID: c.UserID, Kind: string(c.Kind), Name: c.Name, Rules: c.Rules,
+		CreatedAt: c.CreatedAt, CreatedBy: c.CreatedBy}
+	if out.Rules == nil {
+		out.Rules = []clientauth.Rule{}
+	}
+	if cert, err := c.Certificate(); err == nil {
+		out.Subject, out.Issuer, out.Serial = cert.Subject.String(), cert.Issuer.String(), clientauth.SerialOf(cert)
+		out.Thumbprint, out.NotBefore, out.NotAfter = clientauth.ThumbprintOf(cert), cert.NotBefore, cert.NotAfter
+		out.Certificate = certPEM(cert)
+	}
+	return out
+}
+
+func certPEM(cert *x509.Certificate) string {
+	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw}))
+}
+
+func (a api) listClientCerts(w http.ResponseWriter, r *http.Request, req *access.Request) error {
+	u, err := a.Store.GetConsoleUser(r.Context(), req.Deployment.ID, r.PathValue("userId"))
+	if err != nil {
+		return err
+	}
+	return access.ServeList(w, r, func(ctx context.Context, pr store.PageRequest) (store.Page[clientauth.Credential], error) {
+		return a.Store.ListClientCredentials(ctx, req.Deployment.ID, u.ID, pr)
+	}, clientCertJSON)
+}
+
+// CreateClientCertificateRequest is the body of POST /console/users/{userId}/client-certificates.
+type CreateClientCertificateRequest struct {
+	// Kind is "certificate" (the user's own certificate, pinned) or "ca" (an issuing CA).
+	Kind string `json:"kind"`
+	Name string `json:"name"`
+	// Certificate is one PEM certificate.
+	Certificate string `json:"certificate"`
+	// Rules (CA only) must all match a presented certificate's attributes.
+	Rules []clientauth.Rule `json:"rules"`
+}
+
+func (a api) createClientCert(w http.ResponseWriter, r *http.Request, req *access.Request) error {
+	var body CreateClientCertificateRequest
+	if err := edge.DecodeJSON(r, &body, 0); err != nil {
+		return err
+	}
+	name, err := identity.CleanName(body.Name)
+	if err != nil {
+		return fault.Fields{{Name: "name", Reason: "is at most 100 printable characters"}}.Err()
+	}
+	c, err := clientauth.New(clientauth.Credential{
+		ID: tenant.NewID("cc_"), DeploymentID: req.Deployment.ID, UserID: r.PathValue("userId"), Kind: clientauth.Kind(body.Kind),
+		Name: name, Rules: body.Rules, CreatedBy: req.Principal.Actor(),
+	}, body.Certificate, a.Now())
+	if err != nil {
+		return err
+	}
+	u, err := a.Store.GetConsoleUser(r.Context(), req.Deployment.ID, c.UserID)
+	if err != nil {
+		return err
+	}
+	if n, err := a.Store.CountClientCredentials(r.Context(), req.Deployment.ID, u.ID); err != nil {
+		return err
+	} else if n >= clientauth.MaxPerUser {
+		return fault.Newf(fault.ErrConflict, "The user %s has %d client certificates, the most a user may have; remove one first.", u.Username, n)
+	}
+	if c.Kind == clientauth.Authority {
+		if n, err := a.Store.CountCACredentials(r.Context(), req.Deployment.ID, c.IssuerKey()); err != nil {
+			return err
+		} else if n >= store.MaxCAsPerIssuer() {
+			return fault.Newf(fault.ErrConflict, "This CA is registered for %d users already, the most one CA may serve; pin the users' certificates instead.", n)
+		}
+	}
+	j := clientCertJSON(c)
+	c, err = a.Store.CreateClientCredential(r.Context(), c, u.Version, tenant.LogEntry{
+		Actor: req.Principal.Actor(), Action: "clientCertificate.registered",
+		Detail: fmt.Sprintf("%s for %s: %s (serial %s, thumbprint %s)", c.Kind, u.Username, j.Subject, j.Serial, j.Thumbprint),
+	})
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Location", "/console/users/"+u.ID+"/client-certificates/"+c.ID)
+	edge.WriteJSON(w, http.StatusCreated, j)
+	return nil
+}
+
+// loadClientCert reads the credential the path names, of the request's deployment.
+func (a api) loadClientCert(r *http.Request, req *access.Request) (clientauth.Credential, error) {
+	return a.Store.GetClientCredential(r.Context(), req.Deployment.ID, r.PathValue("userId"), r.PathValue("credentialId"))
+}
+
+func (a api) getClientCert(w http.ResponseWriter, r *http.Request, req *access.Request) error {
+	c, err := a.loadClientCert(r, req)
+	if err != nil {
+		return err
+	}
+	j := clientCertJSON(c)
+	revs, err := a.Store.ListRevocations(r.Context(), req.Deployment.ID, c.IssuerKey(), store.PageRequest{Limit: store.MaxPageSize})
+	if err != nil {
+		return err
+	}
+	for _, rv := range revs.Items {
+		if c.Kind == clientauth.Authority || rv.Serial == j.Serial {
+			j.Revocations = append(j.Revocations, rv)
+		}
+	}
+	edge.WriteJSON(w, http.StatusOK, j)
+	return nil
+}
+
+func (a api) deleteClientCert(w http.ResponseWriter, r *http.Request, req *access.Request) error {
+	c, err := a.loadClientCert(r, req)
+	if err != nil {
+		return err
+	}
+	j := clientCertJSON(c)
+	if err := a.Store.DeleteClientCredential(r.Context(), c, tenant.LogEntry{
+		Actor: req.Principal.Actor(), Action: "clientCertificate.removed",
+		Detail: fmt.Sprintf("%s of user %s: %s (serial %s)", c.Kind, c.UserID, j.Subject, j.Serial),
+	}); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// RevokeRequest is the body of POST .../client-certificates/{credentialId}/revocations.
+type RevokeRequest struct {
+	// Serial of the certificate to revoke, in hex ("01:A3:FF" and "1a3ff" are the same).
+	// For a pinned certificate it may be left out: it is the certificate's own.
+	Serial string `json:"serial"`
+	Reason string `json:"reason"`
+}
+
+func (a api) revokeClientCert(w http.ResponseWriter, r *http.Request, req *access.Request) error {
+	var body RevokeRequest
+	if err := edge.DecodeJSON(r, &body, 0); err != nil {
+		return err
+	}
+	c, err := a.loadClientCert(r, req)
+	if err != nil {
+		return err
+	}
+	cert, err := c.Certificate()
+	if err != nil {
+		return err
+	}
+	var bad fault.Fields
+	serial := ""
+	switch {
+	case body.Serial == "" && c.Kind == clientauth.Pinned:
+		serial = clientauth.SerialOf(cert)
+	case body.Serial == "":
+		bad.Add("serial", "is required: the serial number (hex) of a certificate this CA issued")
+	default:
+		var ok bool
+		if serial, ok = clientauth.NormalizeSerial(body.Serial); !ok {
+			bad.Add("serial", "is a certificate serial number in hex, e.g. \"01:a3:ff\"")
+		} else if c.Kind == clientauth.Pinned && serial != clientauth.SerialOf(cert) {
+			bad.Add("serial", "is not the serial of this pinned certificate (%s)", clientauth.SerialOf(cert))
+		}
+	}
+	reason, err := identity.CleanName(body.Reason)
+	if err != nil {
+		bad.Add("reason", "is at most 100 printable characters")
+	}
+	if err := bad.Err(); err != nil {
+		return err
+	}
+	issuer := cert.Issuer.String()
+	if c.Kind == clientauth.Authority {
+		issuer = cert.Subject.String()
+	}
+	rv, err := a.Store.RevokeClientCertificate(r.Context(), req.Deployment.ID, c.IssuerKey(), store.Revocation{
+		Serial: serial, Issuer: issuer, CredentialID: c.ID, Reason: reason, RevokedBy: req.Principal.Actor(),
+	}, tenant.LogEntry{Actor: req.Principal.Actor(), Action: "clientCertificate.revoked", Detail: fmt.Sprintf("serial %s of %s (user %s)", serial, issuer, c.UserID)})
+	if err != nil {
+		return err
+	}
+	edge.WriteJSON(w, http.StatusCreated, rv)
+	return nil
+}

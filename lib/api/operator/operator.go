@@ -1,0 +1,205 @@
+// Package operator is the operator (vendor) API: provisioning and inspecting deployments, and
+// issuing deployment links that may carry the Signum Administrator role (which no customer
+// API can grant). Its routes are IAM-authorized in API Gateway (SigV4, principals of the
+// operator's AWS account); the guard checks the verified caller again so that a template
+// mistake cannot open them.
+package operator
+
+import (
+	"context"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/opensignum/signum/lib/access"
+	"github.com/opensignum/signum/lib/edge"
+	"github.com/opensignum/signum/lib/fault"
+	"github.com/opensignum/signum/lib/function"
+	"github.com/opensignum/signum/lib/identity"
+	"github.com/opensignum/signum/lib/provisioning"
+	"github.com/opensignum/signum/lib/store"
+	"github.com/opensignum/signum/lib/wire"
+)
+
+// Build is the operator function's handler.
+func Build(_ context.Context, env function.Env) (http.Handler, error) {
+	if env.Config.OperatorAccountID == "" {
+		return nil, errors.New("operator: OPERATOR_ACCOUNT_ID is not set")
+	}
+	p := function.NewParts(env)
+	return NewHandler(env, p), nil
+}
+
+type api struct {
+	store        *store.Store
+	provisioning *provisioning.Service
+	now          func() time.Time
+}
+
+// NewHandler returns the operator routes.
+func NewHandler(env function.Env, p *function.Parts) *access.Mux {
+	prov := provisioning.New(p.Store, p.Now)
+	prov.DomainSuffix = p.DomainSuffix
+	a := &api{store: p.Store, provisioning: prov, now: p.Now}
+	m := access.NewMux(env.Log, p.Guard)
+	// POST /operator/deployments — operator. Idempotency-Key makes a retry return the
+	// deployment the first call created.
+	m.Handle("POST /operator/deployments", access.OperatorOnly(), a.create)
+	// GET /operator/deployments — operator; ?limit=1..100&cursor=<next>.
+	m.Handle("GET /operator/deployments", access.OperatorOnly(), a.list)
+	// GET /operator/deployments/{id} — operator.
+	m.Handle("GET /operator/deployments/{id}", access.OperatorOnDeployment(), a.get)
+	// POST /operator/deployments/{id}/invites — operator: a deployment link, which may make
+	// its user the Signum Administrator.
+	m.Handle("POST /operator/deployments/{id}/invites", access.OperatorOnDeployment(), a.invite)
+	// GET /operator/truststore — operator: the PEM bundle for API Gateway's mutual-TLS
+	// truststore (every deployment's registered client certificates and CAs).
+	m.Handle("GET /operator/truststore", access.OperatorOnly(), a.truststore)
+	return m
+}
+
+// truststore answers the PEM bundle of every registered client certificate and CA, without
+// duplicates (plain PEM blocks, no explanatory text, as S3 truststores take them). The
+// operator uploads it to the S3 object SignerTruststoreUri names and sets
+// SignerTruststoreVersion; the service checks every certificate against its deployment's
+// own registrations again, so the bundle only decides who may complete a handshake.
+func (a *api) truststore(w http.ResponseWriter, r *http.Request, _ *access.Request) error {
+	var out strings.Builder
+	seen := map[string]bool{}
+	n, expired := 0, 0
+	anchors, err := store.All(r.Context(), a.store.ListTrustAnchors)
+	if err != nil {
+		return err
+	}
+	for _, c := range anchors {
+		cert, err := c.Certificate()
+		if err != nil {
+			edge.Logger(r.Context()).Error("stored client certificate does not parse", slog.String("deployment", c.DeploymentID), slog.String("credential", c.ID))
+			continue
+		}
+		if seen[string(cert.Raw)] {
+			continue
+		}
+		if a.now().After(cert.NotAfter) {
+			expired++ // it authenticates no one any more
+			continue
+		}
+		seen[string(cert.Raw)] = true
+		n++
+		out.Write(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw}))
+	}
+	w.Header().Set("Content-Type", "application/x-pem-file")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("X-Certificate-Count", strconv.Itoa(n))
+	w.Header().Set("X-Expired-Left-Out", strconv.Itoa(expired))
+	w.WriteHeader(http.StatusOK)
+	_, _ = io.WriteString(w, out.String())
+	return nil
+}
+
+// CreateRequest is the body of POST /operator/deployments.
+type CreateRequest struct {
+	Name            string   `json:"name"`
+	Plan            string   `json:"plan"`
+	DomainName      string   `json:"domainName"`
+	IPAllowlist     []string `json:"ipAllowlist"`
+	FirstAdminEmail string   `json:"firstAdminEmail"`
+}
+
+// CreateResponse is a new (or replayed) deployment with, on creation only, the first Admin's
+// deployment link.
+type CreateResponse struct {
+	wire.Deployment
+	FirstAdminInvite *Invite `json:"firstAdminInvite,omitempty"`
+}
+
+// Invite is a deployment link. Its token is shown once: only its hash is stored.
+type Invite struct {
+	Token       string    `json:"token"`
+	Role        string    `json:"role"`
+	Email       string    `json:"email,omitempty"`
+	SignumAdmin bool      `json:"signumAdministrator"`
+	ExpiresAt   time.Time `json:"expiresAt"`
+}
+
+func (a *api) create(w http.ResponseWriter, r *http.Request, req *access.Request) error {
+	var body CreateRequest
+	if err := edge.DecodeJSON(r, &body, 0); err != nil {
+		return err
+	}
+	key, err := idempotencyKey(r)
+	if err != nil {
+		return err
+	}
+	res, err := a.provisioning.Provision(r.Context(), provisioning.Request{
+		Name: body.Name, Plan: body.Plan, DomainName: body.DomainName, IPAllowlist: body.IPAllowlist,
+		RequestKey: key, Actor: req.Principal.Actor(), FirstAdminEmail: body.FirstAdminEmail,
+	})
+	if err != nil {
+		return err
+	}
+	out := CreateResponse{Deployment: wire.DeploymentJSON(res.Deployment)}
+	status := http.StatusOK
+	if res.Created {
+		status = http.StatusCreated
+		out.FirstAdminInvite = &Invite{Token: res.FirstAdminLink, Role: string(identity.RoleAdmin), Email: body.FirstAdminEmail,
+			SignumAdmin: true, ExpiresAt: res.FirstAdminLinkExpires}
+	}
+	w.Header().Set("Location", "/operator/deployments/"+res.Deployment.ID)
+	w.Header().Set("ETag", wire.DeploymentETag(res.Deployment))
+	edge.WriteJSON(w, status, out)
+	return nil
+}
+
+// MaxIdempotencyKey is the longest Idempotency-Key accepted.
+const MaxIdempotencyKey = 200
+
+// idempotencyKey reads the Idempotency-Key header (optional; up to 200 visible ASCII
+// characters) and scopes it to the operator API, so that it cannot collide with the
+// marketplace's request keys.
+func idempotencyKey(r *http.Request) (string, error) {
+	k := r.Header.Get("Idempotency-Key")
+	if k == "" {
+		return "", nil
+	}
+	if len(k) > MaxIdempotencyKey || strings.IndexFunc(k, func(c rune) bool { return c < 0x21 || c > 0x7e }) >= 0 {
+		return "", fault.Fields{{Name: "Idempotency-Key", Reason: fmt.Sprintf("must be 1 to %d visible ASCII characters", MaxIdempotencyKey)}}
+	}
+	return "operator:" + k, nil
+}
+
+func (a *api) get(w http.ResponseWriter, r *http.Request, req *access.Request) error {
+	w.Header().Set("ETag", wire.DeploymentETag(req.Deployment))
+	edge.WriteJSON(w, http.StatusOK, wire.DeploymentJSON(req.Deployment))
+	return nil
+}
+
+func (a *api) list(w http.ResponseWriter, r *http.Request, _ *access.Request) error {
+	return access.ServeList(w, r, a.store.ListDeployments, wire.DeploymentJSON)
+}
+
+// InviteRequest is the body of POST /operator/deployments/{id}/invites.
+type InviteRequest struct {
+	Email       string `json:"email"`
+	Role        string `json:"role"`
+	SignumAdmin bool   `json:"signumAdministrator"`
+}
+
+func (a *api) invite(w http.ResponseWriter, r *http.Request, req *access.Request) error {
+	var body InviteRequest
+	if err := edge.DecodeJSON(r, &body, 0); err != nil {
+		return err
+	}
+	inv, tok, err := provisioning.Invite(r.Context(), a.store, a.now(), req.Deployment.ID, req.Principal.Actor(), body.Email, identity.PortalRole(body.Role), body.SignumAdmin)
+	if err != nil {
+		return err
+	}
+	edge.WriteJSON(w, http.StatusCreated, Invite{Token: tok, Role: string(inv.Role), Email: inv.Email, SignumAdmin: inv.SignumAdmin, ExpiresAt: inv.ExpiresAt})
+	return nil
+}

@@ -1,0 +1,419 @@
+// Package portal is the vendor portal's API: first-time registration from a deployment link,
+// login, a deployment's settings (domain name, IP allowlist), its portal users and their
+// product roles, and opening the Admin console with one's portal identity.
+package portal
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/opensignum/signum/lib/access"
+	"github.com/opensignum/signum/lib/edge"
+	"github.com/opensignum/signum/lib/fault"
+	"github.com/opensignum/signum/lib/function"
+	"github.com/opensignum/signum/lib/identity"
+	"github.com/opensignum/signum/lib/login"
+	"github.com/opensignum/signum/lib/password"
+	"github.com/opensignum/signum/lib/provisioning"
+	"github.com/opensignum/signum/lib/store"
+	"github.com/opensignum/signum/lib/tenant"
+	"github.com/opensignum/signum/lib/token"
+	"github.com/opensignum/signum/lib/wire"
+)
+
+// errSignumAdmin refuses customer changes that would revoke the Signum Administrator role,
+// which only the operator side can move.
+var errSignumAdmin = fault.Newf(fault.ErrConflict, "This user is the deployment's Signum Administrator and stays an active Admin; ask the operator to move the role first.")
+
+// Portal users share one password and lockout policy; console domains have their own.
+var (
+	portalPolicy  = password.DefaultPolicy()
+	portalLockout = password.DefaultLockout()
+)
+
+type api struct {
+	*function.Parts
+}
+
+// BuildAuth is the portal-auth function: registration and login.
+func BuildAuth(_ context.Context, env function.Env) (http.Handler, error) {
+	a := api{function.NewParts(env)}
+	m := access.NewMux(env.Log, a.Guard)
+	// POST /portal/register — anyone holding a deployment link.
+	m.Handle("POST /portal/register", access.Public(), a.register)
+	// POST /portal/login — anyone.
+	m.Handle("POST /portal/login", access.Public(), a.login)
+	return m, nil
+}
+
+// BuildDeployments is the portal-deployments function: settings and console access.
+func BuildDeployments(_ context.Context, env function.Env) (http.Handler, error) {
+	a := api{function.NewParts(env)}
+	m := access.NewMux(env.Log, a.Guard)
+	// GET /portal/deployments/{id} — portal users of the deployment, any role.
+	m.Handle("GET /portal/deployments/{id}", access.PortalRoles(identity.RoleAdmin, identity.RoleUser, identity.RoleViewer), a.getDeployment)
+	// PATCH /portal/deployments/{id} — portal Admins: domain name, IP allowlist, name.
+	m.Handle("PATCH /portal/deployments/{id}", access.PortalRoles(identity.RoleAdmin), a.patchDeployment)
+	// POST /portal/deployments/{id}/console-token — portal users, any role: a console
+	// token with the console roles of their portal role.
+	m.Handle("POST /portal/deployments/{id}/console-token", access.PortalRoles(identity.RoleAdmin, identity.RoleUser, identity.RoleViewer), a.consoleToken)
+	return m, nil
+}
+
+// BuildUsers is the portal-users function: the deployment's portal users.
+func BuildUsers(_ context.Context, env function.Env) (http.Handler, error) {
+	a := api{function.NewParts(env)}
+	m := access.NewMux(env.Log, a.Guard)
+	// GET /portal/deployments/{id}/users — portal Admins and Viewers.
+	m.Handle("GET /portal/deployments/{id}/users", access.PortalRoles(identity.RoleAdmin, identity.RoleViewer), a.listUsers)
+	// POST /portal/deployments/{id}/users — portal Admins: invite (a deployment link).
+	m.Handle("POST /portal/deployments/{id}/users", access.PortalRoles(identity.RoleAdmin), a.inviteUser)
+	// PATCH /portal/deployments/{id}/users/{userId} — portal Admins: role, status.
+	m.Handle("PATCH /portal/deployments/{id}/users/{userId}", access.PortalRoles(identity.RoleAdmin), a.patchUser)
+	// DELETE /portal/deployments/{id}/users/{userId} — portal Admins.
+	m.Handle("DELETE /portal/deployments/{id}/users/{userId}", access.PortalRoles(identity.RoleAdmin), a.deleteUser)
+	return m, nil
+}
+
+// User is the JSON form of a portal user. It never carries the password hash.
+type User struct {
+	ID           string    `json:"id"`
+	DeploymentID string    `json:"deploymentId"`
+	Email        string    `json:"email"`
+	Name         string    `json:"name"`
+	Role         string    `json:"role"`
+	Status       string    `json:"status"`
+	SignumAdmin  bool      `json:"signumAdministrator"`
+	Locked       bool      `json:"locked"`
+	Version      int64     `json:"version"`
+	CreatedAt    time.Time `json:"createdAt"`
+}
+
+func (a api) userJSON(u identity.PortalUser) User {
+	return User{ID: u.ID, DeploymentID: u.DeploymentID, Email: u.Email, Name: u.Name, Role: string(u.Role), Status: string(u.Status),
+		SignumAdmin: u.SignumAdmin, Locked: portalLockout.Locked(u.Failures, u.LockedUntil, u.LockedForever, a.Now()),
+		Version: u.Version, CreatedAt: u.CreatedAt}
+}
+
+// RegisterRequest is the body of POST /portal/register.
+type RegisterRequest struct {
+	Token    string `json:"token"`
+	Email    string `json:"email"`
+	Name     string `json:"name"`
+	Password string `json:"password"`
+}
+
+func (a api) register(w http.ResponseWriter, r *http.Request, _ *access.Request) error {
+	var body RegisterRequest
+	if err := edge.DecodeJSON(r, &body, 0); err != nil {
+		return err
+	}
+	var bad fault.Fields
+	email, err := identity.NormalizeEmail(body.Email)
+	if err != nil {
+		bad.Add("email", "is not an e-mail address")
+	}
+	name, err := identity.CleanName(body.Name)
+	if err != nil {
+		bad.Add("name", "is at most 100 printable characters")
+	}
+	if body.Token == "" || len(body.Token) > 200 {
+		bad.Add("token", "is the token of a deployment link")
+	}
+	if err := bad.Err(); err != nil {
+		return err
+	}
+	hash := identity.InviteHash(body.Token)
+	inv, err := a.Store.GetInvite(r.Context(), hash)
+	if err != nil {
+		return err
+	}
+	if inv.Email != "" && inv.Email != email {
+		return fault.Fields{{Name: "email", Reason: "this deployment link was made for another address"}}
+	}
+	now := a.Now()
+	creds, err := login.SetPassword(body.Password, email, portalPolicy, now)
+	if err != nil {
+		return err
+	}
+	u, err := a.Store.Register(r.Context(), hash, identity.PortalUser{
+		ID: tenant.NewID("pu_"), DeploymentID: inv.DeploymentID, Email: email, Name: name, Role: inv.Role,
+		Status: identity.StatusActive, SignumAdmin: inv.SignumAdmin, Credentials: creds,
+	})
+	if err != nil {
+		return err
+	}
+	edge.WriteJSON(w, http.StatusCreated, a.userJSON(u))
+	return nil
+}
+
+// LoginRequest is the body of POST /portal/login.
+type LoginRequest struct {
+	Email    string `json:"email"`
+	Password string `json:"password"`
+}
+
+func (a api) login(w http.ResponseWriter, r *http.Request, _ *access.Request) error {
+	var body LoginRequest
+	if err := edge.DecodeJSON(r, &body, 0); err != nil {
+		return err
+	}
+	acc := login.Account{}
+	var u identity.PortalUser
+	if email, err := identity.NormalizeEmail(body.Email); err == nil {
+		u, err = a.Store.PortalUserByEmail(r.Context(), email)
+		switch {
+		case err == nil:
+			acc = login.Account{Exists: true, Status: u.Status, Credentials: u.Credentials}
+		case !errors.Is(err, fault.ErrNotFound):
+			return err
+		default:
+			// The same reads as for a known user: an unknown one takes as long.
+			_, _ = a.Store.GetPortalUser(r.Context(), "dep_none", "none")
+		}
+	}
+	now := a.Now()
+	res := login.Attempt(acc, body.Password, portalLockout, now)
+	if err := login.Record(r.Context(), a.Store, res, u.DeploymentID, true, u.ID, portalLockout, now); err != nil && !errors.Is(err, fault.ErrNotFound) {
+		return err
+	}
+	if !res.OK() {
+		return login.ErrFailed
+	}
+	roles := []string{string(u.Role)}
+	tok, claims, err := a.Issuer.Issue(r.Context(), token.Claims{Subject: u.ID, System: token.Portal, Deployment: u.DeploymentID, Roles: roles, Name: u.Email})
+	if err != nil {
+		return err
+	}
+	edge.WriteJSON(w, http.StatusOK, login.Respond(tok, claims))
+	return nil
+}
+
+func (a api) getDeployment(w http.ResponseWriter, _ *http.Request, req *access.Request) error {
+	w.Header().Set("ETag", wire.DeploymentETag(req.Deployment))
+	edge.WriteJSON(w, http.StatusOK, wire.DeploymentJSON(req.Deployment))
+	return nil
+}
+
+// PatchDeploymentRequest is the body of PATCH /portal/deployments/{id}; absent fields stay.
+type PatchDeploymentRequest struct {
+	Name        *string   `json:"name"`
+	DomainName  *string   `json:"domainName"`
+	IPAllowlist *[]string `json:"ipAllowlist"`
+}
+
+func (a api) patchDeployment(w http.ResponseWriter, r *http.Request, req *access.Request) error {
+	var body PatchDeploymentRequest
+	if err := edge.DecodeJSON(r, &body, 0); err != nil {
+		return err
+	}
+	cur := req.Deployment
+	if err := ifMatch(r, wire.DeploymentETag(cur)); err != nil {
+		return err
+	}
+	next := cur
+	var bad fault.Fields
+	var changes []string
+	if body.Name != nil {
+		if n, err := identity.CleanName(*body.Name); err != nil || n == "" {
+			bad.Add("name", "is 1 to 100 printable characters")
+		} else if n != cur.Name {
+			next.Name = n
+			changes = append(changes, fmt.Sprintf("name %q", n))
+		}
+	}
+	if body.DomainName != nil {
+		d := ""
+		if *body.DomainName != "" {
+			var err error
+			if d, err = tenant.NormalizeDomainName(*body.DomainName); err == nil {
+				err = tenant.CheckDomainSuffix(d, a.DomainSuffix)
+			}
+			if err != nil {
+				detail, _ := fault.DetailOf(err)
+				bad.Add("domainName", "%s", detail)
+			}
+		}
+		if d != cur.DomainName {
+			next.DomainName = d
+			changes = append(changes, fmt.Sprintf("domain name %q → %q", cur.DomainName, d))
+		}
+	}
+	if body.IPAllowlist != nil {
+		allow, err := tenant.ParseAllowlist(*body.IPAllowlist)
+		if err != nil {
+			detail, _ := fault.DetailOf(err)
+			bad.Add("ipAllowlist", "%s", detail)
+		}
+		next.IPAllowlist = allow
+		changes = append(changes, fmt.Sprintf("IP allowlist [%s]", strings.Join(tenant.FormatAllowlist(allow), ", ")))
+	}
+	if err := bad.Err(); err != nil {
+		return err
+	}
+	if len(changes) == 0 {
+		w.Header().Set("ETag", wire.DeploymentETag(cur))
+		edge.WriteJSON(w, http.StatusOK, wire.DeploymentJSON(cur))
+		return nil
+	}
+	updated, err := a.Store.UpdateDeployment(r.Context(), cur, next, &tenant.LogEntry{
+		Actor: req.Principal.Actor(), Action: "deployment.settings.updated", Detail: strings.Join(changes, "; "),
+	})
+	if err != nil {
+		return err
+	}
+	w.Header().Set("ETag", wire.DeploymentETag(updated))
+	edge.WriteJSON(w, http.StatusOK, wire.DeploymentJSON(updated))
+	return nil
+}
+
+// ifMatch applies an If-Match header: a write based on an older read is refused (412).
+func ifMatch(r *http.Request, etag string) error {
+	if m := r.Header.Get("If-Match"); m != "" && m != "*" && m != etag {
+		return fault.Newf(fault.ErrPrecondition, "The object changed since you read it (If-Match %s, now %s); read it again.", m, etag)
+	}
+	return nil
+}
+
+// ConsoleTokenResponse is a console token for a portal user.
+type ConsoleTokenResponse struct {
+	login.TokenResponse
+	ConsoleDomain string `json:"consoleDomain,omitempty"`
+}
+
+func (a api) consoleToken(w http.ResponseWriter, r *http.Request, req *access.Request) error {
+	// Read the user: roles come from the user as stored now, not from the portal token.
+	u, err := a.Store.GetPortalUser(r.Context(), req.Deployment.ID, req.Principal.UserID)
+	if err != nil && !errors.Is(err, fault.ErrNotFound) {
+		return err
+	}
+	if err != nil || u.Status != identity.StatusActive {
+		return fault.Newf(fault.ErrUnauthenticated, "Your portal account is no longer active.")
+	}
+	var roles []string
+	for _, role := range identity.ConsoleRolesFor(u) {
+		roles = append(roles, string(role))
+	}
+	tok, claims, err := a.Issuer.Issue(r.Context(), token.Claims{Subject: u.ID, System: token.Console, Deployment: u.DeploymentID, Roles: roles, Name: u.Email})
+	if err != nil {
+		return err
+	}
+	edge.WriteJSON(w, http.StatusOK, ConsoleTokenResponse{
+		TokenResponse: login.Respond(tok, claims),
+		ConsoleDomain: req.Deployment.DomainName,
+	})
+	return nil
+}
+
+func (a api) listUsers(w http.ResponseWriter, r *http.Request, req *access.Request) error {
+	return access.ServeList(w, r, func(ctx context.Context, pr store.PageRequest) (store.Page[identity.PortalUser], error) {
+		return a.Store.ListPortalUsers(ctx, req.Deployment.ID, pr)
+	}, a.userJSON)
+}
+
+// InviteRequest is the body of POST /portal/deployments/{id}/users.
+type InviteRequest struct {
+	Email string `json:"email"`
+	Role  string `json:"role"`
+}
+
+// InviteResponse is a deployment link: its token is shown this once.
+type InviteResponse struct {
+	Token     string    `json:"token"`
+	Email     string    `json:"email,omitempty"`
+	Role      string    `json:"role"`
+	ExpiresAt time.Time `json:"expiresAt"`
+}
+
+func (a api) inviteUser(w http.ResponseWriter, r *http.Request, req *access.Request) error {
+	var body InviteRequest
+	if err := edge.DecodeJSON(r, &body, 0); err != nil {
+		return err
+	}
+	// Portal Admins never grant the Signum Administrator role: false, always.
+	inv, tok, err := provisioning.Invite(r.Context(), a.Store, a.Now(), req.Deployment.ID, req.Principal.Actor(), body.Email, identity.PortalRole(body.Role), false)
+	if err != nil {
+		return err
+	}
+	edge.WriteJSON(w, http.StatusCreated, InviteResponse{Token: tok, Email: inv.Email, Role: string(inv.Role), ExpiresAt: inv.ExpiresAt})
+	return nil
+}
+
+// PatchUserRequest is the body of PATCH /portal/deployments/{id}/users/{userId}.
+type PatchUserRequest struct {
+	Role   *string `json:"role"`
+	Status *string `json:"status"`
+	// Unlock lifts a lockout.
+	Unlock bool `json:"unlock"`
+}
+
+func (a api) patchUser(w http.ResponseWriter, r *http.Request, req *access.Request) error {
+	var body PatchUserRequest
+	if err := edge.DecodeJSON(r, &body, 0); err != nil {
+		return err
+	}
+	cur, err := a.Store.GetPortalUser(r.Context(), req.Deployment.ID, r.PathValue("userId"))
+	if err != nil {
+		return err
+	}
+	if err := ifMatch(r, fmt.Sprintf(`"%d"`, cur.Version)); err != nil {
+		return err
+	}
+	next := cur
+	var bad fault.Fields
+	var changes []string
+	if body.Role != nil {
+		if role := identity.PortalRole(*body.Role); !role.Valid() {
+			bad.Add("role", "must be Admin, User or Viewer")
+		} else if role != cur.Role {
+			next.Role = role
+			changes = append(changes, fmt.Sprintf("role %s → %s", cur.Role, role))
+		}
+	}
+	if body.Status != nil {
+		if st := identity.Status(*body.Status); st != identity.StatusActive && st != identity.StatusDisabled {
+			bad.Add("status", "must be active or disabled")
+		} else if st != cur.Status {
+			next.Status = st
+			changes = append(changes, fmt.Sprintf("status %s → %s", cur.Status, st))
+		}
+	}
+	if body.Unlock {
+		next.Failures, next.LockedUntil, next.LockedForever = 0, time.Time{}, false
+		changes = append(changes, "unlocked")
+	}
+	if err := bad.Err(); err != nil {
+		return err
+	}
+	if cur.SignumAdmin && (next.Role != identity.RoleAdmin || next.Status != identity.StatusActive) {
+		return errSignumAdmin
+	}
+	if len(changes) > 0 {
+		if cur, err = a.Store.UpdatePortalUser(r.Context(), cur, next, tenant.LogEntry{
+			Actor: req.Principal.Actor(), Action: "portalUser.updated", Detail: cur.Email + ": " + strings.Join(changes, "; "),
+		}); err != nil {
+			return err
+		}
+	}
+	edge.WriteJSON(w, http.StatusOK, a.userJSON(cur))
+	return nil
+}
+
+func (a api) deleteUser(w http.ResponseWriter, r *http.Request, req *access.Request) error {
+	u, err := a.Store.GetPortalUser(r.Context(), req.Deployment.ID, r.PathValue("userId"))
+	if err != nil {
+		return err
+	}
+	if u.SignumAdmin {
+		return errSignumAdmin
+	}
+	if err := a.Store.DeletePortalUser(r.Context(), u, tenant.LogEntry{Actor: req.Principal.Actor(), Action: "portalUser.removed", Detail: u.Email}); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}

@@ -1,0 +1,186 @@
+package function
+
+// The function's configuration is read from the environment (once, in main) and the AWS
+// clients are built from it. Pointing the endpoints at the local stand-ins is configuration,
+// not a different code path.
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
+)
+
+// Config is what every function reads from its environment.
+type Config struct {
+	// Region is AWS_REGION.
+	Region string
+	// TableName is TABLE_NAME, the service's single table.
+	TableName string
+	// ServiceKeyID is SERVICE_KEY_ID: the KMS HMAC key (id, ARN or alias) from which shared
+	// keys such as the page-cursor key are derived, so that no key sits in the environment.
+	ServiceKeyID string
+	// TokenKeyID is TOKEN_KEY_ID: the KMS key (ECC_NIST_P256, SIGN_VERIFY) that signs bearer
+	// tokens.
+	TokenKeyID string
+	// DynamoDBEndpoint and KMSEndpoint override the AWS endpoints (AWS_ENDPOINT_URL_DYNAMODB,
+	// AWS_ENDPOINT_URL_KMS, else AWS_ENDPOINT_URL). Empty in AWS.
+	DynamoDBEndpoint, KMSEndpoint string
+	// StaticAccessKey and StaticSecretKey are set only for local stand-ins; in AWS the
+	// function's role provides credentials.
+	StaticAccessKey, StaticSecretKey string
+	// LogLevel is LOG_LEVEL (debug, info, warn, error).
+	LogLevel string
+	// PKCS11Library is PKCS11_LIBRARY: the PKCS#11 module of the CloudHSM client; empty means
+	// no HSM backend. PKCS11Token is PKCS11_TOKEN_LABEL.
+	PKCS11Library, PKCS11Token string
+	// PKCS11PINSecret is PKCS11_PIN_SECRET: the Secrets Manager secret (id or ARN) holding the
+	// crypto user's PIN. The PIN itself is never in the environment or the template.
+	PKCS11PINSecret string
+	// PKCS11PIN is set only by the local server (a throw-away SoftHSM2 token).
+	PKCS11PIN string
+	// DeploymentDomainSuffix is DEPLOYMENT_DOMAIN_SUFFIX: deployment domain names must be
+	// one label under it (the API's wildcard custom domain); empty allows any name.
+	DeploymentDomainSuffix string
+	// SignerDomainSuffix is SIGNER_DOMAIN_SUFFIX: the mutual-TLS custom domain, whose host
+	// "<label>.<suffix>" serves the deployment "<label>.<DeploymentDomainSuffix>"; empty when
+	// there is none.
+	SignerDomainSuffix string
+	// OperatorAccountID is OPERATOR_ACCOUNT_ID: the AWS account whose IAM principals may call
+	// the operator API (functions that serve it only).
+	OperatorAccountID string
+}
+
+// FromEnv reads the configuration from the environment and says what is missing.
+func FromEnv() (Config, error) {
+	c := Config{
+		Region:           os.Getenv("AWS_REGION"),
+		TableName:        os.Getenv("TABLE_NAME"),
+		ServiceKeyID:     os.Getenv("SERVICE_KEY_ID"),
+		TokenKeyID:       os.Getenv("TOKEN_KEY_ID"),
+		DynamoDBEndpoint: firstSet("AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL"),
+		KMSEndpoint:      firstSet("AWS_ENDPOINT_URL_KMS", "AWS_ENDPOINT_URL"),
+		LogLevel:         os.Getenv("LOG_LEVEL"),
+
+		OperatorAccountID:      os.Getenv("OPERATOR_ACCOUNT_ID"),
+		PKCS11Library:          os.Getenv("PKCS11_LIBRARY"),
+		DeploymentDomainSuffix: os.Getenv("DEPLOYMENT_DOMAIN_SUFFIX"),
+		SignerDomainSuffix:     os.Getenv("SIGNER_DOMAIN_SUFFIX"),
+		PKCS11Token:            os.Getenv("PKCS11_TOKEN_LABEL"),
+		PKCS11PINSecret:        os.Getenv("PKCS11_PIN_SECRET"),
+	}
+	var missing []string
+	for name, v := range map[string]string{"AWS_REGION": c.Region, "TABLE_NAME": c.TableName, "SERVICE_KEY_ID": c.ServiceKeyID, "TOKEN_KEY_ID": c.TokenKeyID} {
+		if v == "" {
+			missing = append(missing, name)
+		}
+	}
+	if len(missing) > 0 {
+		return c, fmt.Errorf("missing environment variables: %s", strings.Join(missing, ", "))
+	}
+	return c, nil
+}
+
+func firstSet(names ...string) string {
+	for _, n := range names {
+		if v := os.Getenv(n); v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// Clients are the AWS clients a function uses.
+type Clients struct {
+	DynamoDB *dynamodb.Client
+	KMS      *kms.Client
+}
+
+// NewClients builds the clients for c.
+func NewClients(ctx context.Context, c Config) (*Clients, error) {
+	opts := []func(*config.LoadOptions) error{
+		config.WithRegion(c.Region),
+		// Fail fast: a Lambda has seconds, not minutes, and the health check must notice an
+		// outage quickly. Connection setup is bounded; the SDK's retryer handles the rest.
+		config.WithHTTPClient(awshttp.NewBuildableClient().
+			WithDialerOptions(func(d *net.Dialer) { d.Timeout = 2 * time.Second }).
+			WithTransportOptions(func(t *http.Transport) {
+				t.MaxIdleConnsPerHost = 64
+				// A call whose answer does not start within this is retried or failed, not
+				// waited on until the Lambda dies.
+				t.ResponseHeaderTimeout = 5 * time.Second
+			})),
+	}
+	if c.StaticAccessKey != "" {
+		opts = append(opts, config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(c.StaticAccessKey, c.StaticSecretKey, "")))
+	}
+	cfg, err := config.LoadDefaultConfig(ctx, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("load AWS config: %w", err)
+	}
+	ddb := dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) {
+		if c.DynamoDBEndpoint != "" {
+			o.BaseEndpoint = aws.String(c.DynamoDBEndpoint)
+			// The local DynamoDB stand-in sends no valid CRC32 header. Only for loopback
+			// endpoints: against AWS the checksum stays on.
+			o.DisableValidateResponseChecksum = isLoopback(c.DynamoDBEndpoint)
+		}
+	})
+	k := kms.NewFromConfig(cfg, func(o *kms.Options) {
+		if c.KMSEndpoint != "" {
+			o.BaseEndpoint = aws.String(c.KMSEndpoint)
+		}
+	})
+	return &Clients{DynamoDB: ddb, KMS: k}, nil
+}
+
+func isLoopback(endpoint string) bool {
+	u, err := url.Parse(endpoint)
+	if err != nil {
+		return false
+	}
+	h := u.Hostname()
+	if h == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(h)
+	return ip != nil && ip.IsLoopback()
+}
+
+// Macer is the part of the KMS client DeriveKey uses.
+type Macer interface {
+	GenerateMac(context.Context, *kms.GenerateMacInput, ...func(*kms.Options)) (*kms.GenerateMacOutput, error)
+}
+
+// DeriveKey derives a 32-byte key for purpose from the KMS HMAC key keyID. Every instance of
+// every function derives the same key, and the key itself never leaves KMS: only this
+// derived value, kept in memory, does. Changing purpose gives an unrelated key.
+func DeriveKey(ctx context.Context, k Macer, keyID, purpose string) ([]byte, error) {
+	if purpose == "" {
+		return nil, errors.New("derive key: empty purpose")
+	}
+	out, err := k.GenerateMac(ctx, &kms.GenerateMacInput{
+		KeyId: aws.String(keyID), MacAlgorithm: kmstypes.MacAlgorithmSpecHmacSha256,
+		Message: []byte("signum key derivation v1: " + purpose),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("derive %s key from KMS key %s: %w", purpose, keyID, err)
+	}
+	// Hash once more so that the key is exactly 32 bytes whatever the MAC length.
+	sum := sha256.Sum256(out.Mac)
+	return sum[:], nil
+}

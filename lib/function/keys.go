@@ -1,0 +1,48 @@
+package function
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	"github.com/opensignum/signum/lib/keys"
+	"github.com/opensignum/signum/lib/keys/awskms"
+	"github.com/opensignum/signum/lib/keys/pkcs11"
+)
+
+// Backends are the key backends env configures: AWS KMS always, PKCS#11 when PKCS11_LIBRARY
+// is set (its PIN read from Secrets Manager, or given by the local server).
+func Backends(ctx context.Context, env Env) ([]keys.Backend, error) {
+	backends := []keys.Backend{awskms.New(env.Clients.KMS)}
+	if env.Config.PKCS11Library != "" {
+		pin := env.Config.PKCS11PIN
+		if pin == "" {
+			var err error
+			if pin, err = secretPIN(ctx, env); err != nil {
+				return nil, err
+			}
+		}
+		hsm, err := pkcs11.New(pkcs11.Config{LibraryPath: env.Config.PKCS11Library, TokenLabel: env.Config.PKCS11Token, PIN: pin})
+		if err != nil {
+			return nil, fmt.Errorf("PKCS#11 backend: %w", err)
+		}
+		backends = append(backends, hsm)
+	}
+	return backends, nil
+}
+
+// secretPIN reads the HSM crypto user's PIN from Secrets Manager, once per cold start.
+func secretPIN(ctx context.Context, env Env) (string, error) {
+	cfg, err := config.LoadDefaultConfig(ctx, config.WithRegion(env.Config.Region))
+	if err != nil {
+		return "", err
+	}
+	out, err := secretsmanager.NewFromConfig(cfg).GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(env.Config.PKCS11PINSecret)})
+	if err != nil {
+		return "", fmt.Errorf("read the PKCS#11 PIN secret: %w", err)
+	}
+	return aws.ToString(out.SecretString), nil
+}

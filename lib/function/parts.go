@@ -1,0 +1,56 @@
+package function
+
+import (
+	"context"
+	"time"
+
+	"github.com/opensignum/signum/lib/access"
+	"github.com/opensignum/signum/lib/store"
+	"github.com/opensignum/signum/lib/token"
+)
+
+// TokenTTL is how long a bearer token lives. Short, because a token keeps the roles it was
+// issued with: a removed or demoted user keeps them until it expires.
+const TokenTTL = 15 * time.Minute
+
+// CursorKeyPurpose names the derived key that seals page cursors.
+const CursorKeyPurpose = "store-cursor"
+
+// Parts are the parts most functions share, built from an Env: the store, the token issuer
+// and verifier, and the access guard. NewParts runs once per cold start and makes no AWS calls
+// itself (keys are fetched when first needed), so a dependency that is down at start makes
+// requests fail with 503 instead of failing the function's start.
+type Parts struct {
+	Store  *store.Store
+	Issuer *token.Issuer
+	Guard  *access.Guard
+	Now    func() time.Time
+	// DomainSuffix is what deployment domain names must end in ("" = anything).
+	DomainSuffix string
+}
+
+// NewParts builds the parts for env.
+func NewParts(env Env) *Parts {
+	st := store.New(env.Clients.DynamoDB, env.Config.TableName, CursorKey(env), store.WithClock(env.Now))
+	return &Parts{
+		Store:  st,
+		Issuer: token.NewIssuer(env.Clients.KMS, env.Config.TokenKeyID, TokenTTL, env.Now),
+		Guard: &access.Guard{
+			Tokens:          token.NewVerifier(env.Clients.KMS, env.Config.TokenKeyID, env.Now),
+			Tenants:         st,
+			OperatorAccount: env.Config.OperatorAccountID,
+			Certificates:    st,
+			Now:             env.Now,
+			DomainSuffix:    env.Config.DeploymentDomainSuffix, SignerDomainSuffix: env.Config.SignerDomainSuffix,
+		},
+		Now:          env.Now,
+		DomainSuffix: env.Config.DeploymentDomainSuffix,
+	}
+}
+
+// CursorKey derives the cursor key from the service key in KMS when a listing first needs it.
+func CursorKey(env Env) store.KeySource {
+	return func(ctx context.Context) ([]byte, error) {
+		return DeriveKey(ctx, env.Clients.KMS, env.Config.ServiceKeyID, CursorKeyPurpose)
+	}
+}

@@ -1,0 +1,97 @@
+// Package wire holds the public API's JSON bodies that more than one side uses, so that the
+// sides cannot drift apart: the bodies of POST /sign and GET /sign/certificates (the signer,
+// lib/api/signer, and its clients, lib/client and the CLI), and the deployment (the operator
+// and portal APIs). It depends on the standard library and lib/tenant only, so a client does
+// not link the service.
+package wire
+
+import (
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+)
+
+// Digest is one digest to sign.
+type Digest struct {
+	Digest          string `json:"digest"` // base64
+	DigestAlgorithm string `json:"digestAlgorithm"`
+	// FileName names the file this digest is of (else context.fileName applies).
+	FileName string `json:"fileName,omitempty"`
+}
+
+// Context is what the client reports about where the request comes from.
+type Context struct {
+	Process     string            `json:"process,omitempty"`
+	CommandLine string            `json:"commandLine,omitempty"`
+	FileName    string            `json:"fileName,omitempty"`
+	AgentID     string            `json:"agentId,omitempty"`
+	CI          map[string]string `json:"ci,omitempty"`
+}
+
+// Request is the body of POST /sign.
+type Request struct {
+	CertificateID   string   `json:"certificateId"`
+	SignatureScheme string   `json:"signatureScheme,omitempty"`
+	Digests         []Digest `json:"digests"`
+	Context         Context  `json:"context"`
+}
+
+// Signature is one signed digest.
+type Signature struct {
+	Digest    string `json:"digest"`
+	Signature string `json:"signature"`
+	EventID   string `json:"eventId"`
+}
+
+// Response is the answer to POST /sign.
+type Response struct {
+	CertificateID   string      `json:"certificateId"`
+	Algorithm       string      `json:"keyAlgorithm"`
+	SignatureScheme string      `json:"signatureScheme"`
+	Signatures      []Signature `json:"signatures"`
+	ChainPEM        string      `json:"chainPem"`
+}
+
+// Chain parses the answer's certificate chain (leaf first).
+func (r Response) Chain() ([]*x509.Certificate, error) { return ParseChain(r.ChainPEM) }
+
+// Certificate is a certificate the caller may sign with (GET /sign/certificates).
+type Certificate struct {
+	ID         string   `json:"id"`
+	Name       string   `json:"name"`
+	Algorithm  string   `json:"keyAlgorithm"`
+	Schemes    []string `json:"signatureSchemes"`
+	Subject    string   `json:"subject"`
+	Thumbprint string   `json:"thumbprintSha256"`
+	NotAfter   string   `json:"notAfter"`
+	PolicyID   string   `json:"policyId,omitempty"`
+	Owner      bool     `json:"owner"`
+	// ChainPEM is the certificate chain (leaf first), which clients embed in what they sign.
+	ChainPEM string `json:"chainPem"`
+}
+
+// Chain parses the certificate's chain (leaf first).
+func (c Certificate) Chain() ([]*x509.Certificate, error) { return ParseChain(c.ChainPEM) }
+
+// ParseChain parses a PEM certificate chain; it holds at least one certificate.
+func ParseChain(chainPEM string) ([]*x509.Certificate, error) {
+	var out []*x509.Certificate
+	rest := []byte(chainPEM)
+	for {
+		var b *pem.Block
+		b, rest = pem.Decode(rest)
+		if b == nil {
+			break
+		}
+		c, err := x509.ParseCertificate(b.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("the certificate chain does not parse: %w", err)
+		}
+		out = append(out, c)
+	}
+	if len(out) == 0 {
+		return nil, errors.New("the answer has no certificate chain")
+	}
+	return out, nil
+}
