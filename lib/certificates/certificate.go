@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/opensignum/signum/lib/keys"
+	"github.com/opensignum/signum/lib/policy"
 )
 
 // Status is a certificate's life-cycle state as stored.
@@ -64,4 +65,10 @@ func (c Certificate) State(now time.Time) Status {
 		return StatusExpired
 	}
 	return c.Status
+}
+
+// ForPolicy is what the policy engine needs of c at a time: only an active, unexpired
+// certificate is enabled.
+func (c Certificate) ForPolicy(at time.Time) policy.Certificate {
+	return policy.Certificate{ID: c.ID, Owner: c.Owner, Groups: c.Groups, Enabled: c.State(at) == StatusActive}
 }

@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/opensignum/signum/lib/access"
-	"github.com/opensignum/signum/lib/certificates"
 	"github.com/opensignum/signum/lib/edge"
 	"github.com/opensignum/signum/lib/fault"
 	"github.com/opensignum/signum/lib/function"
@@ -329,15 +328,9 @@ func (a api) evaluate(w http.ResponseWriter, r *http.Request, req *access.Reques
 		return err
 	}
 	d := policy.NewSet(ps).Evaluate(policy.Request{UserID: body.UserID, Roles: roles, Process: body.Process, CommandLine: body.CommandLine, At: at,
-		Certificate: Certificate(cert, at)})
+		Certificate: cert.ForPolicy(at)})
 	edge.WriteJSON(w, http.StatusOK, EvaluateResponse{Allowed: d.Allowed, PolicyID: d.PolicyID, Owner: d.Owner, Reason: d.Reason})
 	return nil
-}
-
-// Certificate is what the policy engine needs of a certificate: only an active, unexpired
-// certificate is enabled.
-func Certificate(c certificates.Certificate, at time.Time) policy.Certificate {
-	return policy.Certificate{ID: c.ID, Owner: c.Owner, Groups: c.Groups, Enabled: c.State(at) == certificates.StatusActive}
 }
 
 // Directory reads users.

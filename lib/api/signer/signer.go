@@ -23,7 +23,6 @@ import (
 	"time"
 
 	"github.com/opensignum/signum/lib/access"
-	"github.com/opensignum/signum/lib/api/policies"
 	"github.com/opensignum/signum/lib/audit"
 	"github.com/opensignum/signum/lib/certificates"
 	"github.com/opensignum/signum/lib/edge"
@@ -443,7 +442,7 @@ func (a *API) checkpoint(ctx context.Context, events ...audit.Event) {
 // decide is the policy decision for a request of a caller with roles, on set.
 func decide(set *policy.Set, userID string, roles []string, c Context, cert certificates.Certificate, now time.Time) policy.Decision {
 	return set.Evaluate(policy.Request{UserID: userID, Roles: roles, Process: c.Process, CommandLine: c.CommandLine, At: now,
-		Certificate: policies.Certificate(cert, now)})
+		Certificate: cert.ForPolicy(now)})
 }
 
 func (a *API) certificates(w http.ResponseWriter, r *http.Request, req *access.Request) error {
