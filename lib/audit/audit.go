@@ -7,6 +7,7 @@ package audit
 
 import (
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -33,6 +34,12 @@ const (
 // Lanes is how many independent hash chains a deployment's event log has; appends spread over
 // them so that concurrent signers rarely wait on one chain head.
 const Lanes = 8
+
+// LaneOf is the lane an event with id goes to: spread evenly by a hash of the id.
+func LaneOf(id string) int {
+	sum := sha256.Sum256([]byte(id))
+	return int(binary.BigEndian.Uint32(sum[:4]) % Lanes)
+}
 
 // Genesis is the previous hash of the first event of a lane.
 const Genesis = "0000000000000000000000000000000000000000000000000000000000000000"

@@ -119,3 +119,20 @@ func PageParams(r *http.Request, max int) (limit int, cursor string, err error) 
 	}
 	return limit, q.Get("cursor"), nil
 }
+
+// MaxIdempotencyKey is the longest Idempotency-Key accepted.
+const MaxIdempotencyKey = 200
+
+// IdempotencyKey reads the optional Idempotency-Key header: "" when absent, else 1 to
+// MaxIdempotencyKey visible ASCII characters. A retry that sends the same key gets the first
+// answer; the route says what that means for it.
+func IdempotencyKey(r *http.Request) (string, error) {
+	k := r.Header.Get("Idempotency-Key")
+	if k == "" {
+		return "", nil
+	}
+	if len(k) > MaxIdempotencyKey || strings.IndexFunc(k, func(c rune) bool { return c < 0x21 || c > 0x7e }) >= 0 {
+		return "", fault.Fields{{Name: "Idempotency-Key", Reason: fmt.Sprintf("must be 1 to %d visible ASCII characters", MaxIdempotencyKey)}}
+	}
+	return k, nil
+}

@@ -18,7 +18,6 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"github.com/opensignum/signum/lib/api/signer"
 	"github.com/opensignum/signum/lib/apigw"
 	"github.com/opensignum/signum/lib/certificates/certstest"
 	"github.com/opensignum/signum/lib/clientauth"
@@ -26,6 +25,7 @@ import (
 	"github.com/opensignum/signum/lib/identity"
 	"github.com/opensignum/signum/lib/local"
 	"github.com/opensignum/signum/lib/tenant"
+	"github.com/opensignum/signum/lib/wire"
 )
 
 // TestCertificateUsers: an admin registers an issuing CA with a subject rule, and a pinned
@@ -82,7 +82,7 @@ func TestCertificateUsers(t *testing.T) {
 	if len(list.Items) != 1 || list.Items[0].ID != cert.ID {
 		t.Fatalf("signable certificates: %+v", list)
 	}
-	var out signer.Response
+	var out wire.Response
 	mtls.withCert(agent1).do("POST", "/sign", signBody).must(t, 200, "sign over mTLS").json(t, &out)
 	verifyECDSA(t, out, sum[:])
 	// The certificate user's role stops at signing.
@@ -264,7 +264,7 @@ func colonHex(s string) string {
 	return strings.Join(parts, ":")
 }
 
-func verifyECDSA(t *testing.T, out signer.Response, digest []byte) {
+func verifyECDSA(t *testing.T, out wire.Response, digest []byte) {
 	t.Helper()
 	block, _ := pem.Decode([]byte(out.ChainPEM))
 	if block == nil {

@@ -12,10 +12,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/opensignum/signum/lib/api/signer"
 	"github.com/opensignum/signum/lib/audit"
 	"github.com/opensignum/signum/lib/function"
 	"github.com/opensignum/signum/lib/store"
+	"github.com/opensignum/signum/lib/wire"
 )
 
 // TestSignThroughTheAPI: a portal User signs under the default policy; the signature verifies
@@ -49,7 +49,7 @@ func TestSignThroughTheAPI(t *testing.T) {
 	}
 
 	sum1, sum2 := sha256.Sum256([]byte("hello.exe")), sha256.Sum256([]byte("hello.txt"))
-	var out signer.Response
+	var out wire.Response
 	for _, scheme := range []string{"RSASSA_PKCS1_V1_5", "RSASSA_PSS"} {
 		bob.do("POST", "/sign", map[string]any{"certificateId": cert.ID, "signatureScheme": scheme,
 			"digests": []map[string]string{{"digest": b64(sum1[:]), "digestAlgorithm": "SHA256"}, {"digest": b64(sum2[:]), "digestAlgorithm": "SHA-256"}},
@@ -103,7 +103,7 @@ func TestSignThroughTheAPI(t *testing.T) {
 	// The event log has every decision and completion, and its chains verify.
 	st := function.NewParts(envFor(srv)).Store
 	ctx := context.Background()
-	problems, n, err := st.VerifyEvents(ctx, dep, signer.Lanes)
+	problems, n, err := st.VerifyEvents(ctx, dep, audit.Lanes)
 	if err != nil || len(problems) != 0 {
 		t.Fatalf("event log: %+v %v", problems, err)
 	}

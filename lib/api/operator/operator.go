@@ -9,7 +9,6 @@ import (
 	"context"
 	"encoding/pem"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -19,7 +18,6 @@ import (
 
 	"github.com/opensignum/signum/lib/access"
 	"github.com/opensignum/signum/lib/edge"
-	"github.com/opensignum/signum/lib/fault"
 	"github.com/opensignum/signum/lib/function"
 	"github.com/opensignum/signum/lib/identity"
 	"github.com/opensignum/signum/lib/provisioning"
@@ -157,19 +155,12 @@ func (a *api) create(w http.ResponseWriter, r *http.Request, req *access.Request
 	return nil
 }
 
-// MaxIdempotencyKey is the longest Idempotency-Key accepted.
-const MaxIdempotencyKey = 200
-
-// idempotencyKey reads the Idempotency-Key header (optional; up to 200 visible ASCII
-// characters) and scopes it to the operator API, so that it cannot collide with the
-// marketplace's request keys.
+// idempotencyKey reads the Idempotency-Key header and scopes it to the operator API, so that
+// it cannot collide with the marketplace's request keys.
 func idempotencyKey(r *http.Request) (string, error) {
-	k := r.Header.Get("Idempotency-Key")
-	if k == "" {
-		return "", nil
-	}
-	if len(k) > MaxIdempotencyKey || strings.IndexFunc(k, func(c rune) bool { return c < 0x21 || c > 0x7e }) >= 0 {
-		return "", fault.Fields{{Name: "Idempotency-Key", Reason: fmt.Sprintf("must be 1 to %d visible ASCII characters", MaxIdempotencyKey)}}
+	k, err := edge.IdempotencyKey(r)
+	if k == "" || err != nil {
+		return "", err
 	}
 	return "operator:" + k, nil
 }

@@ -20,7 +20,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"github.com/opensignum/signum/lib/api/signer"
 	"github.com/opensignum/signum/lib/audit"
 	"github.com/opensignum/signum/lib/identity"
 	"github.com/opensignum/signum/lib/keys"
@@ -28,6 +27,7 @@ import (
 	"github.com/opensignum/signum/lib/store"
 	"github.com/opensignum/signum/lib/tenant"
 	"github.com/opensignum/signum/lib/token"
+	"github.com/opensignum/signum/lib/wire"
 )
 
 // chaos decides, per call, whether to fail it and how.
@@ -193,7 +193,7 @@ func TestFaultsNeverLoseTheRecord(t *testing.T) {
 			}
 			continue
 		}
-		var out signer.Response
+		var out wire.Response
 		if err := json.Unmarshal([]byte(resp.Body), &out); err != nil || len(out.Signatures) != n {
 			t.Fatalf("200 answer: %s", resp.Body)
 		}

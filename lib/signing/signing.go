@@ -1,0 +1,437 @@
+// Package signing is the signing protocol as one call: a caller asks to sign digests with a
+// certificate's key; the request is checked against the deployment's policies, every decision
+// is recorded in the hash-chained event log (lib/audit), and an allowed request is signed by
+// the key in KMS or the HSM. It fails closed: the decision events are written before the key is
+// used, the completion event after, and signatures are returned only when both are written.
+//
+// A handler (lib/api/signer), a test or a queue consumer drives it the same way: Parse the
+// request, then Sign it for a Caller. The package knows nothing of HTTP.
+package signing
+
+import (
+	"context"
+	"crypto"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/opensignum/signum/lib/audit"
+	"github.com/opensignum/signum/lib/certificates"
+	"github.com/opensignum/signum/lib/fault"
+	"github.com/opensignum/signum/lib/keys"
+	"github.com/opensignum/signum/lib/policy"
+	"github.com/opensignum/signum/lib/readcache"
+	"github.com/opensignum/signum/lib/store"
+	"github.com/opensignum/signum/lib/tenant"
+	"github.com/opensignum/signum/lib/wire"
+)
+
+// ErrDenied is a signing request the policies refuse (403); it is recorded.
+var ErrDenied = fmt.Errorf("signing: denied: %w", fault.ErrForbidden)
+
+// Store is what signing needs of the table (store.Store): the certificate and the policies,
+// the confirmation of cached reads, the event log and the idempotency records.
+type Store interface {
+	policy.Source
+	CertificateForSigning(ctx context.Context, dep, id string) (certificates.Certificate, int64, error)
+	ListCertificates(ctx context.Context, dep string, pr store.PageRequest) (store.Page[certificates.Certificate], error)
+	ConfirmReads(ctx context.Context) error
+	AppendEvent(ctx context.Context, e audit.Event) (audit.Event, error)
+	SettleEvent(ctx context.Context, sealed, void audit.Event) (audit.Event, error)
+	CheckpointEvents(ctx context.Context, events ...audit.Event) error
+	CheckpointEventsCounting(ctx context.Context, use store.Use, events ...audit.Event) error
+	ClaimIdempotency(ctx context.Context, dep, scope, k, fingerprint string) (*store.Idempotent, error)
+	CompleteIdempotency(ctx context.Context, dep, scope, k, response string) error
+	ReleaseIdempotency(ctx context.Context, dep, scope, k string) error
+}
+
+// Keys opens a certificate's key by its URI (keys.Registry).
+type Keys interface {
+	Open(ctx context.Context, uri string) (keys.Key, error)
+}
+
+// Signer runs the protocol. It keeps each deployment's compiled policies between requests of a
+// warm function (reloaded when their version moves). It is safe for concurrent use.
+type Signer struct {
+	store    Store
+	keys     Keys
+	policies *policy.Cache
+	now      func() time.Time
+	log      func(ctx context.Context) *slog.Logger
+}
+
+// New returns a signer on st and the key backends of ks; now is the clock and log gives the
+// request's logger (warnings that do not change the answer go there).
+func New(st Store, ks Keys, now func() time.Time, log func(ctx context.Context) *slog.Logger) *Signer {
+	return &Signer{store: st, keys: ks, policies: policy.NewCache(st), now: now, log: log}
+}
+
+// Caller is who asks, as authenticated and authorised to reach the signer.
+type Caller struct {
+	DeploymentID string
+	UserID       string
+	// Roles are the roles the policies match for the caller (identity's policy roles).
+	Roles []string
+	// ClientIP is recorded with the decision ("" when unknown).
+	ClientIP string
+}
+
+// Answer is the outcome of Sign.
+type Answer struct {
+	Response wire.Response
+	// Replay, when set, is the first answer to an idempotent request, exactly as it was
+	// given then (Response is empty).
+	Replay []byte
+}
+
+// Sign decides, records and signs req for c. idempotencyKey ("" for none) makes a retry of the
+// same request by the same caller get the first answer: nothing is signed twice. The key is
+// claimed before anything happens.
+func (s *Signer) Sign(ctx context.Context, c Caller, req Request, idempotencyKey string) (Answer, error) {
+	if idempotencyKey == "" {
+		out, err := s.signOnce(ctx, c, req)
+		return Answer{Response: out}, err
+	}
+	dep, scope := c.DeploymentID, "sign:"+c.UserID
+	canon, _ := json.Marshal(req.body)
+	sum := sha256.Sum256(canon)
+	fp := hex.EncodeToString(sum[:])
+	prior, err := s.store.ClaimIdempotency(ctx, dep, scope, idempotencyKey, fp)
+	if err != nil {
+		return Answer{}, err
+	}
+	switch {
+	case prior == nil:
+	case prior.Fingerprint != fp:
+		return Answer{}, fault.Newf(fault.ErrUnprocessable, "This Idempotency-Key was used for a different signing request; use a new key.")
+	case !prior.Done:
+		return Answer{}, fault.Newf(fault.ErrConflict, "A signing request with this Idempotency-Key is in progress; retry in a moment.")
+	default:
+		return Answer{Replay: []byte(prior.Response)}, nil
+	}
+	out, err := s.signOnce(ctx, c, req)
+	if err != nil {
+		_ = s.store.ReleaseIdempotency(context.WithoutCancel(ctx), dep, scope, idempotencyKey)
+		return Answer{}, err
+	}
+	raw, _ := json.Marshal(out)
+	// A failure to store the answer leaves the key claimed until it expires: a retry is then
+	// refused (409), never signed twice.
+	_ = s.store.CompleteIdempotency(context.WithoutCancel(ctx), dep, scope, idempotencyKey, string(raw))
+	return Answer{Response: out}, nil
+}
+
+// signOnce decides, records and signs one request.
+func (s *Signer) signOnce(ctx context.Context, c Caller, req Request) (wire.Response, error) {
+	body, dep := req.body, c.DeploymentID
+	// The certificate and the policies' version in one call; the compiled policy set is
+	// reloaded only when the version moved. The caller's roles are those the guard read from
+	// the stored user: no second read.
+	cert, version, err := s.store.CertificateForSigning(ctx, dep, body.CertificateID)
+	if err != nil {
+		return wire.Response{}, err
+	}
+	set, err := s.policies.SetAt(ctx, dep, version)
+	if err != nil {
+		return wire.Response{}, err
+	}
+	scheme := keys.Scheme(body.SignatureScheme)
+	if scheme == "" {
+		scheme = keys.SchemesFor(cert.Algorithm)[0]
+	}
+	if !contains(keys.SchemesFor(cert.Algorithm), scheme) {
+		return wire.Response{}, fault.Fields{{Name: "signatureScheme", Reason: fmt.Sprintf("a %s key signs with %v", cert.Algorithm, keys.SchemesFor(cert.Algorithm))}}
+	}
+	now := s.now()
+	decision := decide(set, c, body.Context, cert, now)
+	base := audit.Event{DeploymentID: dep, Kind: audit.KindDecision, At: now, UserID: c.UserID, ClientIP: c.ClientIP,
+		CertificateID: cert.ID, PolicyID: decision.PolicyID, Reason: decision.Reason, Process: body.Context.Process,
+		CommandLine: body.Context.CommandLine, AgentID: body.Context.AgentID, CI: body.Context.CI}
+	base.Decision = audit.Deny
+	if decision.Allowed {
+		base.Decision = audit.Allow
+	}
+	// What decided may have come from this instance's cache (the deployment, the caller, the
+	// certificate, the policies' version). A denial is written only once those are confirmed
+	// current; an allowed request confirms them while its decisions are written, and the key
+	// is used only after. Changed items make the route decide again on fresh reads.
+	// (ConfirmReads makes no call when nothing came from the cache.)
+	confirmed := make(chan error, 1)
+	if decision.Allowed {
+		go func() { confirmed <- s.store.ConfirmReads(ctx) }()
+	} else if err := s.store.ConfirmReads(ctx); err != nil {
+		return wire.Response{}, err
+	} else {
+		confirmed <- nil
+	}
+	// Every decision is recorded, denials too; an allowed digest is recorded before the key
+	// is used. A failed write means no signature.
+	events, err := s.recordDecisions(ctx, base, req, decision.Allowed)
+	confirmErr := <-confirmed
+	if err != nil {
+		return wire.Response{}, err
+	}
+	if confirmErr != nil {
+		// The decisions rest on items that changed (or could not be confirmed): they are
+		// closed unsigned, and the route decides again on fresh reads.
+		reason := "not signed: what decided changed before the key was used; decided again"
+		if !errors.Is(confirmErr, readcache.ErrStale) {
+			reason = "not signed: what decided could not be confirmed current"
+		}
+		_ = s.complete(ctx, events, true, nil, audit.Failed, reason)
+		return wire.Response{}, confirmErr
+	}
+	if !decision.Allowed {
+		s.checkpoint(ctx, events...)
+		return wire.Response{}, fault.Newf(ErrDenied, "Signing with %s is not allowed: %s", cert.ID, decision.Reason)
+	}
+	// The completion goes to the first decision's lane, and its checkpoint covers that lane;
+	// the other decisions' lanes' checkpoints move while the key signs.
+	var others []audit.Event
+	for _, e := range events[1:] {
+		if e.Lane != events[0].Lane {
+			others = append(others, e)
+		}
+	}
+	if len(others) > 0 {
+		checkpointed := make(chan struct{})
+		go func() { defer close(checkpointed); s.checkpoint(ctx, others...) }()
+		defer func() { <-checkpointed }()
+	}
+	sigs, err := s.signDigests(ctx, cert, scheme, req)
+	if err != nil {
+		// None of the request's signatures is returned, so none is recorded as signed.
+		_ = s.complete(ctx, events, true, nil, audit.Failed, "")
+		return wire.Response{}, err
+	}
+	// The signatures are returned only once their completion is recorded.
+	if err := s.complete(ctx, events, true, sigs, audit.Signed, ""); err != nil {
+		return wire.Response{}, err
+	}
+	out := wire.Response{CertificateID: cert.ID, Algorithm: string(cert.Algorithm), SignatureScheme: string(scheme), ChainPEM: cert.ChainPEM}
+	for i, sig := range sigs {
+		out.Signatures = append(out.Signatures, wire.Signature{Digest: base64.StdEncoding.EncodeToString(req.digests[i]),
+			Signature: base64.StdEncoding.EncodeToString(sig), EventID: events[i].ID})
+	}
+	return out, nil
+}
+
+// recordDecisions appends one decision event per digest of req (from base), to their lanes in
+// parallel. When a write fails, the decisions that may be recorded — those written, and those
+// whose write had no answer (they may have landed) — are closed as failed when allowed (best
+// effort), so no allowed decision is left without its outcome, and the error is returned.
+func (s *Signer) recordDecisions(ctx context.Context, base audit.Event, req Request, allowed bool) ([]audit.Event, error) {
+	events := make([]audit.Event, len(req.digests))
+	errs := make([]error, len(req.digests))
+	var wg sync.WaitGroup
+	for i, d := range req.digests {
+		e := base
+		e.ID = tenant.NewID("evt_")
+		e.Lane = audit.LaneOf(e.ID)
+		e.Digest, e.DigestAlgorithm = hex.EncodeToString(d), hashName(req.hashes[i])
+		e.FileName = req.body.Context.FileName
+		if f := req.body.Digests[i].FileName; f != "" {
+			e.FileName = f
+		}
+		wg.Add(1)
+		go func() { defer wg.Done(); events[i], errs[i] = s.store.AppendEvent(ctx, e) }()
+	}
+	wg.Wait()
+	err := errors.Join(errs...)
+	if err == nil {
+		return events, nil
+	}
+	var maybe, written []audit.Event
+	for i, e := range events {
+		if errs[i] == nil {
+			written = append(written, e)
+		}
+		if errs[i] == nil || e.Seq > 0 {
+			maybe = append(maybe, e)
+		}
+	}
+	if allowed {
+		_ = s.complete(ctx, maybe, len(written) == len(maybe), nil, audit.Failed, "")
+	} else if len(written) > 0 {
+		// Checkpoints name only events known to be written.
+		s.checkpoint(ctx, written...)
+	}
+	return nil, err
+}
+
+// signDigests signs every digest of req with cert's key.
+func (s *Signer) signDigests(ctx context.Context, cert certificates.Certificate, scheme keys.Scheme, req Request) ([][]byte, error) {
+	key, err := s.keys.Open(ctx, cert.KeyURI)
+	if err != nil {
+		return nil, err
+	}
+	sigs := make([][]byte, len(req.digests))
+	for i, d := range req.digests {
+		if sigs[i], err = key.SignContext(ctx, d, keys.Opts(scheme, req.hashes[i])); err != nil {
+			return nil, err
+		}
+	}
+	return sigs, nil
+}
+
+// complete records the outcome of a request's decision events in one completion event (one
+// append, so that it is written for all the signatures or for none): the decisions it closes
+// and, when signed, the SHA-256 of each signature in the same order.
+// written says whether every decision is known to be recorded (else some may not be, and no
+// checkpoint may name them).
+// reason, when set, says why an unsigned request ended so.
+func (s *Signer) complete(ctx context.Context, decisions []audit.Event, written bool, sigs [][]byte, outcome, reason string) error {
+	if len(decisions) == 0 {
+		return nil
+	}
+	ids := make([]string, len(decisions))
+	var sums []string
+	for i, d := range decisions {
+		ids[i] = d.ID
+		if outcome == audit.Signed {
+			sum := sha256.Sum256(sigs[i])
+			sums = append(sums, hex.EncodeToString(sum[:]))
+		}
+	}
+	d := decisions[0]
+	e := audit.Event{ID: tenant.NewID("evt_"), DeploymentID: d.DeploymentID, Kind: audit.KindCompletion, At: s.now(),
+		Of: strings.Join(ids, ","), Outcome: outcome, CertificateID: d.CertificateID, UserID: d.UserID,
+		SignatureSHA256: strings.Join(sums, ","), Reason: reason}
+	e.Lane = d.Lane
+	ctx = context.WithoutCancel(ctx)
+	sealed, err := s.store.AppendEvent(ctx, e)
+	if err == nil {
+		s.after(ctx, sealed, len(sigs))
+		return nil
+	}
+	if outcome == audit.Signed && sealed.Seq > 0 && s.settle(ctx, sealed) {
+		s.after(ctx, sealed, len(sigs))
+		return nil
+	}
+	// The completion is not recorded; the decisions' lane still gets its checkpoint.
+	if written {
+		s.checkpoint(ctx, d)
+	}
+	return err
+}
+
+// settle decides a signed completion whose write failed without an answer: it may have
+// landed. A void completion (outcome failed) is written at the same place on condition that
+// the place is empty; whichever write holds the place is the record. settle reports whether
+// the signed completion holds it (then the signatures must be returned; otherwise none may
+// be, and none can be recorded later). When even that cannot be learnt, nothing is returned
+// and the signed completion may stand without its signatures having gone out: that needs
+// every one of several attempts to fail.
+func (s *Signer) settle(ctx context.Context, sealed audit.Event) bool {
+	void := sealed
+	void.ID, void.Outcome, void.SignatureSHA256, void.Hash, void.PrevHash = tenant.NewID("evt_"), audit.Failed, "", "", ""
+	for attempt := 0; attempt < 8; attempt++ {
+		held, err := s.store.SettleEvent(ctx, sealed, void)
+		if err == nil {
+			if held.ID == sealed.ID && held.Hash == sealed.Hash {
+				return true
+			}
+			s.checkpoint(ctx, held)
+			return false
+		}
+		time.Sleep(time.Duration(attempt+1) * 5 * time.Millisecond)
+	}
+	return false
+}
+
+// after does what follows a recorded completion: its lane's checkpoint moves to it and, in
+// the same write, the certificate's usage counts the signatures (a statistic for the
+// console; the events are the record, so a failure is logged, not returned).
+func (s *Signer) after(ctx context.Context, completion audit.Event, signed int) {
+	var err error
+	if signed > 0 {
+		err = s.store.CheckpointEventsCounting(ctx, store.Use{CertificateID: completion.CertificateID, N: signed, At: completion.At}, completion)
+	} else {
+		err = s.store.CheckpointEvents(ctx, completion)
+	}
+	if err != nil {
+		s.log(ctx).Warn("event checkpoint or certificate usage not written", slog.String("error", err.Error()))
+	}
+}
+
+// checkpoint moves the event lanes' checkpoints forward. The events are recorded already; a
+// failure only leaves the checkpoint behind until the lane's next event, so it is logged,
+// not returned.
+func (s *Signer) checkpoint(ctx context.Context, events ...audit.Event) {
+	if err := s.store.CheckpointEvents(context.WithoutCancel(ctx), events...); err != nil {
+		s.log(ctx).Warn("event checkpoint not moved", slog.String("error", err.Error()))
+	}
+}
+
+// decide is the policy decision on set for c's request from application app.
+func decide(set *policy.Set, c Caller, app wire.Context, cert certificates.Certificate, now time.Time) policy.Decision {
+	return set.Evaluate(policy.Request{UserID: c.UserID, Roles: c.Roles, Process: app.Process, CommandLine: app.CommandLine, At: now,
+		Certificate: cert.ForPolicy(now)})
+}
+
+// MaxApplicationField is the longest process name or command line a caller reports.
+const MaxApplicationField = 4096
+
+// Certificates are the certificates c may sign with now, from the application (process and
+// command line) the agent reports: policies limited to applications (Where) decide for it as
+// they will when it signs; without one only policies that hold for any application count.
+func (s *Signer) Certificates(ctx context.Context, c Caller, process, commandLine string) ([]wire.Certificate, error) {
+	if len(process) > MaxApplicationField || len(commandLine) > MaxApplicationField {
+		return nil, fault.Fields{{Name: "process", Reason: "process and commandLine are at most 4096 bytes"}}
+	}
+	dep, now := c.DeploymentID, s.now()
+	set, err := s.policies.Set(ctx, dep)
+	if err != nil {
+		return nil, err
+	}
+	all, err := store.All(ctx, func(ctx context.Context, pr store.PageRequest) (store.Page[certificates.Certificate], error) {
+		return s.store.ListCertificates(ctx, dep, pr)
+	})
+	if err != nil {
+		return nil, err
+	}
+	app := wire.Context{Process: process, CommandLine: commandLine}
+	out := []wire.Certificate{}
+	for _, cert := range all {
+		if cert.State(now) != certificates.StatusActive {
+			continue
+		}
+		d := decide(set, c, app, cert, now)
+		if !d.Allowed {
+			continue
+		}
+		var schemes []string
+		for _, sc := range keys.SchemesFor(cert.Algorithm) {
+			schemes = append(schemes, string(sc))
+		}
+		out = append(out, wire.Certificate{ID: cert.ID, Name: cert.Name, Algorithm: string(cert.Algorithm), Schemes: schemes,
+			Subject: cert.Subject.CommonName, Thumbprint: cert.Thumbprint, NotAfter: cert.NotAfter.UTC().Format("2006-01-02T15:04:05Z"),
+			PolicyID: d.PolicyID, Owner: d.Owner, ChainPEM: cert.ChainPEM})
+	}
+	return out, nil
+}
+
+func hashName(h crypto.Hash) string {
+	for k, v := range hashes {
+		if v == h {
+			return k
+		}
+	}
+	return h.String()
+}
+
+func contains(list []keys.Scheme, s keys.Scheme) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
