@@ -1,14 +1,11 @@
-// Package events is the console's view of the signing-event log: a filtered, paginated
-// listing with CSV and JSON-lines export, and a verification of the log's hash chains.
+// Package events is the console's HTTP face of the signing-event log (lib/audit): a filtered,
+// paginated listing with CSV and JSON-lines export, and a verification of the log's hash
+// chains.
 package events
 
 import (
 	"context"
-	"encoding/csv"
-	"encoding/json"
 	"net/http"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/opensignum/signum/lib/access"
@@ -59,9 +56,9 @@ func (a api) list(w http.ResponseWriter, r *http.Request, req *access.Request) e
 	}
 	format := q.Get("format")
 	if format == "" {
-		format = "json"
+		format = audit.FormatJSON
 	}
-	if format != "json" && format != "jsonl" && format != "csv" {
+	if format != audit.FormatJSON && format != audit.FormatJSONL && format != audit.FormatCSV {
 		bad.Add("format", "is json, jsonl or csv")
 	}
 	limit, cursor, err := edge.PageParams(r, store.MaxPageSize)
@@ -79,35 +76,16 @@ func (a api) list(w http.ResponseWriter, r *http.Request, req *access.Request) e
 		w.Header().Set("X-Next-Cursor", page.Next)
 	}
 	switch format {
-	case "jsonl":
+	case audit.FormatJSONL:
 		w.Header().Set("Content-Type", "application/jsonl")
 		w.Header().Set("Cache-Control", "no-store")
 		w.WriteHeader(http.StatusOK)
-		enc := json.NewEncoder(w)
-		for _, e := range page.Items {
-			_ = enc.Encode(e)
-		}
-	case "csv":
+		_ = audit.WriteJSONL(w, page.Items)
+	case audit.FormatCSV:
 		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 		w.Header().Set("Cache-Control", "no-store")
 		w.WriteHeader(http.StatusOK)
-		cw := csv.NewWriter(w)
-		_ = cw.Write([]string{"id", "at", "kind", "userId", "clientIp", "certificateId", "decision", "policyId", "reason", "process", "commandLine", "agentId", "fileName", "ci", "digest", "digestAlgorithm", "of", "outcome", "signatureSha256", "lane", "seq", "hash"})
-		for _, e := range page.Items {
-			ci := ""
-			if len(e.CI) > 0 {
-				raw, _ := json.Marshal(e.CI)
-				ci = string(raw)
-			}
-			row := []string{e.ID, e.At.UTC().Format(time.RFC3339Nano), e.Kind, e.UserID, e.ClientIP, e.CertificateID, e.Decision, e.PolicyID,
-				e.Reason, e.Process, e.CommandLine, e.AgentID, e.FileName, ci, e.Digest, e.DigestAlgorithm, e.Of, e.Outcome, e.SignatureSHA256,
-				strconv.Itoa(e.Lane), strconv.FormatInt(e.Seq, 10), e.Hash}
-			for i := range row {
-				row[i] = cell(row[i])
-			}
-			_ = cw.Write(row)
-		}
-		cw.Flush()
+		_ = audit.WriteCSV(w, page.Items)
 	default:
 		if page.Items == nil {
 			page.Items = []audit.Event{}
@@ -134,14 +112,4 @@ func (a api) verify(w http.ResponseWriter, r *http.Request, req *access.Request)
 	}
 	edge.WriteJSON(w, http.StatusOK, Verification{Intact: len(problems) == 0, Events: n, Problems: problems})
 	return nil
-}
-
-// cell keeps a value that a client reported (a process name, a command line) from being read
-// as a formula by the spreadsheet the CSV is opened in: a leading =, +, -, @, tab or carriage
-// return gets a quote in front (the OWASP advice on CSV injection).
-func cell(v string) string {
-	if v != "" && strings.ContainsRune("=+-@\t\r", rune(v[0])) {
-		return "'" + v
-	}
-	return v
 }
