@@ -10,19 +10,15 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"net"
 	"sync"
 	"sync/atomic"
 	"time"
-
-	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
-	"github.com/aws/smithy-go"
-	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/opensignum/signum/lib/fault"
+	"github.com/opensignum/signum/lib/fault/awsfault"
 )
 
 // Errors of the store. Each wraps a fault kind so the edge knows its HTTP status.
@@ -157,34 +153,17 @@ func unavailable(op string, err error) error {
 	if errors.Is(err, context.Canceled) {
 		return fmt.Errorf("%s: %w", op, err)
 	}
-	if transient(err) {
+	if awsfault.Transient(err, transientCodes...) {
 		return fault.Wrap(ErrUnavailable, fmt.Errorf("%s: %w", op, err), "The database is unavailable; retry later.")
 	}
 	return fmt.Errorf("%s: %w", op, err)
 }
 
 // transientCodes are DynamoDB error codes that pass with time.
-var transientCodes = map[string]bool{
-	"ThrottlingException": true, "ProvisionedThroughputExceededException": true,
-	"RequestLimitExceeded": true, "InternalServerError": true, "ServiceUnavailable": true,
-	"TransactionInProgressException": true, "LimitExceededException": true,
-}
-
-func transient(err error) bool {
-	if errors.Is(err, context.DeadlineExceeded) {
-		return true
-	}
-	var send *smithyhttp.RequestSendError
-	var netErr net.Error
-	if errors.As(err, &send) || errors.As(err, &netErr) {
-		return true
-	}
-	var api smithy.APIError
-	if errors.As(err, &api) && transientCodes[api.ErrorCode()] {
-		return true
-	}
-	var resp *awshttp.ResponseError
-	return errors.As(err, &resp) && resp.HTTPStatusCode() >= 500
+var transientCodes = []string{
+	"ThrottlingException", "ProvisionedThroughputExceededException",
+	"RequestLimitExceeded", "InternalServerError", "ServiceUnavailable",
+	"TransactionInProgressException", "LimitExceededException",
 }
 
 // cancelled turns a cancelled transaction whose cause is not a failed condition of ours into

@@ -4,13 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 
-	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/smithy-go"
-	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/opensignum/signum/lib/fault"
+	"github.com/opensignum/signum/lib/fault/awsfault"
 	"github.com/opensignum/signum/lib/keys"
 )
 
@@ -51,22 +49,8 @@ func mapError(op string, err error) error {
 			return fault.Wrap(keys.ErrUnavailable, cause, detailUnavailable)
 		}
 	}
-	if transient(err) {
+	if awsfault.Transient(err) { // KMS's own codes of passing trouble are matched above
 		return fault.Wrap(keys.ErrUnavailable, cause, detailUnavailable)
 	}
 	return cause
-}
-
-// transient reports whether err is the network's or the moment's rather than the request's.
-func transient(err error) bool {
-	if errors.Is(err, context.DeadlineExceeded) {
-		return true
-	}
-	var send *smithyhttp.RequestSendError
-	var netErr net.Error
-	if errors.As(err, &send) || errors.As(err, &netErr) {
-		return true
-	}
-	var resp *awshttp.ResponseError
-	return errors.As(err, &resp) && resp.HTTPStatusCode() >= 500
 }
