@@ -1,4 +1,4 @@
-package portal_test
+package local_test
 
 import (
 	"errors"

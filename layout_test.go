@@ -1,0 +1,153 @@
+package signum_test
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"os/exec"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// module is this module's import path.
+const module = "github.com/opensignum/signum"
+
+// The layout's rules (README, "Layout"). HTTP handlers live in lib/api/<family>; capabilities
+// are the other lib/ packages, except the HTTP plumbing below, which may use net/http.
+var (
+	// plumbing are the lib/ packages that are neither handlers nor capabilities: the edge of
+	// the HTTP API, the handler framework, the wiring of a function, the local gateway and
+	// stack, and the CLI's HTTP client.
+	plumbing = []string{"lib/edge", "lib/access", "lib/function", "lib/apigw", "lib/local", "lib/devstack", "lib/client"}
+	// apiImporters may import handler packages: they assemble functions.
+	apiImporters = []string{"functions/", "cmd/", "lib/local"}
+	// dynamoDBClients may import the DynamoDB SDK: the store, the wiring that builds its
+	// client, and the local stand-ins with their tooling.
+	dynamoDBClients = []string{"lib/store", "lib/function", "lib/devstack", "lib/local"}
+	// devOnly are imported only by the local server, the CLI and tests.
+	devOnly = []string{"lib/devstack", "lib/local"}
+)
+
+// pkg is what `go list -json` says of a package.
+type pkg struct {
+	ImportPath   string
+	Imports      []string
+	TestImports  []string
+	XTestImports []string
+}
+
+func (p pkg) rel() string { return strings.TrimPrefix(strings.TrimPrefix(p.ImportPath, module), "/") }
+
+func listPackages(t *testing.T) []pkg {
+	t.Helper()
+	out, err := exec.Command("go", "list", "-e", "-json=ImportPath,Imports,TestImports,XTestImports", "./...").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	var pkgs []pkg
+	dec := json.NewDecoder(strings.NewReader(string(out)))
+	for {
+		var p pkg
+		if err := dec.Decode(&p); errors.Is(err, io.EOF) {
+			break
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		pkgs = append(pkgs, p)
+	}
+	if len(pkgs) < 20 {
+		t.Fatalf("go list found %d packages", len(pkgs))
+	}
+	return pkgs
+}
+
+// family is the lib/api/<family> a package path (module-relative) belongs to, "" if none.
+func family(rel string) string {
+	rest, ok := strings.CutPrefix(rel, "lib/api/")
+	if !ok {
+		return ""
+	}
+	f, _, _ := strings.Cut(rest, "/")
+	return f
+}
+
+func under(rel string, prefixes []string) bool {
+	return slices.ContainsFunc(prefixes, func(p string) bool {
+		return rel == p || strings.HasPrefix(rel, strings.TrimSuffix(p, "/")+"/")
+	})
+}
+
+// violations checks pkgs against the layout's rules.
+func violations(pkgs []pkg) []string {
+	var out []string
+	for _, p := range pkgs {
+		rel := p.rel()
+		if !strings.HasPrefix(p.ImportPath, module) {
+			continue
+		}
+		isAPI := family(rel) != ""
+		isCapability := strings.HasPrefix(rel, "lib/") && !isAPI && !under(rel, plumbing)
+		check := func(imports []string, test bool) {
+			for _, imp := range imports {
+				irel, ours := strings.CutPrefix(imp, module+"/")
+				switch {
+				case isCapability && !test && imp == "net/http":
+					out = append(out, rel+" is a capability and imports net/http (HTTP belongs in lib/api/<family>)")
+				case !test && strings.HasSuffix(imp, "/service/dynamodb") && !under(rel, dynamoDBClients):
+					out = append(out, rel+" imports the DynamoDB SDK (only lib/store talks to DynamoDB)")
+				case !ours:
+				case family(irel) != "" && isAPI && family(irel) != family(rel):
+					out = append(out, rel+" imports "+irel+": a handler package never imports another family's")
+				case family(irel) != "" && !isAPI && !under(rel, apiImporters):
+					out = append(out, rel+" imports "+irel+": only functions/, cmd/ and lib/local assemble handler packages")
+				case under(irel, devOnly) && !test && !under(rel, append([]string{"cmd/"}, devOnly...)):
+					out = append(out, rel+" imports "+irel+": the local stack is for the local server, the CLI and tests")
+				}
+			}
+		}
+		check(p.Imports, false)
+		check(p.TestImports, true)
+		check(p.XTestImports, true)
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// TestLayout enforces the layout on the module's real import graph.
+func TestLayout(t *testing.T) {
+	for _, v := range violations(listPackages(t)) {
+		t.Error(v)
+	}
+}
+
+// TestLayoutRulesCatch: each rule reports a package that breaks it, so TestLayout can fail.
+func TestLayoutRulesCatch(t *testing.T) {
+	m := func(rel string) string { return module + "/" + rel }
+	for name, c := range map[string]struct {
+		p    pkg
+		want string
+	}{
+		"fail/capability-uses-http":  {pkg{ImportPath: m("lib/policy"), Imports: []string{"net/http"}}, "is a capability and imports net/http"},
+		"fail/api-imports-api":       {pkg{ImportPath: m("lib/api/signer"), Imports: []string{m("lib/api/policies")}}, "never imports another family's"},
+		"fail/capability-uses-api":   {pkg{ImportPath: m("lib/signing"), Imports: []string{m("lib/api/signer")}}, "only functions/, cmd/ and lib/local"},
+		"fail/test-imports-api":      {pkg{ImportPath: m("lib/store"), XTestImports: []string{m("lib/api/console")}}, "only functions/, cmd/ and lib/local"},
+		"fail/handler-uses-dynamodb": {pkg{ImportPath: m("lib/api/console"), Imports: []string{"github.com/aws/aws-sdk-go-v2/service/dynamodb"}}, "only lib/store talks to DynamoDB"},
+		"fail/production-uses-local": {pkg{ImportPath: m("lib/api/health"), Imports: []string{m("lib/devstack")}}, "the local stack is for"},
+	} {
+		got := violations([]pkg{c.p})
+		if len(got) != 1 || !strings.Contains(got[0], c.want) {
+			t.Errorf("%s: %q, want one violation saying %q", name, got, c.want)
+		}
+	}
+	for name, p := range map[string]pkg{
+		"ok/function-wires-api":       {ImportPath: m("functions/signer"), Imports: []string{m("lib/api/signer"), m("lib/function")}},
+		"ok/api-uses-capability":      {ImportPath: m("lib/api/signer"), Imports: []string{"net/http", m("lib/signing"), m("lib/access")}},
+		"ok/api-tests-itself":         {ImportPath: m("lib/api/signer"), XTestImports: []string{m("lib/api/signer"), m("lib/devstack")}},
+		"ok/capability-test-devstack": {ImportPath: m("lib/store"), XTestImports: []string{m("lib/devstack"), "net/http"}},
+	} {
+		if got := violations([]pkg{p}); len(got) != 0 {
+			t.Errorf("%s: %q", name, got)
+		}
+	}
+}
