@@ -18,6 +18,8 @@ run:
 ## test: vet, formatting, and every test (fuzz targets run their seed corpus)
 test: vet fmt-check softhsm tools
 	SIGNUM_REQUIRE_SOFTHSM=1 SIGNUM_REQUIRE_TOOLS=1 $(GO) test -count=1 ./...
+	# the no-cgo build (Lambda functions without PKCS#11): the key packages' tests, stub included
+	CGO_ENABLED=0 $(GO) test -count=1 ./lib/keys/...
 	@$(GO) test -count=1 -run '^TestAuthorizationMatrix$$' -v ./lib/local | grep '^authorization matrix'
 
 vet:
@@ -62,7 +64,7 @@ build-%Function:
 
 ## fuzz: a short run of every fuzz target beyond its seeds (FUZZTIME=30s by default)
 FUZZTIME ?= 30s
-FUZZ_TARGETS := ./lib/edge:FuzzDecodeJSON ./lib/tenant:FuzzParseAllowlist ./lib/tenant:FuzzNormalizeDomainName ./lib/store:FuzzCursorOpen \
+FUZZ_TARGETS := ./lib/edge:FuzzDecodeJSON ./lib/tenant:FuzzParseAllowlist ./lib/tenant:FuzzNormalizeDomainName ./lib/store:FuzzCursorOpen ./lib/policy:FuzzValidate \
 	./lib/token:FuzzVerify ./lib/password:FuzzVerify ./lib/password:FuzzCheck ./lib/certificates:FuzzParseBundle ./lib/certificates:FuzzParseCSR \
 	./lib/keys/awskms:FuzzParseURI ./lib/keys/pkcs11:FuzzParseURI ./lib/local:FuzzRequestBodies
 fuzz:

@@ -4,7 +4,11 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"io/fs"
+	"os"
 	"os/exec"
+	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -150,4 +154,64 @@ func TestLayoutRulesCatch(t *testing.T) {
 			t.Errorf("%s: %q", name, got)
 		}
 	}
+}
+
+// TestEveryFuzzTargetInMakeFuzz: `make fuzz` runs every fuzz target of the module, so a new
+// one cannot be forgotten (its seeds run in `make test` either way).
+func TestEveryFuzzTargetInMakeFuzz(t *testing.T) {
+	mk, err := os.ReadFile("Makefile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	listed := map[string]bool{}
+	for _, f := range strings.Fields(makeVar(string(mk), "FUZZ_TARGETS")) {
+		listed[f] = true
+	}
+	found := 0
+	err = filepath.WalkDir(".", func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(path, "_test.go") {
+			return err
+		}
+		src, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		for _, m := range fuzzFunc.FindAllSubmatch(src, -1) {
+			found++
+			target := "./" + filepath.Dir(path) + ":" + string(m[1])
+			if !listed[target] {
+				t.Errorf("%s is not in the Makefile's FUZZ_TARGETS", target)
+			}
+			delete(listed, target)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for target := range listed {
+		t.Errorf("FUZZ_TARGETS names %s, which does not exist", target)
+	}
+	if found < 10 {
+		t.Fatalf("found %d fuzz targets", found)
+	}
+}
+
+var fuzzFunc = regexp.MustCompile(`(?m)^func (Fuzz\w+)\(\w+ \*testing\.F\)`)
+
+// makeVar is the value of a Makefile variable, continuation lines joined.
+func makeVar(mk, name string) string {
+	_, rest, ok := strings.Cut(mk, "\n"+name+" :=")
+	if !ok {
+		return ""
+	}
+	var b strings.Builder
+	for _, line := range strings.Split(rest, "\n") {
+		more := strings.HasSuffix(line, "\\")
+		b.WriteString(strings.TrimSuffix(line, "\\") + " ")
+		if !more {
+			break
+		}
+	}
+	return b.String()
 }

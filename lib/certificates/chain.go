@@ -193,18 +193,5 @@ func hasCodeSigning(c *x509.Certificate) bool {
 	return false
 }
 
-// SubjectString is the leaf's subject as an RFC 2253 string.
-func SubjectString(c *x509.Certificate) string { return c.Subject.String() }
-
-// SANs lists the leaf's DNS names, e-mail addresses and URIs.
-func SANs(c *x509.Certificate) []string {
-	out := append([]string{}, c.DNSNames...)
-	out = append(out, c.EmailAddresses...)
-	for _, u := range c.URIs {
-		out = append(out, u.String())
-	}
-	return out
-}
-
 // Serial is the leaf's serial number in upper-case hex.
 func Serial(c *x509.Certificate) string { return strings.ToUpper(c.SerialNumber.Text(16)) }

@@ -44,15 +44,6 @@ func ClientCertificatePEM(r *http.Request) string {
 	return gw.Authentication.ClientCert.ClientCertPem
 }
 
-// JWTClaims are the claims API Gateway's JWT authorizer validated, or nil.
-func JWTClaims(r *http.Request) map[string]string {
-	gw, ok := Gateway(r)
-	if !ok || gw.Authorizer == nil || gw.Authorizer.JWT == nil {
-		return nil
-	}
-	return gw.Authorizer.JWT.Claims
-}
-
 // IAMCaller is the IAM principal API Gateway authenticated with SigV4, or nil when the route
 // is not IAM-authorized.
 func IAMCaller(r *http.Request) *events.APIGatewayV2HTTPRequestContextAuthorizerIAMDescription {

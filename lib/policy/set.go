@@ -70,9 +70,6 @@ func NewSet(policies []Policy) *Set {
 	return s
 }
 
-// Len returns the number of enabled policies in the Set.
-func (s *Set) Len() int { return len(s.policies) }
-
 // Evaluate decides req like Evaluate over the policies the Set was built from.
 func (s *Set) Evaluate(req Request) Decision {
 	if d, done := precheck(&req); done {
