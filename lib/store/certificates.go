@@ -19,10 +19,6 @@ import (
 	"github.com/opensignum/signum/lib/tenant"
 )
 
-const certificatePrefix = "CERT#"
-
-func certificateSK(id string) string { return certificatePrefix + id }
-
 // certificateItem: PK=DEP#<dep>, SK=CERT#<id>. The chain (a few KB) is kept on the item.
 type certificateItem struct {
 	PK, SK       string
@@ -187,7 +183,7 @@ func (s *Store) WithUsage(ctx context.Context, dep string, cs []certificates.Cer
 	}
 	ks := make([]map[string]types.AttributeValue, audit.Lanes)
 	for lane := range ks {
-		ks[lane] = key(deploymentPK(dep), eventHeadSK+strconv.Itoa(lane))
+		ks[lane] = key(deploymentPK(dep), eventHeadSK(lane))
 	}
 	items, err := s.batchGet(ctx, "read certificate usage", ks)
 	if err != nil {

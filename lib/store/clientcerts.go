@@ -18,26 +18,10 @@ import (
 )
 
 // Client-certificate credentials (the Certificate users domain). Each credential is stored
-// twice in one transaction: once under its user, for the console, and once where
-// authentication finds it from the presented certificate alone:
-//
-//	PK=DEP#<dep>, SK=CCRED#<userId>#<credId>       the credential, listed per user
-//	PK=DEP#<dep>, SK=CCPIN#<thumbprint>            a pinned certificate (also makes it unique)
-//	PK=DEP#<dep>, SK=CCCA#<issuerKey>#<credId>     a CA credential, under the CA's subject
-//	PK=DEP#<dep>, SK=CCREV#<issuerKey>#<serial>    a revoked serial of that issuer
-const (
-	clientCredPrefix = "CCRED#"
-	clientPinPrefix  = "CCPIN#"
-	clientCAPrefix   = "CCCA#"
-	clientRevPrefix  = "CCREV#"
-)
-
-func clientCredSK(userID, id string) string { return clientCredPrefix + userID + "#" + id }
-func clientPinSK(thumbprint string) string  { return clientPinPrefix + thumbprint }
-func clientCASK(issuerKey, id string) string {
-	return clientCAPrefix + issuerKey + "#" + id
-}
-func clientRevSK(issuerKey, serial string) string { return clientRevPrefix + issuerKey + "#" + serial }
+// twice in one transaction, under the deployment: once under its user, for the console, and
+// once where authentication finds it from the presented certificate alone (a pinned
+// certificate by its thumbprint, a CA under its subject); revoked serials are kept under
+// their issuer's name. keys.go has the layout.
 
 type clientCredItem struct {
 	PK, SK string
@@ -71,13 +55,11 @@ func decodeClientCred(av map[string]types.AttributeValue) (clientauth.Credential
 		Name: it.Name, CertificateDER: it.Certificate, Rules: it.Rules, CreatedAt: parseTime(it.CreatedAt), CreatedBy: it.CreatedBy}, nil
 }
 
-// trustAnchorsPK lists, across deployments, every registered client certificate and CA:
-// what API Gateway's mutual-TLS truststore must hold (GSI1, on the lookup items).
-const trustAnchorsPK = "CLIENTTRUST"
-
+// lookupItem is the copy of c where authentication finds it; it is also listed on GSI1 for
+// the operator's truststore.
 func lookupItem(c clientauth.Credential, sk string) clientCredItem {
 	it := toClientCredItem(c, sk)
-	it.GSI1PK, it.GSI1SK = trustAnchorsPK, c.DeploymentID+"#"+c.ID
+	it.GSI1PK, it.GSI1SK = trustAnchorsPK, trustAnchorGSI1SK(c.DeploymentID, c.ID)
 	return it
 }
 
@@ -151,7 +133,7 @@ func (s *Store) GetClientCredential(ctx context.Context, deploymentID, userID, i
 
 // ListClientCredentials lists a user's credentials.
 func (s *Store) ListClientCredentials(ctx context.Context, deploymentID, userID string, pr PageRequest) (Page[clientauth.Credential], error) {
-	return listPrefix(ctx, s, deploymentID, clientCredPrefix+userID+"#", pr, decodeClientCred)
+	return listPrefix(ctx, s, deploymentID, clientCredsPrefix(userID), pr, decodeClientCred)
 }
 
 // allClientCredentials reads every credential of a user (at most clientauth.MaxPerUser are
@@ -250,7 +232,7 @@ func decodeRevocation(av map[string]types.AttributeValue) (Revocation, error) {
 
 // ListRevocations lists the revoked serials of an issuer in a deployment.
 func (s *Store) ListRevocations(ctx context.Context, deploymentID, issuerKey string, pr PageRequest) (Page[Revocation], error) {
-	return listPrefix(ctx, s, deploymentID, clientRevPrefix+issuerKey+"#", pr, decodeRevocation)
+	return listPrefix(ctx, s, deploymentID, clientRevsPrefix(issuerKey), pr, decodeRevocation)
 }
 
 // ClientCandidates reads what authenticating a presented certificate needs, in parallel:
@@ -280,7 +262,7 @@ func (s *Store) ClientCandidates(ctx context.Context, deploymentID, issuerKey, t
 	}()
 	go func() {
 		defer wg.Done()
-		prefix := clientCAPrefix + issuerKey + "#"
+		prefix := clientCAsPrefix(issuerKey)
 		in := listPrefixInput(pk, prefix)
 		in.TableName, in.ConsistentRead, in.Limit = &s.table, aws.Bool(true), aws.Int32(maxCAsPerIssuer+1)
 		cas, more, caE = s.cachedQuery(ctx, pk, prefix, in, "query client CA credentials")
@@ -319,7 +301,7 @@ const maxCAsPerIssuer = 100
 // CountCACredentials counts the CA credentials registered under an issuer name, so that
 // registering one more than ClientCandidates reads can be refused.
 func (s *Store) CountCACredentials(ctx context.Context, deploymentID, issuerKey string) (int, error) {
-	in := listPrefixInput(deploymentPK(deploymentID), clientCAPrefix+issuerKey+"#")
+	in := listPrefixInput(deploymentPK(deploymentID), clientCAsPrefix(issuerKey))
 	in.TableName, in.Select, in.ConsistentRead = &s.table, types.SelectCount, aws.Bool(true)
 	n := 0
 	for {

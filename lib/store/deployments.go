@@ -89,13 +89,6 @@ func decodeDeployment(av map[string]types.AttributeValue) (tenant.Deployment, er
 	return d, nil
 }
 
-func key(pk, sk string) map[string]types.AttributeValue {
-	return map[string]types.AttributeValue{
-		attrPK: &types.AttributeValueMemberS{Value: pk},
-		attrSK: &types.AttributeValueMemberS{Value: sk},
-	}
-}
-
 func marshal(v any) map[string]types.AttributeValue {
 	av, err := attributevalue.MarshalMap(v)
 	if err != nil {

@@ -19,25 +19,14 @@ import (
 	"github.com/opensignum/signum/lib/fault"
 )
 
-// Signing events live in lanes: PK=DEP#<dep>#LANE#<n>, SK=EVT#<seq, 20 digits>; GSI1 lists a
-// deployment's events by time: GSI1PK=EVENTS#<dep>, GSI1SK=<time>#<id>. Each lane's checkpoint
-// (a sequence number and the hash of the event there) is PK=DEP#<dep>, SK=EVHEAD#<n>.
+// Signing events live in lanes, each a hash chain; GSI1 lists a deployment's events by time.
+// Each lane's checkpoint (a sequence number and the hash of the event there) is an item of the
+// deployment (keys.go has the layout).
 //
 // Appending is one conditional PutItem: the event's key is its place in the chain, so two
 // writers that link to the same predecessor compete for the same key and only one wins; the
 // chain cannot fork, and no transaction is needed. The checkpoint only ever moves forward,
 // after the event is written, and lets verification notice events removed from a lane's end.
-const (
-	eventSKPrefix  = "EVT#"
-	eventHeadSK    = "EVHEAD#"
-	eventsByTimePK = "EVENTS#"
-)
-
-func eventLanePK(dep string, lane int) string {
-	return deploymentPK(dep) + "#LANE#" + strconv.Itoa(lane)
-}
-func eventSK(seq int64) string { return fmt.Sprintf("%s%020d", eventSKPrefix, seq) }
-
 type eventItem struct {
 	PK, SK, GSI1PK, GSI1SK string
 	Type                   string `dynamodbav:"type"`
@@ -148,7 +137,7 @@ func (s *Store) AppendEvent(ctx context.Context, e audit.Event) (audit.Event, er
 func (s *Store) putEvent(ctx context.Context, sealed audit.Event, body string) error {
 	_, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: &s.table, ConditionExpression: aws.String("attribute_not_exists(PK)"),
 		Item: marshal(eventItem{PK: eventLanePK(sealed.DeploymentID, sealed.Lane), SK: eventSK(sealed.Seq), Type: "signingEvent",
-			GSI1PK: eventsByTimePK + sealed.DeploymentID, GSI1SK: sealed.At.UTC().Format(sortableTime) + "#" + sealed.ID, Event: body})})
+			GSI1PK: eventsByTimePK(sealed.DeploymentID), GSI1SK: eventsByTimeSK(sealed.At, sealed.ID), Event: body})})
 	return err
 }
 
@@ -233,7 +222,7 @@ func useAttrs(certID string) (count, last string) { return "use_" + certID, "las
 func (s *Store) useUpdate(dep string, lane int, use Use) *dynamodb.UpdateItemInput {
 	count, last := useAttrs(use.CertificateID)
 	in := &dynamodb.UpdateItemInput{
-		TableName: &s.table, Key: key(deploymentPK(dep), eventHeadSK+strconv.Itoa(lane)),
+		TableName: &s.table, Key: key(deploymentPK(dep), eventHeadSK(lane)),
 		UpdateExpression:         aws.String("SET #t = :t ADD #u :n"),
 		ExpressionAttributeNames: map[string]string{"#t": "type", "#u": count},
 		ExpressionAttributeValues: map[string]types.AttributeValue{
@@ -284,7 +273,7 @@ func (s *Store) checkpoint(ctx context.Context, use *Use, events []audit.Event) 
 // checkpointUpdate moves e's lane's checkpoint to e, never back.
 func (s *Store) checkpointUpdate(e audit.Event) *dynamodb.UpdateItemInput {
 	return &dynamodb.UpdateItemInput{
-		TableName: &s.table, Key: key(deploymentPK(e.DeploymentID), eventHeadSK+strconv.Itoa(e.Lane)),
+		TableName: &s.table, Key: key(deploymentPK(e.DeploymentID), eventHeadSK(e.Lane)),
 		UpdateExpression:         aws.String("SET #t = :t, seq = :s, #h = :h"),
 		ConditionExpression:      aws.String("attribute_not_exists(PK) OR seq < :s"),
 		ExpressionAttributeNames: map[string]string{"#t": "type", "#h": "hash"},
@@ -336,19 +325,12 @@ type EventFilter struct {
 
 // ListEvents lists a deployment's events oldest first within the filter's time range.
 func (s *Store) ListEvents(ctx context.Context, dep string, f EventFilter, pr PageRequest) (Page[audit.Event], error) {
-	from, to := "0", "9"
-	if !f.From.IsZero() {
-		from = f.From.UTC().Format(sortableTime)
-	}
-	if !f.To.IsZero() {
-		// Inclusive: the sort key goes on with "#<id>", and "~" sorts after every id.
-		to = f.To.UTC().Format(sortableTime) + "#~"
-	}
+	from, to := eventsFrom(f.From), eventsTo(f.To)
 	in := &dynamodb.QueryInput{
 		IndexName:              aws.String(gsi1),
 		KeyConditionExpression: aws.String("GSI1PK = :pk AND GSI1SK BETWEEN :from AND :to"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":pk":   &types.AttributeValueMemberS{Value: eventsByTimePK + dep},
+			":pk":   &types.AttributeValueMemberS{Value: eventsByTimePK(dep)},
 			":from": &types.AttributeValueMemberS{Value: from}, ":to": &types.AttributeValueMemberS{Value: to},
 		},
 	}
@@ -386,7 +368,7 @@ func (s *Store) VerifyEvents(ctx context.Context, dep string, lanes int) ([]audi
 	var problems []audit.Problem
 	total := 0
 	for lane := 0; lane < lanes; lane++ {
-		item, err := s.getItem(ctx, deploymentPK(dep), eventHeadSK+strconv.Itoa(lane), "get event head")
+		item, err := s.getItem(ctx, deploymentPK(dep), eventHeadSK(lane), "get event head")
 		if err != nil {
 			return nil, 0, err
 		}

@@ -112,11 +112,7 @@ func TestEventChain(t *testing.T) {
 
 	// Tampering is detected: an altered event, a deleted event in the middle, the last event
 	// removed.
-	lanePK := func(lane int) string { return fmt.Sprintf("DEP#%s#LANE#%d", dep, lane) }
-	sk := func(seq int) string { return fmt.Sprintf("EVT#%020d", seq) }
-	k := func(lane, seq int) map[string]types.AttributeValue {
-		return map[string]types.AttributeValue{"PK": &types.AttributeValueMemberS{Value: lanePK(lane)}, "SK": &types.AttributeValueMemberS{Value: sk(seq)}}
-	}
+	k := func(lane, seq int) map[string]types.AttributeValue { return store.EventKey(dep, lane, int64(seq)) }
 	out, err := tg.Clients.DynamoDB.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(tg.Table), Key: k(0, 3)})
 	if err != nil || out.Item == nil {
 		t.Fatalf("read event: %v", err)
@@ -232,8 +228,7 @@ func TestUsageCountedWithCheckpoints(t *testing.T) {
 		t.Fatalf("usage: %+v %+v", cs[0], cs[1])
 	}
 	// The checkpoints are where the latest counted write put them: lane 0 at its third event.
-	if _, err := tg.Clients.DynamoDB.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(tg.Table), Key: map[string]types.AttributeValue{
-		"PK": &types.AttributeValueMemberS{Value: fmt.Sprintf("DEP#%s#LANE#0", dep)}, "SK": &types.AttributeValueMemberS{Value: fmt.Sprintf("EVT#%020d", byLane[0][2].Seq)}}}); err != nil {
+	if _, err := tg.Clients.DynamoDB.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(tg.Table), Key: store.EventKey(dep, 0, byLane[0][2].Seq)}); err != nil {
 		t.Fatal(err)
 	}
 	problems, _, err := s.VerifyEvents(ctx, dep, 2)

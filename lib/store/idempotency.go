@@ -33,7 +33,7 @@ type Idempotent struct {
 }
 
 func idemKey(dep, scope, k string) map[string]types.AttributeValue {
-	return key("IDEMP#"+dep+"#"+scope+"#"+k, "IDEMP")
+	return key(idempotencyPK(dep, scope, k), idempotencySK)
 }
 
 // ClaimIdempotency claims key for a request with fingerprint before it is carried out. It

@@ -1,8 +1,12 @@
 package store
 
 import (
+	"fmt"
+	"strconv"
 	"strings"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 )
 
 // Key attribute names of the table and its indexes.
@@ -17,8 +21,22 @@ const (
 	gsi1 = "GSI1"
 )
 
-// Every key string of the table is built below and nowhere else.
+// Every key string of the table is built below and nowhere else: the partition and sort keys
+// of each entity, the GSI1 keys, and the prefixes and bounds that queries match them with.
+// ACCESS_PATTERNS.md shows the same layout as a table.
 
+// key is the primary key of the item at pk, sk.
+func key(pk, sk string) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{
+		attrPK: &types.AttributeValueMemberS{Value: pk},
+		attrSK: &types.AttributeValueMemberS{Value: sk},
+	}
+}
+
+// sortableTime is RFC 3339 with fixed-width nanoseconds, so that string order is time order.
+const sortableTime = "2006-01-02T15:04:05.000000000Z"
+
+// Deployments, their domain names and provisioning requests.
 const (
 	deploymentPrefix = "DEP#"
 	metaSK           = "META"
@@ -26,15 +44,25 @@ const (
 	domainSK         = "DOMAIN"
 	provisionPrefix  = "PROVISION#"
 	provisionSK      = "PROVISION"
-	logPrefix        = "LOG#"
-	allDeployments   = "DEPLOYMENTS"
+	// allDeployments is the GSI1 partition that lists every deployment.
+	allDeployments = "DEPLOYMENTS"
 )
 
+// deploymentPK is the partition of a deployment's items (its META item and everything that
+// belongs to the tenant, except the event lanes).
 func deploymentPK(id string) string { return deploymentPrefix + id }
 
 func domainPK(domain string) string { return domainPrefix + strings.ToLower(domain) }
 
 func provisionPK(requestKey string) string { return provisionPrefix + requestKey }
+
+// deploymentsGSI1SK sorts deployments by creation time in the listing.
+func deploymentsGSI1SK(created time.Time, id string) string {
+	return created.UTC().Format(sortableTime) + "#" + id
+}
+
+// The system log of a deployment.
+const logPrefix = "LOG#"
 
 // logSK sorts system log entries by time; the id breaks ties between entries of the same
 // nanosecond.
@@ -42,14 +70,7 @@ func logSK(at time.Time, id string) string {
 	return logPrefix + at.UTC().Format(sortableTime) + "#" + id
 }
 
-// deploymentsGSI1SK sorts deployments by creation time in the listing.
-func deploymentsGSI1SK(created time.Time, id string) string {
-	return created.UTC().Format(sortableTime) + "#" + id
-}
-
-// sortableTime is RFC 3339 with fixed-width nanoseconds, so that string order is time order.
-const sortableTime = "2006-01-02T15:04:05.000000000Z"
-
+// Users, invites and their per-deployment records.
 const (
 	portalUserPrefix  = "PUSER#"
 	consoleUserPrefix = "CUSER#"
@@ -67,3 +88,110 @@ func consoleUserSK(id string) string   { return consoleUserPrefix + id }
 func usernameSK(name string) string    { return usernamePrefix + strings.ToLower(name) }
 func emailPK(email string) string      { return emailPrefix + strings.ToLower(email) }
 func invitePK(tokenHash string) string { return invitePrefix + tokenHash }
+
+// userSK is the sort key of a portal user (portal) or a console user.
+func userSK(portal bool, id string) string {
+	if portal {
+		return portalUserSK(id)
+	}
+	return consoleUserSK(id)
+}
+
+// Certificates.
+const certificatePrefix = "CERT#"
+
+func certificateSK(id string) string { return certificatePrefix + id }
+
+// Policies, and the counter moved by every policy change.
+const (
+	policyPrefix      = "POLICY#"
+	policiesVersionSK = "POLICIES#VERSION"
+)
+
+func policySK(id string) string { return policyPrefix + id }
+
+// Client-certificate credentials: each is stored under its user, and once more where
+// authentication finds it from the presented certificate (pinned: by thumbprint; CA: under
+// the CA's subject); revocations are under the issuer's name.
+//
+//	CCRED#<userId>#<credId>       the credential, listed per user
+//	CCPIN#<thumbprint>            a pinned certificate (also makes it unique)
+//	CCCA#<issuerKey>#<credId>     a CA credential, under the CA's subject
+//	CCREV#<issuerKey>#<serial>    a revoked serial of that issuer
+const (
+	clientCredPrefix = "CCRED#"
+	clientPinPrefix  = "CCPIN#"
+	clientCAPrefix   = "CCCA#"
+	clientRevPrefix  = "CCREV#"
+	// trustAnchorsPK is the GSI1 partition that lists, across deployments, every registered
+	// client certificate and CA (on the lookup items): what API Gateway's mutual-TLS
+	// truststore must hold.
+	trustAnchorsPK = "CLIENTTRUST"
+)
+
+// clientCredsPrefix begins the sort keys of a user's credentials.
+func clientCredsPrefix(userID string) string      { return clientCredPrefix + userID + "#" }
+func clientCredSK(userID, id string) string       { return clientCredsPrefix(userID) + id }
+func clientPinSK(thumbprint string) string        { return clientPinPrefix + thumbprint }
+func clientCAsPrefix(issuerKey string) string     { return clientCAPrefix + issuerKey + "#" }
+func clientCASK(issuerKey, id string) string      { return clientCAsPrefix(issuerKey) + id }
+func clientRevsPrefix(issuerKey string) string    { return clientRevPrefix + issuerKey + "#" }
+func clientRevSK(issuerKey, serial string) string { return clientRevsPrefix(issuerKey) + serial }
+
+// trustAnchorGSI1SK orders the truststore listing by deployment.
+func trustAnchorGSI1SK(deploymentID, credentialID string) string {
+	return deploymentID + "#" + credentialID
+}
+
+// Signing events live in lanes: PK=DEP#<dep>#LANE#<n>, SK=EVT#<seq, 20 digits>; GSI1 lists a
+// deployment's events by time: GSI1PK=EVENTS#<dep>, GSI1SK=<time>#<id>. Each lane's checkpoint
+// is PK=DEP#<dep>, SK=EVHEAD#<n>.
+const (
+	eventSKPrefix        = "EVT#"
+	eventHeadPrefix      = "EVHEAD#"
+	eventsByTimePKPrefix = "EVENTS#"
+)
+
+func eventLanePK(dep string, lane int) string {
+	return deploymentPK(dep) + "#LANE#" + strconv.Itoa(lane)
+}
+
+// eventSK is the place of an event in its lane: the sequence number, fixed width, so that
+// string order is chain order.
+func eventSK(seq int64) string { return fmt.Sprintf("%s%020d", eventSKPrefix, seq) }
+
+// eventHeadSK is a lane's checkpoint (and its certificate usage counts), under the deployment.
+func eventHeadSK(lane int) string { return eventHeadPrefix + strconv.Itoa(lane) }
+
+func eventsByTimePK(dep string) string { return eventsByTimePKPrefix + dep }
+
+func eventsByTimeSK(at time.Time, id string) string {
+	return at.UTC().Format(sortableTime) + "#" + id
+}
+
+// eventsFrom and eventsTo bound a listing of events by time, both inclusive; a zero time is
+// open-ended.
+func eventsFrom(t time.Time) string {
+	if t.IsZero() {
+		return "0" // before every time
+	}
+	return t.UTC().Format(sortableTime)
+}
+
+func eventsTo(t time.Time) string {
+	if t.IsZero() {
+		return "9" // after every time
+	}
+	// The sort key goes on with "#<id>", and "~" sorts after every id.
+	return t.UTC().Format(sortableTime) + "#~"
+}
+
+// Idempotency records of requests made with an Idempotency-Key.
+const (
+	idempotencyPrefix = "IDEMP#"
+	idempotencySK     = "IDEMP"
+)
+
+func idempotencyPK(dep, scope, k string) string {
+	return idempotencyPrefix + dep + "#" + scope + "#" + k
+}

@@ -22,10 +22,6 @@ type policyItem struct {
 	Version int64         `dynamodbav:"version"`
 }
 
-const policyPrefix = "POLICY#"
-
-func policySK(id string) string { return policyPrefix + id }
-
 func toPolicyItem(dep string, p policy.Policy) policyItem {
 	return policyItem{PK: deploymentPK(dep), SK: policySK(p.ID), Type: "policy", Policy: p, Version: p.Version}
 }
@@ -39,11 +35,10 @@ func decodePolicy(av map[string]types.AttributeValue) (policy.Policy, error) {
 	return it.Policy, nil
 }
 
-// policiesVersionSK is a counter item (PK=DEP#<dep>) bumped in the same transaction as every
-// policy change: signers cache a deployment's compiled policies and reload them only when it
-// moved, so a decision costs one GetItem whatever the number of policies.
-const policiesVersionSK = "POLICIES#VERSION"
-
+// bumpPolicies moves the deployment's policies version, a counter item (PK=DEP#<dep>,
+// SK=POLICIES#VERSION) bumped in the same transaction as every policy change: signers cache a
+// deployment's compiled policies and reload them only when it moved, so a decision costs one
+// GetItem whatever the number of policies.
 func (s *Store) bumpPolicies(dep string) types.TransactWriteItem {
 	return types.TransactWriteItem{Update: &types.Update{TableName: &s.table, Key: key(deploymentPK(dep), policiesVersionSK),
 		UpdateExpression:          aws.String("ADD version :one SET #t = :type"),

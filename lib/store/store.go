@@ -70,8 +70,6 @@ type Store struct {
 	cursorMu  sync.Mutex
 	cursors   *cursorCodec
 	now       func() time.Time
-	// logRetention is how long system log entries live before DynamoDB's TTL removes them.
-	logRetention time.Duration
 	// heads caches the last event of each event lane this store appended to (laneHead by
 	// "<dep>#<lane>"), so that a warm append reads nothing first.
 	heads sync.Map
@@ -92,14 +90,11 @@ type Option func(*Store)
 // WithClock makes the store read time from now (tests).
 func WithClock(now func() time.Time) Option { return func(s *Store) { s.now = now } }
 
-// WithLogRetention sets how long system log entries are kept (default 400 days).
-func WithLogRetention(d time.Duration) Option { return func(s *Store) { s.logRetention = d } }
-
 // New returns a store on table. cursorKey gives the key that encrypts and authenticates page
 // cursors; every instance of a function must get the same key (the functions derive it from
 // KMS).
 func New(db DynamoDB, table string, cursorKey KeySource, opts ...Option) *Store {
-	s := &Store{db: db, table: table, cursorKey: cursorKey, now: time.Now, logRetention: 400 * 24 * time.Hour}
+	s := &Store{db: db, table: table, cursorKey: cursorKey, now: time.Now}
 	for _, o := range opts {
 		o(s)
 	}

@@ -13,6 +13,9 @@ import (
 	"github.com/opensignum/signum/lib/tenant"
 )
 
+// logRetention is how long system log entries live before DynamoDB's TTL removes them.
+const logRetention = 400 * 24 * time.Hour
+
 // logItem is a system log entry: PK=DEP#<id>, SK=LOG#<time>#<entry id>, expiring by TTL.
 type logItem struct {
 	PK        string `dynamodbav:"PK"`
@@ -36,7 +39,7 @@ func (s *Store) logItem(deploymentID string, e tenant.LogEntry) logItem {
 	return logItem{
 		PK: deploymentPK(deploymentID), SK: logSK(e.At, e.ID), Type: "systemLog", ID: e.ID,
 		At: e.At.UTC().Format(time.RFC3339Nano), Actor: e.Actor, Action: e.Action, Detail: e.Detail,
-		ExpiresAt: e.At.Add(s.logRetention).Unix(),
+		ExpiresAt: e.At.Add(logRetention).Unix(),
 	}
 }
 

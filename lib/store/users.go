@@ -444,10 +444,3 @@ func (s *Store) ResetFailures(ctx context.Context, deploymentID string, portal b
 	}
 	return nil
 }
-
-func userSK(portal bool, id string) string {
-	if portal {
-		return portalUserSK(id)
-	}
-	return consoleUserSK(id)
-}
