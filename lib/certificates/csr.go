@@ -112,19 +112,3 @@ func dnsName(s string) bool {
 	}
 	return true
 }
-
-// ParseCSR reads a PEM CSR and checks its signature.
-func ParseCSR(p string) (*x509.CertificateRequest, error) {
-	block, _ := pem.Decode([]byte(p))
-	if block == nil || block.Type != "CERTIFICATE REQUEST" {
-		return nil, fault.Newf(fault.ErrInvalid, "not a PEM certificate request")
-	}
-	csr, err := x509.ParseCertificateRequest(block.Bytes)
-	if err != nil {
-		return nil, fault.Wrap(fault.ErrInvalid, err, "the certificate request does not parse")
-	}
-	if err := csr.CheckSignature(); err != nil {
-		return nil, fault.Wrap(fault.ErrInvalid, err, "the certificate request's signature does not verify")
-	}
-	return csr, nil
-}

@@ -3,6 +3,7 @@ package function
 import (
 	"context"
 	"fmt"
+	"log/slog"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
@@ -25,10 +26,13 @@ func Backends(ctx context.Context, env Env) ([]keys.Backend, error) {
 				return nil, err
 			}
 		}
-		hsm, err := pkcs11.New(pkcs11.Config{LibraryPath: env.Config.PKCS11Library, TokenLabel: env.Config.PKCS11Token, PIN: pin})
+		cfg := pkcs11.Config{LibraryPath: env.Config.PKCS11Library, TokenLabel: env.Config.PKCS11Token, PIN: pin}
+		hsm, err := pkcs11.New(cfg)
 		if err != nil {
 			return nil, fmt.Errorf("PKCS#11 backend: %w", err)
 		}
+		// Which module and token this instance signs with (the PIN is redacted by LogValue).
+		env.Log.Info("PKCS#11 backend", slog.Any("pkcs11", cfg))
 		backends = append(backends, hsm)
 	}
 	return backends, nil

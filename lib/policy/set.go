@@ -70,7 +70,15 @@ func NewSet(policies []Policy) *Set {
 	return s
 }
 
-// Evaluate decides req like Evaluate over the policies the Set was built from.
+// Evaluate decides req against the policies the Set was built from: a disabled certificate
+// never signs (even for its owner); the certificate owner may always sign with it; otherwise
+// among enabled policies that match What, Who, Where and When, the highest priority decides,
+// Deny wins ties, and no match means deny. Deterministic whatever the order of policies.
+//
+// Policies must have been validated. One that was not (or was changed after Validate) cannot
+// allow, and if it is not an Allow policy it denies whenever its What and Who match: a
+// broken Deny fails closed rather than silently stopping to apply. The tests hold it to the
+// reference loop (Evaluate in reference_test.go).
 func (s *Set) Evaluate(req Request) Decision {
 	if d, done := precheck(&req); done {
 		return d

@@ -13,7 +13,6 @@ package awskms
 import (
 	"context"
 	"errors"
-	"fmt"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
@@ -57,18 +56,6 @@ type Backend struct {
 
 // Option configures a Backend.
 type Option func(*Backend)
-
-// WithPendingWindow sets how many days a key stays pending deletion before KMS deletes it
-// (MinPendingWindow, the default, to MaxPendingWindow). During the window the key cannot sign
-// and an operator can still cancel the deletion. A value outside the range panics: it is a
-// constant of the wiring in main, and a typo there should stop the function at start, not
-// fail the first deletion.
-func WithPendingWindow(days int) Option {
-	if days < MinPendingWindow || days > MaxPendingWindow {
-		panic(fmt.Sprintf("awskms: pending window of %d days is outside KMS's %d..%d", days, MinPendingWindow, MaxPendingWindow))
-	}
-	return func(b *Backend) { b.pendingWindow = int32(days) }
-}
 
 // New returns a backend that keeps its keys in the KMS that k talks to.
 func New(k KMS, opts ...Option) *Backend {
