@@ -36,4 +36,3 @@ func Evaluate(policies []Policy, req Request) Decision {
 	}
 	return decide(&policies[best], bestBroken, &req)
 }
-
