@@ -44,7 +44,7 @@ type api struct {
 func NewHandler(env function.Env, p *function.Parts) *access.Mux {
 	prov := provisioning.New(p.Store, p.Now)
 	prov.DomainSuffix = p.DomainSuffix
-	a := &api{store: p.Store, provisioning: prov, now: p.Now}
+	a := api{store: p.Store, provisioning: prov, now: p.Now}
 	m := access.NewMux(env.Log, p.Guard)
 	// POST /operator/deployments — operator. Idempotency-Key makes a retry return the
 	// deployment the first call created.
@@ -67,7 +67,7 @@ func NewHandler(env function.Env, p *function.Parts) *access.Mux {
 // operator uploads it to the S3 object SignerTruststoreUri names and sets
 // SignerTruststoreVersion; the service checks every certificate against its deployment's
 // own registrations again, so the bundle only decides who may complete a handshake.
-func (a *api) truststore(w http.ResponseWriter, r *http.Request, _ *access.Request) error {
+func (a api) truststore(w http.ResponseWriter, r *http.Request, _ *access.Request) error {
 	var out strings.Builder
 	seen := map[string]bool{}
 	n, expired := 0, 0
@@ -126,7 +126,7 @@ type Invite struct {
 	ExpiresAt   time.Time `json:"expiresAt"`
 }
 
-func (a *api) create(w http.ResponseWriter, r *http.Request, req *access.Request) error {
+func (a api) create(w http.ResponseWriter, r *http.Request, req *access.Request) error {
 	var body CreateRequest
 	if err := edge.DecodeJSON(r, &body, 0); err != nil {
 		return err
@@ -165,13 +165,13 @@ func idempotencyKey(r *http.Request) (string, error) {
 	return "operator:" + k, nil
 }
 
-func (a *api) get(w http.ResponseWriter, r *http.Request, req *access.Request) error {
+func (a api) get(w http.ResponseWriter, r *http.Request, req *access.Request) error {
 	w.Header().Set("ETag", wire.DeploymentETag(req.Deployment))
 	edge.WriteJSON(w, http.StatusOK, wire.DeploymentJSON(req.Deployment))
 	return nil
 }
 
-func (a *api) list(w http.ResponseWriter, r *http.Request, _ *access.Request) error {
+func (a api) list(w http.ResponseWriter, r *http.Request, _ *access.Request) error {
 	return access.ServeList(w, r, a.store.ListDeployments, wire.DeploymentJSON)
 }
 
@@ -182,7 +182,7 @@ type InviteRequest struct {
 	SignumAdmin bool   `json:"signumAdministrator"`
 }
 
-func (a *api) invite(w http.ResponseWriter, r *http.Request, req *access.Request) error {
+func (a api) invite(w http.ResponseWriter, r *http.Request, req *access.Request) error {
 	var body InviteRequest
 	if err := edge.DecodeJSON(r, &body, 0); err != nil {
 		return err
