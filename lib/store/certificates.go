@@ -6,9 +6,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
@@ -91,18 +88,8 @@ func decodeCertificate(av map[string]types.AttributeValue) (certificates.Certifi
 func (s *Store) CreateCertificate(ctx context.Context, c certificates.Certificate, log tenant.LogEntry) (certificates.Certificate, error) {
 	now := s.now()
 	c.Version, c.CreatedAt, c.UpdatedAt = 1, now, now
-	items := []types.TransactWriteItem{
-		{Put: &types.Put{TableName: &s.table, Item: marshal(toCertificateItem(c)), ConditionExpression: aws.String("attribute_not_exists(PK)")}},
-		s.putLog(c.DeploymentID, log),
-	}
-	err := s.transact(ctx, "create certificate", items)
-	if codes := cancellationCodes(err); codes != nil {
-		if codes[0] == "ConditionalCheckFailed" {
-			return certificates.Certificate{}, fault.Newf(ErrConflict, "A certificate with the id %s exists.", c.ID)
-		}
-		return certificates.Certificate{}, cancelled("create certificate", err, codes)
-	}
-	if err != nil {
+	if err := s.create(ctx, "create certificate", toCertificateItem(c), fault.Newf(ErrConflict, "A certificate with the id %s exists.", c.ID),
+		s.putLog(c.DeploymentID, log)); err != nil {
 		return certificates.Certificate{}, err
 	}
 	return c, nil
@@ -110,14 +97,8 @@ func (s *Store) CreateCertificate(ctx context.Context, c certificates.Certificat
 
 // GetCertificate reads a certificate of a deployment.
 func (s *Store) GetCertificate(ctx context.Context, deploymentID, id string) (certificates.Certificate, error) {
-	item, err := s.getItem(ctx, deploymentPK(deploymentID), certificateSK(id), "get certificate")
-	if err != nil {
-		return certificates.Certificate{}, err
-	}
-	if item == nil {
-		return certificates.Certificate{}, fault.Newf(ErrNotFound, "No certificate has the id %q.", fault.Clip(id, 40))
-	}
-	return decodeCertificate(item)
+	return get(ctx, s, deploymentPK(deploymentID), certificateSK(id), "get certificate", decodeCertificate,
+		notFound("No certificate has the id %q.", fault.Clip(id, 40)))
 }
 
 // CertificateForSigning reads a certificate and the deployment's policies version in one
@@ -138,11 +119,9 @@ func (s *Store) CertificateForSigning(ctx context.Context, deploymentID, id stri
 		switch {
 		case sk == nil:
 		case sk.Value == policiesVersionSK:
-			var v struct {
-				Version int64 `dynamodbav:"version"`
-			}
-			if err := attributevalue.UnmarshalMap(av, &v); err != nil {
-				return certificates.Certificate{}, 0, fmt.Errorf("decode policies version: %w", err)
+			v, err := decodePoliciesVersion(av)
+			if err != nil {
+				return certificates.Certificate{}, 0, err
 			}
 			version = v.Version
 		default:
@@ -208,36 +187,4 @@ func (s *Store) WithUsage(ctx context.Context, dep string, cs []certificates.Cer
 		}
 	}
 	return nil
-}
-
-// batchGet reads items of the table by key with consistent BatchGetItem calls, 100 keys at a
-// time, asking again for the keys DynamoDB leaves unprocessed (a few times, then the table is
-// reported unavailable). Missing items are simply absent from the answer.
-func (s *Store) batchGet(ctx context.Context, op string, ks []map[string]types.AttributeValue) ([]map[string]types.AttributeValue, error) {
-	var items []map[string]types.AttributeValue
-	for len(ks) > 0 {
-		n := min(len(ks), 100)
-		batch := ks[:n]
-		ks = ks[n:]
-		for attempt := 0; len(batch) > 0; attempt++ {
-			if attempt == 5 {
-				return nil, fault.Wrap(ErrUnavailable, fmt.Errorf("%s: keys left unprocessed", op), "The service is busy; retry.")
-			}
-			out, err := s.db.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: map[string]types.KeysAndAttributes{
-				s.table: {Keys: batch, ConsistentRead: aws.Bool(true)}}})
-			if err != nil {
-				return nil, unavailable(op, err)
-			}
-			items = append(items, out.Responses[s.table]...)
-			batch = out.UnprocessedKeys[s.table].Keys
-			if len(batch) > 0 {
-				select {
-				case <-time.After(time.Duration(attempt+1) * 10 * time.Millisecond):
-				case <-ctx.Done():
-					return nil, unavailable(op, ctx.Err())
-				}
-			}
-		}
-	}
-	return items, nil
 }

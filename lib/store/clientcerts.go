@@ -99,21 +99,14 @@ func (s *Store) CreateClientCredential(ctx context.Context, c clientauth.Credent
 			UpdateExpression: aws.String("ADD version :one"),
 			ExpressionAttributeValues: map[string]types.AttributeValue{":one": &types.AttributeValueMemberN{Value: "1"},
 				":v": &types.AttributeValueMemberN{Value: strconv.FormatInt(userVersion, 10)}}}},
-		{Put: &types.Put{TableName: &s.table, Item: marshal(toClientCredItem(c, clientCredSK(c.UserID, c.ID))), ConditionExpression: aws.String("attribute_not_exists(PK)")}},
-		{Put: &types.Put{TableName: &s.table, Item: marshal(lookupItem(c, lk)), ConditionExpression: aws.String("attribute_not_exists(PK)")}},
+		s.putNew(toClientCredItem(c, clientCredSK(c.UserID, c.ID))),
+		s.putNew(lookupItem(c, lk)),
 		s.putLog(c.DeploymentID, log),
 	}
-	err = s.transact(ctx, "create client credential", items)
-	if codes := cancellationCodes(err); codes != nil {
-		switch {
-		case codes[0] == "ConditionalCheckFailed":
-			return clientauth.Credential{}, fault.Newf(ErrStale, "The user %s was changed or removed while the certificate was registered; read it again and retry.", fault.Clip(c.UserID, 40))
-		case codes[2] == "ConditionalCheckFailed":
-			return clientauth.Credential{}, fault.Newf(ErrConflict, "This certificate is already registered for a user of this deployment.")
-		}
-		return clientauth.Credential{}, cancelled("create client credential", err, codes)
-	}
-	if err != nil {
+	if err := s.conditional(ctx, "create client credential", items, map[int]error{
+		0: fault.Newf(ErrStale, "The user %s was changed or removed while the certificate was registered; read it again and retry.", fault.Clip(c.UserID, 40)),
+		2: fault.Newf(ErrConflict, "This certificate is already registered for a user of this deployment."),
+	}); err != nil {
 		return clientauth.Credential{}, err
 	}
 	return c, nil
@@ -121,14 +114,8 @@ func (s *Store) CreateClientCredential(ctx context.Context, c clientauth.Credent
 
 // GetClientCredential reads one credential of a user.
 func (s *Store) GetClientCredential(ctx context.Context, deploymentID, userID, id string) (clientauth.Credential, error) {
-	item, err := s.getItem(ctx, deploymentPK(deploymentID), clientCredSK(userID, id), "get client credential")
-	if err != nil {
-		return clientauth.Credential{}, err
-	}
-	if item == nil {
-		return clientauth.Credential{}, fault.Newf(ErrNotFound, "The user %q has no client certificate credential %q.", fault.Clip(userID, 40), fault.Clip(id, 40))
-	}
-	return decodeClientCred(item)
+	return get(ctx, s, deploymentPK(deploymentID), clientCredSK(userID, id), "get client credential", decodeClientCred,
+		notFound("The user %q has no client certificate credential %q.", fault.Clip(userID, 40), fault.Clip(id, 40)))
 }
 
 // ListClientCredentials lists a user's credentials.
@@ -170,14 +157,9 @@ func (s *Store) DeleteClientCredential(ctx context.Context, c clientauth.Credent
 		return err
 	}
 	items = append(items, s.putLog(c.DeploymentID, log))
-	err = s.transact(ctx, "delete client credential", items)
-	if codes := cancellationCodes(err); codes != nil {
-		if codes[0] == "ConditionalCheckFailed" {
-			return fault.Newf(ErrNotFound, "The client certificate credential %q was removed by someone else.", c.ID)
-		}
-		return cancelled("delete client credential", err, codes)
-	}
-	return err
+	return s.conditional(ctx, "delete client credential", items, map[int]error{
+		0: fault.Newf(ErrNotFound, "The client certificate credential %q was removed by someone else.", c.ID),
+	})
 }
 
 // Revocation is a revoked client certificate serial of one issuer.
@@ -203,18 +185,8 @@ type revocationItem struct {
 func (s *Store) RevokeClientCertificate(ctx context.Context, deploymentID, issuerKey string, r Revocation, log tenant.LogEntry) (Revocation, error) {
 	r.RevokedAt = s.now()
 	it := revocationItem{PK: deploymentPK(deploymentID), SK: clientRevSK(issuerKey, r.Serial), Type: "clientRevocation", Revocation: r, RevokedAt: formatTime(r.RevokedAt)}
-	items := []types.TransactWriteItem{
-		{Put: &types.Put{TableName: &s.table, Item: marshal(it), ConditionExpression: aws.String("attribute_not_exists(PK)")}},
-		s.putLog(deploymentID, log),
-	}
-	err := s.transact(ctx, "revoke client certificate", items)
-	if codes := cancellationCodes(err); codes != nil {
-		if codes[0] == "ConditionalCheckFailed" {
-			return Revocation{}, fault.Newf(ErrConflict, "The serial %s of this issuer is already revoked.", r.Serial)
-		}
-		return Revocation{}, cancelled("revoke client certificate", err, codes)
-	}
-	if err != nil {
+	if err := s.create(ctx, "revoke client certificate", it, fault.Newf(ErrConflict, "The serial %s of this issuer is already revoked.", r.Serial),
+		s.putLog(deploymentID, log)); err != nil {
 		return Revocation{}, err
 	}
 	return r, nil

@@ -82,20 +82,10 @@ func decodeConsoleUser(av map[string]types.AttributeValue) (identity.ConsoleUser
 // CreateConsoleUser creates a console user; the user name must be free in the deployment.
 func (s *Store) CreateConsoleUser(ctx context.Context, u identity.ConsoleUser, log tenant.LogEntry) (identity.ConsoleUser, error) {
 	u.Version, u.CreatedAt = 1, s.now()
-	items := []types.TransactWriteItem{
-		{Put: &types.Put{TableName: &s.table, ConditionExpression: aws.String("attribute_not_exists(PK)"),
-			Item: marshal(usernameItem{PK: deploymentPK(u.DeploymentID), SK: usernameSK(u.Username), Type: "consoleUsername", UserID: u.ID})}},
-		{Put: &types.Put{TableName: &s.table, ConditionExpression: aws.String("attribute_not_exists(PK)"), Item: marshal(toConsoleUserItem(u))}},
-		s.putLog(u.DeploymentID, log),
-	}
-	err := s.transact(ctx, "create console user", items)
-	if codes := cancellationCodes(err); codes != nil {
-		if codes[0] == "ConditionalCheckFailed" {
-			return identity.ConsoleUser{}, fault.Newf(ErrConflict, "The user name %q is taken in this deployment.", u.Username)
-		}
-		return identity.ConsoleUser{}, cancelled("create console user", err, codes)
-	}
-	if err != nil {
+	// The user name item comes first: it is what makes the name unique in the deployment.
+	name := usernameItem{PK: deploymentPK(u.DeploymentID), SK: usernameSK(u.Username), Type: "consoleUsername", UserID: u.ID}
+	if err := s.create(ctx, "create console user", name, fault.Newf(ErrConflict, "The user name %q is taken in this deployment.", u.Username),
+		s.putNew(toConsoleUserItem(u)), s.putLog(u.DeploymentID, log)); err != nil {
 		return identity.ConsoleUser{}, err
 	}
 	return u, nil
@@ -103,28 +93,16 @@ func (s *Store) CreateConsoleUser(ctx context.Context, u identity.ConsoleUser, l
 
 // GetConsoleUser reads a console user of a deployment.
 func (s *Store) GetConsoleUser(ctx context.Context, deploymentID, id string) (identity.ConsoleUser, error) {
-	item, err := s.cachedGet(ctx, deploymentPK(deploymentID), consoleUserSK(id), "get console user", false)
-	if err != nil {
-		return identity.ConsoleUser{}, err
-	}
-	if item == nil {
-		return identity.ConsoleUser{}, fault.Newf(ErrNotFound, "No console user has the id %q.", fault.Clip(id, 40))
-	}
-	return decodeConsoleUser(item)
+	return getCached(ctx, s, deploymentPK(deploymentID), consoleUserSK(id), "get console user", decodeConsoleUser,
+		notFound("No console user has the id %q.", fault.Clip(id, 40)))
 }
 
 // ConsoleUserByUsername finds a console user by user name (login).
 func (s *Store) ConsoleUserByUsername(ctx context.Context, deploymentID, username string) (identity.ConsoleUser, error) {
-	item, err := s.getItem(ctx, deploymentPK(deploymentID), usernameSK(username), "get console user name")
+	it, err := get(ctx, s, deploymentPK(deploymentID), usernameSK(username), "get console user name", decodeAs[usernameItem]("user name item"),
+		func() error { return fmt.Errorf("no console user %q: %w", username, ErrNotFound) })
 	if err != nil {
 		return identity.ConsoleUser{}, err
-	}
-	if item == nil {
-		return identity.ConsoleUser{}, fmt.Errorf("no console user %q: %w", username, ErrNotFound)
-	}
-	var it usernameItem
-	if err := attributevalue.UnmarshalMap(item, &it); err != nil {
-		return identity.ConsoleUser{}, fmt.Errorf("decode user name item: %w", err)
 	}
 	return s.GetConsoleUser(ctx, deploymentID, it.UserID)
 }
@@ -132,12 +110,6 @@ func (s *Store) ConsoleUserByUsername(ctx context.Context, deploymentID, usernam
 // ListConsoleUsers lists a deployment's console users.
 func (s *Store) ListConsoleUsers(ctx context.Context, deploymentID string, pr PageRequest) (Page[identity.ConsoleUser], error) {
 	return listPrefix(ctx, s, deploymentID, consoleUserPrefix, pr, decodeConsoleUser)
-}
-
-// listPrefix lists the items of a deployment whose sort key starts with prefix.
-func listPrefix[T any](ctx context.Context, s *Store, deploymentID, prefix string, pr PageRequest, decode func(map[string]types.AttributeValue) (T, error)) (Page[T], error) {
-	pk := deploymentPK(deploymentID)
-	return query(ctx, s, prefix+pk, listPrefixInput(pk, prefix), []string{attrPK, attrSK}, pr, decode)
 }
 
 // UpdateConsoleUser writes next over current (as read; optimistic).
@@ -185,16 +157,10 @@ func toLocalDomainItem(d identity.LocalDomain) localDomainItem {
 
 // GetLocalDomain reads the deployment's Local users domain settings.
 func (s *Store) GetLocalDomain(ctx context.Context, deploymentID string) (identity.LocalDomain, error) {
-	item, err := s.getItem(ctx, deploymentPK(deploymentID), localDomainSK, "get local domain")
+	it, err := get(ctx, s, deploymentPK(deploymentID), localDomainSK, "get local domain", decodeAs[localDomainItem]("local domain"),
+		notFound("The deployment has no Local users domain."))
 	if err != nil {
 		return identity.LocalDomain{}, err
-	}
-	if item == nil {
-		return identity.LocalDomain{}, fault.Newf(ErrNotFound, "The deployment has no Local users domain.")
-	}
-	var it localDomainItem
-	if err := attributevalue.UnmarshalMap(item, &it); err != nil {
-		return identity.LocalDomain{}, fmt.Errorf("decode local domain: %w", err)
 	}
 	return identity.LocalDomain{DeploymentID: deploymentID, Password: it.Password, Lockout: it.Lockout,
 		Version: it.Version, UpdatedAt: parseTime(it.UpdatedAt)}, nil
@@ -213,6 +179,5 @@ func (s *Store) UpdateLocalDomain(ctx context.Context, current, next identity.Lo
 // putLocalDomain is the provisioning's default Local users domain.
 func (s *Store) putLocalDomain(d identity.LocalDomain, at time.Time) types.TransactWriteItem {
 	d.Version, d.UpdatedAt = 1, at
-	return types.TransactWriteItem{Put: &types.Put{TableName: &s.table, Item: marshal(toLocalDomainItem(d)),
-		ConditionExpression: aws.String("attribute_not_exists(PK)")}}
+	return s.putNew(toLocalDomainItem(d))
 }

@@ -6,13 +6,11 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/opensignum/signum/lib/fault"
@@ -89,15 +87,6 @@ func decodeDeployment(av map[string]types.AttributeValue) (tenant.Deployment, er
 	return d, nil
 }
 
-func marshal(v any) map[string]types.AttributeValue {
-	av, err := attributevalue.MarshalMap(v)
-	if err != nil {
-		// Only the item structs of this package are marshalled; they always marshal.
-		panic(fmt.Sprintf("marshal %T: %v", v, err))
-	}
-	return av
-}
-
 // GetDeployment reads a deployment (strongly consistent: it is read before updates). An id
 // that is not of the deployment id form is not found without asking DynamoDB (whose key size
 // limit would otherwise turn a long id into a validation error).
@@ -105,14 +94,7 @@ func (s *Store) GetDeployment(ctx context.Context, id string) (tenant.Deployment
 	if !tenant.ValidID("dep_", id) {
 		return tenant.Deployment{}, fault.Newf(ErrNotFound, "No deployment has the id %q.", fault.Clip(id, 40))
 	}
-	item, err := s.cachedGet(ctx, deploymentPK(id), metaSK, "get deployment", false)
-	if err != nil {
-		return tenant.Deployment{}, err
-	}
-	if item == nil {
-		return tenant.Deployment{}, fault.Newf(ErrNotFound, "No deployment has the id %q.", id)
-	}
-	return decodeDeployment(item)
+	return getCached(ctx, s, deploymentPK(id), metaSK, "get deployment", decodeDeployment, notFound("No deployment has the id %q.", id))
 }
 
 // DeploymentByDomain resolves a request's host name to its deployment: two GetItems, no
@@ -134,18 +116,10 @@ func (s *Store) DeploymentByDomain(ctx context.Context, domain string) (tenant.D
 			return tenant.Deployment{}, err
 		}
 	}
-	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName: &s.table, Key: key(domainPK(domain), domainSK), ConsistentRead: aws.Bool(true),
-	})
+	it, err := get(ctx, s, domainPK(domain), domainSK, "get domain", decodeAs[domainItem]("domain "+domain),
+		notFound("No deployment answers on %q.", domain))
 	if err != nil {
-		return tenant.Deployment{}, unavailable("get domain", err)
-	}
-	if len(out.Item) == 0 {
-		return tenant.Deployment{}, fault.Newf(ErrNotFound, "No deployment answers on %q.", domain)
-	}
-	var it domainItem
-	if err := attributevalue.UnmarshalMap(out.Item, &it); err != nil {
-		return tenant.Deployment{}, fmt.Errorf("decode domain %s: %w", domain, err)
+		return tenant.Deployment{}, err
 	}
 	d, err := s.GetDeployment(ctx, it.DeploymentID)
 	if err != nil {
@@ -163,18 +137,6 @@ func (s *Store) ListDeployments(ctx context.Context, pr PageRequest) (Page[tenan
 	return listGSI1(ctx, s, allDeployments, pr, decodeDeployment)
 }
 
-// listGSI1 lists the items of one GSI1 partition in GSI1SK order.
-func listGSI1[T any](ctx context.Context, s *Store, pk string, pr PageRequest, decode func(map[string]types.AttributeValue) (T, error)) (Page[T], error) {
-	in := &dynamodb.QueryInput{
-		IndexName:              aws.String(gsi1),
-		KeyConditionExpression: aws.String("GSI1PK = :pk"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":pk": &types.AttributeValueMemberS{Value: pk},
-		},
-	}
-	return query(ctx, s, "gsi1:"+pk, in, []string{attrPK, attrSK, attrGSI1PK, attrGSI1SK}, pr, decode)
-}
-
 // UpdateDeployment writes next over current, where current is the deployment as the caller
 // read it. The write succeeds only if the stored version still equals current.Version
 // (ErrStale otherwise). A changed domain name moves the domain mapping in the same
@@ -188,14 +150,7 @@ func (s *Store) UpdateDeployment(ctx context.Context, current, next tenant.Deplo
 	next.Version = current.Version + 1
 	next.CreatedAt = current.CreatedAt
 	next.UpdatedAt = now
-	items := []types.TransactWriteItem{{Put: &types.Put{
-		TableName:           &s.table,
-		Item:                marshal(toDeploymentItem(next)),
-		ConditionExpression: aws.String("attribute_exists(PK) AND version = :v"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":v": &types.AttributeValueMemberN{Value: strconv.FormatInt(current.Version, 10)},
-		},
-	}}}
+	items := []types.TransactWriteItem{s.putVersioned(toDeploymentItem(next), current.Version)}
 	newDomainAt := -1
 	if current.DomainName != next.DomainName {
 		if current.DomainName != "" {
@@ -216,21 +171,18 @@ func (s *Store) UpdateDeployment(ctx context.Context, current, next tenant.Deplo
 	if log != nil {
 		items = append(items, s.putLog(next.ID, *log))
 	}
-	_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{
-		TransactItems:      items,
-		ClientRequestToken: requestToken(),
-	})
+	err := s.transact(ctx, "update deployment", items)
 	if err == nil {
 		return next, nil
 	}
 	codes := cancellationCodes(err)
 	if codes == nil {
-		return tenant.Deployment{}, unavailable("update deployment", err)
+		return tenant.Deployment{}, err // classified by transact
 	}
-	if !slices.Contains(codes, "ConditionalCheckFailed") {
+	if !slices.Contains(codes, conditionFailed) {
 		return tenant.Deployment{}, cancelled("update deployment", err, codes)
 	}
-	if newDomainAt >= 0 && newDomainAt < len(codes) && codes[newDomainAt] == "ConditionalCheckFailed" {
+	if newDomainAt >= 0 && newDomainAt < len(codes) && codes[newDomainAt] == conditionFailed {
 		return tenant.Deployment{}, fault.Newf(ErrConflict, "The domain name %q is already used by another deployment.", next.DomainName)
 	}
 	// Either the deployment is gone or its version moved on; tell which.
@@ -245,9 +197,5 @@ func (s *Store) UpdateDeployment(ctx context.Context, current, next tenant.Deplo
 }
 
 func (s *Store) putDomain(domain, deploymentID string) types.TransactWriteItem {
-	return types.TransactWriteItem{Put: &types.Put{
-		TableName:           &s.table,
-		Item:                marshal(domainItem{PK: domainPK(domain), SK: domainSK, Type: "domain", DeploymentID: deploymentID}),
-		ConditionExpression: aws.String("attribute_not_exists(PK)"),
-	}}
+	return s.putNew(domainItem{PK: domainPK(domain), SK: domainSK, Type: "domain", DeploymentID: deploymentID})
 }

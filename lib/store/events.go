@@ -135,7 +135,7 @@ func (s *Store) AppendEvent(ctx context.Context, e audit.Event) (audit.Event, er
 
 // putEvent writes sealed at its place in its lane if the place is empty.
 func (s *Store) putEvent(ctx context.Context, sealed audit.Event, body string) error {
-	_, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: &s.table, ConditionExpression: aws.String("attribute_not_exists(PK)"),
+	_, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: &s.table, ConditionExpression: aws.String(keyIsFree),
 		Item: marshal(eventItem{PK: eventLanePK(sealed.DeploymentID, sealed.Lane), SK: eventSK(sealed.Seq), Type: "signingEvent",
 			GSI1PK: eventsByTimePK(sealed.DeploymentID), GSI1SK: eventsByTimeSK(sealed.At, sealed.ID), Event: body})})
 	return err
@@ -168,14 +168,9 @@ func (s *Store) SettleEvent(ctx context.Context, sealed, void audit.Event) (audi
 	if !isConditionFailed(err) {
 		return audit.Event{}, unavailable("settle event", err)
 	}
-	item, err := s.getItem(ctx, eventLanePK(sealed.DeploymentID, sealed.Lane), eventSK(sealed.Seq), "get event")
-	if err != nil {
-		return audit.Event{}, err
-	}
-	if item == nil {
-		return audit.Event{}, fault.Wrap(ErrUnavailable, fmt.Errorf("settle event: place %d of lane %d is empty after a failed condition", sealed.Seq, sealed.Lane), "The event log is busy; retry.")
-	}
-	return decodeEvent(item)
+	return get(ctx, s, eventLanePK(sealed.DeploymentID, sealed.Lane), eventSK(sealed.Seq), "get event", decodeEvent, func() error {
+		return fault.Wrap(ErrUnavailable, fmt.Errorf("settle event: place %d of lane %d is empty after a failed condition", sealed.Seq, sealed.Lane), "The event log is busy; retry.")
+	})
 }
 
 // EventWritten reports whether the sealed event e is recorded at its place in its lane (a
@@ -368,15 +363,9 @@ func (s *Store) VerifyEvents(ctx context.Context, dep string, lanes int) ([]audi
 	var problems []audit.Problem
 	total := 0
 	for lane := 0; lane < lanes; lane++ {
-		item, err := s.getItem(ctx, deploymentPK(dep), eventHeadSK(lane), "get event head")
+		head, err := get(ctx, s, deploymentPK(dep), eventHeadSK(lane), "get event head", decodeAs[eventHeadItem]("event head"), nil)
 		if err != nil {
 			return nil, 0, err
-		}
-		var head eventHeadItem
-		if item != nil {
-			if err := attributevalue.UnmarshalMap(item, &head); err != nil {
-				return nil, 0, fmt.Errorf("decode event head: %w", err)
-			}
 		}
 		var events []audit.Event
 		in := s.laneQuery(dep, lane)

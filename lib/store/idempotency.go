@@ -2,11 +2,10 @@ package store
 
 import (
 	"context"
-	"fmt"
+	"errors"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 )
@@ -36,29 +35,28 @@ func idemKey(dep, scope, k string) map[string]types.AttributeValue {
 	return key(idempotencyPK(dep, scope, k), idempotencySK)
 }
 
+// errClaimed says that a request key is claimed already; ClaimIdempotency answers it with
+// what the claim holds.
+var errClaimed = errors.New("idempotency key claimed")
+
 // ClaimIdempotency claims key for a request with fingerprint before it is carried out. It
 // returns nil when the claim is new; otherwise what the earlier request left (in progress, or
 // done with its response), so that a retry gets the same answer and nothing happens twice.
 func (s *Store) ClaimIdempotency(ctx context.Context, dep, scope, k, fingerprint string) (*Idempotent, error) {
-	it := idemItem{Type: "idempotency", Status: "pending", Fingerprint: fingerprint, ExpiresAt: s.now().Add(IdempotencyTTL).Unix()}
-	item := marshal(it)
-	for kk, v := range idemKey(dep, scope, k) {
-		item[kk] = v
-	}
-	_, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: &s.table, Item: item, ConditionExpression: aws.String("attribute_not_exists(PK)")})
-	if err == nil {
+	pk := idempotencyPK(dep, scope, k)
+	it := idemItem{PK: pk, SK: idempotencySK, Type: "idempotency", Status: "pending", Fingerprint: fingerprint, ExpiresAt: s.now().Add(IdempotencyTTL).Unix()}
+	switch err := s.create(ctx, "claim idempotency key", it, errClaimed); err {
+	case nil:
 		return nil, nil
+	case errClaimed:
+	default:
+		return nil, err
 	}
-	if !isConditionFailed(err) {
-		return nil, unavailable("claim idempotency key", err)
-	}
-	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.table, Key: idemKey(dep, scope, k), ConsistentRead: aws.Bool(true)})
+	// Claimed before. Should the claim be gone again (released by its failed request, or
+	// expired), the zero record answers: pending, of no fingerprint.
+	got, err := get(ctx, s, pk, idempotencySK, "read idempotency key", decodeAs[idemItem]("idempotency key"), nil)
 	if err != nil {
-		return nil, unavailable("read idempotency key", err)
-	}
-	var got idemItem
-	if err := attributevalue.UnmarshalMap(out.Item, &got); err != nil {
-		return nil, fmt.Errorf("decode idempotency key: %w", err)
+		return nil, err
 	}
 	return &Idempotent{Done: got.Status == "done", Fingerprint: got.Fingerprint, Response: got.Response}, nil
 }

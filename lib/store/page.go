@@ -92,6 +92,35 @@ func query[T any](ctx context.Context, s *Store, scope string, in *dynamodb.Quer
 	return page, nil
 }
 
+// listPrefix lists the items of a deployment whose sort key starts with prefix.
+func listPrefix[T any](ctx context.Context, s *Store, deploymentID, prefix string, pr PageRequest, decode func(map[string]types.AttributeValue) (T, error)) (Page[T], error) {
+	pk := deploymentPK(deploymentID)
+	return query(ctx, s, prefix+pk, listPrefixInput(pk, prefix), []string{attrPK, attrSK}, pr, decode)
+}
+
+// listPrefixInput is a query of the items of partition pk whose sort keys begin with prefix.
+func listPrefixInput(pk, prefix string) *dynamodb.QueryInput {
+	return &dynamodb.QueryInput{
+		KeyConditionExpression: aws.String("PK = :pk AND begins_with(SK, :p)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":pk": &types.AttributeValueMemberS{Value: pk},
+			":p":  &types.AttributeValueMemberS{Value: prefix},
+		},
+	}
+}
+
+// listGSI1 lists the items of one GSI1 partition in GSI1SK order.
+func listGSI1[T any](ctx context.Context, s *Store, pk string, pr PageRequest, decode func(map[string]types.AttributeValue) (T, error)) (Page[T], error) {
+	in := &dynamodb.QueryInput{
+		IndexName:              aws.String(gsi1),
+		KeyConditionExpression: aws.String("GSI1PK = :pk"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":pk": &types.AttributeValueMemberS{Value: pk},
+		},
+	}
+	return query(ctx, s, "gsi1:"+pk, in, []string{attrPK, attrSK, attrGSI1PK, attrGSI1SK}, pr, decode)
+}
+
 // All reads every page of a listing, largest pages first, and returns the items in order.
 func All[T any](ctx context.Context, list func(context.Context, PageRequest) (Page[T], error)) ([]T, error) {
 	var out []T

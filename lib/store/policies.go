@@ -46,37 +46,24 @@ func (s *Store) bumpPolicies(dep string) types.TransactWriteItem {
 		ExpressionAttributeValues: map[string]types.AttributeValue{":one": &types.AttributeValueMemberN{Value: "1"}, ":type": &types.AttributeValueMemberS{Value: "policiesVersion"}}}}
 }
 
-// PoliciesVersion is the deployment's policy counter (0 before any change).
-func (s *Store) PoliciesVersion(ctx context.Context, dep string) (int64, error) {
-	item, err := s.getItem(ctx, deploymentPK(dep), policiesVersionSK, "get policies version")
-	if err != nil || item == nil {
-		return 0, err
-	}
-	var v struct {
-		Version int64 `dynamodbav:"version"`
-	}
-	if err := attributevalue.UnmarshalMap(item, &v); err != nil {
-		return 0, fmt.Errorf("decode policies version: %w", err)
-	}
-	return v.Version, nil
+// policiesVersionItem is the counter's item: PK=DEP#<dep>, SK=POLICIES#VERSION.
+type policiesVersionItem struct {
+	Version int64 `dynamodbav:"version"`
 }
 
-func (s *Store) putPolicy(dep string, p policy.Policy) types.TransactWriteItem {
-	return types.TransactWriteItem{Put: &types.Put{TableName: &s.table, Item: marshal(toPolicyItem(dep, p)),
-		ConditionExpression: aws.String("attribute_not_exists(PK)")}}
+var decodePoliciesVersion = decodeAs[policiesVersionItem]("policies version")
+
+// PoliciesVersion is the deployment's policy counter (0 before any change).
+func (s *Store) PoliciesVersion(ctx context.Context, dep string) (int64, error) {
+	v, err := get(ctx, s, deploymentPK(dep), policiesVersionSK, "get policies version", decodePoliciesVersion, nil)
+	return v.Version, err
 }
 
 // CreatePolicy stores a new policy (version 1) with a log entry.
 func (s *Store) CreatePolicy(ctx context.Context, dep string, p policy.Policy, log tenant.LogEntry) (policy.Policy, error) {
 	p.Version = 1
-	err := s.transact(ctx, "create policy", []types.TransactWriteItem{s.putPolicy(dep, p), s.putLog(dep, log), s.bumpPolicies(dep)})
-	if codes := cancellationCodes(err); codes != nil {
-		if codes[0] == "ConditionalCheckFailed" {
-			return policy.Policy{}, fault.Newf(ErrConflict, "A policy with the id %s exists.", p.ID)
-		}
-		return policy.Policy{}, cancelled("create policy", err, codes)
-	}
-	if err != nil {
+	if err := s.create(ctx, "create policy", toPolicyItem(dep, p), fault.Newf(ErrConflict, "A policy with the id %s exists.", p.ID),
+		s.putLog(dep, log), s.bumpPolicies(dep)); err != nil {
 		return policy.Policy{}, err
 	}
 	return p, nil
@@ -84,14 +71,7 @@ func (s *Store) CreatePolicy(ctx context.Context, dep string, p policy.Policy, l
 
 // GetPolicy reads a policy.
 func (s *Store) GetPolicy(ctx context.Context, dep, id string) (policy.Policy, error) {
-	item, err := s.getItem(ctx, deploymentPK(dep), policySK(id), "get policy")
-	if err != nil {
-		return policy.Policy{}, err
-	}
-	if item == nil {
-		return policy.Policy{}, fault.Newf(ErrNotFound, "No policy has the id %q.", fault.Clip(id, 40))
-	}
-	return decodePolicy(item)
+	return get(ctx, s, deploymentPK(dep), policySK(id), "get policy", decodePolicy, notFound("No policy has the id %q.", fault.Clip(id, 40)))
 }
 
 // ListPolicies lists a deployment's policies a page at a time.

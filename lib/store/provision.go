@@ -5,9 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/opensignum/signum/lib/fault"
@@ -64,18 +61,10 @@ func (s *Store) Provision(ctx context.Context, p Provisioning) (d tenant.Deploym
 	requestAt, domainAt := -1, -1
 	if p.RequestKey != "" {
 		requestAt = len(items)
-		items = append(items, types.TransactWriteItem{Put: &types.Put{
-			TableName: &s.table,
-			Item: marshal(provisionItem{PK: provisionPK(p.RequestKey), SK: provisionSK, Type: "provisionRequest",
-				DeploymentID: d.ID, Fingerprint: p.Fingerprint, CreatedAt: d.CreatedAt.UTC().Format(time.RFC3339Nano)}),
-			ConditionExpression: aws.String("attribute_not_exists(PK)"),
-		}})
+		items = append(items, s.putNew(provisionItem{PK: provisionPK(p.RequestKey), SK: provisionSK, Type: "provisionRequest",
+			DeploymentID: d.ID, Fingerprint: p.Fingerprint, CreatedAt: d.CreatedAt.UTC().Format(time.RFC3339Nano)}))
 	}
-	items = append(items, types.TransactWriteItem{Put: &types.Put{
-		TableName:           &s.table,
-		Item:                marshal(toDeploymentItem(d)),
-		ConditionExpression: aws.String("attribute_not_exists(PK)"),
-	}})
+	items = append(items, s.putNew(toDeploymentItem(d)))
 	if d.DomainName != "" {
 		domainAt = len(items)
 		items = append(items, s.putDomain(d.DomainName, d.ID))
@@ -83,28 +72,24 @@ func (s *Store) Provision(ctx context.Context, p Provisioning) (d tenant.Deploym
 	ld := p.LocalDomain
 	ld.DeploymentID = d.ID
 	items = append(items, s.putLog(d.ID, p.Log), s.putLocalDomain(ld, d.CreatedAt),
-		types.TransactWriteItem{Put: &types.Put{TableName: &s.table, ConditionExpression: aws.String("attribute_not_exists(PK)"),
-			Item: marshal(countersItem{PK: deploymentPK(d.ID), SK: countersSK, Type: "counters"})}})
+		s.putNew(countersItem{PK: deploymentPK(d.ID), SK: countersSK, Type: "counters"}))
 	if dp := p.DefaultPolicy; dp != nil {
 		dp.Version = 1
-		items = append(items, s.putPolicy(d.ID, *dp))
+		items = append(items, s.putNew(toPolicyItem(d.ID, *dp)))
 	}
 	if inv := p.FirstInvite; inv != nil {
-		items = append(items, types.TransactWriteItem{Put: &types.Put{TableName: &s.table, ConditionExpression: aws.String("attribute_not_exists(PK)"),
-			Item: marshal(toInviteItem(p.FirstInviteHash, *inv))}})
+		items = append(items, s.putNew(toInviteItem(p.FirstInviteHash, *inv)))
 	}
 
-	_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{
-		TransactItems: items, ClientRequestToken: requestToken(),
-	})
+	err = s.transact(ctx, "provision deployment", items)
 	if err == nil {
 		return d, true, nil
 	}
 	codes := cancellationCodes(err)
 	if codes == nil {
-		return tenant.Deployment{}, false, unavailable("provision deployment", err)
+		return tenant.Deployment{}, false, err // classified by transact
 	}
-	failed := func(i int) bool { return i >= 0 && i < len(codes) && codes[i] == "ConditionalCheckFailed" }
+	failed := func(i int) bool { return i >= 0 && i < len(codes) && codes[i] == conditionFailed }
 	switch {
 	case failed(requestAt):
 		return s.provisionedBy(ctx, p.RequestKey, p.Fingerprint)
@@ -119,18 +104,10 @@ func (s *Store) Provision(ctx context.Context, p Provisioning) (d tenant.Deploym
 // provisionedBy returns the deployment a provisioning request key created, if the request
 // it created it for had the same fingerprint.
 func (s *Store) provisionedBy(ctx context.Context, requestKey, fingerprint string) (tenant.Deployment, bool, error) {
-	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName: &s.table, Key: key(provisionPK(requestKey), provisionSK), ConsistentRead: aws.Bool(true),
-	})
+	it, err := get(ctx, s, provisionPK(requestKey), provisionSK, "get provision request", decodeAs[provisionItem]("provision request"),
+		func() error { return fmt.Errorf("provision request %q vanished: %w", requestKey, ErrNotFound) })
 	if err != nil {
-		return tenant.Deployment{}, false, unavailable("get provision request", err)
-	}
-	if len(out.Item) == 0 {
-		return tenant.Deployment{}, false, fmt.Errorf("provision request %q vanished: %w", requestKey, ErrNotFound)
-	}
-	var it provisionItem
-	if err := attributevalue.UnmarshalMap(out.Item, &it); err != nil {
-		return tenant.Deployment{}, false, fmt.Errorf("decode provision request: %w", err)
+		return tenant.Deployment{}, false, err
 	}
 	if it.Fingerprint != fingerprint {
 		return tenant.Deployment{}, false, fault.Newf(ErrRequestMismatch, "This request key was used for a different request (it created deployment %s); use a new key.", it.DeploymentID)

@@ -44,27 +44,12 @@ func (s *Store) logItem(deploymentID string, e tenant.LogEntry) logItem {
 }
 
 func (s *Store) putLog(deploymentID string, e tenant.LogEntry) types.TransactWriteItem {
-	return types.TransactWriteItem{Put: &types.Put{
-		TableName:           &s.table,
-		Item:                marshal(s.logItem(deploymentID, e)),
-		ConditionExpression: aws.String("attribute_not_exists(PK)"),
-	}}
+	return s.putNew(s.logItem(deploymentID, e))
 }
 
 // AppendLog adds an entry to a deployment's system log.
 func (s *Store) AppendLog(ctx context.Context, deploymentID string, e tenant.LogEntry) error {
-	_, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{
-		TableName:           &s.table,
-		Item:                marshal(s.logItem(deploymentID, e)),
-		ConditionExpression: aws.String("attribute_not_exists(PK)"),
-	})
-	if isConditionFailed(err) {
-		return fmt.Errorf("append log: entry %s exists: %w", e.ID, ErrConflict)
-	}
-	if err != nil {
-		return unavailable("append log", err)
-	}
-	return nil
+	return s.create(ctx, "append log", s.logItem(deploymentID, e), fmt.Errorf("append log: entry %s exists: %w", e.ID, ErrConflict))
 }
 
 // ListLog lists a deployment's system log, newest first.

@@ -162,41 +162,29 @@ func (s *Store) CreateInvite(ctx context.Context, tokenHash string, inv identity
 	if actor == "" {
 		actor = "system"
 	}
-	items := []types.TransactWriteItem{
-		{Put: &types.Put{TableName: &s.table, Item: marshal(toInviteItem(tokenHash, inv)), ConditionExpression: aws.String("attribute_not_exists(PK)")}},
-		s.putLog(inv.DeploymentID, tenant.LogEntry{Actor: actor, Action: "deploymentLink.created", Detail: detail}),
-	}
-	err := s.transact(ctx, "create invite", items)
-	if codes := cancellationCodes(err); codes != nil {
-		if codes[0] == "ConditionalCheckFailed" {
-			return fmt.Errorf("invite token collision: %w", ErrConflict)
-		}
-		return cancelled("create invite", err, codes)
-	}
-	return err
+	return s.create(ctx, "create invite", toInviteItem(tokenHash, inv), fmt.Errorf("invite token collision: %w", ErrConflict),
+		s.putLog(inv.DeploymentID, tenant.LogEntry{Actor: actor, Action: "deploymentLink.created", Detail: detail}))
 }
 
 // ErrInviteUnusable means an invite token is unknown, used or expired. The three are one
 // answer, so that a token cannot be probed.
 var ErrInviteUnusable = fmt.Errorf("store: invite: %w", fault.ErrGone)
 
+// errUnusableInvite is the one answer for an unknown, used or expired invite.
+var errUnusableInvite = fault.Newf(ErrInviteUnusable, "This deployment link is not valid: it is unknown, already used or expired. Ask an Admin for a new one.")
+
 // GetInvite reads the invite of a token hash, refusing used and expired ones.
 func (s *Store) GetInvite(ctx context.Context, tokenHash string) (identity.Invite, error) {
-	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.table, Key: key(invitePK(tokenHash), inviteSK), ConsistentRead: aws.Bool(true)})
+	it, err := get(ctx, s, invitePK(tokenHash), inviteSK, "get invite", decodeAs[inviteItem]("invite"),
+		func() error { return errUnusableInvite })
 	if err != nil {
-		return identity.Invite{}, unavailable("get invite", err)
-	}
-	var it inviteItem
-	if len(out.Item) > 0 {
-		if err := attributevalue.UnmarshalMap(out.Item, &it); err != nil {
-			return identity.Invite{}, fmt.Errorf("decode invite: %w", err)
-		}
+		return identity.Invite{}, err
 	}
 	inv := identity.Invite{DeploymentID: it.DeploymentID, Email: it.Email, Role: identity.PortalRole(it.Role),
 		SignumAdmin: it.SignumAdmin, ExpiresAt: parseTime(it.ExpiresAt), CreatedBy: it.CreatedBy,
 		CreatedAt: parseTime(it.CreatedAt), UsedAt: parseTime(it.UsedAt)}
-	if len(out.Item) == 0 || !inv.UsedAt.IsZero() || !s.now().Before(inv.ExpiresAt) {
-		return identity.Invite{}, fault.Newf(ErrInviteUnusable, "This deployment link is not valid: it is unknown, already used or expired. Ask an Admin for a new one.")
+	if !inv.UsedAt.IsZero() || !s.now().Before(inv.ExpiresAt) {
+		return identity.Invite{}, errUnusableInvite
 	}
 	return inv, nil
 }
@@ -217,88 +205,42 @@ func (s *Store) Register(ctx context.Context, tokenHash string, u identity.Porta
 				":now": &types.AttributeValueMemberS{Value: formatTime(now)},
 			},
 		}},
-		{Put: &types.Put{TableName: &s.table, ConditionExpression: aws.String("attribute_not_exists(PK)"),
-			Item: marshal(emailItem{PK: emailPK(u.Email), SK: emailSK, Type: "portalEmail", DeploymentID: u.DeploymentID, UserID: u.ID})}},
-		{Put: &types.Put{TableName: &s.table, ConditionExpression: aws.String("attribute_not_exists(PK)"),
-			Item: marshal(toPortalUserItem(u))}},
+		s.putNew(emailItem{PK: emailPK(u.Email), SK: emailSK, Type: "portalEmail", DeploymentID: u.DeploymentID, UserID: u.ID}),
+		s.putNew(toPortalUserItem(u)),
 		s.putLog(u.DeploymentID, tenant.LogEntry{At: now, Actor: "portal:" + u.ID, Action: "portalUser.registered",
 			Detail: fmt.Sprintf("%s as %s", u.Email, u.Role)}),
 	}
 	if u.Role == identity.RoleAdmin {
 		items = append(items, s.adminDelta(u.DeploymentID, 1))
 	}
-	_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items, ClientRequestToken: requestToken()})
-	if err == nil {
-		return u, nil
+	if err := s.conditional(ctx, "register", items, map[int]error{
+		0: errUnusableInvite,
+		1: fault.Newf(ErrConflict, "The e-mail address %s is already registered.", u.Email),
+	}); err != nil {
+		return identity.PortalUser{}, err
 	}
-	codes := cancellationCodes(err)
-	switch {
-	case codes == nil:
-		return identity.PortalUser{}, unavailable("register", err)
-	case codes[0] == "ConditionalCheckFailed":
-		return identity.PortalUser{}, fault.Newf(ErrInviteUnusable, "This deployment link is not valid: it is unknown, already used or expired. Ask an Admin for a new one.")
-	case len(codes) > 1 && codes[1] == "ConditionalCheckFailed":
-		return identity.PortalUser{}, fault.Newf(ErrConflict, "The e-mail address %s is already registered.", u.Email)
-	}
-	return identity.PortalUser{}, cancelled("register", err, codes)
+	return u, nil
 }
 
 // PortalUserByEmail finds a portal user by e-mail address (login).
 func (s *Store) PortalUserByEmail(ctx context.Context, email string) (identity.PortalUser, error) {
-	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.table, Key: key(emailPK(email), emailSK), ConsistentRead: aws.Bool(true)})
+	it, err := get(ctx, s, emailPK(email), emailSK, "get e-mail", decodeAs[emailItem]("e-mail item"),
+		func() error { return fmt.Errorf("no portal user %s: %w", email, ErrNotFound) })
 	if err != nil {
-		return identity.PortalUser{}, unavailable("get e-mail", err)
-	}
-	if len(out.Item) == 0 {
-		return identity.PortalUser{}, fmt.Errorf("no portal user %s: %w", email, ErrNotFound)
-	}
-	var it emailItem
-	if err := attributevalue.UnmarshalMap(out.Item, &it); err != nil {
-		return identity.PortalUser{}, fmt.Errorf("decode e-mail item: %w", err)
+		return identity.PortalUser{}, err
 	}
 	return s.GetPortalUser(ctx, it.DeploymentID, it.UserID)
 }
 
 // GetPortalUser reads a portal user of a deployment.
 func (s *Store) GetPortalUser(ctx context.Context, deploymentID, id string) (identity.PortalUser, error) {
-	item, err := s.cachedGet(ctx, deploymentPK(deploymentID), portalUserSK(id), "get portal user", false)
-	if err != nil {
-		return identity.PortalUser{}, err
-	}
-	if item == nil {
-		return identity.PortalUser{}, fault.Newf(ErrNotFound, "No portal user has the id %q.", fault.Clip(id, 40))
-	}
-	return decodePortalUser(item)
-}
-
-// getItem is a consistent GetItem returning nil when there is no item.
-func (s *Store) getItem(ctx context.Context, pk, sk, op string) (map[string]types.AttributeValue, error) {
-	if len(pk)+len(sk) > 1024 {
-		return nil, nil // over DynamoDB's key size: cannot exist
-	}
-	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.table, Key: key(pk, sk), ConsistentRead: aws.Bool(true)})
-	if err != nil {
-		return nil, unavailable(op, err)
-	}
-	if len(out.Item) == 0 {
-		return nil, nil
-	}
-	return out.Item, nil
+	return getCached(ctx, s, deploymentPK(deploymentID), portalUserSK(id), "get portal user", decodePortalUser,
+		notFound("No portal user has the id %q.", fault.Clip(id, 40)))
 }
 
 // ListPortalUsers lists a deployment's portal users.
 func (s *Store) ListPortalUsers(ctx context.Context, deploymentID string, pr PageRequest) (Page[identity.PortalUser], error) {
 	return listPrefix(ctx, s, deploymentID, portalUserPrefix, pr, decodePortalUser)
-}
-
-func listPrefixInput(pk, prefix string) *dynamodb.QueryInput {
-	return &dynamodb.QueryInput{
-		KeyConditionExpression: aws.String("PK = :pk AND begins_with(SK, :p)"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":pk": &types.AttributeValueMemberS{Value: pk},
-			":p":  &types.AttributeValueMemberS{Value: prefix},
-		},
-	}
 }
 
 // UpdatePortalUser writes next over current (as read; optimistic). Role changes keep the
@@ -355,32 +297,13 @@ func (s *Store) userWriteError(err error, counterAt int, what, id string) error 
 	if codes == nil {
 		return err // already classified by transact
 	}
-	if counterAt >= 0 && counterAt < len(codes) && codes[counterAt] == "ConditionalCheckFailed" {
+	if counterAt >= 0 && counterAt < len(codes) && codes[counterAt] == conditionFailed {
 		return errLastAdmin
 	}
-	if slices.Contains(codes, "ConditionalCheckFailed") {
+	if slices.Contains(codes, conditionFailed) {
 		return fault.Newf(ErrStale, "The %s %s was changed or removed by someone else; read it again and retry.", what, id)
 	}
 	return cancelled("write "+what, err, codes)
-}
-
-// putVersioned puts item if the stored item's version is still version.
-func (s *Store) putVersioned(item any, version int64) types.TransactWriteItem {
-	return types.TransactWriteItem{Put: &types.Put{
-		TableName: &s.table, Item: marshal(item),
-		ConditionExpression:       aws.String("attribute_exists(PK) AND version = :v"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":v": &types.AttributeValueMemberN{Value: strconv.FormatInt(version, 10)}},
-	}}
-}
-
-// transact runs a transaction; a cancellation is returned as is (callers read its reasons),
-// other errors are classified.
-func (s *Store) transact(ctx context.Context, op string, items []types.TransactWriteItem) error {
-	_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items, ClientRequestToken: requestToken()})
-	if err == nil || cancellationCodes(err) != nil {
-		return err
-	}
-	return unavailable(op, err)
 }
 
 // RecordFailure counts a failed login atomically (ADD), so that parallel guesses cannot
