@@ -404,10 +404,10 @@ func (g *Guard) certificateUser(ctx context.Context, certPEM string, dep tenant.
 }
 
 // current fills p's roles from the user as stored now, refusing users that are gone or
-// disabled. Console callers are console users (cu_...) or portal users who opened the
-// console with their portal identity (pu_...).
+// disabled. Console callers are console users or portal users who opened the console with
+// their portal identity; the kind of the user id says which.
 func (g *Guard) current(ctx context.Context, p *Principal) error {
-	isPortalUser := strings.HasPrefix(p.UserID, "pu_")
+	isPortalUser := identity.KindOf(p.UserID) == identity.KindPortal
 	switch {
 	case p.Kind == Portal || (p.Kind == Console && isPortalUser):
 		u, err := g.Tenants.GetPortalUser(ctx, p.DeploymentID, p.UserID)

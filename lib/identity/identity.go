@@ -17,7 +17,41 @@ import (
 
 	"github.com/opensignum/signum/lib/fault"
 	"github.com/opensignum/signum/lib/password"
+	"github.com/opensignum/signum/lib/tenant"
 )
+
+// Kind is which of the two user systems a user belongs to. Every user id carries it, so an
+// id alone says which list to find the user in.
+type Kind string
+
+// The user systems.
+const (
+	KindPortal  Kind = "portal"
+	KindConsole Kind = "console"
+)
+
+// The id prefixes of the two kinds of user; nothing outside this file spells them.
+const (
+	portalIDPrefix  = "pu_"
+	consoleIDPrefix = "cu_"
+)
+
+// NewPortalUserID returns a new portal user id.
+func NewPortalUserID() string { return tenant.NewID(portalIDPrefix) }
+
+// NewConsoleUserID returns a new console user id.
+func NewConsoleUserID() string { return tenant.NewID(consoleIDPrefix) }
+
+// KindOf returns the kind of user id belongs to, or "" when id is not a user id.
+func KindOf(id string) Kind {
+	switch {
+	case strings.HasPrefix(id, portalIDPrefix):
+		return KindPortal
+	case strings.HasPrefix(id, consoleIDPrefix):
+		return KindConsole
+	}
+	return ""
+}
 
 // PortalRole is a portal user's product role.
 type PortalRole string

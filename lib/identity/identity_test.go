@@ -46,3 +46,23 @@ func TestConsoleRolesFor(t *testing.T) {
 		t.Error("console admins can assign the Signum Administrator role")
 	}
 }
+
+func TestKindOf(t *testing.T) {
+	for id, want := range map[string]identity.Kind{
+		identity.NewPortalUserID():  identity.KindPortal,
+		identity.NewConsoleUserID(): identity.KindConsole,
+		"pu_x":                      identity.KindPortal,
+		"cu_x":                      identity.KindConsole,
+		"":                          "",
+		"dep_x":                     "",
+		"PU_x":                      "",
+		"cc_x":                      "",
+	} {
+		if got := identity.KindOf(id); got != want {
+			t.Errorf("KindOf(%q) = %q, want %q", id, got, want)
+		}
+	}
+	if identity.NewPortalUserID() == identity.NewPortalUserID() {
+		t.Error("two new ids are the same")
+	}
+}

@@ -202,10 +202,10 @@ func (a *API) checkOwner(ctx context.Context, dep, owner string, bad *fault.Fiel
 		return nil
 	}
 	var err error
-	switch {
-	case strings.HasPrefix(owner, "cu_"):
+	switch identity.KindOf(owner) {
+	case identity.KindConsole:
 		_, err = a.parts.Store.GetConsoleUser(ctx, dep, owner)
-	case strings.HasPrefix(owner, "pu_"):
+	case identity.KindPortal:
 		_, err = a.parts.Store.GetPortalUser(ctx, dep, owner)
 	default:
 		err = store.ErrNotFound

@@ -238,7 +238,7 @@ func (a api) createUser(w http.ResponseWriter, r *http.Request, req *access.Requ
 		}
 	}
 	u, err := a.Store.CreateConsoleUser(r.Context(), identity.ConsoleUser{
-		ID: tenant.NewID("cu_"), DeploymentID: req.Deployment.ID, Username: username, Name: name, Email: email,
+		ID: identity.NewConsoleUserID(), DeploymentID: req.Deployment.ID, Username: username, Name: name, Email: email,
 		Roles: roles, Status: identity.StatusActive, Credentials: creds,
 	}, tenant.LogEntry{Actor: req.Principal.Actor(), Action: "consoleUser.created", Detail: fmt.Sprintf("%s with roles %v", username, roleNames(roles))})
 	if err != nil {

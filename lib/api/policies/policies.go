@@ -343,14 +343,14 @@ type Directory interface {
 // dry run decides for any user; the signer uses the roles the guard already read): the same
 // as access.Principal.PolicyRoles. A disabled or missing user is an ErrInvalid naming the user.
 func Roles(ctx context.Context, d Directory, dep, userID string) ([]string, error) {
-	switch {
-	case strings.HasPrefix(userID, "pu_"):
+	switch identity.KindOf(userID) {
+	case identity.KindPortal:
 		u, err := d.GetPortalUser(ctx, dep, userID)
 		if err != nil || u.Status != identity.StatusActive {
 			return nil, userErr(err, userID)
 		}
 		return access.Principal{PortalRole: u.Role, ConsoleRoles: identity.ConsoleRolesFor(u)}.PolicyRoles(), nil
-	case strings.HasPrefix(userID, "cu_"):
+	case identity.KindConsole:
 		u, err := d.GetConsoleUser(ctx, dep, userID)
 		if err != nil || u.Status != identity.StatusActive {
 			return nil, userErr(err, userID)

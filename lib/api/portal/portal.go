@@ -141,7 +141,7 @@ func (a api) register(w http.ResponseWriter, r *http.Request, _ *access.Request)
 		return err
 	}
 	u, err := a.Store.Register(r.Context(), hash, identity.PortalUser{
-		ID: tenant.NewID("pu_"), DeploymentID: inv.DeploymentID, Email: email, Name: name, Role: inv.Role,
+		ID: identity.NewPortalUserID(), DeploymentID: inv.DeploymentID, Email: email, Name: name, Role: inv.Role,
 		Status: identity.StatusActive, SignumAdmin: inv.SignumAdmin, Credentials: creds,
 	})
 	if err != nil {
