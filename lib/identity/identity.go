@@ -182,13 +182,41 @@ func NormalizeUsername(s string) (string, error) {
 	return u, nil
 }
 
-// CleanName returns a display name: trimmed, at most 100 characters, printable.
-func CleanName(s string) (string, error) {
-	n := strings.TrimSpace(s)
-	if len([]rune(n)) > 100 || strings.IndexFunc(n, func(r rune) bool { return !unicode.IsPrint(r) }) >= 0 {
-		return "", fault.Newf(fault.ErrInvalid, "a name is at most 100 printable characters")
+// maxNameLen is the most characters a display name has.
+const maxNameLen = 100
+
+// Display names (of users, deployments, certificates, client certificates) and short free
+// texts such as a revocation's reason are trimmed, printable and at most 100 characters. Some
+// fields may be left empty and some may not, so there are two rules, OptionalName and
+// RequiredName, each with one wording.
+
+// OptionalName returns s trimmed: a name that may be empty. If it is longer than 100
+// characters or not printable, bad gets field with the reason "is at most 100 printable
+// characters", and the result is "", false.
+func OptionalName(s, field string, bad *fault.Fields) (string, bool) {
+	n, ok := cleanName(s)
+	if !ok {
+		bad.Add(field, "is at most %d printable characters", maxNameLen)
+		return "", false
 	}
-	return n, nil
+	return n, true
+}
+
+// RequiredName is OptionalName for a name that must not be empty: the reason is "is 1 to
+// 100 printable characters".
+func RequiredName(s, field string, bad *fault.Fields) (string, bool) {
+	n, ok := cleanName(s)
+	if !ok || n == "" {
+		bad.Add(field, "is 1 to %d printable characters", maxNameLen)
+		return "", false
+	}
+	return n, true
+}
+
+// cleanName returns s trimmed, and whether it is printable and at most maxNameLen characters.
+func cleanName(s string) (string, bool) {
+	n := strings.TrimSpace(s)
+	return n, len([]rune(n)) <= maxNameLen && strings.IndexFunc(n, func(r rune) bool { return !unicode.IsPrint(r) }) < 0
 }
 
 // InviteTTL is how long a deployment link stays valid.

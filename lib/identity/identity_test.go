@@ -2,8 +2,10 @@ package identity_test
 
 import (
 	"slices"
+	"strings"
 	"testing"
 
+	"github.com/opensignum/signum/lib/fault"
 	"github.com/opensignum/signum/lib/identity"
 )
 
@@ -64,5 +66,41 @@ func TestKindOf(t *testing.T) {
 	}
 	if identity.NewPortalUserID() == identity.NewPortalUserID() {
 		t.Error("two new ids are the same")
+	}
+}
+
+func TestNames(t *testing.T) {
+	long := strings.Repeat("é", 100)
+	for name, c := range map[string]struct {
+		in       string
+		required bool
+		want     string
+		reason   string // "" = accepted
+	}{
+		"ok/optional-trimmed":   {" Ada ", false, "Ada", ""},
+		"ok/optional-empty":     {"  ", false, "", ""},
+		"ok/optional-100":       {long, false, long, ""},
+		"ok/required":           {" Acme signing ", true, "Acme signing", ""},
+		"ok/required-100":       {long, true, long, ""},
+		"fail/optional-101":     {long + "x", false, "", "is at most 100 printable characters"},
+		"fail/optional-control": {"a\x00b", false, "", "is at most 100 printable characters"},
+		"fail/required-empty":   {" ", true, "", "is 1 to 100 printable characters"},
+		"fail/required-101":     {long + "x", true, "", "is 1 to 100 printable characters"},
+		"fail/required-newline": {"a\nb", true, "", "is 1 to 100 printable characters"},
+	} {
+		var bad fault.Fields
+		check := identity.OptionalName
+		if c.required {
+			check = identity.RequiredName
+		}
+		got, ok := check(c.in, "label", &bad)
+		switch {
+		case got != c.want || ok != (c.reason == ""):
+			t.Errorf("%s: %q %v, want %q", name, got, ok, c.want)
+		case c.reason == "" && len(bad) != 0:
+			t.Errorf("%s: accepted with %v", name, bad)
+		case c.reason != "" && (len(bad) != 1 || bad[0] != fault.FieldError{Name: "label", Reason: c.reason}):
+			t.Errorf("%s: %v, want label: %s", name, bad, c.reason)
+		}
 	}
 }

@@ -141,9 +141,7 @@ func (a *API) create(w http.ResponseWriter, r *http.Request, req *access.Request
 	if name == "" {
 		name = body.Subject.CommonName
 	}
-	if n, err := identity.CleanName(name); err != nil || n == "" {
-		bad.Add("name", "is 1 to 100 printable characters")
-	}
+	identity.RequiredName(name, "name", &bad)
 	if body.Backend == "" {
 		body.Backend = a.DefaultBackend
 	}
@@ -286,9 +284,7 @@ func (a *API) patch(w http.ResponseWriter, r *http.Request, req *access.Request)
 	var bad fault.Fields
 	var changes []string
 	if body.Name != nil {
-		if n, err := identity.CleanName(*body.Name); err != nil || n == "" {
-			bad.Add("name", "is 1 to 100 printable characters")
-		} else {
+		if n, ok := identity.RequiredName(*body.Name, "name", &bad); ok {
 			next.Name = n
 			changes = append(changes, fmt.Sprintf("name %q", n))
 		}

@@ -100,9 +100,10 @@ func (a api) createClientCert(w http.ResponseWriter, r *http.Request, req *acces
 	if err := edge.DecodeJSON(r, &body, 0); err != nil {
 		return err
 	}
-	name, err := identity.CleanName(body.Name)
-	if err != nil {
-		return fault.Fields{{Name: "name", Reason: "is at most 100 printable characters"}}.Err()
+	var bad fault.Fields
+	name, _ := identity.OptionalName(body.Name, "name", &bad)
+	if err := bad.Err(); err != nil {
+		return err
 	}
 	c, err := clientauth.New(clientauth.Credential{
 		ID: tenant.NewID("cc_"), DeploymentID: req.Deployment.ID, UserID: r.PathValue("userId"), Kind: clientauth.Kind(body.Kind),
@@ -216,10 +217,7 @@ func (a api) revokeClientCert(w http.ResponseWriter, r *http.Request, req *acces
 			bad.Add("serial", "is not the serial of this pinned certificate (%s)", clientauth.SerialOf(cert))
 		}
 	}
-	reason, err := identity.CleanName(body.Reason)
-	if err != nil {
-		bad.Add("reason", "is at most 100 printable characters")
-	}
+	reason, _ := identity.OptionalName(body.Reason, "reason", &bad)
 	if err := bad.Err(); err != nil {
 		return err
 	}

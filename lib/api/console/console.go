@@ -208,10 +208,7 @@ func (a api) createUser(w http.ResponseWriter, r *http.Request, req *access.Requ
 	if err != nil {
 		bad.Add("username", "is 3 to 64 letters, digits, '.', '_', '-' or '@'")
 	}
-	name, err := identity.CleanName(body.Name)
-	if err != nil {
-		bad.Add("name", "is at most 100 printable characters")
-	}
+	name, _ := identity.OptionalName(body.Name, "name", &bad)
 	email := ""
 	if body.Email != "" {
 		if email, err = identity.NormalizeEmail(body.Email); err != nil {
@@ -289,9 +286,7 @@ func (a api) patchUser(w http.ResponseWriter, r *http.Request, req *access.Reque
 	var bad fault.Fields
 	var changes []string
 	if body.Name != nil {
-		if next.Name, err = identity.CleanName(*body.Name); err != nil {
-			bad.Add("name", "is at most 100 printable characters")
-		}
+		next.Name, _ = identity.OptionalName(*body.Name, "name", &bad)
 		changes = append(changes, "name")
 	}
 	if body.Email != nil {

@@ -117,10 +117,7 @@ func (a api) register(w http.ResponseWriter, r *http.Request, _ *access.Request)
 	if err != nil {
 		bad.Add("email", "is not an e-mail address")
 	}
-	name, err := identity.CleanName(body.Name)
-	if err != nil {
-		bad.Add("name", "is at most 100 printable characters")
-	}
+	name, _ := identity.OptionalName(body.Name, "name", &bad)
 	if body.Token == "" || len(body.Token) > 200 {
 		bad.Add("token", "is the token of a deployment link")
 	}
@@ -219,9 +216,7 @@ func (a api) patchDeployment(w http.ResponseWriter, r *http.Request, req *access
 	var bad fault.Fields
 	var changes []string
 	if body.Name != nil {
-		if n, err := identity.CleanName(*body.Name); err != nil || n == "" {
-			bad.Add("name", "is 1 to 100 printable characters")
-		} else if n != cur.Name {
+		if n, ok := identity.RequiredName(*body.Name, "name", &bad); ok && n != cur.Name {
 			next.Name = n
 			changes = append(changes, fmt.Sprintf("name %q", n))
 		}
