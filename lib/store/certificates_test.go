@@ -46,7 +46,9 @@ func TestCertificates(t *testing.T) {
 		}
 	}
 	run(t, []contract[certificates.Certificate]{
-		{name: "ok/create", call: func(ctx context.Context) (certificates.Certificate, error) { return f.s.CreateCertificate(ctx, fresh, entry) },
+		{name: "ok/create", call: func(ctx context.Context) (certificates.Certificate, error) {
+			return f.s.CreateCertificate(ctx, fresh, entry)
+		},
 			want: func(t *testing.T, got certificates.Certificate) {
 				if got.Version != 1 || got.CreatedAt.IsZero() || !got.CreatedAt.Equal(got.UpdatedAt) {
 					t.Fatalf("created %+v", got)

@@ -142,7 +142,9 @@ func TestConsoleLogin(t *testing.T) {
 	lock := password.Lockout{Mode: password.LockoutTemporary, MaxFailures: 2, DurationMin: 5}
 
 	byName := func(dep, name string) func(context.Context) (identity.ConsoleUser, error) {
-		return func(ctx context.Context) (identity.ConsoleUser, error) { return f.s.ConsoleUserByUsername(ctx, dep, name) }
+		return func(ctx context.Context) (identity.ConsoleUser, error) {
+			return f.s.ConsoleUserByUsername(ctx, dep, name)
+		}
 	}
 	is := func(t *testing.T, got identity.ConsoleUser) {
 		if got.ID != u.ID || got.Username != u.Username {

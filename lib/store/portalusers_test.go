@@ -47,7 +47,9 @@ func TestPortalLogin(t *testing.T) {
 		{name: "ok/by-e-mail-any-case", call: byEmail(strings.ToUpper(u.Email)), want: is(u)},
 		{name: "fail/unknown-e-mail", call: byEmail("nobody@example.com"), wantErr: store.ErrNotFound},
 		{name: "ok/by-id", call: func(ctx context.Context) (identity.PortalUser, error) { return f.s.GetPortalUser(ctx, d.ID, u.ID) }, want: is(u)},
-		{name: "fail/unknown-id", call: func(ctx context.Context) (identity.PortalUser, error) { return f.s.GetPortalUser(ctx, d.ID, "pu_nobody") },
+		{name: "fail/unknown-id", call: func(ctx context.Context) (identity.PortalUser, error) {
+			return f.s.GetPortalUser(ctx, d.ID, "pu_nobody")
+		},
 			wantErr: store.ErrNotFound, wantDetail: "No portal user has the id"},
 		{name: "fail/other-deployment", call: func(ctx context.Context) (identity.PortalUser, error) {
 			return f.s.GetPortalUser(ctx, tenant.NewID("dep_"), u.ID)
@@ -93,7 +95,9 @@ func TestListPortalUsers(t *testing.T) {
 	must(t, err)
 
 	list := func(dep string, pr store.PageRequest) func(context.Context) (store.Page[identity.PortalUser], error) {
-		return func(ctx context.Context) (store.Page[identity.PortalUser], error) { return f.s.ListPortalUsers(ctx, dep, pr) }
+		return func(ctx context.Context) (store.Page[identity.PortalUser], error) {
+			return f.s.ListPortalUsers(ctx, dep, pr)
+		}
 	}
 	ids := func(want map[string]bool, next bool) func(*testing.T, store.Page[identity.PortalUser]) {
 		return func(t *testing.T, got store.Page[identity.PortalUser]) {
@@ -146,7 +150,9 @@ func TestChangePortalUser(t *testing.T) {
 	fresh := func(u identity.PortalUser, change func(*identity.PortalUser)) func(context.Context) (identity.PortalUser, error) {
 		return func(ctx context.Context) (identity.PortalUser, error) { return update(f.portal(u), change)(ctx) }
 	}
-	role := func(r identity.PortalRole) func(*identity.PortalUser) { return func(u *identity.PortalUser) { u.Role = r } }
+	role := func(r identity.PortalRole) func(*identity.PortalUser) {
+		return func(u *identity.PortalUser) { u.Role = r }
+	}
 	hasRole := func(u identity.PortalUser, r identity.PortalRole) func(*testing.T) {
 		return func(t *testing.T) {
 			if got := f.portal(u); got.Role != r {
