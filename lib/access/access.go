@@ -80,15 +80,22 @@ func (p Principal) HasConsoleRole(r identity.ConsoleRole) bool {
 }
 
 // PolicyRoles are the roles signing policies match for the caller, as the guard read them
-// from the stored user: console roles, and the portal role as "portal:<Role>" for a portal
-// user. The signer uses them instead of reading the user a second time.
+// from the stored user. The signer uses them instead of reading the user a second time.
 func (p Principal) PolicyRoles() []string {
-	roles := make([]string, 0, len(p.ConsoleRoles)+1)
-	if p.PortalRole != "" {
-		roles = append(roles, policy.PortalRole(p.PortalRole))
+	return PolicyRoles(identity.Roles{Portal: p.PortalRole, Console: p.ConsoleRoles})
+}
+
+// PolicyRoles are the roles signing policies match for a user with roles r: the portal role
+// as "portal:<Role>" for a portal user, then the console roles. It lives here rather than in
+// identity because the spelling is the policy engine's (policy.PortalRole), and policy
+// imports identity.
+func PolicyRoles(r identity.Roles) []string {
+	roles := make([]string, 0, len(r.Console)+1)
+	if r.Portal != "" {
+		roles = append(roles, policy.PortalRole(r.Portal))
 	}
-	for _, r := range p.ConsoleRoles {
-		roles = append(roles, string(r))
+	for _, c := range r.Console {
+		roles = append(roles, string(c))
 	}
 	return roles
 }
@@ -202,8 +209,7 @@ type Verifier interface {
 type Tenants interface {
 	GetDeployment(ctx context.Context, id string) (tenant.Deployment, error)
 	DeploymentByDomain(ctx context.Context, domain string) (tenant.Deployment, error)
-	GetPortalUser(ctx context.Context, deploymentID, id string) (identity.PortalUser, error)
-	GetConsoleUser(ctx context.Context, deploymentID, id string) (identity.ConsoleUser, error)
+	identity.Directory
 }
 
 // CertificateUsers finds the client-certificate credentials that could match a presented

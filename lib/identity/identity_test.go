@@ -1,6 +1,8 @@
 package identity_test
 
 import (
+	"context"
+	"errors"
 	"slices"
 	"strings"
 	"testing"
@@ -102,5 +104,68 @@ func TestNames(t *testing.T) {
 		case c.reason != "" && (len(bad) != 1 || bad[0] != fault.FieldError{Name: "label", Reason: c.reason}):
 			t.Errorf("%s: %v, want label: %s", name, bad, c.reason)
 		}
+	}
+}
+
+// directory is an in-memory identity.Directory.
+type directory struct {
+	portal  map[string]identity.PortalUser
+	console map[string]identity.ConsoleUser
+	err     error
+}
+
+func (d directory) GetPortalUser(_ context.Context, dep, id string) (identity.PortalUser, error) {
+	if u, ok := d.portal[id]; ok && u.DeploymentID == dep {
+		return u, d.err
+	}
+	return identity.PortalUser{}, fault.Newf(fault.ErrNotFound, "no portal user %s", id)
+}
+
+func (d directory) GetConsoleUser(_ context.Context, dep, id string) (identity.ConsoleUser, error) {
+	if u, ok := d.console[id]; ok && u.DeploymentID == dep {
+		return u, d.err
+	}
+	return identity.ConsoleUser{}, fault.Newf(fault.ErrNotFound, "no console user %s", id)
+}
+
+func TestActiveRoles(t *testing.T) {
+	ctx := context.Background()
+	d := directory{
+		portal: map[string]identity.PortalUser{
+			"pu_admin": {DeploymentID: "dep_a", Role: identity.RoleAdmin, Status: identity.StatusActive, SignumAdmin: true},
+			"pu_off":   {DeploymentID: "dep_a", Role: identity.RoleUser, Status: identity.StatusDisabled},
+		},
+		console: map[string]identity.ConsoleUser{
+			"cu_sig": {DeploymentID: "dep_a", Roles: []identity.ConsoleRole{identity.Signer}, Status: identity.StatusActive},
+			"cu_off": {DeploymentID: "dep_a", Roles: []identity.ConsoleRole{identity.Signer}, Status: identity.StatusDisabled},
+		},
+	}
+	for name, c := range map[string]struct {
+		dep, id string
+		want    identity.Roles
+		err     error
+	}{
+		"ok/portal":              {"dep_a", "pu_admin", identity.Roles{Portal: identity.RoleAdmin, Console: []identity.ConsoleRole{identity.ConsoleAdmin, identity.Signer, identity.SignumAdministrator}}, nil},
+		"ok/console":             {"dep_a", "cu_sig", identity.Roles{Console: []identity.ConsoleRole{identity.Signer}}, nil},
+		"fail/portal-disabled":   {"dep_a", "pu_off", identity.Roles{}, identity.ErrInactive},
+		"fail/console-disabled":  {"dep_a", "cu_off", identity.Roles{}, identity.ErrInactive},
+		"fail/other-deployment":  {"dep_b", "cu_sig", identity.Roles{}, identity.ErrInactive},
+		"fail/missing":           {"dep_a", "pu_none", identity.Roles{}, identity.ErrInactive},
+		"fail/not-a-user-id":     {"dep_a", "crt_x", identity.Roles{}, identity.ErrNotUserID},
+		"fail/console-id-portal": {"dep_a", "cu_admin", identity.Roles{}, identity.ErrInactive},
+	} {
+		got, err := identity.ActiveRoles(ctx, d, c.dep, c.id)
+		if !errors.Is(err, c.err) || got.Portal != c.want.Portal || !slices.Equal(got.Console, c.want.Console) {
+			t.Errorf("%s: %+v %v, want %+v %v", name, got, err, c.want, c.err)
+		}
+		if c.err != nil && !errors.Is(err, fault.ErrNotFound) {
+			t.Errorf("%s: %v is not a not-found", name, err)
+		}
+	}
+	// Other errors of the directory are passed on as they are.
+	broken := errors.New("table unavailable")
+	d.err = broken
+	if _, err := identity.ActiveRoles(ctx, d, "dep_a", "cu_sig"); !errors.Is(err, broken) || errors.Is(err, identity.ErrInactive) {
+		t.Errorf("directory error: %v", err)
 	}
 }

@@ -311,9 +311,9 @@ func (a api) evaluate(w http.ResponseWriter, r *http.Request, req *access.Reques
 	}
 	ctx := r.Context()
 	dep := req.Deployment.ID
-	roles, err := Roles(ctx, a.Store, dep, body.UserID)
+	roles, err := identity.ActiveRoles(ctx, a.Store, dep, body.UserID)
 	if err != nil {
-		return err
+		return userIDError(err, body.UserID)
 	}
 	cert, err := a.Store.GetCertificate(ctx, dep, body.CertificateID)
 	if err != nil {
@@ -327,42 +327,20 @@ func (a api) evaluate(w http.ResponseWriter, r *http.Request, req *access.Reques
 	if err != nil {
 		return err
 	}
-	d := policy.NewSet(ps).Evaluate(policy.Request{UserID: body.UserID, Roles: roles, Process: body.Process, CommandLine: body.CommandLine, At: at,
+	d := policy.NewSet(ps).Evaluate(policy.Request{UserID: body.UserID, Roles: access.PolicyRoles(roles), Process: body.Process, CommandLine: body.CommandLine, At: at,
 		Certificate: cert.ForPolicy(at)})
 	edge.WriteJSON(w, http.StatusOK, EvaluateResponse{Allowed: d.Allowed, PolicyID: d.PolicyID, Owner: d.Owner, Reason: d.Reason})
 	return nil
 }
 
-// Directory reads users.
-type Directory interface {
-	GetPortalUser(ctx context.Context, dep, id string) (identity.PortalUser, error)
-	GetConsoleUser(ctx context.Context, dep, id string) (identity.ConsoleUser, error)
-}
-
-// Roles are the roles the policy engine matches for a user, read from the directory (the
-// dry run decides for any user; the signer uses the roles the guard already read): the same
-// as access.Principal.PolicyRoles. A disabled or missing user is an ErrInvalid naming the user.
-func Roles(ctx context.Context, d Directory, dep, userID string) ([]string, error) {
-	switch identity.KindOf(userID) {
-	case identity.KindPortal:
-		u, err := d.GetPortalUser(ctx, dep, userID)
-		if err != nil || u.Status != identity.StatusActive {
-			return nil, userErr(err, userID)
-		}
-		return access.Principal{PortalRole: u.Role, ConsoleRoles: identity.ConsoleRolesFor(u)}.PolicyRoles(), nil
-	case identity.KindConsole:
-		u, err := d.GetConsoleUser(ctx, dep, userID)
-		if err != nil || u.Status != identity.StatusActive {
-			return nil, userErr(err, userID)
-		}
-		return access.Principal{ConsoleRoles: u.Roles}.PolicyRoles(), nil
+// userIDError is the answer to a dry run for a user whose roles could not be read (err, from
+// identity.ActiveRoles): the field userId names what is wrong with it.
+func userIDError(err error, id string) error {
+	switch {
+	case errors.Is(err, identity.ErrNotUserID):
+		return fault.Fields{{Name: "userId", Reason: "is not a user of this deployment"}}
+	case errors.Is(err, identity.ErrInactive):
+		return fault.Fields{{Name: "userId", Reason: fmt.Sprintf("%s is not an active user of this deployment", fault.Clip(id, 40))}}
 	}
-	return nil, fault.Fields{{Name: "userId", Reason: "is not a user of this deployment"}}
-}
-
-func userErr(err error, id string) error {
-	if err != nil && !errors.Is(err, fault.ErrNotFound) {
-		return err
-	}
-	return fault.Fields{{Name: "userId", Reason: fmt.Sprintf("%s is not an active user of this deployment", fault.Clip(id, 40))}}
+	return err
 }

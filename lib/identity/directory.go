@@ -1,0 +1,65 @@
+package identity
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/opensignum/signum/lib/fault"
+)
+
+// Directory reads the users of both systems (store.Store).
+type Directory interface {
+	GetPortalUser(ctx context.Context, deploymentID, id string) (PortalUser, error)
+	GetConsoleUser(ctx context.Context, deploymentID, id string) (ConsoleUser, error)
+}
+
+// Roles are what a user may do, in both systems.
+type Roles struct {
+	// Portal is a portal user's product role ("" for a console user).
+	Portal PortalRole
+	// Console are a console user's roles, or the ones a portal user opens the console with
+	// (ConsoleRolesFor).
+	Console []ConsoleRole
+}
+
+// Errors of ActiveRoles. Both are fault.ErrNotFound: no such user, as far as the caller is
+// concerned.
+var (
+	// ErrNotUserID is an id that is not a user id of either kind.
+	ErrNotUserID = fmt.Errorf("identity: not a user id: %w", fault.ErrNotFound)
+	// ErrInactive is a user that does not exist in the deployment, or is disabled.
+	ErrInactive = fmt.Errorf("identity: no active user: %w", fault.ErrNotFound)
+)
+
+// ActiveRoles reads the user id of deployment dep from d, by its kind, and returns its roles
+// as stored now: ErrNotUserID for an id of neither kind, ErrInactive for a user that is
+// missing or disabled, and the directory's other errors as they are.
+func ActiveRoles(ctx context.Context, d Directory, dep, id string) (Roles, error) {
+	switch KindOf(id) {
+	case KindPortal:
+		u, err := d.GetPortalUser(ctx, dep, id)
+		if err := active(err, u.Status, id); err != nil {
+			return Roles{}, err
+		}
+		return Roles{Portal: u.Role, Console: ConsoleRolesFor(u)}, nil
+	case KindConsole:
+		u, err := d.GetConsoleUser(ctx, dep, id)
+		if err := active(err, u.Status, id); err != nil {
+			return Roles{}, err
+		}
+		return Roles{Console: u.Roles}, nil
+	}
+	return Roles{}, ErrNotUserID
+}
+
+// active is the error of a read that returned err and a user of status st.
+func active(err error, st Status, id string) error {
+	switch {
+	case err != nil && !errors.Is(err, fault.ErrNotFound):
+		return err
+	case err != nil || st != StatusActive:
+		return fmt.Errorf("user %s: %w", fault.Clip(id, 40), ErrInactive)
+	}
+	return nil
+}
