@@ -155,6 +155,14 @@ type LocalDomain struct {
 	UpdatedAt    time.Time
 }
 
+// PortalPasswordPolicy is the password policy of every portal user. Portal users have no users
+// domain to configure, unlike console users (LocalDomain): they all have the defaults.
+func PortalPasswordPolicy() password.Policy { return password.DefaultPolicy() }
+
+// PortalLockout is the lockout policy of every portal user: the default, as for
+// PortalPasswordPolicy.
+func PortalLockout() password.Lockout { return password.DefaultLockout() }
+
 // DefaultLocalDomain is what provisioning creates.
 func DefaultLocalDomain(deploymentID string) LocalDomain {
 	return LocalDomain{DeploymentID: deploymentID, Password: password.DefaultPolicy(), Lockout: password.DefaultLockout()}
@@ -238,6 +246,15 @@ func NewInviteToken() (tok, hash string) {
 func InviteHash(tok string) string {
 	sum := sha256.Sum256([]byte(tok))
 	return hex.EncodeToString(sum[:])
+}
+
+// ConsoleRoleNames are rs as strings, the form tokens and the API carry them in.
+func ConsoleRoleNames(rs []ConsoleRole) []string {
+	out := make([]string, len(rs))
+	for i, r := range rs {
+		out[i] = string(r)
+	}
+	return out
 }
 
 // ConsoleRolesFor maps a portal user to the console roles they open the console with: Admin

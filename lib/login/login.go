@@ -1,6 +1,8 @@
-// Package login checks a password login the same way for both user systems. An unknown user,
-// a wrong password, a disabled user and a locked account get the same answer, after the same
-// amount of password hashing, so that a caller learns nothing about which accounts exist.
+// Package login is the password login of both user systems: one flow (Password) for portal
+// and console users alike, given what differs between them (PortalUsers, ConsoleUsers). An
+// unknown user, a wrong password, a disabled user and a locked account get the same answer,
+// after the same amount of password hashing, so that a caller learns nothing about which
+// accounts exist.
 package login
 
 import (
@@ -57,23 +59,24 @@ func Attempt(acc Account, pw string, lock password.Lockout, now time.Time) Resul
 	return Success
 }
 
-// Recorder stores login outcomes atomically (store.Store).
+// Recorder stores login outcomes on the users of one user system, atomically (PortalUsers,
+// ConsoleUsers).
 type Recorder interface {
-	RecordFailure(ctx context.Context, deploymentID string, portal bool, userID string, lock password.Lockout, now time.Time) error
-	ResetFailures(ctx context.Context, deploymentID string, portal bool, userID string) error
+	RecordFailure(ctx context.Context, deploymentID, userID string, lock password.Lockout, now time.Time) error
+	ResetFailures(ctx context.Context, deploymentID, userID string) error
 }
 
-// Record stores the outcome of an attempt on user (deploymentID, userID). Refused attempts
+// record stores the outcome of an attempt on user (deploymentID, userID). Refused attempts
 // make the same kind of write against an item that does not exist, so that refused and failed
 // attempts cost the same round trips.
-func Record(ctx context.Context, rec Recorder, res Result, deploymentID string, portal bool, userID string, lock password.Lockout, now time.Time) error {
+func record(ctx context.Context, rec Recorder, res Result, deploymentID, userID string, lock password.Lockout, now time.Time) error {
 	switch res {
 	case Failure:
-		return rec.RecordFailure(ctx, deploymentID, portal, userID, lock, now)
+		return rec.RecordFailure(ctx, deploymentID, userID, lock, now)
 	case Refused:
-		_ = rec.RecordFailure(ctx, "dep_none", portal, "none", lock, now)
+		_ = rec.RecordFailure(ctx, "dep_none", "none", lock, now)
 	case SuccessReset:
-		return rec.ResetFailures(ctx, deploymentID, portal, userID)
+		return rec.ResetFailures(ctx, deploymentID, userID)
 	}
 	return nil
 }

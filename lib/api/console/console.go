@@ -23,7 +23,6 @@ import (
 	"github.com/opensignum/signum/lib/password"
 	"github.com/opensignum/signum/lib/store"
 	"github.com/opensignum/signum/lib/tenant"
-	"github.com/opensignum/signum/lib/token"
 )
 
 type api struct {
@@ -83,50 +82,12 @@ func (a api) login(w http.ResponseWriter, r *http.Request, req *access.Request) 
 	if err := edge.DecodeJSON(r, &body, 0); err != nil {
 		return err
 	}
-	dom, err := a.Store.GetLocalDomain(r.Context(), req.Deployment.ID)
-	if err != nil {
-		return err
-	}
-	acc := login.Account{}
-	var u identity.ConsoleUser
-	if name, err := identity.NormalizeUsername(body.Username); err == nil {
-		u, err = a.Store.ConsoleUserByUsername(r.Context(), req.Deployment.ID, name)
-		switch {
-		case err == nil:
-			acc = login.Account{Exists: true, Status: u.Status, Credentials: u.Credentials}
-		case !errors.Is(err, fault.ErrNotFound):
-			return err
-		default:
-			// The same reads as for a known user: an unknown one takes as long.
-			_, _ = a.Store.GetConsoleUser(r.Context(), "dep_none", "none")
-		}
-	}
-	now := a.Now()
-	res := login.Attempt(acc, body.Password, dom.Lockout, now)
-	if err := login.Record(r.Context(), a.Store, res, req.Deployment.ID, false, u.ID, dom.Lockout, now); err != nil && !errors.Is(err, fault.ErrNotFound) {
-		return err
-	}
-	if !res.OK() {
-		return login.ErrFailed
-	}
-	if dom.Password.Expired(u.PasswordSetAt, now) {
-		return fault.Newf(fault.ErrUnauthenticated, "Your password has expired; ask a console admin to set a new one.")
-	}
-	roles := roleNames(u.Roles)
-	tok, claims, err := a.Issuer.Issue(r.Context(), token.Claims{Subject: u.ID, System: token.Console, Deployment: req.Deployment.ID, Roles: roles, Name: u.Username})
+	tok, claims, err := login.Password(r.Context(), login.Console(a.Store, req.Deployment.ID), a.Issuer, a.Now(), body.Username, body.Password)
 	if err != nil {
 		return err
 	}
 	edge.WriteJSON(w, http.StatusOK, login.Respond(tok, claims))
 	return nil
-}
-
-func roleNames(rs []identity.ConsoleRole) []string {
-	out := make([]string, len(rs))
-	for i, r := range rs {
-		out[i] = string(r)
-	}
-	return out
 }
 
 // Session is the caller as the console sees it.
@@ -139,7 +100,7 @@ type Session struct {
 
 func (a api) session(w http.ResponseWriter, _ *http.Request, req *access.Request) error {
 	p := req.Principal
-	edge.WriteJSON(w, http.StatusOK, Session{UserID: p.UserID, Name: p.Name, DeploymentID: p.DeploymentID, Roles: roleNames(p.ConsoleRoles)})
+	edge.WriteJSON(w, http.StatusOK, Session{UserID: p.UserID, Name: p.Name, DeploymentID: p.DeploymentID, Roles: identity.ConsoleRoleNames(p.ConsoleRoles)})
 	return nil
 }
 
@@ -159,7 +120,7 @@ type User struct {
 }
 
 func userJSON(u identity.ConsoleUser, lock password.Lockout, now time.Time) User {
-	return User{ID: u.ID, Username: u.Username, Name: u.Name, Email: u.Email, Roles: roleNames(u.Roles), Status: string(u.Status),
+	return User{ID: u.ID, Username: u.Username, Name: u.Name, Email: u.Email, Roles: identity.ConsoleRoleNames(u.Roles), Status: string(u.Status),
 		Locked: lock.Locked(u.Failures, u.LockedUntil, u.LockedForever, now), HasPassword: u.PasswordHash != "", Version: u.Version, CreatedAt: u.CreatedAt}
 }
 
@@ -237,7 +198,7 @@ func (a api) createUser(w http.ResponseWriter, r *http.Request, req *access.Requ
 	u, err := a.Store.CreateConsoleUser(r.Context(), identity.ConsoleUser{
 		ID: identity.NewConsoleUserID(), DeploymentID: req.Deployment.ID, Username: username, Name: name, Email: email,
 		Roles: roles, Status: identity.StatusActive, Credentials: creds,
-	}, tenant.LogEntry{Actor: req.Principal.Actor(), Action: "consoleUser.created", Detail: fmt.Sprintf("%s with roles %v", username, roleNames(roles))})
+	}, tenant.LogEntry{Actor: req.Principal.Actor(), Action: "consoleUser.created", Detail: fmt.Sprintf("%s with roles %v", username, identity.ConsoleRoleNames(roles))})
 	if err != nil {
 		return err
 	}
@@ -303,7 +264,7 @@ func (a api) patchUser(w http.ResponseWriter, r *http.Request, req *access.Reque
 		if len(*body.Roles) == 0 {
 			bad.Add("roles", "at least one of console-admin, console-viewer, signer")
 		}
-		changes = append(changes, fmt.Sprintf("roles %v", roleNames(next.Roles)))
+		changes = append(changes, fmt.Sprintf("roles %v", identity.ConsoleRoleNames(next.Roles)))
 	}
 	if body.Status != nil {
 		if st := identity.Status(*body.Status); st != identity.StatusActive && st != identity.StatusDisabled {

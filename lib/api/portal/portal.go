@@ -17,7 +17,6 @@ import (
 	"github.com/opensignum/signum/lib/function"
 	"github.com/opensignum/signum/lib/identity"
 	"github.com/opensignum/signum/lib/login"
-	"github.com/opensignum/signum/lib/password"
 	"github.com/opensignum/signum/lib/provisioning"
 	"github.com/opensignum/signum/lib/store"
 	"github.com/opensignum/signum/lib/tenant"
@@ -28,12 +27,6 @@ import (
 // errSignumAdmin refuses customer changes that would revoke the Signum Administrator role,
 // which only the operator side can move.
 var errSignumAdmin = fault.Newf(fault.ErrConflict, "This user is the deployment's Signum Administrator and stays an active Admin; ask the operator to move the role first.")
-
-// Portal users share one password and lockout policy; console domains have their own.
-var (
-	portalPolicy  = password.DefaultPolicy()
-	portalLockout = password.DefaultLockout()
-)
 
 type api struct {
 	*function.Parts
@@ -95,7 +88,7 @@ type User struct {
 
 func (a api) userJSON(u identity.PortalUser) User {
 	return User{ID: u.ID, DeploymentID: u.DeploymentID, Email: u.Email, Name: u.Name, Role: string(u.Role), Status: string(u.Status),
-		SignumAdmin: u.SignumAdmin, Locked: portalLockout.Locked(u.Failures, u.LockedUntil, u.LockedForever, a.Now()),
+		SignumAdmin: u.SignumAdmin, Locked: identity.PortalLockout().Locked(u.Failures, u.LockedUntil, u.LockedForever, a.Now()),
 		Version: u.Version, CreatedAt: u.CreatedAt}
 }
 
@@ -133,7 +126,7 @@ func (a api) register(w http.ResponseWriter, r *http.Request, _ *access.Request)
 		return fault.Fields{{Name: "email", Reason: "this deployment link was made for another address"}}
 	}
 	now := a.Now()
-	creds, err := login.SetPassword(body.Password, email, portalPolicy, now)
+	creds, err := login.SetPassword(body.Password, email, identity.PortalPasswordPolicy(), now)
 	if err != nil {
 		return err
 	}
@@ -159,30 +152,7 @@ func (a api) login(w http.ResponseWriter, r *http.Request, _ *access.Request) er
 	if err := edge.DecodeJSON(r, &body, 0); err != nil {
 		return err
 	}
-	acc := login.Account{}
-	var u identity.PortalUser
-	if email, err := identity.NormalizeEmail(body.Email); err == nil {
-		u, err = a.Store.PortalUserByEmail(r.Context(), email)
-		switch {
-		case err == nil:
-			acc = login.Account{Exists: true, Status: u.Status, Credentials: u.Credentials}
-		case !errors.Is(err, fault.ErrNotFound):
-			return err
-		default:
-			// The same reads as for a known user: an unknown one takes as long.
-			_, _ = a.Store.GetPortalUser(r.Context(), "dep_none", "none")
-		}
-	}
-	now := a.Now()
-	res := login.Attempt(acc, body.Password, portalLockout, now)
-	if err := login.Record(r.Context(), a.Store, res, u.DeploymentID, true, u.ID, portalLockout, now); err != nil && !errors.Is(err, fault.ErrNotFound) {
-		return err
-	}
-	if !res.OK() {
-		return login.ErrFailed
-	}
-	roles := []string{string(u.Role)}
-	tok, claims, err := a.Issuer.Issue(r.Context(), token.Claims{Subject: u.ID, System: token.Portal, Deployment: u.DeploymentID, Roles: roles, Name: u.Email})
+	tok, claims, err := login.Password(r.Context(), login.Portal(a.Store), a.Issuer, a.Now(), body.Email, body.Password)
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,137 @@
+package login
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/opensignum/signum/lib/fault"
+	"github.com/opensignum/signum/lib/identity"
+	"github.com/opensignum/signum/lib/password"
+	"github.com/opensignum/signum/lib/token"
+)
+
+// errNoSuchName is a login name that no user can have; it is answered as an unknown user.
+var errNoSuchName = fmt.Errorf("login: not a login name: %w", fault.ErrNotFound)
+
+// errConsoleExpired answers a console user's right password past the domain's maximum age.
+var errConsoleExpired = fault.Newf(fault.ErrUnauthenticated, "Your password has expired; ask a console admin to set a new one.")
+
+// errPortalExpired answers a portal user's right password past its maximum age. Portal
+// passwords do not expire today (identity.PortalPasswordPolicy has no maximum age).
+var errPortalExpired = fault.Newf(fault.ErrUnauthenticated, "Your password has expired.")
+
+// outcomes stores login outcomes on the users of either system (store.Store).
+type outcomes interface {
+	RecordFailure(ctx context.Context, deploymentID string, portal bool, userID string, lock password.Lockout, now time.Time) error
+	ResetFailures(ctx context.Context, deploymentID string, portal bool, userID string) error
+}
+
+// PortalStore is what a portal login reads and writes (store.Store).
+type PortalStore interface {
+	outcomes
+	PortalUserByEmail(ctx context.Context, email string) (identity.PortalUser, error)
+	GetPortalUser(ctx context.Context, deploymentID, id string) (identity.PortalUser, error)
+}
+
+// PortalUsers are the portal users, who log in with their e-mail address (unique across
+// deployments, so it also finds the deployment) under the one portal lockout policy.
+type PortalUsers struct{ st PortalStore }
+
+// Portal is the portal users of st.
+func Portal(st PortalStore) PortalUsers { return PortalUsers{st: st} }
+
+// Rules are the portal's policies: the same for every portal user.
+func (PortalUsers) Rules(context.Context) (Rules, error) {
+	return Rules{Password: identity.PortalPasswordPolicy(), Lockout: identity.PortalLockout(), Expired: errPortalExpired}, nil
+}
+
+// Find reads the portal user whose e-mail address is email.
+func (p PortalUsers) Find(ctx context.Context, email string) (identity.PortalUser, error) {
+	email, err := identity.NormalizeEmail(email)
+	if err != nil {
+		return identity.PortalUser{}, errNoSuchName
+	}
+	u, err := p.st.PortalUserByEmail(ctx, email)
+	if errors.Is(err, fault.ErrNotFound) {
+		// The same reads as for a known user: an unknown one takes as long.
+		_, _ = p.st.GetPortalUser(ctx, "dep_none", "none")
+	}
+	return u, err
+}
+
+// User is u as the flow reads it; its token is a portal token with its product role.
+func (PortalUsers) User(u identity.PortalUser) User {
+	return User{ID: u.ID, DeploymentID: u.DeploymentID, Status: u.Status, Credentials: u.Credentials,
+		Claims: token.Claims{Subject: u.ID, System: token.Portal, Deployment: u.DeploymentID, Roles: []string{string(u.Role)}, Name: u.Email}}
+}
+
+// RecordFailure counts a failed login on portal user id.
+func (p PortalUsers) RecordFailure(ctx context.Context, deploymentID, id string, lock password.Lockout, now time.Time) error {
+	return p.st.RecordFailure(ctx, deploymentID, true, id, lock, now)
+}
+
+// ResetFailures clears the failures of portal user id.
+func (p PortalUsers) ResetFailures(ctx context.Context, deploymentID, id string) error {
+	return p.st.ResetFailures(ctx, deploymentID, true, id)
+}
+
+// ConsoleStore is what a console login reads and writes (store.Store).
+type ConsoleStore interface {
+	outcomes
+	GetLocalDomain(ctx context.Context, deploymentID string) (identity.LocalDomain, error)
+	ConsoleUserByUsername(ctx context.Context, deploymentID, username string) (identity.ConsoleUser, error)
+	GetConsoleUser(ctx context.Context, deploymentID, id string) (identity.ConsoleUser, error)
+}
+
+// ConsoleUsers are the console users of one deployment (its Local users domain), who log in
+// with their user name under the domain's password and lockout policies.
+type ConsoleUsers struct {
+	st         ConsoleStore
+	deployment string
+}
+
+// Console is the console users of deployment in st.
+func Console(st ConsoleStore, deployment string) ConsoleUsers {
+	return ConsoleUsers{st: st, deployment: deployment}
+}
+
+// Rules are the policies of the deployment's Local users domain.
+func (c ConsoleUsers) Rules(ctx context.Context) (Rules, error) {
+	dom, err := c.st.GetLocalDomain(ctx, c.deployment)
+	if err != nil {
+		return Rules{}, err
+	}
+	return Rules{Password: dom.Password, Lockout: dom.Lockout, Expired: errConsoleExpired}, nil
+}
+
+// Find reads the console user whose user name is username.
+func (c ConsoleUsers) Find(ctx context.Context, username string) (identity.ConsoleUser, error) {
+	username, err := identity.NormalizeUsername(username)
+	if err != nil {
+		return identity.ConsoleUser{}, errNoSuchName
+	}
+	u, err := c.st.ConsoleUserByUsername(ctx, c.deployment, username)
+	if errors.Is(err, fault.ErrNotFound) {
+		// The same reads as for a known user: an unknown one takes as long.
+		_, _ = c.st.GetConsoleUser(ctx, "dep_none", "none")
+	}
+	return u, err
+}
+
+// User is u as the flow reads it; its token is a console token with its roles.
+func (c ConsoleUsers) User(u identity.ConsoleUser) User {
+	return User{ID: u.ID, DeploymentID: c.deployment, Status: u.Status, Credentials: u.Credentials,
+		Claims: token.Claims{Subject: u.ID, System: token.Console, Deployment: c.deployment, Roles: identity.ConsoleRoleNames(u.Roles), Name: u.Username}}
+}
+
+// RecordFailure counts a failed login on console user id.
+func (c ConsoleUsers) RecordFailure(ctx context.Context, deploymentID, id string, lock password.Lockout, now time.Time) error {
+	return c.st.RecordFailure(ctx, deploymentID, false, id, lock, now)
+}
+
+// ResetFailures clears the failures of console user id.
+func (c ConsoleUsers) ResetFailures(ctx context.Context, deploymentID, id string) error {
+	return c.st.ResetFailures(ctx, deploymentID, false, id)
+}
