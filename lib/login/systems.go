@@ -9,6 +9,7 @@ import (
 	"github.com/opensignum/signum/lib/fault"
 	"github.com/opensignum/signum/lib/identity"
 	"github.com/opensignum/signum/lib/password"
+	"github.com/opensignum/signum/lib/tenant"
 	"github.com/opensignum/signum/lib/token"
 )
 
@@ -33,6 +34,7 @@ type PortalStore interface {
 	outcomes
 	PortalUserByEmail(ctx context.Context, email string) (identity.PortalUser, error)
 	GetPortalUser(ctx context.Context, deploymentID, id string) (identity.PortalUser, error)
+	UpdatePortalUser(ctx context.Context, current, next identity.PortalUser, log tenant.LogEntry) (identity.PortalUser, error)
 }
 
 // PortalUsers are the portal users, who log in with their e-mail address (unique across
@@ -67,6 +69,14 @@ func (PortalUsers) User(u identity.PortalUser) User {
 		Claims: token.Claims{Subject: u.ID, System: token.Portal, Deployment: u.DeploymentID, Roles: []string{string(u.Role)}, Name: u.Email}}
 }
 
+// Rehash stores creds over u as read, and notes it in the deployment's system log.
+func (p PortalUsers) Rehash(ctx context.Context, u identity.PortalUser, creds identity.Credentials) error {
+	next := u
+	next.Credentials = creds
+	_, err := p.st.UpdatePortalUser(ctx, u, next, rehashed("portal:"+u.ID, "portalUser.updated", u.Email))
+	return err
+}
+
 // RecordFailure counts a failed login on portal user id.
 func (p PortalUsers) RecordFailure(ctx context.Context, deploymentID, id string, lock password.Lockout, now time.Time) error {
 	return p.st.RecordFailure(ctx, deploymentID, true, id, lock, now)
@@ -83,6 +93,7 @@ type ConsoleStore interface {
 	GetLocalDomain(ctx context.Context, deploymentID string) (identity.LocalDomain, error)
 	ConsoleUserByUsername(ctx context.Context, deploymentID, username string) (identity.ConsoleUser, error)
 	GetConsoleUser(ctx context.Context, deploymentID, id string) (identity.ConsoleUser, error)
+	UpdateConsoleUser(ctx context.Context, current, next identity.ConsoleUser, log tenant.LogEntry) (identity.ConsoleUser, error)
 }
 
 // ConsoleUsers are the console users of one deployment (its Local users domain), who log in
@@ -126,6 +137,14 @@ func (c ConsoleUsers) User(u identity.ConsoleUser) User {
 		Claims: token.Claims{Subject: u.ID, System: token.Console, Deployment: c.deployment, Roles: identity.ConsoleRoleNames(u.Roles), Name: u.Username}}
 }
 
+// Rehash stores creds over u as read, and notes it in the deployment's system log.
+func (c ConsoleUsers) Rehash(ctx context.Context, u identity.ConsoleUser, creds identity.Credentials) error {
+	next := u
+	next.Credentials = creds
+	_, err := c.st.UpdateConsoleUser(ctx, u, next, rehashed("console:"+u.ID, "consoleUser.updated", u.Username))
+	return err
+}
+
 // RecordFailure counts a failed login on console user id.
 func (c ConsoleUsers) RecordFailure(ctx context.Context, deploymentID, id string, lock password.Lockout, now time.Time) error {
 	return c.st.RecordFailure(ctx, deploymentID, false, id, lock, now)
@@ -134,4 +153,10 @@ func (c ConsoleUsers) RecordFailure(ctx context.Context, deploymentID, id string
 // ResetFailures clears the failures of console user id.
 func (c ConsoleUsers) ResetFailures(ctx context.Context, deploymentID, id string) error {
 	return c.st.ResetFailures(ctx, deploymentID, false, id)
+}
+
+// rehashed is the system log entry of a rehash: the user did it, by logging in. The actor is
+// spelled as access.Principal.Actor spells a user of the system.
+func rehashed(actor, action, who string) tenant.LogEntry {
+	return tenant.LogEntry{Actor: actor, Action: action, Detail: who + ": password hash renewed with the current parameters at login"}
 }
