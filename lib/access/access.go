@@ -458,14 +458,6 @@ func bearer(r *http.Request) (string, bool) {
 	return strings.TrimSpace(tok), true
 }
 
-type ctxKey struct{}
-
-// From returns what the guard established for the request being served.
-func From(ctx context.Context) *Request {
-	r, _ := ctx.Value(ctxKey{}).(*Request)
-	return r
-}
-
 // Handler serves a route after the guard admitted the request.
 type Handler func(w http.ResponseWriter, r *http.Request, req *Request) error
 
@@ -564,7 +556,7 @@ func (m *Mux) serve(w http.ResponseWriter, r *http.Request, rule Rule, h Handler
 	if req.Principal.Kind != Anonymous {
 		edge.Logger(r.Context()).Debug("admitted", slog.String("principal", req.Principal.Actor()), slog.String("rule", rule.Name))
 	}
-	return h(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, req)), req)
+	return h(w, r, req)
 }
 
 // Rules returns every route's rule by pattern.
