@@ -30,7 +30,7 @@ func TestCertificates(t *testing.T) {
 	}
 	stored := func(id string) certificates.Certificate {
 		c, err := f.s.GetCertificate(context.Background(), d.ID, id)
-		must(t, err)
+		must(f.t, err)
 		return c
 	}
 	notAfter := time.Now().AddDate(1, 0, 0).UTC().Truncate(time.Second)
@@ -45,7 +45,7 @@ func TestCertificates(t *testing.T) {
 			return f.s.UpdateCertificate(ctx, current, next, tenant.LogEntry{Actor: "test", Action: "certificate.imported"})
 		}
 	}
-	run(t, []contract[certificates.Certificate]{
+	run(t, f, []contract[certificates.Certificate]{
 		{name: "ok/create", call: func(ctx context.Context) (certificates.Certificate, error) {
 			return f.s.CreateCertificate(ctx, fresh, entry)
 		},
@@ -99,7 +99,7 @@ func TestCertificates(t *testing.T) {
 		}},
 	})
 
-	run(t, []contract[store.Page[certificates.Certificate]]{
+	run(t, f, []contract[store.Page[certificates.Certificate]]{
 		{name: "ok/list", call: func(ctx context.Context) (store.Page[certificates.Certificate], error) {
 			return f.s.ListCertificates(ctx, d.ID, store.PageRequest{})
 		}, want: func(t *testing.T, got store.Page[certificates.Certificate]) {
@@ -141,7 +141,7 @@ func TestCertificateForSigning(t *testing.T) {
 			}
 		}
 	}
-	run(t, []contract[forSigning]{
+	run(t, f, []contract[forSigning]{
 		{name: "ok", call: read(d.ID, c.ID), want: is(c, 2)},
 		{name: "ok/no-policy-change-yet", call: read(bare.ID, b.ID), want: is(b, 0)},
 		{name: "fail/unknown-certificate", call: read(d.ID, "crt_nothing"), wantErr: store.ErrNotFound, wantDetail: "No certificate has the id"},

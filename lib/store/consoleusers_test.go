@@ -58,7 +58,7 @@ func TestConsoleUsers(t *testing.T) {
 		}
 	}
 	taken := newConsoleUser(d.ID, "ALICE")
-	run(t, []contract[identity.ConsoleUser]{
+	run(t, f, []contract[identity.ConsoleUser]{
 		{name: "ok/create", call: create(alice), want: func(t *testing.T, got identity.ConsoleUser) {
 			if got.Version != 1 || got.CreatedAt.IsZero() {
 				t.Fatalf("created %+v", got)
@@ -99,7 +99,7 @@ func TestConsoleUsers(t *testing.T) {
 			return f.s.ListConsoleUsers(ctx, dep, store.PageRequest{})
 		}
 	}
-	run(t, []contract[store.Page[identity.ConsoleUser]]{
+	run(t, f, []contract[store.Page[identity.ConsoleUser]]{
 		{name: "ok/list", call: list(d.ID), want: func(t *testing.T, got store.Page[identity.ConsoleUser]) {
 			var names []string
 			for _, u := range got.Items {
@@ -117,7 +117,7 @@ func TestConsoleUsers(t *testing.T) {
 			return f.s.DeleteConsoleUser(ctx, u(), tenant.LogEntry{Actor: "test", Action: "consoleUser.deleted"})
 		})
 	}
-	run(t, []contract[struct{}]{
+	run(t, f, []contract[struct{}]{
 		{name: "fail/delete-stale", call: remove(func() identity.ConsoleUser { return stale }), wantErr: store.ErrStale,
 			after: func(t *testing.T) { f.console(stale) }},
 		{name: "ok/delete", call: remove(func() identity.ConsoleUser { return f.console(alice) }), after: func(t *testing.T) {
@@ -151,7 +151,7 @@ func TestConsoleLogin(t *testing.T) {
 			t.Fatalf("got %+v, want %s", got, u.ID)
 		}
 	}
-	run(t, []contract[identity.ConsoleUser]{
+	run(t, f, []contract[identity.ConsoleUser]{
 		{name: "ok/by-name", call: byName(d.ID, u.Username), want: is},
 		{name: "ok/by-name-any-case", call: byName(d.ID, strings.ToUpper(u.Username)), want: is},
 		{name: "fail/unknown-name", call: byName(d.ID, "nobody"), wantErr: store.ErrNotFound},
@@ -166,7 +166,7 @@ func TestConsoleLogin(t *testing.T) {
 		}
 	}
 	fail := only(func(ctx context.Context) error { return f.s.RecordFailure(ctx, d.ID, false, u.ID, lock, now) })
-	run(t, []contract[struct{}]{
+	run(t, f, []contract[struct{}]{
 		{name: "ok/failure-counted", call: fail, after: state(1, time.Time{})},
 		{name: "ok/second-failure-locks", call: fail, after: state(0, now.Add(5*time.Minute))},
 		{name: "ok/reset", call: only(func(ctx context.Context) error { return f.s.ResetFailures(ctx, d.ID, false, u.ID) }), after: state(0, time.Time{})},
@@ -194,7 +194,7 @@ func TestLocalDomain(t *testing.T) {
 			return f.s.UpdateLocalDomain(ctx, current, stricter(current), tenant.LogEntry{Actor: "test", Action: "localDomain.updated"})
 		}
 	}
-	run(t, []contract[identity.LocalDomain]{
+	run(t, f, []contract[identity.LocalDomain]{
 		{name: "ok/get", call: get(d.ID), want: func(t *testing.T, got identity.LocalDomain) {
 			if want := identity.DefaultLocalDomain(d.ID); got.Version != 1 || got.Lockout != want.Lockout || got.Password != want.Password || got.DeploymentID != d.ID {
 				t.Fatalf("local domain %+v", got)

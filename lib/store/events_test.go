@@ -236,3 +236,266 @@ func TestUsageCountedWithCheckpoints(t *testing.T) {
 		t.Fatalf("after removing lane 0's checkpointed last event: %+v %v", problems, err)
 	}
 }
+
+// The tests above run on the embedded stand-ins only (many concurrent appends, and reads of
+// the time index right after writing, which lags in AWS). The contract tests below cover the
+// same patterns on devstack.NewTarget, so make test-aws runs them against AWS too.
+
+// Pattern 21: append a signing event; whether an event landed; settle an unknown outcome.
+func TestAppendEvent(t *testing.T) {
+	f := newFixture(t)
+	dep := tenant.NewID("dep_")
+	other := store.New(f.tg.Clients.DynamoDB, f.tg.Table, randomKey()) // another instance
+	var chain []audit.Event                                            // lane 0 as the cases append it
+	appendTo := func(s *store.Store, i int) func(context.Context) (audit.Event, error) {
+		return func(ctx context.Context) (audit.Event, error) { return s.AppendEvent(ctx, decision(dep, i)) }
+	}
+	links := func(seq int64) func(*testing.T, audit.Event) {
+		return func(t *testing.T, got audit.Event) {
+			prev := audit.Genesis
+			if len(chain) > 0 {
+				prev = chain[len(chain)-1].Hash
+			}
+			if got.Seq != seq || got.PrevHash != prev || got.Hash != got.ComputeHash() {
+				t.Fatalf("appended seq %d after %s, want seq %d after %s", got.Seq, got.PrevHash, seq, prev)
+			}
+			chain = append(chain, got)
+		}
+	}
+	run(t, f, []contract[audit.Event]{
+		{name: "ok/first", call: appendTo(f.s, 0), want: links(1)},
+		{name: "ok/next-after-first", call: appendTo(f.s, lanes), want: links(2)},
+		{name: "ok/another-instance-reads-the-last", call: appendTo(other, 2*lanes), want: links(3)},
+		// f.s remembers seq 2 as the last: its write at 3 loses, it reads the lane and retries.
+		{name: "ok/stale-head-retries", call: appendTo(f.s, 3*lanes), want: links(4)},
+		{name: "ok/lanes-apart", call: appendTo(f.s, 1), want: func(t *testing.T, got audit.Event) {
+			if got.Lane != 1 || got.Seq != 1 || got.PrevHash != audit.Genesis {
+				t.Fatalf("first event of lane 1: %+v", got)
+			}
+		}},
+	})
+
+	written := func(e func() audit.Event) func(context.Context) (bool, error) {
+		return func(ctx context.Context) (bool, error) { return f.s.EventWritten(ctx, e()) }
+	}
+	is := func(want bool) func(*testing.T, bool) {
+		return func(t *testing.T, got bool) {
+			if got != want {
+				t.Fatalf("written %v, want %v", got, want)
+			}
+		}
+	}
+	// link is the i-th event the append cases wrote to lane 0.
+	link := func(i int) audit.Event {
+		if i >= len(chain) {
+			f.t.Fatalf("the append cases wrote %d events", len(chain))
+		}
+		return chain[i]
+	}
+	unwritten := func() audit.Event { e := decision(dep, 4*lanes); last := link(3); e.Seal(&last); return e }
+	impostor := func() audit.Event { e := decision(dep, 5*lanes); e.Seal(nil); return e } // at place 1, taken by another
+	run(t, f, []contract[bool]{
+		{name: "ok/written", call: written(func() audit.Event { return link(1) }), want: is(true)},
+		{name: "ok/never-written", call: written(unwritten), want: is(false)},
+		{name: "ok/place-holds-another", call: written(impostor), want: is(false)},
+	})
+
+	void := audit.Event{ID: tenant.NewID("evt_"), Kind: audit.KindCompletion, Outcome: audit.Failed, At: eventsAt}
+	settle := func(e func() audit.Event) func(context.Context) (audit.Event, error) {
+		return func(ctx context.Context) (audit.Event, error) { return f.s.SettleEvent(ctx, e(), void) }
+	}
+	run(t, f, []contract[audit.Event]{
+		{name: "ok/landed", call: settle(func() audit.Event { return link(3) }), want: func(t *testing.T, got audit.Event) {
+			if got.ID != link(3).ID || got.Hash != link(3).Hash {
+				t.Fatalf("held by %s, want the event itself", got.ID)
+			}
+		}},
+		{name: "ok/void-takes-the-empty-place", call: settle(unwritten), want: func(t *testing.T, got audit.Event) {
+			if got.ID != void.ID || got.Seq != 5 || got.PrevHash != link(3).Hash {
+				t.Fatalf("held by %+v, want the void at 5", got)
+			}
+			if ok, err := f.s.EventWritten(context.Background(), unwritten()); err != nil || ok {
+				t.Fatalf("the settled event counts as written: %v %v", ok, err)
+			}
+		}},
+	})
+}
+
+// Pattern 22: list a deployment's signing events by time, with filters.
+func TestListEvents(t *testing.T) {
+	f := newFixture(t)
+	dep := tenant.NewID("dep_")
+	for i := range 8 {
+		_, err := f.s.AppendEvent(context.Background(), decision(dep, i))
+		must(t, err)
+	}
+	deny := store.EventFilter{Decision: audit.Deny}
+	first, err := f.s.ListEvents(context.Background(), dep, deny, store.PageRequest{Limit: 1})
+	must(t, err)
+
+	// list walks every page; the index lags in AWS, so it asks again until want events show.
+	list := func(dep string, filter store.EventFilter, limit int, want int) func(context.Context) ([]audit.Event, error) {
+		return func(ctx context.Context) (events []audit.Event, err error) {
+			f.indexed(func() bool {
+				events, err = store.All(ctx, func(ctx context.Context, pr store.PageRequest) (store.Page[audit.Event], error) {
+					pr.Limit = limit
+					return f.s.ListEvents(ctx, dep, filter, pr)
+				})
+				return err != nil || len(events) >= want
+			})
+			return events, err
+		}
+	}
+	are := func(want ...int) func(*testing.T, []audit.Event) {
+		return func(t *testing.T, got []audit.Event) {
+			var at []int
+			for _, e := range got {
+				at = append(at, int(e.At.Sub(eventsAt)/time.Second))
+			}
+			if fmt.Sprint(at) != fmt.Sprint(want) {
+				t.Fatalf("listed the events of seconds %v, want %v", at, want)
+			}
+		}
+	}
+	run(t, f, []contract[[]audit.Event]{
+		{name: "ok/all-oldest-first", call: list(dep, store.EventFilter{}, 100, 8), want: are(0, 1, 2, 3, 4, 5, 6, 7)},
+		{name: "ok/all-over-pages", call: list(dep, store.EventFilter{}, 3, 8), want: are(0, 1, 2, 3, 4, 5, 6, 7)},
+		{name: "ok/decision", call: list(dep, deny, 100, 4), want: are(1, 3, 5, 7)},
+		{name: "ok/user-and-decision", call: list(dep, store.EventFilter{UserID: "cu_user1", Decision: audit.Deny}, 100, 2), want: are(1, 7)},
+		{name: "ok/certificate", call: list(dep, store.EventFilter{CertificateID: "crt_other"}, 100, 0), want: are()},
+		{name: "ok/time-window-inclusive", call: list(dep, store.EventFilter{From: eventsAt.Add(2 * time.Second), To: eventsAt.Add(5 * time.Second)}, 100, 4),
+			want: are(2, 3, 4, 5)},
+		{name: "ok/other-deployment", call: list(tenant.NewID("dep_"), store.EventFilter{}, 100, 0), want: are()},
+		{name: "fail/cursor-of-other-filter", call: func(ctx context.Context) ([]audit.Event, error) {
+			page, err := f.s.ListEvents(ctx, dep, store.EventFilter{}, store.PageRequest{Limit: 1, Cursor: first.Next})
+			return page.Items, err
+		}, wantErr: store.ErrInvalidCursor},
+	})
+}
+
+// verified is what VerifyEvents returns.
+type verified struct {
+	problems []audit.Problem
+	n        int
+}
+
+// Pattern 23: verify a deployment's event log against its lanes' checkpoints.
+func TestVerifyEvents(t *testing.T) {
+	f := newFixture(t)
+	// logged writes 6 events over 2 lanes of a new deployment, checkpointed, and changes the
+	// table with tamper.
+	logged := func(tamper func(ctx context.Context, dep string) error) func(context.Context) (verified, error) {
+		return func(ctx context.Context) (verified, error) {
+			dep := tenant.NewID("dep_")
+			var events []audit.Event
+			for i := range 6 {
+				e := decision(dep, i)
+				e.Lane = i % 2
+				sealed, err := f.s.AppendEvent(ctx, e)
+				if err != nil {
+					return verified{}, err
+				}
+				events = append(events, sealed)
+			}
+			if err := f.s.CheckpointEvents(ctx, events...); err != nil {
+				return verified{}, err
+			}
+			if err := tamper(ctx, dep); err != nil {
+				return verified{}, err
+			}
+			problems, n, err := f.s.VerifyEvents(ctx, dep, 2)
+			return verified{problems, n}, err
+		}
+	}
+	db := f.tg.Clients.DynamoDB
+	remove := func(lane int, seq int64) func(context.Context, string) error {
+		return func(ctx context.Context, dep string) error {
+			_, err := db.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(f.tg.Table), Key: store.EventKey(dep, lane, seq)})
+			return err
+		}
+	}
+	found := func(n int, want ...string) func(*testing.T, verified) {
+		return func(t *testing.T, v verified) {
+			got := v.problems
+			if v.n != n {
+				t.Fatalf("verified %d events, want %d", v.n, n)
+			}
+			var at []string
+			for _, p := range got {
+				at = append(at, fmt.Sprintf("%d/%d", p.Lane, p.Seq))
+			}
+			if fmt.Sprint(at) != fmt.Sprint(want) {
+				t.Fatalf("problems at %v (%+v), want %v", at, got, want)
+			}
+		}
+	}
+	run(t, f, []contract[verified]{
+		{name: "ok/intact", call: logged(func(context.Context, string) error { return nil }), want: found(6)},
+		{name: "ok/appended-after-the-checkpoint", call: logged(func(ctx context.Context, dep string) error {
+			e := decision(dep, 0)
+			e.Lane = 1
+			_, err := f.s.AppendEvent(ctx, e)
+			return err
+		}), want: found(7)},
+		{name: "fail/altered", call: logged(func(ctx context.Context, dep string) error {
+			out, err := db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(f.tg.Table), Key: store.EventKey(dep, 0, 2), ConsistentRead: aws.Bool(true)})
+			if err != nil {
+				return err
+			}
+			body := out.Item["event"].(*types.AttributeValueMemberS).Value
+			_, err = db.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: aws.String(f.tg.Table), Key: store.EventKey(dep, 0, 2),
+				UpdateExpression:          aws.String("SET event = :e"),
+				ExpressionAttributeValues: map[string]types.AttributeValue{":e": &types.AttributeValueMemberS{Value: strings.Replace(body, "cu_user", "cu_else", 1)}}})
+			return err
+		}), want: found(6, "0/2")},
+		{name: "fail/removed-in-the-middle", call: logged(remove(0, 2)), want: found(5, "0/2", "0/3")},
+		{name: "fail/last-removed", call: logged(remove(0, 3)), want: func(t *testing.T, v verified) {
+			got := v.problems
+			if len(got) != 1 || got[0].Lane != 0 || !strings.Contains(got[0].Detail, "removed") {
+				t.Fatalf("problems %+v, want one saying lane 0's last event was removed", got)
+			}
+		}},
+	})
+}
+
+// Pattern 29: a certificate's usage, counted in the lanes' items with their checkpoints.
+func TestCertificateUsage(t *testing.T) {
+	f := newFixture(t)
+	dep := tenant.NewID("dep_")
+	var byLane [2][]audit.Event
+	for i := range 6 {
+		e := decision(dep, 0)
+		e.Lane = i % 2
+		sealed, err := f.s.AppendEvent(context.Background(), e)
+		must(t, err)
+		byLane[e.Lane] = append(byLane[e.Lane], sealed)
+	}
+	at := eventsAt.Add(time.Hour)
+	usage := func(n int, at time.Time, e audit.Event) func(context.Context) ([]certificates.Certificate, error) {
+		return func(ctx context.Context) ([]certificates.Certificate, error) {
+			if err := f.s.CheckpointEventsCounting(ctx, store.Use{CertificateID: "crt_a", N: n, At: at}, e); err != nil {
+				return nil, err
+			}
+			cs := []certificates.Certificate{{ID: "crt_a"}, {ID: "crt_b"}}
+			return cs, f.s.WithUsage(ctx, dep, cs)
+		}
+	}
+	is := func(count int64, last time.Time) func(*testing.T, []certificates.Certificate) {
+		return func(t *testing.T, got []certificates.Certificate) {
+			if got[0].UsageCount != count || !got[0].LastUsedAt.Equal(last) || got[1].UsageCount != 0 || !got[1].LastUsedAt.IsZero() {
+				t.Fatalf("usage %d last %v (other %d), want %d last %v", got[0].UsageCount, got[0].LastUsedAt, got[1].UsageCount, count, last)
+			}
+		}
+	}
+	run(t, f, []contract[[]certificates.Certificate]{
+		{name: "ok/counted", call: usage(2, at, byLane[0][2]), want: is(2, at)},
+		{name: "ok/summed-over-lanes", call: usage(1, at.Add(time.Second), byLane[1][0]), want: is(3, at.Add(time.Second))},
+		// The lane's checkpoint is ahead already: the count is written alone, the last use stays
+		// the latest.
+		{name: "ok/checkpoint-ahead", call: usage(3, at.Add(-time.Hour), byLane[0][0]), want: is(6, at.Add(time.Second))},
+		{name: "ok/taken-back", call: usage(-1, at.Add(time.Hour), byLane[1][2]), want: is(5, at.Add(time.Second))},
+		{name: "ok/no-certificates", call: func(ctx context.Context) ([]certificates.Certificate, error) {
+			return nil, f.s.WithUsage(ctx, dep, nil)
+		}, want: succeeds[[]certificates.Certificate]},
+	})
+}

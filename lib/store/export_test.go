@@ -7,3 +7,8 @@ import "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 func EventKey(dep string, lane int, seq int64) map[string]types.AttributeValue {
 	return key(eventLanePK(dep, lane), eventSK(seq))
 }
+
+// IdempotencyKey is the key of the record of a request key, for tests that read its TTL.
+func IdempotencyKey(dep, scope, k string) map[string]types.AttributeValue {
+	return key(idempotencyPK(dep, scope, k), idempotencySK)
+}

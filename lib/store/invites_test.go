@@ -22,7 +22,7 @@ func TestCreateInvite(t *testing.T) {
 	create := func(hash string, inv identity.Invite) func(context.Context) (struct{}, error) {
 		return only(func(ctx context.Context) error { return f.s.CreateInvite(ctx, hash, inv) })
 	}
-	run(t, []contract[struct{}]{
+	run(t, f, []contract[struct{}]{
 		{name: "ok", call: create(hash, inv), after: func(t *testing.T) {
 			got, err := f.s.GetInvite(context.Background(), hash)
 			if err != nil || got.DeploymentID != d.ID || got.Email != inv.Email || got.Role != inv.Role || !got.ExpiresAt.Equal(expires) || got.CreatedBy != "pu_admin" {
@@ -58,7 +58,7 @@ func TestGetInvite(t *testing.T) {
 		return func(ctx context.Context) (identity.Invite, error) { return s.GetInvite(ctx, hash) }
 	}
 	const detail = "This deployment link is not valid"
-	run(t, []contract[identity.Invite]{
+	run(t, f, []contract[identity.Invite]{
 		{name: "ok", call: get(f.s, usable), want: func(t *testing.T, got identity.Invite) {
 			if got.DeploymentID != d.ID || got.Role != identity.RoleViewer || !got.ExpiresAt.Equal(expires) || !got.UsedAt.IsZero() {
 				t.Fatalf("link %+v", got)
@@ -95,7 +95,7 @@ func TestRegister(t *testing.T) {
 	}
 	admin, late := user("admin@example.com", identity.RoleAdmin), user("late@example.com", identity.RoleUser)
 	clash, clashUpper := user(taken.Email, identity.RoleUser), user(strings.ToUpper(taken.Email), identity.RoleUser)
-	run(t, []contract[identity.PortalUser]{
+	run(t, f, []contract[identity.PortalUser]{
 		{name: "ok/admin", call: register(adminLink, admin), want: func(t *testing.T, got identity.PortalUser) {
 			if got.ID != admin.ID || got.Version != 1 || got.CreatedAt.IsZero() {
 				t.Fatalf("registered %+v", got)

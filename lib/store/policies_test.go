@@ -39,7 +39,7 @@ func TestPolicies(t *testing.T) {
 			return f.s.UpdatePolicy(ctx, d.ID, current, next, policyLog)
 		}
 	}
-	run(t, []contract[policy.Policy]{
+	run(t, f, []contract[policy.Policy]{
 		{name: "ok/create", call: func(ctx context.Context) (policy.Policy, error) { return f.s.CreatePolicy(ctx, d.ID, fresh, policyLog) },
 			want: func(t *testing.T, got policy.Policy) {
 				if got.Version != 1 || got.ID != fresh.ID {
@@ -84,7 +84,7 @@ func TestPolicies(t *testing.T) {
 	remove := func(p policy.Policy) func(context.Context) (struct{}, error) {
 		return only(func(ctx context.Context) error { return f.s.DeletePolicy(ctx, d.ID, p, policyLog) })
 	}
-	run(t, []contract[struct{}]{
+	run(t, f, []contract[struct{}]{
 		{name: "fail/delete-stale", call: remove(stale), wantErr: store.ErrStale, after: func(t *testing.T) {
 			if _, err := stored(stale.ID); err != nil {
 				t.Fatalf("a stale delete landed: %v", err)
@@ -112,7 +112,7 @@ func TestPolicies(t *testing.T) {
 			}
 		}
 	}
-	run(t, []contract[[]policy.Policy]{
+	run(t, f, []contract[[]policy.Policy]{
 		{name: "ok/all", call: all(d.ID), want: count(3)},
 		{name: "ok/all-over-pages", call: all(many.ID), want: count(store.MaxPageSize + 1)},
 		{name: "ok/list-one-page", call: func(ctx context.Context) ([]policy.Policy, error) {
@@ -148,7 +148,7 @@ func TestPoliciesVersion(t *testing.T) {
 		}
 	}
 	nothing := func(context.Context) error { return nil }
-	run(t, []contract[int64]{
+	run(t, f, []contract[int64]{
 		{name: "ok/zero-before-any-change", call: after(nothing), want: is(0)},
 		{name: "ok/create-moves-it", call: after(func(ctx context.Context) (err error) {
 			p, err = f.s.CreatePolicy(ctx, d.ID, newPolicy(), policyLog)

@@ -42,7 +42,7 @@ func TestPortalLogin(t *testing.T) {
 			}
 		}
 	}
-	run(t, []contract[identity.PortalUser]{
+	run(t, f, []contract[identity.PortalUser]{
 		{name: "ok/by-e-mail", call: byEmail(u.Email), want: is(u)},
 		{name: "ok/by-e-mail-any-case", call: byEmail(strings.ToUpper(u.Email)), want: is(u)},
 		{name: "fail/unknown-e-mail", call: byEmail("nobody@example.com"), wantErr: store.ErrNotFound},
@@ -68,7 +68,7 @@ func TestPortalLogin(t *testing.T) {
 			}
 		}
 	}
-	run(t, []contract[struct{}]{
+	run(t, f, []contract[struct{}]{
 		{name: "ok/failure-counted", call: fail(u.ID, temporary), after: state(u, 1, time.Time{}, false, 2)},
 		{name: "ok/second-failure", call: fail(u.ID, temporary), after: state(u, 2, time.Time{}, false, 3)},
 		{name: "ok/third-failure-locks", call: fail(u.ID, temporary), after: state(u, 0, now.Add(15*time.Minute), false, 5)},
@@ -120,7 +120,7 @@ func TestListPortalUsers(t *testing.T) {
 	for _, u := range first.Items {
 		delete(rest, u.ID)
 	}
-	run(t, []contract[store.Page[identity.PortalUser]]{
+	run(t, f, []contract[store.Page[identity.PortalUser]]{
 		{name: "ok/one-page", call: list(d.ID, store.PageRequest{}), want: ids(want, false)},
 		{name: "ok/next-page", call: list(d.ID, store.PageRequest{Limit: 2, Cursor: first.Next}), want: ids(rest, false)},
 		{name: "fail/cursor-of-other-deployment", call: list(other.ID, store.PageRequest{Limit: 2, Cursor: first.Next}), wantErr: store.ErrInvalidCursor},
@@ -161,7 +161,7 @@ func TestChangePortalUser(t *testing.T) {
 		}
 	}
 	const lastAdmin = "last Admin"
-	run(t, []contract[identity.PortalUser]{
+	run(t, f, []contract[identity.PortalUser]{
 		{name: "ok/rename", call: update(user, func(u *identity.PortalUser) { u.Name = "Renamed" }), want: func(t *testing.T, got identity.PortalUser) {
 			if got.Version != user.Version+1 || got.Name != "Renamed" {
 				t.Fatalf("updated %+v", got)
@@ -191,7 +191,7 @@ func TestChangePortalUser(t *testing.T) {
 			return f.s.DeletePortalUser(ctx, u(), tenant.LogEntry{Actor: "test", Action: "portalUser.deleted"})
 		})
 	}
-	run(t, []contract[struct{}]{
+	run(t, f, []contract[struct{}]{
 		{name: "ok/delete", call: remove(func() identity.PortalUser { return f.portal(gone) }), after: func(t *testing.T) {
 			if _, err := f.s.GetPortalUser(context.Background(), d.ID, gone.ID); !errors.Is(err, store.ErrNotFound) {
 				t.Fatalf("removed user: %v", err)
