@@ -42,9 +42,11 @@ fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
-## test-aws: the store's integration tests against AWS_ENDPOINT_URL (LocalStack) or a real account
+## test-aws: the store's contract tests (every access pattern) against AWS_ENDPOINT_URL (LocalStack) or a real account
+# Each test creates its own table and waits for it to be active, which in AWS takes seconds per
+# table, and can add up to more than go test's default 10 minutes for the package.
 test-aws:
-	SIGNUM_TEST_TARGET=aws $(GO) test -count=1 -v ./lib/store/
+	SIGNUM_TEST_TARGET=aws $(GO) test -count=1 -v -timeout 30m ./lib/store/
 
 ## build: every function as a Lambda bootstrap binary in bin/<function>/bootstrap
 build:
