@@ -114,6 +114,7 @@ func getCached[T any](ctx context.Context, s *Store, pk, sk, op string, decode f
 	return found(item, err, decode, missing)
 }
 
+// found is what get and getCached make of the item they read.
 func found[T any](item map[string]types.AttributeValue, err error, decode func(map[string]types.AttributeValue) (T, error), missing func() error) (T, error) {
 	var zero T
 	switch {
