@@ -46,7 +46,7 @@ func TestProvision(t *testing.T) {
 		t.Fatalf("default policy: %+v %v", dp, err)
 	}
 	req := policy.Request{UserID: "pu_x", Roles: []string{"portal:User"}, At: time.Now(), Certificate: policy.Certificate{ID: "crt_x", Enabled: true}}
-	if dec := policy.Evaluate([]policy.Policy{dp}, req); !dec.Allowed {
+	if dec := policy.NewSet([]policy.Policy{dp}).Evaluate(req); !dec.Allowed {
 		t.Fatalf("portal User cannot sign under the default policy: %+v", dec)
 	}
 	if d.Name != "Acme" || d.Plan != "standard" || d.Status != tenant.StatusActive || d.SoftwareVersion != provisioning.SoftwareVersion ||
