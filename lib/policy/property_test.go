@@ -36,11 +36,6 @@ func subset[T any](r *rand.Rand, s []T, max int) []T {
 	return out
 }
 
-func clock(r *rand.Rand, min, max int) string {
-	m := min + r.IntN(max-min+1)
-	return fmt.Sprintf("%02d:%02d", m/60, m%60)
-}
-
 // randomPolicy returns a policy; most are validated, some are left unvalidated or changed
 // after validation so that the fail-closed rule is exercised as well.
 func randomPolicy(r *rand.Rand, i int) policy.Policy {
