@@ -103,7 +103,7 @@ func TestSignThroughTheAPI(t *testing.T) {
 	// The event log has every decision and completion, and its chains verify.
 	st := function.NewParts(envFor(srv)).Store
 	ctx := context.Background()
-	problems, n, err := st.VerifyEvents(ctx, dep, audit.Lanes)
+	problems, n, err := audit.Verify(ctx, st, dep, audit.Lanes)
 	if err != nil || len(problems) != 0 {
 		t.Fatalf("event log: %+v %v", problems, err)
 	}

@@ -117,7 +117,7 @@ func TestSignWithoutHTTP(t *testing.T) {
 	if decisions != 1 || signed != 1 || denied != 1 || len(page.Items) != 3 {
 		t.Fatalf("events: %d allowed decisions, %d signed completions, %d denials in %d events", decisions, signed, denied, len(page.Items))
 	}
-	problems, n, err := st.VerifyEvents(ctx, d.ID, audit.Lanes)
+	problems, n, err := audit.Verify(ctx, st, d.ID, audit.Lanes)
 	if err != nil || len(problems) != 0 || n != 3 {
 		t.Fatalf("verify: %v %d %v", problems, n, err)
 	}

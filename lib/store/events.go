@@ -357,40 +357,35 @@ func decodeEvent(av map[string]types.AttributeValue) (audit.Event, error) {
 	return e, nil
 }
 
-// VerifyEvents walks every lane of a deployment's event log (lanes 0..lanes-1) and reports
-// every break in the chains, and how many events it checked.
-func (s *Store) VerifyEvents(ctx context.Context, dep string, lanes int) ([]audit.Problem, int, error) {
-	var problems []audit.Problem
-	total := 0
-	for lane := 0; lane < lanes; lane++ {
-		head, err := get(ctx, s, deploymentPK(dep), eventHeadSK(lane), "get event head", decodeAs[eventHeadItem]("event head"), nil)
-		if err != nil {
-			return nil, 0, err
-		}
-		var events []audit.Event
-		in := s.laneQuery(dep, lane)
-		for {
-			out, err := s.db.Query(ctx, in)
-			if err != nil {
-				return nil, 0, unavailable("query events", err)
-			}
-			for _, av := range out.Items {
-				e, err := decodeEvent(av)
-				if err != nil {
-					problems = append(problems, audit.Problem{Lane: lane, Detail: "an event does not decode: " + err.Error()})
-					continue
-				}
-				events = append(events, e)
-			}
-			if len(out.LastEvaluatedKey) == 0 {
-				break
-			}
-			in.ExclusiveStartKey = out.LastEvaluatedKey
-		}
-		total += len(events)
-		problems = append(problems, audit.VerifyLane(lane, events, head.Seq, head.Hash)...)
+// ReadLane reads one lane of a deployment's event log for verification (audit.Verify): its
+// checkpoint and all its events in sequence order (a consistent Query, page by page). An item
+// that does not decode is reported in the lane, not returned as an error: it is what a
+// verification must show.
+func (s *Store) ReadLane(ctx context.Context, dep string, lane int) (audit.Lane, error) {
+	head, err := get(ctx, s, deploymentPK(dep), eventHeadSK(lane), "get event head", decodeAs[eventHeadItem]("event head"), nil)
+	if err != nil {
+		return audit.Lane{}, err
 	}
-	return problems, total, nil
+	out := audit.Lane{Number: lane, HeadSeq: head.Seq, HeadHash: head.Hash}
+	in := s.laneQuery(dep, lane)
+	for {
+		page, err := s.db.Query(ctx, in)
+		if err != nil {
+			return audit.Lane{}, unavailable("query events", err)
+		}
+		for _, av := range page.Items {
+			e, err := decodeEvent(av)
+			if err != nil {
+				out.Undecodable = append(out.Undecodable, err.Error())
+				continue
+			}
+			out.Events = append(out.Events, e)
+		}
+		if len(page.LastEvaluatedKey) == 0 {
+			return out, nil
+		}
+		in.ExclusiveStartKey = page.LastEvaluatedKey
+	}
 }
 
 func jsonString(v any) (string, error) {

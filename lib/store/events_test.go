@@ -69,7 +69,7 @@ func TestEventChain(t *testing.T) {
 	if err := other.CheckpointEvents(ctx, sealed[:8]...); err != nil {
 		t.Fatal(err)
 	}
-	problems, n, err := s.VerifyEvents(ctx, dep, lanes)
+	problems, n, err := audit.Verify(ctx, s, dep, lanes)
 	if err != nil || len(problems) != 0 || n != 64 {
 		t.Fatalf("intact log: %d events, problems %+v, %v", n, problems, err)
 	}
@@ -133,7 +133,7 @@ func TestEventChain(t *testing.T) {
 	if _, err := tg.Clients.DynamoDB.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(tg.Table), Key: k(2, 16)}); err != nil {
 		t.Fatal(err)
 	}
-	problems, _, err = s.VerifyEvents(ctx, dep, lanes)
+	problems, _, err = audit.Verify(ctx, s, dep, lanes)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -186,7 +186,7 @@ func TestSettleEvent(t *testing.T) {
 	if err := s.CheckpointEvents(ctx, next); err != nil {
 		t.Fatal(err)
 	}
-	problems, n, err := s.VerifyEvents(ctx, dep, lanes)
+	problems, n, err := audit.Verify(ctx, s, dep, lanes)
 	if err != nil || len(problems) != 0 || n != 3 {
 		t.Fatalf("log after a settlement: %d events, %+v, %v", n, problems, err)
 	}
@@ -231,7 +231,7 @@ func TestUsageCountedWithCheckpoints(t *testing.T) {
 	if _, err := tg.Clients.DynamoDB.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(tg.Table), Key: store.EventKey(dep, 0, byLane[0][2].Seq)}); err != nil {
 		t.Fatal(err)
 	}
-	problems, _, err := s.VerifyEvents(ctx, dep, 2)
+	problems, _, err := audit.Verify(ctx, s, dep, 2)
 	if err != nil || len(problems) != 1 || problems[0].Lane != 0 || !strings.Contains(problems[0].Detail, "removed") {
 		t.Fatalf("after removing lane 0's checkpointed last event: %+v %v", problems, err)
 	}
@@ -373,7 +373,7 @@ func TestListEvents(t *testing.T) {
 	})
 }
 
-// verified is what VerifyEvents returns.
+// verified is what audit.Verify returns over the store's lanes.
 type verified struct {
 	problems []audit.Problem
 	n        int
@@ -403,7 +403,7 @@ func TestVerifyEvents(t *testing.T) {
 			if err := tamper(ctx, dep); err != nil {
 				return verified{}, err
 			}
-			problems, n, err := f.s.VerifyEvents(ctx, dep, 2)
+			problems, n, err := audit.Verify(ctx, f.s, dep, 2)
 			return verified{problems, n}, err
 		}
 	}

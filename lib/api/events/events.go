@@ -103,7 +103,7 @@ type Verification struct {
 }
 
 func (a api) verify(w http.ResponseWriter, r *http.Request, req *access.Request) error {
-	problems, n, err := a.Store.VerifyEvents(r.Context(), req.Deployment.ID, audit.Lanes)
+	problems, n, err := audit.Verify(r.Context(), a.Store, req.Deployment.ID, audit.Lanes)
 	if err != nil {
 		return err
 	}

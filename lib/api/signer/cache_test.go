@@ -156,7 +156,7 @@ func TestCachedReadsAreConfirmed(t *testing.T) {
 	if superseded != len(changes) {
 		t.Fatalf("%d decisions closed as superseded, want %d", superseded, len(changes))
 	}
-	if problems, _, err := st.VerifyEvents(ctx, d.ID, audit.Lanes); err != nil || len(problems) != 0 {
+	if problems, _, err := audit.Verify(ctx, st, d.ID, audit.Lanes); err != nil || len(problems) != 0 {
 		t.Fatalf("event log: %+v %v", problems, err)
 	}
 }

@@ -252,7 +252,7 @@ func TestFaultsNeverLoseTheRecord(t *testing.T) {
 		}
 	}
 	// And the chains are intact whatever failed along the way.
-	if problems, _, err := clean.Store.VerifyEvents(ctx, d.ID, audit.Lanes); err != nil || len(problems) != 0 {
+	if problems, _, err := audit.Verify(ctx, clean.Store, d.ID, audit.Lanes); err != nil || len(problems) != 0 {
 		t.Fatalf("event log after faults: %+v %v", problems, err)
 	}
 }

@@ -34,7 +34,7 @@ func TestRemovedCompletionIsReported(t *testing.T) {
 	}
 	verify := func() []audit.Problem {
 		t.Helper()
-		problems, _, err := st.VerifyEvents(ctx, d.ID, audit.Lanes)
+		problems, _, err := audit.Verify(ctx, st, d.ID, audit.Lanes)
 		if err != nil {
 			t.Fatal(err)
 		}
