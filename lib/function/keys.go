@@ -14,9 +14,9 @@ import (
 	"github.com/opensignum/signum/lib/keys/pkcs11"
 )
 
-// Backends are the key backends env configures: AWS KMS always, PKCS#11 when PKCS11_LIBRARY
-// is set (its PIN read from Secrets Manager, or given by the local server).
-func Backends(ctx context.Context, env Env) ([]keys.Backend, error) {
+// KeyRegistry opens keys on the backends env configures: AWS KMS always, PKCS#11 when
+// PKCS11_LIBRARY is set (its PIN read from Secrets Manager, or given by the local server).
+func KeyRegistry(ctx context.Context, env Env) (*keys.Registry, error) {
 	backends := []keys.Backend{awskms.New(env.Clients.KMS)}
 	if env.Config.PKCS11Library != "" {
 		pin := env.Config.PKCS11PIN
@@ -35,7 +35,7 @@ func Backends(ctx context.Context, env Env) ([]keys.Backend, error) {
 		env.Log.Info("PKCS#11 backend", slog.Any("pkcs11", cfg))
 		backends = append(backends, hsm)
 	}
-	return backends, nil
+	return keys.NewRegistry(backends...), nil
 }
 
 // secretPIN reads the HSM crypto user's PIN from Secrets Manager, once per cold start.

@@ -27,17 +27,28 @@ import (
 // MaxChainBody caps an imported chain: ten certificates in PEM fit easily.
 const MaxChainBody = 64 << 10
 
-// API serves the certificate routes.
-type API struct {
+// api serves the certificate routes.
+type api struct {
 	parts *function.Parts
 	keys  *keys.Registry
 	// DefaultBackend is used when a request names none.
 	DefaultBackend string
 }
 
+// Build is the console-certificates function: AWS KMS always, and the CloudHSM (PKCS#11)
+// backend when PKCS11_LIBRARY is set.
+func Build(ctx context.Context, env function.Env) (http.Handler, error) {
+	p := function.NewParts(env)
+	registry, err := function.KeyRegistry(ctx, env)
+	if err != nil {
+		return nil, err
+	}
+	return NewHandler(p, registry, access.NewMux(env.Log, p.Guard)), nil
+}
+
 // NewHandler returns the certificate routes on registry's backends.
 func NewHandler(p *function.Parts, registry *keys.Registry, m *access.Mux) *access.Mux {
-	a := &API{parts: p, keys: registry, DefaultBackend: "awskms"}
+	a := api{parts: p, keys: registry, DefaultBackend: "awskms"}
 	admin, read := access.ConsoleAdmins(), access.ConsoleReaders()
 	// GET /console/certificates — console admins and viewers.
 	m.Handle("GET /console/certificates", read, a.list)
@@ -98,7 +109,7 @@ func optTime(t time.Time) *time.Time {
 	return &t
 }
 
-func (a *API) toJSON(c certificates.Certificate) Certificate {
+func (a api) toJSON(c certificates.Certificate) Certificate {
 	out := Certificate{
 		ID: c.ID, Name: c.Name, Status: string(c.State(a.parts.Now())), Backend: c.Backend, Algorithm: string(c.Algorithm),
 		KeyURI: c.KeyURI, Subject: c.Subject, SANs: c.SANs, Serial: c.Serial, Issuer: c.Issuer, Thumbprint: c.Thumbprint,
@@ -131,7 +142,7 @@ type CreateRequest struct {
 	Groups    []string             `json:"groups"`
 }
 
-func (a *API) create(w http.ResponseWriter, r *http.Request, req *access.Request) error {
+func (a api) create(w http.ResponseWriter, r *http.Request, req *access.Request) error {
 	var body CreateRequest
 	if err := edge.DecodeJSON(r, &body, 0); err != nil {
 		return err
@@ -182,7 +193,7 @@ func (a *API) create(w http.ResponseWriter, r *http.Request, req *access.Request
 
 // newKey generates a key labelled label for certificate certID, and its CSR; if the CSR
 // cannot be made the key is deleted again.
-func (a *API) newKey(ctx context.Context, b keys.Backend, alg keys.Algorithm, dep, certID, label string, subject certificates.Subject, sans []string) (keys.Key, string, error) {
+func (a api) newKey(ctx context.Context, b keys.Backend, alg keys.Algorithm, dep, certID, label string, subject certificates.Subject, sans []string) (keys.Key, string, error) {
 	key, err := b.Generate(ctx, keys.GenerateRequest{Algorithm: alg, Label: label, Tags: map[string]string{"signum:deployment": dep, "signum:certificate": certID}})
 	if err != nil {
 		return nil, "", err
@@ -195,7 +206,7 @@ func (a *API) newKey(ctx context.Context, b keys.Backend, alg keys.Algorithm, de
 	return key, csr, nil
 }
 
-func (a *API) checkOwner(ctx context.Context, dep, owner string, bad *fault.Fields) error {
+func (a api) checkOwner(ctx context.Context, dep, owner string, bad *fault.Fields) error {
 	if owner == "" {
 		return nil
 	}
@@ -233,11 +244,11 @@ func validGroups(gs []string, bad *fault.Fields) []string {
 	return out
 }
 
-func (a *API) load(r *http.Request, req *access.Request) (certificates.Certificate, error) {
+func (a api) load(r *http.Request, req *access.Request) (certificates.Certificate, error) {
 	return a.parts.Store.GetCertificate(r.Context(), req.Deployment.ID, r.PathValue("certId"))
 }
 
-func (a *API) get(w http.ResponseWriter, r *http.Request, req *access.Request) error {
+func (a api) get(w http.ResponseWriter, r *http.Request, req *access.Request) error {
 	c, err := a.load(r, req)
 	if err != nil {
 		return err
@@ -250,7 +261,7 @@ func (a *API) get(w http.ResponseWriter, r *http.Request, req *access.Request) e
 	return nil
 }
 
-func (a *API) list(w http.ResponseWriter, r *http.Request, req *access.Request) error {
+func (a api) list(w http.ResponseWriter, r *http.Request, req *access.Request) error {
 	return access.ServeList(w, r, func(ctx context.Context, pr store.PageRequest) (store.Page[certificates.Certificate], error) {
 		page, err := a.parts.Store.ListCertificates(ctx, req.Deployment.ID, pr)
 		if err != nil {
@@ -268,7 +279,7 @@ type PatchRequest struct {
 	Groups  *[]string `json:"groups"`
 }
 
-func (a *API) patch(w http.ResponseWriter, r *http.Request, req *access.Request) error {
+func (a api) patch(w http.ResponseWriter, r *http.Request, req *access.Request) error {
 	var body PatchRequest
 	if err := edge.DecodeJSON(r, &body, 0); err != nil {
 		return err
@@ -333,7 +344,7 @@ type ImportRequest struct {
 	AllowNonCodeSigning bool   `json:"allowNonCodeSigning"`
 }
 
-func (a *API) importChain(w http.ResponseWriter, r *http.Request, req *access.Request) error {
+func (a api) importChain(w http.ResponseWriter, r *http.Request, req *access.Request) error {
 	var body ImportRequest
 	if err := edge.DecodeJSON(r, &body, MaxChainBody); err != nil {
 		return err
@@ -404,7 +415,7 @@ func bundleBytes(s string) []byte {
 	return []byte(t)
 }
 
-func (a *API) downloadChain(w http.ResponseWriter, r *http.Request, req *access.Request) error {
+func (a api) downloadChain(w http.ResponseWriter, r *http.Request, req *access.Request) error {
 	c, err := a.load(r, req)
 	if err != nil {
 		return err
@@ -426,7 +437,7 @@ type RenewRequest struct {
 	Algorithm string `json:"algorithm"`
 }
 
-func (a *API) renew(w http.ResponseWriter, r *http.Request, req *access.Request) error {
+func (a api) renew(w http.ResponseWriter, r *http.Request, req *access.Request) error {
 	var body RenewRequest
 	if err := edge.DecodeJSON(r, &body, 0); err != nil {
 		return err
@@ -470,7 +481,7 @@ func (a *API) renew(w http.ResponseWriter, r *http.Request, req *access.Request)
 	return nil
 }
 
-func (a *API) delete(w http.ResponseWriter, r *http.Request, req *access.Request) error {
+func (a api) delete(w http.ResponseWriter, r *http.Request, req *access.Request) error {
 	cur, err := a.load(r, req)
 	if err != nil {
 		return err

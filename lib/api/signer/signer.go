@@ -3,6 +3,7 @@
 package signer
 
 import (
+	"context"
 	"net/http"
 
 	"github.com/opensignum/signum/lib/access"
@@ -14,6 +15,16 @@ import (
 )
 
 type api struct{ signer *signing.Signer }
+
+// Build is the signer function: the same key backends as the certificates function.
+func Build(ctx context.Context, env function.Env) (http.Handler, error) {
+	p := function.NewParts(env)
+	registry, err := function.KeyRegistry(ctx, env)
+	if err != nil {
+		return nil, err
+	}
+	return NewHandler(p, registry, access.NewMux(env.Log, p.Guard)), nil
+}
 
 // NewHandler returns the signer routes on registry's key backends.
 func NewHandler(p *function.Parts, registry *keys.Registry, m *access.Mux) *access.Mux {
