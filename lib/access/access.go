@@ -82,22 +82,7 @@ func (p Principal) HasConsoleRole(r identity.ConsoleRole) bool {
 // PolicyRoles are the roles signing policies match for the caller, as the guard read them
 // from the stored user. The signer uses them instead of reading the user a second time.
 func (p Principal) PolicyRoles() []string {
-	return PolicyRoles(identity.Roles{Portal: p.PortalRole, Console: p.ConsoleRoles})
-}
-
-// PolicyRoles are the roles signing policies match for a user with roles r: the portal role
-// as "portal:<Role>" for a portal user, then the console roles. It lives here rather than in
-// identity because the spelling is the policy engine's (policy.PortalRole), and policy
-// imports identity.
-func PolicyRoles(r identity.Roles) []string {
-	roles := make([]string, 0, len(r.Console)+1)
-	if r.Portal != "" {
-		roles = append(roles, policy.PortalRole(r.Portal))
-	}
-	for _, c := range r.Console {
-		roles = append(roles, string(c))
-	}
-	return roles
+	return policy.RolesFor(identity.Roles{Portal: p.PortalRole, Console: p.ConsoleRoles})
 }
 
 // Tenancy says where a route finds its deployment.

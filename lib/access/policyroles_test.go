@@ -6,6 +6,7 @@ import (
 
 	"github.com/opensignum/signum/lib/access"
 	"github.com/opensignum/signum/lib/identity"
+	"github.com/opensignum/signum/lib/policy"
 )
 
 // The roles signing policies match: the portal role spelled as the policy engine spells it,
@@ -19,7 +20,7 @@ func TestPolicyRoles(t *testing.T) {
 		"ok/console-user": {identity.Roles{Console: []identity.ConsoleRole{identity.Signer}}, []string{"signer"}},
 		"ok/no-roles":     {identity.Roles{}, []string{}},
 	} {
-		got := access.PolicyRoles(c.roles)
+		got := policy.RolesFor(c.roles)
 		if !slices.Equal(got, c.want) || got == nil {
 			t.Errorf("%s: %q, want %q", name, got, c.want)
 		}

@@ -55,6 +55,19 @@ const PortalRolePrefix = "portal:"
 // Request.Roles, e.g. "portal:Admin".
 func PortalRole(r identity.PortalRole) string { return PortalRolePrefix + string(r) }
 
+// RolesFor are the roles policies match (Request.Roles) for a user with roles r: the portal
+// role spelled with PortalRole for a portal user, then the console roles.
+func RolesFor(r identity.Roles) []string {
+	roles := make([]string, 0, len(r.Console)+1)
+	if r.Portal != "" {
+		roles = append(roles, PortalRole(r.Portal))
+	}
+	for _, c := range r.Console {
+		roles = append(roles, string(c))
+	}
+	return roles
+}
+
 // What lists the certificates a policy is about. A request's certificate matches if its id is
 // listed or any of its groups is.
 type What struct {

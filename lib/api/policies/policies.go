@@ -327,7 +327,7 @@ func (a api) evaluate(w http.ResponseWriter, r *http.Request, req *access.Reques
 	if err != nil {
 		return err
 	}
-	d := policy.NewSet(ps).Evaluate(policy.Request{UserID: body.UserID, Roles: access.PolicyRoles(roles), Process: body.Process, CommandLine: body.CommandLine, At: at,
+	d := policy.NewSet(ps).Evaluate(policy.Request{UserID: body.UserID, Roles: policy.RolesFor(roles), Process: body.Process, CommandLine: body.CommandLine, At: at,
 		Certificate: cert.ForPolicy(at)})
 	edge.WriteJSON(w, http.StatusOK, EvaluateResponse{Allowed: d.Allowed, PolicyID: d.PolicyID, Owner: d.Owner, Reason: d.Reason})
 	return nil
