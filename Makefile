@@ -9,14 +9,14 @@ FUNCTIONS := $(notdir $(wildcard functions/*))
 CGO_FUNCTIONS := console-certificates signer
 lambda_env = $(if $(filter $(1),$(CGO_FUNCTIONS)),CGO_ENABLED=1 GOOS=linux GOARCH=amd64,$(LAMBDA_ENV))
 
-.PHONY: run test vet fmt-check test-aws build clean fuzz bench softhsm tools demo
+.PHONY: run test vet fmt-check deadcode test-aws build clean fuzz bench softhsm tools demo
 
 ## run: the whole service locally on the embedded stand-ins (no Docker, no AWS account)
 run:
 	$(GO) run ./cmd/signum-local
 
 ## test: vet, formatting, and every test (fuzz targets run their seed corpus)
-test: vet fmt-check softhsm tools
+test: vet fmt-check deadcode softhsm tools
 	SIGNUM_REQUIRE_SOFTHSM=1 SIGNUM_REQUIRE_TOOLS=1 $(GO) test -count=1 ./...
 	# the no-cgo build (Lambda functions without PKCS#11): the key packages' tests, stub included
 	CGO_ENABLED=0 $(GO) test -count=1 ./lib/keys/...
@@ -37,6 +37,12 @@ demo:
 ## tools: install osslsigncode and openssl when missing; the CLI tests check signatures with them
 tools:
 	@command -v osslsigncode >/dev/null && command -v openssl >/dev/null || bash scripts/tools-setup.sh
+
+## deadcode: no unused code (functions reachable from no main and no test)
+DEADCODE := golang.org/x/tools/cmd/deadcode@v0.52.0
+deadcode:
+	@out=$$($(GO) run $(DEADCODE) -test ./...); \
+	if [ -n "$$out" ]; then echo "unused code:"; echo "$$out"; exit 1; fi
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

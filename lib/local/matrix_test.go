@@ -173,8 +173,6 @@ const (
 	notFound                    // exactly the answer for a deployment that does not exist
 )
 
-func (e expectation) String() string { return [...]string{"allowed", "denied", "not-found"}[e] }
-
 // TestAuthorizationMatrix calls every route of template.yaml as every kind of principal —
 // anonymous, the operator, each portal role, console admin, viewer and signer, the Signum
 // Administrator, and the same principals of another deployment — and checks each cell
