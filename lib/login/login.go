@@ -13,6 +13,7 @@ import (
 	"github.com/opensignum/signum/lib/identity"
 	"github.com/opensignum/signum/lib/password"
 	"github.com/opensignum/signum/lib/token"
+	"github.com/opensignum/signum/lib/wire"
 )
 
 // ErrFailed is the one answer to every failed login.
@@ -94,16 +95,7 @@ func SetPassword(pw, who string, policy password.Policy, now time.Time) (identit
 	return identity.Credentials{PasswordHash: h, PasswordSetAt: now}, nil
 }
 
-// TokenResponse is the JSON answer that carries a bearer token, for both user systems.
-type TokenResponse struct {
-	Token        string    `json:"token"`
-	TokenType    string    `json:"tokenType"`
-	ExpiresAt    time.Time `json:"expiresAt"`
-	DeploymentID string    `json:"deploymentId"`
-	Roles        []string  `json:"roles"`
-}
-
 // Respond is the answer for token tok issued with claims c.
-func Respond(tok string, c token.Claims) TokenResponse {
-	return TokenResponse{Token: tok, TokenType: "Bearer", ExpiresAt: c.ExpiresAt, DeploymentID: c.Deployment, Roles: c.Roles}
+func Respond(tok string, c token.Claims) wire.Token {
+	return wire.Token{Token: tok, TokenType: "Bearer", ExpiresAt: c.ExpiresAt, DeploymentID: c.Deployment, Roles: c.Roles}
 }

@@ -1,8 +1,8 @@
 // Package wire holds the public API's JSON bodies that more than one side uses, so that the
 // sides cannot drift apart: the bodies of POST /sign and GET /sign/certificates (the signer,
-// lib/api/signer, and its clients, lib/client and the CLI), and the deployment (the operator
-// and portal APIs). It depends on the standard library and lib/tenant only, so a client does
-// not link the service.
+// lib/api/signer, and its clients, lib/client and the CLI), the deployment (the operator and
+// portal APIs) and the bearer-token answer (portal and console logins). It depends on the
+// standard library and lib/tenant only, so a client does not link the service.
 package wire
 
 import (

@@ -246,7 +246,7 @@ func ifMatch(r *http.Request, etag string) error {
 
 // ConsoleTokenResponse is a console token for a portal user.
 type ConsoleTokenResponse struct {
-	login.TokenResponse
+	wire.Token
 	ConsoleDomain string `json:"consoleDomain,omitempty"`
 }
 
@@ -268,7 +268,7 @@ func (a api) consoleToken(w http.ResponseWriter, r *http.Request, req *access.Re
 		return err
 	}
 	edge.WriteJSON(w, http.StatusOK, ConsoleTokenResponse{
-		TokenResponse: login.Respond(tok, claims),
+		Token:         login.Respond(tok, claims),
 		ConsoleDomain: req.Deployment.DomainName,
 	})
 	return nil
