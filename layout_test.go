@@ -76,6 +76,12 @@ func family(rel string) string {
 	return f
 }
 
+// isDynamoDBSDK: the DynamoDB client, its types and its attribute-value marshalling.
+func isDynamoDBSDK(imp string) bool {
+	return strings.HasPrefix(imp, "github.com/aws/aws-sdk-go-v2/service/dynamodb") ||
+		strings.HasPrefix(imp, "github.com/aws/aws-sdk-go-v2/feature/dynamodb")
+}
+
 func under(rel string, prefixes []string) bool {
 	return slices.ContainsFunc(prefixes, func(p string) bool {
 		return rel == p || strings.HasPrefix(rel, strings.TrimSuffix(p, "/")+"/")
@@ -98,7 +104,9 @@ func violations(pkgs []pkg) []string {
 				switch {
 				case isCapability && !test && imp == "net/http":
 					out = append(out, rel+" is a capability and imports net/http (HTTP belongs in lib/api/<family>)")
-				case !test && strings.HasSuffix(imp, "/service/dynamodb") && !under(rel, dynamoDBClients):
+				case isCapability && !test && ours && under(irel, plumbing):
+					out = append(out, rel+" is a capability and imports "+irel+", HTTP plumbing (HTTP belongs in lib/api/<family>)")
+				case !test && isDynamoDBSDK(imp) && !under(rel, dynamoDBClients):
 					out = append(out, rel+" imports the DynamoDB SDK (only lib/store talks to DynamoDB)")
 				case !ours:
 				case family(irel) != "" && isAPI && family(irel) != family(rel):
@@ -132,12 +140,16 @@ func TestLayoutRulesCatch(t *testing.T) {
 		p    pkg
 		want string
 	}{
-		"fail/capability-uses-http":  {pkg{ImportPath: m("lib/policy"), Imports: []string{"net/http"}}, "is a capability and imports net/http"},
-		"fail/api-imports-api":       {pkg{ImportPath: m("lib/api/signer"), Imports: []string{m("lib/api/policies")}}, "never imports another family's"},
-		"fail/capability-uses-api":   {pkg{ImportPath: m("lib/signing"), Imports: []string{m("lib/api/signer")}}, "only functions/, cmd/ and lib/local"},
-		"fail/test-imports-api":      {pkg{ImportPath: m("lib/store"), XTestImports: []string{m("lib/api/console")}}, "only functions/, cmd/ and lib/local"},
-		"fail/handler-uses-dynamodb": {pkg{ImportPath: m("lib/api/console"), Imports: []string{"github.com/aws/aws-sdk-go-v2/service/dynamodb"}}, "only lib/store talks to DynamoDB"},
-		"fail/production-uses-local": {pkg{ImportPath: m("lib/api/health"), Imports: []string{m("lib/devstack")}}, "the local stack is for"},
+		"fail/capability-uses-http":    {pkg{ImportPath: m("lib/policy"), Imports: []string{"net/http"}}, "is a capability and imports net/http"},
+		"fail/api-imports-api":         {pkg{ImportPath: m("lib/api/signer"), Imports: []string{m("lib/api/policies")}}, "never imports another family's"},
+		"fail/capability-uses-api":     {pkg{ImportPath: m("lib/signing"), Imports: []string{m("lib/api/signer")}}, "only functions/, cmd/ and lib/local"},
+		"fail/test-imports-api":        {pkg{ImportPath: m("lib/store"), XTestImports: []string{m("lib/api/console")}}, "only functions/, cmd/ and lib/local"},
+		"fail/handler-uses-dynamodb":   {pkg{ImportPath: m("lib/api/console"), Imports: []string{"github.com/aws/aws-sdk-go-v2/service/dynamodb"}}, "only lib/store talks to DynamoDB"},
+		"fail/handler-uses-ddb-types":  {pkg{ImportPath: m("lib/api/console"), Imports: []string{"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"}}, "only lib/store talks to DynamoDB"},
+		"fail/capability-marshals-ddb": {pkg{ImportPath: m("lib/identity"), Imports: []string{"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"}}, "only lib/store talks to DynamoDB"},
+		"fail/capability-uses-edge":    {pkg{ImportPath: m("lib/signing"), Imports: []string{m("lib/edge")}}, "HTTP plumbing"},
+		"fail/capability-uses-access":  {pkg{ImportPath: m("lib/login"), Imports: []string{m("lib/access")}}, "HTTP plumbing"},
+		"fail/production-uses-local":   {pkg{ImportPath: m("lib/api/health"), Imports: []string{m("lib/devstack")}}, "the local stack is for"},
 	} {
 		got := violations([]pkg{c.p})
 		if len(got) != 1 || !strings.Contains(got[0], c.want) {
