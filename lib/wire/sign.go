@@ -2,7 +2,7 @@
 // sides cannot drift apart: the bodies of POST /sign and GET /sign/certificates (the signer,
 // lib/api/signer, and its clients, lib/client and the CLI), the deployment (the operator and
 // portal APIs) and the bearer-token answer (portal and console logins). It depends on the
-// standard library and lib/tenant only, so a client does not link the service.
+// standard library, lib/tenant and lib/fault only, so a client does not link the service.
 package wire
 
 import (
