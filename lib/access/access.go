@@ -398,37 +398,32 @@ func (g *Guard) certificateUser(ctx context.Context, certPEM string, dep tenant.
 // disabled. Console callers are console users or portal users who opened the console with
 // their portal identity; the kind of the user id says which.
 func (g *Guard) current(ctx context.Context, p *Principal) error {
-	isPortalUser := identity.KindOf(p.UserID) == identity.KindPortal
+	var kind identity.Kind
 	switch {
-	case p.Kind == Portal || (p.Kind == Console && isPortalUser):
-		u, err := g.Tenants.GetPortalUser(ctx, p.DeploymentID, p.UserID)
-		if errors.Is(err, fault.ErrNotFound) {
-			return errInactive
-		}
-		if err != nil {
-			return err
-		}
-		if u.Status != identity.StatusActive {
-			return errInactive
-		}
-		p.PortalRole = u.Role
-		if p.Kind == Console {
-			p.ConsoleRoles = identity.ConsoleRolesFor(u)
-		}
+	case p.Kind == Portal || (p.Kind == Console && identity.KindOf(p.UserID) == identity.KindPortal):
+		kind = identity.KindPortal
 	case p.Kind == Console:
-		u, err := g.Tenants.GetConsoleUser(ctx, p.DeploymentID, p.UserID)
-		if errors.Is(err, fault.ErrNotFound) {
-			return errInactive
+		kind = identity.KindConsole
+	default:
+		return nil
+	}
+	u, err := identity.Active(ctx, g.Tenants, p.DeploymentID, kind, p.UserID)
+	if errors.Is(err, identity.ErrInactive) {
+		return errInactive
+	}
+	if err != nil {
+		return err
+	}
+	switch kind {
+	case identity.KindPortal:
+		p.PortalRole = u.Portal.Role
+		if p.Kind == Console {
+			p.ConsoleRoles = u.Roles().Console
 		}
-		if err != nil {
-			return err
-		}
-		if u.Status != identity.StatusActive {
-			return errInactive
-		}
-		p.ConsoleRoles = u.Roles
+	case identity.KindConsole:
+		p.ConsoleRoles = u.Console.Roles
 		if p.Name == "" {
-			p.Name = u.Username
+			p.Name = u.Console.Username
 		}
 	}
 	return nil

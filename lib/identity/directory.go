@@ -32,25 +32,56 @@ var (
 	ErrInactive = fmt.Errorf("identity: no active user: %w", fault.ErrNotFound)
 )
 
+// User is a user of either system as stored now: Portal is set for a portal user (Kind
+// KindPortal), Console for a console user (KindConsole).
+type User struct {
+	Kind    Kind
+	Portal  PortalUser
+	Console ConsoleUser
+}
+
+// Roles are u's roles: a portal user's product role and the console roles it opens the
+// console with, or a console user's roles.
+func (u User) Roles() Roles {
+	if u.Kind == KindPortal {
+		return Roles{Portal: u.Portal.Role, Console: ConsoleRolesFor(u.Portal)}
+	}
+	return Roles{Console: u.Console.Roles}
+}
+
+// Active reads user id of deployment dep from d as a user of kind k, whatever the id's own
+// prefix says (a portal token names a portal user; KindOf(id) is the kind when only the id is
+// known), and refuses one that is gone or disabled: ErrInactive for a user that is missing or
+// not active, ErrNotUserID for a kind that is neither, and the directory's other errors as
+// they are. It is the one read of "the caller as stored now": the access guard, the console
+// token of a portal user and the policy dry run all use it.
+func Active(ctx context.Context, d Directory, dep string, k Kind, id string) (User, error) {
+	switch k {
+	case KindPortal:
+		u, err := d.GetPortalUser(ctx, dep, id)
+		if err := active(err, u.Status, id); err != nil {
+			return User{}, err
+		}
+		return User{Kind: KindPortal, Portal: u}, nil
+	case KindConsole:
+		u, err := d.GetConsoleUser(ctx, dep, id)
+		if err := active(err, u.Status, id); err != nil {
+			return User{}, err
+		}
+		return User{Kind: KindConsole, Console: u}, nil
+	}
+	return User{}, ErrNotUserID
+}
+
 // ActiveRoles reads the user id of deployment dep from d, by its kind, and returns its roles
 // as stored now: ErrNotUserID for an id of neither kind, ErrInactive for a user that is
 // missing or disabled, and the directory's other errors as they are.
 func ActiveRoles(ctx context.Context, d Directory, dep, id string) (Roles, error) {
-	switch KindOf(id) {
-	case KindPortal:
-		u, err := d.GetPortalUser(ctx, dep, id)
-		if err := active(err, u.Status, id); err != nil {
-			return Roles{}, err
-		}
-		return Roles{Portal: u.Role, Console: ConsoleRolesFor(u)}, nil
-	case KindConsole:
-		u, err := d.GetConsoleUser(ctx, dep, id)
-		if err := active(err, u.Status, id); err != nil {
-			return Roles{}, err
-		}
-		return Roles{Console: u.Roles}, nil
+	u, err := Active(ctx, d, dep, KindOf(id), id)
+	if err != nil {
+		return Roles{}, err
 	}
-	return Roles{}, ErrNotUserID
+	return u.Roles(), nil
 }
 
 // active is the error of a read that returned err and a user of status st.

@@ -163,6 +163,35 @@ func PortalPasswordPolicy() password.Policy { return password.DefaultPolicy() }
 // PortalPasswordPolicy.
 func PortalLockout() password.Lockout { return password.DefaultLockout() }
 
+// SetPassword checks pw against policy (and the user's identity, who) and returns credentials
+// holding its hash, with no failures and no lock.
+func SetPassword(pw, who string, policy password.Policy, now time.Time) (Credentials, error) {
+	if err := policy.Check(pw, who); err != nil {
+		return Credentials{}, err
+	}
+	h, err := password.Hash(pw, password.DefaultParams)
+	if err != nil {
+		return Credentials{}, err
+	}
+	return Credentials{PasswordHash: h, PasswordSetAt: now}, nil
+}
+
+// Unlock lifts a lockout: no failures counted, no lock.
+func (c *Credentials) Unlock() {
+	c.Failures, c.LockedUntil, c.LockedForever = 0, time.Time{}, false
+}
+
+// StatusField parses s, the status a client asks a user to have: active or disabled. Anything
+// else adds field to bad with the reason "must be active or disabled" and is "", false.
+func StatusField(s, field string, bad *fault.Fields) (Status, bool) {
+	st := Status(s)
+	if st != StatusActive && st != StatusDisabled {
+		bad.Add(field, "must be active or disabled")
+		return "", false
+	}
+	return st, true
+}
+
 // DefaultLocalDomain is what provisioning creates.
 func DefaultLocalDomain(deploymentID string) LocalDomain {
 	return LocalDomain{DeploymentID: deploymentID, Password: password.DefaultPolicy(), Lockout: password.DefaultLockout()}

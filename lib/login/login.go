@@ -82,17 +82,10 @@ func record(ctx context.Context, rec Recorder, res Result, deploymentID, userID 
 	return nil
 }
 
-// SetPassword checks pw against policy (and the user's identity) and returns credentials
-// holding its hash, with no failures and no lock.
+// SetPassword is identity.SetPassword, kept for the callers that set passwords with the
+// login flow at hand (tests).
 func SetPassword(pw, who string, policy password.Policy, now time.Time) (identity.Credentials, error) {
-	if err := policy.Check(pw, who); err != nil {
-		return identity.Credentials{}, err
-	}
-	h, err := password.Hash(pw, password.DefaultParams)
-	if err != nil {
-		return identity.Credentials{}, err
-	}
-	return identity.Credentials{PasswordHash: h, PasswordSetAt: now}, nil
+	return identity.SetPassword(pw, who, policy, now)
 }
 
 // Respond is the answer for token tok issued with claims c.

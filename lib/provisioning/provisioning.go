@@ -131,22 +131,8 @@ func (s *Service) validate(req Request) (tenant.Deployment, error) {
 	if !contains(Plans, plan) {
 		bad.Add("plan", "must be one of %s", strings.Join(Plans, ", "))
 	}
-	var domain string
-	if req.DomainName != "" {
-		var err error
-		if domain, err = tenant.NormalizeDomainName(req.DomainName); err == nil {
-			err = tenant.CheckDomainSuffix(domain, s.DomainSuffix)
-		}
-		if err != nil {
-			d, _ := fault.DetailOf(err)
-			bad.Add("domainName", "%s", d)
-		}
-	}
-	allow, err := tenant.ParseAllowlist(req.IPAllowlist)
-	if err != nil {
-		d, _ := fault.DetailOf(err)
-		bad.Add("ipAllowlist", "%s", d)
-	}
+	domain := tenant.DomainNameField(req.DomainName, s.DomainSuffix, &bad)
+	allow := tenant.AllowlistField(req.IPAllowlist, &bad)
 	if len(req.RequestKey) > 256 || strings.IndexFunc(req.RequestKey, func(r rune) bool { return r < 0x21 || r > 0x7e }) >= 0 {
 		bad.Add("requestKey", "must be at most 256 printable ASCII characters without spaces")
 	}

@@ -157,6 +157,37 @@ func CheckDomainSuffix(domain, suffix string) error {
 	return nil
 }
 
+// DomainNameField checks s, a deployment domain name a client sent as the field
+// "domainName", and returns its canonical form: "" stays "" (no domain name); a name that is
+// not a host name, or not one label under suffix (CheckDomainSuffix), adds the field to bad
+// with the reason NormalizeDomainName or CheckDomainSuffix gave. Provisioning and the portal's
+// settings both check domain names with it.
+func DomainNameField(s, suffix string, bad *fault.Fields) string {
+	if s == "" {
+		return ""
+	}
+	d, err := NormalizeDomainName(s)
+	if err == nil {
+		err = CheckDomainSuffix(d, suffix)
+	}
+	if err != nil {
+		detail, _ := fault.DetailOf(err)
+		bad.Add("domainName", "%s", detail)
+	}
+	return d
+}
+
+// AllowlistField is ParseAllowlist for the field "ipAllowlist" a client sent: an entry that
+// does not parse adds the field to bad with ParseAllowlist's reason (and the result is nil).
+func AllowlistField(entries []string, bad *fault.Fields) []netip.Prefix {
+	allow, err := ParseAllowlist(entries)
+	if err != nil {
+		detail, _ := fault.DetailOf(err)
+		bad.Add("ipAllowlist", "%s", detail)
+	}
+	return allow
+}
+
 // ReservedLabels are names under the console domain that no deployment may take: the
 // service's own hosts (the API, the portal, the mutual-TLS signer domain when it is
 // <label>.<ConsoleDomain>, ...).

@@ -5,10 +5,8 @@ package portal
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/opensignum/signum/lib/access"
@@ -19,22 +17,23 @@ import (
 	"github.com/opensignum/signum/lib/login"
 	"github.com/opensignum/signum/lib/provisioning"
 	"github.com/opensignum/signum/lib/store"
-	"github.com/opensignum/signum/lib/tenant"
-	"github.com/opensignum/signum/lib/token"
 	"github.com/opensignum/signum/lib/wire"
 )
 
-// errSignumAdmin refuses customer changes that would revoke the Signum Administrator role,
-// which only the operator side can move.
-var errSignumAdmin = fault.Newf(fault.ErrConflict, "This user is the deployment's Signum Administrator and stays an active Admin; ask the operator to move the role first.")
-
 type api struct {
 	*function.Parts
+	users    *identity.PortalUsers
+	settings *provisioning.Settings
+}
+
+func newAPI(env function.Env) api {
+	p := function.NewParts(env)
+	return api{Parts: p, users: identity.NewPortalUsers(p.Store, p.Now), settings: provisioning.NewSettings(p.Store, p.DomainSuffix)}
 }
 
 // BuildAuth is the portal-auth function: registration and login.
 func BuildAuth(_ context.Context, env function.Env) (http.Handler, error) {
-	a := api{function.NewParts(env)}
+	a := newAPI(env)
 	m := access.NewMux(env.Log, a.Guard)
 	// POST /portal/register — anyone holding a deployment link.
 	m.Handle("POST /portal/register", access.Public(), a.register)
@@ -45,7 +44,7 @@ func BuildAuth(_ context.Context, env function.Env) (http.Handler, error) {
 
 // BuildDeployments is the portal-deployments function: settings and console access.
 func BuildDeployments(_ context.Context, env function.Env) (http.Handler, error) {
-	a := api{function.NewParts(env)}
+	a := newAPI(env)
 	m := access.NewMux(env.Log, a.Guard)
 	// GET /portal/deployments/{id} — portal users of the deployment, any role.
 	m.Handle("GET /portal/deployments/{id}", access.PortalRoles(identity.RoleAdmin, identity.RoleUser, identity.RoleViewer), a.getDeployment)
@@ -59,7 +58,7 @@ func BuildDeployments(_ context.Context, env function.Env) (http.Handler, error)
 
 // BuildUsers is the portal-users function: the deployment's portal users.
 func BuildUsers(_ context.Context, env function.Env) (http.Handler, error) {
-	a := api{function.NewParts(env)}
+	a := newAPI(env)
 	m := access.NewMux(env.Log, a.Guard)
 	// GET /portal/deployments/{id}/users — portal Admins and Viewers.
 	m.Handle("GET /portal/deployments/{id}/users", access.PortalRoles(identity.RoleAdmin, identity.RoleViewer), a.listUsers)
@@ -105,35 +104,7 @@ func (a api) register(w http.ResponseWriter, r *http.Request, _ *access.Request)
 	if err := edge.DecodeJSON(r, &body, 0); err != nil {
 		return err
 	}
-	var bad fault.Fields
-	email, err := identity.NormalizeEmail(body.Email)
-	if err != nil {
-		bad.Add("email", "is not an e-mail address")
-	}
-	name, _ := identity.OptionalName(body.Name, "name", &bad)
-	if body.Token == "" || len(body.Token) > 200 {
-		bad.Add("token", "is the token of a deployment link")
-	}
-	if err := bad.Err(); err != nil {
-		return err
-	}
-	hash := identity.InviteHash(body.Token)
-	inv, err := a.Store.GetInvite(r.Context(), hash)
-	if err != nil {
-		return err
-	}
-	if inv.Email != "" && inv.Email != email {
-		return fault.Fields{{Name: "email", Reason: "this deployment link was made for another address"}}
-	}
-	now := a.Now()
-	creds, err := login.SetPassword(body.Password, email, identity.PortalPasswordPolicy(), now)
-	if err != nil {
-		return err
-	}
-	u, err := a.Store.Register(r.Context(), hash, identity.PortalUser{
-		ID: identity.NewPortalUserID(), DeploymentID: inv.DeploymentID, Email: email, Name: name, Role: inv.Role,
-		Status: identity.StatusActive, SignumAdmin: inv.SignumAdmin, Credentials: creds,
-	})
+	u, err := a.users.Register(r.Context(), identity.Registration{Token: body.Token, Email: body.Email, Name: body.Name, Password: body.Password})
 	if err != nil {
 		return err
 	}
@@ -182,52 +153,7 @@ func (a api) patchDeployment(w http.ResponseWriter, r *http.Request, req *access
 	if err := ifMatch(r, wire.DeploymentETag(cur)); err != nil {
 		return err
 	}
-	next := cur
-	var bad fault.Fields
-	var changes []string
-	if body.Name != nil {
-		if n, ok := identity.RequiredName(*body.Name, "name", &bad); ok && n != cur.Name {
-			next.Name = n
-			changes = append(changes, fmt.Sprintf("name %q", n))
-		}
-	}
-	if body.DomainName != nil {
-		d := ""
-		if *body.DomainName != "" {
-			var err error
-			if d, err = tenant.NormalizeDomainName(*body.DomainName); err == nil {
-				err = tenant.CheckDomainSuffix(d, a.DomainSuffix)
-			}
-			if err != nil {
-				detail, _ := fault.DetailOf(err)
-				bad.Add("domainName", "%s", detail)
-			}
-		}
-		if d != cur.DomainName {
-			next.DomainName = d
-			changes = append(changes, fmt.Sprintf("domain name %q → %q", cur.DomainName, d))
-		}
-	}
-	if body.IPAllowlist != nil {
-		allow, err := tenant.ParseAllowlist(*body.IPAllowlist)
-		if err != nil {
-			detail, _ := fault.DetailOf(err)
-			bad.Add("ipAllowlist", "%s", detail)
-		}
-		next.IPAllowlist = allow
-		changes = append(changes, fmt.Sprintf("IP allowlist [%s]", strings.Join(tenant.FormatAllowlist(allow), ", ")))
-	}
-	if err := bad.Err(); err != nil {
-		return err
-	}
-	if len(changes) == 0 {
-		w.Header().Set("ETag", wire.DeploymentETag(cur))
-		edge.WriteJSON(w, http.StatusOK, wire.DeploymentJSON(cur))
-		return nil
-	}
-	updated, err := a.Store.UpdateDeployment(r.Context(), cur, next, &tenant.LogEntry{
-		Actor: req.Principal.Actor(), Action: "deployment.settings.updated", Detail: strings.Join(changes, "; "),
-	})
+	updated, err := a.settings.Update(r.Context(), cur, provisioning.SettingsPatch{Name: body.Name, DomainName: body.DomainName, IPAllowlist: body.IPAllowlist}, req.Principal.Actor())
 	if err != nil {
 		return err
 	}
@@ -251,19 +177,7 @@ type ConsoleTokenResponse struct {
 }
 
 func (a api) consoleToken(w http.ResponseWriter, r *http.Request, req *access.Request) error {
-	// Read the user: roles come from the user as stored now, not from the portal token.
-	u, err := a.Store.GetPortalUser(r.Context(), req.Deployment.ID, req.Principal.UserID)
-	if err != nil && !errors.Is(err, fault.ErrNotFound) {
-		return err
-	}
-	if err != nil || u.Status != identity.StatusActive {
-		return fault.Newf(fault.ErrUnauthenticated, "Your portal account is no longer active.")
-	}
-	var roles []string
-	for _, role := range identity.ConsoleRolesFor(u) {
-		roles = append(roles, string(role))
-	}
-	tok, claims, err := a.Issuer.Issue(r.Context(), token.Claims{Subject: u.ID, System: token.Console, Deployment: u.DeploymentID, Roles: roles, Name: u.Email})
+	tok, claims, err := login.ConsoleToken(r.Context(), a.Store, a.Issuer, req.Deployment.ID, req.Principal.UserID)
 	if err != nil {
 		return err
 	}
@@ -321,62 +235,17 @@ func (a api) patchUser(w http.ResponseWriter, r *http.Request, req *access.Reque
 	if err := edge.DecodeJSON(r, &body, 0); err != nil {
 		return err
 	}
-	cur, err := a.Store.GetPortalUser(r.Context(), req.Deployment.ID, r.PathValue("userId"))
+	u, err := a.users.Update(r.Context(), req.Deployment.ID, r.PathValue("userId"), req.Principal.Actor(),
+		identity.PortalUserPatch{Role: body.Role, Status: body.Status, Unlock: body.Unlock},
+		func(cur identity.PortalUser) error { return ifMatch(r, fmt.Sprintf(`"%d"`, cur.Version)) })
 	if err != nil {
 		return err
 	}
-	if err := ifMatch(r, fmt.Sprintf(`"%d"`, cur.Version)); err != nil {
-		return err
-	}
-	next := cur
-	var bad fault.Fields
-	var changes []string
-	if body.Role != nil {
-		if role := identity.PortalRole(*body.Role); !role.Valid() {
-			bad.Add("role", "must be Admin, User or Viewer")
-		} else if role != cur.Role {
-			next.Role = role
-			changes = append(changes, fmt.Sprintf("role %s → %s", cur.Role, role))
-		}
-	}
-	if body.Status != nil {
-		if st := identity.Status(*body.Status); st != identity.StatusActive && st != identity.StatusDisabled {
-			bad.Add("status", "must be active or disabled")
-		} else if st != cur.Status {
-			next.Status = st
-			changes = append(changes, fmt.Sprintf("status %s → %s", cur.Status, st))
-		}
-	}
-	if body.Unlock {
-		next.Failures, next.LockedUntil, next.LockedForever = 0, time.Time{}, false
-		changes = append(changes, "unlocked")
-	}
-	if err := bad.Err(); err != nil {
-		return err
-	}
-	if cur.SignumAdmin && (next.Role != identity.RoleAdmin || next.Status != identity.StatusActive) {
-		return errSignumAdmin
-	}
-	if len(changes) > 0 {
-		if cur, err = a.Store.UpdatePortalUser(r.Context(), cur, next, tenant.LogEntry{
-			Actor: req.Principal.Actor(), Action: "portalUser.updated", Detail: cur.Email + ": " + strings.Join(changes, "; "),
-		}); err != nil {
-			return err
-		}
-	}
-	edge.WriteJSON(w, http.StatusOK, a.userJSON(cur))
+	edge.WriteJSON(w, http.StatusOK, a.userJSON(u))
 	return nil
 }
-
 func (a api) deleteUser(w http.ResponseWriter, r *http.Request, req *access.Request) error {
-	u, err := a.Store.GetPortalUser(r.Context(), req.Deployment.ID, r.PathValue("userId"))
-	if err != nil {
-		return err
-	}
-	if u.SignumAdmin {
-		return errSignumAdmin
-	}
-	if err := a.Store.DeletePortalUser(r.Context(), u, tenant.LogEntry{Actor: req.Principal.Actor(), Action: "portalUser.removed", Detail: u.Email}); err != nil {
+	if err := a.users.Remove(r.Context(), req.Deployment.ID, r.PathValue("userId"), req.Principal.Actor()); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
