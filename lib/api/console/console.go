@@ -6,17 +6,11 @@ package console
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
-	"fmt"
 	"net/http"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/opensignum/signum/lib/access"
 	"github.com/opensignum/signum/lib/edge"
-	"github.com/opensignum/signum/lib/fault"
 	"github.com/opensignum/signum/lib/function"
 	"github.com/opensignum/signum/lib/identity"
 	"github.com/opensignum/signum/lib/login"
@@ -27,11 +21,17 @@ import (
 
 type api struct {
 	*function.Parts
+	users *identity.ConsoleUsers
+}
+
+func newAPI(env function.Env) api {
+	p := function.NewParts(env)
+	return api{Parts: p, users: identity.NewConsoleUsers(p.Store, p.Now)}
 }
 
 // BuildAuth is the console-auth function: login and session.
 func BuildAuth(_ context.Context, env function.Env) (http.Handler, error) {
-	a := api{function.NewParts(env)}
+	a := newAPI(env)
 	m := access.NewMux(env.Log, a.Guard)
 	// POST /console/login — anyone the deployment's allowlist admits.
 	m.Handle("POST /console/login", access.PublicOnTenant(), a.login)
@@ -42,7 +42,7 @@ func BuildAuth(_ context.Context, env function.Env) (http.Handler, error) {
 
 // BuildUsers is the console-users function.
 func BuildUsers(_ context.Context, env function.Env) (http.Handler, error) {
-	a := api{function.NewParts(env)}
+	a := newAPI(env)
 	m := access.NewMux(env.Log, a.Guard)
 	// GET /console/users — console admins and viewers.
 	m.Handle("GET /console/users", access.ConsoleReaders(), a.listUsers)
@@ -60,7 +60,7 @@ func BuildUsers(_ context.Context, env function.Env) (http.Handler, error) {
 
 // BuildSettings is the console-settings function: domains and the system log.
 func BuildSettings(_ context.Context, env function.Env) (http.Handler, error) {
-	a := api{function.NewParts(env)}
+	a := newAPI(env)
 	m := access.NewMux(env.Log, a.Guard)
 	// GET /console/domains/local — console admins and viewers.
 	m.Handle("GET /console/domains/local", access.ConsoleReaders(), a.getDomain)
@@ -143,62 +143,14 @@ type CreateUserRequest struct {
 	Roles    []string `json:"roles"`
 }
 
-// parseRoles accepts only roles a console admin may assign.
-func parseRoles(names []string, bad *fault.Fields) []identity.ConsoleRole {
-	var out []identity.ConsoleRole
-	for _, n := range names {
-		r := identity.ConsoleRole(n)
-		if !slices.Contains(identity.AssignableConsoleRoles, r) {
-			bad.Add("roles", "%q is not a role you can assign (console-admin, console-viewer, signer)", fault.Clip(n, 40))
-			continue
-		}
-		if !slices.Contains(out, r) {
-			out = append(out, r)
-		}
-	}
-	return out
-}
-
 func (a api) createUser(w http.ResponseWriter, r *http.Request, req *access.Request) error {
 	var body CreateUserRequest
 	if err := edge.DecodeJSON(r, &body, 0); err != nil {
 		return err
 	}
-	var bad fault.Fields
-	username, err := identity.NormalizeUsername(body.Username)
-	if err != nil {
-		bad.Add("username", "is 3 to 64 letters, digits, '.', '_', '-' or '@'")
-	}
-	name, _ := identity.OptionalName(body.Name, "name", &bad)
-	email := ""
-	if body.Email != "" {
-		if email, err = identity.NormalizeEmail(body.Email); err != nil {
-			bad.Add("email", "is not an e-mail address")
-		}
-	}
-	roles := parseRoles(body.Roles, &bad)
-	if len(body.Roles) == 0 {
-		bad.Add("roles", "at least one of console-admin, console-viewer, signer")
-	}
-	if err := bad.Err(); err != nil {
-		return err
-	}
-	dom, err := a.Store.GetLocalDomain(r.Context(), req.Deployment.ID)
-	if err != nil {
-		return err
-	}
-	// A user without a password is a certificate user: it authenticates only with the client
-	// certificates registered for it.
-	var creds identity.Credentials
-	if body.Password != "" {
-		if creds, err = login.SetPassword(body.Password, username, dom.Password, a.Now()); err != nil {
-			return err
-		}
-	}
-	u, err := a.Store.CreateConsoleUser(r.Context(), identity.ConsoleUser{
-		ID: identity.NewConsoleUserID(), DeploymentID: req.Deployment.ID, Username: username, Name: name, Email: email,
-		Roles: roles, Status: identity.StatusActive, Credentials: creds,
-	}, tenant.LogEntry{Actor: req.Principal.Actor(), Action: "consoleUser.created", Detail: fmt.Sprintf("%s with roles %v", username, identity.ConsoleRoleNames(roles))})
+	u, dom, err := a.users.Create(r.Context(), req.Deployment.ID, req.Principal.Actor(), identity.NewConsoleUser{
+		Username: body.Username, Name: body.Name, Email: body.Email, Password: body.Password, Roles: body.Roles,
+	})
 	if err != nil {
 		return err
 	}
@@ -235,77 +187,18 @@ func (a api) patchUser(w http.ResponseWriter, r *http.Request, req *access.Reque
 	if err := edge.DecodeJSON(r, &body, 0); err != nil {
 		return err
 	}
-	cur, err := a.Store.GetConsoleUser(r.Context(), req.Deployment.ID, r.PathValue("userId"))
+	u, dom, err := a.users.Update(r.Context(), req.Deployment.ID, r.PathValue("userId"), req.Principal.Actor(), identity.ConsoleUserPatch{
+		Name: body.Name, Email: body.Email, Roles: body.Roles, Status: body.Status, Password: body.Password, Unlock: body.Unlock,
+	})
 	if err != nil {
 		return err
 	}
-	dom, err := a.Store.GetLocalDomain(r.Context(), req.Deployment.ID)
-	if err != nil {
-		return err
-	}
-	next := cur
-	var bad fault.Fields
-	var changes []string
-	if body.Name != nil {
-		next.Name, _ = identity.OptionalName(*body.Name, "name", &bad)
-		changes = append(changes, "name")
-	}
-	if body.Email != nil {
-		next.Email = ""
-		if *body.Email != "" {
-			if next.Email, err = identity.NormalizeEmail(*body.Email); err != nil {
-				bad.Add("email", "is not an e-mail address")
-			}
-		}
-		changes = append(changes, "e-mail")
-	}
-	if body.Roles != nil {
-		next.Roles = parseRoles(*body.Roles, &bad)
-		if len(*body.Roles) == 0 {
-			bad.Add("roles", "at least one of console-admin, console-viewer, signer")
-		}
-		changes = append(changes, fmt.Sprintf("roles %v", identity.ConsoleRoleNames(next.Roles)))
-	}
-	if body.Status != nil {
-		if st := identity.Status(*body.Status); st != identity.StatusActive && st != identity.StatusDisabled {
-			bad.Add("status", "must be active or disabled")
-		} else {
-			next.Status = st
-			changes = append(changes, "status "+string(st))
-		}
-	}
-	if err := bad.Err(); err != nil {
-		return err
-	}
-	if body.Password != nil {
-		creds, err := login.SetPassword(*body.Password, cur.Username, dom.Password, a.Now())
-		if err != nil {
-			return err
-		}
-		next.Credentials = creds
-		changes = append(changes, "password reset")
-	}
-	if body.Unlock {
-		next.Failures, next.LockedUntil, next.LockedForever = 0, time.Time{}, false
-		changes = append(changes, "unlocked")
-	}
-	if len(changes) > 0 {
-		if cur, err = a.Store.UpdateConsoleUser(r.Context(), cur, next, tenant.LogEntry{
-			Actor: req.Principal.Actor(), Action: "consoleUser.updated", Detail: cur.Username + ": " + strings.Join(changes, "; "),
-		}); err != nil {
-			return err
-		}
-	}
-	edge.WriteJSON(w, http.StatusOK, userJSON(cur, dom.Lockout, a.Now()))
+	edge.WriteJSON(w, http.StatusOK, userJSON(u, dom.Lockout, a.Now()))
 	return nil
 }
 
 func (a api) deleteUser(w http.ResponseWriter, r *http.Request, req *access.Request) error {
-	u, err := a.Store.GetConsoleUser(r.Context(), req.Deployment.ID, r.PathValue("userId"))
-	if err != nil {
-		return err
-	}
-	if err := a.Store.DeleteConsoleUser(r.Context(), u, tenant.LogEntry{Actor: req.Principal.Actor(), Action: "consoleUser.removed", Detail: u.Username}); err != nil {
+	if err := a.users.Remove(r.Context(), req.Deployment.ID, r.PathValue("userId"), req.Principal.Actor()); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -345,49 +238,12 @@ func (a api) patchDomain(w http.ResponseWriter, r *http.Request, req *access.Req
 	if err := edge.DecodeJSON(r, &body, 0); err != nil {
 		return err
 	}
-	cur, err := a.Store.GetLocalDomain(r.Context(), req.Deployment.ID)
-	if err != nil {
-		return err
-	}
-	next := cur
-	var bad fault.Fields
-	if body.Password != nil {
-		if err := body.Password.Validate(); err != nil {
-			bad = append(bad, prefixed("passwordPolicy.", err)...)
-		}
-		next.Password = *body.Password
-	}
-	if body.Lockout != nil {
-		if err := body.Lockout.Validate(); err != nil {
-			bad = append(bad, prefixed("lockoutPolicy.", err)...)
-		}
-		next.Lockout = *body.Lockout
-	}
-	if err := bad.Err(); err != nil {
-		return err
-	}
-	updated, err := a.Store.UpdateLocalDomain(r.Context(), cur, next, tenant.LogEntry{
-		Actor: req.Principal.Actor(), Action: "localDomain.updated",
-		Detail: "password policy " + compact(next.Password) + "; lockout policy " + compact(next.Lockout),
-	})
+	updated, err := a.users.UpdateDomain(r.Context(), req.Deployment.ID, req.Principal.Actor(), identity.LocalDomainPatch{Password: body.Password, Lockout: body.Lockout})
 	if err != nil {
 		return err
 	}
 	edge.WriteJSON(w, http.StatusOK, domainJSON(updated))
 	return nil
-}
-
-func prefixed(prefix string, err error) fault.Fields {
-	var fs fault.Fields
-	if errors.As(err, &fs) {
-		out := make(fault.Fields, len(fs))
-		for i, f := range fs {
-			out[i] = fault.FieldError{Name: prefix + f.Name, Reason: f.Reason}
-		}
-		return out
-	}
-	d, _ := fault.DetailOf(err)
-	return fault.Fields{{Name: strings.TrimSuffix(prefix, "."), Reason: d}}
 }
 
 // LogEntry is the JSON form of a system log entry.
@@ -405,10 +261,4 @@ func (a api) systemLog(w http.ResponseWriter, r *http.Request, req *access.Reque
 	}, func(e tenant.LogEntry) LogEntry {
 		return LogEntry{ID: e.ID, At: e.At, Actor: e.Actor, Action: e.Action, Detail: e.Detail}
 	})
-}
-
-// compact is v as JSON, the form customers see policies in.
-func compact(v any) string {
-	b, _ := json.Marshal(v)
-	return string(b)
 }
