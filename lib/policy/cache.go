@@ -13,7 +13,7 @@ import (
 // Source is where policies come from (store.Store).
 type Source interface {
 	PoliciesVersion(ctx context.Context, dep string) (int64, error)
-	AllPolicies(ctx context.Context, dep string) ([]Policy, error)
+	Lister
 }
 
 type cacheEntry struct {
@@ -49,12 +49,9 @@ func (c *Cache) SetAt(ctx context.Context, dep string, v int64) (*Set, error) {
 	if ok && e.version == v {
 		return e.set, nil
 	}
-	ps, err := c.src.AllPolicies(ctx, dep)
+	ps, err := Load(ctx, c.src, dep)
 	if err != nil {
 		return nil, err
-	}
-	for i := range ps {
-		_ = ps[i].Validate() // one that no longer validates fails closed in the engine
 	}
 	set := NewSet(ps)
 	c.mu.Lock()

@@ -370,12 +370,6 @@ func (s *Signer) checkpoint(ctx context.Context, events ...audit.Event) {
 	}
 }
 
-// decide is the policy decision on set for c's request from application app.
-func decide(set *policy.Set, c Caller, app wire.Context, cert certificates.Certificate, now time.Time) policy.Decision {
-	return set.Evaluate(policy.Request{UserID: c.UserID, Roles: c.Roles, Process: app.Process, CommandLine: app.CommandLine, At: now,
-		Certificate: cert.ForPolicy(now)})
-}
-
 // MaxApplicationField is the longest process name or command line a caller reports.
 const MaxApplicationField = 4096
 

@@ -6,8 +6,6 @@ package policies
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -17,17 +15,21 @@ import (
 	"github.com/opensignum/signum/lib/edge"
 	"github.com/opensignum/signum/lib/fault"
 	"github.com/opensignum/signum/lib/function"
-	"github.com/opensignum/signum/lib/identity"
 	"github.com/opensignum/signum/lib/policy"
+	"github.com/opensignum/signum/lib/signing"
 	"github.com/opensignum/signum/lib/store"
-	"github.com/opensignum/signum/lib/tenant"
+	"github.com/opensignum/signum/lib/wire"
 )
 
-type api struct{ *function.Parts }
+type api struct {
+	*function.Parts
+	admin *policy.Admin
+}
 
 // Build is the console-policies function.
 func Build(_ context.Context, env function.Env) (http.Handler, error) {
-	a := api{function.NewParts(env)}
+	parts := function.NewParts(env)
+	a := api{Parts: parts, admin: policy.NewAdmin(parts.Store)}
 	m := access.NewMux(env.Log, a.Guard)
 	read, admin := access.ConsoleReaders(), access.ConsoleAdmins()
 	// GET /console/policies — console admins and viewers.
@@ -130,68 +132,27 @@ func toJSON(p policy.Policy) Policy {
 	return out
 }
 
-var weekdays = map[string]time.Weekday{"sunday": time.Sunday, "monday": time.Monday, "tuesday": time.Tuesday,
-	"wednesday": time.Wednesday, "thursday": time.Thursday, "friday": time.Friday, "saturday": time.Saturday}
-
-// fromJSON converts and validates a policy body.
-func fromJSON(b Policy, id string) (policy.Policy, error) {
-	p := policy.Policy{ID: id, Name: strings.TrimSpace(b.Name), Enabled: b.Enabled, Priority: b.Priority, Action: policy.Action(b.Action),
+// draft is the policy body as the administration takes it (policy.Draft): the JSON shape
+// mapped field for field; the rules (week-day names, validation) are the capability's.
+func draft(b Policy) policy.Draft {
+	d := policy.Draft{Name: b.Name, Enabled: b.Enabled, Priority: b.Priority, Action: policy.Action(b.Action),
 		What: policy.What{Certificates: b.What.Certificates, Groups: b.What.Groups}, Who: policy.Who{Users: b.Who.Users, Roles: b.Who.Roles}}
 	for _, w := range b.Where {
-		p.Where = append(p.Where, policy.Application{Process: w.Process, CommandLine: w.CommandLine})
+		d.Where = append(d.Where, policy.Application{Process: w.Process, CommandLine: w.CommandLine})
 	}
-	var bad fault.Fields
 	if b.When != nil {
-		p.When.TimeZone = b.When.TimeZone
-		for i, win := range b.When.Windows {
-			pw := policy.Window{From: win.From, To: win.To}
-			for _, d := range win.Days {
-				wd, ok := weekdays[strings.ToLower(d)]
-				if !ok {
-					bad.Add(fmt.Sprintf("when.windows[%d].days", i), "%q is not a week day (monday … sunday)", fault.Clip(d, 20))
-					continue
-				}
-				pw.Days = append(pw.Days, wd)
-			}
-			p.When.Windows = append(p.When.Windows, pw)
+		d.When.TimeZone = b.When.TimeZone
+		for _, win := range b.When.Windows {
+			d.When.Windows = append(d.When.Windows, policy.DraftWindow{Days: win.Days, From: win.From, To: win.To})
 		}
 		if b.When.NotBefore != nil {
-			p.When.NotBefore = *b.When.NotBefore
+			d.When.NotBefore = *b.When.NotBefore
 		}
 		if b.When.NotAfter != nil {
-			p.When.NotAfter = *b.When.NotAfter
+			d.When.NotAfter = *b.When.NotAfter
 		}
 	}
-	if err := bad.Err(); err != nil {
-		return policy.Policy{}, err
-	}
-	if err := p.Validate(); err != nil {
-		return policy.Policy{}, err
-	}
-	return p, nil
-}
-
-// all loads and validates every policy of the deployment.
-func (a api) all(ctx context.Context, dep string) ([]policy.Policy, error) {
-	ps, err := a.Store.AllPolicies(ctx, dep)
-	if err != nil {
-		return nil, err
-	}
-	for i := range ps {
-		_ = ps[i].Validate() // a stored policy that no longer validates fails closed in the engine
-	}
-	return ps, nil
-}
-
-func (a api) checkConflicts(ctx context.Context, dep string, p policy.Policy) error {
-	existing, err := a.all(ctx, dep)
-	if err != nil {
-		return err
-	}
-	if ids := policy.Conflicts(existing, p); len(ids) > 0 {
-		return fault.Newf(fault.ErrConflict, "At priority %d this policy could contradict %s: give one of them another priority or make their certificates or users disjoint.", p.Priority, strings.Join(ids, ", "))
-	}
-	return nil
+	return d
 }
 
 func (a api) create(w http.ResponseWriter, r *http.Request, req *access.Request) error {
@@ -199,14 +160,7 @@ func (a api) create(w http.ResponseWriter, r *http.Request, req *access.Request)
 	if err := edge.DecodeJSON(r, &body, 0); err != nil {
 		return err
 	}
-	p, err := fromJSON(body, tenant.NewID("pol_"))
-	if err != nil {
-		return err
-	}
-	if err := a.checkConflicts(r.Context(), req.Deployment.ID, p); err != nil {
-		return err
-	}
-	p, err = a.Store.CreatePolicy(r.Context(), req.Deployment.ID, p, tenant.LogEntry{Actor: req.Principal.Actor(), Action: "policy.created", Detail: fmt.Sprintf("%s %q: %s at priority %d", p.ID, p.Name, p.Action, p.Priority)})
+	p, err := a.admin.Create(r.Context(), req.Deployment.ID, draft(body), req.Principal.Actor())
 	if err != nil {
 		return err
 	}
@@ -239,33 +193,7 @@ func (a api) replace(w http.ResponseWriter, r *http.Request, req *access.Request
 	if err := edge.DecodeJSON(r, &body, 0); err != nil {
 		return err
 	}
-	cur, err := a.Store.GetPolicy(r.Context(), req.Deployment.ID, r.PathValue("policyId"))
-	if err != nil {
-		return err
-	}
-	// The version read: If-Match, else the body's version; one of them is required, so that
-	// a replace never silently overwrites someone else's change.
-	read := body.Version
-	if m := r.Header.Get("If-Match"); m != "" {
-		if read, err = strconv.ParseInt(strings.Trim(m, `"`), 10, 64); err != nil {
-			return fault.Newf(fault.ErrPrecondition, "If-Match must be the policy's ETag, like \"3\".")
-		}
-	}
-	if read == 0 {
-		return fault.Fields{{Name: "version", Reason: "send the version you read (or If-Match) so that concurrent changes are not lost"}}
-	}
-	if read != cur.Version {
-		return fault.Newf(store.ErrStale, "Policy %s was changed by someone else (version %d, you read %d); read it again.", cur.ID, cur.Version, read)
-	}
-	next, err := fromJSON(body, cur.ID)
-	if err != nil {
-		return err
-	}
-	if err := a.checkConflicts(r.Context(), req.Deployment.ID, next); err != nil {
-		return err
-	}
-	updated, err := a.Store.UpdatePolicy(r.Context(), req.Deployment.ID, cur, next, tenant.LogEntry{Actor: req.Principal.Actor(), Action: "policy.updated",
-		Detail: fmt.Sprintf("%s %q: %s at priority %d, enabled %v", cur.ID, next.Name, next.Action, next.Priority, next.Enabled)})
+	updated, err := a.admin.Replace(r.Context(), req.Deployment.ID, r.PathValue("policyId"), expected(r, body), draft(body), req.Principal.Actor())
 	if err != nil {
 		return err
 	}
@@ -274,12 +202,23 @@ func (a api) replace(w http.ResponseWriter, r *http.Request, req *access.Request
 	return nil
 }
 
-func (a api) delete(w http.ResponseWriter, r *http.Request, req *access.Request) error {
-	p, err := a.Store.GetPolicy(r.Context(), req.Deployment.ID, r.PathValue("policyId"))
-	if err != nil {
-		return err
+// expected is the version the caller read: If-Match (the policy's ETag), else the body's
+// version (0: neither). A malformed If-Match is an error that Replace returns once the policy
+// is found.
+func expected(r *http.Request, body Policy) policy.Expected {
+	m := r.Header.Get("If-Match")
+	if m == "" {
+		return policy.Expected{Version: body.Version}
 	}
-	if err := a.Store.DeletePolicy(r.Context(), req.Deployment.ID, p, tenant.LogEntry{Actor: req.Principal.Actor(), Action: "policy.deleted", Detail: fmt.Sprintf("%s %q", p.ID, p.Name)}); err != nil {
+	v, err := strconv.ParseInt(strings.Trim(m, `"`), 10, 64)
+	if err != nil {
+		return policy.Expected{Err: fault.Newf(fault.ErrPrecondition, "If-Match must be the policy's ETag, like \"3\".")}
+	}
+	return policy.Expected{Version: v}
+}
+
+func (a api) delete(w http.ResponseWriter, r *http.Request, req *access.Request) error {
+	if err := a.admin.Delete(r.Context(), req.Deployment.ID, r.PathValue("policyId"), req.Principal.Actor()); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -309,38 +248,11 @@ func (a api) evaluate(w http.ResponseWriter, r *http.Request, req *access.Reques
 	if err := edge.DecodeJSON(r, &body, 0); err != nil {
 		return err
 	}
-	ctx := r.Context()
-	dep := req.Deployment.ID
-	roles, err := identity.ActiveRoles(ctx, a.Store, dep, body.UserID)
-	if err != nil {
-		return userIDError(err, body.UserID)
-	}
-	cert, err := a.Store.GetCertificate(ctx, dep, body.CertificateID)
+	d, err := signing.DryRun(r.Context(), a.Store, a.Now, signing.Trial{DeploymentID: req.Deployment.ID, UserID: body.UserID, CertificateID: body.CertificateID,
+		App: wire.Context{Process: body.Process, CommandLine: body.CommandLine}, At: body.At})
 	if err != nil {
 		return err
 	}
-	at := a.Now()
-	if body.At != nil {
-		at = *body.At
-	}
-	ps, err := a.all(ctx, dep)
-	if err != nil {
-		return err
-	}
-	d := policy.NewSet(ps).Evaluate(policy.Request{UserID: body.UserID, Roles: policy.RolesFor(roles), Process: body.Process, CommandLine: body.CommandLine, At: at,
-		Certificate: cert.ForPolicy(at)})
 	edge.WriteJSON(w, http.StatusOK, EvaluateResponse{Allowed: d.Allowed, PolicyID: d.PolicyID, Owner: d.Owner, Reason: d.Reason})
 	return nil
-}
-
-// userIDError is the answer to a dry run for a user whose roles could not be read (err, from
-// identity.ActiveRoles): the field userId names what is wrong with it.
-func userIDError(err error, id string) error {
-	switch {
-	case errors.Is(err, identity.ErrNotUserID):
-		return fault.Fields{{Name: "userId", Reason: "is not a user of this deployment"}}
-	case errors.Is(err, identity.ErrInactive):
-		return fault.Fields{{Name: "userId", Reason: fmt.Sprintf("%s is not an active user of this deployment", fault.Clip(id, 40))}}
-	}
-	return err
 }
