@@ -1,6 +1,8 @@
 // Package certificates is the certificate side of key custody: the certificate signing request a new
-// key makes, and the checks an issued chain must pass before it is attached to its key. It is
-// pure (no I/O): time is passed in.
+// key makes, the checks an issued chain must pass before it is attached to its key (both pure:
+// time is passed in), and the certificate lifecycle (Lifecycle: create, import the chain, update,
+// renew, delete) on a narrow Store and the key backends, with an injected clock. It knows
+// nothing of HTTP.
 package certificates
 
 import (
