@@ -138,3 +138,66 @@ func TestParse(t *testing.T) {
 		t.Fatalf("not reported: %v (got %v)", want, fields)
 	}
 }
+
+// TestDryRun: a dry run reads the user's roles, the certificate and the policies and decides
+// as signing would (the same decide), at the instant asked for; a user id that is no user, and
+// an unknown certificate, are refused.
+func TestDryRun(t *testing.T) {
+	ctx := context.Background()
+	tg := devstack.NewEmbedded(t)
+	st := store.New(tg.Clients.DynamoDB, tg.Table, store.StaticKey(make([]byte, 32)))
+	log := tenant.LogEntry{Actor: "test", Action: "fixture"}
+	dep := tenant.NewID("dep_")
+	now := time.Now().UTC().Truncate(time.Second)
+	cert, err := st.CreateCertificate(ctx, certificates.Certificate{ID: tenant.NewID("crt_"), DeploymentID: dep, Name: "test", Status: certificates.StatusActive,
+		Backend: "awskms", Algorithm: keys.ECP256, KeyURI: "awskms:///dry-run", Subject: certificates.Subject{CommonName: "dry run"},
+		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(time.Hour)}, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := st.CreateConsoleUser(ctx, identity.ConsoleUser{ID: tenant.NewID("cu_"), DeploymentID: dep, Username: "ci", Roles: []identity.ConsoleRole{identity.Signer},
+		Status: identity.StatusActive}, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := st.CreatePolicy(ctx, dep, policy.Policy{ID: tenant.NewID("pol_"), Name: "signers with make", Enabled: true, Priority: 1, Action: policy.Allow,
+		What: policy.What{Certificates: []string{cert.ID}}, Who: policy.Who{Roles: []string{string(identity.Signer)}}, Where: []policy.Application{{Process: "make"}}}, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock := func() time.Time { return now }
+	later := now.Add(2 * time.Hour)
+	for name, tc := range map[string]struct {
+		trial   signing.Trial
+		allowed bool
+		field   string
+		err     error
+	}{
+		"ok/allowed-by-role":       {trial: signing.Trial{UserID: u.ID, CertificateID: cert.ID, App: wire.Context{Process: "make"}}, allowed: true},
+		"ok/denied-other-app":      {trial: signing.Trial{UserID: u.ID, CertificateID: cert.ID, App: wire.Context{Process: "cmake"}}},
+		"ok/denied-after-expiry":   {trial: signing.Trial{UserID: u.ID, CertificateID: cert.ID, App: wire.Context{Process: "make"}, At: &later}},
+		"fail/not-a-user-id":       {trial: signing.Trial{UserID: "crt_x", CertificateID: cert.ID}, field: "userId"},
+		"fail/no-such-user":        {trial: signing.Trial{UserID: "cu_missing", CertificateID: cert.ID}, field: "userId"},
+		"fail/no-such-certificate": {trial: signing.Trial{UserID: u.ID, CertificateID: "crt_missing"}, err: store.ErrNotFound},
+	} {
+		t.Run(name, func(t *testing.T) {
+			tc.trial.DeploymentID = dep
+			d, err := signing.DryRun(ctx, st, clock, tc.trial)
+			var fields fault.Fields
+			switch {
+			case tc.field != "":
+				if !errors.As(err, &fields) || len(fields) != 1 || fields[0].Name != tc.field {
+					t.Fatalf("DryRun = %+v, %v; want a field error on %s", d, err, tc.field)
+				}
+			case tc.err != nil:
+				if !errors.Is(err, tc.err) {
+					t.Fatalf("DryRun = %+v, %v; want %v", d, err, tc.err)
+				}
+			case err != nil:
+				t.Fatal(err)
+			case d.Allowed != tc.allowed || tc.allowed && d.PolicyID != p.ID:
+				t.Fatalf("DryRun = %+v, want allowed %v by %s", d, tc.allowed, p.ID)
+			}
+		})
+	}
+}
