@@ -133,3 +133,21 @@ func TestCheckDomainSuffix(t *testing.T) {
 		t.Errorf("no suffix: %v", err)
 	}
 }
+
+func TestFields(t *testing.T) {
+	var bad fault.Fields
+	if d := tenant.DomainNameField("", "x.example", &bad); d != "" || bad != nil {
+		t.Errorf("ok/empty: %q %v", d, bad)
+	}
+	if d := tenant.DomainNameField("Acme.X.Example.", "x.example", &bad); d != "acme.x.example" || bad != nil {
+		t.Errorf("ok/name: %q %v", d, bad)
+	}
+	if a := tenant.AllowlistField([]string{"10.0.0.0/8", "10.1.0.0/8"}, &bad); len(a) != 1 || bad != nil {
+		t.Errorf("ok/allowlist: %v %v", a, bad)
+	}
+	tenant.DomainNameField("www.x.example", "x.example", &bad)
+	tenant.AllowlistField([]string{"nope"}, &bad)
+	if len(bad) != 2 || bad[0].Name != "domainName" || !strings.Contains(bad[0].Reason, "reserved") || bad[1].Name != "ipAllowlist" || !strings.Contains(bad[1].Reason, `"nope"`) {
+		t.Errorf("fail/fields: %v", bad)
+	}
+}
