@@ -112,21 +112,9 @@ func (a api) createClientCert(w http.ResponseWriter, r *http.Request, req *acces
 	if err != nil {
 		return err
 	}
-	u, err := a.Store.GetConsoleUser(r.Context(), req.Deployment.ID, c.UserID)
+	u, err := clientauth.CheckLimits(r.Context(), a.Store, c, store.MaxCAsPerIssuer())
 	if err != nil {
 		return err
-	}
-	if n, err := a.Store.CountClientCredentials(r.Context(), req.Deployment.ID, u.ID); err != nil {
-		return err
-	} else if n >= clientauth.MaxPerUser {
-		return fault.Newf(fault.ErrConflict, "The user %s has %d client certificates, the most a user may have; remove one first.", u.Username, n)
-	}
-	if c.Kind == clientauth.Authority {
-		if n, err := a.Store.CountCACredentials(r.Context(), req.Deployment.ID, c.IssuerKey()); err != nil {
-			return err
-		} else if n >= store.MaxCAsPerIssuer() {
-			return fault.Newf(fault.ErrConflict, "This CA is registered for %d users already, the most one CA may serve; pin the users' certificates instead.", n)
-		}
 	}
 	j := clientCertJSON(c)
 	c, err = a.Store.CreateClientCredential(r.Context(), c, u.Version, tenant.LogEntry{
@@ -198,36 +186,13 @@ func (a api) revokeClientCert(w http.ResponseWriter, r *http.Request, req *acces
 	if err != nil {
 		return err
 	}
-	cert, err := c.Certificate()
+	v, err := clientauth.Revoke(c, body.Serial, body.Reason)
 	if err != nil {
 		return err
 	}
-	var bad fault.Fields
-	serial := ""
-	switch {
-	case body.Serial == "" && c.Kind == clientauth.Pinned:
-		serial = clientauth.SerialOf(cert)
-	case body.Serial == "":
-		bad.Add("serial", "is required: the serial number (hex) of a certificate this CA issued")
-	default:
-		var ok bool
-		if serial, ok = clientauth.NormalizeSerial(body.Serial); !ok {
-			bad.Add("serial", "is a certificate serial number in hex, e.g. \"01:a3:ff\"")
-		} else if c.Kind == clientauth.Pinned && serial != clientauth.SerialOf(cert) {
-			bad.Add("serial", "is not the serial of this pinned certificate (%s)", clientauth.SerialOf(cert))
-		}
-	}
-	reason, _ := identity.OptionalName(body.Reason, "reason", &bad)
-	if err := bad.Err(); err != nil {
-		return err
-	}
-	issuer := cert.Issuer.String()
-	if c.Kind == clientauth.Authority {
-		issuer = cert.Subject.String()
-	}
 	rv, err := a.Store.RevokeClientCertificate(r.Context(), req.Deployment.ID, c.IssuerKey(), store.Revocation{
-		Serial: serial, Issuer: issuer, CredentialID: c.ID, Reason: reason, RevokedBy: req.Principal.Actor(),
-	}, tenant.LogEntry{Actor: req.Principal.Actor(), Action: "clientCertificate.revoked", Detail: fmt.Sprintf("serial %s of %s (user %s)", serial, issuer, c.UserID)})
+		Serial: v.Serial, Issuer: v.Issuer, CredentialID: c.ID, Reason: v.Reason, RevokedBy: req.Principal.Actor(),
+	}, tenant.LogEntry{Actor: req.Principal.Actor(), Action: "clientCertificate.revoked", Detail: fmt.Sprintf("serial %s of %s (user %s)", v.Serial, v.Issuer, c.UserID)})
 	if err != nil {
 		return err
 	}
