@@ -29,7 +29,6 @@ import (
 	"github.com/opensignum/signum/lib/identity"
 	"github.com/opensignum/signum/lib/keys"
 	"github.com/opensignum/signum/lib/local"
-	"github.com/opensignum/signum/lib/login"
 	"github.com/opensignum/signum/lib/password"
 	"github.com/opensignum/signum/lib/provisioning"
 	"github.com/opensignum/signum/lib/store"
@@ -551,7 +550,7 @@ func claims(sys, user, dep string, roles []string) token.Claims {
 }
 
 func loginCreds() (identity.Credentials, error) {
-	return login.SetPassword(strongPassword, "fixture", password.DefaultPolicy(), time.Now())
+	return identity.SetPassword(strongPassword, "fixture", password.DefaultPolicy(), time.Now())
 }
 
 // fixtureCertificate stores an active certificate record whose key does not exist: enough for

@@ -82,12 +82,6 @@ func record(ctx context.Context, rec Recorder, res Result, deploymentID, userID 
 	return nil
 }
 
-// SetPassword is identity.SetPassword, kept for the callers that set passwords with the
-// login flow at hand (tests).
-func SetPassword(pw, who string, policy password.Policy, now time.Time) (identity.Credentials, error) {
-	return identity.SetPassword(pw, who, policy, now)
-}
-
 // Respond is the answer for token tok issued with claims c.
 func Respond(tok string, c token.Claims) wire.Token {
 	return wire.Token{Token: tok, TokenType: "Bearer", ExpiresAt: c.ExpiresAt, DeploymentID: c.Deployment, Roles: c.Roles}

@@ -12,7 +12,7 @@ import (
 func TestAttempt(t *testing.T) {
 	now := time.Now()
 	lock := password.DefaultLockout()
-	creds, err := login.SetPassword("Correct-Horse-9-Battery", "ada", password.DefaultPolicy(), now)
+	creds, err := identity.SetPassword("Correct-Horse-9-Battery", "ada", password.DefaultPolicy(), now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,7 +39,7 @@ func TestAttempt(t *testing.T) {
 			t.Errorf("%s: %v, want %v", name, got, c.want)
 		}
 	}
-	if _, err := login.SetPassword("short", "ada", password.DefaultPolicy(), now); err == nil {
+	if _, err := identity.SetPassword("short", "ada", password.DefaultPolicy(), now); err == nil {
 		t.Error("weak password set")
 	}
 }
