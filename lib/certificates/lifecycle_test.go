@@ -164,7 +164,7 @@ func TestLifecycle(t *testing.T) {
 		t.Errorf("renew a pending certificate: %v, want a conflict", err)
 	}
 	enable := true
-	if _, err := s.life.Update(ctx, s.dep, actor, c.ID, certificates.Changes{Enabled: &enable}); !hasField(err, "enabled") {
+	if _, err := s.life.Update(ctx, s.dep, actor, c.ID, certificates.Changes{Enabled: &enable}); !fault.HasField(err, "enabled") {
 		t.Errorf("enable a pending certificate: %v, want a problem of enabled", err)
 	}
 	if _, err := s.life.Chain(ctx, s.dep, c.ID); !errors.Is(err, fault.ErrNotFound) {
@@ -195,7 +195,7 @@ func TestLifecycle(t *testing.T) {
 
 	// Renew with a new algorithm: the current key stays until the new chain is imported.
 	oldKey := c.KeyURI
-	if _, err := s.life.Renew(ctx, s.dep, actor, c.ID, "DSA_1024"); !hasField(err, "algorithm") {
+	if _, err := s.life.Renew(ctx, s.dep, actor, c.ID, "DSA_1024"); !fault.HasField(err, "algorithm") {
 		t.Errorf("renew with an unknown algorithm: %v, want a problem of algorithm", err)
 	}
 	c, err = s.life.Renew(ctx, s.dep, actor, c.ID, "EC_P384")
@@ -339,9 +339,4 @@ func TestNothingHalfMade(t *testing.T) {
 	if s.deleted(t, c.KeyURI) {
 		t.Error("a failed renewal deleted the certificate's key")
 	}
-}
-
-func hasField(err error, name string) bool {
-	var fields fault.Fields
-	return errors.As(err, &fields) && slices.ContainsFunc(fields, func(f fault.FieldError) bool { return f.Name == name })
 }

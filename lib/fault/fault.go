@@ -9,6 +9,7 @@ package fault
 import (
 	"errors"
 	"fmt"
+	"slices"
 )
 
 // Kinds of failure. Each maps to exactly one HTTP status at the edge.
@@ -115,6 +116,12 @@ func (f Fields) Error() string {
 
 // Unwrap makes Fields an ErrInvalid.
 func (f Fields) Unwrap() error { return ErrInvalid }
+
+// HasField reports whether err is (or wraps) field errors that name the field name.
+func HasField(err error, name string) bool {
+	var f Fields
+	return errors.As(err, &f) && slices.ContainsFunc(f, func(e FieldError) bool { return e.Name == name })
+}
 
 // Clip shortens s to n bytes (marking the cut) before it is quoted in a caller-safe detail,
 // so that a huge or hostile input is not echoed back whole.

@@ -31,10 +31,10 @@ func deployment(t *testing.T) (*store.Store, *identity.PortalUsers, *identity.Co
 		t.Fatal(err)
 	}
 	pu := identity.NewPortalUsers(st, now)
-	if _, err := pu.Register(ctx, identity.Registration{Token: res.FirstAdminLink, Email: "eve@example.com", Password: strong}); !hasField(err, "email") {
+	if _, err := pu.Register(ctx, identity.Registration{Token: res.FirstAdminLink, Email: "eve@example.com", Password: strong}); !fault.HasField(err, "email") {
 		t.Fatalf("fail/link made for another address: %v", err)
 	}
-	if _, err := pu.Register(ctx, identity.Registration{Token: "", Email: "nope", Name: "\x00", Password: strong}); !hasField(err, "email") || !hasField(err, "name") || !hasField(err, "token") {
+	if _, err := pu.Register(ctx, identity.Registration{Token: "", Email: "nope", Name: "\x00", Password: strong}); !fault.HasField(err, "email") || !fault.HasField(err, "name") || !fault.HasField(err, "token") {
 		t.Fatalf("fail/fields: %v", err)
 	}
 	admin, err := pu.Register(ctx, identity.Registration{Token: res.FirstAdminLink, Email: "Ada@Example.com", Name: " Ada ", Password: strong})
@@ -46,14 +46,6 @@ func deployment(t *testing.T) (*store.Store, *identity.PortalUsers, *identity.Co
 		t.Fatal("fail/link used twice")
 	}
 	return st, pu, identity.NewConsoleUsers(st, now), admin
-}
-
-func hasField(err error, name string) bool {
-	var fs fault.Fields
-	if !errors.As(err, &fs) {
-		return false
-	}
-	return slices.ContainsFunc(fs, func(f fault.FieldError) bool { return f.Name == name })
 }
 
 func ptr[T any](v T) *T { return &v }
@@ -109,7 +101,7 @@ func TestPortalUsersUpdate(t *testing.T) {
 	if _, err := pu.Update(ctx, dep, admin.ID, "test", identity.PortalUserPatch{Role: ptr("Boss")}, func(identity.PortalUser) error { return stale }); err != stale {
 		t.Errorf("fail/precondition first: %v", err)
 	}
-	if _, err := pu.Update(ctx, dep, admin.ID, "test", identity.PortalUserPatch{Role: ptr("Boss"), Status: ptr("gone")}, pass); !hasField(err, "role") || !hasField(err, "status") {
+	if _, err := pu.Update(ctx, dep, admin.ID, "test", identity.PortalUserPatch{Role: ptr("Boss"), Status: ptr("gone")}, pass); !fault.HasField(err, "role") || !fault.HasField(err, "status") {
 		t.Errorf("fail/fields: %v", err)
 	}
 	for _, p := range []identity.PortalUserPatch{{Role: ptr("User")}, {Status: ptr("disabled")}} {
@@ -163,10 +155,10 @@ func TestConsoleUsers(t *testing.T) {
 	st, _, cu, admin := deployment(t)
 	dep := admin.DeploymentID
 	_, _, err := cu.Create(ctx, dep, "test", identity.NewConsoleUser{Username: "x", Email: "nope", Roles: []string{"signum-administrator"}})
-	if !hasField(err, "username") || !hasField(err, "email") || !hasField(err, "roles") {
+	if !fault.HasField(err, "username") || !fault.HasField(err, "email") || !fault.HasField(err, "roles") {
 		t.Errorf("fail/fields: %v", err)
 	}
-	if _, _, err := cu.Create(ctx, dep, "test", identity.NewConsoleUser{Username: "carol"}); !hasField(err, "roles") {
+	if _, _, err := cu.Create(ctx, dep, "test", identity.NewConsoleUser{Username: "carol"}); !fault.HasField(err, "roles") {
 		t.Errorf("fail/no roles: %v", err)
 	}
 	if _, _, err := cu.Create(ctx, dep, "test", identity.NewConsoleUser{Username: "carol", Roles: []string{"signer"}, Password: "short"}); err == nil {
@@ -177,7 +169,7 @@ func TestConsoleUsers(t *testing.T) {
 		!slices.Equal(c.Roles, []identity.ConsoleRole{identity.Signer, identity.ConsoleViewer}) {
 		t.Fatalf("ok/create: %+v %+v %v", c, dom, err)
 	}
-	if _, _, err := cu.Update(ctx, dep, c.ID, "test", identity.ConsoleUserPatch{Status: ptr("gone"), Roles: &[]string{}}); !hasField(err, "status") || !hasField(err, "roles") {
+	if _, _, err := cu.Update(ctx, dep, c.ID, "test", identity.ConsoleUserPatch{Status: ptr("gone"), Roles: &[]string{}}); !fault.HasField(err, "status") || !fault.HasField(err, "roles") {
 		t.Errorf("fail/patch fields: %v", err)
 	}
 	u, _, err := cu.Update(ctx, dep, c.ID, "console:a", identity.ConsoleUserPatch{Status: ptr("active"), Email: ptr(""), Unlock: true})

@@ -128,7 +128,7 @@ func (s *Service) validate(req Request) (tenant.Deployment, error) {
 	if plan == "" {
 		plan = "standard"
 	}
-	if !contains(Plans, plan) {
+	if !slices.Contains(Plans, plan) {
 		bad.Add("plan", "must be one of %s", strings.Join(Plans, ", "))
 	}
 	domain := tenant.DomainNameField(req.DomainName, s.DomainSuffix, &bad)
@@ -157,15 +157,6 @@ func fingerprint(d tenant.Deployment, firstAdmin string) string {
 		h.Write([]byte{0})
 	}
 	return hex.EncodeToString(h.Sum(nil))
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 // DefaultPolicyID is the id of the signing policy every deployment starts with.

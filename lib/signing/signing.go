@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -146,7 +147,7 @@ func (s *Signer) signOnce(ctx context.Context, c Caller, req Request) (wire.Resp
 	if scheme == "" {
 		scheme = keys.SchemesFor(cert.Algorithm)[0]
 	}
-	if !contains(keys.SchemesFor(cert.Algorithm), scheme) {
+	if !slices.Contains(keys.SchemesFor(cert.Algorithm), scheme) {
 		return wire.Response{}, fault.Fields{{Name: "signatureScheme", Reason: fmt.Sprintf("a %s key signs with %v", cert.Algorithm, keys.SchemesFor(cert.Algorithm))}}
 	}
 	now := s.now()
@@ -419,13 +420,4 @@ func hashName(h crypto.Hash) string {
 		}
 	}
 	return h.String()
-}
-
-func contains(list []keys.Scheme, s keys.Scheme) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
