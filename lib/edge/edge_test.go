@@ -236,7 +236,7 @@ func TestProblemTypesAreDocumented(t *testing.T) {
 	}
 	kinds := []error{edge.ErrTooLarge, edge.ErrUnsupportedMediaType, edge.ErrRouteNotFound, edge.ErrMethodNotAllowed,
 		fault.ErrInvalid, fault.ErrUnauthenticated, fault.ErrForbidden, fault.ErrNotFound, fault.ErrConflict,
-		fault.ErrPrecondition, fault.ErrGone, fault.ErrUnprocessable, fault.ErrUnavailable, errors.New("anything else")}
+		fault.ErrPrecondition, fault.ErrGone, fault.ErrUnprocessable, fault.ErrTooManyRequests, fault.ErrUnavailable, errors.New("anything else")}
 	seen := map[string]bool{}
 	for _, k := range kinds {
 		p := edge.ProblemFor(k)
@@ -276,5 +276,29 @@ func TestHandlerThatWritesNothingIsAServerFault(t *testing.T) {
 	r := invoke(t, rt, event("GET", "/silent"))
 	if r.StatusCode != 500 || r.Headers["Content-Type"] != "application/problem+json" {
 		t.Fatalf("%d %v", r.StatusCode, r.Headers)
+	}
+}
+
+// A 429 or 503 that says when to retry gets a Retry-After header in whole seconds, rounded up;
+// other statuses never do, and the cause stays out of a 503's detail.
+func TestRetryAfterHeader(t *testing.T) {
+	for name, c := range map[string]struct {
+		err    error
+		status int
+		header string
+	}{
+		"ok/429":           {fault.RetryLater(fault.Newf(fault.ErrTooManyRequests, "Slow down."), 1500*time.Millisecond), 429, "2"},
+		"ok/503":           {fault.RetryLater(fault.Wrap(fault.ErrUnavailable, errors.New("ThrottlingException: arn:aws:kms:…"), "KMS is busy."), 200*time.Millisecond), 503, "1"},
+		"fail/403-no-hint": {fault.RetryLater(fault.Newf(fault.ErrForbidden, "No."), time.Minute), 403, ""},
+		"fail/429-no-time": {fault.Newf(fault.ErrTooManyRequests, "Slow down."), 429, ""},
+	} {
+		rec := httptest.NewRecorder()
+		edge.WriteProblem(rec, httptest.NewRequest("GET", "/", nil), c.err)
+		if rec.Code != c.status || rec.Header().Get("Retry-After") != c.header {
+			t.Errorf("%s: %d Retry-After %q, want %d %q", name, rec.Code, rec.Header().Get("Retry-After"), c.status, c.header)
+		}
+		if strings.Contains(rec.Body.String(), "arn:aws") {
+			t.Errorf("%s: cause leaked: %s", name, rec.Body.String())
+		}
 	}
 }

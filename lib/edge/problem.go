@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/opensignum/signum/lib/fault"
 )
@@ -62,6 +63,7 @@ var problemTable = []problemKind{
 	{fault.ErrPrecondition, http.StatusPreconditionFailed, "precondition-failed", "Precondition failed", "The object has changed since it was read."},
 	{fault.ErrGone, http.StatusGone, "gone", "Gone", "The object is no longer usable."},
 	{fault.ErrUnprocessable, http.StatusUnprocessableEntity, "unprocessable", "Unprocessable request", "The request cannot be carried out as sent."},
+	{fault.ErrTooManyRequests, http.StatusTooManyRequests, "too-many-requests", "Too many requests", "The caller sent more requests than its limit allows; retry later."},
 	{fault.ErrUnavailable, http.StatusServiceUnavailable, "unavailable", "Service unavailable", "A dependency of the service is unavailable; retry later."},
 }
 
@@ -114,7 +116,16 @@ func WriteProblem(w http.ResponseWriter, r *http.Request, err error) {
 		// HTTP requires a challenge on every 401; the service's credentials are bearer tokens.
 		w.Header().Set("WWW-Authenticate", `Bearer realm="signum"`)
 	}
+	if d, ok := fault.RetryAfter(err); ok && (p.Status == http.StatusTooManyRequests || p.Status == http.StatusServiceUnavailable) {
+		w.Header().Set("Retry-After", strconv.Itoa(RetrySeconds(d)))
+	}
 	writeProblem(w, p)
+}
+
+// RetrySeconds is d as the whole seconds of a Retry-After header: rounded up, at least 1.
+func RetrySeconds(d time.Duration) int {
+	s := int((d + time.Second - 1) / time.Second)
+	return max(s, 1)
 }
 
 func writeProblem(w http.ResponseWriter, p Problem) {

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 )
 
 // Kinds of failure. Each maps to exactly one HTTP status at the edge.
@@ -31,9 +32,36 @@ var (
 	// ErrUnprocessable means a well-formed request cannot be carried out as sent, e.g. an
 	// Idempotency-Key reused with a different request (422).
 	ErrUnprocessable = errors.New("unprocessable")
+	// ErrTooManyRequests means the caller went over a rate limit; retry later (429).
+	ErrTooManyRequests = errors.New("too many requests")
 	// ErrUnavailable means a dependency is down or throttling; retry later (503).
 	ErrUnavailable = errors.New("service unavailable")
 )
+
+// Later is an error the caller may retry after a while: the edge says when in a Retry-After
+// header (on a 429 or a 503).
+type Later struct {
+	Err   error
+	After time.Duration
+}
+
+// Error implements error.
+func (l *Later) Error() string { return l.Err.Error() }
+
+// Unwrap exposes the error to errors.Is and errors.As.
+func (l *Later) Unwrap() error { return l.Err }
+
+// RetryLater marks err as worth retrying after d.
+func RetryLater(err error, d time.Duration) error { return &Later{Err: err, After: d} }
+
+// RetryAfter is how long the caller should wait before retrying err, when err says so.
+func RetryAfter(err error) (time.Duration, bool) {
+	var l *Later
+	if errors.As(err, &l) {
+		return l.After, true
+	}
+	return 0, false
+}
 
 // Public is an error whose Detail is safe to return to the caller. Its Kind says which kind of
 // failure it is; Cause, when set, is the underlying error for the log only.
