@@ -195,3 +195,14 @@ const (
 func idempotencyPK(dep, scope, k string) string {
 	return idempotencyPrefix + dep + "#" + scope + "#" + k
 }
+
+// Rate-limit counters: one item per limited key and fixed window.
+const (
+	ratePrefix   = "RATE#"
+	rateSKPrefix = "W#"
+)
+
+func ratePK(k string) string { return ratePrefix + k }
+
+// rateSK is the window's start in Unix seconds.
+func rateSK(start time.Time) string { return rateSKPrefix + strconv.FormatInt(start.Unix(), 10) }
