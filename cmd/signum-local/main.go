@@ -34,7 +34,7 @@ func main() {
 	log := function.NewLogger(os.Stderr, *level)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	srv, err := local.Start(ctx, local.Options{Addr: *addr, TLSAddr: *tlsAddr, DynamoDBAddr: *ddbAddr, KMSAddr: *kmsAddr, DataDir: *dataDir, Log: log})
+	srv, err := local.Start(ctx, local.Options{Addr: *addr, TLSAddr: *tlsAddr, DynamoDBAddr: *ddbAddr, KMSAddr: *kmsAddr, DataDir: *dataDir, Log: log, Limits: function.DefaultLimits()})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "signum-local:", err)
 		os.Exit(1)

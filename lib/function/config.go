@@ -23,6 +23,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
+
+	"github.com/opensignum/signum/lib/ratelimit"
 )
 
 // Config is what every function reads from its environment.
@@ -63,6 +65,60 @@ type Config struct {
 	// OperatorAccountID is OPERATOR_ACCOUNT_ID: the AWS account whose IAM principals may call
 	// the operator API (functions that serve it only).
 	OperatorAccountID string
+	// Limits are the rate limits; FromEnv starts from DefaultLimits. The zero value limits
+	// nothing (tests that are not about limits).
+	Limits Limits
+}
+
+// Limits are the service's rate limits (lib/ratelimit), counted in the table.
+type Limits struct {
+	// SigningPerPlan is how many signatures a deployment may make, by its plan
+	// (SIGNING_RATE_LIMITS: "trial=64/1s,standard=128/1s,enterprise=256/1s"; a plan not
+	// named is not limited). The KMS request quota is the account's, shared by every
+	// tenant: these keep one tenant from using all of it. A limit below 64 a window keeps
+	// the plan's requests to that many digests.
+	SigningPerPlan map[string]ratelimit.Limit
+	// SigningPerCaller is how many signing requests one caller may send
+	// (SIGNING_CALLER_RATE_LIMIT: "20/1s").
+	SigningPerCaller ratelimit.Limit
+}
+
+// DefaultLimits are the limits of a deployed service: under KMS's default quota of 500 RSA
+// (300 ECC) Sign requests a second per account and region for any one tenant, and never
+// below one full request of 64 digests a second.
+func DefaultLimits() Limits {
+	return Limits{
+		SigningPerPlan: map[string]ratelimit.Limit{
+			"trial": {N: 64, Per: time.Second}, "standard": {N: 128, Per: time.Second}, "enterprise": {N: 256, Per: time.Second},
+		},
+		SigningPerCaller: ratelimit.Limit{N: 20, Per: time.Second},
+	}
+}
+
+// limitsFromEnv is DefaultLimits with what the environment sets instead.
+func limitsFromEnv() (Limits, error) {
+	l := DefaultLimits()
+	var errs []error
+	if v := os.Getenv("SIGNING_RATE_LIMITS"); v != "" {
+		l.SigningPerPlan = map[string]ratelimit.Limit{}
+		for _, pair := range strings.Split(v, ",") {
+			plan, limit, ok := strings.Cut(strings.TrimSpace(pair), "=")
+			parsed, err := ratelimit.ParseLimit(limit)
+			if !ok || err != nil {
+				errs = append(errs, fmt.Errorf("SIGNING_RATE_LIMITS: %q is not plan=N/duration", pair))
+				continue
+			}
+			l.SigningPerPlan[plan] = parsed
+		}
+	}
+	if v := os.Getenv("SIGNING_CALLER_RATE_LIMIT"); v != "" {
+		parsed, err := ratelimit.ParseLimit(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("SIGNING_CALLER_RATE_LIMIT: %w", err))
+		}
+		l.SigningPerCaller = parsed
+	}
+	return l, errors.Join(errs...)
 }
 
 // FromEnv reads the configuration from the environment and says what is missing.
@@ -83,6 +139,11 @@ func FromEnv() (Config, error) {
 		PKCS11Token:            os.Getenv("PKCS11_TOKEN_LABEL"),
 		PKCS11PINSecret:        os.Getenv("PKCS11_PIN_SECRET"),
 	}
+	limits, err := limitsFromEnv()
+	if err != nil {
+		return c, err
+	}
+	c.Limits = limits
 	var missing []string
 	for name, v := range map[string]string{"AWS_REGION": c.Region, "TABLE_NAME": c.TableName, "SERVICE_KEY_ID": c.ServiceKeyID, "TOKEN_KEY_ID": c.TokenKeyID} {
 		if v == "" {

@@ -27,6 +27,8 @@ type Parts struct {
 	Now    func() time.Time
 	// DomainSuffix is what deployment domain names must end in ("" = anything).
 	DomainSuffix string
+	// Limits are the rate limits (Config.Limits).
+	Limits Limits
 }
 
 // NewParts builds the parts for env.
@@ -45,6 +47,7 @@ func NewParts(env Env) *Parts {
 		},
 		Now:          env.Now,
 		DomainSuffix: env.Config.DeploymentDomainSuffix,
+		Limits:       env.Config.Limits,
 	}
 }
 

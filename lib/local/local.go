@@ -75,6 +75,9 @@ type Options struct {
 	DataDir string
 	Table   string
 	Log     *slog.Logger
+	// Limits are the rate limits (function.DefaultLimits for `make run`); the zero value
+	// limits nothing, for tests that are not about limits.
+	Limits function.Limits
 }
 
 // Server is the running local service.
@@ -129,6 +132,7 @@ func (s *Server) start(ctx context.Context, o Options) error {
 	var err error
 	s.Config = s.Stack.Env(o.Table)
 	s.Config.OperatorAccountID = devstack.AccountID
+	s.Config.Limits = o.Limits
 	// A SoftHSM2 token stands in for CloudHSM when SoftHSM2 is installed; without it the
 	// service runs with KMS keys only.
 	hsmDir := filepath.Join(o.DataDir, "softhsm")

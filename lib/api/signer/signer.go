@@ -4,17 +4,26 @@ package signer
 
 import (
 	"context"
+	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/opensignum/signum/lib/access"
 	"github.com/opensignum/signum/lib/edge"
+	"github.com/opensignum/signum/lib/fault"
 	"github.com/opensignum/signum/lib/function"
 	"github.com/opensignum/signum/lib/keys"
+	"github.com/opensignum/signum/lib/ratelimit"
 	"github.com/opensignum/signum/lib/signing"
 	"github.com/opensignum/signum/lib/wire"
 )
 
-type api struct{ signer *signing.Signer }
+type api struct {
+	signer *signing.Signer
+	rates  ratelimit.Counter
+	limits function.Limits
+	now    func() time.Time
+}
 
 // Build is the signer function: the same key backends as the certificates function.
 func Build(ctx context.Context, env function.Env) (http.Handler, error) {
@@ -28,12 +37,14 @@ func Build(ctx context.Context, env function.Env) (http.Handler, error) {
 
 // NewHandler returns the signer routes on registry's key backends.
 func NewHandler(p *function.Parts, registry *keys.Registry, m *access.Mux) *access.Mux {
-	a := api{signing.New(p.Store, registry, p.Now, edge.Logger)}
+	a := api{signer: signing.New(p.Store, registry, p.Now, edge.Logger), rates: p.Store, limits: p.Limits, now: p.Now}
 	anyConsole := access.AnyConsoleCaller()
 	// GET /sign/certificates — any console caller of the deployment: the certificates the
 	// policies let it sign with (at this time, from any process).
 	m.Handle("GET /sign/certificates", anyConsole, a.certificates)
 	// POST /sign — any console caller; the policies decide, and every decision is recorded.
+	// Before that, the caller's requests and the deployment's signatures are rate-limited
+	// (429 with Retry-After; function.Limits).
 	// Its reads may come from the cache: they are confirmed while the decision is written,
 	// before the key is used (see signing.Signer.Sign).
 	m.HandleCached("POST /sign", anyConsole, a.sign, p.Store.ConfirmReads)
@@ -62,6 +73,9 @@ func (a api) sign(w http.ResponseWriter, r *http.Request, req *access.Request) e
 	if err != nil {
 		return err
 	}
+	if err := a.limit(r.Context(), req, len(body.Digests)); err != nil {
+		return err
+	}
 	out, err := a.signer.Sign(r.Context(), caller(r, req), parsed, idem)
 	if err != nil {
 		return err
@@ -77,6 +91,20 @@ func (a api) sign(w http.ResponseWriter, r *http.Request, req *access.Request) e
 	}
 	edge.WriteJSON(w, http.StatusOK, out.Response)
 	return nil
+}
+
+// limit takes one request from the caller's limit and n signatures from its deployment's
+// (by plan), in one round trip. A refused request is not signed and not recorded: recording
+// it would let a flood fill the event log.
+func (a api) limit(ctx context.Context, req *access.Request, n int) error {
+	dep := req.Deployment
+	if plan := a.limits.SigningPerPlan[dep.Plan]; !plan.Off() && n > plan.N {
+		// Never allowed, however long the caller waits: say so, not 429.
+		return fault.Fields{{Name: "digests", Reason: fmt.Sprintf("the %s plan signs at most %d digests per %s; send at most %d in one request", dep.Plan, plan.N, plan.Per, plan.N)}}
+	}
+	return ratelimit.Check(ctx, a.rates, a.now(),
+		ratelimit.Take{Key: ratelimit.Key("sign", "caller", dep.ID, req.Principal.UserID), N: 1, Limit: a.limits.SigningPerCaller, What: "signing requests from you"},
+		ratelimit.Take{Key: ratelimit.Key("sign", "deployment", dep.ID), N: n, Limit: a.limits.SigningPerPlan[dep.Plan], What: "signatures for this deployment on the " + dep.Plan + " plan"})
 }
 
 func (a api) certificates(w http.ResponseWriter, r *http.Request, req *access.Request) error {
