@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/aws/smithy-go"
 
@@ -21,6 +22,15 @@ const (
 	detailUnavailable = "The key service is unavailable; retry later."
 )
 
+// How long a caller is told to wait (Retry-After) before retrying a request that failed on
+// KMS. KMS's request quotas are per second and the SDK has already retried for about that
+// long, so a throttled request may be tried again shortly; a failure of KMS itself (internal
+// error, dependency timeout, no answer) is given longer to pass.
+const (
+	retryThrottled   = 2 * time.Second
+	retryUnavailable = 5 * time.Second
+)
+
 // mapError classifies an error of the KMS call op into the keys errors:
 //
 //   - NotFoundException: keys.ErrNotFound;
@@ -28,7 +38,11 @@ const (
 //     KeyUnavailableException: keys.ErrDisabled;
 //   - InvalidKeyUsageException, UnsupportedOperationException: keys.ErrUnsupported;
 //   - throttling, KMS-side failures, timeouts, network errors and HTTP 5xx without a known
-//     code (a proxy or load balancer answering for KMS): keys.ErrUnavailable;
+//     code (a proxy or load balancer answering for KMS): keys.ErrUnavailable, marked
+//     fault.RetryLater so that the caller gets a 503 with Retry-After (retryThrottled for
+//     ThrottlingException and LimitExceededException, retryUnavailable for the rest). KMS's
+//     quotas are the account's, shared by every deployment, so its throttling is the
+//     service being busy (503), not the caller going over its own share (429);
 //   - anything else (access denied, validation errors, the caller's cancelled context)
 //     stays a plain error: a fault of the service, not of the moment or the caller (500).
 func mapError(op string, err error) error {
@@ -45,12 +59,14 @@ func mapError(op string, err error) error {
 			return fault.Wrap(keys.ErrDisabled, cause, detailDisabled)
 		case "InvalidKeyUsageException", "UnsupportedOperationException":
 			return fault.Wrap(keys.ErrUnsupported, cause, detailUnsupported)
-		case "ThrottlingException", "KMSInternalException", "DependencyTimeoutException", "LimitExceededException":
-			return fault.Wrap(keys.ErrUnavailable, cause, detailUnavailable)
+		case "ThrottlingException", "LimitExceededException":
+			return fault.RetryLater(fault.Wrap(keys.ErrUnavailable, cause, detailUnavailable), retryThrottled)
+		case "KMSInternalException", "DependencyTimeoutException":
+			return fault.RetryLater(fault.Wrap(keys.ErrUnavailable, cause, detailUnavailable), retryUnavailable)
 		}
 	}
 	if awsfault.Transient(err) { // KMS's own codes of passing trouble are matched above
-		return fault.Wrap(keys.ErrUnavailable, cause, detailUnavailable)
+		return fault.RetryLater(fault.Wrap(keys.ErrUnavailable, cause, detailUnavailable), retryUnavailable)
 	}
 	return cause
 }

@@ -99,6 +99,11 @@ func TestMapError(t *testing.T) {
 				if d, ok := fault.DetailOf(err); tt.want != nil && (!ok || strings.Contains(d, fakeKeyID) || strings.Contains(d, "111122223333")) {
 					t.Errorf("%s: detail %q (%v)", op, d, ok)
 				}
+				// What is unavailable for the moment says when to retry (the edge's
+				// Retry-After); nothing else does.
+				if _, ok := fault.RetryAfter(err); ok != (tt.want == keys.ErrUnavailable) {
+					t.Errorf("%s: retry advice %v on %v", op, ok, err)
+				}
 				if tt.want == nil {
 					if _, ok := fault.DetailOf(err); ok {
 						t.Errorf("%s: a plain error has a caller detail: %v", op, err)

@@ -6,20 +6,37 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"time"
 
 	p11 "github.com/miekg/pkcs11"
 	"github.com/opensignum/signum/lib/fault"
 	"github.com/opensignum/signum/lib/keys"
 )
 
+// How long a caller is told to wait (Retry-After) before retrying a request that failed on
+// the token: every session busy clears in a moment; a token, connection or login that is not
+// working needs longer (it recovers, or an operator fixes it).
+const (
+	retryBusy        = time.Second
+	retryUnavailable = 5 * time.Second
+)
+
 // mapError turns an error of crypto11 or the token into one of this service's kinds, with
-// detail as the caller-safe message and err as the cause for the log. Errors it cannot
+// detail as the caller-safe message and err as the cause for the log. An unavailable token is
+// marked fault.RetryLater, so the caller gets a 503 with Retry-After. Errors it cannot
 // classify keep no kind (the edge answers 500).
 func mapError(err error, detail string) error {
-	if kind := kindOf(err); kind != nil {
+	kind := kindOf(err)
+	switch {
+	case kind == nil:
+		return &unclassified{detail: detail, err: err}
+	case kind != keys.ErrUnavailable:
 		return fault.Wrap(kind, err, detail)
+	case errors.Is(err, context.DeadlineExceeded):
+		// crypto11's session pool timed out: all sessions were busy.
+		return fault.RetryLater(fault.Wrap(kind, err, detail), retryBusy)
 	}
-	return &unclassified{detail: detail, err: err}
+	return fault.RetryLater(fault.Wrap(kind, err, detail), retryUnavailable)
 }
 
 type unclassified struct {
@@ -104,5 +121,9 @@ func redactPIN(err error, pin string) error {
 			break
 		}
 	}
-	return fault.Newf(kind, "cannot log in to the PKCS#11 token (the error text is withheld: it contained the PIN)")
+	redacted := fault.Newf(kind, "cannot log in to the PKCS#11 token (the error text is withheld: it contained the PIN)")
+	if d, ok := fault.RetryAfter(err); ok {
+		return fault.RetryLater(redacted, d)
+	}
+	return redacted
 }
