@@ -124,15 +124,22 @@ func PageParams(r *http.Request, max int) (limit int, cursor string, err error) 
 const MaxIdempotencyKey = 200
 
 // IdempotencyKey reads the optional Idempotency-Key header: "" when absent, else 1 to
-// MaxIdempotencyKey visible ASCII characters. A retry that sends the same key gets the first
-// answer; the route says what that means for it.
+// MaxIdempotencyKey visible ASCII characters other than the comma. A retry that sends the same
+// key gets the first answer; the route says what that means for it.
+//
+// A key is taken whole or refused, never cut: API Gateway joins a repeated header's values
+// with commas, and the Lambda adapter splits every header value at its commas, so a key with a
+// comma arrives as several values. Reading only the first made "a,b" and "a,c" the same key
+// "a"; several values (or a comma, when the request did not come through the adapter) are
+// refused instead.
 func IdempotencyKey(r *http.Request) (string, error) {
-	k := r.Header.Get("Idempotency-Key")
-	if k == "" {
+	vals := r.Header.Values("Idempotency-Key")
+	if len(vals) == 0 || len(vals) == 1 && vals[0] == "" {
 		return "", nil
 	}
-	if len(k) > MaxIdempotencyKey || strings.IndexFunc(k, func(c rune) bool { return c < 0x21 || c > 0x7e }) >= 0 {
-		return "", fault.Fields{{Name: "Idempotency-Key", Reason: fmt.Sprintf("must be 1 to %d visible ASCII characters", MaxIdempotencyKey)}}
+	k := vals[0]
+	if len(vals) > 1 || len(k) > MaxIdempotencyKey || strings.IndexFunc(k, func(c rune) bool { return c < 0x21 || c > 0x7e || c == ',' }) >= 0 {
+		return "", fault.Fields{{Name: "Idempotency-Key", Reason: fmt.Sprintf("must be one value of 1 to %d visible ASCII characters other than ','", MaxIdempotencyKey)}}
 	}
 	return k, nil
 }
