@@ -16,7 +16,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -25,6 +27,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
 	"github.com/opensignum/signum/lib/edge"
+	"github.com/opensignum/signum/lib/fault"
 )
 
 // MaxPayload is API Gateway's request payload limit.
@@ -132,6 +135,11 @@ func gatewayError(w http.ResponseWriter, status int, msg string) {
 
 // ServeHTTP implements http.Handler.
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	host, err := requestHost(r.Host)
+	if err != nil {
+		edge.WriteProblem(w, r.WithContext(edge.WithLogger(r.Context(), g.opts.Log)), err)
+		return
+	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, MaxPayload+1))
 	if err != nil {
 		gatewayError(w, http.StatusBadRequest, "Bad Request")
@@ -147,7 +155,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now := g.opts.Now()
-	ev := g.event(r, body, route, params, now)
+	ev := g.event(r, host, body, route, params, now)
 	if route.IAM {
 		caller, err := VerifySigV4(r, body, g.opts.IAM, g.opts.Region, "execute-api", now)
 		if err != nil {
@@ -183,8 +191,47 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	writeResponse(w, resp)
 }
 
-// event builds the payload-2.0 event API Gateway sends for r.
-func (g *Gateway) event(r *http.Request, body []byte, route Route, params map[string]string, now time.Time) events.APIGatewayV2HTTPRequest {
+// requestHost is the host of a Host header in the form deployment domain names are kept in
+// (tenant.NormalizeDomainName): lower case, without the port and without a trailing dot
+// ("demo.localhost." is the same DNS name as "demo.localhost"), an IPv6 address without its
+// brackets. A header that is not a host name or an IP address, with an optional port, is a
+// field error: a host name is letters, digits and '-' in dot-separated labels of 1 to 63
+// characters. Without this, a Host with percent escapes reached the Lambda adapter, which
+// could not make a URL of it (500).
+func requestHost(hostport string) (string, error) {
+	bad := fault.Fields{{Name: "Host", Reason: "must be a host name or an IP address, with an optional port"}}
+	host, port := hostport, ""
+	if h, p, err := net.SplitHostPort(hostport); err == nil {
+		host, port = h, p
+	} else if strings.HasPrefix(hostport, "[") && strings.HasSuffix(hostport, "]") {
+		host = hostport[1 : len(hostport)-1]
+	}
+	if port != "" {
+		if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+			return "", bad
+		}
+	}
+	if strings.HasPrefix(hostport, "[") {
+		if a, err := netip.ParseAddr(host); err != nil || !a.Is6() || a.Zone() != "" {
+			return "", bad
+		}
+		return strings.ToLower(host), nil
+	}
+	host = strings.TrimSuffix(strings.ToLower(host), ".")
+	if host == "" || len(host) > 253 {
+		return "", bad
+	}
+	for _, l := range strings.Split(host, ".") {
+		if l == "" || len(l) > 63 || l[0] == '-' || l[len(l)-1] == '-' ||
+			strings.IndexFunc(l, func(c rune) bool { return !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') }) >= 0 {
+			return "", bad
+		}
+	}
+	return host, nil
+}
+
+// event builds the payload-2.0 event API Gateway sends for r, sent to host (requestHost).
+func (g *Gateway) event(r *http.Request, host string, body []byte, route Route, params map[string]string, now time.Time) events.APIGatewayV2HTTPRequest {
 	headers := map[string]string{}
 	var cookies []string
 	for name, vals := range r.Header {
@@ -205,10 +252,6 @@ func (g *Gateway) event(r *http.Request, body []byte, route Route, params map[st
 	query := map[string]string{}
 	for k, vs := range r.URL.Query() {
 		query[k] = strings.Join(vs, ",")
-	}
-	host := r.Host
-	if h, _, err := net.SplitHostPort(host); err == nil {
-		host = h
 	}
 	sourceIP := r.RemoteAddr
 	if h, _, err := net.SplitHostPort(sourceIP); err == nil {
