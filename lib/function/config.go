@@ -65,6 +65,10 @@ type Config struct {
 	// OperatorAccountID is OPERATOR_ACCOUNT_ID: the AWS account whose IAM principals may call
 	// the operator API (functions that serve it only).
 	OperatorAccountID string
+	// Stack is SIGNUM_STACK: the CloudFormation stack id, tagged (StackTag) on every KMS key
+	// the function creates. The stack's IAM policies let its functions create and use only
+	// keys with that tag, so that they cannot reach another stack's keys. Empty locally.
+	Stack string
 	// Limits are the rate limits; FromEnv starts from DefaultLimits. The zero value limits
 	// nothing (tests that are not about limits).
 	Limits Limits
@@ -133,6 +137,7 @@ func FromEnv() (Config, error) {
 		LogLevel:         os.Getenv("LOG_LEVEL"),
 
 		OperatorAccountID:      os.Getenv("OPERATOR_ACCOUNT_ID"),
+		Stack:                  os.Getenv("SIGNUM_STACK"),
 		PKCS11Library:          os.Getenv("PKCS11_LIBRARY"),
 		DeploymentDomainSuffix: os.Getenv("DEPLOYMENT_DOMAIN_SUFFIX"),
 		SignerDomainSuffix:     os.Getenv("SIGNER_DOMAIN_SUFFIX"),

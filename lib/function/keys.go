@@ -14,10 +14,18 @@ import (
 	"github.com/opensignum/signum/lib/keys/pkcs11"
 )
 
+// StackTag is the KMS tag that names the stack (Config.Stack) a key was created by.
+const StackTag = "signum:stack"
+
 // KeyRegistry opens keys on the backends env configures: AWS KMS always, PKCS#11 when
 // PKCS11_LIBRARY is set (its PIN read from Secrets Manager, or given by the local server).
+// KMS keys it creates are tagged with the stack, when there is one.
 func KeyRegistry(ctx context.Context, env Env) (*keys.Registry, error) {
-	backends := []keys.Backend{awskms.New(env.Clients.KMS)}
+	var opts []awskms.Option
+	if env.Config.Stack != "" {
+		opts = append(opts, awskms.WithTags(map[string]string{StackTag: env.Config.Stack}))
+	}
+	backends := []keys.Backend{awskms.New(env.Clients.KMS, opts...)}
 	if env.Config.PKCS11Library != "" {
 		pin := env.Config.PKCS11PIN
 		if pin == "" {

@@ -13,6 +13,7 @@ package awskms
 import (
 	"context"
 	"errors"
+	"maps"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
@@ -52,10 +53,20 @@ type Backend struct {
 	kms           KMS
 	pendingWindow int32
 	pubs          publicKeys
+	// tags are set on every key the backend creates (WithTags).
+	tags map[string]string
 }
 
 // Option configures a Backend.
 type Option func(*Backend)
+
+// WithTags tags every key the backend creates with tags, besides the request's, which may not
+// set them. The functions tag keys with their stack, which their IAM policies require of the
+// keys they create and use: a key is bound to its deployment by the caller's tags and to its
+// stack here, where no request can change it.
+func WithTags(tags map[string]string) Option {
+	return func(b *Backend) { b.tags = maps.Clone(tags) }
+}
 
 // New returns a backend that keeps its keys in the KMS that k talks to.
 func New(k KMS, opts ...Option) *Backend {

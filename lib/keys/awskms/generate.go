@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"regexp"
 	"slices"
 	"strings"
@@ -66,7 +67,7 @@ func (b *Backend) Generate(ctx context.Context, req keys.GenerateRequest) (keys.
 		return nil, fault.Newf(keys.ErrUnsupported, "the key algorithm %q is not supported; use one of %s",
 			clip(string(req.Algorithm)), supported())
 	}
-	tags, err := kmsTags(req.Label, req.Tags)
+	tags, err := kmsTags(req.Label, req.Tags, b.tags)
 	if err != nil {
 		return nil, err
 	}
@@ -114,16 +115,17 @@ func (b *Backend) abandon(ctx context.Context, id string, err error) error {
 }
 
 // kmsTags checks the label and tags against KMS's limits, so that a bad tag is the caller's
-// 400 rather than a KMS TagException (500), and returns them in a stable order.
-func kmsTags(label string, tags map[string]string) ([]kmstypes.Tag, error) {
+// 400 rather than a KMS TagException (500), and returns them, then the backend's own tags,
+// in a stable order.
+func kmsTags(label string, tags, own map[string]string) ([]kmstypes.Tag, error) {
 	var f fault.Fields
 	if label == "" {
 		f.Add("label", "is required")
 	} else if reason := checkTagText(label, maxTagValue); reason != "" {
 		f.Add("label", "%s (it is the value of the %s tag)", reason, LabelTag)
 	}
-	if len(tags) > maxTags-1 {
-		f.Add("tags", "%d tags; a KMS key has at most %d besides %s", len(tags), maxTags-1, LabelTag)
+	if room := maxTags - 1 - len(own); len(tags) > room {
+		f.Add("tags", "%d tags; a KMS key has at most %d besides the key backend's own", len(tags), room)
 	}
 	names := make([]string, 0, len(tags))
 	for k := range tags {
@@ -139,6 +141,8 @@ func kmsTags(label string, tags map[string]string) ([]kmstypes.Tag, error) {
 			f.Add("tags", "a tag key is empty")
 		case k == LabelTag:
 			f.Add(field, "is set by the key backend from the label")
+		case isOwn(own, k):
+			f.Add(field, "is set by the key backend")
 		case strings.HasPrefix(strings.ToLower(k), "aws:"):
 			f.Add(field, "tag keys starting with aws: are reserved by AWS")
 		default:
@@ -154,7 +158,16 @@ func kmsTags(label string, tags map[string]string) ([]kmstypes.Tag, error) {
 	if err := f.Err(); err != nil {
 		return nil, err
 	}
+	for _, k := range slices.Sorted(maps.Keys(own)) {
+		out = append(out, kmstypes.Tag{TagKey: aws.String(k), TagValue: aws.String(own[k])})
+	}
 	return append(out, kmstypes.Tag{TagKey: aws.String(LabelTag), TagValue: aws.String(label)}), nil
+}
+
+// isOwn reports whether the backend sets the tag k itself (WithTags).
+func isOwn(own map[string]string, k string) bool {
+	_, ok := own[k]
+	return ok
 }
 
 // checkTagText returns why s is not a KMS tag key or value of at most max characters, or "".
