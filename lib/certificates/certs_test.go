@@ -139,6 +139,31 @@ func TestVerifyChain(t *testing.T) {
 			}
 		})
 	}
+	// Key usage: none at all is no restriction; one without digitalSignature cannot sign,
+	// whatever allowNonCodeSigning says.
+	noKU, _ := ca.Issue(csr, certstest.Leaf{NoKeyUsage: true})
+	withNR, _ := ca.Issue(csr, certstest.Leaf{KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageContentCommitment})
+	for name, leaf := range map[string]*x509.Certificate{"ok/no-key-usage": noKU, "ok/digital-signature-and-non-repudiation": withNR} {
+		t.Run(name, func(t *testing.T) {
+			list, _ := certificates.ParseBundle([]byte(certstest.PEM(leaf, ca.Intermediate)))
+			if _, err := certificates.Verify(list, &key.PublicKey, now, certificates.ImportOptions{}); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+	encipherOnly, _ := ca.Issue(csr, certstest.Leaf{KeyUsage: x509.KeyUsageKeyEncipherment})
+	nonRepudiation, _ := ca.Issue(csr, certstest.Leaf{KeyUsage: x509.KeyUsageContentCommitment})
+	for name, leaf := range map[string]*x509.Certificate{"fail/key-encipherment-only": encipherOnly, "fail/non-repudiation-only": nonRepudiation} {
+		for _, o := range []certificates.ImportOptions{{}, {AllowNonCodeSigning: true}} {
+			t.Run(name, func(t *testing.T) {
+				list, _ := certificates.ParseBundle([]byte(certstest.PEM(leaf, ca.Intermediate)))
+				_, err := certificates.Verify(list, &key.PublicKey, now, o)
+				if !errors.Is(err, fault.ErrInvalid) || !fault.HasField(err, "chain") || !strings.Contains(err.Error(), "digitalSignature") {
+					t.Fatalf("err = %v (want a 400 on chain saying digitalSignature)", err)
+				}
+			})
+		}
+	}
 	t.Run("ok/allow-non-code-signing", func(t *testing.T) {
 		list, _ := certificates.ParseBundle([]byte(certstest.PEM(tls, ca.Intermediate)))
 		if _, err := certificates.Verify(list, &key.PublicKey, now, certificates.ImportOptions{AllowNonCodeSigning: true}); err != nil {

@@ -10,9 +10,12 @@ import (
 	"crypto"
 	"crypto/sha256"
 	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/asn1"
 	"encoding/hex"
 	"encoding/pem"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -103,13 +106,15 @@ func parsePKCS7(der []byte) ([]*x509.Certificate, error) {
 
 // ImportOptions relax the checks of Verify.
 type ImportOptions struct {
-	// AllowNonCodeSigning accepts a leaf without the code-signing extended key usage.
+	// AllowNonCodeSigning accepts a leaf without the code-signing extended key usage. It
+	// does not accept a leaf whose key usage forbids signatures.
 	AllowNonCodeSigning bool
 }
 
 // Verify checks that certs is a chain for the key whose public key is pub, at now: one
 // certificate (the leaf) holds pub and is not a CA; the leaf is valid at now and is for code
-// signing (unless allowed); every other certificate is a CA valid at now that issued the one
+// signing (unless allowed) and its key usage, if it has one, allows digital signatures; every
+// other certificate is a CA valid at now that issued the one
 // before it (leaf → intermediates → optionally the root), and nothing else is in the bundle.
 // It returns the chain ordered leaf first.
 func Verify(certs []*x509.Certificate, pub crypto.PublicKey, now time.Time, o ImportOptions) (Chain, error) {
@@ -135,6 +140,14 @@ func Verify(certs []*x509.Certificate, pub crypto.PublicKey, now time.Time, o Im
 	}
 	if err := validAt(leaf, now, "the certificate"); err != nil {
 		return Chain{}, err
+	}
+	if hasExtension(leaf, oidKeyUsage) && leaf.KeyUsage&x509.KeyUsageDigitalSignature == 0 {
+		// RFC 5280 4.2.1.3: a key whose usage leaves out digitalSignature may not sign;
+		// Authenticode and CMS verifiers refuse what it signs. No key usage at all is no
+		// restriction.
+		var bad fault.Fields
+		bad.Add("chain", "the certificate's key usage does not include digitalSignature, so what it signs will not verify; ask the CA for a certificate with digitalSignature")
+		return Chain{}, bad
 	}
 	if !o.AllowNonCodeSigning && !hasCodeSigning(leaf) {
 		return Chain{}, fault.Newf(fault.ErrInvalid, "the certificate has no code-signing extended key usage (1.3.6.1.5.5.7.3.3); set allowNonCodeSigning to import it anyway")
@@ -184,6 +197,12 @@ func validAt(c *x509.Certificate, now time.Time, what string) error {
 		return fault.Newf(fault.ErrInvalid, "%s expired on %s", what, c.NotAfter.UTC().Format(time.RFC3339))
 	}
 	return nil
+}
+
+var oidKeyUsage = asn1.ObjectIdentifier{2, 5, 29, 15}
+
+func hasExtension(c *x509.Certificate, id asn1.ObjectIdentifier) bool {
+	return slices.ContainsFunc(c.Extensions, func(e pkix.Extension) bool { return e.Id.Equal(id) })
 }
 
 func hasCodeSigning(c *x509.Certificate) bool {

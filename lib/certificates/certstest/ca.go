@@ -23,7 +23,11 @@ type CA struct {
 }
 
 // New makes a root and an intermediate valid from an hour ago for ten years.
-func New() (*CA, error) {
+func New() (*CA, error) { return NewWith(nil) }
+
+// NewWith is New with the intermediate's template changed by edit first (name constraints,
+// extended key usages, extensions), when edit is not nil.
+func NewWith(edit func(intermediate *x509.Certificate)) (*CA, error) {
 	now := time.Now()
 	rootKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -41,11 +45,15 @@ func New() (*CA, error) {
 	if err != nil {
 		return nil, err
 	}
-	inter, err := create(&x509.Certificate{
+	tpl := &x509.Certificate{
 		Subject:   pkix.Name{CommonName: "Signum Test Issuing CA", Organization: []string{"Signum test"}},
 		NotBefore: now.Add(-time.Hour), NotAfter: now.AddDate(5, 0, 0), IsCA: true, BasicConstraintsValid: true,
 		MaxPathLenZero: true, KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
-	}, root, intKey.Public(), rootKey)
+	}
+	if edit != nil {
+		edit(tpl)
+	}
+	inter, err := create(tpl, root, intKey.Public(), rootKey)
 	if err != nil {
 		return nil, err
 	}
@@ -60,6 +68,11 @@ type Leaf struct {
 	IsCA bool
 	// DNSNames and Emails go into the subject alternative name.
 	DNSNames, Emails []string
+	// KeyUsage defaults to digitalSignature; NoKeyUsage leaves the extension out.
+	KeyUsage   x509.KeyUsage
+	NoKeyUsage bool
+	// Extensions are added as they are (they replace one Go would make of the same type).
+	Extensions []pkix.Extension
 }
 
 // Issue issues a certificate for the CSR's key and subject from the intermediate.
@@ -90,10 +103,13 @@ func (ca *CA) IssueFor(pub crypto.PublicKey, subject pkix.Name, l Leaf) (*x509.C
 	if l.EKU == nil {
 		l.EKU = []x509.ExtKeyUsage{x509.ExtKeyUsageCodeSigning}
 	}
+	if l.KeyUsage == 0 && !l.NoKeyUsage {
+		l.KeyUsage = x509.KeyUsageDigitalSignature
+	}
 	return create(&x509.Certificate{
 		Subject: subject, NotBefore: l.NotBefore, NotAfter: l.NotAfter, ExtKeyUsage: l.EKU,
-		KeyUsage: x509.KeyUsageDigitalSignature, IsCA: l.IsCA, BasicConstraintsValid: true,
-		DNSNames: l.DNSNames, EmailAddresses: l.Emails,
+		KeyUsage: l.KeyUsage, IsCA: l.IsCA, BasicConstraintsValid: true,
+		DNSNames: l.DNSNames, EmailAddresses: l.Emails, ExtraExtensions: l.Extensions,
 	}, ca.Intermediate, pub, ca.intermediateKey)
 }
 
