@@ -31,6 +31,11 @@ func main() {
 	level := flag.String("log-level", envOr("LOG_LEVEL", "info"), "debug, info, warn or error")
 	flag.Parse()
 
+	// Everything this process writes is its user's alone: the data directory holds the KMS
+	// stand-in's keys, the SoftHSM token and the operator's credentials, and the KMS
+	// stand-in's database would otherwise create its files 0644 while running (devstack makes
+	// the directory and what is in it private at start and stop).
+	syscall.Umask(0o077)
 	log := function.NewLogger(os.Stderr, *level)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

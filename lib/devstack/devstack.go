@@ -44,15 +44,17 @@ type Stack struct {
 	DynamoDB *Standin
 	KMS      *Standin
 
-	kmsDB  *kmsdata.Database
-	tmpDir string
+	kmsDB   *kmsdata.Database
+	tmpDir  string
+	dataDir string // Options.DataDir, made private again on Close
 }
 
 // Options configure Start.
 type Options struct {
 	// DynamoDBAddr and KMSAddr are the listen addresses ("127.0.0.1:0" when empty).
 	DynamoDBAddr, KMSAddr string
-	// DataDir keeps the KMS stand-in's keys; a temporary directory when empty.
+	// DataDir keeps the KMS stand-in's keys; a temporary directory when empty. It is made
+	// readable by the current user only (PrivateDir).
 	DataDir string
 }
 
@@ -69,7 +71,10 @@ func Start(opts Options) (*Stack, error) {
 			return nil, err
 		}
 		dir, st.tmpDir = d, d
+	} else if err := PrivateDir(dir); err != nil {
+		return nil, fmt.Errorf("KMS stand-in data in %s: %w", dir, err)
 	}
+	st.dataDir = opts.DataDir
 	kmsGlobals.Lock()
 	kmsconfig.AWSRegion, kmsconfig.AWSAccountId, kmsconfig.DatabasePath = Region, AccountID, dir
 	kmsGlobals.Unlock()
@@ -79,6 +84,11 @@ func Start(opts Options) (*Stack, error) {
 		return nil, err
 	}
 	st.kmsDB = db
+	// The database has just written its files, 0644.
+	if err := PrivateDir(dir); err != nil {
+		st.Close()
+		return nil, fmt.Errorf("KMS stand-in data in %s: %w", dir, err)
+	}
 	if st.KMS, err = startStandin("kms", opts.KMSAddr, kmsHandler(db)); err != nil {
 		st.Close()
 		return nil, err
@@ -109,6 +119,10 @@ func (st *Stack) Close() {
 	}
 	if st.kmsDB != nil {
 		st.kmsDB.Close()
+	}
+	if st.dataDir != "" {
+		// What the database wrote while running (new tables and logs, 0644).
+		_ = PrivateDir(st.dataDir)
 	}
 	if st.tmpDir != "" {
 		_ = os.RemoveAll(st.tmpDir)

@@ -55,6 +55,9 @@ func softHSM(dir string) (HSM, error) {
 	if err := os.MkdirAll(tokens, 0o700); err != nil {
 		return HSM{}, err
 	}
+	if err := PrivateDir(abs); err != nil { // the token and its PINs, as an earlier run left them
+		return HSM{}, err
+	}
 	conf := filepath.Join(abs, "softhsm2.conf")
 	if err := os.WriteFile(conf, []byte("directories.tokendir = "+tokens+"\nobjectstore.backend = file\nlog.level = ERROR\n"), 0o600); err != nil {
 		return HSM{}, err

@@ -80,7 +80,8 @@ func serial() *big.Int {
 	return n
 }
 
-// writeTLSCA keeps the local CA where clients (curl --cacert, the CLI) find it.
+// writeTLSCA keeps the local CA where clients (curl --cacert, the CLI) find it: like
+// everything in the data directory, readable by the current user only.
 func writeTLSCA(dataDir string, caPEM []byte) error {
 	if dataDir == "" {
 		return nil
@@ -88,7 +89,7 @@ func writeTLSCA(dataDir string, caPEM []byte) error {
 	if err := os.MkdirAll(dataDir, 0o700); err != nil {
 		return err
 	}
-	if err := os.WriteFile(filepath.Join(dataDir, TLSCAFile), caPEM, 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dataDir, TLSCAFile), caPEM, 0o600); err != nil {
 		return fmt.Errorf("write %s: %w", TLSCAFile, err)
 	}
 	return nil
