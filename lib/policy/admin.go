@@ -21,6 +21,10 @@ var (
 	ErrContradicts = fmt.Errorf("policy: could contradict another: %w", fault.ErrConflict)
 	// ErrStale is a change based on a version of the policy that is no longer current (412).
 	ErrStale = fmt.Errorf("policy: stale version: %w", fault.ErrPrecondition)
+	// ErrLimit is a change that would take the deployment over MaxPolicies or
+	// MaxDeploymentProgram (409): the request is well formed, but the deployment holds too
+	// much already.
+	ErrLimit = fmt.Errorf("policy: deployment limit: %w", fault.ErrConflict)
 )
 
 // Lister reads every policy of a deployment (store.Store).
@@ -130,7 +134,7 @@ func (a *Admin) Create(ctx context.Context, dep string, d Draft, actor string) (
 	if err != nil {
 		return Policy{}, err
 	}
-	if err := a.checkConflicts(ctx, dep, p); err != nil {
+	if err := a.checkDeployment(ctx, dep, p, true); err != nil {
 		return Policy{}, err
 	}
 	return a.st.CreatePolicy(ctx, dep, p, tenant.LogEntry{Actor: actor, Action: "policy.created",
@@ -160,7 +164,7 @@ func (a *Admin) Replace(ctx context.Context, dep, id string, read Expected, d Dr
 	if err != nil {
 		return Policy{}, err
 	}
-	if err := a.checkConflicts(ctx, dep, next); err != nil {
+	if err := a.checkDeployment(ctx, dep, next, false); err != nil {
 		return Policy{}, err
 	}
 	return a.st.UpdatePolicy(ctx, dep, cur, next, tenant.LogEntry{Actor: actor, Action: "policy.updated",
@@ -177,12 +181,31 @@ func (a *Admin) Delete(ctx context.Context, dep, id, actor string) error {
 	return a.st.DeletePolicy(ctx, dep, p, tenant.LogEntry{Actor: actor, Action: "policy.deleted", Detail: fmt.Sprintf("%s %q", p.ID, p.Name)})
 }
 
-// checkConflicts refuses p when it could contradict another policy of dep (ErrContradicts):
-// Deny would win such a tie, which is safe but rarely what the administrator meant.
-func (a *Admin) checkConflicts(ctx context.Context, dep string, p Policy) error {
+// checkDeployment refuses p, new or replacing its previous version, when the deployment
+// would go over its limits (ErrLimit: MaxPolicies for a new policy, MaxDeploymentProgram),
+// or when p could contradict another policy of dep (ErrContradicts): Deny would win such a
+// tie, which is safe but rarely what the administrator meant.
+//
+// The limits are checked on the policies as read here; two administrators creating policies
+// at the same instant can each be let through at the last place left, which leaves the
+// deployment over by one policy per concurrent write, not unbounded.
+func (a *Admin) checkDeployment(ctx context.Context, dep string, p Policy, isNew bool) error {
 	existing, err := Load(ctx, a.st, dep)
 	if err != nil {
 		return err
+	}
+	if isNew && len(existing) >= MaxPolicies {
+		return fault.Newf(ErrLimit, "This deployment has %d policies, the most it may hold (%d): delete or merge some first.", len(existing), MaxPolicies)
+	}
+	total := program(&p)
+	for i := range existing {
+		if existing[i].ID != p.ID {
+			total += program(&existing[i])
+		}
+	}
+	if total > MaxDeploymentProgram {
+		return fault.Newf(ErrLimit, "With this policy the where patterns of the deployment's policies would compile to %d instructions, more than the %d allowed (this policy's: %d): simplify or remove patterns, here or in other policies.",
+			total, MaxDeploymentProgram, program(&p))
 	}
 	if ids := Conflicts(existing, p); len(ids) > 0 {
 		return fault.Newf(ErrContradicts, "At priority %d this policy could contradict %s: give one of them another priority or make their certificates or users disjoint.", p.Priority, strings.Join(ids, ", "))

@@ -3,6 +3,7 @@ package policy_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -137,4 +138,90 @@ func TestAdminWithoutHTTP(t *testing.T) {
 func detail(err error) string {
 	d, _ := fault.DetailOf(err)
 	return d
+}
+
+// TestAdminLimits: a deployment holds at most policy.MaxPolicies policies and at most
+// policy.MaxDeploymentProgram instructions of where patterns in all; a create or replace that
+// would go over is refused with ErrLimit (409), naming the limit, and nothing is written.
+// Replacing a policy counts it once, and what is deleted frees its place.
+func TestAdminLimits(t *testing.T) {
+	ctx := context.Background()
+	tg := devstack.NewEmbedded(t)
+	st := store.New(tg.Clients.DynamoDB, tg.Table, store.StaticKey(make([]byte, 32)))
+	admin := policy.NewAdmin(st)
+	log := tenant.LogEntry{Actor: "test", Action: "fixture"}
+	draft := func(name string, where ...policy.Application) policy.Draft {
+		return policy.Draft{Name: name, Enabled: true, Priority: 1, Action: policy.Allow,
+			What: policy.What{Groups: []string{"*"}}, Who: policy.Who{Roles: []string{"signer"}}, Where: where}
+	}
+	count := func(dep string) int {
+		all, err := st.AllPolicies(ctx, dep)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(all)
+	}
+	limited := func(err error, what string) {
+		t.Helper()
+		if !errors.Is(err, policy.ErrLimit) || !errors.Is(err, fault.ErrConflict) || !strings.Contains(detail(err), what) {
+			t.Fatalf("%v, want ErrLimit naming %q", err, what)
+		}
+	}
+
+	// fail/count: the place after the last is refused; a replace still works, and a delete
+	// frees a place.
+	dep := tenant.NewID("dep_")
+	var last policy.Policy
+	for i := range policy.MaxPolicies {
+		p, err := draft(fmt.Sprintf("filler %d", i)).Policy(tenant.NewID("pol_"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if last, err = st.CreatePolicy(ctx, dep, p, log); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, err := admin.Create(ctx, dep, draft("one too many"), "cu_admin")
+	limited(err, fmt.Sprint(policy.MaxPolicies))
+	if n := count(dep); n != policy.MaxPolicies {
+		t.Fatalf("%d policies after a refused create", n)
+	}
+	if _, err := admin.Replace(ctx, dep, last.ID, policy.Expected{Version: last.Version}, draft("renamed"), "cu_admin"); err != nil {
+		t.Fatalf("a replace at the cap: %v", err)
+	}
+	if err := admin.Delete(ctx, dep, last.ID, "cu_admin"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.Create(ctx, dep, draft("in the freed place"), "cu_admin"); err != nil {
+		t.Fatalf("a create after a delete: %v", err)
+	}
+
+	// fail/program: two heavy policies nearly fill the deployment's budget; a third is
+	// refused, a cheap one still fits, and replacing a heavy policy with itself is no double
+	// count.
+	dep = tenant.NewID("dep_")
+	heavy := policy.Application{Process: "x", CommandLine: `.{0,970}`} // about 1950 instructions
+	h1, err := admin.Create(ctx, dep, draft("heavy 1", heavy), "cu_admin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.Create(ctx, dep, draft("heavy 2", heavy), "cu_admin"); err != nil {
+		t.Fatal(err)
+	}
+	_, err = admin.Create(ctx, dep, draft("heavy 3", heavy), "cu_admin")
+	limited(err, fmt.Sprint(policy.MaxDeploymentProgram))
+	if n := count(dep); n != 2 {
+		t.Fatalf("%d policies after a refused create, want 2", n)
+	}
+	if _, err := admin.Create(ctx, dep, draft("light", policy.Application{Process: "make"}), "cu_admin"); err != nil {
+		t.Fatalf("a light policy: %v", err)
+	}
+	if _, err := admin.Replace(ctx, dep, h1.ID, policy.Expected{Version: 1}, draft("heavy 1, renamed", heavy), "cu_admin"); err != nil {
+		t.Fatalf("replacing a policy with itself: %v", err)
+	}
+	// Disabled policies count too, so that enabling one never goes over.
+	off := draft("heavy, disabled", heavy)
+	off.Enabled = false
+	_, err = admin.Create(ctx, dep, off, "cu_admin")
+	limited(err, fmt.Sprint(policy.MaxDeploymentProgram))
 }

@@ -4,14 +4,35 @@
 //
 // A Policy connects What (certificates, certificate groups) to Who (users, roles) under
 // Where (applications the agent reports) and When (a weekly schedule and a validity window).
-// Evaluation is deterministic: a disabled certificate never signs; the certificate's owner
-// always may; otherwise the highest-priority matching enabled policy decides, Deny wins ties,
-// and no match means deny.
+// Evaluation is deterministic, whatever the order of the policies:
+//
+//  1. A request without a certificate, or whose certificate is disabled, expired or not yet
+//     issued, is denied: such a certificate never signs, not even for its owner.
+//  2. Among the enabled policies that match the request, the highest priority decides, and
+//     at equal priority Deny wins. This holds for the certificate's owner too: a matching
+//     Deny refuses the owner unless an Allow of higher priority matches.
+//  3. When no policy matches, the certificate's owner may sign, provided it holds the signing
+//     role (SigningRole, which portal Admins and Users hold and portal Viewers do not): the
+//     owner exception stands in for an Allow policy, it overrides neither a Deny nor the loss
+//     of that role. Anyone else is denied.
+//
+// A Decision carries two texts: Reason, for the event log and the console's dry run, names
+// the deciding policy; CallerReason, for the requester, who may not be allowed to read
+// policies, names none.
+//
+// The work an evaluation can cost is bounded by what a deployment may hold: MaxPolicies
+// policies, each with at most MaxApplications applications, whose patterns compile to at most
+// MaxDeploymentProgram instructions over all policies (Admin enforces the limits that span
+// policies). Go's RE2 matches in time linear in the
+// input, with the program size as factor, so the worst evaluation is about
+// MaxDeploymentProgram × the longest process or command line a request may report
+// (BenchmarkWorstCase).
 package policy
 
 import (
 	"regexp"
 	"regexp/syntax"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -39,13 +60,33 @@ const (
 	MaxPatternLen   = 1024 // bytes of one process or command-line pattern
 	MaxProgram      = 2000 // instructions of one compiled pattern (see CompileFull)
 	MaxListLen      = 1000 // entries in each What/Who list
-	MaxApplications = 100
+	MaxApplications = 20   // applications (Where) of one policy: 40 patterns at most
 	MaxWindows      = 100
 	MaxNameLen      = 200
 	MaxIDLen        = 128 // certificate ids, group names, user ids, role names, policy ids
 	MaxPriority     = 1_000_000
 	MinPriority     = -1_000_000
 )
+
+// Limits on what a deployment may hold, enforced by Admin when a policy is created or
+// replaced (a single policy over MaxDeploymentProgram is refused by Validate already).
+// Every policy counts, disabled ones too, so that enabling one never goes over. Evaluation
+// matches a request against the patterns of every policy that could apply, so their
+// instructions add up: RE2 costs some 6 ns per instruction and byte, so MaxDeploymentProgram
+// instructions against a 4 KiB process name and command line cost about 0.1 s of CPU at
+// worst (BenchmarkWorstCase), where unbounded policies could cost seconds per policy. Realistic
+// patterns like `(?i)signtool\.exe` or `.* /fd sha256 .*` compile to 15 to 40 instructions,
+// so the budget holds about a hundred applications.
+const (
+	MaxPolicies          = 200
+	MaxDeploymentProgram = 4000 // instructions of the where patterns of all policies
+)
+
+// SigningRole is the role an owner must hold to sign by the owner exception: the console
+// role "signer", which portal Admins and Users open the console with and portal Viewers do
+// not (identity.ConsoleRolesFor). Policies may let any role sign; the exception does not
+// outlive a demotion.
+const SigningRole = string(identity.Signer)
 
 // PortalRolePrefix marks a portal product role among Who.Roles and Request.Roles, so that a
 // console role and a portal role of the same spelling cannot be confused.
@@ -129,9 +170,10 @@ type Policy struct {
 // compiled is what Validate prepares for evaluation. It keeps the sources it was built from
 // so evaluation can tell when the exported fields were changed after Validate.
 type compiled struct {
-	apps []compiledApp
-	tz   string
-	loc  *time.Location
+	apps    []compiledApp
+	tz      string
+	loc     *time.Location
+	program int // instructions of all the patterns, what an evaluation may cost per byte
 }
 
 type compiledApp struct {
@@ -180,15 +222,21 @@ func (p *Policy) Validate() error {
 		for i, a := range p.Where {
 			ca := compiledApp{process: a.Process, commandLine: a.CommandLine}
 			name := "where[" + strconv.Itoa(i) + "]"
+			var n int
 			if a.Process == "" {
 				f.Add(name+".process", "is required")
 			} else {
-				ca.proc = CompileFull(&f, name+".process", a.Process)
+				ca.proc, n = compileFull(&f, name+".process", a.Process)
+				c.program += n
 			}
 			if a.CommandLine != "" {
-				ca.cmd = CompileFull(&f, name+".commandLine", a.CommandLine)
+				ca.cmd, n = compileFull(&f, name+".commandLine", a.CommandLine)
+				c.program += n
 			}
 			c.apps = append(c.apps, ca)
+		}
+		if c.program > MaxDeploymentProgram {
+			f.Add("where", "patterns compile to %d instructions in all, more than the %d all policies of a deployment may have together; use fewer applications or simpler patterns", c.program, MaxDeploymentProgram)
 		}
 	}
 
@@ -269,32 +317,52 @@ func checkNames(f *fault.Fields, field string, list []string, roles bool) {
 // alone first: wrapping an unbalanced pattern like "a)|(b" could otherwise turn it into a
 // different, valid expression.
 func CompileFull(f *fault.Fields, field, pattern string) *regexp.Regexp {
+	re, _ := compileFull(f, field, pattern)
+	return re
+}
+
+// compileFull is CompileFull that also returns the size of the compiled program, the factor
+// of what matching costs per byte (0 when the pattern is refused).
+func compileFull(f *fault.Fields, field, pattern string) (*regexp.Regexp, int) {
 	if len(pattern) > MaxPatternLen {
 		f.Add(field, "is longer than %d bytes", MaxPatternLen)
-		return nil
+		return nil, 0
 	}
 	if _, err := regexp.Compile(pattern); err != nil {
 		f.Add(field, "is not a regular expression: %s", reason(err))
-		return nil
+		return nil, 0
 	}
 	full := `\A(?:` + pattern + `)\z`
 	// RE2 matches in time linear in the input, but the factor is the size of the compiled
 	// program, which counted repetitions inflate: `.{0,1000}` is 2000 instructions. Capping
 	// it bounds what one pattern costs the signing path per byte of a command line.
+	var size int
 	re, err := syntax.Parse(full, syntax.Perl)
 	if err == nil {
 		var prog *syntax.Prog
-		if prog, err = syntax.Compile(re.Simplify()); err == nil && len(prog.Inst) > MaxProgram {
-			f.Add(field, "is too complex (%d instructions, at most %d); use fewer counted repetitions", len(prog.Inst), MaxProgram)
-			return nil
+		if prog, err = syntax.Compile(re.Simplify()); err == nil {
+			if size = len(prog.Inst); size > MaxProgram {
+				f.Add(field, "is too complex (%d instructions, at most %d); use fewer counted repetitions", size, MaxProgram)
+				return nil, 0
+			}
 		}
 	}
 	compiled, err := regexp.Compile(full)
 	if err != nil {
 		f.Add(field, "is not a regular expression: %s", reason(err))
-		return nil
+		return nil, 0
 	}
-	return compiled
+	return compiled, size
+}
+
+// program is what p's patterns cost an evaluation per byte of what the agent reports: their
+// instructions in all. A policy that is not ready matches no pattern (see match) and costs
+// nothing.
+func program(p *Policy) int {
+	if !ready(p) {
+		return 0
+	}
+	return p.c.program
 }
 
 // reason is the part of a regexp error that describes the problem, without repeating a
@@ -355,27 +423,65 @@ type Request struct {
 type Decision struct {
 	Allowed  bool
 	PolicyID string // the deciding policy; "" when none decided
-	Reason   string // a sentence for the audit log and the dry-run endpoint
-	Owner    bool   // allowed because the requester owns the certificate
+	// Reason is a sentence for the event log and the console's dry run (whose readers may
+	// read policies): it names the deciding policy.
+	Reason string
+	// CallerReason is the decision as the requester may be told it, in the answer to a
+	// signing request: it names no policy, because a signer may not be allowed to read them.
+	CallerReason string
+	Owner        bool // allowed by the owner exception: the requester owns the certificate
 }
 
-// precheck applies the rules that come before policies: certificate state and ownership.
+// Texts of CallerReason. They are constants: the requester learns whether a policy denied or
+// none allowed, never which policy, and never anything it did not send.
+const (
+	callerNoCertificate = "the request names no certificate"
+	callerInactive      = "the certificate is disabled, expired or not yet issued, so it cannot sign"
+	callerAllowed       = "a policy allows this request"
+	callerOwner         = "the requester owns the certificate"
+	callerDenied        = "a policy denies this request"
+	callerNoMatch       = "no policy allows this request"
+	callerOwnerNoRole   = "no policy allows this request, and signing as the certificate's owner needs the " + SigningRole + " role"
+)
+
+// precheck applies the rule that comes before policies: the certificate's state.
 func precheck(req *Request) (Decision, bool) {
 	c := &req.Certificate
 	if c.ID == "" {
-		return Decision{Reason: "the request names no certificate"}, true
+		return Decision{Reason: "the request names no certificate", CallerReason: callerNoCertificate}, true
 	}
 	if !c.Enabled {
-		return Decision{Reason: sentence("certificate ", c.ID, " is disabled, expired or not yet issued, so it cannot sign", "", "")}, true
-	}
-	if c.Owner != "" && c.Owner == req.UserID {
-		return Decision{Allowed: true, Owner: true, Reason: sentence("user ", req.UserID, " owns certificate ", c.ID, "")}, true
+		return Decision{Reason: sentence("certificate ", c.ID, " is disabled, expired or not yet issued, so it cannot sign", "", ""), CallerReason: callerInactive}, true
 	}
 	return Decision{}, false
 }
 
+// unmatched decides a request that no enabled policy matches: the owner exception for an
+// owner that holds the signing role, a denial for anyone else.
+func unmatched(req *Request) Decision {
+	if c := &req.Certificate; c.Owner != "" && c.Owner == req.UserID {
+		if slices.Contains(req.Roles, SigningRole) {
+			return ownerAllowed(req)
+		}
+		return ownerWithoutRole(req)
+	}
+	return noMatch(req)
+}
+
+func ownerAllowed(req *Request) Decision {
+	return Decision{Allowed: true, Owner: true, CallerReason: callerOwner,
+		Reason: sentence("no enabled policy matches, and user ", req.UserID, " owns certificate ", req.Certificate.ID, "")}
+}
+
+func ownerWithoutRole(req *Request) Decision {
+	return Decision{CallerReason: callerOwnerNoRole,
+		Reason: sentence("no enabled policy allows user ", req.UserID, " to sign with certificate ", req.Certificate.ID,
+			", which the user owns but without the "+SigningRole+" role that signing as owner needs")}
+}
+
 func noMatch(req *Request) Decision {
-	return Decision{Reason: sentence("no enabled policy allows user ", req.UserID, " to sign with certificate ", req.Certificate.ID, " here and now")}
+	return Decision{CallerReason: callerNoMatch,
+		Reason: sentence("no enabled policy allows user ", req.UserID, " to sign with certificate ", req.Certificate.ID, " here and now")}
 }
 
 func decide(p *Policy, broken bool, req *Request) Decision {
@@ -403,7 +509,11 @@ func decide(p *Policy, broken bool, req *Request) Decision {
 	if broken {
 		b = append(b, "; it is applied as a deny because it was not validated or changed after validation"...)
 	}
-	return Decision{Allowed: allowed, PolicyID: p.ID, Reason: string(b)}
+	caller := callerDenied
+	if allowed {
+		caller = callerAllowed
+	}
+	return Decision{Allowed: allowed, PolicyID: p.ID, Reason: string(b), CallerReason: caller}
 }
 
 // sentence builds a1 "q1" a2 "q2" a3, quoting the user-supplied parts.
@@ -450,14 +560,19 @@ func match(p *Policy, req *Request) (ok, broken bool) {
 	if !ready(p) {
 		return p.Action != Allow, true
 	}
-	where := len(p.c.apps) == 0 // no applications: any program
+	// When is cheap and Where is the costly part of an evaluation: the schedule first.
+	if !matchWhen(p, req.At) {
+		return false, false
+	}
+	if len(p.c.apps) == 0 { // no applications: any program
+		return true, false
+	}
 	for i := range p.c.apps {
 		if matchApp(&p.c.apps[i], req) {
-			where = true
-			break
+			return true, false
 		}
 	}
-	return where && matchWhen(p, req.At), false
+	return false, false
 }
 
 // matchWhen reports whether at lies in p's validity window and weekly schedule. ready has

@@ -65,6 +65,7 @@ func check(t *testing.T, ps []policy.Policy, r policy.Request, allowed bool, id 
 	if d.Reason == "" {
 		t.Error("empty reason")
 	}
+	checkCallerReason(t, ps, r, d)
 	if s := policy.NewSet(ps).Evaluate(r); s != d {
 		t.Errorf("Set.Evaluate = %+v, Evaluate = %+v", s, d)
 	}
@@ -103,8 +104,35 @@ func TestEvaluate(t *testing.T) {
 			return []policy.Policy{pol(t, "p1", who(policy.Who{Users: []string{"carol"}}))}
 		}, req(nil), false, "", false},
 		{"ok/owner without policy", func(t *testing.T) []policy.Policy { return nil }, req(func(r *policy.Request) { r.Certificate.Owner = "alice" }), true, "", true},
-		{"ok/owner despite deny", func(t *testing.T) []policy.Policy { return []policy.Policy{pol(t, "p1", deny)} },
-			req(func(r *policy.Request) { r.Certificate.Owner = "alice" }), true, "", true},
+		// The owner exception stands in for an Allow policy, nothing more: a matching Deny
+		// still refuses the owner, and so does the loss of the signing role.
+		{"fail/deny naming the owner", func(t *testing.T) []policy.Policy {
+			return []policy.Policy{pol(t, "p1", both(deny, prio(policy.MaxPriority)))}
+		}, req(func(r *policy.Request) { r.Certificate.Owner = "alice" }), false, "p1", false},
+		{"fail/low-priority deny still refuses the owner", func(t *testing.T) []policy.Policy {
+			return []policy.Policy{pol(t, "p1", both(deny, prio(policy.MinPriority)))}
+		}, req(func(r *policy.Request) { r.Certificate.Owner = "alice" }), false, "p1", false},
+		{"fail/deny by role refuses the owner", func(t *testing.T) []policy.Policy {
+			return []policy.Policy{pol(t, "p1", both(deny, who(policy.Who{Roles: []string{"signer"}})))}
+		}, req(func(r *policy.Request) { r.Certificate.Owner = "alice" }), false, "p1", false},
+		{"ok/owner under a higher allow than the deny", func(t *testing.T) []policy.Policy {
+			return []policy.Policy{pol(t, "d", both(deny, prio(5))), pol(t, "a", prio(6))}
+		}, req(func(r *policy.Request) { r.Certificate.Owner = "alice" }), true, "a", false},
+		{"ok/owner when the deny does not match", func(t *testing.T) []policy.Policy {
+			return []policy.Policy{pol(t, "d", both(deny, where(policy.Application{Process: `jarsigner`})))}
+		}, req(func(r *policy.Request) { r.Certificate.Owner = "alice" }), true, "", true},
+		{"fail/owner demoted to viewer", func(t *testing.T) []policy.Policy { return nil },
+			req(func(r *policy.Request) {
+				r.Certificate.Owner, r.Roles = "alice", []string{"portal:Viewer", "console-viewer"}
+			}), false, "", false},
+		{"fail/owner without any role", func(t *testing.T) []policy.Policy { return nil },
+			req(func(r *policy.Request) { r.Certificate.Owner, r.Roles = "alice", nil }), false, "", false},
+		{"ok/owner as portal user", func(t *testing.T) []policy.Policy { return nil },
+			req(func(r *policy.Request) {
+				r.Certificate.Owner, r.Roles = "alice", policy.RolesFor(identity.Roles{Portal: identity.RoleUser, Console: identity.ConsoleRolesFor(identity.PortalUser{Role: identity.RoleUser})})
+			}), true, "", true},
+		{"ok/a policy still allows a demoted owner it names", func(t *testing.T) []policy.Policy { return []policy.Policy{pol(t, "p1", nil)} },
+			req(func(r *policy.Request) { r.Certificate.Owner, r.Roles = "alice", []string{"portal:Viewer"} }), true, "p1", false},
 		{"fail/empty owner is not empty user", func(t *testing.T) []policy.Policy { return nil },
 			req(func(r *policy.Request) { r.Certificate.Owner, r.UserID = "", "" }), false, "", false},
 		{"fail/disabled certificate with allow policy", func(t *testing.T) []policy.Policy { return []policy.Policy{pol(t, "p1", nil)} },
@@ -341,6 +369,14 @@ func TestValidate(t *testing.T) {
 		{"fail/too complex pattern", func(p *policy.Policy) {
 			p.Where = []policy.Application{{Process: "x", CommandLine: strings.Repeat(`.{0,100}`, 20)}}
 		}, "where[0].commandLine"},
+		{"ok/applications at the cap", func(p *policy.Policy) { p.Where = apps(policy.MaxApplications, "make", "") }, ""},
+		{"fail/too many applications", func(p *policy.Policy) { p.Where = apps(policy.MaxApplications+1, "make", "") }, "where"},
+		{"fail/patterns too complex in all", func(p *policy.Policy) {
+			// Each pattern is within MaxProgram; three applications of them are more than
+			// MaxDeploymentProgram.
+			p.Where = apps(3, "x", `.{0,700}`)
+		}, "where"},
+		{"ok/patterns at the policy's budget", func(p *policy.Policy) { p.Where = apps(2, "x", `.{0,700}`) }, ""},
 		{"ok/bounded repetition", func(p *policy.Policy) {
 			p.Where = []policy.Application{{Process: `[a-z]{1,64}\.exe`, CommandLine: `.{0,500}`}}
 		}, ""},
@@ -485,5 +521,35 @@ func TestAllCertificates(t *testing.T) {
 	req.Roles = []string{"portal:Viewer"}
 	if d := policy.Evaluate([]policy.Policy{p}, req); d.Allowed {
 		t.Fatalf("Viewer allowed: %+v", d)
+	}
+}
+
+// apps returns n applications with the given patterns.
+func apps(n int, process, commandLine string) []policy.Application {
+	out := make([]policy.Application, n)
+	for i := range out {
+		out[i] = policy.Application{Process: process, CommandLine: commandLine}
+	}
+	return out
+}
+
+// checkCallerReason holds what a requester is told (d, the decision of r against ps) to what it
+// may say: it is set, quotes nothing (every user-supplied part of Reason is quoted), and it
+// does not depend on the policies' ids or names, so it cannot reveal them: renaming every
+// policy (keeping the ids' order, which breaks ties) leaves it as it was.
+func checkCallerReason(t *testing.T, ps []policy.Policy, r policy.Request, d policy.Decision) {
+	t.Helper()
+	if d.CallerReason == "" || strings.Contains(d.CallerReason, `"`) {
+		t.Errorf("caller reason %q", d.CallerReason)
+	}
+	renamed := make([]policy.Policy, len(ps))
+	for i, p := range ps {
+		p.ID, p.Name = "secret-id-"+p.ID, "Secret name "+p.Name
+		renamed[i] = p
+	}
+	if got := policy.Evaluate(renamed, r); got.CallerReason != d.CallerReason {
+		t.Errorf("caller reason %q depends on the policies' names: %q once renamed", d.CallerReason, got.CallerReason)
+	} else if strings.Contains(got.CallerReason, "ecret") {
+		t.Errorf("caller reason %q names a policy", got.CallerReason)
 	}
 }

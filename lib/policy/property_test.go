@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"regexp"
+	"regexp/syntax"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -132,6 +134,7 @@ func TestDeterminism(t *testing.T) {
 			if got := set.Evaluate(req); got != want {
 				t.Fatalf("round %d: Set.Evaluate = %+v, Evaluate = %+v\nrequest %+v", round, got, want, req)
 			}
+			checkCallerReason(t, ps, req, want)
 			for range 3 {
 				shuffled := append([]policy.Policy(nil), ps...)
 				r.Shuffle(len(shuffled), func(i, j int) { shuffled[i], shuffled[j] = shuffled[j], shuffled[i] })
@@ -149,6 +152,63 @@ func TestDeterminism(t *testing.T) {
 		t.Fatalf("weak sample: %d allowed, %d denied, %d by a policy", allowed, denied, byPolicy)
 	}
 	t.Logf("%d allowed, %d denied, %d decided by a policy", allowed, denied, byPolicy)
+}
+
+// TestOwnerException checks the owner exception against the rest of the engine: making the
+// requester the certificate's owner changes nothing when a policy decides (a Deny refuses the
+// owner as anyone), and when none matches it allows exactly an owner holding SigningRole. A
+// certificate that is not enabled signs for nobody.
+func TestOwnerException(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	var deniedOwner, allowedOwner, roleless int
+	for round := range 300 {
+		ps := make([]policy.Policy, r.IntN(30))
+		for i := range ps {
+			ps[i] = randomPolicy(r, i)
+		}
+		set := policy.NewSet(ps)
+		for range 30 {
+			req := randomRequest(r)
+			if r.IntN(3) == 0 {
+				req.Roles = append(req.Roles, policy.SigningRole)
+			}
+			other, own := req, req
+			other.Certificate.Owner, own.Certificate.Owner = "someone else", req.UserID
+			asOther, asOwner := policy.Evaluate(ps, other), policy.Evaluate(ps, own)
+			if got := set.Evaluate(own); got != asOwner {
+				t.Fatalf("round %d: Set.Evaluate = %+v, Evaluate = %+v", round, got, asOwner)
+			}
+			c := &req.Certificate
+			switch {
+			case c.ID == "" || !c.Enabled:
+				if asOwner.Allowed {
+					t.Fatalf("round %d: a certificate that cannot sign allowed its owner: %+v", round, asOwner)
+				}
+			case asOther.PolicyID != "":
+				// A policy decides: ownership changes nothing.
+				if asOwner != asOther {
+					t.Fatalf("round %d: policy %s decided %+v for another, %+v for the owner", round, asOther.PolicyID, asOther, asOwner)
+				}
+				if !asOwner.Allowed {
+					deniedOwner++
+				}
+			default:
+				signer := slices.Contains(req.Roles, policy.SigningRole)
+				if asOther.Allowed || asOwner.Allowed != signer || asOwner.Owner != signer || asOwner.PolicyID != "" {
+					t.Fatalf("round %d: no policy matched; other %+v, owner (signer %v) %+v", round, asOther, signer, asOwner)
+				}
+				if signer {
+					allowedOwner++
+				} else {
+					roleless++
+				}
+			}
+		}
+	}
+	if deniedOwner < 100 || allowedOwner < 100 || roleless < 100 {
+		t.Fatalf("weak sample: %d owners denied by a policy, %d allowed as owner, %d owners without the signing role", deniedOwner, allowedOwner, roleless)
+	}
+	t.Logf("%d owners denied by a policy, %d allowed as owner, %d owners without the signing role", deniedOwner, allowedOwner, roleless)
 }
 
 // TestSetAllocations keeps the hot path lean: only building the reason allocates.
@@ -312,5 +372,91 @@ func BenchmarkSetEvaluate(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// longest is the most a request may report as process or command line
+// (signing.MaxApplicationField): evaluation costs the patterns' instructions per byte of it.
+const longest = 4096
+
+// instructions is what a pattern costs per byte, counted as Validate counts it (an
+// independent copy, so the worst case below does not trust the code it measures).
+func instructions(tb testing.TB, pattern string) int {
+	re, err := syntax.Parse(`\A(?:`+pattern+`)\z`, syntax.Perl)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	prog, err := syntax.Compile(re.Simplify())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return len(prog.Inst)
+}
+
+// worstCase is the most expensive evaluation a deployment can be made to do within the
+// limits: policy.MaxPolicies enabled policies that every request reaches (every certificate,
+// the requester's role after policy.MaxListLen-1 other users), whose where patterns use the
+// whole policy.MaxDeploymentProgram and keep every thread of the matcher alive over the
+// longest process and command line, only for the command line to fail at its last byte. The
+// other policies' schedules never hold (the engine checks When before Where). Nothing
+// matches, so every policy is looked at.
+func worstCase(tb testing.TB) ([]policy.Policy, policy.Request) {
+	others := make([]string, policy.MaxListLen-1)
+	for i := range others {
+		others[i] = fmt.Sprintf("cu_%026d", i)
+	}
+	// The largest n whose pair of patterns fits in budget.
+	pair := func(budget int) (proc, cmd string, cost int) {
+		for n := min(policy.MaxProgram, budget/2) / 3; n > 0; n-- {
+			proc, cmd = fmt.Sprintf(`(?:.*){0,%d}`, n), fmt.Sprintf(`(?:a*){0,%d}`, n)
+			pi, ci := instructions(tb, proc), instructions(tb, cmd)
+			if pi <= policy.MaxProgram && ci <= policy.MaxProgram && pi+ci <= budget {
+				return proc, cmd, pi + ci
+			}
+		}
+		return "", "", 0
+	}
+	left, total := policy.MaxDeploymentProgram, 0
+	ps := make([]policy.Policy, policy.MaxPolicies)
+	for i := range ps {
+		p := policy.Policy{ID: fmt.Sprintf("pol_%03d", i), Name: "worst", Enabled: true, Action: policy.Allow,
+			What: policy.What{Groups: []string{policy.AllCertificates}},
+			Who:  policy.Who{Users: others, Roles: []string{"signer"}}}
+		mine := left
+		for mine > 0 && len(p.Where) < policy.MaxApplications {
+			proc, cmd, cost := pair(mine)
+			if cost == 0 {
+				break
+			}
+			p.Where = append(p.Where, policy.Application{Process: proc, CommandLine: cmd})
+			mine, left, total = mine-cost, left-cost, total+cost
+		}
+		if len(p.Where) == 0 {
+			p.When = policy.Schedule{NotAfter: at.Add(-time.Hour)}
+		}
+		if err := p.Validate(); err != nil {
+			tb.Fatal(err)
+		}
+		ps[i] = p
+	}
+	if total > policy.MaxDeploymentProgram || total < policy.MaxDeploymentProgram*9/10 {
+		tb.Fatalf("the worst case uses %d instructions of %d", total, policy.MaxDeploymentProgram)
+	}
+	return ps, policy.Request{UserID: "cu_requester", Roles: []string{"signer"}, At: at,
+		Process: strings.Repeat("a", longest), CommandLine: strings.Repeat("a", longest-1) + "!",
+		Certificate: policy.Certificate{ID: "crt_x", Enabled: true}}
+}
+
+// BenchmarkWorstCase measures the worst evaluation within the limits (see worstCase):
+//
+//	go test ./lib/policy -run '^$' -bench WorstCase
+func BenchmarkWorstCase(b *testing.B) {
+	ps, req := worstCase(b)
+	set := policy.NewSet(ps)
+	if d := set.Evaluate(req); d.Allowed || d.PolicyID != "" {
+		b.Fatalf("the worst case should match nothing: %+v", d)
+	}
+	for b.Loop() {
+		set.Evaluate(req)
 	}
 }

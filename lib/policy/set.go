@@ -70,10 +70,12 @@ func NewSet(policies []Policy) *Set {
 	return s
 }
 
-// Evaluate decides req against the policies the Set was built from: a disabled certificate
-// never signs (even for its owner); the certificate owner may always sign with it; otherwise
-// among enabled policies that match What, Who, Where and When, the highest priority decides,
-// Deny wins ties, and no match means deny. Deterministic whatever the order of policies.
+// Evaluate decides req against the policies the Set was built from, in the order of the
+// package documentation: a disabled certificate never signs (even for its owner); among
+// enabled policies that match What, Who, Where and When, the highest priority decides and
+// Deny wins ties, for the certificate's owner too; when none matches, the owner holding
+// SigningRole may sign and anyone else is denied. Deterministic whatever the order of
+// policies.
 //
 // Policies must have been validated. One that was not (or was changed after Validate) cannot
 // allow, and if it is not an Allow policy it denies whenever its What and Who match: a
@@ -104,7 +106,7 @@ func (s *Set) Evaluate(req Request) Decision {
 		scan(s.byGroup[g])
 	}
 	if int(best) == len(s.policies) {
-		return noMatch(&req)
+		return unmatched(&req)
 	}
 	return decide(&s.policies[best], bestBroken, &req)
 }
