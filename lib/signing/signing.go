@@ -191,7 +191,7 @@ func (s *Signer) signOnce(ctx context.Context, c Caller, req Request) (wire.Resp
 	}
 	if !decision.Allowed {
 		s.checkpoint(ctx, events...)
-		return wire.Response{}, fault.Newf(ErrDenied, "Signing with %s is not allowed: %s", cert.ID, decision.Reason)
+		return wire.Response{}, fault.Newf(ErrDenied, "Signing with %s is not allowed: %s", cert.ID, decision.CallerReason)
 	}
 	// The completion goes to the first decision's lane, and its checkpoint covers that lane;
 	// the other decisions' lanes' checkpoints move while the key signs.
