@@ -112,7 +112,7 @@ policy, 5 server unreachable.`,
 	}
 	root.PersistentFlags().StringVar(&a.configPath, "config", "", "configuration file (default $SIGNUM_CONFIG or <user config dir>/signum/config.json)")
 	root.PersistentFlags().StringVarP(&a.output, "output", "o", "text", "output format: text or json")
-	root.AddCommand(a.configureCmd(), a.certsCmd(), a.signDigestCmd(), a.signCmd(), a.verifyCmd())
+	root.AddCommand(a.configureCmd(), a.certsCmd(), a.signDigestCmd(), a.signCmd(), a.verifyCmd(), a.eventsCmd())
 	return root
 }
 
@@ -316,7 +316,7 @@ func (a *app) certsCmd() *cobra.Command {
 }
 
 func (a *app) signDigestCmd() *cobra.Command {
-	var certID, digest, alg, scheme, idem string
+	var certID, digest, alg, scheme, idem, receipts string
 	cmd := &cobra.Command{
 		Use:     "sign-digest",
 		Short:   "Sign a digest (hex or base64) and print the signature (base64)",
@@ -338,6 +338,11 @@ func (a *app) signDigestCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			// The receipt is kept before the signature is shown: it is the client's evidence
+			// that the log recorded this signature (signum events verify --receipts).
+			if err := a.keepReceipt(receipts, res.Receipt); err != nil {
+				return fmt.Errorf("keep the signing receipt: %w", err)
+			}
 			if a.output == "json" {
 				return a.json(res)
 			}
@@ -350,6 +355,7 @@ func (a *app) signDigestCmd() *cobra.Command {
 	cmd.Flags().StringVar(&alg, "alg", "SHA256", "digest algorithm: SHA256, SHA384 or SHA512")
 	cmd.Flags().StringVar(&scheme, "scheme", "", "signature scheme (default: the key's; RSASSA_PKCS1_V1_5 or RSASSA_PSS for RSA)")
 	cmd.Flags().StringVar(&idem, "idempotency-key", "", "retry-safe key: a retry of the same request gets the first answer and signs nothing twice")
+	cmd.Flags().StringVar(&receipts, "receipts", "", "file the answer's receipt is appended to (default $SIGNUM_RECEIPTS, else receipts.jsonl beside the configuration)")
 	_ = cmd.MarkFlagRequired("cert")
 	_ = cmd.MarkFlagRequired("digest")
 	return cmd

@@ -2,7 +2,10 @@
 // signature's completion is an append-only event. Events are hash-chained per deployment (in a
 // few independent lanes, so that concurrent signers do not all wait on one chain head): each
 // event's hash covers its content and the previous event's hash, so a deleted, reordered or
-// altered event is detected by Verify. The package is pure; the store persists events.
+// altered event is detected by Verify. Each lane's checkpoint and each signing answer's
+// receipt are sealed (seal.go): signed by a key that whoever can write the table cannot use,
+// and checkpoints are anchored outside the table (Anchors), so that a rewritten and rolled-back
+// lane is detected too. The package is pure but for DirAnchors; the store persists events.
 package audit
 
 import (
@@ -12,6 +15,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"time"
+
+	"github.com/gowebpki/jcs"
 )
 
 // Kinds of event.
@@ -44,9 +49,22 @@ func LaneOf(id string) int {
 // Genesis is the previous hash of the first event of a lane.
 const Genesis = "0000000000000000000000000000000000000000000000000000000000000000"
 
+// Hash versions: how an event's hash is computed (Event.V).
+const (
+	// HashLegacy (no "v" member) is SHA-256 over Go's encoding/json form of the event with
+	// "hash":"" (struct field order, HTML characters escaped): what events written before
+	// HashJCS hash with. Verifiers accept it; nothing writes it any more.
+	HashLegacy = 0
+	// HashJCS is SHA-256 over the RFC 8785 (JSON Canonicalization Scheme) form of the
+	// event's JSON object without its "hash" member: what every new event is sealed with.
+	HashJCS = 1
+)
+
 // Event is one entry of a deployment's signing-event log.
 type Event struct {
-	ID           string    `json:"id"`
+	ID string `json:"id"`
+	// V is the event's hash version (HashJCS; absent for HashLegacy).
+	V            int       `json:"v,omitempty"`
 	DeploymentID string    `json:"deploymentId"`
 	Lane         int       `json:"lane"`
 	Seq          int64     `json:"seq"`
@@ -68,6 +86,17 @@ type Event struct {
 	CI              map[string]string `json:"ci,omitempty"`
 	Digest          string            `json:"digest,omitempty"`
 	DigestAlgorithm string            `json:"digestAlgorithm,omitempty"`
+	// ContextEvent, on the second and later decisions of a request, is the decision event
+	// that records the request's shared context (process, command line, agent, CI, file
+	// name) once for all its digests.
+	ContextEvent string `json:"contextEvent,omitempty"`
+	// Digests, on a denial, are the request's digests ("<algorithm>:<hex>"): a denied
+	// request is one event, not one per digest. DigestCount is how many the request had.
+	Digests     []string `json:"digests,omitempty"`
+	DigestCount int      `json:"digestCount,omitempty"`
+	// Cut names the fields the client reported that were cut to what the log keeps
+	// (MaxRecorded), and lists dropped when more than the log keeps were sent.
+	Cut []string `json:"cut,omitempty"`
 	// Completion events: Of is the decision event they complete.
 	Of              string `json:"of,omitempty"`
 	Outcome         string `json:"outcome,omitempty"`
@@ -77,9 +106,9 @@ type Event struct {
 	Hash     string `json:"hash"`
 }
 
-// ComputeHash is SHA-256 over the event's canonical JSON without its own hash. encoding/json
-// writes struct fields in declaration order and times in RFC 3339 with nanoseconds, so the
-// form is stable; At is normalised to UTC first.
+// ComputeHash is the event's hash by its version (V): "" for a version this code does not
+// know. At is normalised to UTC first (the hash does not depend on the zone a time was
+// written in).
 func (e Event) ComputeHash() string {
 	e.Hash = ""
 	e.At = e.At.UTC()
@@ -87,53 +116,53 @@ func (e Event) ComputeHash() string {
 	if err != nil {
 		panic(fmt.Sprintf("audit: marshal event: %v", err)) // only strings, ints and a time
 	}
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:])
+	switch e.V {
+	case HashLegacy:
+		sum := sha256.Sum256(b)
+		return hex.EncodeToString(sum[:])
+	case HashJCS:
+		h, err := HashJSON(b)
+		if err != nil {
+			panic(fmt.Sprintf("audit: canonicalize event: %v", err)) // what json.Marshal wrote
+		}
+		return h
+	}
+	return ""
 }
 
-// Seal links e after prev (nil for the first event of its lane) and sets its hash.
+// CanonicalJSON is the RFC 8785 form of the JSON object raw without its "hash" member: what
+// a HashJCS event's hash is taken over. It fails on anything but a JSON object.
+func CanonicalJSON(raw []byte) ([]byte, error) {
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &obj); err != nil {
+		return nil, fmt.Errorf("not a JSON object: %w", err)
+	}
+	delete(obj, "hash")
+	b, err := json.Marshal(obj)
+	if err != nil {
+		return nil, err
+	}
+	return jcs.Transform(b)
+}
+
+// HashJSON is the HashJCS hash of the event JSON object raw as written (members a reader does
+// not know included): the lowercase hex SHA-256 of CanonicalJSON(raw).
+func HashJSON(raw []byte) (string, error) {
+	c, err := CanonicalJSON(raw)
+	if err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256(c)
+	return hex.EncodeToString(sum[:]), nil
+}
+
+// Seal links e after prev (nil for the first event of its lane) and sets its hash, of the
+// current version (HashJCS), over its time in UTC.
 func (e *Event) Seal(prev *Event) {
 	e.Seq, e.PrevHash = 1, Genesis
 	if prev != nil {
 		e.Seq, e.PrevHash = prev.Seq+1, prev.Hash
 	}
+	e.V, e.At = HashJCS, e.At.UTC()
 	e.Hash = e.ComputeHash()
-}
-
-// Problem is one break in a chain.
-type Problem struct {
-	Lane   int    `json:"lane"`
-	Seq    int64  `json:"seq"`
-	Detail string `json:"detail"`
-}
-
-// VerifyLane checks one lane's events, in sequence order, against the lane's checkpoint (a
-// sequence number and the hash of the event there, which only moves forward): sequence
-// numbers without gaps from 1, each event's hash right, each linked to the one before, the
-// event at the checkpoint the one it recorded, and none missing up to it.
-func VerifyLane(lane int, events []Event, headSeq int64, headHash string) []Problem {
-	var out []Problem
-	prevHash, want := Genesis, int64(1)
-	atHead := ""
-	for _, e := range events {
-		if e.Seq != want {
-			out = append(out, Problem{lane, want, fmt.Sprintf("events %d to %d are missing", want, e.Seq-1)})
-		}
-		if e.PrevHash != prevHash {
-			out = append(out, Problem{lane, e.Seq, "does not link to the event before it"})
-		}
-		if e.ComputeHash() != e.Hash {
-			out = append(out, Problem{lane, e.Seq, "was altered: its hash does not match its content"})
-		}
-		if e.Seq == headSeq {
-			atHead = e.Hash
-		}
-		prevHash, want = e.Hash, e.Seq+1
-	}
-	if want-1 < headSeq {
-		out = append(out, Problem{lane, headSeq, fmt.Sprintf("the chain's checkpoint is at %d but the last event is %d: events were removed", headSeq, want-1)})
-	} else if headSeq > 0 && atHead != headHash {
-		out = append(out, Problem{lane, headSeq, "is not the event the chain's checkpoint recorded"})
-	}
-	return out
 }

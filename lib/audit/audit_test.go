@@ -20,35 +20,51 @@ func chain(n int) []audit.Event {
 	return out
 }
 
+func lane(events []audit.Event, headSeq int64, headHash string) audit.Lane {
+	return audit.Lane{Events: events, HeadSeq: headSeq, HeadHash: headHash}
+}
+
 func TestVerifyLane(t *testing.T) {
 	c := chain(5)
-	if p := audit.VerifyLane(0, c, 5, c[4].Hash); len(p) != 0 {
+	if p := audit.VerifyLane("dep", lane(c, 5, c[4].Hash)); len(p) != 0 {
 		t.Fatalf("intact chain: %+v", p)
 	}
-	if audit.VerifyLane(0, nil, 0, "") != nil {
+	if audit.VerifyLane("dep", audit.Lane{}) != nil {
 		t.Fatal("empty lane reported")
 	}
 	altered := append([]audit.Event(nil), c...)
 	altered[2].Decision = audit.Deny
+	rehashed := append([]audit.Event(nil), altered...)
+	rehashed[2].Hash = rehashed[2].ComputeHash()
 	swapped := []audit.Event{c[0], c[2], c[1], c[3], c[4]}
 	for name, tc := range map[string]struct {
 		events   []audit.Event
 		headSeq  int64
 		headHash string
+		kind     string
 	}{
-		"fail/altered":       {altered, 5, c[4].Hash},
-		"fail/middle-gone":   {append(append([]audit.Event{}, c[:2]...), c[3:]...), 5, c[4].Hash},
-		"fail/last-gone":     {c[:4], 5, c[4].Hash},
-		"fail/reordered":     {swapped, 5, c[4].Hash},
-		"fail/head-replaced": {c, 5, c[3].Hash},
+		"fail/altered":       {altered, 5, c[4].Hash, audit.ProblemAltered},
+		"fail/rehashed":      {rehashed, 5, c[4].Hash, audit.ProblemAltered},
+		"fail/middle-gone":   {append(append([]audit.Event{}, c[:2]...), c[3:]...), 5, c[4].Hash, audit.ProblemDeleted},
+		"fail/first-gone":    {c[1:], 5, c[4].Hash, audit.ProblemDeleted},
+		"fail/last-gone":     {c[:4], 5, c[4].Hash, audit.ProblemDeleted},
+		"fail/reordered":     {swapped, 5, c[4].Hash, audit.ProblemReordered},
+		"fail/head-replaced": {c, 5, c[3].Hash, audit.ProblemAltered},
 	} {
-		if p := audit.VerifyLane(0, tc.events, tc.headSeq, tc.headHash); len(p) == 0 {
+		p := audit.VerifyLane("dep", lane(tc.events, tc.headSeq, tc.headHash))
+		if len(p) == 0 {
 			t.Errorf("%s: not detected", name)
+			continue
+		}
+		for _, pr := range p {
+			if pr.Kind != tc.kind {
+				t.Errorf("%s: reported as %s, want only %s: %+v", name, pr.Kind, tc.kind, p)
+			}
 		}
 	}
 	// The hash does not depend on the time zone the time was written in.
 	u := c[1]
-	u.At = u.At.UTC()
+	u.At = u.At.In(time.FixedZone("Y", -7200))
 	if u.ComputeHash() != c[1].Hash {
 		t.Error("hash depends on the time zone")
 	}

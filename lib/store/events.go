@@ -30,7 +30,7 @@ import (
 type eventItem struct {
 	PK, SK, GSI1PK, GSI1SK string
 	Type                   string `dynamodbav:"type"`
-	Event                  string `dynamodbav:"event"` // the event's canonical JSON, as hashed
+	Event                  string `dynamodbav:"event"` // the event's JSON (audit.Event.ComputeHash says how it is hashed)
 }
 
 type eventHeadItem struct {

@@ -7,6 +7,7 @@ package wire
 
 import (
 	"crypto/x509"
+	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -51,6 +52,10 @@ type Response struct {
 	SignatureScheme string      `json:"signatureScheme"`
 	Signatures      []Signature `json:"signatures"`
 	ChainPEM        string      `json:"chainPem"`
+	// Receipt is the service's signed statement of where the request's decision and
+	// completion events are in the deployment's log (a seal, lib/audit): the client keeps it,
+	// and "signum events verify --receipts" checks an export of the log against it offline.
+	Receipt json.RawMessage `json:"receipt,omitempty"`
 }
 
 // Chain parses the answer's certificate chain (leaf first).
