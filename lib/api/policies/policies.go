@@ -1,7 +1,9 @@
 // Package policies is the console's signing-policy API: create, list, get, replace (with
 // optimistic concurrency), enable/disable and delete policies, and a dry run that answers
 // "would this request be allowed, and by which policy?" without signing. Saving a policy that
-// could contradict another at equal priority is refused.
+// could contradict another at equal priority is refused, and so is one that would take the
+// deployment over its limits (policy.MaxPolicies, policy.MaxDeploymentProgram: 409), which
+// bound what one signing decision can cost.
 package policies
 
 import (
