@@ -57,6 +57,12 @@ type Principal struct {
 	// ClientCertificate is the serial of the client certificate a console caller
 	// authenticated with over mutual TLS ("" for bearer tokens).
 	ClientCertificate string
+
+	// token says the caller presented a bearer token, of generation generation (the user's
+	// token generation when it was issued): the guard refuses it unless that is the user's
+	// generation now.
+	token      bool
+	generation int64
 }
 
 // Actor names the principal in system logs.
@@ -233,6 +239,8 @@ var (
 	ErrOutsideAllowlist = fmt.Errorf("access: ip allowlist: %w", fault.ErrForbidden)
 	// errInactive is a token whose user no longer exists or is disabled.
 	errInactive = fault.Newf(fault.ErrUnauthenticated, "The account this token was issued to is no longer active; log in again.")
+	// errOldGeneration is a token issued before a change that ended the user's sessions.
+	errOldGeneration = fault.Newf(fault.ErrUnauthenticated, "This token was issued before the account's password, status or roles changed; log in again.")
 )
 
 // notFound is the one answer for a deployment that does not exist or is another tenant's.
@@ -365,7 +373,8 @@ func (g *Guard) caller(r *http.Request, rule Rule, dep tenant.Deployment) (Princ
 	if err != nil {
 		return Principal{}, err
 	}
-	return Principal{Kind: rule.Caller, UserID: claims.Subject, Name: claims.Name, DeploymentID: claims.Deployment}, nil
+	return Principal{Kind: rule.Caller, UserID: claims.Subject, Name: claims.Name, DeploymentID: claims.Deployment,
+		token: true, generation: claims.Generation}, nil
 }
 
 // certificateUser identifies the console user a client certificate, which the TLS layer
@@ -395,8 +404,9 @@ func (g *Guard) certificateUser(ctx context.Context, certPEM string, dep tenant.
 }
 
 // current fills p's roles from the user as stored now, refusing users that are gone or
-// disabled. Console callers are console users or portal users who opened the console with
-// their portal identity; the kind of the user id says which.
+// disabled, and tokens of a generation that is not the user's now (issued before a password
+// reset, a disable or a change of role). Console callers are console users or portal users
+// who opened the console with their portal identity; the kind of the user id says which.
 func (g *Guard) current(ctx context.Context, p *Principal) error {
 	var kind identity.Kind
 	switch {
@@ -413,6 +423,13 @@ func (g *Guard) current(ctx context.Context, p *Principal) error {
 	}
 	if err != nil {
 		return err
+	}
+	gen := u.Console.TokenGeneration
+	if kind == identity.KindPortal {
+		gen = u.Portal.TokenGeneration
+	}
+	if p.token && p.generation != gen {
+		return errOldGeneration
 	}
 	switch kind {
 	case identity.KindPortal:

@@ -143,6 +143,10 @@ func (c *ConsoleUsers) Update(ctx context.Context, dep, id, actor string, patch 
 		next.Unlock()
 		changes = append(changes, "unlocked")
 	}
+	// A new password, a disable or re-enable and a change of roles end the user's sessions.
+	if patch.Password != nil || next.Status != cur.Status || !sameRoles(next.Roles, cur.Roles) {
+		next.TokenGeneration = cur.TokenGeneration + 1
+	}
 	if len(changes) > 0 {
 		if cur, err = c.st.UpdateConsoleUser(ctx, cur, next, tenant.LogEntry{
 			Actor: actor, Action: "consoleUser.updated", Detail: cur.Username + ": " + strings.Join(changes, "; "),
@@ -218,6 +222,11 @@ func ConsoleRolesField(names []string, bad *fault.Fields) []ConsoleRole {
 		bad.Add("roles", "at least one of console-admin, console-viewer, signer")
 	}
 	return out
+}
+
+// sameRoles reports whether a and b hold the same roles, in any order.
+func sameRoles(a, b []ConsoleRole) bool {
+	return len(a) == len(b) && !slices.ContainsFunc(a, func(r ConsoleRole) bool { return !slices.Contains(b, r) })
 }
 
 // optionalEmail is the e-mail address s (the field "email"), "" for none.

@@ -10,6 +10,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"errors"
 	"net/mail"
 	"strings"
 	"time"
@@ -99,10 +100,23 @@ const (
 type Credentials struct {
 	PasswordHash  string
 	PasswordSetAt time.Time
-	Failures      int
+	// Failures are the login attempts counted against the user since its last successful
+	// login; every attempt is counted before its password is checked (password.Reservation).
+	Failures int
+	// FailedAt is when the last of them was counted.
+	FailedAt      time.Time
 	LockedUntil   time.Time
 	LockedForever bool
 }
+
+// LockState is the state the lockout policy judges (password.Lockout.Locked).
+func (c Credentials) LockState() password.State {
+	return password.State{Failures: c.Failures, FailedAt: c.FailedAt, LockedUntil: c.LockedUntil, Permanent: c.LockedForever}
+}
+
+// ErrNoAttempt is a login attempt the store did not count, because when it tried the user
+// was gone, disabled or locked: the attempt is refused without checking the password.
+var ErrNoAttempt = errors.New("identity: login attempt not admitted: the user is gone, disabled or locked")
 
 // PortalUser is a user of the vendor portal, member of one deployment.
 type PortalUser struct {
@@ -115,8 +129,12 @@ type PortalUser struct {
 	// SignumAdmin makes the user the deployment's Signum Administrator in the console.
 	SignumAdmin bool
 	Credentials
-	Version   int64
-	CreatedAt time.Time
+	// TokenGeneration is carried by the user's tokens, and a token of another generation
+	// is refused: changes that must end the user's sessions (a new password, a disable or
+	// a re-enable, a change of role) advance it, in the same write as the change.
+	TokenGeneration int64
+	Version         int64
+	CreatedAt       time.Time
 }
 
 // ConsoleUser is a user of a deployment's Local users domain.
@@ -129,8 +147,10 @@ type ConsoleUser struct {
 	Roles        []ConsoleRole
 	Status       Status
 	Credentials
-	Version   int64
-	CreatedAt time.Time
+	// TokenGeneration is as for PortalUser.
+	TokenGeneration int64
+	Version         int64
+	CreatedAt       time.Time
 }
 
 // Invite is a single-use deployment link: whoever registers with its token becomes a portal
@@ -178,7 +198,7 @@ func SetPassword(pw, who string, policy password.Policy, now time.Time) (Credent
 
 // Unlock lifts a lockout: no failures counted, no lock.
 func (c *Credentials) Unlock() {
-	c.Failures, c.LockedUntil, c.LockedForever = 0, time.Time{}, false
+	c.Failures, c.FailedAt, c.LockedUntil, c.LockedForever = 0, time.Time{}, time.Time{}, false
 }
 
 // StatusField parses s, the status a client asks a user to have: active or disabled. Anything

@@ -127,6 +127,11 @@ func (p *PortalUsers) Update(ctx context.Context, dep, id, actor string, patch P
 	if len(changes) == 0 {
 		return cur, nil
 	}
+	// A change of role, a disable and a re-enable end the user's sessions (an unlock alone
+	// does not).
+	if next.Role != cur.Role || next.Status != cur.Status {
+		next.TokenGeneration = cur.TokenGeneration + 1
+	}
 	return p.st.UpdatePortalUser(ctx, cur, next, tenant.LogEntry{
 		Actor: actor, Action: "portalUser.updated", Detail: cur.Email + ": " + strings.Join(changes, "; "),
 	})

@@ -115,7 +115,7 @@ func TestPortalUsersUpdate(t *testing.T) {
 	if u, err := pu.Update(ctx, dep, admin.ID, "test", identity.PortalUserPatch{Role: ptr("Admin"), Status: ptr("active")}, pass); err != nil || u.Version != admin.Version {
 		t.Errorf("ok/no change writes nothing: %+v %v", u, err)
 	}
-	if err := st.RecordFailure(ctx, dep, true, admin.ID, password.DefaultLockout(), time.Now()); err != nil {
+	if _, _, err := st.ReserveLogin(ctx, dep, true, admin.ID, password.DefaultLockout().Reserve(password.State{}, time.Now()), time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	u, err := pu.Update(ctx, dep, admin.ID, "portal:x", identity.PortalUserPatch{Unlock: true}, pass)

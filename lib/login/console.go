@@ -28,5 +28,6 @@ func ConsoleToken(ctx context.Context, d identity.Directory, iss Issuer, dep, id
 	if len(roles) == 0 {
 		roles = nil // as before: a user with no console role gets "roles": null, not []
 	}
-	return iss.Issue(ctx, token.Claims{Subject: u.Portal.ID, System: token.Console, Deployment: u.Portal.DeploymentID, Roles: roles, Name: u.Portal.Email})
+	return iss.Issue(ctx, token.Claims{Subject: u.Portal.ID, System: token.Console, Deployment: u.Portal.DeploymentID, Roles: roles, Name: u.Portal.Email,
+		Generation: u.Portal.TokenGeneration})
 }

@@ -26,61 +26,31 @@ type Account struct {
 	identity.Credentials
 }
 
-// Result of a login attempt.
-type Result int
-
-// Results. Only Failure is counted towards a lockout: an attempt on an unknown, disabled or
-// locked account changes nothing (so that guessing at a locked account cannot extend the lock).
-const (
-	Refused      Result = iota // unknown user, disabled or locked: nothing to record
-	Failure                    // wrong password: count it
-	Success                    // right password, no failures to clear
-	SuccessReset               // right password: clear the failures
-)
-
-// OK reports whether the login succeeded.
-func (r Result) OK() bool { return r == Success || r == SuccessReset }
-
-// Attempt checks pw against acc at now under lockout. Every path hashes once, so that all
-// answers take the same time.
-func Attempt(acc Account, pw string, lock password.Lockout, now time.Time) Result {
-	// A certificate user has no password: no password logs it in, and trying counts no
-	// failure against it (that would lock nothing but cost a write).
-	if !acc.Exists || acc.PasswordHash == "" || acc.Status != identity.StatusActive || lock.Locked(acc.Failures, acc.LockedUntil, acc.LockedForever, now) {
-		password.VerifyDummy(pw)
-		return Refused
-	}
-	match, err := password.Verify(acc.PasswordHash, pw)
-	if err != nil || !match {
-		return Failure
-	}
-	if acc.Failures != 0 || !acc.LockedUntil.IsZero() {
-		return SuccessReset
-	}
-	return Success
+// Admits reports whether an attempt on acc at now is made at all: the user exists, is
+// active, has a password (a certificate user has none: no password logs it in, and trying
+// counts nothing against it) and is not locked. An attempt that is not made changes nothing,
+// so that guessing at a locked account cannot extend the lock.
+func Admits(acc Account, lock password.Lockout, now time.Time) bool {
+	return acc.Exists && acc.PasswordHash != "" && acc.Status == identity.StatusActive && !lock.Locked(acc.LockState(), now)
 }
 
-// Recorder stores login outcomes on the users of one user system, atomically (PortalUsers,
+// Attempts count login attempts on the users of one system and settle them (PortalUsers,
 // ConsoleUsers).
-type Recorder interface {
-	RecordFailure(ctx context.Context, deploymentID, userID string, lock password.Lockout, now time.Time) error
+type Attempts interface {
+	// Reserve counts an attempt on user (deploymentID, userID) as a failure before its
+	// password is checked: one conditional write (password.Reservation), refused with
+	// identity.ErrNoAttempt when the user is gone, disabled or locked by then. It returns
+	// the count the attempt made and the user's version after it.
+	Reserve(ctx context.Context, deploymentID, userID string, r password.Reservation, now time.Time) (failures int, version int64, err error)
+	// LockForever sets the user's permanent lock flag.
+	LockForever(ctx context.Context, deploymentID, userID string) error
+	// ResetFailures clears the user's failures after the right password.
 	ResetFailures(ctx context.Context, deploymentID, userID string) error
 }
 
-// record stores the outcome of an attempt on user (deploymentID, userID). Refused attempts
-// make the same kind of write against an item that does not exist, so that refused and failed
-// attempts cost the same round trips.
-func record(ctx context.Context, rec Recorder, res Result, deploymentID, userID string, lock password.Lockout, now time.Time) error {
-	switch res {
-	case Failure:
-		return rec.RecordFailure(ctx, deploymentID, userID, lock, now)
-	case Refused:
-		_ = rec.RecordFailure(ctx, "dep_none", "none", lock, now)
-	case SuccessReset:
-		return rec.ResetFailures(ctx, deploymentID, userID)
-	}
-	return nil
-}
+// verify checks a password against its hash: password.Verify, which tests replace to count
+// the checks a burst of attempts gets.
+var verify = password.Verify
 
 // Respond is the answer for token tok issued with claims c.
 func Respond(tok string, c token.Claims) wire.Token {

@@ -9,7 +9,7 @@ import (
 	"github.com/opensignum/signum/lib/password"
 )
 
-func TestAttempt(t *testing.T) {
+func TestAdmits(t *testing.T) {
 	now := time.Now()
 	lock := password.DefaultLockout()
 	creds, err := identity.SetPassword("Correct-Horse-9-Battery", "ada", password.DefaultPolicy(), now)
@@ -21,21 +21,25 @@ func TestAttempt(t *testing.T) {
 	failed.Failures = 2
 	locked := active
 	locked.LockedUntil = now.Add(time.Minute)
+	full := active
+	full.Failures, full.FailedAt = lock.MaxFailures, now.Add(-time.Minute)
 	disabled := active
 	disabled.Status = identity.StatusDisabled
+	certUser := active
+	certUser.PasswordHash = ""
 	for name, c := range map[string]struct {
 		acc  login.Account
-		pw   string
-		want login.Result
+		want bool
 	}{
-		"ok/right":            {active, "Correct-Horse-9-Battery", login.Success},
-		"ok/right-resets":     {failed, "Correct-Horse-9-Battery", login.SuccessReset},
-		"fail/wrong":          {active, "Wrong-Horse-9-Battery", login.Failure},
-		"fail/unknown":        {login.Account{}, "Correct-Horse-9-Battery", login.Refused},
-		"fail/locked-right":   {locked, "Correct-Horse-9-Battery", login.Refused},
-		"fail/disabled-right": {disabled, "Correct-Horse-9-Battery", login.Refused},
+		"ok/active":             {active, true},
+		"ok/earlier-failures":   {failed, true},
+		"fail/unknown":          {login.Account{}, false},
+		"fail/locked":           {locked, false},
+		"fail/failures-at-max":  {full, false},
+		"fail/disabled":         {disabled, false},
+		"fail/certificate-user": {certUser, false},
 	} {
-		if got := login.Attempt(c.acc, c.pw, lock, now); got != c.want {
+		if got := login.Admits(c.acc, lock, now); got != c.want {
 			t.Errorf("%s: %v, want %v", name, got, c.want)
 		}
 	}

@@ -15,8 +15,8 @@ import (
 // between a portal and a console login. PortalUsers and ConsoleUsers are the two; the flow
 // itself is Password.
 type Users[U any] interface {
-	// Recorder counts failures on, and clears them from, the system's users.
-	Recorder
+	// Attempts counts attempts on, and clears failures from, the system's users.
+	Attempts
 	// Rules are the policies the system's logins are checked under.
 	Rules(ctx context.Context) (Rules, error)
 	// Find reads the user who logs in as name. No such user is a fault.ErrNotFound error,
@@ -25,9 +25,10 @@ type Users[U any] interface {
 	Find(ctx context.Context, name string) (U, error)
 	// User is what the flow reads of u.
 	User(u U) User
-	// Rehash stores creds, the same password hashed anew, over u as read: one versioned write,
-	// refused if the user changed since it was read.
-	Rehash(ctx context.Context, u U, creds identity.Credentials) error
+	// Rehash stores creds, the same password hashed anew (and no failures), over u as read
+	// and then changed only by the login's own attempt, which left it at version: one
+	// versioned write, refused if the user changed since.
+	Rehash(ctx context.Context, u U, version int64, creds identity.Credentials) error
 }
 
 // Rules are the policies a user system's logins are checked under.
@@ -43,6 +44,7 @@ type Rules struct {
 type User struct {
 	ID           string
 	DeploymentID string
+	Version      int64
 	Status       identity.Status
 	identity.Credentials
 	// Claims are what the token the user gets at login says (the issuer sets the times).
@@ -55,10 +57,14 @@ type Issuer interface {
 }
 
 // Password logs in the user of users who logs in as name with password pw, at now, and
-// returns a token issued by iss: look the user up, check the lockout and the password, count
-// a failure or clear the failures, check the password's age, and issue the token. Every
-// failed login is ErrFailed, whatever the reason (see Attempt); a right password past its
-// maximum age is the system's Rules.Expired.
+// returns a token issued by iss: look the user up, count the attempt as a failure (one
+// conditional write that the lockout policy and the user's state decide: Attempts.Reserve),
+// check the password, clear the failures if it is right, check its age, and issue the
+// token. Counting before checking is what keeps a burst of parallel guesses within the
+// lockout policy: each guess must win a place under the limit before its password is looked
+// at. Every failed login is ErrFailed, whatever the reason, after one hash and one write (an
+// unknown, disabled or locked user's attempt makes the same write, to an item that does not
+// exist); a right password past its maximum age is the system's Rules.Expired.
 //
 // A hash made with parameters other than password.DefaultParams is replaced at a successful
 // login, while the plain password is at hand (password.NeedsRehash). That is best effort: it
@@ -81,18 +87,38 @@ func Password[U any](ctx context.Context, users Users[U], iss Issuer, now time.T
 	case !errors.Is(err, fault.ErrNotFound):
 		return "", token.Claims{}, err
 	}
-	res := Attempt(acc, pw, rules.Lockout, now)
-	expired := res.OK() && rules.Password.Expired(who.PasswordSetAt, now)
-	if res.OK() && !expired && password.NeedsRehash(who.PasswordHash, password.DefaultParams) {
-		// Before record: the rehash is conditional on the version just read, which
-		// clearing the failures moves on.
-		rehash(ctx, users, u, who.Credentials, pw)
+	lock := rules.Lockout
+	if !Admits(acc, lock, now) {
+		_, _, _ = users.Reserve(ctx, "dep_none", "none", password.Reservation{}, now)
+		password.VerifyDummy(pw)
+		return "", token.Claims{}, ErrFailed
 	}
-	if err := record(ctx, users, res, who.DeploymentID, who.ID, rules.Lockout, now); err != nil && !errors.Is(err, fault.ErrNotFound) {
+	failures, version, err := users.Reserve(ctx, who.DeploymentID, who.ID, lock.Reserve(acc.LockState(), now), now)
+	if errors.Is(err, identity.ErrNoAttempt) {
+		// Locked (or disabled) since it was read: parallel attempts used up the budget.
+		password.VerifyDummy(pw)
+		return "", token.Claims{}, ErrFailed
+	}
+	if err != nil {
 		return "", token.Claims{}, err
 	}
-	if !res.OK() {
+	if ok, err := verify(who.PasswordHash, pw); err != nil || !ok {
+		if lock.Permanent(failures) {
+			if err := users.LockForever(ctx, who.DeploymentID, who.ID); err != nil && !errors.Is(err, fault.ErrNotFound) {
+				return "", token.Claims{}, err
+			}
+		}
 		return "", token.Claims{}, ErrFailed
+	}
+	expired := rules.Password.Expired(who.PasswordSetAt, now)
+	// The rehash clears the failures too; it is tried only when nothing but this attempt
+	// wrote the user since it was read.
+	cleared := !expired && version == who.Version+1 && password.NeedsRehash(who.PasswordHash, password.DefaultParams) &&
+		rehash(ctx, users, u, version, who.Credentials, pw)
+	if !cleared {
+		if err := users.ResetFailures(ctx, who.DeploymentID, who.ID); err != nil && !errors.Is(err, fault.ErrNotFound) {
+			return "", token.Claims{}, err
+		}
 	}
 	if expired {
 		return "", token.Claims{}, rules.Expired
@@ -100,13 +126,16 @@ func Password[U any](ctx context.Context, users Users[U], iss Issuer, now time.T
 	return iss.Issue(ctx, who.Claims)
 }
 
-// rehash stores pw, hashed with the current parameters, over u, whose credentials as read are
-// creds. Errors are dropped: the old hash stays, and still verifies.
-func rehash[U any](ctx context.Context, users Users[U], u U, creds identity.Credentials, pw string) {
+// rehash stores pw, hashed with the current parameters, over u, whose credentials as read
+// are creds and which the login's attempt left at version, and clears its failures. It
+// reports whether that was stored; errors are dropped: the old hash stays, and still
+// verifies.
+func rehash[U any](ctx context.Context, users Users[U], u U, version int64, creds identity.Credentials, pw string) bool {
 	h, err := password.Hash(pw, password.DefaultParams)
 	if err != nil {
-		return
+		return false
 	}
 	creds.PasswordHash = h // PasswordSetAt stays: the password is the same, and so is its age
-	_ = users.Rehash(ctx, u, creds)
+	creds.Unlock()         // Admits saw no lock: this clears the failures, as ResetFailures would
+	return users.Rehash(ctx, u, version, creds) == nil
 }

@@ -23,9 +23,10 @@ var errConsoleExpired = fault.Newf(fault.ErrUnauthenticated, "Your password has 
 // passwords do not expire today (identity.PortalPasswordPolicy has no maximum age).
 var errPortalExpired = fault.Newf(fault.ErrUnauthenticated, "Your password has expired.")
 
-// outcomes stores login outcomes on the users of either system (store.Store).
+// outcomes counts and settles login attempts on the users of either system (store.Store).
 type outcomes interface {
-	RecordFailure(ctx context.Context, deploymentID string, portal bool, userID string, lock password.Lockout, now time.Time) error
+	ReserveLogin(ctx context.Context, deploymentID string, portal bool, userID string, r password.Reservation, now time.Time) (int, int64, error)
+	LockForever(ctx context.Context, deploymentID string, portal bool, userID string) error
 	ResetFailures(ctx context.Context, deploymentID string, portal bool, userID string) error
 }
 
@@ -65,21 +66,30 @@ func (p PortalUsers) Find(ctx context.Context, email string) (identity.PortalUse
 
 // User is u as the flow reads it; its token is a portal token with its product role.
 func (PortalUsers) User(u identity.PortalUser) User {
-	return User{ID: u.ID, DeploymentID: u.DeploymentID, Status: u.Status, Credentials: u.Credentials,
-		Claims: token.Claims{Subject: u.ID, System: token.Portal, Deployment: u.DeploymentID, Roles: []string{string(u.Role)}, Name: u.Email}}
+	return User{ID: u.ID, DeploymentID: u.DeploymentID, Version: u.Version, Status: u.Status, Credentials: u.Credentials,
+		Claims: token.Claims{Subject: u.ID, System: token.Portal, Deployment: u.DeploymentID, Roles: []string{string(u.Role)}, Name: u.Email,
+			Generation: u.TokenGeneration}}
 }
 
-// Rehash stores creds over u as read, and notes it in the deployment's system log.
-func (p PortalUsers) Rehash(ctx context.Context, u identity.PortalUser, creds identity.Credentials) error {
-	next := u
+// Rehash stores creds over u as read and left at version by the login's attempt, and
+// notes it in the deployment's system log.
+func (p PortalUsers) Rehash(ctx context.Context, u identity.PortalUser, version int64, creds identity.Credentials) error {
+	cur := u
+	cur.Version = version
+	next := cur
 	next.Credentials = creds
-	_, err := p.st.UpdatePortalUser(ctx, u, next, rehashed("portal:"+u.ID, "portalUser.updated", u.Email))
+	_, err := p.st.UpdatePortalUser(ctx, cur, next, rehashed("portal:"+u.ID, "portalUser.updated", u.Email))
 	return err
 }
 
-// RecordFailure counts a failed login on portal user id.
-func (p PortalUsers) RecordFailure(ctx context.Context, deploymentID, id string, lock password.Lockout, now time.Time) error {
-	return p.st.RecordFailure(ctx, deploymentID, true, id, lock, now)
+// Reserve counts a login attempt on portal user id before its password is checked.
+func (p PortalUsers) Reserve(ctx context.Context, deploymentID, id string, r password.Reservation, now time.Time) (int, int64, error) {
+	return p.st.ReserveLogin(ctx, deploymentID, true, id, r, now)
+}
+
+// LockForever sets the permanent lock flag of portal user id.
+func (p PortalUsers) LockForever(ctx context.Context, deploymentID, id string) error {
+	return p.st.LockForever(ctx, deploymentID, true, id)
 }
 
 // ResetFailures clears the failures of portal user id.
@@ -133,21 +143,30 @@ func (c ConsoleUsers) Find(ctx context.Context, username string) (identity.Conso
 
 // User is u as the flow reads it; its token is a console token with its roles.
 func (c ConsoleUsers) User(u identity.ConsoleUser) User {
-	return User{ID: u.ID, DeploymentID: c.deployment, Status: u.Status, Credentials: u.Credentials,
-		Claims: token.Claims{Subject: u.ID, System: token.Console, Deployment: c.deployment, Roles: identity.ConsoleRoleNames(u.Roles), Name: u.Username}}
+	return User{ID: u.ID, DeploymentID: c.deployment, Version: u.Version, Status: u.Status, Credentials: u.Credentials,
+		Claims: token.Claims{Subject: u.ID, System: token.Console, Deployment: c.deployment, Roles: identity.ConsoleRoleNames(u.Roles), Name: u.Username,
+			Generation: u.TokenGeneration}}
 }
 
-// Rehash stores creds over u as read, and notes it in the deployment's system log.
-func (c ConsoleUsers) Rehash(ctx context.Context, u identity.ConsoleUser, creds identity.Credentials) error {
-	next := u
+// Rehash stores creds over u as read and left at version by the login's attempt, and
+// notes it in the deployment's system log.
+func (c ConsoleUsers) Rehash(ctx context.Context, u identity.ConsoleUser, version int64, creds identity.Credentials) error {
+	cur := u
+	cur.Version = version
+	next := cur
 	next.Credentials = creds
-	_, err := c.st.UpdateConsoleUser(ctx, u, next, rehashed("console:"+u.ID, "consoleUser.updated", u.Username))
+	_, err := c.st.UpdateConsoleUser(ctx, cur, next, rehashed("console:"+u.ID, "consoleUser.updated", u.Username))
 	return err
 }
 
-// RecordFailure counts a failed login on console user id.
-func (c ConsoleUsers) RecordFailure(ctx context.Context, deploymentID, id string, lock password.Lockout, now time.Time) error {
-	return c.st.RecordFailure(ctx, deploymentID, false, id, lock, now)
+// Reserve counts a login attempt on console user id before its password is checked.
+func (c ConsoleUsers) Reserve(ctx context.Context, deploymentID, id string, r password.Reservation, now time.Time) (int, int64, error) {
+	return c.st.ReserveLogin(ctx, deploymentID, false, id, r, now)
+}
+
+// LockForever sets the permanent lock flag of console user id.
+func (c ConsoleUsers) LockForever(ctx context.Context, deploymentID, id string) error {
+	return c.st.LockForever(ctx, deploymentID, false, id)
 }
 
 // ResetFailures clears the failures of console user id.

@@ -21,11 +21,12 @@ const (
 
 // Lockout is the lockout policy of a users domain.
 //
-// The caller stores three values per account: the failure count, the locked-until time and a
-// permanent flag. A login first asks Locked (and if so refuses without checking the password,
-// so a locked account is no guessing oracle), then on a wrong password stores what
-// AfterFailure returns, and on success resets the count to 0. Only an administrator clears
-// the permanent flag.
+// The caller stores a State per account. A login counts its attempt as a failure before the
+// password is checked (Reserve says how, as one conditional write), so that guesses sent at
+// once cannot all pass a check of the count made before any of them was counted: once the
+// count reaches MaxFailures no further attempt is admitted, and the account is locked
+// (Locked). A right password then clears the count; Permanent says when a wrong one must also
+// set the permanent flag, which only an administrator clears.
 type Lockout struct {
 	Mode        LockoutMode `json:"mode"`
 	MaxFailures int         `json:"maxFailures"`     // consecutive failures that lock (1..100)
@@ -85,36 +86,78 @@ func (l Lockout) effective() Lockout {
 	return l
 }
 
-// AfterFailure returns the state to store after a failed login at now with failures earlier
-// consecutive failures. Reaching MaxFailures in temporary mode sets lockedUntil to now plus the
-// duration and resets the count, so that after the lock expires the user has MaxFailures fresh
-// tries; in permanent mode it sets permanent and keeps the count. Call it only when Locked is
-// false.
-func (l Lockout) AfterFailure(failures int, now time.Time) (newFailures int, lockedUntil time.Time, permanent bool) {
-	l = l.effective()
-	n := max(failures, 0) + 1
-	switch l.Mode {
-	case LockoutTemporary:
-		if n >= l.MaxFailures {
-			return 0, now.Add(time.Duration(l.DurationMin) * time.Minute), false
-		}
-	case LockoutPermanent:
-		if n >= l.MaxFailures {
-			return n, time.Time{}, true
-		}
-	}
-	return n, time.Time{}, false
+// State is what the caller stores per account for the lockout.
+type State struct {
+	// Failures are the attempts counted since the last successful login (or unlock).
+	Failures int
+	// FailedAt is when the last of them was counted; a temporary lock runs from it.
+	FailedAt time.Time
+	// LockedUntil is a temporary lock written by earlier versions, which locked after the
+	// fact and cleared the count; it is still honoured until it runs out.
+	LockedUntil time.Time
+	// Permanent is the flag only an administrator clears.
+	Permanent bool
 }
 
-// Locked reports whether an account with the stored state is locked at now. A permanent flag
-// locks whatever the current mode, since only an administrator may lift it (loosening the
-// policy must not silently unlock accounts an attacker went after), and so does a lockedUntil
-// still in the future. In permanent mode a count at or over MaxFailures locks as well, so a
-// store that lost the flag still fails closed.
-func (l Lockout) Locked(failures int, lockedUntil time.Time, permanent bool, now time.Time) bool {
+// Reservation is how a login attempt is counted on an account, before its password is
+// checked: one conditional write, which the store builds from it. The write is refused when
+// the account is permanently locked, and otherwise:
+//   - counting on (Restart false): when the count is not below Max (Max 0: no limit);
+//     the count goes up by one and FailedAt becomes now;
+//   - starting again (Restart true, a temporary lock that is over): unless the count is
+//     still at least Max and the last failure at or before Expired; the count becomes one.
+//
+// A refused write means the attempt is not made: the account is locked (or became locked
+// while the login read it), and the password is not checked.
+type Reservation struct {
+	Restart bool
+	Max     int
+	Expired time.Time
+}
+
+// Reserve returns how to count an attempt on an account whose state, as read, is s. Call it
+// only when Locked(s, now) is false.
+func (l Lockout) Reserve(s State, now time.Time) Reservation {
 	l = l.effective()
-	if permanent || now.Before(lockedUntil) {
-		return true
+	switch l.Mode {
+	case LockoutNone:
+		return Reservation{}
+	case LockoutTemporary:
+		if s.Failures >= l.MaxFailures {
+			return Reservation{Restart: true, Max: l.MaxFailures, Expired: now.Add(-l.duration())}
+		}
 	}
+	return Reservation{Max: l.MaxFailures}
+}
+
+// Permanent reports whether a wrong password on the attempt that made the count failures
+// must set the permanent flag: in permanent mode, when the count reached MaxFailures. (The
+// count alone already locks in that mode; the flag keeps the account locked should the
+// policy be loosened later.)
+func (l Lockout) Permanent(failures int) bool {
+	l = l.effective()
 	return l.Mode == LockoutPermanent && failures >= l.MaxFailures
 }
+
+// Locked reports whether an account with state s is locked at now. A permanent flag locks
+// whatever the current mode, since only an administrator may lift it (loosening the policy
+// must not silently unlock accounts an attacker went after), and so does a LockedUntil still
+// in the future. A count at or over MaxFailures locks for good in permanent mode, so a store
+// that lost the flag still fails closed, and in temporary mode for DurationMin minutes from
+// the last failure; after that the count starts again (Reserve).
+func (l Lockout) Locked(s State, now time.Time) bool {
+	l = l.effective()
+	if s.Permanent || now.Before(s.LockedUntil) {
+		return true
+	}
+	switch l.Mode {
+	case LockoutPermanent:
+		return s.Failures >= l.MaxFailures
+	case LockoutTemporary:
+		return s.Failures >= l.MaxFailures && now.Before(s.FailedAt.Add(l.duration()))
+	}
+	return false
+}
+
+// duration is the length of a temporary lock.
+func (l Lockout) duration() time.Duration { return time.Duration(l.DurationMin) * time.Minute }

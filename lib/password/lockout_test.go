@@ -39,13 +39,6 @@ func TestLockoutValidate(t *testing.T) {
 	}
 }
 
-// account is the per-user state a store keeps for lockout.
-type account struct {
-	failures    int
-	lockedUntil time.Time
-	permanent   bool
-}
-
 // step is one event in a lockout scenario: after advancing the clock, either a failed login
 // (fail) or only a look; want is Locked after the event, wantFailures the stored count.
 type step struct {
@@ -53,6 +46,31 @@ type step struct {
 	fail         bool
 	want         bool
 	wantFailures int
+}
+
+// fail applies a failed login to s at now as a store does: the reservation's conditional
+// write (refused: ok false), then the permanent flag when Permanent says so.
+func fail(l password.Lockout, s password.State, now time.Time) (password.State, bool) {
+	r := l.Reserve(s, now)
+	switch {
+	case s.Permanent:
+		return s, false
+	case r.Restart:
+		if s.Failures < r.Max || s.FailedAt.After(r.Expired) {
+			return s, false
+		}
+		s.Failures = 1
+	default:
+		if r.Max > 0 && s.Failures >= r.Max {
+			return s, false
+		}
+		s.Failures++
+	}
+	s.FailedAt = now
+	if l.Permanent(s.Failures) {
+		s.Permanent = true
+	}
+	return s, true
 }
 
 func TestLockoutTransitions(t *testing.T) {
@@ -79,33 +97,34 @@ func TestLockoutTransitions(t *testing.T) {
 	tests := []struct {
 		name    string
 		lockout password.Lockout
-		start   account
+		start   password.State
 		steps   []step
 	}{
 		{"ok/none-never-locks", password.Lockout{Mode: password.LockoutNone},
-			account{failures: 999}, cat(fails(1, false, 1000), look(time.Hour, false, 1000))},
-		{"ok/temporary-below-max", temporary, account{},
+			password.State{Failures: 999}, cat(fails(1, false, 1000), look(time.Hour, false, 1000))},
+		{"ok/temporary-below-max", temporary, password.State{},
 			cat(fails(2, false, 1, 2), look(time.Hour, false, 2))},
-		{"fail/temporary-locks-at-max-and-expires", temporary, account{},
-			cat(fails(3, true, 1, 2, 0),
-				look(15*time.Minute-time.Second, true, 0),
-				look(time.Second, false, 0), // expiry: exactly at lockedUntil it is open
+		{"fail/temporary-locks-at-max-and-expires", temporary, password.State{},
+			cat(fails(3, true, 1, 2, 3),
+				look(15*time.Minute-time.Second, true, 3),
+				look(time.Second, false, 3), // expiry: exactly 15 minutes after the last failure it is open
 				fails(2, false, 1, 2),       // a fresh count after the lock
-				fails(1, true, 0))},
-		{"fail/permanent-locks-at-max-and-stays", permanent, account{},
+				fails(1, true, 3))},
+		{"fail/permanent-locks-at-max-and-stays", permanent, password.State{},
 			cat(fails(3, true, 1, 2, 3), look(100*365*24*time.Hour, true, 3))},
-		{"ok/permanent-below-max", permanent, account{},
+		{"ok/permanent-below-max", permanent, password.State{},
 			cat(fails(2, false, 1, 2), look(time.Hour, false, 2))},
-		{"fail/permanent-count-without-flag", permanent, account{failures: 3}, look(0, true, 3)},
+		{"fail/permanent-count-without-flag", permanent, password.State{Failures: 3}, look(0, true, 3)},
 		{"fail/permanent-flag-survives-mode-none", password.Lockout{Mode: password.LockoutNone},
-			account{failures: 3, permanent: true}, look(time.Hour, true, 3)},
-		{"fail/temporary-lock-survives-mode-none", password.Lockout{Mode: password.LockoutNone},
-			account{lockedUntil: t0.Add(10 * time.Minute)}, cat(look(9*time.Minute, true, 0), look(time.Minute, false, 0))},
-		{"fail/unknown-mode-enforces-default", password.Lockout{Mode: "bogus"}, account{},
-			cat(fails(5, true, 1, 2, 3, 4, 0), look(15*time.Minute-time.Second, true, 0), look(time.Second, false, 0))},
-		{"fail/zero-max-failures-clamped-to-1", password.Lockout{Mode: password.LockoutTemporary}, account{},
-			cat(fails(1, true, 0), look(time.Minute, false, 0))},
-		{"ok/negative-count-treated-as-zero", temporary, account{failures: -7}, fails(1, false, 1)},
+			password.State{Failures: 3, Permanent: true}, look(time.Hour, true, 3)},
+		{"fail/earlier-temporary-lock-survives-mode-none", password.Lockout{Mode: password.LockoutNone},
+			password.State{LockedUntil: t0.Add(10 * time.Minute)}, cat(look(9*time.Minute, true, 0), look(time.Minute, false, 0))},
+		{"fail/earlier-temporary-lock-honoured", temporary,
+			password.State{LockedUntil: t0.Add(10 * time.Minute)}, cat(look(9*time.Minute, true, 0), look(time.Minute, false, 0), fails(1, false, 1))},
+		{"fail/unknown-mode-enforces-default", password.Lockout{Mode: "bogus"}, password.State{},
+			cat(fails(5, true, 1, 2, 3, 4, 5), look(15*time.Minute-time.Second, true, 5), look(time.Second, false, 5))},
+		{"fail/zero-max-failures-clamped-to-1", password.Lockout{Mode: password.LockoutTemporary}, password.State{},
+			cat(fails(1, true, 1), look(time.Minute, false, 1))},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -113,16 +132,19 @@ func TestLockoutTransitions(t *testing.T) {
 			for i, s := range tt.steps {
 				now = now.Add(s.advance)
 				if s.fail {
-					if tt.lockout.Locked(a.failures, a.lockedUntil, a.permanent, now) {
+					if tt.lockout.Locked(a, now) {
 						t.Fatalf("step %d: failed login while locked; the scenario is wrong", i)
 					}
-					a.failures, a.lockedUntil, a.permanent = tt.lockout.AfterFailure(a.failures, now)
+					var ok bool
+					if a, ok = fail(tt.lockout, a, now); !ok {
+						t.Fatalf("step %d: the reservation of an account that is not locked was refused (state %+v)", i, a)
+					}
 				}
-				if got := tt.lockout.Locked(a.failures, a.lockedUntil, a.permanent, now); got != s.want {
+				if got := tt.lockout.Locked(a, now); got != s.want {
 					t.Errorf("step %d: Locked = %v, want %v (state %+v)", i, got, s.want, a)
 				}
-				if a.failures != s.wantFailures {
-					t.Errorf("step %d: failures = %d, want %d", i, a.failures, s.wantFailures)
+				if a.Failures != s.wantFailures {
+					t.Errorf("step %d: failures = %d, want %d", i, a.Failures, s.wantFailures)
 				}
 			}
 		})
@@ -131,15 +153,55 @@ func TestLockoutTransitions(t *testing.T) {
 
 var t0 = time.Date(2026, 6, 1, 9, 0, 0, 0, time.UTC)
 
-func TestLockoutTemporaryUntil(t *testing.T) {
-	l := password.Lockout{Mode: password.LockoutTemporary, MaxFailures: 1, DurationMin: 30}
-	n, until, perm := l.AfterFailure(0, t0)
-	if n != 0 || !until.Equal(t0.Add(30*time.Minute)) || perm {
-		t.Errorf("AfterFailure = %d, %v, %v; want 0, %v, false", n, until, perm, t0.Add(30*time.Minute))
+// A reservation refuses what Locked refuses, even when the account changed after it was read:
+// attempts that all read an open account cannot together count past MaxFailures.
+func TestLockoutReservationsStopAtMax(t *testing.T) {
+	for _, l := range []password.Lockout{
+		{Mode: password.LockoutTemporary, MaxFailures: 5, DurationMin: 15},
+		{Mode: password.LockoutPermanent, MaxFailures: 5},
+	} {
+		read := password.State{} // what every attempt read
+		s, admitted := read, 0
+		for range 50 {
+			r := l.Reserve(read, t0)
+			if r.Restart || r.Max != 5 {
+				t.Fatalf("%s: reservation %+v", l.Mode, r)
+			}
+			var ok bool
+			if s, ok = fail(l, s, t0); ok {
+				admitted++
+			}
+		}
+		if admitted != 5 || !l.Locked(s, t0) {
+			t.Errorf("%s: %d attempts admitted, locked %v; want 5, true", l.Mode, admitted, l.Locked(s, t0))
+		}
 	}
-	p := password.Lockout{Mode: password.LockoutPermanent, MaxFailures: 1}
-	n, until, perm = p.AfterFailure(0, t0)
-	if n != 1 || !until.IsZero() || !perm {
-		t.Errorf("permanent AfterFailure = %d, %v, %v; want 1, zero time, true", n, until, perm)
+	// After a temporary lock, attempts that all read the lock as over restart the count once;
+	// the others are refused, not counted on top.
+	l := password.Lockout{Mode: password.LockoutTemporary, MaxFailures: 5, DurationMin: 15}
+	read := password.State{Failures: 5, FailedAt: t0}
+	now := t0.Add(15 * time.Minute)
+	if l.Locked(read, now) {
+		t.Fatal("lock not over after 15 minutes")
+	}
+	s, admitted := read, 0
+	for range 10 {
+		var ok bool
+		r := l.Reserve(read, now)
+		if !r.Restart || !r.Expired.Equal(t0) {
+			t.Fatalf("reservation after the lock %+v", r)
+		}
+		if !s.Permanent && s.Failures >= r.Max && !s.FailedAt.After(r.Expired) {
+			s, ok = password.State{Failures: 1, FailedAt: now}, true
+		}
+		if ok {
+			admitted++
+		}
+	}
+	if admitted != 1 || s.Failures != 1 {
+		t.Errorf("restarts admitted %d, count %d; want 1, 1", admitted, s.Failures)
+	}
+	if (password.Lockout{Mode: password.LockoutNone}).Reserve(password.State{Failures: 7}, now) != (password.Reservation{}) {
+		t.Error("mode none limits the count")
 	}
 }

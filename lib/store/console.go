@@ -28,8 +28,9 @@ type consoleUserItem struct {
 	Roles        []string `dynamodbav:"roles"`
 	Status       string   `dynamodbav:"status"`
 	credentialsItem
-	Version   int64  `dynamodbav:"version"`
-	CreatedAt string `dynamodbav:"createdAt"`
+	TokenGeneration int64  `dynamodbav:"tokenGeneration,omitempty"`
+	Version         int64  `dynamodbav:"version"`
+	CreatedAt       string `dynamodbav:"createdAt"`
 }
 
 // usernameItem makes user names unique in a deployment and finds the user at login:
@@ -58,8 +59,8 @@ func toConsoleUserItem(u identity.ConsoleUser) consoleUserItem {
 	return consoleUserItem{
 		PK: deploymentPK(u.DeploymentID), SK: consoleUserSK(u.ID), Type: "consoleUser", ID: u.ID,
 		DeploymentID: u.DeploymentID, Username: u.Username, Name: u.Name, Email: u.Email, Roles: roles,
-		Status: string(u.Status), credentialsItem: toCredentials(u.Credentials), Version: u.Version,
-		CreatedAt: formatTime(u.CreatedAt),
+		Status: string(u.Status), credentialsItem: toCredentials(u.Credentials), TokenGeneration: u.TokenGeneration,
+		Version: u.Version, CreatedAt: formatTime(u.CreatedAt),
 	}
 }
 
@@ -70,8 +71,8 @@ func decodeConsoleUser(av map[string]types.AttributeValue) (identity.ConsoleUser
 	}
 	u := identity.ConsoleUser{
 		ID: it.ID, DeploymentID: it.DeploymentID, Username: it.Username, Name: it.Name, Email: it.Email,
-		Status: identity.Status(it.Status), Credentials: it.credentialsItem.decode(), Version: it.Version,
-		CreatedAt: parseTime(it.CreatedAt),
+		Status: identity.Status(it.Status), Credentials: it.credentialsItem.decode(), TokenGeneration: it.TokenGeneration,
+		Version: it.Version, CreatedAt: parseTime(it.CreatedAt),
 	}
 	for _, r := range it.Roles {
 		u.Roles = append(u.Roles, identity.ConsoleRole(r))

@@ -158,21 +158,26 @@ func TestConsoleLogin(t *testing.T) {
 		{name: "fail/name-of-other-deployment", call: byName(other.ID, u.Username), wantErr: store.ErrNotFound},
 	})
 
-	state := func(failures int, until time.Time) func(*testing.T) {
+	state := func(failures int, failedAt time.Time) func(*testing.T) {
 		return func(t *testing.T) {
-			if got := f.console(u); got.Failures != failures || !got.LockedUntil.Equal(until) {
-				t.Fatalf("failures %d, locked until %v; want %d, %v", got.Failures, got.LockedUntil, failures, until)
+			if got := f.console(u); got.Failures != failures || !got.FailedAt.Equal(failedAt) {
+				t.Fatalf("failures %d, failed at %v; want %d, %v", got.Failures, got.FailedAt, failures, failedAt)
 			}
 		}
 	}
-	fail := only(func(ctx context.Context) error { return f.s.RecordFailure(ctx, d.ID, false, u.ID, lock, now) })
+	attempt := only(func(ctx context.Context) error {
+		_, _, err := f.s.ReserveLogin(ctx, d.ID, false, u.ID, lock.Reserve(password.State{}, now), now)
+		return err
+	})
 	run(t, f, []contract[struct{}]{
-		{name: "ok/failure-counted", call: fail, after: state(1, time.Time{})},
-		{name: "ok/second-failure-locks", call: fail, after: state(0, now.Add(5*time.Minute))},
-		{name: "ok/reset", call: only(func(ctx context.Context) error { return f.s.ResetFailures(ctx, d.ID, false, u.ID) }), after: state(0, time.Time{})},
-		{name: "fail/failure-of-unknown-user", call: only(func(ctx context.Context) error {
-			return f.s.RecordFailure(ctx, d.ID, false, "cu_nobody", lock, now)
-		}), wantErr: store.ErrNotFound},
+		{name: "ok/attempt-counted", call: attempt, after: state(1, now)},
+		{name: "ok/second-attempt-reaches-the-limit", call: attempt, after: state(2, now)},
+		{name: "fail/third-attempt-refused", call: attempt, wantErr: identity.ErrNoAttempt, after: state(2, now)},
+		{name: "ok/reset", call: only(func(ctx context.Context) error { return f.s.ResetFailures(ctx, d.ID, false, u.ID) }), after: state(0, now)},
+		{name: "fail/attempt-on-unknown-user", call: only(func(ctx context.Context) error {
+			_, _, err := f.s.ReserveLogin(ctx, d.ID, false, "cu_nobody", lock.Reserve(password.State{}, now), now)
+			return err
+		}), wantErr: identity.ErrNoAttempt},
 	})
 }
 

@@ -56,26 +56,38 @@ func TestPortalLogin(t *testing.T) {
 		}, wantErr: fault.ErrNotFound},
 	})
 
-	fail := func(id string, lock password.Lockout) func(context.Context) (struct{}, error) {
-		return only(func(ctx context.Context) error { return f.s.RecordFailure(ctx, d.ID, true, id, lock, now) })
+	reserve := func(id string, r password.Reservation, at time.Time) func(context.Context) (struct{}, error) {
+		return only(func(ctx context.Context) error { _, _, err := f.s.ReserveLogin(ctx, d.ID, true, id, r, at); return err })
 	}
-	state := func(u identity.PortalUser, failures int, until time.Time, forever bool, version int64) func(*testing.T) {
+	state := func(u identity.PortalUser, failures int, failedAt time.Time, forever bool, version int64) func(*testing.T) {
 		return func(t *testing.T) {
 			got := f.portal(u)
-			if got.Failures != failures || !got.LockedUntil.Equal(until) || got.LockedForever != forever || got.Version != version {
-				t.Fatalf("failures %d, locked until %v, forever %v, version %d; want %d, %v, %v, %d",
-					got.Failures, got.LockedUntil, got.LockedForever, got.Version, failures, until, forever, version)
+			if got.Failures != failures || !got.FailedAt.Equal(failedAt) || got.LockedForever != forever || got.Version != version {
+				t.Fatalf("failures %d, failed at %v, forever %v, version %d; want %d, %v, %v, %d",
+					got.Failures, got.FailedAt, got.LockedForever, got.Version, failures, failedAt, forever, version)
 			}
 		}
 	}
+	counting := temporary.Reserve(password.State{}, now)
+	later := now.Add(15 * time.Minute)
 	run(t, f, []contract[struct{}]{
-		{name: "ok/failure-counted", call: fail(u.ID, temporary), after: state(u, 1, time.Time{}, false, 2)},
-		{name: "ok/second-failure", call: fail(u.ID, temporary), after: state(u, 2, time.Time{}, false, 3)},
-		{name: "ok/third-failure-locks", call: fail(u.ID, temporary), after: state(u, 0, now.Add(15*time.Minute), false, 5)},
+		{name: "ok/attempt-counted", call: reserve(u.ID, counting, now), after: state(u, 1, now, false, 2)},
+		{name: "ok/second-attempt", call: reserve(u.ID, counting, now), after: state(u, 2, now, false, 3)},
+		{name: "ok/third-attempt-reaches-the-limit", call: reserve(u.ID, counting, now), after: state(u, 3, now, false, 4)},
+		{name: "fail/fourth-attempt-refused", call: reserve(u.ID, counting, now), wantErr: identity.ErrNoAttempt, after: state(u, 3, now, false, 4)},
+		{name: "fail/restart-before-the-lock-is-over", call: reserve(u.ID, temporary.Reserve(password.State{Failures: 3, FailedAt: now}, later.Add(-time.Second)), later.Add(-time.Second)),
+			wantErr: identity.ErrNoAttempt, after: state(u, 3, now, false, 4)},
+		{name: "ok/restart-after-the-lock", call: reserve(u.ID, temporary.Reserve(password.State{Failures: 3, FailedAt: now}, later), later), after: state(u, 1, later, false, 5)},
+		{name: "fail/second-restart-refused", call: reserve(u.ID, temporary.Reserve(password.State{Failures: 3, FailedAt: now}, later), later),
+			wantErr: identity.ErrNoAttempt, after: state(u, 1, later, false, 5)},
 		{name: "ok/reset-after-login", call: only(func(ctx context.Context) error { return f.s.ResetFailures(ctx, d.ID, true, u.ID) }),
-			after: state(u, 0, time.Time{}, false, 6)},
-		{name: "ok/permanent-lock", call: fail(p.ID, permanent), after: state(p, 1, time.Time{}, true, 3)},
-		{name: "fail/failure-of-unknown-user", call: fail("pu_nobody", temporary), wantErr: store.ErrNotFound},
+			after: state(u, 0, later, false, 6)},
+		{name: "ok/permanent-attempt", call: reserve(p.ID, permanent.Reserve(password.State{}, now), now), after: state(p, 1, now, false, 2)},
+		{name: "ok/permanent-lock", call: only(func(ctx context.Context) error { return f.s.LockForever(ctx, d.ID, true, p.ID) }), after: state(p, 1, now, true, 3)},
+		{name: "fail/attempt-on-permanently-locked", call: reserve(p.ID, password.Reservation{}, now), wantErr: identity.ErrNoAttempt, after: state(p, 1, now, true, 3)},
+		{name: "fail/attempt-on-unknown-user", call: reserve("pu_nobody", counting, now), wantErr: identity.ErrNoAttempt},
+		{name: "fail/lock-of-unknown-user", call: only(func(ctx context.Context) error { return f.s.LockForever(ctx, d.ID, true, "pu_nobody") }),
+			wantErr: store.ErrNotFound},
 		{name: "fail/reset-of-unknown-user", call: only(func(ctx context.Context) error { return f.s.ResetFailures(ctx, d.ID, true, "pu_nobody") }),
 			wantErr: store.ErrNotFound},
 	})

@@ -23,18 +23,29 @@ type credentialsItem struct {
 	PasswordHash  string `dynamodbav:"passwordHash"`
 	PasswordSetAt string `dynamodbav:"passwordSetAt"`
 	Failures      int    `dynamodbav:"failures"`
+	FailedAt      string `dynamodbav:"failedAt,omitempty"`
 	LockedUntil   string `dynamodbav:"lockedUntil,omitempty"`
 	LockedForever bool   `dynamodbav:"lockedForever,omitempty"`
 }
 
 func toCredentials(c identity.Credentials) credentialsItem {
 	return credentialsItem{PasswordHash: c.PasswordHash, PasswordSetAt: formatTime(c.PasswordSetAt),
-		Failures: c.Failures, LockedUntil: formatTime(c.LockedUntil), LockedForever: c.LockedForever}
+		Failures: c.Failures, FailedAt: orderedTime(c.FailedAt), LockedUntil: formatTime(c.LockedUntil), LockedForever: c.LockedForever}
 }
 
 func (c credentialsItem) decode() identity.Credentials {
 	return identity.Credentials{PasswordHash: c.PasswordHash, PasswordSetAt: parseTime(c.PasswordSetAt),
-		Failures: c.Failures, LockedUntil: parseTime(c.LockedUntil), LockedForever: c.LockedForever}
+		Failures: c.Failures, FailedAt: parseTime(c.FailedAt), LockedUntil: parseTime(c.LockedUntil), LockedForever: c.LockedForever}
+}
+
+// orderedTime is t in UTC with all nine fractional digits, so that two such strings compare
+// as the times do: a condition expression compares them ("failedAt <= :expired"). ""
+// for the zero time. parseTime reads it back.
+func orderedTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format("2006-01-02T15:04:05.000000000Z")
 }
 
 func formatTime(t time.Time) string {
@@ -61,8 +72,9 @@ type portalUserItem struct {
 	Status       string `dynamodbav:"status"`
 	SignumAdmin  bool   `dynamodbav:"signumAdmin"`
 	credentialsItem
-	Version   int64  `dynamodbav:"version"`
-	CreatedAt string `dynamodbav:"createdAt"`
+	TokenGeneration int64  `dynamodbav:"tokenGeneration,omitempty"`
+	Version         int64  `dynamodbav:"version"`
+	CreatedAt       string `dynamodbav:"createdAt"`
 }
 
 // emailItem makes portal e-mail addresses unique across deployments and finds the user at
@@ -103,8 +115,8 @@ func toPortalUserItem(u identity.PortalUser) portalUserItem {
 	return portalUserItem{
 		PK: deploymentPK(u.DeploymentID), SK: portalUserSK(u.ID), Type: "portalUser", ID: u.ID,
 		DeploymentID: u.DeploymentID, Email: u.Email, Name: u.Name, Role: string(u.Role), Status: string(u.Status),
-		SignumAdmin: u.SignumAdmin, credentialsItem: toCredentials(u.Credentials), Version: u.Version,
-		CreatedAt: formatTime(u.CreatedAt),
+		SignumAdmin: u.SignumAdmin, credentialsItem: toCredentials(u.Credentials), TokenGeneration: u.TokenGeneration,
+		Version: u.Version, CreatedAt: formatTime(u.CreatedAt),
 	}
 }
 
@@ -116,7 +128,7 @@ func decodePortalUser(av map[string]types.AttributeValue) (identity.PortalUser, 
 	return identity.PortalUser{
 		ID: it.ID, DeploymentID: it.DeploymentID, Email: it.Email, Name: it.Name, Role: identity.PortalRole(it.Role),
 		Status: identity.Status(it.Status), SignumAdmin: it.SignumAdmin, Credentials: it.credentialsItem.decode(),
-		Version: it.Version, CreatedAt: parseTime(it.CreatedAt),
+		TokenGeneration: it.TokenGeneration, Version: it.Version, CreatedAt: parseTime(it.CreatedAt),
 	}, nil
 }
 
@@ -306,51 +318,79 @@ func (s *Store) userWriteError(err error, counterAt int, what, id string) error 
 	return cancelled("write "+what, err, codes)
 }
 
-// RecordFailure counts a failed login atomically (ADD), so that parallel guesses cannot
-// share one read of the count, and locks the account when the count reaches the lockout's
-// limit. Each write bumps the version, so an admin's edit based on an older read is refused
-// instead of silently clearing a lock.
-func (s *Store) RecordFailure(ctx context.Context, deploymentID string, portal bool, userID string, lock password.Lockout, now time.Time) error {
-	k := key(deploymentPK(deploymentID), userSK(portal, userID))
+// ReserveLogin counts a login attempt on a user as a failure before its password is checked:
+// one conditional update, built from r (password.Reservation), which is refused when the
+// user is gone or not active or permanently locked, or when the count is at the lockout's
+// limit. Parallel guesses therefore cannot all pass a check of the count made before any of
+// them was counted: the condition is checked by the table, on the item as it is when each
+// write lands. A refused attempt is identity.ErrNoAttempt. It returns the count the attempt
+// made and the user's version after it (every write bumps the version, so that an admin's
+// edit based on an older read is refused instead of silently clearing a lock).
+func (s *Store) ReserveLogin(ctx context.Context, deploymentID string, portal bool, userID string, r password.Reservation, now time.Time) (failures int, version int64, err error) {
+	cond := "attribute_exists(PK) AND #st = :active AND (attribute_not_exists(lockedForever) OR lockedForever = :no)"
+	update := "SET failedAt = :now ADD failures :one, version :one"
+	values := map[string]types.AttributeValue{
+		":active": &types.AttributeValueMemberS{Value: string(identity.StatusActive)},
+		":no":     &types.AttributeValueMemberBOOL{Value: false},
+		":now":    &types.AttributeValueMemberS{Value: orderedTime(now)},
+		":one":    &types.AttributeValueMemberN{Value: "1"},
+	}
+	switch {
+	case r.Restart:
+		// A temporary lock that is over: the count starts again, once; attempts that read
+		// the same lock as over and come later find the new count and are refused.
+		cond += " AND failures >= :max AND (attribute_not_exists(failedAt) OR failedAt <= :expired)"
+		update = "SET failures = :one, failedAt = :now ADD version :one"
+		values[":max"] = &types.AttributeValueMemberN{Value: strconv.Itoa(r.Max)}
+		values[":expired"] = &types.AttributeValueMemberS{Value: orderedTime(r.Expired)}
+	case r.Max > 0:
+		cond += " AND (attribute_not_exists(failures) OR failures < :max)"
+		values[":max"] = &types.AttributeValueMemberN{Value: strconv.Itoa(r.Max)}
+	}
 	out, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName: &s.table, Key: k,
-		UpdateExpression:          aws.String("ADD failures :one, version :one"),
-		ConditionExpression:       aws.String("attribute_exists(PK)"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":one": &types.AttributeValueMemberN{Value: "1"}},
-		ReturnValues:              types.ReturnValueUpdatedNew,
+		TableName: &s.table, Key: key(deploymentPK(deploymentID), userSK(portal, userID)),
+		UpdateExpression: aws.String(update), ConditionExpression: aws.String(cond),
+		ExpressionAttributeNames: map[string]string{"#st": "status"}, ExpressionAttributeValues: values,
+		ReturnValues: types.ReturnValueUpdatedNew,
 	})
 	if isConditionFailed(err) {
-		return fmt.Errorf("record failure: user %s: %w", userID, ErrNotFound)
+		return 0, 0, fmt.Errorf("reserve login attempt: user %s: %w", fault.Clip(userID, 40), identity.ErrNoAttempt)
 	}
 	if err != nil {
-		return unavailable("record failure", err)
+		return 0, 0, unavailable("reserve login attempt", err)
 	}
 	var counts struct {
-		Failures int `dynamodbav:"failures"`
+		Failures int   `dynamodbav:"failures"`
+		Version  int64 `dynamodbav:"version"`
 	}
 	if err := attributevalue.UnmarshalMap(out.Attributes, &counts); err != nil {
-		return fmt.Errorf("decode failure count: %w", err)
+		return 0, 0, fmt.Errorf("decode failure count: %w", err)
 	}
-	n, until, forever := lock.AfterFailure(counts.Failures-1, now)
-	if until.IsZero() && !forever {
-		return nil
-	}
-	_, err = s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName: &s.table, Key: k,
-		UpdateExpression:    aws.String("SET failures = :f, lockedUntil = :u, lockedForever = :p ADD version :one"),
+	return counts.Failures, counts.Version, nil
+}
+
+// LockForever sets the permanent lock flag of a user, which only an administrator clears
+// (password.Lockout.Permanent says when).
+func (s *Store) LockForever(ctx context.Context, deploymentID string, portal bool, userID string) error {
+	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: &s.table, Key: key(deploymentPK(deploymentID), userSK(portal, userID)),
+		UpdateExpression:    aws.String("SET lockedForever = :yes ADD version :one"),
 		ConditionExpression: aws.String("attribute_exists(PK)"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":f": &types.AttributeValueMemberN{Value: strconv.Itoa(n)}, ":u": &types.AttributeValueMemberS{Value: formatTime(until)},
-			":p": &types.AttributeValueMemberBOOL{Value: forever}, ":one": &types.AttributeValueMemberN{Value: "1"},
+			":yes": &types.AttributeValueMemberBOOL{Value: true}, ":one": &types.AttributeValueMemberN{Value: "1"},
 		},
 	})
-	if err != nil && !isConditionFailed(err) {
+	if isConditionFailed(err) {
+		return fmt.Errorf("lock account: user %s: %w", fault.Clip(userID, 40), ErrNotFound)
+	}
+	if err != nil {
 		return unavailable("lock account", err)
 	}
 	return nil
 }
 
-// ResetFailures clears the failure count and a temporary lock after a successful login.
+// ResetFailures clears the failure count (the successful attempt's own included) and a
+// temporary lock after a successful login.
 func (s *Store) ResetFailures(ctx context.Context, deploymentID string, portal bool, userID string) error {
 	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                 &s.table,

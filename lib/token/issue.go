@@ -65,7 +65,7 @@ func (i *Issuer) Issue(ctx context.Context, c Claims) (string, Claims, error) {
 			IssuedAt:  jwt.NewNumericDate(c.IssuedAt),
 			ID:        c.ID,
 		},
-		Deployment: c.Deployment, System: c.System, Roles: c.Roles, Name: c.Name,
+		Deployment: c.Deployment, System: c.System, Roles: c.Roles, Name: c.Name, Generation: c.Generation,
 	}
 	pk, err := i.keys.current(ctx)
 	if err != nil {

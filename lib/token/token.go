@@ -55,6 +55,10 @@ type Claims struct {
 	Roles []string
 	// Name is a display name or email, for logs and the UI only; optional ("name").
 	Name string
+	// Generation is the user's token generation when the token was issued ("gen", left out
+	// when 0): the access guard refuses a token whose generation is no longer the user's,
+	// which is how a password reset, a disable or a change of role ends earlier sessions.
+	Generation int64
 	// ID is the token's random id ("jti"), set by Issue; it lets logs and audits name a
 	// token without showing it.
 	ID string
@@ -78,6 +82,7 @@ type wireClaims struct {
 	System     System   `json:"sys"`
 	Roles      []string `json:"roles,omitempty"`
 	Name       string   `json:"name,omitempty"`
+	Generation int64    `json:"gen,omitempty"`
 
 	// want is the system Verify expects; set before parsing, never from the token.
 	want System

@@ -121,7 +121,7 @@ type User struct {
 
 func userJSON(u identity.ConsoleUser, lock password.Lockout, now time.Time) User {
 	return User{ID: u.ID, Username: u.Username, Name: u.Name, Email: u.Email, Roles: identity.ConsoleRoleNames(u.Roles), Status: string(u.Status),
-		Locked: lock.Locked(u.Failures, u.LockedUntil, u.LockedForever, now), HasPassword: u.PasswordHash != "", Version: u.Version, CreatedAt: u.CreatedAt}
+		Locked: lock.Locked(u.LockState(), now), HasPassword: u.PasswordHash != "", Version: u.Version, CreatedAt: u.CreatedAt}
 }
 
 func (a api) listUsers(w http.ResponseWriter, r *http.Request, req *access.Request) error {

@@ -87,7 +87,7 @@ type User struct {
 
 func (a api) userJSON(u identity.PortalUser) User {
 	return User{ID: u.ID, DeploymentID: u.DeploymentID, Email: u.Email, Name: u.Name, Role: string(u.Role), Status: string(u.Status),
-		SignumAdmin: u.SignumAdmin, Locked: identity.PortalLockout().Locked(u.Failures, u.LockedUntil, u.LockedForever, a.Now()),
+		SignumAdmin: u.SignumAdmin, Locked: identity.PortalLockout().Locked(u.LockState(), a.Now()),
 		Version: u.Version, CreatedAt: u.CreatedAt}
 }
 
