@@ -26,6 +26,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
+	"github.com/opensignum/signum/lib/clientauth"
 	"github.com/opensignum/signum/lib/edge"
 	"github.com/opensignum/signum/lib/fault"
 )
@@ -346,6 +347,10 @@ func (t *Template) Methods(path string) []string {
 
 // ClientCert is what API Gateway puts in requestContext.authentication.clientCert for a
 // client certificate of a mutual-TLS handshake (the formats of its documented example).
+// AWS documents no form for subjectDN and issuerDN (its example shows "www.example.com" and
+// "Example issuer"), so the service never reads them: it parses clientCertPem and matches
+// the certificate itself. The stand-in writes them in the RFC 2253 form the service shows
+// and matches (clientauth.DN, as openssl -nameopt RFC2253 prints names).
 func ClientCert(c *x509.Certificate) events.APIGatewayV2HTTPRequestContextAuthenticationClientCert {
 	serial := fmt.Sprintf("%x", c.SerialNumber.Bytes())
 	var colons []string
@@ -355,7 +360,7 @@ func ClientCert(c *x509.Certificate) events.APIGatewayV2HTTPRequestContextAuthen
 	const openssl = "Jan _2 15:04:05 2006 GMT"
 	return events.APIGatewayV2HTTPRequestContextAuthenticationClientCert{
 		ClientCertPem: string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})),
-		SubjectDN:     c.Subject.String(), IssuerDN: c.Issuer.String(), SerialNumber: strings.Join(colons, ":"),
+		SubjectDN:     clientauth.ShowDN(c.RawSubject), IssuerDN: clientauth.ShowDN(c.RawIssuer), SerialNumber: strings.Join(colons, ":"),
 		Validity: events.APIGatewayV2HTTPRequestContextAuthenticationClientCertValidity{
 			NotBefore: c.NotBefore.UTC().Format(openssl), NotAfter: c.NotAfter.UTC().Format(openssl),
 		},

@@ -51,9 +51,9 @@ type Field string
 // Fields rules can match.
 const (
 	Serial     Field = "serial"     // lower-case hex, no leading zeros or separators
-	Subject    Field = "subject"    // RFC 2253 string, e.g. "CN=agent-1,O=Acme"
+	Subject    Field = "subject"    // RFC 2253 text as openssl prints it (DN), e.g. "CN=agent-1,O=Acme"
 	SAN        Field = "san"        // any DNS name, e-mail address, URI or IP address
-	Issuer     Field = "issuer"     // RFC 2253 string
+	Issuer     Field = "issuer"     // RFC 2253 text as openssl prints it (DN)
 	Thumbprint Field = "thumbprint" // SHA-256 of the DER certificate, lower-case hex
 )
 
@@ -178,6 +178,11 @@ func New(c Credential, certificatePEM string, now time.Time) (Credential, error)
 		bad.Add("certificate", "%s", err.Error())
 	}
 	if cert != nil {
+		if _, err := DN(cert.RawSubject); err != nil {
+			bad.Add("certificate", "has a subject that cannot be written exactly in RFC 2253 form: it %s", err)
+		} else if _, err := DN(cert.RawIssuer); err != nil {
+			bad.Add("certificate", "has an issuer that cannot be written exactly in RFC 2253 form: it %s", err)
+		}
 		if now.After(cert.NotAfter) {
 			bad.Add("certificate", "expired on %s", cert.NotAfter.UTC().Format(time.RFC3339))
 		}
@@ -187,6 +192,8 @@ func New(c Credential, certificatePEM string, now time.Time) (Credential, error)
 				bad.Add("certificate", "is not a CA certificate (basic constraints CA:TRUE); register it as kind \"certificate\"")
 			} else if cert.KeyUsage != 0 && cert.KeyUsage&x509.KeyUsageCertSign == 0 {
 				bad.Add("certificate", "is a CA certificate that may not sign certificates (key usage lacks keyCertSign)")
+			} else if err := checkCA(cert); err != nil {
+				bad.Add("certificate", "%s", err)
 			}
 		case Pinned:
 			// Self-signed certificates often say CA:TRUE (openssl req -x509 does); pinned, only
@@ -262,8 +269,13 @@ func Authenticate(cert *x509.Certificate, c Candidates, now time.Time) (Credenti
 	if c.Revoked {
 		return Credential{}, fault.Newf(ErrRefused, "Your client certificate (serial %s) has been revoked.", serial)
 	}
-	thumb := ThumbprintOf(cert)
+	p, err := present(cert)
+	if err != nil {
+		return Credential{}, fault.Newf(ErrRefused, "Your client certificate (serial %s) %s; it cannot be matched exactly.", serial, fault.Clip(err.Error(), 200))
+	}
 	var found []Credential
+	// outside says why a CA that issued cert does not accept it (its name constraints, ...).
+	var outside error
 	checkedCA := map[string]bool{}
 	for _, cred := range c.Credentials {
 		reg, err := cred.Certificate()
@@ -272,18 +284,22 @@ func Authenticate(cert *x509.Certificate, c Candidates, now time.Time) (Credenti
 		}
 		switch cred.Kind {
 		case Pinned:
-			if ThumbprintOf(reg) == thumb {
+			if ThumbprintOf(reg) == p.thumbprint {
 				found = append(found, cred)
 			}
 		case Authority:
 			key := string(reg.Raw)
 			ok, seen := checkedCA[key]
 			if !seen {
-				ok = issuedBy(cert, reg, now)
+				var err error
+				ok, err = issuedBy(cert, reg, now)
+				if err != nil && outside == nil {
+					outside = err
+				}
 				checkedCA[key] = ok
 			}
 			// A CA credential authenticates the CA's end entities, not CAs it certified.
-			if ok && !cert.IsCA && matchRules(cert, thumb, cred.Rules) {
+			if ok && !cert.IsCA && p.matches(cred.Rules) {
 				found = append(found, cred)
 			}
 		}
@@ -293,8 +309,10 @@ func Authenticate(cert *x509.Certificate, c Candidates, now time.Time) (Credenti
 		users[f.UserID] = true
 	}
 	switch {
+	case len(found) == 0 && outside != nil:
+		return Credential{}, fault.Newf(ErrRefused, "Your client certificate (serial %s) is not accepted by the CA that issued it: it %s.", serial, fault.Clip(outside.Error(), 200))
 	case len(found) == 0:
-		return Credential{}, fault.Newf(ErrRefused, "Your client certificate (serial %s, issuer %s) is not registered for a user of this deployment.", serial, fault.Clip(cert.Issuer.String(), 120))
+		return Credential{}, fault.Newf(ErrRefused, "Your client certificate (serial %s, issuer %s) is not registered for a user of this deployment.", serial, fault.Clip(p.issuer, 120))
 	case len(users) > 1:
 		return Credential{}, fault.Newf(ErrRefused, "Your client certificate (serial %s) matches the credentials of more than one user; a console admin must narrow their rules.", serial)
 	}
@@ -311,32 +329,54 @@ func Authenticate(cert *x509.Certificate, c Candidates, now time.Time) (Credenti
 	return found[0], nil
 }
 
-// issuedBy reports whether ca, valid at now, signed cert.
-func issuedBy(cert, ca *x509.Certificate, now time.Time) bool {
-	if now.Before(ca.NotBefore) || now.After(ca.NotAfter) {
-		return false
+// issuedBy reports whether ca, valid at now, signed cert and accepts it (withinCA); the error
+// says why a CA that signed cert does not accept it.
+func issuedBy(cert, ca *x509.Certificate, now time.Time) (bool, error) {
+	if now.Before(ca.NotBefore) || now.After(ca.NotAfter) || cert.CheckSignatureFrom(ca) != nil {
+		return false, nil
 	}
-	return cert.CheckSignatureFrom(ca) == nil
+	if err := withinCA(cert, ca, now); err != nil {
+		return false, err
+	}
+	return true, nil
 }
 
-// Values are a certificate's attributes as rules see them.
-func Values(cert *x509.Certificate, thumbprint string, f Field) []string {
+// presented is a certificate as rules see it, its names written once.
+type presented struct {
+	cert                        *x509.Certificate
+	thumbprint, subject, issuer string
+}
+
+func present(cert *x509.Certificate) (presented, error) {
+	p := presented{cert: cert, thumbprint: ThumbprintOf(cert)}
+	var err error
+	if p.subject, err = DN(cert.RawSubject); err != nil {
+		return p, fmt.Errorf("has a subject that cannot be written in RFC 2253 form (it %s)", err)
+	}
+	if p.issuer, err = DN(cert.RawIssuer); err != nil {
+		return p, fmt.Errorf("has an issuer that cannot be written in RFC 2253 form (it %s)", err)
+	}
+	return p, nil
+}
+
+// values are the certificate's attributes that a rule on f matches.
+func (p presented) values(f Field) []string {
 	switch f {
 	case Serial:
-		return []string{SerialOf(cert)}
+		return []string{SerialOf(p.cert)}
 	case Subject:
-		return []string{cert.Subject.String()}
+		return []string{p.subject}
 	case Issuer:
-		return []string{cert.Issuer.String()}
+		return []string{p.issuer}
 	case Thumbprint:
-		return []string{thumbprint}
+		return []string{p.thumbprint}
 	case SAN:
-		out := append([]string{}, cert.DNSNames...)
-		out = append(out, cert.EmailAddresses...)
-		for _, u := range cert.URIs {
+		out := append([]string{}, p.cert.DNSNames...)
+		out = append(out, p.cert.EmailAddresses...)
+		for _, u := range p.cert.URIs {
 			out = append(out, u.String())
 		}
-		for _, ip := range cert.IPAddresses {
+		for _, ip := range p.cert.IPAddresses {
 			out = append(out, ip.String())
 		}
 		return out
@@ -358,10 +398,10 @@ func compile(pattern string) *regexp.Regexp {
 	return re
 }
 
-func matchRules(cert *x509.Certificate, thumb string, rules []Rule) bool {
+func (p presented) matches(rules []Rule) bool {
 	for _, r := range rules {
 		re := compile(r.Pattern)
-		if re == nil || !anyMatch(re, Values(cert, thumb, r.Field)) {
+		if re == nil || !anyMatch(re, p.values(r.Field)) {
 			return false
 		}
 	}

@@ -42,7 +42,8 @@ func CheckLimits(ctx context.Context, st LimitStore, c Credential, maxCAsPerIssu
 type Revocation struct {
 	// Serial is the revoked certificate's serial (SerialOf form).
 	Serial string
-	// Issuer names the revoked certificate's issuer: a pinned certificate's issuer, or the CA.
+	// Issuer names the revoked certificate's issuer (RFC 2253, DN): a pinned certificate's
+	// issuer, or the CA.
 	Issuer string
 	Reason string
 }
@@ -74,9 +75,9 @@ func Revoke(c Credential, serial, reason string) (Revocation, error) {
 	if err := bad.Err(); err != nil {
 		return Revocation{}, err
 	}
-	rv.Issuer = cert.Issuer.String()
+	rv.Issuer = ShowDN(cert.RawIssuer)
 	if c.Kind == Authority {
-		rv.Issuer = cert.Subject.String()
+		rv.Issuer = ShowDN(cert.RawSubject)
 	}
 	return rv, nil
 }

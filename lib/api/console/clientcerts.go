@@ -63,7 +63,8 @@ func clientCertJSON(c clientauth.Credential) ClientCertificate {
 		out.Rules = []clientauth.Rule{}
 	}
 	if cert, err := c.Certificate(); err == nil {
-		out.Subject, out.Issuer, out.Serial = cert.Subject.String(), cert.Issuer.String(), clientauth.SerialOf(cert)
+		// The names as rules match them (clientauth.DN), every attribute in place.
+		out.Subject, out.Issuer, out.Serial = clientauth.ShowDN(cert.RawSubject), clientauth.ShowDN(cert.RawIssuer), clientauth.SerialOf(cert)
 		out.Thumbprint, out.NotBefore, out.NotAfter = clientauth.ThumbprintOf(cert), cert.NotBefore, cert.NotAfter
 		out.Certificate = certPEM(cert)
 	}
