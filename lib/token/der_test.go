@@ -55,13 +55,19 @@ func TestDERToRaw(t *testing.T) {
 		{"ok/short s", full, leading0},
 		{"ok/both very short", big.NewInt(1), short},
 		{"ok/n-1", new(big.Int).Sub(n, big.NewInt(1)), new(big.Int).Sub(n, big.NewInt(1))},
+		{"ok/n/2 stays", full, new(big.Int).Rsh(n, 1)},
+		{"ok/n/2+1 becomes n/2", full, new(big.Int).Add(new(big.Int).Rsh(n, 1), big.NewInt(1))},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			raw, err := token.DERToRaw(der(t, tc.r, tc.s))
 			if err != nil {
 				t.Fatal(err)
 			}
-			if want := padded(tc.r, tc.s); !bytes.Equal(raw, want) {
+			s := tc.s // a high s becomes n-s, the low-S twin
+			if s.Cmp(new(big.Int).Rsh(n, 1)) > 0 {
+				s = new(big.Int).Sub(n, s)
+			}
+			if want := padded(tc.r, s); !bytes.Equal(raw, want) {
 				t.Fatalf("raw %x\nwant %x", raw, want)
 			}
 		})

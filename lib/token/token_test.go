@@ -7,11 +7,13 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"maps"
+	"math/big"
 	"slices"
 	"strings"
 	"sync"
@@ -160,7 +162,8 @@ func kmsSign(t testing.TB, k *kms.Client, keyID string, header, payload map[stri
 	return signing + "." + base64.RawURLEncoding.EncodeToString(sig)
 }
 
-// jwtSign signs header and payload with a key outside KMS through the jwt library.
+// jwtSign signs header and payload with a key outside KMS through the jwt library. An ES256
+// signature is given a low S, as the issuer's are, so that it is refused for its key.
 func jwtSign(t testing.TB, m jwt.SigningMethod, key any, header, payload map[string]any) string {
 	t.Helper()
 	tok := jwt.NewWithClaims(m, jwt.MapClaims(payload))
@@ -170,7 +173,70 @@ func jwtSign(t testing.TB, m jwt.SigningMethod, key any, header, payload map[str
 	if err != nil {
 		t.Fatal(err)
 	}
+	if m == jwt.SigningMethodES256 && highS(t, s) {
+		s = twin(t, s)
+	}
 	return s
+}
+
+// sValue is the s of the ES256 token raw's signature.
+func sValue(t testing.TB, raw string) *big.Int {
+	t.Helper()
+	sig, err := base64.RawURLEncoding.DecodeString(raw[strings.LastIndexByte(raw, '.')+1:])
+	if err != nil || len(sig) != 64 {
+		t.Fatalf("signature of %d bytes: %v", len(sig), err)
+	}
+	return new(big.Int).SetBytes(sig[32:])
+}
+
+// highS reports whether the ES256 token raw's signature has s above n/2.
+func highS(t testing.TB, raw string) bool {
+	return sValue(t, raw).Cmp(new(big.Int).Rsh(elliptic.P256().Params().N, 1)) > 0
+}
+
+// twin is the ES256 token raw with its signature's other S, n-s: the same token, signed as
+// validly, spelled differently.
+func twin(t testing.TB, raw string) string {
+	t.Helper()
+	i := strings.LastIndexByte(raw, '.')
+	sig, _ := base64.RawURLEncoding.DecodeString(raw[i+1:])
+	new(big.Int).Sub(elliptic.P256().Params().N, sValue(t, raw)).FillBytes(sig[32:])
+	return raw[:i+1] + base64.RawURLEncoding.EncodeToString(sig)
+}
+
+// Each valid ECDSA signature has a twin, (r, n-s), that verifies as well; tokens are issued
+// with the low one only and the high twin of a real token is refused, so a token has one
+// spelling. (Before, KMS's signatures went out as they came, half of them high, and the twin
+// of any token verified.)
+func TestHighSTwinRefused(t *testing.T) {
+	e := newEnv(t)
+	v := token.NewVerifier(e.kms, e.keyARN, nil)
+	for i := range 16 {
+		raw, _ := e.issue(t, alice, nil)
+		if highS(t, raw) {
+			t.Fatalf("token %d was issued with a high S", i)
+		}
+		if _, err := v.Verify(context.Background(), raw, token.Portal); err != nil {
+			t.Fatalf("token %d: %v", i, err)
+		}
+		tw := twin(t, raw)
+		pk, err := x509.ParsePKIXPublicKey(e.pubDER)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dot := strings.LastIndexByte(tw, '.')
+		sig, _ := base64.RawURLEncoding.DecodeString(tw[dot+1:])
+		if err := jwt.SigningMethodES256.Verify(tw[:dot], sig, pk); err != nil {
+			t.Fatalf("the twin is not a valid signature: %v", err)
+		}
+		_, err = v.Verify(context.Background(), tw, token.Portal)
+		if !errors.Is(err, fault.ErrUnauthenticated) {
+			t.Fatalf("the high-S twin of token %d: %v", i, err)
+		}
+		if d, _ := fault.DetailOf(err); d != "The token is not valid." {
+			t.Errorf("detail %q", d)
+		}
+	}
 }
 
 func with(m map[string]any, kv ...any) map[string]any {
@@ -408,7 +474,7 @@ func TestVerify(t *testing.T) {
 			sig, _ := base64.RawURLEncoding.DecodeString(parts[2])
 			sw := append(slices.Clone(sig[32:]), sig[:32]...)
 			return parts[0] + "." + parts[1] + "." + base64.RawURLEncoding.EncodeToString(sw)
-		}, detail: "The token is not valid.", cause: jwt.ErrTokenSignatureInvalid},
+		}, detail: "The token is not valid."}, // as invalid, or as a high S when r was one
 		{name: "fail/DER signature", raw: func() string {
 			// What a conversion bug would send: KMS's DER form instead of r||s.
 			signing := parts[0] + "." + parts[1]

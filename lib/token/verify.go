@@ -48,7 +48,7 @@ func NewVerifier(k KMS, keyID string, now func() time.Time) *Verifier {
 
 // Verify parses and checks token raw for audience sys: the signature (ES256 by the service
 // key only: "none", HMAC, RSA and other algorithms are refused, so neither the public key
-// nor an outside key can forge one), issuer "signum", audience, exp/nbf/iat with 30 s of
+// nor an outside key can forge one; and low S only, so a token has one valid spelling), issuer "signum", audience, exp/nbf/iat with 30 s of
 // leeway, and the required claims (sub, dep, sys matching the audience, jti).
 //
 // Every refusal wraps fault.ErrUnauthenticated with a caller-safe detail; the error never
@@ -64,6 +64,10 @@ func (v *Verifier) Verify(ctx context.Context, raw string, sys System) (Claims, 
 		return Claims{}, fault.Wrap(fault.ErrUnauthenticated, errors.New("token has characters outside base64url and '.'"), detailInvalid)
 	case !sys.valid():
 		return Claims{}, fault.Wrap(fault.ErrUnauthenticated, fmt.Errorf("verify token: unknown system %q", sys), detailInvalid)
+	case highS(raw):
+		// ECDSA signatures are malleable: (r, n-s) verifies wherever (r, s) does. Issue
+		// emits low S only, so the twin is not a token we issued.
+		return Claims{}, fault.Wrap(fault.ErrUnauthenticated, errors.New("token signature has a high S"), detailInvalid)
 	}
 	p := jwt.NewParser(
 		jwt.WithValidMethods([]string{jwt.SigningMethodES256.Alg()}),
