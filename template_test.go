@@ -2,23 +2,28 @@ package signum_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"reflect"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/getkin/kin-openapi/openapi3"
+	"gopkg.in/yaml.v3"
 
 	signum "github.com/opensignum/signum"
 	"github.com/opensignum/signum/lib/apigw"
 	"github.com/opensignum/signum/lib/devstack"
 	"github.com/opensignum/signum/lib/function"
+	"github.com/opensignum/signum/lib/keys/awskms"
 	"github.com/opensignum/signum/lib/local"
 	"github.com/opensignum/signum/lib/store"
 )
@@ -278,5 +283,478 @@ func TestRoutesAreDocumented(t *testing.T) {
 	}
 	for k := range documented {
 		t.Errorf("docs/openapi.yaml documents %s, which template.yaml does not route", k)
+	}
+}
+
+// The tests below read template.yaml as written (rawTemplate), not through goformation, which
+// resolves !GetAtt to nil and !Ref AWS::StackId to a constant: what a key policy names and
+// what a condition compares to are the point of them.
+
+// rawTemplate is template.yaml as maps, lists and strings, with each short-form intrinsic
+// (!Ref, !GetAtt, !Sub, !If, ...) as its long form ({"Ref": ...}, {"Fn::GetAtt": "A.B"}).
+func rawTemplate(t *testing.T) map[string]any {
+	t.Helper()
+	var doc yaml.Node
+	if err := yaml.Unmarshal(signum.Template, &doc); err != nil {
+		t.Fatal(err)
+	}
+	m, ok := rawNode(doc.Content[0]).(map[string]any)
+	if !ok {
+		t.Fatal("template.yaml is not a mapping")
+	}
+	return m
+}
+
+func rawNode(n *yaml.Node) any {
+	var v any
+	switch n.Kind {
+	case yaml.MappingNode:
+		m := map[string]any{}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			m[n.Content[i].Value] = rawNode(n.Content[i+1])
+		}
+		v = m
+	case yaml.SequenceNode:
+		l := []any{}
+		for _, c := range n.Content {
+			l = append(l, rawNode(c))
+		}
+		v = l
+	case yaml.AliasNode:
+		return rawNode(n.Alias)
+	default:
+		v = n.Value
+	}
+	switch fn := strings.TrimPrefix(n.Tag, "!"); {
+	case !strings.HasPrefix(n.Tag, "!") || strings.HasPrefix(n.Tag, "!!"):
+		return v
+	case fn == "Ref" || fn == "Condition":
+		return map[string]any{fn: v}
+	default:
+		return map[string]any{"Fn::" + fn: v}
+	}
+}
+
+// get walks m along keys (mapping keys, or list indexes as "0", "1", ...).
+func get(v any, keys ...string) any {
+	for _, k := range keys {
+		switch x := v.(type) {
+		case map[string]any:
+			v = x[k]
+		case []any:
+			i, err := strconv.Atoi(k)
+			if err != nil || i >= len(x) {
+				return nil
+			}
+			v = x[i]
+		default:
+			return nil
+		}
+	}
+	return v
+}
+
+// items is v as a list: a list, one element, or none.
+func items(v any) []any {
+	switch x := v.(type) {
+	case nil:
+		return nil
+	case []any:
+		return x
+	}
+	return []any{v}
+}
+
+// statements are the policy statements of a function (its Policies) or of a key (its
+// KeyPolicy) or bucket policy, leaving out the conditional ones (Fn::If).
+func statements(t *testing.T, tpl map[string]any, id string) []map[string]any {
+	t.Helper()
+	res := get(tpl, "Resources", id)
+	if res == nil {
+		t.Fatalf("template.yaml has no resource %s", id)
+	}
+	var docs []any
+	switch get(res, "Type") {
+	case "AWS::Serverless::Function":
+		docs = items(get(res, "Properties", "Policies"))
+	case "AWS::KMS::Key":
+		docs = []any{get(res, "Properties", "KeyPolicy")}
+	case "AWS::S3::BucketPolicy":
+		docs = []any{get(res, "Properties", "PolicyDocument")}
+	}
+	var out []map[string]any
+	for _, d := range docs {
+		for _, s := range items(get(d, "Statement")) {
+			if m, ok := s.(map[string]any); ok && m["Fn::If"] == nil {
+				out = append(out, m)
+			}
+		}
+	}
+	return out
+}
+
+// actions lists a statement's Action.
+func actions(s map[string]any) []string {
+	var out []string
+	for _, a := range items(s["Action"]) {
+		if str, ok := a.(string); ok {
+			out = append(out, str)
+		}
+	}
+	return out
+}
+
+// allows reports whether the statement's actions (with IAM's wildcards) cover action.
+func allows(s map[string]any, action string) bool {
+	for _, a := range actions(s) {
+		if ok, _ := path.Match(strings.ToLower(a), strings.ToLower(action)); ok || a == "*" {
+			return true
+		}
+	}
+	return false
+}
+
+// roleFunctions maps principals written as !GetAtt <Function>Role.Arn to the functions'
+// logical ids; anything else is kept as written (fmt.Sprint), so that it shows in a failure.
+func roleFunctions(v any) []string {
+	var out []string
+	for _, p := range items(v) {
+		if ga, ok := get(p, "Fn::GetAtt").(string); ok {
+			if fn, ok := strings.CutSuffix(ga, "Role.Arn"); ok {
+				out = append(out, fn)
+				continue
+			}
+		}
+		out = append(out, fmt.Sprint(p))
+	}
+	sort.Strings(out)
+	return out
+}
+
+func isStackID(v any) bool { return get(v, "Ref") == "AWS::StackId" }
+
+var stackKeyARNs = `arn:${AWS::Partition}:kms:${AWS::Region}:${AWS::AccountId}:key/*`
+
+// stackKeyOf is the key (TokenKey, ...) whose alias a statement's kms:ResourceAliases
+// condition names, or "".
+func stackKeyOf(t *testing.T, tpl map[string]any, s map[string]any) string {
+	t.Helper()
+	alias := get(s, "Condition", "ForAnyValue:StringEquals", "kms:ResourceAliases", "Fn::Sub")
+	if alias == nil {
+		return ""
+	}
+	for _, r := range get(tpl, "Resources").(map[string]any) {
+		if get(r, "Type") == "AWS::KMS::Alias" && get(r, "Properties", "AliasName", "Fn::Sub") == alias {
+			key, _ := get(r, "Properties", "TargetKeyId", "Ref").(string)
+			return key
+		}
+	}
+	t.Errorf("statement %v names alias %v, which no alias of the stack has", s, alias)
+	return ""
+}
+
+// TestFunctionsReachOnlyThisStacksKeys: every KMS permission of every function is bound to
+// this stack: to one of its own keys (by alias), to keys tagged with this stack's id, or, for
+// creating and tagging, to requests that tag the key with it. Before, the certificates
+// function could tag any key signum:certificate, and it and the signer use any key so tagged:
+// the token key, or another stack's keys.
+func TestFunctionsReachOnlyThisStacksKeys(t *testing.T) {
+	tpl := rawTemplate(t)
+	stackTag := function.StackTag
+	allowedTags := map[string]bool{stackTag: true, "signum:deployment": true, "signum:certificate": true, awskms.LabelTag: true}
+	for id := range parse(t).Functions {
+		for _, s := range statements(t, tpl, id) {
+			var kmsActions []string
+			for _, a := range actions(s) {
+				if strings.HasPrefix(a, "kms:") {
+					kmsActions = append(kmsActions, a)
+				}
+			}
+			if len(kmsActions) == 0 || s["Effect"] != "Allow" {
+				continue
+			}
+			if stackKeyOf(t, tpl, s) != "" {
+				continue
+			}
+			if isStackID(get(s, "Condition", "StringEquals", "aws:ResourceTag/"+stackTag)) {
+				if get(s, "Condition", "Null", "aws:ResourceTag/signum:deployment") != "false" || get(s, "Condition", "Null", "aws:ResourceTag/signum:certificate") != "false" {
+					t.Errorf("%s: %v on keys of this stack that name no deployment or certificate", id, kmsActions)
+				}
+				continue
+			}
+			creates := true
+			for _, a := range kmsActions {
+				creates = creates && (a == "kms:CreateKey" || a == "kms:TagResource")
+			}
+			if !creates || !isStackID(get(s, "Condition", "StringEquals", "aws:RequestTag/"+stackTag)) {
+				t.Errorf("%s: %v is not bound to this stack's keys (condition %v)", id, kmsActions, s["Condition"])
+				continue
+			}
+			if get(s, "Condition", "Null", "aws:RequestTag/signum:deployment") != "false" || get(s, "Condition", "Null", "aws:RequestTag/signum:certificate") != "false" {
+				t.Errorf("%s: %v without the deployment and certificate tags", id, kmsActions)
+			}
+			tagKeys := items(get(s, "Condition", "ForAllValues:StringEquals", "aws:TagKeys"))
+			if len(tagKeys) == 0 {
+				t.Errorf("%s: %v with any tag keys", id, kmsActions)
+			}
+			for _, k := range tagKeys {
+				if !allowedTags[fmt.Sprint(k)] {
+					t.Errorf("%s: %v may set tag %v", id, kmsActions, k)
+				}
+			}
+		}
+	}
+	// The permission to tag at creation cannot claim an existing key: another stack's, one
+	// with an alias (this stack's own keys), and no tag can be removed.
+	var otherStack, aliased, untag bool
+	for _, s := range statements(t, tpl, "ConsoleCertificatesFunction") {
+		if s["Effect"] != "Deny" {
+			continue
+		}
+		c := s["Condition"]
+		switch {
+		case allows(s, "kms:UntagResource") && c == nil:
+			untag = true
+		case allows(s, "kms:TagResource") && isStackID(get(c, "StringNotEquals", "aws:ResourceTag/"+stackTag)) && get(c, "Null", "aws:ResourceTag/"+stackTag) == "false":
+			otherStack = true
+		case allows(s, "kms:TagResource") && get(c, "Null", "kms:ResourceAliases") == "false":
+			aliased = true
+		}
+	}
+	if !otherStack || !aliased || !untag {
+		t.Errorf("ConsoleCertificatesFunction: denies tagging another stack's key %v, a key with an alias %v, untagging %v", otherStack, aliased, untag)
+	}
+	if !isStackID(get(tpl, "Resources", "ConsoleCertificatesFunction", "Properties", "Environment", "Variables", "SIGNUM_STACK")) {
+		t.Error("ConsoleCertificatesFunction: SIGNUM_STACK is not the stack id its policy requires of the keys it tags")
+	}
+}
+
+// useActions are the cryptographic operations of the stack's keys, by key usage: what the
+// key policies must keep to the stack's functions.
+var useActions = map[string][]string{
+	"SIGN_VERIFY":         {"kms:Sign"},
+	"GENERATE_VERIFY_MAC": {"kms:GenerateMac", "kms:VerifyMac"},
+}
+
+// cryptoActions are KMS's cryptographic operations: none of them may be granted by IAM on the
+// stack's keys.
+var cryptoActions = []string{"kms:Sign", "kms:Verify", "kms:GenerateMac", "kms:VerifyMac", "kms:Encrypt", "kms:Decrypt",
+	"kms:ReEncryptFrom", "kms:ReEncryptTo", "kms:GenerateDataKey", "kms:GenerateDataKeyPair", "kms:DeriveSharedSecret"}
+
+// TestKeyPoliciesKeepKeysToTheirFunctions: each of the stack's keys has a key policy that
+// (1) lets the account administer it but not use it, (2) grants each function exactly what
+// that function's own policy asks of the key, (3) denies its cryptographic operation to every
+// principal but those functions' roles, and (4) denies tagging, untagging and grants to all
+// but the account root (and the KeyAdministratorArn), since tags and grants decide who may use
+// a key. Before, the token and service keys allowed the account kms:*: any IAM policy of the
+// account could sign tokens with the token key.
+func TestKeyPoliciesKeepKeysToTheirFunctions(t *testing.T) {
+	tpl := rawTemplate(t)
+	// What the functions' policies grant on each key (by its alias).
+	granted := map[string]map[string][]string{} // key → action → functions
+	for id := range parse(t).Functions {
+		for _, s := range statements(t, tpl, id) {
+			key := stackKeyOf(t, tpl, s)
+			if key == "" || s["Effect"] != "Allow" {
+				continue
+			}
+			if get(s, "Resource", "Fn::Sub") != stackKeyARNs {
+				t.Errorf("%s: grant on %s has resource %v", id, key, s["Resource"])
+			}
+			for _, a := range actions(s) {
+				if granted[key] == nil {
+					granted[key] = map[string][]string{}
+				}
+				granted[key][a] = append(granted[key][a], id)
+			}
+		}
+	}
+	keys := []string{"TokenKey", "ServiceKey", "CheckpointKey"}
+	for _, key := range keys {
+		t.Run(key, func(t *testing.T) {
+			usage, _ := get(tpl, "Resources", key, "Properties", "KeyUsage").(string)
+			uses := useActions[usage]
+			if len(uses) == 0 {
+				t.Fatalf("key usage %q", usage)
+			}
+			inPolicy := map[string][]string{}
+			denied := map[string][]string{} // use action → the functions exempted
+			var adminOnly []string
+			for _, s := range statements(t, tpl, key) {
+				principal := get(s, "Principal", "AWS")
+				switch {
+				case s["Effect"] == "Allow" && get(principal, "Fn::Sub") == "arn:${AWS::Partition}:iam::${AWS::AccountId}:root":
+					for _, u := range cryptoActions {
+						if allows(s, u) {
+							t.Errorf("the account may be granted %s by IAM: %v", u, actions(s))
+						}
+					}
+				case s["Effect"] == "Allow":
+					for _, fn := range roleFunctions(principal) {
+						for _, a := range actions(s) {
+							inPolicy[a] = append(inPolicy[a], fn)
+						}
+					}
+				case s["Effect"] == "Deny" && s["Principal"] == "*":
+					exempt := get(s, "Condition", "ArnNotEquals", "aws:PrincipalArn")
+					if exempt == nil || len(get(s, "Condition").(map[string]any)) != 1 {
+						t.Errorf("deny %v has condition %v", actions(s), s["Condition"])
+						continue
+					}
+					if get(exempt, "Fn::If", "0") == "HasKeyAdministrator" || get(exempt, "Fn::Sub") != nil {
+						adminOnly = append(adminOnly, actions(s)...)
+						continue
+					}
+					for _, a := range actions(s) {
+						denied[a] = roleFunctions(exempt)
+					}
+				}
+			}
+			for a, fns := range inPolicy {
+				sort.Strings(fns)
+				g := granted[key][a]
+				sort.Strings(g)
+				if fmt.Sprint(fns) != fmt.Sprint(g) {
+					t.Errorf("%s: the key policy allows %v, the functions' policies grant %v", a, fns, g)
+				}
+			}
+			for a, g := range granted[key] {
+				if inPolicy[a] == nil {
+					t.Errorf("%s: %v have it in their policies, but the key policy does not allow it", a, g)
+				}
+			}
+			for _, u := range uses {
+				if inPolicy[u] == nil {
+					continue
+				}
+				if fmt.Sprint(denied[u]) != fmt.Sprint(inPolicy[u]) {
+					t.Errorf("%s is denied to all but %v, want all but %v", u, denied[u], inPolicy[u])
+				}
+			}
+			sort.Strings(adminOnly)
+			if fmt.Sprint(adminOnly) != "[kms:CreateGrant kms:TagResource kms:UntagResource]" {
+				t.Errorf("only administrators may %v, want tag, untag and grant", adminOnly)
+			}
+		})
+	}
+	// Who may sign with each signing key, exactly.
+	for key, want := range map[string]string{
+		"TokenKey":      "[ConsoleAuthFunction PortalAuthFunction PortalDeploymentsFunction]",
+		"CheckpointKey": "[SignerFunction]",
+	} {
+		got := granted[key]["kms:Sign"]
+		sort.Strings(got)
+		if fmt.Sprint(got) != want {
+			t.Errorf("%s: kms:Sign is granted to %v, want %s", key, got, want)
+		}
+	}
+}
+
+// TestCheckpointKey: the event log's checkpoints are signed by an asymmetric KMS key only the
+// signer may sign with and the events function verifies; both are told which key.
+func TestCheckpointKey(t *testing.T) {
+	tpl := rawTemplate(t)
+	k, err := parse(t).CF.GetKMSKeyWithName("CheckpointKey")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k.KeySpec == nil || *k.KeySpec != "ECC_NIST_P256" || k.KeyUsage == nil || *k.KeyUsage != "SIGN_VERIFY" {
+		t.Errorf("CheckpointKey is %v %v, want ECC_NIST_P256 SIGN_VERIFY", k.KeySpec, k.KeyUsage)
+	}
+	for fn, want := range map[string]string{
+		"SignerFunction":        "[kms:GetPublicKey kms:Sign]",
+		"ConsoleEventsFunction": "[kms:GetPublicKey kms:Verify]",
+	} {
+		var got []string
+		for _, s := range statements(t, tpl, fn) {
+			if stackKeyOf(t, tpl, s) == "CheckpointKey" {
+				got = append(got, actions(s)...)
+			}
+		}
+		sort.Strings(got)
+		if fmt.Sprint(got) != want {
+			t.Errorf("%s may %v with the checkpoint key, want %s", fn, got, want)
+		}
+		if v := get(tpl, "Resources", fn, "Properties", "Environment", "Variables", "SIGNUM_CHECKPOINT_KEY", "Fn::GetAtt"); v != "CheckpointKey.Arn" {
+			t.Errorf("%s: SIGNUM_CHECKPOINT_KEY is %v, want the checkpoint key's ARN", fn, v)
+		}
+	}
+}
+
+// TestAnchorBucket: checkpoints are anchored in a bucket that keeps every version immutable
+// (Object Lock, default retention), is private, encrypted and TLS-only; the signer alone
+// writes it, and the events function reads it.
+func TestAnchorBucket(t *testing.T) {
+	tpl := rawTemplate(t)
+	b, err := parse(t).CF.GetS3BucketWithName("AnchorBucket")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.ObjectLockEnabled == nil || !*b.ObjectLockEnabled || b.ObjectLockConfiguration == nil ||
+		b.ObjectLockConfiguration.ObjectLockEnabled == nil || *b.ObjectLockConfiguration.ObjectLockEnabled != "Enabled" {
+		t.Error("AnchorBucket: Object Lock is not enabled")
+	} else if r := b.ObjectLockConfiguration.Rule; r == nil || r.DefaultRetention == nil || r.DefaultRetention.Mode == nil ||
+		(*r.DefaultRetention.Mode != "COMPLIANCE" && *r.DefaultRetention.Mode != "GOVERNANCE") ||
+		r.DefaultRetention.Days == nil || *r.DefaultRetention.Days < 365 {
+		t.Errorf("AnchorBucket: default retention %+v, want a mode and at least a year", r)
+	}
+	if b.VersioningConfiguration == nil || b.VersioningConfiguration.Status != "Enabled" {
+		t.Error("AnchorBucket: versioning is off")
+	}
+	if p := b.PublicAccessBlockConfiguration; p == nil || p.BlockPublicAcls == nil || !*p.BlockPublicAcls || p.BlockPublicPolicy == nil || !*p.BlockPublicPolicy ||
+		p.IgnorePublicAcls == nil || !*p.IgnorePublicAcls || p.RestrictPublicBuckets == nil || !*p.RestrictPublicBuckets {
+		t.Error("AnchorBucket: public access is not blocked")
+	}
+	if e := b.BucketEncryption; e == nil || len(e.ServerSideEncryptionConfiguration) == 0 ||
+		e.ServerSideEncryptionConfiguration[0].ServerSideEncryptionByDefault == nil || e.ServerSideEncryptionConfiguration[0].ServerSideEncryptionByDefault.SSEAlgorithm == "" {
+		t.Error("AnchorBucket: no default encryption")
+	}
+	if b.AWSCloudFormationDeletionPolicy != "Retain" {
+		t.Errorf("AnchorBucket: DeletionPolicy %q, want Retain", b.AWSCloudFormationDeletionPolicy)
+	}
+
+	var policy string
+	for id, r := range get(tpl, "Resources").(map[string]any) {
+		if get(r, "Type") == "AWS::S3::BucketPolicy" && get(r, "Properties", "Bucket", "Ref") == "AnchorBucket" {
+			policy = id
+		}
+	}
+	if policy == "" {
+		t.Fatal("AnchorBucket has no bucket policy")
+	}
+	var tlsOnly, signerOnly bool
+	for _, s := range statements(t, tpl, policy) {
+		if s["Effect"] != "Deny" || s["Principal"] != "*" {
+			continue
+		}
+		if allows(s, "s3:GetObject") && allows(s, "s3:PutObject") && get(s, "Condition", "Bool", "aws:SecureTransport") == "false" {
+			tlsOnly = true
+		}
+		if allows(s, "s3:PutObject") && fmt.Sprint(roleFunctions(get(s, "Condition", "ArnNotEquals", "aws:PrincipalArn"))) == "[SignerFunction]" {
+			signerOnly = true
+		}
+	}
+	if !tlsOnly || !signerOnly {
+		t.Errorf("AnchorBucket policy: denies plain HTTP %v, denies writes by all but the signer %v", tlsOnly, signerOnly)
+	}
+
+	for fn, want := range map[string]string{
+		"SignerFunction":        "[s3:PutObject]",
+		"ConsoleEventsFunction": "[s3:GetObject s3:ListBucket]",
+	} {
+		var got []string
+		for _, s := range statements(t, tpl, fn) {
+			r := fmt.Sprint(s["Resource"])
+			if s["Effect"] == "Allow" && strings.Contains(r, "AnchorBucket") {
+				got = append(got, actions(s)...)
+			}
+		}
+		sort.Strings(got)
+		if fmt.Sprint(got) != want {
+			t.Errorf("%s may %v on the anchor bucket, want %s", fn, got, want)
+		}
+		if get(tpl, "Resources", fn, "Properties", "Environment", "Variables", "SIGNUM_ANCHOR_BUCKET", "Ref") != "AnchorBucket" {
+			t.Errorf("%s: SIGNUM_ANCHOR_BUCKET does not name the anchor bucket", fn)
+		}
 	}
 }
