@@ -85,6 +85,12 @@ type Limits struct {
 	// SigningPerCaller is how many signing requests one caller may send
 	// (SIGNING_CALLER_RATE_LIMIT: "20/1s").
 	SigningPerCaller ratelimit.Limit
+	// LoginPerAccount is how many password logins may be tried on one account, portal or
+	// console, whether it exists or not (LOGIN_ACCOUNT_RATE_LIMIT: "10/1m"); LoginPerAddress
+	// how many, to any account, from one source address (LOGIN_ADDRESS_RATE_LIMIT: "60/1m").
+	// They slow guessing beyond what the lockout does, and spraying one password over many
+	// accounts, which no lockout sees.
+	LoginPerAccount, LoginPerAddress ratelimit.Limit
 }
 
 // DefaultLimits are the limits of a deployed service: under KMS's default quota of 500 RSA
@@ -96,6 +102,8 @@ func DefaultLimits() Limits {
 			"trial": {N: 64, Per: time.Second}, "standard": {N: 128, Per: time.Second}, "enterprise": {N: 256, Per: time.Second},
 		},
 		SigningPerCaller: ratelimit.Limit{N: 20, Per: time.Second},
+		LoginPerAccount:  ratelimit.Limit{N: 10, Per: time.Minute},
+		LoginPerAddress:  ratelimit.Limit{N: 60, Per: time.Minute},
 	}
 }
 
@@ -121,6 +129,15 @@ func limitsFromEnv() (Limits, error) {
 			errs = append(errs, fmt.Errorf("SIGNING_CALLER_RATE_LIMIT: %w", err))
 		}
 		l.SigningPerCaller = parsed
+	}
+	for name, limit := range map[string]*ratelimit.Limit{"LOGIN_ACCOUNT_RATE_LIMIT": &l.LoginPerAccount, "LOGIN_ADDRESS_RATE_LIMIT": &l.LoginPerAddress} {
+		if v := os.Getenv(name); v != "" {
+			parsed, err := ratelimit.ParseLimit(v)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", name, err))
+			}
+			*limit = parsed
+		}
 	}
 	return l, errors.Join(errs...)
 }

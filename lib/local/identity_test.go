@@ -116,6 +116,11 @@ func TestPortalEndToEnd(t *testing.T) {
 	admin.do("PATCH", "/portal/deployments/"+dep+"/users/"+bobID, map[string]string{"status": "disabled"}).must(t, 200, "disable")
 	c.do("POST", "/portal/login", map[string]string{"email": "bob@example.com", "password": strongPassword}).must(t, 401, "disabled login")
 	admin.do("PATCH", "/portal/deployments/"+dep+"/users/"+bobID, map[string]string{"status": "active"}).must(t, 200, "enable")
+	// Disabling ended bob's sessions: his earlier token stays refused; he logs in again.
+	c.as(bobTok).do("GET", "/portal/deployments/"+dep, nil).must(t, 401, "token from before the disable")
+	var relog struct{ Token string }
+	c.do("POST", "/portal/login", map[string]string{"email": "bob@example.com", "password": strongPassword}).must(t, 200, "bob logs in again").json(t, &relog)
+	bobTok = relog.Token
 	// No API grants the Signum Administrator role.
 	admin.do("PATCH", "/portal/deployments/"+dep+"/users/"+bobID, `{"signumAdministrator":true}`).must(t, 400, "grant SA")
 	admin.do("POST", "/portal/deployments/"+dep+"/users", `{"role":"Admin","signumAdministrator":true}`).must(t, 400, "invite SA")

@@ -3,11 +3,13 @@ package login
 import (
 	"context"
 	"errors"
+	"net/netip"
 	"time"
 
 	"github.com/opensignum/signum/lib/fault"
 	"github.com/opensignum/signum/lib/identity"
 	"github.com/opensignum/signum/lib/password"
+	"github.com/opensignum/signum/lib/ratelimit"
 	"github.com/opensignum/signum/lib/token"
 )
 
@@ -25,6 +27,11 @@ type Users[U any] interface {
 	Find(ctx context.Context, name string) (U, error)
 	// User is what the flow reads of u.
 	User(u U) User
+	// AccountKey is the rate-limit key of the account name logs in to, whether it exists or
+	// not (the same name spelled another way is the same account).
+	AccountKey(name string) string
+	// Counter counts rate-limited logins (store.Store).
+	ratelimit.Counter
 	// Rehash stores creds, the same password hashed anew (and no failures), over u as read
 	// and then changed only by the login's own attempt, which left it at version: one
 	// versioned write, refused if the user changed since.
@@ -38,6 +45,29 @@ type Rules struct {
 	Lockout  password.Lockout
 	// Expired is the answer to the right password past Password's maximum age.
 	Expired error
+	// Limits are the rate limits of the system's logins.
+	Limits Limits
+}
+
+// Limits are the rate limits of password logins (function.Limits): how many may be tried on
+// one account, whether it exists or not, and how many from one source address. The zero
+// Limits limit nothing.
+type Limits struct {
+	PerAccount, PerAddress ratelimit.Limit
+}
+
+// limit takes one login of the account key account from address from under l, before
+// anything else is looked at: a refusal is a 429 (fault.ErrTooManyRequests) with
+// Retry-After, the same for accounts that exist and accounts that do not, and no password is
+// checked. An IPv6 address counts as its /64, the least a client is given.
+func limit(ctx context.Context, c ratelimit.Counter, l Limits, now time.Time, account string, from netip.Addr) error {
+	addr := from.String()
+	if from.Is6() && !from.Is4In6() {
+		addr = netip.PrefixFrom(from, 64).Masked().String()
+	}
+	return ratelimit.Check(ctx, c, now,
+		ratelimit.Take{Key: account, N: 1, Limit: l.PerAccount, What: "logins to this account"},
+		ratelimit.Take{Key: ratelimit.Key("login", "address", addr), N: 1, Limit: l.PerAddress, What: "logins from your address"})
 }
 
 // User is a user of either system, as the flow reads it.
@@ -56,8 +86,9 @@ type Issuer interface {
 	Issue(ctx context.Context, c token.Claims) (string, token.Claims, error)
 }
 
-// Password logs in the user of users who logs in as name with password pw, at now, and
-// returns a token issued by iss: look the user up, count the attempt as a failure (one
+// Password logs in the user of users who logs in as name with password pw, from address
+// from, at now, and returns a token issued by iss: take the login from the rate limits of
+// the account and the address (Rules.Limits; a refusal is a 429), look the user up, count the attempt as a failure (one
 // conditional write that the lockout policy and the user's state decide: Attempts.Reserve),
 // check the password, clear the failures if it is right, check its age, and issue the
 // token. Counting before checking is what keeps a burst of parallel guesses within the
@@ -70,9 +101,12 @@ type Issuer interface {
 // login, while the plain password is at hand (password.NeedsRehash). That is best effort: it
 // never fails the login, and a hash it could not replace still verifies, so the next login
 // tries again.
-func Password[U any](ctx context.Context, users Users[U], iss Issuer, now time.Time, name, pw string) (string, token.Claims, error) {
+func Password[U any](ctx context.Context, users Users[U], iss Issuer, now time.Time, name, pw string, from netip.Addr) (string, token.Claims, error) {
 	rules, err := users.Rules(ctx)
 	if err != nil {
+		return "", token.Claims{}, err
+	}
+	if err := limit(ctx, users, rules.Limits, now, users.AccountKey(name), from); err != nil {
 		return "", token.Claims{}, err
 	}
 	var (

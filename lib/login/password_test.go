@@ -3,6 +3,7 @@ package login_test
 import (
 	"context"
 	"errors"
+	"net/netip"
 	"slices"
 	"strings"
 	"testing"
@@ -19,6 +20,9 @@ import (
 )
 
 const pw = "Correct-Horse-9-Battery"
+
+// from is the address the tests' logins come from.
+var from = netip.MustParseAddr("192.0.2.1")
 
 // old are argon2id parameters other than password.DefaultParams: what a raise of the cost
 // leaves in stored hashes.
@@ -93,7 +97,7 @@ func (f fixture) systems() []system {
 	return []system{{
 		name: "portal",
 		login: func(st any, p string) (token.Claims, error) {
-			_, c, err := login.Password(ctx, login.Portal(st.(login.PortalStore)), issuer{}, time.Now(), "Ada@Example.com", p)
+			_, c, err := login.Password(ctx, login.Portal(st.(login.PortalStore), login.Limits{}), issuer{}, time.Now(), "Ada@Example.com", p, from)
 			return c, err
 		},
 		user: func(t *testing.T) (identity.Credentials, int64) {
@@ -107,7 +111,7 @@ func (f fixture) systems() []system {
 	}, {
 		name: "console",
 		login: func(st any, p string) (token.Claims, error) {
-			_, c, err := login.Password(ctx, login.Console(st.(login.ConsoleStore), f.dep), issuer{}, time.Now(), "Carol", p)
+			_, c, err := login.Password(ctx, login.Console(st.(login.ConsoleStore), f.dep, login.Limits{}), issuer{}, time.Now(), "Carol", p, from)
 			return c, err
 		},
 		user: func(t *testing.T) (identity.Credentials, int64) {

@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/opensignum/signum/lib/fault"
 	"github.com/opensignum/signum/lib/identity"
 	"github.com/opensignum/signum/lib/password"
+	"github.com/opensignum/signum/lib/ratelimit"
 	"github.com/opensignum/signum/lib/tenant"
 	"github.com/opensignum/signum/lib/token"
 )
@@ -33,6 +35,7 @@ type outcomes interface {
 // PortalStore is what a portal login reads and writes (store.Store).
 type PortalStore interface {
 	outcomes
+	ratelimit.Counter
 	PortalUserByEmail(ctx context.Context, email string) (identity.PortalUser, error)
 	GetPortalUser(ctx context.Context, deploymentID, id string) (identity.PortalUser, error)
 	UpdatePortalUser(ctx context.Context, current, next identity.PortalUser, log tenant.LogEntry) (identity.PortalUser, error)
@@ -40,14 +43,27 @@ type PortalStore interface {
 
 // PortalUsers are the portal users, who log in with their e-mail address (unique across
 // deployments, so it also finds the deployment) under the one portal lockout policy.
-type PortalUsers struct{ st PortalStore }
+type PortalUsers struct {
+	st     PortalStore
+	limits Limits
+}
 
-// Portal is the portal users of st.
-func Portal(st PortalStore) PortalUsers { return PortalUsers{st: st} }
+// Portal is the portal users of st, whose logins are rate-limited by limits.
+func Portal(st PortalStore, limits Limits) PortalUsers { return PortalUsers{st: st, limits: limits} }
 
 // Rules are the portal's policies: the same for every portal user.
-func (PortalUsers) Rules(context.Context) (Rules, error) {
-	return Rules{Password: identity.PortalPasswordPolicy(), Lockout: identity.PortalLockout(), Expired: errPortalExpired}, nil
+func (p PortalUsers) Rules(context.Context) (Rules, error) {
+	return Rules{Password: identity.PortalPasswordPolicy(), Lockout: identity.PortalLockout(), Expired: errPortalExpired, Limits: p.limits}, nil
+}
+
+// TakeRate counts a rate-limited portal login.
+func (p PortalUsers) TakeRate(ctx context.Context, key string, n int, l ratelimit.Limit, now time.Time) (ratelimit.Verdict, error) {
+	return p.st.TakeRate(ctx, key, n, l, now)
+}
+
+// AccountKey is the rate-limit key of the portal account email.
+func (PortalUsers) AccountKey(email string) string {
+	return ratelimit.Key("login", "portal", strings.ToLower(strings.TrimSpace(email)))
 }
 
 // Find reads the portal user whose e-mail address is email.
@@ -100,6 +116,7 @@ func (p PortalUsers) ResetFailures(ctx context.Context, deploymentID, id string)
 // ConsoleStore is what a console login reads and writes (store.Store).
 type ConsoleStore interface {
 	outcomes
+	ratelimit.Counter
 	GetLocalDomain(ctx context.Context, deploymentID string) (identity.LocalDomain, error)
 	ConsoleUserByUsername(ctx context.Context, deploymentID, username string) (identity.ConsoleUser, error)
 	GetConsoleUser(ctx context.Context, deploymentID, id string) (identity.ConsoleUser, error)
@@ -111,11 +128,22 @@ type ConsoleStore interface {
 type ConsoleUsers struct {
 	st         ConsoleStore
 	deployment string
+	limits     Limits
 }
 
-// Console is the console users of deployment in st.
-func Console(st ConsoleStore, deployment string) ConsoleUsers {
-	return ConsoleUsers{st: st, deployment: deployment}
+// Console is the console users of deployment in st, whose logins are rate-limited by limits.
+func Console(st ConsoleStore, deployment string, limits Limits) ConsoleUsers {
+	return ConsoleUsers{st: st, deployment: deployment, limits: limits}
+}
+
+// TakeRate counts a rate-limited console login.
+func (c ConsoleUsers) TakeRate(ctx context.Context, key string, n int, l ratelimit.Limit, now time.Time) (ratelimit.Verdict, error) {
+	return c.st.TakeRate(ctx, key, n, l, now)
+}
+
+// AccountKey is the rate-limit key of the deployment's console account username.
+func (c ConsoleUsers) AccountKey(username string) string {
+	return ratelimit.Key("login", "console", c.deployment, strings.ToLower(strings.TrimSpace(username)))
 }
 
 // Rules are the policies of the deployment's Local users domain.
@@ -124,7 +152,7 @@ func (c ConsoleUsers) Rules(ctx context.Context) (Rules, error) {
 	if err != nil {
 		return Rules{}, err
 	}
-	return Rules{Password: dom.Password, Lockout: dom.Lockout, Expired: errConsoleExpired}, nil
+	return Rules{Password: dom.Password, Lockout: dom.Lockout, Expired: errConsoleExpired, Limits: c.limits}, nil
 }
 
 // Find reads the console user whose user name is username.

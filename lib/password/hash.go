@@ -12,6 +12,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"runtime"
 	"strconv"
 	"strings"
 
@@ -95,7 +96,7 @@ func Hash(password string, p Params) (string, error) {
 	if _, err := rand.Read(salt); err != nil {
 		return "", fmt.Errorf("hash password: salt: %w", err)
 	}
-	key := argon2.IDKey([]byte(password), salt, p.Time, p.Memory, p.Threads, p.KeyLen)
+	key := idKey([]byte(password), salt, p)
 	return fmt.Sprintf("%sm=%d,t=%d,p=%d$%s$%s", phcPrefix, p.Memory, p.Time, p.Threads,
 		b64.EncodeToString(salt), b64.EncodeToString(key)), nil
 }
@@ -109,8 +110,23 @@ func Verify(encoded, password string) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	got := argon2.IDKey([]byte(password), salt, p.Time, p.Memory, p.Threads, p.KeyLen)
+	got := idKey([]byte(password), salt, p)
 	return subtle.ConstantTimeCompare(got, want) == 1, nil
+}
+
+// hashing bounds the argon2 computations one process runs at once to its CPUs. Each holds
+// its memory cost (19 MiB by default) for its whole run, so a burst of logins to one process
+// (the local server; a Lambda serves one request at a time) would otherwise take memory
+// without bound and starve everything else of CPU; queued, the burst costs the same hashing
+// and finishes no later. Every login path hashes through it, so answers still take the same
+// time.
+var hashing = make(chan struct{}, runtime.GOMAXPROCS(0))
+
+// idKey is argon2id of password and salt with p, run under hashing.
+func idKey(password, salt []byte, p Params) []byte {
+	hashing <- struct{}{}
+	defer func() { <-hashing }()
+	return argon2.IDKey(password, salt, p.Time, p.Memory, p.Threads, p.KeyLen)
 }
 
 // NeedsRehash reports whether encoded was made with parameters other than p, so that login

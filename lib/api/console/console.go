@@ -82,7 +82,12 @@ func (a api) login(w http.ResponseWriter, r *http.Request, req *access.Request) 
 	if err := edge.DecodeJSON(r, &body, 0); err != nil {
 		return err
 	}
-	tok, claims, err := login.Password(r.Context(), login.Console(a.Store, req.Deployment.ID), a.Issuer, a.Now(), body.Username, body.Password)
+	from, err := edge.SourceIP(r)
+	if err != nil {
+		return err
+	}
+	limits := login.Limits{PerAccount: a.Limits.LoginPerAccount, PerAddress: a.Limits.LoginPerAddress}
+	tok, claims, err := login.Password(r.Context(), login.Console(a.Store, req.Deployment.ID, limits), a.Issuer, a.Now(), body.Username, body.Password, from)
 	if err != nil {
 		return err
 	}

@@ -123,7 +123,12 @@ func (a api) login(w http.ResponseWriter, r *http.Request, _ *access.Request) er
 	if err := edge.DecodeJSON(r, &body, 0); err != nil {
 		return err
 	}
-	tok, claims, err := login.Password(r.Context(), login.Portal(a.Store), a.Issuer, a.Now(), body.Email, body.Password)
+	from, err := edge.SourceIP(r)
+	if err != nil {
+		return err
+	}
+	limits := login.Limits{PerAccount: a.Limits.LoginPerAccount, PerAddress: a.Limits.LoginPerAddress}
+	tok, claims, err := login.Password(r.Context(), login.Portal(a.Store, limits), a.Issuer, a.Now(), body.Email, body.Password, from)
 	if err != nil {
 		return err
 	}
