@@ -74,7 +74,8 @@ build-%Function:
 FUZZTIME ?= 30s
 FUZZ_TARGETS := ./lib/edge:FuzzDecodeJSON ./lib/tenant:FuzzParseAllowlist ./lib/tenant:FuzzNormalizeDomainName ./lib/store:FuzzCursorOpen ./lib/policy:FuzzValidate \
 	./lib/token:FuzzVerify ./lib/password:FuzzVerify ./lib/password:FuzzCheck ./lib/certificates:FuzzParseBundle ./lib/certificates:FuzzParseCSR \
-	./lib/keys/awskms:FuzzParseURI ./lib/keys/pkcs11:FuzzParseURI ./lib/local:FuzzRequestBodies ./lib/clientauth:FuzzDN
+	./lib/keys/awskms:FuzzParseURI ./lib/keys/pkcs11:FuzzParseURI ./lib/local:FuzzRequestBodies \
+	./lib/audit:FuzzEventHash ./lib/audit:FuzzReadExport ./lib/clientauth:FuzzDN
 fuzz:
 	@for t in $(FUZZ_TARGETS); do \
 		pkg=$${t%%:*}; fn=$${t##*:}; echo "fuzz $$pkg $$fn"; \
