@@ -60,7 +60,7 @@ const (
 	MaxPatternLen   = 1024 // bytes of one process or command-line pattern
 	MaxProgram      = 2000 // instructions of one compiled pattern (see CompileFull)
 	MaxListLen      = 1000 // entries in each What/Who list
-	MaxApplications = 20   // applications (Where) of one policy: 40 patterns at most
+	MaxApplications = 100  // applications (Where) of one policy (as before the program budget; stored policies keep validating)
 	MaxWindows      = 100
 	MaxNameLen      = 200
 	MaxIDLen        = 128 // certificate ids, group names, user ids, role names, policy ids
