@@ -18,6 +18,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
+	"github.com/johannesboyne/gofakes3"
+	"github.com/johannesboyne/gofakes3/backend/s3mem"
 	kmsconfig "github.com/nsmithuk/local-kms/src/config"
 	kmsdata "github.com/nsmithuk/local-kms/src/data"
 	"github.com/truora/minidyn/server"
@@ -39,10 +41,20 @@ const ServiceKeyAlias = "alias/signum-service"
 // TokenKeyAlias names the ECC key that signs bearer tokens.
 const TokenKeyAlias = "alias/signum-token"
 
+// CheckpointKeyAlias names the ECC key that certifies the keys sealing the event log's
+// checkpoints and receipts (SIGNUM_CHECKPOINT_KEY).
+const CheckpointKeyAlias = "alias/signum-checkpoint"
+
+// AnchorBucket is the S3 stand-in's bucket for the event log's anchors
+// (SIGNUM_ANCHOR_BUCKET).
+const AnchorBucket = "signum-anchors"
+
 // Stack is a running pair of stand-ins.
 type Stack struct {
 	DynamoDB *Standin
 	KMS      *Standin
+	// S3 is gofakes3, in memory, with AnchorBucket.
+	S3 *Standin
 
 	kmsDB   *kmsdata.Database
 	tmpDir  string
@@ -97,6 +109,15 @@ func Start(opts Options) (*Stack, error) {
 		st.Close()
 		return nil, err
 	}
+	bucket := s3mem.New()
+	if err := bucket.CreateBucket(AnchorBucket); err != nil {
+		st.Close()
+		return nil, err
+	}
+	if st.S3, err = startStandin("s3", "", gofakes3.New(bucket, gofakes3.WithLogger(gofakes3.DiscardLog())).Server()); err != nil {
+		st.Close()
+		return nil, err
+	}
 	return st, nil
 }
 
@@ -112,7 +133,7 @@ func openKMSDatabase(dir string) (db *kmsdata.Database, err error) {
 
 // Close stops both stand-ins and removes temporary data.
 func (st *Stack) Close() {
-	for _, s := range []*Standin{st.DynamoDB, st.KMS} {
+	for _, s := range []*Standin{st.DynamoDB, st.KMS, st.S3} {
 		if s != nil {
 			s.Stop()
 		}
@@ -140,6 +161,10 @@ func (st *Stack) Env(table string) function.Config {
 		KMSEndpoint:      st.KMS.URL(),
 		StaticAccessKey:  "local",
 		StaticSecretKey:  "local",
+		CheckpointKeyID:  CheckpointKeyAlias,
+		AnchorBucket:     AnchorBucket,
+		AnchorEvery:      function.DefaultAnchorEvery,
+		S3Endpoint:       st.S3.URL(),
 	}
 }
 
@@ -151,7 +176,20 @@ func Bootstrap(ctx context.Context, c *function.Clients, table string) error {
 	if err := ensureKey(ctx, c.KMS, ServiceKeyAlias, kmstypes.KeySpecHmac256, kmstypes.KeyUsageTypeGenerateVerifyMac, "signum service key: derives shared keys"); err != nil {
 		return err
 	}
-	return ensureKey(ctx, c.KMS, TokenKeyAlias, kmstypes.KeySpecEccNistP256, kmstypes.KeyUsageTypeSignVerify, "signum token key: signs bearer tokens")
+	if err := ensureKey(ctx, c.KMS, TokenKeyAlias, kmstypes.KeySpecEccNistP256, kmstypes.KeyUsageTypeSignVerify, "signum token key: signs bearer tokens"); err != nil {
+		return err
+	}
+	return ensureKey(ctx, c.KMS, CheckpointKeyAlias, kmstypes.KeySpecEccNistP256, kmstypes.KeyUsageTypeSignVerify, "signum checkpoint key: certifies the event log's sealing keys")
+}
+
+// CheckpointKeyARN is the ARN of the checkpoint key, which the template gives the functions
+// (an alias would make them resolve it first).
+func CheckpointKeyARN(ctx context.Context, k *kms.Client) (string, error) {
+	out, err := k.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: aws.String(CheckpointKeyAlias)})
+	if err != nil {
+		return "", err
+	}
+	return aws.ToString(out.KeyMetadata.Arn), nil
 }
 
 // ensureKey creates a key and its alias unless the alias exists.
@@ -238,7 +276,7 @@ func (s *Standin) Stop() {
 	}
 }
 
-// Name is "dynamodb" or "kms".
+// Name is "dynamodb", "kms" or "s3".
 func (s *Standin) Name() string { return s.name }
 
 // Compile-time check that the DynamoDB client satisfies what the store needs.

@@ -23,6 +23,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/opensignum/signum/lib/ratelimit"
 )
@@ -72,7 +73,26 @@ type Config struct {
 	// Limits are the rate limits; FromEnv starts from DefaultLimits. The zero value limits
 	// nothing (tests that are not about limits).
 	Limits Limits
+	// CheckpointKeyID is SIGNUM_CHECKPOINT_KEY: the KMS key (ECC_NIST_P256, SIGN_VERIFY; id,
+	// ARN or alias) that certifies the keys sealing the event log's checkpoints and receipts.
+	// Only the signer may sign with it (its key policy); the events function reads its public
+	// key to verify. Empty: checkpoints are not sealed (and not checked).
+	CheckpointKeyID string
+	// AnchorBucket is SIGNUM_ANCHOR_BUCKET: the S3 bucket (Object Lock) where the signer
+	// anchors sealed checkpoints outside the table, and the events function reads them.
+	// Empty: no anchors.
+	AnchorBucket string
+	// AnchorEvery is how often a signer instance anchors a lane's checkpoint outside the
+	// table (DefaultAnchorEvery; zero anchors every checkpoint): a table writer who rolls a
+	// lane back can hide at most this much of it from the anchors (receipts show the rest).
+	AnchorEvery time.Duration
+	// S3Endpoint overrides the S3 endpoint (AWS_ENDPOINT_URL_S3, else AWS_ENDPOINT_URL);
+	// empty in AWS.
+	S3Endpoint string
 }
+
+// DefaultAnchorEvery is AnchorEvery in a deployed service.
+const DefaultAnchorEvery = time.Minute
 
 // Limits are the service's rate limits (lib/ratelimit), counted in the table.
 type Limits struct {
@@ -160,6 +180,10 @@ func FromEnv() (Config, error) {
 		SignerDomainSuffix:     os.Getenv("SIGNER_DOMAIN_SUFFIX"),
 		PKCS11Token:            os.Getenv("PKCS11_TOKEN_LABEL"),
 		PKCS11PINSecret:        os.Getenv("PKCS11_PIN_SECRET"),
+		CheckpointKeyID:        os.Getenv("SIGNUM_CHECKPOINT_KEY"),
+		AnchorBucket:           os.Getenv("SIGNUM_ANCHOR_BUCKET"),
+		S3Endpoint:             firstSet("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"),
+		AnchorEvery:            DefaultAnchorEvery,
 	}
 	limits, err := limitsFromEnv()
 	if err != nil {
@@ -191,6 +215,8 @@ func firstSet(names ...string) string {
 type Clients struct {
 	DynamoDB *dynamodb.Client
 	KMS      *kms.Client
+	// S3 keeps the event log's anchors (used only when AnchorBucket is set).
+	S3 *s3.Client
 }
 
 // NewClients builds the clients for c.
@@ -228,7 +254,13 @@ func NewClients(ctx context.Context, c Config) (*Clients, error) {
 			o.BaseEndpoint = aws.String(c.KMSEndpoint)
 		}
 	})
-	return &Clients{DynamoDB: ddb, KMS: k}, nil
+	s3c := s3.NewFromConfig(cfg, func(o *s3.Options) {
+		if c.S3Endpoint != "" {
+			o.BaseEndpoint = aws.String(c.S3Endpoint)
+			o.UsePathStyle = true // a local stand-in has no bucket host names
+		}
+	})
+	return &Clients{DynamoDB: ddb, KMS: k, S3: s3c}, nil
 }
 
 func isLoopback(endpoint string) bool {

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/opensignum/signum/lib/access"
+	"github.com/opensignum/signum/lib/audit"
 	"github.com/opensignum/signum/lib/store"
 	"github.com/opensignum/signum/lib/token"
 )
@@ -29,6 +30,13 @@ type Parts struct {
 	DomainSuffix string
 	// Limits are the rate limits (Config.Limits).
 	Limits Limits
+	// Notary seals the event log's checkpoints and receipts through the checkpoint key, and
+	// gives verifiers its public key; nil when SIGNUM_CHECKPOINT_KEY is not set.
+	Notary *audit.Notary
+	// Anchors keep checkpoints outside the table; nil when SIGNUM_ANCHOR_BUCKET is not set.
+	// AnchorEvery is how often the signer anchors a lane (Config.AnchorEvery).
+	Anchors     audit.Anchors
+	AnchorEvery time.Duration
 }
 
 // NewParts builds the parts for env.
@@ -48,6 +56,9 @@ func NewParts(env Env) *Parts {
 		Now:          env.Now,
 		DomainSuffix: env.Config.DeploymentDomainSuffix,
 		Limits:       env.Config.Limits,
+		Notary:       notary(env),
+		Anchors:      anchors(env),
+		AnchorEvery:  env.Config.AnchorEvery,
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/smithy-go/middleware"
 
 	"github.com/opensignum/signum/lib/function"
@@ -62,7 +63,13 @@ func (c *Calls) add(id string, actions ...string) {
 
 // actions are the IAM actions one SDK call needs.
 func actions(service, op string, params any) []string {
-	if service != dynamodb.ServiceID {
+	switch service {
+	case s3.ServiceID:
+		if op == "ListObjectsV2" {
+			return []string{"s3:ListBucket"}
+		}
+		return []string{"s3:" + op}
+	case kms.ServiceID:
 		return []string{"kms:" + op}
 	}
 	switch in := params.(type) {
@@ -102,5 +109,6 @@ func (c *Calls) recording(id string, base *function.Clients) *function.Clients {
 	return &function.Clients{
 		DynamoDB: dynamodb.New(base.DynamoDB.Options(), func(o *dynamodb.Options) { o.APIOptions = append(o.APIOptions, record) }),
 		KMS:      kms.New(base.KMS.Options(), func(o *kms.Options) { o.APIOptions = append(o.APIOptions, record) }),
+		S3:       s3.New(base.S3.Options(), func(o *s3.Options) { o.APIOptions = append(o.APIOptions, record) }),
 	}
 }

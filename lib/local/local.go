@@ -150,6 +150,10 @@ func (s *Server) start(ctx context.Context, o Options) error {
 	if err := devstack.Bootstrap(ctx, s.Clients, o.Table); err != nil {
 		return fmt.Errorf("bootstrap stand-ins: %w", err)
 	}
+	// The functions get the checkpoint key's ARN, as the template gives it them.
+	if s.Config.CheckpointKeyID, err = devstack.CheckpointKeyARN(ctx, s.Clients.KMS); err != nil {
+		return fmt.Errorf("checkpoint key: %w", err)
+	}
 	if s.Template, err = apigw.ParseTemplate(signum.Template); err != nil {
 		return err
 	}

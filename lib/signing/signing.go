@@ -46,8 +46,8 @@ type Store interface {
 	ConfirmReads(ctx context.Context) error
 	AppendEvent(ctx context.Context, e audit.Event) (audit.Event, error)
 	SettleEvent(ctx context.Context, sealed, void audit.Event) (audit.Event, error)
-	CheckpointEvents(ctx context.Context, events ...audit.Event) error
-	CheckpointEventsCounting(ctx context.Context, use store.Use, events ...audit.Event) error
+	CheckpointEvents(ctx context.Context, seal store.Sealer, events ...audit.Event) error
+	CheckpointEventsCounting(ctx context.Context, seal store.Sealer, use store.Use, events ...audit.Event) error
 	ClaimIdempotency(ctx context.Context, dep, scope, k, fingerprint string) (*store.Idempotent, error)
 	CompleteIdempotency(ctx context.Context, dep, scope, k, response string) error
 	ReleaseIdempotency(ctx context.Context, dep, scope, k string) error
@@ -66,12 +66,35 @@ type Signer struct {
 	policies *policy.Cache
 	now      func() time.Time
 	log      func(ctx context.Context) *slog.Logger
+
+	notary      *audit.Notary
+	anchors     audit.Anchors
+	anchorEvery time.Duration
+	anchored    sync.Map // "<deployment>#<lane>" → time.Time of its last anchor by this instance
+}
+
+// Option configures a Signer.
+type Option func(*Signer)
+
+// WithNotary seals every checkpoint the signer writes and gives each signing answer a receipt
+// (nil: neither). The key is used only once the notary can seal: a signature is never
+// returned without its receipt.
+func WithNotary(n *audit.Notary) Option { return func(s *Signer) { s.notary = n } }
+
+// WithAnchors anchors a lane's sealed checkpoint in a every so often (per instance and lane;
+// nil: never). It needs WithNotary.
+func WithAnchors(a audit.Anchors, every time.Duration) Option {
+	return func(s *Signer) { s.anchors, s.anchorEvery = a, every }
 }
 
 // New returns a signer on st and the key backends of ks; now is the clock and log gives the
 // request's logger (warnings that do not change the answer go there).
-func New(st Store, ks Keys, now func() time.Time, log func(ctx context.Context) *slog.Logger) *Signer {
-	return &Signer{store: st, keys: ks, policies: policy.NewCache(st), now: now, log: log}
+func New(st Store, ks Keys, now func() time.Time, log func(ctx context.Context) *slog.Logger, opts ...Option) *Signer {
+	s := &Signer{store: st, keys: ks, policies: policy.NewCache(st), now: now, log: log}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
 }
 
 // Caller is who asks, as authenticated and authorised to reach the signer.
@@ -166,7 +189,17 @@ func (s *Signer) signOnce(ctx context.Context, c Caller, req Request) (wire.Resp
 	// (ConfirmReads makes no call when nothing came from the cache.)
 	confirmed := make(chan error, 1)
 	if decision.Allowed {
-		go func() { confirmed <- s.store.ConfirmReads(ctx) }()
+		// The notary must be able to seal the receipt before the key is used: on a cold
+		// instance it has the checkpoint key certify its sealing key meanwhile.
+		go func() {
+			err := s.store.ConfirmReads(ctx)
+			if s.notary != nil {
+				if nerr := s.notary.Ready(ctx); nerr != nil && err == nil {
+					err = fault.Wrap(fault.ErrUnavailable, nerr, "The event log's checkpoint key cannot be used; retry.")
+				}
+			}
+			confirmed <- err
+		}()
 	} else if err := s.store.ConfirmReads(ctx); err != nil {
 		return wire.Response{}, err
 	} else {
@@ -184,9 +217,9 @@ func (s *Signer) signOnce(ctx context.Context, c Caller, req Request) (wire.Resp
 		// closed unsigned, and the route decides again on fresh reads.
 		reason := "not signed: what decided changed before the key was used; decided again"
 		if !errors.Is(confirmErr, readcache.ErrStale) {
-			reason = "not signed: what decided could not be confirmed current"
+			reason = "not signed: what decided could not be confirmed current, or the log could not be sealed"
 		}
-		_ = s.complete(ctx, events, true, nil, audit.Failed, reason)
+		_, _ = s.complete(ctx, events, true, nil, audit.Failed, reason)
 		return wire.Response{}, confirmErr
 	}
 	if !decision.Allowed {
@@ -209,14 +242,16 @@ func (s *Signer) signOnce(ctx context.Context, c Caller, req Request) (wire.Resp
 	sigs, err := s.signDigests(ctx, cert, scheme, req)
 	if err != nil {
 		// None of the request's signatures is returned, so none is recorded as signed.
-		_ = s.complete(ctx, events, true, nil, audit.Failed, "")
+		_, _ = s.complete(ctx, events, true, nil, audit.Failed, "")
 		return wire.Response{}, err
 	}
 	// The signatures are returned only once their completion is recorded.
-	if err := s.complete(ctx, events, true, sigs, audit.Signed, ""); err != nil {
+	completion, err := s.complete(ctx, events, true, sigs, audit.Signed, "")
+	if err != nil {
 		return wire.Response{}, err
 	}
-	out := wire.Response{CertificateID: cert.ID, Algorithm: string(cert.Algorithm), SignatureScheme: string(scheme), ChainPEM: cert.ChainPEM}
+	out := wire.Response{CertificateID: cert.ID, Algorithm: string(cert.Algorithm), SignatureScheme: string(scheme), ChainPEM: cert.ChainPEM,
+		Receipt: s.receipt(ctx, append(events, completion))}
 	for i, sig := range sigs {
 		out.Signatures = append(out.Signatures, wire.Signature{Digest: base64.StdEncoding.EncodeToString(req.digests[i]),
 			Signature: base64.StdEncoding.EncodeToString(sig), EventID: events[i].ID})
@@ -259,7 +294,7 @@ func (s *Signer) recordDecisions(ctx context.Context, base audit.Event, req Requ
 		}
 	}
 	if allowed {
-		_ = s.complete(ctx, maybe, len(written) == len(maybe), nil, audit.Failed, "")
+		_, _ = s.complete(ctx, maybe, len(written) == len(maybe), nil, audit.Failed, "")
 	} else if len(written) > 0 {
 		// Checkpoints name only events known to be written.
 		s.checkpoint(ctx, written...)
@@ -288,9 +323,9 @@ func (s *Signer) signDigests(ctx context.Context, cert certificates.Certificate,
 // written says whether every decision is known to be recorded (else some may not be, and no
 // checkpoint may name them).
 // reason, when set, says why an unsigned request ended so.
-func (s *Signer) complete(ctx context.Context, decisions []audit.Event, written bool, sigs [][]byte, outcome, reason string) error {
+func (s *Signer) complete(ctx context.Context, decisions []audit.Event, written bool, sigs [][]byte, outcome, reason string) (audit.Event, error) {
 	if len(decisions) == 0 {
-		return nil
+		return audit.Event{}, nil
 	}
 	ids := make([]string, len(decisions))
 	var sums []string
@@ -310,17 +345,17 @@ func (s *Signer) complete(ctx context.Context, decisions []audit.Event, written 
 	sealed, err := s.store.AppendEvent(ctx, e)
 	if err == nil {
 		s.after(ctx, sealed, len(sigs))
-		return nil
+		return sealed, nil
 	}
 	if outcome == audit.Signed && sealed.Seq > 0 && s.settle(ctx, sealed) {
 		s.after(ctx, sealed, len(sigs))
-		return nil
+		return sealed, nil
 	}
 	// The completion is not recorded; the decisions' lane still gets its checkpoint.
 	if written {
 		s.checkpoint(ctx, d)
 	}
-	return err
+	return audit.Event{}, err
 }
 
 // settle decides a signed completion whose write failed without an answer: it may have
@@ -353,9 +388,9 @@ func (s *Signer) settle(ctx context.Context, sealed audit.Event) bool {
 func (s *Signer) after(ctx context.Context, completion audit.Event, signed int) {
 	var err error
 	if signed > 0 {
-		err = s.store.CheckpointEventsCounting(ctx, store.Use{CertificateID: completion.CertificateID, N: signed, At: completion.At}, completion)
+		err = s.store.CheckpointEventsCounting(ctx, s.sealer(ctx), store.Use{CertificateID: completion.CertificateID, N: signed, At: completion.At}, completion)
 	} else {
-		err = s.store.CheckpointEvents(ctx, completion)
+		err = s.store.CheckpointEvents(ctx, s.sealer(ctx), completion)
 	}
 	if err != nil {
 		s.log(ctx).Warn("event checkpoint or certificate usage not written", slog.String("error", err.Error()))
@@ -366,9 +401,68 @@ func (s *Signer) after(ctx context.Context, completion audit.Event, signed int) 
 // failure only leaves the checkpoint behind until the lane's next event, so it is logged,
 // not returned.
 func (s *Signer) checkpoint(ctx context.Context, events ...audit.Event) {
-	if err := s.store.CheckpointEvents(context.WithoutCancel(ctx), events...); err != nil {
+	ctx = context.WithoutCancel(ctx)
+	if err := s.store.CheckpointEvents(ctx, s.sealer(ctx), events...); err != nil {
 		s.log(ctx).Warn("event checkpoint not moved", slog.String("error", err.Error()))
 	}
+}
+
+// sealer seals the checkpoints the signer writes (nil without a notary) and anchors those
+// that are due outside the table. A checkpoint that cannot be sealed is written unsealed:
+// the lane's last seal stays, and the next checkpoint seals it.
+func (s *Signer) sealer(ctx context.Context) store.Sealer {
+	if s.notary == nil {
+		return nil
+	}
+	return func(e audit.Event) *audit.Seal {
+		seal, err := s.notary.Seal(ctx, audit.TypeCheckpoint, e.DeploymentID, e)
+		if err != nil {
+			s.log(ctx).Warn("event checkpoint not sealed", slog.String("error", err.Error()))
+			return nil
+		}
+		s.anchor(ctx, seal)
+		return &seal
+	}
+}
+
+// anchor keeps seal, a checkpoint of a recorded event, outside the table when its lane's
+// last anchor by this instance is anchorEvery old: in the background, so that no request
+// waits on it (a failed anchor is tried again with the lane's next checkpoint).
+func (s *Signer) anchor(ctx context.Context, seal audit.Seal) {
+	if s.anchors == nil {
+		return
+	}
+	p := seal.Statement.Events[0]
+	k := fmt.Sprintf("%s#%d", seal.Statement.DeploymentID, p.Lane)
+	now := s.now()
+	if last, ok := s.anchored.Load(k); ok && now.Sub(last.(time.Time)) < s.anchorEvery {
+		return
+	}
+	s.anchored.Store(k, now)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		if err := s.anchors.PutAnchor(ctx, seal); err != nil {
+			s.anchored.Delete(k)
+			s.log(ctx).Warn("event checkpoint not anchored", slog.String("error", err.Error()))
+		}
+	}()
+}
+
+// receipt seals where a signed request's events are, for the client to keep (nil without a
+// notary). The notary was ready before the key was used, so sealing does not fail but for a
+// broken random source; the signatures, recorded, are returned even then.
+func (s *Signer) receipt(ctx context.Context, events []audit.Event) json.RawMessage {
+	if s.notary == nil {
+		return nil
+	}
+	seal, err := s.notary.Seal(ctx, audit.TypeReceipt, events[0].DeploymentID, events...)
+	if err != nil {
+		s.log(ctx).Warn("signing receipt not sealed", slog.String("error", err.Error()))
+		return nil
+	}
+	raw, _ := json.Marshal(seal)
+	return raw
 }
 
 // MaxApplicationField is the longest process name or command line a caller reports.

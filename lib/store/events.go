@@ -38,6 +38,9 @@ type eventHeadItem struct {
 	Type   string `dynamodbav:"type"`
 	Seq    int64  `dynamodbav:"seq"`
 	Hash   string `dynamodbav:"hash"`
+	// Seal is the lane's signed checkpoint (an audit.Seal's JSON), written with seq and hash
+	// when the writer can seal; it may name an earlier event than they do.
+	Seal string `dynamodbav:"seal,omitempty"`
 }
 
 // MaxAppendAttempts bounds the retries of an append that lost the race for its lane's head.
@@ -188,11 +191,16 @@ func (s *Store) EventWritten(ctx context.Context, e audit.Event) (bool, error) {
 	return got.ID == e.ID && got.Hash == e.Hash, nil
 }
 
+// Sealer seals the checkpoint of a lane at its event e (audit.Notary); nil, or a nil seal,
+// writes the checkpoint unsealed and leaves the lane's last seal as it is.
+type Sealer func(e audit.Event) *audit.Seal
+
 // CheckpointEvents moves the checkpoints of the lanes of events forward to the latest of
-// them (never back), in parallel. Events after a lane's checkpoint are still verified link
-// by link; the checkpoint is what reveals events removed from the end of a lane.
-func (s *Store) CheckpointEvents(ctx context.Context, events ...audit.Event) error {
-	return s.checkpoint(ctx, nil, events)
+// them (never back), in parallel, each with its seal. Events after a lane's checkpoint are
+// still verified link by link; the checkpoint is what reveals events removed from the end of
+// a lane, and its seal what reveals a lane rewritten by someone who cannot seal.
+func (s *Store) CheckpointEvents(ctx context.Context, seal Sealer, events ...audit.Event) error {
+	return s.checkpoint(ctx, seal, nil, events)
 }
 
 // Use is signatures made with a certificate, counted in a lane's item.
@@ -206,8 +214,8 @@ type Use struct {
 // event's lane, in the same write: a certificate's usage is the sum over the lanes' items
 // (WithUsage), so the signer counts it without a call of its own. When that lane's
 // checkpoint is ahead already, the count is written alone.
-func (s *Store) CheckpointEventsCounting(ctx context.Context, use Use, events ...audit.Event) error {
-	return s.checkpoint(ctx, &use, events)
+func (s *Store) CheckpointEventsCounting(ctx context.Context, seal Sealer, use Use, events ...audit.Event) error {
+	return s.checkpoint(ctx, seal, &use, events)
 }
 
 func useAttrs(certID string) (count, last string) { return "use_" + certID, "lastUse_" + certID }
@@ -232,24 +240,26 @@ func (s *Store) useUpdate(dep string, lane int, use Use) *dynamodb.UpdateItemInp
 	return in
 }
 
-func (s *Store) checkpoint(ctx context.Context, use *Use, events []audit.Event) error {
+func (s *Store) checkpoint(ctx context.Context, seal Sealer, use *Use, events []audit.Event) error {
 	if len(events) == 0 {
 		return nil
 	}
-	latest := map[int]audit.Event{}
-	for _, e := range events {
-		if cur, ok := latest[e.Lane]; !ok || e.Seq > cur.Seq {
-			latest[e.Lane] = e
-		}
-	}
+	latest := audit.Latest(events)
 	errs := make(chan error, len(latest))
-	for lane, e := range latest {
+	for _, e := range latest {
 		go func() {
-			if use != nil && lane == events[0].Lane {
-				errs <- s.checkpointCounting(ctx, e, *use)
+			var sealed string
+			if seal != nil {
+				if sl := seal(e); sl != nil {
+					raw, _ := json.Marshal(sl)
+					sealed = string(raw)
+				}
+			}
+			if use != nil && e.Lane == events[0].Lane {
+				errs <- s.checkpointCounting(ctx, e, sealed, *use)
 				return
 			}
-			_, err := s.db.UpdateItem(ctx, s.checkpointUpdate(e))
+			_, err := s.db.UpdateItem(ctx, s.checkpointUpdate(e, sealed))
 			if err != nil && !isConditionFailed(err) { // else a later checkpoint is there already
 				err = unavailable("checkpoint events", err)
 			} else {
@@ -265,9 +275,10 @@ func (s *Store) checkpoint(ctx context.Context, use *Use, events []audit.Event) 
 	return errors.Join(all...)
 }
 
-// checkpointUpdate moves e's lane's checkpoint to e, never back.
-func (s *Store) checkpointUpdate(e audit.Event) *dynamodb.UpdateItemInput {
-	return &dynamodb.UpdateItemInput{
+// checkpointUpdate moves e's lane's checkpoint to e, never back, with its seal (JSON) when
+// sealed is set.
+func (s *Store) checkpointUpdate(e audit.Event, sealed string) *dynamodb.UpdateItemInput {
+	in := &dynamodb.UpdateItemInput{
 		TableName: &s.table, Key: key(deploymentPK(e.DeploymentID), eventHeadSK(e.Lane)),
 		UpdateExpression:         aws.String("SET #t = :t, seq = :s, #h = :h"),
 		ConditionExpression:      aws.String("attribute_not_exists(PK) OR seq < :s"),
@@ -277,16 +288,22 @@ func (s *Store) checkpointUpdate(e audit.Event) *dynamodb.UpdateItemInput {
 			":s": &types.AttributeValueMemberN{Value: strconv.FormatInt(e.Seq, 10)},
 		},
 	}
+	if sealed != "" {
+		in.UpdateExpression = aws.String("SET #t = :t, seq = :s, #h = :h, #sl = :sl")
+		in.ExpressionAttributeNames["#sl"] = "seal"
+		in.ExpressionAttributeValues[":sl"] = &types.AttributeValueMemberS{Value: sealed}
+	}
+	return in
 }
 
 // checkpointCounting moves e's lane's checkpoint to e and counts use in the same write.
 // When the checkpoint is ahead already, the count is written alone; when the write fails
 // otherwise, the checkpoint is written alone (the statistic must not hold it back — an item
 // grown too large, say) and the count is reported lost.
-func (s *Store) checkpointCounting(ctx context.Context, e audit.Event, use Use) error {
+func (s *Store) checkpointCounting(ctx context.Context, e audit.Event, sealed string, use Use) error {
 	count := s.useUpdate(e.DeploymentID, e.Lane, use)
-	both := s.checkpointUpdate(e)
-	both.UpdateExpression = aws.String(strings.Replace(*count.UpdateExpression, "SET #t = :t", "SET #t = :t, seq = :s, #h = :h", 1))
+	both := s.checkpointUpdate(e, sealed)
+	both.UpdateExpression = aws.String(strings.Replace(*count.UpdateExpression, "SET #t = :t", *both.UpdateExpression, 1))
 	for k, v := range count.ExpressionAttributeNames {
 		both.ExpressionAttributeNames[k] = v
 	}
@@ -304,7 +321,7 @@ func (s *Store) checkpointCounting(ctx context.Context, e audit.Event, use Use) 
 		return nil
 	}
 	lost := unavailable("count certificate use", err)
-	if _, err := s.db.UpdateItem(ctx, s.checkpointUpdate(e)); err != nil && !isConditionFailed(err) {
+	if _, err := s.db.UpdateItem(ctx, s.checkpointUpdate(e, sealed)); err != nil && !isConditionFailed(err) {
 		return errors.Join(lost, unavailable("checkpoint events", err))
 	}
 	return lost
@@ -367,6 +384,14 @@ func (s *Store) ReadLane(ctx context.Context, dep string, lane int) (audit.Lane,
 		return audit.Lane{}, err
 	}
 	out := audit.Lane{Number: lane, HeadSeq: head.Seq, HeadHash: head.Hash}
+	if head.Seal != "" {
+		var sl audit.Seal
+		if err := jsonUnmarshal(head.Seal, &sl); err != nil {
+			out.SealError = err.Error()
+		} else {
+			out.Seal = &sl
+		}
+	}
 	in := s.laneQuery(dep, lane)
 	for {
 		page, err := s.db.Query(ctx, in)

@@ -63,10 +63,10 @@ func TestEventChain(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Checkpoints move forward only: an older one after a newer one changes nothing.
-	if err := s.CheckpointEvents(ctx, sealed...); err != nil {
+	if err := s.CheckpointEvents(ctx, nil, sealed...); err != nil {
 		t.Fatal(err)
 	}
-	if err := other.CheckpointEvents(ctx, sealed[:8]...); err != nil {
+	if err := other.CheckpointEvents(ctx, nil, sealed[:8]...); err != nil {
 		t.Fatal(err)
 	}
 	problems, n, err := audit.Verify(ctx, s, dep, lanes)
@@ -183,7 +183,7 @@ func TestSettleEvent(t *testing.T) {
 	if err != nil || next.Seq != ghost.Seq+1 {
 		t.Fatalf("append after a settlement: seq %d, %v", next.Seq, err)
 	}
-	if err := s.CheckpointEvents(ctx, next); err != nil {
+	if err := s.CheckpointEvents(ctx, nil, next); err != nil {
 		t.Fatal(err)
 	}
 	problems, n, err := audit.Verify(ctx, s, dep, lanes)
@@ -213,7 +213,7 @@ func TestUsageCountedWithCheckpoints(t *testing.T) {
 	at := eventsAt.Add(time.Hour)
 	count := func(n int, at time.Time, events ...audit.Event) {
 		t.Helper()
-		if err := s.CheckpointEventsCounting(ctx, store.Use{CertificateID: "crt_a", N: n, At: at}, events...); err != nil {
+		if err := s.CheckpointEventsCounting(ctx, nil, store.Use{CertificateID: "crt_a", N: n, At: at}, events...); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -397,7 +397,7 @@ func TestVerifyEvents(t *testing.T) {
 				}
 				events = append(events, sealed)
 			}
-			if err := f.s.CheckpointEvents(ctx, events...); err != nil {
+			if err := f.s.CheckpointEvents(ctx, nil, events...); err != nil {
 				return verified{}, err
 			}
 			if err := tamper(ctx, dep); err != nil {
@@ -473,7 +473,7 @@ func TestCertificateUsage(t *testing.T) {
 	at := eventsAt.Add(time.Hour)
 	usage := func(n int, at time.Time, e audit.Event) func(context.Context) ([]certificates.Certificate, error) {
 		return func(ctx context.Context) ([]certificates.Certificate, error) {
-			if err := f.s.CheckpointEventsCounting(ctx, store.Use{CertificateID: "crt_a", N: n, At: at}, e); err != nil {
+			if err := f.s.CheckpointEventsCounting(ctx, nil, store.Use{CertificateID: "crt_a", N: n, At: at}, e); err != nil {
 				return nil, err
 			}
 			cs := []certificates.Certificate{{ID: "crt_a"}, {ID: "crt_b"}}

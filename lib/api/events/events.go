@@ -5,7 +5,10 @@ package events
 
 import (
 	"context"
+	"crypto/x509"
+	"encoding/pem"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/opensignum/signum/lib/access"
@@ -100,16 +103,46 @@ type Verification struct {
 	Intact   bool            `json:"intact"`
 	Events   int             `json:"eventsChecked"`
 	Problems []audit.Problem `json:"problems"`
+	// CheckpointKey is the key seals were checked against (absent when none is configured):
+	// what an auditor gives "signum events verify --key".
+	CheckpointKey *CheckpointKey `json:"checkpointKey,omitempty"`
+	// AnchorsChecked tells whether the lanes were compared with their anchors outside the
+	// table.
+	AnchorsChecked bool `json:"anchorsChecked"`
+}
+
+// CheckpointKey is the checkpoint key as verifiers know it.
+type CheckpointKey struct {
+	KeyID        string `json:"keyId"`
+	PublicKeyPEM string `json:"publicKeyPem"`
 }
 
 func (a api) verify(w http.ResponseWriter, r *http.Request, req *access.Request) error {
-	problems, n, err := audit.Verify(r.Context(), a.Store, req.Deployment.ID, audit.Lanes)
+	var opts []audit.Option
+	var key *CheckpointKey
+	if a.Notary != nil {
+		pub, uri, err := a.Notary.Root(r.Context())
+		if err != nil {
+			return fault.Wrap(fault.ErrUnavailable, err, "The checkpoint key cannot be read; retry.")
+		}
+		der, err := x509.MarshalPKIXPublicKey(pub)
+		if err != nil {
+			return err
+		}
+		key = &CheckpointKey{KeyID: strings.TrimPrefix(uri, "awskms:///"), PublicKeyPEM: string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))}
+		opts = append(opts, audit.WithKey(pub))
+		if a.Anchors != nil {
+			opts = append(opts, audit.WithAnchors(a.Anchors))
+		}
+	}
+	problems, n, err := audit.Verify(r.Context(), a.Store, req.Deployment.ID, audit.Lanes, opts...)
 	if err != nil {
 		return err
 	}
 	if problems == nil {
 		problems = []audit.Problem{}
 	}
-	edge.WriteJSON(w, http.StatusOK, Verification{Intact: len(problems) == 0, Events: n, Problems: problems})
+	edge.WriteJSON(w, http.StatusOK, Verification{Intact: len(problems) == 0, Events: n, Problems: problems, CheckpointKey: key,
+		AnchorsChecked: key != nil && a.Anchors != nil})
 	return nil
 }
