@@ -94,8 +94,8 @@ type Event struct {
 	// request is one event, not one per digest. DigestCount is how many the request had.
 	Digests     []string `json:"digests,omitempty"`
 	DigestCount int      `json:"digestCount,omitempty"`
-	// Cut names the fields the client reported that were cut to what the log keeps
-	// (MaxRecorded), and lists dropped when more than the log keeps were sent.
+	// Cut names the fields the client reported that were cut to what the log keeps (the
+	// signer's caps; for ci, entries left out too).
 	Cut []string `json:"cut,omitempty"`
 	// Completion events: Of is the decision event they complete.
 	Of              string `json:"of,omitempty"`

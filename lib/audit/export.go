@@ -23,7 +23,8 @@ const (
 
 // CSVHeader is the first row of a CSV export: one column per field of an event.
 var CSVHeader = []string{"id", "at", "kind", "userId", "clientIp", "certificateId", "decision", "policyId", "reason", "process",
-	"commandLine", "agentId", "fileName", "ci", "digest", "digestAlgorithm", "of", "outcome", "signatureSha256", "lane", "seq", "hash"}
+	"commandLine", "agentId", "fileName", "ci", "digest", "digestAlgorithm", "of", "outcome", "signatureSha256", "lane", "seq", "hash",
+	"contextEvent", "digests", "digestCount", "cut"}
 
 // WriteJSONL writes events as JSON lines, one event per line.
 func WriteJSONL(w io.Writer, events []Event) error {
@@ -42,14 +43,17 @@ func WriteCSV(w io.Writer, events []Event) error {
 	cw := csv.NewWriter(w)
 	_ = cw.Write(CSVHeader)
 	for _, e := range events {
-		ci := ""
+		ci, count := "", ""
+		if e.DigestCount > 0 {
+			count = strconv.Itoa(e.DigestCount)
+		}
 		if len(e.CI) > 0 {
 			raw, _ := json.Marshal(e.CI)
 			ci = string(raw)
 		}
 		row := []string{e.ID, e.At.UTC().Format(time.RFC3339Nano), e.Kind, e.UserID, e.ClientIP, e.CertificateID, e.Decision, e.PolicyID,
 			e.Reason, e.Process, e.CommandLine, e.AgentID, e.FileName, ci, e.Digest, e.DigestAlgorithm, e.Of, e.Outcome, e.SignatureSHA256,
-			strconv.Itoa(e.Lane), strconv.FormatInt(e.Seq, 10), e.Hash}
+			strconv.Itoa(e.Lane), strconv.FormatInt(e.Seq, 10), e.Hash, e.ContextEvent, strings.Join(e.Digests, " "), count, strings.Join(e.Cut, " ")}
 		for i := range row {
 			row[i] = cell(row[i])
 		}

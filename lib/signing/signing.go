@@ -22,6 +22,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/opensignum/signum/lib/audit"
 	"github.com/opensignum/signum/lib/certificates"
@@ -176,12 +177,14 @@ func (s *Signer) signOnce(ctx context.Context, c Caller, req Request) (wire.Resp
 	now := s.now()
 	decision := decide(set, c, body.Context, cert, now)
 	base := audit.Event{DeploymentID: dep, Kind: audit.KindDecision, At: now, UserID: c.UserID, ClientIP: c.ClientIP,
-		CertificateID: cert.ID, PolicyID: decision.PolicyID, Reason: decision.Reason, Process: body.Context.Process,
-		CommandLine: body.Context.CommandLine, AgentID: body.Context.AgentID, CI: body.Context.CI}
+		CertificateID: cert.ID, PolicyID: decision.PolicyID, Reason: decision.Reason}
 	base.Decision = audit.Deny
 	if decision.Allowed {
 		base.Decision = audit.Allow
 	}
+	// A caller no policy could let sign and who owns nothing it asks to sign with is refused
+	// with the smallest record: who, which certificate, how many digests, why.
+	bare := !decision.Allowed && cert.Owner != c.UserID && !set.MayAllow(c.UserID, c.Roles)
 	// What decided may have come from this instance's cache (the deployment, the caller, the
 	// certificate, the policies' version). A denial is written only once those are confirmed
 	// current; an allowed request confirms them while its decisions are written, and the key
@@ -207,7 +210,7 @@ func (s *Signer) signOnce(ctx context.Context, c Caller, req Request) (wire.Resp
 	}
 	// Every decision is recorded, denials too; an allowed digest is recorded before the key
 	// is used. A failed write means no signature.
-	events, err := s.recordDecisions(ctx, base, req, decision.Allowed)
+	events, err := s.recordDecisions(ctx, base, req, decision.Allowed, bare)
 	confirmErr := <-confirmed
 	if err != nil {
 		return wire.Response{}, err
@@ -263,18 +266,54 @@ func (s *Signer) signOnce(ctx context.Context, c Caller, req Request) (wire.Resp
 // parallel. When a write fails, the decisions that may be recorded — those written, and those
 // whose write had no answer (they may have landed) — are closed as failed when allowed (best
 // effort), so no allowed decision is left without its outcome, and the error is returned.
-func (s *Signer) recordDecisions(ctx context.Context, base audit.Event, req Request, allowed bool) ([]audit.Event, error) {
-	events := make([]audit.Event, len(req.digests))
-	errs := make([]error, len(req.digests))
-	var wg sync.WaitGroup
-	for i, d := range req.digests {
+//
+// The request's shared context (process, command line, agent, CI, file name), cut to what the
+// log keeps (recordContext), is recorded once, in the first decision; the others name it
+// (ContextEvent) and keep only their own digest and file name. A denial is one event for the
+// whole request, with its digests; bare, it keeps neither them nor the context.
+func (s *Signer) recordDecisions(ctx context.Context, base audit.Event, req Request, allowed, bare bool) ([]audit.Event, error) {
+	if !allowed {
 		e := base
 		e.ID = tenant.NewID("evt_")
 		e.Lane = audit.LaneOf(e.ID)
+		e.DigestCount = len(req.digests)
+		if !bare {
+			recordContext(&e, req.body.Context)
+			for i, d := range req.digests {
+				e.Digests = append(e.Digests, hashName(req.hashes[i])+":"+hex.EncodeToString(d))
+			}
+		}
+		sealed, err := s.store.AppendEvent(ctx, e)
+		if err != nil {
+			return nil, err
+		}
+		return []audit.Event{sealed}, nil
+	}
+	events := make([]audit.Event, len(req.digests))
+	errs := make([]error, len(req.digests))
+	var wg sync.WaitGroup
+	first := tenant.NewID("evt_")
+	for i, d := range req.digests {
+		e := base
+		e.ID = first
+		if i == 0 {
+			recordContext(&e, req.body.Context)
+		} else {
+			e.ID, e.ContextEvent = tenant.NewID("evt_"), first
+		}
+		e.Lane = audit.LaneOf(e.ID)
 		e.Digest, e.DigestAlgorithm = hex.EncodeToString(d), hashName(req.hashes[i])
-		e.FileName = req.body.Context.FileName
-		if f := req.body.Digests[i].FileName; f != "" {
+		f := req.body.Digests[i].FileName
+		if f == "" && i > 0 && req.body.Digests[0].FileName != "" {
+			// The context's file name is not in the first decision, which has its own.
+			f = req.body.Context.FileName
+		}
+		if f != "" {
 			e.FileName = f
+			if len(f) > maxRecordedName {
+				e.FileName = cut(f, maxRecordedName)
+				e.Cut = append(e.Cut, "fileName")
+			}
 		}
 		wg.Add(1)
 		go func() { defer wg.Done(); events[i], errs[i] = s.store.AppendEvent(ctx, e) }()
@@ -463,6 +502,73 @@ func (s *Signer) receipt(ctx context.Context, events []audit.Event) json.RawMess
 	}
 	raw, _ := json.Marshal(seal)
 	return raw
+}
+
+// What the log keeps of what a client reports: a request may report more (Parse's limits),
+// and what is cut is named in the event's Cut. Bounded so that no request, allowed or denied,
+// can make the permanent log grow by more than a few kilobytes per request beyond its digests.
+const (
+	maxRecordedName        = 256  // process, agentId, fileName
+	maxRecordedCommandLine = 1024 // commandLine
+	maxRecordedCI          = 2048 // ci: keys and values together
+	maxRecordedCIValue     = 256
+)
+
+// recordContext puts the request's shared context in e, cut to what the log keeps.
+func recordContext(e *audit.Event, c wire.Context) {
+	for _, f := range []struct {
+		name string
+		dst  *string
+		v    string
+		max  int
+	}{
+		{"process", &e.Process, c.Process, maxRecordedName},
+		{"commandLine", &e.CommandLine, c.CommandLine, maxRecordedCommandLine},
+		{"agentId", &e.AgentID, c.AgentID, maxRecordedName},
+		{"fileName", &e.FileName, c.FileName, maxRecordedName},
+	} {
+		*f.dst = f.v
+		if len(f.v) > f.max {
+			*f.dst = cut(f.v, f.max)
+			e.Cut = append(e.Cut, f.name)
+		}
+	}
+	if len(c.CI) == 0 {
+		return
+	}
+	keys := make([]string, 0, len(c.CI))
+	for k := range c.CI {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	e.CI = map[string]string{}
+	budget, cutCI := maxRecordedCI, false
+	for _, k := range keys {
+		v := c.CI[k]
+		if len(v) > maxRecordedCIValue {
+			v, cutCI = cut(v, maxRecordedCIValue), true
+		}
+		if len(k)+len(v) > budget {
+			cutCI = true
+			continue
+		}
+		budget -= len(k) + len(v)
+		e.CI[k] = v
+	}
+	if cutCI {
+		e.Cut = append(e.Cut, "ci")
+	}
+}
+
+// cut shortens s to at most n bytes on a character boundary.
+func cut(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
 }
 
 // MaxApplicationField is the longest process name or command line a caller reports.
