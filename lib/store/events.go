@@ -31,6 +31,13 @@ type eventItem struct {
 	PK, SK, GSI1PK, GSI1SK string
 	Type                   string `dynamodbav:"type"`
 	Event                  string `dynamodbav:"event"` // the event's JSON (audit.Event.ComputeHash says how it is hashed)
+	// The fields a listing filters on, as attributes of their own: a filter matches them, not
+	// text inside the event's JSON, where a client's CI metadata could spell them. Filters
+	// marks items that have them (events written before they existed have none).
+	UserID        string `dynamodbav:"userId,omitempty"`
+	CertificateID string `dynamodbav:"certificateId,omitempty"`
+	Decision      string `dynamodbav:"decision,omitempty"`
+	Filters       int    `dynamodbav:"filters,omitempty"`
 }
 
 type eventHeadItem struct {
@@ -140,7 +147,8 @@ func (s *Store) AppendEvent(ctx context.Context, e audit.Event) (audit.Event, er
 func (s *Store) putEvent(ctx context.Context, sealed audit.Event, body string) error {
 	_, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: &s.table, ConditionExpression: aws.String(keyIsFree),
 		Item: marshal(eventItem{PK: eventLanePK(sealed.DeploymentID, sealed.Lane), SK: eventSK(sealed.Seq), Type: "signingEvent",
-			GSI1PK: eventsByTimePK(sealed.DeploymentID), GSI1SK: eventsByTimeSK(sealed.At, sealed.ID), Event: body})})
+			GSI1PK: eventsByTimePK(sealed.DeploymentID), GSI1SK: eventsByTimeSK(sealed.At, sealed.ID), Event: body,
+			UserID: sealed.UserID, CertificateID: sealed.CertificateID, Decision: sealed.Decision, Filters: 1})})
 	return err
 }
 
@@ -346,17 +354,25 @@ func (s *Store) ListEvents(ctx context.Context, dep string, f EventFilter, pr Pa
 			":from": &types.AttributeValueMemberS{Value: from}, ":to": &types.AttributeValueMemberS{Value: to},
 		},
 	}
-	// The filters apply to the event JSON's fields; the scope binds the cursor to them.
+	// The filters match the items' own attributes (eventItem); events written before those
+	// existed are matched, as they were, on their JSON's text. The scope binds the cursor to
+	// the filters.
 	var conds []string
-	for name, v := range map[string]string{"userId": f.UserID, "certificateId": f.CertificateID, "decision": f.Decision} {
-		if v != "" {
-			conds = append(conds, "contains(event, :"+name+")")
-			frag, _ := jsonString(map[string]string{name: v})
-			in.ExpressionAttributeValues[":"+name] = &types.AttributeValueMemberS{Value: strings.Trim(frag, "{}")}
+	names := map[string]string{}
+	for i, c := range []struct{ name, v string }{{"userId", f.UserID}, {"certificateId", f.CertificateID}, {"decision", f.Decision}} {
+		if c.v == "" {
+			continue
 		}
+		n, v, frag := fmt.Sprintf("#f%d", i), fmt.Sprintf(":f%d", i), fmt.Sprintf(":t%d", i)
+		names[n], names["#fv"] = c.name, "filters"
+		conds = append(conds, fmt.Sprintf("(%s = %s OR (attribute_not_exists(#fv) AND contains(event, %s)))", n, v, frag))
+		text, _ := jsonString(map[string]string{c.name: c.v})
+		in.ExpressionAttributeValues[v] = &types.AttributeValueMemberS{Value: c.v}
+		in.ExpressionAttributeValues[frag] = &types.AttributeValueMemberS{Value: strings.Trim(text, "{}")}
 	}
 	if len(conds) > 0 {
 		in.FilterExpression = aws.String(strings.Join(conds, " AND "))
+		in.ExpressionAttributeNames = names
 	}
 	scope := fmt.Sprintf("events:%s:%s:%s:%+v", dep, from, to, f)
 	return query(ctx, s, scope, in, []string{attrPK, attrSK, attrGSI1PK, attrGSI1SK}, pr, decodeEvent)

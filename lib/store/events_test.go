@@ -332,6 +332,17 @@ func TestListEvents(t *testing.T) {
 	deny := store.EventFilter{Decision: audit.Deny}
 	first, err := f.s.ListEvents(context.Background(), dep, deny, store.PageRequest{Limit: 1})
 	must(t, err)
+	// shadowed: a denial of cu_user1, then an allowed event of cu_user2 whose CI metadata
+	// spells the filtered fields (what a client reports must not pass for them).
+	shadowed := tenant.NewID("dep_")
+	real := decision(shadowed, 1)
+	polluter := decision(shadowed, 2)
+	polluter.CI = map[string]string{"userId": "cu_user1", "certificateId": "crt_other", "decision": "deny"}
+	polluter.Process = `"userId":"cu_user1"`
+	for _, e := range []audit.Event{real, polluter} {
+		_, err := f.s.AppendEvent(context.Background(), e)
+		must(t, err)
+	}
 
 	// list walks every page; the index lags in AWS, so it asks again until want events show.
 	list := func(dep string, filter store.EventFilter, limit int, want int) func(context.Context) ([]audit.Event, error) {
@@ -366,6 +377,9 @@ func TestListEvents(t *testing.T) {
 		{name: "ok/time-window-inclusive", call: list(dep, store.EventFilter{From: eventsAt.Add(2 * time.Second), To: eventsAt.Add(5 * time.Second)}, 100, 4),
 			want: are(2, 3, 4, 5)},
 		{name: "ok/other-deployment", call: list(tenant.NewID("dep_"), store.EventFilter{}, 100, 0), want: are()},
+		{name: "ok/ci-does-not-shadow-the-user", call: list(shadowed, store.EventFilter{UserID: "cu_user1"}, 100, 1), want: are(1)},
+		{name: "ok/ci-does-not-shadow-the-decision", call: list(shadowed, deny, 100, 1), want: are(1)},
+		{name: "ok/ci-does-not-shadow-the-certificate", call: list(shadowed, store.EventFilter{CertificateID: "crt_other"}, 100, 0), want: are()},
 		{name: "fail/cursor-of-other-filter", call: func(ctx context.Context) ([]audit.Event, error) {
 			page, err := f.s.ListEvents(ctx, dep, store.EventFilter{}, store.PageRequest{Limit: 1, Cursor: first.Next})
 			return page.Items, err
