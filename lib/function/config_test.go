@@ -26,13 +26,15 @@ func TestLimitsFromEnv(t *testing.T) {
 	}
 	t.Setenv("SIGNING_RATE_LIMITS", "trial=64/1s, enterprise=off")
 	t.Setenv("SIGNING_CALLER_RATE_LIMIT", "5/1m")
+	t.Setenv("LOGIN_ACCOUNT_RATE_LIMIT", "3/1m")
+	t.Setenv("LOGIN_ADDRESS_RATE_LIMIT", "off")
 	c, err = function.FromEnv()
 	want := function.Limits{SigningPerPlan: map[string]ratelimit.Limit{"trial": {N: 64, Per: time.Second}, "enterprise": {}},
-		SigningPerCaller: ratelimit.Limit{N: 5, Per: time.Minute}}
+		SigningPerCaller: ratelimit.Limit{N: 5, Per: time.Minute}, LoginPerAccount: ratelimit.Limit{N: 3, Per: time.Minute}}
 	if err != nil || !reflect.DeepEqual(c.Limits, want) {
 		t.Fatalf("ok/set: %+v %v", c.Limits, err)
 	}
-	for name, v := range map[string]string{"SIGNING_RATE_LIMITS": "trial:64/1s", "SIGNING_CALLER_RATE_LIMIT": "fast"} {
+	for name, v := range map[string]string{"SIGNING_RATE_LIMITS": "trial:64/1s", "SIGNING_CALLER_RATE_LIMIT": "fast", "LOGIN_ACCOUNT_RATE_LIMIT": "10", "LOGIN_ADDRESS_RATE_LIMIT": "1/1ms"} {
 		t.Run("fail/"+name, func(t *testing.T) {
 			t.Setenv(name, v)
 			if _, err := function.FromEnv(); err == nil || !strings.Contains(err.Error(), name) {
