@@ -106,6 +106,10 @@ type Caller struct {
 	Roles []string
 	// ClientIP is recorded with the decision ("" when unknown).
 	ClientIP string
+	// Admit, when set, says whether the caller may go on (its rate limits): the caller's
+	// handler starts it before Sign, so that it runs while the signer reads, and the signer
+	// waits for it before anything is recorded. A refusal ends the request unrecorded.
+	Admit func() error
 }
 
 // Answer is the outcome of Sign.
@@ -173,6 +177,11 @@ func (s *Signer) signOnce(ctx context.Context, c Caller, req Request) (wire.Resp
 	}
 	if !slices.Contains(keys.SchemesFor(cert.Algorithm), scheme) {
 		return wire.Response{}, fault.Fields{{Name: "signatureScheme", Reason: fmt.Sprintf("a %s key signs with %v", cert.Algorithm, keys.SchemesFor(cert.Algorithm))}}
+	}
+	if c.Admit != nil {
+		if err := c.Admit(); err != nil {
+			return wire.Response{}, err
+		}
 	}
 	now := s.now()
 	decision := decide(set, c, body.Context, cert, now)

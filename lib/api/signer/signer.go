@@ -73,10 +73,13 @@ func (a api) sign(w http.ResponseWriter, r *http.Request, req *access.Request) e
 	if err != nil {
 		return err
 	}
-	if err := a.limit(r.Context(), req, len(body.Digests)); err != nil {
-		return err
-	}
-	out, err := a.signer.Sign(r.Context(), caller(r, req), parsed, idem)
+	// The rate limits are taken while the signer reads what decides (one round trip fewer in
+	// series); the signer waits for them before it records anything.
+	admitted := make(chan error, 1)
+	go func() { admitted <- a.limit(r.Context(), req, len(body.Digests)) }()
+	c := caller(r, req)
+	c.Admit = func() error { return <-admitted }
+	out, err := a.signer.Sign(r.Context(), c, parsed, idem)
 	if err != nil {
 		return err
 	}
