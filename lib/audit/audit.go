@@ -112,6 +112,12 @@ type Event struct {
 func (e Event) ComputeHash() string {
 	e.Hash = ""
 	e.At = e.At.UTC()
+	if e.V == HashJCS {
+		if c, ok := fastCanonical(e); ok {
+			sum := sha256.Sum256(c)
+			return hex.EncodeToString(sum[:])
+		}
+	}
 	b, err := json.Marshal(e)
 	if err != nil {
 		panic(fmt.Sprintf("audit: marshal event: %v", err)) // only strings, ints and a time
