@@ -377,7 +377,7 @@ func decodeDigest(s, alg string) ([]byte, error) {
 }
 
 func (a *app) signCmd() *cobra.Command {
-	var certID, format, tsURL string
+	var certID, format, tsURL, receipts string
 	cmd := &cobra.Command{
 		Use:   "sign FILE...",
 		Short: "Sign files: Authenticode for Windows PE files, FILE.p7s (detached CMS) for others",
@@ -421,6 +421,18 @@ are written to a temporary file and renamed into place, so a failure leaves no p
 					fmt.Fprintf(a.errOut, "[%d/%d] signed %s (%s)\n", done, len(files), r.Output, r.Kind)
 				}
 			})
+			// Each request's receipt is kept once (the files it signed share it), also when
+			// another request failed: what was signed was recorded.
+			kept := map[string]bool{}
+			for _, r := range results {
+				if len(r.Receipt) == 0 || kept[string(r.Receipt)] {
+					continue
+				}
+				kept[string(r.Receipt)] = true
+				if kerr := a.keepReceipt(receipts, r.Receipt); kerr != nil {
+					return fmt.Errorf("keep the signing receipt: %w", kerr)
+				}
+			}
 			if a.output == "json" {
 				if jerr := a.json(results); jerr != nil {
 					return jerr
@@ -432,6 +444,7 @@ are written to a temporary file and renamed into place, so a failure leaves no p
 	cmd.Flags().StringVar(&certID, "cert", "", "certificate id or name (see signum certs); default: the only one you may use")
 	cmd.Flags().StringVar(&format, "format", "auto", "auto (Authenticode for PE files, else detached CMS), authenticode, or cms")
 	cmd.Flags().StringVar(&tsURL, "timestamp", "", "RFC 3161 time-stamping authority URL (Authenticode)")
+	cmd.Flags().StringVar(&receipts, "receipts", "", "file the answers' receipts are appended to (default $SIGNUM_RECEIPTS, else receipts.jsonl beside the configuration)")
 	return cmd
 }
 

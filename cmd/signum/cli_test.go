@@ -27,6 +27,7 @@ import (
 
 	"software.sslmate.com/src/go-pkcs12"
 
+	"github.com/opensignum/signum/lib/audit"
 	"github.com/opensignum/signum/lib/certificates/certstest"
 	"github.com/opensignum/signum/lib/client"
 	"github.com/opensignum/signum/lib/function"
@@ -227,13 +228,27 @@ func TestSignFilesAndVerify(t *testing.T) {
 	if code != 0 || !strings.Contains(out, w.certID) {
 		t.Fatalf("certs: %d %s %s", code, out, errOut)
 	}
-	code, out, errOut = cli(t, w.env(w.p12), "sign", "--cert", w.certID, "-o", "json", exe, txt)
+	receipts := filepath.Join(dir, "receipts.jsonl")
+	code, out, errOut = cli(t, w.env(w.p12), "sign", "--cert", w.certID, "-o", "json", "--receipts", receipts, exe, txt)
 	if code != 0 {
 		t.Fatalf("sign: %d %s %s", code, out, errOut)
 	}
 	var results []struct{ Path, Output, Kind, EventID string }
 	if err := json.Unmarshal([]byte(out), &results); err != nil || len(results) != 2 || results[0].EventID == "" {
 		t.Fatalf("sign output: %v %s", err, out)
+	}
+	// The request's receipt is kept once, and names both files' decisions.
+	kept, err := os.ReadFile(receipts)
+	var seal audit.Seal
+	if err != nil || strings.Count(string(kept), "\n") != 1 || json.Unmarshal(kept, &seal) != nil || seal.Statement.Type != audit.TypeReceipt {
+		t.Fatalf("receipts kept: %v %q", err, kept)
+	}
+	named := map[string]bool{}
+	for _, p := range seal.Statement.Events {
+		named[p.ID] = true
+	}
+	if !named[results[0].EventID] || !named[results[1].EventID] {
+		t.Fatalf("the receipt names %v, not the files' events %s and %s", seal.Statement.Events, results[0].EventID, results[1].EventID)
 	}
 	code, out, errOut = cli(t, w.env(w.p12), "verify", "--ca", w.caFile, exe, txt)
 	if code != 0 || strings.Count(out, "chain verified") != 2 {

@@ -10,6 +10,7 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -68,6 +69,8 @@ type slot struct {
 	d     Digest
 	sig   []byte
 	event string
+	// receipt is the answer's signed receipt: where the batch's events are in the log.
+	receipt json.RawMessage
 }
 
 // NewBatch prepares a batch of n files signed with certificate cert, whose key is pub.
@@ -136,7 +139,7 @@ func (b *Batch) flush(ctx context.Context) {
 			b.err = fmt.Errorf("%w: signature %d: %v", ErrServer, i, err)
 			return
 		}
-		s.sig, s.event = sig, res.Signatures[i].EventID
+		s.sig, s.event, s.receipt = sig, res.Signatures[i].EventID, res.Receipt
 	}
 }
 
@@ -220,7 +223,10 @@ type FileResult struct {
 	Output  string `json:"output"`
 	Kind    string `json:"kind"`
 	EventID string `json:"eventId,omitempty"`
-	Error   string `json:"error,omitempty"`
+	// Receipt is the signed receipt of the request that signed the file (files signed in one
+	// request share it): keep it to check the event log later (signum events verify).
+	Receipt json.RawMessage `json:"receipt,omitempty"`
+	Error   string          `json:"error,omitempty"`
 	err     error
 }
 
@@ -259,7 +265,7 @@ func (c *Client) SignFiles(ctx context.Context, cert Certificate, jobs []FileJob
 				if key.submitted == nil {
 					batch.Withdraw(ctx)
 				} else if err == nil {
-					res.EventID = key.submitted.event
+					res.EventID, res.Receipt = key.submitted.event, key.submitted.receipt
 				}
 				if err != nil {
 					res.Error, res.err = err.Error(), err
