@@ -117,6 +117,10 @@ func TestDenialNamesNoPolicy(t *testing.T) {
 	var allow, deny struct{ ID string }
 	con.do("POST", "/console/policies", map[string]any{"name": "Hidden CI allowance", "enabled": true, "priority": 5, "action": "allow",
 		"what": map[string]any{"certificates": []string{cert.ID}}, "who": map[string]any{"users": []string{bot.ID}}}).must(t, 201, "allow").json(t, &allow)
+	// The certificates the bot may sign with are listed without the policy that allows them.
+	if r := ci.do("GET", "/sign/certificates", nil).must(t, 200, "listing"); !strings.Contains(r.body, cert.ID) || strings.Contains(r.body, allow.ID) || strings.Contains(r.body, "policyId") {
+		t.Errorf("listing names the allowing policy, or not the certificate: %s", r.body)
+	}
 	con.do("POST", "/console/policies", map[string]any{"name": name, "enabled": true, "priority": 50, "action": "deny",
 		"what": map[string]any{"certificates": []string{cert.ID}}, "who": map[string]any{"roles": []string{"signer"}}}).must(t, 201, "deny").json(t, &deny)
 

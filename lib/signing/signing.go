@@ -617,7 +617,7 @@ func (s *Signer) Certificates(ctx context.Context, c Caller, process, commandLin
 		}
 		out = append(out, wire.Certificate{ID: cert.ID, Name: cert.Name, Algorithm: string(cert.Algorithm), Schemes: schemes,
 			Subject: cert.Subject.CommonName, Thumbprint: cert.Thumbprint, NotAfter: cert.NotAfter.UTC().Format("2006-01-02T15:04:05Z"),
-			PolicyID: d.PolicyID, Owner: d.Owner, ChainPEM: cert.ChainPEM})
+			Owner: d.Owner, ChainPEM: cert.ChainPEM})
 	}
 	return out, nil
 }

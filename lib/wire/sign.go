@@ -70,8 +70,9 @@ type Certificate struct {
 	Subject    string   `json:"subject"`
 	Thumbprint string   `json:"thumbprintSha256"`
 	NotAfter   string   `json:"notAfter"`
-	PolicyID   string   `json:"policyId,omitempty"`
-	Owner      bool     `json:"owner"`
+	// Owner says the caller may sign by owning the certificate (no policy matched). Which
+	// policy allows is not said: signers may not be allowed to read policies.
+	Owner bool `json:"owner"`
 	// ChainPEM is the certificate chain (leaf first), which clients embed in what they sign.
 	ChainPEM string `json:"chainPem"`
 }
