@@ -111,8 +111,8 @@ func (i *Issuer) sign(ctx context.Context, wc *wireClaims, pk *publicKey) (strin
 		MessageType: kmstypes.MessageTypeDigest, SigningAlgorithm: kmstypes.SigningAlgorithmSpecEcdsaSha256,
 	})
 	if err != nil {
-		return "", "", fault.Wrap(fault.ErrUnavailable, fmt.Errorf("issue token: sign with KMS key %s: %w", i.keyID, err),
-			detailUnavailable)
+		return "", "", retryAdvice(fault.Wrap(fault.ErrUnavailable, fmt.Errorf("issue token: sign with KMS key %s: %w", i.keyID, err),
+			detailUnavailable))
 	}
 	sig, err := derToRaw(out.Signature)
 	if err != nil {

@@ -120,7 +120,7 @@ func (c *keyCache) fetch(ctx context.Context) (*publicKey, error) {
 		c.fetchedAt = c.now()
 	}
 	if err != nil {
-		return nil, fault.Wrap(fault.ErrUnavailable, err, detailUnavailable)
+		return nil, retryAdvice(fault.Wrap(fault.ErrUnavailable, err, detailUnavailable))
 	}
 	c.cur, c.fetchedAt = pk, c.now()
 	return pk, nil

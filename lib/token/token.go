@@ -20,6 +20,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/golang-jwt/jwt/v5"
+	"github.com/opensignum/signum/lib/fault"
+	"github.com/opensignum/signum/lib/fault/awsfault"
 )
 
 // System is the user system a token belongs to; it is also the token's audience, so that a
@@ -86,4 +88,19 @@ type wireClaims struct {
 
 	// want is the system Verify expects; set before parsing, never from the token.
 	want System
+}
+
+// kmsBusy are the KMS error codes of a momentary failure (throttling, KMS's own trouble).
+var kmsBusy = []string{"ThrottlingException", "LimitExceededException", "KMSInternalException", "DependencyTimeoutException"}
+
+// retryAfterKMS is when a caller refused because KMS is busy should try again.
+const retryAfterKMS = 2 * time.Second
+
+// retryAdvice marks err, a KMS failure, as worth a retry after retryAfterKMS when KMS was
+// only busy or out of reach (the answer gets Retry-After); a key that cannot be used is not.
+func retryAdvice(err error) error {
+	if awsfault.Transient(err, kmsBusy...) {
+		return fault.RetryLater(err, retryAfterKMS)
+	}
+	return err
 }
