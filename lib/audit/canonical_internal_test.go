@@ -2,6 +2,7 @@ package audit
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/json"
 	"math/rand/v2"
 	"reflect"
@@ -9,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gowebpki/jcs"
 )
 
 func jsonNames(t reflect.Type) []string {
@@ -94,4 +97,49 @@ func FuzzFastCanonical(f *testing.F) {
 		checkFast(t, Event{ID: "evt_1", DeploymentID: "dep_1", Kind: KindDecision, At: time.Unix(1764331200, 5),
 			Process: process, CommandLine: commandLine, CI: map[string]string{ciKey: ciValue, "k": ciValue}, PrevHash: Genesis})
 	})
+}
+
+// Statement and Position declare their members in RFC 8785 order, which digestOf's fast path
+// relies on.
+func TestStatementOrder(t *testing.T) {
+	for _, typ := range []reflect.Type{reflect.TypeFor[Statement](), reflect.TypeFor[Position]()} {
+		if names := jsonNames(typ); !slices.IsSorted(names) {
+			t.Errorf("%s's members are not in order: %v", typ.Name(), names)
+		}
+	}
+}
+
+// digestOf gives a statement the digest of its generic RFC 8785 form, whatever its strings
+// and numbers.
+func TestStatementDigestMatchesJCS(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	ids := []string{"dep_abc", "dep_<&>", "dep_\"q\"", "dép", "dep_\u2028", "dep\x00", "dep_\xff", "dep_😀"}
+	fast := 0
+	for i := range 2000 {
+		st := Statement{Type: TypeReceipt, DeploymentID: ids[r.IntN(len(ids))], At: time.Unix(r.Int64N(1<<33), r.Int64N(1e9)).UTC()}
+		for range r.IntN(4) {
+			st.Events = append(st.Events, Position{Lane: r.IntN(8), Seq: r.Int64N(1 << (10 + r.IntN(53))), ID: ids[r.IntN(len(ids))], Hash: Genesis})
+		}
+		if i%2 == 0 {
+			st.DeploymentID = "dep_abc"
+		}
+		raw, err := json.Marshal(st)
+		if err != nil {
+			t.Fatal(err)
+		}
+		generic, err := jcs.Transform(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := sha256.Sum256(generic)
+		if got := digestOf(st); !bytes.Equal(got, want[:]) {
+			t.Fatalf("digest of %s differs from its RFC 8785 form %s", raw, generic)
+		}
+		if plainJSON(raw) && exactNumbers(st) {
+			fast++
+		}
+	}
+	if fast < 100 {
+		t.Errorf("only %d of 2000 statements took the fast path", fast)
+	}
 }

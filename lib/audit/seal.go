@@ -44,23 +44,25 @@ const (
 	TypeDelegation = "signum.delegation/v1"
 )
 
-// Position is where an event is: its lane, its sequence number and its hash.
+// Position is where an event is: its lane, its sequence number and its hash. (Members in
+// RFC 8785 order, as in Statement: see digestOf.)
 type Position struct {
+	Hash string `json:"hash"`
+	ID   string `json:"id,omitempty"`
 	Lane int    `json:"lane"`
 	Seq  int64  `json:"seq"`
-	ID   string `json:"id,omitempty"`
-	Hash string `json:"hash"`
 }
 
 // PositionOf is where e is.
 func PositionOf(e Event) Position { return Position{Lane: e.Lane, Seq: e.Seq, ID: e.ID, Hash: e.Hash} }
 
-// Statement is what a seal says.
+// Statement is what a seal says. Its members are declared in RFC 8785 order (by name), so
+// that encoding/json writes the canonical form of a statement of plain ASCII itself (digestOf).
 type Statement struct {
-	Type         string     `json:"type"`
-	DeploymentID string     `json:"deploymentId"`
 	At           time.Time  `json:"at"`
+	DeploymentID string     `json:"deploymentId"`
 	Events       []Position `json:"events"`
+	Type         string     `json:"type"`
 }
 
 // Delegation says that the key PublicKey (base64 DER SubjectPublicKeyInfo) seals for the
@@ -86,18 +88,45 @@ type Seal struct {
 	Delegation SignedDelegation `json:"delegation"`
 }
 
-// digestOf is the SHA-256 of v's RFC 8785 JSON form: what is signed.
+// digestOf is the SHA-256 of v's RFC 8785 JSON form: what is signed. A Statement (one per
+// seal, two per signing request) whose JSON is printable ASCII without escapes and whose
+// numbers are exact as doubles is in canonical form as encoding/json writes it; anything
+// else is canonicalized the generic way.
 func digestOf(v any) []byte {
 	b, err := json.Marshal(v)
 	if err != nil {
 		panic(fmt.Sprintf("audit: marshal statement: %v", err)) // strings, ints and times
 	}
-	c, err := jcs.Transform(b)
-	if err != nil {
-		panic(fmt.Sprintf("audit: canonicalize statement: %v", err))
+	if st, ok := v.(Statement); !ok || !plainJSON(b) || !exactNumbers(st) {
+		if b, err = jcs.Transform(b); err != nil {
+			panic(fmt.Sprintf("audit: canonicalize statement: %v", err))
+		}
 	}
-	sum := sha256.Sum256(c)
+	sum := sha256.Sum256(b)
 	return sum[:]
+}
+
+// plainJSON reports whether b is printable ASCII without a backslash: JSON that escapes
+// nothing, which encoding/json and RFC 8785 write alike.
+func plainJSON(b []byte) bool {
+	for _, c := range b {
+		if c < 0x20 || c > 0x7e || c == '\\' {
+			return false
+		}
+	}
+	return true
+}
+
+// exactNumbers reports whether every number of st is an integer a double holds exactly, as
+// RFC 8785 writes numbers.
+func exactNumbers(st Statement) bool {
+	const exact = 1 << 53
+	for _, p := range st.Events {
+		if p.Seq > exact || p.Seq < -exact || p.Lane > exact || p.Lane < -exact {
+			return false
+		}
+	}
+	return true
 }
 
 // ErrSeal is a seal that does not verify.
