@@ -48,7 +48,8 @@ type Certificate struct {
 	Thumbprint string
 	NotBefore  time.Time
 	NotAfter   time.Time
-	// Owner may always sign with the certificate (a console or portal user id).
+	// Owner (a console or portal user id) may sign with the certificate when no policy matches
+	// and it holds the signer role (policy.SigningRole): the owner exception.
 	Owner      string
 	Groups     []string
 	UsageCount int64

@@ -93,7 +93,7 @@ func TestPoliciesThroughTheAPI(t *testing.T) {
 	}
 	con.do("DELETE", "/console/policies/"+created.ID, nil).must(t, 204, "delete")
 	con.do("GET", "/console/policies/"+created.ID, nil).must(t, 404, "deleted")
-	// The certificate's owner may always sign with it, without a policy.
+	// The certificate's owner, holding the signer role, may sign with it without a policy.
 	con.do("PATCH", "/console/certificates/"+cert.ID, map[string]string{"owner": signer.ID}).must(t, 200, "owner")
 	if d := eval(signer.ID, ""); !d.Allowed {
 		t.Fatalf("owner refused: %+v", d)
