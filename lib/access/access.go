@@ -18,6 +18,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/opensignum/signum/lib/clientauth"
@@ -509,14 +510,50 @@ func (m *Mux) HandleCached(pattern string, rule Rule, h Handler, confirm func(co
 			}
 			return held, err
 		}
-		ctx := readcache.With(r.Context())
+		// What the handler does once per request (Once: its rate limits) holds for both runs.
+		base := context.WithValue(r.Context(), onceKey{}, &onces{done: map[string]*onceEntry{}})
+		ctx := readcache.With(base)
 		held, err := run(ctx)
 		if err != nil && (errors.Is(err, readcache.ErrStale) || readcache.From(ctx).Pending()) {
-			held, err = run(readcache.Fresh(r.Context()))
+			held, err = run(readcache.Fresh(base))
 		}
 		held.send(w, err == nil)
 		return err
 	})
+}
+
+type onceKey struct{}
+
+// onces are the results of Once in one request.
+type onces struct {
+	mu   sync.Mutex
+	done map[string]*onceEntry
+}
+
+type onceEntry struct {
+	once sync.Once
+	err  error
+}
+
+// Once runs f the first time key is asked for in the request of ctx and answers its result
+// again after that. A route of HandleCached may run twice for one request (again on fresh
+// reads); what must happen once per request — taking units of a rate limit — goes through
+// Once, so that a second run is neither charged again nor answered differently. Outside
+// HandleCached, f simply runs.
+func Once(ctx context.Context, key string, f func() error) error {
+	o, _ := ctx.Value(onceKey{}).(*onces)
+	if o == nil {
+		return f()
+	}
+	o.mu.Lock()
+	e := o.done[key]
+	if e == nil {
+		e = &onceEntry{}
+		o.done[key] = e
+	}
+	o.mu.Unlock()
+	e.once.Do(func() { e.err = f() })
+	return e.err
 }
 
 // heldResponse keeps a handler's answer until it may be sent.

@@ -110,6 +110,11 @@ type Caller struct {
 	// handler starts it before Sign, so that it runs while the signer reads, and the signer
 	// waits for it before anything is recorded. A refusal ends the request unrecorded.
 	Admit func() error
+	// Spend, when set, takes what an allowed request of n digests uses of capacity shared
+	// with other callers (its deployment's signing limit): only allowed requests spend it,
+	// so that callers who may not sign cannot use it up. It runs while the decisions are
+	// written; a refusal closes them unsigned, with the reason, and ends the request.
+	Spend func(n int) error
 }
 
 // Answer is the outcome of Sign.
@@ -199,7 +204,12 @@ func (s *Signer) signOnce(ctx context.Context, c Caller, req Request) (wire.Resp
 	// current; an allowed request confirms them while its decisions are written, and the key
 	// is used only after. Changed items make the route decide again on fresh reads.
 	// (ConfirmReads makes no call when nothing came from the cache.)
-	confirmed := make(chan error, 1)
+	confirmed, spent := make(chan error, 1), make(chan error, 1)
+	if decision.Allowed && c.Spend != nil {
+		go func() { spent <- c.Spend(len(req.digests)) }()
+	} else {
+		spent <- nil
+	}
 	if decision.Allowed {
 		// The notary must be able to seal the receipt before the key is used: on a cold
 		// instance it has the checkpoint key certify its sealing key meanwhile.
@@ -237,6 +247,14 @@ func (s *Signer) signOnce(ctx context.Context, c Caller, req Request) (wire.Resp
 	if !decision.Allowed {
 		s.checkpoint(ctx, events...)
 		return wire.Response{}, fault.Newf(ErrDenied, "Signing with %s is not allowed: %s", cert.ID, decision.CallerReason)
+	}
+	if err := <-spent; err != nil {
+		reason := "not signed: the deployment's signing capacity could not be taken"
+		if errors.Is(err, fault.ErrTooManyRequests) {
+			reason = "not signed: over the deployment's signing rate limit"
+		}
+		_, _ = s.complete(ctx, events, true, nil, audit.Failed, reason)
+		return wire.Response{}, err
 	}
 	// The completion goes to the first decision's lane, and its checkpoint covers that lane;
 	// the other decisions' lanes' checkpoints move while the key signs.

@@ -73,12 +73,20 @@ func (a api) sign(w http.ResponseWriter, r *http.Request, req *access.Request) e
 	if err != nil {
 		return err
 	}
-	// The rate limits are taken while the signer reads what decides (one round trip fewer in
-	// series); the signer waits for them before it records anything.
+	// The caller's limit is taken while the signer reads what decides, the deployment's only
+	// once the request is allowed, while its decisions are written: no round trip in series,
+	// and callers who may not sign cannot use up what the deployment's signers share. A
+	// request HandleCached runs again is charged once (access.Once).
+	ctx := r.Context()
 	admitted := make(chan error, 1)
-	go func() { admitted <- a.limit(r.Context(), req, len(body.Digests)) }()
+	go func() {
+		admitted <- access.Once(ctx, "sign:caller", func() error { return a.admit(ctx, req, len(body.Digests)) })
+	}()
 	c := caller(r, req)
 	c.Admit = func() error { return <-admitted }
+	c.Spend = func(n int) error {
+		return access.Once(ctx, "sign:deployment", func() error { return a.spend(ctx, req, n) })
+	}
 	out, err := a.signer.Sign(r.Context(), c, parsed, idem)
 	if err != nil {
 		return err
@@ -96,17 +104,22 @@ func (a api) sign(w http.ResponseWriter, r *http.Request, req *access.Request) e
 	return nil
 }
 
-// limit takes one request from the caller's limit and n signatures from its deployment's
-// (by plan), in one round trip. A refused request is not signed and not recorded: recording
-// it would let a flood fill the event log.
-func (a api) limit(ctx context.Context, req *access.Request, n int) error {
+// admit takes one request from the caller's limit. A request with more digests than the
+// deployment's plan signs in a whole window is refused here, before anything is recorded: it
+// would never be allowed, however long the caller waited (400, not 429).
+func (a api) admit(ctx context.Context, req *access.Request, n int) error {
 	dep := req.Deployment
 	if plan := a.limits.SigningPerPlan[dep.Plan]; !plan.Off() && n > plan.N {
-		// Never allowed, however long the caller waits: say so, not 429.
 		return fault.Fields{{Name: "digests", Reason: fmt.Sprintf("the %s plan signs at most %d digests per %s; send at most %d in one request", dep.Plan, plan.N, plan.Per, plan.N)}}
 	}
 	return ratelimit.Check(ctx, a.rates, a.now(),
-		ratelimit.Take{Key: ratelimit.Key("sign", "caller", dep.ID, req.Principal.UserID), N: 1, Limit: a.limits.SigningPerCaller, What: "signing requests from you"},
+		ratelimit.Take{Key: ratelimit.Key("sign", "caller", dep.ID, req.Principal.UserID), N: 1, Limit: a.limits.SigningPerCaller, What: "signing requests from you"})
+}
+
+// spend takes an allowed request's n signatures from its deployment's limit (by plan).
+func (a api) spend(ctx context.Context, req *access.Request, n int) error {
+	dep := req.Deployment
+	return ratelimit.Check(ctx, a.rates, a.now(),
 		ratelimit.Take{Key: ratelimit.Key("sign", "deployment", dep.ID), N: n, Limit: a.limits.SigningPerPlan[dep.Plan], What: "signatures for this deployment on the " + dep.Plan + " plan"})
 }
 
