@@ -8,38 +8,84 @@ import (
 	"io/fs"
 	"math"
 	"os"
+	"path"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 )
 
 // Anchors keep lanes' checkpoints outside the table, write-once: an S3 bucket with Object Lock
 // in AWS (store.S3Anchors), a directory (DirAnchors) for a copy an auditor checks offline.
 // A table writer who saved an old signed checkpoint can put it back in the table, but not
-// take back the later anchors: Verify finds the lane behind its latest anchor.
+// take back the later anchors: Verify finds the lane behind its latest anchor. Nor can the
+// writer rewrite a lane and wait for the signer to anchor on top of it: every anchor of the
+// lane, not only the newest, is compared with the chain.
 type Anchors interface {
 	AnchorReader
-	// PutAnchor keeps s, a lane's checkpoint, for good.
+	// PutAnchor keeps s, a lane's checkpoint, for good: an anchor already kept under its name
+	// is not replaced.
 	PutAnchor(ctx context.Context, s Seal) error
 }
 
-// AnchorReader reads the newest anchors of a lane.
+// AnchorReader reads the anchors of a lane.
 type AnchorReader interface {
-	// LatestAnchors is the JSON of up to n of the lane's anchors, newest (highest sequence
-	// number) first. They are checked by the reader: whoever can write where they are kept
-	// may have put others there.
-	LatestAnchors(ctx context.Context, dep string, lane, n int) ([][]byte, error)
+	// AnchorNames lists the names (AnchorName) of every anchor of the lane, newest (highest
+	// sequence number) first. Only the signer can create names where anchors are kept (the
+	// bucket's policy and Object Lock), so a name is as trustworthy as the anchor's seal.
+	AnchorNames(ctx context.Context, dep string, lane int) ([]string, error)
+	// ReadAnchor is the JSON of the anchor called name. It is checked by the reader.
+	ReadAnchor(ctx context.Context, name string) ([]byte, error)
 }
 
-// AnchorName is where the anchor of lane's checkpoint at seq is kept, under a bucket prefix
-// or a directory: "<deployment>/<lane>/<MaxInt64-seq, 19 digits>.json", so that listing a
-// lane's anchors in name order gives the newest first.
-func AnchorName(dep string, lane int, seq int64) string {
-	return fmt.Sprintf("%s/%d/%019d.json", dep, lane, math.MaxInt64-seq)
+// AnchorName is where the anchor of lane's checkpoint at seq, the event with hash hash, is
+// kept, under a bucket prefix or a directory:
+// "<deployment>/<lane>/<MaxInt64-seq, 19 digits>-<hash>.json", so that listing a lane's
+// anchors in name order gives the newest first, and a listing alone gives every anchored
+// (seq, hash) for Verify to compare with the chain without reading each anchor. A hash that
+// is not lowercase hex (never one the signer computes) is left out of the name, as in the
+// names of anchors written before hashes were in them: Verify reads those.
+func AnchorName(dep string, lane int, seq int64, hash string) string {
+	if !hexHash(hash) {
+		return fmt.Sprintf("%s%019d.json", AnchorPrefix(dep, lane), math.MaxInt64-seq)
+	}
+	return fmt.Sprintf("%s%019d-%s.json", AnchorPrefix(dep, lane), math.MaxInt64-seq, hash)
 }
 
 // AnchorPrefix is the prefix of AnchorName of a lane.
 func AnchorPrefix(dep string, lane int) string { return fmt.Sprintf("%s/%d/", dep, lane) }
+
+// parseAnchorName is the sequence number and event hash an anchor's name gives; hash is ""
+// for a name without one (an anchor written before hashes were in names); ok is false for a
+// name that is not an anchor's.
+func parseAnchorName(name string) (seq int64, hash string, ok bool) {
+	base, found := strings.CutSuffix(path.Base(name), ".json")
+	if !found {
+		return 0, "", false
+	}
+	digits, hash, _ := strings.Cut(base, "-")
+	if len(digits) != 19 || (hash != "" && !hexHash(hash)) {
+		return 0, "", false
+	}
+	inv, err := strconv.ParseInt(digits, 10, 64)
+	if err != nil || inv < 0 {
+		return 0, "", false
+	}
+	return math.MaxInt64 - inv, hash, true
+}
+
+// hexHash reports whether h is an event hash as the signer writes it: 64 lowercase hex digits.
+func hexHash(h string) bool {
+	if len(h) != 64 {
+		return false
+	}
+	for _, c := range h {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}
 
 // anchorOf is the single position of a checkpoint seal.
 func anchorOf(s Seal) (Position, error) {
@@ -59,11 +105,14 @@ func (d DirAnchors) PutAnchor(_ context.Context, s Seal) error {
 	if err != nil {
 		return err
 	}
-	name := filepath.Join(string(d), filepath.FromSlash(AnchorName(s.Statement.DeploymentID, p.Lane, p.Seq)))
+	name := filepath.Join(string(d), filepath.FromSlash(AnchorName(s.Statement.DeploymentID, p.Lane, p.Seq, p.Hash)))
 	if err := os.MkdirAll(filepath.Dir(name), 0o700); err != nil {
 		return err
 	}
-	raw, _ := json.Marshal(s)
+	raw, err := json.Marshal(s)
+	if err != nil {
+		return err
+	}
 	f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if errors.Is(err, fs.ErrExist) {
 		return nil
@@ -75,10 +124,10 @@ func (d DirAnchors) PutAnchor(_ context.Context, s Seal) error {
 	return errors.Join(err, f.Close())
 }
 
-// LatestAnchors reads the newest n anchor files of the lane.
-func (d DirAnchors) LatestAnchors(_ context.Context, dep string, lane, n int) ([][]byte, error) {
-	dir := filepath.Join(string(d), filepath.FromSlash(AnchorPrefix(dep, lane)))
-	entries, err := os.ReadDir(dir)
+// AnchorNames lists the lane's anchor files, newest first.
+func (d DirAnchors) AnchorNames(_ context.Context, dep string, lane int) ([]string, error) {
+	prefix := AnchorPrefix(dep, lane)
+	entries, err := os.ReadDir(filepath.Join(string(d), filepath.FromSlash(prefix)))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
@@ -88,17 +137,17 @@ func (d DirAnchors) LatestAnchors(_ context.Context, dep string, lane, n int) ([
 	var names []string
 	for _, e := range entries {
 		if !e.IsDir() && strings.HasSuffix(e.Name(), ".json") {
-			names = append(names, e.Name())
+			names = append(names, prefix+e.Name())
 		}
 	}
 	sort.Strings(names)
-	var out [][]byte
-	for _, name := range names[:min(n, len(names))] {
-		raw, err := os.ReadFile(filepath.Join(dir, name))
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, raw)
+	return names, nil
+}
+
+// ReadAnchor reads the anchor file called name.
+func (d DirAnchors) ReadAnchor(_ context.Context, name string) ([]byte, error) {
+	if !fs.ValidPath(name) {
+		return nil, fmt.Errorf("%q is not an anchor's name", name)
 	}
-	return out, nil
+	return os.ReadFile(filepath.Join(string(d), filepath.FromSlash(name)))
 }

@@ -132,7 +132,7 @@ func TestStatementDigestMatchesJCS(t *testing.T) {
 			t.Fatal(err)
 		}
 		want := sha256.Sum256(generic)
-		if got := digestOf(st); !bytes.Equal(got, want[:]) {
+		if got, err := digestOf(st); err != nil || !bytes.Equal(got, want[:]) {
 			t.Fatalf("digest of %s differs from its RFC 8785 form %s", raw, generic)
 		}
 		if plainJSON(raw) && exactNumbers(st) {

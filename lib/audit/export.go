@@ -117,7 +117,7 @@ func ReadExport(r io.Reader) (*Export, error) {
 		}
 		l := x.lanes[e.Lane]
 		if l == nil {
-			l = &Lane{Number: e.Lane}
+			l = &Lane{Number: e.Lane, NoCheckpoints: true}
 			x.lanes[e.Lane] = l
 		}
 		l.Events, l.Raw = append(l.Events, e), append(l.Raw, line)
@@ -167,5 +167,5 @@ func (x *Export) ReadLane(_ context.Context, dep string, lane int) (Lane, error)
 	if l := x.lanes[lane]; l != nil && dep == x.DeploymentID {
 		return *l, nil
 	}
-	return Lane{Number: lane}, nil
+	return Lane{Number: lane, NoCheckpoints: true}, nil
 }

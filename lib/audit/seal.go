@@ -91,19 +91,21 @@ type Seal struct {
 // digestOf is the SHA-256 of v's RFC 8785 JSON form: what is signed. A Statement (one per
 // seal, two per signing request) whose JSON is printable ASCII without escapes and whose
 // numbers are exact as doubles is in canonical form as encoding/json writes it; anything
-// else is canonicalized the generic way.
-func digestOf(v any) []byte {
+// else is canonicalized the generic way. It fails (never panics) on what does not marshal:
+// the statements and delegations it verifies come from the table, anchors and receipts,
+// where a time may be beyond year 9999.
+func digestOf(v any) ([]byte, error) {
 	b, err := json.Marshal(v)
 	if err != nil {
-		panic(fmt.Sprintf("audit: marshal statement: %v", err)) // strings, ints and times
+		return nil, err
 	}
 	if st, ok := v.(Statement); !ok || !plainJSON(b) || !exactNumbers(st) {
 		if b, err = jcs.Transform(b); err != nil {
-			panic(fmt.Sprintf("audit: canonicalize statement: %v", err))
+			return nil, err
 		}
 	}
 	sum := sha256.Sum256(b)
-	return sum[:]
+	return sum[:], nil
 }
 
 // plainJSON reports whether b is printable ASCII without a backslash: JSON that escapes
@@ -139,7 +141,7 @@ func (s Seal) Verify(root crypto.PublicKey) error {
 	if d.Type != TypeDelegation {
 		return fmt.Errorf("%w: its delegation is of type %q", ErrSeal, d.Type)
 	}
-	if !verifySig(root, digestOf(d), s.Delegation.Signature) {
+	if digest, err := digestOf(d); err != nil || !verifySig(root, digest, s.Delegation.Signature) {
 		return fmt.Errorf("%w: its delegation is not signed by the checkpoint key", ErrSeal)
 	}
 	der, err := base64.StdEncoding.DecodeString(d.PublicKey)
@@ -153,7 +155,7 @@ func (s Seal) Verify(root crypto.PublicKey) error {
 	if s.Statement.Type != TypeCheckpoint && s.Statement.Type != TypeReceipt {
 		return fmt.Errorf("%w: a statement of type %q", ErrSeal, s.Statement.Type)
 	}
-	if !verifySig(pub, digestOf(s.Statement), s.Signature) {
+	if digest, err := digestOf(s.Statement); err != nil || !verifySig(pub, digest, s.Signature) {
 		return fmt.Errorf("%w: the statement is not signed by the delegated key", ErrSeal)
 	}
 	if at := s.Statement.At; at.Before(d.NotBefore) || at.After(d.NotAfter) {
@@ -258,7 +260,11 @@ func (n *Notary) delegate(ctx context.Context, now time.Time) (*sealer, error) {
 	}
 	d := Delegation{Type: TypeDelegation, KeyID: root.URI(), PublicKey: base64.StdEncoding.EncodeToString(der),
 		NotBefore: now.Add(-clockSlack).UTC().Truncate(time.Second), NotAfter: now.Add(DelegationTTL).UTC().Truncate(time.Second)}
-	sig, err := root.SignContext(ctx, digestOf(d), crypto.SHA256)
+	digest, err := digestOf(d)
+	if err != nil {
+		return nil, err
+	}
+	sig, err := root.SignContext(ctx, digest, crypto.SHA256)
 	if err != nil {
 		return nil, fmt.Errorf("sign a delegation with the checkpoint key: %w", err)
 	}
@@ -275,7 +281,11 @@ func (n *Notary) Seal(ctx context.Context, typ, dep string, events ...Event) (Se
 	for i, e := range events {
 		st.Events[i] = PositionOf(e)
 	}
-	sig, err := ecdsa.SignASN1(rand.Reader, s.key, digestOf(st))
+	digest, err := digestOf(st)
+	if err != nil {
+		return Seal{}, err
+	}
+	sig, err := ecdsa.SignASN1(rand.Reader, s.key, digest)
 	if err != nil {
 		return Seal{}, err
 	}

@@ -53,6 +53,9 @@ type Lane struct {
 	HeadHash  string
 	Seal      *Seal
 	SealError string
+	// NoCheckpoints is set by a reader that keeps no checkpoints (an export): Verify does not
+	// ask its lanes for a signed one; anchors and receipts carry the proof instead.
+	NoCheckpoints bool
 }
 
 // LaneReader reads a lane of a deployment's log (store.Store).
@@ -71,18 +74,25 @@ type options struct {
 
 // WithKey checks seals (the lanes' signed checkpoints, anchors, receipts) against root, the
 // checkpoint key's public key, and requires a signed checkpoint of every lane that has events
-// of the current hash version.
+// (but a lane of legacy events only, all older than LegacyUntil, and the lanes of a reader
+// that keeps no checkpoints: Lane.NoCheckpoints).
 func WithKey(root crypto.PublicKey) Option { return func(o *options) { o.root = root } }
 
-// WithAnchors compares each lane with its latest anchor outside the table (needs WithKey).
+// WithAnchors compares each lane with every one of its anchors outside the table (needs
+// WithKey).
 func WithAnchors(a AnchorReader) Option { return func(o *options) { o.anchors = a } }
 
 // WithReceipts checks that the events the receipts name are where the receipts say.
 func WithReceipts(rs []Seal) Option { return func(o *options) { o.receipts = rs } }
 
-// anchorsRead is how many of a lane's newest anchors are read: the newest that verifies
-// counts, the others that do not are reported.
-const anchorsRead = 4
+// LegacyUntil is the day hash version HashJCS was introduced (it is a variable only because a
+// time cannot be a constant). Nothing writes a HashLegacy event from then on, and a HashLegacy
+// event has no seal to ask for: so, with WithKey, a lane needs a signed checkpoint unless all
+// its events are HashLegacy and dated before LegacyUntil (a lane of an old deployment that
+// nothing has written to since, which must not turn into a false alarm), and a HashLegacy
+// event dated from LegacyUntil on, or after a HashJCS event of its lane, is reported altered:
+// a lane rewritten with the legacy hash to do without the seal.
+var LegacyUntil = time.Date(2026, 12, 3, 0, 0, 0, 0, time.UTC)
 
 // Verify walks every lane of deployment dep's event log (lanes 0..lanes-1) and reports every
 // problem (VerifyLane), and how many events it checked. With options it also checks the seals,
@@ -103,13 +113,15 @@ func Verify(ctx context.Context, r LaneReader, dep string, lanes int, opts ...Op
 		lane.Number = n
 		read[n] = lane
 		total += len(lane.Events)
-		var anchors [][]byte
-		if o.anchors != nil {
-			if anchors, err = o.anchors.LatestAnchors(ctx, dep, n, anchorsRead); err != nil {
-				return nil, 0, fmt.Errorf("read anchors: %w", err)
+		found, c := verifyLane(dep, lane, o)
+		problems = append(problems, found...)
+		if o.anchors != nil && o.root != nil {
+			found, err := checkAnchors(ctx, dep, lane, c, o)
+			if err != nil {
+				return nil, 0, err
 			}
+			problems = append(problems, found...)
 		}
-		problems = append(problems, verifyLane(dep, lane, o, anchors)...)
 	}
 	problems = append(problems, crossCheck(read)...)
 	problems = append(problems, checkReceipts(dep, read, o)...)
@@ -122,10 +134,21 @@ func VerifyLane(dep string, l Lane, opts ...Option) []Problem {
 	for _, opt := range opts {
 		opt(&o)
 	}
-	return verifyLane(dep, l, o, nil)
+	out, _ := verifyLane(dep, l, o)
+	return out
 }
 
-func verifyLane(dep string, l Lane, o options, anchors [][]byte) []Problem {
+// chain is what verifyLane found of a lane, for checkAnchors.
+type chain struct {
+	bySeq  map[int64]Event
+	maxSeq int64
+	// sealed is the position of the lane's genuine signed checkpoint (nil if none);
+	// unsealed is set when a signed checkpoint was required and missing (reported).
+	sealed   *Position
+	unsealed bool
+}
+
+func verifyLane(dep string, l Lane, o options) ([]Problem, chain) {
 	var out []Problem
 	add := func(kind string, seq int64, format string, args ...any) {
 		out = append(out, Problem{Kind: kind, Lane: l.Number, Seq: seq, Detail: fmt.Sprintf(format, args...)})
@@ -135,7 +158,7 @@ func verifyLane(dep string, l Lane, o options, anchors [][]byte) []Problem {
 	}
 	bySeq := make(map[int64]Event, len(l.Events))
 	var maxSeq int64
-	current := false // an event of the current hash version is in the lane
+	needSeal := false // an event that a signed checkpoint must cover is in the lane
 	for i, e := range l.Events {
 		if e.Seq <= maxSeq {
 			add(ProblemReordered, e.Seq, "is out of order: it is stored after event %d", maxSeq)
@@ -145,7 +168,7 @@ func verifyLane(dep string, l Lane, o options, anchors [][]byte) []Problem {
 		}
 		bySeq[e.Seq] = e
 		maxSeq = max(maxSeq, e.Seq)
-		current = current || e.V >= HashJCS
+		needSeal = needSeal || e.V != HashLegacy || !e.At.Before(LegacyUntil)
 		switch want := hashOf(l, i); {
 		case want == "":
 			add(ProblemAltered, e.Seq, "has hash version %d, which this verifier does not know", e.V)
@@ -153,36 +176,41 @@ func verifyLane(dep string, l Lane, o options, anchors [][]byte) []Problem {
 			add(ProblemAltered, e.Seq, "was altered: its hash does not match its content")
 		}
 	}
-	for seq := int64(1); seq <= maxSeq; seq++ {
-		if _, ok := bySeq[seq]; !ok {
-			from := seq
-			for seq+1 <= maxSeq && !has(bySeq, seq+1) {
-				seq++
-			}
-			if from == seq {
-				add(ProblemDeleted, from, "event %d is missing", from)
-			} else {
-				add(ProblemDeleted, from, "events %d to %d are missing", from, seq)
-			}
+	// The sequence numbers in order (not every number up to the highest: an event's number
+	// is whatever the table says).
+	seqs := make([]int64, 0, len(bySeq))
+	for seq := range bySeq {
+		if seq >= 1 {
+			seqs = append(seqs, seq)
 		}
 	}
-	for seq := int64(1); seq <= maxSeq; seq++ {
-		e, ok := bySeq[seq]
-		if !ok {
-			continue
+	sort.Slice(seqs, func(i, j int) bool { return seqs[i] < seqs[j] })
+	last := int64(0)
+	for _, seq := range seqs {
+		switch from, to := last+1, seq-1; {
+		case from == to:
+			add(ProblemDeleted, from, "event %d is missing", from)
+		case from < to:
+			add(ProblemDeleted, from, "events %d to %d are missing", from, to)
 		}
+		last = seq
+	}
+	jcs := false // a HashJCS event came before in the lane
+	for _, seq := range seqs {
+		e := bySeq[seq]
 		prev := Genesis
 		if seq > 1 {
-			p, ok := bySeq[seq-1]
-			if !ok {
-				continue // reported missing
-			}
-			prev = p.Hash
+			prev = bySeq[seq-1].Hash // "" when it is missing (reported)
 		}
-		if e.PrevHash != prev {
+		if prev != "" && e.PrevHash != prev {
 			add(ProblemAltered, seq, "does not link to the event before it: one of them was changed")
 		}
+		if e.V == HashLegacy && (jcs || !e.At.Before(LegacyUntil)) {
+			add(ProblemAltered, seq, "has the legacy hash version, which nothing writes after a version %d event nor since %s: the lane was rewritten with the legacy hash", HashJCS, LegacyUntil.Format(time.DateOnly))
+		}
+		jcs = jcs || e.V >= HashJCS
 	}
+	c := chain{bySeq: bySeq, maxSeq: maxSeq}
 	// The plain checkpoint: it reveals events removed from the end by someone who did not
 	// move it too.
 	if maxSeq < l.HeadSeq {
@@ -191,16 +219,16 @@ func verifyLane(dep string, l Lane, o options, anchors [][]byte) []Problem {
 		add(ProblemAltered, l.HeadSeq, "is not the event the chain's checkpoint recorded")
 	}
 	if o.root == nil {
-		return out
+		return out, c
 	}
 	// The signed checkpoint: someone who can write the table cannot make one.
-	var sealed *Position
 	switch {
 	case l.SealError != "":
 		add(ProblemSeal, 0, "the lane's signed checkpoint does not decode: %s", l.SealError)
 	case l.Seal == nil:
-		if current || len(anchors) > 0 {
+		if needSeal && !l.NoCheckpoints {
 			add(ProblemSeal, 0, "the lane's checkpoint is not signed: it was written by someone who cannot use the checkpoint key")
+			c.unsealed = true
 		}
 	default:
 		p, err := checkpointOf(*l.Seal, o.root, dep, l.Number)
@@ -208,29 +236,67 @@ func verifyLane(dep string, l Lane, o options, anchors [][]byte) []Problem {
 			add(ProblemSeal, 0, "the lane's signed checkpoint is not genuine: %v", err)
 			break
 		}
-		sealed = &p
+		c.sealed = &p
 		checkAt(add, bySeq, maxSeq, p, ProblemDeleted, "the signed checkpoint")
 	}
-	// The newest anchor outside the table that verifies.
-	for _, raw := range anchors {
+	return out, c
+}
+
+// checkAnchors compares lane l with every one of its anchors outside the table. Each anchor's
+// name gives the sequence number and hash of the event it recorded (AnchorName), and only the
+// signer can create names where anchors are kept: a name that agrees with the chain needs no
+// reading. The newest anchor, every anchor whose name disagrees with the chain (read for the
+// evidence: its seal) and every anchor whose name has no hash (written before names had one)
+// are read and their seals checked. An older anchor the chain contradicts is a lane rewritten
+// under the anchors, even when the signer has since sealed and anchored on top of it.
+func checkAnchors(ctx context.Context, dep string, l Lane, c chain, o options) ([]Problem, error) {
+	names, err := o.anchors.AnchorNames(ctx, dep, l.Number)
+	if err != nil {
+		return nil, fmt.Errorf("list anchors: %w", err)
+	}
+	var out []Problem
+	add := func(kind string, seq int64, format string, args ...any) {
+		out = append(out, Problem{Kind: kind, Lane: l.Number, Seq: seq, Detail: fmt.Sprintf(format, args...)})
+	}
+	if len(names) > 0 && l.Seal == nil && l.SealError == "" && !l.NoCheckpoints && !c.unsealed {
+		add(ProblemSeal, 0, "the lane's checkpoint is not signed, but the lane has anchors outside the table: it was written by someone who cannot use the checkpoint key")
+	}
+	newest := true // no genuine anchor read yet
+	for i, name := range names {
+		seq, hash, ok := parseAnchorName(name)
+		if !ok {
+			add(ProblemSeal, 0, "%s is not the name of an anchor", name)
+			continue
+		}
+		if e, ok := c.bySeq[seq]; i > 0 && hash != "" && ok && e.Hash == hash {
+			continue // the chain has the event the anchor recorded
+		}
+		raw, err := o.anchors.ReadAnchor(ctx, name)
+		if err != nil {
+			return nil, fmt.Errorf("read anchor %s: %w", name, err)
+		}
 		var s Seal
 		if err := json.Unmarshal(raw, &s); err != nil {
-			add(ProblemSeal, 0, "an anchor outside the table does not decode: %v", err)
+			add(ProblemSeal, seq, "the anchor %s outside the table does not decode: %v", name, err)
 			continue
 		}
 		p, err := checkpointOf(s, o.root, dep, l.Number)
 		if err != nil {
-			add(ProblemSeal, 0, "an anchor outside the table is not genuine: %v", err)
+			add(ProblemSeal, seq, "the anchor %s outside the table is not genuine: %v", name, err)
+			continue
+		}
+		if p.Seq != seq || (hash != "" && p.Hash != hash) {
+			add(ProblemSeal, seq, "the anchor %s outside the table is not the checkpoint its name says", name)
 			continue
 		}
 		when := s.Statement.At.UTC().Format(time.RFC3339)
-		if sealed != nil && sealed.Seq < p.Seq {
-			add(ProblemRollback, p.Seq, "the lane's signed checkpoint is at %d, behind the anchor made outside the table at %s for event %d: the checkpoint was moved back", sealed.Seq, when, p.Seq)
+		if newest && c.sealed != nil && c.sealed.Seq < p.Seq {
+			add(ProblemRollback, p.Seq, "the lane's signed checkpoint is at %d, behind the anchor made outside the table at %s for event %d: the checkpoint was moved back", c.sealed.Seq, when, p.Seq)
 		}
-		checkAt(add, bySeq, maxSeq, p, ProblemRollback, "the anchor made outside the table at "+when)
-		break
+		newest = false
+		checkAt(add, c.bySeq, c.maxSeq, p, ProblemRollback, "the anchor made outside the table at "+when)
 	}
-	return out
+	return out, nil
 }
 
 // checkAt reports whether the event at p is the one that what (a checkpoint, an anchor, a
@@ -246,8 +312,6 @@ func checkAt(add func(string, int64, string, ...any), bySeq map[int64]Event, max
 		add(ProblemAltered, p.Seq, "is not the event %s recorded: the lane was rewritten", what)
 	}
 }
-
-func has(m map[int64]Event, seq int64) bool { _, ok := m[seq]; return ok }
 
 // hashOf is the hash event i of l should have: from its JSON as read when the lane has it.
 func hashOf(l Lane, i int) string {

@@ -4,12 +4,16 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
+
+	"github.com/aws/smithy-go"
 
 	"github.com/opensignum/signum/lib/audit"
 )
@@ -31,9 +35,10 @@ const anchorPrefix = "anchors/"
 const maxAnchor = 64 << 10
 
 // S3Anchors keeps the event log's anchors (audit.Anchors) as objects of an S3 bucket with
-// Object Lock: "anchors/<deployment>/<lane>/<MaxInt64-seq>.json" (audit.AnchorName), so that
-// the newest anchor of a lane is the first listed. The bucket's default retention keeps each
-// object from being deleted or overwritten, and its policy lets only the signer write.
+// Object Lock: "anchors/<deployment>/<lane>/<MaxInt64-seq>-<hash>.json" (audit.AnchorName),
+// so that the newest anchor of a lane is the first listed and a listing gives every anchored
+// event's sequence number and hash. The bucket's default retention keeps each object from
+// being deleted or overwritten, and its policy lets only the signer write.
 type S3Anchors struct {
 	s3     S3
 	bucket string
@@ -43,7 +48,8 @@ type S3Anchors struct {
 func NewS3Anchors(c S3, bucket string) *S3Anchors { return &S3Anchors{s3: c, bucket: bucket} }
 
 // PutAnchor writes s, a lane's checkpoint, with a SHA-256 checksum (which S3 requires of
-// writes to an Object Lock bucket).
+// writes to an Object Lock bucket), once: the write is conditional on no object of that name
+// (If-None-Match: *), and an anchor already there is kept.
 func (a *S3Anchors) PutAnchor(ctx context.Context, s audit.Seal) error {
 	if len(s.Statement.Events) != 1 {
 		return fmt.Errorf("put anchor: an anchor is a checkpoint of one event")
@@ -53,32 +59,49 @@ func (a *S3Anchors) PutAnchor(ctx context.Context, s audit.Seal) error {
 	if err != nil {
 		return err
 	}
-	_, err = a.s3.PutObject(ctx, &s3.PutObjectInput{Bucket: &a.bucket, Key: aws.String(anchorPrefix + audit.AnchorName(s.Statement.DeploymentID, p.Lane, p.Seq)),
-		Body: bytes.NewReader(body), ContentType: aws.String("application/json"), ChecksumAlgorithm: s3types.ChecksumAlgorithmSha256})
+	_, err = a.s3.PutObject(ctx, &s3.PutObjectInput{Bucket: &a.bucket, Key: aws.String(anchorPrefix + audit.AnchorName(s.Statement.DeploymentID, p.Lane, p.Seq, p.Hash)),
+		Body: bytes.NewReader(body), ContentType: aws.String("application/json"), ChecksumAlgorithm: s3types.ChecksumAlgorithmSha256,
+		IfNoneMatch: aws.String("*")})
+	var apiErr smithy.APIError
+	if errors.As(err, &apiErr) && apiErr.ErrorCode() == "PreconditionFailed" {
+		return nil // written before
+	}
 	if err != nil {
 		return unavailable("put anchor", err)
 	}
 	return nil
 }
 
-// LatestAnchors reads the newest n anchors of a lane (one listing, then one read each).
-func (a *S3Anchors) LatestAnchors(ctx context.Context, dep string, lane, n int) ([][]byte, error) {
-	out, err := a.s3.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: &a.bucket, Prefix: aws.String(anchorPrefix + audit.AnchorPrefix(dep, lane)), MaxKeys: aws.Int32(int32(n))})
+// anchorPage is how many names a listing of anchors asks for at a time (S3's most).
+const anchorPage = 1000
+
+// AnchorNames lists every anchor of a lane, newest first, a page of names at a time.
+func (a *S3Anchors) AnchorNames(ctx context.Context, dep string, lane int) ([]string, error) {
+	pages := s3.NewListObjectsV2Paginator(a.s3, &s3.ListObjectsV2Input{Bucket: &a.bucket,
+		Prefix: aws.String(anchorPrefix + audit.AnchorPrefix(dep, lane)), MaxKeys: aws.Int32(anchorPage)})
+	var names []string
+	for pages.HasMorePages() {
+		page, err := pages.NextPage(ctx)
+		if err != nil {
+			return nil, unavailable("list anchors", err)
+		}
+		for _, o := range page.Contents {
+			names = append(names, strings.TrimPrefix(aws.ToString(o.Key), anchorPrefix))
+		}
+	}
+	return names, nil
+}
+
+// ReadAnchor reads the anchor called name (at most maxAnchor bytes of it).
+func (a *S3Anchors) ReadAnchor(ctx context.Context, name string) ([]byte, error) {
+	obj, err := a.s3.GetObject(ctx, &s3.GetObjectInput{Bucket: &a.bucket, Key: aws.String(anchorPrefix + name)})
 	if err != nil {
-		return nil, unavailable("list anchors", err)
+		return nil, unavailable("get anchor", err)
 	}
-	var raws [][]byte
-	for _, o := range out.Contents {
-		obj, err := a.s3.GetObject(ctx, &s3.GetObjectInput{Bucket: &a.bucket, Key: o.Key})
-		if err != nil {
-			return nil, unavailable("get anchor", err)
-		}
-		raw, err := io.ReadAll(io.LimitReader(obj.Body, maxAnchor))
-		_ = obj.Body.Close()
-		if err != nil {
-			return nil, unavailable("read anchor", err)
-		}
-		raws = append(raws, raw)
+	defer obj.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(obj.Body, maxAnchor))
+	if err != nil {
+		return nil, unavailable("read anchor", err)
 	}
-	return raws, nil
+	return raw, nil
 }

@@ -117,10 +117,7 @@ func newInsider(t *testing.T, w *world) *insider {
 	// The anchors are written in the background: wait for the lane's last checkpoint.
 	last := in.receipts[len(in.receipts)-1].Statement.Events
 	for deadline := time.Now().Add(10 * time.Second); ; {
-		raws, err := parts.Anchors.LatestAnchors(ctx, d.ID, in.lane, 1)
-		if err != nil {
-			t.Fatal(err)
-		}
+		raws := anchorsOf(t, parts.Anchors, d.ID, in.lane, 1)
 		var a audit.Seal
 		if len(raws) == 1 && json.Unmarshal(raws[0], &a) == nil && a.Statement.Events[0].Seq >= last[len(last)-1].Seq {
 			break
@@ -131,6 +128,25 @@ func newInsider(t *testing.T, w *world) *insider {
 		time.Sleep(20 * time.Millisecond)
 	}
 	return in
+}
+
+// anchorsOf reads the newest n anchors of lane of dep.
+func anchorsOf(t *testing.T, a audit.AnchorReader, dep string, lane, n int) [][]byte {
+	t.Helper()
+	ctx := context.Background()
+	names, err := a.AnchorNames(ctx, dep, lane)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var raws [][]byte
+	for _, name := range names[:min(n, len(names))] {
+		raw, err := a.ReadAnchor(ctx, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raws = append(raws, raw)
+	}
+	return raws
 }
 
 // rewrite does what the insider did: it deletes the hidden request's decision and completion,
