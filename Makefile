@@ -9,14 +9,14 @@ FUNCTIONS := $(notdir $(wildcard functions/*))
 CGO_FUNCTIONS := console-certificates signer
 lambda_env = $(if $(filter $(1),$(CGO_FUNCTIONS)),CGO_ENABLED=1 GOOS=linux GOARCH=amd64,$(LAMBDA_ENV))
 
-.PHONY: run test vet fmt-check deadcode test-aws build clean fuzz bench softhsm tools demo
+.PHONY: run test vet fmt-check deadcode lint-template test-aws build clean fuzz bench softhsm tools demo
 
 ## run: the whole service locally on the embedded stand-ins (no Docker, no AWS account)
 run:
 	$(GO) run ./cmd/signum-local
 
 ## test: vet, formatting, and every test (fuzz targets run their seed corpus)
-test: vet fmt-check deadcode softhsm tools
+test: vet fmt-check deadcode lint-template softhsm tools
 	SIGNUM_REQUIRE_SOFTHSM=1 SIGNUM_REQUIRE_TOOLS=1 $(GO) test -count=1 ./...
 	# the no-cgo build (Lambda functions without PKCS#11): the key packages' tests, stub included
 	CGO_ENABLED=0 $(GO) test -count=1 ./lib/keys/...
@@ -43,6 +43,11 @@ DEADCODE := golang.org/x/tools/cmd/deadcode@v0.52.0
 deadcode:
 	@out=$$($(GO) run $(DEADCODE) -test ./...); \
 	if [ -n "$$out" ]; then echo "unused code:"; echo "$$out"; exit 1; fi
+
+## lint-template: cfn-lint on template.yaml after the SAM transform (.cfnlintrc); installed when missing
+lint-template:
+	@command -v cfn-lint >/dev/null && python3 -c 'import samtranslator' 2>/dev/null || python3 -m pip install --quiet 'cfn-lint==1.51.0' 'aws-sam-translator==1.110.0'
+	cfn-lint template.yaml
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
