@@ -216,6 +216,17 @@ func TestTableMatchesStore(t *testing.T) {
 	if tbl.PointInTimeRecoverySpecification == nil || tbl.PointInTimeRecoverySpecification.PointInTimeRecoveryEnabled == nil || !*tbl.PointInTimeRecoverySpecification.PointInTimeRecoveryEnabled {
 		t.Error("point-in-time recovery is off")
 	}
+	// The data outlives the stack and a stray DeleteTable: retained, deletion-protected,
+	// encrypted.
+	if tbl.DeletionProtectionEnabled == nil || !*tbl.DeletionProtectionEnabled {
+		t.Error("deletion protection is off")
+	}
+	if tbl.SSESpecification == nil || !tbl.SSESpecification.SSEEnabled {
+		t.Error("server-side encryption is not set")
+	}
+	if p := tbl.AWSCloudFormationDeletionPolicy; p != "Retain" {
+		t.Errorf("deletion policy %q, want Retain", p)
+	}
 }
 
 // TestRoutersMatchTemplate builds every function and compares the routes its router serves
