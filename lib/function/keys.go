@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
@@ -27,23 +28,36 @@ func KeyRegistry(ctx context.Context, env Env) (*keys.Registry, error) {
 	}
 	backends := []keys.Backend{awskms.New(env.Clients.KMS, opts...)}
 	if env.Config.PKCS11Library != "" {
-		pin := env.Config.PKCS11PIN
-		if pin == "" {
-			var err error
-			if pin, err = secretPIN(ctx, env); err != nil {
-				return nil, err
-			}
-		}
-		cfg := pkcs11.Config{LibraryPath: env.Config.PKCS11Library, TokenLabel: env.Config.PKCS11Token, PIN: pin}
-		hsm, err := pkcs11.New(cfg)
-		if err != nil {
-			return nil, fmt.Errorf("PKCS#11 backend: %w", err)
-		}
-		// Which module and token this instance signs with (the PIN is redacted by LogValue).
-		env.Log.Info("PKCS#11 backend", slog.Any("pkcs11", cfg))
-		backends = append(backends, hsm)
+		// Opened when first needed, not at start: an HSM (or its PIN's secret) out of reach
+		// makes HSM keys answer 503 until it is back, instead of the function not starting.
+		backends = append(backends, keys.Lazy(pkcs11.Scheme, func(ctx context.Context) (keys.Backend, error) {
+			return openHSM(ctx, env)
+		}, HSMRetry, env.Now))
 	}
 	return keys.NewRegistry(backends...), nil
+}
+
+// HSMRetry is how often an HSM that could not be reached is tried again.
+const HSMRetry = 5 * time.Second
+
+// openHSM reads the PIN (Secrets Manager, or the local server's) and logs in to the token.
+func openHSM(ctx context.Context, env Env) (keys.Backend, error) {
+	pin := env.Config.PKCS11PIN
+	if pin == "" {
+		var err error
+		if pin, err = secretPIN(ctx, env); err != nil {
+			return nil, err
+		}
+	}
+	cfg := pkcs11.Config{LibraryPath: env.Config.PKCS11Library, TokenLabel: env.Config.PKCS11Token, PIN: pin}
+	hsm, err := pkcs11.New(cfg)
+	if err != nil {
+		env.Log.Warn("PKCS#11 backend not reachable", slog.Any("pkcs11", cfg), slog.String("error", err.Error()))
+		return nil, fmt.Errorf("PKCS#11 backend: %w", err)
+	}
+	// Which module and token this instance signs with (the PIN is redacted by LogValue).
+	env.Log.Info("PKCS#11 backend", slog.Any("pkcs11", cfg))
+	return hsm, nil
 }
 
 // secretPIN reads the HSM crypto user's PIN from Secrets Manager, once per cold start.
