@@ -17,7 +17,7 @@ func (nullBackend) Scheme() string { return "pkcs11" }
 func (nullBackend) Generate(context.Context, keys.GenerateRequest) (keys.Key, error) {
 	return nil, errors.New("generated")
 }
-func (nullBackend) Open(context.Context, string) (keys.Key, error)   { return nil, errors.New("opened") }
+func (nullBackend) Open(context.Context, string) (keys.Key, error) { return nil, errors.New("opened") }
 func (nullBackend) ScheduleDeletion(context.Context, string) error { return errors.New("deleted") }
 
 // A lazy backend that cannot be opened answers 503 with Retry-After, tries again only after
