@@ -9,11 +9,17 @@ FUNCTIONS := $(notdir $(wildcard functions/*))
 CGO_FUNCTIONS := console-certificates signer
 lambda_env = $(if $(filter $(1),$(CGO_FUNCTIONS)),CGO_ENABLED=1 GOOS=linux GOARCH=amd64,$(LAMBDA_ENV))
 
-.PHONY: run test vet fmt-check deadcode lint-template test-aws build clean fuzz bench softhsm tools demo
+.PHONY: run test vet fmt-check deadcode lint-template test-aws build clean fuzz bench softhsm tools demo invoke
 
 ## run: the whole service locally on the embedded stand-ins (no Docker, no AWS account)
 run:
 	$(GO) run ./cmd/signum-local
+
+## invoke: one function's handler with an event, against the stack `make run` is running (what
+## `sam local invoke -e` does, without Docker): make invoke FUNCTION=health EVENT=events/health/get.json
+invoke:
+	@test -n "$(FUNCTION)" -a -n "$(EVENT)" || { echo "usage: make invoke FUNCTION=<functions/ directory> EVENT=<events/ file>"; exit 2; }
+	@$(GO) run ./cmd/signum-invoke -function $(FUNCTION) -event $(EVENT)
 
 ## test: vet, formatting, and every test (fuzz targets run their seed corpus)
 test: vet fmt-check deadcode lint-template softhsm tools

@@ -181,6 +181,12 @@ func (s *Server) start(ctx context.Context, o Options) error {
 	if s.OperatorSecret, err = operatorSecret(o.DataDir); err != nil {
 		return err
 	}
+	if o.DataDir != "" {
+		// For make invoke: the configuration the functions run with, for other processes.
+		if err := writeStackFile(o.DataDir, s.Config); err != nil {
+			return err
+		}
+	}
 	secret := s.OperatorSecret
 	s.Gateway, err = apigw.NewGateway(s.Template, handlers, apigw.Options{
 		Region: devstack.Region, AccountID: devstack.AccountID, Log: o.Log,

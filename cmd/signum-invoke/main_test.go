@@ -1,0 +1,53 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/opensignum/signum/lib/function"
+	"github.com/opensignum/signum/lib/local"
+)
+
+// make invoke runs a function's handler with an events/ fixture against a running local
+// server, from another process's point of view: only the data directory is shared.
+func TestInvokeAgainstTheRunningStack(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	dir := t.TempDir()
+	srv, err := local.Start(ctx, local.Options{Addr: "127.0.0.1:0", TLSAddr: "127.0.0.1:0", DataDir: dir, Log: function.NewLogger(io.Discard, "error")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	for _, name := range []string{"health", "HealthFunction"} {
+		var out bytes.Buffer
+		if err := run(ctx, []string{"-function", name, "-event", "../../events/health/get.json", "-data-dir", dir}, &out); err != nil {
+			t.Fatalf("ok/%s: %v", name, err)
+		}
+		var resp struct {
+			StatusCode int
+			Body       string
+		}
+		if err := json.Unmarshal(out.Bytes(), &resp); err != nil || resp.StatusCode != 200 || !strings.Contains(resp.Body, `"status":"ok"`) {
+			t.Fatalf("ok/%s: %v %s", name, err, out.String())
+		}
+	}
+	for name, c := range map[string]struct {
+		args []string
+		want string
+	}{
+		"unknown function": {[]string{"-function", "nope", "-event", "../../events/health/get.json", "-data-dir", dir}, "the functions are"},
+		"no stack":         {[]string{"-function", "health", "-event", "../../events/health/get.json", "-data-dir", t.TempDir()}, "make run"},
+		"not an event":     {[]string{"-function", "health", "-event", "main.go", "-data-dir", dir}, "not an API Gateway"},
+		"no arguments":     {nil, "usage"},
+	} {
+		if err := run(ctx, c.args, io.Discard); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("fail/%s: %v", name, err)
+		}
+	}
+}

@@ -1,0 +1,94 @@
+package local
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/opensignum/signum/lib/edge"
+	"github.com/opensignum/signum/lib/function"
+)
+
+// StackFile is the file in the data directory where a running local server keeps the
+// configuration its functions run with (endpoints of the stand-ins, table, keys, the local
+// SoftHSM token), so that Invoke can run a function against it from another process. It is
+// the user's alone (0600), as is everything in the data directory.
+const StackFile = "stack.json"
+
+// writeStackFile keeps cfg in dataDir/StackFile.
+func writeStackFile(dataDir string, cfg function.Config) error {
+	raw, err := json.MarshalIndent(cfg, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dataDir, StackFile), raw, 0o600)
+}
+
+// FunctionID is the template's logical id of a function named by its logical id
+// ("PortalAuthFunction") or its functions/ directory ("portal-auth").
+func FunctionID(name string) (string, error) {
+	if _, ok := Builds[name]; ok {
+		return name, nil
+	}
+	for id := range Builds {
+		if functionDir(id) == name {
+			return id, nil
+		}
+	}
+	var names []string
+	for id := range Builds {
+		names = append(names, functionDir(id))
+	}
+	sort.Strings(names)
+	return "", fmt.Errorf("no function %q; the functions are %s", name, strings.Join(names, ", "))
+}
+
+// functionDir is the functions/ directory of a logical id: PortalAuthFunction → portal-auth.
+func functionDir(id string) string {
+	var b strings.Builder
+	for i, r := range strings.TrimSuffix(id, "Function") {
+		if r >= 'A' && r <= 'Z' {
+			if i > 0 {
+				b.WriteByte('-')
+			}
+			r += 'a' - 'A'
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// Invoke runs function id's Lambda handler once with event (an API Gateway HTTP API v2 event,
+// as in events/), against the stack a local server running on dataDir keeps in its
+// StackFile: what `sam local invoke -e` does, without Docker, on the embedded stand-ins.
+func Invoke(ctx context.Context, dataDir, id string, event []byte) (events.APIGatewayV2HTTPResponse, error) {
+	raw, err := os.ReadFile(filepath.Join(dataDir, StackFile))
+	if err != nil {
+		return events.APIGatewayV2HTTPResponse{}, fmt.Errorf("no running local stack (start it with make run): %w", err)
+	}
+	var cfg function.Config
+	if err := json.Unmarshal(raw, &cfg); err != nil {
+		return events.APIGatewayV2HTTPResponse{}, fmt.Errorf("%s: %w", StackFile, err)
+	}
+	var ev events.APIGatewayV2HTTPRequest
+	if err := json.Unmarshal(event, &ev); err != nil {
+		return events.APIGatewayV2HTTPResponse{}, fmt.Errorf("the event is not an API Gateway HTTP API (v2) event: %w", err)
+	}
+	clients, err := function.NewClients(ctx, cfg)
+	if err != nil {
+		return events.APIGatewayV2HTTPResponse{}, err
+	}
+	env := function.Env{Config: cfg, Clients: clients, Log: function.NewLogger(os.Stderr, "info"), Now: time.Now}
+	h, err := Builds[id](ctx, env)
+	if err != nil {
+		return events.APIGatewayV2HTTPResponse{}, fmt.Errorf("build %s: %w", id, err)
+	}
+	return edge.Lambda(h)(ctx, ev)
+}
