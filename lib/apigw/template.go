@@ -167,8 +167,10 @@ func (t *Template) Serverless(logicalID string) (*serverless.Function, error) {
 	return t.CF.GetServerlessFunctionWithName(logicalID)
 }
 
-// dropUnknownToGoformation removes HttpApi Auth.EnableIamAuthorizer, a SAM property newer than
-// goformation v7.14.9's schema (which refuses unknown fields), and reports whether it was true.
+// dropUnknownToGoformation removes the SAM properties newer than goformation v7.14.9's schema
+// (which refuses unknown fields): HttpApi Auth.EnableIamAuthorizer, whose value it reports,
+// HttpApi AccessLogSettings (goformation spells it AccessLogSetting) and Function LoggingConfig
+// (the local server logs to stdout; TestOperable checks them on the transformed template).
 // It edits the YAML node tree, so CloudFormation tags (!Ref, !Sub, ...) survive re-encoding.
 func dropUnknownToGoformation(src []byte) ([]byte, bool, error) {
 	var doc yaml.Node
@@ -179,9 +181,14 @@ func dropUnknownToGoformation(src []byte) ([]byte, bool, error) {
 	resources := mapValue(docRoot(&doc), "Resources")
 	for i := 0; resources != nil && i+1 < len(resources.Content); i += 2 {
 		res := resources.Content[i+1]
+		if t := mapValue(res, "Type"); t != nil && t.Value == "AWS::Serverless::Function" {
+			dropKey(mapValue(res, "Properties"), "LoggingConfig")
+			continue
+		}
 		if t := mapValue(res, "Type"); t == nil || t.Value != "AWS::Serverless::HttpApi" {
 			continue
 		}
+		dropKey(mapValue(res, "Properties"), "AccessLogSettings")
 		auth := mapValue(mapValue(res, "Properties"), "Auth")
 		if auth == nil {
 			continue
@@ -199,6 +206,16 @@ func dropUnknownToGoformation(src []byte) ([]byte, bool, error) {
 		return nil, false, fmt.Errorf("re-encode template: %w", err)
 	}
 	return out, enabled, nil
+}
+
+// dropKey removes key from mapping node m.
+func dropKey(m *yaml.Node, key string) {
+	for j := 0; m != nil && m.Kind == yaml.MappingNode && j+1 < len(m.Content); j += 2 {
+		if m.Content[j].Value == key {
+			m.Content = append(m.Content[:j], m.Content[j+2:]...)
+			return
+		}
+	}
 }
 
 func docRoot(doc *yaml.Node) *yaml.Node {
