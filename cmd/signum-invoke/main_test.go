@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -24,6 +26,21 @@ func TestInvokeAgainstTheRunningStack(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer srv.Close()
+	// sam local's environment points every function at this server's stand-ins, with local
+	// credentials: nothing reaches real AWS.
+	raw, err := os.ReadFile(filepath.Join(dir, local.SAMEnvFile))
+	var samEnv struct{ Parameters map[string]string }
+	if err != nil || json.Unmarshal(raw, &samEnv) != nil {
+		t.Fatalf("sam local environment: %v %s", err, raw)
+	}
+	for _, k := range []string{"AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL_KMS", "AWS_ENDPOINT_URL_S3"} {
+		if v := samEnv.Parameters[k]; !strings.HasPrefix(v, "http://host.docker.internal:") {
+			t.Errorf("sam local's %s is %q, not this server's stand-in", k, v)
+		}
+	}
+	if p := samEnv.Parameters; p["AWS_ACCESS_KEY_ID"] != "local" || p["TABLE_NAME"] != srv.Config.TableName || p["TOKEN_KEY_ID"] == "" {
+		t.Errorf("sam local's environment: %v", p)
+	}
 	for _, name := range []string{"health", "HealthFunction"} {
 		var out bytes.Buffer
 		if err := run(ctx, []string{"-function", name, "-event", "../../events/health/get.json", "-data-dir", dir}, &out); err != nil {

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"sort"
 	"strings"
 	"time"
 
@@ -125,6 +126,45 @@ func DefaultLimits() Limits {
 		LoginPerAccount:  ratelimit.Limit{N: 10, Per: time.Minute},
 		LoginPerAddress:  ratelimit.Limit{N: 60, Per: time.Minute},
 	}
+}
+
+// EnvVars are the environment variables from which FromEnv reads c back: what a function
+// deployed elsewhere (sam local, a container) needs to run with c. Static credentials become
+// AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, which the SDK reads; a PKCS#11 PIN given
+// directly (the local server's) is not carried: in AWS it comes from its secret.
+func EnvVars(c Config) map[string]string {
+	vars := map[string]string{
+		"AWS_REGION": c.Region, "TABLE_NAME": c.TableName, "SERVICE_KEY_ID": c.ServiceKeyID, "TOKEN_KEY_ID": c.TokenKeyID,
+		"AWS_ENDPOINT_URL_DYNAMODB": c.DynamoDBEndpoint, "AWS_ENDPOINT_URL_KMS": c.KMSEndpoint, "AWS_ENDPOINT_URL_S3": c.S3Endpoint,
+		"LOG_LEVEL": c.LogLevel, "OPERATOR_ACCOUNT_ID": c.OperatorAccountID, "SIGNUM_STACK": c.Stack,
+		"PKCS11_LIBRARY": c.PKCS11Library, "PKCS11_TOKEN_LABEL": c.PKCS11Token, "PKCS11_PIN_SECRET": c.PKCS11PINSecret,
+		"DEPLOYMENT_DOMAIN_SUFFIX": c.DeploymentDomainSuffix, "SIGNER_DOMAIN_SUFFIX": c.SignerDomainSuffix,
+		"SIGNUM_CHECKPOINT_KEY": c.CheckpointKeyID, "SIGNUM_ANCHOR_BUCKET": c.AnchorBucket,
+		"AWS_ACCESS_KEY_ID": c.StaticAccessKey, "AWS_SECRET_ACCESS_KEY": c.StaticSecretKey,
+		"SIGNING_CALLER_RATE_LIMIT": limitString(c.Limits.SigningPerCaller),
+		"LOGIN_ACCOUNT_RATE_LIMIT":  limitString(c.Limits.LoginPerAccount),
+		"LOGIN_ADDRESS_RATE_LIMIT":  limitString(c.Limits.LoginPerAddress),
+	}
+	plans := make([]string, 0, len(c.Limits.SigningPerPlan))
+	for plan, l := range c.Limits.SigningPerPlan {
+		plans = append(plans, plan+"="+limitString(l))
+	}
+	sort.Strings(plans)
+	vars["SIGNING_RATE_LIMITS"] = strings.Join(plans, ",")
+	for k, v := range vars {
+		if v == "" {
+			delete(vars, k)
+		}
+	}
+	return vars
+}
+
+// limitString is l as ParseLimit reads it ("off" for none).
+func limitString(l ratelimit.Limit) string {
+	if l.Off() {
+		return "off"
+	}
+	return l.String()
 }
 
 // limitsFromEnv is DefaultLimits with what the environment sets instead.

@@ -43,3 +43,31 @@ func TestLimitsFromEnv(t *testing.T) {
 		})
 	}
 }
+
+// EnvVars is what FromEnv reads a configuration back from: the variables a function run
+// elsewhere (sam local) needs to use the same stand-ins and limits.
+func TestEnvVarsRoundTrip(t *testing.T) {
+	want := function.Config{Region: "us-east-1", TableName: "signum", ServiceKeyID: "alias/s", TokenKeyID: "alias/t",
+		DynamoDBEndpoint: "http://host.docker.internal:4001", KMSEndpoint: "http://host.docker.internal:4002", S3Endpoint: "http://host.docker.internal:4003",
+		LogLevel: "debug", OperatorAccountID: "000000000000", Stack: "local", PKCS11Library: "/opt/lib.so", PKCS11Token: "signum", PKCS11PINSecret: "arn:aws:secretsmanager:us-east-1:000000000000:secret:pin-AbCdEf",
+		DeploymentDomainSuffix: "localhost", SignerDomainSuffix: "mtls.localhost", CheckpointKeyID: "arn:aws:kms:us-east-1:000000000000:key/x", AnchorBucket: "anchors",
+		AnchorEvery: function.DefaultAnchorEvery,
+		Limits: function.Limits{SigningPerPlan: map[string]ratelimit.Limit{"trial": {N: 64, Per: time.Second}, "enterprise": {}},
+			SigningPerCaller: ratelimit.Limit{N: 5, Per: time.Minute}, LoginPerAccount: ratelimit.Limit{N: 3, Per: time.Hour}}}
+	vars := function.EnvVars(want)
+	for k, v := range vars {
+		t.Setenv(k, v)
+	}
+	got, err := function.FromEnv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("read back %+v\nwant      %+v\nfrom %v", got, want, vars)
+	}
+	withKeys := want
+	withKeys.StaticAccessKey, withKeys.StaticSecretKey = "local", "secret"
+	if v := function.EnvVars(withKeys); v["AWS_ACCESS_KEY_ID"] != "local" || v["AWS_SECRET_ACCESS_KEY"] != "secret" {
+		t.Errorf("static credentials are not carried: %v", v)
+	}
+}

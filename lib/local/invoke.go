@@ -22,13 +22,30 @@ import (
 // the user's alone (0600), as is everything in the data directory.
 const StackFile = "stack.json"
 
-// writeStackFile keeps cfg in dataDir/StackFile.
+// SAMEnvFile is the file in the data directory with the environment variables, in the form
+// `sam local invoke --env-vars` reads ({"Parameters": {...}}), that point every function at
+// this server's stand-ins as a container sees them (host.docker.internal), with the local
+// credentials: a function run by sam local never reaches real AWS.
+const SAMEnvFile = "sam-env.json"
+
+// writeStackFile keeps cfg in dataDir/StackFile, and its environment for sam local in
+// dataDir/SAMEnvFile.
 func writeStackFile(dataDir string, cfg function.Config) error {
 	raw, err := json.MarshalIndent(cfg, "", "  ")
 	if err != nil {
 		return err
 	}
-	return os.WriteFile(filepath.Join(dataDir, StackFile), raw, 0o600)
+	if err := os.WriteFile(filepath.Join(dataDir, StackFile), raw, 0o600); err != nil {
+		return err
+	}
+	vars := function.EnvVars(cfg)
+	for _, k := range []string{"AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL_KMS", "AWS_ENDPOINT_URL_S3"} {
+		vars[k] = strings.Replace(vars[k], "127.0.0.1", "host.docker.internal", 1)
+	}
+	if raw, err = json.MarshalIndent(map[string]map[string]string{"Parameters": vars}, "", "  "); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dataDir, SAMEnvFile), raw, 0o600)
 }
 
 // FunctionID is the template's logical id of a function named by its logical id
