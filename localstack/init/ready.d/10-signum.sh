@@ -1,8 +1,10 @@
 #!/bin/bash
 # LocalStack "ready" hook: creates what template.yaml gives the functions in AWS, the table
-# (Resources.Table) and the service key (Resources.ServiceKey, ServiceKeyAlias), so that
+# (Resources.Table), the service, token and checkpoint keys and the anchor bucket, so that
 # functions and the AWS CLI can be pointed at this LocalStack with
-#   TABLE_NAME=${SIGNUM_TABLE:-signum} SERVICE_KEY_ID=alias/signum-service.
+#   TABLE_NAME=${SIGNUM_TABLE:-signum} SERVICE_KEY_ID=alias/signum-service
+#   TOKEN_KEY_ID=alias/signum-token SIGNUM_CHECKPOINT_KEY=alias/signum-checkpoint
+#   SIGNUM_ANCHOR_BUCKET=signum-anchors.
 # The store's integration tests (make test-aws) need none of it: each makes its own table.
 #
 # Idempotent: what exists is left alone, so the script can be run again by hand:
@@ -11,7 +13,6 @@
 set -euo pipefail
 
 table="${SIGNUM_TABLE:-signum}"
-alias_name="alias/signum-service"
 
 # The account LocalStack files resources under follows the access key id, and tables and keys
 # are per region: use the same "test" key and region as the host's clients (README.md), or
@@ -62,21 +63,38 @@ else
 	log "TTL on expiresAt not changed (already enabled, or not supported here)"
 fi
 
-# The HMAC key the functions derive page-cursor keys from. An existing one is kept: a new key
-# would invalidate every cursor already handed out.
-if out=$(awslocal kms describe-key --key-id "$alias_name" 2>&1); then
-	log "key $alias_name exists"
-elif [[ $out == *NotFoundException* ]]; then
-	log "creating key $alias_name"
-	key_id=$(awslocal kms create-key \
-		--key-spec HMAC_256 \
-		--key-usage GENERATE_VERIFY_MAC \
-		--description "signum service key (derives shared keys; never exported)" \
-		--query KeyMetadata.KeyId --output text)
-	awslocal kms create-alias --alias-name "$alias_name" --target-key-id "$key_id"
+# ensure_key ALIAS SPEC USAGE DESCRIPTION creates a KMS key and its alias unless the alias
+# exists. An existing key is kept: a new service key would invalidate every cursor already
+# handed out, a new token key every token, a new checkpoint key every seal.
+ensure_key() {
+	local alias_name=$1 spec=$2 usage=$3 description=$4 out key_id
+	if out=$(awslocal kms describe-key --key-id "$alias_name" 2>&1); then
+		log "key $alias_name exists"
+	elif [[ $out == *NotFoundException* ]]; then
+		log "creating key $alias_name"
+		key_id=$(awslocal kms create-key --key-spec "$spec" --key-usage "$usage" \
+			--description "$description" --query KeyMetadata.KeyId --output text)
+		awslocal kms create-alias --alias-name "$alias_name" --target-key-id "$key_id"
+	else
+		echo "$out" >&2
+		exit 1
+	fi
+}
+
+# The same keys as lib/devstack's Bootstrap and template.yaml's ServiceKey, TokenKey and
+# CheckpointKey (TestLocalStackHookMatchesBootstrap keeps this list equal to Bootstrap's).
+ensure_key alias/signum-service HMAC_256 GENERATE_VERIFY_MAC "signum service key (derives shared keys; never exported)"
+ensure_key alias/signum-token ECC_NIST_P256 SIGN_VERIFY "signum token key: signs bearer tokens"
+ensure_key alias/signum-checkpoint ECC_NIST_P256 SIGN_VERIFY "signum checkpoint key: certifies the event log's sealing keys"
+
+# The checkpoint anchors' bucket (template.yaml's AnchorBucket; LocalStack does not enforce
+# Object Lock retention the way S3 does).
+bucket=signum-anchors
+if awslocal s3api head-bucket --bucket "$bucket" >/dev/null 2>&1; then
+	log "bucket $bucket exists"
 else
-	echo "$out" >&2
-	exit 1
+	log "creating bucket $bucket"
+	awslocal s3api create-bucket --bucket "$bucket" --object-lock-enabled-for-bucket >/dev/null
 fi
 
-log "ready: table $table, key $alias_name (region $AWS_DEFAULT_REGION)"
+log "ready: table $table, keys alias/signum-service, alias/signum-token, alias/signum-checkpoint, bucket $bucket (region $AWS_DEFAULT_REGION)"
