@@ -90,17 +90,12 @@ type wireClaims struct {
 	want System
 }
 
-// kmsBusy are the KMS error codes of a momentary failure (throttling, KMS's own trouble).
-var kmsBusy = []string{"ThrottlingException", "LimitExceededException", "KMSInternalException", "DependencyTimeoutException"}
-
-// retryAfterKMS is when a caller refused because KMS is busy should try again.
-const retryAfterKMS = 2 * time.Second
-
-// retryAdvice marks err, a KMS failure, as worth a retry after retryAfterKMS when KMS was
-// only busy or out of reach (the answer gets Retry-After); a key that cannot be used is not.
+// retryAdvice marks err, a KMS failure, as worth a retry when KMS was only busy or out of
+// reach (the answer gets Retry-After, as the key backend's do); a key that cannot be used is
+// not.
 func retryAdvice(err error) error {
-	if awsfault.Transient(err, kmsBusy...) {
-		return fault.RetryLater(err, retryAfterKMS)
+	if d, ok := awsfault.KMSRetry(err); ok {
+		return fault.RetryLater(err, d)
 	}
 	return err
 }

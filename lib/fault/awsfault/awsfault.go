@@ -8,6 +8,7 @@ import (
 	"errors"
 	"net"
 	"slices"
+	"time"
 
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/smithy-go"
@@ -40,4 +41,34 @@ func Transient(err error, codes ...string) bool {
 	}
 	var resp *awshttp.ResponseError
 	return errors.As(err, &resp) && resp.HTTPStatusCode() >= 500
+}
+
+// How long a caller refused because KMS is busy should wait (Retry-After). KMS's request
+// quotas are per second and the SDK has already retried for about that long, so a throttled
+// request may be tried again shortly; a failure of KMS itself (internal error, dependency
+// timeout, no answer) is given longer to pass.
+const (
+	KMSThrottledRetry   = 2 * time.Second
+	KMSUnavailableRetry = 5 * time.Second
+)
+
+// KMSRetry says whether err, the error of a KMS call, is KMS's momentary trouble, and when to
+// try again: throttling (ThrottlingException, LimitExceededException) after
+// KMSThrottledRetry; KMS's internal failures and timeouts, and whatever Transient counts,
+// after KMSUnavailableRetry. Every package that calls KMS (the key backend, the token issuer
+// and verifier) answers the same.
+func KMSRetry(err error) (time.Duration, bool) {
+	var api smithy.APIError
+	if errors.As(err, &api) {
+		switch api.ErrorCode() {
+		case "ThrottlingException", "LimitExceededException":
+			return KMSThrottledRetry, true
+		case "KMSInternalException", "DependencyTimeoutException":
+			return KMSUnavailableRetry, true
+		}
+	}
+	if Transient(err) {
+		return KMSUnavailableRetry, true
+	}
+	return 0, false
 }

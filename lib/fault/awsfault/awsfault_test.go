@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"testing"
+	"time"
 
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/smithy-go"
@@ -55,5 +56,27 @@ func TestTransient(t *testing.T) {
 				t.Fatalf("Transient(%v, %v) = %v, want %v", tt.err, tt.codes, got, tt.want)
 			}
 		})
+	}
+}
+
+// KMSRetry: throttling is retried shortly, KMS's own trouble and the network later, and a
+// fault of the request (access denied, a disabled key) not at all.
+func TestKMSRetry(t *testing.T) {
+	for name, c := range map[string]struct {
+		err  error
+		want time.Duration
+		ok   bool
+	}{
+		"ok/throttled":        {&smithy.GenericAPIError{Code: "ThrottlingException"}, awsfault.KMSThrottledRetry, true},
+		"ok/limit":            {fmt.Errorf("sign: %w", &smithy.GenericAPIError{Code: "LimitExceededException"}), awsfault.KMSThrottledRetry, true},
+		"ok/internal":         {&smithy.GenericAPIError{Code: "KMSInternalException"}, awsfault.KMSUnavailableRetry, true},
+		"ok/deadline":         {context.DeadlineExceeded, awsfault.KMSUnavailableRetry, true},
+		"fail/access-denied":  {&smithy.GenericAPIError{Code: "AccessDeniedException"}, 0, false},
+		"fail/disabled-key":   {&smithy.GenericAPIError{Code: "DisabledException"}, 0, false},
+		"fail/not-aws-at-all": {errors.New("boom"), 0, false},
+	} {
+		if d, ok := awsfault.KMSRetry(c.err); d != c.want || ok != c.ok {
+			t.Errorf("%s: %v %v, want %v %v", name, d, ok, c.want, c.ok)
+		}
 	}
 }

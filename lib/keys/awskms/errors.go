@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/aws/smithy-go"
 
@@ -22,15 +21,6 @@ const (
 	detailUnavailable = "The key service is unavailable; retry later."
 )
 
-// How long a caller is told to wait (Retry-After) before retrying a request that failed on
-// KMS. KMS's request quotas are per second and the SDK has already retried for about that
-// long, so a throttled request may be tried again shortly; a failure of KMS itself (internal
-// error, dependency timeout, no answer) is given longer to pass.
-const (
-	retryThrottled   = 2 * time.Second
-	retryUnavailable = 5 * time.Second
-)
-
 // mapError classifies an error of the KMS call op into the keys errors:
 //
 //   - NotFoundException: keys.ErrNotFound;
@@ -39,8 +29,9 @@ const (
 //   - InvalidKeyUsageException, UnsupportedOperationException: keys.ErrUnsupported;
 //   - throttling, KMS-side failures, timeouts, network errors and HTTP 5xx without a known
 //     code (a proxy or load balancer answering for KMS): keys.ErrUnavailable, marked
-//     fault.RetryLater so that the caller gets a 503 with Retry-After (retryThrottled for
-//     ThrottlingException and LimitExceededException, retryUnavailable for the rest). KMS's
+//     fault.RetryLater so that the caller gets a 503 with Retry-After (awsfault.KMSRetry, which
+//     the token issuer shares: shortly for ThrottlingException and LimitExceededException,
+//     later for the rest). KMS's
 //     quotas are the account's, shared by every deployment, so its throttling is the
 //     service being busy (503), not the caller going over its own share (429);
 //   - anything else (access denied, validation errors, the caller's cancelled context)
@@ -59,14 +50,10 @@ func mapError(op string, err error) error {
 			return fault.Wrap(keys.ErrDisabled, cause, detailDisabled)
 		case "InvalidKeyUsageException", "UnsupportedOperationException":
 			return fault.Wrap(keys.ErrUnsupported, cause, detailUnsupported)
-		case "ThrottlingException", "LimitExceededException":
-			return fault.RetryLater(fault.Wrap(keys.ErrUnavailable, cause, detailUnavailable), retryThrottled)
-		case "KMSInternalException", "DependencyTimeoutException":
-			return fault.RetryLater(fault.Wrap(keys.ErrUnavailable, cause, detailUnavailable), retryUnavailable)
 		}
 	}
-	if awsfault.Transient(err) { // KMS's own codes of passing trouble are matched above
-		return fault.RetryLater(fault.Wrap(keys.ErrUnavailable, cause, detailUnavailable), retryUnavailable)
+	if d, ok := awsfault.KMSRetry(err); ok {
+		return fault.RetryLater(fault.Wrap(keys.ErrUnavailable, cause, detailUnavailable), d)
 	}
 	return cause
 }
