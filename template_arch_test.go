@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/opensignum/signum/lib/apigw"
 )
 
 // TestOneArchitecturePerFunction: after the SAM transform (what CloudFormation deploys), every
@@ -41,7 +43,11 @@ func TestOneArchitecturePerFunction(t *testing.T) {
 		}
 		n++
 		want := "arm64"
-		if slices.Contains(cgo, functionDir(id)) {
+		dir, err := apigw.FunctionDir(id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if slices.Contains(cgo, strings.TrimPrefix(dir, "functions/")) {
 			want = "x86_64"
 		}
 		if got := r.Properties.Architectures; len(got) != 1 || got[0] != want {
@@ -151,11 +157,4 @@ func TestOperable(t *testing.T) {
 			t.Errorf("no alarm on %s", m)
 		}
 	}
-}
-
-// functionDir is the functions/ directory of a function's logical id, as the Makefile's
-// build-%Function target maps it: ConsoleCertificatesFunction → console-certificates.
-func functionDir(id string) string {
-	name := strings.TrimSuffix(id, "Function")
-	return strings.ToLower(regexp.MustCompile(`([a-z0-9])([A-Z])`).ReplaceAllString(name, "$1-$2"))
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/opensignum/signum/lib/apigw"
 	"github.com/opensignum/signum/lib/edge"
 	"github.com/opensignum/signum/lib/function"
 )
@@ -54,32 +55,20 @@ func FunctionID(name string) (string, error) {
 	if _, ok := Builds[name]; ok {
 		return name, nil
 	}
-	for id := range Builds {
-		if functionDir(id) == name {
-			return id, nil
-		}
-	}
 	var names []string
 	for id := range Builds {
-		names = append(names, functionDir(id))
+		dir, err := apigw.FunctionDir(id)
+		if err != nil {
+			return "", err
+		}
+		dir = strings.TrimPrefix(dir, "functions/")
+		if dir == name {
+			return id, nil
+		}
+		names = append(names, dir)
 	}
 	sort.Strings(names)
 	return "", fmt.Errorf("no function %q; the functions are %s", name, strings.Join(names, ", "))
-}
-
-// functionDir is the functions/ directory of a logical id: PortalAuthFunction → portal-auth.
-func functionDir(id string) string {
-	var b strings.Builder
-	for i, r := range strings.TrimSuffix(id, "Function") {
-		if r >= 'A' && r <= 'Z' {
-			if i > 0 {
-				b.WriteByte('-')
-			}
-			r += 'a' - 'A'
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
 }
 
 // Invoke runs function id's Lambda handler once with event (an API Gateway HTTP API v2 event,
