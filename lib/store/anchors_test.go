@@ -11,12 +11,14 @@ import (
 	"github.com/opensignum/signum/lib/store"
 )
 
-// An anchor is written once (stand-in): a second checkpoint of the same event, sealed
-// otherwise, does not replace the first, and says nothing went wrong.
+// Pattern 23's anchors: an anchor is written once, into a bucket with Object Lock (on
+// LocalStack and AWS with a default retention, which refuses writes without a checksum): a
+// second checkpoint of the same event, sealed otherwise, does not replace the first, and says
+// nothing went wrong.
 func TestS3AnchorsAreWrittenOnce(t *testing.T) {
-	tg := devstack.NewEmbedded(t)
+	tg := devstack.NewTarget(t)
 	ctx := context.Background()
-	a := store.NewS3Anchors(tg.Clients.S3, devstack.AnchorBucket)
+	a := store.NewS3Anchors(tg.Clients.S3, tg.Bucket)
 	first := audit.Seal{Statement: audit.Statement{Type: audit.TypeCheckpoint, DeploymentID: "dep_once", At: time.Now().UTC(),
 		Events: []audit.Position{{Lane: 3, Seq: 7, ID: "evt_x", Hash: strings.Repeat("a", 64)}}}, Signature: "first"}
 	second := first

@@ -50,7 +50,7 @@ func TestTakeRate(t *testing.T) {
 	})
 }
 
-// Concurrent takes never pass the limit (stand-in).
+// Concurrent takes never pass the limit: 50 conditional updates of one counter at once.
 func TestTakeRateConcurrent(t *testing.T) {
 	f := newFixture(t)
 	l := ratelimit.Limit{N: 10, Per: time.Hour}
