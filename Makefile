@@ -59,11 +59,12 @@ fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
-## test-aws: the store's contract tests (every access pattern) against AWS_ENDPOINT_URL (LocalStack) or a real account
-# Each test creates its own table and waits for it to be active, which in AWS takes seconds per
-# table, and can add up to more than go test's default 10 minutes for the package.
+## test-aws: every package whose tests run on devstack.NewTarget (the store's contract tests of every access pattern, the KMS key backend, provisioning) against AWS_ENDPOINT_URL (LocalStack) or a real account
+# The packages are found by their tests' calls of devstack.NewTarget, so a new one is not left
+# out. Each test creates its own table (and bucket) and waits for it to be active, which in AWS
+# takes seconds per table, and can add up to more than go test's default 10 minutes a package.
 test-aws:
-	SIGNUM_TEST_TARGET=aws $(GO) test -count=1 -v -timeout 30m ./lib/store/
+	SIGNUM_TEST_TARGET=aws $(GO) test -count=1 -v -timeout 30m $$(grep -rl --include='*_test.go' 'devstack\.NewTarget(' . | xargs -n1 dirname | sort -u)
 
 ## build: every function as a Lambda bootstrap binary in bin/<function>/bootstrap
 build:
