@@ -1,3 +1,6 @@
+// Package truststore is the truststore function's handler: the events that make it publish
+// the mutual-TLS truststore (lib/truststore), and CloudFormation's custom resource that
+// writes the first bundle before the domain is created.
 package truststore
 
 import (
@@ -12,6 +15,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/cfn"
+
+	ts "github.com/opensignum/signum/lib/truststore"
 )
 
 // The events the truststore function takes. Each only says "look again": Publish reads every
@@ -31,7 +36,7 @@ type probe struct {
 
 // Handler is the truststore function's Lambda handler.
 type Handler struct {
-	Publisher *Publisher
+	Publisher *ts.Publisher
 	// ResponseClient sends custom resource answers to CloudFormation's presigned URL.
 	ResponseClient *http.Client
 }
