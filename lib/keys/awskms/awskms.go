@@ -5,7 +5,8 @@
 //
 // IAM: a function that generates keys needs kms:CreateKey and kms:TagResource (CreateKey with
 // tags needs both), kms:GetPublicKey, and kms:ScheduleKeyDeletion to clean up a key it created
-// but could not return; one that signs needs kms:GetPublicKey and kms:Sign;
+// but could not return; one that signs needs kms:GetPublicKey and kms:Sign (with WithKeyPolicy,
+// the key policy grants kms:Sign to the roles it names, and nothing else can);
 // one that deletes needs kms:ScheduleKeyDeletion and kms:DescribeKey (to tell a key already
 // pending deletion from one KMS refuses for another reason).
 package awskms
@@ -55,6 +56,9 @@ type Backend struct {
 	pubs          publicKeys
 	// tags are set on every key the backend creates (WithTags).
 	tags map[string]string
+	// policy is the key policy of every key the backend creates (WithKeyPolicy); empty for
+	// KMS's default one.
+	policy string
 }
 
 // Option configures a Backend.

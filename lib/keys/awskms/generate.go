@@ -56,9 +56,9 @@ var (
 	}()
 )
 
-// Generate creates a SIGN_VERIFY KMS key of req.Algorithm, described as "signum: <label>" and
-// tagged with req.Tags and LabelTag=<label>. KMS does not enforce unique labels; the caller
-// (which uses certificate ids) does. CreateKey is not idempotent: should the SDK retry a
+// Generate creates a SIGN_VERIFY KMS key of req.Algorithm, described as "signum: <label>",
+// tagged with req.Tags and LabelTag=<label>, with the backend's key policy (WithKeyPolicy).
+// KMS does not enforce unique labels; the caller (which uses certificate ids) does. CreateKey is not idempotent: should the SDK retry a
 // CreateKey whose answer was lost, KMS holds a second key with the same label that nothing
 // uses, found by its tag.
 func (b *Backend) Generate(ctx context.Context, req keys.GenerateRequest) (keys.Key, error) {
@@ -71,12 +71,18 @@ func (b *Backend) Generate(ctx context.Context, req keys.GenerateRequest) (keys.
 	if err != nil {
 		return nil, err
 	}
-	out, err := b.kms.CreateKey(ctx, &kms.CreateKeyInput{
+	in := &kms.CreateKeyInput{
 		KeySpec:     spec,
 		KeyUsage:    kmstypes.KeyUsageTypeSignVerify,
 		Description: aws.String("signum: " + req.Label),
 		Tags:        tags,
-	})
+	}
+	if b.policy != "" {
+		// See WithKeyPolicy for why the lockout safety check is bypassed, and why that is safe.
+		in.Policy = aws.String(b.policy)
+		in.BypassPolicyLockoutSafetyCheck = true
+	}
+	out, err := b.kms.CreateKey(ctx, in)
 	if err != nil {
 		return nil, mapError("create KMS key", err)
 	}
