@@ -26,6 +26,7 @@ import (
 	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/opensignum/signum/lib/keys/awskms"
 	"github.com/opensignum/signum/lib/ratelimit"
 )
 
@@ -90,6 +91,19 @@ type Config struct {
 	// S3Endpoint overrides the S3 endpoint (AWS_ENDPOINT_URL_S3, else AWS_ENDPOINT_URL);
 	// empty in AWS.
 	S3Endpoint string
+	// KeyUsers is SIGNUM_KEY_USERS: the IAM roles (comma-separated ARNs) that sign with the
+	// certificate keys this function creates, the signer's and the certificates function's.
+	// Set, every key is created with an explicit key policy (awskms.NewKeyPolicy) in which
+	// they, and KeyManager, are the only principals that may sign, and the account root of
+	// their account administers the key. Empty: KMS's default key policy (tests).
+	KeyUsers []string
+	// KeyManager is SIGNUM_KEY_MANAGER: the role that, besides using them, schedules the
+	// deletion of the certificate keys, the certificates function's (which creates them).
+	KeyManager string
+	// KeyAdministrator is SIGNUM_KEY_ADMINISTRATOR: an IAM role or user of the roles' account
+	// that, besides the account root, may tag, untag and create grants on certificate keys
+	// (the template's KeyAdministratorArn); empty for the root only.
+	KeyAdministrator string
 }
 
 // DefaultAnchorEvery is AnchorEvery in a deployed service.
@@ -141,6 +155,7 @@ func EnvVars(c Config) map[string]string {
 		"DEPLOYMENT_DOMAIN_SUFFIX": c.DeploymentDomainSuffix, "SIGNER_DOMAIN_SUFFIX": c.SignerDomainSuffix,
 		"SIGNUM_CHECKPOINT_KEY": c.CheckpointKeyID, "SIGNUM_ANCHOR_BUCKET": c.AnchorBucket,
 		"AWS_ACCESS_KEY_ID": c.StaticAccessKey, "AWS_SECRET_ACCESS_KEY": c.StaticSecretKey,
+		"SIGNUM_KEY_USERS": strings.Join(c.KeyUsers, ","), "SIGNUM_KEY_MANAGER": c.KeyManager, "SIGNUM_KEY_ADMINISTRATOR": c.KeyAdministrator,
 		"SIGNING_CALLER_RATE_LIMIT": limitString(c.Limits.SigningPerCaller),
 		"LOGIN_ACCOUNT_RATE_LIMIT":  limitString(c.Limits.LoginPerAccount),
 		"LOGIN_ADDRESS_RATE_LIMIT":  limitString(c.Limits.LoginPerAddress),
@@ -224,12 +239,19 @@ func FromEnv() (Config, error) {
 		AnchorBucket:           os.Getenv("SIGNUM_ANCHOR_BUCKET"),
 		S3Endpoint:             firstSet("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"),
 		AnchorEvery:            DefaultAnchorEvery,
+		KeyUsers:               splitList(os.Getenv("SIGNUM_KEY_USERS")),
+		KeyManager:             strings.TrimSpace(os.Getenv("SIGNUM_KEY_MANAGER")),
+		KeyAdministrator:       strings.TrimSpace(os.Getenv("SIGNUM_KEY_ADMINISTRATOR")),
 	}
 	limits, err := limitsFromEnv()
 	if err != nil {
 		return c, err
 	}
 	c.Limits = limits
+	// A mistyped role stops the function at start, not at the first CreateKey.
+	if _, err := c.KeyPolicy(); err != nil {
+		return c, fmt.Errorf("SIGNUM_KEY_USERS, SIGNUM_KEY_MANAGER, SIGNUM_KEY_ADMINISTRATOR: %w", err)
+	}
 	var missing []string
 	for name, v := range map[string]string{"AWS_REGION": c.Region, "TABLE_NAME": c.TableName, "SERVICE_KEY_ID": c.ServiceKeyID, "TOKEN_KEY_ID": c.TokenKeyID} {
 		if v == "" {
@@ -240,6 +262,33 @@ func FromEnv() (Config, error) {
 		return c, fmt.Errorf("missing environment variables: %s", strings.Join(missing, ", "))
 	}
 	return c, nil
+}
+
+// KeyPolicy is the key policy of the certificate keys c's function creates, or nil when c
+// names no key users or manager: KMS's default policy.
+func (c Config) KeyPolicy() (*awskms.KeyPolicy, error) {
+	if len(c.KeyUsers) == 0 && c.KeyManager == "" {
+		if c.KeyAdministrator != "" {
+			return nil, errors.New("a key administrator without key users")
+		}
+		return nil, nil
+	}
+	p, err := awskms.NewKeyPolicy(c.KeyUsers, c.KeyManager, c.KeyAdministrator)
+	if err != nil {
+		return nil, err
+	}
+	return &p, nil
+}
+
+// splitList is the comma-separated items of v, trimmed; nil when there are none.
+func splitList(v string) []string {
+	var out []string
+	for _, item := range strings.Split(v, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			out = append(out, item)
+		}
+	}
+	return out
 }
 
 func firstSet(names ...string) string {

@@ -20,11 +20,19 @@ const StackTag = "signum:stack"
 
 // KeyRegistry opens keys on the backends env configures: AWS KMS always, PKCS#11 when
 // PKCS11_LIBRARY is set (its PIN read from Secrets Manager, or given by the local server).
-// KMS keys it creates are tagged with the stack, when there is one.
+// KMS keys it creates are tagged with the stack, when there is one, and have the key policy
+// of Config.KeyPolicy, when there is one.
 func KeyRegistry(ctx context.Context, env Env) (*keys.Registry, error) {
 	var opts []awskms.Option
 	if env.Config.Stack != "" {
 		opts = append(opts, awskms.WithTags(map[string]string{StackTag: env.Config.Stack}))
+	}
+	policy, err := env.Config.KeyPolicy()
+	if err != nil {
+		return nil, fmt.Errorf("certificate keys' policy: %w", err)
+	}
+	if policy != nil {
+		opts = append(opts, awskms.WithKeyPolicy(*policy))
 	}
 	backends := []keys.Backend{awskms.New(env.Clients.KMS, opts...)}
 	if env.Config.PKCS11Library != "" {
