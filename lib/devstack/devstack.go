@@ -34,6 +34,15 @@ const (
 	AccountID = "111122223333"
 )
 
+// Roles of the signer and the certificates function in the stand-ins' account: the local
+// certificate keys get the key policy that template.yaml's functions give theirs
+// (SIGNUM_KEY_USERS, SIGNUM_KEY_MANAGER). The KMS stand-in keeps key policies but does not
+// enforce them, so no role needs to exist.
+const (
+	SignerRoleARN       = "arn:aws:iam::" + AccountID + ":role/signum-local-SignerFunctionRole"
+	CertificatesRoleARN = "arn:aws:iam::" + AccountID + ":role/signum-local-ConsoleCertificatesFunctionRole"
+)
+
 // ServiceKeyAlias names the HMAC key from which the functions derive keys they must share
 // (page cursors now; more later). The template creates the same alias in AWS.
 const ServiceKeyAlias = "alias/signum-service"
@@ -165,6 +174,8 @@ func (st *Stack) Env(table string) function.Config {
 		AnchorBucket:     AnchorBucket,
 		AnchorEvery:      function.DefaultAnchorEvery,
 		S3Endpoint:       st.S3.URL(),
+		KeyUsers:         []string{SignerRoleARN, CertificatesRoleARN},
+		KeyManager:       CertificatesRoleARN,
 	}
 }
 
