@@ -2,6 +2,7 @@ package signum_test
 
 import (
 	"encoding/json"
+	"maps"
 	"os"
 	"os/exec"
 	"regexp"
@@ -147,14 +148,97 @@ func TestOperable(t *testing.T) {
 		if r.Type != "AWS::CloudWatch::Alarm" {
 			continue
 		}
-		watched[r.Properties["Namespace"].(string)+"/"+r.Properties["MetricName"].(string)] = true
+		ns, _ := json.Marshal(r.Properties["Namespace"])
+		watched[strings.Trim(string(ns), `"`)+"/"+r.Properties["MetricName"].(string)] = true
 		if actions, _ := json.Marshal(r.Properties["AlarmActions"]); !strings.Contains(string(actions), "HasAlarmTopic") || !strings.Contains(string(actions), "AlarmTopicArn") {
 			t.Errorf("alarm %s does not notify the alarm topic: %s", id, actions)
 		}
 	}
-	for _, m := range []string{"AWS/ApiGateway/5xx", "AWS/Lambda/Errors", "AWS/Lambda/Throttles"} {
+	// The signer's key errors are counted in the stack's own namespace ({"Fn::Sub": ...}).
+	for _, m := range []string{"AWS/ApiGateway/5xx", "AWS/Lambda/Errors", "AWS/Lambda/Throttles", "AWS/SQS/ApproximateNumberOfMessagesVisible",
+		`{"Fn::Sub":"signum/${AWS::StackName}"}/KeyErrors`} {
 		if !watched[m] {
 			t.Errorf("no alarm on %s", m)
 		}
+	}
+}
+
+// TestHsmFunctionsReachTheirServices: with an HSM, exactly the functions that load PKCS#11
+// (PKCS11_LIBRARY in their environment) run in its VPC with the CloudHSM client's layer, and
+// only then (VpcConfig and Layers under the HasHsm condition); inside the VPC, endpoints
+// reach every service they call (DynamoDB and S3 through gateways, KMS and Secrets Manager
+// through interfaces admitting the functions' security group), under the same condition.
+func TestHsmFunctionsReachTheirServices(t *testing.T) {
+	var tpl struct {
+		Conditions map[string]any
+		Resources  map[string]struct {
+			Type       string
+			Condition  string
+			Properties map[string]any
+		}
+	}
+	if err := json.Unmarshal(transformed(t), &tpl); err != nil {
+		t.Fatal(err)
+	}
+	condition := func(v any) string {
+		m, _ := v.(map[string]any)
+		args, _ := m["Fn::If"].([]any)
+		if len(args) != 3 {
+			return ""
+		}
+		s, _ := args[0].(string)
+		return s
+	}
+	hsm := 0
+	for id, r := range tpl.Resources {
+		if r.Type != "AWS::Lambda::Function" {
+			continue
+		}
+		env, _ := json.Marshal(r.Properties["Environment"])
+		loads := strings.Contains(string(env), "PKCS11_LIBRARY")
+		vpc, layers := r.Properties["VpcConfig"], r.Properties["Layers"]
+		switch {
+		case loads && (condition(vpc) != "HasHsm" || condition(layers) != "HasHsm"):
+			t.Errorf("%s loads PKCS#11 but its VpcConfig %v and Layers %v are not under HasHsm", id, vpc, layers)
+		case loads:
+			hsm++
+			cfg, _ := json.Marshal(vpc)
+			for _, want := range []string{"VpcSubnetIds", "VpcSecurityGroupIds", "HsmFunctionSecurityGroup"} {
+				if !strings.Contains(string(cfg), want) {
+					t.Errorf("%s's VpcConfig does not use %s: %s", id, want, cfg)
+				}
+			}
+		case vpc != nil || layers != nil:
+			t.Errorf("%s loads no PKCS#11 but runs in a VPC or with layers", id)
+		}
+	}
+	if hsm != 2 {
+		t.Errorf("%d functions load PKCS#11, want the certificates function and the signer", hsm)
+	}
+	endpoints := map[string]string{}
+	for id, r := range tpl.Resources {
+		if r.Type != "AWS::EC2::VPCEndpoint" {
+			continue
+		}
+		if r.Condition != "HasVpcEndpoints" {
+			t.Errorf("endpoint %s exists without an HSM (condition %q)", id, r.Condition)
+		}
+		name, _ := json.Marshal(r.Properties["ServiceName"])
+		service := string(name)[strings.LastIndex(string(name), ".")+1 : len(name)-2]
+		endpoints[service], _ = r.Properties["VpcEndpointType"].(string)
+		if endpoints[service] == "Interface" {
+			sg, _ := json.Marshal(r.Properties["SecurityGroupIds"])
+			if !strings.Contains(string(sg), "EndpointSecurityGroup") || r.Properties["PrivateDnsEnabled"] != true {
+				t.Errorf("interface endpoint %s: security groups %s, private DNS %v", id, sg, r.Properties["PrivateDnsEnabled"])
+			}
+		}
+	}
+	want := map[string]string{"dynamodb": "Gateway", "s3": "Gateway", "kms": "Interface", "secretsmanager": "Interface"}
+	if !maps.Equal(endpoints, want) {
+		t.Errorf("VPC endpoints %v, want %v", endpoints, want)
+	}
+	ingress, _ := json.Marshal(tpl.Resources["EndpointSecurityGroup"].Properties["SecurityGroupIngress"])
+	if !strings.Contains(string(ingress), `"HsmFunctionSecurityGroup"`) || !strings.Contains(string(ingress), `"FromPort":443`) {
+		t.Errorf("the endpoints do not admit the HSM functions on 443: %s", ingress)
 	}
 }

@@ -67,8 +67,13 @@ func TestFunctionsMatchTemplate(t *testing.T) {
 		if !fn.HasPolicies {
 			t.Errorf("%s: no explicit Policies (least privilege is declared per function)", id)
 		}
-		if _, ok := local.Builds[id]; !ok {
-			t.Errorf("%s: no entry in local.Builds, so make run cannot serve it", id)
+		_, isHTTP := local.Builds[id]
+		_, isEvent := local.EventBuilds[id]
+		switch {
+		case isHTTP == isEvent:
+			t.Errorf("%s: in local.Builds %v, in local.EventBuilds %v: make run needs it in exactly one", id, isHTTP, isEvent)
+		case isEvent && len(tpl.RoutesOf(id)) > 0:
+			t.Errorf("%s: an event-driven function with routes", id)
 		}
 		sf, err := tpl.Serverless(id)
 		if err != nil {
@@ -81,6 +86,11 @@ func TestFunctionsMatchTemplate(t *testing.T) {
 	for id := range local.Builds {
 		if _, ok := tpl.Functions[id]; !ok {
 			t.Errorf("local.Builds has %s, which template.yaml lacks", id)
+		}
+	}
+	for id := range local.EventBuilds {
+		if _, ok := tpl.Functions[id]; !ok {
+			t.Errorf("local.EventBuilds has %s, which template.yaml lacks", id)
 		}
 	}
 }
@@ -238,6 +248,9 @@ func TestRoutersMatchTemplate(t *testing.T) {
 	cfg.OperatorAccountID = devstack.AccountID
 	env := function.Env{Config: cfg, Clients: tg.Clients, Log: function.NewLogger(os.Stderr, "error"), Now: time.Now}
 	for id := range tpl.Functions {
+		if _, isEvent := local.EventBuilds[id]; isEvent {
+			continue // no routes (TestFunctionsMatchTemplate)
+		}
 		h, err := local.Builds[id](context.Background(), env)
 		if err != nil {
 			t.Fatalf("build %s: %v", id, err)

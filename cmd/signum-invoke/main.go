@@ -24,7 +24,7 @@ func main() {
 func run(ctx context.Context, args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("signum-invoke", flag.ContinueOnError)
 	name := fs.String("function", "", "function: its functions/ directory (health) or logical id (HealthFunction)")
-	eventFile := fs.String("event", "", "event file (API Gateway HTTP API v2), e.g. events/health/get.json")
+	eventFile := fs.String("event", "", "event file (API Gateway HTTP API v2 for HTTP functions, the function's own events for the others), e.g. events/health/get.json")
 	dataDir := fs.String("data-dir", ".local", "the running local server's data directory")
 	if err := fs.Parse(args); err != nil {
 		return err

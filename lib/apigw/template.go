@@ -170,7 +170,10 @@ func (t *Template) Serverless(logicalID string) (*serverless.Function, error) {
 // dropUnknownToGoformation removes the SAM properties newer than goformation v7.14.9's schema
 // (which refuses unknown fields): HttpApi Auth.EnableIamAuthorizer, whose value it reports,
 // HttpApi AccessLogSettings (goformation spells it AccessLogSetting) and Function LoggingConfig
-// (the local server logs to stdout; TestOperable checks them on the transformed template).
+// (the local server logs to stdout; TestOperable checks them on the transformed template); and
+// what only the HSM's network needs, whose list parameters goformation resolves to their empty
+// string defaults: AWS::EC2:: resources and Function VpcConfig (TestHsmFunctionsReachTheir-
+// Services checks them on the transformed template).
 // It edits the YAML node tree, so CloudFormation tags (!Ref, !Sub, ...) survive re-encoding.
 func dropUnknownToGoformation(src []byte) ([]byte, bool, error) {
 	var doc yaml.Node
@@ -181,8 +184,16 @@ func dropUnknownToGoformation(src []byte) ([]byte, bool, error) {
 	resources := mapValue(docRoot(&doc), "Resources")
 	for i := 0; resources != nil && i+1 < len(resources.Content); i += 2 {
 		res := resources.Content[i+1]
+		// The HSM's network (security groups, VPC endpoints) has list parameters that
+		// goformation resolves to their empty string defaults, and nothing of it runs locally.
+		if t := mapValue(res, "Type"); t != nil && strings.HasPrefix(t.Value, "AWS::EC2::") {
+			resources.Content = append(resources.Content[:i], resources.Content[i+2:]...)
+			i -= 2
+			continue
+		}
 		if t := mapValue(res, "Type"); t != nil && t.Value == "AWS::Serverless::Function" {
 			dropKey(mapValue(res, "Properties"), "LoggingConfig")
+			dropKey(mapValue(res, "Properties"), "VpcConfig")
 			continue
 		}
 		if t := mapValue(res, "Type"); t == nil || t.Value != "AWS::Serverless::HttpApi" {

@@ -58,6 +58,10 @@ const CheckpointKeyAlias = "alias/signum-checkpoint"
 // (SIGNUM_ANCHOR_BUCKET).
 const AnchorBucket = "signum-anchors"
 
+// TruststoreBucket is the S3 stand-in's versioned bucket for the mutual-TLS truststore
+// (SIGNUM_TRUSTSTORE_BUCKET).
+const TruststoreBucket = "signum-truststore"
+
 // Stack is a running pair of stand-ins.
 type Stack struct {
 	DynamoDB *Standin
@@ -119,7 +123,14 @@ func Start(opts Options) (*Stack, error) {
 		return nil, err
 	}
 	bucket := s3mem.New()
-	if err := bucket.CreateBucket(AnchorBucket); err != nil {
+	for _, name := range []string{AnchorBucket, TruststoreBucket} {
+		if err := bucket.CreateBucket(name); err != nil {
+			st.Close()
+			return nil, err
+		}
+	}
+	// API Gateway names the truststore's version: the bucket is versioned, as in the template.
+	if err := bucket.SetVersioningConfiguration(TruststoreBucket, gofakes3.VersioningConfiguration{Status: gofakes3.VersioningEnabled}); err != nil {
 		st.Close()
 		return nil, err
 	}
@@ -172,6 +183,7 @@ func (st *Stack) Env(table string) function.Config {
 		StaticSecretKey:  "local",
 		CheckpointKeyID:  CheckpointKeyAlias,
 		AnchorBucket:     AnchorBucket,
+		TruststoreBucket: TruststoreBucket,
 		AnchorEvery:      function.DefaultAnchorEvery,
 		S3Endpoint:       st.S3.URL(),
 		KeyUsers:         []string{SignerRoleARN, CertificatesRoleARN},

@@ -57,6 +57,9 @@ func TestLocalStackHookMatchesBootstrap(t *testing.T) {
 	if !strings.Contains(string(hook), "bucket="+devstack.AnchorBucket+"\n") {
 		t.Errorf("the LocalStack hook does not create the anchor bucket %s", devstack.AnchorBucket)
 	}
+	if !strings.Contains(string(hook), "truststore="+devstack.TruststoreBucket+"\n") || !strings.Contains(string(hook), `put-bucket-versioning --bucket "$truststore" --versioning-configuration Status=Enabled`) {
+		t.Errorf("the LocalStack hook does not create the versioned truststore bucket %s", devstack.TruststoreBucket)
+	}
 }
 
 // TestAWSModeOnStandins runs contract tests as make test-aws does (SIGNUM_TEST_TARGET=aws, in
@@ -110,14 +113,22 @@ func TestAWSModeOnStandins(t *testing.T) {
 			t.Errorf("the tests did not call %q through the environment's endpoints; they called %v", want, seen.list())
 		}
 	}
-	// The test's bucket is gone; the stand-in's own is left.
+	// The test's bucket is gone; the stand-in's own (anchors, truststore) are left.
 	c, err := function.NewClients(ctx, st.Env("unused"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	buckets, err := c.S3.ListBuckets(ctx, &s3.ListBucketsInput{})
-	if err != nil || len(buckets.Buckets) != 1 || *buckets.Buckets[0].Name != devstack.AnchorBucket {
-		t.Fatalf("buckets after the tests: %+v %v", buckets, err)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, b := range buckets.Buckets {
+		names = append(names, *b.Name)
+	}
+	slices.Sort(names)
+	if want := []string{devstack.AnchorBucket, devstack.TruststoreBucket}; !slices.Equal(names, want) {
+		t.Fatalf("buckets after the tests: %v, want %v", names, want)
 	}
 }
 

@@ -21,6 +21,7 @@ import (
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/apigatewayv2"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
@@ -91,6 +92,14 @@ type Config struct {
 	// S3Endpoint overrides the S3 endpoint (AWS_ENDPOINT_URL_S3, else AWS_ENDPOINT_URL);
 	// empty in AWS.
 	S3Endpoint string
+	// TruststoreBucket is SIGNUM_TRUSTSTORE_BUCKET: the versioned S3 bucket holding the
+	// mutual-TLS truststore (lib/truststore), which the truststore function publishes and
+	// the operator's status reads. Empty: no truststore is managed.
+	TruststoreBucket string
+	// APIGatewayEndpoint overrides API Gateway's (v2) control-plane endpoint
+	// (AWS_ENDPOINT_URL_APIGATEWAYV2, else AWS_ENDPOINT_URL), where the truststore function
+	// points the mutual-TLS domain at a new bundle; empty in AWS.
+	APIGatewayEndpoint string
 	// KeyUsers is SIGNUM_KEY_USERS: the IAM roles (comma-separated ARNs) that sign with the
 	// certificate keys this function creates, the signer's and the certificates function's.
 	// Set, every key is created with an explicit key policy (awskms.NewKeyPolicy) in which
@@ -154,6 +163,7 @@ func EnvVars(c Config) map[string]string {
 		"PKCS11_LIBRARY": c.PKCS11Library, "PKCS11_TOKEN_LABEL": c.PKCS11Token, "PKCS11_PIN_SECRET": c.PKCS11PINSecret,
 		"DEPLOYMENT_DOMAIN_SUFFIX": c.DeploymentDomainSuffix, "SIGNER_DOMAIN_SUFFIX": c.SignerDomainSuffix,
 		"SIGNUM_CHECKPOINT_KEY": c.CheckpointKeyID, "SIGNUM_ANCHOR_BUCKET": c.AnchorBucket,
+		"SIGNUM_TRUSTSTORE_BUCKET": c.TruststoreBucket, "AWS_ENDPOINT_URL_APIGATEWAYV2": c.APIGatewayEndpoint,
 		"AWS_ACCESS_KEY_ID": c.StaticAccessKey, "AWS_SECRET_ACCESS_KEY": c.StaticSecretKey,
 		"SIGNUM_KEY_USERS": strings.Join(c.KeyUsers, ","), "SIGNUM_KEY_MANAGER": c.KeyManager, "SIGNUM_KEY_ADMINISTRATOR": c.KeyAdministrator,
 		"SIGNING_CALLER_RATE_LIMIT": limitString(c.Limits.SigningPerCaller),
@@ -238,6 +248,8 @@ func FromEnv() (Config, error) {
 		CheckpointKeyID:        os.Getenv("SIGNUM_CHECKPOINT_KEY"),
 		AnchorBucket:           os.Getenv("SIGNUM_ANCHOR_BUCKET"),
 		S3Endpoint:             firstSet("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"),
+		TruststoreBucket:       os.Getenv("SIGNUM_TRUSTSTORE_BUCKET"),
+		APIGatewayEndpoint:     firstSet("AWS_ENDPOINT_URL_APIGATEWAYV2", "AWS_ENDPOINT_URL"),
 		AnchorEvery:            DefaultAnchorEvery,
 		KeyUsers:               splitList(os.Getenv("SIGNUM_KEY_USERS")),
 		KeyManager:             strings.TrimSpace(os.Getenv("SIGNUM_KEY_MANAGER")),
@@ -304,8 +316,11 @@ func firstSet(names ...string) string {
 type Clients struct {
 	DynamoDB *dynamodb.Client
 	KMS      *kms.Client
-	// S3 keeps the event log's anchors (used only when AnchorBucket is set).
+	// S3 keeps the event log's anchors (used only when AnchorBucket is set) and the
+	// truststore (TruststoreBucket).
 	S3 *s3.Client
+	// APIGateway points the mutual-TLS domain at a new truststore (the truststore function).
+	APIGateway *apigatewayv2.Client
 }
 
 // NewClients builds the clients for c.
@@ -349,7 +364,12 @@ func NewClients(ctx context.Context, c Config) (*Clients, error) {
 			o.UsePathStyle = true // a local stand-in has no bucket host names
 		}
 	})
-	return &Clients{DynamoDB: ddb, KMS: k, S3: s3c}, nil
+	apigw := apigatewayv2.NewFromConfig(cfg, func(o *apigatewayv2.Options) {
+		if c.APIGatewayEndpoint != "" {
+			o.BaseEndpoint = aws.String(c.APIGatewayEndpoint)
+		}
+	})
+	return &Clients{DynamoDB: ddb, KMS: k, S3: s3c, APIGateway: apigw}, nil
 }
 
 func isLoopback(endpoint string) bool {

@@ -6,8 +6,10 @@ import (
 
 	"github.com/opensignum/signum/lib/access"
 	"github.com/opensignum/signum/lib/audit"
+	"github.com/opensignum/signum/lib/clientauth"
 	"github.com/opensignum/signum/lib/store"
 	"github.com/opensignum/signum/lib/token"
+	"github.com/opensignum/signum/lib/truststore"
 )
 
 // TokenTTL is how long a bearer token lives. Short, because a token keeps the roles it was
@@ -37,6 +39,9 @@ type Parts struct {
 	// AnchorEvery is how often the signer anchors a lane (Config.AnchorEvery).
 	Anchors     audit.Anchors
 	AnchorEvery time.Duration
+	// Truststore publishes (and checks) the mutual-TLS truststore; nil when
+	// SIGNUM_TRUSTSTORE_BUCKET is not set.
+	Truststore *truststore.Publisher
 }
 
 // NewParts builds the parts for env.
@@ -59,7 +64,27 @@ func NewParts(env Env) *Parts {
 		Notary:       notary(env),
 		Anchors:      anchors(env),
 		AnchorEvery:  env.Config.AnchorEvery,
+		Truststore:   trustPublisher(env, st),
 	}
+}
+
+// trustPublisher publishes the truststore to Config.TruststoreBucket and points the
+// mutual-TLS domain ("*.<SignerDomainSuffix>", when there is one) at it.
+func trustPublisher(env Env, st *store.Store) *truststore.Publisher {
+	if env.Config.TruststoreBucket == "" {
+		return nil
+	}
+	p := &truststore.Publisher{
+		S3: env.Clients.S3, Bucket: env.Config.TruststoreBucket, Domains: env.Clients.APIGateway,
+		Anchors: func(ctx context.Context) ([]clientauth.Credential, error) {
+			return store.All(ctx, st.ListTrustAnchors)
+		},
+		Now: env.Now, Log: env.Log,
+	}
+	if env.Config.SignerDomainSuffix != "" {
+		p.DomainName = "*." + env.Config.SignerDomainSuffix
+	}
+	return p
 }
 
 // CursorKey derives the cursor key from the service key in KMS when a listing first needs it.

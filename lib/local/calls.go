@@ -3,9 +3,11 @@ package local
 import (
 	"context"
 	"sort"
+	"strings"
 	"sync"
 
 	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
+	"github.com/aws/aws-sdk-go-v2/service/apigatewayv2"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -65,10 +67,21 @@ func (c *Calls) add(id string, actions ...string) {
 func actions(service, op string, params any) []string {
 	switch service {
 	case s3.ServiceID:
-		if op == "ListObjectsV2" {
+		switch op {
+		case "ListObjectsV2":
 			return []string{"s3:ListBucket"}
+		case "HeadObject":
+			return []string{"s3:GetObject"}
 		}
 		return []string{"s3:" + op}
+	case apigatewayv2.ServiceID:
+		// API Gateway's control plane is authorized by HTTP method on the resource.
+		for prefix, method := range map[string]string{"Get": "GET", "Update": "PATCH", "Create": "POST", "Delete": "DELETE"} {
+			if strings.HasPrefix(op, prefix) {
+				return []string{"apigateway:" + method}
+			}
+		}
+		return []string{"apigateway:" + op}
 	case kms.ServiceID:
 		return []string{"kms:" + op}
 	}
@@ -110,5 +123,8 @@ func (c *Calls) recording(id string, base *function.Clients) *function.Clients {
 		DynamoDB: dynamodb.New(base.DynamoDB.Options(), func(o *dynamodb.Options) { o.APIOptions = append(o.APIOptions, record) }),
 		KMS:      kms.New(base.KMS.Options(), func(o *kms.Options) { o.APIOptions = append(o.APIOptions, record) }),
 		S3:       s3.New(base.S3.Options(), func(o *s3.Options) { o.APIOptions = append(o.APIOptions, record) }),
+		APIGateway: apigatewayv2.New(base.APIGateway.Options(), func(o *apigatewayv2.Options) {
+			o.APIOptions = append(o.APIOptions, record)
+		}),
 	}
 }

@@ -22,38 +22,46 @@ import (
 
 // eventCase is what invoking a function with a file of events/ must give.
 type eventCase struct {
+	// status is the HTTP status of an HTTP function's answer; 0 for an event-driven
+	// function, whose answer is its handler's result (as JSON) or, with err, an error.
 	status int
 	// contains are substrings the response body must hold.
 	contains []string
+	err      string
 }
 
 // eventCases lists every file under events/; a file without a case fails the test, so each
 // fixture is exercised.
 var eventCases = map[string]eventCase{
-	"health/get.json":                                     {200, []string{`"status":"ok"`, `"table"`, `"kms"`}},
-	"operator/create-deployment.json":                     {201, []string{`"name":"Acme Corp"`, `"domainName":"sign.acme.example"`, `"198.51.100.0/24"`, `"2001:db8::/32"`}},
-	"operator/create-deployment-unknown-field.json":       {400, []string{`Unknown field \"colour\"`, "application/problem+json"}},
-	"operator/create-deployment-malformed.json":           {400, []string{"truncated JSON"}},
-	"operator/create-deployment-wrong-content-type.json":  {415, []string{"application/x-www-form-urlencoded"}},
-	"operator/create-deployment-invalid-fields.json":      {400, []string{`"invalid-params"`, `"name":"name"`, `"name":"plan"`, `"name":"domainName"`, `"name":"ipAllowlist"`}},
-	"operator/create-deployment-no-iam.json":              {401, []string{"SigV4"}},
-	"operator/list-deployments.json":                      {200, []string{`"items":[{"id":"dep_`, `"name":"Acme Corp"`}},
-	"operator/list-deployments-bad-cursor.json":           {400, []string{"cursor is not valid"}},
-	"operator/get-deployment-missing.json":                {404, []string{"dep_doesnotexist"}},
-	"portal-auth/login-unknown-user.json":                 {401, []string{"credentials are wrong"}},
-	"portal-auth/register-unknown-link.json":              {410, []string{"not valid"}},
-	"portal-deployments/get-without-token.json":           {401, []string{"bearer token"}},
-	"portal-users/list-malformed-token.json":              {401, []string{"token is not valid"}},
-	"console-auth/login-unknown-host.json":                {404, []string{"sign.unknown.example"}},
-	"console-users/list-unknown-host.json":                {404, []string{"sign.unknown.example"}},
-	"console-settings/system-log-unknown-host.json":       {404, []string{"sign.unknown.example"}},
-	"console-certificates/create-unknown-host.json":       {404, []string{"sign.unknown.example"}},
-	"console-certificates/import-chain-unknown-host.json": {404, []string{"sign.unknown.example"}},
-	"console-policies/create-unknown-host.json":           {404, []string{"sign.unknown.example"}},
-	"console-policies/evaluate-unknown-host.json":         {404, []string{"sign.unknown.example"}},
-	"signer/certificates-mtls-unregistered.json":          {401, []string{"serial 42f7b7e1cc3184028e458cddc332734035c25313", "is not registered"}},
-	"fallback/unknown-route.json":                         {404, []string{"No route serves GET /no/such/thing"}},
-	"fallback/wrong-method.json":                          {405, []string{"DELETE is not allowed on /health", `"allow":["GET"]`}},
+	"health/get.json":                                     {status: 200, contains: []string{`"status":"ok"`, `"table"`, `"kms"`}},
+	"operator/create-deployment.json":                     {status: 201, contains: []string{`"name":"Acme Corp"`, `"domainName":"sign.acme.example"`, `"198.51.100.0/24"`, `"2001:db8::/32"`}},
+	"operator/create-deployment-unknown-field.json":       {status: 400, contains: []string{`Unknown field \"colour\"`, "application/problem+json"}},
+	"operator/create-deployment-malformed.json":           {status: 400, contains: []string{"truncated JSON"}},
+	"operator/create-deployment-wrong-content-type.json":  {status: 415, contains: []string{"application/x-www-form-urlencoded"}},
+	"operator/create-deployment-invalid-fields.json":      {status: 400, contains: []string{`"invalid-params"`, `"name":"name"`, `"name":"plan"`, `"name":"domainName"`, `"name":"ipAllowlist"`}},
+	"operator/create-deployment-no-iam.json":              {status: 401, contains: []string{"SigV4"}},
+	"operator/list-deployments.json":                      {status: 200, contains: []string{`"items":[{"id":"dep_`, `"name":"Acme Corp"`}},
+	"operator/list-deployments-bad-cursor.json":           {status: 400, contains: []string{"cursor is not valid"}},
+	"operator/get-deployment-missing.json":                {status: 404, contains: []string{"dep_doesnotexist"}},
+	"portal-auth/login-unknown-user.json":                 {status: 401, contains: []string{"credentials are wrong"}},
+	"portal-auth/register-unknown-link.json":              {status: 410, contains: []string{"not valid"}},
+	"portal-deployments/get-without-token.json":           {status: 401, contains: []string{"bearer token"}},
+	"portal-users/list-malformed-token.json":              {status: 401, contains: []string{"token is not valid"}},
+	"console-auth/login-unknown-host.json":                {status: 404, contains: []string{"sign.unknown.example"}},
+	"console-users/list-unknown-host.json":                {status: 404, contains: []string{"sign.unknown.example"}},
+	"console-settings/system-log-unknown-host.json":       {status: 404, contains: []string{"sign.unknown.example"}},
+	"console-certificates/create-unknown-host.json":       {status: 404, contains: []string{"sign.unknown.example"}},
+	"console-certificates/import-chain-unknown-host.json": {status: 404, contains: []string{"sign.unknown.example"}},
+	"console-policies/create-unknown-host.json":           {status: 404, contains: []string{"sign.unknown.example"}},
+	"console-policies/evaluate-unknown-host.json":         {status: 404, contains: []string{"sign.unknown.example"}},
+	"signer/certificates-mtls-unregistered.json":          {status: 401, contains: []string{"serial 42f7b7e1cc3184028e458cddc332734035c25313", "is not registered"}},
+	"fallback/unknown-route.json":                         {status: 404, contains: []string{"No route serves GET /no/such/thing"}},
+	"fallback/wrong-method.json":                          {status: 405, contains: []string{"DELETE is not allowed on /health", `"allow":["GET"]`}},
+	// The truststore function publishes the (here empty) bundle to the truststore bucket; the
+	// second event finds it current and uploads nothing.
+	"truststore/registration-stream.json": {contains: []string{`"truststoreUri":"s3://signum-truststore/truststore.pem"`, `"certificates":0`, `"uploaded":true`}},
+	"truststore/scheduled.json":           {contains: []string{`"current":true`, `"certificates":0`}},
+	"truststore/not-an-event.json":        {err: `a record from "aws:sqs"`},
 }
 
 // TestEventsDriveHandlers invokes each function's Lambda handler — the one lambda.Start runs —
@@ -68,7 +76,16 @@ func TestEventsDriveHandlers(t *testing.T) {
 	cfg.OperatorAccountID = "111122223333" // the account of the events' IAM caller
 	env := function.Env{Config: cfg, Clients: tg.Clients, Log: function.NewLogger(os.Stderr, "warn"), Now: time.Now}
 	handlers := map[string]edge.LambdaHandler{}
+	eventHandlers := map[string]function.EventHandler{}
 	for id, fn := range tpl.Functions {
+		if eb, ok := local.EventBuilds[id]; ok {
+			h, err := eb(context.Background(), env)
+			if err != nil {
+				t.Fatalf("build %s: %v", id, err)
+			}
+			eventHandlers[strings.TrimPrefix(fn.Dir, "functions/")] = h
+			continue
+		}
 		h, err := local.Builds[id](context.Background(), env)
 		if err != nil {
 			t.Fatalf("build %s: %v", id, err)
@@ -90,13 +107,32 @@ func TestEventsDriveHandlers(t *testing.T) {
 			if !ok {
 				t.Fatalf("events/%s has no expected outcome in eventCases", name)
 			}
-			h := handlers[strings.Split(name, "/")[0]]
-			if h == nil {
-				t.Fatalf("events/%s: no function for directory", name)
-			}
 			raw, err := os.ReadFile(file)
 			if err != nil {
 				t.Fatal(err)
+			}
+			if eh := eventHandlers[strings.Split(name, "/")[0]]; eh != nil {
+				out, err := eh(context.Background(), raw)
+				if want.err != "" {
+					if err == nil || !strings.Contains(err.Error(), want.err) {
+						t.Fatalf("error %v, want one saying %q", err, want.err)
+					}
+					return
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				whole, _ := json.Marshal(out)
+				for _, s := range want.contains {
+					if !strings.Contains(string(whole), s) {
+						t.Errorf("result lacks %q: %s", s, whole)
+					}
+				}
+				return
+			}
+			h := handlers[strings.Split(name, "/")[0]]
+			if h == nil {
+				t.Fatalf("events/%s: no function for directory", name)
 			}
 			var ev events.APIGatewayV2HTTPRequest
 			if err := json.Unmarshal(raw, &ev); err != nil {

@@ -52,11 +52,12 @@ func writeStackFile(dataDir string, cfg function.Config) error {
 // FunctionID is the template's logical id of a function named by its logical id
 // ("PortalAuthFunction") or its functions/ directory ("portal-auth").
 func FunctionID(name string) (string, error) {
-	if _, ok := Builds[name]; ok {
+	_, isHTTP := Builds[name]
+	if _, isEvent := EventBuilds[name]; isHTTP || isEvent {
 		return name, nil
 	}
 	var names []string
-	for id := range Builds {
+	for id := range allBuilds() {
 		dir, err := apigw.FunctionDir(id)
 		if err != nil {
 			return "", err
@@ -71,30 +72,51 @@ func FunctionID(name string) (string, error) {
 	return "", fmt.Errorf("no function %q; the functions are %s", name, strings.Join(names, ", "))
 }
 
-// Invoke runs function id's Lambda handler once with event (an API Gateway HTTP API v2 event,
-// as in events/), against the stack a local server running on dataDir keeps in its
-// StackFile: what `sam local invoke -e` does, without Docker, on the embedded stand-ins.
-func Invoke(ctx context.Context, dataDir, id string, event []byte) (events.APIGatewayV2HTTPResponse, error) {
+// allBuilds are the ids of every function, HTTP and event-driven.
+func allBuilds() map[string]bool {
+	ids := map[string]bool{}
+	for id := range Builds {
+		ids[id] = true
+	}
+	for id := range EventBuilds {
+		ids[id] = true
+	}
+	return ids
+}
+
+// Invoke runs function id's Lambda handler once with event, against the stack a local server
+// running on dataDir keeps in its StackFile: what `sam local invoke -e` does, without Docker,
+// on the embedded stand-ins. An HTTP function takes an API Gateway HTTP API (v2) event, as in
+// events/, and answers its response; an event-driven one takes its own events (a stream
+// batch, a scheduled event) and answers what its handler returns.
+func Invoke(ctx context.Context, dataDir, id string, event []byte) (any, error) {
 	raw, err := os.ReadFile(filepath.Join(dataDir, StackFile))
 	if err != nil {
-		return events.APIGatewayV2HTTPResponse{}, fmt.Errorf("no running local stack (start it with make run): %w", err)
+		return nil, fmt.Errorf("no running local stack (start it with make run): %w", err)
 	}
 	var cfg function.Config
 	if err := json.Unmarshal(raw, &cfg); err != nil {
-		return events.APIGatewayV2HTTPResponse{}, fmt.Errorf("%s: %w", StackFile, err)
-	}
-	var ev events.APIGatewayV2HTTPRequest
-	if err := json.Unmarshal(event, &ev); err != nil {
-		return events.APIGatewayV2HTTPResponse{}, fmt.Errorf("the event is not an API Gateway HTTP API (v2) event: %w", err)
+		return nil, fmt.Errorf("%s: %w", StackFile, err)
 	}
 	clients, err := function.NewClients(ctx, cfg)
 	if err != nil {
-		return events.APIGatewayV2HTTPResponse{}, err
+		return nil, err
 	}
 	env := function.Env{Config: cfg, Clients: clients, Log: function.NewLogger(os.Stderr, "info"), Now: time.Now}
+	if eb, ok := EventBuilds[id]; ok {
+		h, err := eb(ctx, env)
+		if err != nil {
+			return nil, fmt.Errorf("build %s: %w", id, err)
+		}
+		return h(ctx, event)
+	}
+	var ev events.APIGatewayV2HTTPRequest
+	if err := json.Unmarshal(event, &ev); err != nil {
+		return nil, fmt.Errorf("the event is not an API Gateway HTTP API (v2) event: %w", err)
+	}
 	h, err := Builds[id](ctx, env)
 	if err != nil {
-		return events.APIGatewayV2HTTPResponse{}, fmt.Errorf("build %s: %w", id, err)
+		return nil, fmt.Errorf("build %s: %w", id, err)
 	}
 	return edge.Lambda(h)(ctx, ev)
 }

@@ -29,6 +29,7 @@ import (
 	"github.com/opensignum/signum/lib/api/policies"
 	"github.com/opensignum/signum/lib/api/portal"
 	"github.com/opensignum/signum/lib/api/signer"
+	"github.com/opensignum/signum/lib/api/truststore"
 	"github.com/opensignum/signum/lib/apigw"
 	"github.com/opensignum/signum/lib/devstack"
 	"github.com/opensignum/signum/lib/edge"
@@ -38,8 +39,8 @@ import (
 	"github.com/opensignum/signum/lib/tenant"
 )
 
-// Builds maps each function of template.yaml (by logical id) to the Build its main.go runs.
-// A test fails when the two lists differ.
+// Builds maps each HTTP function of template.yaml (by logical id) to the Build its main.go
+// runs, and EventBuilds each event-driven one. A test fails when they and the template differ.
 var Builds = map[string]function.Build{
 	"HealthFunction":              health.Build,
 	"OperatorFunction":            operator.Build,
@@ -54,6 +55,12 @@ var Builds = map[string]function.Build{
 	"ConsolePoliciesFunction":     policies.Build,
 	"SignerFunction":              signer.Build,
 	"ConsoleEventsFunction":       events.Build,
+}
+
+// EventBuilds are the event-driven functions (streams, schedules, custom resources), which
+// no route reaches: `make invoke` runs them with an event file.
+var EventBuilds = map[string]function.EventBuild{
+	"TruststoreFunction": truststore.Build,
 }
 
 // OperatorAccessKey is the access key id of the local operator's SigV4 credentials.
@@ -102,6 +109,8 @@ type Server struct {
 	DemoAdminInvite string
 	// Calls records the AWS operations each function made (see Calls).
 	Calls *Calls
+	// Events are the event-driven functions' handlers, by logical id.
+	Events map[string]function.EventHandler
 
 	srv, tlsSrv *http.Server
 }
@@ -165,13 +174,20 @@ func (s *Server) start(ctx context.Context, o Options) error {
 	}
 	sort.Strings(ids)
 	s.Calls = &Calls{}
+	s.Events = map[string]function.EventHandler{}
 	for _, id := range ids {
-		build, ok := Builds[id]
-		if !ok {
-			return fmt.Errorf("template function %s has no entry in local.Builds", id)
-		}
 		fenv := env
 		fenv.Clients = s.Calls.recording(id, s.Clients)
+		build, ok := Builds[id]
+		if eb, isEvent := EventBuilds[id]; isEvent && !ok {
+			if s.Events[id], err = eb(ctx, fenv); err != nil {
+				return fmt.Errorf("build %s: %w", id, err)
+			}
+			continue
+		}
+		if !ok {
+			return fmt.Errorf("template function %s has no entry in local.Builds or local.EventBuilds", id)
+		}
 		h, err := build(ctx, fenv)
 		if err != nil {
 			return fmt.Errorf("build %s: %w", id, err)

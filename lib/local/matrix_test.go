@@ -210,6 +210,9 @@ func TestAuthorizationMatrix(t *testing.T) {
 	}
 	rules := map[string]access.Rule{}
 	for id := range tpl.Functions {
+		if _, isEvent := local.EventBuilds[id]; isEvent {
+			continue // no routes
+		}
 		h, err := local.Builds[id](ctx, env)
 		if err != nil {
 			t.Fatal(err)
@@ -246,6 +249,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 		"GET /operator/deployments/{id}":          {operator},
 		"POST /operator/deployments/{id}/invites": {operator},
 		"GET /operator/truststore":                {operator},
+		"GET /operator/truststore/status":         {operator},
 
 		"GET /portal/deployments/{id}":                   {pAdmin, pUser, pViewer},
 		"PATCH /portal/deployments/{id}":                 {pAdmin},

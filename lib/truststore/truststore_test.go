@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/opensignum/signum/lib/devstack/truststoretest"
 	"github.com/opensignum/signum/lib/truststore"
-	"github.com/opensignum/signum/lib/truststore/truststoretest"
 )
 
 func publish(t *testing.T, w *truststoretest.World) truststore.Status {

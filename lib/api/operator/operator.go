@@ -7,21 +7,19 @@ package operator
 
 import (
 	"context"
-	"encoding/pem"
 	"errors"
-	"io"
-	"log/slog"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/opensignum/signum/lib/access"
 	"github.com/opensignum/signum/lib/edge"
+	"github.com/opensignum/signum/lib/fault"
 	"github.com/opensignum/signum/lib/function"
 	"github.com/opensignum/signum/lib/identity"
 	"github.com/opensignum/signum/lib/provisioning"
 	"github.com/opensignum/signum/lib/store"
+	"github.com/opensignum/signum/lib/truststore"
 	"github.com/opensignum/signum/lib/wire"
 )
 
@@ -38,13 +36,14 @@ type api struct {
 	store        *store.Store
 	provisioning *provisioning.Service
 	now          func() time.Time
+	trust        *truststore.Publisher
 }
 
 // NewHandler returns the operator routes.
 func NewHandler(env function.Env, p *function.Parts) *access.Mux {
 	prov := provisioning.New(p.Store, p.Now)
 	prov.DomainSuffix = p.DomainSuffix
-	a := api{store: p.Store, provisioning: prov, now: p.Now}
+	a := api{store: p.Store, provisioning: prov, now: p.Now, trust: p.Truststore}
 	m := access.NewMux(env.Log, p.Guard)
 	// POST /operator/deployments — operator. Idempotency-Key makes a retry return the
 	// deployment the first call created.
@@ -59,45 +58,42 @@ func NewHandler(env function.Env, p *function.Parts) *access.Mux {
 	// GET /operator/truststore — operator: the PEM bundle for API Gateway's mutual-TLS
 	// truststore (every deployment's registered client certificates and CAs).
 	m.Handle("GET /operator/truststore", access.OperatorOnly(), a.truststore)
+	// GET /operator/truststore/status — operator: whether the deployed truststore is current.
+	m.Handle("GET /operator/truststore/status", access.OperatorOnly(), a.truststoreStatus)
 	return m
 }
 
 // truststore answers the PEM bundle of every registered client certificate and CA, without
-// duplicates (plain PEM blocks, no explanatory text, as S3 truststores take them). The
-// operator uploads it to the S3 object SignerTruststoreUri names and sets
-// SignerTruststoreVersion; the service checks every certificate against its deployment's
-// own registrations again, so the bundle only decides who may complete a handshake.
+// duplicates or expired ones (plain PEM blocks, no explanatory text, as S3 truststores take
+// them): what the truststore function publishes (lib/truststore), for an operator who looks.
 func (a api) truststore(w http.ResponseWriter, r *http.Request, _ *access.Request) error {
-	var out strings.Builder
-	seen := map[string]bool{}
-	n, expired := 0, 0
 	anchors, err := store.All(r.Context(), a.store.ListTrustAnchors)
 	if err != nil {
 		return err
 	}
-	for _, c := range anchors {
-		cert, err := c.Certificate()
-		if err != nil {
-			edge.Logger(r.Context()).Error("stored client certificate does not parse", slog.String("deployment", c.DeploymentID), slog.String("credential", c.ID))
-			continue
-		}
-		if seen[string(cert.Raw)] {
-			continue
-		}
-		if a.now().After(cert.NotAfter) {
-			expired++ // it authenticates no one any more
-			continue
-		}
-		seen[string(cert.Raw)] = true
-		n++
-		out.Write(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw}))
-	}
+	b := truststore.Build(anchors, a.now(), edge.Logger(r.Context()))
 	w.Header().Set("Content-Type", "application/x-pem-file")
 	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set("X-Certificate-Count", strconv.Itoa(n))
-	w.Header().Set("X-Expired-Left-Out", strconv.Itoa(expired))
+	w.Header().Set("X-Certificate-Count", strconv.Itoa(b.Certificates))
+	w.Header().Set("X-Expired-Left-Out", strconv.Itoa(b.Expired))
 	w.WriteHeader(http.StatusOK)
-	_, _ = io.WriteString(w, out.String())
+	_, _ = w.Write(b.PEM)
+	return nil
+}
+
+// truststoreStatus answers whether the deployed truststore is current: whether the newest
+// bundle in the truststore bucket holds exactly the registrations and the mutual-TLS domain
+// uses it, with API Gateway's warnings about it. It changes nothing (the truststore function
+// does).
+func (a api) truststoreStatus(w http.ResponseWriter, r *http.Request, _ *access.Request) error {
+	if a.trust == nil {
+		return fault.Newf(fault.ErrNotFound, "This stack does not manage a truststore (SIGNUM_TRUSTSTORE_BUCKET is not set).")
+	}
+	st, err := a.trust.Check(r.Context())
+	if err != nil {
+		return fault.RetryLater(fault.Wrap(fault.ErrUnavailable, err, "The truststore's bucket or domain cannot be read now; retry later."), 5*time.Second)
+	}
+	edge.WriteJSON(w, http.StatusOK, st)
 	return nil
 }
 

@@ -45,6 +45,19 @@ func kmsAnswering(t *testing.T, target string, status int, code string, signs *a
 	return srv.URL
 }
 
+// signerOnAnsweringKMS is the signer with a key backend whose KMS answers every Sign call
+// with status and code (kmsAnswering).
+func (w *world) signerOnAnsweringKMS(t *testing.T, status int, code string, signs *atomic.Int64) edge.LambdaHandler {
+	t.Helper()
+	cfg := w.env.Config
+	cfg.KMSEndpoint = kmsAnswering(t, cfg.KMSEndpoint, status, code, signs)
+	clients, err := function.NewClients(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w.signerOn(w.tg.Clients.DynamoDB, keys.NewRegistry(awskms.New(clients.KMS)))
+}
+
 // TestKMSThrottlingIsRetryLater: when KMS throttles or fails for the moment, POST /sign
 // answers 503 unavailable with a Retry-After header — not 500 — returns no signature, and
 // records the decision with a failed completion. KMS's throttling is the account's quota that
@@ -64,15 +77,9 @@ func TestKMSThrottlingIsRetryLater(t *testing.T) {
 			w := newWorld(t)
 			ctx := context.Background()
 			var signs atomic.Int64
-			cfg := w.env.Config
-			cfg.KMSEndpoint = kmsAnswering(t, cfg.KMSEndpoint, tt.status, tt.code, &signs)
-			clients, err := function.NewClients(ctx, cfg)
-			if err != nil {
-				t.Fatal(err)
-			}
 			d, cert := w.deployment(t, "throttled.localhost")
 			u, _, tok := w.signerUser(t, d, cert)
-			h := w.signerOn(w.tg.Clients.DynamoDB, keys.NewRegistry(awskms.New(clients.KMS)))
+			h := w.signerOnAnsweringKMS(t, tt.status, tt.code, &signs)
 
 			resp, err := h(ctx, signEvent(d.DomainName, tok, signBody(cert, 2)))
 			if err != nil {

@@ -16,8 +16,19 @@ import (
 
 	"github.com/aws/aws-lambda-go/cfn"
 
+	"github.com/opensignum/signum/lib/function"
 	ts "github.com/opensignum/signum/lib/truststore"
 )
+
+// Build is the truststore function's handler.
+func Build(_ context.Context, env function.Env) (function.EventHandler, error) {
+	p := function.NewParts(env)
+	if p.Truststore == nil {
+		return nil, errors.New("truststore: SIGNUM_TRUSTSTORE_BUCKET is not set")
+	}
+	h := &Handler{Publisher: p.Truststore}
+	return h.Handle, nil
+}
 
 // The events the truststore function takes. Each only says "look again": Publish reads every
 // registration, so a batch of stream records, a schedule tick and a retry all do the same.

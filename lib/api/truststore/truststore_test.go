@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/opensignum/signum/lib/api/truststore"
-	"github.com/opensignum/signum/lib/truststore/truststoretest"
+	"github.com/opensignum/signum/lib/devstack/truststoretest"
 )
 
 // TestHandleEvents: a stream batch and a schedule tick publish; a custom resource request is

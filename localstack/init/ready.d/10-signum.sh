@@ -1,10 +1,10 @@
 #!/bin/bash
 # LocalStack "ready" hook: creates what template.yaml gives the functions in AWS, the table
-# (Resources.Table), the service, token and checkpoint keys and the anchor bucket, so that
-# functions and the AWS CLI can be pointed at this LocalStack with
+# (Resources.Table), the service, token and checkpoint keys and the anchor and truststore
+# buckets, so that functions and the AWS CLI can be pointed at this LocalStack with
 #   TABLE_NAME=${SIGNUM_TABLE:-signum} SERVICE_KEY_ID=alias/signum-service
 #   TOKEN_KEY_ID=alias/signum-token SIGNUM_CHECKPOINT_KEY=alias/signum-checkpoint
-#   SIGNUM_ANCHOR_BUCKET=signum-anchors.
+#   SIGNUM_ANCHOR_BUCKET=signum-anchors SIGNUM_TRUSTSTORE_BUCKET=signum-truststore.
 # The store's integration tests (make test-aws) need none of it: each makes its own table.
 #
 # Idempotent: what exists is left alone, so the script can be run again by hand:
@@ -97,4 +97,15 @@ else
 	awslocal s3api create-bucket --bucket "$bucket" --object-lock-enabled-for-bucket >/dev/null
 fi
 
-log "ready: table $table, keys alias/signum-service, alias/signum-token, alias/signum-checkpoint, bucket $bucket (region $AWS_DEFAULT_REGION)"
+# The mutual-TLS truststore's bucket (template.yaml's TruststoreBucket), versioned because
+# API Gateway names the version of the bundle it uses.
+truststore=signum-truststore
+if awslocal s3api head-bucket --bucket "$truststore" >/dev/null 2>&1; then
+	log "bucket $truststore exists"
+else
+	log "creating bucket $truststore"
+	awslocal s3api create-bucket --bucket "$truststore" >/dev/null
+fi
+awslocal s3api put-bucket-versioning --bucket "$truststore" --versioning-configuration Status=Enabled
+
+log "ready: table $table, keys alias/signum-service, alias/signum-token, alias/signum-checkpoint, buckets $bucket and $truststore (region $AWS_DEFAULT_REGION)"
