@@ -220,12 +220,15 @@ func TestHsmFunctionsReachTheirServices(t *testing.T) {
 		if r.Type != "AWS::EC2::VPCEndpoint" {
 			continue
 		}
-		if r.Condition != "HasVpcEndpoints" {
-			t.Errorf("endpoint %s exists without an HSM (condition %q)", id, r.Condition)
-		}
 		name, _ := json.Marshal(r.Properties["ServiceName"])
 		service := string(name)[strings.LastIndex(string(name), ".")+1 : len(name)-2]
 		endpoints[service], _ = r.Properties["VpcEndpointType"].(string)
+		if want := "Has" + endpoints[service] + "Endpoints"; r.Condition != want {
+			t.Errorf("endpoint %s has the condition %q, want %s (an HSM, and the parameter that creates them)", id, r.Condition, want)
+		}
+		if cond, _ := json.Marshal(tpl.Conditions[r.Condition]); !strings.Contains(string(cond), `"HasHsm"`) {
+			t.Errorf("endpoint %s's condition %s does not require an HSM: %s", id, r.Condition, cond)
+		}
 		if endpoints[service] == "Interface" {
 			sg, _ := json.Marshal(r.Properties["SecurityGroupIds"])
 			if !strings.Contains(string(sg), "EndpointSecurityGroup") || r.Properties["PrivateDnsEnabled"] != true {

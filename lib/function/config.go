@@ -96,6 +96,10 @@ type Config struct {
 	// mutual-TLS truststore (lib/truststore), which the truststore function publishes and
 	// the operator's status reads. Empty: no truststore is managed.
 	TruststoreBucket string
+	// TruststoreDomain is SIGNUM_TRUSTSTORE_DOMAIN: the mutual-TLS custom domain
+	// ("*.<SignerDomain>") whose truststore the truststore function points at the newest
+	// bundle; empty when the stack has none (the bundle is only uploaded).
+	TruststoreDomain string
 	// APIGatewayEndpoint overrides API Gateway's (v2) control-plane endpoint
 	// (AWS_ENDPOINT_URL_APIGATEWAYV2, else AWS_ENDPOINT_URL), where the truststore function
 	// points the mutual-TLS domain at a new bundle; empty in AWS.
@@ -163,8 +167,9 @@ func EnvVars(c Config) map[string]string {
 		"PKCS11_LIBRARY": c.PKCS11Library, "PKCS11_TOKEN_LABEL": c.PKCS11Token, "PKCS11_PIN_SECRET": c.PKCS11PINSecret,
 		"DEPLOYMENT_DOMAIN_SUFFIX": c.DeploymentDomainSuffix, "SIGNER_DOMAIN_SUFFIX": c.SignerDomainSuffix,
 		"SIGNUM_CHECKPOINT_KEY": c.CheckpointKeyID, "SIGNUM_ANCHOR_BUCKET": c.AnchorBucket,
-		"SIGNUM_TRUSTSTORE_BUCKET": c.TruststoreBucket, "AWS_ENDPOINT_URL_APIGATEWAYV2": c.APIGatewayEndpoint,
-		"AWS_ACCESS_KEY_ID": c.StaticAccessKey, "AWS_SECRET_ACCESS_KEY": c.StaticSecretKey,
+		"SIGNUM_TRUSTSTORE_BUCKET": c.TruststoreBucket, "SIGNUM_TRUSTSTORE_DOMAIN": c.TruststoreDomain,
+		"AWS_ENDPOINT_URL_APIGATEWAYV2": c.APIGatewayEndpoint,
+		"AWS_ACCESS_KEY_ID":             c.StaticAccessKey, "AWS_SECRET_ACCESS_KEY": c.StaticSecretKey,
 		"SIGNUM_KEY_USERS": strings.Join(c.KeyUsers, ","), "SIGNUM_KEY_MANAGER": c.KeyManager, "SIGNUM_KEY_ADMINISTRATOR": c.KeyAdministrator,
 		"SIGNING_CALLER_RATE_LIMIT": limitString(c.Limits.SigningPerCaller),
 		"LOGIN_ACCOUNT_RATE_LIMIT":  limitString(c.Limits.LoginPerAccount),
@@ -249,6 +254,7 @@ func FromEnv() (Config, error) {
 		AnchorBucket:           os.Getenv("SIGNUM_ANCHOR_BUCKET"),
 		S3Endpoint:             firstSet("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"),
 		TruststoreBucket:       os.Getenv("SIGNUM_TRUSTSTORE_BUCKET"),
+		TruststoreDomain:       os.Getenv("SIGNUM_TRUSTSTORE_DOMAIN"),
 		APIGatewayEndpoint:     firstSet("AWS_ENDPOINT_URL_APIGATEWAYV2", "AWS_ENDPOINT_URL"),
 		AnchorEvery:            DefaultAnchorEvery,
 		KeyUsers:               splitList(os.Getenv("SIGNUM_KEY_USERS")),

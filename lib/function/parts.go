@@ -69,7 +69,7 @@ func NewParts(env Env) *Parts {
 }
 
 // trustPublisher publishes the truststore to Config.TruststoreBucket and points the
-// mutual-TLS domain ("*.<SignerDomainSuffix>", when there is one) at it.
+// mutual-TLS domain (Config.TruststoreDomain, when there is one) at it.
 func trustPublisher(env Env, st *store.Store) *truststore.Publisher {
 	if env.Config.TruststoreBucket == "" {
 		return nil
@@ -79,10 +79,9 @@ func trustPublisher(env Env, st *store.Store) *truststore.Publisher {
 		Anchors: func(ctx context.Context) ([]clientauth.Credential, error) {
 			return store.All(ctx, st.ListTrustAnchors)
 		},
-		Now: env.Now, Log: env.Log,
-	}
-	if env.Config.SignerDomainSuffix != "" {
-		p.DomainName = "*." + env.Config.SignerDomainSuffix
+		KeyOf:      store.TrustAnchorKey,
+		DomainName: env.Config.TruststoreDomain,
+		Now:        env.Now, Log: env.Log,
 	}
 	return p
 }

@@ -57,11 +57,12 @@ var eventCases = map[string]eventCase{
 	"signer/certificates-mtls-unregistered.json":          {status: 401, contains: []string{"serial 42f7b7e1cc3184028e458cddc332734035c25313", "is not registered"}},
 	"fallback/unknown-route.json":                         {status: 404, contains: []string{"No route serves GET /no/such/thing"}},
 	"fallback/wrong-method.json":                          {status: 405, contains: []string{"DELETE is not allowed on /health", `"allow":["GET"]`}},
-	// The truststore function publishes the (here empty) bundle to the truststore bucket; the
-	// second event finds it current and uploads nothing.
-	"truststore/registration-stream.json": {contains: []string{`"truststoreUri":"s3://signum-truststore/truststore.pem"`, `"certificates":0`, `"uploaded":true`}},
-	"truststore/scheduled.json":           {contains: []string{`"current":true`, `"certificates":0`}},
-	"truststore/not-an-event.json":        {err: `a record from "aws:sqs"`},
+	// The truststore function publishes the (here empty) bundle to the truststore bucket once
+	// the listing shows the stream's change (a removal: it lists nothing); the schedule's tick
+	// then finds it current and uploads nothing.
+	"truststore/removal-stream.json": {contains: []string{`"truststoreUri":"s3://signum-truststore/truststore.pem"`, `"certificates":0`, `"uploaded":true`}},
+	"truststore/scheduled.json":      {contains: []string{`"current":true`, `"certificates":0`}},
+	"truststore/not-an-event.json":   {err: `a record from "aws:sqs"`},
 }
 
 // TestEventsDriveHandlers invokes each function's Lambda handler — the one lambda.Start runs —

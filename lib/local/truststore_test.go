@@ -4,10 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/opensignum/signum/lib/certificates/certstest"
@@ -76,7 +79,23 @@ func TestTruststoreFollowsRegistrations(t *testing.T) {
 	if st := status(); st.Current || st.Certificates != 1 || len(st.Reasons) == 0 {
 		t.Fatalf("status after a registration, before the function ran: %+v", st)
 	}
-	if st := run(); st.Certificates != 1 || !st.Uploaded || !st.Current {
+	// The stream's record names the lookup item as the table has it: the function waits for
+	// the listing to show exactly that key (a wrong key would never show, and fail the batch).
+	items, err := srv.Clients.DynamoDB.Query(ctx, &dynamodb.QueryInput{TableName: aws.String(srv.Config.TableName), IndexName: aws.String("GSI1"),
+		KeyConditionExpression: aws.String("GSI1PK = :pk"), ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{":pk": &ddbtypes.AttributeValueMemberS{Value: "CLIENTTRUST"}}})
+	if err != nil || len(items.Items) != 1 {
+		t.Fatalf("the table's trust anchors: %v %v", items, err)
+	}
+	key := func(name string) string {
+		v, _ := items.Items[0][name].(*ddbtypes.AttributeValueMemberS)
+		return v.Value
+	}
+	record := `{"Records":[{"eventName":"INSERT","eventSource":"aws:dynamodb","dynamodb":{"Keys":{"PK":{"S":` + strconv.Quote(key("PK")) + `},"SK":{"S":` + strconv.Quote(key("SK")) + `}}}}]}`
+	out, err := publish(ctx, []byte(record))
+	if err != nil {
+		t.Fatalf("a stream record of the registration: %v", err)
+	}
+	if st := out.(truststore.Status); st.Certificates != 1 || !st.Uploaded || !st.Current {
 		t.Fatalf("run after a registration: %+v", st)
 	}
 	if b := bundle(); !strings.Contains(b, strings.TrimSpace(certstest.PEM(ca.Intermediate))) {

@@ -69,6 +69,21 @@ func (s *Store) ListTrustAnchors(ctx context.Context, pr PageRequest) (Page[clie
 	return listGSI1(ctx, s, trustAnchorsPK, pr, decodeClientCred)
 }
 
+// TrustAnchorKey is the table key of c's lookup item, the item listed for the truststore:
+// what the truststore function's stream records name when c is registered or removed, so
+// that it can wait until the (eventually consistent) listing shows the change.
+func TrustAnchorKey(c clientauth.Credential) (string, error) {
+	sk, err := lookupSK(c)
+	if err != nil {
+		return "", err
+	}
+	return ItemKey(deploymentPK(c.DeploymentID), sk), nil
+}
+
+// ItemKey is an item's table key (PK, SK) as one string, as TrustAnchorKey gives it: PK
+// holds no space.
+func ItemKey(pk, sk string) string { return pk + " " + sk }
+
 // lookupSK is where authentication finds c.
 func lookupSK(c clientauth.Credential) (string, error) {
 	cert, err := c.Certificate()

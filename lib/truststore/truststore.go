@@ -23,9 +23,11 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/hex"
+	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math/big"
 	"sort"
@@ -105,10 +107,43 @@ type Publisher struct {
 	// empty DomainName the bundle is only uploaded.
 	Domains    *apigatewayv2.Client
 	DomainName string
-	// Anchors lists every deployment's registrations.
+	// Anchors lists every deployment's registrations, from an eventually consistent index;
+	// KeyOf is the table key of a registration's listed item, as the table's stream records
+	// name it (PublishChanges waits until the listing shows the changes).
 	Anchors func(ctx context.Context) ([]clientauth.Credential, error)
+	KeyOf   func(clientauth.Credential) (string, error)
 	Now     func() time.Time
 	Log     *slog.Logger
+	// IndexWait is how long PublishChanges waits between readings of a listing that does
+	// not show the changes yet (DefaultIndexWait), IndexReads how often it reads
+	// (DefaultIndexReads).
+	IndexWait  time.Duration
+	IndexReads int
+}
+
+// How long PublishChanges waits for the index by default: a GSI is usually current within a
+// second; after five the stream retries the batch.
+const (
+	DefaultIndexWait  = time.Second
+	DefaultIndexReads = 5
+)
+
+// StatusObject is where each publish records how it ended, beside the bundle, so that Check
+// (the operator's status) can say why the domain is behind: API Gateway may refuse a bundle
+// (UpdateDomainName's answer), which only the publisher sees.
+const StatusObject = "publish-status.json"
+
+// Outcome is how a publish ended.
+type Outcome struct {
+	At    time.Time `json:"at"`
+	Error string    `json:"error,omitempty"`
+}
+
+// Change is a registration's listed item that a stream record says was written (Present) or
+// removed, by its table key (KeyOf).
+type Change struct {
+	Key     string
+	Present bool
 }
 
 // URI is the truststore's S3 URI, as API Gateway takes it.
@@ -136,27 +171,114 @@ type Status struct {
 	// Uploaded and Pointed say what Publish changed.
 	Uploaded bool `json:"uploaded,omitempty"`
 	Pointed  bool `json:"pointed,omitempty"`
+	// LastPublish is how the truststore function's last run ended (Check only).
+	LastPublish *Outcome `json:"lastPublish,omitempty"`
 }
 
-// Check compares the deployed truststore with the registrations, changing nothing.
+// Check compares the deployed truststore with the registrations, changing nothing, and says
+// how the last publish ended.
 func (p *Publisher) Check(ctx context.Context) (Status, error) {
-	return p.run(ctx, false)
+	creds, err := p.Anchors(ctx)
+	if err != nil {
+		return Status{}, fmt.Errorf("list the registrations: %w", err)
+	}
+	st, err := p.run(ctx, creds, false)
+	if err != nil {
+		return st, err
+	}
+	if st.LastPublish, err = p.lastOutcome(ctx); err != nil {
+		return st, err
+	}
+	if st.LastPublish != nil && st.LastPublish.Error != "" {
+		st.Reasons = append(st.Reasons, "the last publish failed: "+st.LastPublish.Error)
+		st.Current = false
+	}
+	return st, nil
 }
 
 // Publish makes the deployed truststore current: it uploads the bundle when the newest
 // object does not hold exactly the registrations, and points the domain at the newest
 // object's version when it uses another (or none named). A domain that does not exist yet
 // (CloudFormation creates it after the first upload) is not an error. Publishing twice
-// changes nothing the second time.
+// changes nothing the second time. How it ended is recorded in StatusObject.
 func (p *Publisher) Publish(ctx context.Context) (Status, error) {
-	return p.run(ctx, true)
+	return p.PublishChanges(ctx, nil)
 }
 
-func (p *Publisher) run(ctx context.Context, write bool) (Status, error) {
-	creds, err := p.Anchors(ctx)
+// PublishChanges is Publish once the listing shows changes (the table's stream records): the
+// listing comes from an index that can lag the table, and a publish that missed a new CA
+// would leave it out until the next run. When the index does not show them after
+// IndexReads readings, it fails, and the stream delivers the batch again.
+func (p *Publisher) PublishChanges(ctx context.Context, changes []Change) (Status, error) {
+	st, err := p.publishChanges(ctx, changes)
+	out := Outcome{At: p.Now().UTC()}
 	if err != nil {
-		return Status{}, fmt.Errorf("list the registrations: %w", err)
+		out.Error = err.Error()
 	}
+	if rerr := p.recordOutcome(ctx, out); rerr != nil && err == nil {
+		err = rerr
+	}
+	return st, err
+}
+
+func (p *Publisher) publishChanges(ctx context.Context, changes []Change) (Status, error) {
+	reads, wait := p.IndexReads, p.IndexWait
+	if reads <= 0 {
+		reads = DefaultIndexReads
+	}
+	if wait <= 0 {
+		wait = DefaultIndexWait
+	}
+	for i := 1; ; i++ {
+		creds, err := p.Anchors(ctx)
+		if err != nil {
+			return Status{}, fmt.Errorf("list the registrations: %w", err)
+		}
+		missing, err := p.unseen(creds, changes)
+		if err != nil {
+			return Status{}, err
+		}
+		if missing == 0 {
+			return p.run(ctx, creds, true)
+		}
+		if i == reads {
+			return Status{}, fmt.Errorf("the registrations' index does not show %d of %d changes yet", missing, len(changes))
+		}
+		select {
+		case <-ctx.Done():
+			return Status{}, ctx.Err()
+		case <-time.After(wait):
+		}
+	}
+}
+
+// unseen counts the changes the listing does not show (the last change of a key counts).
+func (p *Publisher) unseen(creds []clientauth.Credential, changes []Change) (int, error) {
+	if len(changes) == 0 || p.KeyOf == nil {
+		return 0, nil
+	}
+	listed := map[string]bool{}
+	for _, c := range creds {
+		k, err := p.KeyOf(c)
+		if err != nil {
+			continue // a stored certificate that does not parse (Build logs it)
+		}
+		listed[k] = true
+	}
+	want := map[string]bool{}
+	for _, c := range changes {
+		want[c.Key] = c.Present
+	}
+	n := 0
+	for k, present := range want {
+		if listed[k] != present {
+			n++
+		}
+	}
+	return n, nil
+}
+
+func (p *Publisher) run(ctx context.Context, creds []clientauth.Credential, write bool) (Status, error) {
 	b := Build(creds, p.Now(), p.Log)
 	st := Status{URI: p.URI(), Certificates: b.Certificates, ExpiredLeftOut: b.Expired, WantedSHA256: b.SHA256, DomainName: p.DomainName}
 	if err := p.uploaded(ctx, &st); err != nil {
@@ -175,8 +297,42 @@ func (p *Publisher) run(ctx context.Context, write bool) (Status, error) {
 			return st, err
 		}
 	}
+	if len(st.Warnings) > 0 {
+		st.Reasons = append(st.Reasons, "API Gateway warns about the bundle the domain uses: "+strings.Join(st.Warnings, "; "))
+	}
 	st.Current = len(st.Reasons) == 0
 	return st, nil
+}
+
+// recordOutcome writes out as StatusObject.
+func (p *Publisher) recordOutcome(ctx context.Context, out Outcome) error {
+	raw, err := json.Marshal(out)
+	if err != nil {
+		return err
+	}
+	if _, err := p.S3.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(p.Bucket), Key: aws.String(StatusObject),
+		Body: bytes.NewReader(raw), ContentType: aws.String("application/json")}); err != nil {
+		return fmt.Errorf("record the outcome in s3://%s/%s: %w", p.Bucket, StatusObject, err)
+	}
+	return nil
+}
+
+// lastOutcome reads StatusObject; nil before the first publish.
+func (p *Publisher) lastOutcome(ctx context.Context) (*Outcome, error) {
+	got, err := p.S3.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(p.Bucket), Key: aws.String(StatusObject)})
+	var nk *s3types.NoSuchKey
+	switch {
+	case errors.As(err, &nk):
+		return nil, nil
+	case err != nil:
+		return nil, fmt.Errorf("read s3://%s/%s: %w", p.Bucket, StatusObject, err)
+	}
+	defer got.Body.Close()
+	var out Outcome
+	if err := json.NewDecoder(io.LimitReader(got.Body, 1<<16)).Decode(&out); err != nil {
+		return nil, fmt.Errorf("s3://%s/%s: %w", p.Bucket, StatusObject, err)
+	}
+	return &out, nil
 }
 
 // uploaded reads what the newest object holds.

@@ -2,6 +2,7 @@ package truststore_test
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -89,5 +90,53 @@ func TestPublishRepairsTheDomain(t *testing.T) {
 	st := publish(t, w)
 	if st.Uploaded || !st.Pointed || !st.Current || st.DomainVersion == "" {
 		t.Fatalf("publish onto a domain created with no version: %+v", st)
+	}
+}
+
+// TestRefusedBundleIsReported: when API Gateway refuses to point the domain at a bundle, the
+// publish fails (so the event is retried and, in the end, dead-lettered) with API Gateway's
+// reason, and the operator's status says so until a publish succeeds.
+func TestRefusedBundleIsReported(t *testing.T) {
+	w := truststoretest.New(t)
+	ctx := context.Background()
+	w.Register(t, "ca-one", 24*time.Hour)
+	publish(t, w)
+	if err := w.Domains.Create(truststoretest.Domain, w.P.URI()); err != nil {
+		t.Fatal(err)
+	}
+	fetch := w.Domains.Fetch
+	w.Domains.Fetch = func(string, string) ([]byte, error) { return nil, errors.New("the bundle is over the size limit") }
+	w.Register(t, "ca-two", 24*time.Hour)
+	if _, err := w.P.Publish(ctx); err == nil || !strings.Contains(err.Error(), "over the size limit") {
+		t.Fatalf("publish of a refused bundle: %v", err)
+	}
+	st, err := w.P.Check(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Current || st.LastPublish == nil || !strings.Contains(st.LastPublish.Error, "over the size limit") || !strings.Contains(strings.Join(st.Reasons, ";"), "the last publish failed") {
+		t.Fatalf("status after a refused publish: %+v", st)
+	}
+	w.Domains.Fetch = fetch
+	publish(t, w)
+	if st, err := w.P.Check(ctx); err != nil || !st.Current || st.LastPublish == nil || st.LastPublish.Error != "" {
+		t.Fatalf("status after a good publish: %+v %v", st, err)
+	}
+}
+
+// TestWarningsAreNotCurrent: a bundle API Gateway took with warnings (certificates it cannot
+// use) is not current: clients of those CAs cannot complete a handshake.
+func TestWarningsAreNotCurrent(t *testing.T) {
+	w := truststoretest.New(t)
+	w.Register(t, "ca-one", 24*time.Hour)
+	publish(t, w)
+	if err := w.Domains.Create(truststoretest.Domain, w.P.URI()); err != nil {
+		t.Fatal(err)
+	}
+	// API Gateway's clock is past the CA's expiry (the publisher's is not).
+	w.Domains.Now = func() time.Time { return time.Now().Add(48 * time.Hour) }
+	st := publish(t, w)
+	if st.Current || len(st.Warnings) != 1 || !strings.Contains(strings.Join(st.Reasons, ";"), "API Gateway warns") {
+		t.Fatalf("publish with a warning: %+v", st)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/json"
 	"encoding/pem"
 	"io"
 	"log/slog"
@@ -27,13 +28,14 @@ import (
 
 	"github.com/opensignum/signum/lib/clientauth"
 	"github.com/opensignum/signum/lib/devstack"
+	"github.com/opensignum/signum/lib/store"
 	"github.com/opensignum/signum/lib/truststore"
 )
 
 // Domain is the mutual-TLS custom domain of the world.
 const Domain = "*.mtls.sign.example.com"
 
-// world is a versioned bucket on the S3 stand-in, the API Gateway domain-name stand-in, and
+// World is a versioned bucket on the S3 stand-in, the API Gateway domain-name stand-in, and
 // the registrations the publisher lists, which a test changes.
 type World struct {
 	// P publishes; Domains is the API Gateway stand-in holding Domain.
@@ -44,6 +46,12 @@ type World struct {
 	mu    sync.Mutex
 	creds []clientauth.Credential
 	now   time.Time
+	// prev is the registrations before the last change, which the next lag listings
+	// still answer, as a lagging index does.
+	prev []clientauth.Credential
+	lag  int
+	// Reads counts the listings.
+	Reads int
 }
 
 // New is a world with no registration, on the embedded stand-ins.
@@ -76,9 +84,16 @@ func New(t *testing.T) *World {
 		Anchors: func(context.Context) ([]clientauth.Credential, error) {
 			w.mu.Lock()
 			defer w.mu.Unlock()
+			w.Reads++
+			if w.lag > 0 {
+				w.lag--
+				return append([]clientauth.Credential(nil), w.prev...), nil
+			}
 			return append([]clientauth.Credential(nil), w.creds...), nil
 		},
-		Now: w.Clock, Log: slog.New(slog.DiscardHandler),
+		KeyOf: store.TrustAnchorKey,
+		Now:   w.Clock, Log: slog.New(slog.DiscardHandler),
+		IndexWait: 10 * time.Millisecond,
 	}
 	return w
 }
@@ -104,19 +119,53 @@ func (w *World) object(t *testing.T, uri, version string) ([]byte, error) {
 	return io.ReadAll(out.Body)
 }
 
-// register adds a CA registration valid for d from now.
+// Register adds a CA registration valid for d from now.
 func (w *World) Register(t *testing.T, name string, d time.Duration) *x509.Certificate {
 	t.Helper()
 	cert := selfSigned(t, name, w.Clock(), d)
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	w.prev = append([]clientauth.Credential(nil), w.creds...)
 	w.creds = append(w.creds, clientauth.Credential{ID: name, DeploymentID: "dep-" + name, Kind: clientauth.Authority, CertificateDER: cert.Raw})
 	return cert
 }
 
+// Lag makes the next n listings answer the registrations as they were before the last
+// change.
+func (w *World) Lag(n int) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.lag = n
+}
+
+// StreamRecord is the table's stream record (KEYS_ONLY) of registering (INSERT) or removing
+// (REMOVE) the registration name.
+func (w *World) StreamRecord(t *testing.T, name, event string) string {
+	t.Helper()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, c := range append(append([]clientauth.Credential(nil), w.creds...), w.prev...) {
+		if c.ID != name {
+			continue
+		}
+		k, err := store.TrustAnchorKey(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pk, sk, _ := strings.Cut(k, " ") // store.ItemKey
+		raw, _ := json.Marshal(map[string]any{"eventID": "1", "eventName": event, "eventSource": "aws:dynamodb",
+			"dynamodb": map[string]any{"Keys": map[string]any{"PK": map[string]string{"S": pk}, "SK": map[string]string{"S": sk}}, "StreamViewType": "KEYS_ONLY"}})
+		return string(raw)
+	}
+	t.Fatalf("no registration %s", name)
+	return ""
+}
+
+// Unregister removes the registration name.
 func (w *World) Unregister(name string) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	w.prev = append([]clientauth.Credential(nil), w.creds...)
 	for i, c := range w.creds {
 		if c.ID == name {
 			w.creds = append(w.creds[:i], w.creds[i+1:]...)
