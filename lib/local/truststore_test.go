@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/getkin/kin-openapi/openapi3"
 
 	"github.com/opensignum/signum/lib/certificates/certstest"
 	"github.com/opensignum/signum/lib/devstack"
@@ -45,12 +46,21 @@ func TestTruststoreFollowsRegistrations(t *testing.T) {
 		}
 		return st
 	}
+	doc, err := openapi3.NewLoader().LoadFromFile("../../docs/openapi.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	schema := doc.Components.Schemas["TruststoreStatus"].Value
 	status := func() truststore.Status {
 		t.Helper()
 		r := call(t, srv, "GET", "/operator/truststore/status", "", "", true)
 		var st truststore.Status
-		if r.status != 200 || json.Unmarshal([]byte(r.body), &st) != nil {
+		var body any
+		if r.status != 200 || json.Unmarshal([]byte(r.body), &st) != nil || json.Unmarshal([]byte(r.body), &body) != nil {
 			t.Fatalf("status: %d %s", r.status, r.body)
+		}
+		if err := schema.VisitJSON(body); err != nil {
+			t.Fatalf("the status does not match its documented schema: %v\n%s", err, r.body)
 		}
 		return st
 	}
