@@ -19,6 +19,7 @@ import (
 	"github.com/getkin/kin-openapi/openapi3"
 	"gopkg.in/yaml.v3"
 
+	"github.com/awslabs/goformation/v7/cloudformation/s3"
 	signum "github.com/opensignum/signum"
 	"github.com/opensignum/signum/lib/apigw"
 	"github.com/opensignum/signum/lib/devstack"
@@ -722,31 +723,57 @@ func TestAnchorBucket(t *testing.T) {
 		r.DefaultRetention.Days == nil || *r.DefaultRetention.Days < 365 {
 		t.Errorf("AnchorBucket: default retention %+v, want a mode and at least a year", r)
 	}
+	checkBucket(t, tpl, b, "AnchorBucket", "SignerFunction", "SIGNUM_ANCHOR_BUCKET", map[string]string{
+		"SignerFunction":        "[s3:PutObject]",
+		"ConsoleEventsFunction": "[s3:GetObject s3:ListBucket]",
+	})
+}
+
+// TestTruststoreBucket: the mutual-TLS truststore is in a bucket that is versioned (API
+// Gateway names the version), private, encrypted and TLS-only; the truststore function alone
+// writes it, and the operator's status reads it.
+func TestTruststoreBucket(t *testing.T) {
+	tpl := rawTemplate(t)
+	b, err := parse(t).CF.GetS3BucketWithName("TruststoreBucket")
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkBucket(t, tpl, b, "TruststoreBucket", "TruststoreFunction", "SIGNUM_TRUSTSTORE_BUCKET", map[string]string{
+		"TruststoreFunction": "[s3:GetObject s3:GetObjectVersion s3:ListBucket s3:PutObject s3:PutObject]",
+		"OperatorFunction":   "[s3:GetObject s3:ListBucket]",
+	})
+}
+
+// checkBucket checks that bucket b (logical id name) is versioned, private, encrypted and
+// retained; that its policy denies plain HTTP and writes by all but writer; and that the
+// functions of rights may do exactly those actions on it and find it in env.
+func checkBucket(t *testing.T, tpl map[string]any, b *s3.Bucket, name, writer, env string, rights map[string]string) {
+	t.Helper()
 	if b.VersioningConfiguration == nil || b.VersioningConfiguration.Status != "Enabled" {
-		t.Error("AnchorBucket: versioning is off")
+		t.Errorf("%s: versioning is off", name)
 	}
 	if p := b.PublicAccessBlockConfiguration; p == nil || p.BlockPublicAcls == nil || !*p.BlockPublicAcls || p.BlockPublicPolicy == nil || !*p.BlockPublicPolicy ||
 		p.IgnorePublicAcls == nil || !*p.IgnorePublicAcls || p.RestrictPublicBuckets == nil || !*p.RestrictPublicBuckets {
-		t.Error("AnchorBucket: public access is not blocked")
+		t.Errorf("%s: public access is not blocked", name)
 	}
 	if e := b.BucketEncryption; e == nil || len(e.ServerSideEncryptionConfiguration) == 0 ||
 		e.ServerSideEncryptionConfiguration[0].ServerSideEncryptionByDefault == nil || e.ServerSideEncryptionConfiguration[0].ServerSideEncryptionByDefault.SSEAlgorithm == "" {
-		t.Error("AnchorBucket: no default encryption")
+		t.Errorf("%s: no default encryption", name)
 	}
 	if b.AWSCloudFormationDeletionPolicy != "Retain" {
-		t.Errorf("AnchorBucket: DeletionPolicy %q, want Retain", b.AWSCloudFormationDeletionPolicy)
+		t.Errorf("%s: DeletionPolicy %q, want Retain", name, b.AWSCloudFormationDeletionPolicy)
 	}
 
 	var policy string
 	for id, r := range get(tpl, "Resources").(map[string]any) {
-		if get(r, "Type") == "AWS::S3::BucketPolicy" && get(r, "Properties", "Bucket", "Ref") == "AnchorBucket" {
+		if get(r, "Type") == "AWS::S3::BucketPolicy" && get(r, "Properties", "Bucket", "Ref") == name {
 			policy = id
 		}
 	}
 	if policy == "" {
-		t.Fatal("AnchorBucket has no bucket policy")
+		t.Fatalf("%s has no bucket policy", name)
 	}
-	var tlsOnly, signerOnly bool
+	var tlsOnly, writerOnly bool
 	for _, s := range statements(t, tpl, policy) {
 		if s["Effect"] != "Deny" || s["Principal"] != "*" {
 			continue
@@ -754,31 +781,28 @@ func TestAnchorBucket(t *testing.T) {
 		if allows(s, "s3:GetObject") && allows(s, "s3:PutObject") && get(s, "Condition", "Bool", "aws:SecureTransport") == "false" {
 			tlsOnly = true
 		}
-		if allows(s, "s3:PutObject") && fmt.Sprint(roleFunctions(get(s, "Condition", "ArnNotEquals", "aws:PrincipalArn"))) == "[SignerFunction]" {
-			signerOnly = true
+		if allows(s, "s3:PutObject") && fmt.Sprint(roleFunctions(get(s, "Condition", "ArnNotEquals", "aws:PrincipalArn"))) == "["+writer+"]" {
+			writerOnly = true
 		}
 	}
-	if !tlsOnly || !signerOnly {
-		t.Errorf("AnchorBucket policy: denies plain HTTP %v, denies writes by all but the signer %v", tlsOnly, signerOnly)
+	if !tlsOnly || !writerOnly {
+		t.Errorf("%s policy: denies plain HTTP %v, denies writes by all but %s %v", name, tlsOnly, writer, writerOnly)
 	}
 
-	for fn, want := range map[string]string{
-		"SignerFunction":        "[s3:PutObject]",
-		"ConsoleEventsFunction": "[s3:GetObject s3:ListBucket]",
-	} {
+	for fn, want := range rights {
 		var got []string
 		for _, s := range statements(t, tpl, fn) {
 			r := fmt.Sprint(s["Resource"])
-			if s["Effect"] == "Allow" && strings.Contains(r, "AnchorBucket") {
+			if s["Effect"] == "Allow" && strings.Contains(r, name) {
 				got = append(got, actions(s)...)
 			}
 		}
 		sort.Strings(got)
 		if fmt.Sprint(got) != want {
-			t.Errorf("%s may %v on the anchor bucket, want %s", fn, got, want)
+			t.Errorf("%s may %v on %s, want %s", fn, got, name, want)
 		}
-		if get(tpl, "Resources", fn, "Properties", "Environment", "Variables", "SIGNUM_ANCHOR_BUCKET", "Ref") != "AnchorBucket" {
-			t.Errorf("%s: SIGNUM_ANCHOR_BUCKET does not name the anchor bucket", fn)
+		if get(tpl, "Resources", fn, "Properties", "Environment", "Variables", env, "Ref") != name {
+			t.Errorf("%s: %s does not name %s", fn, env, name)
 		}
 	}
 }
