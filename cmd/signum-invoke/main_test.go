@@ -54,14 +54,28 @@ func TestInvokeAgainstTheRunningStack(t *testing.T) {
 			t.Fatalf("ok/%s: %v %s", name, err, out.String())
 		}
 	}
+	// An event-driven function takes its own events: the truststore function publishes to
+	// the running server's truststore bucket.
+	var out bytes.Buffer
+	if err := run(ctx, []string{"-function", "truststore", "-event", "../../events/truststore/scheduled.json", "-data-dir", dir}, &out); err != nil {
+		t.Fatalf("ok/truststore: %v", err)
+	}
+	var st struct {
+		TruststoreURI string
+		Current       bool
+	}
+	if err := json.Unmarshal(out.Bytes(), &st); err != nil || !st.Current || st.TruststoreURI != "s3://"+srv.Config.TruststoreBucket+"/truststore.pem" {
+		t.Fatalf("ok/truststore: %v %s", err, out.String())
+	}
 	for name, c := range map[string]struct {
 		args []string
 		want string
 	}{
-		"unknown function": {[]string{"-function", "nope", "-event", "../../events/health/get.json", "-data-dir", dir}, "the functions are"},
-		"no stack":         {[]string{"-function", "health", "-event", "../../events/health/get.json", "-data-dir", t.TempDir()}, "make run"},
-		"not an event":     {[]string{"-function", "health", "-event", "main.go", "-data-dir", dir}, "not an API Gateway"},
-		"no arguments":     {nil, "usage"},
+		"not a truststore event": {[]string{"-function", "truststore", "-event", "../../events/health/get.json", "-data-dir", dir}, "not an event the truststore function takes"},
+		"unknown function":       {[]string{"-function", "nope", "-event", "../../events/health/get.json", "-data-dir", dir}, "the functions are"},
+		"no stack":               {[]string{"-function", "health", "-event", "../../events/health/get.json", "-data-dir", t.TempDir()}, "make run"},
+		"not an event":           {[]string{"-function", "health", "-event", "main.go", "-data-dir", dir}, "not an API Gateway"},
+		"no arguments":           {nil, "usage"},
 	} {
 		if err := run(ctx, c.args, io.Discard); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("fail/%s: %v", name, err)
