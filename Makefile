@@ -9,11 +9,29 @@ FUNCTIONS := $(notdir $(wildcard functions/*))
 CGO_FUNCTIONS := console-certificates signer
 lambda_env = $(if $(filter $(1),$(CGO_FUNCTIONS)),CGO_ENABLED=1 GOOS=linux GOARCH=amd64,$(LAMBDA_ENV))
 
-.PHONY: run test vet fmt-check deadcode lint-template test-aws build clean fuzz bench softhsm tools demo invoke
+.PHONY: run test vet fmt-check deadcode lint-template test-aws build clean fuzz bench softhsm tools demo invoke web web-if-missing test-web chromium
 
-## run: the whole service locally on the embedded stand-ins (no Docker, no AWS account)
-run:
+## run: the whole service locally on the embedded stand-ins (no Docker, no AWS account), with
+## the web app (built when missing) under /app/
+run: web-if-missing
 	$(GO) run ./cmd/signum-local
+
+## web: the web app (portal and console) built into web/dist from the committed lockfile
+web:
+	cd web && npm ci --no-audit --no-fund && npm run build
+
+web-if-missing:
+	@test -f web/dist/index.html || $(MAKE) web
+
+## chromium: Debian's Chromium for the browser tests, when missing (never a downloaded browser)
+chromium:
+	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+
+## test-web: the web app's tests: the generated API client is current, types, component tests
+## (Vitest), and the customer's journey in Chromium against the local service (screenshots in
+## web/test-output/)
+test-web: chromium web
+	cd web && npm run check-gen && npm test && npm run e2e
 
 ## invoke: one function's handler with an event, against the stack `make run` is running (what
 ## `sam local invoke -e` does, without Docker): make invoke FUNCTION=health EVENT=events/health/get.json
@@ -22,7 +40,7 @@ invoke:
 	@$(GO) run ./cmd/signum-invoke -function $(FUNCTION) -event $(EVENT)
 
 ## test: vet, formatting, and every test (fuzz targets run their seed corpus)
-test: vet fmt-check deadcode lint-template softhsm tools
+test: vet fmt-check deadcode lint-template softhsm tools test-web
 	SIGNUM_REQUIRE_SOFTHSM=1 SIGNUM_REQUIRE_TOOLS=1 $(GO) test -count=1 ./...
 	# the no-cgo build (Lambda functions without PKCS#11): the key packages' tests, stub included
 	CGO_ENABLED=0 $(GO) test -count=1 ./lib/keys/...

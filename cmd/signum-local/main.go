@@ -29,6 +29,7 @@ func main() {
 	kmsAddr := flag.String("kms-addr", "127.0.0.1:0", "KMS stand-in listen address")
 	dataDir := flag.String("data-dir", ".local", "directory for the KMS stand-in's keys and the local operator credentials")
 	level := flag.String("log-level", envOr("LOG_LEVEL", "info"), "debug, info, warn or error")
+	webDir := flag.String("web", "web/dist", "the built web app (make web), served under /app/; empty for none")
 	flag.Parse()
 
 	// Everything this process writes is its user's alone: the data directory holds the KMS
@@ -39,7 +40,7 @@ func main() {
 	log := function.NewLogger(os.Stderr, *level)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	srv, err := local.Start(ctx, local.Options{Addr: *addr, TLSAddr: *tlsAddr, DynamoDBAddr: *ddbAddr, KMSAddr: *kmsAddr, DataDir: *dataDir, Log: log, Limits: function.DefaultLimits()})
+	srv, err := local.Start(ctx, local.Options{Addr: *addr, TLSAddr: *tlsAddr, DynamoDBAddr: *ddbAddr, KMSAddr: *kmsAddr, DataDir: *dataDir, Log: log, Limits: function.DefaultLimits(), WebDir: *webDir})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "signum-local:", err)
 		os.Exit(1)
@@ -54,8 +55,13 @@ Signum is running locally (pid %d).
   KMS stand-in        %[5]s
   Demo deployment     %[6]s  domain %[7]s (console requests go to this host)
 
-Register the demo deployment's first Admin (who is also its Signum Administrator) with the
-deployment link below, then log in:
+In a browser: the portal, registering the demo deployment's first Admin (who is also its
+Signum Administrator) with its deployment link, and then the console on the deployment's host:
+
+  %[2]s/app/portal/register?token=%[12]s
+  http://%[7]s:%[13]s/app/console/login
+
+Or with curl: register, then log in:
 
   curl -s %[2]s/portal/register -H 'content-type: application/json' \
     -d '{"token":"%[12]s","email":"admin@example.com","name":"Admin","password":"Correct-Horse-9-Battery"}'

@@ -85,6 +85,8 @@ type Options struct {
 	// Limits are the rate limits (function.DefaultLimits for `make run`); the zero value
 	// limits nothing, for tests that are not about limits.
 	Limits function.Limits
+	// WebDir is the built web app (web/dist), served under WebPrefix; empty for none.
+	WebDir string
 }
 
 // Server is the running local service.
@@ -228,7 +230,11 @@ func (s *Server) start(ctx context.Context, o Options) error {
 		return fmt.Errorf("listen %s: %w", addr, err)
 	}
 	s.URL = "http://" + ln.Addr().String()
-	s.srv = &http.Server{Handler: s.Gateway, ReadHeaderTimeout: 10 * time.Second}
+	var handler http.Handler = s.Gateway
+	if o.WebDir != "" {
+		handler = withWeb(s.Gateway, o.WebDir)
+	}
+	s.srv = &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = s.srv.Serve(ln) }()
 	return s.startTLS(o)
 }

@@ -1,0 +1,71 @@
+import { useEffect, useState, type FormEvent } from "react";
+import { useLocation, useNavigate } from "react-router-dom";
+import { api, setToken } from "../api/client";
+import { show, type Shown } from "../api/problem";
+import { Field } from "../ui/Field";
+import { ProblemBox } from "../ui/ProblemBox";
+import { Page } from "../ui/Shell";
+import { useSession } from "../session";
+
+// ConsoleLogin logs a Local users domain user in on this deployment's host. A portal user
+// arrives with a console token in the URL's fragment (never sent to a server), which is taken
+// and removed from the address at once.
+export function ConsoleLogin() {
+  const { start } = useSession();
+  const navigate = useNavigate();
+  const location = useLocation();
+  const state = (location.state ?? {}) as { next?: string; reason?: string };
+  const next = state.next && state.next.startsWith("/console/") && state.next !== "/console/login" ? state.next : "/console/certificates";
+  const [username, setUsername] = useState("");
+  const [password, setPassword] = useState("");
+  const [problem, setProblem] = useState<Shown | null>(null);
+  const [busy, setBusy] = useState(false);
+
+  useEffect(() => {
+    const fragment = new URLSearchParams(window.location.hash.slice(1));
+    const token = fragment.get("token");
+    if (!token) return;
+    window.history.replaceState(null, "", window.location.pathname + window.location.search);
+    setToken(token);
+    void api.GET("/console/session").then(({ data, error, response }) => {
+      if (!data) {
+        setToken(null);
+        setProblem(show(error, response));
+        return;
+      }
+      start(token, { face: "console", deploymentId: data.deploymentId, roles: data.roles, expiresAt: fragment.get("expiresAt") ?? "", name: data.name });
+      navigate(next, { replace: true });
+    });
+  }, [start, navigate, next]);
+
+  async function submit(e: FormEvent) {
+    e.preventDefault();
+    setBusy(true);
+    const { data, error, response } = await api.POST("/console/login", { body: { username, password } });
+    setBusy(false);
+    if (!data) {
+      setProblem(show(error, response));
+      return;
+    }
+    start(data.token, { face: "console", deploymentId: data.deploymentId, roles: data.roles, expiresAt: data.expiresAt, name: username });
+    navigate(next);
+  }
+
+  return (
+    <Page title="Log in to the console">
+      {state.reason === "expired" && <p role="status">Your session has ended. Log in again to go on where you were.</p>}
+      <p>
+        Console users of the Local users domain log in here, on the deployment's own address ({window.location.host}).
+        Portal users open the console from the portal.
+      </p>
+      <form onSubmit={submit} className="form">
+        <ProblemBox problem={problem} />
+        <Field label="User name" autoComplete="username" required value={username} onChange={(e) => setUsername(e.target.value)} />
+        <Field label="Password" type="password" autoComplete="current-password" required value={password} onChange={(e) => setPassword(e.target.value)} />
+        <button type="submit" disabled={busy}>
+          Log in
+        </button>
+      </form>
+    </Page>
+  );
+}

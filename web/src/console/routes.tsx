@@ -1,0 +1,43 @@
+import { Navigate, Route } from "react-router-dom";
+import { RequireSession, Shell } from "../ui/Shell";
+import { ConsoleLogin } from "./Login";
+import { Certificates } from "./certificates/Certificates";
+import { CertificateDetail } from "./certificates/CertificateDetail";
+import { ConsoleUsers } from "./users/Users";
+import { ConsoleUserDetail } from "./users/UserDetail";
+import { LocalDomain } from "./LocalDomain";
+import { Policies } from "./policies/Policies";
+import { Events } from "./events/Events";
+import { SystemLog } from "./SystemLog";
+
+const nav = [
+  { to: "/console/certificates", label: "Certificates" },
+  { to: "/console/users", label: "Users" },
+  { to: "/console/domain", label: "Local users domain" },
+  { to: "/console/policies", label: "Policies" },
+  { to: "/console/events", label: "Signing events" },
+  { to: "/console/system-log", label: "System log" },
+];
+
+function ConsoleShell({ children }: { children: React.ReactNode }) {
+  return (
+    <Shell face="console" nav={nav}>
+      <RequireSession face="console">{children}</RequireSession>
+    </Shell>
+  );
+}
+
+export const consoleRoutes = (
+  <>
+    <Route path="/console" element={<Navigate to="/console/certificates" replace />} />
+    <Route path="/console/login" element={<Shell face="console" nav={[]}><ConsoleLogin /></Shell>} />
+    <Route path="/console/certificates" element={<ConsoleShell><Certificates /></ConsoleShell>} />
+    <Route path="/console/certificates/:certId" element={<ConsoleShell><CertificateDetail /></ConsoleShell>} />
+    <Route path="/console/users" element={<ConsoleShell><ConsoleUsers /></ConsoleShell>} />
+    <Route path="/console/users/:userId" element={<ConsoleShell><ConsoleUserDetail /></ConsoleShell>} />
+    <Route path="/console/domain" element={<ConsoleShell><LocalDomain /></ConsoleShell>} />
+    <Route path="/console/policies" element={<ConsoleShell><Policies /></ConsoleShell>} />
+    <Route path="/console/events" element={<ConsoleShell><Events /></ConsoleShell>} />
+    <Route path="/console/system-log" element={<ConsoleShell><SystemLog /></ConsoleShell>} />
+  </>
+);
