@@ -9,7 +9,7 @@ FUNCTIONS := $(notdir $(wildcard functions/*))
 CGO_FUNCTIONS := console-certificates signer
 lambda_env = $(if $(filter $(1),$(CGO_FUNCTIONS)),CGO_ENABLED=1 GOOS=linux GOARCH=amd64,$(LAMBDA_ENV))
 
-.PHONY: run test vet fmt-check deadcode lint-template test-aws build clean fuzz bench softhsm tools demo invoke web web-if-missing test-web chromium
+.PHONY: run test vet fmt-check deadcode lint-template test-aws build clean fuzz bench softhsm tools demo invoke web web-if-missing deploy-web test-web chromium
 
 ## run: the whole service locally on the embedded stand-ins (no Docker, no AWS account), with
 ## the web app (built when missing) under /app/
@@ -22,6 +22,17 @@ web:
 
 web-if-missing:
 	@test -f web/dist/index.html || $(MAKE) web
+
+## deploy-web: upload web/dist to a deployed stack's web bucket (STACK=signum): the assets
+## (kept: an open page may still load the old ones), then index.html, then CloudFront forgets it
+STACK ?= signum
+deploy-web: web
+	@out() { aws cloudformation describe-stacks --stack-name $(STACK) --query "Stacks[0].Outputs[?OutputKey=='$$1'].OutputValue" --output text; }; \
+	bucket=$$(out WebBucketName) && dist=$$(out WebDistributionId) && \
+	aws s3 sync web/dist/assets "s3://$$bucket/app/assets" --cache-control 'public, max-age=31536000, immutable' && \
+	aws s3 cp web/dist/index.html "s3://$$bucket/app/index.html" --cache-control no-cache && \
+	aws cloudfront create-invalidation --distribution-id "$$dist" --paths /app/index.html >/dev/null && \
+	echo "web app deployed to s3://$$bucket/app/"
 
 ## chromium: Debian's Chromium for the browser tests, when missing (never a downloaded browser)
 chromium:

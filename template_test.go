@@ -806,3 +806,53 @@ func checkBucket(t *testing.T, tpl map[string]any, b *s3.Bucket, name, writer, e
 		}
 	}
 }
+
+// TestWebHosting: in AWS the web app is served as locally (lib/local/web.go): under
+// local.WebPrefix on every host the API answers on, through an API route to CloudFront, with
+// the same Content-Security-Policy; its bucket is private and readable by that distribution
+// alone (origin access control); the app's own routes are index.html, its assets files.
+func TestWebHosting(t *testing.T) {
+	tpl := rawTemplate(t)
+	route := get(tpl, "Resources", "WebRoute", "Properties")
+	prefix := strings.TrimSuffix(local.WebPrefix, "/")
+	if get(route, "RouteKey") != "GET "+prefix+"/{proxy+}" || get(route, "ApiId", "Ref") != "HttpApi" ||
+		!strings.Contains(fmt.Sprint(get(route, "Target")), "WebIntegration") {
+		t.Errorf("WebRoute: %v", route)
+	}
+	integ := get(tpl, "Resources", "WebIntegration", "Properties")
+	if get(integ, "IntegrationType") != "HTTP_PROXY" || get(integ, "IntegrationMethod") != "GET" ||
+		get(integ, "IntegrationUri", "Fn::Sub") != "https://${WebDistribution.DomainName}"+prefix+"/{proxy}" {
+		t.Errorf("WebIntegration: %v", integ)
+	}
+	headers := get(tpl, "Resources", "WebHeaders", "Properties", "ResponseHeadersPolicyConfig", "SecurityHeadersConfig")
+	if got := get(headers, "ContentSecurityPolicy", "ContentSecurityPolicy"); got != local.ContentSecurityPolicy {
+		t.Errorf("CloudFront's Content-Security-Policy %q differs from the local server's %q", got, local.ContentSecurityPolicy)
+	}
+	if get(headers, "FrameOptions", "FrameOption") != "DENY" || get(headers, "ReferrerPolicy", "ReferrerPolicy") != "no-referrer" {
+		t.Errorf("CloudFront's security headers: %v", headers)
+	}
+	dist := get(tpl, "Resources", "WebDistribution", "Properties", "DistributionConfig")
+	origin := get(dist, "Origins", "0")
+	if get(origin, "OriginAccessControlId", "Fn::GetAtt") != "WebOriginAccessControl.Id" || get(origin, "DomainName", "Fn::GetAtt") != "WebBucket.RegionalDomainName" {
+		t.Errorf("the distribution's origin is not the bucket through origin access control: %v", origin)
+	}
+	if get(dist, "DefaultCacheBehavior", "ResponseHeadersPolicyId", "Ref") != "WebHeaders" || get(dist, "DefaultCacheBehavior", "ViewerProtocolPolicy") != "https-only" {
+		t.Errorf("the distribution's behavior: %v", get(dist, "DefaultCacheBehavior"))
+	}
+	code, _ := get(tpl, "Resources", "WebRouting", "Properties", "FunctionCode").(string)
+	if !strings.Contains(code, "'"+prefix+"/assets/'") || !strings.Contains(code, "'"+prefix+"/index.html'") {
+		t.Errorf("WebRouting does not send the app's routes to index.html: %s", code)
+	}
+	var readers []string
+	for _, s := range statements(t, tpl, "WebBucketPolicy") {
+		if s["Effect"] == "Allow" {
+			readers = append(readers, fmt.Sprint(get(s, "Principal"), get(s, "Condition", "StringEquals", "AWS:SourceArn")))
+		}
+	}
+	if len(readers) != 1 || !strings.Contains(readers[0], "cloudfront.amazonaws.com") || !strings.Contains(readers[0], "${WebDistribution}") {
+		t.Errorf("the web bucket is readable by %v, want the distribution alone", readers)
+	}
+	if get(tpl, "Resources", "WebBucket", "Properties", "PublicAccessBlockConfiguration", "RestrictPublicBuckets") != "true" {
+		t.Error("the web bucket's public access is not blocked")
+	}
+}
