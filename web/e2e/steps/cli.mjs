@@ -1,0 +1,39 @@
+// The signum CLI, as a build agent runs it: sign files over mutual TLS with a certificate
+// user's .p12, against the local service the journey drives.
+import { execFileSync, spawnSync } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { repo } from "../harness.mjs";
+
+let bin;
+
+// signumCLI builds cmd/signum once.
+function signumCLI() {
+  if (!bin) {
+    bin = join(mkdtempSync(join(tmpdir(), "signum-e2e-cli-")), "signum");
+    execFileSync("go", ["build", "-o", bin, "./cmd/signum"], { cwd: repo, stdio: "inherit" });
+  }
+  return bin;
+}
+
+// sign signs a new text file with certId as the holder of p12 (PKCS#12, password) and answers
+// the CLI's exit status (0 signed, 4 refused by a policy), its output, and the file.
+export function sign({ service, certId, p12, password, text = "hello, signed world\n" }) {
+  const dir = mkdtempSync(join(tmpdir(), "signum-e2e-sign-"));
+  const file = join(dir, "hello.txt");
+  writeFileSync(file, text);
+  const r = spawnSync(signumCLI(), ["--config", join(dir, "none.json"), "sign", "--cert", certId, file], {
+    env: {
+      ...process.env,
+      SIGNUM_URL: service.env.SIGNUM_TLS_URL,
+      SIGNUM_HOST: service.env.SIGNUM_DEMO_DOMAIN,
+      SIGNUM_CA: service.env.SIGNUM_TLS_CA,
+      SIGNUM_P12: p12,
+      SIGNUM_P12_PASSWORD: password,
+    },
+    encoding: "utf8",
+    timeout: 60000,
+  });
+  return { status: r.status, output: (r.stdout ?? "") + (r.stderr ?? ""), file };
+}
