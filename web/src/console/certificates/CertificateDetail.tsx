@@ -1,6 +1,374 @@
-// PLACEHOLDER, replaced by this page's real implementation in this session.
-import { Page } from "../../ui/Shell";
+import { useCallback, useEffect, useState, type FormEvent } from "react";
+import { Link, useLocation, useNavigate, useParams } from "react-router-dom";
+import { api, type Schemas } from "../../api/client";
+import { show, type Shown } from "../../api/problem";
+import { Field } from "../../ui/Field";
+import { ProblemBox } from "../../ui/ProblemBox";
+import { Forbidden, Page } from "../../ui/Shell";
+import { can, useSession } from "../../session";
+import { ConfirmDelete, PemInput, SelectField, download, explain, when } from "./common";
+import { algorithmLabel, algorithms, StatusBadge, subjectText } from "./Certificates";
+import { pemBlocks, splitList } from "./pem";
+import "./certificates.css";
 
+type Certificate = Schemas["Certificate"];
+
+// CertificateDetail shows one certificate and, for a console admin, what can be done with it:
+// its CSR to download, the issued chain to import, renewal, enabling and disabling, its name,
+// owner and groups, and deletion.
 export function CertificateDetail() {
-  return <Page title="CertificateDetail">Not built yet.</Page>;
+  const { certId = "" } = useParams();
+  const { session } = useSession();
+  const admin = can(session, "console-admin", "signum-administrator");
+  const location = useLocation();
+  const [cert, setCert] = useState<Certificate | null>(null);
+  const [problem, setProblem] = useState<Shown | null>(null);
+  const [notice, setNotice] = useState<string>((location.state as { created?: boolean } | null)?.created ? "Certificate created: download its CSR and have your CA issue the certificate." : "");
+
+  const load = useCallback(async () => {
+    const { data, error, response } = await api.GET("/console/certificates/{certId}", { params: { path: { certId } } });
+    if (!data) {
+      setProblem(show(error, response));
+      return;
+    }
+    setProblem(null);
+    setCert(data);
+  }, [certId]);
+
+  useEffect(() => {
+    void load();
+  }, [load]);
+
+  // changed takes the certificate an action answered with and says what happened.
+  function changed(c: Certificate, what: string) {
+    setCert(c);
+    setNotice(what);
+  }
+
+  if (!cert) {
+    return (
+      <Page title="Certificate">
+        {problem?.status === 403 ? <Forbidden what="reading certificates" /> : <ProblemBox problem={problem} />}
+        {!problem && <p role="status">Loading…</p>}
+        <p>
+          <Link to="/console/certificates">All certificates</Link>
+        </p>
+      </Page>
+    );
+  }
+
+  const csr = cert.renewal?.csrPem ?? cert.csrPem;
+  const deleted = cert.status === "deleted";
+  return (
+    <Page title={cert.name}>
+      <p>
+        <Link to="/console/certificates">All certificates</Link>
+      </p>
+      <div role="status">{notice && <p className="notice">{notice}</p>}</div>
+      <ProblemBox problem={problem} />
+      <Facts cert={cert} />
+
+      {csr && (
+        <section className="section" aria-labelledby="csr">
+          <h2 id="csr">{cert.renewal ? "Renewal CSR" : "Certificate signing request"}</h2>
+          <p>
+            {cert.renewal
+              ? `A renewal is pending since ${when(cert.renewal.requestedAt)} (new key ${algorithmLabel(cert.renewal.algorithm)}). The certificate keeps signing with its current key until the chain issued from this CSR is imported.`
+              : "Have your CA issue a code-signing certificate from this CSR, then import the chain below."}
+          </p>
+          <pre className="pem" tabIndex={0} aria-label="CSR in PEM">
+            {csr}
+          </pre>
+          <button type="button" onClick={() => download(csr, `${cert.id}.csr.pem`, "application/pkcs10")}>
+            Download CSR
+          </button>
+        </section>
+      )}
+
+      {admin && !deleted && (cert.status === "pending" || cert.renewal) && <ImportChain cert={cert} onDone={(c) => changed(c, cert.renewal ? "Chain imported: the certificate now signs with its new key; the old key is scheduled for deletion." : "Chain imported: the certificate is active and signs as the policies allow.")} />}
+
+      {cert.serialNumber && <DownloadChain certId={cert.id} />}
+
+      {admin && !deleted && (
+        <>
+          {cert.status !== "pending" && !cert.renewal && <Renew cert={cert} onDone={(c) => changed(c, "Renewal started: download the new CSR.")} />}
+          {cert.status !== "pending" && <EnableDisable cert={cert} onDone={changed} />}
+          <EditCertificate cert={cert} onDone={(c) => changed(c, "Changes saved.")} />
+          <DeleteCertificate cert={cert} onDone={(note) => { setNotice(note); void load(); }} />
+        </>
+      )}
+      {!admin && <p className="notice">Your role can read this certificate; only a console admin can change it.</p>}
+    </Page>
+  );
+}
+
+function Facts({ cert }: { cert: Certificate }) {
+  return (
+    <dl className="facts">
+      <dt>Id</dt>
+      <dd className="mono">{cert.id}</dd>
+      <dt>Status</dt>
+      <dd>
+        <StatusBadge status={cert.status} />
+      </dd>
+      <dt>Subject</dt>
+      <dd>{subjectText(cert.subject)}</dd>
+      <dt>Alternative names</dt>
+      <dd>{cert.sans.length ? cert.sans.join(", ") : "—"}</dd>
+      <dt>Key</dt>
+      <dd>
+        {algorithmLabel(cert.algorithm)} in {cert.backend === "awskms" ? "AWS KMS" : "the CloudHSM"} <span className="mono subtle">{cert.keyUri}</span>
+      </dd>
+      {cert.serialNumber && (
+        <>
+          <dt>Serial number</dt>
+          <dd className="mono">{cert.serialNumber}</dd>
+          <dt>Issuer</dt>
+          <dd>{cert.issuer}</dd>
+          <dt>Valid</dt>
+          <dd>
+            {when(cert.notBefore)} to {when(cert.notAfter)}
+          </dd>
+          <dt>SHA-256 thumbprint</dt>
+          <dd className="mono">{cert.thumbprintSha256}</dd>
+        </>
+      )}
+      <dt>Owner</dt>
+      <dd className="mono">{cert.owner || "—"}</dd>
+      <dt>Groups</dt>
+      <dd>{cert.groups.length ? cert.groups.join(", ") : "—"}</dd>
+      <dt>Signatures made</dt>
+      <dd>
+        {cert.usageCount}
+        {cert.lastUsedAt && `, last ${when(cert.lastUsedAt)}`}
+      </dd>
+      <dt>Created</dt>
+      <dd>{when(cert.createdAt)}</dd>
+      <dt>Changed</dt>
+      <dd>
+        {when(cert.updatedAt)} (version {cert.version})
+      </dd>
+    </dl>
+  );
+}
+
+function ImportChain({ cert, onDone }: { cert: Certificate; onDone(c: Certificate): void }) {
+  const [chain, setChain] = useState("");
+  const [allow, setAllow] = useState(false);
+  const [problem, setProblem] = useState<Shown | null>(null);
+  const [busy, setBusy] = useState(false);
+  const blocks = pemBlocks(chain);
+  const counted = Object.entries(blocks).map(([k, n]) => `${n} ${k.toLowerCase()}${n > 1 ? "s" : ""}`).join(", ");
+
+  async function submit(e: FormEvent) {
+    e.preventDefault();
+    setBusy(true);
+    const { data, error, response } = await api.PUT("/console/certificates/{certId}/chain", {
+      params: { path: { certId: cert.id } },
+      body: { chain, allowNonCodeSigning: allow },
+    });
+    setBusy(false);
+    if (!data) {
+      setProblem(explain(show(error, response)));
+      return;
+    }
+    setProblem(null);
+    setChain("");
+    onDone(data);
+  }
+
+  return (
+    <section className="section" aria-labelledby="import">
+      <h2 id="import">Import the issued chain</h2>
+      <form onSubmit={submit} className="form">
+        <ProblemBox problem={problem} />
+        <PemInput
+          label="Chain (PEM)"
+          value={chain}
+          onChange={setChain}
+          error={problem?.fields.chain}
+          derLabel={undefined}
+          accept=".pem,.crt,.cer,.p7b,.p7c,.txt"
+          hint={
+            <>
+              The certificate your CA issued from the CSR and its issuers, as PEM certificates in any order, or a PKCS#7 bundle. Never a private key.
+              {counted && <span> This text holds {counted}.</span>}
+            </>
+          }
+        />
+        <label className="check">
+          <input type="checkbox" checked={allow} onChange={(e) => setAllow(e.target.checked)} /> Accept a certificate without the code-signing usage
+        </label>
+        <button type="submit" disabled={busy || !chain.trim()}>
+          Import chain
+        </button>
+      </form>
+    </section>
+  );
+}
+
+function DownloadChain({ certId }: { certId: string }) {
+  const [problem, setProblem] = useState<Shown | null>(null);
+  async function get() {
+    const { data, error, response } = await api.GET("/console/certificates/{certId}/chain", { params: { path: { certId } }, parseAs: "text" });
+    if (data === undefined) {
+      setProblem(show(typeof error === "string" ? safeJSON(error) : error, response));
+      return;
+    }
+    setProblem(null);
+    download(data as string, `${certId}.pem`, "application/pem-certificate-chain");
+  }
+  return (
+    <section className="section" aria-labelledby="chain">
+      <h2 id="chain">Chain</h2>
+      <ProblemBox problem={problem} />
+      <p>The issued certificate and its issuers, leaf first, as PEM.</p>
+      <button type="button" className="secondary" onClick={get}>
+        Download chain
+      </button>
+    </section>
+  );
+}
+
+function safeJSON(s: string): unknown {
+  try {
+    return JSON.parse(s);
+  } catch {
+    return undefined;
+  }
+}
+
+function Renew({ cert, onDone }: { cert: Certificate; onDone(c: Certificate): void }) {
+  const [algorithm, setAlgorithm] = useState<string>(cert.algorithm);
+  const [problem, setProblem] = useState<Shown | null>(null);
+  const [busy, setBusy] = useState(false);
+  async function submit(e: FormEvent) {
+    e.preventDefault();
+    setBusy(true);
+    const { data, error, response } = await api.POST("/console/certificates/{certId}/renew", {
+      params: { path: { certId: cert.id } },
+      body: { algorithm: algorithm as Schemas["KeyAlgorithm"] },
+    });
+    setBusy(false);
+    if (!data) {
+      setProblem(explain(show(error, response)));
+      return;
+    }
+    setProblem(null);
+    onDone(data);
+  }
+  return (
+    <section className="section" aria-labelledby="renew">
+      <h2 id="renew">Renew</h2>
+      <p>Renewing makes a new key and CSR for the same subject. The current key keeps signing until the chain issued from the new CSR is imported.</p>
+      <form onSubmit={submit} className="form">
+        <ProblemBox problem={problem} />
+        <SelectField label="New key type" value={algorithm} onChange={(e) => setAlgorithm(e.target.value)} error={problem?.fields.algorithm} options={algorithms} />
+        <button type="submit" disabled={busy}>
+          Start renewal
+        </button>
+      </form>
+    </section>
+  );
+}
+
+function EnableDisable({ cert, onDone }: { cert: Certificate; onDone(c: Certificate, what: string): void }) {
+  const [problem, setProblem] = useState<Shown | null>(null);
+  const [busy, setBusy] = useState(false);
+  const enabling = cert.status === "disabled";
+  async function toggle() {
+    setBusy(true);
+    const { data, error, response } = await api.PATCH("/console/certificates/{certId}", { params: { path: { certId: cert.id } }, body: { enabled: enabling } });
+    setBusy(false);
+    if (!data) {
+      setProblem(explain(show(error, response)));
+      return;
+    }
+    setProblem(null);
+    onDone(data, enabling ? "Certificate enabled." : "Certificate disabled: it signs nothing until enabled again.");
+  }
+  return (
+    <section className="section" aria-labelledby="enable">
+      <h2 id="enable">{enabling ? "Enable" : "Disable"}</h2>
+      <ProblemBox problem={problem} />
+      <p>{enabling ? "Enabled, the certificate signs again as the policies allow." : "A disabled certificate never signs, whatever the policies say."}</p>
+      <button type="button" className={enabling ? "" : "secondary"} disabled={busy} onClick={toggle}>
+        {enabling ? "Enable certificate" : "Disable certificate"}
+      </button>
+    </section>
+  );
+}
+
+function EditCertificate({ cert, onDone }: { cert: Certificate; onDone(c: Certificate): void }) {
+  const [name, setName] = useState(cert.name);
+  const [owner, setOwner] = useState(cert.owner ?? "");
+  const [groups, setGroups] = useState(cert.groups.join(", "));
+  const [problem, setProblem] = useState<Shown | null>(null);
+  const [busy, setBusy] = useState(false);
+  useEffect(() => {
+    setName(cert.name);
+    setOwner(cert.owner ?? "");
+    setGroups(cert.groups.join(", "));
+  }, [cert]);
+  async function submit(e: FormEvent) {
+    e.preventDefault();
+    setBusy(true);
+    const { data, error, response } = await api.PATCH("/console/certificates/{certId}", {
+      params: { path: { certId: cert.id } },
+      body: { name: name.trim(), owner: owner.trim(), groups: splitList(groups) },
+    });
+    setBusy(false);
+    if (!data) {
+      setProblem(explain(show(error, response)));
+      return;
+    }
+    setProblem(null);
+    onDone(data);
+  }
+  return (
+    <section className="section" aria-labelledby="edit">
+      <h2 id="edit">Name, owner and groups</h2>
+      <form onSubmit={submit} className="form">
+        <ProblemBox problem={problem} />
+        <Field label="Name" required value={name} onChange={(e) => setName(e.target.value)} error={problem?.fields.name} />
+        <Field label="Owner" value={owner} onChange={(e) => setOwner(e.target.value)} error={problem?.fields.owner} hint="A console user's id (cu_…) or a portal user's id (pu_…); empty for none." />
+        <Field label="Groups" value={groups} onChange={(e) => setGroups(e.target.value)} error={problem?.fields.groups} hint="Separated by commas; empty for none." />
+        <button type="submit" disabled={busy}>
+          Save changes
+        </button>
+      </form>
+    </section>
+  );
+}
+
+function DeleteCertificate({ cert, onDone }: { cert: Certificate; onDone(note: string): void }) {
+  const navigate = useNavigate();
+  const [problem, setProblem] = useState<Shown | null>(null);
+  const [busy, setBusy] = useState(false);
+  async function del() {
+    setBusy(true);
+    const { error, response } = await api.DELETE("/console/certificates/{certId}", { params: { path: { certId: cert.id } } });
+    setBusy(false);
+    if (!response.ok) {
+      setProblem(explain(show(error, response)));
+      return;
+    }
+    onDone("Certificate deleted: its key is scheduled for deletion. The record stays for audit.");
+    navigate(`/console/certificates/${cert.id}`, { replace: true, state: null });
+  }
+  return (
+    <section className="section" aria-labelledby="delete">
+      <h2 id="delete">Delete</h2>
+      <ProblemBox problem={problem} />
+      <p>Deleting schedules the key for deletion; the certificate never signs again. This cannot be undone here.</p>
+      <ConfirmDelete
+        what="certificate"
+        name={cert.name}
+        buttonLabel="Delete certificate…"
+        busy={busy}
+        onConfirm={del}
+        consequence={<p>The key of “{cert.name}” is scheduled for deletion (KMS keys after 7 days, HSM keys at once) and the certificate never signs again.</p>}
+      />
+    </section>
+  );
 }

@@ -1,6 +1,219 @@
-// PLACEHOLDER, replaced by this page's real implementation in this session.
-import { Page } from "../../ui/Shell";
+import { useEffect, useState, type FormEvent } from "react";
+import { Link, useNavigate } from "react-router-dom";
+import { api, type Schemas } from "../../api/client";
+import { show, type Shown } from "../../api/problem";
+import { Field } from "../../ui/Field";
+import { ProblemBox } from "../../ui/ProblemBox";
+import { Forbidden, Page } from "../../ui/Shell";
+import { can, useSession } from "../../session";
+import { explain, when } from "../certificates/common";
+import { PasswordField, usePasswordPolicy } from "./PasswordField";
+import "../certificates/certificates.css";
 
+type User = Schemas["ConsoleUser"];
+type Role = Schemas["AssignableConsoleRole"];
+
+export const roleChoices: { value: Role; label: string; hint: string }[] = [
+  { value: "console-admin", label: "console-admin", hint: "administers the console" },
+  { value: "console-viewer", label: "console-viewer", hint: "reads the console, changes nothing" },
+  { value: "signer", label: "signer", hint: "signs with the certificates the policies allow" },
+];
+
+// RoleChecks is the roles a console admin can give, as a group of checkboxes.
+export function RoleChecks({ roles, onChange, legend, error }: { roles: Role[]; onChange(r: Role[]): void; legend: string; error?: string }) {
+  return (
+    <fieldset aria-describedby={error ? "roles-error" : undefined}>
+      <legend>{legend}</legend>
+      <div className="checks">
+        {roleChoices.map((r) => (
+          <label key={r.value}>
+            <input
+              type="checkbox"
+              checked={roles.includes(r.value)}
+              onChange={(e) => onChange(e.target.checked ? [...roles, r.value] : roles.filter((x) => x !== r.value))}
+            />
+            {r.label} <span className="subtle">({r.hint})</span>
+          </label>
+        ))}
+      </div>
+      {error && (
+        <div id="roles-error" className="field-error">
+          {error}
+        </div>
+      )}
+    </fieldset>
+  );
+}
+
+export function UserState({ u }: { u: User }) {
+  return (
+    <>
+      <span className={`badge ${u.status}`}>{u.status}</span> {u.locked && <span className="badge locked">locked</span>}
+    </>
+  );
+}
+
+// ConsoleUsers lists the deployment's console users, those who log in with a password and
+// the certificate users who authenticate with a client certificate, and lets a console admin
+// create either.
 export function ConsoleUsers() {
-  return <Page title="ConsoleUsers">Not built yet.</Page>;
+  const { session } = useSession();
+  const admin = can(session, "console-admin", "signum-administrator");
+  const [cursors, setCursors] = useState<(string | undefined)[]>([undefined]);
+  const [page, setPage] = useState(0);
+  const [list, setList] = useState<Schemas["ConsoleUserList"] | null>(null);
+  const [problem, setProblem] = useState<Shown | null>(null);
+
+  useEffect(() => {
+    let live = true;
+    void api.GET("/console/users", { params: { query: { limit: 25, cursor: cursors[page] } } }).then(({ data, error, response }) => {
+      if (!live) return;
+      if (!data) {
+        setProblem(show(error, response));
+        return;
+      }
+      setProblem(null);
+      setList(data);
+    });
+    return () => {
+      live = false;
+    };
+  }, [cursors, page]);
+
+  return (
+    <Page title="Console users">
+      <p>
+        Users of the Local users domain. A password user logs in to the console; a certificate user (an agent or CI job) has
+        no password and authenticates over mutual TLS with the client certificates registered for it.
+      </p>
+      {problem?.status === 403 ? <Forbidden what="reading the console users" /> : <ProblemBox problem={problem} />}
+      {!list && !problem && <p role="status">Loading users…</p>}
+      {list && (
+        <>
+          <div className="table-wrap">
+            <table>
+              <caption className="sr-only">Console users, page {page + 1}</caption>
+              <thead>
+                <tr>
+                  <th scope="col">User name</th>
+                  <th scope="col">Name</th>
+                  <th scope="col">Signs in with</th>
+                  <th scope="col">Roles</th>
+                  <th scope="col">Status</th>
+                  <th scope="col">Created</th>
+                </tr>
+              </thead>
+              <tbody>
+                {list.items.map((u) => (
+                  <tr key={u.id}>
+                    <th scope="row">
+                      <Link to={`/console/users/${u.id}`}>{u.username}</Link>
+                    </th>
+                    <td>{u.name || "—"}</td>
+                    <td>{u.hasPassword ? "password" : "client certificate"}</td>
+                    <td>{u.roles.length ? u.roles.join(", ") : "none"}</td>
+                    <td>
+                      <UserState u={u} />
+                    </td>
+                    <td>{when(u.createdAt)}</td>
+                  </tr>
+                ))}
+                {list.items.length === 0 && (
+                  <tr>
+                    <td colSpan={6}>No console users yet.</td>
+                  </tr>
+                )}
+              </tbody>
+            </table>
+          </div>
+          {(page > 0 || list.next) && (
+            <nav className="row pager" aria-label="Pages of users">
+              <button type="button" className="secondary" disabled={page === 0} onClick={() => setPage(page - 1)}>
+                Previous page
+              </button>
+              <span>Page {page + 1}</span>
+              <button
+                type="button"
+                className="secondary"
+                disabled={!list.next}
+                onClick={() => {
+                  setCursors((c) => [...c.slice(0, page + 1), list.next]);
+                  setPage(page + 1);
+                }}
+              >
+                Next page
+              </button>
+            </nav>
+          )}
+        </>
+      )}
+      {admin ? <CreateUser /> : <p className="notice">Only a console admin can create users.</p>}
+    </Page>
+  );
+}
+
+function CreateUser() {
+  const navigate = useNavigate();
+  const policy = usePasswordPolicy();
+  const [kind, setKind] = useState<"password" | "certificate">("password");
+  const [username, setUsername] = useState("");
+  const [name, setName] = useState("");
+  const [email, setEmail] = useState("");
+  const [password, setPassword] = useState("");
+  const [roles, setRoles] = useState<Role[]>(["signer"]);
+  const [problem, setProblem] = useState<Shown | null>(null);
+  const [busy, setBusy] = useState(false);
+
+  async function submit(e: FormEvent) {
+    e.preventDefault();
+    setBusy(true);
+    const { data, error, response } = await api.POST("/console/users", {
+      body: {
+        username: username.trim(),
+        name: name.trim() || undefined,
+        email: email.trim() || undefined,
+        password: kind === "password" ? password : undefined,
+        roles,
+      },
+    });
+    setBusy(false);
+    if (!data) {
+      setProblem(explain(show(error, response)));
+      return;
+    }
+    navigate(`/console/users/${data.id}`, { state: { created: kind } });
+  }
+
+  const f = problem?.fields ?? {};
+  return (
+    <section className="section" aria-labelledby="create-user">
+      <h2 id="create-user">Create a user</h2>
+      <form onSubmit={submit} className="form">
+        <ProblemBox problem={problem} />
+        <fieldset>
+          <legend>Kind of user</legend>
+          <div className="checks">
+            <label>
+              <input type="radio" name="kind" value="password" checked={kind === "password"} onChange={() => setKind("password")} /> Password user (logs in to the console)
+            </label>
+            <label>
+              <input type="radio" name="kind" value="certificate" checked={kind === "certificate"} onChange={() => setKind("certificate")} /> Certificate user (no password; mutual TLS)
+            </label>
+          </div>
+        </fieldset>
+        <Field label="User name" required autoComplete="off" minLength={3} maxLength={64} value={username} onChange={(e) => setUsername(e.target.value)} error={f.username} hint="3 to 64 letters, digits, ., _, - or @." />
+        <Field label="Name" maxLength={100} value={name} onChange={(e) => setName(e.target.value)} error={f.name} hint="For people; optional." />
+        <Field label="E-mail" type="email" value={email} onChange={(e) => setEmail(e.target.value)} error={f.email} hint="Optional." />
+        <RoleChecks legend="Roles" roles={roles} onChange={setRoles} error={f.roles} />
+        {kind === "password" ? (
+          <PasswordField label="Password" required value={password} onChange={setPassword} username={username} policy={policy} error={f.password} />
+        ) : (
+          <p className="notice">After creating it, register the user's client certificate (or an issuing CA) on its page.</p>
+        )}
+        <button type="submit" disabled={busy}>
+          {kind === "password" ? "Create user" : "Create certificate user"}
+        </button>
+      </form>
+    </section>
+  );
 }
