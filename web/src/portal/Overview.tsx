@@ -1,6 +1,187 @@
-// PLACEHOLDER, replaced by this page's real implementation in this session.
-import { Page } from "../ui/Shell";
+import { useEffect, useState } from "react";
+import { Link, useParams } from "react-router-dom";
+import { api, type Schemas } from "../api/client";
+import { show, type Shown } from "../api/problem";
+import { ProblemBox } from "../ui/ProblemBox";
+import { Forbidden, Page } from "../ui/Shell";
+import { can, useSession } from "../session";
+import "./portal.css";
 
+type Deployment = Schemas["Deployment"];
+
+// consoleUrl is where a deployment's console is served: the app under /app/console/ on the
+// deployment's own domain name, with this page's scheme and port (locally, demo.localhost on
+// the portal's port; in AWS, the deployment's host under the console domain on 443).
+export function consoleUrl(domainName: string) {
+  const port = window.location.port ? ":" + window.location.port : "";
+  return `${window.location.protocol}//${domainName}${port}/app/console/`;
+}
+
+function isLocal() {
+  const h = window.location.hostname;
+  return h === "localhost" || h.endsWith(".localhost") || h === "127.0.0.1" || h === "[::1]";
+}
+
+// SignerEndpoint says where client certificates (mutual TLS) are sent. The API does not give
+// this host (the stack's SignerDomain, or the local server's TLS address, is not in the
+// Deployment), so it is derived from the domain name as docs/openapi.yaml describes, and the
+// page says that it is.
+function SignerEndpoint({ domainName }: { domainName?: string }) {
+  if (!domainName) return <>None until the deployment has a domain name.</>;
+  const label = domainName.split(".")[0];
+  return (
+    <>
+      {isLocal() ? (
+        <>
+          <code>https://{domainName}:8443</code> on a local server with its default TLS address (<code>-tls-addr</code>{" "}
+          changes it).
+        </>
+      ) : (
+        <>
+          <code>https://{label}.</code>
+          <em>signer domain</em>: the label <code>{label}</code> under the service's mutual-TLS signer domain, which your
+          operator can tell you.
+        </>
+      )}
+      <span className="hint block">
+        Derived from the domain name: the service does not report this address. Console users of the Certificate users
+        domain send their client certificate there instead of logging in.
+      </span>
+    </>
+  );
+}
+
+// DeploymentOverview shows the deployment as the portal sees it and opens its console with the
+// portal user's identity.
 export function DeploymentOverview() {
-  return <Page title="DeploymentOverview">Not built yet.</Page>;
+  const { id = "" } = useParams();
+  const { session } = useSession();
+  const [deployment, setDeployment] = useState<Deployment | null>(null);
+  const [problem, setProblem] = useState<Shown | null>(null);
+  const [consoleProblem, setConsoleProblem] = useState<Shown | null>(null);
+  const [opening, setOpening] = useState(false);
+
+  useEffect(() => {
+    let live = true;
+    void api.GET("/portal/deployments/{id}", { params: { path: { id } } }).then(({ data, error, response }) => {
+      if (!live) return;
+      if (data) {
+        setDeployment(data);
+        setProblem(null);
+      } else {
+        setProblem(show(error, response));
+      }
+    });
+    return () => {
+      live = false;
+    };
+  }, [id]);
+
+  async function openConsole() {
+    setOpening(true);
+    setConsoleProblem(null);
+    const { data, error, response } = await api.POST("/portal/deployments/{id}/console-token", { params: { path: { id } } });
+    if (!data) {
+      setOpening(false);
+      setConsoleProblem(show(error, response));
+      return;
+    }
+    const domain = data.consoleDomain ?? deployment?.domainName;
+    if (!domain) {
+      setOpening(false);
+      setConsoleProblem({ title: "The deployment has no domain name", detail: "Set one in Settings first.", fields: {} });
+      return;
+    }
+    // The token travels in the fragment, which the browser never sends to a server; the
+    // console's login page takes it out of the address at once.
+    const fragment = new URLSearchParams({ token: data.token, expiresAt: data.expiresAt });
+    window.location.assign(`${consoleUrl(domain)}login#${fragment.toString()}`);
+  }
+
+  if (problem?.status === 403) {
+    return (
+      <Page title="Deployment">
+        <Forbidden what="reading this deployment" />
+      </Page>
+    );
+  }
+  if (!deployment) {
+    return (
+      <Page title="Deployment">
+        {problem ? <ProblemBox problem={problem} /> : <p role="status">Loading the deployment…</p>}
+      </Page>
+    );
+  }
+
+  const d = deployment;
+  const admin = can(session, "Admin");
+  return (
+    <Page title={d.name}>
+      <dl className="facts">
+        <dt>Plan</dt>
+        <dd>{d.plan}</dd>
+        <dt>Status</dt>
+        <dd className={d.status === "active" ? "status-active" : "status-bad"}>{d.status}</dd>
+        <dt>Software version</dt>
+        <dd>{d.softwareVersion}</dd>
+        <dt>Domain name</dt>
+        <dd>{d.domainName ? <code>{d.domainName}</code> : "None yet"}</dd>
+        <dt>Console address</dt>
+        <dd>{d.domainName ? <code>{consoleUrl(d.domainName)}</code> : "None until the deployment has a domain name."}</dd>
+        <dt>Signer, mutual TLS</dt>
+        <dd>
+          <SignerEndpoint domainName={d.domainName} />
+        </dd>
+        <dt>IP allowlist</dt>
+        <dd>
+          {d.ipAllowlist.length === 0 ? (
+            "Any address: no allowlist is set."
+          ) : (
+            <ul className="plain">
+              {d.ipAllowlist.map((p) => (
+                <li key={p}>
+                  <code>{p}</code>
+                </li>
+              ))}
+            </ul>
+          )}
+        </dd>
+        <dt>Deployment id</dt>
+        <dd>
+          <code>{d.id}</code>
+        </dd>
+      </dl>
+
+      <h2>Console</h2>
+      {d.status !== "active" && (
+        <p className="notice">
+          The deployment is {d.status}: its console and signer answer only while it is active.
+        </p>
+      )}
+      {d.domainName ? (
+        <>
+          <p>
+            The console opens on the deployment's own address with your portal identity; your portal role decides what you
+            may do there. Requests to it must come from an address on the IP allowlist.
+          </p>
+          <ProblemBox problem={consoleProblem} />
+          <button type="button" onClick={openConsole} disabled={opening}>
+            {opening ? "Opening the console…" : "Open the console"}
+          </button>
+        </>
+      ) : (
+        <p className="notice">
+          The console is served on the deployment's domain name, and this deployment has none yet.{" "}
+          {admin ? (
+            <Link to={`/portal/deployments/${id}/settings`}>Set a domain name in Settings</Link>
+          ) : (
+            <>
+              Ask a portal Admin to set one in <Link to={`/portal/deployments/${id}/settings`}>Settings</Link>
+            </>
+          )}
+          .
+        </p>
+      )}
+    </Page>
+  );
 }
