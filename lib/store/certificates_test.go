@@ -63,6 +63,22 @@ func TestCertificates(t *testing.T) {
 					t.Fatal("no log entry")
 				}
 			}},
+		// Empty lists (a client that sends "sans": [] and "groups": []) are stored so that the
+		// certificate still reads back.
+		{name: "ok/create-empty-lists", call: func(ctx context.Context) (certificates.Certificate, error) {
+			empty := newCertificate(f.deployment().ID)
+			empty.SANs, empty.Groups = []string{}, []string{}
+			return f.s.CreateCertificate(ctx, empty, entry)
+		}, want: func(t *testing.T, got certificates.Certificate) {
+			back, err := f.s.GetCertificate(context.Background(), got.DeploymentID, got.ID)
+			if err != nil || len(back.SANs) != 0 || len(back.Groups) != 0 {
+				t.Fatalf("read back %+v %v", back, err)
+			}
+			page, err := f.s.ListCertificates(context.Background(), got.DeploymentID, store.PageRequest{Limit: 10})
+			if err != nil || len(page.Items) != 1 {
+				t.Fatalf("listed %+v %v", page, err)
+			}
+		}},
 		{name: "fail/id-taken-after-create", call: func(ctx context.Context) (certificates.Certificate, error) {
 			again := fresh
 			again.Name = "other"

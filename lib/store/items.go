@@ -24,11 +24,19 @@ const keyIsFree = "attribute_not_exists(PK)"
 // conditionFailed is the cancellation reason of a transaction item whose condition failed.
 const conditionFailed = "ConditionalCheckFailed"
 
+// marshal is the item v. An empty list is left out, as a nil one is: it reads back as none
+// either way, and the DynamoDB stand-in stores an empty list as a value it can neither return
+// nor query (a certificate created with "sans": [] could not be read or listed).
 func marshal(v any) map[string]types.AttributeValue {
 	av, err := attributevalue.MarshalMap(v)
 	if err != nil {
 		// Only the item structs of this package are marshalled; they always marshal.
 		panic(fmt.Sprintf("marshal %T: %v", v, err))
+	}
+	for k, a := range av {
+		if l, ok := a.(*types.AttributeValueMemberL); ok && len(l.Value) == 0 {
+			delete(av, k)
+		}
 	}
 	return av
 }
