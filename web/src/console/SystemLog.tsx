@@ -3,6 +3,7 @@ import { api, type Schemas } from "../api/client";
 import { show, type Shown } from "../api/problem";
 import { ProblemBox } from "../ui/ProblemBox";
 import { Forbidden, Page } from "../ui/Shell";
+import { utc } from "./events/eventQuery";
 
 const pageSize = 50;
 
@@ -57,7 +58,7 @@ export function SystemLog() {
             Page {index + 1}: {page.items.length} entr{page.items.length === 1 ? "y" : "ies"}
             {page.next ? "; there are older ones." : "."}
           </p>
-          <div className="table-wrap">
+          <div className="table-wrap" tabIndex={0} role="region" aria-label="System log entries">
             <table>
               <caption className="sr-only">System log entries, newest first</caption>
               <thead>
@@ -72,7 +73,7 @@ export function SystemLog() {
                 {page.items.map((e) => (
                   <tr key={e.id}>
                     <th scope="row" className="mono">
-                      {e.at.replace("T", " ").replace("Z", "")}
+                      {utc(e.at)}
                     </th>
                     <td className="mono">{e.actor}</td>
                     <td className="mono">{e.action}</td>

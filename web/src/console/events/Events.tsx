@@ -6,7 +6,7 @@ import { Field } from "../../ui/Field";
 import { ProblemBox } from "../../ui/ProblemBox";
 import { Forbidden, Page } from "../../ui/Shell";
 import { SelectField } from "../policies/controls";
-import { joinPages, lanes, noFilters, toQuery, type EventQuery, type Filters } from "./eventQuery";
+import { joinPages, lanes, noFilters, toQuery, utc, type EventQuery, type Filters } from "./eventQuery";
 import "./events.css";
 
 type Event = Schemas["Event"];
@@ -107,7 +107,7 @@ export function Events() {
             Page {index + 1}: {page.items.length} event{page.items.length === 1 ? "" : "s"}
             {page.next ? "; there are more." : "."}
           </p>
-          <div className="table-wrap">
+          <div className="table-wrap" tabIndex={0} role="region" aria-label="Signing events">
             <table className="events">
               <caption className="sr-only">Signing events, oldest first</caption>
               <thead>
@@ -127,7 +127,7 @@ export function Events() {
                 {page.items.map((e) => (
                   <tr key={e.id} id={e.id}>
                     <th scope="row" className="mono">
-                      {e.at.replace("T", " ").replace("Z", "")}
+                      {utc(e.at)}
                     </th>
                     <td>{e.kind === "decision" ? "Decision" : "Completion"}</td>
                     <td className={e.decision === "deny" || e.outcome === "failed" ? "status-bad" : "status-active"}>{result(e)}</td>
@@ -287,7 +287,7 @@ function Verify() {
         )}
       </div>
       {v && (
-        <div className="table-wrap">
+        <div className="table-wrap" tabIndex={0} role="region" aria-label="The chain check, lane by lane">
           <table className="lanes">
             <caption className="sr-only">The check, lane by lane</caption>
             <thead>

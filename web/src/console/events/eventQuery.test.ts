@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { joinPages, lanes, noFilters, toQuery } from "./eventQuery";
+import { joinPages, lanes, noFilters, toQuery, utc } from "./eventQuery";
 
 describe("event filters", () => {
   it("leaves out empty filters", () => {
@@ -36,5 +36,12 @@ describe("verification", () => {
       ],
     });
     expect(ls.map((l) => [l.lane, l.problems.length])).toEqual([[0, 1], [1, 0], [2, 0], [3, 0], [4, 0], [5, 1], [6, 0], [7, 0], [9, 1]]);
+  });
+});
+
+describe("times", () => {
+  it("shows UTC to the millisecond", () => {
+    expect(utc("2026-12-03T14:43:55.308576363Z")).toBe("2026-12-03 14:43:55.308");
+    expect(utc("2026-12-03T14:43:55Z")).toBe("2026-12-03 14:43:55");
   });
 });

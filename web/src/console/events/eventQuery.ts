@@ -72,3 +72,8 @@ export function lanes(v: Schemas["EventVerification"]): Lane[] {
   }
   return out;
 }
+
+// utc shows an RFC 3339 UTC time to the millisecond, without the T and the Z.
+export function utc(at: string) {
+  return at.replace("T", " ").replace(/(\.\d{3})\d*/, "$1").replace(/Z$/, "");
+}

@@ -62,6 +62,15 @@ export function Policies() {
     );
   }, [admin]);
 
+  // A link to a policy (#policy-<id>, from the events page or a refusal) shows its row once
+  // the list has loaded.
+  useEffect(() => {
+    if (!policies || !window.location.hash.startsWith("#policy-")) return;
+    const row = document.getElementById(decodeURIComponent(window.location.hash.slice(1)));
+    row?.scrollIntoView({ block: "center" });
+    row?.focus();
+  }, [policies]);
+
   const names = useMemo(() => Object.fromEntries((policies ?? []).map((p) => [p.id, p.name])), [policies]);
 
   function closeEditor() {
@@ -132,7 +141,7 @@ export function Policies() {
       {policies === null && !problem && <p role="status">Loading the policies…</p>}
       {policies && policies.length === 0 && <p>There are no policies: only certificate owners holding the signer role can sign.</p>}
       {policies && policies.length > 0 && (
-        <div className="table-wrap">
+        <div className="table-wrap" tabIndex={0} role="region" aria-label="Signing policies">
           <table className="policies">
             <caption className="sr-only">Signing policies, highest priority first</caption>
             <thead>

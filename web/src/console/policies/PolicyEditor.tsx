@@ -62,8 +62,7 @@ export function PolicyEditor({ policyId, known, names, onSaved, onCancel, onConf
   useEffect(() => {
     void load();
     heading.current?.focus();
-    // load depends only on policyId.
-    // eslint-disable-next-line react-hooks/exhaustive-deps
+    // load depends only on policyId: the editor loads once per policy it opens.
   }, [policyId]);
 
   if (!form) {
