@@ -24,21 +24,39 @@ const keyIsFree = "attribute_not_exists(PK)"
 // conditionFailed is the cancellation reason of a transaction item whose condition failed.
 const conditionFailed = "ConditionalCheckFailed"
 
-// marshal is the item v. An empty list is left out, as a nil one is: it reads back as none
-// either way, and the DynamoDB stand-in stores an empty list as a value it can neither return
-// nor query (a certificate created with "sans": [] could not be read or listed).
+// marshal is the item v. An empty list is left out of every map in it, as a nil one is: it
+// reads back as none either way, and the DynamoDB stand-in mishandles empty lists (at the top
+// of an item it stores a value it can neither return nor query, so that a certificate created
+// with "sans": [] could not be read or listed; inside a map it returns the neighbouring
+// list's contents, so that a policy's empty "groups" read back as its certificates).
 func marshal(v any) map[string]types.AttributeValue {
 	av, err := attributevalue.MarshalMap(v)
 	if err != nil {
 		// Only the item structs of this package are marshalled; they always marshal.
 		panic(fmt.Sprintf("marshal %T: %v", v, err))
 	}
-	for k, a := range av {
-		if l, ok := a.(*types.AttributeValueMemberL); ok && len(l.Value) == 0 {
-			delete(av, k)
+	dropEmptyLists(av)
+	return av
+}
+
+// dropEmptyLists removes the empty lists of m and of the maps within it.
+func dropEmptyLists(m map[string]types.AttributeValue) {
+	for k, a := range m {
+		switch x := a.(type) {
+		case *types.AttributeValueMemberL:
+			if len(x.Value) == 0 {
+				delete(m, k)
+				continue
+			}
+			for _, e := range x.Value {
+				if em, ok := e.(*types.AttributeValueMemberM); ok {
+					dropEmptyLists(em.Value)
+				}
+			}
+		case *types.AttributeValueMemberM:
+			dropEmptyLists(x.Value)
 		}
 	}
-	return av
 }
 
 // putNew is the put of a new item in a transaction: on condition that no item has its key.

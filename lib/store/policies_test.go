@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/opensignum/signum/lib/policy"
@@ -15,7 +16,7 @@ var policyLog = tenant.LogEntry{Actor: "test", Action: "policy.changed"}
 // Pattern 20: create, read, list, replace and remove policies.
 func TestPolicies(t *testing.T) {
 	f := newFixture(t)
-	d, many := f.deployment(), f.deployment()
+	d, many, lists := f.deployment(), f.deployment(), f.deployment()
 	existing := f.policy(d.ID)
 	stale := f.policy(d.ID)
 	_, err := f.s.UpdatePolicy(context.Background(), d.ID, stale, stale, policyLog)
@@ -54,6 +55,20 @@ func TestPolicies(t *testing.T) {
 					t.Fatal("no log entry")
 				}
 			}},
+		// Empty lists beside full ones (a form sends "groups": [] with its certificates) read
+		// back empty: the DynamoDB stand-in once filled them with their neighbour's contents.
+		{name: "ok/create-empty-lists", call: func(ctx context.Context) (policy.Policy, error) {
+			p := newPolicy()
+			p.What = policy.What{Certificates: []string{"crt_x"}, Groups: []string{}}
+			p.Who = policy.Who{Users: []string{}, Roles: []string{"signer"}}
+			return f.s.CreatePolicy(ctx, lists.ID, p, policyLog)
+		}, want: func(t *testing.T, got policy.Policy) {
+			back, err := f.s.GetPolicy(context.Background(), lists.ID, got.ID)
+			if err != nil || strings.Join(back.What.Certificates, ",") != "crt_x" || len(back.What.Groups) != 0 ||
+				len(back.Who.Users) != 0 || strings.Join(back.Who.Roles, ",") != "signer" {
+				t.Fatalf("read back %+v %+v, %v", back.What, back.Who, err)
+			}
+		}},
 		{name: "fail/id-taken-after-create", call: func(ctx context.Context) (policy.Policy, error) {
 			again := fresh
 			again.Action = policy.Allow
