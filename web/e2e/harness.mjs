@@ -63,6 +63,11 @@ export async function startBrowser() {
   return chromium.launch({ executablePath, args: ["--no-sandbox", "--disable-dev-shm-usage"] });
 }
 
+// browserContext is a fresh browser profile (cookies, memory) at a laptop's size, or viewport.
+export function browserContext(browser, viewport = { width: 1280, height: 900 }) {
+  return browser.newContext({ viewport, acceptDownloads: true });
+}
+
 // Journey records each page's accessibility and screenshot, and each step's outcome.
 export class Journey {
   constructor() {

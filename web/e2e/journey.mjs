@@ -1,12 +1,20 @@
-// The whole first run as a customer does it (issue #14), step by step. Each step leaves the
-// browser where the next one starts.
-import { expectVisible } from "./harness.mjs";
+// The whole first run as a customer does it (issue #14), step by step; each step leaves the
+// browser where the next one starts. The Admin registers from the deployment link, sets the
+// domain name and allowlist, invites a Viewer and opens the console; there they create a
+// certificate, download its CSR, import the chain a test CA issued, create two certificate
+// users with client certificates, and a policy that the dry run shows allowing the first; the
+// CLI signs as that user (allowed) and as the other (denied); the events page shows both and a
+// verified chain. Last, the Viewer registers and sees everything but can change nothing.
+import { browserContext, expectVisible } from "./harness.mjs";
+import { inviteViewer, openConsole, setDomainAndAllowlist } from "./steps/portal.mjs";
+import { createCertificate, createCertificateUser, downloadCSR, importChain, issueChain, makeClientCertificate, uploadClientCertificate } from "./steps/console.mjs";
+import { sign } from "./steps/cli.mjs";
 
 export const admin = { email: "admin@example.com", name: "Ada Admin", password: "Correct-Horse-9-Battery" };
+const viewer = { email: "viewer@example.com", name: "Vic Viewer", password: "Viewer-Horse-9-Battery" };
 
 export async function journey({ j, service, browser }) {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
-  const page = await context.newPage();
+  const page = await (await browserContext(browser)).newPage();
 
   await j.step("register from the deployment link", async () => {
     await page.goto(`${service.portal}/app/portal/register?token=${service.env.SIGNUM_DEMO_ADMIN_INVITE}`);
@@ -25,5 +33,79 @@ export async function journey({ j, service, browser }) {
     await page.getByLabel("Password", { exact: true }).fill(admin.password);
     await page.getByRole("button", { name: "Log in" }).click();
     await page.waitForURL(/\/app\/portal\/deployments\/dep_/);
+    await j.check(page, "portal-overview");
+  });
+
+  await j.step("set the domain name and the IP allowlist", () => setDomainAndAllowlist({ j, page, service }));
+
+  let viewerURL;
+  await j.step("invite a Viewer", async () => {
+    viewerURL = await inviteViewer({ j, page, service, email: viewer.email });
+  });
+
+  await j.step("open the console", () => openConsole({ j, page, service }));
+
+  let certId;
+  await j.step("create a certificate, download its CSR, import the chain a test CA issued", async () => {
+    certId = await createCertificate({ j, page, service, name: "Release signing" });
+    const csr = await downloadCSR({ j, page });
+    const { chainPem } = issueChain(csr);
+    await importChain({ j, page, chainPem });
+  });
+
+  const agents = {};
+  await j.step("create certificate users and upload their client certificates", async () => {
+    for (const name of ["build-agent", "intern"]) {
+      const userId = await createCertificateUser({ j, page, name });
+      const cert = makeClientCertificate({ name, password: "e2e-p12" });
+      await uploadClientCertificate({ j, page, userId, pem: cert.certPem });
+      agents[name] = { userId, p12: cert.p12Path };
+    }
+  });
+
+  const policies = await import("./steps/policies.mjs");
+  await j.step("create a policy and see the dry run allow it", async () => {
+    await policies.createPolicy({ j, page, name: "Build agent releases", certificateId: certId, userId: agents["build-agent"].userId });
+    await policies.dryRun({ j, page, certificateId: certId, userId: agents["build-agent"].userId });
+  });
+
+  await j.step("sign with the CLI: the build agent is allowed, the intern is denied", async () => {
+    const allowed = sign({ service, certId, p12: agents["build-agent"].p12, password: "e2e-p12" });
+    if (allowed.status !== 0) throw new Error(`the build agent's signature failed (exit ${allowed.status}):\n${allowed.output}`);
+    const denied = sign({ service, certId, p12: agents["intern"].p12, password: "e2e-p12", digest: true });
+    if (denied.status !== 4) throw new Error(`the intern was not refused by the policy (exit ${denied.status}):\n${denied.output}`);
+  });
+
+  await j.step("see the allowed and the denied events and a verified chain", () => policies.checkEvents({ j, page }));
+
+  await j.step("the Viewer registers, sees the deployment and the console, and cannot change anything", async () => {
+    const vpage = await (await browserContext(browser, { width: 390, height: 844 })).newPage();
+    await vpage.goto(viewerURL);
+    await vpage.getByLabel("Name").fill(viewer.name);
+    await vpage.getByLabel("Password", { exact: true }).fill(viewer.password);
+    if (!(await vpage.getByLabel("E-mail").inputValue())) await vpage.getByLabel("E-mail").fill(viewer.email);
+    await vpage.getByRole("button", { name: "Register" }).click();
+    await expectVisible(vpage.getByText("You are registered"), "the Viewer registered");
+    await vpage.getByLabel("Password", { exact: true }).fill(viewer.password);
+    await vpage.getByRole("button", { name: "Log in" }).click();
+    await vpage.waitForURL(/\/app\/portal\/deployments\/dep_/);
+    await j.check(vpage, "viewer-portal-overview-phone");
+    await vpage.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Settings", exact: true }).click();
+    await expectVisible(vpage.getByLabel("Domain name"), "the settings, read-only");
+    const save = vpage.getByRole("button", { name: "Save settings" });
+    if ((await save.count()) && (await save.isEnabled())) throw new Error("the Viewer may save the settings");
+    if (!(await vpage.getByLabel("Domain name").isDisabled()) && !(await vpage.getByLabel("Domain name").getAttribute("readonly"))) {
+      throw new Error("the Viewer may edit the domain name");
+    }
+    await j.check(vpage, "viewer-portal-settings-phone");
+    await openConsole({ j, page: vpage, service });
+    await vpage.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Certificates", exact: true }).click();
+    await expectVisible(vpage.getByRole("link", { name: "Release signing" }), "the certificate, for the Viewer");
+    if (await vpage.getByRole("button", { name: "Create certificate" }).count()) throw new Error("the Viewer is offered to create a certificate");
+    await j.check(vpage, "viewer-console-certificates-phone");
+    await vpage.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Policies", exact: true }).click();
+    await expectVisible(vpage.getByText("Build agent releases"), "the policy, for the Viewer");
+    if (await vpage.getByRole("button", { name: /^(New policy|Create policy|Save)/ }).count()) throw new Error("the Viewer is offered to change policies");
+    await j.check(vpage, "viewer-console-policies-phone");
   });
 }

@@ -1,6 +1,7 @@
 // The signum CLI, as a build agent runs it: sign files over mutual TLS with a certificate
 // user's .p12, against the local service the journey drives.
 import { execFileSync, spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -18,12 +19,16 @@ function signumCLI() {
 }
 
 // sign signs a new text file with certId as the holder of p12 (PKCS#12, password) and answers
-// the CLI's exit status (0 signed, 4 refused by a policy), its output, and the file.
-export function sign({ service, certId, p12, password, text = "hello, signed world\n" }) {
+// the CLI's exit status (0 signed, 4 refused by a policy), its output, and the file. With
+// digest, it sends the file's SHA-256 alone (sign-digest): a user whom no policy covers cannot
+// even read the certificate that `sign` embeds, so only a digest request reaches the signer and
+// its refusal is recorded.
+export function sign({ service, certId, p12, password, digest = false, text = "hello, signed world\n" }) {
   const dir = mkdtempSync(join(tmpdir(), "signum-e2e-sign-"));
   const file = join(dir, "hello.txt");
   writeFileSync(file, text);
-  const r = spawnSync(signumCLI(), ["--config", join(dir, "none.json"), "sign", "--cert", certId, file], {
+  const what = digest ? ["sign-digest", "--cert", certId, "--digest", createHash("sha256").update(text).digest("hex")] : ["sign", "--cert", certId, file];
+  const r = spawnSync(signumCLI(), ["--config", join(dir, "none.json"), ...what], {
     env: {
       ...process.env,
       SIGNUM_URL: service.env.SIGNUM_TLS_URL,

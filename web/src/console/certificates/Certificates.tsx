@@ -81,7 +81,7 @@ export function Certificates() {
       {loading && <p role="status">Loading certificates…</p>}
       {list && (
         <>
-          <div className="table-wrap">
+          <div className="table-wrap" tabIndex={0} role="region" aria-label="Certificates">
             <table>
               <caption className="sr-only">Certificates, page {page + 1}</caption>
               <thead>

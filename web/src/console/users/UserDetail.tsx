@@ -239,7 +239,7 @@ function ClientCertificates({ userId, admin }: { userId: string; admin: boolean 
       <div role="status">{notice && <p className="notice">{notice}</p>}</div>
       {problem?.status === 403 ? <Forbidden what="this" /> : <ProblemBox problem={problem} />}
       {items && (
-        <div className="table-wrap">
+        <div className="table-wrap" tabIndex={0} role="region" aria-label="Client certificates">
           <table>
             <caption className="sr-only">Client certificates of this user</caption>
             <thead>

@@ -90,7 +90,7 @@ export function ConsoleUsers() {
       {!list && !problem && <p role="status">Loading users…</p>}
       {list && (
         <>
-          <div className="table-wrap">
+          <div className="table-wrap" tabIndex={0} role="region" aria-label="Console users">
             <table>
               <caption className="sr-only">Console users, page {page + 1}</caption>
               <thead>
