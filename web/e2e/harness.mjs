@@ -51,6 +51,8 @@ export async function startService() {
     portal: `http://localhost:${port}`,
     console: `http://${env.SIGNUM_DEMO_DOMAIN}:${port}`,
     log: () => log,
+    // toggleDatabase stops, or starts again, the DynamoDB stand-in (make run's SIGUSR2).
+    toggleDatabase: () => proc.kill("SIGUSR2"),
     stop() {
       proc.kill("SIGTERM");
       rmSync(dataDir, { recursive: true, force: true });

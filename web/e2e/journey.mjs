@@ -78,6 +78,29 @@ export async function journey({ j, service, browser }) {
 
   await j.step("see the allowed and the denied events and a verified chain", () => policies.checkEvents({ j, page }));
 
+  await j.step("a database outage shows a banner, and the page works again after it", async () => {
+    const banner = page.getByRole("status").filter({ hasText: "trouble reaching one of its dependencies" });
+    service.toggleDatabase();
+    try {
+      await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "System log", exact: true }).click();
+      await expectVisible(banner, "the 503 banner");
+      await j.check(page, "console-outage-banner");
+    } finally {
+      service.toggleDatabase();
+    }
+    await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Certificates", exact: true }).click();
+    await expectVisible(page.getByRole("link", { name: "Release signing" }), "the certificates after the outage");
+    if (await banner.count()) throw new Error("the banner stayed after the service answered again");
+  });
+
+  await j.step("log out: the console forgets the session", async () => {
+    await page.getByRole("button", { name: "Log out" }).click();
+    await page.waitForURL(/\/app\/console\/login$/);
+    await page.goBack();
+    await page.waitForURL(/\/app\/console\/login$/);
+    if (await page.getByRole("link", { name: "Release signing" }).count()) throw new Error("the certificates are shown after logging out");
+  });
+
   await j.step("the Viewer registers, sees the deployment and the console, and cannot change anything", async () => {
     const vpage = await (await browserContext(browser, { width: 390, height: 844 })).newPage();
     await vpage.goto(viewerURL);
