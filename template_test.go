@@ -831,6 +831,23 @@ func TestWebHosting(t *testing.T) {
 	if get(headers, "FrameOptions", "FrameOption") != "DENY" || get(headers, "ReferrerPolicy", "ReferrerPolicy") != "no-referrer" {
 		t.Errorf("CloudFront's security headers: %v", headers)
 	}
+	// Every other header the local server sends, with the same value.
+	want := http.Header{}
+	local.WebHeaders(want)
+	custom := map[string]string{}
+	items, _ := get(tpl, "Resources", "WebHeaders", "Properties", "ResponseHeadersPolicyConfig", "CustomHeadersConfig", "Items").([]any)
+	for _, it := range items {
+		custom[fmt.Sprint(get(it, "Header"))] = fmt.Sprint(get(it, "Value"))
+	}
+	for name := range want {
+		switch name {
+		case "Content-Security-Policy", "X-Content-Type-Options", "Referrer-Policy", "X-Frame-Options":
+			continue // SecurityHeadersConfig, above
+		}
+		if custom[name] != want.Get(name) {
+			t.Errorf("CloudFront sends %s: %q, the local server %q", name, custom[name], want.Get(name))
+		}
+	}
 	dist := get(tpl, "Resources", "WebDistribution", "Properties", "DistributionConfig")
 	origin := get(dist, "Origins", "0")
 	if get(origin, "OriginAccessControlId", "Fn::GetAtt") != "WebOriginAccessControl.Id" || get(origin, "DomainName", "Fn::GetAtt") != "WebBucket.RegionalDomainName" {

@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"slices"
 	"strings"
@@ -224,6 +225,9 @@ type Guard struct {
 	// domain name: "<label>.<SignerDomainSuffix>" is "<label>.<DomainSuffix>". Empty when
 	// both are served on the same host names (the local server).
 	DomainSuffix, SignerDomainSuffix string
+	// LocalSignerPort is the local server's mutual-TLS port, where every deployment's host
+	// is its own mutual-TLS host; empty in AWS.
+	LocalSignerPort string
 }
 
 // Request is what the guard established about a request.
@@ -322,6 +326,25 @@ func (g *Guard) hostTenant(r *http.Request, req *Request) (string, error) {
 	}
 	req.Deployment = d
 	return ref, nil
+}
+
+// SignerEndpoint is where certificate users' agents reach the deployment with domain name
+// domain over mutual TLS: the inverse of deploymentDomain ("https://<label>.<SignerDomain>"),
+// or, on the local server, the domain on its mutual-TLS port; empty when there is none.
+func (g *Guard) SignerEndpoint(domain string) string {
+	switch {
+	case domain == "":
+		return ""
+	case g.SignerDomainSuffix != "" && g.DomainSuffix != "":
+		label, ok := strings.CutSuffix(strings.ToLower(domain), "."+strings.ToLower(g.DomainSuffix))
+		if !ok || label == "" || strings.Contains(label, ".") {
+			return ""
+		}
+		return "https://" + label + "." + g.SignerDomainSuffix
+	case g.LocalSignerPort != "":
+		return "https://" + net.JoinHostPort(domain, g.LocalSignerPort)
+	}
+	return ""
 }
 
 // deploymentDomain is the deployment domain name a request host stands for: the host

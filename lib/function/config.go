@@ -66,6 +66,9 @@ type Config struct {
 	// "<label>.<suffix>" serves the deployment "<label>.<DeploymentDomainSuffix>"; empty when
 	// there is none.
 	SignerDomainSuffix string
+	// LocalSignerPort is set by the local server only: its mutual-TLS port, where each
+	// deployment's own host is its mutual-TLS host (access.Guard.SignerEndpoint).
+	LocalSignerPort string
 	// OperatorAccountID is OPERATOR_ACCOUNT_ID: the AWS account whose IAM principals may call
 	// the operator API (functions that serve it only).
 	OperatorAccountID string

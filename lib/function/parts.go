@@ -57,6 +57,7 @@ func NewParts(env Env) *Parts {
 			Certificates:    st,
 			Now:             env.Now,
 			DomainSuffix:    env.Config.DeploymentDomainSuffix, SignerDomainSuffix: env.Config.SignerDomainSuffix,
+			LocalSignerPort: env.Config.LocalSignerPort,
 		},
 		Now:          env.Now,
 		DomainSuffix: env.Config.DeploymentDomainSuffix,

@@ -144,18 +144,18 @@ func TestPortalEndToEnd(t *testing.T) {
 	etag := g.header.Get("ETag")
 	c.as(bobTok).do("PATCH", "/portal/deployments/"+dep, map[string]any{"ipAllowlist": []string{}}).must(t, 403, "User changes settings")
 	admin.do("PATCH", "/portal/deployments/"+dep, map[string]any{"ipAllowlist": []string{"300.0.0.0/8"}}).must(t, 400, "bad CIDR")
-	admin.do("PATCH", "/portal/deployments/"+dep, map[string]any{"domainName": "sign.ada.localhost", "ipAllowlist": []string{"10.0.0.0/8", "2001:db8::/32"}}, "If-Match", etag).must(t, 200, "settings").json(t, &d)
-	if d.DomainName != "sign.ada.localhost" || len(d.IPAllowlist) != 2 {
+	admin.do("PATCH", "/portal/deployments/"+dep, map[string]any{"domainName": "ada.localhost", "ipAllowlist": []string{"10.0.0.0/8", "2001:db8::/32"}}, "If-Match", etag).must(t, 200, "settings").json(t, &d)
+	if d.DomainName != "ada.localhost" || len(d.IPAllowlist) != 2 {
 		t.Fatalf("settings: %+v", d)
 	}
 	admin.do("PATCH", "/portal/deployments/"+dep, map[string]any{"name": "Stale"}, "If-Match", etag).must(t, 412, "stale If-Match")
 	logPage, err := st.ListLog(context.Background(), dep, store.PageRequest{})
-	if err != nil || !strings.Contains(logPage.Items[0].Detail, "sign.ada.localhost") || logPage.Items[0].Actor != "portal:"+adminID {
+	if err != nil || !strings.Contains(logPage.Items[0].Detail, "ada.localhost") || logPage.Items[0].Actor != "portal:"+adminID {
 		t.Fatalf("settings change not in the system log: %+v %v", logPage.Items, err)
 	}
 
 	// The allowlist applies to the console, not to the portal.
-	console := c.at("sign.ada.localhost")
+	console := c.at("ada.localhost")
 	console.do("POST", "/console/login", map[string]string{"username": "x", "password": "y"}).must(t, 403, "console outside allowlist")
 	admin.do("GET", "/portal/deployments/"+dep, nil).must(t, 200, "portal stays reachable")
 	admin.do("PATCH", "/portal/deployments/"+dep, map[string]any{"ipAllowlist": []string{"127.0.0.1/32"}}).must(t, 200, "allow loopback")

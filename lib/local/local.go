@@ -115,6 +115,7 @@ type Server struct {
 	Events map[string]function.EventHandler
 
 	srv, tlsSrv *http.Server
+	tlsLn       net.Listener
 }
 
 // Start starts everything and provisions the demo deployment. The DynamoDB stand-in keeps its
@@ -143,6 +144,10 @@ func (s *Server) start(ctx context.Context, o Options) error {
 	var err error
 	s.Config = s.Stack.Env(o.Table)
 	s.Config.OperatorAccountID = devstack.AccountID
+	// The local console domain: browsers resolve every <label>.localhost to this machine, as
+	// *.<ConsoleDomain> reaches the API in AWS. Deployment domain names must be one label
+	// under it, so that a console token only ever goes to this server.
+	s.Config.DeploymentDomainSuffix = "localhost"
 	s.Config.Limits = o.Limits
 	// A SoftHSM2 token stands in for CloudHSM when SoftHSM2 is installed; without it the
 	// service runs with KMS keys only.
@@ -155,6 +160,16 @@ func (s *Server) start(ctx context.Context, o Options) error {
 	} else {
 		o.Log.Warn("no PKCS#11 backend", slog.String("reason", err.Error()))
 	}
+	// The mutual-TLS port is bound first: the functions report it as every deployment's
+	// mutual-TLS endpoint.
+	tlsAddr := o.TLSAddr
+	if tlsAddr == "" {
+		tlsAddr = "127.0.0.1:8443"
+	}
+	if s.tlsLn, err = net.Listen("tcp", tlsAddr); err != nil {
+		return fmt.Errorf("listen %s: %w", tlsAddr, err)
+	}
+	_, s.Config.LocalSignerPort, _ = net.SplitHostPort(s.tlsLn.Addr().String())
 	if s.Clients, err = function.NewClients(ctx, s.Config); err != nil {
 		return err
 	}
@@ -248,14 +263,7 @@ func (s *Server) startTLS(o Options) error {
 	if err := writeTLSCA(o.DataDir, caPEM); err != nil {
 		return err
 	}
-	addr := o.TLSAddr
-	if addr == "" {
-		addr = "127.0.0.1:8443"
-	}
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return fmt.Errorf("listen %s: %w", addr, err)
-	}
+	ln := s.tlsLn
 	s.TLSURL, s.TLSCA = "https://"+ln.Addr().String(), caPEM
 	s.tlsSrv = &http.Server{Handler: s.Gateway, ReadHeaderTimeout: 10 * time.Second, TLSConfig: cfg,
 		ErrorLog: log.New(io.Discard, "", 0)} // refused handshakes are the client's business

@@ -268,7 +268,7 @@ func TestProvisionPaginateAndOutage(t *testing.T) {
 	srv := startLocal(t)
 	// ok: create through the API, then read it back.
 	r := call(t, srv, "POST", "/operator/deployments", "application/json",
-		`{"name":"Acme","plan":"enterprise","domainName":"Sign.Acme.Example.","ipAllowlist":["192.0.2.7","2001:db8::/48"]}`, true,
+		`{"name":"Acme","plan":"enterprise","domainName":"Acme.Localhost.","ipAllowlist":["192.0.2.7","2001:db8::/48"]}`, true,
 		"Idempotency-Key", "k-1")
 	if r.status != 201 {
 		t.Fatalf("create: %d %s", r.status, r.body)
@@ -278,7 +278,7 @@ func TestProvisionPaginateAndOutage(t *testing.T) {
 		IPAllowlist    []string
 	}
 	_ = jsonUnmarshal(r.body, &d)
-	if d.DomainName != "sign.acme.example" || strings.Join(d.IPAllowlist, ",") != "192.0.2.7/32,2001:db8::/48" {
+	if d.DomainName != "acme.localhost" || strings.Join(d.IPAllowlist, ",") != "192.0.2.7/32,2001:db8::/48" {
 		t.Fatalf("not normalised: %+v", d)
 	}
 	if loc := r.header.Get("Location"); loc != "/operator/deployments/"+d.ID {
@@ -290,7 +290,7 @@ func TestProvisionPaginateAndOutage(t *testing.T) {
 	// ok: a retry with the same key answers the first deployment; fail: the same key with
 	// another body is refused (422), and a malformed key is named.
 	if again := call(t, srv, "POST", "/operator/deployments", "application/json",
-		`{"name":"Acme","plan":"enterprise","domainName":"sign.acme.example","ipAllowlist":["2001:db8::/48","192.0.2.7/32"]}`, true,
+		`{"name":"Acme","plan":"enterprise","domainName":"acme.localhost","ipAllowlist":["2001:db8::/48","192.0.2.7/32"]}`, true,
 		"Idempotency-Key", "k-1"); again.status != 200 || !strings.Contains(again.body, d.ID) {
 		t.Fatalf("idempotent retry: %d %s", again.status, again.body)
 	}
@@ -301,7 +301,7 @@ func TestProvisionPaginateAndOutage(t *testing.T) {
 		t.Fatalf("long key: %d %s", bad.status, bad.body)
 	}
 	// fail: the same domain for another deployment is a conflict.
-	if c := call(t, srv, "POST", "/operator/deployments", "application/json", `{"name":"Other","domainName":"sign.acme.example"}`, true); c.status != 409 {
+	if c := call(t, srv, "POST", "/operator/deployments", "application/json", `{"name":"Other","domainName":"acme.localhost"}`, true); c.status != 409 {
 		t.Fatalf("domain conflict: %d %s", c.status, c.body)
 	}
 
@@ -340,7 +340,7 @@ func TestProvisionPaginateAndOutage(t *testing.T) {
 
 	// fault: the table is down during a create: 503 with a constant message, nothing written.
 	srv.Stack.DynamoDB.Stop()
-	o := call(t, srv, "POST", "/operator/deployments", "application/json", `{"name":"Outage","domainName":"outage.example.com"}`, true, "Idempotency-Key", "k-outage")
+	o := call(t, srv, "POST", "/operator/deployments", "application/json", `{"name":"Outage","domainName":"outage.localhost"}`, true, "Idempotency-Key", "k-outage")
 	if o.status != 503 {
 		t.Fatalf("create during outage: %d %s", o.status, o.body)
 	}
@@ -357,7 +357,7 @@ func TestProvisionPaginateAndOutage(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The retry after the outage creates it exactly once.
-	again := call(t, srv, "POST", "/operator/deployments", "application/json", `{"name":"Outage","domainName":"outage.example.com"}`, true, "Idempotency-Key", "k-outage")
+	again := call(t, srv, "POST", "/operator/deployments", "application/json", `{"name":"Outage","domainName":"outage.localhost"}`, true, "Idempotency-Key", "k-outage")
 	if again.status != 201 {
 		t.Fatalf("retry after outage: %d %s", again.status, again.body)
 	}

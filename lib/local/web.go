@@ -19,8 +19,9 @@ const WebPrefix = "/app/"
 const ContentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; font-src 'self'; " +
 	"connect-src 'self'; manifest-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 
-// webHeaders are the security headers of every web app answer.
-func webHeaders(h http.Header) {
+// WebHeaders sets the security headers of every web app answer (template.yaml's WebHeaders
+// sends the same in AWS: TestWebHosting).
+func WebHeaders(h http.Header) {
 	h.Set("Content-Security-Policy", ContentSecurityPolicy)
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "no-referrer")
@@ -45,7 +46,7 @@ func withWeb(api http.Handler, dir string) http.Handler {
 			api.ServeHTTP(w, r)
 			return
 		}
-		webHeaders(w.Header())
+		WebHeaders(w.Header())
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			w.Header().Set("Allow", "GET, HEAD")
 			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)

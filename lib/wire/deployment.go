@@ -9,16 +9,19 @@ import (
 
 // Deployment is the JSON form of a deployment (operator and portal APIs).
 type Deployment struct {
-	ID              string    `json:"id"`
-	Name            string    `json:"name"`
-	Status          string    `json:"status"`
-	Plan            string    `json:"plan"`
-	SoftwareVersion string    `json:"softwareVersion"`
-	DomainName      string    `json:"domainName,omitempty"`
-	IPAllowlist     []string  `json:"ipAllowlist"`
-	Version         int64     `json:"version"`
-	CreatedAt       time.Time `json:"createdAt"`
-	UpdatedAt       time.Time `json:"updatedAt"`
+	ID              string `json:"id"`
+	Name            string `json:"name"`
+	Status          string `json:"status"`
+	Plan            string `json:"plan"`
+	SoftwareVersion string `json:"softwareVersion"`
+	DomainName      string `json:"domainName,omitempty"`
+	// SignerEndpoint is where certificate users' agents reach the deployment over mutual TLS
+	// (WithSigner); absent without a domain name or a mutual-TLS domain.
+	SignerEndpoint string    `json:"signerEndpoint,omitempty"`
+	IPAllowlist    []string  `json:"ipAllowlist"`
+	Version        int64     `json:"version"`
+	CreatedAt      time.Time `json:"createdAt"`
+	UpdatedAt      time.Time `json:"updatedAt"`
 }
 
 // DeploymentJSON converts a deployment to its JSON form.
@@ -28,6 +31,13 @@ func DeploymentJSON(d tenant.Deployment) Deployment {
 		DomainName: d.DomainName, IPAllowlist: tenant.FormatAllowlist(d.IPAllowlist), Version: d.Version,
 		CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt,
 	}
+}
+
+// WithSigner sets the deployment's mutual-TLS endpoint from endpoint (access.Guard's
+// SignerEndpoint).
+func (d Deployment) WithSigner(endpoint func(domain string) string) Deployment {
+	d.SignerEndpoint = endpoint(d.DomainName)
+	return d
 }
 
 // DeploymentETag is the entity tag of a deployment: its version.

@@ -1,8 +1,9 @@
 // The signed-in user, in memory: which face (portal or console), the deployment, the roles and
-// when the token expires. Logging out, or a token the API no longer takes, clears it and goes
-// back to that face's login page, remembering where the user was.
+// when the token expires. Logging out, or a token the API no longer takes, clears it; the page
+// then leads back to that face's login page (RequireSession), which remembers where the user
+// was when the token expired, and forgets it on a logout.
 import { createContext, useContext, useEffect, useState, type ReactNode } from "react";
-import { useLocation, useNavigate } from "react-router-dom";
+import { useLocation } from "react-router-dom";
 import { endSession, onSessionEnd, setToken } from "./api/client";
 
 export type Face = "portal" | "console";
@@ -18,31 +19,40 @@ export interface Session {
 
 interface SessionState {
   session: Session | null;
+  // ended says why the last session ended, for the login page ("expired": log in again to go
+  // on where you were; "logout": start afresh).
+  ended: "expired" | "logout" | null;
   start(token: string, s: Session): void;
   logout(): void;
 }
 
 const Ctx = createContext<SessionState | null>(null);
 
+// consoleResumeKey keeps (in this tab only, never a token) the console page a session ended
+// on, so that a portal user who opens the console again from the portal comes back to it.
+export const consoleResumeKey = "signum.console.resume";
+
 export function SessionProvider({ children }: { children: ReactNode }) {
   const [session, setSession] = useState<Session | null>(null);
-  const navigate = useNavigate();
+  const [ended, setEnded] = useState<"expired" | "logout" | null>(null);
   const location = useLocation();
   useEffect(
     () =>
       onSessionEnd((reason) => {
-        setSession((s) => {
-          const face = s?.face ?? (location.pathname.startsWith("/console") ? "console" : "portal");
-          navigate(`/${face}/login`, { state: { next: location.pathname + location.search, reason } });
-          return null;
-        });
+        if (reason === "expired" && location.pathname.startsWith("/console/")) {
+          sessionStorage.setItem(consoleResumeKey, location.pathname + location.search);
+        }
+        setEnded(reason);
+        setSession(null);
       }),
-    [navigate, location],
+    [location],
   );
   const state: SessionState = {
     session,
+    ended,
     start(token, s) {
       setToken(token);
+      setEnded(null);
       setSession(s);
     },
     logout() {

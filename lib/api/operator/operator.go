@@ -19,6 +19,7 @@ import (
 	"github.com/opensignum/signum/lib/identity"
 	"github.com/opensignum/signum/lib/provisioning"
 	"github.com/opensignum/signum/lib/store"
+	"github.com/opensignum/signum/lib/tenant"
 	"github.com/opensignum/signum/lib/truststore"
 	"github.com/opensignum/signum/lib/wire"
 )
@@ -37,13 +38,14 @@ type api struct {
 	provisioning *provisioning.Service
 	now          func() time.Time
 	trust        *truststore.Publisher
+	signer       func(domain string) string
 }
 
 // NewHandler returns the operator routes.
 func NewHandler(env function.Env, p *function.Parts) *access.Mux {
 	prov := provisioning.New(p.Store, p.Now)
 	prov.DomainSuffix = p.DomainSuffix
-	a := api{store: p.Store, provisioning: prov, now: p.Now, trust: p.Truststore}
+	a := api{store: p.Store, provisioning: prov, now: p.Now, trust: p.Truststore, signer: p.Guard.SignerEndpoint}
 	m := access.NewMux(env.Log, p.Guard)
 	// POST /operator/deployments — operator. Idempotency-Key makes a retry return the
 	// deployment the first call created.
@@ -138,7 +140,7 @@ func (a api) create(w http.ResponseWriter, r *http.Request, req *access.Request)
 	if err != nil {
 		return err
 	}
-	out := CreateResponse{Deployment: wire.DeploymentJSON(res.Deployment)}
+	out := CreateResponse{Deployment: wire.DeploymentJSON(res.Deployment).WithSigner(a.signer)}
 	status := http.StatusOK
 	if res.Created {
 		status = http.StatusCreated
@@ -163,12 +165,14 @@ func idempotencyKey(r *http.Request) (string, error) {
 
 func (a api) get(w http.ResponseWriter, r *http.Request, req *access.Request) error {
 	w.Header().Set("ETag", wire.DeploymentETag(req.Deployment))
-	edge.WriteJSON(w, http.StatusOK, wire.DeploymentJSON(req.Deployment))
+	edge.WriteJSON(w, http.StatusOK, wire.DeploymentJSON(req.Deployment).WithSigner(a.signer))
 	return nil
 }
 
 func (a api) list(w http.ResponseWriter, r *http.Request, _ *access.Request) error {
-	return access.ServeList(w, r, a.store.ListDeployments, wire.DeploymentJSON)
+	return access.ServeList(w, r, a.store.ListDeployments, func(d tenant.Deployment) wire.Deployment {
+		return wire.DeploymentJSON(d).WithSigner(a.signer)
+	})
 }
 
 // InviteRequest is the body of POST /operator/deployments/{id}/invites.

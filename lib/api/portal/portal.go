@@ -17,6 +17,7 @@ import (
 	"github.com/opensignum/signum/lib/login"
 	"github.com/opensignum/signum/lib/provisioning"
 	"github.com/opensignum/signum/lib/store"
+	"github.com/opensignum/signum/lib/tenant"
 	"github.com/opensignum/signum/lib/wire"
 )
 
@@ -138,7 +139,7 @@ func (a api) login(w http.ResponseWriter, r *http.Request, _ *access.Request) er
 
 func (a api) getDeployment(w http.ResponseWriter, _ *http.Request, req *access.Request) error {
 	w.Header().Set("ETag", wire.DeploymentETag(req.Deployment))
-	edge.WriteJSON(w, http.StatusOK, wire.DeploymentJSON(req.Deployment))
+	edge.WriteJSON(w, http.StatusOK, wire.DeploymentJSON(req.Deployment).WithSigner(a.Guard.SignerEndpoint))
 	return nil
 }
 
@@ -163,7 +164,7 @@ func (a api) patchDeployment(w http.ResponseWriter, r *http.Request, req *access
 		return err
 	}
 	w.Header().Set("ETag", wire.DeploymentETag(updated))
-	edge.WriteJSON(w, http.StatusOK, wire.DeploymentJSON(updated))
+	edge.WriteJSON(w, http.StatusOK, wire.DeploymentJSON(updated).WithSigner(a.Guard.SignerEndpoint))
 	return nil
 }
 
@@ -182,6 +183,18 @@ type ConsoleTokenResponse struct {
 }
 
 func (a api) consoleToken(w http.ResponseWriter, r *http.Request, req *access.Request) error {
+	// The web portal sends the token to the deployment's domain name, which a portal Admin
+	// sets: only a name under the stack's console domain can be vouched for. Anywhere else,
+	// another user's token (the Signum Administrator's) would go to a host the Admin picked.
+	// The name is checked again here, not only when it was saved: the suffix may have changed.
+	if d := req.Deployment.DomainName; d != "" {
+		if a.DomainSuffix == "" {
+			return fault.Newf(fault.ErrConflict, "This stack has no console domain (the ConsoleDomain parameter), so no deployment's console can be reached.")
+		}
+		if err := tenant.CheckDomainSuffix(d, a.DomainSuffix); err != nil {
+			return fault.Newf(fault.ErrConflict, "The deployment's domain name %q is not one label under the console domain %s; an Admin must set it again in the settings.", d, a.DomainSuffix)
+		}
+	}
 	tok, claims, err := login.ConsoleToken(r.Context(), a.Store, a.Issuer, req.Deployment.ID, req.Principal.UserID)
 	if err != nil {
 		return err

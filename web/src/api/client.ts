@@ -42,15 +42,26 @@ export function onUnavailable(f: (down: boolean) => void) {
   };
 }
 
+// Logins and registration carry no token: a wrong password while a session is open must not
+// end it.
+const anonymous = ["/portal/login", "/portal/register", "/console/login"];
+
 const auth: Middleware = {
-  onRequest({ request }) {
-    if (token) request.headers.set("Authorization", "Bearer " + token);
+  onRequest({ request, schemaPath }) {
+    if (token && !anonymous.includes(schemaPath)) request.headers.set("Authorization", "Bearer " + token);
     return request;
   },
   onResponse({ request, response }) {
     unavailable.forEach((f) => f(response.status === 503));
     if (response.status === 401 && request.headers.has("Authorization")) endSession("expired");
     return response;
+  },
+  // A request that gets no answer at all (network down, server gone) becomes a problem the
+  // page can show, instead of a rejected promise that leaves it waiting.
+  onError() {
+    unavailable.forEach((f) => f(true));
+    const problem = { type: "about:blank", title: "The service cannot be reached", status: 503, detail: "Check your connection and try again." };
+    return new Response(JSON.stringify(problem), { status: 503, headers: { "Content-Type": "application/problem+json" } });
   },
 };
 

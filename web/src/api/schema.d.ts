@@ -1345,6 +1345,13 @@ export interface components {
             /** @description Host name console requests are sent to; absent until one is set. */
             domainName?: string;
             /**
+             * @description Where certificate users' agents reach the deployment over mutual TLS:
+             *     `https://<label>.<SignerDomain>` in AWS (the deployment's domain name is
+             *     `<label>.<ConsoleDomain>`), the local server's mutual-TLS port on the domain name
+             *     locally. Absent without a domain name or a mutual-TLS domain.
+             */
+            signerEndpoint?: string;
+            /**
              * @description Canonical CIDRs (a single address as /32 or /128); empty means any source.
              * @example [
              *       "203.0.113.0/24",
@@ -3838,6 +3845,19 @@ export interface operations {
             401: components["responses"]["Unauthenticated"];
             403: components["responses"]["RoleForbidden"];
             404: components["responses"]["NotFound"];
+            /**
+             * @description The deployment's domain name is not one label under the stack's console domain (a
+             *     name stored before the suffix changed), or the stack has none: no console token is
+             *     issued, since the web portal sends it to that name.
+             */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             500: components["responses"]["Internal"];
             503: components["responses"]["Unavailable"];
         };

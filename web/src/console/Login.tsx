@@ -5,7 +5,7 @@ import { show, type Shown } from "../api/problem";
 import { Field } from "../ui/Field";
 import { ProblemBox } from "../ui/ProblemBox";
 import { Page } from "../ui/Shell";
-import { useSession } from "../session";
+import { consoleResumeKey, useSession } from "../session";
 
 // ConsoleLogin logs a Local users domain user in on this deployment's host. A portal user
 // arrives with a console token in the URL's fragment (never sent to a server), which is taken
@@ -34,7 +34,10 @@ export function ConsoleLogin() {
         return;
       }
       start(token, { face: "console", deploymentId: data.deploymentId, roles: data.roles, expiresAt: fragment.get("expiresAt") ?? "", name: data.name });
-      navigate(next, { replace: true });
+      // Back where an expired session left off, when the portal opened the console again.
+      const resume = sessionStorage.getItem(consoleResumeKey);
+      sessionStorage.removeItem(consoleResumeKey);
+      navigate(resume && resume.startsWith("/console/") && resume !== "/console/login" ? resume : next, { replace: true });
     });
   }, [start, navigate, next]);
 
@@ -53,7 +56,12 @@ export function ConsoleLogin() {
 
   return (
     <Page title="Log in to the console">
-      {state.reason === "expired" && <p role="status">Your session has ended. Log in again to go on where you were.</p>}
+      {state.reason === "expired" && (
+        <p role="status">
+          Your session has ended. Log in again to go on where you were; if you came from the portal, open the console
+          again there.
+        </p>
+      )}
       <p>
         Console users of the Local users domain log in here, on the deployment's own address ({window.location.host}).
         Portal users open the console from the portal.

@@ -17,36 +17,14 @@ export function consoleUrl(domainName: string) {
   return `${window.location.protocol}//${domainName}${port}/app/console/`;
 }
 
-function isLocal() {
-  const h = window.location.hostname;
-  return h === "localhost" || h.endsWith(".localhost") || h === "127.0.0.1" || h === "[::1]";
-}
-
-// SignerEndpoint says where client certificates (mutual TLS) are sent. The API does not give
-// this host (the stack's SignerDomain, or the local server's TLS address, is not in the
-// Deployment), so it is derived from the domain name as docs/openapi.yaml describes, and the
-// page says that it is.
-function SignerEndpoint({ domainName }: { domainName?: string }) {
-  if (!domainName) return <>None until the deployment has a domain name.</>;
-  const label = domainName.split(".")[0];
+// SignerEndpoint says where certificate users' agents send their client certificates (mutual
+// TLS), as the service reports it for this deployment.
+function SignerEndpoint({ endpoint }: { endpoint?: string }) {
+  if (!endpoint) return <>None: the deployment has no domain name yet, or the service has no mutual-TLS domain.</>;
   return (
     <>
-      {isLocal() ? (
-        <>
-          <code>https://{domainName}:8443</code> on a local server with its default TLS address (<code>-tls-addr</code>{" "}
-          changes it).
-        </>
-      ) : (
-        <>
-          <code>https://{label}.</code>
-          <em>signer domain</em>: the label <code>{label}</code> under the service's mutual-TLS signer domain, which your
-          operator can tell you.
-        </>
-      )}
-      <span className="hint block">
-        Derived from the domain name: the service does not report this address. Console users of the Certificate users
-        domain send their client certificate there instead of logging in.
-      </span>
+      <code>{endpoint}</code>
+      <span className="hint block">Console users of the Certificate users domain send their client certificate there instead of logging in.</span>
     </>
   );
 }
@@ -86,7 +64,9 @@ export function DeploymentOverview() {
       setConsoleProblem(show(error, response));
       return;
     }
-    const domain = data.consoleDomain ?? deployment?.domainName;
+    // Only the name the service vouches for (one under its console domain): never one read
+    // elsewhere, since the token goes there.
+    const domain = data.consoleDomain;
     if (!domain) {
       setOpening(false);
       setConsoleProblem({ title: "The deployment has no domain name", detail: "Set one in Settings first.", fields: {} });
@@ -130,7 +110,7 @@ export function DeploymentOverview() {
         <dd>{d.domainName ? <code>{consoleUrl(d.domainName)}</code> : "None until the deployment has a domain name."}</dd>
         <dt>Signer, mutual TLS</dt>
         <dd>
-          <SignerEndpoint domainName={d.domainName} />
+          <SignerEndpoint endpoint={d.signerEndpoint} />
         </dd>
         <dt>IP allowlist</dt>
         <dd>

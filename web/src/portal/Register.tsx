@@ -1,4 +1,4 @@
-import { useState, type FormEvent } from "react";
+import { useEffect, useState, type FormEvent } from "react";
 import { useNavigate, useSearchParams } from "react-router-dom";
 import { api } from "../api/client";
 import { show, type Shown } from "../api/problem";
@@ -12,6 +12,10 @@ export function PortalRegister() {
   const [params] = useSearchParams();
   const navigate = useNavigate();
   const [token, setToken] = useState(params.get("token") ?? "");
+  // The link's token is a credential: out of the address bar and the history once read.
+  useEffect(() => {
+    if (params.has("token")) navigate("/portal/register", { replace: true });
+  }, [params, navigate]);
   const [email, setEmail] = useState(params.get("email") ?? "");
   const [name, setName] = useState("");
   const [password, setPassword] = useState("");

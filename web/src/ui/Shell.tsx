@@ -61,10 +61,11 @@ export function Shell({ face, nav, children }: { face: Face; nav: NavItem[]; chi
 // RequireSession sends a visitor without a session of this face to its login page,
 // remembering the page.
 export function RequireSession({ face, children }: { face: Face; children: ReactNode }) {
-  const { session } = useSession();
+  const { session, ended } = useSession();
   const location = useLocation();
   if (!session || session.face !== face) {
-    return <Navigate to={`/${face}/login`} replace state={{ next: location.pathname + location.search }} />;
+    const next = ended === "logout" ? undefined : location.pathname + location.search;
+    return <Navigate to={`/${face}/login`} replace state={{ next, reason: ended ?? undefined }} />;
   }
   return <>{children}</>;
 }
