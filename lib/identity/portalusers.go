@@ -11,8 +11,8 @@ import (
 )
 
 // ErrSignumAdmin refuses customer changes that would revoke the Signum Administrator role,
-// which only the operator side can move.
-var ErrSignumAdmin = fault.Newf(fault.ErrConflict, "This user is the deployment's Signum Administrator and stays an active Admin; ask the operator to move the role first.")
+// which only the operator side can move (SignumAdministrators, behind the operator API).
+var ErrSignumAdmin = fault.Newf(fault.ErrConflict, "This user is the deployment's Signum Administrator and stays an active Admin; ask the operator to move or revoke the role first, which they do with /operator/deployments/{id}/signum-administrators.")
 
 // PortalStore is what changes to portal users read and write (store.Store).
 type PortalStore interface {
