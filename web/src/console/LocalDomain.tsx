@@ -1,11 +1,10 @@
 import { useCallback, useEffect, useState, type FormEvent } from "react";
 import { api, type Schemas } from "../api/client";
 import { show, type Shown } from "../api/problem";
-import { Field } from "../ui/Field";
+import { CheckField, Field, SelectField } from "../ui/Field";
 import { ProblemBox } from "../ui/ProblemBox";
 import { Forbidden, Page } from "../ui/Shell";
 import { can, useSession } from "../session";
-import { CheckField, SelectField } from "./policies/controls";
 
 type Domain = Schemas["LocalDomain"];
 type Lockout = Schemas["LockoutPolicy"];

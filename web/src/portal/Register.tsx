@@ -3,6 +3,7 @@ import { useNavigate, useSearchParams } from "react-router-dom";
 import { api } from "../api/client";
 import { show, type Shown } from "../api/problem";
 import { Field } from "../ui/Field";
+import { PasswordRules } from "../ui/PasswordRules";
 import { ProblemBox } from "../ui/ProblemBox";
 import { Page } from "../ui/Shell";
 import { portalPasswordRules } from "./password";
@@ -51,16 +52,7 @@ export function PortalRegister() {
           value={password}
           onChange={(e) => setPassword(e.target.value)}
           error={problem?.fields.password}
-          hint={
-            <ul className="rules" aria-label="Password rules">
-              {rules.map((r) => (
-                <li key={r.label} className={r.ok ? "ok" : "todo"}>
-                  <span aria-hidden="true">{r.ok ? "✓" : "•"}</span> {r.label}
-                  <span className="sr-only">{r.ok ? " (met)" : " (not met yet)"}</span>
-                </li>
-              ))}
-            </ul>
-          }
+          hint={<PasswordRules rules={rules} label="Password rules" />}
         />
         <button type="submit" disabled={busy}>
           Register

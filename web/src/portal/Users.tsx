@@ -5,6 +5,7 @@ import { show, type Shown } from "../api/problem";
 import { Field } from "../ui/Field";
 import { ProblemBox } from "../ui/ProblemBox";
 import { Forbidden, Page } from "../ui/Shell";
+import { TableWrap } from "../ui/TableWrap";
 import { can, useSession } from "../session";
 import "./portal.css";
 
@@ -131,90 +132,86 @@ export function PortalUsers() {
           {!admin && <p className="notice">Only a portal Admin can invite, change or remove portal users.</p>}
           <ProblemBox problem={problem} />
           <p role="status">{done}</p>
-          {/* Focusable so that a keyboard can scroll the table where it is wider than a phone. */}
-          <div className="table-wrap" tabIndex={0} role="region" aria-label="Portal users">
-            <table>
-              <caption className="sr-only">Portal users of this deployment</caption>
-              <thead>
-                <tr>
-                  <th scope="col">User</th>
-                  <th scope="col">Role</th>
-                  <th scope="col">Status</th>
-                  <th scope="col">Locked</th>
-                  <th scope="col">Signum Administrator</th>
-                  {admin && <th scope="col">Actions</th>}
-                </tr>
-              </thead>
-              <tbody>
-                {users.map((u) => {
-                  const me = u.email === session?.name;
-                  const role = pendingRole[u.id] ?? u.role;
-                  return (
-                    <tr key={u.id}>
-                      <th scope="row">
-                        {u.email}
-                        {me && " (you)"}
-                        {u.name && <span className="hint block">{u.name}</span>}
-                      </th>
-                      <td>
-                        {admin ? (
-                          <div className="row">
-                            <label className="sr-only" htmlFor={`role-${u.id}`}>
-                              Role of {u.email}
-                            </label>
-                            <select
-                              id={`role-${u.id}`}
-                              className="narrow"
-                              value={role}
-                              disabled={busy}
-                              onChange={(e) => setPendingRole((p) => ({ ...p, [u.id]: e.target.value as Role }))}
-                            >
-                              {roles.map((r) => (
-                                <option key={r}>{r}</option>
-                              ))}
-                            </select>
-                            {role !== u.role && (
-                              <button type="button" disabled={busy} onClick={() => change(u, { role }, `role changed to ${role}`)}>
-                                Save<span className="sr-only"> role of {u.email}</span>
-                              </button>
-                            )}
-                          </div>
-                        ) : (
-                          u.role
-                        )}
-                      </td>
-                      <td className={u.status === "active" ? "status-active" : "status-bad"}>{u.status}</td>
-                      <td className={u.locked ? "status-bad" : undefined}>{u.locked ? "Locked" : "No"}</td>
-                      <td>{u.signumAdministrator ? "Yes" : "No"}</td>
-                      {admin && (
-                        <td>
-                          <div className="row">
-                            {u.status === "active" ? (
-                              <button type="button" className="secondary" disabled={busy} onClick={() => change(u, { status: "disabled" }, "disabled; its sessions have ended")}>
-                                Disable<span className="sr-only"> {u.email}</span>
-                              </button>
-                            ) : (
-                              <button type="button" className="secondary" disabled={busy} onClick={() => change(u, { status: "active" }, "enabled again")}>
-                                Enable<span className="sr-only"> {u.email}</span>
-                              </button>
-                            )}
-                            {u.locked && (
-                              <button type="button" className="secondary" disabled={busy} onClick={() => change(u, { unlock: true }, "unlocked")}>
-                                Unlock<span className="sr-only"> {u.email}</span>
-                              </button>
-                            )}
-                            <button type="button" className="danger" disabled={busy} onClick={() => askRemove(u)}>
-                              Remove<span className="sr-only"> {u.email}</span>
+          <TableWrap label="Portal users" caption="Portal users of this deployment">
+            <thead>
+              <tr>
+                <th scope="col">User</th>
+                <th scope="col">Role</th>
+                <th scope="col">Status</th>
+                <th scope="col">Locked</th>
+                <th scope="col">Signum Administrator</th>
+                {admin && <th scope="col">Actions</th>}
+              </tr>
+            </thead>
+            <tbody>
+              {users.map((u) => {
+                const me = u.email === session?.name;
+                const role = pendingRole[u.id] ?? u.role;
+                return (
+                  <tr key={u.id}>
+                    <th scope="row">
+                      {u.email}
+                      {me && " (you)"}
+                      {u.name && <span className="hint block">{u.name}</span>}
+                    </th>
+                    <td>
+                      {admin ? (
+                        <div className="row">
+                          <label className="sr-only" htmlFor={`role-${u.id}`}>
+                            Role of {u.email}
+                          </label>
+                          <select
+                            id={`role-${u.id}`}
+                            className="narrow"
+                            value={role}
+                            disabled={busy}
+                            onChange={(e) => setPendingRole((p) => ({ ...p, [u.id]: e.target.value as Role }))}
+                          >
+                            {roles.map((r) => (
+                              <option key={r}>{r}</option>
+                            ))}
+                          </select>
+                          {role !== u.role && (
+                            <button type="button" disabled={busy} onClick={() => change(u, { role }, `role changed to ${role}`)}>
+                              Save<span className="sr-only"> role of {u.email}</span>
                             </button>
-                          </div>
-                        </td>
+                          )}
+                        </div>
+                      ) : (
+                        u.role
                       )}
-                    </tr>
-                  );
-                })}
-              </tbody>
-            </table>
-          </div>
+                    </td>
+                    <td className={u.status === "active" ? "status-active" : "status-bad"}>{u.status}</td>
+                    <td className={u.locked ? "status-bad" : undefined}>{u.locked ? "Locked" : "No"}</td>
+                    <td>{u.signumAdministrator ? "Yes" : "No"}</td>
+                    {admin && (
+                      <td>
+                        <div className="row">
+                          {u.status === "active" ? (
+                            <button type="button" className="secondary" disabled={busy} onClick={() => change(u, { status: "disabled" }, "disabled; its sessions have ended")}>
+                              Disable<span className="sr-only"> {u.email}</span>
+                            </button>
+                          ) : (
+                            <button type="button" className="secondary" disabled={busy} onClick={() => change(u, { status: "active" }, "enabled again")}>
+                              Enable<span className="sr-only"> {u.email}</span>
+                            </button>
+                          )}
+                          {u.locked && (
+                            <button type="button" className="secondary" disabled={busy} onClick={() => change(u, { unlock: true }, "unlocked")}>
+                              Unlock<span className="sr-only"> {u.email}</span>
+                            </button>
+                          )}
+                          <button type="button" className="danger" disabled={busy} onClick={() => askRemove(u)}>
+                            Remove<span className="sr-only"> {u.email}</span>
+                          </button>
+                        </div>
+                      </td>
+                    )}
+                  </tr>
+                );
+              })}
+            </tbody>
+          </TableWrap>
           {next && (
             <p>
               <button type="button" className="secondary" onClick={() => load(next)}>

@@ -2,11 +2,13 @@ import { useEffect, useState, type FormEvent } from "react";
 import { Link, useNavigate } from "react-router-dom";
 import { api, type Schemas } from "../../api/client";
 import { show, type Shown } from "../../api/problem";
-import { Field } from "../../ui/Field";
+import { Field, SelectField, TextAreaField } from "../../ui/Field";
 import { ProblemBox } from "../../ui/ProblemBox";
 import { Forbidden, Page } from "../../ui/Shell";
+import { TableWrap } from "../../ui/TableWrap";
+import { Pager, useCursorList } from "../../ui/Pager";
 import { can, useSession } from "../../session";
-import { SelectField, TextAreaField, day, explain, when } from "./common";
+import { day, explain, when } from "./common";
 import { splitList } from "./pem";
 import "./certificates.css";
 
@@ -41,35 +43,7 @@ export function subjectText(s: Schemas["CertificateSubject"]) {
 export function Certificates() {
   const { session } = useSession();
   const admin = can(session, "console-admin", "signum-administrator");
-  const [cursors, setCursors] = useState<(string | undefined)[]>([undefined]);
-  const [page, setPage] = useState(0);
-  const [list, setList] = useState<Schemas["CertificateList"] | null>(null);
-  const [problem, setProblem] = useState<Shown | null>(null);
-  const [loading, setLoading] = useState(true);
-
-  useEffect(() => {
-    let live = true;
-    setLoading(true);
-    void api.GET("/console/certificates", { params: { query: { limit: 25, cursor: cursors[page] } } }).then(({ data, error, response }) => {
-      if (!live) return;
-      setLoading(false);
-      if (!data) {
-        setProblem(show(error, response));
-        return;
-      }
-      setProblem(null);
-      setList(data);
-    });
-    return () => {
-      live = false;
-    };
-  }, [cursors, page]);
-
-  function next() {
-    if (!list?.next) return;
-    setCursors((c) => [...c.slice(0, page + 1), list.next]);
-    setPage(page + 1);
-  }
+  const { pages, list, problem, loading } = useCursorList((cursor) => api.GET("/console/certificates", { params: { query: { limit: 25, cursor } } }));
 
   return (
     <Page title="Certificates">
@@ -81,64 +55,51 @@ export function Certificates() {
       {loading && <p role="status">Loading certificates…</p>}
       {list && (
         <>
-          <div className="table-wrap" tabIndex={0} role="region" aria-label="Certificates">
-            <table>
-              <caption className="sr-only">Certificates, page {page + 1}</caption>
-              <thead>
-                <tr>
-                  <th scope="col">Name</th>
-                  <th scope="col">Subject</th>
-                  <th scope="col">Status</th>
-                  <th scope="col">Key</th>
-                  <th scope="col">Expires</th>
-                  <th scope="col">Signatures</th>
-                  <th scope="col">Groups</th>
-                  <th scope="col">Owner</th>
+          <TableWrap label="Certificates" caption={`Certificates, page ${pages.index + 1}`}>
+            <thead>
+              <tr>
+                <th scope="col">Name</th>
+                <th scope="col">Subject</th>
+                <th scope="col">Status</th>
+                <th scope="col">Key</th>
+                <th scope="col">Expires</th>
+                <th scope="col">Signatures</th>
+                <th scope="col">Groups</th>
+                <th scope="col">Owner</th>
+              </tr>
+            </thead>
+            <tbody>
+              {list.items.map((c: Certificate) => (
+                <tr key={c.id}>
+                  <th scope="row">
+                    <Link to={`/console/certificates/${c.id}`}>{c.name}</Link>
+                  </th>
+                  <td>{subjectText(c.subject)}</td>
+                  <td>
+                    <StatusBadge status={c.status} />
+                    {c.renewal && c.status !== "deleted" && <div className="subtle">renewal pending</div>}
+                  </td>
+                  <td>
+                    {algorithmLabel(c.algorithm)}
+                    <div className="subtle">{c.backend === "awskms" ? "AWS KMS" : "CloudHSM"}</div>
+                  </td>
+                  <td>{day(c.notAfter)}</td>
+                  <td>
+                    {c.usageCount}
+                    {c.lastUsedAt && <div className="subtle">last {when(c.lastUsedAt)}</div>}
+                  </td>
+                  <td>{c.groups.length ? c.groups.join(", ") : "—"}</td>
+                  <td className="mono">{c.owner || "—"}</td>
                 </tr>
-              </thead>
-              <tbody>
-                {list.items.map((c: Certificate) => (
-                  <tr key={c.id}>
-                    <th scope="row">
-                      <Link to={`/console/certificates/${c.id}`}>{c.name}</Link>
-                    </th>
-                    <td>{subjectText(c.subject)}</td>
-                    <td>
-                      <StatusBadge status={c.status} />
-                      {c.renewal && c.status !== "deleted" && <div className="subtle">renewal pending</div>}
-                    </td>
-                    <td>
-                      {algorithmLabel(c.algorithm)}
-                      <div className="subtle">{c.backend === "awskms" ? "AWS KMS" : "CloudHSM"}</div>
-                    </td>
-                    <td>{day(c.notAfter)}</td>
-                    <td>
-                      {c.usageCount}
-                      {c.lastUsedAt && <div className="subtle">last {when(c.lastUsedAt)}</div>}
-                    </td>
-                    <td>{c.groups.length ? c.groups.join(", ") : "—"}</td>
-                    <td className="mono">{c.owner || "—"}</td>
-                  </tr>
-                ))}
-                {list.items.length === 0 && (
-                  <tr>
-                    <td colSpan={8}>No certificates yet.</td>
-                  </tr>
-                )}
-              </tbody>
-            </table>
-          </div>
-          {(page > 0 || list.next) && (
-            <nav className="row pager" aria-label="Pages of certificates">
-              <button type="button" className="secondary" disabled={page === 0} onClick={() => setPage(page - 1)}>
-                Previous page
-              </button>
-              <span>Page {page + 1}</span>
-              <button type="button" className="secondary" disabled={!list.next} onClick={next}>
-                Next page
-              </button>
-            </nav>
-          )}
+              ))}
+              {list.items.length === 0 && (
+                <tr>
+                  <td colSpan={8}>No certificates yet.</td>
+                </tr>
+              )}
+            </tbody>
+          </TableWrap>
+          <Pager pages={pages} next={list.next} label="Pages of certificates" numbered />
         </>
       )}
       {admin ? <CreateCertificate /> : <p className="notice">Only a console admin can create certificates.</p>}

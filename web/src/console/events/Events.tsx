@@ -2,10 +2,12 @@ import { useCallback, useEffect, useState, type FormEvent } from "react";
 import { Link } from "react-router-dom";
 import { api, type Schemas } from "../../api/client";
 import { show, type Shown } from "../../api/problem";
-import { Field } from "../../ui/Field";
+import { download } from "../../ui/download";
+import { Field, SelectField } from "../../ui/Field";
 import { ProblemBox } from "../../ui/ProblemBox";
 import { Forbidden, Page } from "../../ui/Shell";
-import { SelectField } from "../policies/controls";
+import { TableWrap } from "../../ui/TableWrap";
+import { Pager, useCursorPages } from "../../ui/Pager";
 import { joinPages, lanes, noFilters, toQuery, utc, type EventQuery, type Filters } from "./eventQuery";
 import "./events.css";
 
@@ -18,8 +20,7 @@ const pageSize = 50;
 export function Events() {
   const [form, setForm] = useState<Filters>(noFilters);
   const [query, setQuery] = useState<EventQuery>({});
-  // cursors[i] is the cursor of page i (undefined for the first).
-  const [cursors, setCursors] = useState<(string | undefined)[]>([undefined]);
+  const pages = useCursorPages();
   const [page, setPage] = useState<{ items: Event[]; next?: string } | null>(null);
   const [problem, setProblem] = useState<Shown | null>(null);
   const [forbidden, setForbidden] = useState(false);
@@ -45,17 +46,9 @@ export function Events() {
     e.preventDefault();
     const q = toQuery(form);
     setQuery(q);
-    setCursors([undefined]);
+    pages.reset();
     void load(q, undefined);
   }
-
-  function go(i: number, cursor: string | undefined) {
-    const cs = cursors.slice(0, i);
-    cs[i] = cursor;
-    setCursors(cs);
-    void load(query, cursor);
-  }
-  const index = cursors.length - 1;
 
   if (forbidden) {
     return (
@@ -87,7 +80,7 @@ export function Events() {
             onClick={() => {
               setForm(noFilters);
               setQuery({});
-              setCursors([undefined]);
+              pages.reset();
               void load({}, undefined);
             }}
           >
@@ -104,62 +97,50 @@ export function Events() {
       {page && page.items.length > 0 && (
         <>
           <p role="status">
-            Page {index + 1}: {page.items.length} event{page.items.length === 1 ? "" : "s"}
+            Page {pages.index + 1}: {page.items.length} event{page.items.length === 1 ? "" : "s"}
             {page.next ? "; there are more." : "."}
           </p>
-          <div className="table-wrap" tabIndex={0} role="region" aria-label="Signing events">
-            <table className="events">
-              <caption className="sr-only">Signing events, oldest first</caption>
-              <thead>
-                <tr>
-                  <th scope="col">When (UTC)</th>
-                  <th scope="col">Kind</th>
-                  <th scope="col">Result</th>
-                  <th scope="col">User</th>
-                  <th scope="col">Certificate</th>
-                  <th scope="col">Policy</th>
-                  <th scope="col">Application and file</th>
-                  <th scope="col">Reason</th>
-                  <th scope="col">Lane · seq</th>
+          <TableWrap label="Signing events" className="events" caption="Signing events, oldest first">
+            <thead>
+              <tr>
+                <th scope="col">When (UTC)</th>
+                <th scope="col">Kind</th>
+                <th scope="col">Result</th>
+                <th scope="col">User</th>
+                <th scope="col">Certificate</th>
+                <th scope="col">Policy</th>
+                <th scope="col">Application and file</th>
+                <th scope="col">Reason</th>
+                <th scope="col">Lane · seq</th>
+              </tr>
+            </thead>
+            <tbody>
+              {page.items.map((e) => (
+                <tr key={e.id} id={e.id}>
+                  <th scope="row" className="mono">
+                    {utc(e.at)}
+                  </th>
+                  <td>{e.kind === "decision" ? "Decision" : "Completion"}</td>
+                  <td className={e.decision === "deny" || e.outcome === "failed" ? "status-bad" : "status-active"}>{result(e)}</td>
+                  <td className="mono">{e.userId}</td>
+                  <td className="mono">{e.certificateId && <Link to={`/console/certificates/${e.certificateId}`}>{e.certificateId}</Link>}</td>
+                  <td className="mono">{e.policyId && <Link to={`/console/policies#policy-${e.policyId}`}>{e.policyId}</Link>}</td>
+                  <td>
+                    {e.process && <div className="mono">{e.process}</div>}
+                    {e.fileName && <div className="mono">{e.fileName}</div>}
+                    {e.contextEvent && <div className="hint">context in {e.contextEvent}</div>}
+                  </td>
+                  <td>{e.reason ?? (e.of ? <span className="hint">of {e.of.split(",").length} decision(s)</span> : null)}</td>
+                  <td className="mono">
+                    {e.lane} · {e.seq}
+                  </td>
                 </tr>
-              </thead>
-              <tbody>
-                {page.items.map((e) => (
-                  <tr key={e.id} id={e.id}>
-                    <th scope="row" className="mono">
-                      {utc(e.at)}
-                    </th>
-                    <td>{e.kind === "decision" ? "Decision" : "Completion"}</td>
-                    <td className={e.decision === "deny" || e.outcome === "failed" ? "status-bad" : "status-active"}>{result(e)}</td>
-                    <td className="mono">{e.userId}</td>
-                    <td className="mono">{e.certificateId && <Link to={`/console/certificates/${e.certificateId}`}>{e.certificateId}</Link>}</td>
-                    <td className="mono">{e.policyId && <Link to={`/console/policies#policy-${e.policyId}`}>{e.policyId}</Link>}</td>
-                    <td>
-                      {e.process && <div className="mono">{e.process}</div>}
-                      {e.fileName && <div className="mono">{e.fileName}</div>}
-                      {e.contextEvent && <div className="hint">context in {e.contextEvent}</div>}
-                    </td>
-                    <td>{e.reason ?? (e.of ? <span className="hint">of {e.of.split(",").length} decision(s)</span> : null)}</td>
-                    <td className="mono">
-                      {e.lane} · {e.seq}
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+              ))}
+            </tbody>
+          </TableWrap>
         </>
       )}
-      {page && (index > 0 || page.next) && (
-        <nav aria-label="Pages of events" className="row pager">
-          <button type="button" className="secondary" disabled={index === 0} onClick={() => go(index - 1, cursors[index - 1])}>
-            Previous page
-          </button>
-          <button type="button" className="secondary" disabled={!page.next} onClick={() => go(index + 1, page.next)}>
-            Next page
-          </button>
-        </nav>
-      )}
+      {page && <Pager pages={pages} next={page.next} label="Pages of events" onGo={(cursor) => void load(query, cursor)} />}
       <Verify />
     </Page>
   );
@@ -205,15 +186,7 @@ function Export({ query }: { query: EventQuery }) {
       cursor = response.headers.get("X-Next-Cursor") ?? undefined;
     } while (cursor);
     const text = joinPages(format, pages);
-    const blob = new Blob([text], { type: format === "csv" ? "text/csv;charset=utf-8" : "application/jsonl" });
-    const url = URL.createObjectURL(blob);
-    const a = document.createElement("a");
-    a.href = url;
-    a.download = `signing-events-${new Date().toISOString().replace(/[:.]/g, "-")}.${format}`;
-    document.body.appendChild(a);
-    a.click();
-    a.remove();
-    setTimeout(() => URL.revokeObjectURL(url), 10000);
+    download(text, `signing-events-${new Date().toISOString().replace(/[:.]/g, "-")}.${format}`, format === "csv" ? "text/csv;charset=utf-8" : "application/jsonl");
     const lines = text.split("\n").filter(Boolean).length - (format === "csv" ? 1 : 0);
     setDone(`Downloaded ${lines} event${lines === 1 ? "" : "s"} as ${format === "csv" ? "CSV" : "JSON lines"} (${pages.length} page${pages.length === 1 ? "" : "s"} of the API's export).`);
     setBusy("");
@@ -287,35 +260,32 @@ function Verify() {
         )}
       </div>
       {v && (
-        <div className="table-wrap" tabIndex={0} role="region" aria-label="The chain check, lane by lane">
-          <table className="lanes">
-            <caption className="sr-only">The check, lane by lane</caption>
-            <thead>
-              <tr>
-                <th scope="col">Lane</th>
-                <th scope="col">Result</th>
-                <th scope="col">What is wrong</th>
+        <TableWrap label="The chain check, lane by lane" className="lanes" caption="The check, lane by lane">
+          <thead>
+            <tr>
+              <th scope="col">Lane</th>
+              <th scope="col">Result</th>
+              <th scope="col">What is wrong</th>
+            </tr>
+          </thead>
+          <tbody>
+            {lanes(v).map((l) => (
+              <tr key={l.lane}>
+                <th scope="row">{l.lane}</th>
+                <td className={l.problems.length ? "status-bad" : "status-active"}>{l.problems.length ? "Broken" : "Whole"}</td>
+                <td>
+                  {l.problems.length === 0
+                    ? "—"
+                    : l.problems.map((p, i) => (
+                        <div key={i}>
+                          <strong>{p.kind}</strong> at seq {p.seq}: {p.detail}
+                        </div>
+                      ))}
+                </td>
               </tr>
-            </thead>
-            <tbody>
-              {lanes(v).map((l) => (
-                <tr key={l.lane}>
-                  <th scope="row">{l.lane}</th>
-                  <td className={l.problems.length ? "status-bad" : "status-active"}>{l.problems.length ? "Broken" : "Whole"}</td>
-                  <td>
-                    {l.problems.length === 0
-                      ? "—"
-                      : l.problems.map((p, i) => (
-                          <div key={i}>
-                            <strong>{p.kind}</strong> at seq {p.seq}: {p.detail}
-                          </div>
-                        ))}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+            ))}
+          </tbody>
+        </TableWrap>
       )}
     </section>
   );

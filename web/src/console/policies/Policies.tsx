@@ -4,6 +4,7 @@ import { api } from "../../api/client";
 import { show, type Shown } from "../../api/problem";
 import { ProblemBox } from "../../ui/ProblemBox";
 import { Forbidden, Page } from "../../ui/Shell";
+import { TableWrap } from "../../ui/TableWrap";
 import { can, useSession } from "../../session";
 import { DryRun } from "./DryRun";
 import { PolicyEditor, type Known } from "./PolicyEditor";
@@ -141,66 +142,63 @@ export function Policies() {
       {policies === null && !problem && <p role="status">Loading the policies…</p>}
       {policies && policies.length === 0 && <p>There are no policies: only certificate owners holding the signer role can sign.</p>}
       {policies && policies.length > 0 && (
-        <div className="table-wrap" tabIndex={0} role="region" aria-label="Signing policies">
-          <table className="policies">
-            <caption className="sr-only">Signing policies, highest priority first</caption>
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                <th scope="col">Enabled</th>
-                <th scope="col">Action</th>
-                <th scope="col">Priority</th>
-                <th scope="col">What</th>
-                <th scope="col">Who</th>
-                <th scope="col">Where</th>
-                <th scope="col">When</th>
-                {admin && <th scope="col">Change</th>}
-              </tr>
-            </thead>
-            <tbody>
-              {policies.map((p) => {
-                const s = summary(p);
-                const conflict = conflicts.includes(p.id);
-                return (
-                  <tr key={p.id} id={`policy-${p.id}`} tabIndex={-1} className={[conflict ? "conflict" : "", editing === p.id ? "current" : ""].join(" ").trim() || undefined}>
-                    <th scope="row">
-                      {p.name}
-                      <div className="mono hint">{p.id}</div>
-                      {conflict && <div className="conflict-note">Conflicts with the policy you are saving: same priority, opposite action.</div>}
-                    </th>
-                    <td className={p.enabled ? "status-active" : "status-bad"}>{p.enabled ? "Enabled" : "Disabled"}</td>
-                    <td>{p.action === "allow" ? "Allow" : "Deny"}</td>
-                    <td>{p.priority}</td>
-                    <td className="mono">{s.what}</td>
-                    <td className="mono">{s.who}</td>
-                    <td className="mono">{s.where}</td>
-                    <td>{s.when}</td>
-                    {admin && (
-                      <td>
-                        <div className="row">
-                          <button type="button" className="secondary" onClick={() => setParams({ edit: p.id })} aria-label={`Edit ${p.name}`}>
-                            Edit
-                          </button>
-                          <button
-                            type="button"
-                            className="danger"
-                            onClick={() => {
-                              setDeleteProblem(null);
-                              setConfirming(p);
-                            }}
-                            aria-label={`Delete ${p.name}`}
-                          >
-                            Delete
-                          </button>
-                        </div>
-                      </td>
-                    )}
-                  </tr>
-                );
-              })}
-            </tbody>
-          </table>
-        </div>
+        <TableWrap label="Signing policies" className="policies" caption="Signing policies, highest priority first">
+          <thead>
+            <tr>
+              <th scope="col">Name</th>
+              <th scope="col">Enabled</th>
+              <th scope="col">Action</th>
+              <th scope="col">Priority</th>
+              <th scope="col">What</th>
+              <th scope="col">Who</th>
+              <th scope="col">Where</th>
+              <th scope="col">When</th>
+              {admin && <th scope="col">Change</th>}
+            </tr>
+          </thead>
+          <tbody>
+            {policies.map((p) => {
+              const s = summary(p);
+              const conflict = conflicts.includes(p.id);
+              return (
+                <tr key={p.id} id={`policy-${p.id}`} tabIndex={-1} className={[conflict ? "conflict" : "", editing === p.id ? "current" : ""].join(" ").trim() || undefined}>
+                  <th scope="row">
+                    {p.name}
+                    <div className="mono hint">{p.id}</div>
+                    {conflict && <div className="conflict-note">Conflicts with the policy you are saving: same priority, opposite action.</div>}
+                  </th>
+                  <td className={p.enabled ? "status-active" : "status-bad"}>{p.enabled ? "Enabled" : "Disabled"}</td>
+                  <td>{p.action === "allow" ? "Allow" : "Deny"}</td>
+                  <td>{p.priority}</td>
+                  <td className="mono">{s.what}</td>
+                  <td className="mono">{s.who}</td>
+                  <td className="mono">{s.where}</td>
+                  <td>{s.when}</td>
+                  {admin && (
+                    <td>
+                      <div className="row">
+                        <button type="button" className="secondary" onClick={() => setParams({ edit: p.id })} aria-label={`Edit ${p.name}`}>
+                          Edit
+                        </button>
+                        <button
+                          type="button"
+                          className="danger"
+                          onClick={() => {
+                            setDeleteProblem(null);
+                            setConfirming(p);
+                          }}
+                          aria-label={`Delete ${p.name}`}
+                        >
+                          Delete
+                        </button>
+                      </div>
+                    </td>
+                  )}
+                </tr>
+              );
+            })}
+          </tbody>
+        </TableWrap>
       )}
 
       {confirming && (

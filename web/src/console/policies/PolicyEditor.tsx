@@ -1,9 +1,8 @@
 import { useEffect, useRef, useState, type FormEvent } from "react";
 import { api } from "../../api/client";
 import { show, type Shown } from "../../api/problem";
-import { Field } from "../../ui/Field";
+import { CheckField, Field, SelectField, TextAreaField } from "../../ui/Field";
 import { ProblemBox } from "../../ui/ProblemBox";
-import { AreaField, CheckField, SelectField } from "./controls";
 import {
   conflictingPolicies,
   emptyForm,
@@ -155,7 +154,8 @@ export function PolicyEditor({ policyId, known, names, onSaved, onCancel, onConf
         <fieldset>
           <legend>What: certificates</legend>
           {err("what") && <p className="field-error">{err("what")}</p>}
-          <AreaField
+          <TextAreaField
+            className="list-input"
             label="Certificate ids"
             value={f.certificates}
             error={err("what.certificates")}
@@ -167,7 +167,8 @@ export function PolicyEditor({ policyId, known, names, onSaved, onCancel, onConf
             }
             onChange={(e) => set({ certificates: e.target.value })}
           />
-          <AreaField
+          <TextAreaField
+            className="list-input"
             label="Certificate groups"
             value={f.groups}
             error={err("what.groups")}
@@ -179,7 +180,8 @@ export function PolicyEditor({ policyId, known, names, onSaved, onCancel, onConf
         <fieldset>
           <legend>Who: users and roles</legend>
           {err("who") && <p className="field-error">{err("who")}</p>}
-          <AreaField
+          <TextAreaField
+            className="list-input"
             label="User ids"
             value={f.users}
             error={err("who.users")}
@@ -191,7 +193,8 @@ export function PolicyEditor({ policyId, known, names, onSaved, onCancel, onConf
             }
             onChange={(e) => set({ users: e.target.value })}
           />
-          <AreaField
+          <TextAreaField
+            className="list-input"
             label="Roles"
             value={f.roles}
             error={err("who.roles")}

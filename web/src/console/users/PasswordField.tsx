@@ -1,6 +1,7 @@
 import { useEffect, useState } from "react";
 import { api, type Schemas } from "../../api/client";
 import { Field } from "../../ui/Field";
+import { PasswordRules } from "../../ui/PasswordRules";
 import { consolePasswordRules } from "./password";
 
 // usePasswordPolicy reads the Local users domain's password policy once; null until read (or
@@ -36,14 +37,7 @@ export function PasswordField({ label, value, onChange, username, policy, error,
       hint={
         policy ? (
           <>
-            <ul className="rules" aria-label="Password rules of the Local users domain">
-              {rules.map((r) => (
-                <li key={r.label} className={r.ok ? "ok" : "todo"}>
-                  <span aria-hidden="true">{r.ok ? "✓" : "•"}</span> {r.label}
-                  <span className="sr-only">{r.ok ? " (met)" : " (not met yet)"}</span>
-                </li>
-              ))}
-            </ul>
+            <PasswordRules rules={rules} label="Password rules of the Local users domain" />
             {policy.maxAgeDays > 0 && <span>Passwords expire after {policy.maxAgeDays} days.</span>}
           </>
         ) : (

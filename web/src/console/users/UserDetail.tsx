@@ -2,11 +2,13 @@ import { useCallback, useEffect, useState, type FormEvent } from "react";
 import { Link, useLocation, useNavigate, useParams } from "react-router-dom";
 import { api, type Schemas } from "../../api/client";
 import { show, type Shown } from "../../api/problem";
-import { Field } from "../../ui/Field";
+import { ConfirmDelete } from "../../ui/ConfirmDelete";
+import { Field, SelectField } from "../../ui/Field";
 import { ProblemBox } from "../../ui/ProblemBox";
 import { Forbidden, Page } from "../../ui/Shell";
+import { TableWrap } from "../../ui/TableWrap";
 import { can, useSession } from "../../session";
-import { ConfirmDelete, PemInput, SelectField, day, explain, when } from "../certificates/common";
+import { PemInput, day, explain, when } from "../certificates/common";
 import { PasswordField, usePasswordPolicy } from "./PasswordField";
 import { RoleChecks, UserState } from "./Users";
 import "../certificates/certificates.css";
@@ -239,72 +241,69 @@ function ClientCertificates({ userId, admin }: { userId: string; admin: boolean 
       <div role="status">{notice && <p className="notice">{notice}</p>}</div>
       {problem?.status === 403 ? <Forbidden what="this" /> : <ProblemBox problem={problem} />}
       {items && (
-        <div className="table-wrap" tabIndex={0} role="region" aria-label="Client certificates">
-          <table>
-            <caption className="sr-only">Client certificates of this user</caption>
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                <th scope="col">Kind</th>
-                <th scope="col">Subject and issuer</th>
-                <th scope="col">Serial</th>
-                <th scope="col">Valid until</th>
-                <th scope="col">Rules</th>
-                <th scope="col">Revoked serials</th>
-                {admin && <th scope="col">Remove</th>}
+        <TableWrap label="Client certificates" caption="Client certificates of this user">
+          <thead>
+            <tr>
+              <th scope="col">Name</th>
+              <th scope="col">Kind</th>
+              <th scope="col">Subject and issuer</th>
+              <th scope="col">Serial</th>
+              <th scope="col">Valid until</th>
+              <th scope="col">Rules</th>
+              <th scope="col">Revoked serials</th>
+              {admin && <th scope="col">Remove</th>}
+            </tr>
+          </thead>
+          <tbody>
+            {items.map((c) => (
+              <tr key={c.id}>
+                <th scope="row">{c.name ?? <span className="mono">{c.id}</span>}</th>
+                <td>{c.kind === "ca" ? "issuing CA" : "pinned certificate"}</td>
+                <td>
+                  <div className="mono">{c.subject}</div>
+                  <div className="subtle mono">issued by {c.issuer}</div>
+                </td>
+                <td className="mono">{c.serial}</td>
+                <td>{day(c.notAfter)}</td>
+                <td>
+                  {c.rules.length === 0
+                    ? "—"
+                    : c.rules.map((r, i) => (
+                        <div key={i} className="mono">
+                          {r.field} ~ {r.pattern}
+                        </div>
+                      ))}
+                </td>
+                <td>
+                  {c.revocations?.length
+                    ? c.revocations.map((r) => (
+                        <div key={r.serial} className="mono">
+                          {r.serial}
+                          {r.reason && <span className="subtle"> ({r.reason})</span>}
+                        </div>
+                      ))
+                    : "—"}
+                </td>
+                {admin && (
+                  <td>
+                    <ConfirmDelete
+                      what="client certificate"
+                      name={c.name ?? c.serial}
+                      buttonLabel={`Remove ${c.name ?? c.serial}…`}
+                      onConfirm={() => remove(c)}
+                      consequence={<p>{c.kind === "ca" ? "No certificate this CA issues" : "This certificate"} authenticates the user any more. Its revocations stay.</p>}
+                    />
+                  </td>
+                )}
               </tr>
-            </thead>
-            <tbody>
-              {items.map((c) => (
-                <tr key={c.id}>
-                  <th scope="row">{c.name ?? <span className="mono">{c.id}</span>}</th>
-                  <td>{c.kind === "ca" ? "issuing CA" : "pinned certificate"}</td>
-                  <td>
-                    <div className="mono">{c.subject}</div>
-                    <div className="subtle mono">issued by {c.issuer}</div>
-                  </td>
-                  <td className="mono">{c.serial}</td>
-                  <td>{day(c.notAfter)}</td>
-                  <td>
-                    {c.rules.length === 0
-                      ? "—"
-                      : c.rules.map((r, i) => (
-                          <div key={i} className="mono">
-                            {r.field} ~ {r.pattern}
-                          </div>
-                        ))}
-                  </td>
-                  <td>
-                    {c.revocations?.length
-                      ? c.revocations.map((r) => (
-                          <div key={r.serial} className="mono">
-                            {r.serial}
-                            {r.reason && <span className="subtle"> ({r.reason})</span>}
-                          </div>
-                        ))
-                      : "—"}
-                  </td>
-                  {admin && (
-                    <td>
-                      <ConfirmDelete
-                        what="client certificate"
-                        name={c.name ?? c.serial}
-                        buttonLabel={`Remove ${c.name ?? c.serial}…`}
-                        onConfirm={() => remove(c)}
-                        consequence={<p>{c.kind === "ca" ? "No certificate this CA issues" : "This certificate"} authenticates the user any more. Its revocations stay.</p>}
-                      />
-                    </td>
-                  )}
-                </tr>
-              ))}
-              {items.length === 0 && (
-                <tr>
-                  <td colSpan={admin ? 8 : 7}>None registered.</td>
-                </tr>
-              )}
-            </tbody>
-          </table>
-        </div>
+            ))}
+            {items.length === 0 && (
+              <tr>
+                <td colSpan={admin ? 8 : 7}>None registered.</td>
+              </tr>
+            )}
+          </tbody>
+        </TableWrap>
       )}
       {admin && (
         <>

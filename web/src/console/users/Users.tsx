@@ -1,10 +1,12 @@
-import { useEffect, useState, type FormEvent } from "react";
+import { useState, type FormEvent } from "react";
 import { Link, useNavigate } from "react-router-dom";
 import { api, type Schemas } from "../../api/client";
 import { show, type Shown } from "../../api/problem";
 import { Field } from "../../ui/Field";
 import { ProblemBox } from "../../ui/ProblemBox";
 import { Forbidden, Page } from "../../ui/Shell";
+import { TableWrap } from "../../ui/TableWrap";
+import { Pager, useCursorList } from "../../ui/Pager";
 import { can, useSession } from "../../session";
 import { explain, when } from "../certificates/common";
 import { PasswordField, usePasswordPolicy } from "./PasswordField";
@@ -59,26 +61,7 @@ export function UserState({ u }: { u: User }) {
 export function ConsoleUsers() {
   const { session } = useSession();
   const admin = can(session, "console-admin", "signum-administrator");
-  const [cursors, setCursors] = useState<(string | undefined)[]>([undefined]);
-  const [page, setPage] = useState(0);
-  const [list, setList] = useState<Schemas["ConsoleUserList"] | null>(null);
-  const [problem, setProblem] = useState<Shown | null>(null);
-
-  useEffect(() => {
-    let live = true;
-    void api.GET("/console/users", { params: { query: { limit: 25, cursor: cursors[page] } } }).then(({ data, error, response }) => {
-      if (!live) return;
-      if (!data) {
-        setProblem(show(error, response));
-        return;
-      }
-      setProblem(null);
-      setList(data);
-    });
-    return () => {
-      live = false;
-    };
-  }, [cursors, page]);
+  const { pages, list, problem } = useCursorList((cursor) => api.GET("/console/users", { params: { query: { limit: 25, cursor } } }));
 
   return (
     <Page title="Console users">
@@ -90,61 +73,40 @@ export function ConsoleUsers() {
       {!list && !problem && <p role="status">Loading users…</p>}
       {list && (
         <>
-          <div className="table-wrap" tabIndex={0} role="region" aria-label="Console users">
-            <table>
-              <caption className="sr-only">Console users, page {page + 1}</caption>
-              <thead>
-                <tr>
-                  <th scope="col">User name</th>
-                  <th scope="col">Name</th>
-                  <th scope="col">Signs in with</th>
-                  <th scope="col">Roles</th>
-                  <th scope="col">Status</th>
-                  <th scope="col">Created</th>
+          <TableWrap label="Console users" caption={`Console users, page ${pages.index + 1}`}>
+            <thead>
+              <tr>
+                <th scope="col">User name</th>
+                <th scope="col">Name</th>
+                <th scope="col">Signs in with</th>
+                <th scope="col">Roles</th>
+                <th scope="col">Status</th>
+                <th scope="col">Created</th>
+              </tr>
+            </thead>
+            <tbody>
+              {list.items.map((u) => (
+                <tr key={u.id}>
+                  <th scope="row">
+                    <Link to={`/console/users/${u.id}`}>{u.username}</Link>
+                  </th>
+                  <td>{u.name || "—"}</td>
+                  <td>{u.hasPassword ? "password" : "client certificate"}</td>
+                  <td>{u.roles.length ? u.roles.join(", ") : "none"}</td>
+                  <td>
+                    <UserState u={u} />
+                  </td>
+                  <td>{when(u.createdAt)}</td>
                 </tr>
-              </thead>
-              <tbody>
-                {list.items.map((u) => (
-                  <tr key={u.id}>
-                    <th scope="row">
-                      <Link to={`/console/users/${u.id}`}>{u.username}</Link>
-                    </th>
-                    <td>{u.name || "—"}</td>
-                    <td>{u.hasPassword ? "password" : "client certificate"}</td>
-                    <td>{u.roles.length ? u.roles.join(", ") : "none"}</td>
-                    <td>
-                      <UserState u={u} />
-                    </td>
-                    <td>{when(u.createdAt)}</td>
-                  </tr>
-                ))}
-                {list.items.length === 0 && (
-                  <tr>
-                    <td colSpan={6}>No console users yet.</td>
-                  </tr>
-                )}
-              </tbody>
-            </table>
-          </div>
-          {(page > 0 || list.next) && (
-            <nav className="row pager" aria-label="Pages of users">
-              <button type="button" className="secondary" disabled={page === 0} onClick={() => setPage(page - 1)}>
-                Previous page
-              </button>
-              <span>Page {page + 1}</span>
-              <button
-                type="button"
-                className="secondary"
-                disabled={!list.next}
-                onClick={() => {
-                  setCursors((c) => [...c.slice(0, page + 1), list.next]);
-                  setPage(page + 1);
-                }}
-              >
-                Next page
-              </button>
-            </nav>
-          )}
+              ))}
+              {list.items.length === 0 && (
+                <tr>
+                  <td colSpan={6}>No console users yet.</td>
+                </tr>
+              )}
+            </tbody>
+          </TableWrap>
+          <Pager pages={pages} next={list.next} label="Pages of users" numbered />
         </>
       )}
       {admin ? <CreateUser /> : <p className="notice">Only a console admin can create users.</p>}
