@@ -251,6 +251,11 @@ func TestAuthorizationMatrix(t *testing.T) {
 		"GET /operator/truststore":                {operator},
 		"GET /operator/truststore/status":         {operator},
 
+		"GET /operator/deployments/{id}/signum-administrators":             {operator},
+		"POST /operator/deployments/{id}/signum-administrators":            {operator},
+		"PUT /operator/deployments/{id}/signum-administrators":             {operator},
+		"DELETE /operator/deployments/{id}/signum-administrators/{userId}": {operator},
+
 		"GET /portal/deployments/{id}":                   {pAdmin, pUser, pViewer},
 		"PATCH /portal/deployments/{id}":                 {pAdmin},
 		"POST /portal/deployments/{id}/console-token":    {pAdmin, pUser, pViewer},
@@ -495,14 +500,21 @@ func freshVictim(t *testing.T, srv *local.Server, path string) string {
 		parts[len(parts)-1] = fixtureCertificate(t, st, srv.Demo.ID)
 		return strings.Join(parts, "/")
 	}
-	if strings.HasPrefix(path, "/portal/") {
+	// A revoke of the Signum Administrator role gets a fresh holder, beside the tenant's own,
+	// who stays (the last holder cannot go).
+	holder := strings.Contains(path, "/signum-administrators/")
+	if strings.HasPrefix(path, "/portal/") || holder {
 		dep := parts[3]
+		role := identity.RoleUser
+		if holder {
+			role = identity.RoleAdmin
+		}
 		_, hash := identity.NewInviteToken()
-		if err := st.CreateInvite(ctx, hash, identity.Invite{DeploymentID: dep, Role: identity.RoleUser, ExpiresAt: time.Now().Add(time.Hour)}); err != nil {
+		if err := st.CreateInvite(ctx, hash, identity.Invite{DeploymentID: dep, Role: role, SignumAdmin: holder, ExpiresAt: time.Now().Add(time.Hour)}); err != nil {
 			t.Fatal(err)
 		}
 		u, err := st.Register(ctx, hash, identity.PortalUser{ID: tenant.NewID("pu_"), DeploymentID: dep, Email: tenant.NewID("v") + "@example.com",
-			Role: identity.RoleUser, Status: identity.StatusActive, Credentials: fixtureCreds})
+			Role: role, Status: identity.StatusActive, SignumAdmin: holder, Credentials: fixtureCreds})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,6 +1,7 @@
-// Package operator is the operator (vendor) API: provisioning and inspecting deployments, and
-// issuing deployment links that may carry the Signum Administrator role (which no customer
-// API can grant). Its routes are IAM-authorized in API Gateway (SigV4, principals of the
+// Package operator is the operator (vendor) API: provisioning and inspecting deployments,
+// issuing deployment links that may carry the Signum Administrator role, and granting,
+// revoking and moving that role among a deployment's portal users (which no customer API
+// can do). Its routes are IAM-authorized in API Gateway (SigV4, principals of the
 // operator's AWS account); the guard checks the verified caller again so that a template
 // mistake cannot open them.
 package operator
@@ -39,13 +40,15 @@ type api struct {
 	now          func() time.Time
 	trust        *truststore.Publisher
 	signer       func(domain string) string
+	signumAdmins *identity.SignumAdministrators
 }
 
 // NewHandler returns the operator routes.
 func NewHandler(env function.Env, p *function.Parts) *access.Mux {
 	prov := provisioning.New(p.Store, p.Now)
 	prov.DomainSuffix = p.DomainSuffix
-	a := api{store: p.Store, provisioning: prov, now: p.Now, trust: p.Truststore, signer: p.Guard.SignerEndpoint}
+	a := api{store: p.Store, provisioning: prov, now: p.Now, trust: p.Truststore, signer: p.Guard.SignerEndpoint,
+		signumAdmins: identity.NewSignumAdministrators(p.Store)}
 	m := access.NewMux(env.Log, p.Guard)
 	// POST /operator/deployments — operator. Idempotency-Key makes a retry return the
 	// deployment the first call created.
@@ -57,6 +60,18 @@ func NewHandler(env function.Env, p *function.Parts) *access.Mux {
 	// POST /operator/deployments/{id}/invites — operator: a deployment link, which may make
 	// its user the Signum Administrator.
 	m.Handle("POST /operator/deployments/{id}/invites", access.OperatorOnDeployment(), a.invite)
+	// GET /operator/deployments/{id}/signum-administrators — operator: the holders of the
+	// Signum Administrator role.
+	m.Handle("GET /operator/deployments/{id}/signum-administrators", access.OperatorOnDeployment(), a.listSignumAdmins)
+	// POST /operator/deployments/{id}/signum-administrators — operator: grant the role to an
+	// active Admin ({"userId"}).
+	m.Handle("POST /operator/deployments/{id}/signum-administrators", access.OperatorOnDeployment(), a.grantSignumAdmin)
+	// PUT /operator/deployments/{id}/signum-administrators — operator: move the role to an
+	// active Admin ({"userId"}), who becomes its only holder, in one write.
+	m.Handle("PUT /operator/deployments/{id}/signum-administrators", access.OperatorOnDeployment(), a.moveSignumAdmin)
+	// DELETE /operator/deployments/{id}/signum-administrators/{userId} — operator: revoke the
+	// role (never from the last holder).
+	m.Handle("DELETE /operator/deployments/{id}/signum-administrators/{userId}", access.OperatorOnDeployment(), a.revokeSignumAdmin)
 	// GET /operator/truststore — operator: the PEM bundle for API Gateway's mutual-TLS
 	// truststore (every deployment's registered client certificates and CAs).
 	m.Handle("GET /operator/truststore", access.OperatorOnly(), a.truststore)
@@ -192,5 +207,87 @@ func (a api) invite(w http.ResponseWriter, r *http.Request, req *access.Request)
 		return err
 	}
 	edge.WriteJSON(w, http.StatusCreated, Invite{Token: tok, Role: string(inv.Role), Email: inv.Email, SignumAdmin: inv.SignumAdmin, ExpiresAt: inv.ExpiresAt})
+	return nil
+}
+
+// SignumAdministrator is a holder of the Signum Administrator role: a portal user of the
+// deployment, always an active Admin.
+type SignumAdministrator struct {
+	UserID string `json:"userId"`
+	Email  string `json:"email"`
+	Name   string `json:"name,omitempty"`
+}
+
+// SignumAdministrators is the answer of GET and PUT /operator/deployments/{id}/signum-administrators.
+type SignumAdministrators struct {
+	Items []SignumAdministrator `json:"items"`
+}
+
+// SignumAdminRequest is the body of POST and PUT /operator/deployments/{id}/signum-administrators.
+type SignumAdminRequest struct {
+	UserID string `json:"userId"`
+}
+
+func signumAdminJSON(u identity.PortalUser) SignumAdministrator {
+	return SignumAdministrator{UserID: u.ID, Email: u.Email, Name: u.Name}
+}
+
+func signumAdminPath(dep, user string) string {
+	return "/operator/deployments/" + dep + "/signum-administrators/" + user
+}
+
+func (a api) listSignumAdmins(w http.ResponseWriter, r *http.Request, req *access.Request) error {
+	us, err := a.signumAdmins.List(r.Context(), req.Deployment.ID)
+	if err != nil {
+		return err
+	}
+	out := SignumAdministrators{Items: make([]SignumAdministrator, 0, len(us))}
+	for _, u := range us {
+		out.Items = append(out.Items, signumAdminJSON(u))
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	edge.WriteJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// grantSignumAdmin answers 201 with the new holder, or 200 when the user held the role already
+// (nothing written).
+func (a api) grantSignumAdmin(w http.ResponseWriter, r *http.Request, req *access.Request) error {
+	var body SignumAdminRequest
+	if err := edge.DecodeJSON(r, &body, 0); err != nil {
+		return err
+	}
+	u, granted, err := a.signumAdmins.Grant(r.Context(), req.Deployment.ID, body.UserID, req.Principal.Actor())
+	if err != nil {
+		return err
+	}
+	status := http.StatusOK
+	if granted {
+		status = http.StatusCreated
+	}
+	w.Header().Set("Location", signumAdminPath(req.Deployment.ID, u.ID))
+	edge.WriteJSON(w, status, signumAdminJSON(u))
+	return nil
+}
+
+// moveSignumAdmin answers 200 with the holders after the move: the one user.
+func (a api) moveSignumAdmin(w http.ResponseWriter, r *http.Request, req *access.Request) error {
+	var body SignumAdminRequest
+	if err := edge.DecodeJSON(r, &body, 0); err != nil {
+		return err
+	}
+	u, err := a.signumAdmins.Move(r.Context(), req.Deployment.ID, body.UserID, req.Principal.Actor())
+	if err != nil {
+		return err
+	}
+	edge.WriteJSON(w, http.StatusOK, SignumAdministrators{Items: []SignumAdministrator{signumAdminJSON(u)}})
+	return nil
+}
+
+func (a api) revokeSignumAdmin(w http.ResponseWriter, r *http.Request, req *access.Request) error {
+	if err := a.signumAdmins.Revoke(r.Context(), req.Deployment.ID, r.PathValue("userId"), req.Principal.Actor()); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
