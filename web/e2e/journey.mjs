@@ -104,13 +104,23 @@ export async function journey({ j, service, browser }) {
   await j.step("the Viewer registers, sees the deployment and the console, and cannot change anything", async () => {
     const vpage = await (await browserContext(browser, { width: 390, height: 844 })).newPage();
     await vpage.goto(viewerURL);
+    await expectVisible(vpage.getByRole("heading", { name: "Register" }), "the registration page");
+    // With the keyboard alone: on a page load the skip link comes first.
+    await vpage.keyboard.press("Tab");
+    if ((await vpage.evaluate(() => document.activeElement?.textContent)) !== "Skip to content") throw new Error("the first Tab does not reach the skip link");
     await vpage.getByLabel("Name").fill(viewer.name);
     await vpage.getByLabel("Password", { exact: true }).fill(viewer.password);
     if (!(await vpage.getByLabel("E-mail").inputValue())) await vpage.getByLabel("E-mail").fill(viewer.email);
     await vpage.getByRole("button", { name: "Register" }).click();
     await expectVisible(vpage.getByText("You are registered"), "the Viewer registered");
-    await vpage.getByLabel("Password", { exact: true }).fill(viewer.password);
-    await vpage.getByRole("button", { name: "Log in" }).click();
+    // After the move to the login page the keyboard starts at its content; the form comes in
+    // order, and Enter submits it.
+    if ((await vpage.evaluate(() => document.activeElement?.id)) !== "main") throw new Error("the focus did not move to the new page's content");
+    for (let i = 0; i < 10 && (await vpage.evaluate(() => document.activeElement?.getAttribute("type"))) !== "password"; i++) {
+      await vpage.keyboard.press("Tab");
+    }
+    await vpage.keyboard.type(viewer.password);
+    await vpage.keyboard.press("Enter");
     await vpage.waitForURL(/\/app\/portal\/deployments\/dep_/);
     await j.check(vpage, "viewer-portal-overview-phone");
     await vpage.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Settings", exact: true }).click();

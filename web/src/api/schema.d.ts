@@ -153,11 +153,108 @@ export interface paths {
          * Create a deployment link, which may make its user the Signum Administrator
          * @description Who: the operator (IAM principals of the operator's AWS account).
          *
-         *     The only way besides provisioning to grant the Signum Administrator role: no portal or
-         *     console route can. The token is in this answer only.
+         *     With provisioning and `/operator/deployments/{id}/signum-administrators` (for users who
+         *     are registered already), the only way to grant the Signum Administrator role: no portal
+         *     or console route can. The token is in this answer only.
          */
         post: operations["createOperatorDeploymentLink"];
         delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/operator/deployments/{id}/signum-administrators": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The deployment. An unknown id and a deployment the caller's token does not belong to get the same 404. */
+                id: components["parameters"]["DeploymentId"];
+            };
+            cookie?: never;
+        };
+        /**
+         * The holders of the Signum Administrator role
+         * @description Who: the operator (IAM principals of the operator's AWS account).
+         *
+         *     The deployment's portal users who hold the role, which alone creates domains, roles
+         *     and certificate groups in the console. Customers cannot grant, revoke or move it (the
+         *     portal refuses with 409 and sends them to the operator); these routes do.
+         */
+        get: operations["listSignumAdministrators"];
+        /**
+         * Move the Signum Administrator role to one active Admin
+         * @description Who: the operator (IAM principals of the operator's AWS account).
+         *
+         *     Makes the user (an active Admin of the deployment) the only holder: grants it the role
+         *     unless held and revokes it from every other holder, in one write, so that at no moment
+         *     has the role no holder, or the old ones and the new. A user who is the only holder
+         *     already gets 200 and nothing is written.
+         *
+         *     The change is one write with its entry in the deployment's system log (actor `operator`,
+         *     action `signumAdministrator.moved`, the users by e-mail address and id). It applies to the
+         *     holders' next request: the service reads a caller's roles as stored on every request. A
+         *     console token already issued still lists the roles of when it was issued (the web console
+         *     shows what its token lists) until it expires (15 minutes) or the user opens the console
+         *     again.
+         */
+        put: operations["moveSignumAdministrator"];
+        /**
+         * Grant the Signum Administrator role to an active Admin
+         * @description Who: the operator (IAM principals of the operator's AWS account).
+         *
+         *     Gives the role to a portal user of the deployment, who must be an active Admin (the
+         *     role is refused to others, not a reason to promote them: the customer's Admins give
+         *     product roles). Other holders keep it: a deployment may have several. A user who
+         *     holds it already gets 200 and nothing is written.
+         *
+         *     The change is one write with its entry in the deployment's system log (actor `operator`,
+         *     action `signumAdministrator.granted`, the users by e-mail address and id). It applies to the
+         *     holders' next request: the service reads a caller's roles as stored on every request. A
+         *     console token already issued still lists the roles of when it was issued (the web console
+         *     shows what its token lists) until it expires (15 minutes) or the user opens the console
+         *     again.
+         */
+        post: operations["grantSignumAdministrator"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/operator/deployments/{id}/signum-administrators/{userId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The deployment. An unknown id and a deployment the caller's token does not belong to get the same 404. */
+                id: components["parameters"]["DeploymentId"];
+                /** @description A portal user of the deployment in the path. */
+                userId: components["parameters"]["PortalUserId"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Revoke the Signum Administrator role
+         * @description Who: the operator (IAM principals of the operator's AWS account).
+         *
+         *     Takes the role from the user, who stays an Admin. The last holder keeps it (409): a
+         *     deployment without one could not create domains, roles or certificate groups; grant
+         *     the role to another Admin first, or move it (`PUT`). The write itself checks that
+         *     another holder stays, so two revokes at once cannot leave none.
+         *
+         *     The change is one write with its entry in the deployment's system log (actor `operator`,
+         *     action `signumAdministrator.revoked`, the users by e-mail address and id). It applies to the
+         *     holders' next request: the service reads a caller's roles as stored on every request. A
+         *     console token already issued still lists the roles of when it was issued (the web console
+         *     shows what its token lists) until it expires (15 minutes) or the user opens the console
+         *     again.
+         */
+        delete: operations["revokeSignumAdministrator"];
         options?: never;
         head?: never;
         patch?: never;
@@ -1412,6 +1509,19 @@ export interface components {
             role: components["schemas"]["PortalRole"];
             /** @description The only address that can register with the link. Omit it to let anyone holding the link register. */
             email?: components["schemas"]["Email"];
+        };
+        SignumAdministrator: {
+            userId: components["schemas"]["PortalUserID"];
+            email: components["schemas"]["Email"];
+            /** @description The display name, when the user gave one. */
+            name?: string;
+        };
+        SignumAdministrators: {
+            items: components["schemas"]["SignumAdministrator"][];
+        };
+        SignumAdministratorRequest: {
+            /** @description A portal user of the deployment in the path, an active Admin. */
+            userId: components["schemas"]["PortalUserID"];
         };
         OperatorLinkRequest: {
             role: components["schemas"]["PortalRole"];
@@ -3651,6 +3761,229 @@ export interface operations {
             404: components["responses"]["NotFound"];
             413: components["responses"]["TooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    listSignumAdministrators: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The deployment. An unknown id and a deployment the caller's token does not belong to get the same 404. */
+                id: components["parameters"]["DeploymentId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Every holder (a handful: no paging). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SignumAdministrators"];
+                };
+            };
+            401: components["responses"]["OperatorUnauthenticated"];
+            403: components["responses"]["OperatorForbidden"];
+            404: components["responses"]["NotFound"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    moveSignumAdministrator: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The deployment. An unknown id and a deployment the caller's token does not belong to get the same 404. */
+                id: components["parameters"]["DeploymentId"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "userId": "pu_ug5gw5nlykjonmwwikfe7ufawm"
+                 *     }
+                 */
+                "application/json": components["schemas"]["SignumAdministratorRequest"];
+            };
+        };
+        responses: {
+            /** @description The holders after the move (the one user). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SignumAdministrators"];
+                };
+            };
+            400: components["responses"]["InvalidRequest"];
+            401: components["responses"]["OperatorUnauthenticated"];
+            403: components["responses"]["OperatorForbidden"];
+            /**
+             * @description No such deployment, or no portal user of it has the id
+             *     ([not-found](https://github.com/opensignum/signum/blob/main/docs/problems.md#not-found)).
+             */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The user is not an active Admin (a User, a Viewer or disabled): only an active Admin can
+             *     hold the role, and the product role is the customer's to give, in the portal. Or a portal
+             *     user of the deployment changed between this request's read and its write: nothing was
+             *     written, retry.
+             */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            413: components["responses"]["TooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    grantSignumAdministrator: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The deployment. An unknown id and a deployment the caller's token does not belong to get the same 404. */
+                id: components["parameters"]["DeploymentId"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "userId": "pu_ug5gw5nlykjonmwwikfe7ufawm"
+                 *     }
+                 */
+                "application/json": components["schemas"]["SignumAdministratorRequest"];
+            };
+        };
+        responses: {
+            /** @description The user held the role already; nothing changed. */
+            200: {
+                headers: {
+                    /** @description `/operator/deployments/{id}/signum-administrators/{userId}`. */
+                    Location?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SignumAdministrator"];
+                };
+            };
+            /** @description Granted. */
+            201: {
+                headers: {
+                    /** @description `/operator/deployments/{id}/signum-administrators/{userId}`. */
+                    Location?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SignumAdministrator"];
+                };
+            };
+            400: components["responses"]["InvalidRequest"];
+            401: components["responses"]["OperatorUnauthenticated"];
+            403: components["responses"]["OperatorForbidden"];
+            /**
+             * @description No such deployment, or no portal user of it has the id (another deployment's user
+             *     included) ([not-found](https://github.com/opensignum/signum/blob/main/docs/problems.md#not-found)).
+             */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The user is not an active Admin (a User, a Viewer or disabled): only an active Admin can
+             *     hold the role, and the product role is the customer's to give, in the portal. Or a portal
+             *     user of the deployment changed between this request's read and its write: nothing was
+             *     written, retry.
+             */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            413: components["responses"]["TooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    revokeSignumAdministrator: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The deployment. An unknown id and a deployment the caller's token does not belong to get the same 404. */
+                id: components["parameters"]["DeploymentId"];
+                /** @description A portal user of the deployment in the path. */
+                userId: components["parameters"]["PortalUserId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Revoked. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["InvalidRequest"];
+            401: components["responses"]["OperatorUnauthenticated"];
+            403: components["responses"]["OperatorForbidden"];
+            /**
+             * @description No such deployment, or the user is not one of its Signum Administrators
+             *     ([not-found](https://github.com/opensignum/signum/blob/main/docs/problems.md#not-found)).
+             */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The user is the deployment's only Signum Administrator; or a portal user of the
+             *     deployment changed between this request's read and its write (nothing was written, retry).
+             */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             500: components["responses"]["Internal"];
             503: components["responses"]["Unavailable"];
         };

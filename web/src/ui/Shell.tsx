@@ -1,4 +1,4 @@
-import { useEffect, useState, type ReactNode } from "react";
+import { useEffect, useRef, useState, type ReactNode } from "react";
 import { Link, NavLink, Navigate, useLocation } from "react-router-dom";
 import { onUnavailable } from "../api/client";
 import { useSession, type Face } from "../session";
@@ -14,6 +14,17 @@ export function Shell({ face, nav, children }: { face: Face; nav: NavItem[]; chi
   const { session, logout } = useSession();
   const [down, setDown] = useState(false);
   useEffect(() => onUnavailable(setDown), []);
+  // After the app moves to another page, the keyboard and screen readers start at its content
+  // (as after a page load they start at the top): the element that had the focus is gone.
+  const { pathname } = useLocation();
+  const first = useRef(true);
+  useEffect(() => {
+    if (first.current) {
+      first.current = false;
+      return;
+    }
+    document.getElementById("main")?.focus({ preventScroll: true });
+  }, [pathname]);
   return (
     <>
       <a className="skip" href="#main">
