@@ -84,15 +84,42 @@ func decodeCertificate(av map[string]types.AttributeValue) (certificates.Certifi
 	return c, nil
 }
 
-// CreateCertificate stores a new certificate (pending: key and CSR made).
+// CreateCertificate stores a new certificate (pending: key and CSR made), with a log entry;
+// each group it names by id gains a member in the same transaction, which fails when a group
+// does not exist or holds its limit.
 func (s *Store) CreateCertificate(ctx context.Context, c certificates.Certificate, log tenant.LogEntry) (certificates.Certificate, error) {
 	now := s.now()
 	c.Version, c.CreatedAt, c.UpdatedAt = 1, now, now
-	if err := s.create(ctx, "create certificate", toCertificateItem(c), fault.Newf(ErrConflict, "A certificate with the id %s exists.", c.ID),
-		s.putLog(c.DeploymentID, log)); err != nil {
+	joins, groups, err := s.memberships(c.DeploymentID, nil, c.Members())
+	if err != nil {
+		return certificates.Certificate{}, err
+	}
+	items := append([]types.TransactWriteItem{s.putNew(toCertificateItem(c)), s.putLog(c.DeploymentID, log)}, joins...)
+	if err := s.certificateWrite(ctx, "create certificate", c.DeploymentID, items, groups,
+		fault.Newf(ErrConflict, "A certificate with the id %s exists.", c.ID)); err != nil {
 		return certificates.Certificate{}, err
 	}
 	return c, nil
+}
+
+// certificateWrite runs a certificate's transaction: items[0] the certificate (refused:
+// refused), items[1] its log entry, then the membership items of groups. A refused membership
+// is told as the group's state (membershipRefusal).
+func (s *Store) certificateWrite(ctx context.Context, op, dep string, items []types.TransactWriteItem, groups []string, refused error) error {
+	err := s.transact(ctx, op, items)
+	codes := cancellationCodes(err)
+	if codes == nil {
+		return err
+	}
+	if codes[0] == conditionFailed {
+		return refused
+	}
+	for i, c := range codes[2:] {
+		if c == conditionFailed && i < len(groups) {
+			return s.membershipRefusal(ctx, dep, groups[i])
+		}
+	}
+	return cancelled(op, err, codes)
 }
 
 // GetCertificate reads a certificate of a deployment.
@@ -143,12 +170,19 @@ func (s *Store) ListCertificates(ctx context.Context, deploymentID string, pr Pa
 	return listPrefix(ctx, s, deploymentID, certificatePrefix, pr, decodeCertificate)
 }
 
-// UpdateCertificate writes next over current (as read; optimistic), with a log entry.
+// UpdateCertificate writes next over current (as read; optimistic), with a log entry; the
+// member counts of the groups it leaves and joins move in the same transaction (a deleted
+// certificate leaves every group).
 func (s *Store) UpdateCertificate(ctx context.Context, current, next certificates.Certificate, log tenant.LogEntry) (certificates.Certificate, error) {
 	next.Version, next.UpdatedAt = current.Version+1, s.now()
-	items := []types.TransactWriteItem{s.putVersioned(toCertificateItem(next), current.Version), s.putLog(current.DeploymentID, log)}
-	if err := s.transact(ctx, "update certificate", items); err != nil {
-		return certificates.Certificate{}, s.userWriteError(err, -1, "certificate", current.ID)
+	moves, groups, err := s.memberships(current.DeploymentID, current.Members(), next.Members())
+	if err != nil {
+		return certificates.Certificate{}, err
+	}
+	items := append([]types.TransactWriteItem{s.putVersioned(toCertificateItem(next), current.Version), s.putLog(current.DeploymentID, log)}, moves...)
+	if err := s.certificateWrite(ctx, "update certificate", current.DeploymentID, items, groups,
+		fault.Newf(ErrStale, "The certificate %s was changed or removed by someone else; read it again and retry.", current.ID)); err != nil {
+		return certificates.Certificate{}, err
 	}
 	return next, nil
 }

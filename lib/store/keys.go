@@ -102,6 +102,15 @@ const certificatePrefix = "CERT#"
 
 func certificateSK(id string) string { return certificatePrefix + id }
 
+// Certificate groups, and the items that make their names unique per deployment.
+const (
+	groupPrefix     = "CGROUP#"
+	groupNamePrefix = "CGNAME#"
+)
+
+func groupSK(id string) string       { return groupPrefix + id }
+func groupNameSK(name string) string { return groupNamePrefix + strings.ToLower(name) }
+
 // Policies, and the counter moved by every policy change.
 const (
 	policyPrefix      = "POLICY#"
