@@ -50,7 +50,7 @@ func ValidGroup(name string, limit int) (string, error) {
 		bad.Add("name", "a group name is 1 to 64 printable characters")
 	}
 	if limit < 0 || limit > MaxGroupLimit {
-		bad.Add("certificateLimit", "must be between 1 and %d, or absent for no limit", MaxGroupLimit)
+		bad.Add("certificateLimit", "must be between 0 (no limit) and %d", MaxGroupLimit)
 	}
 	return name, bad.Err()
 }

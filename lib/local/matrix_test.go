@@ -60,6 +60,7 @@ type tenantFixture struct {
 	consoleUsr string // a console user id to act on
 	cert       string // a certificate id to act on
 	credential string // a client-certificate credential of consoleUsr to act on
+	group      string // a certificate group id to act on
 }
 
 // passwordHash is one argon2id hash reused for fixture users: hashing per user would only
@@ -122,6 +123,7 @@ func setupTenant(t *testing.T, srv *local.Server, st *store.Store, p *function.P
 		add("console "+string(role), access.Principal{Kind: access.Console, UserID: u.ID, ConsoleRoles: []identity.ConsoleRole{role}}, issue("console", u.ID, []string{string(role)}))
 	}
 	f.cert = fixtureCertificate(t, st, d.ID)
+	f.group = fixtureGroup(t, st, d.ID)
 	// The console signer also has a pinned client certificate: the same user, authenticated
 	// over mutual TLS.
 	var tc tls.Certificate
@@ -289,6 +291,14 @@ func TestAuthorizationMatrix(t *testing.T) {
 		"PUT /console/certificates/{certId}/chain":  {sa, cAdmin},
 		"POST /console/certificates/{certId}/renew": {sa, cAdmin},
 
+		// Groups decide what a role's users see: only the Signum Administrator changes them;
+		// console admins and viewers read them (certificates name their groups by id).
+		"GET /console/certificate-groups":              consoleReaders,
+		"GET /console/certificate-groups/{groupId}":    consoleReaders,
+		"POST /console/certificate-groups":             {sa},
+		"PATCH /console/certificate-groups/{groupId}":  {sa},
+		"DELETE /console/certificate-groups/{groupId}": {sa},
+
 		"GET /console/policies":               consoleReaders,
 		"GET /console/policies/{policyId}":    consoleReaders,
 		"POST /console/policies":              {sa, cAdmin},
@@ -403,6 +413,7 @@ func fill(t *testing.T, path string, A tenantFixture, st *store.Store) string {
 	path = strings.ReplaceAll(path, "{certId}", A.cert)
 	path = strings.ReplaceAll(path, "{policyId}", provisioning.DefaultPolicyID)
 	path = strings.ReplaceAll(path, "{credentialId}", A.credential)
+	path = strings.ReplaceAll(path, "{groupId}", A.group)
 	if !strings.Contains(path, "{userId}") {
 		return path
 	}
@@ -500,6 +511,10 @@ func freshVictim(t *testing.T, srv *local.Server, path string) string {
 		parts[len(parts)-1] = fixtureCertificate(t, st, srv.Demo.ID)
 		return strings.Join(parts, "/")
 	}
+	if strings.HasPrefix(path, "/console/certificate-groups/") {
+		parts[len(parts)-1] = fixtureGroup(t, st, srv.Demo.ID)
+		return strings.Join(parts, "/")
+	}
 	// A revoke of the Signum Administrator role gets a fresh holder, beside the tenant's own,
 	// who stays (the last holder cannot go).
 	holder := strings.Contains(path, "/signum-administrators/")
@@ -582,6 +597,17 @@ func fixtureCertificate(t *testing.T, st *store.Store, dep string) string {
 		t.Fatal(err)
 	}
 	return c.ID
+}
+
+// fixtureGroup stores an empty certificate group (so that a delete of it is allowed).
+func fixtureGroup(t *testing.T, st *store.Store, dep string) string {
+	t.Helper()
+	g, err := st.CreateCertificateGroup(context.Background(), certificates.Group{ID: certificates.NewGroupID(), DeploymentID: dep,
+		Name: tenant.NewID("group-")}, tenant.LogEntry{Actor: "test", Action: "fixture"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g.ID
 }
 
 // fixtureClientCertificate pins a new self-signed client certificate for a console user and

@@ -1,7 +1,8 @@
 // Package certificates is the console's certificate lifecycle API: create (a key generated in
 // KMS or the HSM, and its CSR), import the issued chain, list, get, download, enable/disable,
 // set owner and groups, renew (new key and CSR while the old key keeps signing) and delete
-// (the key scheduled for deletion, the record kept for audit).
+// (the key scheduled for deletion, the record kept for audit); and the certificate groups
+// (create, rename, limit, delete when empty: the Signum Administrator only).
 package certificates
 
 import (
@@ -24,8 +25,9 @@ const MaxChainBody = 64 << 10
 
 // api serves the certificate routes.
 type api struct {
-	parts *function.Parts
-	life  *certificates.Lifecycle
+	parts  *function.Parts
+	life   *certificates.Lifecycle
+	groups *certificates.Groups
 }
 
 // defaultBackend is the key backend of a new certificate whose request names none.
@@ -44,7 +46,7 @@ func Build(ctx context.Context, env function.Env) (http.Handler, error) {
 
 // NewHandler returns the certificate routes on registry's backends.
 func NewHandler(p *function.Parts, registry *keys.Registry, m *access.Mux) *access.Mux {
-	a := api{parts: p, life: certificates.NewLifecycle(p.Store, registry, defaultBackend, p.Now, edge.Logger)}
+	a := api{parts: p, life: certificates.NewLifecycle(p.Store, registry, defaultBackend, p.Now, edge.Logger), groups: certificates.NewGroups(p.Store)}
 	admin, read := access.ConsoleAdmins(), access.ConsoleReaders()
 	// GET /console/certificates — console admins and viewers.
 	m.Handle("GET /console/certificates", read, a.list)
@@ -62,6 +64,7 @@ func NewHandler(p *function.Parts, registry *keys.Registry, m *access.Mux) *acce
 	m.Handle("GET /console/certificates/{certId}/chain", read, a.downloadChain)
 	// POST /console/certificates/{certId}/renew — console admins: a new key and CSR.
 	m.Handle("POST /console/certificates/{certId}/renew", admin, a.renew)
+	a.groupRoutes(m)
 	return m
 }
 

@@ -967,6 +967,93 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/console/certificate-groups": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List the deployment's certificate groups
+         * @description Who: console-admin or console-viewer of the deployment (the Signum Administrator too):
+         *     certificates name their groups by id, and pages show the groups' names.
+         *     Sent to the deployment's domain name; its IP allowlist applies.
+         *
+         *     Every group, in the order of their ids, with the number of (not deleted) certificates
+         *     it holds.
+         */
+        get: operations["listCertificateGroups"];
+        put?: never;
+        /**
+         * Create a certificate group
+         * @description Who: the deployment's Signum Administrator only.
+         *     Sent to the deployment's domain name; its IP allowlist applies.
+         *
+         *     The service gives the group its id (`grp_...`) and version 1. The name is unique in
+         *     the deployment whatever its case: a taken name is 409. `certificateLimit` absent, null
+         *     or 0 is no limit; otherwise a certificate that would take the group over it is
+         *     refused with 409. Written to the system log (`certificateGroup.created`).
+         */
+        post: operations["createCertificateGroup"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/console/certificate-groups/{groupId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A certificate group of the deployment the request is sent to. */
+                groupId: components["parameters"]["CertificateGroupId"];
+            };
+            cookie?: never;
+        };
+        /**
+         * One certificate group
+         * @description Who: console-admin or console-viewer of the deployment (the Signum Administrator too).
+         *     Sent to the deployment's domain name; its IP allowlist applies.
+         *
+         *     The `ETag` is the group's `version` in quotes: send it as `If-Match` when changing or
+         *     deleting the group.
+         */
+        get: operations["getCertificateGroup"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete an empty certificate group
+         * @description Who: the deployment's Signum Administrator only.
+         *     Sent to the deployment's domain name; its IP allowlist applies.
+         *
+         *     Only a group that holds no certificate (deleted certificates do not count) goes: one
+         *     that holds some is 409, whose detail says how many; move them to another group
+         *     (`PATCH /console/certificates/{certId}` with `groups`) or delete them first. A
+         *     certificate joining at the same moment either lands first (the delete is 409) or finds
+         *     the group gone. With `If-Match`, a group changed since is 412. Written to the system
+         *     log (`certificateGroup.deleted`).
+         */
+        delete: operations["deleteCertificateGroup"];
+        options?: never;
+        head?: never;
+        /**
+         * Rename a certificate group or change its limit
+         * @description Who: the deployment's Signum Administrator only.
+         *     Sent to the deployment's domain name; its IP allowlist applies.
+         *
+         *     A member left out stays; `certificateLimit` 0 removes the limit. A name another group
+         *     has (whatever its case) is 409, and so is a limit below the certificates the group
+         *     holds (move or delete certificates first, or set a higher limit). With `If-Match` (the
+         *     `ETag` read), a group changed since is 412; without it, a change made by someone else
+         *     between this request's read and write is 412 too. Certificates joining or leaving the
+         *     group do not change its version. Written to the system log
+         *     (`certificateGroup.updated`).
+         */
+        patch: operations["updateCertificateGroup"];
+        trace?: never;
+    };
     "/console/policies": {
         parameters: {
             query?: never;
@@ -2310,6 +2397,44 @@ export interface components {
             /** @description Counts changes; the ETag is this number in quotes. Send it back (or the ETag as `If-Match`) to replace the policy. */
             version: components["schemas"]["Version"];
         };
+        /**
+         * @description `grp_` and 26 base32 characters.
+         * @example grp_c3xkq2cb6bgnbh6dqzb4jbq3ia
+         */
+        CertificateGroupID: string;
+        /**
+         * @description A certificate group: which certificates a role's users may see and assign to policies.
+         *     A certificate belongs to one or more groups.
+         */
+        CertificateGroup: {
+            id: components["schemas"]["CertificateGroupID"];
+            /** @description Unique in the deployment whatever its case; 1 to 64 printable characters. */
+            name: string;
+            /** @description The most certificates the group may hold; null for no limit. */
+            certificateLimit: number | null;
+            /** @description The certificates in the group that are not deleted. */
+            certificateCount: number;
+            /** Format: int64 */
+            version: number;
+            /** Format: date-time */
+            createdAt: string;
+        };
+        CertificateGroupList: {
+            items: components["schemas"]["CertificateGroup"][];
+            next?: components["schemas"]["NextCursor"];
+        };
+        CertificateGroupRequest: {
+            /** @description 1 to 64 printable characters, trimmed; unique in the deployment whatever its case. */
+            name: string;
+            /** @description The most certificates the group may hold; absent, null or 0 for no limit. */
+            certificateLimit?: number | null;
+        };
+        CertificateGroupPatch: {
+            /** @description The new name; unique in the deployment whatever its case. */
+            name?: string;
+            /** @description The new limit; 0 removes it. */
+            certificateLimit?: number;
+        };
         PolicyList: {
             items: components["schemas"]["Policy"][];
             next?: components["schemas"]["NextCursor"];
@@ -3443,6 +3568,8 @@ export interface components {
          *     list of tags gets 412.
          */
         IfMatch: string;
+        /** @description A certificate group of the deployment the request is sent to. */
+        CertificateGroupId: components["schemas"]["CertificateGroupID"];
         /** @description A signing policy of the deployment the request is sent to. */
         PolicyId: components["schemas"]["PolicyID"];
         /**
@@ -5423,6 +5550,208 @@ export interface operations {
                 };
             };
             410: components["responses"]["CertificateGone"];
+            412: components["responses"]["PreconditionFailed"];
+            413: components["responses"]["TooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    listCertificateGroups: {
+        parameters: {
+            query?: {
+                /** @description Page size; 50 when absent. Out of range is refused with 400. */
+                limit?: components["parameters"]["Limit"];
+                /** @description The `next` of the previous page. Opaque and tamper-proof; a cursor that was altered or belongs to another listing is refused with 400. */
+                cursor?: components["parameters"]["Cursor"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page of certificate groups. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "items": [
+                     *         {
+                     *           "id": "grp_c3xkq2cb6bgnbh6dqzb4jbq3ia",
+                     *           "name": "Release",
+                     *           "certificateLimit": 10,
+                     *           "certificateCount": 3,
+                     *           "version": 2,
+                     *           "createdAt": "2026-05-01T09:30:00Z"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["CertificateGroupList"];
+                };
+            };
+            400: components["responses"]["InvalidRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["ConsoleForbidden"];
+            404: components["responses"]["NotFound"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    createCertificateGroup: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "name": "Release",
+                 *       "certificateLimit": 10
+                 *     }
+                 */
+                "application/json": components["schemas"]["CertificateGroupRequest"];
+            };
+        };
+        responses: {
+            /** @description The group. `Location` is its URL, `ETag` its version. */
+            201: {
+                headers: {
+                    Location?: string;
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CertificateGroup"];
+                };
+            };
+            400: components["responses"]["InvalidRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["ConsoleForbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["TooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    getCertificateGroup: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A certificate group of the deployment the request is sent to. */
+                groupId: components["parameters"]["CertificateGroupId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The group; `ETag` is its version. */
+            200: {
+                headers: {
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CertificateGroup"];
+                };
+            };
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["ConsoleForbidden"];
+            404: components["responses"]["NotFound"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    deleteCertificateGroup: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description The version the change is based on, in quotes: the deployment's `ETag`, or a portal
+                 *     user's `version` in quotes. If the object has changed since, the change is refused with
+                 *     412. Absent or `*`: no check. Compared as one exact value: a weak tag (`W/"3"`) or a
+                 *     list of tags gets 412.
+                 */
+                "If-Match"?: components["parameters"]["IfMatch"];
+            };
+            path: {
+                /** @description A certificate group of the deployment the request is sent to. */
+                groupId: components["parameters"]["CertificateGroupId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["ConsoleForbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            412: components["responses"]["PreconditionFailed"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    updateCertificateGroup: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description The version the change is based on, in quotes: the deployment's `ETag`, or a portal
+                 *     user's `version` in quotes. If the object has changed since, the change is refused with
+                 *     412. Absent or `*`: no check. Compared as one exact value: a weak tag (`W/"3"`) or a
+                 *     list of tags gets 412.
+                 */
+                "If-Match"?: components["parameters"]["IfMatch"];
+            };
+            path: {
+                /** @description A certificate group of the deployment the request is sent to. */
+                groupId: components["parameters"]["CertificateGroupId"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "name": "Release builds"
+                 *     }
+                 */
+                "application/json": components["schemas"]["CertificateGroupPatch"];
+            };
+        };
+        responses: {
+            /** @description The group as changed; `ETag` is its new version. */
+            200: {
+                headers: {
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CertificateGroup"];
+                };
+            };
+            400: components["responses"]["InvalidRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["ConsoleForbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
             412: components["responses"]["PreconditionFailed"];
             413: components["responses"]["TooLarge"];
             415: components["responses"]["UnsupportedMediaType"];

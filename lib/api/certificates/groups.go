@@ -1,0 +1,152 @@
+package certificates
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/opensignum/signum/lib/access"
+	"github.com/opensignum/signum/lib/certificates"
+	"github.com/opensignum/signum/lib/edge"
+	"github.com/opensignum/signum/lib/fault"
+	"github.com/opensignum/signum/lib/store"
+)
+
+// The certificate-group routes. Only the Signum Administrator changes groups (they decide
+// which certificates a role's users may see); every console admin and viewer reads them,
+// because the certificates they read name their groups by id and a page must show names.
+func (a api) groupRoutes(m *access.Mux) {
+	read, sa := access.ConsoleReaders(), access.SignumAdministrator()
+	// GET /console/certificate-groups — console admins and viewers.
+	m.Handle("GET /console/certificate-groups", read, a.listGroups)
+	// POST /console/certificate-groups — the Signum Administrator only.
+	m.Handle("POST /console/certificate-groups", sa, a.createGroup)
+	// GET /console/certificate-groups/{groupId} — console admins and viewers.
+	m.Handle("GET /console/certificate-groups/{groupId}", read, a.getGroup)
+	// PATCH /console/certificate-groups/{groupId} — the Signum Administrator only: rename, limit.
+	m.Handle("PATCH /console/certificate-groups/{groupId}", sa, a.patchGroup)
+	// DELETE /console/certificate-groups/{groupId} — the Signum Administrator only: an empty group.
+	m.Handle("DELETE /console/certificate-groups/{groupId}", sa, a.deleteGroup)
+}
+
+// Group is the JSON form of a certificate group.
+type Group struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+	// CertificateLimit is null when the group has no limit.
+	CertificateLimit *int `json:"certificateLimit"`
+	// CertificateCount is the certificates in the group that are not deleted.
+	CertificateCount int       `json:"certificateCount"`
+	Version          int64     `json:"version"`
+	CreatedAt        time.Time `json:"createdAt"`
+}
+
+func groupJSON(g certificates.Group) Group {
+	out := Group{ID: g.ID, Name: g.Name, CertificateCount: g.Members, Version: g.Version, CreatedAt: g.CreatedAt}
+	if g.Limit > 0 {
+		out.CertificateLimit = &g.Limit
+	}
+	return out
+}
+
+func groupETag(g certificates.Group) string { return `"` + strconv.FormatInt(g.Version, 10) + `"` }
+
+// GroupRequest is the body of POST /console/certificate-groups.
+type GroupRequest struct {
+	Name string `json:"name"`
+	// CertificateLimit absent, null or 0 is no limit.
+	CertificateLimit *int `json:"certificateLimit"`
+}
+
+// GroupPatch is the body of PATCH /console/certificate-groups/{groupId}; an absent field is
+// left as it is, a certificateLimit of 0 removes the limit.
+type GroupPatch struct {
+	Name             *string `json:"name"`
+	CertificateLimit *int    `json:"certificateLimit"`
+}
+
+func (a api) createGroup(w http.ResponseWriter, r *http.Request, req *access.Request) error {
+	var body GroupRequest
+	if err := edge.DecodeJSON(r, &body, 0); err != nil {
+		return err
+	}
+	limit := 0
+	if body.CertificateLimit != nil {
+		limit = *body.CertificateLimit
+	}
+	g, err := a.groups.Create(r.Context(), req.Deployment.ID, req.Principal.Actor(), body.Name, limit)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Location", "/console/certificate-groups/"+g.ID)
+	w.Header().Set("ETag", groupETag(g))
+	edge.WriteJSON(w, http.StatusCreated, groupJSON(g))
+	return nil
+}
+
+func (a api) listGroups(w http.ResponseWriter, r *http.Request, req *access.Request) error {
+	return access.ServeList(w, r, func(ctx context.Context, pr store.PageRequest) (store.Page[certificates.Group], error) {
+		return a.parts.Store.ListCertificateGroups(ctx, req.Deployment.ID, pr)
+	}, groupJSON)
+}
+
+func (a api) getGroup(w http.ResponseWriter, r *http.Request, req *access.Request) error {
+	g, err := a.parts.Store.GetCertificateGroup(r.Context(), req.Deployment.ID, r.PathValue("groupId"))
+	if err != nil {
+		return err
+	}
+	w.Header().Set("ETag", groupETag(g))
+	edge.WriteJSON(w, http.StatusOK, groupJSON(g))
+	return nil
+}
+
+func (a api) patchGroup(w http.ResponseWriter, r *http.Request, req *access.Request) error {
+	var body GroupPatch
+	if err := edge.DecodeJSON(r, &body, 0); err != nil {
+		return err
+	}
+	read, err := ifMatch(r)
+	if err != nil {
+		return err
+	}
+	g, err := a.groups.Update(r.Context(), req.Deployment.ID, r.PathValue("groupId"), req.Principal.Actor(), read,
+		certificates.GroupChanges{Name: body.Name, Limit: body.CertificateLimit})
+	if err != nil {
+		return err
+	}
+	w.Header().Set("ETag", groupETag(g))
+	edge.WriteJSON(w, http.StatusOK, groupJSON(g))
+	return nil
+}
+
+func (a api) deleteGroup(w http.ResponseWriter, r *http.Request, req *access.Request) error {
+	read, err := ifMatch(r)
+	if err != nil {
+		return err
+	}
+	if err := a.groups.Delete(r.Context(), req.Deployment.ID, r.PathValue("groupId"), req.Principal.Actor(), read); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// ifMatch is the version an If-Match header names (the group's ETag, like "3"), 0 when none
+// (or "*") is sent: the change then applies to the version read just before it, and a
+// concurrent change is still refused by the store's condition. Anything else, a weak tag or
+// a list included, is 412, as for the other objects' If-Match.
+func ifMatch(r *http.Request) (int64, error) {
+	m := strings.TrimSpace(r.Header.Get("If-Match"))
+	if m == "" || m == "*" {
+		return 0, nil
+	}
+	inner, ok := strings.CutPrefix(m, `"`)
+	inner, closed := strings.CutSuffix(inner, `"`)
+	v, err := strconv.ParseInt(inner, 10, 64)
+	if !ok || !closed || err != nil || v < 1 {
+		return 0, fault.Newf(fault.ErrPrecondition, "If-Match must be the group's ETag, like \"3\".")
+	}
+	return v, nil
+}

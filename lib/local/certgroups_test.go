@@ -1,0 +1,87 @@
+package local_test
+
+import (
+	"strings"
+	"testing"
+)
+
+type groupJSON struct {
+	ID               string
+	Name             string
+	CertificateLimit *int
+	CertificateCount int
+	Version          int64
+}
+
+// TestCertificateGroups: the Signum Administrator creates, renames, limits and deletes
+// certificate groups through the API; each refusal is its own problem.
+func TestCertificateGroups(t *testing.T) {
+	srv := startLocal(t)
+	sa := consoleAdmin(t, srv)
+	detail := func(r resp) string {
+		var p struct{ Detail string }
+		r.json(t, &p)
+		return p.Detail
+	}
+
+	var g groupJSON
+	r := sa.do("POST", "/console/certificate-groups", map[string]any{"name": " Release ", "certificateLimit": 1}).must(t, 201, "create")
+	r.json(t, &g)
+	if g.Name != "Release" || g.CertificateLimit == nil || *g.CertificateLimit != 1 || g.CertificateCount != 0 || g.Version != 1 ||
+		r.header.Get("ETag") != `"1"` || r.header.Get("Location") != "/console/certificate-groups/"+g.ID {
+		t.Fatalf("created %+v %v", g, r.header)
+	}
+	path := "/console/certificate-groups/" + g.ID
+	if d := detail(sa.do("POST", "/console/certificate-groups", map[string]any{"name": "RELEASE"}).must(t, 409, "name taken")); !strings.Contains(d, "exists") {
+		t.Fatalf("taken name: %s", d)
+	}
+	bad := sa.do("POST", "/console/certificate-groups", map[string]any{"name": "", "certificateLimit": -1}).must(t, 400, "bad fields")
+	for _, field := range []string{`"name"`, `"certificateLimit"`} {
+		if !strings.Contains(bad.body, field) {
+			t.Fatalf("no problem for %s: %s", field, bad.body)
+		}
+	}
+	sa.do("GET", "/console/certificate-groups/grp_nothing", nil).must(t, 404, "unknown group")
+
+	// A certificate joins; the limit of 1 is then full.
+	cert := func(want int) resp {
+		return sa.do("POST", "/console/certificates", map[string]any{"name": "In group", "algorithm": "EC_P256",
+			"subject": map[string]string{"commonName": "Acme"}, "groups": []string{g.ID}}).must(t, want, "certificate in the group")
+	}
+	var c struct{ ID string }
+	cert(201).json(t, &c)
+	if d := detail(cert(409)); !strings.Contains(d, "holds its limit of 1") {
+		t.Fatalf("over the limit: %s", d)
+	}
+	sa.do("GET", path, nil).must(t, 200, "get").json(t, &g)
+	if g.CertificateCount != 1 {
+		t.Fatalf("count %+v", g)
+	}
+
+	// Stale and malformed If-Match, then a rename that removes the limit.
+	sa.do("PATCH", path, map[string]any{"name": "Releases"}, "If-Match", `"7"`).must(t, 412, "stale If-Match")
+	sa.do("PATCH", path, map[string]any{"name": "Releases"}, "If-Match", `"x"`).must(t, 412, "malformed If-Match")
+	sa.do("PATCH", path, map[string]any{"certificateLimit": 0, "name": "Releases"}, "If-Match", `"1"`).must(t, 200, "rename").json(t, &g)
+	if g.Name != "Releases" || g.CertificateLimit != nil || g.Version != 2 {
+		t.Fatalf("renamed %+v", g)
+	}
+	cert(201)
+
+	// Not while it holds certificates: the problem says what to do first.
+	if d := detail(sa.do("DELETE", path, nil).must(t, 409, "delete non-empty")); !strings.Contains(d, "holds 2 certificates") || !strings.Contains(d, "move them") {
+		t.Fatalf("non-empty delete: %s", d)
+	}
+	var list struct{ Items []groupJSON }
+	sa.do("GET", "/console/certificate-groups", nil).must(t, 200, "list").json(t, &list)
+	if len(list.Items) != 1 || list.Items[0].CertificateCount != 2 {
+		t.Fatalf("listed %+v", list)
+	}
+
+	// An empty group goes; its name is free again.
+	var empty groupJSON
+	sa.do("POST", "/console/certificate-groups", map[string]any{"name": "Empty"}).must(t, 201, "create empty").json(t, &empty)
+	sa.do("DELETE", "/console/certificate-groups/"+empty.ID, nil, "If-Match", `"2"`).must(t, 412, "stale delete")
+	sa.do("DELETE", "/console/certificate-groups/"+empty.ID, nil, "If-Match", `"1"`).must(t, 204, "delete")
+	sa.do("GET", "/console/certificate-groups/"+empty.ID, nil).must(t, 404, "deleted")
+	sa.do("POST", "/console/certificate-groups", map[string]any{"name": "empty"}).must(t, 201, "name free again")
+}
