@@ -45,6 +45,19 @@ export async function journey({ j, service, browser }) {
 
   await j.step("open the console", () => openConsole({ j, page, service }));
 
+  await j.step("create a certificate group (the Signum Administrator)", async () => {
+    await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Groups", exact: true }).click();
+    await expectVisible(page.getByRole("heading", { name: "Create a group" }), "the group form");
+    await page.getByLabel("Group name").fill("Release");
+    await page.getByLabel("Certificate limit", { exact: true }).fill("ten");
+    await page.getByRole("button", { name: "Create group" }).click();
+    await expectVisible(page.getByText("a whole number from 0 (no limit) to 100000"), "the limit refused before sending");
+    await page.getByLabel("Certificate limit", { exact: true }).fill("10");
+    await page.getByRole("button", { name: "Create group" }).click();
+    await expectVisible(page.getByRole("rowheader", { name: "Release" }), "the new group");
+    await j.check(page, "console-groups");
+  });
+
   let certId;
   await j.step("create a certificate, download its CSR, import the chain a test CA issued", async () => {
     certId = await createCertificate({ j, page, service, name: "Release signing" });

@@ -2,6 +2,7 @@ import { Navigate, Route } from "react-router-dom";
 import { RequireSession, Shell } from "../ui/Shell";
 import { ConsoleLogin } from "./Login";
 import { Certificates } from "./certificates/Certificates";
+import { Groups } from "./groups/Groups";
 import { CertificateDetail } from "./certificates/CertificateDetail";
 import { ConsoleUsers } from "./users/Users";
 import { ConsoleUserDetail } from "./users/UserDetail";
@@ -12,6 +13,7 @@ import { SystemLog } from "./SystemLog";
 
 const nav = [
   { to: "/console/certificates", label: "Certificates" },
+  { to: "/console/certificate-groups", label: "Groups" },
   { to: "/console/users", label: "Users" },
   { to: "/console/domain", label: "Local users domain" },
   { to: "/console/policies", label: "Policies" },
@@ -33,6 +35,7 @@ export const consoleRoutes = (
     <Route path="/console/login" element={<Shell face="console" nav={[]}><ConsoleLogin /></Shell>} />
     <Route path="/console/certificates" element={<ConsoleShell><Certificates /></ConsoleShell>} />
     <Route path="/console/certificates/:certId" element={<ConsoleShell><CertificateDetail /></ConsoleShell>} />
+    <Route path="/console/certificate-groups" element={<ConsoleShell><Groups /></ConsoleShell>} />
     <Route path="/console/users" element={<ConsoleShell><ConsoleUsers /></ConsoleShell>} />
     <Route path="/console/users/:userId" element={<ConsoleShell><ConsoleUserDetail /></ConsoleShell>} />
     <Route path="/console/domain" element={<ConsoleShell><LocalDomain /></ConsoleShell>} />
