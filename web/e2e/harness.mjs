@@ -75,6 +75,8 @@ export class Journey {
   constructor() {
     this.failures = [];
     this.pages = 0;
+    // One run's screenshots only: an earlier run's, numbered differently, would mix in.
+    rmSync(join(out, "screenshots"), { recursive: true, force: true });
     mkdirSync(join(out, "screenshots"), { recursive: true });
   }
 
