@@ -134,6 +134,9 @@ func (a *Admin) Create(ctx context.Context, dep string, d Draft, actor string) (
 	if err != nil {
 		return Policy{}, err
 	}
+	if err := groupIDs(p); err != nil {
+		return Policy{}, err
+	}
 	if err := a.checkDeployment(ctx, dep, p, true); err != nil {
 		return Policy{}, err
 	}
@@ -164,6 +167,9 @@ func (a *Admin) Replace(ctx context.Context, dep, id string, read Expected, d Dr
 	if err != nil {
 		return Policy{}, err
 	}
+	if err := groupIDs(next); err != nil {
+		return Policy{}, err
+	}
 	if err := a.checkDeployment(ctx, dep, next, false); err != nil {
 		return Policy{}, err
 	}
@@ -179,6 +185,23 @@ func (a *Admin) Delete(ctx context.Context, dep, id, actor string) error {
 		return err
 	}
 	return a.st.DeletePolicy(ctx, dep, p, tenant.LogEntry{Actor: actor, Action: "policy.deleted", Detail: fmt.Sprintf("%s %q", p.ID, p.Name)})
+}
+
+// groupIDs refuses a policy whose what.groups names anything but certificate group ids
+// (grp_..., see /console/certificate-groups) or "*": groups are named by id since labels
+// became groups. It is checked where administrators write policies, not in Validate, so that
+// a stored policy of a deployment whose labels were not migrated yet still decides.
+func groupIDs(p Policy) error {
+	var wrong []string
+	for _, g := range p.What.Groups {
+		if g != "*" && !tenant.ValidID("grp_", g) {
+			wrong = append(wrong, fmt.Sprintf("%q", fault.Clip(g, 40)))
+		}
+	}
+	if len(wrong) > 0 {
+		return fault.Fields{{Name: "what.groups", Reason: strings.Join(wrong, ", ") + `: not a certificate group id (grp_...) or "*"; use the ids of GET /console/certificate-groups`}}
+	}
+	return nil
 }
 
 // checkDeployment refuses p, new or replacing its previous version, when the deployment

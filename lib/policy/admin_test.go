@@ -225,3 +225,35 @@ func TestAdminLimits(t *testing.T) {
 	_, err = admin.Create(ctx, dep, off, "cu_admin")
 	limited(err, fmt.Sprint(policy.MaxDeploymentProgram))
 }
+
+// TestAdminNamesGroupsByID: what.groups holds certificate group ids or "*"; a label is a field
+// problem naming it, on create and on replace, and nothing is written.
+func TestAdminNamesGroupsByID(t *testing.T) {
+	ctx := context.Background()
+	tg := devstack.NewEmbedded(t)
+	st := store.New(tg.Clients.DynamoDB, tg.Table, store.StaticKey(make([]byte, 32)))
+	admin := policy.NewAdmin(st)
+	dep := tenant.NewID("dep_")
+	draft := func(groups ...string) policy.Draft {
+		return policy.Draft{Name: "groups", Enabled: true, Priority: 1, Action: policy.Allow,
+			What: policy.What{Groups: groups}, Who: policy.Who{Roles: []string{"signer"}}}
+	}
+	refused := func(err error) {
+		t.Helper()
+		var f fault.Fields
+		if !errors.As(err, &f) || len(f) != 1 || f[0].Name != "what.groups" || !strings.Contains(f[0].Reason, `"release"`) {
+			t.Fatalf("%v, want a problem of what.groups naming the label", err)
+		}
+	}
+	_, err := admin.Create(ctx, dep, draft(tenant.NewID("grp_"), "release"), "test")
+	refused(err)
+	p, err := admin.Create(ctx, dep, draft(tenant.NewID("grp_"), "*"), "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = admin.Replace(ctx, dep, p.ID, policy.Expected{Version: p.Version}, draft("release"), "test")
+	refused(err)
+	if all, _ := st.AllPolicies(ctx, dep); len(all) != 1 || all[0].Version != 1 {
+		t.Fatalf("written: %+v", all)
+	}
+}

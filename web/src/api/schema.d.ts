@@ -2216,9 +2216,12 @@ export interface components {
              */
             certificates?: components["schemas"]["PolicyIDList"];
             /**
-             * @description Certificate groups (see `Certificate.groups`); `*` is every certificate.
+             * @description Certificate group ids (`grp_...`, see `/console/certificate-groups`); `*` is every
+             *     certificate. Anything else is 400 (`what.groups`) when a policy is created or
+             *     replaced; policies saved with free-text labels name the groups' ids once the
+             *     deployment's labels became groups.
              * @example [
-             *       "release"
+             *       "grp_c3xkq2cb6bgnbh6dqzb4jbq3ia"
              *     ]
              * @example [
              *       "*"
