@@ -1,8 +1,15 @@
 package local_test
 
 import (
+	"context"
 	"strings"
 	"testing"
+
+	"github.com/opensignum/signum/lib/certificates"
+	"github.com/opensignum/signum/lib/function"
+	"github.com/opensignum/signum/lib/keys"
+	"github.com/opensignum/signum/lib/store"
+	"github.com/opensignum/signum/lib/tenant"
 )
 
 type groupJSON struct {
@@ -84,4 +91,28 @@ func TestCertificateGroups(t *testing.T) {
 	sa.do("DELETE", "/console/certificate-groups/"+empty.ID, nil, "If-Match", `"1"`).must(t, 204, "delete")
 	sa.do("GET", "/console/certificate-groups/"+empty.ID, nil).must(t, 404, "deleted")
 	sa.do("POST", "/console/certificate-groups", map[string]any{"name": "empty"}).must(t, 201, "name free again")
+}
+
+// TestLabelsBecomeGroupsOnFirstUse: a deployment's free-text labels, written before groups
+// existed, are groups by the time the certificates function first answers for it.
+func TestLabelsBecomeGroupsOnFirstUse(t *testing.T) {
+	srv := startLocal(t)
+	st := store.New(srv.Clients.DynamoDB, srv.Config.TableName, function.CursorKey(envFor(srv)))
+	c, err := st.CreateCertificate(context.Background(), certificates.Certificate{ID: tenant.NewID("crt_"), DeploymentID: srv.Demo.ID, Name: "legacy",
+		Status: certificates.StatusPending, Backend: "awskms", Algorithm: keys.ECP256, KeyURI: "awskms:///k", Subject: certificates.Subject{CommonName: "x"},
+		Groups: []string{"release"}}, tenant.LogEntry{Actor: "test", Action: "fixture"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sa := consoleAdmin(t, srv)
+	var list struct{ Items []groupJSON }
+	sa.do("GET", "/console/certificate-groups", nil).must(t, 200, "list").json(t, &list)
+	if len(list.Items) != 1 || list.Items[0].Name != "release" || list.Items[0].CertificateCount != 1 {
+		t.Fatalf("groups %+v", list)
+	}
+	var got struct{ Groups []string }
+	sa.do("GET", "/console/certificates/"+c.ID, nil).must(t, 200, "certificate").json(t, &got)
+	if len(got.Groups) != 1 || got.Groups[0] != list.Items[0].ID {
+		t.Fatalf("certificate groups %v", got.Groups)
+	}
 }

@@ -170,6 +170,14 @@ func (s *Store) ListCertificates(ctx context.Context, deploymentID string, pr Pa
 	return listPrefix(ctx, s, deploymentID, certificatePrefix, pr, decodeCertificate)
 }
 
+// AllCertificates reads every certificate of a deployment, page by page (the labels
+// migration needs them all; no request path lists them whole).
+func (s *Store) AllCertificates(ctx context.Context, deploymentID string) ([]certificates.Certificate, error) {
+	return All(ctx, func(ctx context.Context, pr PageRequest) (Page[certificates.Certificate], error) {
+		return s.ListCertificates(ctx, deploymentID, pr)
+	})
+}
+
 // UpdateCertificate writes next over current (as read; optimistic), with a log entry; the
 // member counts of the groups it leaves and joins move in the same transaction (a deleted
 // certificate leaves every group).

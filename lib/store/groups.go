@@ -220,3 +220,38 @@ func (s *Store) membershipRefusal(ctx context.Context, dep, g string) error {
 	}
 	return fault.Newf(ErrConflict, "The certificate group %s changed meanwhile; retry.", g)
 }
+
+// CertificateGroupByName finds a group of dep by its name, whatever its case: the name item,
+// then the group (two consistent reads).
+func (s *Store) CertificateGroupByName(ctx context.Context, dep, name string) (certificates.Group, error) {
+	it, err := get(ctx, s, deploymentPK(dep), groupNameSK(name), "get certificate group name", decodeAs[groupNameItem]("certificate group name"),
+		notFound("No certificate group is named %q.", fault.Clip(name, 64)))
+	if err != nil {
+		return certificates.Group{}, err
+	}
+	return s.GetCertificateGroup(ctx, dep, it.GroupID)
+}
+
+// migrationItem marks a deployment migrated: PK=DEP#<dep>, SK=MIGRATED#certificate-groups.
+type migrationItem struct {
+	PK, SK string
+	Type   string `dynamodbav:"type"`
+	At     string `dynamodbav:"at"`
+}
+
+// GroupsMigrated reports whether dep's certificate labels were turned into groups.
+func (s *Store) GroupsMigrated(ctx context.Context, dep string) (bool, error) {
+	item, err := s.getItem(ctx, deploymentPK(dep), groupsMigratedSK, "get groups migration")
+	return item != nil, err
+}
+
+// MarkGroupsMigrated records that dep's labels were turned into groups, with a log entry; the
+// first to mark it writes them, a later or concurrent one writes nothing and gets no error.
+func (s *Store) MarkGroupsMigrated(ctx context.Context, dep string, log tenant.LogEntry) error {
+	it := migrationItem{PK: deploymentPK(dep), SK: groupsMigratedSK, Type: "migration", At: formatTime(s.now())}
+	err := s.create(ctx, "mark groups migrated", it, ErrConflict, s.putLog(dep, log))
+	if errors.Is(err, ErrConflict) {
+		return nil
+	}
+	return err
+}

@@ -258,3 +258,48 @@ func TestCertificateGroupMembers(t *testing.T) {
 		}
 	}
 }
+
+// Pattern 36: the migration marker is written once, with one log entry, however many mark it.
+func TestGroupsMigrationMarker(t *testing.T) {
+	f := newFixture(t)
+	d := f.deployment()
+	migrated := func(want bool) func(t *testing.T) {
+		return func(t *testing.T) {
+			if got, err := f.s.GroupsMigrated(context.Background(), d.ID); err != nil || got != want {
+				t.Fatalf("migrated %v, %v; want %v", got, err, want)
+			}
+		}
+	}
+	mark := only(func(ctx context.Context) error {
+		return f.s.MarkGroupsMigrated(ctx, d.ID, tenant.LogEntry{Actor: "system", Action: "certificateGroups.migrated"})
+	})
+	byName := func(name string) func(context.Context) (certificates.Group, error) {
+		return func(ctx context.Context) (certificates.Group, error) {
+			return f.s.CertificateGroupByName(ctx, d.ID, name)
+		}
+	}
+	g := f.group(d.ID, "Release", 0)
+	run(t, f, []contract[struct{}]{
+		{name: "ok/not-yet", call: func(context.Context) (struct{}, error) { return struct{}{}, nil }, after: migrated(false)},
+		{name: "ok/mark", call: mark, after: migrated(true)},
+		{name: "ok/mark-again-after-mark", call: mark, after: func(t *testing.T) {
+			n := 0
+			for _, a := range f.logActions(d.ID) {
+				if a == "certificateGroups.migrated" {
+					n++
+				}
+			}
+			if n != 1 {
+				t.Fatalf("%d log entries", n)
+			}
+		}},
+	})
+	run(t, f, []contract[certificates.Group]{
+		{name: "ok/by-name-any-case", call: byName("RELEASE"), want: func(t *testing.T, got certificates.Group) {
+			if got.ID != g.ID {
+				t.Fatalf("found %+v", got)
+			}
+		}},
+		{name: "fail/by-unknown-name", call: byName("nope"), wantErr: store.ErrNotFound},
+	})
+}

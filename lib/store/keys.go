@@ -108,6 +108,10 @@ const (
 	groupNamePrefix = "CGNAME#"
 )
 
+// groupsMigratedSK marks a deployment whose free-text certificate labels were turned into
+// groups (certificates.MigrateGroups).
+const groupsMigratedSK = "MIGRATED#certificate-groups"
+
 func groupSK(id string) string       { return groupPrefix + id }
 func groupNameSK(name string) string { return groupNamePrefix + strings.ToLower(name) }
 

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/opensignum/signum/lib/access"
@@ -28,6 +29,9 @@ type api struct {
 	parts  *function.Parts
 	life   *certificates.Lifecycle
 	groups *certificates.Groups
+	// migrated holds the deployments this instance saw migrated (labels turned into groups),
+	// so that a warm request does not read the marker again.
+	migrated *sync.Map
 }
 
 // defaultBackend is the key backend of a new certificate whose request names none.
@@ -46,26 +50,43 @@ func Build(ctx context.Context, env function.Env) (http.Handler, error) {
 
 // NewHandler returns the certificate routes on registry's backends.
 func NewHandler(p *function.Parts, registry *keys.Registry, m *access.Mux) *access.Mux {
-	a := api{parts: p, life: certificates.NewLifecycle(p.Store, registry, defaultBackend, p.Now, edge.Logger), groups: certificates.NewGroups(p.Store)}
+	a := api{parts: p, life: certificates.NewLifecycle(p.Store, registry, defaultBackend, p.Now, edge.Logger), groups: certificates.NewGroups(p.Store), migrated: &sync.Map{}}
 	admin, read := access.ConsoleAdmins(), access.ConsoleReaders()
 	// GET /console/certificates — console admins and viewers.
-	m.Handle("GET /console/certificates", read, a.list)
+	m.Handle("GET /console/certificates", read, a.migrating(a.list))
 	// POST /console/certificates — console admins: a new key and its CSR.
-	m.Handle("POST /console/certificates", admin, a.create)
+	m.Handle("POST /console/certificates", admin, a.migrating(a.create))
 	// GET /console/certificates/{certId} — console admins and viewers.
-	m.Handle("GET /console/certificates/{certId}", read, a.get)
+	m.Handle("GET /console/certificates/{certId}", read, a.migrating(a.get))
 	// PATCH /console/certificates/{certId} — console admins: enable/disable, owner, groups, name.
-	m.Handle("PATCH /console/certificates/{certId}", admin, a.patch)
+	m.Handle("PATCH /console/certificates/{certId}", admin, a.migrating(a.patch))
 	// DELETE /console/certificates/{certId} — console admins: key scheduled for deletion.
-	m.Handle("DELETE /console/certificates/{certId}", admin, a.delete)
+	m.Handle("DELETE /console/certificates/{certId}", admin, a.migrating(a.delete))
 	// PUT /console/certificates/{certId}/chain — console admins: import the issued chain.
-	m.Handle("PUT /console/certificates/{certId}/chain", admin, a.importChain)
+	m.Handle("PUT /console/certificates/{certId}/chain", admin, a.migrating(a.importChain))
 	// GET /console/certificates/{certId}/chain — console admins and viewers: the chain as PEM.
-	m.Handle("GET /console/certificates/{certId}/chain", read, a.downloadChain)
+	m.Handle("GET /console/certificates/{certId}/chain", read, a.migrating(a.downloadChain))
 	// POST /console/certificates/{certId}/renew — console admins: a new key and CSR.
-	m.Handle("POST /console/certificates/{certId}/renew", admin, a.renew)
+	m.Handle("POST /console/certificates/{certId}/renew", admin, a.migrating(a.renew))
 	a.groupRoutes(m)
 	return m
+}
+
+// migrating runs h after the deployment's free-text labels were turned into groups
+// (certificates.MigrateGroups): once per deployment, on its first request to this function,
+// so that every certificate and group this function shows or changes names groups by id. A
+// request that finds the migration failing is refused (the next one tries again).
+func (a api) migrating(h access.Handler) access.Handler {
+	return func(w http.ResponseWriter, r *http.Request, req *access.Request) error {
+		dep := req.Deployment.ID
+		if _, ok := a.migrated.Load(dep); !ok {
+			if err := certificates.MigrateGroups(r.Context(), a.parts.Store, dep); err != nil {
+				return err
+			}
+			a.migrated.Store(dep, true)
+		}
+		return h(w, r, req)
+	}
 }
 
 // Certificate is the JSON form of a certificate.

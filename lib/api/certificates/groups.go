@@ -20,15 +20,15 @@ import (
 func (a api) groupRoutes(m *access.Mux) {
 	read, sa := access.ConsoleReaders(), access.SignumAdministrator()
 	// GET /console/certificate-groups — console admins and viewers.
-	m.Handle("GET /console/certificate-groups", read, a.listGroups)
+	m.Handle("GET /console/certificate-groups", read, a.migrating(a.listGroups))
 	// POST /console/certificate-groups — the Signum Administrator only.
-	m.Handle("POST /console/certificate-groups", sa, a.createGroup)
+	m.Handle("POST /console/certificate-groups", sa, a.migrating(a.createGroup))
 	// GET /console/certificate-groups/{groupId} — console admins and viewers.
-	m.Handle("GET /console/certificate-groups/{groupId}", read, a.getGroup)
+	m.Handle("GET /console/certificate-groups/{groupId}", read, a.migrating(a.getGroup))
 	// PATCH /console/certificate-groups/{groupId} — the Signum Administrator only: rename, limit.
-	m.Handle("PATCH /console/certificate-groups/{groupId}", sa, a.patchGroup)
+	m.Handle("PATCH /console/certificate-groups/{groupId}", sa, a.migrating(a.patchGroup))
 	// DELETE /console/certificate-groups/{groupId} — the Signum Administrator only: an empty group.
-	m.Handle("DELETE /console/certificate-groups/{groupId}", sa, a.deleteGroup)
+	m.Handle("DELETE /console/certificate-groups/{groupId}", sa, a.migrating(a.deleteGroup))
 }
 
 // Group is the JSON form of a certificate group.

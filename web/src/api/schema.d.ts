@@ -982,6 +982,12 @@ export interface paths {
          *
          *     Every group, in the order of their ids, with the number of (not deleted) certificates
          *     it holds.
+         *
+         *     Certificates once carried free-text labels instead of groups. On the deployment's first
+         *     request to a certificate or group route, each distinct label (ignoring case) becomes a
+         *     group named as the label (or joins the group of that name), certificates and policies
+         *     name the groups' ids instead, and the system log records each change
+         *     (`certificateGroups.migrated` last); it happens once per deployment.
          */
         get: operations["listCertificateGroups"];
         put?: never;
