@@ -147,7 +147,10 @@ func newWorld(t *testing.T) *world {
 	tok := field(t, api(t, srv, "POST", "/portal/login", "", "", map[string]string{"email": "admin@example.com", "password": password}), "token")
 	w.admin = field(t, api(t, srv, "POST", "/portal/deployments/"+srv.Demo.ID+"/console-token", tok, "", nil), "token")
 	host := local.DemoDomain
-	created := api(t, srv, "POST", "/console/certificates", w.admin, host, map[string]any{"algorithm": "RSA_2048", "name": "Release", "subject": map[string]string{"commonName": "Demo Release Signing", "organization": "Demo"}})
+	// A certificate belongs to at least one certificate group.
+	group := field(t, api(t, srv, "POST", "/console/certificate-groups", w.admin, host, map[string]any{"name": "Release"}), "id")
+	created := api(t, srv, "POST", "/console/certificates", w.admin, host, map[string]any{"algorithm": "RSA_2048", "name": "Release", "groups": []string{group},
+		"subject": map[string]string{"commonName": "Demo Release Signing", "organization": "Demo"}})
 	w.certID = field(t, created, "id")
 	var err error
 	if w.ca, err = certstest.New(); err != nil {

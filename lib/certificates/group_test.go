@@ -3,6 +3,7 @@ package certificates_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
@@ -90,5 +91,63 @@ func TestGroups(t *testing.T) {
 	entries, err := s.st.ListLog(ctx, s.dep, store.PageRequest{Limit: 3})
 	if err != nil || len(entries.Items) != 3 || entries.Items[0].Action != "certificateGroup.deleted" || entries.Items[2].Action != "certificateGroup.updated" {
 		t.Fatalf("log %+v, %v", entries, err)
+	}
+}
+
+// TestCertificatesNameGroups: a certificate is created in and moved between existing groups by
+// id; unknown ids and labels are field problems naming them, a full group is a conflict, and
+// the member counts follow.
+func TestCertificatesNameGroups(t *testing.T) {
+	s := newStand(t)
+	ctx := context.Background()
+	release, ci := s.groups[0], s.groups[1]
+	members := func(id string) int {
+		g, err := s.st.GetCertificateGroup(ctx, s.dep, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return g.Members
+	}
+	c, err := s.life.Create(ctx, s.dep, "cu_admin", certificates.Draft{Algorithm: "EC_P256", Subject: certificates.Subject{CommonName: "Acme"}, Groups: []string{release}})
+	if err != nil || members(release) != 1 {
+		t.Fatalf("created %+v, %v; members %d", c, err, members(release))
+	}
+	problem := func(err error, says string) {
+		t.Helper()
+		var f fault.Fields
+		if !errors.As(err, &f) || len(f) != 1 || f[0].Name != "groups" || !strings.Contains(f[0].Reason, says) {
+			t.Fatalf("%v, want a problem of groups saying %q", err, says)
+		}
+	}
+	unknown := certificates.NewGroupID()
+	_, err = s.life.Update(ctx, s.dep, "cu_admin", c.ID, certificates.Changes{Groups: &[]string{release, unknown}})
+	problem(err, unknown)
+	_, err = s.life.Update(ctx, s.dep, "cu_admin", c.ID, certificates.Changes{Groups: &[]string{}})
+	problem(err, "at least one")
+	_, err = s.life.Update(ctx, s.dep, "cu_admin", c.ID, certificates.Changes{Groups: &[]string{"release"}})
+	problem(err, `"release": not a certificate group id`)
+
+	moved, err := s.life.Update(ctx, s.dep, "cu_admin", c.ID, certificates.Changes{Groups: &[]string{ci}})
+	if err != nil || !slices.Equal(moved.Groups, []string{ci}) || members(release) != 0 || members(ci) != 1 {
+		t.Fatalf("moved %+v, %v; members %d %d", moved, err, members(release), members(ci))
+	}
+
+	// A full group refuses another certificate, and its key goes.
+	gs := certificates.NewGroups(s.st.Store)
+	one := 1
+	if _, err := gs.Update(ctx, s.dep, ci, "admin", 0, certificates.GroupChanges{Limit: &one}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.life.Create(ctx, s.dep, "cu_admin", certificates.Draft{Algorithm: "EC_P256", Subject: certificates.Subject{CommonName: "Acme"}, Groups: []string{ci}})
+	if !errors.Is(err, fault.ErrConflict) || !s.deleted(t, s.keys.generated[len(s.keys.generated)-1]) {
+		t.Fatalf("over the limit: %v", err)
+	}
+
+	// Deleting the certificate empties its group, which may then go.
+	if err := s.life.Delete(ctx, s.dep, "cu_admin", c.ID); err != nil || members(ci) != 0 {
+		t.Fatalf("delete: %v, members %d", err, members(ci))
+	}
+	if err := gs.Delete(ctx, s.dep, ci, "admin", 0); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -22,6 +22,7 @@ type Store interface {
 	GetCertificate(ctx context.Context, dep, id string) (Certificate, error)
 	UpdateCertificate(ctx context.Context, current, next Certificate, log tenant.LogEntry) (Certificate, error)
 	WithUsage(ctx context.Context, dep string, cs []Certificate) error
+	GetCertificateGroup(ctx context.Context, dep, id string) (Group, error)
 	GetConsoleUser(ctx context.Context, dep, id string) (identity.ConsoleUser, error)
 	GetPortalUser(ctx context.Context, dep, id string) (identity.PortalUser, error)
 }
@@ -93,6 +94,9 @@ func (l *Lifecycle) Create(ctx context.Context, dep, actor string, d Draft) (Cer
 	if err := l.checkOwner(ctx, dep, d.Owner, &bad); err != nil {
 		return Certificate{}, err
 	}
+	if err := l.checkGroups(ctx, dep, groups, nil, &bad); err != nil {
+		return Certificate{}, err
+	}
 	if err := bad.Err(); err != nil {
 		return Certificate{}, err
 	}
@@ -108,7 +112,7 @@ func (l *Lifecycle) Create(ctx context.Context, dep, actor string, d Draft) (Cer
 	if err != nil {
 		// Nothing half-made: the key of a certificate that was not stored goes.
 		_ = backend.ScheduleDeletion(context.WithoutCancel(ctx), key.URI())
-		return Certificate{}, err
+		return Certificate{}, groupGone(err)
 	}
 	return c, nil
 }
@@ -150,24 +154,68 @@ func (l *Lifecycle) checkOwner(ctx context.Context, dep, owner string, bad *faul
 	return err
 }
 
-// validGroups returns gs trimmed and without repeats; a bad name or more than 50 groups is a
-// problem of the field groups.
+// MaxGroupsPerCertificate bounds the groups of one certificate, so that a change of all of
+// them (leaving as many as it joins) fits in one transaction with the certificate.
+const MaxGroupsPerCertificate = 40
+
+// validGroups returns gs trimmed and without repeats. A certificate names its groups by id
+// (GET /console/certificate-groups) and belongs to at least one; anything else, or more than
+// MaxGroupsPerCertificate, is a problem of the field groups.
 func validGroups(gs []string, bad *fault.Fields) []string {
-	var out []string
+	var out, wrong []string
 	for _, g := range gs {
 		g = strings.TrimSpace(g)
-		if g == "" || len(g) > 64 || strings.IndexFunc(g, func(r rune) bool { return r < 0x20 }) >= 0 {
-			bad.Add("groups", "a group name is 1 to 64 printable characters")
+		if !IsGroupID(g) {
+			wrong = append(wrong, fmt.Sprintf("%q", fault.Clip(g, 40)))
 			continue
 		}
 		if !slices.Contains(out, g) {
 			out = append(out, g)
 		}
 	}
-	if len(out) > 50 {
-		bad.Add("groups", "at most 50 groups")
+	switch {
+	case len(wrong) > 0:
+		bad.Add("groups", "%s: not a certificate group id (grp_...); use the ids of GET /console/certificate-groups", strings.Join(wrong, ", "))
+	case len(out) == 0:
+		bad.Add("groups", "a certificate belongs to at least one certificate group; send its id")
+	case len(out) > MaxGroupsPerCertificate:
+		bad.Add("groups", "at most %d groups", MaxGroupsPerCertificate)
 	}
 	return out
+}
+
+// checkGroups reports the groups of gs that do not exist in dep, except those in had (a
+// certificate's current groups, which cannot have gone while it is in them), as one problem
+// of the field groups naming them. Other failures of the store are returned.
+func (l *Lifecycle) checkGroups(ctx context.Context, dep string, gs, had []string, bad *fault.Fields) error {
+	var missing []string
+	for _, g := range gs {
+		if slices.Contains(had, g) {
+			continue
+		}
+		_, err := l.store.GetCertificateGroup(ctx, dep, g)
+		switch {
+		case errors.Is(err, fault.ErrNotFound):
+			missing = append(missing, g)
+		case err != nil:
+			return err
+		}
+	}
+	if len(missing) > 0 {
+		bad.Add("groups", "no certificate group has the id %s", strings.Join(missing, ", "))
+	}
+	return nil
+}
+
+// groupGone is err, except that a group found missing by the write itself (deleted between
+// the check and the write) is the caller's problem of the field groups, as if the check had
+// found it.
+func groupGone(err error) error {
+	if errors.Is(err, fault.ErrNotFound) {
+		d, _ := fault.DetailOf(err)
+		return fault.Fields{{Name: "groups", Reason: d}}
+	}
+	return err
 }
 
 // Get returns certificate id of deployment dep with its usage.
@@ -245,6 +293,9 @@ func (l *Lifecycle) Update(ctx context.Context, dep, actor, id string, ch Change
 	}
 	if ch.Groups != nil {
 		next.Groups = validGroups(*ch.Groups, &bad)
+		if err := l.checkGroups(ctx, dep, next.Groups, cur.Groups, &bad); err != nil {
+			return Certificate{}, err
+		}
 		changes = append(changes, fmt.Sprintf("groups %v", next.Groups))
 	}
 	if err := bad.Err(); err != nil {
@@ -254,7 +305,7 @@ func (l *Lifecycle) Update(ctx context.Context, dep, actor, id string, ch Change
 		if cur, err = l.store.UpdateCertificate(ctx, cur, next, tenant.LogEntry{
 			Actor: actor, Action: "certificate.updated", Detail: cur.ID + ": " + strings.Join(changes, "; "),
 		}); err != nil {
-			return Certificate{}, err
+			return Certificate{}, groupGone(err)
 		}
 	}
 	return cur, nil

@@ -31,6 +31,8 @@ type stand struct {
 	kms  awskms.KMS
 	now  time.Time
 	ca   *certstest.CA
+	// groups are two certificate groups of dep, without limits.
+	groups []string
 }
 
 func newStand(t *testing.T) *stand {
@@ -51,6 +53,13 @@ func newStand(t *testing.T) *stand {
 	now := time.Now().Add(48 * time.Hour).Truncate(time.Millisecond)
 	s := &stand{dep: d.ID, st: &flakyStore{Store: st}, keys: &recordingKeys{Registry: keys.NewRegistry(awskms.New(tg.Clients.KMS))},
 		kms: tg.Clients.KMS, now: now, ca: ca}
+	for _, name := range []string{"Fixture release", "Fixture CI"} {
+		g, err := st.CreateCertificateGroup(ctx, certificates.Group{ID: certificates.NewGroupID(), DeploymentID: d.ID, Name: name}, tenant.LogEntry{Actor: "test", Action: "fixture"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.groups = append(s.groups, g.ID)
+	}
 	discard := slog.New(slog.NewTextHandler(io.Discard, nil))
 	s.life = certificates.NewLifecycle(s.st, s.keys, "awskms", func() time.Time { return now }, func(context.Context) *slog.Logger { return discard })
 	return s
@@ -136,12 +145,12 @@ func TestLifecycle(t *testing.T) {
 	const actor = "cu_admin"
 
 	c, err := s.life.Create(ctx, s.dep, actor, certificates.Draft{Algorithm: "EC_P256", Subject: certificates.Subject{CommonName: "Acme Code Signing", Country: "DE"},
-		SANs: []string{"sign.acme.example"}, Groups: []string{" ci ", "release", "ci"}})
+		SANs: []string{"sign.acme.example"}, Groups: []string{" " + s.groups[1] + " ", s.groups[0], s.groups[1]}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if c.Status != certificates.StatusPending || c.Name != "Acme Code Signing" || c.Backend != awskms.Scheme || c.Algorithm != keys.ECP256 ||
-		!slices.Equal(c.Groups, []string{"ci", "release"}) || c.DeploymentID != s.dep || c.Version != 1 {
+		!slices.Equal(c.Groups, []string{s.groups[1], s.groups[0]}) || c.DeploymentID != s.dep || c.Version != 1 {
 		t.Fatalf("created: %+v", c)
 	}
 	if len(s.keys.generated) != 1 || s.keys.generated[0] != c.KeyURI {
@@ -274,17 +283,20 @@ func TestCreateRefusals(t *testing.T) {
 	ctx := context.Background()
 	s := newStand(t)
 	ok := certificates.Subject{CommonName: "Acme"}
+	in := s.groups[:1]
 	for name, c := range map[string]struct {
 		d    certificates.Draft
 		want []string
 	}{
 		"fail/everything": {certificates.Draft{Name: " ", Backend: "pkcs11", Algorithm: "RSA_1024", Subject: certificates.Subject{Country: "Germany"}, Owner: "cu_nobody", Groups: []string{""}},
 			[]string{"name", "backend", "algorithm", "subject.commonName", "subject.country", "groups", "owner"}},
-		"fail/no-algorithm":    {certificates.Draft{Subject: ok}, []string{"algorithm"}},
-		"fail/unknown-owner":   {certificates.Draft{Algorithm: "EC_P256", Subject: ok, Owner: "pu_nobody"}, []string{"owner"}},
-		"fail/owner-no-user":   {certificates.Draft{Algorithm: "EC_P256", Subject: ok, Owner: "dep_x"}, []string{"owner"}},
-		"fail/control-group":   {certificates.Draft{Algorithm: "EC_P256", Subject: ok, Groups: []string{"a\tb"}}, []string{"groups"}},
-		"fail/unknown-backend": {certificates.Draft{Backend: "vault", Algorithm: "EC_P256", Subject: ok}, []string{"backend"}},
+		"fail/no-algorithm":    {certificates.Draft{Subject: ok, Groups: in}, []string{"algorithm"}},
+		"fail/unknown-owner":   {certificates.Draft{Algorithm: "EC_P256", Subject: ok, Owner: "pu_nobody", Groups: in}, []string{"owner"}},
+		"fail/owner-no-user":   {certificates.Draft{Algorithm: "EC_P256", Subject: ok, Owner: "dep_x", Groups: in}, []string{"owner"}},
+		"fail/label-not-id":    {certificates.Draft{Algorithm: "EC_P256", Subject: ok, Groups: []string{s.groups[0], "release"}}, []string{"groups"}},
+		"fail/no-group":        {certificates.Draft{Algorithm: "EC_P256", Subject: ok}, []string{"groups"}},
+		"fail/unknown-group":   {certificates.Draft{Algorithm: "EC_P256", Subject: ok, Groups: []string{s.groups[0], certificates.NewGroupID()}}, []string{"groups"}},
+		"fail/unknown-backend": {certificates.Draft{Backend: "vault", Algorithm: "EC_P256", Subject: ok, Groups: in}, []string{"backend"}},
 	} {
 		_, err := s.life.Create(ctx, s.dep, "cu_admin", c.d)
 		var fields fault.Fields
@@ -310,7 +322,7 @@ func TestCreateRefusals(t *testing.T) {
 func TestNothingHalfMade(t *testing.T) {
 	ctx := context.Background()
 	s := newStand(t)
-	draft := certificates.Draft{Algorithm: "EC_P256", Subject: certificates.Subject{CommonName: "Acme"}}
+	draft := certificates.Draft{Algorithm: "EC_P256", Subject: certificates.Subject{CommonName: "Acme"}, Groups: s.groups}
 
 	s.st.fail = true
 	if _, err := s.life.Create(ctx, s.dep, "cu_admin", draft); !errors.Is(err, errWrite) {

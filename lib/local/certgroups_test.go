@@ -12,6 +12,15 @@ import (
 	"github.com/opensignum/signum/lib/tenant"
 )
 
+// inGroup creates a certificate group through con (the Signum Administrator's console) and
+// returns the groups field of a certificate in it.
+func inGroup(t *testing.T, con client) []string {
+	t.Helper()
+	var g groupJSON
+	con.do("POST", "/console/certificate-groups", map[string]any{"name": "Group " + strings.ToLower(tenant.NewID(""))}).must(t, 201, "group").json(t, &g)
+	return []string{g.ID}
+}
+
 type groupJSON struct {
 	ID               string
 	Name             string

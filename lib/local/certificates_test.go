@@ -54,7 +54,7 @@ func TestCertificateLifecycle(t *testing.T) {
 			r := con.do("POST", "/console/certificates", map[string]any{
 				"name": "Release signing", "backend": backend, "algorithm": "RSA_2048",
 				"subject": map[string]string{"commonName": "Acme Release", "organization": "Acme", "country": "DE"},
-				"sans":    []string{"release@acme.example"},
+				"sans":    []string{"release@acme.example"}, "groups": inGroup(t, con),
 			}).must(t, 201, "create")
 			r.json(t, &c)
 			if c.Status != "pending" || c.Backend != backend || !strings.HasPrefix(c.KeyURI, backend+":") || !strings.Contains(c.CSRPem, "CERTIFICATE REQUEST") {
@@ -97,7 +97,7 @@ func TestCertificateLifecycle(t *testing.T) {
 			if c.Status != "disabled" {
 				t.Fatalf("disable: %+v", c)
 			}
-			con.do("PATCH", path, map[string]any{"enabled": true, "groups": []string{"release"}}).must(t, 200, "enable").json(t, &c)
+			con.do("PATCH", path, map[string]any{"enabled": true, "groups": inGroup(t, con)}).must(t, 200, "enable").json(t, &c)
 			if c.Status != "active" {
 				t.Fatalf("enable: %+v", c)
 			}

@@ -85,7 +85,7 @@ func TestClientCertificateNames(t *testing.T) {
 
 	// A chain whose leaf's key usage leaves out digitalSignature is not imported.
 	var cert struct{ ID, CSRPem string }
-	con.do("POST", "/console/certificates", map[string]any{"algorithm": "EC_P256", "subject": map[string]string{"commonName": "Key usage"}}).must(t, 201, "cert").json(t, &cert)
+	con.do("POST", "/console/certificates", map[string]any{"groups": inGroup(t, con), "algorithm": "EC_P256", "subject": map[string]string{"commonName": "Key usage"}}).must(t, 201, "cert").json(t, &cert)
 	con.do("GET", "/console/certificates/"+cert.ID, nil).must(t, 200, "get").json(t, &cert)
 	leaf, err := ca.Issue(cert.CSRPem, certstest.Leaf{KeyUsage: x509.KeyUsageKeyEncipherment})
 	if err != nil {

@@ -36,7 +36,7 @@ func TestCertificateUsers(t *testing.T) {
 	srv := startLocal(t)
 	con := consoleAdmin(t, srv)
 	var cert struct{ ID string }
-	con.do("POST", "/console/certificates", map[string]any{"algorithm": "EC_P256", "subject": map[string]string{"commonName": "mTLS signing"}}).must(t, 201, "cert").json(t, &cert)
+	con.do("POST", "/console/certificates", map[string]any{"groups": inGroup(t, con), "algorithm": "EC_P256", "subject": map[string]string{"commonName": "mTLS signing"}}).must(t, 201, "cert").json(t, &cert)
 	activate(t, con, cert.ID)
 
 	// A certificate user: no password, so no password logs it in.

@@ -21,7 +21,7 @@ func TestOwnerDoesNotOutrankPolicies(t *testing.T) {
 	dep := srv.Demo.ID
 
 	var cert struct{ ID string }
-	con.do("POST", "/console/certificates", map[string]any{"algorithm": "EC_P256", "subject": map[string]string{"commonName": "Owner test"}}).must(t, 201, "cert").json(t, &cert)
+	con.do("POST", "/console/certificates", map[string]any{"groups": inGroup(t, con), "algorithm": "EC_P256", "subject": map[string]string{"commonName": "Owner test"}}).must(t, 201, "cert").json(t, &cert)
 	activate(t, con, cert.ID)
 
 	// Bob, a portal User, owns the certificate and signs with his console token.
@@ -100,7 +100,7 @@ func TestDenialNamesNoPolicy(t *testing.T) {
 	srv := startLocal(t)
 	con := consoleAdmin(t, srv)
 	var cert struct{ ID string }
-	con.do("POST", "/console/certificates", map[string]any{"algorithm": "EC_P256", "subject": map[string]string{"commonName": "Denial test"}}).must(t, 201, "cert").json(t, &cert)
+	con.do("POST", "/console/certificates", map[string]any{"groups": inGroup(t, con), "algorithm": "EC_P256", "subject": map[string]string{"commonName": "Denial test"}}).must(t, 201, "cert").json(t, &cert)
 	activate(t, con, cert.ID)
 
 	var bot struct{ ID string }

@@ -18,7 +18,7 @@ func TestPoliciesThroughTheAPI(t *testing.T) {
 
 	// A certificate, and a portal User and a console signer to decide for.
 	var cert struct{ ID string }
-	con.do("POST", "/console/certificates", map[string]any{"algorithm": "EC_P256", "subject": map[string]string{"commonName": "Policy test"}}).must(t, 201, "cert").json(t, &cert)
+	con.do("POST", "/console/certificates", map[string]any{"groups": inGroup(t, con), "algorithm": "EC_P256", "subject": map[string]string{"commonName": "Policy test"}}).must(t, 201, "cert").json(t, &cert)
 	var viewerInv struct{ Token string }
 	var adminTok string
 	{

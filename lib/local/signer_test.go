@@ -27,7 +27,7 @@ func TestSignThroughTheAPI(t *testing.T) {
 	c := client{t: t, srv: srv}
 	dep := srv.Demo.ID
 	var cert struct{ ID string }
-	con.do("POST", "/console/certificates", map[string]any{"algorithm": "RSA_2048", "subject": map[string]string{"commonName": "Signer test"}}).must(t, 201, "cert").json(t, &cert)
+	con.do("POST", "/console/certificates", map[string]any{"groups": inGroup(t, con), "algorithm": "RSA_2048", "subject": map[string]string{"commonName": "Signer test"}}).must(t, 201, "cert").json(t, &cert)
 	activate(t, con, cert.ID)
 
 	// A portal User opens the console with its portal identity and signs.
@@ -180,7 +180,7 @@ func TestSignIdempotency(t *testing.T) {
 	srv := startLocal(t)
 	con := consoleAdmin(t, srv)
 	var cert struct{ ID string }
-	con.do("POST", "/console/certificates", map[string]any{"algorithm": "EC_P256", "subject": map[string]string{"commonName": "Idem"}}).must(t, 201, "cert").json(t, &cert)
+	con.do("POST", "/console/certificates", map[string]any{"groups": inGroup(t, con), "algorithm": "EC_P256", "subject": map[string]string{"commonName": "Idem"}}).must(t, 201, "cert").json(t, &cert)
 	activate(t, con, cert.ID)
 	sum := sha256.Sum256([]byte("build-42"))
 	body := map[string]any{"certificateId": cert.ID, "digests": []map[string]string{{"digest": b64(sum[:]), "digestAlgorithm": "SHA256"}}}
@@ -207,7 +207,7 @@ func TestSignContext(t *testing.T) {
 	srv := startLocal(t)
 	con := consoleAdmin(t, srv)
 	var cert struct{ ID string }
-	con.do("POST", "/console/certificates", map[string]any{"algorithm": "EC_P256", "subject": map[string]string{"commonName": "Context"}}).must(t, 201, "cert").json(t, &cert)
+	con.do("POST", "/console/certificates", map[string]any{"groups": inGroup(t, con), "algorithm": "EC_P256", "subject": map[string]string{"commonName": "Context"}}).must(t, 201, "cert").json(t, &cert)
 	activate(t, con, cert.ID)
 	var bot struct{ ID string }
 	con.do("POST", "/console/users", map[string]any{"username": "ci-bot", "name": "CI", "password": strongPassword, "roles": []string{"signer"}}).must(t, 201, "signer").json(t, &bot)

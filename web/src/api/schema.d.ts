@@ -805,6 +805,10 @@ export interface paths {
          *     the request fails after the key was generated (a SAN is invalid, the write fails), the
          *     key is scheduled for deletion again: nothing is left half made. Written to the system
          *     log (`certificate.created`).
+         *
+         *     The certificate belongs to the certificate groups named in `groups` (ids, at least
+         *     one). A group at its `certificateLimit` refuses it with 409; the certificate, its log
+         *     entry and the groups' counts are one write.
          */
         post: operations["createCertificate"];
         delete?: never;
@@ -2036,12 +2040,15 @@ export interface components {
          */
         CertificateOwner: string;
         /**
-         * @description Names of the groups whose members may sign with the certificate. Each is 1 to 64
-         *     printable characters once trimmed; duplicates are dropped; at most 50 remain. A refusal
-         *     is 400 with `invalid-params` name `groups`.
+         * @description The ids of the certificate groups the certificate belongs to (see
+         *     `/console/certificate-groups`). Sent: at least one and at most 40 ids of existing groups
+         *     of the deployment, trimmed, duplicates dropped; anything that is not a group id, or an
+         *     id no group has, is 400 with `invalid-params` name `groups` naming them. A group at its
+         *     `certificateLimit` refuses another certificate with 409. Read: certificates created
+         *     before groups existed may still carry free-text labels here until the deployment's
+         *     labels are turned into groups.
          * @example [
-         *       "release",
-         *       "nightly"
+         *       "grp_c3xkq2cb6bgnbh6dqzb4jbq3ia"
          *     ]
          */
         CertificateGroups: string[];
@@ -2076,7 +2083,7 @@ export interface components {
             enabled?: boolean;
             /** @description The new owner; "" removes it. */
             owner?: components["schemas"]["CertificateOwner"];
-            /** @description Replaces the certificate's groups; `[]` removes them all. */
+            /** @description Replaces the certificate's groups; it stays in at least one. */
             groups?: components["schemas"]["CertificateGroups"];
         };
         ChainImport: {
@@ -3030,7 +3037,7 @@ export interface components {
                  *       "notAfter": "2026-05-01T00:00:00Z",
                  *       "owner": "cu_tlbdgxez5lcpwi6t6b7llupsw4",
                  *       "groups": [
-                 *         "release"
+                 *         "grp_c3xkq2cb6bgnbh6dqzb4jbq3ia"
                  *       ],
                  *       "usageCount": 1342,
                  *       "lastUsedAt": "2026-03-31T17:20:45Z",
@@ -5096,7 +5103,7 @@ export interface operations {
                  *       ],
                  *       "owner": "cu_tlbdgxez5lcpwi6t6b7llupsw4",
                  *       "groups": [
-                 *         "release"
+                 *         "grp_c3xkq2cb6bgnbh6dqzb4jbq3ia"
                  *       ]
                  *     }
                  */
@@ -5131,7 +5138,7 @@ export interface operations {
                      *       "csrPem": "-----BEGIN CERTIFICATE REQUEST-----\nMIIBNTCB2wIBADBIMQswCQYDVQQGEwJVUzEVMBMGA1UEChMMRXhhbXBsZSBDb3Jw\nMSIwIAYDVQQDExlFeGFtcGxlIENvcnAgQ29kZSBTaWduaW5nMFkwEwYHKoZIzj0C\nAQYIKoZIzj0DAQcDQgAExVIVJ+vF/1nxEDaHQhqqXWiEh6GOThygCoI98LOiNKlm\nSMKIduZFV3wfqcOF0gEjWrLiK/qJyFTh2oVgFyOtc6AxMC8GCSqGSIb3DQEJDjEi\nMCAwHgYDVR0RBBcwFYETc2lnbmluZ0BleGFtcGxlLmNvbTAKBggqhkjOPQQDAgNJ\nADBGAiEA10K5tcvpkgEmy1Emmtgdk8mAypjOKYLkZxbF0Tz/MCICIQCEG6ougt2X\nyZ2XIz8PPhmDWi+pA9bQSVjleru2j2MY1Q==\n-----END CERTIFICATE REQUEST-----\n",
                      *       "owner": "cu_tlbdgxez5lcpwi6t6b7llupsw4",
                      *       "groups": [
-                     *         "release"
+                     *         "grp_c3xkq2cb6bgnbh6dqzb4jbq3ia"
                      *       ],
                      *       "usageCount": 0,
                      *       "version": 1,
@@ -5145,8 +5152,8 @@ export interface operations {
             /**
              * @description A field is invalid; `invalid-params` names each one: `name`, `backend` (not available
              *     in this deployment), `algorithm`, `subject.commonName` and the other `subject.*`
-             *     members, `sans` (more than 20) or `sans[i]`, `groups`, `owner` (not a user of this
-             *     deployment). Also a body that is not a JSON object of this shape
+             *     members, `sans` (more than 20) or `sans[i]`, `groups` (none, not a group id, or an
+             *     id no group of this deployment has), `owner` (not a user of this deployment). Also a body that is not a JSON object of this shape
              *     ([invalid-request](https://github.com/opensignum/signum/blob/main/docs/problems.md#invalid-request)).
              */
             400: {
@@ -5397,7 +5404,7 @@ export interface operations {
                      *       "notAfter": "2026-05-01T00:00:00Z",
                      *       "owner": "cu_tlbdgxez5lcpwi6t6b7llupsw4",
                      *       "groups": [
-                     *         "release"
+                     *         "grp_c3xkq2cb6bgnbh6dqzb4jbq3ia"
                      *       ],
                      *       "usageCount": 0,
                      *       "version": 2,
@@ -5515,7 +5522,7 @@ export interface operations {
                      *       "notAfter": "2026-05-01T00:00:00Z",
                      *       "owner": "cu_tlbdgxez5lcpwi6t6b7llupsw4",
                      *       "groups": [
-                     *         "release"
+                     *         "grp_c3xkq2cb6bgnbh6dqzb4jbq3ia"
                      *       ],
                      *       "usageCount": 1342,
                      *       "lastUsedAt": "2026-03-31T17:20:45Z",
