@@ -5,6 +5,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/opensignum/signum/lib/certificates"
 	"github.com/opensignum/signum/lib/function"
 	"github.com/opensignum/signum/lib/keys"
@@ -89,7 +92,12 @@ func TestCertificateGroups(t *testing.T) {
 	}
 	var list struct{ Items []groupJSON }
 	sa.do("GET", "/console/certificate-groups", nil).must(t, 200, "list").json(t, &list)
-	if len(list.Items) != 1 || list.Items[0].CertificateCount != 2 {
+	// The deployment's Default group, made at provisioning, is listed beside it.
+	counts := map[string]int{}
+	for _, it := range list.Items {
+		counts[it.Name] = it.CertificateCount
+	}
+	if len(list.Items) != 2 || counts["Releases"] != 2 || counts["Default"] != 0 {
 		t.Fatalf("listed %+v", list)
 	}
 
@@ -107,6 +115,13 @@ func TestCertificateGroups(t *testing.T) {
 func TestLabelsBecomeGroupsOnFirstUse(t *testing.T) {
 	srv := startLocal(t)
 	st := store.New(srv.Clients.DynamoDB, srv.Config.TableName, function.CursorKey(envFor(srv)))
+	// A deployment provisioned before groups existed has no migration marker; today's are
+	// provisioned with it (and their Default group).
+	if _, err := srv.Clients.DynamoDB.DeleteItem(context.Background(), &dynamodb.DeleteItemInput{TableName: aws.String(srv.Config.TableName),
+		Key: map[string]types.AttributeValue{"PK": &types.AttributeValueMemberS{Value: "DEP#" + srv.Demo.ID},
+			"SK": &types.AttributeValueMemberS{Value: "MIGRATED#certificate-groups"}}}); err != nil {
+		t.Fatal(err)
+	}
 	c, err := st.CreateCertificate(context.Background(), certificates.Certificate{ID: tenant.NewID("crt_"), DeploymentID: srv.Demo.ID, Name: "legacy",
 		Status: certificates.StatusPending, Backend: "awskms", Algorithm: keys.ECP256, KeyURI: "awskms:///k", Subject: certificates.Subject{CommonName: "x"},
 		Groups: []string{"release"}}, tenant.LogEntry{Actor: "test", Action: "fixture"})
@@ -116,12 +131,18 @@ func TestLabelsBecomeGroupsOnFirstUse(t *testing.T) {
 	sa := consoleAdmin(t, srv)
 	var list struct{ Items []groupJSON }
 	sa.do("GET", "/console/certificate-groups", nil).must(t, 200, "list").json(t, &list)
-	if len(list.Items) != 1 || list.Items[0].Name != "release" || list.Items[0].CertificateCount != 1 {
+	var release groupJSON
+	for _, g := range list.Items {
+		if g.Name == "release" {
+			release = g
+		}
+	}
+	if len(list.Items) != 2 || release.CertificateCount != 1 {
 		t.Fatalf("groups %+v", list)
 	}
 	var got struct{ Groups []string }
 	sa.do("GET", "/console/certificates/"+c.ID, nil).must(t, 200, "certificate").json(t, &got)
-	if len(got.Groups) != 1 || got.Groups[0] != list.Items[0].ID {
+	if len(got.Groups) != 1 || got.Groups[0] != release.ID {
 		t.Fatalf("certificate groups %v", got.Groups)
 	}
 }

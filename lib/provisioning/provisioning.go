@@ -14,6 +14,7 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/opensignum/signum/lib/certificates"
 	"github.com/opensignum/signum/lib/fault"
 	"github.com/opensignum/signum/lib/identity"
 	"github.com/opensignum/signum/lib/policy"
@@ -100,6 +101,7 @@ func (s *Service) Provision(ctx context.Context, req Request) (Result, error) {
 		},
 		LocalDomain:     identity.DefaultLocalDomain(d.ID),
 		DefaultPolicy:   DefaultPolicy(),
+		FirstGroup:      &certificates.Group{ID: certificates.NewGroupID(), Name: DefaultGroupName},
 		FirstInvite:     &inv,
 		FirstInviteHash: hash,
 	})
@@ -158,6 +160,10 @@ func fingerprint(d tenant.Deployment, firstAdmin string) string {
 	}
 	return hex.EncodeToString(h.Sum(nil))
 }
+
+// DefaultGroupName is the name of the certificate group every deployment starts with, so
+// that its first certificate has a group to go in before the Signum Administrator makes others.
+const DefaultGroupName = "Default"
 
 // DefaultPolicyID is the id of the signing policy every deployment starts with.
 const DefaultPolicyID = "pol_default"

@@ -61,14 +61,20 @@ func nameTaken(name string) error {
 // name must be free in the deployment, whatever its case.
 func (s *Store) CreateCertificateGroup(ctx context.Context, g certificates.Group, log tenant.LogEntry) (certificates.Group, error) {
 	g.Version, g.Members, g.CreatedAt = 1, 0, s.now()
-	it := groupItem{PK: deploymentPK(g.DeploymentID), SK: groupSK(g.ID), Type: "certificateGroup", ID: g.ID, DeploymentID: g.DeploymentID,
-		Name: g.Name, Limit: g.Limit, Version: 1, CreatedAt: formatTime(g.CreatedAt)}
 	// The name item comes first: it is what makes the name unique.
-	if err := s.conditional(ctx, "create certificate group", []types.TransactWriteItem{s.putNew(s.groupName(g)), s.putNew(it), s.putLog(g.DeploymentID, log)},
+	if err := s.conditional(ctx, "create certificate group", append(s.newGroup(g), s.putLog(g.DeploymentID, log)),
 		map[int]error{0: nameTaken(g.Name), 1: fault.Newf(ErrConflict, "A certificate group with the id %s exists.", g.ID)}); err != nil {
 		return certificates.Group{}, err
 	}
 	return g, nil
+}
+
+// newGroup writes a new group g (version 1, created at g.CreatedAt): its name item, which
+// makes the name unique, then the group.
+func (s *Store) newGroup(g certificates.Group) []types.TransactWriteItem {
+	it := groupItem{PK: deploymentPK(g.DeploymentID), SK: groupSK(g.ID), Type: "certificateGroup", ID: g.ID, DeploymentID: g.DeploymentID,
+		Name: g.Name, Limit: g.Limit, Version: 1, CreatedAt: formatTime(g.CreatedAt)}
+	return []types.TransactWriteItem{s.putNew(s.groupName(g)), s.putNew(it)}
 }
 
 // GetCertificateGroup reads a group of a deployment, with its member count.

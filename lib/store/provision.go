@@ -7,6 +7,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/opensignum/signum/lib/certificates"
 	"github.com/opensignum/signum/lib/fault"
 	"github.com/opensignum/signum/lib/identity"
 	"github.com/opensignum/signum/lib/policy"
@@ -41,6 +42,10 @@ type Provisioning struct {
 	LocalDomain identity.LocalDomain
 	// DefaultPolicy, when set, is the deployment's first signing policy.
 	DefaultPolicy *policy.Policy
+	// FirstGroup, when set, is the deployment's first certificate group, so that its first
+	// certificate has a group to go in. A deployment provisioned with it has no free-text
+	// labels to migrate, so it is also marked migrated.
+	FirstGroup *certificates.Group
 	// FirstInvite, when set, is the deployment link of the first portal Admin, stored
 	// under FirstInviteHash.
 	FirstInvite     *identity.Invite
@@ -76,6 +81,11 @@ func (s *Store) Provision(ctx context.Context, p Provisioning) (d tenant.Deploym
 	if dp := p.DefaultPolicy; dp != nil {
 		dp.Version = 1
 		items = append(items, s.putNew(toPolicyItem(d.ID, *dp)))
+	}
+	if g := p.FirstGroup; g != nil {
+		g.DeploymentID, g.CreatedAt = d.ID, d.CreatedAt
+		items = append(items, s.newGroup(*g)...)
+		items = append(items, s.putNew(migrationItem{PK: deploymentPK(d.ID), SK: groupsMigratedSK, Type: "migration", At: formatTime(d.CreatedAt)}))
 	}
 	if inv := p.FirstInvite; inv != nil {
 		items = append(items, s.putNew(toInviteItem(p.FirstInviteHash, *inv)))

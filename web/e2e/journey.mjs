@@ -60,7 +60,7 @@ export async function journey({ j, service, browser }) {
 
   let certId;
   await j.step("create a certificate, download its CSR, import the chain a test CA issued", async () => {
-    certId = await createCertificate({ j, page, service, name: "Release signing" });
+    certId = await createCertificate({ j, page, service, name: "Release signing", group: "Release" });
     const csr = await downloadCSR({ j, page });
     const { chainPem } = issueChain(csr);
     await importChain({ j, page, chainPem });
@@ -78,7 +78,7 @@ export async function journey({ j, service, browser }) {
 
   const policies = await import("./steps/policies.mjs");
   await j.step("create a policy and see the dry run allow it", async () => {
-    await policies.createPolicy({ j, page, name: "Build agent releases", certificateId: certId, userId: agents["build-agent"].userId });
+    await policies.createPolicy({ j, page, name: "Build agent releases", group: "Release", userId: agents["build-agent"].userId });
     await policies.dryRun({ j, page, certificateId: certId, userId: agents["build-agent"].userId });
   });
 

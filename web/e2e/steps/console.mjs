@@ -28,7 +28,8 @@ async function openNav(page, label) {
 // createCertificate creates an ECDSA P-256 certificate in KMS named name (subject CN name,
 // O Example Corp) with the certificates page's form, and returns its id.
 // service is taken for symmetry with the other steps; the page already is on its console host.
-export async function createCertificate({ j, page, service, name }) {
+// group is the certificate group it goes in (its checkbox's label).
+export async function createCertificate({ j, page, service, name, group }) {
   await openNav(page, "Certificates");
   await page.waitForURL(/\/app\/console\/certificates$/);
   await expectVisible(page.getByRole("heading", { name: "Create a certificate" }), "the create-certificate form");
@@ -38,7 +39,7 @@ export async function createCertificate({ j, page, service, name }) {
   await page.getByLabel("Common name (CN)").fill(name);
   await page.getByLabel("Organization (O)").fill("Example Corp");
   await page.getByLabel("Country (C)").fill("US");
-  await page.getByLabel("Groups").fill("release");
+  await page.getByRole("group", { name: "Groups" }).getByRole("checkbox", { name: group, exact: true }).check();
   await page.getByRole("button", { name: "Create certificate" }).click();
   await page.waitForURL(/\/app\/console\/certificates\/crt_[a-z2-7]{26}$/, { timeout: 20000 });
   await expectVisible(page.getByText("Certificate created"), "the created notice");

@@ -27,7 +27,9 @@ async function openNav(page, label) {
 
 let lastPolicy = null;
 
-export async function createPolicy({ j, page, name, certificateId, userId }) {
+// createPolicy names the certificate certificateId, or, given group, the certificate group of
+// that name (chosen by its checkbox).
+export async function createPolicy({ j, page, name, certificateId, group, userId }) {
   await openNav(page, "Policies");
   await page.waitForURL(/\/app\/console\/policies/);
   await expectVisible(page.getByRole("heading", { name: "Policies in the order they decide" }), "the policies list");
@@ -39,7 +41,8 @@ export async function createPolicy({ j, page, name, certificateId, userId }) {
   await editor.getByLabel("Name", { exact: true }).fill(name);
   await editor.getByLabel("Action").selectOption("allow");
   await editor.getByLabel("Priority").fill("10");
-  await editor.getByLabel("Certificate ids").fill(certificateId);
+  if (certificateId) await editor.getByLabel("Certificate ids").fill(certificateId);
+  if (group) await editor.getByRole("group", { name: "Certificate groups" }).getByRole("checkbox", { name: group, exact: true }).check();
   await editor.getByLabel("User ids").fill(userId);
   if (!(await editor.getByLabel("Enabled").isChecked())) await editor.getByLabel("Enabled").check();
   await j.check(page, "console-policy-new");
@@ -48,7 +51,7 @@ export async function createPolicy({ j, page, name, certificateId, userId }) {
   const row = page.getByRole("row", { name: new RegExp(name.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")) });
   await expectVisible(row, "the new policy listed");
   const rowText = await row.first().innerText();
-  for (const want of ["Enabled", "Allow", certificateId, userId]) {
+  for (const want of ["Enabled", "Allow", certificateId ?? `group ${group}`, userId]) {
     if (!rowText.includes(want)) throw new Error(`the new policy's row lacks ${want}: ${rowText}`);
   }
   const id = (await row.first().getAttribute("id"))?.replace(/^policy-/, "");

@@ -10,7 +10,9 @@ import { Forbidden, Page } from "../../ui/Shell";
 import { can, useSession } from "../../session";
 import { PemInput, explain, when } from "./common";
 import { algorithmLabel, algorithms, StatusBadge, subjectText } from "./Certificates";
-import { pemBlocks, splitList } from "./pem";
+import { pemBlocks } from "./pem";
+import { GroupPicker, groupNames, useGroups, type Group } from "../groups/GroupPicker";
+import { groupErrors } from "./groupErrors";
 import "./certificates.css";
 
 type Certificate = Schemas["Certificate"];
@@ -25,6 +27,7 @@ export function CertificateDetail() {
   const location = useLocation();
   const [cert, setCert] = useState<Certificate | null>(null);
   const [problem, setProblem] = useState<Shown | null>(null);
+  const { groups } = useGroups();
   const [notice, setNotice] = useState<string>((location.state as { created?: boolean } | null)?.created ? "Certificate created: download its CSR and have your CA issue the certificate." : "");
 
   const load = useCallback(async () => {
@@ -68,7 +71,7 @@ export function CertificateDetail() {
       </p>
       <div role="status">{notice && <p className="notice">{notice}</p>}</div>
       <ProblemBox problem={problem} />
-      <Facts cert={cert} />
+      <Facts cert={cert} groups={groups} />
 
       {csr && (
         <section className="section" aria-labelledby="csr">
@@ -95,7 +98,7 @@ export function CertificateDetail() {
         <>
           {cert.status !== "pending" && !cert.renewal && <Renew cert={cert} onDone={(c) => changed(c, "Renewal started: download the new CSR.")} />}
           {cert.status !== "pending" && <EnableDisable cert={cert} onDone={changed} />}
-          <EditCertificate cert={cert} onDone={(c) => changed(c, "Changes saved.")} />
+          <EditCertificate cert={cert} groups={groups} onDone={(c) => changed(c, "Changes saved.")} />
           <DeleteCertificate cert={cert} onDone={(note) => { setNotice(note); void load(); }} />
         </>
       )}
@@ -104,7 +107,7 @@ export function CertificateDetail() {
   );
 }
 
-function Facts({ cert }: { cert: Certificate }) {
+function Facts({ cert, groups }: { cert: Certificate; groups: Group[] | null }) {
   return (
     <dl className="facts">
       <dt>Id</dt>
@@ -138,7 +141,7 @@ function Facts({ cert }: { cert: Certificate }) {
       <dt>Owner</dt>
       <dd className="mono">{cert.owner || "—"}</dd>
       <dt>Groups</dt>
-      <dd>{cert.groups.length ? cert.groups.join(", ") : "—"}</dd>
+      <dd>{groupNames(cert.groups, groups)}</dd>
       <dt>Signatures made</dt>
       <dd>
         {cert.usageCount}
@@ -301,23 +304,23 @@ function EnableDisable({ cert, onDone }: { cert: Certificate; onDone(c: Certific
   );
 }
 
-function EditCertificate({ cert, onDone }: { cert: Certificate; onDone(c: Certificate): void }) {
+function EditCertificate({ cert, groups: all, onDone }: { cert: Certificate; groups: Group[] | null; onDone(c: Certificate): void }) {
   const [name, setName] = useState(cert.name);
   const [owner, setOwner] = useState(cert.owner ?? "");
-  const [groups, setGroups] = useState(cert.groups.join(", "));
+  const [groups, setGroups] = useState(cert.groups);
   const [problem, setProblem] = useState<Shown | null>(null);
   const [busy, setBusy] = useState(false);
   useEffect(() => {
     setName(cert.name);
     setOwner(cert.owner ?? "");
-    setGroups(cert.groups.join(", "));
+    setGroups(cert.groups);
   }, [cert]);
   async function submit(e: FormEvent) {
     e.preventDefault();
     setBusy(true);
     const { data, error, response } = await api.PATCH("/console/certificates/{certId}", {
       params: { path: { certId: cert.id } },
-      body: { name: name.trim(), owner: owner.trim(), groups: splitList(groups) },
+      body: { name: name.trim(), owner: owner.trim(), groups },
     });
     setBusy(false);
     if (!data) {
@@ -334,7 +337,7 @@ function EditCertificate({ cert, onDone }: { cert: Certificate; onDone(c: Certif
         <ProblemBox problem={problem} />
         <Field label="Name" required value={name} onChange={(e) => setName(e.target.value)} error={problem?.fields.name} />
         <Field label="Owner" value={owner} onChange={(e) => setOwner(e.target.value)} error={problem?.fields.owner} hint="A console user's id (cu_…) or a portal user's id (pu_…); empty for none." />
-        <Field label="Groups" value={groups} onChange={(e) => setGroups(e.target.value)} error={problem?.fields.groups} hint="Separated by commas; empty for none." />
+        <GroupPicker legend="Groups" groups={all} selected={groups} onChange={setGroups} error={groupErrors(problem, groups, all)} hint="At least one. Moving it needs room in the groups it joins." />
         <button type="submit" disabled={busy}>
           Save changes
         </button>

@@ -10,6 +10,8 @@ import { Pager, useCursorList } from "../../ui/Pager";
 import { can, useSession } from "../../session";
 import { day, explain, when } from "./common";
 import { splitList } from "./pem";
+import { GroupPicker, groupNames, useGroups } from "../groups/GroupPicker";
+import { groupErrors } from "./groupErrors";
 import "./certificates.css";
 
 type Certificate = Schemas["Certificate"];
@@ -43,6 +45,7 @@ export function subjectText(s: Schemas["CertificateSubject"]) {
 export function Certificates() {
   const { session } = useSession();
   const admin = can(session, "console-admin", "signum-administrator");
+  const { groups } = useGroups();
   const { pages, list, problem, loading } = useCursorList((cursor) => api.GET("/console/certificates", { params: { query: { limit: 25, cursor } } }));
 
   return (
@@ -88,7 +91,7 @@ export function Certificates() {
                     {c.usageCount}
                     {c.lastUsedAt && <div className="subtle">last {when(c.lastUsedAt)}</div>}
                   </td>
-                  <td>{c.groups.length ? c.groups.join(", ") : "—"}</td>
+                  <td>{groupNames(c.groups, groups)}</td>
                   <td className="mono">{c.owner || "—"}</td>
                 </tr>
               ))}
@@ -119,11 +122,17 @@ function CreateCertificate() {
   const [province, setProvince] = useState("");
   const [locality, setLocality] = useState("");
   const [sans, setSans] = useState("");
-  const [groups, setGroups] = useState("");
+  const { groups: all } = useGroups();
+  const [groups, setGroups] = useState<string[]>([]);
   const [owner, setOwner] = useState("");
   const [users, setUsers] = useState<Schemas["ConsoleUser"][]>([]);
   const [problem, setProblem] = useState<Shown | null>(null);
   const [busy, setBusy] = useState(false);
+
+  useEffect(() => {
+    // With one group there is nothing to choose: it is picked for the user.
+    if (all?.length === 1) setGroups([all[0].id]);
+  }, [all]);
 
   useEffect(() => {
     // The owner is picked among the console users; a portal user's id can be typed.
@@ -150,7 +159,7 @@ function CreateCertificate() {
         // Empty lists are left out: the local service answers 500 on reading a certificate
         // created with "sans": [] (reported to the lead).
         sans: splitList(sans).length ? splitList(sans) : undefined,
-        groups: splitList(groups).length ? splitList(groups) : undefined,
+        groups,
         owner: opt(owner),
       },
     });
@@ -199,7 +208,7 @@ function CreateCertificate() {
           <Field label="Locality (L)" maxLength={128} value={locality} onChange={(e) => setLocality(e.target.value)} error={f["subject.locality"]} />
         </fieldset>
         <TextAreaField label="Subject alternative names" rows={2} value={sans} onChange={(e) => setSans(e.target.value)} error={sanErrors || undefined} hint="DNS names or e-mail addresses, separated by commas or lines; at most 20." />
-        <Field label="Groups" value={groups} onChange={(e) => setGroups(e.target.value)} error={f.groups} hint="Groups whose members may sign with it, separated by commas." />
+        <GroupPicker legend="Groups" groups={all} selected={groups} onChange={setGroups} error={groupErrors(problem, groups, all)} hint="At least one: the groups decide which roles see it and which policies may name it." />
         <Field
           label="Owner"
           list="owner-choices"

@@ -10,6 +10,7 @@ import { DryRun } from "./DryRun";
 import { PolicyEditor, type Known } from "./PolicyEditor";
 import { byPriority, summary, type Policy } from "./policyForm";
 import "./policies.css";
+import { groupNames, useGroups } from "../groups/GroupPicker";
 
 // Policies lists the deployment's signing policies in the order they decide (highest priority
 // first, Deny first at a tie), edits them (?edit=<id>, ?new=1, so the editor has an address),
@@ -28,6 +29,7 @@ export function Policies() {
   const [deleteProblem, setDeleteProblem] = useState<Shown | null>(null);
   const [message, setMessage] = useState("");
   const [known, setKnown] = useState<Known>({ certificates: [], users: [] });
+  const { groups } = useGroups();
 
   const load = useCallback(async () => {
     // A deployment holds at most 200 policies: read every page, to order them all.
@@ -158,7 +160,7 @@ export function Policies() {
           </thead>
           <tbody>
             {policies.map((p) => {
-              const s = summary(p);
+              const s = summary(p, (id) => groupNames([id], groups));
               const conflict = conflicts.includes(p.id);
               return (
                 <tr key={p.id} id={`policy-${p.id}`} tabIndex={-1} className={[conflict ? "conflict" : "", editing === p.id ? "current" : ""].join(" ").trim() || undefined}>

@@ -3,6 +3,7 @@ import { api } from "../../api/client";
 import { show, type Shown } from "../../api/problem";
 import { CheckField, Field, SelectField, TextAreaField } from "../../ui/Field";
 import { ProblemBox } from "../../ui/ProblemBox";
+import { GroupPicker, groupNames, useGroups } from "../groups/GroupPicker";
 import {
   conflictingPolicies,
   emptyForm,
@@ -43,6 +44,7 @@ export function PolicyEditor({ policyId, known, names, onSaved, onCancel, onConf
   const [stale, setStale] = useState(false);
   const [conflicts, setConflicts] = useState<string[]>([]);
   const heading = useRef<HTMLHeadingElement>(null);
+  const { groups } = useGroups();
 
   async function load() {
     if (!policyId) return;
@@ -100,7 +102,7 @@ export function PolicyEditor({ policyId, known, names, onSaved, onCancel, onConf
       setConflicts(ids);
       onConflict(ids);
       setStale(shown.status === 412);
-      setErrors(fieldErrors(shown.fields));
+      setErrors(fieldErrors(shown.fields, (i) => groupNames([body.what.groups?.[i] ?? `entry ${i + 1}`], groups)));
       setProblem(shown);
       return;
     }
@@ -167,13 +169,14 @@ export function PolicyEditor({ policyId, known, names, onSaved, onCancel, onConf
             }
             onChange={(e) => set({ certificates: e.target.value })}
           />
-          <TextAreaField
-            className="list-input"
-            label="Certificate groups"
-            value={f.groups}
+          <GroupPicker
+            legend="Certificate groups"
+            groups={groups}
+            selected={f.groups}
+            every
             error={err("what.groups")}
-            hint="One per line; * is every certificate of the deployment."
-            onChange={(e) => set({ groups: e.target.value })}
+            hint="The policy applies to every certificate in a chosen group."
+            onChange={(ids) => set({ groups: ids })}
           />
         </fieldset>
 

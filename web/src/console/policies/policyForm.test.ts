@@ -26,7 +26,7 @@ describe("policy form", () => {
   });
 
   it("sends every member, with where [] and no when, for a policy without them", () => {
-    const f = { ...emptyForm(), name: " Everyone ", groups: "*", roles: "portal:Admin\nportal:User" };
+    const f = { ...emptyForm(), name: " Everyone ", groups: ["*"], roles: "portal:Admin\nportal:User" };
     expect(validate(f)).toEqual({});
     expect(toBody(f)).toEqual({
       name: "Everyone",
@@ -67,7 +67,7 @@ describe("policy form", () => {
     expect(validate(f)).toEqual({
       name: "Give the policy a name.",
       priority: "A whole number from -1000000 to 1000000.",
-      what: "Name at least one certificate or group (* is every certificate).",
+      what: "Name at least one certificate or group (or every certificate).",
       "who.roles": "portal:Owner is not a portal role: write portal:Admin, portal:User or portal:Viewer.",
       "where[0].process": "A pattern of the process name is required (.* is any).",
       "when.timeZone": "A time zone is required with windows, like Europe/Berlin or UTC.",
@@ -80,7 +80,7 @@ describe("policy form", () => {
   });
 
   it("refuses a validity window that ends before it starts", () => {
-    const f = { ...emptyForm(), name: "x", groups: "*", roles: "signer", notBefore: "2026-01-01T00:00:00Z", notAfter: "2025-01-01T00:00:00+02:00" };
+    const f = { ...emptyForm(), name: "x", groups: ["*"], roles: "signer", notBefore: "2026-01-01T00:00:00Z", notAfter: "2025-01-01T00:00:00+02:00" };
     expect(validate(f)).toEqual({ "when.notAfter": "Must not be before the start." });
   });
 
@@ -96,6 +96,12 @@ describe("policy form", () => {
       "what.certificates": "Line 3: is not a certificate of this deployment Line 1: is blank",
       "where[1].process": "is not a regular expression",
       name: "is required",
+    });
+  });
+  it("names a refused group by the label the form gives it", () => {
+    const labels = ["Release", "Nightly"];
+    expect(fieldErrors({ "what.groups[1]": "is not a certificate group of this deployment" }, (i) => labels[i])).toEqual({
+      "what.groups": "Nightly: is not a certificate group of this deployment",
     });
   });
 });

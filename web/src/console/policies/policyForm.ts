@@ -29,7 +29,8 @@ export interface PolicyForm {
   priority: string;
   action: "allow" | "deny";
   certificates: string;
-  groups: string;
+  // groups are the chosen group ids ("*" is every certificate), in the order chosen.
+  groups: string[];
   users: string;
   roles: string;
   where: ApplicationForm[];
@@ -46,7 +47,7 @@ export function emptyForm(): PolicyForm {
     priority: "0",
     action: "allow",
     certificates: "",
-    groups: "",
+    groups: [],
     users: "",
     roles: "",
     where: [],
@@ -65,7 +66,7 @@ export function fromPolicy(p: Policy): PolicyForm {
     priority: String(p.priority),
     action: p.action,
     certificates: (p.what.certificates ?? []).join("\n"),
-    groups: (p.what.groups ?? []).join("\n"),
+    groups: [...(p.what.groups ?? [])],
     users: (p.who.users ?? []).join("\n"),
     roles: (p.who.roles ?? []).join("\n"),
     where: (p.where ?? []).map((a) => ({ process: a.process, commandLine: a.commandLine ?? "" })),
@@ -93,7 +94,7 @@ export function toBody(f: PolicyForm): PolicyWrite {
     enabled: f.enabled,
     priority: Number(f.priority.trim()),
     action: f.action,
-    what: { certificates: lines(f.certificates), groups: lines(f.groups) },
+    what: { certificates: lines(f.certificates), groups: f.groups },
     who: { users: lines(f.users), roles: lines(f.roles) },
     where: f.where.map((a) =>
       a.commandLine.trim() === "" ? { process: a.process } : { process: a.process, commandLine: a.commandLine },
@@ -124,7 +125,7 @@ export function validate(f: PolicyForm): Record<string, string> {
   else if (new TextEncoder().encode(name).length > 200) e.name = "At most 200 bytes.";
   const prio = f.priority.trim();
   if (!/^-?\d+$/.test(prio) || Math.abs(Number(prio)) > 1000000) e.priority = "A whole number from -1000000 to 1000000.";
-  if (lines(f.certificates).length + lines(f.groups).length === 0) e.what = "Name at least one certificate or group (* is every certificate).";
+  if (lines(f.certificates).length + f.groups.length === 0) e.what = "Name at least one certificate or group (or every certificate).";
   if (lines(f.users).length + lines(f.roles).length === 0) e.who = "Name at least one user or role.";
   for (const r of lines(f.roles)) {
     if (r.startsWith("portal:") && !["portal:Admin", "portal:User", "portal:Viewer"].includes(r)) {
@@ -154,13 +155,14 @@ export function validate(f: PolicyForm): Record<string, string> {
 
 // fieldErrors maps the API's invalid-params onto the form's fields. The list fields are one
 // textarea each, so `what.certificates[2]` lands on `what.certificates` naming the line; the
+// groups are chosen, so `what.groups[1]` names the group groupLabel gives for the entry; the
 // rows of where and when keep their index, as the form has one field per row.
-export function fieldErrors(fields: Record<string, string>): Record<string, string> {
+export function fieldErrors(fields: Record<string, string>, groupLabel: (i: number) => string = (i) => `Group ${i + 1}`): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [name, reason] of Object.entries(fields)) {
     const m = /^(what\.certificates|what\.groups|who\.users|who\.roles)\[(\d+)\]$/.exec(name);
     const key = m ? m[1] : name;
-    const text = m ? `Line ${Number(m[2]) + 1}: ${reason}` : reason;
+    const text = !m ? reason : m[1] === "what.groups" ? `${groupLabel(Number(m[2]))}: ${reason}` : `Line ${Number(m[2]) + 1}: ${reason}`;
     out[key] = out[key] ? `${out[key]} ${text}` : text;
   }
   return out;
@@ -204,9 +206,9 @@ const dayShort: Record<Weekday, string> = {
 };
 
 // summary says a policy's What, Who, Where and When in a few words each, for the list.
-export function summary(p: Policy): { what: string; who: string; where: string; when: string } {
+export function summary(p: Policy, groupName: (id: string) => string = (id) => id): { what: string; who: string; where: string; when: string } {
   const certs = p.what.certificates ?? [];
-  const groups = (p.what.groups ?? []).map((g) => (g === "*" ? "every certificate" : `group ${g}`));
+  const groups = (p.what.groups ?? []).map((g) => (g === "*" ? "every certificate" : `group ${groupName(g)}`));
   const what = list([...certs, ...groups], "nothing");
   const roles = (p.who.roles ?? []).map((r) => `role ${r}`);
   const who = list([...(p.who.users ?? []), ...roles], "nobody");
