@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"runtime/debug"
 	"sort"
 	"strings"
@@ -17,6 +18,8 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
+
+	"github.com/opensignum/signum/lib/tenant"
 )
 
 // HandlerFunc serves one route. It writes the success response itself and returns an error
@@ -58,10 +61,16 @@ func (rt *Router) Patterns() []string {
 func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	log := rt.log.With(slog.String("requestId", RequestID(r.Context())))
+	ctx := r.Context()
 	if gw, ok := Gateway(r); ok {
 		log = log.With(slog.String("apiRequestId", gw.RequestID))
+		// System log entries written for the request record where it came from (the
+		// store reads it from the context, so that no call site passes it on).
+		if a, err := netip.ParseAddr(gw.HTTP.SourceIP); err == nil {
+			ctx = tenant.WithSourceIP(ctx, a.Unmap())
+		}
 	}
-	r = r.WithContext(WithLogger(r.Context(), log))
+	r = r.WithContext(WithLogger(ctx, log))
 	sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
 	h, pattern := rt.mux.Handler(r)
 	defer func() {

@@ -112,8 +112,10 @@ func (s *Store) conditional(ctx context.Context, op string, items []types.Transa
 }
 
 // transact runs a transaction; a cancellation is returned as is (callers read its reasons),
-// other errors are classified.
+// other errors are classified. The log entries among items get the request's source address
+// (stampLogs).
 func (s *Store) transact(ctx context.Context, op string, items []types.TransactWriteItem) error {
+	stampLogs(ctx, items)
 	_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items, ClientRequestToken: requestToken()})
 	if err == nil || cancellationCodes(err) != nil {
 		return err

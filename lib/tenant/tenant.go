@@ -71,13 +71,23 @@ func (d Deployment) Allows(addr netip.Addr) bool {
 	return false
 }
 
-// LogEntry is one line of a deployment's system log: who changed what, and when.
+// LogEntry is one line of a deployment's system log: who changed what, and when, from where.
 type LogEntry struct {
 	ID     string
 	At     time.Time
 	Actor  string
 	Action string
 	Detail string
+	// Section is the part of the product the entry concerns (LogSections); "" means
+	// SectionOf(Action), which the store fills in when it writes the entry.
+	Section string
+	// Object names what changed (an id, a user name), "" when nothing in particular or when
+	// the detail does not say (see Derived).
+	Object string
+	// SourceIP is the address of the request that made the change, "" when no request did
+	// (provisioning by an event, a migration). The store takes it from the context
+	// (WithSourceIP) when it is not set.
+	SourceIP string
 }
 
 // NewID returns a new random identifier with the given prefix, e.g. "dep_" + 26 base32 chars
