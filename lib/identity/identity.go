@@ -145,7 +145,10 @@ type ConsoleUser struct {
 	Name         string
 	Email        string
 	Roles        []ConsoleRole
-	Status       Status
+	// Role is the id of the custom role the user holds (lib/roles), "" for none: at most one,
+	// beside the built-in Roles.
+	Role   string
+	Status Status
 	Credentials
 	// TokenGeneration is as for PortalUser.
 	TokenGeneration int64
