@@ -264,8 +264,10 @@ func (p *IdP) token(w http.ResponseWriter, r *http.Request) {
 	if g.nonce != "" {
 		claims["nonce"] = g.nonce
 	}
-	for k, v := range userClaims(g.user) {
-		claims[k] = v
+	if !p.opts.ThinIDTokens {
+		for k, v := range userClaims(g.user) {
+			claims[k] = v
+		}
 	}
 	idToken, err := p.key.sign(claims)
 	if err != nil {

@@ -76,6 +76,10 @@ type Options struct {
 	// Users may log in; Clients may ask them to.
 	Users   []User
 	Clients []Client
+	// ThinIDTokens leaves the person's claims (preferred_username, email, name, groups) out of
+	// ID tokens, so that a relying party must fetch them from userinfo, as with Okta's org
+	// authorization server or Azure AD's groups overage.
+	ThinIDTokens bool
 	// IDTokenTTL is the lifetime of ID and access tokens (default 10 minutes).
 	IDTokenTTL time.Duration
 	// CodeTTL is how long an authorization code or an unsubmitted login form stays valid
