@@ -28,6 +28,7 @@ import (
 	"github.com/opensignum/signum/lib/identity"
 	"github.com/opensignum/signum/lib/policy"
 	"github.com/opensignum/signum/lib/readcache"
+	"github.com/opensignum/signum/lib/roles"
 	"github.com/opensignum/signum/lib/tenant"
 	"github.com/opensignum/signum/lib/token"
 )
@@ -59,6 +60,13 @@ type Principal struct {
 	// ClientCertificate is the serial of the client certificate a console caller
 	// authenticated with over mutual TLS ("" for bearer tokens).
 	ClientCertificate string
+	// CustomRole is the id of the custom role a console user holds ("" for none).
+	CustomRole string
+	// Scope is what a console caller may do, joined from its roles. The guard fills it for
+	// rules that look at it (area rules, the session); elsewhere, such as on the signer's
+	// path where policies decide, a custom role is not read and Scope holds the built-in
+	// roles' rights only.
+	Scope roles.Scope
 
 	// token says the caller presented a bearer token, of generation generation (the user's
 	// token generation when it was issued): the guard refuses it unless that is the user's
@@ -116,6 +124,8 @@ type Rule struct {
 	Caller Kind
 	// allow decides for a caller of the right kind and deployment.
 	allow func(Principal) bool
+	// scoped rules need the caller's custom role read (Principal.Scope).
+	scoped bool
 }
 
 // Allows reports whether the rule admits p (of the route's deployment).
@@ -175,19 +185,48 @@ func ConsoleRoles(roles ...identity.ConsoleRole) Rule {
 // ConsoleReaders admits console admins and viewers: the rule of every console read.
 func ConsoleReaders() Rule { return ConsoleRoles(identity.ConsoleAdmin, identity.ConsoleViewer) }
 
+// SystemLogReaders admits those whose roles read the system log: console admins, the Signum
+// Administrator and custom roles given it; not console viewers or signers, since the log
+// names who logged in from where.
+func SystemLogReaders() Rule { return Area(roles.SystemLog, roles.Read) }
+
 // ConsoleAdmins admits console admins: the rule of every console change.
 func ConsoleAdmins() Rule { return ConsoleRoles(identity.ConsoleAdmin) }
 
+// Area admits console callers whose roles give at least level in area: the rule of the
+// console's routes, so that a custom role reaches exactly the areas it was given. Which
+// certificates of the area a caller sees is the handlers' part (Principal.Scope's groups).
+func Area(area roles.Area, level roles.Level) Rule {
+	return Rule{Name: fmt.Sprintf("console %s %s", area, level), Tenancy: HostTenant, Caller: Console, scoped: true,
+		allow: func(p Principal) bool { return p.Scope.Level(area).AtLeast(level) }}
+}
+
 // AnyConsoleCaller admits every console caller of the deployment (the signer, where the
-// signing policies decide, and the caller's own session).
+// signing policies decide): a holder of any built-in role or of a custom role.
 func AnyConsoleCaller() Rule {
-	return ConsoleRoles(identity.ConsoleAdmin, identity.ConsoleViewer, identity.Signer, identity.SignumAdministrator)
+	r := ConsoleRoles(identity.ConsoleAdmin, identity.ConsoleViewer, identity.Signer, identity.SignumAdministrator)
+	builtIn := r.allow
+	r.allow = func(p Principal) bool { return builtIn(p) || p.CustomRole != "" }
+	return r
+}
+
+// ConsoleSession is AnyConsoleCaller with the caller's scope read, for the caller's own
+// session (which tells the console's pages what the caller may do).
+func ConsoleSession() Rule {
+	r := AnyConsoleCaller()
+	r.scoped = true
+	return r
 }
 
 // SignumAdministrator admits only the deployment's Signum Administrator.
 func SignumAdministrator() Rule {
 	return Rule{Name: "Signum Administrator", Tenancy: HostTenant, Caller: Console,
 		allow: func(p Principal) bool { return slices.Contains(p.ConsoleRoles, identity.SignumAdministrator) }}
+}
+
+// RoleReader reads custom roles (store.Store).
+type RoleReader interface {
+	GetRole(ctx context.Context, dep, id string) (roles.Role, error)
 }
 
 // Verifier checks bearer tokens.
@@ -219,6 +258,8 @@ type Guard struct {
 	// Certificates authenticates console callers who present a client certificate over
 	// mutual TLS instead of a bearer token (nil: no certificate users).
 	Certificates CertificateUsers
+	// Roles reads the custom roles of callers on scoped routes (nil: built-in roles only).
+	Roles RoleReader
 	// Now is the clock client certificates are checked against (time.Now when nil).
 	Now func() time.Time
 	// DomainSuffix and SignerDomainSuffix map the mutual-TLS host of a deployment to its
@@ -291,7 +332,7 @@ func (g *Guard) Check(r *http.Request, rule Rule) (*Request, error) {
 	if req.Principal.DeploymentID != req.Deployment.ID {
 		return nil, notFound(ref)
 	}
-	if err := g.current(r.Context(), &req.Principal); err != nil {
+	if err := g.current(r.Context(), &req.Principal, rule.scoped); err != nil {
 		return nil, err
 	}
 	if !rule.Allows(req.Principal) {
@@ -431,7 +472,7 @@ func (g *Guard) certificateUser(ctx context.Context, certPEM string, dep tenant.
 // disabled, and tokens of a generation that is not the user's now (issued before a password
 // reset, a disable or a change of role). Console callers are console users or portal users
 // who opened the console with their portal identity; the kind of the user id says which.
-func (g *Guard) current(ctx context.Context, p *Principal) error {
+func (g *Guard) current(ctx context.Context, p *Principal, scoped bool) error {
 	var kind identity.Kind
 	switch {
 	case p.Kind == Portal || (p.Kind == Console && identity.KindOf(p.UserID) == identity.KindPortal):
@@ -463,10 +504,25 @@ func (g *Guard) current(ctx context.Context, p *Principal) error {
 		}
 	case identity.KindConsole:
 		p.ConsoleRoles = u.Console.Roles
+		p.CustomRole = u.Console.Role
 		if p.Name == "" {
 			p.Name = u.Console.Username
 		}
 	}
+	var custom *roles.Role
+	if scoped && p.CustomRole != "" && g.Roles != nil {
+		r, err := g.Roles.GetRole(ctx, p.DeploymentID, p.CustomRole)
+		switch {
+		case errors.Is(err, fault.ErrNotFound):
+			// A role cannot be deleted while held; should it be gone, the user keeps only its
+			// built-in rights rather than an error on every page.
+		case err != nil:
+			return err
+		default:
+			custom = &r
+		}
+	}
+	p.Scope = roles.ScopeOf(p.ConsoleRoles, custom)
 	return nil
 }
 

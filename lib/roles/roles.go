@@ -85,9 +85,10 @@ func (r GroupRights) or(o GroupRights) GroupRights {
 // groups made later; as an entry of Role.Domains, every domain.
 const EveryGroup = "*"
 
-// MaxGroups and MaxDomains bound a custom role's lists, so that a role stays one small item.
+// MaxGroups and MaxDomains bound a custom role's lists, so that a role stays one small item
+// and a listing filtered to its groups stays within DynamoDB's 4 KB expression limit.
 const (
-	MaxGroups  = 200
+	MaxGroups  = 100
 	MaxDomains = 50
 )
 

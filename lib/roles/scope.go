@@ -100,3 +100,26 @@ func View(g GroupRights) bool   { return g.View }
 func Add(g GroupRights) bool    { return g.Add }
 func Remove(g GroupRights) bool { return g.Remove }
 func Assign(g GroupRights) bool { return g.Assign }
+
+// Areas is the caller's level in every area.
+func (s Scope) Areas() map[Area]Level {
+	out := make(map[Area]Level, len(Areas))
+	for _, a := range Areas {
+		out[a] = s.Level(a)
+	}
+	return out
+}
+
+// AllRights are the caller's rights per group, EveryGroup for those on every group.
+func (s Scope) AllRights() map[string]GroupRights {
+	out := map[string]GroupRights{}
+	if s.every != (GroupRights{}) {
+		out[EveryGroup] = s.every
+	}
+	for id, g := range s.groups {
+		if g != (GroupRights{}) {
+			out[id] = g
+		}
+	}
+	return out
+}

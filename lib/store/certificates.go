@@ -2,10 +2,14 @@ package store
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
@@ -168,6 +172,30 @@ func (s *Store) CertificateForSigning(ctx context.Context, deploymentID, id stri
 // ListCertificates lists a deployment's certificates.
 func (s *Store) ListCertificates(ctx context.Context, deploymentID string, pr PageRequest) (Page[certificates.Certificate], error) {
 	return listPrefix(ctx, s, deploymentID, certificatePrefix, pr, decodeCertificate)
+}
+
+// ListCertificatesIn lists the certificates of a deployment that are in at least one of
+// groups (at most roles.MaxGroups), for a caller whose role sees only those groups: a
+// filter on the query, so that pages stay full and the others are never read out of the
+// store's answer; none of groups, no certificate.
+func (s *Store) ListCertificatesIn(ctx context.Context, deploymentID string, groups []string, pr PageRequest) (Page[certificates.Certificate], error) {
+	if len(groups) == 0 {
+		return Page[certificates.Certificate]{}, nil
+	}
+	pk := deploymentPK(deploymentID)
+	in := listPrefixInput(pk, certificatePrefix)
+	or := make([]string, len(groups))
+	for i, g := range groups {
+		v := fmt.Sprintf(":g%d", i)
+		or[i] = fmt.Sprintf("contains(#groups, %s)", v)
+		in.ExpressionAttributeValues[v] = &types.AttributeValueMemberS{Value: g}
+	}
+	in.FilterExpression = aws.String(strings.Join(or, " OR "))
+	in.ExpressionAttributeNames = map[string]string{"#groups": "groups"}
+	// The cursor's scope names the filter, so that a cursor of one caller's listing does not
+	// continue another's.
+	sum := sha256.Sum256([]byte(strings.Join(groups, ",")))
+	return query(ctx, s, certificatePrefix+pk+"#in:"+hex.EncodeToString(sum[:8]), in, []string{attrPK, attrSK}, pr, decodeCertificate)
 }
 
 // AllCertificates reads every certificate of a deployment, page by page (the labels

@@ -18,6 +18,7 @@ import (
 	"github.com/opensignum/signum/lib/edge"
 	"github.com/opensignum/signum/lib/function"
 	"github.com/opensignum/signum/lib/keys"
+	"github.com/opensignum/signum/lib/roles"
 	"github.com/opensignum/signum/lib/store"
 )
 
@@ -51,8 +52,10 @@ func Build(ctx context.Context, env function.Env) (http.Handler, error) {
 // NewHandler returns the certificate routes on registry's backends.
 func NewHandler(p *function.Parts, registry *keys.Registry, m *access.Mux) *access.Mux {
 	a := api{parts: p, life: certificates.NewLifecycle(p.Store, registry, defaultBackend, p.Now, edge.Logger), groups: certificates.NewGroups(p.Store), migrated: &sync.Map{}}
-	admin, read := access.ConsoleAdmins(), access.ConsoleReaders()
-	// GET /console/certificates — console admins and viewers.
+	// Areas decide who reaches the routes; the caller's group rights decide which certificates
+	// it sees and may change (a certificate of no visible group answers as if absent).
+	admin, read := access.Area(roles.Certificates, roles.Manage), access.Area(roles.Certificates, roles.Read)
+	// GET /console/certificates — certificates read: the certificates of visible groups.
 	m.Handle("GET /console/certificates", read, a.migrating(a.list))
 	// POST /console/certificates — console admins: a new key and its CSR.
 	m.Handle("POST /console/certificates", admin, a.migrating(a.create))
@@ -167,6 +170,9 @@ func (a api) create(w http.ResponseWriter, r *http.Request, req *access.Request)
 	if err := edge.DecodeJSON(r, &body, 0); err != nil {
 		return err
 	}
+	if err := joining(req.Principal.Scope, nil, body.Groups); err != nil {
+		return err
+	}
 	c, err := a.life.Create(r.Context(), req.Deployment.ID, req.Principal.Actor(), certificates.Draft{
 		Name: body.Name, Backend: body.Backend, Algorithm: body.Algorithm, Subject: body.Subject, SANs: body.SANs, Owner: body.Owner, Groups: body.Groups,
 	})
@@ -183,13 +189,23 @@ func (a api) get(w http.ResponseWriter, r *http.Request, req *access.Request) er
 	if err != nil {
 		return err
 	}
+	if !req.Principal.Scope.Any(c.Groups, roles.View) {
+		return absent(c.ID)
+	}
 	edge.WriteJSON(w, http.StatusOK, a.toJSON(c))
 	return nil
 }
 
 func (a api) list(w http.ResponseWriter, r *http.Request, req *access.Request) error {
 	return access.ServeList(w, r, func(ctx context.Context, pr store.PageRequest) (store.Page[certificates.Certificate], error) {
-		page, err := a.parts.Store.ListCertificates(ctx, req.Deployment.ID, pr)
+		s := req.Principal.Scope
+		list := a.parts.Store.ListCertificates
+		if !s.Unscoped(roles.View) {
+			list = func(ctx context.Context, dep string, pr store.PageRequest) (store.Page[certificates.Certificate], error) {
+				return a.parts.Store.ListCertificatesIn(ctx, dep, s.GroupsWith(roles.View), pr)
+			}
+		}
+		page, err := list(ctx, req.Deployment.ID, pr)
 		if err != nil {
 			return page, err
 		}
@@ -208,6 +224,9 @@ type PatchRequest struct {
 func (a api) patch(w http.ResponseWriter, r *http.Request, req *access.Request) error {
 	var body PatchRequest
 	if err := edge.DecodeJSON(r, &body, 0); err != nil {
+		return err
+	}
+	if err := a.mayPatch(r.Context(), req, r.PathValue("certId"), body); err != nil {
 		return err
 	}
 	c, err := a.life.Update(r.Context(), req.Deployment.ID, req.Principal.Actor(), r.PathValue("certId"), certificates.Changes{
@@ -230,6 +249,9 @@ type ImportRequest struct {
 func (a api) importChain(w http.ResponseWriter, r *http.Request, req *access.Request) error {
 	var body ImportRequest
 	if err := edge.DecodeJSON(r, &body, MaxChainBody); err != nil {
+		return err
+	}
+	if err := a.scoped(r.Context(), req, r.PathValue("certId"), roles.Remove, "change"); err != nil {
 		return err
 	}
 	c, err := a.life.ImportChain(r.Context(), req.Deployment.ID, req.Principal.Actor(), r.PathValue("certId"), bundleBytes(body.Chain),
@@ -258,6 +280,9 @@ func (a api) downloadChain(w http.ResponseWriter, r *http.Request, req *access.R
 	if err != nil {
 		return err
 	}
+	if !req.Principal.Scope.Any(c.Groups, roles.View) {
+		return absent(c.ID)
+	}
 	w.Header().Set("Content-Type", "application/pem-certificate-chain")
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="%s.pem"`, c.ID))
@@ -277,6 +302,9 @@ func (a api) renew(w http.ResponseWriter, r *http.Request, req *access.Request) 
 	if err := edge.DecodeJSON(r, &body, 0); err != nil {
 		return err
 	}
+	if err := a.scoped(r.Context(), req, r.PathValue("certId"), roles.Remove, "renew"); err != nil {
+		return err
+	}
 	c, err := a.life.Renew(r.Context(), req.Deployment.ID, req.Principal.Actor(), r.PathValue("certId"), body.Algorithm)
 	if err != nil {
 		return err
@@ -286,6 +314,9 @@ func (a api) renew(w http.ResponseWriter, r *http.Request, req *access.Request) 
 }
 
 func (a api) delete(w http.ResponseWriter, r *http.Request, req *access.Request) error {
+	if err := a.scoped(r.Context(), req, r.PathValue("certId"), roles.Remove, "delete"); err != nil {
+		return err
+	}
 	if err := a.life.Delete(r.Context(), req.Deployment.ID, req.Principal.Actor(), r.PathValue("certId")); err != nil {
 		return err
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/opensignum/signum/lib/certificates"
 	"github.com/opensignum/signum/lib/edge"
 	"github.com/opensignum/signum/lib/fault"
+	"github.com/opensignum/signum/lib/roles"
 	"github.com/opensignum/signum/lib/store"
 )
 
@@ -18,7 +19,7 @@ import (
 // which certificates a role's users may see); every console admin and viewer reads them,
 // because the certificates they read name their groups by id and a page must show names.
 func (a api) groupRoutes(m *access.Mux) {
-	read, sa := access.ConsoleReaders(), access.SignumAdministrator()
+	read, sa := access.Area(roles.Certificates, roles.Read), access.SignumAdministrator()
 	// GET /console/certificate-groups — console admins and viewers.
 	m.Handle("GET /console/certificate-groups", read, a.migrating(a.listGroups))
 	// POST /console/certificate-groups — the Signum Administrator only.
@@ -88,12 +89,20 @@ func (a api) createGroup(w http.ResponseWriter, r *http.Request, req *access.Req
 
 func (a api) listGroups(w http.ResponseWriter, r *http.Request, req *access.Request) error {
 	return access.ServeList(w, r, func(ctx context.Context, pr store.PageRequest) (store.Page[certificates.Group], error) {
+		if s := req.Principal.Scope; !s.Unscoped(roles.View) {
+			return a.parts.Store.ListCertificateGroupsIn(ctx, req.Deployment.ID, s.GroupsWith(roles.View), pr)
+		}
 		return a.parts.Store.ListCertificateGroups(ctx, req.Deployment.ID, pr)
 	}, groupJSON)
 }
 
 func (a api) getGroup(w http.ResponseWriter, r *http.Request, req *access.Request) error {
-	g, err := a.parts.Store.GetCertificateGroup(r.Context(), req.Deployment.ID, r.PathValue("groupId"))
+	id := r.PathValue("groupId")
+	if !req.Principal.Scope.Rights(id).View {
+		// A group the caller's role does not see answers as one that does not exist.
+		return fault.Newf(store.ErrNotFound, "No certificate group has the id %q.", fault.Clip(id, 40))
+	}
+	g, err := a.parts.Store.GetCertificateGroup(r.Context(), req.Deployment.ID, id)
 	if err != nil {
 		return err
 	}

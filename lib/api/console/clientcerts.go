@@ -13,6 +13,7 @@ import (
 	"github.com/opensignum/signum/lib/edge"
 	"github.com/opensignum/signum/lib/fault"
 	"github.com/opensignum/signum/lib/identity"
+	"github.com/opensignum/signum/lib/roles"
 	"github.com/opensignum/signum/lib/store"
 	"github.com/opensignum/signum/lib/tenant"
 )
@@ -24,15 +25,15 @@ import (
 func (a api) registerClientCertificates(m *access.Mux) {
 	const base = "/console/users/{userId}/client-certificates"
 	// GET — console admins and viewers.
-	m.Handle("GET "+base, access.ConsoleReaders(), a.listClientCerts)
+	m.Handle("GET "+base, access.Area(roles.Users, roles.Read), a.listClientCerts)
 	// POST — console admins.
-	m.Handle("POST "+base, access.ConsoleAdmins(), a.createClientCert)
+	m.Handle("POST "+base, access.Area(roles.Users, roles.Manage), a.createClientCert)
 	// GET one, with its issuer's revoked serials — console admins and viewers.
-	m.Handle("GET "+base+"/{credentialId}", access.ConsoleReaders(), a.getClientCert)
+	m.Handle("GET "+base+"/{credentialId}", access.Area(roles.Users, roles.Read), a.getClientCert)
 	// DELETE — console admins.
-	m.Handle("DELETE "+base+"/{credentialId}", access.ConsoleAdmins(), a.deleteClientCert)
+	m.Handle("DELETE "+base+"/{credentialId}", access.Area(roles.Users, roles.Manage), a.deleteClientCert)
 	// POST revocations — console admins.
-	m.Handle("POST "+base+"/{credentialId}/revocations", access.ConsoleAdmins(), a.revokeClientCert)
+	m.Handle("POST "+base+"/{credentialId}/revocations", access.Area(roles.Users, roles.Manage), a.revokeClientCert)
 }
 
 // ClientCertificate is the JSON form of a registered client certificate or issuing CA.

@@ -16,6 +16,7 @@ import (
 	"github.com/opensignum/signum/lib/edge"
 	"github.com/opensignum/signum/lib/fault"
 	"github.com/opensignum/signum/lib/function"
+	"github.com/opensignum/signum/lib/roles"
 	"github.com/opensignum/signum/lib/store"
 )
 
@@ -25,7 +26,7 @@ type api struct{ *function.Parts }
 func Build(_ context.Context, env function.Env) (http.Handler, error) {
 	a := api{function.NewParts(env)}
 	m := access.NewMux(env.Log, a.Guard)
-	read := access.ConsoleReaders()
+	read := access.Area(roles.Events, roles.Read)
 	// GET /console/events — console admins and viewers: ?from&to (RFC 3339), userId,
 	// certificateId, decision, limit, cursor, format=json|jsonl|csv.
 	m.Handle("GET /console/events", read, a.list)

@@ -18,6 +18,7 @@ import (
 	"github.com/opensignum/signum/lib/fault"
 	"github.com/opensignum/signum/lib/function"
 	"github.com/opensignum/signum/lib/policy"
+	"github.com/opensignum/signum/lib/roles"
 	"github.com/opensignum/signum/lib/signing"
 	"github.com/opensignum/signum/lib/store"
 	"github.com/opensignum/signum/lib/wire"
@@ -33,7 +34,7 @@ func Build(_ context.Context, env function.Env) (http.Handler, error) {
 	parts := function.NewParts(env)
 	a := api{Parts: parts, admin: policy.NewAdmin(parts.Store)}
 	m := access.NewMux(env.Log, a.Guard)
-	read, admin := access.ConsoleReaders(), access.ConsoleAdmins()
+	read, admin := access.Area(roles.Policies, roles.Read), access.Area(roles.Policies, roles.Manage)
 	// GET /console/policies — console admins and viewers.
 	m.Handle("GET /console/policies", read, a.list)
 	// POST /console/policies — console admins.
@@ -162,6 +163,9 @@ func (a api) create(w http.ResponseWriter, r *http.Request, req *access.Request)
 	if err := edge.DecodeJSON(r, &body, 0); err != nil {
 		return err
 	}
+	if err := a.assignable(r.Context(), req, policy.What{Certificates: body.What.Certificates, Groups: body.What.Groups}, "create"); err != nil {
+		return err
+	}
 	p, err := a.admin.Create(r.Context(), req.Deployment.ID, draft(body), req.Principal.Actor())
 	if err != nil {
 		return err
@@ -179,20 +183,38 @@ func (a api) get(w http.ResponseWriter, r *http.Request, req *access.Request) er
 	if err != nil {
 		return err
 	}
+	certs, err := a.certificateGroups(r.Context(), req, []policy.Policy{p})
+	if err != nil {
+		return err
+	}
 	w.Header().Set("ETag", etag(p))
-	edge.WriteJSON(w, http.StatusOK, toJSON(p))
+	edge.WriteJSON(w, http.StatusOK, toJSON(redact(req.Principal.Scope, p, certs)))
 	return nil
 }
 
 func (a api) list(w http.ResponseWriter, r *http.Request, req *access.Request) error {
 	return access.ServeList(w, r, func(ctx context.Context, pr store.PageRequest) (store.Page[policy.Policy], error) {
-		return a.Store.ListPolicies(ctx, req.Deployment.ID, pr)
+		page, err := a.Store.ListPolicies(ctx, req.Deployment.ID, pr)
+		if err != nil {
+			return page, err
+		}
+		certs, err := a.certificateGroups(ctx, req, page.Items)
+		for i := range page.Items {
+			page.Items[i] = redact(req.Principal.Scope, page.Items[i], certs)
+		}
+		return page, err
 	}, toJSON)
 }
 
 func (a api) replace(w http.ResponseWriter, r *http.Request, req *access.Request) error {
 	var body Policy
 	if err := edge.DecodeJSON(r, &body, 0); err != nil {
+		return err
+	}
+	if err := a.mayChange(r.Context(), req, r.PathValue("policyId"), "change"); err != nil {
+		return err
+	}
+	if err := a.assignable(r.Context(), req, policy.What{Certificates: body.What.Certificates, Groups: body.What.Groups}, "save"); err != nil {
 		return err
 	}
 	updated, err := a.admin.Replace(r.Context(), req.Deployment.ID, r.PathValue("policyId"), expected(r, body), draft(body), req.Principal.Actor())
@@ -220,6 +242,9 @@ func expected(r *http.Request, body Policy) policy.Expected {
 }
 
 func (a api) delete(w http.ResponseWriter, r *http.Request, req *access.Request) error {
+	if err := a.mayChange(r.Context(), req, r.PathValue("policyId"), "delete"); err != nil {
+		return err
+	}
 	if err := a.admin.Delete(r.Context(), req.Deployment.ID, r.PathValue("policyId"), req.Principal.Actor()); err != nil {
 		return err
 	}
@@ -249,6 +274,13 @@ func (a api) evaluate(w http.ResponseWriter, r *http.Request, req *access.Reques
 	var body EvaluateRequest
 	if err := edge.DecodeJSON(r, &body, 0); err != nil {
 		return err
+	}
+	if s := req.Principal.Scope; !s.Unscoped(roles.View) {
+		// A certificate outside the caller's groups answers as one that does not exist.
+		c, err := a.Store.GetCertificate(r.Context(), req.Deployment.ID, body.CertificateID)
+		if err == nil && !s.Any(c.Groups, roles.View) {
+			return fault.Newf(store.ErrNotFound, "No certificate has the id %q.", fault.Clip(body.CertificateID, 40))
+		}
 	}
 	d, err := signing.DryRun(r.Context(), a.Store, a.Now, signing.Trial{DeploymentID: req.Deployment.ID, UserID: body.UserID, CertificateID: body.CertificateID,
 		App: wire.Context{Process: body.Process, CommandLine: body.CommandLine}, At: body.At})
