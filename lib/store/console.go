@@ -26,7 +26,9 @@ type consoleUserItem struct {
 	Name         string   `dynamodbav:"name"`
 	Email        string   `dynamodbav:"email,omitempty"`
 	Roles        []string `dynamodbav:"roles"`
-	Status       string   `dynamodbav:"status"`
+	// Role is the custom role the user holds (lib/roles), absent for none.
+	Role   string `dynamodbav:"role,omitempty"`
+	Status string `dynamodbav:"status"`
 	credentialsItem
 	TokenGeneration int64  `dynamodbav:"tokenGeneration,omitempty"`
 	Version         int64  `dynamodbav:"version"`
@@ -58,7 +60,7 @@ func toConsoleUserItem(u identity.ConsoleUser) consoleUserItem {
 	}
 	return consoleUserItem{
 		PK: deploymentPK(u.DeploymentID), SK: consoleUserSK(u.ID), Type: "consoleUser", ID: u.ID,
-		DeploymentID: u.DeploymentID, Username: u.Username, Name: u.Name, Email: u.Email, Roles: roles,
+		DeploymentID: u.DeploymentID, Username: u.Username, Name: u.Name, Email: u.Email, Roles: roles, Role: u.Role,
 		Status: string(u.Status), credentialsItem: toCredentials(u.Credentials), TokenGeneration: u.TokenGeneration,
 		Version: u.Version, CreatedAt: formatTime(u.CreatedAt),
 	}
@@ -70,7 +72,7 @@ func decodeConsoleUser(av map[string]types.AttributeValue) (identity.ConsoleUser
 		return identity.ConsoleUser{}, fmt.Errorf("decode console user: %w", err)
 	}
 	u := identity.ConsoleUser{
-		ID: it.ID, DeploymentID: it.DeploymentID, Username: it.Username, Name: it.Name, Email: it.Email,
+		ID: it.ID, DeploymentID: it.DeploymentID, Username: it.Username, Name: it.Name, Email: it.Email, Role: it.Role,
 		Status: identity.Status(it.Status), Credentials: it.credentialsItem.decode(), TokenGeneration: it.TokenGeneration,
 		Version: it.Version, CreatedAt: parseTime(it.CreatedAt),
 	}
@@ -80,13 +82,19 @@ func decodeConsoleUser(av map[string]types.AttributeValue) (identity.ConsoleUser
 	return u, nil
 }
 
-// CreateConsoleUser creates a console user; the user name must be free in the deployment.
+// CreateConsoleUser creates a console user; the user name must be free in the deployment, and
+// its custom role, if any, must exist when the write lands (its member count moves with it).
 func (s *Store) CreateConsoleUser(ctx context.Context, u identity.ConsoleUser, log tenant.LogEntry) (identity.ConsoleUser, error) {
 	u.Version, u.CreatedAt = 1, s.now()
 	// The user name item comes first: it is what makes the name unique in the deployment.
 	name := usernameItem{PK: deploymentPK(u.DeploymentID), SK: usernameSK(u.Username), Type: "consoleUsername", UserID: u.ID}
-	if err := s.create(ctx, "create console user", name, fault.Newf(ErrConflict, "The user name %q is taken in this deployment.", u.Username),
-		s.putNew(toConsoleUserItem(u)), s.putLog(u.DeploymentID, log)); err != nil {
+	items := []types.TransactWriteItem{s.putNew(name), s.putNew(toConsoleUserItem(u)), s.putLog(u.DeploymentID, log)}
+	failed := map[int]error{0: fault.Newf(ErrConflict, "The user name %q is taken in this deployment.", u.Username)}
+	moves, join := s.roleMoves(u.DeploymentID, "", u.Role)
+	if join >= 0 {
+		failed[len(items)+join] = roleMissing(u.Role)
+	}
+	if err := s.conditional(ctx, "create console user", append(items, moves...), failed); err != nil {
 		return identity.ConsoleUser{}, err
 	}
 	return u, nil
@@ -113,11 +121,20 @@ func (s *Store) ListConsoleUsers(ctx context.Context, deploymentID string, pr Pa
 	return listPrefix(ctx, s, deploymentID, consoleUserPrefix, pr, decodeConsoleUser)
 }
 
-// UpdateConsoleUser writes next over current (as read; optimistic).
+// UpdateConsoleUser writes next over current (as read; optimistic). A change of custom role
+// moves the member counts of the role left and the role joined, which must exist.
 func (s *Store) UpdateConsoleUser(ctx context.Context, current, next identity.ConsoleUser, log tenant.LogEntry) (identity.ConsoleUser, error) {
 	next.Version = current.Version + 1
 	items := []types.TransactWriteItem{s.putVersioned(toConsoleUserItem(next), current.Version), s.putLog(current.DeploymentID, log)}
-	if err := s.transact(ctx, "update console user", items); err != nil {
+	moves, join := s.roleMoves(current.DeploymentID, current.Role, next.Role)
+	if join >= 0 {
+		join += len(items)
+	}
+	if err := s.transact(ctx, "update console user", append(items, moves...)); err != nil {
+		// A stale user is the answer first; else a role joined that is not there.
+		if codes := cancellationCodes(err); join >= 0 && join < len(codes) && codes[0] != conditionFailed && codes[join] == conditionFailed {
+			return identity.ConsoleUser{}, roleMissing(next.Role)
+		}
 		return identity.ConsoleUser{}, s.userWriteError(err, -1, "console user", current.ID)
 	}
 	return next, nil
@@ -132,6 +149,9 @@ func (s *Store) DeleteConsoleUser(ctx context.Context, u identity.ConsoleUser, l
 		{Delete: &types.Delete{TableName: &s.table, Key: key(deploymentPK(u.DeploymentID), usernameSK(u.Username))}},
 		s.putLog(u.DeploymentID, log),
 	}
+	// The user leaves its custom role, so that the role can be deleted once nobody holds it.
+	leave, _ := s.roleMoves(u.DeploymentID, u.Role, "")
+	items = append(items, leave...)
 	// The user's client certificates go with it, so that none is left to authenticate and a
 	// pinned certificate can be registered for someone else.
 	creds, err := s.allClientCredentials(ctx, u.DeploymentID, u.ID)

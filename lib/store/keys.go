@@ -115,6 +115,15 @@ const groupsMigratedSK = "MIGRATED#certificate-groups"
 func groupSK(id string) string       { return groupPrefix + id }
 func groupNameSK(name string) string { return groupNamePrefix + strings.ToLower(name) }
 
+// Custom console roles, and the items that make their names unique per deployment.
+const (
+	rolePrefix     = "ROLE#"
+	roleNamePrefix = "RNAME#"
+)
+
+func roleSK(id string) string       { return rolePrefix + id }
+func roleNameSK(name string) string { return roleNamePrefix + strings.ToLower(name) }
+
 // Policies, and the counter moved by every policy change.
 const (
 	policyPrefix      = "POLICY#"
