@@ -46,6 +46,9 @@ type NewConsoleUser struct {
 	Email    string
 	Password string
 	Roles    []string
+	// Role is the id of a custom role to give the user ("" for none); it must exist when the
+	// user is written.
+	Role string
 }
 
 // Create validates in and creates the console user in deployment dep, on behalf of actor (for
@@ -73,12 +76,16 @@ func (c *ConsoleUsers) Create(ctx context.Context, dep, actor string, in NewCons
 			return ConsoleUser{}, LocalDomain{}, err
 		}
 	}
+	detail := fmt.Sprintf("%s with roles %v", username, ConsoleRoleNames(roles))
+	if in.Role != "" {
+		detail += " and custom role " + in.Role
+	}
 	u, err := c.st.CreateConsoleUser(ctx, ConsoleUser{
 		ID: NewConsoleUserID(), DeploymentID: dep, Username: username, Name: name, Email: email,
-		Roles: roles, Status: StatusActive, Credentials: creds,
-	}, tenant.LogEntry{Actor: actor, Action: "consoleUser.created", Detail: fmt.Sprintf("%s with roles %v", username, ConsoleRoleNames(roles))})
+		Roles: roles, Role: in.Role, Status: StatusActive, Credentials: creds,
+	}, tenant.LogEntry{Actor: actor, Action: "consoleUser.created", Detail: detail})
 	if err != nil {
-		return ConsoleUser{}, LocalDomain{}, err
+		return ConsoleUser{}, LocalDomain{}, roleGone(err, in.Role != "")
 	}
 	return u, dom, nil
 }
@@ -90,6 +97,8 @@ type ConsoleUserPatch struct {
 	Roles    *[]string
 	Status   *string
 	Password *string
+	// Role is the id of the custom role the user holds, "" for none.
+	Role *string
 	// Unlock lifts a lockout.
 	Unlock bool
 }
@@ -122,6 +131,10 @@ func (c *ConsoleUsers) Update(ctx context.Context, dep, id, actor string, patch 
 		next.Roles = ConsoleRolesField(*patch.Roles, &bad)
 		changes = append(changes, fmt.Sprintf("roles %v", ConsoleRoleNames(next.Roles)))
 	}
+	if patch.Role != nil {
+		next.Role = *patch.Role
+		changes = append(changes, "custom role "+orNone(next.Role))
+	}
 	if patch.Status != nil {
 		if st, ok := StatusField(*patch.Status, "status", &bad); ok {
 			next.Status = st
@@ -151,7 +164,7 @@ func (c *ConsoleUsers) Update(ctx context.Context, dep, id, actor string, patch 
 		if cur, err = c.st.UpdateConsoleUser(ctx, cur, next, tenant.LogEntry{
 			Actor: actor, Action: "consoleUser.updated", Detail: cur.Username + ": " + strings.Join(changes, "; "),
 		}); err != nil {
-			return ConsoleUser{}, LocalDomain{}, err
+			return ConsoleUser{}, LocalDomain{}, roleGone(err, next.Role != cur.Role && next.Role != "")
 		}
 	}
 	return cur, dom, nil
@@ -222,6 +235,24 @@ func ConsoleRolesField(names []string, bad *fault.Fields) []ConsoleRole {
 		bad.Add("roles", "at least one of console-admin, console-viewer, signer")
 	}
 	return out
+}
+
+// roleGone is err, except that a custom role the write found missing (joined) is the
+// caller's problem of the field role: the store checks that the role exists in the write
+// itself, so that nobody is given a role deleted at the same moment.
+func roleGone(err error, joined bool) error {
+	if joined && errors.Is(err, fault.ErrNotFound) {
+		d, _ := fault.DetailOf(err)
+		return fault.Fields{{Name: "role", Reason: d}}
+	}
+	return err
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
 }
 
 // sameRoles reports whether a and b hold the same roles, in any order.
