@@ -142,8 +142,9 @@ type IdP struct {
 	sessions  map[string]session
 	misbehave Misbehaviour
 	other     *saml.IdentityProvider // signs with the other key (SignWithOtherKey), made on first use
-	closeErr  error
-	closed    bool
+
+	closeOnce sync.Once
+	closeErr  error // set once, inside closeOnce
 }
 
 // Start starts the stand-in on opts.Addr and returns once it accepts connections. It stops
@@ -246,26 +247,21 @@ func (i *IdP) routes() http.Handler {
 	return mux
 }
 
-// Close stops the server; it is safe to call more than once.
+// Close stops the server; it is safe to call more than once and concurrently (with the
+// context ending, for one): every call returns once the server has stopped.
 func (i *IdP) Close() error {
-	i.mu.Lock()
-	if i.closed {
+	i.closeOnce.Do(func() {
+		i.mu.Lock()
+		stop := i.stop
 		i.mu.Unlock()
-		return i.closeErr
-	}
-	i.closed = true
-	stop := i.stop
-	i.mu.Unlock()
-	if stop != nil {
-		stop()
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	err := i.srv.Shutdown(ctx)
-	i.mu.Lock()
-	i.closeErr = err
-	i.mu.Unlock()
-	return err
+		if stop != nil {
+			stop()
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		i.closeErr = i.srv.Shutdown(ctx)
+	})
+	return i.closeErr
 }
 
 // BaseURL is the URL the stand-in serves at, without a trailing slash.

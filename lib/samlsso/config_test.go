@@ -19,7 +19,7 @@ import (
 // goodConfig is a valid configuration against a running stand-in.
 func goodConfig(t *testing.T) (samlsso.Config, *samlidp.IdP) {
 	t.Helper()
-	idp, err := samlidp.Start(t.Context(), samlidp.Options{})
+	idp, err := samlidp.Start(t.Context(), samlidp.Options{Logger: discard})
 	if err != nil {
 		t.Fatal(err)
 	}

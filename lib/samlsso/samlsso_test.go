@@ -177,7 +177,7 @@ func (failingReplay) Seen(context.Context, string, time.Time) (bool, error) {
 // TestAnotherIdP: a response from another IdP (with its own key and entity ID) is refused.
 func TestAnotherIdP(t *testing.T) {
 	w := newWorld(t, byEntityID, nil)
-	other, err := samlidp.Start(t.Context(), samlidp.Options{Users: []samlidp.User{alice}})
+	other, err := samlidp.Start(t.Context(), samlidp.Options{Users: []samlidp.User{alice}, Logger: discard})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -29,10 +29,13 @@ var (
 	bob   = samlidp.User{Username: "bob", Password: "battery staple", Email: "bob@example.com", Name: "Bob"}
 )
 
+// discard keeps the stand-in's log out of the test output.
+var discard = slog.New(slog.DiscardHandler)
+
 // world is a service provider (a tiny "service" with the login routes the console will
 // have) and the stand-in IdP, both real HTTP servers on loopback.
 type world struct {
-	t      *testing.T
+	t      testing.TB
 	idp    *samlidp.IdP
 	sp     *httptest.Server
 	cfg    samlsso.Config
@@ -53,7 +56,7 @@ const (
 )
 
 // newWorld starts the stand-in and the service; change w.cfg (not its URLs) as a test needs.
-func newWorld(t *testing.T, reg registration, tweak func(*samlsso.Config)) *world {
+func newWorld(t testing.TB, reg registration, tweak func(*samlsso.Config)) *world {
 	t.Helper()
 	w := &world{t: t, replay: &samlsso.MemoryReplay{}, started: map[string]bool{}}
 	// TLS, because the request cookie is Secure (SameSite=None requires it), and Go's cookie
@@ -64,7 +67,7 @@ func newWorld(t *testing.T, reg registration, tweak func(*samlsso.Config)) *worl
 		Users:                        []samlidp.User{alice, bob},
 		FetchUnknownServiceProviders: reg == byFetching,
 		HTTPClient:                   w.sp.Client(),
-		Logger:                       slog.New(slog.DiscardHandler),
+		Logger:                       discard,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -168,7 +171,7 @@ func (w *world) serve(rw http.ResponseWriter, r *http.Request) {
 
 // browser is a user agent: a cookie jar, following redirects, submitting HTML forms.
 type browser struct {
-	t      *testing.T
+	t      testing.TB
 	client *http.Client
 }
 
@@ -234,7 +237,7 @@ func attrs(tag string) map[string]string {
 }
 
 // form parses the page's only form.
-func (p page) form(t *testing.T) form {
+func (p page) form(t testing.TB) form {
 	t.Helper()
 	all := formRE.FindAllStringSubmatch(p.body, -1)
 	if len(all) != 1 {
