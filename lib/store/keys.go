@@ -228,3 +228,14 @@ func ratePK(k string) string { return ratePrefix + k }
 
 // rateSK is the window's start in Unix seconds.
 func rateSK(start time.Time) string { return rateSKPrefix + strconv.FormatInt(start.Unix(), 10) }
+
+// Login domains the Signum Administrator makes (lib/domains; not the deployments' DNS names
+// above), and the items that make their aliases unique per deployment and find a domain by
+// the alias its users log in with.
+const (
+	authDomainPrefix = "AUTHDOMAIN#"
+	authAliasPrefix  = "AUTHALIAS#"
+)
+
+func authDomainSK(id string) string   { return authDomainPrefix + id }
+func authAliasSK(alias string) string { return authAliasPrefix + alias }
