@@ -97,7 +97,9 @@ type Options struct {
 	// Logger receives the IdP's log; nil means slog.Default(). Passwords and assertions are
 	// never logged.
 	Logger *slog.Logger
-	// HTTPClient fetches service-provider metadata; nil means a client with a 10 s timeout.
+	// HTTPClient fetches service-provider metadata; nil means a client with a 10 s timeout
+	// that follows no redirects and, as browsers do, reaches every *.localhost name at
+	// 127.0.0.1 (Go's resolver does not), so that http://demo.localhost:8080/... works.
 	HTTPClient *http.Client
 }
 
@@ -168,9 +170,9 @@ func Start(ctx context.Context, opts Options) (*IdP, error) {
 		baseURL = "http://" + ln.Addr().String()
 	}
 	base, err := url.Parse(strings.TrimSuffix(baseURL, "/"))
-	if err != nil || base.Host == "" {
+	if err != nil || base.Host == "" || base.Path != "" || base.RawQuery != "" {
 		ln.Close()
-		return nil, fmt.Errorf("samlidp: base URL %q is not an absolute URL", baseURL)
+		return nil, fmt.Errorf("samlidp: base URL %q is not an absolute URL without a path", baseURL)
 	}
 	i := &IdP{
 		base:     *base,
@@ -187,7 +189,7 @@ func Start(ctx context.Context, opts Options) (*IdP, error) {
 		i.log = slog.Default()
 	}
 	if i.client == nil {
-		i.client = &http.Client{Timeout: 10 * time.Second}
+		i.client = localClient()
 	}
 	if i.lifetime == 0 {
 		i.lifetime = time.Hour
@@ -411,6 +413,25 @@ func (i *IdP) GetServiceProvider(r *http.Request, entityID string) (*saml.Entity
 	i.mu.Unlock()
 	i.log.Info("samlidp: registered service provider from its metadata", "entityID", entityID)
 	return ed, nil
+}
+
+// localClient is the default HTTPClient (see Options.HTTPClient).
+func localClient() *http.Client {
+	dialer := &net.Dialer{Timeout: 10 * time.Second}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.Proxy = nil // only ever this machine
+	tr.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		if host, port, err := net.SplitHostPort(addr); err == nil && strings.HasSuffix(host, ".localhost") {
+			addr = net.JoinHostPort("127.0.0.1", port)
+		}
+		return dialer.DialContext(ctx, network, addr)
+	}
+	return &http.Client{
+		Transport: tr,
+		Timeout:   10 * time.Second,
+		// Fetch what the entity ID names, not wherever a redirect points.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
 }
 
 // maxSPMetadataBytes bounds fetched SP metadata.

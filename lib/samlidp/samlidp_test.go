@@ -10,9 +10,12 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
+	"net/http/httptest"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -309,6 +312,57 @@ func TestUnknownServiceProvider(t *testing.T) {
 	}
 	if fetched.Load() != 0 {
 		t.Error("the stand-in fetched metadata from another host")
+	}
+}
+
+// TestFetchFromLocalhostName: the stand-in fetches an unknown SP's metadata from its entity
+// ID on a *.localhost name, as `make run` needs for http://demo.localhost:8080/....
+func TestFetchFromLocalhostName(t *testing.T) {
+	mux := http.NewServeMux()
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	port := srv.URL[strings.LastIndex(srv.URL, ":")+1:]
+	entityID := "http://sp.demo.localhost:" + port + "/saml/metadata"
+	acs := "http://sp.demo.localhost:" + port + "/saml/acs"
+	key, cert, err := samlsso.NewSPKeyPair("sp", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	idp := start(t, samlidp.Options{Users: []samlidp.User{carol}, FetchUnknownServiceProviders: true})
+	md, err := idp.Metadata()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := samlsso.Config{EntityID: entityID, ACSURL: acs, IdPMetadataXML: md, SPKeyPEM: key, SPCertPEM: cert}
+	var mu sync.Mutex
+	var hosts []string
+	fetched := func() []string { mu.Lock(); defer mu.Unlock(); return slices.Clone(hosts) }
+	mux.HandleFunc("GET /saml/metadata", func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		hosts = append(hosts, r.Host)
+		mu.Unlock()
+		b, err := samlsso.SPMetadata(cfg)
+		if err != nil {
+			t.Error(err)
+		}
+		w.Write(b)
+	})
+	redirect, _, err := samlsso.Start(cfg, "", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := get(t, client(t), redirect)
+	if r.status != http.StatusOK || !strings.Contains(r.body, `type="password"`) {
+		t.Fatalf("%d\n%s", r.status, r.body)
+	}
+	if h := fetched(); len(h) != 1 || h[0] != "sp.demo.localhost:"+port {
+		t.Errorf("metadata fetched with Host %q", h)
+	}
+	// Registered now: the next request does not fetch again.
+	redirect, _, _ = samlsso.Start(cfg, "", time.Now())
+	get(t, client(t), redirect)
+	if h := fetched(); len(h) != 1 {
+		t.Errorf("fetched %d times", len(h))
 	}
 }
 
