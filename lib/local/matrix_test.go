@@ -274,7 +274,9 @@ func TestAuthorizationMatrix(t *testing.T) {
 		"DELETE /console/users/{userId}": {sa, cAdmin},
 		"GET /console/domains/local":     consoleReaders,
 		"PATCH /console/domains/local":   {sa},
-		"GET /console/system-log":        consoleReaders,
+		// The system log names who logged in from where: not for every viewer.
+		"GET /console/system-log":        {sa, cAdmin},
+		"GET /console/system-log/export": {sa, cAdmin},
 
 		"GET /console/users/{userId}/client-certificates":                             consoleReaders,
 		"POST /console/users/{userId}/client-certificates":                            {sa, cAdmin},

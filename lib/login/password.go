@@ -3,6 +3,7 @@ package login
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/netip"
 	"time"
 
@@ -32,6 +33,9 @@ type Users[U any] interface {
 	AccountKey(name string) string
 	// Counter counts rate-limited logins (store.Store).
 	ratelimit.Counter
+	// Record writes an attempt to the system log of the user's deployment. An error fails
+	// the login (see Password).
+	Record(ctx context.Context, a Attempt) error
 	// Rehash stores creds, the same password hashed anew (and no failures), over u as read
 	// and then changed only by the login's own attempt, which left it at version: one
 	// versioned write, refused if the user changed since.
@@ -61,13 +65,17 @@ type Limits struct {
 // Retry-After, the same for accounts that exist and accounts that do not, and no password is
 // checked. An IPv6 address counts as its /64, the least a client is given.
 func limit(ctx context.Context, c ratelimit.Counter, l Limits, now time.Time, account string, from netip.Addr) error {
-	addr := from.String()
-	if from.Is6() && !from.Is4In6() {
-		addr = netip.PrefixFrom(from, 64).Masked().String()
-	}
 	return ratelimit.Check(ctx, c, now,
 		ratelimit.Take{Key: account, N: 1, Limit: l.PerAccount, What: "logins to this account"},
-		ratelimit.Take{Key: ratelimit.Key("login", "address", addr), N: 1, Limit: l.PerAddress, What: "logins from your address"})
+		ratelimit.Take{Key: ratelimit.Key("login", "address", addressKey(from)), N: 1, Limit: l.PerAddress, What: "logins from your address"})
+}
+
+// addressKey is what a source address counts as: itself, or an IPv6 address's /64.
+func addressKey(from netip.Addr) string {
+	if from.Is6() && !from.Is4In6() {
+		return netip.PrefixFrom(from, 64).Masked().String()
+	}
+	return from.String()
 }
 
 // User is a user of either system, as the flow reads it.
@@ -97,6 +105,12 @@ type Issuer interface {
 // unknown, disabled or locked user's attempt makes the same write, to an item that does not
 // exist); a right password past its maximum age is the system's Rules.Expired.
 //
+// Every attempt is recorded in the deployment's system log (Users.Record) with its outcome,
+// its reason and its source address, and fails closed: a success whose record cannot be
+// written issues no token, and a failure whose record cannot be written answers the write's
+// error. Rate-limited refusals are recorded once per account and address and window
+// (recordRefusal), and never change the 429.
+//
 // A hash made with parameters other than password.DefaultParams is replaced at a successful
 // login, while the plain password is at hand (password.NeedsRehash). That is best effort: it
 // never fails the login, and a hash it could not replace still verifies, so the next login
@@ -107,6 +121,9 @@ func Password[U any](ctx context.Context, users Users[U], iss Issuer, now time.T
 		return "", token.Claims{}, err
 	}
 	if err := limit(ctx, users, rules.Limits, now, users.AccountKey(name), from); err != nil {
+		if errors.Is(err, fault.ErrTooManyRequests) {
+			recordRefusal(ctx, users, rules.Limits, now, name, from, err)
+		}
 		return "", token.Claims{}, err
 	}
 	var (
@@ -121,28 +138,41 @@ func Password[U any](ctx context.Context, users Users[U], iss Issuer, now time.T
 	case !errors.Is(err, fault.ErrNotFound):
 		return "", token.Claims{}, err
 	}
+	// fail records a failed attempt and answers answer (or the record's error).
+	fail := func(reason string, answer error) (string, token.Claims, error) {
+		a := Attempt{Name: name, Outcome: Failed, Reason: reason, From: from, At: now}
+		if acc.Exists {
+			a.User = &who
+		}
+		if err := users.Record(ctx, a); err != nil {
+			return "", token.Claims{}, err
+		}
+		return "", token.Claims{}, answer
+	}
 	lock := rules.Lockout
 	if !Admits(acc, lock, now) {
 		_, _, _ = users.Reserve(ctx, "dep_none", "none", password.Reservation{}, now)
 		password.VerifyDummy(pw)
-		return "", token.Claims{}, ErrFailed
+		return fail(reasonRefused(acc, acc.Exists && lock.Locked(acc.LockState(), now)), ErrFailed)
 	}
 	failures, version, err := users.Reserve(ctx, who.DeploymentID, who.ID, lock.Reserve(acc.LockState(), now), now)
 	if errors.Is(err, identity.ErrNoAttempt) {
 		// Locked (or disabled) since it was read: parallel attempts used up the budget.
 		password.VerifyDummy(pw)
-		return "", token.Claims{}, ErrFailed
+		return fail(reasonRaced, ErrFailed)
 	}
 	if err != nil {
 		return "", token.Claims{}, err
 	}
 	if ok, err := verify(who.PasswordHash, pw); err != nil || !ok {
+		reason := fmt.Sprintf("%s (%d in a row)", reasonWrong, failures)
 		if lock.Permanent(failures) {
+			reason += "; locked until an administrator unlocks it"
 			if err := users.LockForever(ctx, who.DeploymentID, who.ID); err != nil && !errors.Is(err, fault.ErrNotFound) {
 				return "", token.Claims{}, err
 			}
 		}
-		return "", token.Claims{}, ErrFailed
+		return fail(reason, ErrFailed)
 	}
 	expired := rules.Password.Expired(who.PasswordSetAt, now)
 	// The rehash clears the failures too; it is tried only when nothing but this attempt
@@ -155,9 +185,17 @@ func Password[U any](ctx context.Context, users Users[U], iss Issuer, now time.T
 		}
 	}
 	if expired {
-		return "", token.Claims{}, rules.Expired
+		return fail(reasonExpired, rules.Expired)
 	}
-	return iss.Issue(ctx, who.Claims)
+	tok, claims, err := iss.Issue(ctx, who.Claims)
+	if err != nil {
+		return "", token.Claims{}, err
+	}
+	// The token is issued but not yet given out: without its record, it never is.
+	if err := users.Record(ctx, Attempt{Name: name, User: &who, Outcome: Succeeded, From: from, At: now}); err != nil {
+		return "", token.Claims{}, err
+	}
+	return tok, claims, nil
 }
 
 // rehash stores pw, hashed with the current parameters, over u, whose credentials as read

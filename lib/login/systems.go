@@ -25,11 +25,13 @@ var errConsoleExpired = fault.Newf(fault.ErrUnauthenticated, "Your password has 
 // passwords do not expire today (identity.PortalPasswordPolicy has no maximum age).
 var errPortalExpired = fault.Newf(fault.ErrUnauthenticated, "Your password has expired.")
 
-// outcomes counts and settles login attempts on the users of either system (store.Store).
+// outcomes counts and settles login attempts on the users of either system, and records
+// them in the system log (store.Store).
 type outcomes interface {
 	ReserveLogin(ctx context.Context, deploymentID string, portal bool, userID string, r password.Reservation, now time.Time) (int, int64, error)
 	LockForever(ctx context.Context, deploymentID string, portal bool, userID string) error
 	ResetFailures(ctx context.Context, deploymentID string, portal bool, userID string) error
+	AppendLog(ctx context.Context, deploymentID string, e tenant.LogEntry) error
 }
 
 // PortalStore is what a portal login reads and writes (store.Store).
@@ -96,6 +98,18 @@ func (p PortalUsers) Rehash(ctx context.Context, u identity.PortalUser, version 
 	next.Credentials = creds
 	_, err := p.st.UpdatePortalUser(ctx, cur, next, rehashed("portal:"+u.ID, "portalUser.updated", u.Email))
 	return err
+}
+
+// Record writes a portal login attempt to the system log of the user's deployment. A name
+// that no portal user has belongs to no deployment, so its attempts are recorded nowhere;
+// such an attempt makes a write that changes nothing instead (a reservation on no user), so
+// that it takes as long as a known user's and the time does not tell which addresses exist.
+func (p PortalUsers) Record(ctx context.Context, a Attempt) error {
+	if a.User == nil {
+		_, _, _ = p.st.ReserveLogin(ctx, "dep_none", true, "none", password.Reservation{}, a.At)
+		return nil
+	}
+	return p.st.AppendLog(ctx, a.User.DeploymentID, logEntry("portal", a))
 }
 
 // Reserve counts a login attempt on portal user id before its password is checked.
@@ -185,6 +199,12 @@ func (c ConsoleUsers) Rehash(ctx context.Context, u identity.ConsoleUser, versio
 	next.Credentials = creds
 	_, err := c.st.UpdateConsoleUser(ctx, cur, next, rehashed("console:"+u.ID, "consoleUser.updated", u.Username))
 	return err
+}
+
+// Record writes a console login attempt to the deployment's system log, attempts on names
+// that no user has included.
+func (c ConsoleUsers) Record(ctx context.Context, a Attempt) error {
+	return c.st.AppendLog(ctx, c.deployment, logEntry("console", a))
 }
 
 // Reserve counts a login attempt on console user id before its password is checked.

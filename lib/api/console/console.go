@@ -16,7 +16,6 @@ import (
 	"github.com/opensignum/signum/lib/login"
 	"github.com/opensignum/signum/lib/password"
 	"github.com/opensignum/signum/lib/store"
-	"github.com/opensignum/signum/lib/tenant"
 )
 
 type api struct {
@@ -66,8 +65,13 @@ func BuildSettings(_ context.Context, env function.Env) (http.Handler, error) {
 	m.Handle("GET /console/domains/local", access.ConsoleReaders(), a.getDomain)
 	// PATCH /console/domains/local — the Signum Administrator only.
 	m.Handle("PATCH /console/domains/local", access.SignumAdministrator(), a.patchDomain)
-	// GET /console/system-log — console admins and viewers.
-	m.Handle("GET /console/system-log", access.ConsoleReaders(), a.systemLog)
+	// GET /console/system-log — those who may read the system log (console admins, the
+	// Signum Administrator): ?from&to (RFC 3339; from included, to not), actor, action,
+	// section, limit, cursor.
+	m.Handle("GET /console/system-log", access.SystemLogReaders(), a.systemLog)
+	// GET /console/system-log/export — the same readers: ?format=csv|jsonl and the same
+	// filters, as one file of at most 10,000 entries.
+	m.Handle("GET /console/system-log/export", access.SystemLogReaders(), a.exportSystemLog)
 	return m, nil
 }
 
@@ -249,21 +253,4 @@ func (a api) patchDomain(w http.ResponseWriter, r *http.Request, req *access.Req
 	}
 	edge.WriteJSON(w, http.StatusOK, domainJSON(updated))
 	return nil
-}
-
-// LogEntry is the JSON form of a system log entry.
-type LogEntry struct {
-	ID     string    `json:"id"`
-	At     time.Time `json:"at"`
-	Actor  string    `json:"actor"`
-	Action string    `json:"action"`
-	Detail string    `json:"detail,omitempty"`
-}
-
-func (a api) systemLog(w http.ResponseWriter, r *http.Request, req *access.Request) error {
-	return access.ServeList(w, r, func(ctx context.Context, pr store.PageRequest) (store.Page[tenant.LogEntry], error) {
-		return a.Store.ListLog(ctx, req.Deployment.ID, pr) // newest first
-	}, func(e tenant.LogEntry) LogEntry {
-		return LogEntry{ID: e.ID, At: e.At, Actor: e.Actor, Action: e.Action, Detail: e.Detail}
-	})
 }

@@ -199,6 +199,12 @@ func (a api) consoleToken(w http.ResponseWriter, r *http.Request, req *access.Re
 	if err != nil {
 		return err
 	}
+	// Opening the console from the portal is a console login: recorded as one, and the token
+	// is not given out without its record.
+	if err := a.Store.AppendLog(r.Context(), req.Deployment.ID, tenant.LogEntry{Actor: req.Principal.Actor(), Action: "login.console.succeeded",
+		Object: claims.Name, Detail: fmt.Sprintf("opened from the portal, roles %v", claims.Roles)}); err != nil {
+		return err
+	}
 	edge.WriteJSON(w, http.StatusOK, ConsoleTokenResponse{
 		Token:         login.Respond(tok, claims),
 		ConsoleDomain: req.Deployment.DomainName,
