@@ -756,14 +756,53 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * The deployment's system log, newest first
-         * @description Who: console-admin or console-viewer of the deployment (the Signum Administrator too).
+         * The deployment's system log, newest first, filtered
+         * @description Who: console-admin of the deployment (the Signum Administrator too): those who may
+         *     read the system log. Console viewers and signers may not (403): the log names who
+         *     logged in from where.
          *     Sent to the deployment's domain name; its IP allowlist applies.
          *
-         *     Who changed what in the deployment, from the operator, the portal and the console.
-         *     Entries are kept 400 days.
+         *     Who changed what in the deployment, from the operator, the portal and the console,
+         *     and every console and portal login: succeeded, failed (with the reason: wrong
+         *     password, unknown user, locked, disabled, password expired) and refused by the rate
+         *     limits (the first refusal per account and per source address in each window, so that
+         *     a flood does not fill the log). Each entry has its section, the object it concerns
+         *     when there is one, and the source address of the request. Entries are kept 400 days.
+         *
+         *     The filters combine (all must match). `from` and `to` bound the entries' times and
+         *     cost nothing beyond the range; `actor`, `action` and `section` are applied to what
+         *     the range holds, a bounded number of entries per page: **a filtered page may hold
+         *     fewer entries than `limit`, even none, while `next` continues the search.** Only a
+         *     page without `next` is the last.
          */
         get: operations["listSystemLog"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/console/system-log/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Export the system log as CSV or JSON lines
+         * @description Who: the same as `GET /console/system-log` (console-admin, the Signum Administrator).
+         *     Sent to the deployment's domain name; its IP allowlist applies.
+         *
+         *     Every entry the filters keep, newest first, as one file (`Content-Disposition:
+         *     attachment`), the same filters as the listing. An export holds at most 10,000 entries
+         *     and 5 MB (what one answer of the service can carry), and reads at most 50,000 entries
+         *     of the range before its filters; when the range holds more, the answer is a 400 that
+         *     names `from` and `to`: narrow the range, and export it in parts.
+         */
+        get: operations["exportSystemLog"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1974,13 +2013,48 @@ export interface components {
             id: string;
             /** Format: date-time */
             at: string;
-            /** @description `operator:<IAM ARN>`, `portal:<portal user id>`, `console:<user id>` (a portal user in the console keeps the portal user id), or a service name. */
+            /**
+             * @description Who: `operator`, `portal:<portal user id>`, `console:<user id>` (a portal user in
+             *     the console keeps the portal user id), a service name (`system`, a migration), or,
+             *     for a login attempt on a name no console user has, `unknown:<the name tried>`
+             *     (control characters removed, at most 64 characters; never the password).
+             */
             actor: string;
-            /** @description For example `deployment.provisioned`, `deployment.settings.updated`, `portalUser.registered`, `portalUser.updated`, `portalUser.removed`, `consoleUser.created`, `consoleUser.updated`, `consoleUser.removed`, `localDomain.updated`, `certificate.created`, `certificate.updated`, `certificate.chainImported`, `certificate.renewalRequested`, `certificate.deleted`, `clientCertificate.registered`, `clientCertificate.removed`, `clientCertificate.revoked`. */
+            /**
+             * @description What, as `<object>.<verb>`: for example `deployment.provisioned`,
+             *     `deployment.settings.updated`, `portalUser.registered`, `portalUser.updated`,
+             *     `portalUser.removed`, `consoleUser.created`, `consoleUser.updated`,
+             *     `consoleUser.removed`, `localDomain.updated`, `certificate.created`,
+             *     `certificate.updated`, `certificate.chainImported`, `certificate.renewalRequested`,
+             *     `certificate.deleted`, `certificateGroup.created`, `policy.created`,
+             *     `clientCertificate.registered`, `clientCertificate.removed`,
+             *     `clientCertificate.revoked`, `signumAdministrator.granted`; and logins,
+             *     `login.console.succeeded`, `login.console.failed`, `login.console.refused` (rate
+             *     limited), and the same with `login.portal.` (opening the console from the portal
+             *     is a `login.console.succeeded` of the portal user).
+             */
             action: string;
-            /** @description What changed, for people to read. */
+            section: components["schemas"]["LogSection"];
+            /** @description What the entry concerns, when it says (an id such as `crt_…`, a user name, the name a login tried). */
+            object?: string;
+            /**
+             * @description The address the request came from, as API Gateway saw it; absent for changes no request made (provisioning by an event, migrations) and in entries written before addresses were recorded.
+             * @example 203.0.113.10
+             */
+            sourceIp?: string;
+            /** @description What changed, for people to read; for a failed or refused login, why. */
             detail?: string;
         };
+        /**
+         * @description The part of the product an entry concerns, from the first part of its action:
+         *     `certificates`, `groups` (certificate groups), `policies`, `users` (console users and
+         *     their client certificates), `domains`, `roles` (and the Signum Administrator role),
+         *     `settings` (the deployment's settings), `deployment` (provisioning), `portal` (portal
+         *     users and deployment links), `login` (console and portal logins), `other` (anything
+         *     else).
+         * @enum {string}
+         */
+        LogSection: "certificates" | "groups" | "policies" | "users" | "domains" | "roles" | "settings" | "deployment" | "portal" | "login" | "other";
         LogPage: {
             items: components["schemas"]["LogEntry"][];
             next?: components["schemas"]["NextCursor"];
@@ -3169,6 +3243,37 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
+        /**
+         * @description A query parameter is invalid; `invalid-params` names each of `from`, `to` (not an RFC
+         *     3339 time, or `to` not after `from`), `actor` (too long, or control characters),
+         *     `action` (characters other than letters, digits, `.`, `_` and `-`, or too long),
+         *     `section` (not one of the sections) and `limit` that is. A `cursor` that was altered
+         *     or belongs to another listing (other filters) is refused without `invalid-params`:
+         *     start again without it ([invalid-request](https://github.com/opensignum/signum/blob/main/docs/problems.md#invalid-request)).
+         */
+        LogFilterInvalid: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "type": "https://github.com/opensignum/signum/blob/main/docs/problems.md#invalid-request",
+                 *       "title": "Invalid request",
+                 *       "status": 400,
+                 *       "detail": "section: is one of certificates, groups, policies, users, domains, roles, settings, deployment, portal, login, other",
+                 *       "instance": "6c1e2a57-4f0b-4d5e-9a43-0f6f1f3c2b11",
+                 *       "invalid-params": [
+                 *         {
+                 *           "name": "section",
+                 *           "reason": "is one of certificates, groups, policies, users, domains, roles, settings, deployment, portal, login, other"
+                 *         }
+                 *       ]
+                 *     }
+                 */
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
         /** @description The request is malformed or a value is invalid ([invalid-request](https://github.com/opensignum/signum/blob/main/docs/problems.md#invalid-request)). */
         InvalidRequest: {
             headers: {
@@ -3575,6 +3680,16 @@ export interface components {
         CertificateId: components["schemas"]["CertificateID"];
         /** @description Page size; 50 when absent. Out of range is refused with 400. */
         Limit: number;
+        /** @description Only entries at or after this time (inclusive); RFC 3339 with a time zone, like `2026-11-28T12:00:00Z`. */
+        LogFrom: string;
+        /** @description Only entries before this time (exclusive: `from` 12:00 and `to` 13:00 is that hour); RFC 3339 with a time zone; after `from`. */
+        LogTo: string;
+        /** @description Only entries whose `actor` contains this text (at most 200 characters), such as a user id `cu_…` or `unknown:`. */
+        LogActor: string;
+        /** @description Only entries whose `action` starts with this (a whole action, or a beginning such as `certificate.` or `login.console.`); letters, digits, `.`, `_` and `-`, at most 100. */
+        LogAction: string;
+        /** @description Only entries of this section (see `LogSection`). */
+        LogSection: components["schemas"]["LogSection"];
         /** @description The `next` of the previous page. Opaque and tamper-proof; a cursor that was altered or belongs to another listing is refused with 400. */
         Cursor: string;
         /**
@@ -5007,6 +5122,16 @@ export interface operations {
     listSystemLog: {
         parameters: {
             query?: {
+                /** @description Only entries at or after this time (inclusive); RFC 3339 with a time zone, like `2026-11-28T12:00:00Z`. */
+                from?: components["parameters"]["LogFrom"];
+                /** @description Only entries before this time (exclusive: `from` 12:00 and `to` 13:00 is that hour); RFC 3339 with a time zone; after `from`. */
+                to?: components["parameters"]["LogTo"];
+                /** @description Only entries whose `actor` contains this text (at most 200 characters), such as a user id `cu_…` or `unknown:`. */
+                actor?: components["parameters"]["LogActor"];
+                /** @description Only entries whose `action` starts with this (a whole action, or a beginning such as `certificate.` or `login.console.`); letters, digits, `.`, `_` and `-`, at most 100. */
+                action?: components["parameters"]["LogAction"];
+                /** @description Only entries of this section (see `LogSection`). */
+                section?: components["parameters"]["LogSection"];
                 /** @description Page size; 50 when absent. Out of range is refused with 400. */
                 limit?: components["parameters"]["Limit"];
                 /** @description The `next` of the previous page. Opaque and tamper-proof; a cursor that was altered or belongs to another listing is refused with 400. */
@@ -5018,7 +5143,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description One page of log entries. */
+            /** @description One page of log entries, newest first. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -5028,19 +5153,115 @@ export interface operations {
                      * @example {
                      *       "items": [
                      *         {
+                     *           "id": "log_bx3hb2pncbc7ixhwm43r7f3kkm",
+                     *           "at": "2025-05-01T10:05:40.2Z",
+                     *           "actor": "unknown:mallory",
+                     *           "action": "login.console.failed",
+                     *           "section": "login",
+                     *           "object": "mallory",
+                     *           "sourceIp": "198.51.100.23",
+                     *           "detail": "unknown user"
+                     *         },
+                     *         {
                      *           "id": "log_av2hb2pncbc7ixhwm43r7f3kkm",
                      *           "at": "2025-05-01T10:02:11.5Z",
                      *           "actor": "portal:pu_ug5gw5nlykjonmwwikfe7ufawm",
                      *           "action": "deployment.settings.updated",
+                     *           "section": "settings",
+                     *           "sourceIp": "203.0.113.10",
                      *           "detail": "IP allowlist [203.0.113.0/24]"
                      *         }
-                     *       ]
+                     *       ],
+                     *       "next": "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8"
                      *     }
                      */
                     "application/json": components["schemas"]["LogPage"];
                 };
             };
-            400: components["responses"]["InvalidRequest"];
+            400: components["responses"]["LogFilterInvalid"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["ConsoleForbidden"];
+            404: components["responses"]["NotFound"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    exportSystemLog: {
+        parameters: {
+            query: {
+                /** @description `csv` or `jsonl`. */
+                format: "csv" | "jsonl";
+                /** @description Only entries at or after this time (inclusive); RFC 3339 with a time zone, like `2026-11-28T12:00:00Z`. */
+                from?: components["parameters"]["LogFrom"];
+                /** @description Only entries before this time (exclusive: `from` 12:00 and `to` 13:00 is that hour); RFC 3339 with a time zone; after `from`. */
+                to?: components["parameters"]["LogTo"];
+                /** @description Only entries whose `actor` contains this text (at most 200 characters), such as a user id `cu_…` or `unknown:`. */
+                actor?: components["parameters"]["LogActor"];
+                /** @description Only entries whose `action` starts with this (a whole action, or a beginning such as `certificate.` or `login.console.`); letters, digits, `.`, `_` and `-`, at most 100. */
+                action?: components["parameters"]["LogAction"];
+                /** @description Only entries of this section (see `LogSection`). */
+                section?: components["parameters"]["LogSection"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The entries, newest first; none (the CSV header row only, or an empty body) when none match. */
+            200: {
+                headers: {
+                    /** @description `attachment; filename="system-log-<deployment id>-<UTC time>.<format>"`. */
+                    "Content-Disposition"?: string;
+                    /** @description How many entries the file holds. */
+                    "X-Export-Entries"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /** @example {"id":"log_bx3hb2pncbc7ixhwm43r7f3kkm","at":"2025-05-01T10:05:40.2Z","actor":"unknown:mallory","action":"login.console.failed","section":"login","object":"mallory","sourceIp":"198.51.100.23","detail":"unknown user"} */
+                    "application/jsonl": string;
+                    /**
+                     * @example id,at,section,action,actor,object,sourceIp,detail
+                     *     log_bx3hb2pncbc7ixhwm43r7f3kkm,2025-05-01T10:05:40.2Z,login,login.console.failed,unknown:'=cmd,'=cmd,198.51.100.23,unknown user
+                     *     log_av2hb2pncbc7ixhwm43r7f3kkm,2025-05-01T10:02:11.5Z,settings,deployment.settings.updated,portal:pu_ug5gw5nlykjonmwwikfe7ufawm,,203.0.113.10,"IP allowlist [203.0.113.0/24], domain name ""signing.example.com"""
+                     */
+                    "text/csv; charset=utf-8": string;
+                };
+            };
+            /**
+             * @description A filter is invalid, as for the listing (`invalid-params` names it), `format` is
+             *     not `csv` or `jsonl`, or the export is more than one answer can hold: then
+             *     `invalid-params` names `from` and `to`, to narrow the range
+             *     ([invalid-request](https://github.com/opensignum/signum/blob/main/docs/problems.md#invalid-request)).
+             *     Problems are always `application/problem+json`.
+             */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://github.com/opensignum/signum/blob/main/docs/problems.md#invalid-request",
+                     *       "title": "Invalid request",
+                     *       "status": 400,
+                     *       "detail": "from: narrow the range: the export holds more than 10000 entries or 5 MB; to: narrow the range: the export holds more than 10000 entries or 5 MB",
+                     *       "instance": "6c1e2a57-4f0b-4d5e-9a43-0f6f1f3c2b11",
+                     *       "invalid-params": [
+                     *         {
+                     *           "name": "from",
+                     *           "reason": "narrow the range: the export holds more than 10000 entries or 5 MB"
+                     *         },
+                     *         {
+                     *           "name": "to",
+                     *           "reason": "narrow the range: the export holds more than 10000 entries or 5 MB"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             401: components["responses"]["Unauthenticated"];
             403: components["responses"]["ConsoleForbidden"];
             404: components["responses"]["NotFound"];
