@@ -116,7 +116,8 @@ FUZZTIME ?= 30s
 FUZZ_TARGETS := ./lib/edge:FuzzDecodeJSON ./lib/tenant:FuzzParseAllowlist ./lib/tenant:FuzzNormalizeDomainName ./lib/store:FuzzCursorOpen ./lib/policy:FuzzValidate \
 	./lib/token:FuzzVerify ./lib/password:FuzzVerify ./lib/password:FuzzCheck ./lib/certificates:FuzzParseBundle ./lib/certificates:FuzzParseCSR \
 	./lib/keys/awskms:FuzzParseURI ./lib/keys/pkcs11:FuzzParseURI ./lib/local:FuzzRequestBodies \
-	./lib/audit:FuzzEventHash ./lib/audit:FuzzReadExport ./lib/audit:FuzzFastCanonical ./lib/clientauth:FuzzDN
+	./lib/audit:FuzzEventHash ./lib/audit:FuzzReadExport ./lib/audit:FuzzFastCanonical ./lib/clientauth:FuzzDN \
+	./lib/samlsso:FuzzFinish ./lib/samlsso:FuzzParseIdPMetadata ./lib/workload:FuzzVerify
 fuzz:
 	@GO=$(GO) FUZZTIME=$(FUZZTIME) bash scripts/fuzz.sh $(FUZZ_TARGETS)
 
