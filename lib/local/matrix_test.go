@@ -31,6 +31,7 @@ import (
 	"github.com/opensignum/signum/lib/local"
 	"github.com/opensignum/signum/lib/password"
 	"github.com/opensignum/signum/lib/provisioning"
+	"github.com/opensignum/signum/lib/roles"
 	"github.com/opensignum/signum/lib/store"
 	"github.com/opensignum/signum/lib/tenant"
 	"github.com/opensignum/signum/lib/token"
@@ -301,6 +302,14 @@ func TestAuthorizationMatrix(t *testing.T) {
 		"PATCH /console/certificate-groups/{groupId}":  {sa},
 		"DELETE /console/certificate-groups/{groupId}": {sa},
 
+		// Roles are the directory too: only the Signum Administrator changes them; console
+		// admins and viewers read them (users name their custom role by id).
+		"GET /console/roles":             consoleReaders,
+		"GET /console/roles/{roleId}":    consoleReaders,
+		"POST /console/roles":            {sa},
+		"PATCH /console/roles/{roleId}":  {sa},
+		"DELETE /console/roles/{roleId}": {sa},
+
 		"GET /console/policies":               consoleReaders,
 		"GET /console/policies/{policyId}":    consoleReaders,
 		"POST /console/policies":              {sa, cAdmin},
@@ -416,6 +425,7 @@ func fill(t *testing.T, path string, A tenantFixture, st *store.Store) string {
 	path = strings.ReplaceAll(path, "{policyId}", provisioning.DefaultPolicyID)
 	path = strings.ReplaceAll(path, "{credentialId}", A.credential)
 	path = strings.ReplaceAll(path, "{groupId}", A.group)
+	path = strings.ReplaceAll(path, "{roleId}", string(identity.ConsoleViewer)) // built-in: read, never changed
 	if !strings.Contains(path, "{userId}") {
 		return path
 	}
@@ -515,6 +525,15 @@ func freshVictim(t *testing.T, srv *local.Server, path string) string {
 	}
 	if strings.HasPrefix(path, "/console/certificate-groups/") {
 		parts[len(parts)-1] = fixtureGroup(t, st, srv.Demo.ID)
+		return strings.Join(parts, "/")
+	}
+	if strings.HasPrefix(path, "/console/roles/") {
+		r, err := st.CreateRole(ctx, roles.Role{ID: roles.NewID(), DeploymentID: srv.Demo.ID, Name: tenant.NewID("role-"),
+			Areas: map[roles.Area]roles.Level{roles.Events: roles.Read}}, tenant.LogEntry{Actor: "test", Action: "fixture"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		parts[len(parts)-1] = r.ID
 		return strings.Join(parts, "/")
 	}
 	// A revoke of the Signum Administrator role gets a fresh holder, beside the tenant's own,

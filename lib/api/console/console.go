@@ -54,6 +54,7 @@ func BuildUsers(_ context.Context, env function.Env) (http.Handler, error) {
 	// DELETE /console/users/{userId} — console admins.
 	m.Handle("DELETE /console/users/{userId}", access.ConsoleAdmins(), a.deleteUser)
 	a.registerClientCertificates(m)
+	a.registerRoles(m)
 	return m, nil
 }
 
@@ -120,8 +121,10 @@ type User struct {
 	Name     string   `json:"name"`
 	Email    string   `json:"email,omitempty"`
 	Roles    []string `json:"roles"`
-	Status   string   `json:"status"`
-	Locked   bool     `json:"locked"`
+	// Role is the id of the user's custom role, "" for none.
+	Role   string `json:"role"`
+	Status string `json:"status"`
+	Locked bool   `json:"locked"`
 	// HasPassword is false for certificate users, who log in only with client certificates.
 	HasPassword bool      `json:"hasPassword"`
 	Version     int64     `json:"version"`
@@ -129,7 +132,7 @@ type User struct {
 }
 
 func userJSON(u identity.ConsoleUser, lock password.Lockout, now time.Time) User {
-	return User{ID: u.ID, Username: u.Username, Name: u.Name, Email: u.Email, Roles: identity.ConsoleRoleNames(u.Roles), Status: string(u.Status),
+	return User{ID: u.ID, Username: u.Username, Name: u.Name, Email: u.Email, Roles: identity.ConsoleRoleNames(u.Roles), Role: u.Role, Status: string(u.Status),
 		Locked: lock.Locked(u.LockState(), now), HasPassword: u.PasswordHash != "", Version: u.Version, CreatedAt: u.CreatedAt}
 }
 
@@ -150,6 +153,8 @@ type CreateUserRequest struct {
 	Email    string   `json:"email"`
 	Password string   `json:"password"`
 	Roles    []string `json:"roles"`
+	// Role is a custom role's id (the Signum Administrator only).
+	Role string `json:"role"`
 }
 
 func (a api) createUser(w http.ResponseWriter, r *http.Request, req *access.Request) error {
@@ -157,8 +162,11 @@ func (a api) createUser(w http.ResponseWriter, r *http.Request, req *access.Requ
 	if err := edge.DecodeJSON(r, &body, 0); err != nil {
 		return err
 	}
+	if err := customRole(req, body.Role, body.Role != ""); err != nil {
+		return err
+	}
 	u, dom, err := a.users.Create(r.Context(), req.Deployment.ID, req.Principal.Actor(), identity.NewConsoleUser{
-		Username: body.Username, Name: body.Name, Email: body.Email, Password: body.Password, Roles: body.Roles,
+		Username: body.Username, Name: body.Name, Email: body.Email, Password: body.Password, Roles: body.Roles, Role: body.Role,
 	})
 	if err != nil {
 		return err
@@ -189,6 +197,8 @@ type PatchUserRequest struct {
 	Status   *string   `json:"status"`
 	Password *string   `json:"password"`
 	Unlock   bool      `json:"unlock"`
+	// Role is a custom role's id, "" for none (the Signum Administrator only).
+	Role *string `json:"role"`
 }
 
 func (a api) patchUser(w http.ResponseWriter, r *http.Request, req *access.Request) error {
@@ -196,8 +206,13 @@ func (a api) patchUser(w http.ResponseWriter, r *http.Request, req *access.Reque
 	if err := edge.DecodeJSON(r, &body, 0); err != nil {
 		return err
 	}
+	if body.Role != nil {
+		if err := customRole(req, *body.Role, true); err != nil {
+			return err
+		}
+	}
 	u, dom, err := a.users.Update(r.Context(), req.Deployment.ID, r.PathValue("userId"), req.Principal.Actor(), identity.ConsoleUserPatch{
-		Name: body.Name, Email: body.Email, Roles: body.Roles, Status: body.Status, Password: body.Password, Unlock: body.Unlock,
+		Name: body.Name, Email: body.Email, Roles: body.Roles, Status: body.Status, Password: body.Password, Unlock: body.Unlock, Role: body.Role,
 	})
 	if err != nil {
 		return err
