@@ -748,6 +748,111 @@ export interface paths {
         patch: operations["updateLocalDomain"];
         trace?: never;
     };
+    "/console/domains": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List the deployment's login domains
+         * @description Who: roles that read domains: console-admin, console-viewer, the Signum Administrator,
+         *     and custom roles with `domains` read or manage.
+         *     Sent to the deployment's domain name; its IP allowlist applies.
+         *
+         *     The first page starts with the two built-in domains every deployment has, marked
+         *     `builtIn`: `local` (Local users: passwords, with the policies of
+         *     `/console/domains/local`) and `certificate` (Certificate users: client certificates,
+         *     registered on the users' pages). Their `userCount`, `userLimit` and `version` are 0:
+         *     their users are counted on the users' pages. Then come the OIDC, SAML and CI workload
+         *     identity domains the Signum Administrator made, in the order of their ids. Secrets are
+         *     never answered (`oidc.hasClientSecret` says whether there is one).
+         */
+        get: operations["listDomains"];
+        put?: never;
+        /**
+         * Create an OIDC, SAML or CI workload identity domain
+         * @description Who: the deployment's Signum Administrator only (a domain decides who may log in).
+         *     Sent to the deployment's domain name; its IP allowlist applies.
+         *
+         *     The service gives the domain its id (`dom_...`) and version 1. The alias is what the
+         *     domain's users write after `@` when they log in (`user@alias`): stored lower-case,
+         *     unique in the deployment (a taken alias is 409), never `local` or `certificate`.
+         *     Every problem of the body is answered at once as a 400 whose `invalid-params` name the
+         *     fields: `name`, `alias`, `kind`, `userLimit`, `agentConcurrency`, `defaultRole`,
+         *     `groupRoles`, `groupRoles[i].group`, `groupRoles[i].role`; the settings of the kind
+         *     under their prefix: `oidc`, `oidc.issuer`, `oidc.clientId`, `oidc.clientSecret`,
+         *     `oidc.scopes`, `oidc.usernameClaim`, `oidc.emailClaim`, `oidc.groupsClaim`; `saml`,
+         *     `saml.idpMetadataXml`; `ci`, `ci.issuer`, `ci.audience`, `ci.rules`,
+         *     `ci.rules[i].name`, `ci.rules[i].user`, `ci.rules[i].claims` and
+         *     `ci.rules[i].claims.<claim>` (a pattern that does not compile or matches an empty
+         *     value). A SAML domain gets its own service-provider key pair. Written to the system
+         *     log (`domain.created`).
+         */
+        post: operations["createDomain"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/console/domains/{domainId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A login domain of the deployment the request is sent to (`dom_...`), or a built-in one (`local`, `certificate`). */
+                domainId: components["parameters"]["DomainId"];
+            };
+            cookie?: never;
+        };
+        /**
+         * One login domain
+         * @description Who: roles that read domains (console-admin, console-viewer, the Signum Administrator,
+         *     custom roles with `domains` read).
+         *     Sent to the deployment's domain name; its IP allowlist applies.
+         *
+         *     The `ETag` is the domain's `version` in quotes: send it as `If-Match` when changing
+         *     the domain. `certificate` answers the built-in Certificate users domain (no `ETag`);
+         *     `local` is the Local users domain's policies (`GET /console/domains/local`).
+         */
+        get: operations["getDomain"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete a domain without users
+         * @description Who: the deployment's Signum Administrator only.
+         *     Sent to the deployment's domain name; its IP allowlist applies.
+         *
+         *     Only a domain that holds no user goes: one that holds some is 409, whose detail says
+         *     how many; delete them or move them to another domain first. Its alias is free again
+         *     afterwards. A change that lands between this request's read and its write is 412
+         *     (read the domain again and retry). The built-in domains `local` and `certificate` are
+         *     409. Written to the system log (`domain.deleted`).
+         */
+        delete: operations["deleteDomain"];
+        options?: never;
+        head?: never;
+        /**
+         * Replace a domain's settings
+         * @description Who: the deployment's Signum Administrator only.
+         *     Sent to the deployment's domain name; its IP allowlist applies.
+         *
+         *     The body replaces the domain's settings whole, as on create; the domain keeps its
+         *     kind (`kind` is not changed), and an OIDC domain whose `oidc.clientSecret` is empty or
+         *     left out keeps the secret it has (a SAML domain keeps its service-provider key pair).
+         *     `If-Match` (the `ETag` read) is required: without it, or with a version that is no
+         *     longer current, the change is 412, and so is a user limit below the users the domain
+         *     holds (its detail says both). The same 400 field problems as on create; a taken alias
+         *     is 409. The built-in
+         *     domain `certificate` is 409 (change its users on the users' pages); `local`'s
+         *     policies are changed with `PATCH /console/domains/local`. Written to the system log
+         *     (`domain.changed`).
+         */
+        patch: operations["updateDomain"];
+        trace?: never;
+    };
     "/console/system-log": {
         parameters: {
             query?: never;
@@ -2008,6 +2113,191 @@ export interface components {
         LocalDomainPatch: {
             passwordPolicy?: components["schemas"]["PasswordPolicy"];
             lockoutPolicy?: components["schemas"]["LockoutPolicy"];
+        };
+        /**
+         * @description `dom_` and 26 base32 characters for a domain the Signum Administrator made; `local` and `certificate` for the built-in domains.
+         * @example dom_mfrggzdfmztwq2lknnwg23tpoa
+         * @example local
+         */
+        DomainID: string;
+        /**
+         * @description How the domain's users authenticate: local (passwords; built in), certificate (client
+         *     certificates; built in), oidc and saml (people, at the customer's identity provider),
+         *     ci (CI jobs, with their CI system's short-lived OIDC token).
+         * @enum {string}
+         */
+        DomainKind: "local" | "certificate" | "oidc" | "saml" | "ci";
+        /**
+         * @description What the domain's users write after `@` when they log in (`user@alias`): 1 to 32
+         *     lower-case letters, digits or `-`, not starting or ending with `-`, and not `local` or
+         *     `certificate`; sent in any case and stored lower-case; unique in the deployment.
+         * @example acme
+         */
+        DomainAlias: string;
+        /**
+         * @description Users of an OIDC or SAML domain who are in the IdP group `group` get the role `role`.
+         *     Of several mappings that match, the highest `priority` wins (the first listed among
+         *     equals); a role given to the user directly beats every mapping.
+         */
+        DomainRoleMapping: {
+            /** @description The IdP group's name as the identity provider sends it, 1 to 256 bytes. */
+            group: string;
+            /** @description A built-in role's name (`console-admin`, `console-viewer`, `signer`; not `signum-administrator`) or a custom role's id. */
+            role: string;
+            /** @description Higher wins. */
+            priority: number;
+        };
+        /** @description An OIDC domain's identity provider and claim mapping. The client secret is never answered. */
+        DomainOIDC: {
+            /**
+             * Format: uri
+             * @description The identity provider's issuer URL (https; http only for a loopback host); its discovery document is read from it.
+             */
+            issuer: string;
+            /** @description The client id registered at the identity provider. */
+            clientId: string;
+            /** @description Whether a client secret is stored (a confidential client). */
+            hasClientSecret: boolean;
+            /** @description Scopes requested; absent for the default openid, profile, email. */
+            scopes?: string[];
+            /** @description The claim mapped to the user name; absent for preferred_username. */
+            usernameClaim?: string;
+            /** @description The claim mapped to the e-mail address; absent for email. */
+            emailClaim?: string;
+            /** @description The claim listing the person's IdP groups; absent for groups. */
+            groupsClaim?: string;
+        };
+        DomainOIDCWrite: {
+            /** @description The identity provider's issuer URL (https; http only for a loopback host). */
+            issuer: string;
+            /** @description 1 to 256 characters. */
+            clientId: string;
+            /**
+             * @description For a confidential client; stored sealed and never answered. On a change, empty or
+             *     left out keeps the stored secret.
+             */
+            clientSecret?: string;
+            /** @description Scopes to request; empty for openid, profile, email. */
+            scopes?: string[];
+            /** @description Empty for preferred_username. */
+            usernameClaim?: string;
+            /** @description Empty for email. */
+            emailClaim?: string;
+            /** @description Empty for groups. */
+            groupsClaim?: string;
+        };
+        /**
+         * @description A SAML domain's identity provider and attribute mapping. The service provider's entity
+         *     ID and assertion consumer URL are the deployment's own; its key pair is made with the
+         *     domain and never answered.
+         */
+        DomainSAML: {
+            /** @description The identity provider's SAML metadata (an EntityDescriptor with an IDPSSODescriptor), as XML. */
+            idpMetadataXml: string;
+            /** @description The attribute mapped to the user name; empty for the NameID. */
+            usernameAttribute?: string;
+            /** @description The attribute mapped to the e-mail address; empty for email. */
+            emailAttribute?: string;
+            /** @description The attribute mapped to the display name; empty for displayName. */
+            nameAttribute?: string;
+            /** @description The attribute listing the person's IdP groups; empty for groups. */
+            groupsAttribute?: string;
+        };
+        /** @description Jobs whose claims all match act as the console user `user`. */
+        DomainCIRule: {
+            /** @description 1 to 64 printable characters, unique in the domain; recorded on events. */
+            name: string;
+            /**
+             * @description 1 to 20 claims (e.g. repository, ref, workflow, environment) and the pattern each
+             *     claim's value must match in full (a Go regular expression, RE2 syntax, anchored at
+             *     both ends: `refs/tags/v.*` matches any tag starting with v; escape a dot that must
+             *     be a dot). A pattern that matches an empty value is refused, and so are the claims
+             *     the domain checks itself (iss, aud, exp, nbf, iat, jti).
+             * @example {
+             *       "repository": "acme/app",
+             *       "ref": "refs/tags/v.*"
+             *     }
+             */
+            claims: {
+                [key: string]: string;
+            };
+            /** @description The console user (id or user name) the matching jobs act as. */
+            user: string;
+        };
+        /** @description A CI workload identity domain's trusted issuer and audience, and its claim rules, tried in order (the first that matches decides). */
+        DomainCI: {
+            /** @description Exactly as in the tokens' iss claim, e.g. https://token.actions.githubusercontent.com (GitHub Actions) or https://gitlab.com (GitLab CI). */
+            issuer: string;
+            /** @description The audience the jobs request their tokens for; at most 256 characters. */
+            audience: string;
+            rules: components["schemas"]["DomainCIRule"][];
+        };
+        /**
+         * @description A login domain: how a group of console users authenticates. Secrets are never
+         *     answered.
+         */
+        Domain: {
+            id: components["schemas"]["DomainID"];
+            kind: components["schemas"]["DomainKind"];
+            /** @description 1 to 64 printable characters. */
+            name: string;
+            alias?: components["schemas"]["DomainAlias"];
+            /** @description The Local users and Certificate users domains; they have no alias and are not changed here. */
+            builtIn: boolean;
+            /** @description The most users the domain may hold; 0 for no limit. */
+            userLimit: number;
+            /** @description The most signing requests one user of the domain may have in flight at once; 0 for no limit. */
+            agentConcurrency: number;
+            /** @description OIDC and SAML: a person is made a user at their first successful login. */
+            jit: boolean;
+            /** @description OIDC and SAML; the role of people whose IdP groups map to no role; absent refuses them. */
+            defaultRole?: string;
+            groupRoles: components["schemas"]["DomainRoleMapping"][];
+            oidc?: components["schemas"]["DomainOIDC"];
+            saml?: components["schemas"]["DomainSAML"];
+            ci?: components["schemas"]["DomainCI"];
+            /** @description The domain's users (0 for the built-in domains, whose users are on the users' pages). */
+            userCount: number;
+            /**
+             * Format: int64
+             * @description Counts changes (0 for the built-in domains).
+             */
+            version: number;
+            /** Format: date-time */
+            createdAt?: string;
+            /** Format: date-time */
+            updatedAt?: string;
+        };
+        DomainList: {
+            items: components["schemas"]["Domain"][];
+            next?: components["schemas"]["NextCursor"];
+        };
+        /**
+         * @description A domain as the Signum Administrator makes or replaces it: the settings of its kind
+         *     (`oidc`, `saml` or `ci`) and no others.
+         */
+        DomainWrite: {
+            /**
+             * @description Kept on a change (a domain does not change kind).
+             * @enum {string}
+             */
+            kind: "oidc" | "saml" | "ci";
+            /** @description 1 to 64 printable characters, trimmed. */
+            name: string;
+            alias: components["schemas"]["DomainAlias"];
+            /** @description 0 or left out for no limit. */
+            userLimit?: number;
+            /** @description 0 or left out for no limit. */
+            agentConcurrency?: number;
+            /** @description OIDC and SAML only. */
+            jit?: boolean;
+            /** @description OIDC and SAML only; a built-in role's name (not signum-administrator) or a custom role's id; empty refuses people whose groups map to no role. */
+            defaultRole?: string;
+            /** @description OIDC and SAML only. */
+            groupRoles?: components["schemas"]["DomainRoleMapping"][];
+            oidc?: components["schemas"]["DomainOIDCWrite"];
+            saml?: components["schemas"]["DomainSAML"];
+            ci?: components["schemas"]["DomainCI"];
         };
         LogEntry: {
             id: string;
@@ -3701,6 +3991,13 @@ export interface components {
         IfMatch: string;
         /** @description A certificate group of the deployment the request is sent to. */
         CertificateGroupId: components["schemas"]["CertificateGroupID"];
+        /** @description A login domain of the deployment the request is sent to (`dom_...`), or a built-in one (`local`, `certificate`). */
+        DomainId: components["schemas"]["DomainID"];
+        /**
+         * @description The domain's `ETag` as read (its `version` in quotes, like `"3"`). Required: without
+         *     it, or with a version that is no longer current, the change is 412.
+         */
+        DomainIfMatch: string;
         /** @description A signing policy of the deployment the request is sent to. */
         PolicyId: components["schemas"]["PolicyID"];
         /**
@@ -5107,6 +5404,253 @@ export interface operations {
         };
         responses: {
             200: components["responses"]["LocalDomain"];
+            400: components["responses"]["InvalidRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["ConsoleForbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            412: components["responses"]["PreconditionFailed"];
+            413: components["responses"]["TooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    listDomains: {
+        parameters: {
+            query?: {
+                /** @description Page size; 50 when absent. Out of range is refused with 400. */
+                limit?: components["parameters"]["Limit"];
+                /** @description The `next` of the previous page. Opaque and tamper-proof; a cursor that was altered or belongs to another listing is refused with 400. */
+                cursor?: components["parameters"]["Cursor"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page of domains, the built-in ones first. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "items": [
+                     *         {
+                     *           "id": "local",
+                     *           "kind": "local",
+                     *           "name": "Local users",
+                     *           "builtIn": true,
+                     *           "userLimit": 0,
+                     *           "agentConcurrency": 0,
+                     *           "jit": false,
+                     *           "groupRoles": [],
+                     *           "userCount": 0,
+                     *           "version": 0
+                     *         },
+                     *         {
+                     *           "id": "certificate",
+                     *           "kind": "certificate",
+                     *           "name": "Certificate users",
+                     *           "builtIn": true,
+                     *           "userLimit": 0,
+                     *           "agentConcurrency": 0,
+                     *           "jit": false,
+                     *           "groupRoles": [],
+                     *           "userCount": 0,
+                     *           "version": 0
+                     *         },
+                     *         {
+                     *           "id": "dom_mfrggzdfmztwq2lknnwg23tpoa",
+                     *           "kind": "ci",
+                     *           "name": "GitHub Actions",
+                     *           "alias": "gha",
+                     *           "builtIn": false,
+                     *           "userLimit": 0,
+                     *           "agentConcurrency": 4,
+                     *           "jit": false,
+                     *           "groupRoles": [],
+                     *           "ci": {
+                     *             "issuer": "https://token.actions.githubusercontent.com",
+                     *             "audience": "signum",
+                     *             "rules": [
+                     *               {
+                     *                 "name": "release",
+                     *                 "claims": {
+                     *                   "repository": "acme/app",
+                     *                   "ref": "refs/tags/v.*"
+                     *                 },
+                     *                 "user": "ci-release"
+                     *               }
+                     *             ]
+                     *           },
+                     *           "userCount": 1,
+                     *           "version": 1,
+                     *           "createdAt": "2026-05-01T09:30:00Z",
+                     *           "updatedAt": "2026-05-01T09:30:00Z"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["DomainList"];
+                };
+            };
+            400: components["responses"]["InvalidRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["ConsoleForbidden"];
+            404: components["responses"]["NotFound"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    createDomain: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DomainWrite"];
+            };
+        };
+        responses: {
+            /** @description The domain. `Location` is its URL, `ETag` its version. */
+            201: {
+                headers: {
+                    Location?: string;
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Domain"];
+                };
+            };
+            400: components["responses"]["InvalidRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["ConsoleForbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["TooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    getDomain: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A login domain of the deployment the request is sent to (`dom_...`), or a built-in one (`local`, `certificate`). */
+                domainId: components["parameters"]["DomainId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The domain; `ETag` is its version. */
+            200: {
+                headers: {
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Domain"];
+                };
+            };
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["ConsoleForbidden"];
+            404: components["responses"]["NotFound"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    deleteDomain: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A login domain of the deployment the request is sent to (`dom_...`), or a built-in one (`local`, `certificate`). */
+                domainId: components["parameters"]["DomainId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["ConsoleForbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            412: components["responses"]["PreconditionFailed"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    updateDomain: {
+        parameters: {
+            query?: never;
+            header: {
+                /**
+                 * @description The domain's `ETag` as read (its `version` in quotes, like `"3"`). Required: without
+                 *     it, or with a version that is no longer current, the change is 412.
+                 */
+                "If-Match": components["parameters"]["DomainIfMatch"];
+            };
+            path: {
+                /** @description A login domain of the deployment the request is sent to (`dom_...`), or a built-in one (`local`, `certificate`). */
+                domainId: components["parameters"]["DomainId"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "kind": "ci",
+                 *       "name": "GitHub",
+                 *       "alias": "gha",
+                 *       "ci": {
+                 *         "issuer": "https://token.actions.githubusercontent.com",
+                 *         "audience": "signum",
+                 *         "rules": [
+                 *           {
+                 *             "name": "release",
+                 *             "claims": {
+                 *               "repository": "acme/app",
+                 *               "ref": "refs/tags/v.*"
+                 *             },
+                 *             "user": "ci-release"
+                 *           }
+                 *         ]
+                 *       }
+                 *     }
+                 */
+                "application/json": components["schemas"]["DomainWrite"];
+            };
+        };
+        responses: {
+            /** @description The domain as changed; `ETag` is its new version. */
+            200: {
+                headers: {
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Domain"];
+                };
+            };
             400: components["responses"]["InvalidRequest"];
             401: components["responses"]["Unauthenticated"];
             403: components["responses"]["ConsoleForbidden"];
