@@ -7,6 +7,7 @@ import (
 	"context"
 	"crypto/x509"
 	"encoding/pem"
+	"errors"
 	"net/http"
 	"strings"
 	"time"
@@ -76,6 +77,9 @@ func (a api) list(w http.ResponseWriter, r *http.Request, req *access.Request) e
 	if err != nil {
 		return err
 	}
+	if page.Items, err = a.visible(r.Context(), req, page.Items); err != nil {
+		return err
+	}
 	if page.Next != "" {
 		w.Header().Set("X-Next-Cursor", page.Next)
 	}
@@ -118,7 +122,37 @@ type CheckpointKey struct {
 	PublicKeyPEM string `json:"publicKeyPem"`
 }
 
+// visible leaves out, for a caller whose role sees only some certificate groups, the events of
+// certificates outside them (a page may then be short; its cursor still continues).
+func (a api) visible(ctx context.Context, req *access.Request, evs []audit.Event) ([]audit.Event, error) {
+	s := req.Principal.Scope
+	if s.Unscoped(roles.View) {
+		return evs, nil
+	}
+	seen := map[string]bool{}
+	out := evs[:0]
+	for _, e := range evs {
+		ok, known := seen[e.CertificateID]
+		if !known {
+			c, err := a.Store.GetCertificate(ctx, req.Deployment.ID, e.CertificateID)
+			if err != nil && !errors.Is(err, fault.ErrNotFound) {
+				return nil, err
+			}
+			ok = err == nil && s.Any(c.Groups, roles.View)
+			seen[e.CertificateID] = ok
+		}
+		if ok {
+			out = append(out, e)
+		}
+	}
+	return out, nil
+}
+
 func (a api) verify(w http.ResponseWriter, r *http.Request, req *access.Request) error {
+	if !req.Principal.Scope.Unscoped(roles.View) {
+		// The check reads and counts every certificate's events.
+		return fault.Newf(fault.ErrForbidden, "Verifying the signing event log checks every certificate's events; your role sees only some certificate groups.")
+	}
 	var opts []audit.Option
 	var key *CheckpointKey
 	if a.Notary != nil {

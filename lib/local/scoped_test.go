@@ -1,0 +1,118 @@
+package local_test
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestScopedRoleIsolation: a custom role scoped to certificate group A manages A's certificates
+// and policies; group B's certificates do not exist for it — not listed, not counted, not read,
+// not changed, not named in a policy — while the Signum Administrator sees both.
+func TestScopedRoleIsolation(t *testing.T) {
+	srv := startLocal(t)
+	sa := consoleAdmin(t, srv)
+	var a, b groupJSON
+	sa.do("POST", "/console/certificate-groups", map[string]any{"name": "Team A"}).must(t, 201, "group A").json(t, &a)
+	sa.do("POST", "/console/certificate-groups", map[string]any{"name": "Team B"}).must(t, 201, "group B").json(t, &b)
+	cert := func(c client, name, group string, want int) string {
+		var out struct{ ID string }
+		c.do("POST", "/console/certificates", map[string]any{"name": name, "algorithm": "EC_P256", "subject": map[string]string{"commonName": name},
+			"groups": []string{group}}).must(t, want, "certificate "+name).json(t, &out)
+		return out.ID
+	}
+	inA, inB := cert(sa, "A signing", a.ID, 201), cert(sa, "B signing", b.ID, 201)
+
+	var role struct{ ID string }
+	sa.do("POST", "/console/roles", map[string]any{"name": "Team A admins",
+		"areas":  map[string]string{"certificates": "manage", "policies": "manage", "events": "read"},
+		"groups": []map[string]any{{"groupId": a.ID, "view": true, "add": true, "remove": true, "assign": true}}}).must(t, 201, "role").json(t, &role)
+	sa.do("POST", "/console/users", map[string]any{"username": "anna", "password": strongPassword, "roles": []string{"signer"}, "role": role.ID}).must(t, 201, "user")
+	var lg struct{ Token string }
+	sa.as("").do("POST", "/console/login", map[string]string{"username": "anna", "password": strongPassword}).must(t, 200, "login").json(t, &lg)
+	anna := sa.as(lg.Token)
+
+	// Listings: only A's certificates and group, in full pages.
+	var list struct {
+		Items []struct{ ID string }
+		Next  string
+	}
+	anna.do("GET", "/console/certificates?limit=1", nil).must(t, 200, "list").json(t, &list)
+	if len(list.Items) != 1 || list.Items[0].ID != inA || list.Next != "" {
+		t.Fatalf("scoped listing %+v", list)
+	}
+	var groups struct{ Items []groupJSON }
+	anna.do("GET", "/console/certificate-groups", nil).must(t, 200, "groups").json(t, &groups)
+	if len(groups.Items) != 1 || groups.Items[0].ID != a.ID {
+		t.Fatalf("scoped groups %+v", groups.Items)
+	}
+	sa.do("GET", "/console/certificates", nil).must(t, 200, "SA list").json(t, &list)
+	if len(list.Items) != 2 {
+		t.Fatalf("the Signum Administrator sees %d certificates", len(list.Items))
+	}
+
+	// B's certificate answers as one that does not exist, whatever is asked.
+	missing := sa.do("GET", "/console/certificates/crt_nothing", nil).must(t, 404, "missing").body
+	for _, probe := range []struct{ method, path string }{
+		{"GET", "/console/certificates/" + inB}, {"GET", "/console/certificates/" + inB + "/chain"},
+		{"PATCH", "/console/certificates/" + inB}, {"DELETE", "/console/certificates/" + inB},
+		{"POST", "/console/certificates/" + inB + "/renew"}, {"GET", "/console/certificate-groups/" + b.ID},
+	} {
+		var body any
+		switch probe.method {
+		case "PATCH":
+			body = map[string]any{"name": "taken over"}
+		case "POST":
+			body = map[string]any{}
+		}
+		r := anna.do(probe.method, probe.path, body).must(t, 404, probe.method+" "+probe.path)
+		if strings.Contains(r.body, "B signing") || strings.Contains(r.body, "Team B") {
+			t.Fatalf("%s %s leaks: %s", probe.method, probe.path, r.body)
+		}
+	}
+	if !strings.Contains(missing, "No certificate has the id") {
+		t.Fatalf("missing: %s", missing)
+	}
+	anna.do("POST", "/console/policies/evaluate", map[string]any{"userId": "cu_x", "certificateId": inB}).must(t, 404, "dry run on B")
+
+	// Creating: in A yes, in B no; moving A's certificate into B no.
+	cert(anna, "A second", a.ID, 201)
+	cert(anna, "Into B", b.ID, 403)
+	anna.do("PATCH", "/console/certificates/"+inA, map[string]any{"groups": []string{a.ID, b.ID}}).must(t, 403, "move into B")
+	anna.do("PATCH", "/console/certificates/"+inA, map[string]any{"name": "A release"}).must(t, 200, "rename in A")
+
+	// Policies: A's group and certificate may be named; B's and "*" not; the default policy
+	// (every certificate) is neither changed nor deleted by the scoped role, and reads
+	// without what it cannot see.
+	pol := func(what map[string]any, want int) {
+		anna.do("POST", "/console/policies", map[string]any{"name": "p" + strings.ToLower(t.Name()[:4]) + what["tag"].(string), "enabled": true, "priority": 5, "action": "allow",
+			"what": map[string]any{"certificates": what["certificates"], "groups": what["groups"]},
+			"who":  map[string]any{"users": []string{}, "roles": []string{"signer"}}}).must(t, want, "policy "+what["tag"].(string))
+	}
+	pol(map[string]any{"tag": "a", "certificates": []string{inA}, "groups": []string{a.ID}}, 201)
+	pol(map[string]any{"tag": "b", "certificates": []string{inB}, "groups": []string{}}, 403)
+	pol(map[string]any{"tag": "g", "certificates": []string{}, "groups": []string{b.ID}}, 403)
+	pol(map[string]any{"tag": "all", "certificates": []string{}, "groups": []string{"*"}}, 403)
+	anna.do("DELETE", "/console/policies/pol_default", nil).must(t, 403, "delete the default policy")
+	var def struct{ What struct{ Groups []string } }
+	anna.do("GET", "/console/policies/pol_default", nil).must(t, 200, "read the default policy").json(t, &def)
+	if len(def.What.Groups) != 0 {
+		t.Fatalf("the scoped role reads the default policy's groups %v", def.What.Groups)
+	}
+
+	// Events: listed only for A's certificates; the whole log's check is not for a scoped role.
+	anna.do("GET", "/console/events?certificateId="+inB, nil).must(t, 200, "events of B")
+	anna.do("GET", "/console/events/verify", nil).must(t, 403, "verify the whole log")
+
+	// Areas: none for users, domains, settings and the system log.
+	anna.do("GET", "/console/users", nil).must(t, 403, "users")
+	anna.do("GET", "/console/system-log", nil).must(t, 403, "system log")
+	anna.do("GET", "/console/domains", nil).must(t, 403, "domains")
+	var session struct {
+		CustomRole string
+		Areas      map[string]string
+	}
+	anna.do("GET", "/console/session", nil).must(t, 200, "session").json(t, &session)
+	if session.CustomRole != role.ID || session.Areas["certificates"] != "manage" || session.Areas["users"] != "none" {
+		t.Fatalf("session %+v", session)
+	}
+}
