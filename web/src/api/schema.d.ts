@@ -519,6 +519,12 @@ export interface paths {
          *     (`hasPassword` false): it cannot log in with `POST /console/login` and authenticates
          *     only with the client certificates then registered for it with
          *     `POST /console/users/{userId}/client-certificates`, over mutual TLS.
+         *
+         *     `role` gives the user a custom role (`/console/roles`) beside its built-in `roles`: only
+         *     the Signum Administrator may send it (403 for a console admin, even with ""). An id of
+         *     no custom role of the deployment (a built-in role's id included) is 400 naming `role`,
+         *     also when the role is deleted at the same moment; the role's `userCount` counts the
+         *     user from then on.
          */
         post: operations["createConsoleUser"];
         delete?: never;
@@ -566,6 +572,11 @@ export interface paths {
          *     `roles` and a change of `status` (disable, and enable again) end the user's sessions:
          *     tokens issued before are refused from then on (401). There is no `If-Match`: a change
          *     made by someone else between this request's read and write gets 412.
+         *
+         *     `role` gives, changes or ("") takes away the user's custom role: only the Signum
+         *     Administrator may send it (403 for a console admin, even unchanged). An id of no custom
+         *     role of the deployment is 400 naming `role`. The roles' `userCount`s move with the
+         *     change; the user's sessions go on, with the new role's rights from the next request.
          */
         patch: operations["updateConsoleUser"];
         trace?: never;
@@ -1206,6 +1217,103 @@ export interface paths {
          *     (`certificateGroup.updated`).
          */
         patch: operations["updateCertificateGroup"];
+        trace?: never;
+    };
+    "/console/roles": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List the console roles, built-in and custom
+         * @description Who: console-admin or console-viewer of the deployment (the Signum Administrator too):
+         *     users name their custom role by id, and pages show its name.
+         *     Sent to the deployment's domain name; its IP allowlist applies.
+         *
+         *     The first page begins with the four built-in roles (`builtIn` true: console-admin,
+         *     console-viewer, signer, signum-administrator), which do not count against `limit` and
+         *     cannot be changed; then the deployment's custom roles, in the order of their ids, each
+         *     with the number of console users who hold it.
+         */
+        get: operations["listRoles"];
+        put?: never;
+        /**
+         * Create a custom role
+         * @description Who: the deployment's Signum Administrator only.
+         *     Sent to the deployment's domain name; its IP allowlist applies.
+         *
+         *     The service gives the role its id (`role_...`) and version 1. The name is unique in
+         *     the deployment whatever its case (409), and is not a built-in role's name or id (400).
+         *     `areas` gives a level per area (areas left out are none); `groups` the rights per
+         *     certificate group, by id, each group once, `*` for every group (also groups made
+         *     later); a right other than `view` implies `view`, and a group with no right is dropped.
+         *     A group id of no group of the deployment is 400 naming `groups`. `domains` are the
+         *     domains whose users the role manages (with `users` at manage): `*` (every domain),
+         *     `local` (the Local users domain) or a domain's id (`dom_…`, checked for its form only
+         *     until domains are objects). Every bad field is reported at once. Written to the system
+         *     log (`role.created`).
+         */
+        post: operations["createRole"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/console/roles/{roleId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A custom role of the deployment the request is sent to (`role_…`), or a built-in role's id. */
+                roleId: components["parameters"]["RoleId"];
+            };
+            cookie?: never;
+        };
+        /**
+         * One role, built-in or custom
+         * @description Who: console-admin or console-viewer of the deployment (the Signum Administrator too).
+         *     Sent to the deployment's domain name; its IP allowlist applies.
+         *
+         *     A built-in role's id (`console-admin`, `console-viewer`, `signer`,
+         *     `signum-administrator`) gives the built-in role, without `ETag`. A custom role's
+         *     `ETag` is its `version` in quotes: send it as `If-Match` when changing or deleting it.
+         */
+        get: operations["getRole"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete a custom role nobody holds
+         * @description Who: the deployment's Signum Administrator only.
+         *     Sent to the deployment's domain name; its IP allowlist applies.
+         *
+         *     Only a role no console user holds goes: one that users hold is 409, whose detail says
+         *     how many; give its users another role first (`PATCH /console/users/{userId}` with
+         *     `role`). A user given the role at the same moment either lands first (the delete is
+         *     409) or finds the role gone (400). A built-in role is 409. With `If-Match`, a role
+         *     changed since is 412. Written to the system log (`role.deleted`).
+         */
+        delete: operations["deleteRole"];
+        options?: never;
+        head?: never;
+        /**
+         * Change a custom role
+         * @description Who: the deployment's Signum Administrator only.
+         *     Sent to the deployment's domain name; its IP allowlist applies.
+         *
+         *     A member left out stays; a member sent replaces the role's whole member (`areas` left
+         *     out of it are none, `groups` and `domains` are the new lists). The rules of
+         *     `POST /console/roles` apply, except that groups the role names already are not checked
+         *     again (a group deleted since leaves rights on nothing). A built-in role is 409 (built-in
+         *     roles cannot be changed), a name another role has (whatever its case) is 409. With
+         *     `If-Match` (the `ETag` read), a role changed since is 412; without it, a change made by
+         *     someone else between this request's read and write is 412 too. Users given or taken
+         *     the role do not change its version. The role's users have its new rights from their
+         *     next request. Written to the system log (`role.updated`).
+         */
+        patch: operations["updateRole"];
         trace?: never;
     };
     "/console/policies": {
@@ -1879,6 +1987,8 @@ export interface components {
             /** @description Absent when none is set. */
             email?: components["schemas"]["Email"];
             roles: components["schemas"]["AssignableConsoleRole"][];
+            /** @description The id of the user's custom role (`/console/roles`), "" for none. */
+            role: string;
             status: components["schemas"]["UserStatus"];
             /** @description Locked by the domain's `lockoutPolicy`; a console admin lifts it with `unlock` or a new password. */
             locked: boolean;
@@ -1911,6 +2021,8 @@ export interface components {
             password?: components["schemas"]["Password"];
             /** @description Duplicates are dropped; absent or empty gives no role. */
             roles?: components["schemas"]["AssignableConsoleRole"][];
+            /** @description A custom role's id (`role_…`) to give the user; absent or "" for none. The Signum Administrator only. */
+            role?: string;
         };
         /** @description Only the members sent change. */
         ConsoleUserPatch: {
@@ -1927,6 +2039,8 @@ export interface components {
             password?: components["schemas"]["Password"];
             /** @description true lifts a lockout and clears the failure count. */
             unlock?: boolean;
+            /** @description A custom role's id (`role_…`) to give the user, "" to take its custom role away. The Signum Administrator only. */
+            role?: string;
         };
         /**
          * @description `cc_` and 26 base32 characters.
@@ -2815,6 +2929,91 @@ export interface components {
             /** @description The new limit; 0 removes it. */
             certificateLimit?: number;
         };
+        /**
+         * @description What a role may do in an area; each level includes the one before.
+         * @enum {string}
+         */
+        RoleLevel: "none" | "read" | "manage";
+        /** @description A level per area of the console. */
+        RoleAreas: {
+            certificates?: components["schemas"]["RoleLevel"];
+            users?: components["schemas"]["RoleLevel"];
+            domains?: components["schemas"]["RoleLevel"];
+            policies?: components["schemas"]["RoleLevel"];
+            events?: components["schemas"]["RoleLevel"];
+            systemLog?: components["schemas"]["RoleLevel"];
+            settings?: components["schemas"]["RoleLevel"];
+        };
+        /** @description A role's rights on the certificates of one certificate group. */
+        RoleGroupRights: {
+            /**
+             * @description A certificate group's id, or `*` for every group (also groups made later).
+             * @example grp_c3xkq2cb6bgnbh6dqzb4jbq3ia
+             * @example *
+             */
+            groupId: string;
+            /** @description See the group's certificates (listed, read, counted). Implied by the other rights. */
+            view?: boolean;
+            /** @description Create certificates in the group and move certificates into it. */
+            add?: boolean;
+            /** @description Change, disable, renew and delete the group's certificates, and move them out. */
+            remove?: boolean;
+            /** @description Name the group, or its certificates, in signing policies. */
+            assign?: boolean;
+        };
+        /**
+         * @description A console role: built-in (`builtIn` true, read-only, without `userCount`, `version` and
+         *     times) or custom, made by the Signum Administrator. A console user holds built-in
+         *     roles and at most one custom role; its rights are the union of theirs.
+         */
+        Role: {
+            /**
+             * @description A built-in role's name (`console-admin`, …) or a custom role's id (`role_` and 26 base32 characters).
+             * @example role_k2hd6wq3n4mzfpcl5ebh2xtfvi
+             * @example console-viewer
+             */
+            id: string;
+            /** @description Unique in the deployment whatever its case; 1 to 64 printable characters. */
+            name: string;
+            description: string;
+            builtIn: boolean;
+            /** @description Every area, with its level. */
+            areas: components["schemas"]["RoleAreas"];
+            /** @description The rights per certificate group, `*` first, then by group id. */
+            groups: components["schemas"]["RoleGroupRights"][];
+            /** @description The domains whose users the role manages (`*` every domain, `local` the Local users domain, or a domain's id). */
+            domains: string[];
+            /** @description The console users who hold the custom role. */
+            userCount?: number;
+            /** Format: int64 */
+            version?: number;
+            /** Format: date-time */
+            createdAt?: string;
+            /** Format: date-time */
+            updatedAt?: string;
+        };
+        RoleList: {
+            items: components["schemas"]["Role"][];
+            next?: components["schemas"]["NextCursor"];
+        };
+        RoleRequest: {
+            /** @description 1 to 64 printable characters, trimmed; unique in the deployment whatever its case; not a built-in role's name. */
+            name: string;
+            description?: string;
+            /** @description Areas left out are none. */
+            areas?: components["schemas"]["RoleAreas"];
+            groups?: components["schemas"]["RoleGroupRights"][];
+            domains?: string[];
+        };
+        /** @description Only the members sent change; each replaces the role's whole member. */
+        RolePatch: {
+            name?: string;
+            description?: string;
+            /** @description The new levels; areas left out are none. */
+            areas?: components["schemas"]["RoleAreas"];
+            groups?: components["schemas"]["RoleGroupRights"][];
+            domains?: string[];
+        };
         PolicyList: {
             items: components["schemas"]["Policy"][];
             next?: components["schemas"]["NextCursor"];
@@ -3333,6 +3532,7 @@ export interface components {
                  *       "roles": [
                  *         "signer"
                  *       ],
+                 *       "role": "role_k2hd6wq3n4mzfpcl5ebh2xtfvi",
                  *       "status": "active",
                  *       "locked": false,
                  *       "hasPassword": true,
@@ -3998,6 +4198,8 @@ export interface components {
          *     it, or with a version that is no longer current, the change is 412.
          */
         DomainIfMatch: string;
+        /** @description A custom role of the deployment the request is sent to (`role_…`), or a built-in role's id. */
+        RoleId: string;
         /** @description A signing policy of the deployment the request is sent to. */
         PolicyId: components["schemas"]["PolicyID"];
         /**
@@ -6526,6 +6728,276 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["CertificateGroup"];
+                };
+            };
+            400: components["responses"]["InvalidRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["ConsoleForbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            412: components["responses"]["PreconditionFailed"];
+            413: components["responses"]["TooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    listRoles: {
+        parameters: {
+            query?: {
+                /** @description Page size; 50 when absent. Out of range is refused with 400. */
+                limit?: components["parameters"]["Limit"];
+                /** @description The `next` of the previous page. Opaque and tamper-proof; a cursor that was altered or belongs to another listing is refused with 400. */
+                cursor?: components["parameters"]["Cursor"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page of roles. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "items": [
+                     *         {
+                     *           "id": "console-viewer",
+                     *           "name": "Console viewer",
+                     *           "description": "Reads the console (not the system log) and changes nothing.",
+                     *           "builtIn": true,
+                     *           "areas": {
+                     *             "certificates": "read",
+                     *             "users": "read",
+                     *             "domains": "read",
+                     *             "policies": "read",
+                     *             "events": "read",
+                     *             "systemLog": "none",
+                     *             "settings": "read"
+                     *           },
+                     *           "groups": [
+                     *             {
+                     *               "groupId": "*",
+                     *               "view": true,
+                     *               "add": false,
+                     *               "remove": false,
+                     *               "assign": false
+                     *             }
+                     *           ],
+                     *           "domains": []
+                     *         },
+                     *         {
+                     *           "id": "role_k2hd6wq3n4mzfpcl5ebh2xtfvi",
+                     *           "name": "Release managers",
+                     *           "description": "Manage the release certificates",
+                     *           "builtIn": false,
+                     *           "areas": {
+                     *             "certificates": "manage",
+                     *             "users": "none",
+                     *             "domains": "none",
+                     *             "policies": "read",
+                     *             "events": "read",
+                     *             "systemLog": "none",
+                     *             "settings": "none"
+                     *           },
+                     *           "groups": [
+                     *             {
+                     *               "groupId": "grp_c3xkq2cb6bgnbh6dqzb4jbq3ia",
+                     *               "view": true,
+                     *               "add": true,
+                     *               "remove": true,
+                     *               "assign": true
+                     *             }
+                     *           ],
+                     *           "domains": [
+                     *             "local"
+                     *           ],
+                     *           "userCount": 3,
+                     *           "version": 2,
+                     *           "createdAt": "2026-05-01T09:30:00Z",
+                     *           "updatedAt": "2026-05-02T11:00:00Z"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RoleList"];
+                };
+            };
+            400: components["responses"]["InvalidRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["ConsoleForbidden"];
+            404: components["responses"]["NotFound"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    createRole: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "name": "Release managers",
+                 *       "description": "Manage the release certificates",
+                 *       "areas": {
+                 *         "certificates": "manage",
+                 *         "policies": "read",
+                 *         "events": "read"
+                 *       },
+                 *       "groups": [
+                 *         {
+                 *           "groupId": "grp_c3xkq2cb6bgnbh6dqzb4jbq3ia",
+                 *           "view": true,
+                 *           "add": true,
+                 *           "remove": true,
+                 *           "assign": true
+                 *         }
+                 *       ],
+                 *       "domains": [
+                 *         "local"
+                 *       ]
+                 *     }
+                 */
+                "application/json": components["schemas"]["RoleRequest"];
+            };
+        };
+        responses: {
+            /** @description The role. `Location` is its URL, `ETag` its version. */
+            201: {
+                headers: {
+                    Location?: string;
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Role"];
+                };
+            };
+            400: components["responses"]["InvalidRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["ConsoleForbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["TooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    getRole: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A custom role of the deployment the request is sent to (`role_…`), or a built-in role's id. */
+                roleId: components["parameters"]["RoleId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The role; `ETag` is a custom role's version. */
+            200: {
+                headers: {
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Role"];
+                };
+            };
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["ConsoleForbidden"];
+            404: components["responses"]["NotFound"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    deleteRole: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description The version the change is based on, in quotes: the deployment's `ETag`, or a portal
+                 *     user's `version` in quotes. If the object has changed since, the change is refused with
+                 *     412. Absent or `*`: no check. Compared as one exact value: a weak tag (`W/"3"`) or a
+                 *     list of tags gets 412.
+                 */
+                "If-Match"?: components["parameters"]["IfMatch"];
+            };
+            path: {
+                /** @description A custom role of the deployment the request is sent to (`role_…`), or a built-in role's id. */
+                roleId: components["parameters"]["RoleId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["ConsoleForbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            412: components["responses"]["PreconditionFailed"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    updateRole: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description The version the change is based on, in quotes: the deployment's `ETag`, or a portal
+                 *     user's `version` in quotes. If the object has changed since, the change is refused with
+                 *     412. Absent or `*`: no check. Compared as one exact value: a weak tag (`W/"3"`) or a
+                 *     list of tags gets 412.
+                 */
+                "If-Match"?: components["parameters"]["IfMatch"];
+            };
+            path: {
+                /** @description A custom role of the deployment the request is sent to (`role_…`), or a built-in role's id. */
+                roleId: components["parameters"]["RoleId"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "areas": {
+                 *         "certificates": "read",
+                 *         "events": "read"
+                 *       }
+                 *     }
+                 */
+                "application/json": components["schemas"]["RolePatch"];
+            };
+        };
+        responses: {
+            /** @description The role as changed; `ETag` is its new version. */
+            200: {
+                headers: {
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Role"];
                 };
             };
             400: components["responses"]["InvalidRequest"];
