@@ -135,6 +135,11 @@ func (c *ConsoleUsers) Update(ctx context.Context, dep, id, actor string, patch 
 		next.Role = *patch.Role
 		changes = append(changes, "custom role "+orNone(next.Role))
 	}
+	if patch.Roles != nil || patch.Role != nil {
+		// An administrator's choice is a direct role: an OIDC or SAML user's IdP groups no
+		// longer change it at login.
+		next.RoleSource = RoleDirect
+	}
 	if patch.Status != nil {
 		if st, ok := StatusField(*patch.Status, "status", &bad); ok {
 			next.Status = st

@@ -147,14 +147,33 @@ type ConsoleUser struct {
 	Roles        []ConsoleRole
 	// Role is the id of the custom role the user holds (lib/roles), "" for none: at most one,
 	// beside the built-in Roles.
-	Role   string
-	Status Status
+	Role string
+	// DomainID is the login domain the user belongs to: "" for the Local users domain (and
+	// its certificate users), else the id of an OIDC or SAML domain (lib/domains), whose users
+	// log in at the domain's identity provider as <IdP user name>@<alias> and have no password.
+	DomainID string
+	// RoleSource says where the user's roles came from; only roles from IdP groups are
+	// replaced at the user's next login.
+	RoleSource RoleSource
+	Status     Status
 	Credentials
 	// TokenGeneration is as for PortalUser.
 	TokenGeneration int64
 	Version         int64
 	CreatedAt       time.Time
 }
+
+// RoleSource is where a console user's roles came from.
+type RoleSource string
+
+// Role sources. A direct role (the zero value: every user a console admin creates or whose
+// roles an admin changes) beats IdP groups, as the domains' group mappings say
+// (domains.Domain.RoleFor); a role from groups is what an OIDC or SAML domain's mappings gave
+// the user at its last login, and is worked out again at every login.
+const (
+	RoleDirect     RoleSource = ""
+	RoleFromGroups RoleSource = "idp-groups"
+)
 
 // Invite is a single-use deployment link: whoever registers with its token becomes a portal
 // user of the deployment with its role. Only the token's hash is stored.

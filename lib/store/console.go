@@ -27,8 +27,12 @@ type consoleUserItem struct {
 	Email        string   `dynamodbav:"email,omitempty"`
 	Roles        []string `dynamodbav:"roles"`
 	// Role is the custom role the user holds (lib/roles), absent for none.
-	Role   string `dynamodbav:"role,omitempty"`
-	Status string `dynamodbav:"status"`
+	Role string `dynamodbav:"role,omitempty"`
+	// DomainID is the OIDC or SAML domain of the user, absent for the Local users domain;
+	// RoleSource is absent for a direct role.
+	DomainID   string `dynamodbav:"domainId,omitempty"`
+	RoleSource string `dynamodbav:"roleSource,omitempty"`
+	Status     string `dynamodbav:"status"`
 	credentialsItem
 	TokenGeneration int64  `dynamodbav:"tokenGeneration,omitempty"`
 	Version         int64  `dynamodbav:"version"`
@@ -61,7 +65,7 @@ func toConsoleUserItem(u identity.ConsoleUser) consoleUserItem {
 	return consoleUserItem{
 		PK: deploymentPK(u.DeploymentID), SK: consoleUserSK(u.ID), Type: "consoleUser", ID: u.ID,
 		DeploymentID: u.DeploymentID, Username: u.Username, Name: u.Name, Email: u.Email, Roles: roles, Role: u.Role,
-		Status: string(u.Status), credentialsItem: toCredentials(u.Credentials), TokenGeneration: u.TokenGeneration,
+		DomainID: u.DomainID, RoleSource: string(u.RoleSource), Status: string(u.Status), credentialsItem: toCredentials(u.Credentials), TokenGeneration: u.TokenGeneration,
 		Version: u.Version, CreatedAt: formatTime(u.CreatedAt),
 	}
 }
@@ -73,7 +77,7 @@ func decodeConsoleUser(av map[string]types.AttributeValue) (identity.ConsoleUser
 	}
 	u := identity.ConsoleUser{
 		ID: it.ID, DeploymentID: it.DeploymentID, Username: it.Username, Name: it.Name, Email: it.Email, Role: it.Role,
-		Status: identity.Status(it.Status), Credentials: it.credentialsItem.decode(), TokenGeneration: it.TokenGeneration,
+		DomainID: it.DomainID, RoleSource: identity.RoleSource(it.RoleSource), Status: identity.Status(it.Status), Credentials: it.credentialsItem.decode(), TokenGeneration: it.TokenGeneration,
 		Version: it.Version, CreatedAt: parseTime(it.CreatedAt),
 	}
 	for _, r := range it.Roles {
@@ -84,6 +88,8 @@ func decodeConsoleUser(av map[string]types.AttributeValue) (identity.ConsoleUser
 
 // CreateConsoleUser creates a console user; the user name must be free in the deployment, and
 // its custom role, if any, must exist when the write lands (its member count moves with it).
+// A user of an OIDC or SAML domain joins the domain's user count in the same write, on
+// condition that the domain exists and is below its user limit then.
 func (s *Store) CreateConsoleUser(ctx context.Context, u identity.ConsoleUser, log tenant.LogEntry) (identity.ConsoleUser, error) {
 	u.Version, u.CreatedAt = 1, s.now()
 	// The user name item comes first: it is what makes the name unique in the deployment.
@@ -94,7 +100,17 @@ func (s *Store) CreateConsoleUser(ctx context.Context, u identity.ConsoleUser, l
 	if join >= 0 {
 		failed[len(items)+join] = roleMissing(u.Role)
 	}
-	if err := s.conditional(ctx, "create console user", append(items, moves...), failed); err != nil {
+	items = append(items, moves...)
+	domain := -1
+	if u.DomainID != "" {
+		domain = len(items)
+		items = append(items, s.domainJoin(u.DeploymentID, u.DomainID))
+	}
+	err := s.conditional(ctx, "create console user", items, failed)
+	if codes := cancellationCodes(err); domain >= 0 && domain < len(codes) && codes[domain] == conditionFailed {
+		return identity.ConsoleUser{}, s.domainFull(ctx, u.DeploymentID, u.DomainID)
+	}
+	if err != nil {
 		return identity.ConsoleUser{}, err
 	}
 	return u, nil
@@ -149,9 +165,13 @@ func (s *Store) DeleteConsoleUser(ctx context.Context, u identity.ConsoleUser, l
 		{Delete: &types.Delete{TableName: &s.table, Key: key(deploymentPK(u.DeploymentID), usernameSK(u.Username))}},
 		s.putLog(u.DeploymentID, log),
 	}
-	// The user leaves its custom role, so that the role can be deleted once nobody holds it.
+	// The user leaves its custom role, so that the role can be deleted once nobody holds it,
+	// and its domain, so that the domain can be once it holds nobody.
 	leave, _ := s.roleMoves(u.DeploymentID, u.Role, "")
 	items = append(items, leave...)
+	if u.DomainID != "" {
+		items = append(items, s.domainLeave(u.DeploymentID, u.DomainID))
+	}
 	// The user's client certificates go with it, so that none is left to authenticate and a
 	// pinned certificate can be registered for someone else.
 	creds, err := s.allClientCredentials(ctx, u.DeploymentID, u.ID)

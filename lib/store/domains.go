@@ -214,3 +214,36 @@ func (s *Store) DeleteDomain(ctx context.Context, d domains.Domain, log tenant.L
 	}
 	return err
 }
+
+// domainJoin is the item of a console user's create that counts the user in its OIDC or SAML
+// domain: on condition that the domain exists and, when it has a user limit, holds fewer
+// users than the limit as stored when the write lands (the limit is read in the condition,
+// not by the caller, so that a limit lowered meanwhile still holds).
+func (s *Store) domainJoin(dep, id string) types.TransactWriteItem {
+	return types.TransactWriteItem{Update: &types.Update{TableName: &s.table, Key: key(deploymentPK(dep), authDomainSK(id)),
+		UpdateExpression: aws.String("ADD #users :one"),
+		ConditionExpression: aws.String("attribute_exists(PK) AND (attribute_not_exists(#cfg.#limit) OR #cfg.#limit = :zero OR " +
+			"attribute_not_exists(#users) OR #users < #cfg.#limit)"),
+		ExpressionAttributeNames: map[string]string{"#users": "users", "#cfg": "config", "#limit": "userLimit"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":one": &types.AttributeValueMemberN{Value: "1"}, ":zero": &types.AttributeValueMemberN{Value: "0"}}}}
+}
+
+// domainLeave is the item of a console user's delete that takes the user out of its domain's
+// count. The domain exists: it cannot be deleted while it holds users.
+func (s *Store) domainLeave(dep, id string) types.TransactWriteItem {
+	return types.TransactWriteItem{Update: &types.Update{TableName: &s.table, Key: key(deploymentPK(dep), authDomainSK(id)),
+		UpdateExpression: aws.String("ADD #users :minus"), ConditionExpression: aws.String("attribute_exists(PK)"),
+		ExpressionAttributeNames:  map[string]string{"#users": "users"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":minus": &types.AttributeValueMemberN{Value: "-1"}}}}
+}
+
+// domainFull is the answer to a user's create whose domain refused it (domainJoin): the
+// domain is gone, or holds its limit.
+func (s *Store) domainFull(ctx context.Context, dep, id string) error {
+	d, err := s.GetDomain(ctx, dep, id)
+	if err != nil {
+		return err
+	}
+	return fault.Newf(ErrConflict, "The domain %s holds its limit of %d users: raise the limit or delete users of the domain first.", d.Name, d.UserLimit)
+}

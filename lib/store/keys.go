@@ -1,6 +1,8 @@
 package store
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"strconv"
 	"strings"
@@ -239,3 +241,24 @@ const (
 
 func authDomainSK(id string) string   { return authDomainPrefix + id }
 func authAliasSK(alias string) string { return authAliasPrefix + alias }
+
+// Logins at an OIDC or SAML domain's identity provider in progress (under the state or relay
+// state that comes back with the browser, hashed), and the SAML assertions already used, per
+// domain (the assertion ID hashed: it is the IdP's string).
+const (
+	ssoLoginPrefix      = "SSOLOGIN#"
+	samlAssertionPrefix = "SAMLASSERTION#"
+)
+
+func ssoLoginSK(key string) string { return ssoLoginPrefix + hashHex(key) }
+
+func samlAssertionSK(domainID, assertionID string) string {
+	return samlAssertionPrefix + domainID + "#" + hashHex(assertionID)
+}
+
+// hashHex is the SHA-256 of s in hex: a fixed-size key part for a string that an outsider
+// chooses or that must not be readable from the key.
+func hashHex(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:])
+}
