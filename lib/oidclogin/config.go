@@ -121,8 +121,11 @@ func urlProblem(s string, path bool) string {
 	}
 }
 
+// isLoopback reports whether host is this machine: localhost, a *.localhost name (RFC 6761
+// reserves them for loopback; the local server gives each deployment one, such as
+// demo.localhost) or a loopback address.
 func isLoopback(host string) bool {
-	if strings.EqualFold(host, "localhost") {
+	if h := strings.ToLower(host); h == "localhost" || strings.HasSuffix(h, ".localhost") {
 		return true
 	}
 	ip := net.ParseIP(host)

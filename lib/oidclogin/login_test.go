@@ -401,6 +401,8 @@ func TestConfigValidate(t *testing.T) {
 	}{
 		"ok":                       {ok, ""},
 		"ok/loopback":              {with(func(c *Config) { c.Issuer, c.RedirectURL = "http://127.0.0.1:1/x", "http://localhost:2/cb" }), ""},
+		"ok/localhost-name":        {with(func(c *Config) { c.RedirectURL = "http://demo.localhost:8080/console/login/oidc/callback" }), ""},
+		"fail/localhost-lookalike": {with(func(c *Config) { c.RedirectURL = "http://demo.localhost.example/cb" }), "redirectUrl"},
 		"ok/claims":                {with(func(c *Config) { c.UsernameClaim, c.GroupsClaim = "upn", "https://example.com/claims/groups" }), ""},
 		"fail/no-issuer":           {with(func(c *Config) { c.Issuer = "" }), "issuer"},
 		"fail/http-issuer":         {with(func(c *Config) { c.Issuer = "http://login.example.com" }), "issuer"},
