@@ -55,6 +55,7 @@ func NewParts(env Env) *Parts {
 			Tenants:         st,
 			OperatorAccount: env.Config.OperatorAccountID,
 			Certificates:    st,
+			Roles:           st,
 			Now:             env.Now,
 			DomainSuffix:    env.Config.DeploymentDomainSuffix, SignerDomainSuffix: env.Config.SignerDomainSuffix,
 			LocalSignerPort: env.Config.LocalSignerPort,

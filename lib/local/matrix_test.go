@@ -25,6 +25,7 @@ import (
 	"github.com/opensignum/signum/lib/certificates/certstest"
 	"github.com/opensignum/signum/lib/clientauth"
 	"github.com/opensignum/signum/lib/devstack"
+	"github.com/opensignum/signum/lib/domains"
 	"github.com/opensignum/signum/lib/function"
 	"github.com/opensignum/signum/lib/identity"
 	"github.com/opensignum/signum/lib/keys"
@@ -62,6 +63,7 @@ type tenantFixture struct {
 	cert       string // a certificate id to act on
 	credential string // a client-certificate credential of consoleUsr to act on
 	group      string // a certificate group id to act on
+	domain     string // a (CI) domain id to act on
 }
 
 // passwordHash is one argon2id hash reused for fixture users: hashing per user would only
@@ -96,6 +98,9 @@ func setupTenant(t *testing.T, srv *local.Server, st *store.Store, p *function.P
 	}
 	add := func(name string, of access.Principal, tok string) {
 		of.DeploymentID = d.ID
+		// The guard joins the caller's roles into its scope; the table's rules are checked
+		// against the same.
+		of.Scope = roles.ScopeOf(of.ConsoleRoles, nil)
 		prefix := "A "
 		if foreign {
 			prefix = "B "
@@ -123,8 +128,31 @@ func setupTenant(t *testing.T, srv *local.Server, st *store.Store, p *function.P
 		}
 		add("console "+string(role), access.Principal{Kind: access.Console, UserID: u.ID, ConsoleRoles: []identity.ConsoleRole{role}}, issue("console", u.ID, []string{string(role)}))
 	}
-	f.cert = fixtureCertificate(t, st, d.ID)
+	// The certificates acted on are in the tenant's group, which custom roles are scoped to.
 	f.group = fixtureGroup(t, st, d.ID)
+	scopeGroups[d.ID] = f.group
+	f.cert = fixtureCertificate(t, st, d.ID)
+	// Custom roles: one scoped to the group with certificates at manage, one that reads only
+	// the system log. Their users hold the signer role besides.
+	custom := func(name string, r roles.Role) {
+		r.ID, r.DeploymentID, r.Name = roles.NewID(), d.ID, name+" "+suffix
+		role, err := st.CreateRole(ctx, r, tenant.LogEntry{Actor: "test", Action: "fixture"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		u, err := st.CreateConsoleUser(ctx, identity.ConsoleUser{ID: tenant.NewID("cu_"), DeploymentID: d.ID, Username: strings.ReplaceAll(name, " ", "-") + "-" + suffix,
+			Roles: []identity.ConsoleRole{identity.Signer}, Role: role.ID, Status: identity.StatusActive, Credentials: fixtureCreds}, tenant.LogEntry{Actor: "test", Action: "fixture"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		of := access.Principal{Kind: access.Console, UserID: u.ID, ConsoleRoles: u.Roles, CustomRole: role.ID}
+		add(name, of, issue("console", u.ID, []string{string(identity.Signer)}))
+		f.principals[len(f.principals)-1].of.Scope = roles.ScopeOf(u.Roles, &role)
+	}
+	custom("custom certificates manager", roles.Role{Areas: map[roles.Area]roles.Level{roles.Certificates: roles.Manage},
+		Groups: map[string]roles.GroupRights{f.group: {View: true, Add: true, Remove: true, Assign: true}}})
+	custom("custom system-log reader", roles.Role{Areas: map[roles.Area]roles.Level{roles.SystemLog: roles.Read}})
+	f.domain = fixtureDomain(t, st, d.ID)
 	// The console signer also has a pinned client certificate: the same user, authenticated
 	// over mutual TLS.
 	var tc tls.Certificate
@@ -239,6 +267,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 		sa, cAdmin, cViewer    = "A Signum Administrator", "A console console-admin", "A console console-viewer"
 		cSigner, operator      = "A console signer", "operator"
 		cCert                  = "A certificate signer"
+		cCerts, cLog           = "A custom certificates manager", "A custom system-log reader"
 	)
 	consoleReaders := []string{sa, cAdmin, cViewer}
 	product := map[string][]string{
@@ -267,7 +296,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 		"PATCH /portal/deployments/{id}/users/{userId}":  {pAdmin},
 		"DELETE /portal/deployments/{id}/users/{userId}": {pAdmin},
 
-		"GET /console/session":           {sa, cAdmin, cViewer, cSigner, cCert},
+		"GET /console/session":           {sa, cAdmin, cViewer, cSigner, cCert, cCerts, cLog},
 		"GET /console/users":             consoleReaders,
 		"GET /console/users/{userId}":    consoleReaders,
 		"POST /console/users":            {sa, cAdmin},
@@ -275,9 +304,15 @@ func TestAuthorizationMatrix(t *testing.T) {
 		"DELETE /console/users/{userId}": {sa, cAdmin},
 		"GET /console/domains/local":     consoleReaders,
 		"PATCH /console/domains/local":   {sa},
+		// Domains decide who may log in: only the Signum Administrator changes them.
+		"GET /console/domains":               consoleReaders,
+		"GET /console/domains/{domainId}":    consoleReaders,
+		"POST /console/domains":              {sa},
+		"PATCH /console/domains/{domainId}":  {sa},
+		"DELETE /console/domains/{domainId}": {sa},
 		// The system log names who logged in from where: not for every viewer.
-		"GET /console/system-log":        {sa, cAdmin},
-		"GET /console/system-log/export": {sa, cAdmin},
+		"GET /console/system-log":        {sa, cAdmin, cLog},
+		"GET /console/system-log/export": {sa, cAdmin, cLog},
 
 		"GET /console/users/{userId}/client-certificates":                             consoleReaders,
 		"POST /console/users/{userId}/client-certificates":                            {sa, cAdmin},
@@ -285,19 +320,19 @@ func TestAuthorizationMatrix(t *testing.T) {
 		"DELETE /console/users/{userId}/client-certificates/{credentialId}":           {sa, cAdmin},
 		"POST /console/users/{userId}/client-certificates/{credentialId}/revocations": {sa, cAdmin},
 
-		"GET /console/certificates":                 consoleReaders,
-		"GET /console/certificates/{certId}":        consoleReaders,
-		"GET /console/certificates/{certId}/chain":  consoleReaders,
-		"POST /console/certificates":                {sa, cAdmin},
-		"PATCH /console/certificates/{certId}":      {sa, cAdmin},
-		"DELETE /console/certificates/{certId}":     {sa, cAdmin},
-		"PUT /console/certificates/{certId}/chain":  {sa, cAdmin},
-		"POST /console/certificates/{certId}/renew": {sa, cAdmin},
+		"GET /console/certificates":                 append(consoleReaders, cCerts),
+		"GET /console/certificates/{certId}":        append(consoleReaders, cCerts),
+		"GET /console/certificates/{certId}/chain":  append(consoleReaders, cCerts),
+		"POST /console/certificates":                {sa, cAdmin, cCerts},
+		"PATCH /console/certificates/{certId}":      {sa, cAdmin, cCerts},
+		"DELETE /console/certificates/{certId}":     {sa, cAdmin, cCerts},
+		"PUT /console/certificates/{certId}/chain":  {sa, cAdmin, cCerts},
+		"POST /console/certificates/{certId}/renew": {sa, cAdmin, cCerts},
 
 		// Groups decide what a role's users see: only the Signum Administrator changes them;
 		// console admins and viewers read them (certificates name their groups by id).
-		"GET /console/certificate-groups":              consoleReaders,
-		"GET /console/certificate-groups/{groupId}":    consoleReaders,
+		"GET /console/certificate-groups":              append(consoleReaders, cCerts),
+		"GET /console/certificate-groups/{groupId}":    append(consoleReaders, cCerts),
 		"POST /console/certificate-groups":             {sa},
 		"PATCH /console/certificate-groups/{groupId}":  {sa},
 		"DELETE /console/certificate-groups/{groupId}": {sa},
@@ -321,8 +356,8 @@ func TestAuthorizationMatrix(t *testing.T) {
 		"GET /console/events/verify": consoleReaders,
 
 		// The guard admits every console caller to the signer; the policies decide.
-		"GET /sign/certificates": {sa, cAdmin, cViewer, cSigner, cCert},
-		"POST /sign":             {sa, cAdmin, cViewer, cSigner, cCert},
+		"GET /sign/certificates": {sa, cAdmin, cViewer, cSigner, cCert, cCerts, cLog},
+		"POST /sign":             {sa, cAdmin, cViewer, cSigner, cCert, cCerts, cLog},
 	}
 
 	var routes []apigw.Route
@@ -426,6 +461,7 @@ func fill(t *testing.T, path string, A tenantFixture, st *store.Store) string {
 	path = strings.ReplaceAll(path, "{credentialId}", A.credential)
 	path = strings.ReplaceAll(path, "{groupId}", A.group)
 	path = strings.ReplaceAll(path, "{roleId}", string(identity.ConsoleViewer)) // built-in: read, never changed
+	path = strings.ReplaceAll(path, "{domainId}", A.domain)
 	if !strings.Contains(path, "{userId}") {
 		return path
 	}
@@ -527,6 +563,10 @@ func freshVictim(t *testing.T, srv *local.Server, path string) string {
 		parts[len(parts)-1] = fixtureGroup(t, st, srv.Demo.ID)
 		return strings.Join(parts, "/")
 	}
+	if strings.HasPrefix(path, "/console/domains/") {
+		parts[len(parts)-1] = fixtureDomain(t, st, srv.Demo.ID)
+		return strings.Join(parts, "/")
+	}
 	if strings.HasPrefix(path, "/console/roles/") {
 		r, err := st.CreateRole(ctx, roles.Role{ID: roles.NewID(), DeploymentID: srv.Demo.ID, Name: tenant.NewID("role-"),
 			Areas: map[roles.Area]roles.Level{roles.Events: roles.Read}}, tenant.LogEntry{Actor: "test", Action: "fixture"})
@@ -607,9 +647,13 @@ func loginCreds() (identity.Credentials, error) {
 
 // fixtureCertificate stores an active certificate record whose key does not exist: enough for
 // routes that read, change or delete the record (deleting its missing key is a no-op).
+// scopeGroups are the tenants' certificate groups, by deployment: fixture certificates go in
+// them.
+var scopeGroups = map[string]string{}
+
 func fixtureCertificate(t *testing.T, st *store.Store, dep string) string {
 	t.Helper()
-	c, err := st.CreateCertificate(context.Background(), certificates.Certificate{
+	c, err := st.CreateCertificate(context.Background(), certificates.Certificate{Groups: []string{scopeGroups[dep]},
 		ID: tenant.NewID("crt_"), DeploymentID: dep, Name: "fixture", Status: certificates.StatusActive, Backend: "awskms",
 		Algorithm: keys.ECP256, KeyURI: "awskms:///00000000-0000-0000-0000-000000000000", Subject: certificates.Subject{CommonName: "fixture"},
 		ChainPEM: "-----BEGIN CERTIFICATE-----\nAA==\n-----END CERTIFICATE-----\n",
@@ -651,4 +695,17 @@ func fixtureClientCertificate(t *testing.T, st *store.Store, dep, userID string)
 		t.Fatal(err)
 	}
 	return tc, cred.ID
+}
+
+// fixtureDomain stores a CI domain in dep (no users, so that it can be deleted).
+func fixtureDomain(t *testing.T, st *store.Store, dep string) string {
+	t.Helper()
+	id := domains.NewID()
+	_, err := st.CreateDomain(context.Background(), domains.Domain{ID: id, DeploymentID: dep, Kind: domains.CI, Name: "CI " + id, Alias: strings.ReplaceAll(id[4:20], "_", ""),
+		CI: &domains.CISettings{Issuer: "https://token.actions.githubusercontent.com", Audience: "signum",
+			Rules: []domains.CIRule{{Name: "main", Claims: map[string]string{"ref": "refs/heads/main"}, User: "ci"}}}}, tenant.LogEntry{Actor: "test", Action: "fixture"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
 }

@@ -7,6 +7,8 @@ package console
 import (
 	"context"
 	"net/http"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/opensignum/signum/lib/access"
@@ -15,6 +17,7 @@ import (
 	"github.com/opensignum/signum/lib/identity"
 	"github.com/opensignum/signum/lib/login"
 	"github.com/opensignum/signum/lib/password"
+	"github.com/opensignum/signum/lib/roles"
 	"github.com/opensignum/signum/lib/store"
 )
 
@@ -35,7 +38,7 @@ func BuildAuth(_ context.Context, env function.Env) (http.Handler, error) {
 	// POST /console/login — anyone the deployment's allowlist admits.
 	m.Handle("POST /console/login", access.PublicOnTenant(), a.login)
 	// GET /console/session — any console caller of the deployment: who am I.
-	m.Handle("GET /console/session", access.AnyConsoleCaller(), a.session)
+	m.Handle("GET /console/session", access.ConsoleSession(), a.session)
 	return m, nil
 }
 
@@ -62,8 +65,9 @@ func BuildUsers(_ context.Context, env function.Env) (http.Handler, error) {
 func BuildSettings(_ context.Context, env function.Env) (http.Handler, error) {
 	a := newAPI(env)
 	m := access.NewMux(env.Log, a.Guard)
-	// GET /console/domains/local — console admins and viewers.
-	m.Handle("GET /console/domains/local", access.ConsoleReaders(), a.getDomain)
+	// GET /console/domains/local — domains read.
+	m.Handle("GET /console/domains/local", access.Area(roles.Domains, roles.Read), a.getDomain)
+	a.registerDomains(m, DomainAdmin(env, a.Parts))
 	// PATCH /console/domains/local — the Signum Administrator only.
 	m.Handle("PATCH /console/domains/local", access.SignumAdministrator(), a.patchDomain)
 	// GET /console/system-log — those who may read the system log (console admins, the
@@ -106,11 +110,42 @@ type Session struct {
 	Name         string   `json:"name"`
 	DeploymentID string   `json:"deploymentId"`
 	Roles        []string `json:"roles"`
+	// CustomRole is the custom role's id, when the caller holds one.
+	CustomRole string `json:"customRole,omitempty"`
+	// Areas and Groups are what the caller's roles let it do, joined: the console's pages
+	// show what they allow (the routes enforce it).
+	Areas  map[roles.Area]roles.Level `json:"areas"`
+	Groups []RightsOn                 `json:"groups"`
+}
+
+// RightsOn are a caller's or a role's rights on one certificate group ("*": every group).
+type RightsOn struct {
+	GroupID string `json:"groupId"`
+	roles.GroupRights
+}
+
+// rightsList lists rights by group id, "*" first, then in id order.
+func rightsList(m map[string]roles.GroupRights) []RightsOn {
+	out := []RightsOn{}
+	for id, g := range m {
+		out = append(out, RightsOn{GroupID: id, GroupRights: g})
+	}
+	slices.SortFunc(out, func(a, b RightsOn) int {
+		if (a.GroupID == roles.EveryGroup) != (b.GroupID == roles.EveryGroup) {
+			if a.GroupID == roles.EveryGroup {
+				return -1
+			}
+			return 1
+		}
+		return strings.Compare(a.GroupID, b.GroupID)
+	})
+	return out
 }
 
 func (a api) session(w http.ResponseWriter, _ *http.Request, req *access.Request) error {
 	p := req.Principal
-	edge.WriteJSON(w, http.StatusOK, Session{UserID: p.UserID, Name: p.Name, DeploymentID: p.DeploymentID, Roles: identity.ConsoleRoleNames(p.ConsoleRoles)})
+	edge.WriteJSON(w, http.StatusOK, Session{UserID: p.UserID, Name: p.Name, DeploymentID: p.DeploymentID, Roles: identity.ConsoleRoleNames(p.ConsoleRoles),
+		CustomRole: p.CustomRole, Areas: p.Scope.Areas(), Groups: rightsList(p.Scope.AllRights())})
 	return nil
 }
 
