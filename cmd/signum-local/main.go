@@ -30,6 +30,9 @@ func main() {
 	dataDir := flag.String("data-dir", ".local", "directory for the KMS stand-in's keys and the local operator credentials")
 	level := flag.String("log-level", envOr("LOG_LEVEL", "info"), "debug, info, warn or error")
 	webDir := flag.String("web", "web/dist", "the built web app (make web), served under /app/; empty for none")
+	actionsAddr := flag.String("actions-addr", envOr("SIGNUM_ACTIONS_ADDR", "127.0.0.1:8442"), "GitHub Actions token service stand-in listen address (env SIGNUM_ACTIONS_ADDR)")
+	idpAddr := flag.String("idp-addr", envOr("SIGNUM_IDP_ADDR", "127.0.0.1:8444"), "OIDC identity provider stand-in listen address (env SIGNUM_IDP_ADDR)")
+	samlAddr := flag.String("saml-addr", envOr("SIGNUM_SAML_ADDR", "127.0.0.1:8445"), "SAML identity provider stand-in listen address (env SIGNUM_SAML_ADDR)")
 	flag.Parse()
 
 	// Everything this process writes is its user's alone: the data directory holds the KMS
@@ -40,7 +43,8 @@ func main() {
 	log := function.NewLogger(os.Stderr, *level)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	srv, err := local.Start(ctx, local.Options{Addr: *addr, TLSAddr: *tlsAddr, DynamoDBAddr: *ddbAddr, KMSAddr: *kmsAddr, DataDir: *dataDir, Log: log, Limits: function.DefaultLimits(), WebDir: *webDir})
+	srv, err := local.Start(ctx, local.Options{Addr: *addr, TLSAddr: *tlsAddr, DynamoDBAddr: *ddbAddr, KMSAddr: *kmsAddr, DataDir: *dataDir, Log: log, Limits: function.DefaultLimits(), WebDir: *webDir,
+		ActionsAddr: *actionsAddr, IdPAddr: *idpAddr, SAMLAddr: *samlAddr})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "signum-local:", err)
 		os.Exit(1)
@@ -85,6 +89,7 @@ run "make demo" instead: it starts its own server. Stop with Ctrl-C.
 `, os.Getpid(), srv.URL, srv.Stack.DynamoDB.URL(), srv.Config.TableName, srv.Stack.KMS.URL(),
 		srv.Demo.ID, srv.Demo.DomainName, devstack.Region, local.OperatorAccessKey, srv.OperatorSecret, *dataDir,
 		srv.DemoAdminInvite, port(srv.URL), srv.TLSURL, local.TLSCAFile)
+	printIdPs(srv, *dataDir)
 	if err := writeDemoEnv(*dataDir, srv); err != nil {
 		log.Warn("demo.env not written", slog.String("error", err.Error()))
 	}
@@ -111,6 +116,51 @@ run "make demo" instead: it starts its own server. Stop with Ctrl-C.
 			}
 		}
 	}
+}
+
+// printIdPs tells how to use the identity provider stand-ins: people logging in through an
+// OIDC or SAML domain, and a simulated GitHub Actions job signing through a CI domain.
+func printIdPs(srv *local.Server, dataDir string) {
+	var people []string
+	for _, p := range local.DemoPeople {
+		people = append(people, fmt.Sprintf("%s / %s (groups %s)", p.Username, p.Password, strings.Join(p.Groups, ", ")))
+	}
+	host := "http://" + srv.Demo.DomainName + ":" + port(srv.URL)
+	fmt.Printf(`
+Identity provider stand-ins (what a customer's IdP and CI system would be):
+
+  OIDC provider       %[1]s   clients %[2]s (secret %[3]s) and %[4]s (public, PKCE)
+                      redirect URI %[5]s%[6]s
+  SAML 2.0 IdP        %[7]s
+  People (both)       %[8]s
+  GitHub Actions      %[9]s   (issuer of simulated CI jobs' OIDC tokens)
+
+To sign as a GitHub Actions job, with no stored secret: as the Signum Administrator, with a
+console token in CONSOLE_TOKEN, create a CI domain whose rule maps the job to a console user:
+
+  curl -s %[5]s/console/domains -H "authorization: Bearer $CONSOLE_TOKEN" -H 'content-type: application/json' \
+    -d '{"kind":"ci","name":"GitHub Actions","alias":"gha","ci":{"issuer":"%[9]s","audience":"%[10]s","rules":[{"name":"release","claims":{"repository":"%[11]s","ref":"refs/heads/main"},"user":"ci-release"}]}}'
+
+then the console user ci-release (role signer) and a policy (or ownership) that lets it sign
+with a certificate. The job's runner variables (also in %[12]s/ci-job.env):
+
+  export ACTIONS_ID_TOKEN_REQUEST_URL='%[13]s'
+  export ACTIONS_ID_TOKEN_REQUEST_TOKEN='%[14]s'
+  export SIGNUM_URL=%[15]s SIGNUM_HOST=%[16]s
+  go run ./cmd/signum sign hello.txt
+
+signum asks the stand-in for a token (audience %[10]s), exchanges it at
+POST /console/workload-session for a short console session, and signs with it; the signing
+events carry the job's claims (repository, ref, workflow, run_id, ...).
+`, srv.IdP.Issuer(), local.IdPClientID, local.IdPClientSecret, local.IdPPublicClientID, host, local.OIDCCallbackPath,
+		srv.SAML.MetadataURL(), strings.Join(people, "; "), srv.Actions.Issuer(), local.ActionsAudience, local.DemoJobRepository,
+		dataDir, srv.DemoJob.URL, srv.DemoJob.Token, srv.URL, srv.Demo.DomainName)
+	if dataDir == "" {
+		return
+	}
+	job := fmt.Sprintf("# A simulated GitHub Actions job of %s (regenerated at each start): source this file, then run signum.\nexport ACTIONS_ID_TOKEN_REQUEST_URL='%s'\nexport ACTIONS_ID_TOKEN_REQUEST_TOKEN='%s'\nexport SIGNUM_URL=%s\nexport SIGNUM_HOST=%s\n",
+		local.DemoJobRepository, srv.DemoJob.URL, srv.DemoJob.Token, srv.URL, srv.Demo.DomainName)
+	_ = os.WriteFile(filepath.Join(dataDir, "ci-job.env"), []byte(job), 0o600)
 }
 
 func port(url string) string {

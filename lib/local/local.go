@@ -34,7 +34,9 @@ import (
 	"github.com/opensignum/signum/lib/devstack"
 	"github.com/opensignum/signum/lib/edge"
 	"github.com/opensignum/signum/lib/function"
+	"github.com/opensignum/signum/lib/oidcidp"
 	"github.com/opensignum/signum/lib/provisioning"
+	"github.com/opensignum/signum/lib/samlidp"
 	"github.com/opensignum/signum/lib/store"
 	"github.com/opensignum/signum/lib/tenant"
 )
@@ -87,6 +89,10 @@ type Options struct {
 	Limits function.Limits
 	// WebDir is the built web app (web/dist), served under WebPrefix; empty for none.
 	WebDir string
+	// ActionsAddr, IdPAddr and SAMLAddr are the listen addresses of the identity provider
+	// stand-ins (idps.go): GitHub Actions' token service, the OIDC provider and the SAML IdP
+	// for people (any free port when empty; make run fixes them).
+	ActionsAddr, IdPAddr, SAMLAddr string
 }
 
 // Server is the running local service.
@@ -113,6 +119,13 @@ type Server struct {
 	Calls *Calls
 	// Events are the event-driven functions' handlers, by logical id.
 	Events map[string]function.EventHandler
+	// Actions is GitHub Actions' token service for simulated CI jobs (RegisterJob), IdP the
+	// OIDC provider and SAML the SAML IdP for people (DemoPeople): see idps.go.
+	Actions, IdP *oidcidp.IdP
+	SAML         *samlidp.IdP
+	// DemoJob is a job registered on Actions at start (repository DemoJobRepository): its
+	// Env() is what a GitHub runner would give it.
+	DemoJob oidcidp.JobRequest
 
 	srv, tlsSrv *http.Server
 	tlsLn       net.Listener
@@ -142,6 +155,8 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 
 func (s *Server) start(ctx context.Context, o Options) error {
 	var err error
+	// The identity provider stand-ins' keys are made while the rest starts.
+	idpKeys := prepareStandinKeys()
 	s.Config = s.Stack.Env(o.Table)
 	s.Config.OperatorAccountID = devstack.AccountID
 	// The local console domain: browsers resolve every <label>.localhost to this machine, as
@@ -245,6 +260,10 @@ func (s *Server) start(ctx context.Context, o Options) error {
 		return fmt.Errorf("listen %s: %w", addr, err)
 	}
 	s.URL = "http://" + ln.Addr().String()
+	if err := s.startIdPs(ctx, o, idpKeys, ln.Addr().String(), s.tlsLn.Addr().String()); err != nil {
+		ln.Close()
+		return err
+	}
 	var handler http.Handler = s.Gateway
 	if o.WebDir != "" {
 		handler = withWeb(s.Gateway, o.WebDir)
@@ -311,5 +330,6 @@ func (s *Server) Close() {
 		defer cancel()
 		_ = s.tlsSrv.Shutdown(ctx)
 	}
+	s.closeIdPs()
 	s.Stack.Close()
 }
