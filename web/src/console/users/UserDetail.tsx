@@ -10,7 +10,8 @@ import { TableWrap } from "../../ui/TableWrap";
 import { can, useSession } from "../../session";
 import { PemInput, day, explain, when } from "../certificates/common";
 import { PasswordField, usePasswordPolicy } from "./PasswordField";
-import { RoleChecks, UserState } from "./Users";
+import { CustomRoleSelect, RoleChecks, UserState } from "./Users";
+import { roleName, useCustomRoles } from "../roles/useRoles";
 import "../certificates/certificates.css";
 
 type User = Schemas["ConsoleUser"];
@@ -25,6 +26,8 @@ export function ConsoleUserDetail() {
   const { userId = "" } = useParams();
   const { session } = useSession();
   const admin = can(session, "console-admin", "signum-administrator");
+  const sa = can(session, "signum-administrator");
+  const customRoles = useCustomRoles();
   const location = useLocation();
   const navigate = useNavigate();
   const created = (location.state as { created?: string } | null)?.created;
@@ -104,6 +107,8 @@ export function ConsoleUserDetail() {
         <dd>{user.hasPassword ? "a password (and any client certificates below)" : "client certificates only (certificate user)"}</dd>
         <dt>Roles</dt>
         <dd>{user.roles.length ? user.roles.join(", ") : "none"}</dd>
+        <dt>Custom role</dt>
+        <dd>{roleName(user.role, customRoles.names)}</dd>
         <dt>Status</dt>
         <dd>
           <UserState u={user} />
@@ -115,6 +120,11 @@ export function ConsoleUserDetail() {
       </dl>
 
       {admin && <Roles user={user} busy={busy} onSave={(roles) => patch({ roles }, "Roles saved. The user's sessions have ended; it logs in again with the new roles.")} />}
+
+      {sa && (
+        <CustomRole user={user} busy={busy} custom={customRoles.custom} error={problem?.fields.role}
+          onSave={(role) => patch({ role }, role ? `Custom role “${roleName(role, customRoles.names)}” given.` : "Custom role taken away.")} />
+      )}
 
       {admin && (
         <section className="section" aria-labelledby="access">
@@ -170,6 +180,29 @@ function Roles({ user, busy, onSave }: { user: User; busy: boolean; onSave(r: Sc
         <RoleChecks legend="Roles of this user" roles={roles} onChange={setRoles} />
         <button type="submit" disabled={busy}>
           Save roles
+        </button>
+      </form>
+    </section>
+  );
+}
+
+// CustomRole gives, changes or takes away the user's custom role: the Signum Administrator only.
+function CustomRole({ user, busy, custom, error, onSave }: { user: User; busy: boolean; custom: { id: string; name: string }[]; error?: string; onSave(role: string): Promise<boolean> }) {
+  const [role, setRole] = useState(user.role);
+  useEffect(() => setRole(user.role), [user]);
+  return (
+    <section className="section" aria-labelledby="custom-role">
+      <h2 id="custom-role">Custom role</h2>
+      <form
+        className="form"
+        onSubmit={(e) => {
+          e.preventDefault();
+          void onSave(role);
+        }}
+      >
+        <CustomRoleSelect label="Custom role of this user" value={role} onChange={setRole} custom={custom} error={error} />
+        <button type="submit" disabled={busy || role === user.role}>
+          Save custom role
         </button>
       </form>
     </section>

@@ -2,7 +2,7 @@ import { useState, type FormEvent } from "react";
 import { Link, useNavigate } from "react-router-dom";
 import { api, type Schemas } from "../../api/client";
 import { show, type Shown } from "../../api/problem";
-import { Field } from "../../ui/Field";
+import { Field, SelectField } from "../../ui/Field";
 import { ProblemBox } from "../../ui/ProblemBox";
 import { Forbidden, Page } from "../../ui/Shell";
 import { TableWrap } from "../../ui/TableWrap";
@@ -10,6 +10,7 @@ import { Pager, useCursorList } from "../../ui/Pager";
 import { can, useSession } from "../../session";
 import { explain, when } from "../certificates/common";
 import { PasswordField, usePasswordPolicy } from "./PasswordField";
+import { roleName, useCustomRoles } from "../roles/useRoles";
 import "../certificates/certificates.css";
 
 type User = Schemas["ConsoleUser"];
@@ -47,6 +48,30 @@ export function RoleChecks({ roles, onChange, legend, error }: { roles: Role[]; 
   );
 }
 
+// CustomRoleSelect chooses a user's custom role (or none) among the deployment's custom
+// roles: for the Signum Administrator only, who alone gives them.
+export function CustomRoleSelect({ value, onChange, custom, label, error }: {
+  value: string;
+  onChange(id: string): void;
+  custom: { id: string; name: string }[];
+  label: string;
+  error?: string;
+}) {
+  const options = [{ value: "", label: "None" }, ...custom.map((r) => ({ value: r.id, label: r.name }))];
+  // A role the list does not hold (being loaded, or gone) is still shown as chosen.
+  if (value && !custom.some((r) => r.id === value)) options.push({ value, label: value });
+  return (
+    <SelectField
+      label={label}
+      value={value}
+      onChange={(e) => onChange(e.target.value)}
+      options={options}
+      error={error}
+      hint="Beside the built-in roles: a level per area and rights per certificate group (see Roles)."
+    />
+  );
+}
+
 export function UserState({ u }: { u: User }) {
   return (
     <>
@@ -61,6 +86,7 @@ export function UserState({ u }: { u: User }) {
 export function ConsoleUsers() {
   const { session } = useSession();
   const admin = can(session, "console-admin", "signum-administrator");
+  const roles = useCustomRoles();
   const { pages, list, problem } = useCursorList((cursor) => api.GET("/console/users", { params: { query: { limit: 25, cursor } } }));
 
   return (
@@ -80,6 +106,7 @@ export function ConsoleUsers() {
                 <th scope="col">Name</th>
                 <th scope="col">Signs in with</th>
                 <th scope="col">Roles</th>
+                <th scope="col">Custom role</th>
                 <th scope="col">Status</th>
                 <th scope="col">Created</th>
               </tr>
@@ -93,6 +120,7 @@ export function ConsoleUsers() {
                   <td>{u.name || "—"}</td>
                   <td>{u.hasPassword ? "password" : "client certificate"}</td>
                   <td>{u.roles.length ? u.roles.join(", ") : "none"}</td>
+                  <td>{roleName(u.role, roles.names)}</td>
                   <td>
                     <UserState u={u} />
                   </td>
@@ -101,7 +129,7 @@ export function ConsoleUsers() {
               ))}
               {list.items.length === 0 && (
                 <tr>
-                  <td colSpan={6}>No console users yet.</td>
+                  <td colSpan={7}>No console users yet.</td>
                 </tr>
               )}
             </tbody>
@@ -109,12 +137,14 @@ export function ConsoleUsers() {
           <Pager pages={pages} next={list.next} label="Pages of users" numbered />
         </>
       )}
-      {admin ? <CreateUser /> : <p className="notice">Only a console admin can create users.</p>}
+      {admin ? <CreateUser custom={can(session, "signum-administrator") ? roles.custom : null} /> : <p className="notice">Only a console admin can create users.</p>}
     </Page>
   );
 }
 
-function CreateUser() {
+// CreateUser is the create form; custom are the custom roles to choose from, null when the
+// caller may not give one (only the Signum Administrator may).
+function CreateUser({ custom }: { custom: { id: string; name: string }[] | null }) {
   const navigate = useNavigate();
   const policy = usePasswordPolicy();
   const [kind, setKind] = useState<"password" | "certificate">("password");
@@ -123,6 +153,7 @@ function CreateUser() {
   const [email, setEmail] = useState("");
   const [password, setPassword] = useState("");
   const [roles, setRoles] = useState<Role[]>(["signer"]);
+  const [customRole, setCustomRole] = useState("");
   const [problem, setProblem] = useState<Shown | null>(null);
   const [busy, setBusy] = useState(false);
 
@@ -136,6 +167,7 @@ function CreateUser() {
         email: email.trim() || undefined,
         password: kind === "password" ? password : undefined,
         roles,
+        role: custom && customRole ? customRole : undefined,
       },
     });
     setBusy(false);
@@ -167,6 +199,7 @@ function CreateUser() {
         <Field label="Name" maxLength={100} value={name} onChange={(e) => setName(e.target.value)} error={f.name} hint="For people; optional." />
         <Field label="E-mail" type="email" value={email} onChange={(e) => setEmail(e.target.value)} error={f.email} hint="Optional." />
         <RoleChecks legend="Roles" roles={roles} onChange={setRoles} error={f.roles} />
+        {custom && <CustomRoleSelect label="Custom role" value={customRole} onChange={setCustomRole} custom={custom} error={f.role} />}
         {kind === "password" ? (
           <PasswordField label="Password" required value={password} onChange={setPassword} username={username} policy={policy} error={f.password} />
         ) : (
