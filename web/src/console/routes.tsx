@@ -8,7 +8,6 @@ import { CertificateDetail } from "./certificates/CertificateDetail";
 import { ConsoleUsers } from "./users/Users";
 import { ConsoleUserDetail } from "./users/UserDetail";
 import { LocalDomain } from "./LocalDomain";
-import { Domains } from "./domains/Domains";
 import { Policies } from "./policies/Policies";
 import { Events } from "./events/Events";
 import { SystemLog } from "./SystemLog";
@@ -18,7 +17,6 @@ const nav = [
   { to: "/console/certificate-groups", label: "Groups" },
   { to: "/console/users", label: "Users" },
   { to: "/console/roles", label: "Roles" },
-  { to: "/console/domains", label: "Domains" },
   { to: "/console/domain", label: "Local users domain" },
   { to: "/console/policies", label: "Policies" },
   { to: "/console/events", label: "Signing events" },
@@ -43,7 +41,6 @@ export const consoleRoutes = (
     <Route path="/console/users" element={<ConsoleShell><ConsoleUsers /></ConsoleShell>} />
     <Route path="/console/roles" element={<ConsoleShell><Roles /></ConsoleShell>} />
     <Route path="/console/users/:userId" element={<ConsoleShell><ConsoleUserDetail /></ConsoleShell>} />
-    <Route path="/console/domains" element={<ConsoleShell><Domains /></ConsoleShell>} />
     <Route path="/console/domain" element={<ConsoleShell><LocalDomain /></ConsoleShell>} />
     <Route path="/console/policies" element={<ConsoleShell><Policies /></ConsoleShell>} />
     <Route path="/console/events" element={<ConsoleShell><Events /></ConsoleShell>} />
