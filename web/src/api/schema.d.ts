@@ -1968,6 +1968,12 @@ export interface components {
             name: string;
             deploymentId: components["schemas"]["DeploymentID"];
             roles: components["schemas"]["ConsoleRole"][];
+            /** @description The custom role's id (`role_...`), when the caller holds one. */
+            customRole?: string;
+            /** @description The caller's level in each area, joined from its built-in and custom roles; the console's pages show what it allows (the routes enforce it). */
+            areas?: components["schemas"]["RoleAreas"];
+            /** @description The caller's rights per certificate group (`*` for every group), joined from its roles. */
+            groups?: components["schemas"]["RoleGroupRights"][];
         };
         /**
          * @description 3 to 64 letters, digits, `.`, `_`, `-` or `@`; stored lower-case; unique in the deployment.

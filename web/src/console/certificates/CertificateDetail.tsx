@@ -7,7 +7,7 @@ import { download } from "../../ui/download";
 import { Field, SelectField } from "../../ui/Field";
 import { ProblemBox } from "../../ui/ProblemBox";
 import { Forbidden, Page } from "../../ui/Shell";
-import { can, useSession } from "../../session";
+import { may, useSession } from "../../session";
 import { PemInput, explain, when } from "./common";
 import { algorithmLabel, algorithms, StatusBadge, subjectText } from "./Certificates";
 import { pemBlocks } from "./pem";
@@ -23,7 +23,7 @@ type Certificate = Schemas["Certificate"];
 export function CertificateDetail() {
   const { certId = "" } = useParams();
   const { session } = useSession();
-  const admin = can(session, "console-admin", "signum-administrator");
+  const admin = may(session, "certificates", "manage");
   const location = useLocation();
   const [cert, setCert] = useState<Certificate | null>(null);
   const [problem, setProblem] = useState<Shown | null>(null);

@@ -7,7 +7,7 @@ import { ProblemBox } from "../../ui/ProblemBox";
 import { Forbidden, Page } from "../../ui/Shell";
 import { TableWrap } from "../../ui/TableWrap";
 import { Pager, useCursorList } from "../../ui/Pager";
-import { can, useSession } from "../../session";
+import { may, useSession } from "../../session";
 import { day, explain, when } from "./common";
 import { splitList } from "./pem";
 import { GroupPicker, groupNames, useGroups } from "../groups/GroupPicker";
@@ -44,7 +44,7 @@ export function subjectText(s: Schemas["CertificateSubject"]) {
 // console admin create one: a new key in KMS or the HSM and its CSR.
 export function Certificates() {
   const { session } = useSession();
-  const admin = can(session, "console-admin", "signum-administrator");
+  const admin = may(session, "certificates", "manage");
   const { groups } = useGroups();
   const { pages, list, problem, loading } = useCursorList((cursor) => api.GET("/console/certificates", { params: { query: { limit: 25, cursor } } }));
 

@@ -5,7 +5,7 @@ import { show, type Shown } from "../../api/problem";
 import { ProblemBox } from "../../ui/ProblemBox";
 import { Forbidden, Page } from "../../ui/Shell";
 import { TableWrap } from "../../ui/TableWrap";
-import { can, useSession } from "../../session";
+import { may, useSession } from "../../session";
 import { DryRun } from "./DryRun";
 import { PolicyEditor, type Known } from "./PolicyEditor";
 import { byPriority, summary, type Policy } from "./policyForm";
@@ -17,7 +17,7 @@ import { groupNames, useGroups } from "../groups/GroupPicker";
 // deletes them after a confirmation, and runs the dry-run of a signing request.
 export function Policies() {
   const { session } = useSession();
-  const admin = can(session, "console-admin", "signum-administrator");
+  const admin = may(session, "policies", "manage");
   const [params, setParams] = useSearchParams();
   const editing = params.get("edit") ?? undefined;
   const creating = params.get("new") === "1";
