@@ -97,6 +97,12 @@ type Event struct {
 	// Cut names the fields the client reported that were cut to what the log keeps (the
 	// signer's caps; for ci, entries left out too).
 	Cut []string `json:"cut,omitempty"`
+	// Workload, on the decisions of a CI job that signs with a session made from its OIDC
+	// token, is what the verified token said of the job (repository, ref, workflow, run_id,
+	// sub, ...) with the rule and the issuer that admitted it. Unlike CI, which the client
+	// reports, it is verified. Like every member it is hashed; events without it hash as
+	// before (an empty member is left out).
+	Workload map[string]string `json:"workload,omitempty"`
 	// Completion events: Of is the decision event they complete.
 	Of              string `json:"of,omitempty"`
 	Outcome         string `json:"outcome,omitempty"`

@@ -40,6 +40,7 @@ type canonicalEvent struct {
 	SignatureSHA256 string            `json:"signatureSha256,omitempty"`
 	UserID          string            `json:"userId,omitempty"`
 	V               int               `json:"v,omitempty"`
+	Workload        map[string]string `json:"workload,omitempty"`
 }
 
 // fastCanonical is e's RFC 8785 form when encoding/json writes it (ok), else ok is false and
@@ -57,10 +58,12 @@ func fastCanonical(e Event) ([]byte, bool) {
 			return nil, false
 		}
 	}
-	for k := range e.CI {
-		for i := 0; i < len(k); i++ {
-			if k[i] >= 0x80 {
-				return nil, false
+	for _, m := range []map[string]string{e.CI, e.Workload} {
+		for k := range m {
+			for i := 0; i < len(k); i++ {
+				if k[i] >= 0x80 {
+					return nil, false
+				}
 			}
 		}
 	}
@@ -68,7 +71,7 @@ func fastCanonical(e Event) ([]byte, bool) {
 		CommandLine: e.CommandLine, ContextEvent: e.ContextEvent, Cut: e.Cut, Decision: e.Decision, DeploymentID: e.DeploymentID,
 		Digest: e.Digest, DigestAlgorithm: e.DigestAlgorithm, DigestCount: e.DigestCount, Digests: e.Digests, FileName: e.FileName,
 		ID: e.ID, Kind: e.Kind, Lane: e.Lane, Of: e.Of, Outcome: e.Outcome, PolicyID: e.PolicyID, PrevHash: e.PrevHash,
-		Process: e.Process, Reason: e.Reason, Seq: e.Seq, SignatureSHA256: e.SignatureSHA256, UserID: e.UserID, V: e.V}
+		Process: e.Process, Reason: e.Reason, Seq: e.Seq, SignatureSHA256: e.SignatureSHA256, UserID: e.UserID, V: e.V, Workload: e.Workload}
 	var b bytes.Buffer
 	enc := json.NewEncoder(&b)
 	enc.SetEscapeHTML(false)

@@ -80,6 +80,9 @@ func TestFastCanonicalMatchesJCS(t *testing.T) {
 		if r.IntN(2) == 0 {
 			e.CI = map[string]string{str(): str(), str(): str(), "b": str(), "a": str()}
 		}
+		if r.IntN(3) == 0 {
+			e.Workload = map[string]string{str(): str(), "repository": str(), "ref": str()}
+		}
 		checkFast(t, e)
 		if _, ok := fastCanonical(e); ok {
 			fastCount++
