@@ -62,6 +62,10 @@ type Principal struct {
 	ClientCertificate string
 	// CustomRole is the id of the custom role a console user holds ("" for none).
 	CustomRole string
+	// Workload is what a CI job's verified OIDC token said of it, for a console caller whose
+	// bearer token a workload token was exchanged for (token.Claims.Workload); nil otherwise.
+	// The signer records it on the job's events.
+	Workload map[string]string
 	// Scope is what a console caller may do, joined from its roles. The guard fills it for
 	// rules that look at it (area rules, the session); elsewhere, such as on the signer's
 	// path where policies decide, a custom role is not read and Scope holds the built-in
@@ -439,7 +443,7 @@ func (g *Guard) caller(r *http.Request, rule Rule, dep tenant.Deployment) (Princ
 		return Principal{}, err
 	}
 	return Principal{Kind: rule.Caller, UserID: claims.Subject, Name: claims.Name, DeploymentID: claims.Deployment,
-		token: true, generation: claims.Generation}, nil
+		Workload: claims.Workload, token: true, generation: claims.Generation}, nil
 }
 
 // certificateUser identifies the console user a client certificate, which the TLS layer

@@ -106,6 +106,9 @@ type Caller struct {
 	Roles []string
 	// ClientIP is recorded with the decision ("" when unknown).
 	ClientIP string
+	// Workload, for a CI job signing with a session made from its OIDC token, is what the
+	// verified token said of the job: recorded on every decision of its requests.
+	Workload map[string]string
 	// Admit, when set, says whether the caller may go on (its rate limits): the caller's
 	// handler starts it before Sign, so that it runs while the signer reads, and the signer
 	// waits for it before anything is recorded. A refusal ends the request unrecorded.
@@ -191,7 +194,7 @@ func (s *Signer) signOnce(ctx context.Context, c Caller, req Request) (wire.Resp
 	now := s.now()
 	decision := decide(set, c, body.Context, cert, now)
 	base := audit.Event{DeploymentID: dep, Kind: audit.KindDecision, At: now, UserID: c.UserID, ClientIP: c.ClientIP,
-		CertificateID: cert.ID, PolicyID: decision.PolicyID, Reason: decision.Reason}
+		CertificateID: cert.ID, PolicyID: decision.PolicyID, Reason: decision.Reason, Workload: c.Workload}
 	base.Decision = audit.Deny
 	if decision.Allowed {
 		base.Decision = audit.Allow

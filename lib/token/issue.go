@@ -35,8 +35,8 @@ func NewIssuer(k KMS, keyID string, ttl time.Duration, now func() time.Time) *Is
 	return &Issuer{keyID: keyID, ttl: ttl, now: now, kms: k, keys: newKeyCache(k, keyID, now)}
 }
 
-// Issue signs c (setting ID, IssuedAt, ExpiresAt = now+ttl) and returns the compact JWT and
-// the claims it carries. Times are whole seconds, as in the token. Claims without subject,
+// Issue signs c (setting ID, IssuedAt, ExpiresAt = now+ttl, or now+c.Lifetime when that is
+// shorter) and returns the compact JWT and the claims it carries. Times are whole seconds, as in the token. Claims without subject,
 // deployment or a known system are refused with a plain error: they are a bug in the
 // caller, not something a client sent. KMS failures wrap fault.ErrUnavailable.
 func (i *Issuer) Issue(ctx context.Context, c Claims) (string, Claims, error) {
@@ -49,10 +49,16 @@ func (i *Issuer) Issue(ctx context.Context, c Claims) (string, Claims, error) {
 		return "", Claims{}, fmt.Errorf("issue token: unknown system %q", c.System)
 	case i.ttl < time.Second:
 		return "", Claims{}, fmt.Errorf("issue token: ttl %s is under a second", i.ttl)
+	case c.Lifetime != 0 && c.Lifetime < time.Second:
+		return "", Claims{}, fmt.Errorf("issue token: lifetime %s is under a second", c.Lifetime)
+	}
+	ttl := i.ttl
+	if c.Lifetime > 0 && c.Lifetime < ttl {
+		ttl = c.Lifetime
 	}
 	// Truncate first so that the claims returned equal those Verify returns.
 	iat := i.now().UTC().Truncate(time.Second)
-	c.IssuedAt, c.ExpiresAt = iat, iat.Add(i.ttl).Truncate(time.Second)
+	c.IssuedAt, c.ExpiresAt, c.Lifetime = iat, iat.Add(ttl).Truncate(time.Second), 0
 	// 130 bits from crypto/rand: unguessable and, in practice, unique.
 	c.ID = rand.Text()
 	wc := &wireClaims{
@@ -65,7 +71,7 @@ func (i *Issuer) Issue(ctx context.Context, c Claims) (string, Claims, error) {
 			IssuedAt:  jwt.NewNumericDate(c.IssuedAt),
 			ID:        c.ID,
 		},
-		Deployment: c.Deployment, System: c.System, Roles: c.Roles, Name: c.Name, Generation: c.Generation,
+		Deployment: c.Deployment, System: c.System, Roles: c.Roles, Name: c.Name, Generation: c.Generation, Workload: c.Workload,
 	}
 	pk, err := i.keys.current(ctx)
 	if err != nil {

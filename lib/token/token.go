@@ -61,6 +61,14 @@ type Claims struct {
 	// when 0): the access guard refuses a token whose generation is no longer the user's,
 	// which is how a password reset, a disable or a change of role ends earlier sessions.
 	Generation int64
+	// Workload, for a CI job's session (a workload token exchanged for a console token), is
+	// what the job's verified OIDC token said of it (repository, ref, workflow, run_id, the
+	// rule and issuer that admitted it, ...): the signer records it on the job's signing
+	// events ("wl", left out when empty).
+	Workload map[string]string
+	// Lifetime, when set and shorter than the issuer's, is how long the token lives, so that
+	// a session made from a shorter-lived credential does not outlive it. Not in the token.
+	Lifetime time.Duration
 	// ID is the token's random id ("jti"), set by Issue; it lets logs and audits name a
 	// token without showing it.
 	ID string
@@ -85,6 +93,8 @@ type wireClaims struct {
 	Roles      []string `json:"roles,omitempty"`
 	Name       string   `json:"name,omitempty"`
 	Generation int64    `json:"gen,omitempty"`
+	// Workload is left out of every token but a CI job's.
+	Workload map[string]string `json:"wl,omitempty"`
 
 	// want is the system Verify expects; set before parsing, never from the token.
 	want System

@@ -333,6 +333,39 @@ func TestIssueVerify(t *testing.T) {
 	})
 }
 
+// A CI job's session carries the job's claims and lives no longer than the job's token: the
+// claims come back from Verify as issued, the lifetime caps the issuer's, never extends it,
+// and a lifetime under a second is refused.
+func TestIssueWorkloadSession(t *testing.T) {
+	e := newEnv(t)
+	clk := newClock()
+	v := token.NewVerifier(e.kms, e.keyARN, clk.Now)
+	job := map[string]string{"repository": "acme/app", "ref": "refs/heads/main", "run_id": "1001", "rule": "release"}
+	in := token.Claims{Subject: "cu_1", System: token.Console, Deployment: "dep-1", Roles: []string{"signer"}, Workload: job, Lifetime: 90 * time.Second}
+	raw, issued := e.issue(t, in, clk.Now)
+	if !issued.ExpiresAt.Equal(t0.Add(90*time.Second)) || issued.Lifetime != 0 {
+		t.Fatalf("issued %+v", issued)
+	}
+	got, err := v.Verify(context.Background(), raw, token.Console)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !maps.Equal(got.Workload, job) || !got.ExpiresAt.Equal(issued.ExpiresAt) {
+		t.Fatalf("verified %+v", got)
+	}
+	if p := decode(t, strings.Split(raw, ".")[1]); p["wl"] == nil {
+		t.Errorf("no wl claim: %v", p)
+	}
+	// Without a workload, no wl claim; a lifetime over the issuer's is the issuer's.
+	raw, issued = e.issue(t, token.Claims{Subject: "cu_1", System: token.Console, Deployment: "dep-1", Lifetime: time.Hour}, clk.Now)
+	if p := decode(t, strings.Split(raw, ".")[1]); p["wl"] != nil || !issued.ExpiresAt.Equal(t0.Add(ttl)) {
+		t.Errorf("claims %v, expiry %s", p, issued.ExpiresAt)
+	}
+	if _, _, err := token.NewIssuer(e.kms, e.keyARN, ttl, clk.Now).Issue(context.Background(), token.Claims{Subject: "u", System: token.Console, Deployment: "d", Lifetime: time.Millisecond}); err == nil {
+		t.Error("issued a token that lives a millisecond")
+	}
+}
+
 func equalClaims(a, b token.Claims) bool {
 	return a.Subject == b.Subject && a.System == b.System && a.Deployment == b.Deployment &&
 		slices.Equal(a.Roles, b.Roles) && a.Name == b.Name && a.ID == b.ID &&

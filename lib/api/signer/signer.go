@@ -53,7 +53,7 @@ func NewHandler(p *function.Parts, registry *keys.Registry, m *access.Mux) *acce
 
 // caller is who the guard admitted, as the signing protocol knows callers.
 func caller(r *http.Request, req *access.Request) signing.Caller {
-	c := signing.Caller{DeploymentID: req.Deployment.ID, UserID: req.Principal.UserID, Roles: req.Principal.PolicyRoles()}
+	c := signing.Caller{DeploymentID: req.Deployment.ID, UserID: req.Principal.UserID, Roles: req.Principal.PolicyRoles(), Workload: req.Principal.Workload}
 	if addr, err := edge.SourceIP(r); err == nil {
 		c.ClientIP = addr.String()
 	}
