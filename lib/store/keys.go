@@ -256,6 +256,14 @@ func samlAssertionSK(domainID, assertionID string) string {
 	return samlAssertionPrefix + domainID + "#" + hashHex(assertionID)
 }
 
+// CI workload tokens already exchanged for sessions, per deployment, under their issuer and id
+// (hashed: both are the issuer's strings).
+const workloadTokenPrefix = "WLTOKEN#"
+
+func workloadTokenSK(issuer, tokenID string) string {
+	return workloadTokenPrefix + hashHex(issuer+"\x00"+tokenID)
+}
+
 // hashHex is the SHA-256 of s in hex: a fixed-size key part for a string that an outsider
 // chooses or that must not be readable from the key.
 func hashHex(s string) string {
