@@ -69,7 +69,7 @@ func TestRoles(t *testing.T) {
 	}
 	sa.do("POST", "/console/roles", map[string]any{"name": "Console viewer"}).must(t, 400, "built-in name")
 	bad := sa.do("POST", "/console/roles", map[string]any{"name": "", "areas": map[string]string{"billing": "read", "events": "all"},
-		"groups": []map[string]any{{"groupId": "grp_missing0000000000000000000", "view": true}, {"groupId": "Release", "view": true}},
+		"groups":  []map[string]any{{"groupId": "grp_missing0000000000000000000", "view": true}, {"groupId": "Release", "view": true}},
 		"domains": []string{"ldap"}}).must(t, 400, "bad fields")
 	for _, field := range []string{`"name"`, `"areas.billing"`, `"areas.events"`, `"groups"`, `"groups.Release"`, `"domains"`} {
 		if !strings.Contains(bad.body, field) {
