@@ -8,6 +8,7 @@ import { CertificateDetail } from "./certificates/CertificateDetail";
 import { ConsoleUsers } from "./users/Users";
 import { ConsoleUserDetail } from "./users/UserDetail";
 import { LocalDomain } from "./LocalDomain";
+import { Domains } from "./domains/Domains";
 import { Policies } from "./policies/Policies";
 import { Events } from "./events/Events";
 import { SystemLog } from "./SystemLog";
@@ -17,6 +18,7 @@ const nav = [
   { to: "/console/certificate-groups", label: "Groups" },
   { to: "/console/users", label: "Users" },
   { to: "/console/roles", label: "Roles" },
+  { to: "/console/domains", label: "Domains" },
   { to: "/console/domain", label: "Local users domain" },
   { to: "/console/policies", label: "Policies" },
   { to: "/console/events", label: "Signing events" },
@@ -41,6 +43,7 @@ export const consoleRoutes = (
     <Route path="/console/users" element={<ConsoleShell><ConsoleUsers /></ConsoleShell>} />
     <Route path="/console/roles" element={<ConsoleShell><Roles /></ConsoleShell>} />
     <Route path="/console/users/:userId" element={<ConsoleShell><ConsoleUserDetail /></ConsoleShell>} />
+    <Route path="/console/domains" element={<ConsoleShell><Domains /></ConsoleShell>} />
     <Route path="/console/domain" element={<ConsoleShell><LocalDomain /></ConsoleShell>} />
     <Route path="/console/policies" element={<ConsoleShell><Policies /></ConsoleShell>} />
     <Route path="/console/events" element={<ConsoleShell><Events /></ConsoleShell>} />
