@@ -101,7 +101,9 @@ func (a *Admin) Update(ctx context.Context, dep, id, actor string, read int64, n
 	if read != current.Version {
 		return domains.Domain{}, fault.Newf(ErrStale, "The domain %s is at version %d, not %d: read it again and retry.", id, current.Version, read)
 	}
-	next.DeploymentID, next.Kind = dep, current.Kind
+	// The id too: secrets are sealed bound to deployment and domain id, so that sealing next
+	// without it would store secrets that never open again.
+	next.ID, next.DeploymentID, next.Kind = current.ID, dep, current.Kind
 	if next.OIDC != nil && current.OIDC != nil && next.OIDC.ClientSecret == "" {
 		next.OIDC.ClientSecret = current.OIDC.ClientSecret
 	}

@@ -275,6 +275,13 @@ func TestAuthorizationMatrix(t *testing.T) {
 		"POST /portal/register": {"*"},
 		"POST /portal/login":    {"*"},
 		"POST /console/login":   {"*"},
+		// People of OIDC and SAML domains log in at their identity provider: anyone may
+		// start, and the IdP's answer is all the callbacks take.
+		"GET /console/login/domains":                    {"*"},
+		"GET /console/domains/{domainId}/login":         {"*"},
+		"GET /console/login/oidc/callback":              {"*"},
+		"POST /console/login/saml/acs":                  {"*"},
+		"GET /console/domains/{domainId}/saml/metadata": {"*"},
 
 		"POST /operator/deployments":              {operator},
 		"GET /operator/deployments":               {operator},

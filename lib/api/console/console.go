@@ -39,6 +39,7 @@ func BuildAuth(_ context.Context, env function.Env) (http.Handler, error) {
 	m.Handle("POST /console/login", access.PublicOnTenant(), a.login)
 	// GET /console/session — any console caller of the deployment: who am I.
 	m.Handle("GET /console/session", access.ConsoleSession(), a.session)
+	a.registerSSO(m, DomainAdmin(env, a.Parts))
 	return m, nil
 }
 
@@ -157,9 +158,14 @@ type User struct {
 	Email    string   `json:"email,omitempty"`
 	Roles    []string `json:"roles"`
 	// Role is the id of the user's custom role, "" for none.
-	Role   string `json:"role"`
-	Status string `json:"status"`
-	Locked bool   `json:"locked"`
+	Role string `json:"role"`
+	// DomainID is the user's OIDC or SAML domain, "" for the Local users domain; RoleSource
+	// says whether a console admin gave the roles ("direct") or the domain's IdP groups did
+	// at the last login ("idp-groups", worked out again at every login).
+	DomainID   string `json:"domainId"`
+	RoleSource string `json:"roleSource"`
+	Status     string `json:"status"`
+	Locked     bool   `json:"locked"`
 	// HasPassword is false for certificate users, who log in only with client certificates.
 	HasPassword bool      `json:"hasPassword"`
 	Version     int64     `json:"version"`
@@ -167,8 +173,12 @@ type User struct {
 }
 
 func userJSON(u identity.ConsoleUser, lock password.Lockout, now time.Time) User {
-	return User{ID: u.ID, Username: u.Username, Name: u.Name, Email: u.Email, Roles: identity.ConsoleRoleNames(u.Roles), Role: u.Role, Status: string(u.Status),
-		Locked: lock.Locked(u.LockState(), now), HasPassword: u.PasswordHash != "", Version: u.Version, CreatedAt: u.CreatedAt}
+	source := "direct"
+	if u.RoleSource == identity.RoleFromGroups {
+		source = string(u.RoleSource)
+	}
+	return User{ID: u.ID, Username: u.Username, Name: u.Name, Email: u.Email, Roles: identity.ConsoleRoleNames(u.Roles), Role: u.Role,
+		DomainID: u.DomainID, RoleSource: source, Status: string(u.Status), Locked: lock.Locked(u.LockState(), now), HasPassword: u.PasswordHash != "", Version: u.Version, CreatedAt: u.CreatedAt}
 }
 
 func (a api) listUsers(w http.ResponseWriter, r *http.Request, req *access.Request) error {
