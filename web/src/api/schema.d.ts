@@ -471,6 +471,184 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/console/login/domains": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The domains people log in with at an identity provider
+         * @description Who: anyone the deployment's IP allowlist admits.
+         *     Sent to the deployment's domain name; its IP allowlist applies.
+         *
+         *     The deployment's OIDC and SAML domains, by name, with only what the login page shows
+         *     a button for: the id, the name and the kind. The Local users domain (the password
+         *     form) and CI domains (jobs, `POST /console/workload-session`) are not listed.
+         */
+        get: operations["listLoginDomains"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/console/domains/{domainId}/login": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description An OIDC or SAML domain of the deployment, by its id (`dom_...`) or its alias. */
+                domainId: string;
+            };
+            cookie?: never;
+        };
+        /**
+         * Start a login at an OIDC or SAML domain's identity provider
+         * @description Who: anyone the deployment's IP allowlist admits: a browser navigates here (the login
+         *     page's "Log in with ..." button).
+         *     Sent to the deployment's domain name; its IP allowlist applies.
+         *
+         *     Answers 302 to the domain's identity provider: for OIDC, its authorization endpoint
+         *     (authorization code flow with PKCE S256, a state and a nonce, the redirect URL
+         *     `https://<domain name>/console/login/oidc/callback`, which must be registered at the
+         *     IdP); for SAML, its SingleSignOnService with an AuthnRequest (HTTP-Redirect binding),
+         *     the entity ID `https://<domain name>/console/domains/<domainId>/saml/metadata` and the
+         *     assertion consumer service `https://<domain name>/console/login/saml/acs`. The login is
+         *     kept on the server for 10 minutes, under its state (relay state), and bound to the
+         *     browser by the cookie `signum_sso` (HttpOnly, Secure, SameSite=None, path
+         *     `/console/login`): only the browser that started a login finishes it.
+         *
+         *     A refusal (no such domain, a domain that is not OIDC or SAML, an IdP that cannot be
+         *     reached, too many logins from the address) is, for a browser (a navigation, or
+         *     `Accept: text/html`), a 302 to the web app's login page
+         *     `/app/console/login#error=<detail>&status=<status>`, and the problem itself for other
+         *     callers. Starts count against the per-address login limit (60 a minute).
+         */
+        get: operations["startDomainLogin"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/console/login/oidc/callback": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The OIDC redirect URL, where the identity provider sends the browser back
+         * @description Who: anyone the deployment's IP allowlist admits: the browser that started the login,
+         *     sent back by the IdP.
+         *     Sent to the deployment's domain name; its IP allowlist applies.
+         *
+         *     Takes the login under `state` once (a second use is refused), checks that this browser
+         *     started it (the `signum_sso` cookie), exchanges the code with the PKCE verifier, and
+         *     verifies the ID token (signature by the IdP's published keys, issuer, audience,
+         *     expiry, nonce). The person's user name claim, with `@<alias>`, is the console user:
+         *     the domain's user of that name, or, when the domain has `jit`, a new one. A user whose
+         *     role came from IdP groups (`roleSource` `idp-groups`) gets it worked out again from
+         *     the groups claim at each login (`groupRoles` by priority, else `defaultRole`), and a
+         *     change of role ends its earlier sessions; a role a console admin gave (`direct`)
+         *     stays. The domain's `userLimit` applies to new users.
+         *
+         *     Success: 302 to the web app's login page with a console token (as `POST
+         *     /console/login` gives, for 15 minutes) in the fragment, which browsers never send to a
+         *     server: `/app/console/login#token=<token>&expiresAt=<RFC 3339>`. Refusal: for a browser,
+         *     302 to `/app/console/login#error=<detail>&status=<status>`; for other callers, the
+         *     problem. 401: a state no login has here (unknown, used, expired), another browser, an
+         *     IdP error (`error=`), a refused code (a PKCE verifier that does not match), an ID
+         *     token that fails a check (the check is named), a user name that cannot be a console
+         *     user name; 403: a disabled user, IdP groups that map to no role without a default
+         *     role, no such user in a domain without `jit`; 409: the domain holds its user limit; 503:
+         *     the IdP cannot be reached. Every login of an identified login in progress, granted or
+         *     refused, is written to the system log (`login.console.succeeded`,
+         *     `login.console.failed`, with the reason).
+         */
+        get: operations["finishOIDCLogin"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/console/login/saml/acs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The SAML assertion consumer service, where the identity provider posts its response
+         * @description Who: anyone the deployment's IP allowlist admits: the browser that started the login,
+         *     posting the IdP's form (HTTP-POST binding).
+         *     Sent to the deployment's domain name; its IP allowlist applies.
+         *
+         *     Takes the login under `RelayState` once (logins started at the IdP, without one, are
+         *     not accepted), checks that this browser started it (the `signum_sso` cookie), and
+         *     checks the response: signed (Response or Assertion, RSA-SHA256 or better) by a key of
+         *     the domain's IdP metadata, from that IdP, for this domain's entity ID (audience), to
+         *     this service (destination and recipient), valid now, answering the login's
+         *     AuthnRequest, and not used before (each assertion is accepted once, on any instance).
+         *     Then as the OIDC callback: the user name attribute (or the NameID) with `@<alias>` is
+         *     the console user, roles from the groups attribute, the same answers (302 with the
+         *     token or the refusal in the fragment for a browser; the problem for other callers)
+         *     and system log entries. 401 says which check failed: unsigned, a signature by another
+         *     key, another audience (`meant for another service provider`), addressed elsewhere,
+         *     expired, answering no login here, `already used`, another IdP, not signed in at the
+         *     IdP.
+         */
+        post: operations["finishSAMLLogin"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/console/domains/{domainId}/saml/metadata": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A SAML domain of the deployment, by its id (`dom_...`) or its alias. */
+                domainId: string;
+            };
+            cookie?: never;
+        };
+        /**
+         * A SAML domain's service-provider metadata
+         * @description Who: anyone the deployment's IP allowlist admits (it holds nothing secret): the
+         *     customer's IdP, or an administrator registering the service there.
+         *     Sent to the deployment's domain name; its IP allowlist applies.
+         *
+         *     An `md:EntityDescriptor` whose entity ID is this URL: the assertion consumer service
+         *     `https://<domain name>/console/login/saml/acs` (HTTP-POST), the domain's certificate
+         *     (for encrypted assertions), `WantAssertionsSigned`, and a `cacheDuration` instead of a
+         *     `validUntil`, so that a registered copy does not expire. 400 for a domain that is not
+         *     a SAML domain.
+         */
+        get: operations["getSAMLMetadata"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/console/session": {
         parameters: {
             query?: never;
@@ -1995,6 +2173,18 @@ export interface components {
             roles: components["schemas"]["AssignableConsoleRole"][];
             /** @description The id of the user's custom role (`/console/roles`), "" for none. */
             role: string;
+            /**
+             * @description The user's OIDC or SAML domain (`dom_...`), whose identity provider it logs in at
+             *     as `<IdP user name>@<alias>` (it has no password); "" for the Local users domain.
+             */
+            domainId?: string;
+            /**
+             * @description Where the user's roles come from: `direct`, given by a console admin (every change
+             *     of `roles` or `role` makes them direct), or `idp-groups`, worked out from the user's
+             *     IdP groups by its domain's `groupRoles` at each login.
+             * @enum {string}
+             */
+            roleSource?: "direct" | "idp-groups";
             status: components["schemas"]["UserStatus"];
             /** @description Locked by the domain's `lockoutPolicy`; a console admin lifts it with `unlock` or a new password. */
             locked: boolean;
@@ -2387,6 +2577,16 @@ export interface components {
             createdAt?: string;
             /** Format: date-time */
             updatedAt?: string;
+        };
+        /** @description A domain people log in with at an identity provider, as the login page lists it. */
+        LoginDomain: {
+            id: components["schemas"]["DomainID"];
+            name: string;
+            /** @enum {string} */
+            kind: "oidc" | "saml";
+        };
+        LoginDomainList: {
+            items: components["schemas"]["LoginDomain"][];
         };
         DomainList: {
             items: components["schemas"]["Domain"][];
@@ -5153,6 +5353,176 @@ export interface operations {
             413: components["responses"]["TooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    listLoginDomains: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The domains. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "items": [
+                     *         {
+                     *           "id": "dom_mfrggzdfmztwq2lknnwg23tpoa",
+                     *           "name": "Acme IdP",
+                     *           "kind": "oidc"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["LoginDomainList"];
+                };
+            };
+            403: components["responses"]["ConsoleForbidden"];
+            404: components["responses"]["NotFound"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    startDomainLogin: {
+        parameters: {
+            query?: {
+                /** @description The person's user name at the IdP, passed on to an OIDC IdP (`login_hint`) to fill in its form. */
+                login_hint?: string;
+            };
+            header?: never;
+            path: {
+                /** @description An OIDC or SAML domain of the deployment, by its id (`dom_...`) or its alias. */
+                domainId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description To the identity provider (or, for a browser, to the login page with the refusal). */
+            302: {
+                headers: {
+                    /** @description The IdP's authorization or single sign-on URL. */
+                    Location?: string;
+                    /** @description `signum_sso`, binding the login to this browser. */
+                    "Set-Cookie"?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["InvalidRequest"];
+            403: components["responses"]["ConsoleForbidden"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    finishOIDCLogin: {
+        parameters: {
+            query?: {
+                /** @description The authorization code. */
+                code?: string;
+                /** @description The state the login was started with. */
+                state?: string;
+                /** @description The IdP's refusal (RFC 6749 §4.1.2.1). */
+                error?: string;
+                /** @description The IdP's words on its refusal; not shown. */
+                error_description?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description To the web app's login page, with the token or the refusal in the fragment. */
+            302: {
+                headers: {
+                    /** @description `/app/console/login#token=...&expiresAt=...`, or `/app/console/login#error=...&status=...` */
+                    Location?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["InvalidRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["ConsoleForbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    finishSAMLLogin: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/x-www-form-urlencoded": {
+                    /** @description The base64 Response; at most 1 MiB. */
+                    SAMLResponse: string;
+                    /** @description The relay state the login was started with. */
+                    RelayState: string;
+                };
+            };
+        };
+        responses: {
+            /** @description To the web app's login page, with the token or the refusal in the fragment. */
+            302: {
+                headers: {
+                    /** @description `/app/console/login#token=...&expiresAt=...`, or `/app/console/login#error=...&status=...` */
+                    Location?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["InvalidRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["ConsoleForbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["TooLarge"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    getSAMLMetadata: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A SAML domain of the deployment, by its id (`dom_...`) or its alias. */
+                domainId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The metadata. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/samlmetadata+xml": string;
+                };
+            };
+            400: components["responses"]["InvalidRequest"];
+            403: components["responses"]["ConsoleForbidden"];
+            404: components["responses"]["NotFound"];
             500: components["responses"]["Internal"];
             503: components["responses"]["Unavailable"];
         };
