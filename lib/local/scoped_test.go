@@ -116,3 +116,31 @@ func TestScopedRoleIsolation(t *testing.T) {
 		t.Fatalf("session %+v", session)
 	}
 }
+
+// TestScopedUserDomains: a custom role manages the users of the domains it names only: here the
+// Local users domain, not the Certificate users domain.
+func TestScopedUserDomains(t *testing.T) {
+	srv := startLocal(t)
+	sa := consoleAdmin(t, srv)
+	var role struct{ ID string }
+	sa.do("POST", "/console/roles", map[string]any{"name": "Local user admins", "areas": map[string]string{"users": "manage"},
+		"domains": []string{"local"}}).must(t, 201, "role").json(t, &role)
+	sa.do("POST", "/console/users", map[string]any{"username": "lena", "password": strongPassword, "roles": []string{"signer"}, "role": role.ID}).must(t, 201, "user")
+	var cert struct{ ID string }
+	sa.do("POST", "/console/users", map[string]any{"username": "build-agent", "roles": []string{"signer"}}).must(t, 201, "certificate user").json(t, &cert)
+	var lg struct{ Token string }
+	sa.as("").do("POST", "/console/login", map[string]string{"username": "lena", "password": strongPassword}).must(t, 200, "login").json(t, &lg)
+	lena := sa.as(lg.Token)
+
+	var local struct{ ID string }
+	lena.do("POST", "/console/users", map[string]any{"username": "luke", "password": strongPassword, "roles": []string{"signer"}}).must(t, 201, "a local user").json(t, &local)
+	lena.do("PATCH", "/console/users/"+local.ID, map[string]any{"name": "Luke"}).must(t, 200, "change a local user")
+	if body := lena.do("POST", "/console/users", map[string]any{"username": "agent-2", "roles": []string{"signer"}}).must(t, 403, "a certificate user").body; !strings.Contains(body, "certificate") {
+		t.Fatalf("refusal: %s", body)
+	}
+	lena.do("PATCH", "/console/users/"+cert.ID, map[string]any{"name": "Agent"}).must(t, 403, "change a certificate user")
+	lena.do("DELETE", "/console/users/"+cert.ID, nil).must(t, 403, "delete a certificate user")
+	lena.do("POST", "/console/users/"+cert.ID+"/client-certificates", map[string]any{"kind": "pinned", "certificate": "x"}).must(t, 403, "pin a certificate")
+	lena.do("GET", "/console/users", nil).must(t, 200, "read users")
+	lena.do("POST", "/console/roles", map[string]any{"name": "x"}).must(t, 403, "roles are the Signum Administrator's")
+}

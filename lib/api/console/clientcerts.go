@@ -102,6 +102,9 @@ func (a api) createClientCert(w http.ResponseWriter, r *http.Request, req *acces
 	if err := edge.DecodeJSON(r, &body, 0); err != nil {
 		return err
 	}
+	if err := a.manages(r.Context(), req, r.PathValue("userId")); err != nil {
+		return err
+	}
 	var bad fault.Fields
 	name, _ := identity.OptionalName(body.Name, "name", &bad)
 	if err := bad.Err(); err != nil {
@@ -156,6 +159,9 @@ func (a api) getClientCert(w http.ResponseWriter, r *http.Request, req *access.R
 }
 
 func (a api) deleteClientCert(w http.ResponseWriter, r *http.Request, req *access.Request) error {
+	if err := a.manages(r.Context(), req, r.PathValue("userId")); err != nil {
+		return err
+	}
 	c, err := a.loadClientCert(r, req)
 	if err != nil {
 		return err
@@ -182,6 +188,9 @@ type RevokeRequest struct {
 func (a api) revokeClientCert(w http.ResponseWriter, r *http.Request, req *access.Request) error {
 	var body RevokeRequest
 	if err := edge.DecodeJSON(r, &body, 0); err != nil {
+		return err
+	}
+	if err := a.manages(r.Context(), req, r.PathValue("userId")); err != nil {
 		return err
 	}
 	c, err := a.loadClientCert(r, req)

@@ -48,15 +48,15 @@ func BuildUsers(_ context.Context, env function.Env) (http.Handler, error) {
 	a := newAPI(env)
 	m := access.NewMux(env.Log, a.Guard)
 	// GET /console/users — console admins and viewers.
-	m.Handle("GET /console/users", access.ConsoleReaders(), a.listUsers)
+	m.Handle("GET /console/users", access.Area(roles.Users, roles.Read), a.listUsers)
 	// POST /console/users — console admins.
-	m.Handle("POST /console/users", access.ConsoleAdmins(), a.createUser)
+	m.Handle("POST /console/users", access.Area(roles.Users, roles.Manage), a.createUser)
 	// GET /console/users/{userId} — console admins and viewers.
-	m.Handle("GET /console/users/{userId}", access.ConsoleReaders(), a.getUser)
+	m.Handle("GET /console/users/{userId}", access.Area(roles.Users, roles.Read), a.getUser)
 	// PATCH /console/users/{userId} — console admins.
-	m.Handle("PATCH /console/users/{userId}", access.ConsoleAdmins(), a.patchUser)
+	m.Handle("PATCH /console/users/{userId}", access.Area(roles.Users, roles.Manage), a.patchUser)
 	// DELETE /console/users/{userId} — console admins.
-	m.Handle("DELETE /console/users/{userId}", access.ConsoleAdmins(), a.deleteUser)
+	m.Handle("DELETE /console/users/{userId}", access.Area(roles.Users, roles.Manage), a.deleteUser)
 	a.registerClientCertificates(m)
 	a.registerRoles(m)
 	return m, nil
@@ -210,6 +210,9 @@ func (a api) createUser(w http.ResponseWriter, r *http.Request, req *access.Requ
 	if err := customRole(req, body.Role, body.Role != ""); err != nil {
 		return err
 	}
+	if err := managesNew(req, body.Password); err != nil {
+		return err
+	}
 	u, dom, err := a.users.Create(r.Context(), req.Deployment.ID, req.Principal.Actor(), identity.NewConsoleUser{
 		Username: body.Username, Name: body.Name, Email: body.Email, Password: body.Password, Roles: body.Roles, Role: body.Role,
 	})
@@ -256,6 +259,9 @@ func (a api) patchUser(w http.ResponseWriter, r *http.Request, req *access.Reque
 			return err
 		}
 	}
+	if err := a.manages(r.Context(), req, r.PathValue("userId")); err != nil {
+		return err
+	}
 	u, dom, err := a.users.Update(r.Context(), req.Deployment.ID, r.PathValue("userId"), req.Principal.Actor(), identity.ConsoleUserPatch{
 		Name: body.Name, Email: body.Email, Roles: body.Roles, Status: body.Status, Password: body.Password, Unlock: body.Unlock, Role: body.Role,
 	})
@@ -267,6 +273,9 @@ func (a api) patchUser(w http.ResponseWriter, r *http.Request, req *access.Reque
 }
 
 func (a api) deleteUser(w http.ResponseWriter, r *http.Request, req *access.Request) error {
+	if err := a.manages(r.Context(), req, r.PathValue("userId")); err != nil {
+		return err
+	}
 	if err := a.users.Remove(r.Context(), req.Deployment.ID, r.PathValue("userId"), req.Principal.Actor()); err != nil {
 		return err
 	}

@@ -31,7 +31,7 @@ func (a api) registerRoles(m *access.Mux) {
 		_, err := a.Store.GetCertificateGroup(ctx, dep, id)
 		return err
 	})}
-	read, sa := access.ConsoleReaders(), access.SignumAdministrator()
+	read, sa := access.Area(roles.Users, roles.Read), access.SignumAdministrator()
 	// GET /console/roles — console admins and viewers: the built-in roles, then the custom ones.
 	m.Handle("GET /console/roles", read, h.listRoles)
 	// POST /console/roles — the Signum Administrator only.
