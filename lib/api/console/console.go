@@ -40,6 +40,7 @@ func BuildAuth(_ context.Context, env function.Env) (http.Handler, error) {
 	// GET /console/session — any console caller of the deployment: who am I.
 	m.Handle("GET /console/session", access.ConsoleSession(), a.session)
 	a.registerSSO(m, DomainAdmin(env, a.Parts))
+	a.registerWorkload(m)
 	return m, nil
 }
 

@@ -649,6 +649,55 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/console/workload-session": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Exchange a CI job's OIDC token for a short signing session
+         * @description Who: anyone the deployment's IP allowlist admits: a CI job (GitHub Actions, GitLab CI,
+         *     any runner that issues OIDC tokens) with its short-lived OIDC token, and no stored
+         *     secret. Sent to the deployment's domain name; its IP allowlist applies.
+         *
+         *     The token is checked against a CI workload identity domain of the deployment: the one
+         *     whose alias is `domain`, else, in alias order, every CI domain that trusts the issuer
+         *     the token names, until one accepts it. A domain accepts a token signed by its issuer's
+         *     published keys (OpenID Connect discovery), for its audience, not expired (a minute of
+         *     leeway), whose claims match one of its rules; the rule names the console user the job
+         *     acts as, which must exist and be active. Each token is exchanged once: a second
+         *     exchange of the same token (its `jti`, or the token itself when it has none) is
+         *     refused, in any domain of the deployment.
+         *
+         *     The answer is a console token of that user, with its roles as for a password login,
+         *     for the signer's routes (`GET /sign/certificates`, `POST /sign`) on the same host: it
+         *     lives until the OIDC token expires, at most 15 minutes, and carries the job's claims,
+         *     which every signing event of the job records (`Event.workload`). Signing policies
+         *     apply as for the user.
+         *
+         *     Every refusal is a 401 whose `detail` says which check failed: an unknown domain
+         *     alias, a domain that is not a CI domain, no CI domain trusting the issuer, and, per
+         *     domain tried, the verifier's reason (`wrong issuer`, `bad signature`, `wrong
+         *     audience`, `expired`, `not yet valid`, or `no rule matched` naming the rule that came
+         *     closest and its first claim that failed); the rule's user missing or disabled (naming
+         *     the rule); `Replayed`. When the issuer's keys cannot be fetched, 503 with
+         *     `Retry-After`. Every exchange, granted or refused, is written to the system log
+         *     (section `login`, actions `workload.session` and `workload.refused`) with the job's
+         *     subject (`sub`) as the actor, `workload:<sub>`; a refusal records nothing as the user.
+         *     Exchanges are rate-limited per source address with the logins (60 a minute): past
+         *     it, 429 with `Retry-After`. The token is never logged nor echoed.
+         */
+        post: operations["consoleWorkloadSession"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/console/session": {
         parameters: {
             query?: never;
@@ -2081,6 +2130,28 @@ export interface components {
             /** @description The user name (any case). */
             username: string;
             password: string;
+        };
+        WorkloadSessionRequest: {
+            /** @description The CI job's OIDC token (a JWT), e.g. from GitHub Actions' `core.getIDToken(audience)` or GitLab CI's `id_tokens`. */
+            token: string;
+            /**
+             * @description The alias of the CI domain to use; absent, every CI domain that trusts the token's issuer.
+             * @example gha
+             */
+            domain?: string;
+        };
+        /** @description A console token for the user a CI domain's rule names, with who and why. */
+        WorkloadSession: components["schemas"]["DeploymentToken"] & {
+            user: {
+                /** @example cu_g3eeyu7kpjfxxmt4u7tewqqlma */
+                id: string;
+                /** @example ci-release */
+                username: string;
+            };
+            /** @description The name of the rule that admitted the job. */
+            rule: string;
+            /** @description The alias of the CI domain that accepted the token. */
+            domain: string;
         };
         BearerToken: {
             /** @description A JWT; send it as `Authorization: Bearer <token>`. */
@@ -3569,6 +3640,32 @@ export interface components {
              *     }
              */
             ci?: {
+                [key: string]: string;
+            };
+            /**
+             * @description Decision events of a CI job that signs with a session from
+             *     `POST /console/workload-session`: what its verified OIDC token said of it
+             *     (`repository`, `ref`, `workflow`, `environment`, `run_id`, `sha`, `actor`,
+             *     `event_name`, `sub`, GitLab's `project_path`, `pipeline_id`, `job_id`, and the
+             *     claims its rule tests; each at most 256 bytes), with the `rule`, the `domain` alias
+             *     and the `issuer` that admitted it. Unlike `ci`, which the client reports, it is
+             *     verified. Hashed like every member; absent on other events, which hash as they did
+             *     before it existed.
+             * @example {
+             *       "repository": "acme/app",
+             *       "ref": "refs/heads/main",
+             *       "workflow": "release",
+             *       "run_id": "8312349871",
+             *       "sha": "3f2c1e0d9b8a7f6e5d4c3b2a190817263544536f",
+             *       "actor": "octocat",
+             *       "event_name": "push",
+             *       "sub": "repo:acme/app:ref:refs/heads/main",
+             *       "rule": "release",
+             *       "domain": "gha",
+             *       "issuer": "https://token.actions.githubusercontent.com"
+             *     }
+             */
+            workload?: {
                 [key: string]: string;
             };
             /**
@@ -5523,6 +5620,82 @@ export interface operations {
             400: components["responses"]["InvalidRequest"];
             403: components["responses"]["ConsoleForbidden"];
             404: components["responses"]["NotFound"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    consoleWorkloadSession: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "token": "eyJhbGciOiJSUzI1NiIsImtpZCI6Ii4uLiJ9.eyJpc3MiOiJodHRwczovL3Rva2VuLmFjdGlvbnMuZ2l0aHVidXNlcmNvbnRlbnQuY29tIn0.c2ln",
+                 *       "domain": "gha"
+                 *     }
+                 */
+                "application/json": components["schemas"]["WorkloadSessionRequest"];
+            };
+        };
+        responses: {
+            /** @description A session for the user the matching rule names. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "token": "eyJhbGciOiJFUzI1NiIsImtpZCI6Ii4uLiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJjdV8uLi4ifQ.c2ln",
+                     *       "tokenType": "Bearer",
+                     *       "deploymentId": "dep_mfrggzdfmztwq2lknnwg23tpoa",
+                     *       "expiresAt": "2025-05-01T09:35:00Z",
+                     *       "roles": [
+                     *         "signer"
+                     *       ],
+                     *       "user": {
+                     *         "id": "cu_g3eeyu7kpjfxxmt4u7tewqqlma",
+                     *         "username": "ci-release"
+                     *       },
+                     *       "rule": "release",
+                     *       "domain": "gha"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["WorkloadSession"];
+                };
+            };
+            400: components["responses"]["InvalidRequest"];
+            /**
+             * @description The token is refused; `detail` says which check failed
+             *     ([unauthenticated](https://github.com/opensignum/signum/blob/main/docs/problems.md#unauthenticated)).
+             */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://github.com/opensignum/signum/blob/main/docs/problems.md#unauthenticated",
+                     *       "title": "Unauthenticated",
+                     *       "status": 401,
+                     *       "detail": "The OIDC token is refused: domain gha: no rule matched: rule \"release\" wants ref to match \"refs/heads/main\", token has \"refs/heads/feature\".",
+                     *       "instance": "6c1e2a57-4f0b-4d5e-9a43-0f6f1f3c2b11"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            403: components["responses"]["ConsoleForbidden"];
+            404: components["responses"]["NotFound"];
+            413: components["responses"]["TooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["Internal"];
             503: components["responses"]["Unavailable"];
         };
