@@ -6,10 +6,14 @@ import { Field } from "../ui/Field";
 import { ProblemBox } from "../ui/ProblemBox";
 import { Page } from "../ui/Shell";
 import { consoleResumeKey, useSession } from "../session";
+import { readLoginFragment } from "./sso/fragment";
+import { SSOButtons } from "./sso/SSOButtons";
 
-// ConsoleLogin logs a Local users domain user in on this deployment's host. A portal user
-// arrives with a console token in the URL's fragment (never sent to a server), which is taken
-// and removed from the address at once.
+// ConsoleLogin logs a Local users domain user in on this deployment's host, and offers a
+// login at each OIDC or SAML domain's identity provider (SSOButtons). A portal user, and a
+// person back from an identity provider, arrive with a console token in the URL's fragment
+// (never sent to a server), which is taken and removed from the address at once; a login the
+// service refused comes back with the reason there instead, which is shown.
 export function ConsoleLogin() {
   const { start } = useSession();
   const navigate = useNavigate();
@@ -22,10 +26,14 @@ export function ConsoleLogin() {
   const [busy, setBusy] = useState(false);
 
   useEffect(() => {
-    const fragment = new URLSearchParams(window.location.hash.slice(1));
-    const token = fragment.get("token");
-    if (!token) return;
+    const got = readLoginFragment(window.location.hash);
+    if (!got) return;
     window.history.replaceState(null, "", window.location.pathname + window.location.search);
+    if (got.kind === "error") {
+      setProblem(got.problem);
+      return;
+    }
+    const token = got.token;
     setToken(token);
     void api.GET("/console/session").then(({ data, error, response }) => {
       if (!data) {
@@ -33,7 +41,7 @@ export function ConsoleLogin() {
         setProblem(show(error, response));
         return;
       }
-      start(token, { face: "console", deploymentId: data.deploymentId, roles: data.roles, expiresAt: fragment.get("expiresAt") ?? "", name: data.name });
+      start(token, { face: "console", deploymentId: data.deploymentId, roles: data.roles, expiresAt: got.expiresAt, name: data.name });
       // Back where an expired session left off, when the portal opened the console again.
       const resume = sessionStorage.getItem(consoleResumeKey);
       sessionStorage.removeItem(consoleResumeKey);
@@ -64,7 +72,7 @@ export function ConsoleLogin() {
       )}
       <p>
         Console users of the Local users domain log in here, on the deployment's own address ({window.location.host}).
-        Portal users open the console from the portal.
+        Portal users open the console from the portal; users of your organisation's identity provider use its button below.
       </p>
       <form onSubmit={submit} className="form">
         <ProblemBox problem={problem} />
@@ -74,6 +82,7 @@ export function ConsoleLogin() {
           Log in
         </button>
       </form>
+      <SSOButtons />
     </Page>
   );
 }

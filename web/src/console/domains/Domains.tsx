@@ -11,6 +11,7 @@ import { can, useSession } from "../../session";
 import { ClaimRules, RoleMappings } from "./Editors";
 import {
   builtInRoles,
+  roleOptions,
   ciPresets,
   emptyForm,
   fromDomain,
@@ -24,6 +25,8 @@ import {
   type DomainForm,
   type MadeKind,
   type OIDCForm,
+  type Role,
+  type RoleOption,
   type SAMLForm,
 } from "./domainForm";
 import "./domains.css";
@@ -65,7 +68,8 @@ export function Domains() {
       cursor = data.next ?? undefined;
     } while (cursor);
     setProblem(null);
-    setDomains(all);
+    // The built-in domains first, as the API lists them, then the made ones by name.
+    setDomains([...all.filter((d) => d.builtIn), ...all.filter((d) => !d.builtIn).sort((a, b) => a.name.localeCompare(b.name))]);
   }, []);
   useEffect(() => {
     void load();
@@ -277,7 +281,32 @@ function Editor({ editing, onOpen, onCancel, onDone }: { editing: Editing | null
   );
 }
 
+// useRoles loads the roles a domain may give; without them (a refusal, the service away) the
+// built-in ones are offered, and the API judges the choice anyway.
+function useRoles(): RoleOption[] {
+  const [roles, setRoles] = useState<RoleOption[]>(builtInRoles);
+  useEffect(() => {
+    let live = true;
+    void (async () => {
+      const all: Role[] = [];
+      let cursor: string | undefined;
+      do {
+        const { data } = await api.GET("/console/roles", { params: { query: { limit: 100, cursor } } });
+        if (!data) return;
+        all.push(...data.items);
+        cursor = data.next ?? undefined;
+      } while (cursor);
+      if (live) setRoles(roleOptions(all));
+    })();
+    return () => {
+      live = false;
+    };
+  }, []);
+  return roles;
+}
+
 function DomainEditor({ editing, onCancel, onDone }: { editing: Editing; onCancel(): void; onDone(msg: string): void }) {
+  const roles = useRoles();
   const [form, setForm] = useState<DomainForm>(editing.form);
   const [problem, setProblem] = useState<Shown | null>(null);
   const [busy, setBusy] = useState(false);
@@ -311,7 +340,7 @@ function DomainEditor({ editing, onCancel, onDone }: { editing: Editing; onCance
       {form.kind === "oidc" && <OIDCFields form={form} update={update} fields={fields} editing={!!editing.id} />}
       {form.kind === "saml" && <SAMLFields form={form} update={update} fields={fields} />}
       {form.kind === "ci" && <CIFields form={form} update={update} fields={fields} />}
-      {(form.kind === "oidc" || form.kind === "saml") && <PeopleFields form={form} update={update} fields={fields} />}
+      {(form.kind === "oidc" || form.kind === "saml") && <PeopleFields form={form} update={update} fields={fields} roles={roles} />}
       <ProblemBox problem={problem} />
       {leftover.length > 0 && (
         <ul className="field-error" aria-label="Other problems">
@@ -438,8 +467,7 @@ function SAMLFields({ form, update, fields }: Part<SAMLForm>) {
   );
 }
 
-function PeopleFields({ form, update, fields }: Part<OIDCForm | SAMLForm>) {
-  const roles = builtInRoles;
+function PeopleFields({ form, update, fields, roles }: Part<OIDCForm | SAMLForm> & { roles: RoleOption[] }) {
   const known = form.defaultRole === "" || roles.some((r) => r.value === form.defaultRole);
   return (
     <fieldset>

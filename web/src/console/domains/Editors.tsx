@@ -1,5 +1,5 @@
 import { useId, type ReactNode } from "react";
-import { emptyClaim, emptyMapping, emptyRule, claimField, knownClaims, ruleField, type ClaimRow, type MappingRow, type RuleRow } from "./domainForm";
+import { emptyClaim, emptyMapping, emptyRule, claimField, knownClaims, ruleField, type ClaimRow, type MappingRow, type RoleOption, type RuleRow } from "./domainForm";
 
 // The row editors of the domain forms: the CI claim rules (rule name, user, and claim/pattern
 // pairs) and the IdP group to role mappings. Each control has a short visible label and a
@@ -140,7 +140,7 @@ export function RoleMappings({ mappings, onChange, fields, roles, disabled }: {
   mappings: MappingRow[];
   onChange(m: MappingRow[]): void;
   fields: Record<string, string>;
-  roles: { value: string; label: string }[];
+  roles: RoleOption[];
   disabled?: boolean;
 }) {
   const set = (i: number, patch: Partial<MappingRow>) => onChange(mappings.map((m, j) => (j === i ? { ...m, ...patch } : m)));

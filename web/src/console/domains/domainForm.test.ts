@@ -6,6 +6,7 @@ import {
   fromDomain,
   placedFields,
   problemOf,
+  roleOptions,
   rowKey,
   toBody,
   unplaced,
@@ -194,5 +195,22 @@ describe("the list's users column", () => {
     expect(usersText(d)).toBe("3 (no limit)");
     expect(usersText({ ...d, userLimit: 10 })).toBe("3 of 10");
     expect(usersText({ ...d, id: "local", kind: "local", builtIn: true })).toBe("see Users");
+  });
+});
+
+describe("the roles a domain may give", () => {
+  const role = (id: string, name: string, builtIn: boolean) => ({ id, name, builtIn, description: "", areas: {} as never, groups: [], domains: [] });
+  it("are the built-in roles but the Signum Administrator's, then the custom roles by name", () => {
+    const opts = roleOptions([
+      role("console-admin", "Console admin", true),
+      role("signum-administrator", "Signum Administrator", true),
+      role("role_b", "Release managers", false),
+      role("role_a", "Auditors", false),
+    ]);
+    expect(opts.map((o) => o.value)).toEqual(["console-admin", "role_a", "role_b"]);
+    expect(opts[1].label).toBe("Auditors (custom role)");
+  });
+  it("fall back to the built-in roles when none is listed", () => {
+    expect(roleOptions([]).map((o) => o.value)).toEqual(["console-admin", "console-viewer", "signer"]);
   });
 });

@@ -6,6 +6,7 @@ import type { Schemas } from "../../api/client";
 import { isProblem, show, type Shown } from "../../api/problem";
 
 export type Domain = Schemas["Domain"];
+export type Role = Schemas["Role"];
 export type DomainWrite = Schemas["DomainWrite"];
 export type MadeKind = DomainWrite["kind"];
 
@@ -34,6 +35,22 @@ export const builtInRoles = [
   { value: "console-viewer", label: "Console viewer" },
   { value: "signer", label: "Signer" },
 ];
+
+export interface RoleOption {
+  value: string;
+  label: string;
+}
+
+// roleOptions are the roles a domain may give, from GET /console/roles: the built-in ones but
+// the Signum Administrator's (the operator alone grants it), then the custom roles by name.
+export function roleOptions(roles: Role[]): RoleOption[] {
+  const builtIn = roles.filter((r) => r.builtIn && r.id !== "signum-administrator").map((r) => ({ value: r.id, label: r.name }));
+  const custom = roles
+    .filter((r) => !r.builtIn)
+    .sort((a, b) => a.name.localeCompare(b.name))
+    .map((r) => ({ value: r.id, label: `${r.name} (custom role)` }));
+  return [...(builtIn.length ? builtIn : builtInRoles), ...custom];
+}
 
 // Rows of the editors carry a key of their own so that React keeps each row's input (and
 // its focus) when another row is removed.
