@@ -105,6 +105,13 @@ Configuration: a file (--config, $SIGNUM_CONFIG, or the user config dir's signum
 written by "signum configure"), overridden by SIGNUM_URL, SIGNUM_HOST, SIGNUM_CA, SIGNUM_P12,
 SIGNUM_P12_PASSWORD and SIGNUM_TOKEN.
 
+CI jobs need no stored secret: certs, sign and sign-digest exchange the job's OIDC token
+(--oidc-token or SIGNUM_OIDC_TOKEN; in GitHub Actions with "permissions: id-token: write" and
+no .p12 or token configured, requested from the runner for --oidc-audience, default "signum")
+for a short signing session at POST /console/workload-session of SIGNUM_URL (the deployment's
+console host, not its mutual-TLS host), as the console user the deployment's CI domain names.
+Each OIDC token is exchanged once: request a new one for each run of signum.
+
 Exit codes: 0 done, 1 failed, 2 usage or configuration, 3 authentication refused, 4 denied by
 policy, 5 server unreachable.`,
 		SilenceUsage:  true,
@@ -156,14 +163,6 @@ func (a *app) config() (client.Config, error) {
 		cfg.P12 = "" // an explicit token in the environment wins over a configured .p12
 	}
 	return cfg, nil
-}
-
-func (a *app) client() (*client.Client, error) {
-	cfg, err := a.config()
-	if err != nil {
-		return nil, err
-	}
-	return client.New(cfg)
 }
 
 func (a *app) json(v any) error {
@@ -275,7 +274,8 @@ func requestContext() client.Context {
 }
 
 func (a *app) certsCmd() *cobra.Command {
-	return &cobra.Command{
+	var wf workloadFlags
+	cmd := &cobra.Command{
 		Use:   "certs",
 		Short: "List the certificates you may sign with",
 		Args:  cobra.NoArgs,
@@ -283,7 +283,7 @@ func (a *app) certsCmd() *cobra.Command {
 			if err := a.checkOutput(); err != nil {
 				return err
 			}
-			c, err := a.client()
+			c, err := a.signerClient(cmd, &wf)
 			if err != nil {
 				return err
 			}
@@ -313,10 +313,13 @@ func (a *app) certsCmd() *cobra.Command {
 			return tw.Flush()
 		},
 	}
+	wf.add(cmd)
+	return cmd
 }
 
 func (a *app) signDigestCmd() *cobra.Command {
 	var certID, digest, alg, scheme, idem, receipts string
+	var wf workloadFlags
 	cmd := &cobra.Command{
 		Use:     "sign-digest",
 		Short:   "Sign a digest (hex or base64) and print the signature (base64)",
@@ -330,7 +333,7 @@ func (a *app) signDigestCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			c, err := a.client()
+			c, err := a.signerClient(cmd, &wf)
 			if err != nil {
 				return err
 			}
@@ -356,6 +359,7 @@ func (a *app) signDigestCmd() *cobra.Command {
 	cmd.Flags().StringVar(&scheme, "scheme", "", "signature scheme (default: the key's; RSASSA_PKCS1_V1_5 or RSASSA_PSS for RSA)")
 	cmd.Flags().StringVar(&idem, "idempotency-key", "", "retry-safe key: a retry of the same request gets the first answer and signs nothing twice")
 	cmd.Flags().StringVar(&receipts, "receipts", "", "file the answer's receipt is appended to (default $SIGNUM_RECEIPTS, else receipts.jsonl beside the configuration)")
+	wf.add(cmd)
 	_ = cmd.MarkFlagRequired("cert")
 	_ = cmd.MarkFlagRequired("digest")
 	return cmd
@@ -378,6 +382,7 @@ func decodeDigest(s, alg string) ([]byte, error) {
 
 func (a *app) signCmd() *cobra.Command {
 	var certID, format, tsURL, receipts string
+	var wf workloadFlags
 	cmd := &cobra.Command{
 		Use:   "sign FILE...",
 		Short: "Sign files: Authenticode for Windows PE files, FILE.p7s (detached CMS) for others",
@@ -385,8 +390,9 @@ func (a *app) signCmd() *cobra.Command {
 embedded Authenticode signature; other files a detached CMS/PKCS#7 signature written to FILE.p7s
 (DER), which "openssl cms -verify -binary -inform DER -in FILE.p7s -content FILE" checks. Outputs
 are written to a temporary file and renamed into place, so a failure leaves no partial output.`,
-		Example: `  signum sign --cert crt_... hello.exe hello.txt`,
-		Args:    atLeastOne("FILE"),
+		Example: `  signum sign --cert crt_... hello.exe hello.txt
+  signum sign --oidc-token "$TOKEN" --domain gha app.tar.gz     (a CI job: no stored secret)`,
+		Args: atLeastOne("FILE"),
 		RunE: func(cmd *cobra.Command, files []string) error {
 			if err := a.checkOutput(); err != nil {
 				return err
@@ -401,7 +407,7 @@ are written to a temporary file and renamed into place, so a failure leaves no p
 					return fmt.Errorf("%w: %s is not a readable file", client.ErrConfig, f)
 				}
 			}
-			c, err := a.client()
+			c, err := a.signerClient(cmd, &wf)
 			if err != nil {
 				return err
 			}
@@ -445,6 +451,7 @@ are written to a temporary file and renamed into place, so a failure leaves no p
 	cmd.Flags().StringVar(&format, "format", "auto", "auto (Authenticode for PE files, else detached CMS), authenticode, or cms")
 	cmd.Flags().StringVar(&tsURL, "timestamp", "", "RFC 3161 time-stamping authority URL (Authenticode)")
 	cmd.Flags().StringVar(&receipts, "receipts", "", "file the answers' receipts are appended to (default $SIGNUM_RECEIPTS, else receipts.jsonl beside the configuration)")
+	wf.add(cmd)
 	return cmd
 }
 
