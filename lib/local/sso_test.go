@@ -276,6 +276,20 @@ func TestOIDCLogin(t *testing.T) {
 		}
 		return landed(t, b.get(b.oidcLogin(authorize, p.Username, p.Password)).redirected(t, "callback"))
 	}
+	// A test login (the domains page's) goes to the IdP and back and says what a login would
+	// do, making nobody.
+	authorize := b.get(b.base + "/console/domains/" + dom.ID + "/login?test=1").redirected(t, "test login")
+	f := landed(t, b.get(b.oidcLogin(authorize, alice.Username, alice.Password)).redirected(t, "test callback"))
+	if f.Get("token") != "" || !strings.Contains(f.Get("test"), "Console user alice@acme would be created at the first login, with the role console-admin.") {
+		t.Fatalf("test login: %v", f)
+	}
+	if u := usersOf(t, sa, dom.ID); len(u) != 0 {
+		t.Fatalf("a test login made %+v", u)
+	}
+	if e, ok := find(systemLog(t, sa, url.Values{"action": {"login.console.tested"}}), "login.console.tested", ""); !ok || e.Object != "alice@acme" {
+		t.Fatalf("the test login is not in the system log: %+v", e)
+	}
+
 	tok := loggedIn(t, login(b, alice))
 	name, roles := session(t, sa, tok)
 	if name != "alice@acme" || !slices.Equal(roles, []string{"console-admin"}) {

@@ -29,6 +29,8 @@ type SSOLogin struct {
 	// Binding is the hash of the value of the cookie that binds the login to the browser that
 	// started it.
 	Binding string
+	// Test marks a test login: it checks the domain's settings and logs nobody in.
+	Test bool
 	// Expires is when the login is abandoned; the item goes with the table's TTL after it.
 	Expires time.Time
 }
@@ -41,6 +43,7 @@ type ssoLoginItem struct {
 	Pending   []byte `dynamodbav:"pending,omitempty"`
 	RequestID string `dynamodbav:"requestId,omitempty"`
 	Binding   string `dynamodbav:"binding"`
+	Test      bool   `dynamodbav:"test,omitempty"`
 	Expires   string `dynamodbav:"expires"`
 	ExpiresAt int64  `dynamodbav:"expiresAt"`
 }
@@ -49,7 +52,7 @@ type ssoLoginItem struct {
 // are random; one that is taken already is a conflict.
 func (s *Store) PutSSOLogin(ctx context.Context, l SSOLogin) error {
 	it := ssoLoginItem{PK: deploymentPK(l.DeploymentID), SK: ssoLoginSK(l.Key), Type: "ssoLogin", DomainID: l.DomainID, Pending: l.Pending,
-		RequestID: l.RequestID, Binding: l.Binding, Expires: formatTime(l.Expires), ExpiresAt: l.Expires.Unix()}
+		RequestID: l.RequestID, Binding: l.Binding, Test: l.Test, Expires: formatTime(l.Expires), ExpiresAt: l.Expires.Unix()}
 	return s.create(ctx, "put sso login", it, fault.Newf(ErrConflict, "A login with this state is in progress already."))
 }
 
@@ -74,7 +77,7 @@ func (s *Store) TakeSSOLogin(ctx context.Context, dep, key string) (SSOLogin, er
 		return SSOLogin{}, err
 	}
 	l := SSOLogin{Key: key, DeploymentID: dep, DomainID: it.DomainID, Pending: it.Pending, RequestID: it.RequestID, Binding: it.Binding,
-		Expires: parseTime(it.Expires)}
+		Test: it.Test, Expires: parseTime(it.Expires)}
 	if !s.now().Before(l.Expires) {
 		return SSOLogin{}, ErrNoSSOLogin
 	}

@@ -38,7 +38,7 @@ func TestSSOLogins(t *testing.T) {
 	f := newFixture(t, store.WithClock(func() time.Time { return clock() }))
 	d, other := f.deployment(), f.deployment()
 	put := func(key string, ttl time.Duration) store.SSOLogin {
-		l := store.SSOLogin{Key: key, DeploymentID: d.ID, DomainID: "dom_x", Pending: []byte(`{"state":"` + key + `"}`), Binding: "b", Expires: now.Add(ttl)}
+		l := store.SSOLogin{Key: key, DeploymentID: d.ID, DomainID: "dom_x", Pending: []byte(`{"state":"` + key + `"}`), Binding: "b", Test: true, Expires: now.Add(ttl)}
 		must(t, f.s.PutSSOLogin(context.Background(), l))
 		return l
 	}
@@ -48,7 +48,7 @@ func TestSSOLogins(t *testing.T) {
 	run(t, f, []contract[store.SSOLogin]{
 		{name: "ok/take", call: func(ctx context.Context) (store.SSOLogin, error) { return f.s.TakeSSOLogin(ctx, d.ID, "taken-once") },
 			want: func(t *testing.T, got store.SSOLogin) {
-				if got.DomainID != "dom_x" || string(got.Pending) != `{"state":"taken-once"}` || got.Binding != "b" || got.Expires.Unix() != now.Add(time.Minute).Unix() {
+				if got.DomainID != "dom_x" || string(got.Pending) != `{"state":"taken-once"}` || got.Binding != "b" || !got.Test || got.Expires.Unix() != now.Add(time.Minute).Unix() {
 					t.Fatalf("took %+v", got)
 				}
 			}},

@@ -262,7 +262,9 @@ func (s ssoAPI) start(w http.ResponseWriter, r *http.Request, req *access.Reques
 	if c, err := r.Cookie(ssoCookie); err == nil && ssoKey.MatchString(c.Value) {
 		binding = c.Value // a login started in another tab of the same browser goes on too
 	}
-	l := store.SSOLogin{DeploymentID: dep, DomainID: d.ID, Binding: hashKey(binding)}
+	// ?test=1 (the domains page's "Test login"): the login goes to the IdP and back, and its
+	// outcome is shown instead of logging anyone in (tested).
+	l := store.SSOLogin{DeploymentID: dep, DomainID: d.ID, Binding: hashKey(binding), Test: r.URL.Query().Get("test") == "1"}
 	var to string
 	switch d.Kind {
 	case domains.OIDC:
@@ -349,7 +351,11 @@ func (s ssoAPI) oidcCallback(w http.ResponseWriter, r *http.Request, req *access
 	if err != nil {
 		return s.failed(w, r, req, d, "", nil, err)
 	}
-	return s.signIn(w, r, req, d, person{Username: p.Username, Email: p.Email, Name: p.Name, Groups: p.Groups})
+	who := person{Username: p.Username, Email: p.Email, Name: p.Name, Groups: p.Groups}
+	if l.Test {
+		return s.tested(w, r, req, d, who)
+	}
+	return s.signIn(w, r, req, d, who)
 }
 
 func (s ssoAPI) samlACS(w http.ResponseWriter, r *http.Request, req *access.Request) error {
@@ -376,7 +382,11 @@ func (s ssoAPI) samlACS(w http.ResponseWriter, r *http.Request, req *access.Requ
 	if err != nil {
 		return s.failed(w, r, req, d, "", nil, err)
 	}
-	return s.signIn(w, r, req, d, person{Username: p.Username, Email: p.Email, Name: p.Name, Groups: p.Groups})
+	who := person{Username: p.Username, Email: p.Email, Name: p.Name, Groups: p.Groups}
+	if l.Test {
+		return s.tested(w, r, req, d, who)
+	}
+	return s.signIn(w, r, req, d, who)
 }
 
 func (s ssoAPI) samlMetadata(w http.ResponseWriter, r *http.Request, req *access.Request) error {
@@ -554,4 +564,70 @@ func rolesOf(role string) ([]identity.ConsoleRole, string) {
 		return []identity.ConsoleRole{identity.ConsoleRole(role)}, ""
 	}
 	return nil, role
+}
+
+// tested ends a test login: the IdP signed p in, and the browser goes back to the web app's
+// login page with what a real login would do (#test=<what>), which writes nothing but the
+// system log's record of the test (login.console.tested).
+func (s ssoAPI) tested(w http.ResponseWriter, r *http.Request, req *access.Request, d domains.Domain, p person) error {
+	ctx, dep := r.Context(), req.Deployment.ID
+	what, u, err := s.preview(ctx, dep, d, p)
+	if err != nil {
+		return s.failed(w, r, req, d, p.Username, nil, err)
+	}
+	users := login.Console(s.Store, dep, login.Limits{})
+	a := login.Attempt{Name: p.Username + "@" + d.Alias, Outcome: "tested", At: s.Now(), Reason: what}
+	a.From, _ = edge.SourceIP(r)
+	if u != nil {
+		who := users.User(*u)
+		a.User = &who
+	}
+	if err := users.Record(ctx, a); err != nil {
+		return refuse(w, r, err)
+	}
+	toWebLogin(w, r, url.Values{"test": {what}})
+	return nil
+}
+
+// preview says what a login of p at domain d would do, without doing it; u is the console user
+// found, if any.
+func (s ssoAPI) preview(ctx context.Context, dep string, d domains.Domain, p person) (what string, u *identity.ConsoleUser, err error) {
+	groups := "none"
+	if len(p.Groups) > 0 {
+		groups = strings.Join(p.Groups, ", ")
+	}
+	email := p.Email
+	if email == "" {
+		email = "none"
+	}
+	what = fmt.Sprintf("Test login at the %s domain %s: the identity provider signed in %s (e-mail %s; groups: %s). ",
+		strings.ToUpper(string(d.Kind)), d.Name, fault.Clip(p.Username, 64), fault.Clip(email, 100), fault.Clip(groups, 300))
+	username, err := identity.NormalizeUsername(p.Username + "@" + d.Alias)
+	if err != nil {
+		return what + fmt.Sprintf("%s@%s is not a console user name: this person would be refused; set the domain's user name claim or attribute to one that is.", fault.Clip(p.Username, 64), d.Alias), nil, nil
+	}
+	role := d.RoleFor("", p.Groups)
+	found, err := s.Store.ConsoleUserByUsername(ctx, dep, username)
+	switch {
+	case errors.Is(err, fault.ErrNotFound) && !d.JIT:
+		return what + fmt.Sprintf("No console user %s exists and the domain does not create users at their first login: this person would be refused.", username), nil, nil
+	case errors.Is(err, fault.ErrNotFound) && role == "":
+		return what + "The groups map to no role and the domain has no default role: this person would be refused.", nil, nil
+	case errors.Is(err, fault.ErrNotFound):
+		return what + fmt.Sprintf("Console user %s would be created at the first login, with the role %s.", username, role), nil, nil
+	case err != nil:
+		return "", nil, err
+	}
+	u = &found
+	switch {
+	case found.DomainID != d.ID:
+		return what + fmt.Sprintf("The user name %s belongs to a console user of another domain: this person would be refused.", username), nil, nil
+	case found.Status != identity.StatusActive:
+		return what + fmt.Sprintf("Console user %s is disabled: this person would be refused.", username), u, nil
+	case found.RoleSource != identity.RoleFromGroups:
+		return what + fmt.Sprintf("Console user %s exists with roles a console admin gave it, which it keeps.", username), u, nil
+	case role == "":
+		return what + fmt.Sprintf("Console user %s exists, but its groups now map to no role and the domain has no default role: it would be refused.", username), u, nil
+	}
+	return what + fmt.Sprintf("Console user %s exists; its role from the groups would be %s.", username, role), u, nil
 }

@@ -5494,6 +5494,14 @@ export interface operations {
             query?: {
                 /** @description The person's user name at the IdP, passed on to an OIDC IdP (`login_hint`) to fill in its form. */
                 login_hint?: string;
+                /**
+                 * @description `1` makes a test login (the domains page's "Test login"): the person goes to the IdP
+                 *     and back as for a login, and the answer is a 302 to
+                 *     `/app/console/login#test=<what a login would do>` (the console user it would be,
+                 *     created or found, and the role its groups give, or why it would be refused). Nobody
+                 *     is created, changed or logged in; the system log records `login.console.tested`.
+                 */
+                test?: "1";
             };
             header?: never;
             path: {

@@ -23,6 +23,7 @@ export function ConsoleLogin() {
   const [username, setUsername] = useState("");
   const [password, setPassword] = useState("");
   const [problem, setProblem] = useState<Shown | null>(null);
+  const [tested, setTested] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
 
   useEffect(() => {
@@ -31,6 +32,10 @@ export function ConsoleLogin() {
     window.history.replaceState(null, "", window.location.pathname + window.location.search);
     if (got.kind === "error") {
       setProblem(got.problem);
+      return;
+    }
+    if (got.kind === "test") {
+      setTested(got.text);
       return;
     }
     const token = got.token;
@@ -74,6 +79,12 @@ export function ConsoleLogin() {
         Console users of the Local users domain log in here, on the deployment's own address ({window.location.host}).
         Portal users open the console from the portal; users of your organisation's identity provider use its button below.
       </p>
+      {tested && (
+        <div role="status" className="notice">
+          <strong>Test login</strong>
+          <p>{tested}</p>
+        </div>
+      )}
       <form onSubmit={submit} className="form">
         <ProblemBox problem={problem} />
         <Field label="User name" autoComplete="username" required value={username} onChange={(e) => setUsername(e.target.value)} />

@@ -75,4 +75,13 @@ describe("the identity providers on the login page", () => {
     expect(alert.textContent).toContain("Your IdP groups map to no role.");
     expect(window.location.hash).toBe("");
   });
+
+  it("shows a test login's outcome as a status, logging nobody in", async () => {
+    window.history.replaceState(null, "", "/app/console/login#test=Console+user+alice%40acme+would+be+created.");
+    loginPage();
+    const status = await screen.findByRole("status");
+    expect(status.textContent).toContain("Console user alice@acme would be created.");
+    expect(screen.queryByRole("alert")).toBeNull();
+    expect(window.location.hash).toBe("");
+  });
 });

@@ -28,6 +28,10 @@ describe("the login page's fragment", () => {
     }
   });
 
+  it("carries a test login's outcome", () => {
+    expect(readLoginFragment("#test=Test+login+at+the+OIDC+domain+Acme%3A+ok.")).toEqual({ kind: "test", text: "Test login at the OIDC domain Acme: ok." });
+  });
+
   it("a token wins over an error, and nothing is nothing", () => {
     expect(readLoginFragment("#token=t&error=x")?.kind).toBe("token");
     expect(readLoginFragment("")).toBeNull();

@@ -1,12 +1,14 @@
 // What the console's login page finds in its URL's fragment, which browsers never send to a
 // server: a console token (the portal opening the console, or the end of a login at an OIDC
-// or SAML domain's identity provider: #token=...&expiresAt=...), or the refusal of such a
-// login (#error=<detail>&status=<HTTP status>).
+// or SAML domain's identity provider: #token=...&expiresAt=...), the refusal of such a login
+// (#error=<detail>&status=<HTTP status>), or the outcome of a test login, which logs nobody
+// in (#test=<what a login would do>; the domains page's "Test login").
 import type { Shown } from "../../api/problem";
 
 export type LoginFragment =
   | { kind: "token"; token: string; expiresAt: string }
-  | { kind: "error"; problem: Shown };
+  | { kind: "error"; problem: Shown }
+  | { kind: "test"; text: string };
 
 // titles say, by the refusal's status, what happened; the detail says why.
 const titles: Record<number, string> = {
@@ -26,7 +28,10 @@ export function readLoginFragment(hash: string): LoginFragment | null {
   const token = f.get("token");
   if (token) return { kind: "token", token, expiresAt: f.get("expiresAt") ?? "" };
   const error = f.get("error");
-  if (error === null) return null;
+  if (error === null) {
+    const test = f.get("test");
+    return test ? { kind: "test", text: test } : null;
+  }
   const status = Number(f.get("status"));
   const known = Number.isInteger(status) && status >= 400 && status <= 599;
   return {
