@@ -9,9 +9,13 @@ import { browserContext, expectVisible } from "./harness.mjs";
 import { inviteViewer, openConsole, setDomainAndAllowlist } from "./steps/portal.mjs";
 import { createCertificate, createCertificateUser, downloadCSR, importChain, issueChain, makeClientCertificate, uploadClientCertificate } from "./steps/console.mjs";
 import { sign } from "./steps/cli.mjs";
+import { checkSystemLog, systemLogForbidden } from "./steps/systemlog.mjs";
+import { assignRole, createScopedRole } from "./steps/roles.mjs";
+import { createGroup, createPasswordUser, scopedConsole } from "./steps/scoped.mjs";
 
 export const admin = { email: "admin@example.com", name: "Ada Admin", password: "Correct-Horse-9-Battery" };
 const viewer = { email: "viewer@example.com", name: "Vic Viewer", password: "Viewer-Horse-9-Battery" };
+const scoped = { username: "rita", password: "Release-Horse-9-Battery" };
 
 export async function journey({ j, service, browser }) {
   const page = await (await browserContext(browser)).newPage();
@@ -91,6 +95,18 @@ export async function journey({ j, service, browser }) {
 
   await j.step("see the allowed and the denied events and a verified chain", () => policies.checkEvents({ j, page }));
 
+  await j.step("the system log shows the logins, filtered by section, and downloads them as CSV", () => checkSystemLog({ j, page, service }));
+
+  await j.step("a console admin whose role is scoped to Release sees only its certificates and group", async () => {
+    await createGroup({ page, name: "Nightly" });
+    await createCertificate({ j, page, service, name: "Nightly build", group: "Nightly" });
+    await createScopedRole({ j, page, name: "Release admins", group: "Release" });
+    await createPasswordUser({ j, page, ...scoped });
+    await assignRole({ j, page, username: scoped.username, role: "Release admins" });
+    const spage = await scopedConsole({ j, page, browser, ...scoped, visible: "Release signing", hidden: "Nightly build", group: "Release", hiddenGroup: "Nightly" });
+    await spage.context().close();
+  });
+
   await j.step("a database outage shows a banner, and the page works again after it", async () => {
     const banner = page.getByRole("status").filter({ hasText: "trouble reaching one of its dependencies" });
     service.toggleDatabase();
@@ -153,5 +169,6 @@ export async function journey({ j, service, browser }) {
     await expectVisible(vpage.getByText("Build agent releases"), "the policy, for the Viewer");
     if (await vpage.getByRole("button", { name: /^(New policy|Create policy|Save)/ }).count()) throw new Error("the Viewer is offered to change policies");
     await j.check(vpage, "viewer-console-policies-phone");
+    await systemLogForbidden({ j, page: vpage });
   });
 }

@@ -1,5 +1,6 @@
 import { Navigate, Route } from "react-router-dom";
-import { RequireSession, Shell } from "../ui/Shell";
+import { RequireSession, Shell, type NavItem } from "../ui/Shell";
+import { may, useSession, type Area } from "../session";
 import { ConsoleLogin } from "./Login";
 import { Certificates } from "./certificates/Certificates";
 import { Groups } from "./groups/Groups";
@@ -13,21 +14,25 @@ import { Policies } from "./policies/Policies";
 import { Events } from "./events/Events";
 import { SystemLog } from "./SystemLog";
 
-const nav = [
-  { to: "/console/certificates", label: "Certificates" },
-  { to: "/console/certificate-groups", label: "Groups" },
-  { to: "/console/users", label: "Users" },
-  { to: "/console/roles", label: "Roles" },
-  { to: "/console/domains", label: "Domains" },
-  { to: "/console/domain", label: "Local users domain" },
-  { to: "/console/policies", label: "Policies" },
-  { to: "/console/events", label: "Signing events" },
-  { to: "/console/system-log", label: "System log" },
+// nav names each page's area: the navigation offers the pages the caller's roles may read
+// (a link followed anyway gets the page's Forbidden, as the service refuses it).
+const nav: (NavItem & { area: Area })[] = [
+  { to: "/console/certificates", label: "Certificates", area: "certificates" },
+  { to: "/console/certificate-groups", label: "Groups", area: "certificates" },
+  { to: "/console/users", label: "Users", area: "users" },
+  { to: "/console/roles", label: "Roles", area: "users" },
+  { to: "/console/domains", label: "Domains", area: "domains" },
+  { to: "/console/domain", label: "Local users domain", area: "domains" },
+  { to: "/console/policies", label: "Policies", area: "policies" },
+  { to: "/console/events", label: "Signing events", area: "events" },
+  { to: "/console/system-log", label: "System log", area: "systemLog" },
 ];
 
 function ConsoleShell({ children }: { children: React.ReactNode }) {
+  const { session } = useSession();
+  const items = session ? nav.filter((n) => may(session, n.area)) : nav;
   return (
-    <Shell face="console" nav={nav}>
+    <Shell face="console" nav={items}>
       <RequireSession face="console">{children}</RequireSession>
     </Shell>
   );
