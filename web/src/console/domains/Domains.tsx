@@ -111,7 +111,7 @@ export function Domains() {
       <ProblemBox problem={problem} />
       {domains === null && !problem && <p role="status">Loading the domains…</p>}
       {domains && (
-        <TableWrap label="Domains" caption="Login domains">
+        <TableWrap label="Domains" caption="Login domains" className="domains-table">
           <thead>
             <tr>
               <th scope="col">Name</th>
@@ -202,7 +202,7 @@ function DomainRow({ domain: d, admin, onEdit, onDone }: { domain: Domain; admin
       <td>{kindLabel[d.kind]}</td>
       <td className={d.alias ? "mono login-as" : undefined}>{d.alias ? `user@${d.alias}` : "user name only"}</td>
       <td>{usersText(d)}</td>
-      <td>
+      <td className="settings">
         <Settings d={d} />
       </td>
       <td className="domain-actions">
