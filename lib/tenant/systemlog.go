@@ -49,6 +49,7 @@ var sectionPrefixes = map[string]string{
 	"portalUser":          SectionPortal,
 	"deploymentLink":      SectionPortal,
 	"login":               SectionLogin,
+	"workload":            SectionLogin,
 }
 
 // SectionOf is the section of an action: that of its longest dotted prefix in the table
