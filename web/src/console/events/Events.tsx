@@ -122,7 +122,10 @@ export function Events() {
                   </th>
                   <td>{e.kind === "decision" ? "Decision" : "Completion"}</td>
                   <td className={e.decision === "deny" || e.outcome === "failed" ? "status-bad" : "status-active"}>{result(e)}</td>
-                  <td className="mono">{e.userId}</td>
+                  <td className="mono">
+                    {e.userId}
+                    {e.workload && <div className="hint">{ciJob(e.workload)}</div>}
+                  </td>
                   <td className="mono">{e.certificateId && <Link to={`/console/certificates/${e.certificateId}`}>{e.certificateId}</Link>}</td>
                   <td className="mono">{e.policyId && <Link to={`/console/policies#policy-${e.policyId}`}>{e.policyId}</Link>}</td>
                   <td>
@@ -289,4 +292,12 @@ function Verify() {
       )}
     </section>
   );
+}
+
+// ciJob says which CI job a signing event came from, by the claims its workload token carried
+// (repository, ref, workflow, run), as verified at the exchange.
+export function ciJob(w: Record<string, string>): string {
+  const where = [w.repository, w.ref].filter(Boolean).join(" @ ");
+  const how = [w.workflow && `workflow ${w.workflow}`, w.run_id && `run ${w.run_id}`, w.environment && `environment ${w.environment}`].filter(Boolean).join(", ");
+  return `CI job ${where || w.sub || "?"}${how ? ` (${how})` : ""}`;
 }
