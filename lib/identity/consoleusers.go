@@ -49,6 +49,10 @@ type NewConsoleUser struct {
 	// Role is the id of a custom role to give the user ("" for none); it must exist when the
 	// user is written.
 	Role string
+	// DomainID makes the user one of an OIDC or SAML domain ("" for the Local users domain):
+	// it has no password and logs in at the domain's identity provider, as Username, which
+	// the caller has made <IdP user name>@<alias>. Its roles are direct.
+	DomainID string
 }
 
 // Create validates in and creates the console user in deployment dep, on behalf of actor (for
@@ -63,6 +67,9 @@ func (c *ConsoleUsers) Create(ctx context.Context, dep, actor string, in NewCons
 	name, _ := OptionalName(in.Name, "name", &bad)
 	email := optionalEmail(in.Email, &bad)
 	roles := ConsoleRolesField(in.Roles, &bad)
+	if in.DomainID != "" && in.Password != "" {
+		bad.Add("password", "a user of an OIDC or SAML domain has no password: it logs in at the domain's identity provider")
+	}
 	if err := bad.Err(); err != nil {
 		return ConsoleUser{}, LocalDomain{}, err
 	}
@@ -82,7 +89,7 @@ func (c *ConsoleUsers) Create(ctx context.Context, dep, actor string, in NewCons
 	}
 	u, err := c.st.CreateConsoleUser(ctx, ConsoleUser{
 		ID: NewConsoleUserID(), DeploymentID: dep, Username: username, Name: name, Email: email,
-		Roles: roles, Role: in.Role, Status: StatusActive, Credentials: creds,
+		Roles: roles, Role: in.Role, DomainID: in.DomainID, Status: StatusActive, Credentials: creds,
 	}, tenant.LogEntry{Actor: actor, Action: "consoleUser.created", Detail: detail})
 	if err != nil {
 		return ConsoleUser{}, LocalDomain{}, roleGone(err, in.Role != "")

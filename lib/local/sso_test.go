@@ -278,7 +278,7 @@ func TestOIDCLogin(t *testing.T) {
 	}
 	// A test login (the domains page's) goes to the IdP and back and says what a login would
 	// do, making nobody.
-	authorize := b.get(b.base + "/console/domains/" + dom.ID + "/login?test=1").redirected(t, "test login")
+	authorize := b.get(b.base+"/console/domains/"+dom.ID+"/login?test=1").redirected(t, "test login")
 	f := landed(t, b.get(b.oidcLogin(authorize, alice.Username, alice.Password)).redirected(t, "test callback"))
 	if f.Get("token") != "" || !strings.Contains(f.Get("test"), "Console user alice@acme would be created at the first login, with the role console-admin.") {
 		t.Fatalf("test login: %v", f)
@@ -549,4 +549,40 @@ func inResponseTo(t *testing.T, form page) string {
 		t.Fatal("the response answers no request")
 	}
 	return m[1]
+}
+
+// TestDomainUsersMadeByAdmins: a domain without just-in-time provisioning admits only the
+// users a console admin made in it (named <IdP user name>@<alias>, without a password, with
+// direct roles), counted by the domain, which cannot go while it holds them.
+func TestDomainUsersMadeByAdmins(t *testing.T) {
+	srv := startLocal(t)
+	sa := consoleAdmin(t, srv)
+	var dom domainJSON
+	sa.do("POST", "/console/domains", map[string]any{"kind": "oidc", "name": "Corp", "alias": "corp",
+		"groupRoles": []map[string]any{{"group": "release", "role": "console-admin", "priority": 1}},
+		"oidc":       map[string]any{"issuer": srv.IdP.Issuer(), "clientId": local.IdPPublicClientID}}).must(t, 201, "OIDC domain").json(t, &dom)
+	alice := person("alice")
+	login := func() url.Values {
+		b := newBrowser(t, srv)
+		return landed(t, b.get(b.oidcLogin(b.startLogin(dom.ID), alice.Username, alice.Password)).redirected(t, "callback"))
+	}
+	refused(t, login(), "403", "does not create users at their first login")
+
+	sa.do("POST", "/console/users", map[string]any{"username": "alice", "domainId": dom.ID, "password": strongPassword, "roles": []string{"console-viewer"}}).
+		must(t, 400, "a password for a domain user")
+	sa.do("POST", "/console/users", map[string]any{"username": "alice", "domainId": "dom_nothere", "roles": []string{"console-viewer"}}).
+		must(t, 400, "no such domain")
+	var u ssoUser
+	sa.do("POST", "/console/users", map[string]any{"username": "alice", "domainId": dom.ID, "roles": []string{"console-viewer"}}).
+		must(t, 201, "a user of the domain").json(t, &u)
+	if u.Username != "alice@corp" || u.DomainID != dom.ID || u.RoleSource != "direct" {
+		t.Fatalf("made %+v", u)
+	}
+	// The direct role beats the groups' console-admin.
+	if name, roles := session(t, sa, loggedIn(t, login())); name != "alice@corp" || !slices.Equal(roles, []string{"console-viewer"}) {
+		t.Fatalf("logged in as %s %v", name, roles)
+	}
+	sa.do("DELETE", "/console/domains/"+dom.ID, nil).must(t, 409, "a domain with a user")
+	sa.do("DELETE", "/console/users/"+u.ID, nil).must(t, 204, "the user goes")
+	sa.do("DELETE", "/console/domains/"+dom.ID, nil).must(t, 204, "the empty domain goes")
 }

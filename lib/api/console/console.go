@@ -201,6 +201,9 @@ type CreateUserRequest struct {
 	Roles    []string `json:"roles"`
 	// Role is a custom role's id (the Signum Administrator only).
 	Role string `json:"role"`
+	// DomainID makes the user one of an OIDC or SAML domain ("" or "local": the Local users
+	// domain); its user name gets @<alias> when it lacks it.
+	DomainID string `json:"domainId"`
 }
 
 func (a api) createUser(w http.ResponseWriter, r *http.Request, req *access.Request) error {
@@ -211,11 +214,19 @@ func (a api) createUser(w http.ResponseWriter, r *http.Request, req *access.Requ
 	if err := customRole(req, body.Role, body.Role != ""); err != nil {
 		return err
 	}
-	if err := managesNew(req, body.Password); err != nil {
+	domainID, username, err := a.domainUser(r.Context(), req.Deployment.ID, body.DomainID, body.Username)
+	if err != nil {
+		return err
+	}
+	if domainID != "" {
+		if !req.Principal.Scope.ManagesDomain(domainID) {
+			return notManaged(domainID)
+		}
+	} else if err := managesNew(req, body.Password); err != nil {
 		return err
 	}
 	u, dom, err := a.users.Create(r.Context(), req.Deployment.ID, req.Principal.Actor(), identity.NewConsoleUser{
-		Username: body.Username, Name: body.Name, Email: body.Email, Password: body.Password, Roles: body.Roles, Role: body.Role,
+		Username: username, Name: body.Name, Email: body.Email, Password: body.Password, Roles: body.Roles, Role: body.Role, DomainID: domainID,
 	})
 	if err != nil {
 		return err

@@ -631,3 +631,31 @@ func (s ssoAPI) preview(ctx context.Context, dep string, d domains.Domain, p per
 	}
 	return what + fmt.Sprintf("Console user %s exists; its role from the groups would be %s.", username, role), u, nil
 }
+
+// domainUser is the domain and user name of a console user a console admin makes in domain id
+// ("" or local: the Local users domain): an OIDC or SAML domain's user is named
+// <IdP user name>@<alias>, which username gets when it lacks it, so that the user found at
+// its first login at the IdP is this one (a domain without just-in-time provisioning admits
+// only such users).
+func (a api) domainUser(ctx context.Context, dep, id, username string) (string, string, error) {
+	if id == "" || id == domains.LocalID {
+		return "", username, nil
+	}
+	notPeople := fault.Fields{{Name: "domainId", Reason: "is not an OIDC or SAML domain of this deployment (or local, for the Local users domain)"}}
+	if !strings.HasPrefix(id, domains.IDPrefix) {
+		return "", "", notPeople
+	}
+	d, err := a.Store.GetDomain(ctx, dep, id)
+	switch {
+	case errors.Is(err, fault.ErrNotFound):
+		return "", "", notPeople
+	case err != nil:
+		return "", "", err
+	case !people(d.Kind):
+		return "", "", notPeople
+	}
+	if suffix := "@" + d.Alias; !strings.HasSuffix(strings.ToLower(strings.TrimSpace(username)), suffix) {
+		username = strings.TrimSpace(username) + suffix
+	}
+	return d.ID, username, nil
+}

@@ -2290,6 +2290,17 @@ export interface components {
             roles?: components["schemas"]["AssignableConsoleRole"][];
             /** @description A custom role's id (`role_…`) to give the user; absent or "" for none. The Signum Administrator only. */
             role?: string;
+            /**
+             * @description An OIDC or SAML domain (`dom_...`) to make the user in; absent, "" or `local` for
+             *     the Local users domain. Such a user has no password (sending one is a 400 of
+             *     `password`): it logs in at the domain's identity provider, as `<username>@<alias>`
+             *     (`@<alias>` is added when `username` lacks it), with the roles given here, which
+             *     its IdP groups do not change. A domain without `jit` admits only users made so.
+             *     Counted against the domain's `userLimit` (409 when it holds it); a domain that is
+             *     not OIDC or SAML is a 400 of `domainId`. The caller's role must manage the domain's
+             *     users.
+             */
+            domainId?: string;
         };
         /** @description Only the members sent change. */
         ConsoleUserPatch: {
