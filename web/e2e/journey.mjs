@@ -8,7 +8,9 @@
 import { browserContext, expectVisible } from "./harness.mjs";
 import { inviteViewer, openConsole, setDomainAndAllowlist } from "./steps/portal.mjs";
 import { createCertificate, createCertificateUser, downloadCSR, importChain, issueChain, makeClientCertificate, uploadClientCertificate } from "./steps/console.mjs";
-import { sign } from "./steps/cli.mjs";
+import { sign, signAsCIJob } from "./steps/cli.mjs";
+import { createCIDomain, createOIDCDomain, createSAMLDomain, samlMetadata, standIns } from "./steps/domains.mjs";
+import { loginWithOIDC, loginWithSAML } from "./steps/sso.mjs";
 import { checkSystemLog, systemLogForbidden } from "./steps/systemlog.mjs";
 import { assignRole, createScopedRole } from "./steps/roles.mjs";
 import { createGroup, createPasswordUser, scopedConsole } from "./steps/scoped.mjs";
@@ -94,6 +96,39 @@ export async function journey({ j, service, browser }) {
   });
 
   await j.step("see the allowed and the denied events and a verified chain", () => policies.checkEvents({ j, page }));
+
+  await j.step("a GitHub Actions job signs with its OIDC token and no stored secret; its event names the job", async () => {
+    // The job acts as the build agent, whom the policy lets sign with the Release certificate.
+    await createCIDomain({ j, page, name: "GitHub Actions", alias: "gha", issuer: standIns(service).actionsIssuer, audience: "signum",
+      rule: { name: "release", user: "build-agent", claims: { repository: "acme/app", workflow: "release" } } });
+    const r = signAsCIJob({ service, certId });
+    if (r.status !== 0) throw new Error(`the CI job's signature failed (exit ${r.status}):\n${r.output}`);
+    await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Signing events", exact: true }).click();
+    await expectVisible(page.getByText(/CI job acme\/app/).first(), "the CI job on its event");
+    await j.check(page, "console-events-ci-job");
+  });
+
+  await j.step("people log in at the company's OIDC and SAML identity providers (just in time, roles from their IdP groups)", async () => {
+    const idps = standIns(service);
+    await createOIDCDomain({ j, page, name: "Acme IdP", alias: "acme", issuer: idps.oidcIssuer, clientId: "signum-console", clientSecret: "local-signum-console-secret",
+      defaultRole: "", mapping: { group: "release", role: "console-viewer", priority: 10 } });
+    await createSAMLDomain({ j, page, name: "Acme SAML", alias: "acme-saml", metadataXml: await samlMetadata(idps.samlMetadataURL), defaultRole: "console-viewer" });
+    // Each login in a browser of its own: a login page load ends the session held in memory.
+    const logins = [
+      (p) => loginWithOIDC({ j, page: p, service, domainName: "Acme IdP", username: "alice", password: "Alice-Local-9-Pass" }),
+      // bob's IdP group maps to no role and the domain has no default role: refused.
+      (p) => loginWithOIDC({ j, page: p, service, domainName: "Acme IdP", username: "bob", password: "Bob-Local-9-Pass", refused: /map to no role/ }),
+      (p) => loginWithSAML({ j, page: p, service, domainName: "Acme SAML", username: "alice", password: "Alice-Local-9-Pass" }),
+    ];
+    for (const login of logins) {
+      const ctx = await browserContext(browser);
+      try {
+        await login(await ctx.newPage());
+      } finally {
+        await ctx.close();
+      }
+    }
+  });
 
   await j.step("the system log shows the logins, filtered by section, and downloads them as CSV", () => checkSystemLog({ j, page, service }));
 

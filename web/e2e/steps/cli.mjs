@@ -2,7 +2,7 @@
 // user's .p12, against the local service the journey drives.
 import { execFileSync, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { repo } from "../harness.mjs";
@@ -36,6 +36,35 @@ export function sign({ service, certId, p12, password, digest = false, text = "h
       SIGNUM_CA: service.env.SIGNUM_TLS_CA,
       SIGNUM_P12: p12,
       SIGNUM_P12_PASSWORD: password,
+    },
+    encoding: "utf8",
+    timeout: 60000,
+  });
+  return { status: r.status, output: (r.stdout ?? "") + (r.stderr ?? ""), file };
+}
+
+// signAsCIJob signs a new text file with certId as a GitHub Actions job does: no .p12 and no
+// stored secret, only the runner's ID-token request variables of the job the local server
+// registered at start (ci-job.env in its data directory); signum fetches the job's OIDC token,
+// exchanges it for a short session and signs over the deployment's own host.
+export function signAsCIJob({ service, certId, text = "built by CI\n" }) {
+  const dir = mkdtempSync(join(tmpdir(), "signum-e2e-ci-"));
+  const file = join(dir, "artifact.txt");
+  writeFileSync(file, text);
+  const job = Object.fromEntries(
+    readFileSync(join(service.dataDir, "ci-job.env"), "utf8")
+      .split("\n")
+      .filter((l) => l.startsWith("export "))
+      .map((l) => l.slice(7).split(/=(.*)/s).slice(0, 2))
+      .map(([k, v]) => [k, v.replace(/^'|'$/g, "")]),
+  );
+  const r = spawnSync(signumCLI(), ["--config", join(dir, "none.json"), "sign", "--cert", certId, file], {
+    env: {
+      ...process.env,
+      ACTIONS_ID_TOKEN_REQUEST_URL: job.ACTIONS_ID_TOKEN_REQUEST_URL,
+      ACTIONS_ID_TOKEN_REQUEST_TOKEN: job.ACTIONS_ID_TOKEN_REQUEST_TOKEN,
+      SIGNUM_URL: service.env.SIGNUM_URL,
+      SIGNUM_HOST: service.env.SIGNUM_DEMO_DOMAIN,
     },
     encoding: "utf8",
     timeout: 60000,

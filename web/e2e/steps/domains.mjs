@@ -22,7 +22,8 @@
 //                    the alias with an underscore and expects the API's refusal beside the
 //                    Alias field. The OIDC issuer is not contacted when saving.
 //   createSAMLDomain creates a SAML domain from the IdP's metadata XML (metadataXml, pasted
-//                    into the text area; samlMetadata() below fetches the stand-in's).
+//                    into the text area; samlMetadata() below fetches the stand-in's); given
+//                    defaultRole, with just-in-time provisioning and that default role.
 //
 // standIns(service) reads the identity provider stand-ins' addresses from the local server's
 // banner ({ oidcIssuer, samlMetadataURL, actionsIssuer }); samlMetadata(url) fetches metadata.
@@ -108,11 +109,15 @@ export async function createOIDCDomain({ j, page, name, alias, issuer, clientId,
   await j.check(page, "console-domains-oidc");
 }
 
-export async function createSAMLDomain({ j, page, name, alias, metadataXml }) {
+export async function createSAMLDomain({ j, page, name, alias, metadataXml, defaultRole }) {
   await openDomains(page);
   await page.getByRole("button", { name: "New SAML domain" }).click();
   await fillCommon(page, { name, alias });
   await page.getByLabel("IdP metadata XML", { exact: true }).fill(metadataXml);
+  if (defaultRole) {
+    await page.getByLabel(/just-in-time provisioning/).check();
+    await page.getByLabel("Default role", { exact: true }).selectOption(defaultRole);
+  }
   await j.check(page, "console-domain-saml-form");
   const row = await create(page, { name, alias });
   await expectVisible(row.getByText("SAML metadata of the identity provider"), "the SAML row");
