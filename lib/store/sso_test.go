@@ -146,7 +146,9 @@ func TestDomainUsers(t *testing.T) {
 	first, err := f.s.CreateConsoleUser(context.Background(), user("alice@acme", dom.ID), roleLog)
 	must(t, err)
 	run(t, f, []contract[identity.ConsoleUser]{
-		{name: "ok/stored-with-domain", call: func(ctx context.Context) (identity.ConsoleUser, error) { return f.s.GetConsoleUser(ctx, d.ID, first.ID) },
+		{name: "ok/stored-with-domain", call: func(ctx context.Context) (identity.ConsoleUser, error) {
+			return f.s.GetConsoleUser(ctx, d.ID, first.ID)
+		},
 			want: func(t *testing.T, got identity.ConsoleUser) {
 				if got.DomainID != dom.ID || got.RoleSource != identity.RoleFromGroups {
 					t.Fatalf("read %+v", got)
