@@ -19,7 +19,8 @@ type domainJSON struct {
 		Issuer, ClientID, ClientSecret string
 		HasClientSecret                bool
 	}
-	CI *struct {
+	Registration *struct{ RedirectURL, EntityID, ACSURL string }
+	CI           *struct {
 		Issuer, Audience string
 		Rules            []struct{ Name, User string }
 	}
@@ -73,6 +74,10 @@ func TestDomains(t *testing.T) {
 	if o.OIDC == nil || !o.OIDC.HasClientSecret || o.OIDC.ClientSecret != "" {
 		t.Fatalf("OIDC answered %+v", o.OIDC)
 	}
+	// What to register at the IdP: the deployment's own callback.
+	if o.Registration == nil || !strings.HasSuffix(o.Registration.RedirectURL, "://"+srv.Demo.DomainName+"/console/login/oidc/callback") && !strings.Contains(o.Registration.RedirectURL, "://"+srv.Demo.DomainName+":") {
+		t.Fatalf("OIDC registration %+v", o.Registration)
+	}
 	for _, c := range []client{sa, admin, viewer} {
 		if body := c.do("GET", "/console/domains/"+o.ID, nil).must(t, 200, "read OIDC").body; strings.Contains(body, "s3cret") {
 			t.Fatalf("the client secret was answered: %s", body)
@@ -94,7 +99,11 @@ func TestDomains(t *testing.T) {
 	meta, _ := io.ReadAll(res.Body)
 	res.Body.Close()
 	sa.do("POST", "/console/domains", map[string]any{"kind": "saml", "name": "Bad", "alias": "bad", "saml": map[string]any{"idpMetadataXml": "<x/>"}}).must(t, 400, "bad metadata")
-	sa.do("POST", "/console/domains", map[string]any{"kind": "saml", "name": "Okta", "alias": "okta", "saml": map[string]any{"idpMetadataXml": string(meta)}}).must(t, 201, "create SAML")
+	var sd domainJSON
+	sa.do("POST", "/console/domains", map[string]any{"kind": "saml", "name": "Okta", "alias": "okta", "saml": map[string]any{"idpMetadataXml": string(meta)}}).must(t, 201, "create SAML").json(t, &sd)
+	if r := sd.Registration; r == nil || !strings.HasSuffix(r.EntityID, "/console/domains/"+sd.ID+"/saml/metadata") || !strings.HasSuffix(r.ACSURL, "/console/login/saml/acs") || r.RedirectURL != "" {
+		t.Fatalf("SAML registration %+v", sd.Registration)
+	}
 
 	// The list: built-in domains first, then the made ones; viewers read, signers do not.
 	var list struct{ Items []domainJSON }

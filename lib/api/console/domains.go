@@ -67,10 +67,38 @@ type DomainJSON struct {
 	OIDC             *OIDCJSON             `json:"oidc,omitempty"`
 	SAML             *SAMLJSON             `json:"saml,omitempty"`
 	CI               *domains.CISettings   `json:"ci,omitempty"`
-	UserCount        int                   `json:"userCount"`
-	Version          int64                 `json:"version"`
-	CreatedAt        *time.Time            `json:"createdAt,omitempty"`
-	UpdatedAt        *time.Time            `json:"updatedAt,omitempty"`
+	// Registration is what the Signum Administrator registers at the domain's identity
+	// provider: the deployment's own URLs for this domain.
+	Registration *Registration `json:"registration,omitempty"`
+	UserCount    int           `json:"userCount"`
+	Version      int64         `json:"version"`
+	CreatedAt    *time.Time    `json:"createdAt,omitempty"`
+	UpdatedAt    *time.Time    `json:"updatedAt,omitempty"`
+}
+
+// Registration is an OIDC domain's redirect URL, or a SAML domain's entity ID, assertion
+// consumer URL and SP metadata URL, at the deployment's own address.
+type Registration struct {
+	RedirectURL string `json:"redirectUrl,omitempty"`
+	EntityID    string `json:"entityId,omitempty"`
+	ACSURL      string `json:"acsUrl,omitempty"`
+	MetadataURL string `json:"metadataUrl,omitempty"`
+}
+
+// withRegistration adds the registration URLs to j, for a request that reached the deployment
+// at r.
+func (d domainsAPI) withRegistration(r *http.Request, j DomainJSON) DomainJSON {
+	base, err := deploymentBase(r, d.Guard.LocalSignerPort)
+	if err != nil {
+		return j
+	}
+	switch j.Kind {
+	case domains.OIDC:
+		j.Registration = &Registration{RedirectURL: OIDCRedirectURL(base)}
+	case domains.SAML:
+		j.Registration = &Registration{EntityID: SAMLEntityID(base, j.ID), ACSURL: base + samlACSPath, MetadataURL: SAMLEntityID(base, j.ID)}
+	}
+	return j
 }
 
 // OIDCJSON is an OIDC domain's settings as answered and as sent (clientSecret only sent).
@@ -161,7 +189,7 @@ func (d domainsAPI) list(w http.ResponseWriter, r *http.Request, req *access.Req
 			out.Items = builtInDomains()
 		}
 		for _, it := range page.Items {
-			out.Items = append(out.Items, authDomainJSON(it))
+			out.Items = append(out.Items, d.withRegistration(r, authDomainJSON(it)))
 		}
 		return out, nil
 	}, func(j DomainJSON) DomainJSON { return j })
@@ -187,7 +215,7 @@ func (d domainsAPI) get(w http.ResponseWriter, r *http.Request, req *access.Requ
 		return err
 	}
 	w.Header().Set("ETag", domainETag(dom))
-	edge.WriteJSON(w, http.StatusOK, authDomainJSON(dom))
+	edge.WriteJSON(w, http.StatusOK, d.withRegistration(r, authDomainJSON(dom)))
 	return nil
 }
 
@@ -204,7 +232,7 @@ func (d domainsAPI) create(w http.ResponseWriter, r *http.Request, req *access.R
 	}
 	w.Header().Set("Location", "/console/domains/"+dom.ID)
 	w.Header().Set("ETag", domainETag(dom))
-	edge.WriteJSON(w, http.StatusCreated, authDomainJSON(dom))
+	edge.WriteJSON(w, http.StatusCreated, d.withRegistration(r, authDomainJSON(dom)))
 	return nil
 }
 
@@ -232,7 +260,7 @@ func (d domainsAPI) patch(w http.ResponseWriter, r *http.Request, req *access.Re
 		return err
 	}
 	w.Header().Set("ETag", domainETag(dom))
-	edge.WriteJSON(w, http.StatusOK, authDomainJSON(dom))
+	edge.WriteJSON(w, http.StatusOK, d.withRegistration(r, authDomainJSON(dom)))
 	return nil
 }
 

@@ -160,12 +160,14 @@ func (s ssoAPI) domain(ctx context.Context, dep, ref string) (domains.Domain, er
 // baseURL is where the browser reached the deployment: https://<its domain name> in AWS; on
 // the local server (the guard knows its mutual-TLS port), plain http on the port the browser
 // used. The host is the one the gateway resolved the deployment from, not a header alone.
-func (s ssoAPI) baseURL(r *http.Request) (string, error) {
+func (s ssoAPI) baseURL(r *http.Request) (string, error) { return deploymentBase(r, s.Guard.LocalSignerPort) }
+
+func deploymentBase(r *http.Request, localSignerPort string) (string, error) {
 	gw, ok := edge.Gateway(r)
 	if !ok || gw.DomainName == "" {
 		return "", fault.Newf(fault.ErrUnauthenticated, "The request did not arrive through the API gateway.")
 	}
-	if s.Guard.LocalSignerPort == "" {
+	if localSignerPort == "" {
 		return "https://" + gw.DomainName, nil
 	}
 	host := gw.DomainName

@@ -2648,6 +2648,32 @@ export interface components {
             oidc?: components["schemas"]["DomainOIDC"];
             saml?: components["schemas"]["DomainSAML"];
             ci?: components["schemas"]["DomainCI"];
+            /**
+             * @description What to register at an OIDC or SAML domain's identity provider: the deployment's own
+             *     URLs for this domain, at the address the request reached it.
+             */
+            registration?: {
+                /**
+                 * Format: uri
+                 * @description The OIDC redirect (callback) URL.
+                 */
+                redirectUrl?: string;
+                /**
+                 * Format: uri
+                 * @description The SAML service provider's entity ID (its metadata URL).
+                 */
+                entityId?: string;
+                /**
+                 * Format: uri
+                 * @description The SAML assertion consumer service URL (HTTP-POST binding).
+                 */
+                acsUrl?: string;
+                /**
+                 * Format: uri
+                 * @description The SAML service provider's metadata, for identity providers that read it.
+                 */
+                metadataUrl?: string;
+            };
             /** @description The domain's users (0 for the built-in domains, whose users are on the users' pages). */
             userCount: number;
             /**

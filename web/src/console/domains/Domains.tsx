@@ -179,6 +179,27 @@ function Settings({ d }: { d: Domain }): ReactNode {
   }
 }
 
+// RegisterAt shows what to register at the identity provider: the deployment's own URLs.
+function RegisterAt({ r }: { r: NonNullable<Domain["registration"]> }) {
+  const rows: [string, string | undefined][] = [
+    ["Redirect URL", r.redirectUrl],
+    ["Entity ID (SP metadata)", r.entityId],
+    ["Assertion consumer URL", r.acsUrl],
+  ];
+  return (
+    <dl className="register-at">
+      {rows
+        .filter(([, v]) => v)
+        .map(([k, v]) => (
+          <div key={k}>
+            <dt>Register at the IdP: {k}</dt>
+            <dd className="mono">{v}</dd>
+          </div>
+        ))}
+    </dl>
+  );
+}
+
 function DomainRow({ domain: d, admin, onEdit, onDone }: { domain: Domain; admin: boolean; onEdit(): void; onDone(msg: string): void }) {
   const [problem, setProblem] = useState<Shown | null>(null);
   const [busy, setBusy] = useState(false);
@@ -204,6 +225,7 @@ function DomainRow({ domain: d, admin, onEdit, onDone }: { domain: Domain; admin
       <td>{usersText(d)}</td>
       <td className="settings">
         <Settings d={d} />
+        {d.registration && <RegisterAt r={d.registration} />}
       </td>
       <td className="domain-actions">
         <ProblemBox problem={problem} />
