@@ -186,16 +186,10 @@ func ConsoleRoles(roles ...identity.ConsoleRole) Rule {
 		}}
 }
 
-// ConsoleReaders admits console admins and viewers: the rule of every console read.
-func ConsoleReaders() Rule { return ConsoleRoles(identity.ConsoleAdmin, identity.ConsoleViewer) }
-
 // SystemLogReaders admits those whose roles read the system log: console admins, the Signum
 // Administrator and custom roles given it; not console viewers or signers, since the log
 // names who logged in from where.
 func SystemLogReaders() Rule { return Area(roles.SystemLog, roles.Read) }
-
-// ConsoleAdmins admits console admins: the rule of every console change.
-func ConsoleAdmins() Rule { return ConsoleRoles(identity.ConsoleAdmin) }
 
 // Area admits console callers whose roles give at least level in area: the rule of the
 // console's routes, so that a custom role reaches exactly the areas it was given. Which

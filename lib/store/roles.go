@@ -7,7 +7,6 @@ import (
 	"strconv"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/opensignum/signum/lib/fault"
@@ -243,14 +242,4 @@ func (s *Store) roleMoves(dep, before, after string) (items []types.TransactWrit
 		move(before, "-1")
 	}
 	return items, join
-}
-
-// mustMarshal is v as an attribute value; only this package's item values are marshalled,
-// and they always marshal.
-func mustMarshal(v any) types.AttributeValue {
-	av, err := attributevalue.Marshal(v)
-	if err != nil {
-		panic(fmt.Sprintf("marshal %T: %v", v, err))
-	}
-	return av
 }
