@@ -160,7 +160,9 @@ func (s ssoAPI) domain(ctx context.Context, dep, ref string) (domains.Domain, er
 // baseURL is where the browser reached the deployment: https://<its domain name> in AWS; on
 // the local server (the guard knows its mutual-TLS port), plain http on the port the browser
 // used. The host is the one the gateway resolved the deployment from, not a header alone.
-func (s ssoAPI) baseURL(r *http.Request) (string, error) { return deploymentBase(r, s.Guard.LocalSignerPort) }
+func (s ssoAPI) baseURL(r *http.Request) (string, error) {
+	return deploymentBase(r, s.Guard.LocalSignerPort)
+}
 
 func deploymentBase(r *http.Request, localSignerPort string) (string, error) {
 	gw, ok := edge.Gateway(r)
