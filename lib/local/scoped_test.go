@@ -142,5 +142,18 @@ func TestScopedUserDomains(t *testing.T) {
 	lena.do("DELETE", "/console/users/"+cert.ID, nil).must(t, 403, "delete a certificate user")
 	lena.do("POST", "/console/users/"+cert.ID+"/client-certificates", map[string]any{"kind": "pinned", "certificate": "x"}).must(t, 403, "pin a certificate")
 	lena.do("GET", "/console/users", nil).must(t, 200, "read users")
+
+	// No way up: a role that manages users gives only the signer role and changes only users
+	// who hold no more (review finding: it could make itself a console admin).
+	lena.do("POST", "/console/users", map[string]any{"username": "mallory", "password": strongPassword, "roles": []string{"console-admin"}}).must(t, 403, "create a console admin")
+	var carl struct{ ID string }
+	sa.do("POST", "/console/users", map[string]any{"username": "carl", "password": strongPassword, "roles": []string{"console-admin"}}).must(t, 201, "a console admin").json(t, &carl)
+	lena.do("PATCH", "/console/users/"+carl.ID, map[string]any{"password": strongPassword + "x"}).must(t, 403, "reset a console admin's password")
+	lena.do("DELETE", "/console/users/"+carl.ID, nil).must(t, 403, "delete a console admin")
+	lena.do("PATCH", "/console/users/"+local.ID, map[string]any{"roles": []string{"console-admin"}}).must(t, 403, "raise a signer")
+	var session struct{ UserID string }
+	lena.do("GET", "/console/session", nil).must(t, 200, "session").json(t, &session)
+	lena.do("PATCH", "/console/users/"+session.UserID, map[string]any{"roles": []string{"signer", "console-admin"}}).must(t, 403, "raise itself")
+	lena.do("PATCH", "/console/users/"+session.UserID, map[string]any{"name": "Lena"}).must(t, 403, "change itself (it holds a custom role)")
 	lena.do("POST", "/console/roles", map[string]any{"name": "x"}).must(t, 403, "roles are the Signum Administrator's")
 }

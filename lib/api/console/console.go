@@ -214,6 +214,9 @@ func (a api) createUser(w http.ResponseWriter, r *http.Request, req *access.Requ
 	if err := customRole(req, body.Role, body.Role != ""); err != nil {
 		return err
 	}
+	if err := mayGive(req, body.Roles); err != nil {
+		return err
+	}
 	domainID, username, err := a.domainUser(r.Context(), req.Deployment.ID, body.DomainID, body.Username)
 	if err != nil {
 		return err
@@ -268,6 +271,11 @@ func (a api) patchUser(w http.ResponseWriter, r *http.Request, req *access.Reque
 	}
 	if body.Role != nil {
 		if err := customRole(req, *body.Role, true); err != nil {
+			return err
+		}
+	}
+	if body.Roles != nil {
+		if err := mayGive(req, *body.Roles); err != nil {
 			return err
 		}
 	}
