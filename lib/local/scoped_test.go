@@ -103,6 +103,26 @@ func TestScopedRoleIsolation(t *testing.T) {
 	anna.do("GET", "/console/events?certificateId="+inB, nil).must(t, 200, "events of B")
 	anna.do("GET", "/console/events/verify", nil).must(t, 403, "verify the whole log")
 
+	// A certificate in A and B: anna sees it (A) but may not delete or renew it (not in B).
+	both := cert(sa, "A and B", a.ID, 201)
+	sa.do("PATCH", "/console/certificates/"+both, map[string]any{"groups": []string{a.ID, b.ID}}).must(t, 200, "into B too")
+	anna.do("GET", "/console/certificates/"+both, nil).must(t, 200, "sees it through A")
+	anna.do("DELETE", "/console/certificates/"+both, nil).must(t, 403, "delete it from B too")
+	anna.do("PATCH", "/console/certificates/"+both, map[string]any{"name": "renamed"}).must(t, 403, "change it in B too")
+
+	// The owner signs without a policy: naming one needs Assign (review finding).
+	var keeper struct{ ID string }
+	sa.do("POST", "/console/roles", map[string]any{"name": "Team A keepers", "areas": map[string]string{"certificates": "manage"},
+		"groups": []map[string]any{{"groupId": a.ID, "view": true, "add": true, "remove": true}}}).must(t, 201, "keeper role").json(t, &keeper)
+	var otto struct{ ID string }
+	sa.do("POST", "/console/users", map[string]any{"username": "otto", "password": strongPassword, "roles": []string{"signer"}, "role": keeper.ID}).must(t, 201, "otto").json(t, &otto)
+	sa.as("").do("POST", "/console/login", map[string]string{"username": "otto", "password": strongPassword}).must(t, 200, "otto logs in").json(t, &lg)
+	ottoC := sa.as(lg.Token)
+	ottoC.do("PATCH", "/console/certificates/"+inA, map[string]any{"owner": otto.ID}).must(t, 403, "make itself the owner")
+	ottoC.do("POST", "/console/certificates", map[string]any{"name": "Owned", "algorithm": "EC_P256", "subject": map[string]string{"commonName": "Owned"},
+		"groups": []string{a.ID}, "owner": otto.ID}).must(t, 403, "create one it owns")
+	ottoC.do("PATCH", "/console/certificates/"+inA, map[string]any{"name": "A release 2"}).must(t, 200, "other changes need only Remove")
+
 	// Areas: none for users, domains, settings and the system log.
 	anna.do("GET", "/console/users", nil).must(t, 403, "users")
 	anna.do("GET", "/console/system-log", nil).must(t, 403, "system log")

@@ -123,3 +123,17 @@ func (s Scope) AllRights() map[string]GroupRights {
 	}
 	return out
 }
+
+// All reports whether right holds on every one of groups (a certificate's groups), as deleting
+// or replacing a certificate acts on it in all of them.
+func (s Scope) All(groups []string, right func(GroupRights) bool) bool {
+	if right(s.every) {
+		return true
+	}
+	for _, g := range groups {
+		if !right(s.groups[g]) {
+			return false
+		}
+	}
+	return len(groups) > 0
+}

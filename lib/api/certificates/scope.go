@@ -35,8 +35,10 @@ func (a api) scoped(ctx context.Context, req *access.Request, id string, right f
 	if !s.Any(c.Groups, roles.View) {
 		return absent(id)
 	}
-	if !s.Any(c.Groups, right) {
-		return fault.Newf(fault.ErrForbidden, "Your role may not %s the certificates of the groups this certificate is in.", doing)
+	// The certificate is one object in all its groups: deleting, renewing or replacing its
+	// chain acts on it in every one, so the right is needed in every one.
+	if !s.All(c.Groups, right) {
+		return fault.Newf(fault.ErrForbidden, "Your role may not %s this certificate: it is also in a group where your role lacks that right.", doing)
 	}
 	return nil
 }
@@ -73,7 +75,7 @@ func plural(n int) string {
 // of its groups.
 func (a api) mayPatch(ctx context.Context, req *access.Request, id string, body PatchRequest) error {
 	s := req.Principal.Scope
-	if s.Unscoped(roles.Add) && s.Unscoped(roles.Remove) {
+	if s.Unscoped(roles.Add) && s.Unscoped(roles.Remove) && (body.Owner == nil || s.Unscoped(roles.Assign)) {
 		return nil
 	}
 	c, err := a.parts.Store.GetCertificate(ctx, req.Deployment.ID, id)
@@ -84,12 +86,25 @@ func (a api) mayPatch(ctx context.Context, req *access.Request, id string, body 
 		return absent(id)
 	}
 	if body.Name != nil || body.Enabled != nil || body.Owner != nil {
-		if !s.Any(c.Groups, roles.Remove) {
-			return fault.Newf(fault.ErrForbidden, "Your role may not change the certificates of the groups this certificate is in.")
+		if !s.All(c.Groups, roles.Remove) {
+			return fault.Newf(fault.ErrForbidden, "Your role may not change this certificate: it is also in a group where your role lacks Remove.")
 		}
+	}
+	// The owner signs with the certificate without a policy: naming one is assigning it.
+	if body.Owner != nil && !s.All(c.Groups, roles.Assign) {
+		return fault.Newf(fault.ErrForbidden, "Your role may not set the owner of this certificate: the owner signs with it without a policy, which needs Assign to policies on its groups.")
 	}
 	if body.Groups != nil {
 		return joining(s, c.Groups, *body.Groups)
 	}
 	return nil
+}
+
+// mayOwn checks the owner of a new certificate: the owner signs without a policy, so naming
+// one needs Assign on the groups the certificate goes in.
+func mayOwn(s roles.Scope, owner string, groups []string) error {
+	if owner == "" || s.All(groups, roles.Assign) {
+		return nil
+	}
+	return fault.Newf(fault.ErrForbidden, "Your role may not give the certificate an owner: the owner signs with it without a policy, which needs Assign to policies on its groups.")
 }
