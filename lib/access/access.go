@@ -130,6 +130,9 @@ type Rule struct {
 	allow func(Principal) bool
 	// scoped rules need the caller's custom role read (Principal.Scope).
 	scoped bool
+	// signing rules admit a CI job's session (Principal.Workload): it may sign and list what
+	// it may sign with, nothing else of the console.
+	signing bool
 }
 
 // Allows reports whether the rule admits p (of the route's deployment).
@@ -205,6 +208,13 @@ func AnyConsoleCaller() Rule {
 	r := ConsoleRoles(identity.ConsoleAdmin, identity.ConsoleViewer, identity.Signer, identity.SignumAdministrator)
 	builtIn := r.allow
 	r.allow = func(p Principal) bool { return builtIn(p) || p.CustomRole != "" }
+	return r
+}
+
+// Signer is AnyConsoleCaller for the signer's routes, which alone admit a CI job's session.
+func Signer() Rule {
+	r := AnyConsoleCaller()
+	r.signing = true
 	return r
 }
 
@@ -332,6 +342,11 @@ func (g *Guard) Check(r *http.Request, rule Rule) (*Request, error) {
 	}
 	if err := g.current(r.Context(), &req.Principal, rule.scoped); err != nil {
 		return nil, err
+	}
+	if req.Principal.Workload != nil && !rule.signing {
+		// A CI job's session came from a token any job of the matching repositories can get:
+		// it signs, and administers nothing.
+		return nil, fault.Newf(fault.ErrForbidden, "A CI job's session may only sign (POST /sign) and list the certificates it may sign with.")
 	}
 	if !rule.Allows(req.Principal) {
 		return nil, fault.Newf(fault.ErrForbidden, "Your role does not allow this; it needs %s.", rule.Name)

@@ -62,7 +62,14 @@ func TestWorkloadIdentity(t *testing.T) {
 		"issuer": issuer, "audience": "signum", "rules": []map[string]any{
 			{"name": "release", "claims": map[string]string{"repository": "acme/app", "ref": "refs/heads/main"}, "user": "ci-release"},
 			{"name": "ghost", "claims": map[string]string{"repository": "acme/ghost"}, "user": "nobody"},
+			{"name": "admin", "claims": map[string]string{"repository": "acme/admin"}, "user": "ci-admin"},
 		}}}).must(t, 201, "CI domain")
+
+	// A job never acts as a user with console rights.
+	sa.do("POST", "/console/users", map[string]any{"username": "ci-admin", "roles": []string{"signer", "console-admin"}}).must(t, 201, "admin user")
+	if body := anon.do("POST", "/console/workload-session", map[string]string{"token": jobToken(t, srv.Actions, oidcidp.Job{Repository: "acme/admin"}, "signum")}).must(t, 401, "a rule for an admin").body; !strings.Contains(body, "more than the signer role") {
+		t.Fatalf("admin rule user: %s", body)
+	}
 
 	main := oidcidp.Job{Repository: "acme/app", Workflow: "release", Environment: "production"}
 	tok := jobToken(t, srv.Actions, main, "signum")
@@ -78,8 +85,11 @@ func TestWorkloadIdentity(t *testing.T) {
 		t.Fatalf("session until %s, the job's token until about %s", s.ExpiresAt, start.Add(5*time.Minute))
 	}
 	job := anon.as(s.Token)
-	job.do("GET", "/console/session", nil).must(t, 200, "who am I")
+	// A job's session signs and lists what it may sign with; nothing else of the console
+	// (review finding: it was a full console token).
+	job.do("GET", "/console/session", nil).must(t, 403, "who am I")
 	job.do("GET", "/console/users", nil).must(t, 403, "a signer's session administers nothing")
+	job.do("GET", "/console/certificates", nil).must(t, 403, "console pages")
 	var signable struct{ Items []struct{ ID string } }
 	job.do("GET", "/sign/certificates", nil).must(t, 200, "certificates").json(t, &signable)
 	if len(signable.Items) != 1 || signable.Items[0].ID != cert.ID {
@@ -178,8 +188,8 @@ func TestWorkloadIdentity(t *testing.T) {
 			}
 		}
 	}
-	if refused != 10 {
-		t.Errorf("%d refusals logged, want 10", refused)
+	if refused != 11 { // the ten refusals below and the rule for an admin
+		t.Errorf("%d refusals logged, want 11", refused)
 	}
 	for _, e := range systemLog(t, sa, url.Values{"limit": {"100"}}) {
 		if e.Actor == "console:"+ci.ID {

@@ -112,7 +112,7 @@ func (d Domain) Validate() error {
 		case strings.TrimSpace(r.Name) == "" || len(r.Name) > maxRuleName || hasControl(r.Name):
 			bad.Add(f("name"), "a rule name is 1 to %d printable characters", maxRuleName)
 		case names[r.Name] > 0:
-			bad.Add(f("name"), "rule %d has the same name", names[r.Name]-1)
+			bad.Add(f("name"), "rule %d has the same name", names[r.Name])
 		default:
 			names[r.Name] = i + 1
 		}
@@ -143,8 +143,51 @@ func (d Domain) Validate() error {
 				bad.Add(field, "%s", reason)
 			}
 		}
+		if owners, shared := sharedIssuers[strings.TrimRight(d.Issuer, "/")]; shared && len(r.Claims) > 0 && !pinsOwner(r.Claims, owners) {
+			bad.Add(f("claims"), "every job on %s can get a token of this issuer: a rule must pin the owner with one of %s, as a literal owner (e.g. repository \"acme/.*\" or repository_owner \"acme\")",
+				d.Issuer, strings.Join(owners, ", "))
+		}
 	}
 	return bad.Err()
+}
+
+// sharedIssuers are public CI services whose tokens any of their users' jobs can get: a rule
+// trusting them must pin the repository's owner. The values are the claims that do, by the
+// literal prefix of their pattern.
+var sharedIssuers = map[string][]string{
+	"https://token.actions.githubusercontent.com": {"repository", "repository_owner", "repository_id", "repository_owner_id", "sub", "job_workflow_ref"},
+	"https://gitlab.com":                          {"project_path", "namespace_path", "project_id", "namespace_id", "sub"},
+}
+
+// pinsOwner reports whether claims pin the owner: an id claim or an owner claim as a literal
+// value, or a path claim (repository, sub, ...) whose pattern begins with a literal owner and
+// a slash.
+func pinsOwner(claims map[string]string, owners []string) bool {
+	for _, name := range owners {
+		p, ok := claims[name]
+		if !ok {
+			continue
+		}
+		re, err := compile(p)
+		if err != nil {
+			continue
+		}
+		prefix, complete := re.LiteralPrefix()
+		switch {
+		case strings.HasSuffix(name, "_id") || name == "repository_owner" || name == "namespace_path":
+			if complete && prefix != "" {
+				return true
+			}
+		default:
+			// repository "acme/app", "acme/.*"; sub "repo:acme/app:ref:..."; project_path
+			// "acme/app"; job_workflow_ref "acme/wf/.github/...".
+			owner := strings.TrimPrefix(strings.TrimPrefix(prefix, "repo:"), "project_path:")
+			if i := strings.Index(owner, "/"); i > 0 {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func issuerProblem(issuer string) string {

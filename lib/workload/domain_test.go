@@ -31,11 +31,31 @@ func TestDomainValidate(t *testing.T) {
 		d     workload.Domain
 		field string // "" for ok
 	}{
-		"ok/github":              {base(), ""},
-		"ok/loopback-http":       {with(func(d *workload.Domain) { d.Issuer = "http://127.0.0.1:8123/oidc" }), ""},
-		"ok/localhost-http":      {with(func(d *workload.Domain) { d.Issuer = "http://localhost:8123" }), ""},
-		"ok/ipv6-loopback":       {with(func(d *workload.Domain) { d.Issuer = "http://[::1]:8123" }), ""},
-		"ok/any-string-claim":    {claims(map[string]string{"project_path": "group/.+", "custom:claim": "x"}), ""},
+		"ok/github":           {base(), ""},
+		"ok/loopback-http":    {with(func(d *workload.Domain) { d.Issuer = "http://127.0.0.1:8123/oidc" }), ""},
+		"ok/localhost-http":   {with(func(d *workload.Domain) { d.Issuer = "http://localhost:8123" }), ""},
+		"ok/ipv6-loopback":    {with(func(d *workload.Domain) { d.Issuer = "http://[::1]:8123" }), ""},
+		"ok/any-string-claim": {claims(map[string]string{"repository": "group/.+", "custom:claim": "x"}), ""},
+		// GitHub's and GitLab's issuers are shared by all their users: a rule pins the owner.
+		"fail/github-unpinned":      {claims(map[string]string{"ref": "refs/heads/main"}), "rules[0].claims"},
+		"fail/github-owner-pattern": {claims(map[string]string{"repository_owner": "acme.*"}), "rules[0].claims"},
+		"fail/github-repo-no-owner": {claims(map[string]string{"repository": ".*/app"}), "rules[0].claims"},
+		"ok/github-owner-literal":   {claims(map[string]string{"repository_owner": "acme", "ref": "refs/heads/main"}), ""},
+		"ok/github-sub":             {claims(map[string]string{"sub": "repo:acme/app:environment:prod"}), ""},
+		"ok/gitlab-project": {with(func(d *workload.Domain) {
+			d.Issuer = "https://gitlab.com"
+			d.Rules = d.Rules[:1]
+			d.Rules[0].Claims = map[string]string{"project_path": "acme/app"}
+		}), ""},
+		"fail/gitlab-unpinned": {with(func(d *workload.Domain) {
+			d.Issuer = "https://gitlab.com"
+			d.Rules = d.Rules[:1]
+			d.Rules[0].Claims = map[string]string{"ref": "main"}
+		}), "rules[0].claims"},
+		"ok/own-issuer-unpinned": {with(func(d *workload.Domain) {
+			d.Issuer = "https://ci.acme.example"
+			d.Rules[0].Claims = map[string]string{"ref": "main"}
+		}), ""},
 		"ok/max-rules":           {with(func(d *workload.Domain) { d.Rules = many(workload.MaxRules) }), ""},
 		"fail/no-issuer":         {with(func(d *workload.Domain) { d.Issuer = "" }), "issuer"},
 		"fail/http-issuer":       {with(func(d *workload.Domain) { d.Issuer = "http://gitlab.example.com" }), "issuer"},

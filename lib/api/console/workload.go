@@ -266,6 +266,11 @@ func (w workloadAPI) ruleUser(ctx context.Context, dep string, d domains.Domain,
 	case u.Status != identity.StatusActive:
 		return identity.ConsoleUser{}, fault.Newf(fault.ErrUnauthenticated, "The user %q of rule %q of domain %s is %s; ask a console admin to enable it.",
 			u.Username, id.Rule, d.Alias, u.Status)
+	case !slices.Equal(u.Roles, []identity.ConsoleRole{identity.Signer}) || u.Role != "":
+		// A job acts as a signer only: a user with console rights is not one a token that any
+		// job of the matching repositories can get should act as.
+		return identity.ConsoleUser{}, fault.Newf(fault.ErrUnauthenticated, "The user %q of rule %q of domain %s holds more than the signer role; a CI job acts only as a user whose one role is signer.",
+			u.Username, id.Rule, d.Alias)
 	}
 	return u, nil
 }

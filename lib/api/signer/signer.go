@@ -38,7 +38,7 @@ func Build(ctx context.Context, env function.Env) (http.Handler, error) {
 // NewHandler returns the signer routes on registry's key backends.
 func NewHandler(p *function.Parts, registry *keys.Registry, m *access.Mux) *access.Mux {
 	a := api{signer: signing.New(p.Store, registry, p.Now, edge.Logger, signing.WithNotary(p.Notary), signing.WithAnchors(p.Anchors, p.AnchorEvery)), rates: p.Store, limits: p.Limits, now: p.Now}
-	anyConsole := access.AnyConsoleCaller()
+	anyConsole := access.Signer()
 	// GET /sign/certificates — any console caller of the deployment: the certificates the
 	// policies let it sign with (at this time, from any process).
 	m.Handle("GET /sign/certificates", anyConsole, a.certificates)
