@@ -104,7 +104,12 @@ func (a *Admin) Update(ctx context.Context, dep, id, actor string, read int64, n
 	// The id too: secrets are sealed bound to deployment and domain id, so that sealing next
 	// without it would store secrets that never open again.
 	next.ID, next.DeploymentID, next.Kind = current.ID, dep, current.Kind
-	if next.OIDC != nil && current.OIDC != nil && next.OIDC.ClientSecret == "" {
+	if next.OIDC != nil && current.OIDC != nil && next.OIDC.ClientSecret == "" && current.OIDC.ClientSecret != "" {
+		// The stored secret is kept only for the issuer it was given for: it must not be sent
+		// to another.
+		if strings.TrimRight(next.OIDC.Issuer, "/") != strings.TrimRight(current.OIDC.Issuer, "/") {
+			return domains.Domain{}, fault.Fields{{Name: "oidc.clientSecret", Reason: "give the client secret again when the issuer changes: the stored one is kept only for its issuer"}}
+		}
 		next.OIDC.ClientSecret = current.OIDC.ClientSecret
 	}
 	if next.SAML != nil && current.SAML != nil {

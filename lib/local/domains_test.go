@@ -83,6 +83,18 @@ func TestDomains(t *testing.T) {
 			t.Fatalf("the client secret was answered: %s", body)
 		}
 	}
+	// Moving the issuer needs the secret again: the stored one is not sent to another issuer.
+	oidcPath := "/console/domains/" + o.ID
+	moved := map[string]any{"kind": "oidc", "name": "Acme IdP", "alias": "acme", "jit": true, "defaultRole": "console-viewer",
+		"oidc": map[string]any{"issuer": "https://other-idp.example", "clientId": "signum"}}
+	if body := sa.do("PATCH", oidcPath, moved, "If-Match", `"1"`).must(t, 400, "issuer moved, no secret").body; !strings.Contains(body, "oidc.clientSecret") {
+		t.Fatalf("moved issuer: %s", body)
+	}
+	moved["oidc"] = map[string]any{"issuer": "https://idp.acme.example", "clientId": "signum-2"}
+	sa.do("PATCH", oidcPath, moved, "If-Match", `"1"`).must(t, 200, "same issuer keeps the secret").json(t, &o)
+	if !o.OIDC.HasClientSecret {
+		t.Fatalf("secret lost: %+v", o.OIDC)
+	}
 	sa.do("POST", "/console/domains", map[string]any{"kind": "oidc", "name": "Bad role", "alias": "badrole", "defaultRole": "signum-administrator",
 		"oidc": map[string]any{"issuer": "https://idp.acme.example", "clientId": "signum"}}).must(t, 400, "the Signum Administrator role is not mappable")
 
