@@ -155,12 +155,30 @@ type ConsoleUser struct {
 	// RoleSource says where the user's roles came from; only roles from IdP groups are
 	// replaced at the user's next login.
 	RoleSource RoleSource
+	// IdPSubject is the identity at the domain's identity provider the user is bound to
+	// (IdPSubject(issuer, subject)), "" for a user of the Local users domain and for a user a
+	// console admin made in an OIDC or SAML domain before its first login, which binds it. A
+	// login finds the user by <IdP user name>@<alias>, a name the IdP may let people change;
+	// the subject is what keeps someone who renames themselves from logging in as another.
+	IdPSubject string
 	Status     Status
 	Credentials
 	// TokenGeneration is as for PortalUser.
 	TokenGeneration int64
 	Version         int64
 	CreatedAt       time.Time
+}
+
+// IdPSubject is the identity a console user of an OIDC or SAML domain is bound to: the IdP's
+// issuer (an OIDC issuer URL, a SAML entity ID) and its subject there (the ID token's "sub",
+// the assertion's persistent NameID), which the IdP never gives another person. The two are
+// joined by "|": a domain accepts one issuer only, so the issuer part is fixed and the rest is
+// the subject, even if either holds a "|". It is "" when either is empty.
+func IdPSubject(issuer, subject string) string {
+	if issuer == "" || subject == "" {
+		return ""
+	}
+	return issuer + "|" + subject
 }
 
 // RoleSource is where a console user's roles came from.

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/opensignum/signum/lib/function"
+	"github.com/opensignum/signum/lib/identity"
 	"github.com/opensignum/signum/lib/local"
 	"github.com/opensignum/signum/lib/oidclogin"
 	"github.com/opensignum/signum/lib/samlidp"
@@ -363,7 +364,7 @@ func TestOIDCLogin(t *testing.T) {
 	r = sa.do("GET", "/console/domains/"+dom.ID, nil).must(t, 200, "domain")
 	var w map[string]any
 	r.json(t, &w)
-	for _, k := range []string{"id", "builtIn", "userCount", "version", "createdAt", "updatedAt"} {
+	for _, k := range []string{"id", "builtIn", "userCount", "version", "createdAt", "updatedAt", "registration"} {
 		delete(w, k)
 	}
 	w["groupRoles"] = []map[string]any{{"group": "release", "role": "console-viewer", "priority": 1}}
@@ -503,7 +504,7 @@ func TestSAMLLogin(t *testing.T) {
 	var full map[string]any
 	r.json(t, &full)
 	full["defaultRole"] = "console-viewer"
-	for _, k := range []string{"id", "builtIn", "userCount", "version", "createdAt", "updatedAt"} {
+	for _, k := range []string{"id", "builtIn", "userCount", "version", "createdAt", "updatedAt", "registration"} {
 		delete(full, k)
 	}
 	sa.do("PATCH", "/console/domains/"+dom.ID, full, "If-Match", r.header.Get("ETag")).must(t, 200, "default role")
@@ -585,4 +586,108 @@ func TestDomainUsersMadeByAdmins(t *testing.T) {
 	sa.do("DELETE", "/console/domains/"+dom.ID, nil).must(t, 409, "a domain with a user")
 	sa.do("DELETE", "/console/users/"+u.ID, nil).must(t, 204, "the user goes")
 	sa.do("DELETE", "/console/domains/"+dom.ID, nil).must(t, 204, "the empty domain goes")
+}
+
+// TestSSOSubjectBinding: a console user of an OIDC or SAML domain is found by the user name
+// the IdP sends, which many IdPs let people change, so it is bound to the person's subject at
+// the IdP at its first login: a user the login makes is made bound, a user a console admin
+// made is bound at its first login, and whoever takes a bound user's name at the IdP later is
+// refused (403, in the system log), changing nothing. A subject never finds a user of another
+// domain.
+func TestSSOSubjectBinding(t *testing.T) {
+	srv := startLocal(t)
+	sa := consoleAdmin(t, srv)
+	st := store.New(srv.Clients.DynamoDB, srv.Config.TableName, function.CursorKey(envFor(srv)))
+	stored := func(username string) identity.ConsoleUser {
+		t.Helper()
+		u, err := st.ConsoleUserByUsername(context.Background(), srv.Demo.ID, username)
+		if err != nil {
+			t.Fatalf("%s: %v", username, err)
+		}
+		return u
+	}
+	var acme, corp domainJSON
+	sa.do("POST", "/console/domains", map[string]any{"kind": "oidc", "name": "Acme IdP", "alias": "acme", "jit": true,
+		"groupRoles": []map[string]any{{"group": "release", "role": "console-viewer", "priority": 1}, {"group": "viewers", "role": "console-viewer", "priority": 1}},
+		"oidc":       map[string]any{"issuer": srv.IdP.Issuer(), "clientId": local.IdPClientID, "clientSecret": local.IdPClientSecret}}).must(t, 201, "JIT domain").json(t, &acme)
+	sa.do("POST", "/console/domains", map[string]any{"kind": "oidc", "name": "Corp", "alias": "corp",
+		"oidc": map[string]any{"issuer": srv.IdP.Issuer(), "clientId": local.IdPPublicClientID}}).must(t, 201, "domain without JIT").json(t, &corp)
+	login := func(domainID, username, pw string, query string) url.Values {
+		b := newBrowser(t, srv)
+		authorize := b.get(b.base+"/console/domains/"+domainID+"/login"+query).redirected(t, "start")
+		return landed(t, b.get(b.oidcLogin(authorize, username, pw)).redirected(t, "callback"))
+	}
+	alice, bob := person("alice"), person("bob")
+	subject := func(who string) string { return srv.IdP.Issuer() + "|local-" + who }
+
+	// A user made at its first login is bound from the start.
+	loggedIn(t, login(acme.ID, "alice", alice.Password, ""))
+	a := stored("alice@acme")
+	if a.IdPSubject != subject("alice") {
+		t.Fatalf("alice@acme is bound to %q, want %q", a.IdPSubject, subject("alice"))
+	}
+
+	// A user a console admin made is bound at its first login, and keeps its direct role.
+	var made ssoUser
+	sa.do("POST", "/console/users", map[string]any{"username": "bob", "domainId": corp.ID, "roles": []string{"console-viewer"}}).
+		must(t, 201, "a user of the domain").json(t, &made)
+	if u := stored("bob@corp"); u.IdPSubject != "" {
+		t.Fatalf("bob@corp is bound before any login: %q", u.IdPSubject)
+	}
+	if name, roles := session(t, sa, loggedIn(t, login(corp.ID, "bob", bob.Password, ""))); name != "bob@corp" || !slices.Equal(roles, []string{"console-viewer"}) {
+		t.Fatalf("bob at corp: %s %v", name, roles)
+	}
+	if u := stored("bob@corp"); u.ID != made.ID || u.IdPSubject != subject("bob") || u.RoleSource != "" {
+		t.Fatalf("bob@corp after its first login: %+v", u)
+	}
+	if e, ok := find(systemLog(t, sa, url.Values{"action": {"consoleUser.updated"}}), "consoleUser.updated", "console:"+made.ID); !ok || !strings.Contains(e.Detail, "bound to the identity") {
+		t.Fatalf("the binding is not in the system log: %+v", e)
+	}
+	loggedIn(t, login(corp.ID, "bob", bob.Password, ""))
+	// bob's subject finds nothing at acme: he is a new user there, not bob@corp.
+	loggedIn(t, login(acme.ID, "bob", bob.Password, ""))
+	if u := stored("bob@acme"); u.ID == made.ID || u.IdPSubject != subject("bob") || u.DomainID != acme.ID {
+		t.Fatalf("bob at acme: %+v", u)
+	}
+
+	// A console admin gives alice@acme a role directly; at the IdP, alice renames herself and
+	// bob takes her name.
+	sa.do("PATCH", "/console/users/"+a.ID, map[string]any{"roles": []string{"console-admin"}}).must(t, 200, "direct role")
+	a = stored("alice@acme")
+	if err := srv.IdP.Rename("local-alice", "alice-renamed"); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.IdP.Rename("local-bob", "alice"); err != nil {
+		t.Fatal(err)
+	}
+	// The domains page's test login says what a login would do; the login is refused.
+	if f := login(acme.ID, "alice", bob.Password, "?test=1"); !strings.Contains(f.Get("test"), "Console user alice@acme belongs to another identity at the identity provider: this person would be refused.") {
+		t.Fatalf("test login: %v", f)
+	}
+	refused(t, login(acme.ID, "alice", bob.Password, ""), "403", "This acme account belongs to another identity at the identity provider; ask the Signum Administrator.")
+	if u := stored("alice@acme"); u.Version != a.Version || u.IdPSubject != subject("alice") || !slices.Equal(u.Roles, a.Roles) || u.TokenGeneration != a.TokenGeneration {
+		t.Fatalf("the refused login changed alice@acme: %+v, was %+v", u, a)
+	}
+	if users := usersOf(t, sa, acme.ID); len(users) != 2 {
+		t.Fatalf("users of acme after the refusal: %+v", users)
+	}
+	var refusals int
+	for _, e := range systemLog(t, sa, url.Values{"action": {"login.console.failed"}, "limit": {"100"}}) {
+		if e.Object == "alice@acme" && e.Actor == "console:"+a.ID && strings.Contains(e.Detail, "belongs to another identity") {
+			refusals++
+		}
+	}
+	if refusals != 1 {
+		t.Fatalf("%d refusals of another identity in the system log, want 1", refusals)
+	}
+	// Her account is still hers once she takes her name back.
+	if err := srv.IdP.Rename("local-bob", "bob"); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.IdP.Rename("local-alice", "alice"); err != nil {
+		t.Fatal(err)
+	}
+	if name, roles := session(t, sa, loggedIn(t, login(acme.ID, "alice", alice.Password, ""))); name != "alice@acme" || !slices.Equal(roles, []string{"console-admin"}) {
+		t.Fatalf("alice back: %s %v", name, roles)
+	}
 }

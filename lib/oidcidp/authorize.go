@@ -92,7 +92,7 @@ func (p *IdP) authorize(w http.ResponseWriter, r *http.Request) {
 		client: client, redirectURI: redirectURI, state: state, nonce: q.Get("nonce"),
 		scope: scope, codeChallenge: challenge, expires: p.opts.Now().Add(p.opts.CodeTTL),
 	}
-	if u := p.users[q.Get("login_hint")]; u != nil && u.AutoApprove {
+	if u := p.user(q.Get("login_hint")); u != nil && u.AutoApprove {
 		p.issueCode(w, r, lr, u)
 		return
 	}
@@ -121,7 +121,7 @@ func (p *IdP) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	username := r.PostForm.Get("username")
-	u := p.users[username]
+	u := p.user(username)
 	if u == nil || !(u.AutoApprove || subtle.ConstantTimeCompare([]byte(u.Password), []byte(r.PostForm.Get("password"))) == 1) {
 		p.opts.Logger.Info("oidcidp: login refused", "client", lr.client.ID)
 		p.renderLogin(w, http.StatusOK, lr, loginView{Request: id, Username: username, Error: "The username or password is wrong."})

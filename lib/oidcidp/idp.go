@@ -108,10 +108,10 @@ type IdP struct {
 	key     *signingKey
 	srv     *http.Server
 	ln      net.Listener
-	users   map[string]*User   // by Username
 	clients map[string]*Client // by ID
 
 	mu       sync.Mutex
+	users    map[string]*User // by Username; changed by Rename, so read under mu (user)
 	logins   *table[*loginRequest]
 	codes    *table[*grant]
 	sessions *table[*session]
@@ -228,6 +228,39 @@ func (p *IdP) addClient(c Client) error {
 	c.RedirectURIs = append([]string(nil), c.RedirectURIs...)
 	p.clients[c.ID] = &c
 	return nil
+}
+
+// user is the user named username, or nil.
+func (p *IdP) user(username string) *User {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.users[username]
+}
+
+// Rename gives the user whose subject is subject the user name username (the
+// "preferred_username" claim and the login form's name), as IdPs that let people edit their
+// user name do; the subject stays. The name must be free. Tokens and codes issued before keep
+// the old name. It lets tests show that a relying party links accounts by the subject.
+func (p *IdP) Rename(subject, username string) error {
+	if username == "" {
+		return errors.New("oidcidp: a user needs a username")
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.users[username] != nil {
+		return fmt.Errorf("oidcidp: a user is named %q already", username)
+	}
+	for name, u := range p.users {
+		if u.Subject == subject {
+			// A copy: grants and sessions issued before hold the old *User, read without mu.
+			renamed := *u
+			renamed.Username = username
+			delete(p.users, name)
+			p.users[username] = &renamed
+			return nil
+		}
+	}
+	return fmt.Errorf("oidcidp: no user has the subject %q", subject)
 }
 
 // Issuer is the issuer URL: the "iss" of every token and the base of discovery.

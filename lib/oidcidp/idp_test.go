@@ -411,6 +411,38 @@ func TestAutoApprove(t *testing.T) {
 	}
 }
 
+// TestRename: a user renamed at run time logs in under the new name with the same subject;
+// the old name is free and logs nobody in; a taken name or an unknown subject is refused.
+func TestRename(t *testing.T) {
+	p := start(t, oidcidp.Options{})
+	d := discover(t, p)
+	if err := p.Rename("u-bob", "alice"); err == nil {
+		t.Fatal("renamed bob to the taken name alice")
+	}
+	if err := p.Rename("u-nobody", "carol"); err == nil {
+		t.Fatal("renamed an unknown subject")
+	}
+	if err := p.Rename("u-alice", "alice2"); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Rename("u-bob", "alice"); err != nil {
+		t.Fatal(err)
+	}
+	v := oauth2.GenerateVerifier()
+	resp, _ := get(t, authz{client: "console", redirect: redirect, state: "s", nonce: "n", verifier: v, hint: "alice"}.url(d))
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("bob, now alice, is auto-approved: %d", resp.StatusCode)
+	}
+	code := redirectQuery(t, resp, redirect).Get("code")
+	status, tr := exchange(t, d, url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {redirect}, "client_id": {"console"}, "code_verifier": {v}}, nil)
+	if c := verified(t, d, tr.IDToken); status != 200 || c["sub"] != "u-bob" || c["preferred_username"] != "alice" {
+		t.Fatalf("token: %d %v", status, c)
+	}
+	if q := login(t, d, authz{client: "console", redirect: redirect, verifier: v}, "alice2", "alice-pw"); q.Get("code") == "" {
+		t.Fatalf("alice under her new name: %v", q)
+	}
+}
+
 func TestStartRefusesBadOptions(t *testing.T) {
 	for name, o := range map[string]oidcidp.Options{
 		"fail/client-without-redirect": {Clients: []oidcidp.Client{{ID: "c"}}},

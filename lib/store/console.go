@@ -32,6 +32,9 @@ type consoleUserItem struct {
 	// RoleSource is absent for a direct role.
 	DomainID   string `dynamodbav:"domainId,omitempty"`
 	RoleSource string `dynamodbav:"roleSource,omitempty"`
+	// IdPSubject is the identity at the domain's IdP the user is bound to (issuer|subject),
+	// absent until its first login there (and for a user of the Local users domain).
+	IdPSubject string `dynamodbav:"idpSubject,omitempty"`
 	Status     string `dynamodbav:"status"`
 	credentialsItem
 	TokenGeneration int64  `dynamodbav:"tokenGeneration,omitempty"`
@@ -65,7 +68,7 @@ func toConsoleUserItem(u identity.ConsoleUser) consoleUserItem {
 	return consoleUserItem{
 		PK: deploymentPK(u.DeploymentID), SK: consoleUserSK(u.ID), Type: "consoleUser", ID: u.ID,
 		DeploymentID: u.DeploymentID, Username: u.Username, Name: u.Name, Email: u.Email, Roles: roles, Role: u.Role,
-		DomainID: u.DomainID, RoleSource: string(u.RoleSource), Status: string(u.Status), credentialsItem: toCredentials(u.Credentials), TokenGeneration: u.TokenGeneration,
+		DomainID: u.DomainID, RoleSource: string(u.RoleSource), IdPSubject: u.IdPSubject, Status: string(u.Status), credentialsItem: toCredentials(u.Credentials), TokenGeneration: u.TokenGeneration,
 		Version: u.Version, CreatedAt: formatTime(u.CreatedAt),
 	}
 }
@@ -77,7 +80,7 @@ func decodeConsoleUser(av map[string]types.AttributeValue) (identity.ConsoleUser
 	}
 	u := identity.ConsoleUser{
 		ID: it.ID, DeploymentID: it.DeploymentID, Username: it.Username, Name: it.Name, Email: it.Email, Role: it.Role,
-		DomainID: it.DomainID, RoleSource: identity.RoleSource(it.RoleSource), Status: identity.Status(it.Status), Credentials: it.credentialsItem.decode(), TokenGeneration: it.TokenGeneration,
+		DomainID: it.DomainID, RoleSource: identity.RoleSource(it.RoleSource), IdPSubject: it.IdPSubject, Status: identity.Status(it.Status), Credentials: it.credentialsItem.decode(), TokenGeneration: it.TokenGeneration,
 		Version: it.Version, CreatedAt: parseTime(it.CreatedAt),
 	}
 	for _, r := range it.Roles {

@@ -355,7 +355,7 @@ func (s ssoAPI) oidcCallback(w http.ResponseWriter, r *http.Request, req *access
 	if err != nil {
 		return s.failed(w, r, req, d, "", nil, err)
 	}
-	who := person{Username: p.Username, Email: p.Email, Name: p.Name, Groups: p.Groups}
+	who := person{Subject: identity.IdPSubject(p.Issuer, p.Subject), Username: p.Username, Email: p.Email, Name: p.Name, Groups: p.Groups}
 	if l.Test {
 		return s.tested(w, r, req, d, who)
 	}
@@ -386,11 +386,25 @@ func (s ssoAPI) samlACS(w http.ResponseWriter, r *http.Request, req *access.Requ
 	if err != nil {
 		return s.failed(w, r, req, d, "", nil, err)
 	}
-	who := person{Username: p.Username, Email: p.Email, Name: p.Name, Groups: p.Groups}
+	who := person{Subject: samlSubject(p), Username: p.Username, Email: p.Email, Name: p.Name, Groups: p.Groups}
 	if l.Test {
 		return s.tested(w, r, req, d, who)
 	}
 	return s.signIn(w, r, req, d, who)
+}
+
+// transientNameID is SAML 2.0's transient NameID format (saml-core §8.3.8): an identifier the
+// IdP makes anew for each session.
+const transientNameID = "urn:oasis:names:tc:SAML:2.0:nameid-format:transient"
+
+// samlSubject is the identity a SAML login binds its console user to: the IdP's entity ID and
+// the assertion's NameID. A transient NameID is another at every login, so it binds nothing:
+// "" (and the login is refused, errNoSubject).
+func samlSubject(p samlsso.Person) string {
+	if strings.TrimSpace(p.NameIDFormat) == transientNameID {
+		return ""
+	}
+	return identity.IdPSubject(p.Issuer, strings.TrimSpace(p.NameID))
 }
 
 func (s ssoAPI) samlMetadata(w http.ResponseWriter, r *http.Request, req *access.Request) error {
@@ -416,17 +430,25 @@ func (s ssoAPI) samlMetadata(w http.ResponseWriter, r *http.Request, req *access
 	return nil
 }
 
-// person is who an IdP says logged in, from either protocol.
+// person is who an IdP says logged in, from either protocol. Subject is the identity the
+// console user is bound to (identity.IdPSubject), "" when the IdP sent none that lasts.
 type person struct {
-	Username, Email, Name string
-	Groups                []string
+	Subject, Username, Email, Name string
+	Groups                         []string
 }
 
 // Refusals of a person the IdP authenticated.
 var (
-	errNoRole   = fault.Newf(fault.ErrForbidden, "Your IdP groups map to no role and the domain has no default role: ask the Signum Administrator to map one of your groups to a role.")
-	errDisabled = fault.Newf(fault.ErrForbidden, "Your console account is disabled: ask a console admin to enable it.")
+	errNoRole    = fault.Newf(fault.ErrForbidden, "Your IdP groups map to no role and the domain has no default role: ask the Signum Administrator to map one of your groups to a role.")
+	errDisabled  = fault.Newf(fault.ErrForbidden, "Your console account is disabled: ask a console admin to enable it.")
+	errNoSubject = fault.Newf(fault.ErrForbidden, "The identity provider did not say who you are for good (no subject, or a transient SAML NameID, which changes at every login), so no console account can be bound to you: ask the Signum Administrator to have the identity provider send a persistent NameID.")
 )
+
+// errOtherIdentity refuses a login whose IdP user name names a console user of domain d bound
+// to another identity at the IdP: someone who took the name of another there.
+func errOtherIdentity(d domains.Domain) error {
+	return fault.Newf(fault.ErrForbidden, "This %s account belongs to another identity at the identity provider; ask the Signum Administrator.", d.Alias)
+}
 
 // signIn finds or makes the console user of p in domain d, issues its console token as POST
 // /console/login does, records the login and sends the browser to the web app with the token.
@@ -478,9 +500,17 @@ func (s ssoAPI) failed(w http.ResponseWriter, r *http.Request, req *access.Reque
 
 // account is the console user p logs in as at domain d: the domain's user of that name
 // (<IdP user name>@<alias>), whose role from IdP groups is worked out again (a direct role
-// stays), or, when the domain provisions users just in time, a new one. A user found is
-// returned with a refusal too, for the system log.
+// stays), or, when the domain provisions users just in time, a new one. The name is the
+// IdP's user name claim or attribute, which many IdPs let people change, so the user is bound
+// to p's subject at the IdP: a new user is made with it, a user a console admin made is bound
+// at its first login (in a versioned write, so two first logins cannot both bind it), and a
+// user bound to another subject is refused. The subject is only ever compared with the user
+// the name finds in d, never looked up on its own, so it cannot reach a user of another
+// domain. A user found is returned with a refusal too, for the system log.
 func (s ssoAPI) account(ctx context.Context, dep string, d domains.Domain, p person) (*identity.ConsoleUser, error) {
+	if p.Subject == "" {
+		return nil, errNoSubject
+	}
 	username, err := identity.NormalizeUsername(p.Username + "@" + d.Alias)
 	if err != nil {
 		return nil, fault.Newf(fault.ErrUnauthenticated, "The identity provider's user name %q, with @%s, is not a console user name (3 to 64 letters, digits, '.', '_', '-' or '@'): set the domain's user name claim or attribute to one that is.",
@@ -504,7 +534,7 @@ func (s ssoAPI) account(ctx context.Context, dep string, d domains.Domain, p per
 				return nil, errNoRole
 			}
 			nu := identity.ConsoleUser{ID: identity.NewConsoleUserID(), DeploymentID: dep, Username: username, Name: name, Email: email,
-				DomainID: d.ID, RoleSource: identity.RoleFromGroups, Status: identity.StatusActive}
+				DomainID: d.ID, RoleSource: identity.RoleFromGroups, IdPSubject: p.Subject, Status: identity.StatusActive}
 			nu.Roles, nu.Role = rolesOf(role)
 			created, err := s.Store.CreateConsoleUser(ctx, nu, tenant.LogEntry{Actor: "console:" + nu.ID, Action: "consoleUser.created",
 				Detail: fmt.Sprintf("%s at its first login at the identity provider of the %s domain %s, with role %s from its IdP groups", username, strings.ToUpper(string(d.Kind)), d.Name, role)})
@@ -523,33 +553,44 @@ func (s ssoAPI) account(ctx context.Context, dep string, d domains.Domain, p per
 		if u.DomainID != d.ID {
 			return nil, fault.Newf(fault.ErrForbidden, "The user name %s belongs to a console user of another domain: ask a console admin.", username)
 		}
+		if u.IdPSubject != "" && u.IdPSubject != p.Subject {
+			return &u, errOtherIdentity(d)
+		}
 		if u.Status != identity.StatusActive {
 			return &u, errDisabled
 		}
-		if u.RoleSource != identity.RoleFromGroups {
-			return &u, nil // a direct role beats the IdP's groups
-		}
-		role := d.RoleFor("", p.Groups)
-		if role == "" {
-			return &u, errNoRole
-		}
 		next := u
-		next.Roles, next.Role = rolesOf(role)
-		if name != "" {
-			next.Name = name
+		var changes []string
+		if u.IdPSubject == "" {
+			next.IdPSubject = p.Subject
+			changes = append(changes, fmt.Sprintf("bound to the identity %q at its first login", fault.Clip(p.Subject, 200)))
 		}
-		if email != "" {
-			next.Email = email
+		changedRoles := false
+		if u.RoleSource == identity.RoleFromGroups { // a direct role beats the IdP's groups
+			role := d.RoleFor("", p.Groups)
+			if role == "" {
+				return &u, errNoRole
+			}
+			next.Roles, next.Role = rolesOf(role)
+			if name != "" {
+				next.Name = name
+			}
+			if email != "" {
+				next.Email = email
+			}
+			changedRoles = next.Role != u.Role || !slices.Equal(next.Roles, u.Roles)
+			if changedRoles || next.Name != u.Name || next.Email != u.Email {
+				changes = append(changes, fmt.Sprintf("role %s from its IdP groups", role))
+			}
 		}
-		changedRoles := next.Role != u.Role || !slices.Equal(next.Roles, u.Roles)
-		if !changedRoles && next.Name == u.Name && next.Email == u.Email {
+		if len(changes) == 0 {
 			return &u, nil
 		}
 		if changedRoles {
 			next.TokenGeneration = u.TokenGeneration + 1 // as any change of role: earlier sessions end
 		}
 		updated, err := s.Store.UpdateConsoleUser(ctx, u, next, tenant.LogEntry{Actor: "console:" + u.ID, Action: "consoleUser.updated",
-			Detail: fmt.Sprintf("%s: role %s from its IdP groups, at its login at the %s domain %s", username, role, strings.ToUpper(string(d.Kind)), d.Name)})
+			Detail: fmt.Sprintf("%s: %s, at its login at the %s domain %s", username, strings.Join(changes, "; "), strings.ToUpper(string(d.Kind)), d.Name)})
 		if errors.Is(err, fault.ErrPrecondition) {
 			continue
 		}
@@ -606,6 +647,9 @@ func (s ssoAPI) preview(ctx context.Context, dep string, d domains.Domain, p per
 	}
 	what = fmt.Sprintf("Test login at the %s domain %s: the identity provider signed in %s (e-mail %s; groups: %s). ",
 		strings.ToUpper(string(d.Kind)), d.Name, fault.Clip(p.Username, 64), fault.Clip(email, 100), fault.Clip(groups, 300))
+	if p.Subject == "" {
+		return what + "It sent no lasting subject (a transient SAML NameID changes at every login), so no console user can be bound to this person: it would be refused; have the identity provider send a persistent NameID.", nil, nil
+	}
 	username, err := identity.NormalizeUsername(p.Username + "@" + d.Alias)
 	if err != nil {
 		return what + fmt.Sprintf("%s@%s is not a console user name: this person would be refused; set the domain's user name claim or attribute to one that is.", fault.Clip(p.Username, 64), d.Alias), nil, nil
@@ -626,6 +670,8 @@ func (s ssoAPI) preview(ctx context.Context, dep string, d domains.Domain, p per
 	switch {
 	case found.DomainID != d.ID:
 		return what + fmt.Sprintf("The user name %s belongs to a console user of another domain: this person would be refused.", username), nil, nil
+	case found.IdPSubject != "" && found.IdPSubject != p.Subject:
+		return what + fmt.Sprintf("Console user %s belongs to another identity at the identity provider: this person would be refused.", username), u, nil
 	case found.Status != identity.StatusActive:
 		return what + fmt.Sprintf("Console user %s is disabled: this person would be refused.", username), u, nil
 	case found.RoleSource != identity.RoleFromGroups:

@@ -2552,7 +2552,13 @@ export interface components {
             hasClientSecret: boolean;
             /** @description Scopes requested; absent for the default openid, profile, email. */
             scopes?: string[];
-            /** @description The claim mapped to the user name; absent for preferred_username. */
+            /**
+             * @description The claim mapped to the user name; absent for preferred_username. A person's console user is
+             *     <value of this claim>@<alias>, and is bound to the identity provider's subject (`iss` and
+             *     `sub`) at its first login, so that someone who renames their account at the identity
+             *     provider cannot log in as another; a bound user's name taken by another subject is refused
+             *     (403).
+             */
             usernameClaim?: string;
             /** @description The claim mapped to the e-mail address; absent for email. */
             emailClaim?: string;
@@ -2571,7 +2577,12 @@ export interface components {
             clientSecret?: string;
             /** @description Scopes to request; empty for openid, profile, email. */
             scopes?: string[];
-            /** @description Empty for preferred_username. */
+            /**
+             * @description Empty for preferred_username. A person's console user is <value of this claim>@<alias>, and
+             *     is bound to the identity provider's subject (`iss` and `sub`) at its first login, so that
+             *     someone who renames their account at the identity provider cannot log in as another; a bound
+             *     user's name taken by another subject is refused (403).
+             */
             usernameClaim?: string;
             /** @description Empty for email. */
             emailClaim?: string;
@@ -2586,7 +2597,12 @@ export interface components {
         DomainSAML: {
             /** @description The identity provider's SAML metadata (an EntityDescriptor with an IDPSSODescriptor), as XML. */
             idpMetadataXml: string;
-            /** @description The attribute mapped to the user name; empty for the NameID. */
+            /**
+             * @description The attribute mapped to the user name; empty for the NameID. A person's console user
+             *     is bound to the identity provider's entity ID and NameID at its first login, so that
+             *     someone who renames their account there cannot log in as another; a transient NameID
+             *     binds nothing and is refused (403).
+             */
             usernameAttribute?: string;
             /** @description The attribute mapped to the e-mail address; empty for email. */
             emailAttribute?: string;
