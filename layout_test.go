@@ -32,9 +32,10 @@ var (
 	// devOnly are imported only by the local server, the CLI and tests.
 	devOnly = []string{"lib/devstack", "lib/local", "lib/oidcidp", "lib/samlidp"}
 	// protocols speak an outside party's protocol over HTTP: clients of customers' identity
-	// providers and the stand-in providers themselves. They may use net/http, as clients and
-	// servers of that protocol, but not the API's plumbing.
-	protocols = []string{"lib/oidcidp", "lib/samlidp", "lib/workload", "lib/oidclogin", "lib/samlsso"}
+	// providers, the stand-in providers themselves, and the HTTP client those clients fetch
+	// with (lib/safehttp, which refuses private addresses). They may use net/http, as clients
+	// and servers of that protocol, but not the API's plumbing.
+	protocols = []string{"lib/oidcidp", "lib/samlidp", "lib/workload", "lib/oidclogin", "lib/samlsso", "lib/safehttp"}
 )
 
 // pkg is what `go list -json` says of a package.

@@ -19,12 +19,16 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/opensignum/signum/lib/fault"
+	"github.com/opensignum/signum/lib/safehttp"
 )
 
 // Options configure a Client. Zero values mean the defaults in the comments.
 type Options struct {
 	// HTTPClient talks to the IdPs: discovery, keys, token and userinfo endpoints (default a
-	// client with a 10-second timeout).
+	// client with a 10-second timeout). Every fetch goes through it. The service gives it a
+	// safehttp client, so that an IdP's configuration cannot make it fetch from loopback,
+	// private or link-local addresses; Start and Finish report that client's refusals as
+	// such.
 	HTTPClient *http.Client
 	// Now is the clock for pending logins and ID tokens (default time.Now).
 	Now func() time.Time
@@ -86,7 +90,8 @@ func WithLoginHint(hint string) StartOption {
 
 // Start begins a login for cfg: it returns the IdP's authorization URL to redirect the browser
 // to, and the Pending login to keep until the callback. It fetches the IdP's discovery
-// document (cached); an unreachable IdP is a fault.ErrUnavailable.
+// document (cached); an unreachable IdP is a fault.ErrUnavailable, one the HTTP client refuses
+// to fetch from (safehttp) a fault.ErrUnauthenticated saying why.
 func (c *Client) Start(ctx context.Context, cfg Config, opts ...StartOption) (authURL string, pending Pending, err error) {
 	if err := cfg.Validate(); err != nil {
 		return "", Pending{}, fmt.Errorf("oidclogin: the configuration for %q is not valid: %v", cfg.Issuer, err)
@@ -124,7 +129,8 @@ func ProviderError(code, description string) error {
 // nonce) and maps its claims, fetching userinfo when the ID token lacks a mapped claim.
 //
 // Every refusal is a fault.ErrUnauthenticated whose detail says which check failed, with no
-// code, token or secret in it; an IdP that cannot be reached is a fault.ErrUnavailable.
+// code, token or secret in it, and so is an endpoint the HTTP client refuses to fetch from
+// (safehttp); an IdP that cannot be reached is a fault.ErrUnavailable.
 func (c *Client) Finish(ctx context.Context, cfg Config, pending Pending, code, state string) (Person, error) {
 	now := c.opts.Now()
 	switch {
@@ -148,6 +154,9 @@ func (c *Client) Finish(ctx context.Context, cfg Config, pending Pending, code, 
 		if errors.As(err, &re) && re.Response != nil && re.Response.StatusCode < 500 {
 			return Person{}, fault.Wrap(fault.ErrUnauthenticated, fmt.Errorf("token endpoint: HTTP %d %q", re.Response.StatusCode, re.ErrorCode),
 				fmt.Sprintf("the identity provider refused the authorization code (%s)", fault.Clip(orDefault(re.ErrorCode, "no error code"), 64)))
+		}
+		if rerr := refused("token endpoint", err); rerr != nil {
+			return Person{}, rerr
 		}
 		return Person{}, fault.RetryLater(fault.Wrap(fault.ErrUnavailable, err, "the identity provider's token endpoint did not answer; try again later"), 10*time.Second)
 	}
@@ -207,6 +216,10 @@ func (c *Client) diagnose(cfg Config, raw string, err error) error {
 		return fault.Wrap(fault.ErrUnauthenticated, err, fmt.Sprintf("expired: the ID token expired at %s; check the clocks, or start the login again", expired.Expiry.UTC().Format(time.RFC3339)))
 	}
 	if strings.Contains(err.Error(), "fetching keys") { // go-oidc formats, not wraps, this one
+		if strings.Contains(err.Error(), safehttp.ErrRefused.Error()) { // and so the refusal too
+			return fault.Wrap(fault.ErrUnauthenticated, err, "the identity provider's keys cannot be fetched: the service refused to fetch from the jwks_uri its discovery document names; "+
+				"the endpoints an identity provider names must be https URLs at public addresses (not loopback, private or link-local ones)")
+		}
 		return fault.RetryLater(fault.Wrap(fault.ErrUnavailable, err, "the identity provider's keys could not be fetched; try again later"), 10*time.Second)
 	}
 	var claims struct {
@@ -242,6 +255,9 @@ func (c *Client) diagnose(cfg Config, raw string, err error) error {
 func (c *Client) mergeUserinfo(ctx context.Context, p *oidc.Provider, tok *oauth2.Token, subject string, claims map[string]any) error {
 	info, err := p.UserInfo(ctx, oauth2.StaticTokenSource(tok))
 	if err != nil {
+		if rerr := refused("userinfo endpoint", err); rerr != nil {
+			return rerr
+		}
 		return fault.RetryLater(fault.Wrap(fault.ErrUnavailable, err, "the identity provider's userinfo endpoint did not answer; try again later"), 10*time.Second)
 	}
 	if info.Subject != subject {
@@ -302,12 +318,21 @@ func (c *Client) provider(ctx context.Context, issuer string) (*provider, error)
 	}
 	op, err := oidc.NewProvider(oidc.ClientContext(ctx, c.opts.HTTPClient), issuer)
 	if err != nil {
+		if rerr := refused("discovery document", err); rerr != nil {
+			return nil, rerr
+		}
 		return nil, fault.RetryLater(fault.Wrap(fault.ErrUnavailable, err, "the identity provider's discovery document could not be fetched or does not match the issuer; try again later"), 10*time.Second)
 	}
 	var meta struct {
 		AuthMethods []string `json:"token_endpoint_auth_methods_supported"`
 	}
 	_ = op.Claims(&meta)
+	// The service fetches from the other endpoints through its HTTP client, which checks
+	// them; the authorization endpoint is where it sends the person's browser, so it is held
+	// to the rule of the redirect URL.
+	if r := urlProblem(op.Endpoint().AuthURL, true); r != "" {
+		return nil, fault.Newf(fault.ErrUnauthenticated, "the authorization_endpoint of the identity provider's discovery document %s", r)
+	}
 	p = &provider{p: op, authMethods: meta.AuthMethods, fetched: now}
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -322,6 +347,18 @@ func (c *Client) provider(ctx context.Context, issuer string) (*provider, error)
 	}
 	c.providers[issuer] = p
 	return p, nil
+}
+
+// refused is the refusal to show when err is the HTTP client's refusal to fetch the IdP's
+// what (lib/safehttp), else nil. It names the refused URL's scheme and host and why, never
+// the address a name resolved to; waiting will not help, so it is no fault.ErrUnavailable.
+func refused(what string, err error) error {
+	var re *safehttp.RefusedError
+	if !errors.As(err, &re) {
+		return nil
+	}
+	return fault.Wrap(fault.ErrUnauthenticated, err, fmt.Sprintf("the identity provider's %s cannot be fetched: the service refused to fetch from %s, %s; "+
+		"the domain's issuer, and the endpoints its discovery document names, must be https URLs at public addresses", what, re.URL, re.Reason))
 }
 
 func unauthenticated(format string, args ...any) error {

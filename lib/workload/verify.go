@@ -16,6 +16,7 @@ import (
 	"github.com/go-jose/go-jose/v4"
 
 	"github.com/opensignum/signum/lib/fault"
+	"github.com/opensignum/signum/lib/safehttp"
 )
 
 // Identity is who a verified workload token says the job is, and the rule that let it in.
@@ -39,7 +40,9 @@ type Identity struct {
 // Options configure a Verifier. Zero values mean the defaults in the comments.
 type Options struct {
 	// HTTPClient fetches discovery documents and key sets (default: a client with a
-	// 10-second timeout).
+	// 10-second timeout). The service gives it a safehttp client, so that an issuer (or the
+	// jwks_uri its discovery document names) cannot make it fetch from loopback, private or
+	// link-local addresses; Verify reports that client's refusals as such.
 	HTTPClient *http.Client
 	// Now is the clock tokens are checked against (default time.Now).
 	Now func() time.Time
@@ -115,7 +118,9 @@ func NewVerifier(opts Options) *Verifier {
 // Every refusal is a fault.ErrUnauthenticated whose detail says which check failed, for the
 // caller to show; for a claim rule it names the rule closest to matching and its first claim
 // that failed. The detail never contains the token, only claim values. When the issuer's keys
-// cannot be fetched the error is a fault.ErrUnavailable instead: the token may be fine. A d
+// cannot be fetched the error is a fault.ErrUnavailable instead: the token may be fine; but
+// when the HTTP client refused the fetch (safehttp: a private address, or not https), it is a
+// fault.ErrUnauthenticated saying so, as waiting will not help: the domain must change. A d
 // that does not Validate is a server error (plain error).
 func (v *Verifier) Verify(ctx context.Context, d Domain, rawToken string) (Identity, error) {
 	if err := d.Validate(); err != nil {
@@ -153,6 +158,9 @@ func (v *Verifier) Verify(ctx context.Context, d Domain, rawToken string) (Ident
 		// key is a plain error.
 		if errors.Unwrap(err) != nil {
 			v.forget(d.Issuer)
+			if rerr := refused(d.Issuer, err); rerr != nil {
+				return Identity{}, rerr
+			}
 			return Identity{}, fault.RetryLater(fault.Wrap(fault.ErrUnavailable, err, "the OIDC issuer's keys could not be fetched; try again later"), 10*time.Second)
 		}
 		return Identity{}, fault.Wrap(fault.ErrUnauthenticated, err, "bad signature: the OIDC token's signature does not verify with the issuer's published keys")
@@ -352,6 +360,9 @@ func (v *Verifier) keySet(ctx context.Context, issuer string) (*oidc.RemoteKeySe
 	case <-e.ready:
 	}
 	if e.err != nil {
+		if rerr := refused(issuer, e.err); rerr != nil {
+			return nil, rerr
+		}
 		return nil, fault.RetryLater(fault.Wrap(fault.ErrUnavailable, e.err, "the OIDC issuer's discovery document could not be fetched or does not match the issuer; try again later"), failedDiscoveryTTL)
 	}
 	return e.keys, nil
@@ -377,6 +388,25 @@ func (v *Verifier) discover(issuer string, e *issuerKeys) {
 		return
 	}
 	e.keys = oidc.NewRemoteKeySet(oidc.ClientContext(context.Background(), v.client), meta.JWKSURI)
+}
+
+// refused is the refusal to show when err is the HTTP client's refusal to fetch from an
+// address or with a scheme (lib/safehttp), else nil. It names the refused URL's scheme and
+// host and why, never the address a name resolved to.
+func refused(issuer string, err error) error {
+	var re *safehttp.RefusedError
+	if !errors.As(err, &re) {
+		return nil
+	}
+	return fault.Wrap(fault.ErrUnauthenticated, err, fmt.Sprintf("the OIDC issuer %q cannot be used: the service refused to fetch from %s, %s; "+
+		"the issuer, and the jwks_uri of its discovery document, must be https URLs at public addresses", issuer, orIssuer(re.URL, issuer), re.Reason))
+}
+
+func orIssuer(u, issuer string) string {
+	if u == "" {
+		return issuer
+	}
+	return u
 }
 
 // forget drops the issuer's cached keys after a failed fetch, so that the next request

@@ -30,6 +30,7 @@ import (
 	"github.com/opensignum/signum/lib/oidclogin"
 	"github.com/opensignum/signum/lib/ratelimit"
 	"github.com/opensignum/signum/lib/roles"
+	"github.com/opensignum/signum/lib/safehttp"
 	"github.com/opensignum/signum/lib/samlsso"
 	"github.com/opensignum/signum/lib/store"
 	"github.com/opensignum/signum/lib/tenant"
@@ -79,7 +80,12 @@ type ssoAPI struct {
 // The single sign-on routes, on the console-auth function. All are public on the deployment's
 // host (its IP allowlist applies): they are how a person without a token gets one.
 func (a api) registerSSO(m *access.Mux, admin *directory.Admin) {
-	s := ssoAPI{api: a, admin: admin, oidc: oidclogin.NewClient(oidclogin.Options{Now: a.Now, PendingTTL: ssoTTL})}
+	// The OIDC client fetches through safehttp, so that a domain's issuer (a tenant's choice)
+	// cannot make the function fetch from loopback, private or link-local addresses; only the
+	// local server (its mutual-TLS port is set, as baseURL tells) allows them, for its
+	// stand-in IdP on http://127.0.0.1.
+	s := ssoAPI{api: a, admin: admin, oidc: oidclogin.NewClient(oidclogin.Options{Now: a.Now, PendingTTL: ssoTTL,
+		HTTPClient: safehttp.New(safehttp.Options{AllowPrivate: a.Guard.LocalSignerPort != ""})})}
 	pub := access.PublicOnTenant()
 	// GET /console/login/domains — anyone: the OIDC and SAML domains to log in with (id,
 	// name, kind), for the login page's buttons.

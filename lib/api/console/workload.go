@@ -25,6 +25,7 @@ import (
 	"github.com/opensignum/signum/lib/identity"
 	"github.com/opensignum/signum/lib/login"
 	"github.com/opensignum/signum/lib/ratelimit"
+	"github.com/opensignum/signum/lib/safehttp"
 	"github.com/opensignum/signum/lib/store"
 	"github.com/opensignum/signum/lib/tenant"
 	"github.com/opensignum/signum/lib/token"
@@ -68,9 +69,13 @@ type workloadAPI struct {
 }
 
 // registerWorkload adds the exchange to the console-auth function. Its verifier caches each
-// issuer's keys for the life of the function instance.
+// issuer's keys for the life of the function instance. It fetches through safehttp, so that
+// a CI domain's issuer (a tenant's choice) cannot make the function fetch from loopback
+// (the Lambda Runtime API), private or link-local addresses; only the local server (its
+// mutual-TLS port is set) allows them, for its stand-in issuer on http://127.0.0.1.
 func (a api) registerWorkload(m *access.Mux) {
-	w := workloadAPI{api: a, verifier: workload.NewVerifier(workload.Options{Now: a.Now})}
+	w := workloadAPI{api: a, verifier: workload.NewVerifier(workload.Options{Now: a.Now,
+		HTTPClient: safehttp.New(safehttp.Options{AllowPrivate: a.Guard.LocalSignerPort != ""})})}
 	// POST /console/workload-session — anyone the deployment's allowlist admits: a CI job
 	// with its OIDC token, which is how it gets a token.
 	m.Handle("POST /console/workload-session", access.PublicOnTenant(), w.exchange)

@@ -2543,7 +2543,11 @@ export interface components {
         DomainOIDC: {
             /**
              * Format: uri
-             * @description The identity provider's issuer URL (https; http only for a loopback host); its discovery document is read from it.
+             * @description The identity provider's issuer URL (https; http only for a loopback host, for the local
+             *     server); its discovery document is read from it. In AWS: https and a public address; the
+             *     service refuses to fetch from private, loopback or link-local addresses, whether the issuer
+             *     or an endpoint its discovery document names (jwks_uri, token, userinfo) is there, and a
+             *     login with such a domain is refused (401) saying so.
              */
             issuer: string;
             /** @description The client id registered at the identity provider. */
@@ -2566,7 +2570,13 @@ export interface components {
             groupsClaim?: string;
         };
         DomainOIDCWrite: {
-            /** @description The identity provider's issuer URL (https; http only for a loopback host). */
+            /**
+             * @description The identity provider's issuer URL (https; http only for a loopback host, for the local
+             *     server). In AWS: https and a public address; the service refuses to fetch from private,
+             *     loopback or link-local addresses, whether the issuer or an endpoint its discovery document
+             *     names (jwks_uri, token, userinfo) is there, and a login with such a domain is refused (401)
+             *     saying so.
+             */
             issuer: string;
             /** @description 1 to 256 characters. */
             clientId: string;
@@ -2634,7 +2644,13 @@ export interface components {
         };
         /** @description A CI workload identity domain's trusted issuer and audience, and its claim rules, tried in order (the first that matches decides). */
         DomainCI: {
-            /** @description Exactly as in the tokens' iss claim, e.g. https://token.actions.githubusercontent.com (GitHub Actions) or https://gitlab.com (GitLab CI). */
+            /**
+             * @description Exactly as in the tokens' iss claim, e.g. https://token.actions.githubusercontent.com (GitHub
+             *     Actions) or https://gitlab.com (GitLab CI); http only for a loopback host, for the local
+             *     server. In AWS: https and a public address; the service refuses to fetch from private,
+             *     loopback or link-local addresses, whether the issuer or the jwks_uri its discovery document
+             *     names is there, and an exchange of such a domain's tokens is refused (401) saying so.
+             */
             issuer: string;
             /** @description The audience the jobs request their tokens for; at most 256 characters. */
             audience: string;
