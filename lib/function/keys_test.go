@@ -69,11 +69,13 @@ func createCertificate(t *testing.T, tg *devstack.Target, cfg function.Config) (
 	}
 	st := store.New(tg.Clients.DynamoDB, tg.Table, store.StaticKey(make([]byte, 32)))
 	d := tenant.Deployment{ID: tenant.NewID("dep_"), Name: "tags", Status: tenant.StatusActive, Plan: "standard", SoftwareVersion: "1", DomainName: tenant.NewID("d") + ".test.example"}
-	if _, _, err := st.Provision(ctx, store.Provisioning{Deployment: d, Log: tenant.LogEntry{Actor: "test", Action: "fixture"}, LocalDomain: identity.DefaultLocalDomain(d.ID)}); err != nil {
+	group := certificates.Group{ID: certificates.NewGroupID(), Name: "Default"}
+	if _, _, err := st.Provision(ctx, store.Provisioning{Deployment: d, Log: tenant.LogEntry{Actor: "test", Action: "fixture"}, LocalDomain: identity.DefaultLocalDomain(d.ID),
+		FirstGroup: &group}); err != nil {
 		t.Fatal(err)
 	}
 	life := certificates.NewLifecycle(st, reg, "awskms", time.Now, func(context.Context) *slog.Logger { return discard })
-	c, err := life.Create(ctx, d.ID, "test", certificates.Draft{Algorithm: "EC_P256", Subject: certificates.Subject{CommonName: "Tags Test"}})
+	c, err := life.Create(ctx, d.ID, "test", certificates.Draft{Algorithm: "EC_P256", Subject: certificates.Subject{CommonName: "Tags Test"}, Groups: []string{group.ID}})
 	if err != nil {
 		t.Fatal(err)
 	}
