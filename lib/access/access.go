@@ -62,6 +62,10 @@ type Principal struct {
 	ClientCertificate string
 	// CustomRole is the id of the custom role a console user holds ("" for none).
 	CustomRole string
+	// DomainID is the login domain of a console user (identity.ConsoleUser.DomainID, as the
+	// guard read the user): "" for the built-in Local users and Certificate users domains and
+	// for portal users; the signer reads the domain's per-user concurrency limit with it.
+	DomainID string
 	// Workload is what a CI job's verified OIDC token said of it, for a console caller whose
 	// bearer token a workload token was exchanged for (token.Claims.Workload); nil otherwise.
 	// The signer records it on the job's events.
@@ -518,6 +522,7 @@ func (g *Guard) current(ctx context.Context, p *Principal, scoped bool) error {
 	case identity.KindConsole:
 		p.ConsoleRoles = u.Console.Roles
 		p.CustomRole = u.Console.Role
+		p.DomainID = u.Console.DomainID
 		if p.Name == "" {
 			p.Name = u.Console.Username
 		}

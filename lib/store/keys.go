@@ -264,6 +264,12 @@ func workloadTokenSK(issuer, tokenID string) string {
 	return workloadTokenPrefix + hashHex(issuer+"\x00"+tokenID)
 }
 
+// The signing requests a user has in flight, for its login domain's per-user concurrency
+// limit: one item per user, holding a map of slot number → lease (store.AgentSlot).
+const agentSlotsPrefix = "AGENTS#"
+
+func agentSlotsSK(userID string) string { return agentSlotsPrefix + userID }
+
 // hashHex is the SHA-256 of s in hex: a fixed-size key part for a string that an outsider
 // chooses or that must not be readable from the key.
 func hashHex(s string) string {

@@ -23,6 +23,8 @@ type api struct {
 	rates  ratelimit.Counter
 	limits function.Limits
 	now    func() time.Time
+	// agents is the per-user concurrency limit of login domains (agents.go).
+	agents *agents
 }
 
 // Build is the signer function: the same key backends as the certificates function.
@@ -37,14 +39,17 @@ func Build(ctx context.Context, env function.Env) (http.Handler, error) {
 
 // NewHandler returns the signer routes on registry's key backends.
 func NewHandler(p *function.Parts, registry *keys.Registry, m *access.Mux) *access.Mux {
-	a := api{signer: signing.New(p.Store, registry, p.Now, edge.Logger, signing.WithNotary(p.Notary), signing.WithAnchors(p.Anchors, p.AnchorEvery)), rates: p.Store, limits: p.Limits, now: p.Now}
+	a := api{signer: signing.New(p.Store, registry, p.Now, edge.Logger, signing.WithNotary(p.Notary), signing.WithAnchors(p.Anchors, p.AnchorEvery)), rates: p.Store, limits: p.Limits, now: p.Now,
+		agents: newAgents(p.Store, p.Now)}
 	anyConsole := access.Signer()
 	// GET /sign/certificates — any console caller of the deployment: the certificates the
 	// policies let it sign with (at this time, from any process).
 	m.Handle("GET /sign/certificates", anyConsole, a.certificates)
 	// POST /sign — any console caller; the policies decide, and every decision is recorded.
 	// Before that, the caller's requests and the deployment's signatures are rate-limited
-	// (429 with Retry-After; function.Limits).
+	// (429 with Retry-After; function.Limits), and a user of a login domain with a per-user
+	// concurrency limit has at most that many requests in flight (429 with Retry-After;
+	// agents.go).
 	// Its reads may come from the cache: they are confirmed while the decision is written,
 	// before the key is used (see signing.Signer.Sign).
 	m.HandleCached("POST /sign", anyConsole, a.sign, p.Store.ConfirmReads)
@@ -82,8 +87,19 @@ func (a api) sign(w http.ResponseWriter, r *http.Request, req *access.Request) e
 	go func() {
 		admitted <- access.Once(ctx, "sign:caller", func() error { return a.admit(ctx, req, len(body.Digests)) })
 	}()
+	// The caller's slot under its domain's concurrency limit is taken beside its rate limit
+	// (nothing at all for callers without a domain), and given back once the answer is
+	// decided, whatever it is. (Not through Once: a run of HandleCached holds a slot only
+	// while it runs, so a request run again takes one again, after the first was given back.)
+	slot := a.agents.start(ctx, req)
+	defer a.agents.release(ctx, req, slot)
 	c := caller(r, req)
-	c.Admit = func() error { return <-admitted }
+	c.Admit = func() error {
+		if err := <-admitted; err != nil {
+			return err
+		}
+		return slot.wait()
+	}
 	c.Spend = func(n int) error {
 		return access.Once(ctx, "sign:deployment", func() error { return a.spend(ctx, req, n) })
 	}
