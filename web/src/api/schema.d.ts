@@ -2670,7 +2670,12 @@ export interface components {
             builtIn: boolean;
             /** @description The most users the domain may hold; 0 for no limit. */
             userLimit: number;
-            /** @description The most signing requests one user of the domain may have in flight at once; 0 for no limit. */
+            /**
+             * @description The most signing requests one user of the domain (its people, or a CI job's session)
+             *     may have in flight at once; 0 for no limit. Over it, `POST /sign` answers 429 with
+             *     Retry-After before deciding anything. A changed limit applies within 30 seconds.
+             *     Users of the built-in Local users and Certificate users domains have no such limit.
+             */
             agentConcurrency: number;
             /** @description OIDC and SAML: a person is made a user at their first successful login. */
             jit: boolean;
