@@ -93,8 +93,10 @@ ptok=$(call POST /portal/login "$(jq -nc --arg p "$pw" '{email:"ada@acme.example
 ctok=$(call POST "/portal/deployments/$dep_id/console-token" "" "$ptok" | jq -r .token)
 echo "console session: $(call GET /console/session "" "$ctok" "$host" | jq -c '{name,roles}')"
 
-step "console: a code-signing certificate whose key is generated in KMS (RSA-2048)"
-cert=$(call POST /console/certificates '{"name":"Release","algorithm":"RSA_2048","subject":{"commonName":"Acme Release Signing","organization":"Acme"}}' "$ctok" "$host")
+step "console: a code-signing certificate whose key is generated in KMS (RSA-2048), in the Default group"
+group=$(call GET /console/certificate-groups "" "$ctok" "$host" | jq -r '.items[] | select(.name=="Default") | .id')
+[[ -n $group ]] || die "the deployment has no Default certificate group"
+cert=$(call POST /console/certificates "$(jq -nc --arg g "$group" '{name:"Release",algorithm:"RSA_2048",subject:{commonName:"Acme Release Signing",organization:"Acme"},groups:[$g]}')" "$ctok" "$host")
 cert_id=$(jq -r .id <<<"$cert")
 jq -r .csrPem <<<"$cert" >"$work/release.csr"
 echo "certificate $cert_id, key $(jq -r .keyUri <<<"$cert")"
