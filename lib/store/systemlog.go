@@ -90,7 +90,15 @@ func (s *Store) AppendLog(ctx context.Context, deploymentID string, e tenant.Log
 	if e.SourceIP == "" {
 		e.SourceIP = tenant.SourceIPFrom(ctx)
 	}
-	return s.create(ctx, "append log", s.logItem(deploymentID, e), fmt.Errorf("append log: entry %s exists: %w", e.ID, ErrConflict))
+	given := e.ID != ""
+	it := s.logItem(deploymentID, e)
+	err := s.create(ctx, "append log", it, fmt.Errorf("append log: entry %s exists: %w", it.ID, ErrConflict))
+	if errors.Is(err, ErrConflict) && !given {
+		// The id is new and random (130 bits): an entry under it is this one, written by an
+		// attempt the SDK retried after its answer was lost (seen with large entries under load).
+		return nil
+	}
+	return err
 }
 
 // LogFilter narrows a listing of the system log. The zero LogFilter lists everything.
