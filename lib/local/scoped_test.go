@@ -176,4 +176,14 @@ func TestScopedUserDomains(t *testing.T) {
 	lena.do("PATCH", "/console/users/"+session.UserID, map[string]any{"roles": []string{"signer", "console-admin"}}).must(t, 403, "raise itself")
 	lena.do("PATCH", "/console/users/"+session.UserID, map[string]any{"name": "Lena"}).must(t, 403, "change itself (it holds a custom role)")
 	lena.do("POST", "/console/roles", map[string]any{"name": "x"}).must(t, 403, "roles are the Signum Administrator's")
+
+	// The Certificate users domain is a domain a role can name.
+	var agentsRole struct{ ID string }
+	sa.do("POST", "/console/roles", map[string]any{"name": "Agent admins", "areas": map[string]string{"users": "manage"},
+		"domains": []string{"certificate"}}).must(t, 201, "a role of the Certificate users domain").json(t, &agentsRole)
+	sa.do("POST", "/console/users", map[string]any{"username": "ada2", "password": strongPassword, "roles": []string{"signer"}, "role": agentsRole.ID}).must(t, 201, "its user")
+	sa.as("").do("POST", "/console/login", map[string]string{"username": "ada2", "password": strongPassword}).must(t, 200, "login").json(t, &lg)
+	ada := sa.as(lg.Token)
+	ada.do("POST", "/console/users", map[string]any{"username": "agent-3", "roles": []string{"signer"}}).must(t, 201, "a certificate user")
+	ada.do("PATCH", "/console/users/"+local.ID, map[string]any{"name": "L"}).must(t, 403, "a local user")
 }

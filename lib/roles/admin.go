@@ -40,6 +40,10 @@ func NewAdmin(st Store, groups GroupExists) *Admin { return &Admin{st: st, group
 // Local is the id of the deployment's Local users domain, as a role's Domains name it.
 const Local = "local"
 
+// Certificate names the built-in Certificate users domain (users without a password, who
+// authenticate with client certificates).
+const Certificate = "certificate"
+
 // domainID is the form of a domain's id. Domains as objects come later (#15 item 3): until
 // then a role names "*", Local or a domain id as given, which is checked for form only.
 var domainID = regexp.MustCompile(`^dom_[a-z0-9_-]{1,60}$`)
@@ -166,8 +170,8 @@ func (a *Admin) check(ctx context.Context, r Role, had map[string]GroupRights) (
 		bad.Add("groups", "no certificate group has the id %s", strings.Join(missing, ", "))
 	}
 	for _, d := range r.Domains {
-		if d != EveryGroup && d != Local && !domainID.MatchString(d) {
-			bad.Add("domains", "%q is not a domain: name * (every domain), local (the Local users domain) or a domain id (dom_…)", fault.Clip(d, 64))
+		if d != EveryGroup && d != Local && d != Certificate && !domainID.MatchString(d) {
+			bad.Add("domains", "%q is not a domain: name * (every domain), local (the Local users domain), certificate (the Certificate users domain) or a domain id (dom_…)", fault.Clip(d, 64))
 		}
 	}
 	return r, bad.Err()

@@ -19,6 +19,7 @@ import {
   groupSummary,
   levels,
   localDomain,
+  certificateDomain,
   rights,
   rightsOf,
   toggle,
@@ -196,6 +197,12 @@ function RoleEditor({ role, groups, onDone, onCancel }: { role: Role | null; gro
   useEffect(() => {
     if (role) heading.current?.focus();
   }, [role]);
+  // The deployment's own domains (OIDC, SAML, CI), whose users a role may manage; the first
+  // page is enough for a choice list (the built-in ones are always offered).
+  const [made, setMade] = useState<{ id: string; name: string; alias?: string }[]>([]);
+  useEffect(() => {
+    void api.GET("/console/domains", { params: { query: { limit: 100 } } }).then(({ data }) => data && setMade(data.items.filter((d) => !d.builtIn)));
+  }, []);
 
   async function submit(e: FormEvent) {
     e.preventDefault();
@@ -229,7 +236,14 @@ function RoleEditor({ role, groups, onDone, onCancel }: { role: Role | null; gro
       .filter((id) => id !== everyGroup && !groups.some((g) => g.id === id))
       .map((id) => ({ id, name: `${id} (deleted group)` })),
   ];
-  const domains = [everyDomain, localDomain, ...form.domains.filter((d) => d !== everyDomain && d !== localDomain)];
+  // The domains: every domain, the built-in ones, the deployment's own (by name), and any the
+  // role names that are gone.
+  const builtIn = [everyDomain, localDomain, certificateDomain];
+  const domains = [
+    ...builtIn.map((id) => ({ id, name: id === everyDomain ? "Every domain (*)" : domainLabel(id) })),
+    ...made.map((d) => ({ id: d.id, name: `${d.name} (user@${d.alias})` })),
+    ...form.domains.filter((d) => !builtIn.includes(d) && !made.some((m) => m.id === d)).map((id) => ({ id, name: `${id} (deleted domain)` })),
+  ];
   const groupErrors = fieldsUnder("groups");
   const domainErrors = fieldsUnder("domains");
 
@@ -301,7 +315,7 @@ function RoleEditor({ role, groups, onDone, onCancel }: { role: Role | null; gro
           <legend>Manages the users of</legend>
           <p className="hint">With Users at manage: the domains whose users the role's users may change.</p>
           {domains.map((d) => (
-            <CheckField key={d} label={d === everyDomain ? "Every domain (*)" : domainLabel(d)} checked={form.domains.includes(d)} onChange={(on) => setForm(toggleDomain(form, d, on))} />
+            <CheckField key={d.id} label={d.name} checked={form.domains.includes(d.id)} onChange={(on) => setForm(toggleDomain(form, d.id, on))} />
           ))}
           {domainErrors.length > 0 && <div className="field-error">{domainErrors.join(" ")}</div>}
         </fieldset>

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { areaSummary, bodyOf, emptyForm, formOf, groupSummary, toggle, toggleDomain, type Role } from "./roleForm";
+import { areaSummary, domainLabel, bodyOf, emptyForm, formOf, groupSummary, toggle, toggleDomain, type Role } from "./roleForm";
 
 const role: Role = {
   id: "role_x",
@@ -59,5 +59,14 @@ describe("a role in the list", () => {
   it("names its groups, and the ones that are gone", () => {
     expect(groupSummary(role, { grp_a: "Release" })).toBe("every group: view; Release: view, add, assign to policies");
     expect(groupSummary(role, {})).toContain("grp_a (deleted)");
+  });
+});
+
+describe("the domains a role manages, by name", () => {
+  it("names the built-in domains and keeps other ids", () => {
+    expect(domainLabel("*")).toBe("every domain");
+    expect(domainLabel("local")).toBe("Local users");
+    expect(domainLabel("certificate")).toBe("Certificate users");
+    expect(domainLabel("dom_abc")).toBe("dom_abc");
   });
 });

@@ -32,6 +32,7 @@ export const rights: { key: Right; label: string }[] = [
 export const everyGroup = "*";
 export const everyDomain = "*";
 export const localDomain = "local";
+export const certificateDomain = "certificate";
 
 export interface RoleForm {
   name: string;
@@ -124,5 +125,6 @@ export function groupSummary(r: Role, names: Record<string, string>): string {
 export function domainLabel(id: string): string {
   if (id === everyDomain) return "every domain";
   if (id === localDomain) return "Local users";
+  if (id === certificateDomain) return "Certificate users";
   return id;
 }
