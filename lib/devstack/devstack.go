@@ -155,7 +155,7 @@ func openKMSDatabase(dir string) (db *kmsdata.Database, err error) {
 func (st *Stack) Close() {
 	for _, s := range []*Standin{st.DynamoDB, st.KMS, st.S3} {
 		if s != nil {
-			s.Stop()
+			s.close()
 		}
 	}
 	if st.kmsDB != nil {
@@ -237,6 +237,28 @@ type Standin struct {
 	mu      sync.Mutex
 	addr    string
 	srv     *http.Server
+	// down is an outage (Stop): the listener stays, so that no other server of the process
+	// (the tests run many) takes the port meanwhile and answers in the stand-in's place, but
+	// every request's connection is closed unanswered, as a dead endpoint's would be.
+	down bool
+}
+
+// serve answers with the stand-in, or, during an outage, drops the connection.
+func (s *Standin) serve(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	down := s.down
+	s.mu.Unlock()
+	if !down {
+		s.handler.ServeHTTP(w, r)
+		return
+	}
+	if hj, ok := w.(http.Hijacker); ok {
+		if conn, _, err := hj.Hijack(); err == nil {
+			_ = conn.Close()
+			return
+		}
+	}
+	w.WriteHeader(http.StatusServiceUnavailable)
 }
 
 func startStandin(name, addr string, h http.Handler) (*Standin, error) {
@@ -261,7 +283,7 @@ func (s *Standin) URL() string {
 func (s *Standin) Running() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.srv != nil
+	return s.srv != nil && !s.down
 }
 
 // Start (re)starts serving on the same address.
@@ -269,6 +291,9 @@ func (s *Standin) Start() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.srv != nil {
+		// After an outage: serve again on the port it kept.
+		s.down = false
+		s.srv.SetKeepAlivesEnabled(true)
 		return nil
 	}
 	var ln net.Listener
@@ -284,13 +309,25 @@ func (s *Standin) Start() error {
 		return fmt.Errorf("%s stand-in: listen %s: %w", s.name, s.addr, err)
 	}
 	s.addr = ln.Addr().String()
-	s.srv = &http.Server{Handler: s.handler, ReadHeaderTimeout: 10 * time.Second}
+	s.srv = &http.Server{Handler: http.HandlerFunc(s.serve), ReadHeaderTimeout: 10 * time.Second}
 	go func(srv *http.Server) { _ = srv.Serve(ln) }(s.srv)
 	return nil
 }
 
-// Stop closes the listener and every open connection, as an outage would.
+// Stop is an outage: open connections are closed and every new request's connection is
+// dropped unanswered, until Start. The port stays the stand-in's (see Standin.down).
 func (s *Standin) Stop() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.srv != nil {
+		s.down = true
+		// Closes the idle keep-alive connections; busy ones are dropped at their next request.
+		s.srv.SetKeepAlivesEnabled(false)
+	}
+}
+
+// close shuts the stand-in down for good.
+func (s *Standin) close() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.srv != nil {
