@@ -4,7 +4,6 @@ import (
 	"context"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/opensignum/signum/lib/access"
@@ -116,7 +115,7 @@ func (a api) patchGroup(w http.ResponseWriter, r *http.Request, req *access.Requ
 	if err := edge.DecodeJSON(r, &body, 0); err != nil {
 		return err
 	}
-	read, err := ifMatch(r)
+	read, err := edge.IfMatchVersion(r, "certificate group")
 	if err != nil {
 		return err
 	}
@@ -131,7 +130,7 @@ func (a api) patchGroup(w http.ResponseWriter, r *http.Request, req *access.Requ
 }
 
 func (a api) deleteGroup(w http.ResponseWriter, r *http.Request, req *access.Request) error {
-	read, err := ifMatch(r)
+	read, err := edge.IfMatchVersion(r, "certificate group")
 	if err != nil {
 		return err
 	}
@@ -140,22 +139,4 @@ func (a api) deleteGroup(w http.ResponseWriter, r *http.Request, req *access.Req
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
-}
-
-// ifMatch is the version an If-Match header names (the group's ETag, like "3"), 0 when none
-// (or "*") is sent: the change then applies to the version read just before it, and a
-// concurrent change is still refused by the store's condition. Anything else, a weak tag or
-// a list included, is 412, as for the other objects' If-Match.
-func ifMatch(r *http.Request) (int64, error) {
-	m := strings.TrimSpace(r.Header.Get("If-Match"))
-	if m == "" || m == "*" {
-		return 0, nil
-	}
-	inner, ok := strings.CutPrefix(m, `"`)
-	inner, closed := strings.CutSuffix(inner, `"`)
-	v, err := strconv.ParseInt(inner, 10, 64)
-	if !ok || !closed || err != nil || v < 1 {
-		return 0, fault.Newf(fault.ErrPrecondition, "If-Match must be the group's ETag, like \"3\".")
-	}
-	return v, nil
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/opensignum/signum/lib/access"
@@ -250,9 +249,12 @@ func (d domainsAPI) patch(w http.ResponseWriter, r *http.Request, req *access.Re
 	if err := edge.DecodeJSON(r, &body, 256<<10); err != nil {
 		return err
 	}
-	m := strings.Trim(r.Header.Get("If-Match"), `"`)
-	read, err := strconv.ParseInt(m, 10, 64)
+	read, err := edge.IfMatchVersion(r, "domain")
 	if err != nil {
+		return err
+	}
+	if read == 0 {
+		// A domain's change replaces its settings whole: it must name the version read.
 		return fault.Newf(fault.ErrPrecondition, "If-Match must be the domain's ETag, like \"3\" (read the domain first).")
 	}
 	dom, err := d.admin.Update(r.Context(), req.Deployment.ID, id, req.Principal.Actor(), read, body.domain())

@@ -190,7 +190,7 @@ func (h roleAPI) patchRole(w http.ResponseWriter, r *http.Request, req *access.R
 	if err := edge.DecodeJSON(r, &body, 0); err != nil {
 		return err
 	}
-	read, err := roleIfMatch(r)
+	read, err := edge.IfMatchVersion(r, "role")
 	if err != nil {
 		return err
 	}
@@ -216,7 +216,7 @@ func (h roleAPI) patchRole(w http.ResponseWriter, r *http.Request, req *access.R
 }
 
 func (h roleAPI) deleteRole(w http.ResponseWriter, r *http.Request, req *access.Request) error {
-	read, err := roleIfMatch(r)
+	read, err := edge.IfMatchVersion(r, "role")
 	if err != nil {
 		return err
 	}
@@ -225,23 +225,6 @@ func (h roleAPI) deleteRole(w http.ResponseWriter, r *http.Request, req *access.
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
-}
-
-// roleIfMatch is the version an If-Match header names (the role's ETag, like "3"), 0 when
-// none (or "*") is sent: the change then applies to the version read just before it, and a
-// concurrent change is still refused by the store's condition. Anything else is 412.
-func roleIfMatch(r *http.Request) (int64, error) {
-	m := strings.TrimSpace(r.Header.Get("If-Match"))
-	if m == "" || m == "*" {
-		return 0, nil
-	}
-	inner, ok := strings.CutPrefix(m, `"`)
-	inner, closed := strings.CutSuffix(inner, `"`)
-	v, err := strconv.ParseInt(inner, 10, 64)
-	if !ok || !closed || err != nil || v < 1 {
-		return 0, fault.Newf(fault.ErrPrecondition, "If-Match must be the role's ETag, like \"3\".")
-	}
-	return v, nil
 }
 
 // customRole checks the custom role a console user write sends (the field role; sent is

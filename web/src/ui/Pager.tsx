@@ -104,3 +104,19 @@ export function useCursorList<T>(fetchPage: (cursor: string | undefined) => Prom
 
   return { pages, list, problem, loading };
 }
+
+// allPages reads every page of a cursor listing (for short lists a form or a page shows
+// whole, such as groups, roles and domains), or the problem of the first page that failed.
+export async function allPages<T>(
+  fetchPage: (cursor: string | undefined) => Promise<{ data?: { items: T[]; next?: string | null }; error?: unknown; response: Response }>,
+): Promise<{ items: T[] } | { problem: Shown; status: number }> {
+  const items: T[] = [];
+  let cursor: string | undefined;
+  do {
+    const { data, error, response } = await fetchPage(cursor);
+    if (!data) return { problem: show(error, response), status: response.status };
+    items.push(...data.items);
+    cursor = data.next ?? undefined;
+  } while (cursor);
+  return { items };
+}

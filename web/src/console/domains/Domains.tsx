@@ -7,6 +7,7 @@ import { CheckField, Field, SelectField, TextAreaField } from "../../ui/Field";
 import { ProblemBox } from "../../ui/ProblemBox";
 import { Forbidden, Page } from "../../ui/Shell";
 import { TableWrap } from "../../ui/TableWrap";
+import { allPages } from "../../ui/Pager";
 import { can, useSession } from "../../session";
 import { ClaimRules, RoleMappings } from "./Editors";
 import {
@@ -55,18 +56,13 @@ export function Domains() {
   const [editing, setEditing] = useState<Editing | null>(null);
 
   const load = useCallback(async () => {
-    const all: Domain[] = [];
-    let cursor: string | undefined;
-    do {
-      const { data, error, response } = await api.GET("/console/domains", { params: { query: { limit: 100, cursor } } });
-      if (!data) {
-        if (response.status === 403) setForbidden(true);
-        else setProblem(show(error, response));
-        return;
-      }
-      all.push(...data.items);
-      cursor = data.next ?? undefined;
-    } while (cursor);
+    const r = await allPages((cursor) => api.GET("/console/domains", { params: { query: { limit: 100, cursor } } }));
+    if ("problem" in r) {
+      if (r.status === 403) setForbidden(true);
+      else setProblem(r.problem);
+      return;
+    }
+    const all = r.items;
     setProblem(null);
     // The built-in domains first, as the API lists them, then the made ones by name.
     setDomains([...all.filter((d) => d.builtIn), ...all.filter((d) => !d.builtIn).sort((a, b) => a.name.localeCompare(b.name))]);

@@ -1,21 +1,15 @@
 import { useEffect, useId, useState } from "react";
 import { api, type Schemas } from "../../api/client";
-import { show, type Shown } from "../../api/problem";
+import { type Shown } from "../../api/problem";
+import { allPages } from "../../ui/Pager";
 import { CheckField } from "../../ui/Field";
 
 export type Group = Schemas["CertificateGroup"];
 
 // allGroups reads every certificate group of the deployment, a page at a time, sorted by name.
 export async function allGroups(): Promise<{ groups: Group[] } | { problem: Shown; status: number }> {
-  const all: Group[] = [];
-  let cursor: string | undefined;
-  do {
-    const { data, error, response } = await api.GET("/console/certificate-groups", { params: { query: { limit: 100, cursor } } });
-    if (!data) return { problem: show(error, response), status: response.status };
-    all.push(...data.items);
-    cursor = data.next ?? undefined;
-  } while (cursor);
-  return { groups: all.sort((a, b) => a.name.localeCompare(b.name)) };
+  const r = await allPages((cursor) => api.GET("/console/certificate-groups", { params: { query: { limit: 100, cursor } } }));
+  return "items" in r ? { groups: r.items.sort((a, b) => a.name.localeCompare(b.name)) } : r;
 }
 
 // useGroups loads the groups once for a form; groups is null until they arrive.

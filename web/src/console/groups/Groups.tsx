@@ -1,5 +1,6 @@
 import { useCallback, useEffect, useState, type FormEvent } from "react";
 import { api, type Schemas } from "../../api/client";
+import { allGroups } from "./GroupPicker";
 import { show, type Shown } from "../../api/problem";
 import { ConfirmDelete } from "../../ui/ConfirmDelete";
 import { Field } from "../../ui/Field";
@@ -29,19 +30,13 @@ export function Groups() {
   const [notice, setNotice] = useState("");
 
   const load = useCallback(async () => {
-    const all: Group[] = [];
-    let cursor: string | undefined;
-    do {
-      const { data, error, response } = await api.GET("/console/certificate-groups", { params: { query: { limit: 100, cursor } } });
-      if (!data) {
-        if (response.status === 403) setForbidden(true);
-        else setProblem(show(error, response));
-        return;
-      }
-      all.push(...data.items);
-      cursor = data.next ?? undefined;
-    } while (cursor);
-    setGroups(all.sort((a, b) => a.name.localeCompare(b.name)));
+    const r = await allGroups();
+    if ("problem" in r) {
+      if (r.status === 403) setForbidden(true);
+      else setProblem(r.problem);
+      return;
+    }
+    setGroups(r.groups);
   }, []);
   useEffect(() => {
     void load();

@@ -29,6 +29,7 @@ import {
   type RoleForm,
 } from "./roleForm";
 import { allRoles } from "./useRoles";
+import { allGroups } from "../groups/GroupPicker";
 import "./roles.css";
 
 type Group = Schemas["CertificateGroup"];
@@ -57,18 +58,12 @@ export function Roles() {
     }
     setProblem(null);
     setRoles(got.roles);
-    const all: Group[] = [];
-    let cursor: string | undefined;
-    do {
-      const { data, error, response } = await api.GET("/console/certificate-groups", { params: { query: { limit: 100, cursor } } });
-      if (!data) {
-        setProblem(show(error, response));
-        return;
-      }
-      all.push(...data.items);
-      cursor = data.next ?? undefined;
-    } while (cursor);
-    setGroups(all.sort((a, b) => a.name.localeCompare(b.name)));
+    const g = await allGroups();
+    if ("problem" in g) {
+      setProblem(g.problem);
+      return;
+    }
+    setGroups(g.groups);
   }, []);
   useEffect(() => {
     void load();

@@ -1,19 +1,13 @@
 import { useCallback, useEffect, useState } from "react";
 import { api } from "../../api/client";
-import { show, type Shown } from "../../api/problem";
+import { type Shown } from "../../api/problem";
+import { allPages } from "../../ui/Pager";
 import type { Role } from "./roleForm";
 
 // allRoles reads every role of the deployment, built-in first, page by page.
 export async function allRoles(): Promise<{ roles: Role[] } | { problem: Shown }> {
-  const roles: Role[] = [];
-  let cursor: string | undefined;
-  do {
-    const { data, error, response } = await api.GET("/console/roles", { params: { query: { limit: 100, cursor } } });
-    if (!data) return { problem: show(error, response) };
-    roles.push(...data.items);
-    cursor = data.next ?? undefined;
-  } while (cursor);
-  return { roles };
+  const r = await allPages((cursor) => api.GET("/console/roles", { params: { query: { limit: 100, cursor } } }));
+  return "items" in r ? { roles: r.items } : { problem: r.problem };
 }
 
 // useCustomRoles reads the deployment's custom roles, for the users pages: the choices of the
