@@ -55,6 +55,8 @@ var problemTable = []problemKind{
 	{ErrUnsupportedMediaType, http.StatusUnsupportedMediaType, "unsupported-media-type", "Unsupported media type", "This route accepts application/json bodies only."},
 	{ErrRouteNotFound, http.StatusNotFound, "no-such-route", "No such route", "No route serves this path."},
 	{ErrMethodNotAllowed, http.StatusMethodNotAllowed, "method-not-allowed", "Method not allowed", "This path does not accept this method."},
+	{fault.ErrPlanLimit, http.StatusForbidden, "plan-limit", "Plan limit reached", "The deployment's plan does not allow more of this; a larger plan does."},
+	{fault.ErrSubscriptionInactive, http.StatusForbidden, "subscription-inactive", "Subscription inactive", "The deployment's subscription is suspended or cancelled."},
 	{fault.ErrInvalid, http.StatusBadRequest, "invalid-request", "Invalid request", "The request is not valid."},
 	{fault.ErrUnauthenticated, http.StatusUnauthorized, "unauthenticated", "Unauthenticated", "The request does not carry valid credentials."},
 	{fault.ErrForbidden, http.StatusForbidden, "forbidden", "Forbidden", "The caller may not do this."},

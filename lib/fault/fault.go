@@ -36,6 +36,13 @@ var (
 	ErrTooManyRequests = errors.New("too many requests")
 	// ErrUnavailable means a dependency is down or throttling; retry later (503).
 	ErrUnavailable = errors.New("service unavailable")
+	// ErrPlanLimit means the deployment's plan does not allow more of something
+	// (certificates, users, signatures this month); a larger plan does (403, its own type so
+	// that clients can say what to upgrade).
+	ErrPlanLimit = errors.New("plan limit")
+	// ErrSubscriptionInactive means the deployment's marketplace subscription is suspended or
+	// cancelled, so the request is refused; its data is kept (403, its own type).
+	ErrSubscriptionInactive = errors.New("subscription inactive")
 )
 
 // Later is an error the caller may retry after a while: the edge says when in a Retry-After
