@@ -25,9 +25,6 @@ import (
 // SoftwareVersion is the release a new deployment starts on.
 const SoftwareVersion = "0.1.0"
 
-// Plans a deployment can be on.
-var Plans = []string{"trial", "standard", "enterprise"}
-
 // Store is what provisioning needs of the store.
 type Store interface {
 	Provision(ctx context.Context, p store.Provisioning) (tenant.Deployment, bool, error)
@@ -48,12 +45,16 @@ func New(s Store, now func() time.Time) *Service {
 
 // Request asks for a new deployment.
 type Request struct {
-	Name        string
-	Plan        string
+	Name string
+	Plan string
+	// Quantity is the seats of a per-seat plan (0: none).
+	Quantity    int
 	DomainName  string
 	IPAllowlist []string
 	// RequestKey makes the request idempotent (e.g. "aws-marketplace:<customer>:<product>").
 	RequestKey string
+	// SubscriptionID is the marketplace subscription the deployment is for ("" for none).
+	SubscriptionID string
 	// Actor is who asked, for the system log (an IAM principal, "marketplace", ...).
 	Actor string
 	// FirstAdminEmail, when set, is the only address the first Admin's deployment link
@@ -130,8 +131,12 @@ func (s *Service) validate(req Request) (tenant.Deployment, error) {
 	if plan == "" {
 		plan = "standard"
 	}
-	if !slices.Contains(Plans, plan) {
-		bad.Add("plan", "must be one of %s", strings.Join(Plans, ", "))
+	p, ok := tenant.PlanByID(plan)
+	if !ok {
+		bad.Add("plan", "must be one of %s", strings.Join(tenant.PlanIDs(), ", "))
+	}
+	if req.Quantity < 0 || req.Quantity > 100_000 {
+		bad.Add("quantity", "must be between 0 and 100000")
 	}
 	domain := tenant.DomainNameField(req.DomainName, s.DomainSuffix, &bad)
 	allow := tenant.AllowlistField(req.IPAllowlist, &bad)
@@ -142,7 +147,8 @@ func (s *Service) validate(req Request) (tenant.Deployment, error) {
 		return tenant.Deployment{}, err
 	}
 	return tenant.Deployment{
-		ID: tenant.NewID("dep_"), Name: name, Status: tenant.StatusActive, Plan: plan,
+		ID: tenant.NewID("dep_"), Name: name, Status: tenant.StatusActive, Plan: p.ID, Quantity: req.Quantity,
+		Region: p.Region, SubscriptionID: req.SubscriptionID,
 		SoftwareVersion: SoftwareVersion, DomainName: domain, IPAllowlist: allow,
 		CreatedAt: s.now().UTC(),
 	}, nil

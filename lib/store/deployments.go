@@ -29,6 +29,10 @@ type deploymentItem struct {
 	Name            string   `dynamodbav:"name"`
 	Status          string   `dynamodbav:"status"`
 	Plan            string   `dynamodbav:"plan"`
+	Quantity        int      `dynamodbav:"quantity,omitempty"`
+	Region          string   `dynamodbav:"region,omitempty"`
+	SubscriptionID  string   `dynamodbav:"subscriptionId,omitempty"`
+	SigningCapped   bool     `dynamodbav:"signingCapped,omitempty"`
 	SoftwareVersion string   `dynamodbav:"softwareVersion"`
 	DomainName      string   `dynamodbav:"domainName,omitempty"`
 	IPAllowlist     []string `dynamodbav:"ipAllowlist,omitempty"`
@@ -55,6 +59,7 @@ func toDeploymentItem(d tenant.Deployment) deploymentItem {
 		PK: deploymentPK(d.ID), SK: metaSK,
 		GSI1PK: allDeployments, GSI1SK: deploymentsGSI1SK(d.CreatedAt, d.ID),
 		Type: "deployment", ID: d.ID, Name: d.Name, Status: string(d.Status), Plan: d.Plan,
+		Quantity: d.Quantity, Region: d.Region, SubscriptionID: d.SubscriptionID, SigningCapped: d.SigningCapped,
 		SoftwareVersion: d.SoftwareVersion, DomainName: d.DomainName, IPAllowlist: allow,
 		Version: d.Version, CreatedAt: d.CreatedAt.UTC().Format(time.RFC3339Nano),
 		UpdatedAt: d.UpdatedAt.UTC().Format(time.RFC3339Nano),
@@ -68,6 +73,7 @@ func decodeDeployment(av map[string]types.AttributeValue) (tenant.Deployment, er
 	}
 	d := tenant.Deployment{
 		ID: it.ID, Name: it.Name, Status: tenant.Status(it.Status), Plan: it.Plan,
+		Quantity: it.Quantity, Region: it.Region, SubscriptionID: it.SubscriptionID, SigningCapped: it.SigningCapped,
 		SoftwareVersion: it.SoftwareVersion, DomainName: it.DomainName, Version: it.Version,
 	}
 	for _, s := range it.IPAllowlist {

@@ -43,8 +43,19 @@ type Deployment struct {
 	ID              string
 	Name            string
 	Status          Status
-	Plan            string
+	// Plan is a Plans id; Quantity the seats of a per-seat plan (0: none). Limits says what
+	// they allow.
+	Plan     string
+	Quantity int
+	// Region is where the deployment's keys and data live (its plan's region).
+	Region          string
 	SoftwareVersion string
+	// SubscriptionID is the marketplace subscription that pays for the deployment ("" for
+	// one the operator made by hand).
+	SubscriptionID string
+	// SigningCapped is set while the month's signatures are over a plan that caps them
+	// (the metering function sets and clears it each hour): signing is refused.
+	SigningCapped bool
 	// DomainName is the host the deployment's console and signer answer on ("" until set).
 	// It is unique across deployments.
 	DomainName string
@@ -55,6 +66,18 @@ type Deployment struct {
 	Version   int64
 	CreatedAt time.Time
 	UpdatedAt time.Time
+}
+
+// Limits is what the deployment's plan allows (0: no limit).
+func (d Deployment) Limits() Limits { return LimitsFor(d.Plan, d.Quantity) }
+
+// Tier is the family of the deployment's plan ("trial", "standard", "enterprise"), or the
+// plan itself when the catalogue does not know it.
+func (d Deployment) Tier() string {
+	if p, ok := PlanByID(d.Plan); ok {
+		return p.Tier
+	}
+	return d.Plan
 }
 
 // Allows reports whether a request from addr may reach the deployment's console and signer.

@@ -13,6 +13,11 @@ type Deployment struct {
 	Name            string `json:"name"`
 	Status          string `json:"status"`
 	Plan            string `json:"plan"`
+	Quantity        int    `json:"quantity,omitempty"`
+	Region          string `json:"region,omitempty"`
+	Limits          Limits `json:"limits"`
+	SubscriptionID  string `json:"subscriptionId,omitempty"`
+	SigningCapped   bool   `json:"signingCapped,omitempty"`
 	SoftwareVersion string `json:"softwareVersion"`
 	DomainName      string `json:"domainName,omitempty"`
 	// SignerEndpoint is where certificate users' agents reach the deployment over mutual TLS
@@ -28,6 +33,8 @@ type Deployment struct {
 func DeploymentJSON(d tenant.Deployment) Deployment {
 	return Deployment{
 		ID: d.ID, Name: d.Name, Status: string(d.Status), Plan: d.Plan, SoftwareVersion: d.SoftwareVersion,
+		Quantity: d.Quantity, Region: d.Region, Limits: LimitsJSON(d.Limits()), SubscriptionID: d.SubscriptionID,
+		SigningCapped: d.SigningCapped,
 		DomainName: d.DomainName, IPAllowlist: tenant.FormatAllowlist(d.IPAllowlist), Version: d.Version,
 		CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt,
 	}
@@ -42,3 +49,15 @@ func (d Deployment) WithSigner(endpoint func(domain string) string) Deployment {
 
 // DeploymentETag is the entity tag of a deployment: its version.
 func DeploymentETag(d tenant.Deployment) string { return fmt.Sprintf(`"%d"`, d.Version) }
+
+// Limits is the JSON form of a plan's limits (0: none).
+type Limits struct {
+	Certificates       int `json:"certificates"`
+	Users              int `json:"users"`
+	SignaturesPerMonth int `json:"signaturesPerMonth"`
+}
+
+// LimitsJSON converts limits to their JSON form.
+func LimitsJSON(l tenant.Limits) Limits {
+	return Limits{Certificates: l.Certificates, Users: l.Users, SignaturesPerMonth: l.SignaturesPerMonth}
+}

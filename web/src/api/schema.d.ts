@@ -1934,8 +1934,12 @@ export interface components {
          * @example cu_tlbdgxez5lcpwi6t6b7llupsw4
          */
         ConsoleUserID: string;
-        /** @enum {string} */
-        Plan: "trial" | "standard" | "enterprise";
+        /**
+         * @description A plan of the catalogue: its tier, and for regional plans the region (`-eu`:
+         *     eu-central-1; others us-east-1). The marketplace listings' plan ids are these.
+         * @enum {string}
+         */
+        Plan: "trial" | "standard" | "standard-eu" | "enterprise" | "enterprise-eu";
         /**
          * Format: email
          * @description A plain address like `name@example.com` (no display name); stored lower-case.
@@ -2005,11 +2009,28 @@ export interface components {
             id: components["schemas"]["DeploymentID"];
             name: string;
             /**
-             * @description Only an active deployment serves console and signer requests.
+             * @description Follows the marketplace subscription. An active deployment serves console and
+             *     signer requests; a suspended one refuses signing and keeps its console read-only;
+             *     a cancelled one refuses both (problem `subscription-inactive`).
              * @enum {string}
              */
             status: "active" | "suspended" | "cancelled";
             plan: components["schemas"]["Plan"];
+            /** @description Seats of a per-seat plan (0 or absent otherwise). */
+            quantity?: number;
+            /**
+             * @description The AWS region the deployment's keys and data live in (its plan's).
+             * @example eu-central-1
+             */
+            region?: string;
+            limits?: components["schemas"]["PlanLimits"];
+            /** @description The marketplace subscription that pays for the deployment; absent for one the operator made. */
+            subscriptionId?: string;
+            /**
+             * @description The month's signatures are over what the plan includes and the plan caps them:
+             *     signing is refused (problem `plan-limit`) until the next month or a larger plan.
+             */
+            signingCapped?: boolean;
             /**
              * @description Release the deployment runs.
              * @example 0.1.0
@@ -2038,6 +2059,13 @@ export interface components {
             createdAt: string;
             /** Format: date-time */
             updatedAt: string;
+        };
+        /** @description What the plan allows; 0 means no limit. */
+        PlanLimits: {
+            certificates: number;
+            /** @description Console users (a per-seat plan's quantity). */
+            users: number;
+            signaturesPerMonth: number;
         };
         /** @description A new deployment and the deployment link of its first Admin. */
         DeploymentCreated: components["schemas"]["Deployment"] & {
