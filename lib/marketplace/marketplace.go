@@ -225,3 +225,31 @@ type Event struct {
 	// Manufacturer", "ChangePlan to standard-eu").
 	Detail string
 }
+
+// MeterRecord is one subscription-hour of metering: the usage computed for the hour (kept
+// from the first attempt, so that a retry sends exactly the same records and the
+// marketplace's duplicate detection makes it count once) and what the marketplace answered.
+type MeterRecord struct {
+	SubscriptionID string
+	DeploymentID   string
+	Marketplace    Marketplace
+	// Hour is the start of the hour metered.
+	Hour time.Time
+	// Status is MeterPending until the marketplace has answered every record, then MeterSent
+	// (all accepted) or MeterRejected (some were refused; see Results).
+	Status  string
+	Records []UsageRecord
+	Results []UsageResult
+	// Attempts counts the sends; Final marks the usage sent after cancellation.
+	Attempts  int
+	Final     bool
+	CreatedAt time.Time
+	SentAt    time.Time
+}
+
+// Meter record states.
+const (
+	MeterPending  = "pending"
+	MeterSent     = "sent"
+	MeterRejected = "rejected"
+)

@@ -276,3 +276,36 @@ func hashHex(s string) string {
 	sum := sha256.Sum256([]byte(s))
 	return hex.EncodeToString(sum[:])
 }
+
+// Marketplace subscriptions (lib/marketplace): the subscription at SUB#<id>/META, listed on
+// GSI1 under SUBSCRIPTIONS; each identity it is found by at SUBKEY#<lookup key>; applied
+// events at MKTEVENT#<event id>; events that found no subscription yet under each of their
+// lookup keys at MKTPENDING#<lookup key>/<at>#<event id>; hourly metering records at
+// METER#<subscription id>/HOUR#<hour>; registration tickets at REGTICKET#<sha256>.
+const (
+	subscriptionPrefix  = "SUB#"
+	subscriptionKeyPfx  = "SUBKEY#"
+	subscriptionKeySK   = "SUBKEY"
+	marketEventPrefix   = "MKTEVENT#"
+	marketEventSK       = "MKTEVENT"
+	marketPendingPrefix = "MKTPENDING#"
+	meterPrefix         = "METER#"
+	meterHourPrefix     = "HOUR#"
+	regTicketPrefix     = "REGTICKET#"
+	regTicketSK         = "REGTICKET"
+	allSubscriptions    = "SUBSCRIPTIONS"
+)
+
+func subscriptionPK(id string) string        { return subscriptionPrefix + id }
+func subscriptionKeyPK(lookup string) string { return subscriptionKeyPfx + lookup }
+func marketEventPK(eventID string) string    { return marketEventPrefix + eventID }
+func marketPendingPK(lookup string) string   { return marketPendingPrefix + lookup }
+func marketPendingSK(at time.Time, id string) string {
+	return at.UTC().Format(sortableTime) + "#" + id
+}
+func meterPK(subscriptionID string) string { return meterPrefix + subscriptionID }
+func meterSK(hour time.Time) string        { return meterHourPrefix + hour.UTC().Format(sortableTime) }
+func regTicketPK(ticket string) string {
+	sum := sha256.Sum256([]byte(ticket))
+	return regTicketPrefix + hex.EncodeToString(sum[:])
+}

@@ -10,6 +10,7 @@ import (
 	"github.com/opensignum/signum/lib/certificates"
 	"github.com/opensignum/signum/lib/fault"
 	"github.com/opensignum/signum/lib/identity"
+	"github.com/opensignum/signum/lib/marketplace"
 	"github.com/opensignum/signum/lib/policy"
 	"github.com/opensignum/signum/lib/tenant"
 )
@@ -50,6 +51,16 @@ type Provisioning struct {
 	// under FirstInviteHash.
 	FirstInvite     *identity.Invite
 	FirstInviteHash string
+	// Subscription, when set, is the marketplace subscription the deployment is registered
+	// for, as read (Current) and bound to it (Next): written over the version read, so that
+	// one subscription registers one deployment.
+	Subscription *SubscriptionBinding
+}
+
+// SubscriptionBinding is a subscription before and after registration bound it to its
+// deployment.
+type SubscriptionBinding struct {
+	Current, Next marketplace.Subscription
 }
 
 // Provision writes a new deployment with its default records in one transaction: all of them
@@ -90,6 +101,13 @@ func (s *Store) Provision(ctx context.Context, p Provisioning) (d tenant.Deploym
 	if inv := p.FirstInvite; inv != nil {
 		items = append(items, s.putNew(toInviteItem(p.FirstInviteHash, *inv)))
 	}
+	subAt := -1
+	if b := p.Subscription; b != nil {
+		next := b.Next
+		next.Version, next.CreatedAt, next.UpdatedAt = b.Current.Version+1, b.Current.CreatedAt, d.CreatedAt
+		subAt = len(items)
+		items = append(items, s.putVersioned(toSubscriptionItem(next), b.Current.Version))
+	}
 
 	err = s.transact(ctx, "provision deployment", items)
 	if err == nil {
@@ -105,6 +123,8 @@ func (s *Store) Provision(ctx context.Context, p Provisioning) (d tenant.Deploym
 		return s.provisionedBy(ctx, p.RequestKey, p.Fingerprint)
 	case failed(domainAt):
 		return tenant.Deployment{}, false, fault.Newf(ErrConflict, "The domain name %q is already used by another deployment.", d.DomainName)
+	case failed(subAt):
+		return tenant.Deployment{}, false, fault.Newf(ErrStale, "The subscription changed while it was being registered; try again.")
 	case failed(requestAt + 1):
 		return tenant.Deployment{}, false, fault.Newf(ErrConflict, "A deployment with the id %s exists.", d.ID)
 	}
