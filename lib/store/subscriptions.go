@@ -187,8 +187,8 @@ func (s *Store) SaveSubscription(ctx context.Context, c SubscriptionChange) (mar
 	for _, l := range dedupe(c.Lookups) {
 		failed[len(items)] = fault.Newf(ErrConflict, "Another subscription has the identity %s.", l)
 		items = append(items, types.TransactWriteItem{Put: &types.Put{
-			TableName: &s.table,
-			Item:      marshal(subscriptionKeyItem{PK: subscriptionKeyPK(l), SK: subscriptionKeySK, Type: "subscriptionKey", SubscriptionID: next.ID}),
+			TableName:           &s.table,
+			Item:                marshal(subscriptionKeyItem{PK: subscriptionKeyPK(l), SK: subscriptionKeySK, Type: "subscriptionKey", SubscriptionID: next.ID}),
 			ConditionExpression: aws.String("attribute_not_exists(PK) OR subscriptionId = :id"),
 			ExpressionAttributeValues: map[string]types.AttributeValue{
 				":id": &types.AttributeValueMemberS{Value: next.ID},

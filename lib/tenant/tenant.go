@@ -40,9 +40,9 @@ const MaxAllowlist = 200
 
 // Deployment is a tenant and its settings.
 type Deployment struct {
-	ID              string
-	Name            string
-	Status          Status
+	ID     string
+	Name   string
+	Status Status
 	// Plan is a Plans id; Quantity the seats of a per-seat plan (0: none). Limits says what
 	// they allow.
 	Plan     string

@@ -35,7 +35,7 @@ func DeploymentJSON(d tenant.Deployment) Deployment {
 		ID: d.ID, Name: d.Name, Status: string(d.Status), Plan: d.Plan, SoftwareVersion: d.SoftwareVersion,
 		Quantity: d.Quantity, Region: d.Region, Limits: LimitsJSON(d.Limits()), SubscriptionID: d.SubscriptionID,
 		SigningCapped: d.SigningCapped,
-		DomainName: d.DomainName, IPAllowlist: tenant.FormatAllowlist(d.IPAllowlist), Version: d.Version,
+		DomainName:    d.DomainName, IPAllowlist: tenant.FormatAllowlist(d.IPAllowlist), Version: d.Version,
 		CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt,
 	}
 }
