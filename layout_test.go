@@ -35,7 +35,7 @@ var (
 	// providers, the stand-in providers themselves, and the HTTP client those clients fetch
 	// with (lib/safehttp, which refuses private addresses). They may use net/http, as clients
 	// and servers of that protocol, but not the API's plumbing.
-	protocols = []string{"lib/oidcidp", "lib/samlidp", "lib/workload", "lib/oidclogin", "lib/samlsso", "lib/safehttp"}
+	protocols = []string{"lib/oidcidp", "lib/samlidp", "lib/workload", "lib/oidclogin", "lib/samlsso", "lib/safehttp", "lib/azuremarket"}
 )
 
 // pkg is what `go list -json` says of a package.
