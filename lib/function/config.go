@@ -120,6 +120,38 @@ type Config struct {
 	// that, besides the account root, may tag, untag and create grants on certificate keys
 	// (the template's KeyAdministratorArn); empty for the root only.
 	KeyAdministrator string
+	// Marketplace is how the marketplace functions reach AWS Marketplace and Azure.
+	Marketplace MarketplaceConfig
+}
+
+// MarketplaceConfig configures the marketplace functions (lib/fulfilment).
+type MarketplaceConfig struct {
+	// Region is MARKETPLACE_REGION: where AWS Marketplace's metering and entitlement APIs
+	// are called (us-east-1, whatever the stack's region).
+	Region string
+	// MeteringEndpoint and EntitlementEndpoint override the AWS endpoints
+	// (AWS_ENDPOINT_URL_MARKETPLACE_METERING, AWS_ENDPOINT_URL_MARKETPLACE_ENTITLEMENT_SERVICE):
+	// the local stand-ins. Empty in AWS.
+	MeteringEndpoint, EntitlementEndpoint string
+	// AWSDefaultPlan is MARKETPLACE_AWS_DEFAULT_PLAN: the plan of an AWS subscription without
+	// entitlements (pay-as-you-go), "standard" when empty.
+	AWSDefaultPlan string
+	// RegistrationURL is MARKETPLACE_REGISTRATION_URL: the web app's registration page the
+	// fulfilment URL sends the buyer to ("/app/marketplace/register" when empty).
+	RegistrationURL string
+	// AzureTenantID and AzureClientID are AZURE_MARKETPLACE_TENANT_ID and
+	// AZURE_MARKETPLACE_CLIENT_ID: the publisher's Entra tenant and app registration. Azure
+	// is not configured without them.
+	AzureTenantID, AzureClientID string
+	// AzureSecret is AZURE_MARKETPLACE_SECRET: the Secrets Manager secret (id or ARN) whose
+	// string is the app's client secret, read once per cold start.
+	AzureSecret string
+	// AzureClientSecret is the client secret itself, set only by the local server (its
+	// stand-in's throw-away secret).
+	AzureClientSecret string
+	// AzureAPIBase and AzureLoginBase are AZURE_MARKETPLACE_API_BASE and
+	// AZURE_MARKETPLACE_LOGIN_BASE: the local stand-in's URLs; empty in production.
+	AzureAPIBase, AzureLoginBase string
 }
 
 // DefaultAnchorEvery is AnchorEvery in a deployed service.
@@ -171,8 +203,18 @@ func EnvVars(c Config) map[string]string {
 		"DEPLOYMENT_DOMAIN_SUFFIX": c.DeploymentDomainSuffix, "SIGNER_DOMAIN_SUFFIX": c.SignerDomainSuffix,
 		"SIGNUM_CHECKPOINT_KEY": c.CheckpointKeyID, "SIGNUM_ANCHOR_BUCKET": c.AnchorBucket,
 		"SIGNUM_TRUSTSTORE_BUCKET": c.TruststoreBucket, "SIGNUM_TRUSTSTORE_DOMAIN": c.TruststoreDomain,
-		"AWS_ENDPOINT_URL_APIGATEWAYV2": c.APIGatewayEndpoint,
-		"AWS_ACCESS_KEY_ID":             c.StaticAccessKey, "AWS_SECRET_ACCESS_KEY": c.StaticSecretKey,
+		"AWS_ENDPOINT_URL_APIGATEWAYV2":                    c.APIGatewayEndpoint,
+		"MARKETPLACE_REGION":                               c.Marketplace.Region,
+		"AWS_ENDPOINT_URL_MARKETPLACE_METERING":            c.Marketplace.MeteringEndpoint,
+		"AWS_ENDPOINT_URL_MARKETPLACE_ENTITLEMENT_SERVICE": c.Marketplace.EntitlementEndpoint,
+		"MARKETPLACE_AWS_DEFAULT_PLAN":                     c.Marketplace.AWSDefaultPlan,
+		"MARKETPLACE_REGISTRATION_URL":                     c.Marketplace.RegistrationURL,
+		"AZURE_MARKETPLACE_TENANT_ID":                      c.Marketplace.AzureTenantID,
+		"AZURE_MARKETPLACE_CLIENT_ID":                      c.Marketplace.AzureClientID,
+		"AZURE_MARKETPLACE_SECRET":                         c.Marketplace.AzureSecret,
+		"AZURE_MARKETPLACE_API_BASE":                       c.Marketplace.AzureAPIBase,
+		"AZURE_MARKETPLACE_LOGIN_BASE":                     c.Marketplace.AzureLoginBase,
+		"AWS_ACCESS_KEY_ID":                                c.StaticAccessKey, "AWS_SECRET_ACCESS_KEY": c.StaticSecretKey,
 		"SIGNUM_KEY_USERS": strings.Join(c.KeyUsers, ","), "SIGNUM_KEY_MANAGER": c.KeyManager, "SIGNUM_KEY_ADMINISTRATOR": c.KeyAdministrator,
 		"SIGNING_CALLER_RATE_LIMIT": limitString(c.Limits.SigningPerCaller),
 		"LOGIN_ACCOUNT_RATE_LIMIT":  limitString(c.Limits.LoginPerAccount),
@@ -263,6 +305,18 @@ func FromEnv() (Config, error) {
 		KeyUsers:               splitList(os.Getenv("SIGNUM_KEY_USERS")),
 		KeyManager:             strings.TrimSpace(os.Getenv("SIGNUM_KEY_MANAGER")),
 		KeyAdministrator:       strings.TrimSpace(os.Getenv("SIGNUM_KEY_ADMINISTRATOR")),
+		Marketplace: MarketplaceConfig{
+			Region:              os.Getenv("MARKETPLACE_REGION"),
+			MeteringEndpoint:    firstSet("AWS_ENDPOINT_URL_MARKETPLACE_METERING", "AWS_ENDPOINT_URL"),
+			EntitlementEndpoint: firstSet("AWS_ENDPOINT_URL_MARKETPLACE_ENTITLEMENT_SERVICE", "AWS_ENDPOINT_URL"),
+			AWSDefaultPlan:      os.Getenv("MARKETPLACE_AWS_DEFAULT_PLAN"),
+			RegistrationURL:     os.Getenv("MARKETPLACE_REGISTRATION_URL"),
+			AzureTenantID:       os.Getenv("AZURE_MARKETPLACE_TENANT_ID"),
+			AzureClientID:       os.Getenv("AZURE_MARKETPLACE_CLIENT_ID"),
+			AzureSecret:         os.Getenv("AZURE_MARKETPLACE_SECRET"),
+			AzureAPIBase:        os.Getenv("AZURE_MARKETPLACE_API_BASE"),
+			AzureLoginBase:      os.Getenv("AZURE_MARKETPLACE_LOGIN_BASE"),
+		},
 	}
 	limits, err := limitsFromEnv()
 	if err != nil {

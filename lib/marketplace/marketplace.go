@@ -80,6 +80,9 @@ type Subscription struct {
 	StateAt, PlanAt time.Time
 	// DeploymentID is the deployment registration created ("" while pending).
 	DeploymentID string
+	// ActivatedAt is when the marketplace was told the subscription is fulfilled (Azure's
+	// activate; zero until then: the metering function retries it).
+	ActivatedAt time.Time
 	// EndedAt is when it was cancelled (zero before): the metering function sends the final
 	// usage within the hour after it.
 	EndedAt time.Time

@@ -53,8 +53,13 @@ type Request struct {
 	IPAllowlist []string
 	// RequestKey makes the request idempotent (e.g. "aws-marketplace:<customer>:<product>").
 	RequestKey string
-	// SubscriptionID is the marketplace subscription the deployment is for ("" for none).
+	// SubscriptionID is the marketplace subscription the deployment is for ("" for none);
+	// Subscription binds it in the same transaction, to the deployment DeploymentID (which
+	// must then be set: the binding names it), with Status (active when empty).
 	SubscriptionID string
+	Subscription   *store.SubscriptionBinding
+	DeploymentID   string
+	Status         tenant.Status
 	// Actor is who asked, for the system log (an IAM principal, "marketplace", ...).
 	Actor string
 	// FirstAdminEmail, when set, is the only address the first Admin's deployment link
@@ -105,6 +110,7 @@ func (s *Service) Provision(ctx context.Context, req Request) (Result, error) {
 		FirstGroup:      &certificates.Group{ID: certificates.NewGroupID(), Name: DefaultGroupName},
 		FirstInvite:     &inv,
 		FirstInviteHash: hash,
+		Subscription:    req.Subscription,
 	})
 	if err != nil {
 		return Result{}, fmt.Errorf("provision %q: %w", req.Name, err)
@@ -146,8 +152,15 @@ func (s *Service) validate(req Request) (tenant.Deployment, error) {
 	if err := bad.Err(); err != nil {
 		return tenant.Deployment{}, err
 	}
+	id, status := req.DeploymentID, req.Status
+	if id == "" {
+		id = tenant.NewID("dep_")
+	}
+	if status == "" {
+		status = tenant.StatusActive
+	}
 	return tenant.Deployment{
-		ID: tenant.NewID("dep_"), Name: name, Status: tenant.StatusActive, Plan: p.ID, Quantity: req.Quantity,
+		ID: id, Name: name, Status: status, Plan: p.ID, Quantity: req.Quantity,
 		Region: p.Region, SubscriptionID: req.SubscriptionID,
 		SoftwareVersion: SoftwareVersion, DomainName: domain, IPAllowlist: allow,
 		CreatedAt: s.now().UTC(),

@@ -156,3 +156,34 @@ func (s *Store) SignatureTotal(ctx context.Context, deploymentID string) (int64,
 		in.ExclusiveStartKey = out.LastEvaluatedKey
 	}
 }
+
+// UsageCounts are a deployment's certificates (not deleted) and console users now, for the
+// metered dimensions: two COUNT queries, read by the hourly metering run only.
+func (s *Store) UsageCounts(ctx context.Context, deploymentID string) (certificates, users int, err error) {
+	count := func(prefix, filter string) (int, error) {
+		in := listPrefixInput(deploymentPK(deploymentID), prefix)
+		in.TableName, in.Select, in.ConsistentRead = &s.table, types.SelectCount, aws.Bool(true)
+		if filter != "" {
+			in.FilterExpression = aws.String(filter)
+			in.ExpressionAttributeNames = map[string]string{"#s": "status"}
+			in.ExpressionAttributeValues[":deleted"] = &types.AttributeValueMemberS{Value: "deleted"}
+		}
+		n := 0
+		for {
+			out, err := s.db.Query(ctx, in)
+			if err != nil {
+				return 0, unavailable("count "+prefix, err)
+			}
+			n += int(out.Count)
+			if len(out.LastEvaluatedKey) == 0 {
+				return n, nil
+			}
+			in.ExclusiveStartKey = out.LastEvaluatedKey
+		}
+	}
+	if certificates, err = count(certificatePrefix, "#s <> :deleted"); err != nil {
+		return 0, 0, err
+	}
+	users, err = count(consoleUserPrefix, "")
+	return certificates, users, err
+}

@@ -56,6 +56,7 @@ type subscriptionItem struct {
 	PlanAt              string `dynamodbav:"planAt,omitempty"`
 	DeploymentID        string `dynamodbav:"deploymentId,omitempty"`
 	EndedAt             string `dynamodbav:"endedAt,omitempty"`
+	ActivatedAt         string `dynamodbav:"activatedAt,omitempty"`
 	MeteredHour         string `dynamodbav:"meteredHour,omitempty"`
 	MeteredSignatures   int64  `dynamodbav:"meteredSignatures,omitempty"`
 	MeteredMonth        string `dynamodbav:"meteredMonth,omitempty"`
@@ -75,7 +76,7 @@ func toSubscriptionItem(s marketplace.Subscription) subscriptionItem {
 		AzureSubscriptionID: s.AzureSubscriptionID, PurchaserEmail: s.PurchaserEmail, PurchaserTenant: s.PurchaserTenant,
 		Name: s.Name, Plan: s.Plan, Quantity: s.Quantity, State: string(s.State),
 		StateAt: formatTime(s.StateAt), PlanAt: formatTime(s.PlanAt), DeploymentID: s.DeploymentID,
-		EndedAt: formatTime(s.EndedAt), MeteredHour: formatTime(s.Metered.Hour), MeteredSignatures: s.Metered.Signatures,
+		EndedAt: formatTime(s.EndedAt), ActivatedAt: formatTime(s.ActivatedAt), MeteredHour: formatTime(s.Metered.Hour), MeteredSignatures: s.Metered.Signatures,
 		MeteredMonth: formatTime(s.Metered.Month), MonthSignatures: s.Metered.MonthSignatures, MeteredFinal: s.Metered.Final,
 		Version: s.Version, CreatedAt: formatTime(s.CreatedAt), UpdatedAt: formatTime(s.UpdatedAt),
 	}
@@ -93,7 +94,7 @@ func decodeSubscription(av map[string]types.AttributeValue) (marketplace.Subscri
 		AzureSubscriptionID: it.AzureSubscriptionID, PurchaserEmail: it.PurchaserEmail, PurchaserTenant: it.PurchaserTenant,
 		Name: it.Name, Plan: it.Plan, Quantity: it.Quantity, State: marketplace.State(it.State),
 		StateAt: parseTime(it.StateAt), PlanAt: parseTime(it.PlanAt), DeploymentID: it.DeploymentID,
-		EndedAt: parseTime(it.EndedAt),
+		EndedAt: parseTime(it.EndedAt), ActivatedAt: parseTime(it.ActivatedAt),
 		Metered: marketplace.MeterCursor{Hour: parseTime(it.MeteredHour), Signatures: it.MeteredSignatures,
 			Month: parseTime(it.MeteredMonth), MonthSignatures: it.MonthSignatures, Final: it.MeteredFinal},
 		Version: it.Version, CreatedAt: parseTime(it.CreatedAt), UpdatedAt: parseTime(it.UpdatedAt),
