@@ -172,7 +172,7 @@ func TestDecodeSubscription(t *testing.T) {
 func TestLandingToken(t *testing.T) {
 	const tok = "ab+cd/ef=="
 	for in, want := range map[string]string{
-		tok:                 tok,
+		tok:                  tok,
 		"ab%2Bcd%2Fef%3D%3D": tok,
 		" ab cd/ef== ":       tok, // a form decoder turned the + into a space
 		"ab%2bcd%2fef%3d%3d": tok,
