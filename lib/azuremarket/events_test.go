@@ -86,7 +86,10 @@ func TestWebhookEvents(t *testing.T) {
 	}
 	seen := map[string]bool{}
 	for name, id := range ids {
-		if name != "suspend-duplicate" && seen[id] {
+		if name == "suspend-duplicate" {
+			continue
+		}
+		if seen[id] {
 			t.Errorf("%s: operation id %s used twice", name, id)
 		}
 		seen[id] = true
