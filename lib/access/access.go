@@ -2,7 +2,8 @@
 // registered (a route cannot be registered without one), and one Guard enforces it before the
 // handler runs: it resolves the deployment (from the path or from the host the request was
 // sent to), applies the deployment's IP allowlist to console and signer requests, identifies
-// the caller (bearer token, or the IAM principal API Gateway verified) and checks the rule.
+// the caller (bearer token, or the IAM principal API Gateway verified), checks the rule, and
+// refuses what the deployment's subscription state closes (subscription.go).
 //
 // Cross-deployment requests are answered exactly as requests for objects that do not exist,
 // so a caller cannot learn what another tenant has.
@@ -137,6 +138,11 @@ type Rule struct {
 	// signing rules admit a CI job's session (Principal.Workload): it may sign and list what
 	// it may sign with, nothing else of the console.
 	signing bool
+	// part and reads say what the deployment's subscription state lets through
+	// (subscription.go): the part of the service the route is, and that it changes nothing
+	// whatever its method.
+	part  part
+	reads bool
 }
 
 // Allows reports whether the rule admits p (of the route's deployment).
@@ -201,8 +207,11 @@ func SystemLogReaders() Rule { return Area(roles.SystemLog, roles.Read) }
 // Area admits console callers whose roles give at least level in area: the rule of the
 // console's routes, so that a custom role reaches exactly the areas it was given. Which
 // certificates of the area a caller sees is the handlers' part (Principal.Scope's groups).
+//
+// A route that asks only for read rights changes nothing, whatever its method (the policies'
+// dry run is a POST): it works while the deployment's subscription is suspended.
 func Area(area roles.Area, level roles.Level) Rule {
-	return Rule{Name: fmt.Sprintf("console %s %s", area, level), Tenancy: HostTenant, Caller: Console, scoped: true,
+	return Rule{Name: fmt.Sprintf("console %s %s", area, level), Tenancy: HostTenant, Caller: Console, scoped: true, reads: level == roles.Read,
 		allow: func(p Principal) bool { return p.Scope.Level(area).AtLeast(level) }}
 }
 
@@ -309,7 +318,9 @@ func notFound(ref string) error {
 // Check resolves the caller and the deployment of r and applies rule. The order matters:
 // console routes resolve their deployment first, because its IP allowlist applies before
 // anything else; portal routes identify the caller first, so that an unauthenticated caller
-// learns nothing about which deployments exist.
+// learns nothing about which deployments exist. What the deployment's subscription state
+// closes (subscription.go) is refused last, once the caller is known to be the deployment's
+// and allowed by the rule; the console's public routes, before anything but the allowlist.
 func (g *Guard) Check(r *http.Request, rule Rule) (*Request, error) {
 	req := &Request{Principal: Principal{Kind: Anonymous}}
 	var ref string
@@ -337,7 +348,16 @@ func (g *Guard) Check(r *http.Request, rule Rule) (*Request, error) {
 		}
 		req.Deployment = d
 	}
-	if rule.Caller == Anonymous || rule.Caller == Operator {
+	switch rule.Caller {
+	case Operator:
+		// The operator looks after deployments in every subscription state.
+		return req, nil
+	case Anonymous:
+		if rule.Tenancy != NoTenant {
+			if err := inState(rule, r.Method, req.Deployment); err != nil {
+				return nil, err
+			}
+		}
 		return req, nil
 	}
 	// Another tenant's caller gets exactly what a request for a missing deployment gets.
@@ -355,6 +375,10 @@ func (g *Guard) Check(r *http.Request, rule Rule) (*Request, error) {
 	if !rule.Allows(req.Principal) {
 		return nil, fault.Newf(fault.ErrForbidden, "Your role does not allow this; it needs %s.", rule.Name)
 	}
+	// Last: a caller learns of the subscription's state only when it is what stops them.
+	if err := inState(rule, r.Method, req.Deployment); err != nil {
+		return nil, err
+	}
 	return req, nil
 }
 
@@ -371,9 +395,6 @@ func (g *Guard) hostTenant(r *http.Request, req *Request) (string, error) {
 	}
 	if err != nil {
 		return "", err
-	}
-	if d.Status != tenant.StatusActive {
-		return "", fault.Newf(fault.ErrForbidden, "This deployment is %s.", d.Status)
 	}
 	ip, err := edge.SourceIP(r)
 	if err != nil {

@@ -35,8 +35,9 @@ func newAPI(env function.Env) api {
 func BuildAuth(_ context.Context, env function.Env) (http.Handler, error) {
 	a := newAPI(env)
 	m := access.NewMux(env.Log, a.Guard)
-	// POST /console/login — anyone the deployment's allowlist admits.
-	m.Handle("POST /console/login", access.PublicOnTenant(), a.login)
+	// POST /console/login — anyone the deployment's allowlist admits; a login, so it works
+	// while the subscription is suspended (the console is then read-only).
+	m.Handle("POST /console/login", access.PublicOnTenant().Login(), a.login)
 	// GET /console/session — any console caller of the deployment: who am I.
 	m.Handle("GET /console/session", access.ConsoleSession(), a.session)
 	a.registerSSO(m, DomainAdmin(env, a.Parts))

@@ -78,7 +78,9 @@ type ssoAPI struct {
 }
 
 // The single sign-on routes, on the console-auth function. All are public on the deployment's
-// host (its IP allowlist applies): they are how a person without a token gets one.
+// host (its IP allowlist applies): they are how a person without a token gets one. They are
+// logins, so they work while the subscription is suspended; a first login that would make a
+// console user is refused then (the console is read-only).
 func (a api) registerSSO(m *access.Mux, admin *directory.Admin) {
 	// The OIDC client fetches through safehttp, so that a domain's issuer (a tenant's choice)
 	// cannot make the function fetch from loopback, private or link-local addresses; only the
@@ -86,7 +88,7 @@ func (a api) registerSSO(m *access.Mux, admin *directory.Admin) {
 	// stand-in IdP on http://127.0.0.1.
 	s := ssoAPI{api: a, admin: admin, oidc: oidclogin.NewClient(oidclogin.Options{Now: a.Now, PendingTTL: ssoTTL,
 		HTTPClient: safehttp.New(safehttp.Options{AllowPrivate: a.Guard.LocalSignerPort != ""})})}
-	pub := access.PublicOnTenant()
+	pub := access.PublicOnTenant().Login()
 	// GET /console/login/domains — anyone: the OIDC and SAML domains to log in with (id,
 	// name, kind), for the login page's buttons.
 	m.Handle("GET /console/login/domains", pub, s.loginDomains)
@@ -460,7 +462,7 @@ func errOtherIdentity(d domains.Domain) error {
 // /console/login does, records the login and sends the browser to the web app with the token.
 func (s ssoAPI) signIn(w http.ResponseWriter, r *http.Request, req *access.Request, d domains.Domain, p person) error {
 	ctx, dep := r.Context(), req.Deployment.ID
-	u, err := s.account(ctx, dep, d, p)
+	u, err := s.account(ctx, req.Deployment, d, p)
 	if err != nil {
 		return s.failed(w, r, req, d, p.Username, u, err)
 	}
@@ -513,7 +515,8 @@ func (s ssoAPI) failed(w http.ResponseWriter, r *http.Request, req *access.Reque
 // user bound to another subject is refused. The subject is only ever compared with the user
 // the name finds in d, never looked up on its own, so it cannot reach a user of another
 // domain. A user found is returned with a refusal too, for the system log.
-func (s ssoAPI) account(ctx context.Context, dep string, d domains.Domain, p person) (*identity.ConsoleUser, error) {
+func (s ssoAPI) account(ctx context.Context, deployment tenant.Deployment, d domains.Domain, p person) (*identity.ConsoleUser, error) {
+	dep := deployment.ID
 	if p.Subject == "" {
 		return nil, errNoSubject
 	}
@@ -538,6 +541,10 @@ func (s ssoAPI) account(ctx context.Context, dep string, d domains.Domain, p per
 			role := d.RoleFor("", p.Groups)
 			if role == "" {
 				return nil, errNoRole
+			}
+			// Making a user is a change of the console.
+			if err := access.ConsoleChange(deployment); err != nil {
+				return nil, err
 			}
 			nu := identity.ConsoleUser{ID: identity.NewConsoleUserID(), DeploymentID: dep, Username: username, Name: name, Email: email,
 				DomainID: d.ID, RoleSource: identity.RoleFromGroups, IdPSubject: p.Subject, Status: identity.StatusActive}

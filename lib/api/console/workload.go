@@ -77,8 +77,9 @@ func (a api) registerWorkload(m *access.Mux) {
 	w := workloadAPI{api: a, verifier: workload.NewVerifier(workload.Options{Now: a.Now,
 		HTTPClient: safehttp.New(safehttp.Options{AllowPrivate: a.Guard.LocalSignerPort != ""})})}
 	// POST /console/workload-session — anyone the deployment's allowlist admits: a CI job
-	// with its OIDC token, which is how it gets a token.
-	m.Handle("POST /console/workload-session", access.PublicOnTenant(), w.exchange)
+	// with its OIDC token, which is how it gets a token. The session can only sign, so it is
+	// refused, with the reason, while the deployment's subscription does not let it sign.
+	m.Handle("POST /console/workload-session", access.PublicOnTenant().SigningLogin(), w.exchange)
 }
 
 // WorkloadSessionRequest is the body of POST /console/workload-session.

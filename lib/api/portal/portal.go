@@ -52,8 +52,9 @@ func BuildDeployments(_ context.Context, env function.Env) (http.Handler, error)
 	// PATCH /portal/deployments/{id} — portal Admins: domain name, IP allowlist, name.
 	m.Handle("PATCH /portal/deployments/{id}", access.PortalRoles(identity.RoleAdmin), a.patchDeployment)
 	// POST /portal/deployments/{id}/console-token — portal users, any role: a console
-	// token with the console roles of their portal role.
-	m.Handle("POST /portal/deployments/{id}/console-token", access.PortalRoles(identity.RoleAdmin, identity.RoleUser, identity.RoleViewer), a.consoleToken)
+	// token with the console roles of their portal role. A login to the console: it works
+	// while the console does (a suspended subscription's read-only, a cancelled one's not).
+	m.Handle("POST /portal/deployments/{id}/console-token", access.PortalRoles(identity.RoleAdmin, identity.RoleUser, identity.RoleViewer).Login(), a.consoleToken)
 	return m, nil
 }
 
