@@ -117,7 +117,9 @@ FUZZ_TARGETS := ./lib/edge:FuzzDecodeJSON ./lib/tenant:FuzzParseAllowlist ./lib/
 	./lib/token:FuzzVerify ./lib/password:FuzzVerify ./lib/password:FuzzCheck ./lib/certificates:FuzzParseBundle ./lib/certificates:FuzzParseCSR \
 	./lib/keys/awskms:FuzzParseURI ./lib/keys/pkcs11:FuzzParseURI ./lib/local:FuzzRequestBodies \
 	./lib/audit:FuzzEventHash ./lib/audit:FuzzReadExport ./lib/audit:FuzzFastCanonical ./lib/clientauth:FuzzDN \
-	./lib/samlsso:FuzzFinish ./lib/samlsso:FuzzParseIdPMetadata ./lib/workload:FuzzVerify ./lib/api/console:FuzzUnverifiedClaims
+	./lib/samlsso:FuzzFinish ./lib/samlsso:FuzzParseIdPMetadata ./lib/workload:FuzzVerify ./lib/api/console:FuzzUnverifiedClaims \
+	./lib/marketplace:FuzzDecodeSQSMessage ./lib/marketplace:FuzzDecodeEventBridge ./lib/azuremarket:FuzzDecodeWebhook \
+	./lib/azuremarket:FuzzDecodeSubscription ./lib/azuremarket:FuzzDecodeOperation
 fuzz:
 	@GO=$(GO) FUZZTIME=$(FUZZTIME) bash scripts/fuzz.sh $(FUZZ_TARGETS)
 

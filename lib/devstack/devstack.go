@@ -25,6 +25,7 @@ import (
 	"github.com/truora/minidyn/server"
 
 	"github.com/opensignum/signum/lib/function"
+	"github.com/opensignum/signum/lib/marketstandin"
 	"github.com/opensignum/signum/lib/store"
 )
 
@@ -68,6 +69,13 @@ type Stack struct {
 	KMS      *Standin
 	// S3 is gofakes3, in memory, with AnchorBucket.
 	S3 *Standin
+	// AWSMarketplace serves AWSMarket (AWS Marketplace's metering and entitlement APIs);
+	// AzureMarketplace serves AzureMarket (Azure's SaaS fulfilment API, metering and Entra
+	// ID's token endpoint and keys). Tests and the local server drive the buyers' side
+	// through AWSMarket and AzureMarket.
+	AWSMarketplace, AzureMarketplace *Standin
+	AWSMarket                        *marketstandin.AWS
+	AzureMarket                      *marketstandin.Azure
 
 	kmsDB   *kmsdata.Database
 	tmpDir  string
@@ -76,8 +84,10 @@ type Stack struct {
 
 // Options configure Start.
 type Options struct {
-	// DynamoDBAddr and KMSAddr are the listen addresses ("127.0.0.1:0" when empty).
-	DynamoDBAddr, KMSAddr string
+	// DynamoDBAddr and KMSAddr are the listen addresses ("127.0.0.1:0" when empty), and
+	// AWSMarketplaceAddr and AzureMarketplaceAddr the marketplaces' stand-ins'.
+	DynamoDBAddr, KMSAddr                    string
+	AWSMarketplaceAddr, AzureMarketplaceAddr string
 	// DataDir keeps the KMS stand-in's keys; a temporary directory when empty. It is made
 	// readable by the current user only (PrivateDir).
 	DataDir string
@@ -138,6 +148,16 @@ func Start(opts Options) (*Stack, error) {
 		st.Close()
 		return nil, err
 	}
+	st.AWSMarket = marketstandin.NewAWS()
+	if st.AWSMarketplace, err = startStandin("aws-marketplace", opts.AWSMarketplaceAddr, st.AWSMarket); err != nil {
+		st.Close()
+		return nil, err
+	}
+	st.AzureMarket = marketstandin.NewAzure(marketstandin.AzureOptions{})
+	if st.AzureMarketplace, err = startStandin("azure-marketplace", opts.AzureMarketplaceAddr, st.AzureMarket); err != nil {
+		st.Close()
+		return nil, err
+	}
 	return st, nil
 }
 
@@ -153,7 +173,7 @@ func openKMSDatabase(dir string) (db *kmsdata.Database, err error) {
 
 // Close stops both stand-ins and removes temporary data.
 func (st *Stack) Close() {
-	for _, s := range []*Standin{st.DynamoDB, st.KMS, st.S3} {
+	for _, s := range []*Standin{st.DynamoDB, st.KMS, st.S3, st.AWSMarketplace, st.AzureMarketplace} {
 		if s != nil {
 			s.close()
 		}
@@ -188,6 +208,21 @@ func (st *Stack) Env(table string) function.Config {
 		S3Endpoint:       st.S3.URL(),
 		KeyUsers:         []string{SignerRoleARN, CertificatesRoleARN},
 		KeyManager:       CertificatesRoleARN,
+		Marketplace:      st.MarketplaceConfig(),
+	}
+}
+
+// MarketplaceConfig points the marketplace functions at this stack's marketplace stand-ins:
+// one AWS stand-in serves metering and entitlements; the Azure app is the stand-in's.
+func (st *Stack) MarketplaceConfig() function.MarketplaceConfig {
+	if st.AWSMarketplace == nil || st.AzureMarketplace == nil {
+		return function.MarketplaceConfig{}
+	}
+	api, login := marketstandin.AzureBases(st.AzureMarketplace.URL())
+	return function.MarketplaceConfig{
+		Region: marketstandin.AWSRegion, MeteringEndpoint: st.AWSMarketplace.URL(), EntitlementEndpoint: st.AWSMarketplace.URL(),
+		AzureTenantID: st.AzureMarket.TenantID(), AzureClientID: st.AzureMarket.ClientID(), AzureClientSecret: st.AzureMarket.ClientSecret(),
+		AzureAPIBase: api, AzureLoginBase: login,
 	}
 }
 

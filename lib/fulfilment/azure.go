@@ -73,7 +73,7 @@ func (s *Service) AzureWebhook(ctx context.Context, claimed marketplace.AzureOpe
 	if err != nil {
 		return "", err
 	}
-	if isChange(op.Action) && !done(op.Status) {
+	if needsAnswer(op.Action) && !done(op.Status) {
 		if reason := s.changeRefusal(sub, op); reason != "" {
 			if err := s.Azure.UpdateOperation(ctx, op.SubscriptionID, op.ID, op.PlanID, op.Quantity, false); err != nil {
 				return "", fmt.Errorf("reject azure operation %s: %w", op.ID, err)
@@ -94,9 +94,15 @@ func (s *Service) AzureWebhook(ctx context.Context, claimed marketplace.AzureOpe
 	return WebhookApplied, s.HandleEvent(ctx, ev)
 }
 
-// isChange reports whether action must be accepted or rejected by the publisher.
+// isChange reports whether action changes the plan or the quantity.
 func isChange(action string) bool {
 	return strings.EqualFold(action, "ChangePlan") || strings.EqualFold(action, "ChangeQuantity")
+}
+
+// needsAnswer reports whether the publisher accepts or rejects action by PATCHing the
+// operation (a plan or quantity change, a reinstatement); the others are notifications.
+func needsAnswer(action string) bool {
+	return isChange(action) || strings.EqualFold(action, "Reinstate")
 }
 
 // done reports whether an operation's status is final (Succeeded, Failed, Conflict).
@@ -113,10 +119,14 @@ func done(status string) bool {
 // stay where they are; another region is another deployment), a per-seat plan without
 // seats, or a cancelled subscription.
 func (s *Service) changeRefusal(sub marketplace.Subscription, op marketplace.AzureOperation) string {
+	if sub.State == marketplace.StateCancelled {
+		return "the subscription is cancelled"
+	}
+	if !isChange(op.Action) {
+		return ""
+	}
 	p, ok := tenant.PlanByID(op.PlanID)
 	switch {
-	case sub.State == marketplace.StateCancelled:
-		return "the subscription is cancelled"
 	case !ok:
 		return fmt.Sprintf("plan %q is not offered", op.PlanID)
 	}

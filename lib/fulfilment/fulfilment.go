@@ -246,7 +246,7 @@ func (s *Service) resolveEntitlement(ctx context.Context, sub marketplace.Subscr
 	plan, qty, valid, any := pickEntitlement(ents, s.Now())
 	as := func(k marketplace.Kind) marketplace.Event {
 		e := ev
-		e.Kind, e.Plan, e.Quantity = k, plan, qty
+		e.Kind, e.Plan, e.Quantity, e.Current = k, plan, qty, true
 		return e
 	}
 	switch {

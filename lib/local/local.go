@@ -25,6 +25,7 @@ import (
 	"github.com/opensignum/signum/lib/api/events"
 	"github.com/opensignum/signum/lib/api/fallback"
 	"github.com/opensignum/signum/lib/api/health"
+	"github.com/opensignum/signum/lib/api/marketplace"
 	"github.com/opensignum/signum/lib/api/operator"
 	"github.com/opensignum/signum/lib/api/policies"
 	"github.com/opensignum/signum/lib/api/portal"
@@ -44,25 +45,29 @@ import (
 // Builds maps each HTTP function of template.yaml (by logical id) to the Build its main.go
 // runs, and EventBuilds each event-driven one. A test fails when they and the template differ.
 var Builds = map[string]function.Build{
-	"HealthFunction":              health.Build,
-	"OperatorFunction":            operator.Build,
-	"FallbackFunction":            fallback.Build,
-	"PortalAuthFunction":          portal.BuildAuth,
-	"PortalDeploymentsFunction":   portal.BuildDeployments,
-	"PortalUsersFunction":         portal.BuildUsers,
-	"ConsoleAuthFunction":         console.BuildAuth,
-	"ConsoleUsersFunction":        console.BuildUsers,
-	"ConsoleSettingsFunction":     console.BuildSettings,
-	"ConsoleCertificatesFunction": certificates.Build,
-	"ConsolePoliciesFunction":     policies.Build,
-	"SignerFunction":              signer.Build,
-	"ConsoleEventsFunction":       events.Build,
+	"HealthFunction":                  health.Build,
+	"OperatorFunction":                operator.Build,
+	"FallbackFunction":                fallback.Build,
+	"PortalAuthFunction":              portal.BuildAuth,
+	"PortalDeploymentsFunction":       portal.BuildDeployments,
+	"PortalUsersFunction":             portal.BuildUsers,
+	"ConsoleAuthFunction":             console.BuildAuth,
+	"ConsoleUsersFunction":            console.BuildUsers,
+	"ConsoleSettingsFunction":         console.BuildSettings,
+	"ConsoleCertificatesFunction":     certificates.Build,
+	"ConsolePoliciesFunction":         policies.Build,
+	"SignerFunction":                  signer.Build,
+	"ConsoleEventsFunction":           events.Build,
+	"MarketplaceFulfilmentFunction":   marketplace.Build,
+	"MarketplaceAzureWebhookFunction": marketplace.BuildWebhook,
 }
 
 // EventBuilds are the event-driven functions (streams, schedules, custom resources), which
 // no route reaches: `make invoke` runs them with an event file.
 var EventBuilds = map[string]function.EventBuild{
-	"TruststoreFunction": truststore.Build,
+	"TruststoreFunction":           truststore.Build,
+	"MarketplaceAWSEventsFunction": marketplace.BuildEvents,
+	"MarketplaceMeteringFunction":  marketplace.BuildMetering,
 }
 
 // OperatorAccessKey is the access key id of the local operator's SigV4 credentials.

@@ -28,14 +28,17 @@ func Apply(sub Subscription, ev Event) (Subscription, Outcome) {
 	next := sub
 	switch ev.Kind {
 	case KindPlan:
-		if ev.At.Before(sub.PlanAt) {
+		if ev.At.Before(sub.PlanAt) && !ev.Current {
 			return sub, Outcome{Why: fmt.Sprintf("ignored: older than the plan set at %s", sub.PlanAt.UTC().Format("2006-01-02T15:04:05Z"))}
 		}
 		if _, ok := tenant.PlanByID(ev.Plan); !ok {
 			return sub, Outcome{Why: fmt.Sprintf("ignored: plan %q is not in the catalogue", ev.Plan)}
 		}
 		p, _ := tenant.PlanByID(ev.Plan)
-		next.Plan, next.Quantity, next.PlanAt = p.ID, max(ev.Quantity, 0), ev.At
+		next.Plan, next.Quantity = p.ID, max(ev.Quantity, 0)
+		if ev.At.After(sub.PlanAt) {
+			next.PlanAt = ev.At
+		}
 		if next.Plan == sub.Plan && next.Quantity == sub.Quantity {
 			return next, Outcome{Changed: !next.PlanAt.Equal(sub.PlanAt), Why: "plan unchanged"}
 		}

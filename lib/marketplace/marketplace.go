@@ -224,6 +224,10 @@ type Event struct {
 	// OfferID and FreeTrial, when the event says (AWS subscribe-success).
 	OfferID   string
 	FreeTrial *bool
+	// Current marks a plan read from the marketplace as it is now (an entitlement resolved
+	// by GetEntitlements): it applies whatever the time of the notification that made us
+	// look, since nothing older can be in it.
+	Current bool
 	// Detail is a short, caller-safe description for the system log ("License Updated -
 	// Manufacturer", "ChangePlan to standard-eu").
 	Detail string

@@ -18,6 +18,7 @@ import (
 	"github.com/opensignum/signum/lib/fault"
 	"github.com/opensignum/signum/lib/function"
 	"github.com/opensignum/signum/lib/identity"
+	"github.com/opensignum/signum/lib/marketplace"
 	"github.com/opensignum/signum/lib/provisioning"
 	"github.com/opensignum/signum/lib/store"
 	"github.com/opensignum/signum/lib/tenant"
@@ -77,6 +78,15 @@ func NewHandler(env function.Env, p *function.Parts) *access.Mux {
 	m.Handle("GET /operator/truststore", access.OperatorOnly(), a.truststore)
 	// GET /operator/truststore/status — operator: whether the deployed truststore is current.
 	m.Handle("GET /operator/truststore/status", access.OperatorOnly(), a.truststoreStatus)
+	// GET /operator/subscriptions — operator: marketplace subscriptions, oldest first;
+	// ?limit=1..100&cursor=<next>.
+	m.Handle("GET /operator/subscriptions", access.OperatorOnly(), a.listSubscriptions)
+	// GET /operator/subscriptions/{subscriptionId} — operator: one subscription with its
+	// identities at the marketplace and its metering cursor.
+	m.Handle("GET /operator/subscriptions/{subscriptionId}", access.OperatorOnly(), a.getSubscription)
+	// GET /operator/subscriptions/{subscriptionId}/metering — operator: what was metered,
+	// newest hour first.
+	m.Handle("GET /operator/subscriptions/{subscriptionId}/metering", access.OperatorOnly(), a.listMetering)
 	return m
 }
 
@@ -290,4 +300,27 @@ func (a api) revokeSignumAdmin(w http.ResponseWriter, r *http.Request, req *acce
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
+}
+
+func (a api) listSubscriptions(w http.ResponseWriter, r *http.Request, _ *access.Request) error {
+	return access.ServeList(w, r, a.store.ListSubscriptions, wire.SubscriptionOperatorJSON)
+}
+
+func (a api) getSubscription(w http.ResponseWriter, r *http.Request, _ *access.Request) error {
+	sub, err := a.store.GetSubscription(r.Context(), r.PathValue("subscriptionId"))
+	if err != nil {
+		return err
+	}
+	edge.WriteJSON(w, http.StatusOK, wire.SubscriptionOperatorJSON(sub))
+	return nil
+}
+
+func (a api) listMetering(w http.ResponseWriter, r *http.Request, _ *access.Request) error {
+	sub, err := a.store.GetSubscription(r.Context(), r.PathValue("subscriptionId"))
+	if err != nil {
+		return err
+	}
+	return access.ServeList(w, r, func(ctx context.Context, pr store.PageRequest) (store.Page[marketplace.MeterRecord], error) {
+		return a.store.ListMeterRecords(ctx, sub.ID, pr)
+	}, wire.MeterRecordJSON)
 }

@@ -82,6 +82,216 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/marketplace/aws/register": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * AWS Marketplace's fulfilment URL
+         * @description Who: anyone (the buyer's browser, sent by AWS Marketplace with a form holding
+         *     `x-amzn-marketplace-token`). The token is exchanged at once (ResolveCustomer; it
+         *     expires fast) for the customer (AWS account and license), whose subscription is found
+         *     or created (pending) with its plan from its entitlements. A browser (`Accept:
+         *     text/html`) is sent on to the registration page with a ticket in the URL's fragment
+         *     (`#ticket=…`), or with `#error=…` saying what went wrong; other clients get JSON.
+         */
+        post: operations["awsMarketplaceRegister"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/marketplace/azure/resolve": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Azure's landing page token, exchanged for the subscription
+         * @description Who: anyone (the landing page, with the `token` Azure put in its URL; valid 24 hours).
+         *     The subscription is resolved and recorded (pending); it is activated at Azure only
+         *     once its deployment exists (`POST /marketplace/registrations`).
+         */
+        post: operations["azureMarketplaceResolve"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/marketplace/registrations/preview": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * What a registration ticket registers
+         * @description Who: anyone holding a registration ticket (from the two routes above; it works for an hour).
+         */
+        post: operations["previewRegistration"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/marketplace/registrations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Create the subscription's deployment
+         * @description Who: anyone holding a registration ticket. Creates the deployment on the subscription's
+         *     plan and binds them in one write (a subscription registers one deployment: a second
+         *     registration is 409), then, for Azure, activates the subscription. Answers the first
+         *     Admin's deployment link, once: the first Admin registers with it at the portal
+         *     (`POST /portal/register`) and becomes the Signum Administrator. Events that arrived
+         *     before the registration (a suspension, a plan change) apply to the new deployment.
+         */
+        post: operations["register"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/marketplace/azure/webhook": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Azure's SaaS fulfilment webhook
+         * @description Who: Azure Marketplace, with a bearer token (JWT) signed by the publisher tenant's keys,
+         *     for the offer's app (`aud`), from the publisher tenant (`tid`) and the marketplace's app
+         *     (`azp`/`appid` 20e940b3-4c77-4b0b-9a53-9e16a1b010a7); anything else is 401 and changes
+         *     nothing. The operation is read back from Azure before anything is done (a body the
+         *     operation API does not confirm is ignored: `unconfirmed`). ChangePlan and
+         *     ChangeQuantity are accepted or rejected at once (a plan of another region, an unknown
+         *     plan or no seats are rejected); Renew, Suspend, Reinstate and Unsubscribe follow the
+         *     subscription's life cycle. Idempotent by the operation's id (Azure retries for 8 hours).
+         */
+        post: operations["azureMarketplaceWebhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/portal/deployments/{id}/subscription": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The deployment. An unknown id and a deployment the caller's token does not belong to get the same 404. */
+                id: components["parameters"]["DeploymentId"];
+            };
+            cookie?: never;
+        };
+        /**
+         * The deployment's plan, limits, usage and marketplace subscription
+         * @description Who: portal users of the deployment, any role (Admin, User, Viewer).
+         */
+        get: operations["getPortalSubscription"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/operator/subscriptions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List marketplace subscriptions, oldest first
+         * @description Who: the operator (IAM principals of the operator's AWS account).
+         */
+        get: operations["listSubscriptions"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/operator/subscriptions/{subscriptionId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The marketplace subscription (`sub_…`). */
+                subscriptionId: components["parameters"]["SubscriptionId"];
+            };
+            cookie?: never;
+        };
+        /**
+         * One marketplace subscription, with its identities and metering cursor
+         * @description Who: the operator (IAM principals of the operator's AWS account).
+         */
+        get: operations["getSubscription"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/operator/subscriptions/{subscriptionId}/metering": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The marketplace subscription (`sub_…`). */
+                subscriptionId: components["parameters"]["SubscriptionId"];
+            };
+            cookie?: never;
+        };
+        /**
+         * What was metered for a subscription, newest hour first
+         * @description Who: the operator. One record per subscription-hour: the usage of each dimension
+         *     (computed once, sent again unchanged after a failure, so that the marketplace counts it
+         *     once) and what the marketplace answered.
+         */
+        get: operations["listMeterRecords"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/operator/truststore": {
         parameters: {
             query?: never;
@@ -2060,6 +2270,96 @@ export interface components {
             /** Format: date-time */
             updatedAt: string;
         };
+        TicketRequest: {
+            /** @description A registration ticket (`mkt_…`). */
+            ticket: string;
+        };
+        /** @description A marketplace subscription. The operator also sees its identities at the marketplace and its metering cursor. */
+        Subscription: {
+            id: string;
+            /** @enum {string} */
+            marketplace: "aws" | "azure";
+            /**
+             * @description pending: subscribed, not registered; active; suspended (signing refused, console
+             *     read-only); unsubscribe-pending (works until cancelled); cancelled (refused; data
+             *     kept for the retention period).
+             * @enum {string}
+             */
+            state: "pending" | "active" | "suspended" | "unsubscribe-pending" | "cancelled";
+            plan: components["schemas"]["Plan"];
+            planName: string;
+            quantity?: number;
+            region: string;
+            limits: components["schemas"]["PlanLimits"];
+            name?: string;
+            purchaserEmail?: string;
+            awsAccountId?: string;
+            offerId?: string;
+            freeTrial?: boolean;
+            deploymentId?: string;
+            /** Format: date-time */
+            stateAt: string;
+            /** Format: date-time */
+            createdAt: string;
+            licenseArn?: string;
+            customerIdentifier?: string;
+            productCode?: string;
+            agreementId?: string;
+            azureSubscriptionId?: string;
+            /** Format: date-time */
+            activatedAt?: string;
+            /** Format: date-time */
+            endedAt?: string;
+            /** Format: date-time */
+            meteredHour?: string;
+            meteredFinal?: boolean;
+            version?: number;
+        };
+        MeterRecord: {
+            subscriptionId: string;
+            deploymentId?: string;
+            /** @enum {string} */
+            marketplace: "aws" | "azure";
+            /** Format: date-time */
+            hour: string;
+            /** @enum {string} */
+            status: "pending" | "sent" | "rejected";
+            /** @description The usage sent after cancellation; nothing is metered after it. */
+            final?: boolean;
+            attempts: number;
+            usage: {
+                dimension: string;
+                quantity: number;
+            }[];
+            results?: {
+                dimension: string;
+                status: string;
+                id?: string;
+                accepted: boolean;
+            }[];
+            /** Format: date-time */
+            createdAt: string;
+            /** Format: date-time */
+            sentAt?: string;
+        };
+        PortalSubscription: {
+            plan: components["schemas"]["Plan"];
+            planName: string;
+            quantity?: number;
+            region: string;
+            /** @enum {string} */
+            status: "active" | "suspended" | "cancelled";
+            limits: components["schemas"]["PlanLimits"];
+            usage: {
+                certificates: number;
+                users: number;
+                signaturesThisMonth: number;
+            };
+            signingCapped: boolean;
+            subscription?: components["schemas"]["Subscription"];
+            /** @description Which limit is reached and what to change in the marketplace; absent when none is. */
+            upgrade?: string;
+        };
         /** @description What the plan allows; 0 means no limit. */
         PlanLimits: {
             certificates: number;
@@ -3905,6 +4205,19 @@ export interface components {
                 "application/json": components["schemas"]["Deployment"];
             };
         };
+        /** @description A registration ticket (it works for an hour) and the subscription it registers. */
+        RegistrationTicket: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": {
+                    ticket: string;
+                    registrationUrl: string;
+                    subscription: components["schemas"]["Subscription"];
+                };
+            };
+        };
         /** @description Created; the link's token is shown this once. */
         DeploymentLink: {
             headers: {
@@ -4565,6 +4878,8 @@ export interface components {
     parameters: {
         /** @description The deployment. An unknown id and a deployment the caller's token does not belong to get the same 404. */
         DeploymentId: components["schemas"]["DeploymentID"];
+        /** @description The marketplace subscription (`sub_…`). */
+        SubscriptionId: string;
         /** @description A portal user of the deployment in the path. */
         PortalUserId: components["schemas"]["PortalUserID"];
         /** @description A console user of the deployment the request is sent to. */
@@ -4826,6 +5141,310 @@ export interface operations {
         requestBody?: never;
         responses: {
             200: components["responses"]["Deployment"];
+            401: components["responses"]["OperatorUnauthenticated"];
+            403: components["responses"]["OperatorForbidden"];
+            404: components["responses"]["NotFound"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    awsMarketplaceRegister: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/x-www-form-urlencoded": {
+                    "x-amzn-marketplace-token": string;
+                };
+                "application/json": {
+                    "x-amzn-marketplace-token": string;
+                };
+            };
+        };
+        responses: {
+            201: components["responses"]["RegistrationTicket"];
+            /** @description A browser is sent to the registration page (`Location`). */
+            303: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["InvalidRequest"];
+            410: components["responses"]["Gone"];
+            413: components["responses"]["TooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    azureMarketplaceResolve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    token: string;
+                };
+            };
+        };
+        responses: {
+            201: components["responses"]["RegistrationTicket"];
+            400: components["responses"]["InvalidRequest"];
+            404: components["responses"]["NotFound"];
+            410: components["responses"]["Gone"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["Unprocessable"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    previewRegistration: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TicketRequest"];
+            };
+        };
+        responses: {
+            /** @description The subscription the ticket is for. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Subscription"];
+                };
+            };
+            400: components["responses"]["InvalidRequest"];
+            404: components["responses"]["NotFound"];
+            410: components["responses"]["Gone"];
+            415: components["responses"]["UnsupportedMediaType"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    register: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    ticket: string;
+                    /** @description The deployment's name (default the subscription's name at the marketplace). */
+                    name?: string;
+                    /** @description The console's host name (optional; a portal Admin can set it later). */
+                    domainName?: string;
+                    adminEmail: components["schemas"]["Email"];
+                };
+            };
+        };
+        responses: {
+            /** @description The new deployment and the first Admin's deployment link. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        deployment: components["schemas"]["Deployment"];
+                        subscription: components["schemas"]["Subscription"];
+                        firstAdminInvite: {
+                            token: string;
+                            email?: string;
+                            /** Format: date-time */
+                            expiresAt: string;
+                        };
+                    };
+                };
+            };
+            400: components["responses"]["InvalidRequest"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            410: components["responses"]["Gone"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["Unprocessable"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    azureMarketplaceWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    id: string;
+                    subscriptionId: string;
+                    action: string;
+                    planId?: string;
+                    quantity?: number | string;
+                    status?: string;
+                    timeStamp?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description What was done. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @enum {string} */
+                        outcome: "applied" | "duplicate" | "unconfirmed" | "rejected" | "kept";
+                    };
+                };
+            };
+            400: components["responses"]["InvalidRequest"];
+            401: components["responses"]["Unauthenticated"];
+            404: components["responses"]["NotFound"];
+            413: components["responses"]["TooLarge"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    getPortalSubscription: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The deployment. An unknown id and a deployment the caller's token does not belong to get the same 404. */
+                id: components["parameters"]["DeploymentId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The plan and its use. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PortalSubscription"];
+                };
+            };
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["RoleForbidden"];
+            404: components["responses"]["NotFound"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    listSubscriptions: {
+        parameters: {
+            query?: {
+                /** @description Page size; 50 when absent. Out of range is refused with 400. */
+                limit?: components["parameters"]["Limit"];
+                /** @description The `next` of the previous page. Opaque and tamper-proof; a cursor that was altered or belongs to another listing is refused with 400. */
+                cursor?: components["parameters"]["Cursor"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page of subscriptions. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: components["schemas"]["Subscription"][];
+                        next?: components["schemas"]["NextCursor"];
+                    };
+                };
+            };
+            400: components["responses"]["InvalidRequest"];
+            401: components["responses"]["OperatorUnauthenticated"];
+            403: components["responses"]["OperatorForbidden"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    getSubscription: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The marketplace subscription (`sub_…`). */
+                subscriptionId: components["parameters"]["SubscriptionId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The subscription. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Subscription"];
+                };
+            };
+            401: components["responses"]["OperatorUnauthenticated"];
+            403: components["responses"]["OperatorForbidden"];
+            404: components["responses"]["NotFound"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    listMeterRecords: {
+        parameters: {
+            query?: {
+                /** @description Page size; 50 when absent. Out of range is refused with 400. */
+                limit?: components["parameters"]["Limit"];
+                /** @description The `next` of the previous page. Opaque and tamper-proof; a cursor that was altered or belongs to another listing is refused with 400. */
+                cursor?: components["parameters"]["Cursor"];
+            };
+            header?: never;
+            path: {
+                /** @description The marketplace subscription (`sub_…`). */
+                subscriptionId: components["parameters"]["SubscriptionId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page of metering records. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: components["schemas"]["MeterRecord"][];
+                        next?: components["schemas"]["NextCursor"];
+                    };
+                };
+            };
+            400: components["responses"]["InvalidRequest"];
             401: components["responses"]["OperatorUnauthenticated"];
             403: components["responses"]["OperatorForbidden"];
             404: components["responses"]["NotFound"];
