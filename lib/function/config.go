@@ -29,6 +29,7 @@ import (
 
 	"github.com/opensignum/signum/lib/keys/awskms"
 	"github.com/opensignum/signum/lib/ratelimit"
+	"github.com/opensignum/signum/lib/tenant"
 )
 
 // Config is what every function reads from its environment.
@@ -159,9 +160,9 @@ const DefaultAnchorEvery = time.Minute
 
 // Limits are the service's rate limits (lib/ratelimit), counted in the table.
 type Limits struct {
-	// SigningPerPlan is how many signatures a deployment may make, by its plan
-	// (SIGNING_RATE_LIMITS: "trial=64/1s,standard=128/1s,enterprise=256/1s"; a plan not
-	// named is not limited). The KMS request quota is the account's, shared by every
+	// SigningPerPlan is how many signatures a deployment may make, by its plan or its plan's
+	// tier (SIGNING_RATE_LIMITS: "trial=64/1s,standard=128/1s,enterprise=256/1s"; a plan
+	// whose id and tier are not named is not limited; read it with SigningFor). The KMS request quota is the account's, shared by every
 	// tenant: these keep one tenant from using all of it. A limit below 64 a window keeps
 	// the plan's requests to that many digests.
 	SigningPerPlan map[string]ratelimit.Limit
@@ -174,6 +175,16 @@ type Limits struct {
 	// They slow guessing beyond what the lockout does, and spraying one password over many
 	// accounts, which no lockout sees.
 	LoginPerAccount, LoginPerAddress ratelimit.Limit
+}
+
+// SigningFor is how many signatures deployment d may make: SigningPerPlan's limit for its
+// plan, else for its plan's tier, so that a regional plan (standard-eu) is limited as its
+// family (standard) unless the limits name it; a plan named by neither is not limited.
+func (l Limits) SigningFor(d tenant.Deployment) ratelimit.Limit {
+	if limit, ok := l.SigningPerPlan[d.Plan]; ok {
+		return limit
+	}
+	return l.SigningPerPlan[d.Tier()]
 }
 
 // DefaultLimits are the limits of a deployed service: under KMS's default quota of 500 RSA

@@ -15,6 +15,7 @@ import (
 	"github.com/opensignum/signum/lib/keys"
 	"github.com/opensignum/signum/lib/ratelimit"
 	"github.com/opensignum/signum/lib/signing"
+	"github.com/opensignum/signum/lib/tenant"
 	"github.com/opensignum/signum/lib/wire"
 )
 
@@ -42,10 +43,13 @@ func NewHandler(p *function.Parts, registry *keys.Registry, m *access.Mux) *acce
 	a := api{signer: signing.New(p.Store, registry, p.Now, edge.Logger, signing.WithNotary(p.Notary), signing.WithAnchors(p.Anchors, p.AnchorEvery)), rates: p.Store, limits: p.Limits, now: p.Now,
 		agents: newAgents(p.Store, p.Now)}
 	anyConsole := access.Signer()
+	// Both routes serve only while the deployment's subscription is active (the guard
+	// refuses them while it is suspended or cancelled).
 	// GET /sign/certificates — any console caller of the deployment: the certificates the
 	// policies let it sign with (at this time, from any process).
 	m.Handle("GET /sign/certificates", anyConsole, a.certificates)
 	// POST /sign — any console caller; the policies decide, and every decision is recorded.
+	// A plan whose month of signatures is used up signs nothing (403 plan-limit; capped).
 	// Before that, the caller's requests and the deployment's signatures are rate-limited
 	// (429 with Retry-After; function.Limits), and a user of a login domain with a per-user
 	// concurrency limit has at most that many requests in flight (429 with Retry-After;
@@ -66,6 +70,9 @@ func caller(r *http.Request, req *access.Request) signing.Caller {
 }
 
 func (a api) sign(w http.ResponseWriter, r *http.Request, req *access.Request) error {
+	if err := capped(req.Deployment); err != nil {
+		return err
+	}
 	var body wire.Request
 	if err := edge.DecodeJSON(r, &body, 0); err != nil {
 		return err
@@ -125,7 +132,7 @@ func (a api) sign(w http.ResponseWriter, r *http.Request, req *access.Request) e
 // would never be allowed, however long the caller waited (400, not 429).
 func (a api) admit(ctx context.Context, req *access.Request, n int) error {
 	dep := req.Deployment
-	if plan := a.limits.SigningPerPlan[dep.Plan]; !plan.Off() && n > plan.N {
+	if plan := a.limits.SigningFor(dep); !plan.Off() && n > plan.N {
 		return fault.Fields{{Name: "digests", Reason: fmt.Sprintf("the %s plan signs at most %d digests per %s; send at most %d in one request", dep.Plan, plan.N, plan.Per, plan.N)}}
 	}
 	return ratelimit.Check(ctx, a.rates, a.now(),
@@ -136,7 +143,22 @@ func (a api) admit(ctx context.Context, req *access.Request, n int) error {
 func (a api) spend(ctx context.Context, req *access.Request, n int) error {
 	dep := req.Deployment
 	return ratelimit.Check(ctx, a.rates, a.now(),
-		ratelimit.Take{Key: ratelimit.Key("sign", "deployment", dep.ID), N: n, Limit: a.limits.SigningPerPlan[dep.Plan], What: "signatures for this deployment on the " + dep.Plan + " plan"})
+		ratelimit.Take{Key: ratelimit.Key("sign", "deployment", dep.ID), N: n, Limit: a.limits.SigningFor(dep), What: "signatures for this deployment on the " + dep.Plan + " plan"})
+}
+
+// capped refuses to sign for deployment d while its plan caps the month's signatures and they
+// are used up (tenant.Deployment.SigningCapped, which the hourly metering sets and clears: a
+// deployment may go a little over before it is refused). It is asked first, before anything
+// is read or counted; listing what one may sign with still works.
+func capped(d tenant.Deployment) error {
+	if !d.SigningCapped {
+		return nil
+	}
+	const then = "signing resumes at the start of next month (UTC), or at once when a portal Admin moves the subscription to a larger plan in the marketplace."
+	if n := d.Limits().SignaturesPerMonth; n > 0 {
+		return fault.Newf(fault.ErrPlanLimit, "The %s plan includes %d signatures a month and they are used up; %s", d.Plan, n, then)
+	}
+	return fault.Newf(fault.ErrPlanLimit, "The %s plan's signatures for this month are used up; %s", d.Plan, then)
 }
 
 func (a api) certificates(w http.ResponseWriter, r *http.Request, req *access.Request) error {
