@@ -1,9 +1,11 @@
 package local
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sort"
@@ -28,6 +30,14 @@ const StackFile = "stack.json"
 // this server's stand-ins as a container sees them (host.docker.internal), with the local
 // credentials: a function run by sam local never reaches real AWS.
 const SAMEnvFile = "sam-env.json"
+
+// APIURLFile is the file in the data directory with the running server's API URL.
+const APIURLFile = "api-url"
+
+// webhookTokenPlaceholder stands for the bearer token in the Azure webhook fixtures: a token
+// is valid for an hour and signed by the running stand-in's key, so Invoke asks the running
+// server for one.
+const webhookTokenPlaceholder = "REPLACED-AT-INVOKE"
 
 // writeStackFile keeps cfg in dataDir/StackFile, and its environment for sam local in
 // dataDir/SAMEnvFile.
@@ -110,6 +120,13 @@ func Invoke(ctx context.Context, dataDir, id string, event []byte) (any, error) 
 		}
 		return h(ctx, event)
 	}
+	if bytes.Contains(event, []byte(webhookTokenPlaceholder)) {
+		tok, err := webhookToken(ctx, dataDir)
+		if err != nil {
+			return nil, err
+		}
+		event = bytes.ReplaceAll(event, []byte(webhookTokenPlaceholder), []byte(tok))
+	}
 	var ev events.APIGatewayV2HTTPRequest
 	if err := json.Unmarshal(event, &ev); err != nil {
 		return nil, fmt.Errorf("the event is not an API Gateway HTTP API (v2) event: %w", err)
@@ -119,4 +136,26 @@ func Invoke(ctx context.Context, dataDir, id string, event []byte) (any, error) 
 		return nil, fmt.Errorf("build %s: %w", id, err)
 	}
 	return edge.Lambda(h)(ctx, ev)
+}
+
+// webhookToken asks the server running on dataDir for an Azure webhook token.
+func webhookToken(ctx context.Context, dataDir string) (string, error) {
+	base, err := os.ReadFile(filepath.Join(dataDir, APIURLFile))
+	if err != nil {
+		return "", fmt.Errorf("no running local server to mint the webhook's token (start it with make run): %w", err)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSpace(string(base))+MarketPrefix+"azure/webhook-token", nil)
+	if err != nil {
+		return "", err
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return "", fmt.Errorf("mint the webhook's token: %w", err)
+	}
+	defer res.Body.Close()
+	var out struct{ Token string }
+	if err := json.NewDecoder(res.Body).Decode(&out); err != nil || out.Token == "" {
+		return "", fmt.Errorf("mint the webhook's token: %d %v", res.StatusCode, err)
+	}
+	return out.Token, nil
 }

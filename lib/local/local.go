@@ -273,6 +273,14 @@ func (s *Server) start(ctx context.Context, o Options) error {
 	if o.WebDir != "" {
 		handler = withWeb(s.Gateway, o.WebDir)
 	}
+	handler = s.withMarket(handler)
+	if o.DataDir != "" {
+		// For make invoke: where the simulator answers (it mints the Azure webhook's tokens).
+		if err := os.WriteFile(filepath.Join(o.DataDir, APIURLFile), []byte(s.URL), 0o600); err != nil {
+			ln.Close()
+			return err
+		}
+	}
 	s.srv = &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = s.srv.Serve(ln) }()
 	return s.startTLS(o)
