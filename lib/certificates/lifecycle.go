@@ -16,8 +16,11 @@ import (
 )
 
 // Store is what the lifecycle needs of the table (store.Store): the certificate records with
-// their usage, and the users an owner may be.
+// their usage and their count, the users an owner may be, and the deployment whose plan
+// limits them.
 type Store interface {
+	GetDeployment(ctx context.Context, id string) (tenant.Deployment, error)
+	CountCertificates(ctx context.Context, dep string, upTo int) (int, error)
 	CreateCertificate(ctx context.Context, c Certificate, log tenant.LogEntry) (Certificate, error)
 	GetCertificate(ctx context.Context, dep, id string) (Certificate, error)
 	UpdateCertificate(ctx context.Context, current, next Certificate, log tenant.LogEntry) (Certificate, error)
@@ -68,10 +71,21 @@ type Draft struct {
 	Groups    []string
 }
 
-// Create makes a pending certificate of deployment dep for actor: a new key in d's backend and
-// its CSR, stored with a system-log entry. Every problem of d is reported at once, before any
-// key is made; nothing is left half-made: the key of a certificate that was not stored goes.
+// Create is CreateFor deployment dep, read from the store.
 func (l *Lifecycle) Create(ctx context.Context, dep, actor string, d Draft) (Certificate, error) {
+	deployment, err := l.store.GetDeployment(ctx, dep)
+	if err != nil {
+		return Certificate{}, err
+	}
+	return l.CreateFor(ctx, deployment, actor, d)
+}
+
+// CreateFor makes a pending certificate of deployment dep for actor: a new key in d's backend
+// and its CSR, stored with a system-log entry. Every problem of d is reported at once, then a
+// deployment that has all the certificates its plan allows is refused (withinPlan), all
+// before any key is made; nothing is left half-made: the key of a certificate that was not
+// stored goes.
+func (l *Lifecycle) CreateFor(ctx context.Context, dep tenant.Deployment, actor string, d Draft) (Certificate, error) {
 	var bad fault.Fields
 	name := strings.TrimSpace(d.Name)
 	if name == "" {
@@ -91,22 +105,25 @@ func (l *Lifecycle) Create(ctx context.Context, dep, actor string, d Draft) (Cer
 	}
 	bad = append(bad, d.Subject.Validate()...)
 	groups := validGroups(d.Groups, &bad)
-	if err := l.checkOwner(ctx, dep, d.Owner, &bad); err != nil {
+	if err := l.checkOwner(ctx, dep.ID, d.Owner, &bad); err != nil {
 		return Certificate{}, err
 	}
-	if err := l.checkGroups(ctx, dep, groups, nil, &bad); err != nil {
+	if err := l.checkGroups(ctx, dep.ID, groups, nil, &bad); err != nil {
 		return Certificate{}, err
 	}
 	if err := bad.Err(); err != nil {
 		return Certificate{}, err
 	}
+	if err := l.withinPlan(ctx, dep); err != nil {
+		return Certificate{}, err
+	}
 	id := tenant.NewID("crt_")
-	key, csr, err := newKey(ctx, backend, alg, dep, id, id, d.Subject, d.SANs)
+	key, csr, err := newKey(ctx, backend, alg, dep.ID, id, id, d.Subject, d.SANs)
 	if err != nil {
 		return Certificate{}, err
 	}
 	c, err := l.store.CreateCertificate(ctx, Certificate{
-		ID: id, DeploymentID: dep, Name: name, Status: StatusPending, Backend: backend.Scheme(),
+		ID: id, DeploymentID: dep.ID, Name: name, Status: StatusPending, Backend: backend.Scheme(),
 		Algorithm: alg, KeyURI: key.URI(), Subject: d.Subject, SANs: d.SANs, CSRPEM: csr, Owner: d.Owner, Groups: groups,
 	}, tenant.LogEntry{Actor: actor, Action: "certificate.created", Detail: fmt.Sprintf("%s (%s, %s in %s)", id, name, alg, backend.Scheme())})
 	if err != nil {
@@ -115,6 +132,26 @@ func (l *Lifecycle) Create(ctx context.Context, dep, actor string, d Draft) (Cer
 		return Certificate{}, groupGone(err)
 	}
 	return c, nil
+}
+
+// withinPlan refuses one more certificate of deployment d when d has as many that are not
+// deleted as its plan allows (tenant.Limits.Certificates; a plan-limit problem saying so); a
+// plan without a limit costs no call. The count and the create are two calls, so two creates
+// at the same moment may land one over the limit (store.CountCertificates says why that is
+// accepted); the next one is refused.
+func (l *Lifecycle) withinPlan(ctx context.Context, d tenant.Deployment) error {
+	limit := d.Limits().Certificates
+	if limit <= 0 {
+		return nil
+	}
+	n, err := l.store.CountCertificates(ctx, d.ID, limit)
+	if err != nil {
+		return err
+	}
+	if n >= limit {
+		return tenant.PlanLimitError(d.Plan, "certificates", limit, n)
+	}
+	return nil
 }
 
 // newKey generates a key labelled label for certificate certID, and its CSR; if the CSR

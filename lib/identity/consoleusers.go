@@ -23,6 +23,34 @@ type ConsoleStore interface {
 	CreateConsoleUser(ctx context.Context, u ConsoleUser, log tenant.LogEntry) (ConsoleUser, error)
 	UpdateConsoleUser(ctx context.Context, current, next ConsoleUser, log tenant.LogEntry) (ConsoleUser, error)
 	DeleteConsoleUser(ctx context.Context, u ConsoleUser, log tenant.LogEntry) error
+	UserCounter
+}
+
+// UserCounter counts a deployment's console users, stopping once it has counted upTo of them
+// (store.Store).
+type UserCounter interface {
+	CountConsoleUsers(ctx context.Context, dep string, upTo int) (int, error)
+}
+
+// CheckUserLimit refuses one more console user of deployment d when d has as many as its plan
+// allows (tenant.Limits.Users; a plan-limit problem saying so); a plan without a limit costs
+// no call. Every way a console user is made asks it first: a console admin's create and a
+// first login at an identity provider. The count and the create are two calls, so two creates
+// at the same moment may land one over the limit (store.CountConsoleUsers says why that is
+// accepted); the next one is refused.
+func CheckUserLimit(ctx context.Context, c UserCounter, d tenant.Deployment) error {
+	limit := d.Limits().Users
+	if limit <= 0 {
+		return nil
+	}
+	n, err := c.CountConsoleUsers(ctx, d.ID, limit)
+	if err != nil {
+		return err
+	}
+	if n >= limit {
+		return tenant.PlanLimitError(d.Plan, "console users", limit, n)
+	}
+	return nil
 }
 
 // ConsoleUsers creates and changes the console users of a deployment's Local users domain,
@@ -55,10 +83,12 @@ type NewConsoleUser struct {
 	DomainID string
 }
 
-// Create validates in and creates the console user in deployment dep, on behalf of actor (for
-// the system log). It returns the user as stored and the Local users domain it was checked
-// against (whose lockout policy says whether a user is locked).
-func (c *ConsoleUsers) Create(ctx context.Context, dep, actor string, in NewConsoleUser) (ConsoleUser, LocalDomain, error) {
+// Create validates in and creates the console user in deployment d, on behalf of actor (for
+// the system log), unless d has all the console users its plan allows (CheckUserLimit). It
+// returns the user as stored and the Local users domain it was checked against (whose lockout
+// policy says whether a user is locked).
+func (c *ConsoleUsers) Create(ctx context.Context, d tenant.Deployment, actor string, in NewConsoleUser) (ConsoleUser, LocalDomain, error) {
+	dep := d.ID
 	var bad fault.Fields
 	username, err := NormalizeUsername(in.Username)
 	if err != nil {
@@ -71,6 +101,9 @@ func (c *ConsoleUsers) Create(ctx context.Context, dep, actor string, in NewCons
 		bad.Add("password", "a user of an OIDC or SAML domain has no password: it logs in at the domain's identity provider")
 	}
 	if err := bad.Err(); err != nil {
+		return ConsoleUser{}, LocalDomain{}, err
+	}
+	if err := CheckUserLimit(ctx, c.st, d); err != nil {
 		return ConsoleUser{}, LocalDomain{}, err
 	}
 	dom, err := c.st.GetLocalDomain(ctx, dep)

@@ -3,6 +3,7 @@ package identity_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -14,6 +15,7 @@ import (
 	"github.com/opensignum/signum/lib/password"
 	"github.com/opensignum/signum/lib/provisioning"
 	"github.com/opensignum/signum/lib/store"
+	"github.com/opensignum/signum/lib/tenant"
 )
 
 const strong = "Correct-Horse-9-Battery"
@@ -50,6 +52,16 @@ func deployment(t *testing.T) (*store.Store, *identity.PortalUsers, *identity.Co
 
 func ptr[T any](v T) *T { return &v }
 
+// deploymentOf reads deployment dep, as the guard gives it to a request.
+func deploymentOf(t *testing.T, st *store.Store, dep string) tenant.Deployment {
+	t.Helper()
+	d, err := st.GetDeployment(context.Background(), dep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
 // Active reads a user by the kind it is asked for, whatever the id says, and refuses one that
 // is missing or disabled.
 func TestActive(t *testing.T) {
@@ -61,7 +73,7 @@ func TestActive(t *testing.T) {
 		!slices.Contains(u.Roles().Console, identity.SignumAdministrator) {
 		t.Fatalf("ok/portal: %+v %v", u, err)
 	}
-	c, _, err := cu.Create(ctx, dep, "test", identity.NewConsoleUser{Username: "carol", Roles: []string{"signer"}})
+	c, _, err := cu.Create(ctx, deploymentOf(t, st, dep), "test", identity.NewConsoleUser{Username: "carol", Roles: []string{"signer"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -154,17 +166,18 @@ func TestConsoleUsers(t *testing.T) {
 	ctx := context.Background()
 	st, _, cu, admin := deployment(t)
 	dep := admin.DeploymentID
-	_, _, err := cu.Create(ctx, dep, "test", identity.NewConsoleUser{Username: "x", Email: "nope", Roles: []string{"signum-administrator"}})
+	d := deploymentOf(t, st, dep)
+	_, _, err := cu.Create(ctx, d, "test", identity.NewConsoleUser{Username: "x", Email: "nope", Roles: []string{"signum-administrator"}})
 	if !fault.HasField(err, "username") || !fault.HasField(err, "email") || !fault.HasField(err, "roles") {
 		t.Errorf("fail/fields: %v", err)
 	}
-	if _, _, err := cu.Create(ctx, dep, "test", identity.NewConsoleUser{Username: "carol"}); !fault.HasField(err, "roles") {
+	if _, _, err := cu.Create(ctx, d, "test", identity.NewConsoleUser{Username: "carol"}); !fault.HasField(err, "roles") {
 		t.Errorf("fail/no roles: %v", err)
 	}
-	if _, _, err := cu.Create(ctx, dep, "test", identity.NewConsoleUser{Username: "carol", Roles: []string{"signer"}, Password: "short"}); err == nil {
+	if _, _, err := cu.Create(ctx, d, "test", identity.NewConsoleUser{Username: "carol", Roles: []string{"signer"}, Password: "short"}); err == nil {
 		t.Errorf("fail/weak password")
 	}
-	c, dom, err := cu.Create(ctx, dep, "console:a", identity.NewConsoleUser{Username: "Carol", Email: "C@Example.com", Password: strong, Roles: []string{"signer", "console-viewer", "signer"}})
+	c, dom, err := cu.Create(ctx, d, "console:a", identity.NewConsoleUser{Username: "Carol", Email: "C@Example.com", Password: strong, Roles: []string{"signer", "console-viewer", "signer"}})
 	if err != nil || c.Username != "carol" || c.Email != "c@example.com" || c.PasswordHash == "" || dom.Lockout.MaxFailures == 0 ||
 		!slices.Equal(c.Roles, []identity.ConsoleRole{identity.Signer, identity.ConsoleViewer}) {
 		t.Fatalf("ok/create: %+v %+v %v", c, dom, err)
@@ -208,5 +221,51 @@ func TestUpdateDomain(t *testing.T) {
 	}
 	if log, _ := st.ListLog(ctx, dep, store.PageRequest{}); log.Items[0].Action != "localDomain.updated" || !strings.Contains(log.Items[0].Detail, "; lockout policy {") {
 		t.Errorf("log: %+v", log.Items[0])
+	}
+}
+
+// TestConsoleUserPlanLimit: a deployment has at most the console users its plan allows
+// (trial: 10); the next create is refused as a plan limit, before anything is written; a
+// per-seat plan allows its quantity, and a plan without a limit (no quantity) has none.
+func TestConsoleUserPlanLimit(t *testing.T) {
+	ctx := context.Background()
+	st, _, cu, admin := deployment(t)
+	dep := admin.DeploymentID
+	set := func(plan string, quantity int) tenant.Deployment {
+		t.Helper()
+		cur := deploymentOf(t, st, dep)
+		next := cur
+		next.Plan, next.Quantity = plan, quantity
+		d, err := st.UpdateDeployment(ctx, cur, next, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	create := func(d tenant.Deployment, name string) error {
+		_, _, err := cu.Create(ctx, d, "test", identity.NewConsoleUser{Username: name, Roles: []string{"signer"}})
+		return err
+	}
+	d := set("trial", 0)
+	for i := range 10 {
+		if err := create(d, fmt.Sprintf("user-%d", i)); err != nil {
+			t.Fatalf("ok/user %d: %v", i+1, err)
+		}
+	}
+	err := create(d, "user-10")
+	if detail, _ := fault.DetailOf(err); !errors.Is(err, fault.ErrPlanLimit) || detail != "The trial plan allows 10 console users; this deployment has 10. A portal Admin can change the plan or its quantity in the marketplace." {
+		t.Fatalf("fail/the 11th: %v", err)
+	}
+	if _, err := st.ConsoleUserByUsername(ctx, dep, "user-10"); !errors.Is(err, fault.ErrNotFound) {
+		t.Fatalf("fail/the 11th was written: %v", err)
+	}
+	if err := create(set("enterprise", 11), "user-10"); err != nil {
+		t.Fatalf("ok/the 11th seat: %v", err)
+	}
+	if err := create(deploymentOf(t, st, dep), "user-11"); !errors.Is(err, fault.ErrPlanLimit) {
+		t.Fatalf("fail/over the seats: %v", err)
+	}
+	if err := create(set("enterprise", 0), "user-11"); err != nil {
+		t.Fatalf("ok/no limit: %v", err)
 	}
 }

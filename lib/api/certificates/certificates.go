@@ -176,7 +176,7 @@ func (a api) create(w http.ResponseWriter, r *http.Request, req *access.Request)
 	if err := mayOwn(req.Principal.Scope, strings.TrimSpace(body.Owner), body.Groups); err != nil {
 		return err
 	}
-	c, err := a.life.Create(r.Context(), req.Deployment.ID, req.Principal.Actor(), certificates.Draft{
+	c, err := a.life.CreateFor(r.Context(), req.Deployment, req.Principal.Actor(), certificates.Draft{
 		Name: body.Name, Backend: body.Backend, Algorithm: body.Algorithm, Subject: body.Subject, SANs: body.SANs, Owner: body.Owner, Groups: body.Groups,
 	})
 	if err != nil {

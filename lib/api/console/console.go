@@ -229,7 +229,7 @@ func (a api) createUser(w http.ResponseWriter, r *http.Request, req *access.Requ
 	} else if err := managesNew(req, body.Password); err != nil {
 		return err
 	}
-	u, dom, err := a.users.Create(r.Context(), req.Deployment.ID, req.Principal.Actor(), identity.NewConsoleUser{
+	u, dom, err := a.users.Create(r.Context(), req.Deployment, req.Principal.Actor(), identity.NewConsoleUser{
 		Username: username, Name: body.Name, Email: body.Email, Password: body.Password, Roles: body.Roles, Role: body.Role, DomainID: domainID,
 	})
 	if err != nil {

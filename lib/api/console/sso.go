@@ -80,7 +80,7 @@ type ssoAPI struct {
 // The single sign-on routes, on the console-auth function. All are public on the deployment's
 // host (its IP allowlist applies): they are how a person without a token gets one. They are
 // logins, so they work while the subscription is suspended; a first login that would make a
-// console user is refused then (the console is read-only).
+// console user is refused then (the console is read-only), and over the plan's users.
 func (a api) registerSSO(m *access.Mux, admin *directory.Admin) {
 	// The OIDC client fetches through safehttp, so that a domain's issuer (a tenant's choice)
 	// cannot make the function fetch from loopback, private or link-local addresses; only the
@@ -542,8 +542,11 @@ func (s ssoAPI) account(ctx context.Context, deployment tenant.Deployment, d dom
 			if role == "" {
 				return nil, errNoRole
 			}
-			// Making a user is a change of the console.
+			// Making a user is a change of the console, and one more of the plan's users.
 			if err := access.ConsoleChange(deployment); err != nil {
+				return nil, err
+			}
+			if err := identity.CheckUserLimit(ctx, s.Store, deployment); err != nil {
 				return nil, err
 			}
 			nu := identity.ConsoleUser{ID: identity.NewConsoleUserID(), DeploymentID: dep, Username: username, Name: name, Email: email,
