@@ -66,7 +66,7 @@ var Builds = map[string]function.Build{
 // no route reaches: `make invoke` runs them with an event file.
 var EventBuilds = map[string]function.EventBuild{
 	"TruststoreFunction":           truststore.Build,
-	"MarketplaceAWSEventsFunction": marketplace.BuildEvents,
+	"MarketplaceAwsEventsFunction": marketplace.BuildEvents,
 	"MarketplaceMeteringFunction":  marketplace.BuildMetering,
 }
 

@@ -147,12 +147,12 @@ func TestAWSMarketplaceSequence(t *testing.T) {
 		customer.CustomerIdentifier, customer.ProductCode, customer.AWSAccountID, customer.LicenseARN)
 	batch := sqsBatch(t, t0, msg)
 	for range 2 {
-		if out := invokeEvent(t, srv, "MarketplaceAWSEventsFunction", batch); !strings.Contains(out, `"batchItemFailures":[]`) {
+		if out := invokeEvent(t, srv, "MarketplaceAwsEventsFunction", batch); !strings.Contains(out, `"batchItemFailures":[]`) {
 			t.Fatalf("subscribe-success: %s", out)
 		}
 	}
 	// A License Updated event names the license and the agreement before registration.
-	invokeEvent(t, srv, "MarketplaceAWSEventsFunction", eventBridge("License Updated - Manufacturer", t0.Add(time.Second), map[string]any{
+	invokeEvent(t, srv, "MarketplaceAwsEventsFunction", eventBridge("License Updated - Manufacturer", t0.Add(time.Second), map[string]any{
 		"agreement": map[string]any{"id": "agmt-aws1"}, "acceptor": map[string]any{"accountId": customer.AWSAccountID},
 		"product": map[string]any{"code": customer.ProductCode}, "license": map[string]any{"arn": customer.LicenseARN}}))
 
@@ -209,14 +209,14 @@ func TestAWSMarketplaceSequence(t *testing.T) {
 	aws.RemoveEntitlements(customer)
 	aws.SetEntitlement(customer, "enterprise", 25, time.Time{})
 	ent := fmt.Sprintf(`{"action":"entitlement-updated","customer-identifier":"%s","product-code":"%s"}`, customer.CustomerIdentifier, customer.ProductCode)
-	invokeEvent(t, srv, "MarketplaceAWSEventsFunction", sqsBatch(t, t0.Add(time.Minute), ent))
+	invokeEvent(t, srv, "MarketplaceAwsEventsFunction", sqsBatch(t, t0.Add(time.Minute), ent))
 	if d := deploymentState(t, st, reg.Deployment.ID); d.Plan != "enterprise" || d.Quantity != 25 {
 		t.Fatalf("after the plan change: %s %d", d.Plan, d.Quantity)
 	}
 
 	// Suspension: the entitlement expired. Signing is refused; reinstated, it works again.
 	aws.SetEntitlement(customer, "enterprise", 25, time.Now().Add(-time.Minute))
-	invokeEvent(t, srv, "MarketplaceAWSEventsFunction", eventBridge("Purchase Agreement Amended - Manufacturer", t0.Add(2*time.Minute), map[string]any{
+	invokeEvent(t, srv, "MarketplaceAwsEventsFunction", eventBridge("Purchase Agreement Amended - Manufacturer", t0.Add(2*time.Minute), map[string]any{
 		"agreement": map[string]any{"id": "agmt-aws1"}}))
 	if d := deploymentState(t, st, reg.Deployment.ID); d.Status != tenant.StatusSuspended {
 		t.Fatalf("after expiry: %s", d.Status)
@@ -225,7 +225,7 @@ func TestAWSMarketplaceSequence(t *testing.T) {
 		t.Fatalf("signing while suspended: %d %s", r.status, r.body)
 	}
 	aws.SetEntitlement(customer, "enterprise", 30, time.Time{})
-	invokeEvent(t, srv, "MarketplaceAWSEventsFunction", eventBridge("License Updated - Manufacturer", t0.Add(3*time.Minute), map[string]any{
+	invokeEvent(t, srv, "MarketplaceAwsEventsFunction", eventBridge("License Updated - Manufacturer", t0.Add(3*time.Minute), map[string]any{
 		"product": map[string]any{"code": customer.ProductCode}, "license": map[string]any{"arn": customer.LicenseARN}}))
 	if d := deploymentState(t, st, reg.Deployment.ID); d.Status != tenant.StatusActive || d.Quantity != 30 {
 		t.Fatalf("after reinstatement: %s %d", d.Status, d.Quantity)
@@ -234,14 +234,14 @@ func TestAWSMarketplaceSequence(t *testing.T) {
 
 	// The end: the agreement ends (unsubscribe-pending: still working), then the license is
 	// deprovisioned (cancelled). A late redelivery of the first Amended (older) changes nothing.
-	invokeEvent(t, srv, "MarketplaceAWSEventsFunction", eventBridge("Purchase Agreement Ended - Manufacturer", t0.Add(4*time.Minute), map[string]any{
+	invokeEvent(t, srv, "MarketplaceAwsEventsFunction", eventBridge("Purchase Agreement Ended - Manufacturer", t0.Add(4*time.Minute), map[string]any{
 		"agreement": map[string]any{"id": "agmt-aws1", "status": "CANCELLED"}}))
 	if d := deploymentState(t, st, reg.Deployment.ID); d.Status != tenant.StatusActive {
 		t.Fatalf("unsubscribe-pending should still work: %s", d.Status)
 	}
-	invokeEvent(t, srv, "MarketplaceAWSEventsFunction", eventBridge("License Deprovisioned - Manufacturer", t0.Add(5*time.Minute), map[string]any{
+	invokeEvent(t, srv, "MarketplaceAwsEventsFunction", eventBridge("License Deprovisioned - Manufacturer", t0.Add(5*time.Minute), map[string]any{
 		"product": map[string]any{"code": customer.ProductCode}, "license": map[string]any{"arn": customer.LicenseARN}}))
-	invokeEvent(t, srv, "MarketplaceAWSEventsFunction", sqsBatch(t, t0.Add(-time.Minute), strings.Replace(msg, "subscribe-success", "unsubscribe-pending", 1)))
+	invokeEvent(t, srv, "MarketplaceAwsEventsFunction", sqsBatch(t, t0.Add(-time.Minute), strings.Replace(msg, "subscribe-success", "unsubscribe-pending", 1)))
 	if d := deploymentState(t, st, reg.Deployment.ID); d.Status != tenant.StatusCancelled {
 		t.Fatalf("after deprovisioning: %s", d.Status)
 	}

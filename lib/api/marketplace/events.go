@@ -91,7 +91,7 @@ func (h *EventHandler) Handle(ctx context.Context, raw json.RawMessage) (any, er
 		if err := h.Service.HandleEvent(ctx, ev); err != nil {
 			return nil, fmt.Errorf("event %s: %w", ev.ID, err)
 		}
-		return map[string]string{"applied": ev.ID}, nil
+		return map[string]string{"handled": ev.ID}, nil
 	}
 	return nil, fault.Newf(fault.ErrInvalid, "The event is neither an SQS batch nor an EventBridge event.")
 }

@@ -52,7 +52,12 @@ func Build(ctx context.Context, env function.Env) (http.Handler, error) {
 
 // BuildWebhook is the Azure webhook function's handler.
 func BuildWebhook(ctx context.Context, env function.Env) (http.Handler, error) {
-	return Build(ctx, env)
+	p := function.NewParts(env)
+	svc, verifier, err := function.Fulfilment(ctx, env, p)
+	if err != nil {
+		return nil, err
+	}
+	return NewWebhookHandler(env, p, svc, verifier), nil
 }
 
 // NewHandler returns the marketplace routes.
@@ -75,13 +80,20 @@ func NewHandler(env function.Env, p *function.Parts, svc *fulfilment.Service, ve
 	// POST /marketplace/registrations — anyone holding a ticket: create the subscription's
 	// deployment; answers the first Admin's deployment link, once.
 	m.Handle("POST /marketplace/registrations", access.Public(), a.register)
+	// GET /portal/deployments/{id}/subscription — portal Admin, User and Viewer: the plan, its
+	// limits, the usage against them and the marketplace subscription's state.
+	m.Handle("GET /portal/deployments/{id}/subscription", access.PortalRoles(identity.RoleAdmin, identity.RoleUser, identity.RoleViewer), a.portalSubscription)
+	return m
+}
+
+// NewWebhookHandler returns the Azure webhook's route.
+func NewWebhookHandler(env function.Env, p *function.Parts, svc *fulfilment.Service, verifier mkt.WebhookVerifier) *access.Mux {
+	a := api{svc: svc, store: p.Store, webhook: verifier, signer: p.Guard.SignerEndpoint, now: p.Now}
+	m := access.NewMux(env.Log, p.Guard)
 	// POST /marketplace/azure/webhook — Azure (a bearer token signed by the publisher
 	// tenant's keys, for our app, from the marketplace's app; checked here, not by the
 	// guard, since it is not one of our tokens).
 	m.Handle("POST /marketplace/azure/webhook", access.Public(), a.azureWebhook)
-	// GET /portal/deployments/{id}/subscription — portal Admin, User and Viewer: the plan, its
-	// limits, the usage against them and the marketplace subscription's state.
-	m.Handle("GET /portal/deployments/{id}/subscription", access.PortalRoles(identity.RoleAdmin, identity.RoleUser, identity.RoleViewer), a.portalSubscription)
 	return m
 }
 
