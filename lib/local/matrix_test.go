@@ -12,6 +12,7 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -30,6 +31,7 @@ import (
 	"github.com/opensignum/signum/lib/identity"
 	"github.com/opensignum/signum/lib/keys"
 	"github.com/opensignum/signum/lib/local"
+	"github.com/opensignum/signum/lib/marketplace"
 	"github.com/opensignum/signum/lib/password"
 	"github.com/opensignum/signum/lib/provisioning"
 	"github.com/opensignum/signum/lib/roles"
@@ -297,13 +299,26 @@ func TestAuthorizationMatrix(t *testing.T) {
 		"PUT /operator/deployments/{id}/signum-administrators":             {operator},
 		"DELETE /operator/deployments/{id}/signum-administrators/{userId}": {operator},
 
-		"GET /portal/deployments/{id}":                   {pAdmin, pUser, pViewer},
-		"PATCH /portal/deployments/{id}":                 {pAdmin},
-		"POST /portal/deployments/{id}/console-token":    {pAdmin, pUser, pViewer},
-		"GET /portal/deployments/{id}/users":             {pAdmin, pViewer},
-		"POST /portal/deployments/{id}/users":            {pAdmin},
-		"PATCH /portal/deployments/{id}/users/{userId}":  {pAdmin},
-		"DELETE /portal/deployments/{id}/users/{userId}": {pAdmin},
+		"GET /portal/deployments/{id}":              {pAdmin, pUser, pViewer},
+		"GET /portal/deployments/{id}/subscription": {pAdmin, pUser, pViewer},
+
+		// Buyers arrive from the marketplaces with what the marketplace gave them (a token, a
+		// ticket), and Azure's webhook carries Azure's token: no caller of ours.
+		"POST /marketplace/aws/register":          {"*"},
+		"POST /marketplace/azure/resolve":         {"*"},
+		"POST /marketplace/registrations/preview": {"*"},
+		"POST /marketplace/registrations":         {"*"},
+		"POST /marketplace/azure/webhook":         {"*"},
+
+		"GET /operator/subscriptions":                           {operator},
+		"GET /operator/subscriptions/{subscriptionId}":          {operator},
+		"GET /operator/subscriptions/{subscriptionId}/metering": {operator},
+		"PATCH /portal/deployments/{id}":                        {pAdmin},
+		"POST /portal/deployments/{id}/console-token":           {pAdmin, pUser, pViewer},
+		"GET /portal/deployments/{id}/users":                    {pAdmin, pViewer},
+		"POST /portal/deployments/{id}/users":                   {pAdmin},
+		"PATCH /portal/deployments/{id}/users/{userId}":         {pAdmin},
+		"DELETE /portal/deployments/{id}/users/{userId}":        {pAdmin},
 
 		"GET /console/session":           {sa, cAdmin, cViewer, cSigner, cCert, cCerts, cLog},
 		"GET /console/users":             consoleReaders,
@@ -471,6 +486,9 @@ func fill(t *testing.T, path string, A tenantFixture, st *store.Store) string {
 	path = strings.ReplaceAll(path, "{groupId}", A.group)
 	path = strings.ReplaceAll(path, "{roleId}", string(identity.ConsoleViewer)) // built-in: read, never changed
 	path = strings.ReplaceAll(path, "{domainId}", A.domain)
+	if strings.Contains(path, "{subscriptionId}") {
+		path = strings.ReplaceAll(path, "{subscriptionId}", matrixSubscription(t, st))
+	}
 	if !strings.Contains(path, "{userId}") {
 		return path
 	}
@@ -717,4 +735,23 @@ func fixtureDomain(t *testing.T, st *store.Store, dep string) string {
 		t.Fatal(err)
 	}
 	return id
+}
+
+// matrixSubscriptions are the subscriptions the operator's routes are probed with, one per
+// store (test server).
+var matrixSubscriptions sync.Map
+
+// matrixSubscription is a marketplace subscription of the test's table (made once).
+func matrixSubscription(t *testing.T, st *store.Store) string {
+	t.Helper()
+	if id, ok := matrixSubscriptions.Load(st); ok {
+		return id.(string)
+	}
+	sub := marketplace.Subscription{ID: tenant.NewID("sub_"), Marketplace: marketplace.Azure, AzureSubscriptionID: tenant.NewID("az"),
+		Plan: "standard", State: marketplace.StatePending, StateAt: time.Now()}
+	if _, err := st.SaveSubscription(context.Background(), store.SubscriptionChange{Next: sub}); err != nil {
+		t.Fatal(err)
+	}
+	matrixSubscriptions.Store(st, sub.ID)
+	return sub.ID
 }

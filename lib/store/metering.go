@@ -158,32 +158,11 @@ func (s *Store) SignatureTotal(ctx context.Context, deploymentID string) (int64,
 }
 
 // UsageCounts are a deployment's certificates (not deleted) and console users now, for the
-// metered dimensions: two COUNT queries, read by the hourly metering run only.
+// metered dimensions and the portal's usage: the plan-limit counts, without a bound.
 func (s *Store) UsageCounts(ctx context.Context, deploymentID string) (certificates, users int, err error) {
-	count := func(prefix, filter string) (int, error) {
-		in := listPrefixInput(deploymentPK(deploymentID), prefix)
-		in.TableName, in.Select, in.ConsistentRead = &s.table, types.SelectCount, aws.Bool(true)
-		if filter != "" {
-			in.FilterExpression = aws.String(filter)
-			in.ExpressionAttributeNames = map[string]string{"#s": "status"}
-			in.ExpressionAttributeValues[":deleted"] = &types.AttributeValueMemberS{Value: "deleted"}
-		}
-		n := 0
-		for {
-			out, err := s.db.Query(ctx, in)
-			if err != nil {
-				return 0, unavailable("count "+prefix, err)
-			}
-			n += int(out.Count)
-			if len(out.LastEvaluatedKey) == 0 {
-				return n, nil
-			}
-			in.ExclusiveStartKey = out.LastEvaluatedKey
-		}
-	}
-	if certificates, err = count(certificatePrefix, "#s <> :deleted"); err != nil {
+	if certificates, err = s.CountCertificates(ctx, deploymentID, 0); err != nil {
 		return 0, 0, err
 	}
-	users, err = count(consoleUserPrefix, "")
+	users, err = s.CountConsoleUsers(ctx, deploymentID, 0)
 	return certificates, users, err
 }

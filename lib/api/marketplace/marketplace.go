@@ -278,13 +278,8 @@ func (a api) azureWebhook(w http.ResponseWriter, r *http.Request, _ *access.Requ
 	if a.webhook == nil {
 		return fulfilment.ErrNotConfigured
 	}
-	bearer, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	if !ok || strings.TrimSpace(bearer) == "" {
-		return fault.Newf(fault.ErrUnauthenticated, "The webhook needs the marketplace's bearer token.")
-	}
-	if err := a.webhook.Verify(r.Context(), strings.TrimSpace(bearer)); err != nil {
-		return err
-	}
+	// The body is read and decoded first (a small JSON object, read tolerantly), so that a
+	// malformed call says what is wrong; nothing is done with it until the token is verified.
 	body, err := io.ReadAll(io.LimitReader(r.Body, maxWebhookBytes+1))
 	if err != nil {
 		return fault.Wrap(fault.ErrInvalid, err, "The request body could not be read.")
@@ -294,6 +289,13 @@ func (a api) azureWebhook(w http.ResponseWriter, r *http.Request, _ *access.Requ
 	}
 	op, err := azuremarket.DecodeWebhook(body)
 	if err != nil {
+		return err
+	}
+	bearer, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok || strings.TrimSpace(bearer) == "" {
+		return fault.Newf(fault.ErrUnauthenticated, "The webhook needs the marketplace's bearer token.")
+	}
+	if err := a.webhook.Verify(r.Context(), strings.TrimSpace(bearer)); err != nil {
 		return err
 	}
 	// Azure waits about 10 seconds for an answer; a call that takes longer fails here and
