@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -191,12 +192,28 @@ func (s *Service) applyTo(ctx context.Context, sub marketplace.Subscription, ev 
 			Action: "deployment.subscription." + string(ev.Kind), Object: next.ID,
 			Detail: logDetail(ev, out)}
 	}
-	_, err := s.Store.SaveSubscription(ctx, change)
-	if err == nil {
-		s.log().InfoContext(ctx, "marketplace event applied", slog.String("event", ev.ID), slog.String("subscription", next.ID),
-			slog.String("state", string(next.State)), slog.String("why", out.Why))
+	saved, err := s.Store.SaveSubscription(ctx, change)
+	if err != nil {
+		return err
 	}
-	return err
+	s.log().InfoContext(ctx, "marketplace event applied", slog.String("event", ev.ID), slog.String("subscription", next.ID),
+		slog.String("state", string(next.State)), slog.String("why", out.Why))
+	if learnt(before, saved) {
+		// Events kept because they named only the identity just learnt apply now.
+		return s.applyPending(ctx, saved)
+	}
+	return nil
+}
+
+// learnt reports whether after is found by an identity before was not.
+func learnt(before, after marketplace.Subscription) bool {
+	old := lookupsOf(before)
+	for _, l := range lookupsOf(after) {
+		if !slices.Contains(old, l) {
+			return true
+		}
+	}
+	return false
 }
 
 func logDetail(ev marketplace.Event, out marketplace.Outcome) string {
@@ -347,11 +364,12 @@ func (s *Service) ResolveAWS(ctx context.Context, token string) (string, marketp
 		return "", marketplace.Subscription{}, fmt.Errorf("resolve customer: %w", err)
 	}
 	ref := marketplace.Ref{AWSAccountID: c.AWSAccountID, LicenseARN: c.LicenseARN, CustomerIdentifier: c.CustomerIdentifier, ProductCode: c.ProductCode}
+	// A subscription first heard of here is pending with no state time: no event set its
+	// state, so any event kept for it (whenever it happened) applies.
 	sub, err := s.findOrCreate(ctx, ref, func() marketplace.Subscription {
-		now := s.Now().UTC()
 		return marketplace.Subscription{ID: tenant.NewID("sub_"), Marketplace: marketplace.AWS, AWSAccountID: c.AWSAccountID,
 			LicenseARN: c.LicenseARN, CustomerIdentifier: c.CustomerIdentifier, ProductCode: c.ProductCode,
-			Plan: s.defaultPlan(), State: marketplace.StatePending, StateAt: now, PlanAt: time.Time{}}
+			Plan: s.defaultPlan(), State: marketplace.StatePending}
 	})
 	if err != nil {
 		return "", marketplace.Subscription{}, err
@@ -427,9 +445,16 @@ func (s *Service) ResolveAzure(ctx context.Context, token string) (string, marke
 		now := s.Now().UTC()
 		return marketplace.Subscription{ID: tenant.NewID("sub_"), Marketplace: marketplace.Azure, AzureSubscriptionID: strings.ToLower(strings.TrimSpace(az.ID)),
 			OfferID: az.OfferID, Name: az.Name, PurchaserEmail: az.PurchaserEmail, PurchaserTenant: az.PurchaserTenant,
-			Plan: plan.ID, Quantity: az.Quantity, State: marketplace.StatePending, StateAt: now, PlanAt: now}
+			Plan: plan.ID, Quantity: az.Quantity, State: marketplace.StatePending, PlanAt: now}
 	})
 	if err != nil {
+		return "", marketplace.Subscription{}, err
+	}
+	// A webhook that came before the buyer (a suspension, a plan change) was kept.
+	if err := s.applyPending(ctx, sub); err != nil {
+		return "", marketplace.Subscription{}, err
+	}
+	if sub, err = s.Store.GetSubscription(ctx, sub.ID); err != nil {
 		return "", marketplace.Subscription{}, err
 	}
 	t, err := s.issueTicket(ctx, sub)

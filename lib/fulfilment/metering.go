@@ -131,7 +131,9 @@ func usage(sub marketplace.Subscription, dep tenant.Deployment, hour time.Time, 
 		overage = max(after-included, 0) - max(before-included, 0)
 	}
 	next := sub
-	next.Metered = marketplace.MeterCursor{Hour: hour, Signatures: total, Month: month, MonthSignatures: after,
+	// The cursor never moves back: a total that went down (signatures counted, then not
+	// returned) bills nothing now, and the ones after it are not billed twice.
+	next.Metered = marketplace.MeterCursor{Hour: hour, Signatures: max(total, cur.Signatures), Month: month, MonthSignatures: after,
 		Final: sub.State == marketplace.StateCancelled}
 	rec := marketplace.MeterRecord{SubscriptionID: sub.ID, DeploymentID: sub.DeploymentID, Marketplace: sub.Marketplace,
 		Hour: hour, Status: marketplace.MeterPending, Final: next.Metered.Final}

@@ -397,3 +397,51 @@ func TestAzureMarketplaceSequence(t *testing.T) {
 		t.Fatalf("usage events: %d", n)
 	}
 }
+
+// TestMarketplaceEventsBeforeRegistration: a notification naming a customer the service has
+// not heard of is kept, not lost, and applies when the customer appears: an Azure suspension
+// that comes before the buyer's landing page, and an AWS agreement event that names only an
+// agreement no subscription is known by yet (applied when a license event teaches it).
+func TestMarketplaceEventsBeforeRegistration(t *testing.T) {
+	srv := startLocal(t)
+	st := marketStore(srv)
+	c := client{t: t, srv: srv}
+
+	az := srv.Stack.AzureMarket
+	token, subID := az.Subscribe("Early", "signum-saas", "standard", 0, "early@contoso.example")
+	op := az.StartOperation(subID, "Suspend", "", 0)
+	var out struct{ Outcome string }
+	c.do("POST", "/marketplace/azure/webhook", string(op.Body), "Authorization", "Bearer "+az.WebhookToken(marketstandin.AzureWebhookTokenOptions{})).
+		must(t, 200, "early suspend").json(t, &out)
+	if out.Outcome != "kept" {
+		t.Fatalf("an event before the subscription: %s", out.Outcome)
+	}
+	var tk marketTicket
+	c.do("POST", "/marketplace/azure/resolve", map[string]string{"token": token}).must(t, 201, "resolve").json(t, &tk)
+	if tk.Subscription.State != "suspended" {
+		t.Fatalf("the kept suspension did not apply: %s", tk.Subscription.State)
+	}
+	var reg registered
+	c.do("POST", "/marketplace/registrations", map[string]string{"ticket": tk.Ticket, "adminEmail": "early@contoso.example"}).must(t, 201, "register").json(t, &reg)
+	if reg.Deployment.Status != "suspended" {
+		t.Fatalf("registered while suspended: %s", reg.Deployment.Status)
+	}
+
+	aws := srv.Stack.AWSMarket
+	at := time.Now().UTC().Add(-time.Hour)
+	_, customer := aws.Subscribe("222233334444", "prodcode-signum", "", 0)
+	invokeEvent(t, srv, "MarketplaceAwsEventsFunction", eventBridge("Purchase Agreement Ended - Manufacturer", at.Add(10*time.Minute), map[string]any{
+		"agreement": map[string]any{"id": "agmt-early", "status": "CANCELLED"}}))
+	sns := fmt.Sprintf(`{"action":"subscribe-success","customer-identifier":"%s","product-code":"%s"}`, customer.CustomerIdentifier, customer.ProductCode)
+	invokeEvent(t, srv, "MarketplaceAwsEventsFunction", sqsBatch(t, at, sns))
+	sub, err := st.SubscriptionByLookup(context.Background(), []string{marketplace.AWSLegacyKey(customer.CustomerIdentifier, customer.ProductCode)})
+	if err != nil || sub.State != marketplace.StatePending {
+		t.Fatalf("subscribed: %+v %v", sub, err)
+	}
+	invokeEvent(t, srv, "MarketplaceAwsEventsFunction", eventBridge("License Updated - Manufacturer", at.Add(time.Minute), map[string]any{
+		"agreement": map[string]any{"id": "agmt-early"}, "acceptor": map[string]any{"accountId": customer.AWSAccountID},
+		"product": map[string]any{"code": customer.ProductCode}, "license": map[string]any{"arn": customer.LicenseARN}}))
+	if sub, err = st.GetSubscription(context.Background(), sub.ID); err != nil || sub.State != marketplace.StateUnsubscribePending {
+		t.Fatalf("the kept agreement event did not apply once the agreement was known: %+v %v", sub, err)
+	}
+}
