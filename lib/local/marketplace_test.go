@@ -270,6 +270,11 @@ func TestAWSMarketplaceSequence(t *testing.T) {
 	if err != nil || len(records.Items) != 2 || !records.Items[0].Final || records.Items[0].Status != marketplace.MeterSent {
 		t.Fatalf("recorded metering: %+v %v", records.Items, err)
 	}
+	// The console is closed; the operator hands the signing-event log over.
+	if r := call(t, srv, "GET", "/operator/deployments/"+reg.Deployment.ID+"/events", "", "", true); r.status != 200 ||
+		strings.Count(r.body, "\n") < 5 || !strings.Contains(r.body, certID) {
+		t.Fatalf("operator export of a cancelled deployment's events: %d %s", r.status, r.body)
+	}
 	// The operator sees the subscription and what was metered.
 	r := call(t, srv, "GET", "/operator/subscriptions/"+sub.ID+"/metering", "", "", true)
 	if r.status != 200 || !strings.Contains(r.body, `"final":true`) || !strings.Contains(r.body, `"dimension":"signatures","quantity":2`) {

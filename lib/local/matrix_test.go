@@ -310,6 +310,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 		"POST /marketplace/registrations":         {"*"},
 		"POST /marketplace/azure/webhook":         {"*"},
 
+		"GET /operator/deployments/{id}/events":                 {operator},
 		"GET /operator/subscriptions":                           {operator},
 		"GET /operator/subscriptions/{subscriptionId}":          {operator},
 		"GET /operator/subscriptions/{subscriptionId}/metering": {operator},

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/opensignum/signum/lib/access"
+	"github.com/opensignum/signum/lib/audit"
 	"github.com/opensignum/signum/lib/edge"
 	"github.com/opensignum/signum/lib/fault"
 	"github.com/opensignum/signum/lib/function"
@@ -78,6 +79,10 @@ func NewHandler(env function.Env, p *function.Parts) *access.Mux {
 	m.Handle("GET /operator/truststore", access.OperatorOnly(), a.truststore)
 	// GET /operator/truststore/status — operator: whether the deployed truststore is current.
 	m.Handle("GET /operator/truststore/status", access.OperatorOnly(), a.truststoreStatus)
+	// GET /operator/deployments/{id}/events — operator: the deployment's signing-event log
+	// as JSON lines, oldest first, a page at a time (?limit=1..100&cursor=<X-Next-Cursor>):
+	// how the log of a cancelled deployment, whose console is closed, is handed over.
+	m.Handle("GET /operator/deployments/{id}/events", access.OperatorOnDeployment(), a.exportEvents)
 	// GET /operator/subscriptions — operator: marketplace subscriptions, oldest first;
 	// ?limit=1..100&cursor=<next>.
 	m.Handle("GET /operator/subscriptions", access.OperatorOnly(), a.listSubscriptions)
@@ -323,4 +328,23 @@ func (a api) listMetering(w http.ResponseWriter, r *http.Request, _ *access.Requ
 	return access.ServeList(w, r, func(ctx context.Context, pr store.PageRequest) (store.Page[marketplace.MeterRecord], error) {
 		return a.store.ListMeterRecords(ctx, sub.ID, pr)
 	}, wire.MeterRecordJSON)
+}
+
+func (a api) exportEvents(w http.ResponseWriter, r *http.Request, req *access.Request) error {
+	limit, cursor, err := edge.PageParams(r, store.MaxPageSize)
+	if err != nil {
+		return err
+	}
+	page, err := a.store.ListEvents(r.Context(), req.Deployment.ID, store.EventFilter{}, store.PageRequest{Limit: limit, Cursor: cursor})
+	if err != nil {
+		return err
+	}
+	if page.Next != "" {
+		w.Header().Set("X-Next-Cursor", page.Next)
+	}
+	w.Header().Set("Content-Type", "application/jsonl")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusOK)
+	_ = audit.WriteJSONL(w, page.Items)
+	return nil
 }

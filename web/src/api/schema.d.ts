@@ -224,6 +224,32 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/operator/deployments/{id}/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The deployment. An unknown id and a deployment the caller's token does not belong to get the same 404. */
+                id: components["parameters"]["DeploymentId"];
+            };
+            cookie?: never;
+        };
+        /**
+         * A deployment's signing-event log, as JSON lines
+         * @description Who: the operator. The hash-chained signing events, oldest first, one JSON object a
+         *     line, a page at a time: the next page's cursor is in `X-Next-Cursor` (absent on the
+         *     last page). This is how the log of a cancelled deployment (whose console is closed)
+         *     is handed to its customer; it works for every deployment.
+         */
+        get: operations["exportDeploymentEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/operator/subscriptions": {
         parameters: {
             query?: never;
@@ -5349,6 +5375,42 @@ export interface operations {
             };
             401: components["responses"]["Unauthenticated"];
             403: components["responses"]["RoleForbidden"];
+            404: components["responses"]["NotFound"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    exportDeploymentEvents: {
+        parameters: {
+            query?: {
+                /** @description Page size; 50 when absent. Out of range is refused with 400. */
+                limit?: components["parameters"]["Limit"];
+                /** @description The `next` of the previous page. Opaque and tamper-proof; a cursor that was altered or belongs to another listing is refused with 400. */
+                cursor?: components["parameters"]["Cursor"];
+            };
+            header?: never;
+            path: {
+                /** @description The deployment. An unknown id and a deployment the caller's token does not belong to get the same 404. */
+                id: components["parameters"]["DeploymentId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page of events, JSON lines. */
+            200: {
+                headers: {
+                    /** @description The cursor of the next page; absent on the last. */
+                    "X-Next-Cursor"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/jsonl": string;
+                };
+            };
+            400: components["responses"]["InvalidRequest"];
+            401: components["responses"]["OperatorUnauthenticated"];
+            403: components["responses"]["OperatorForbidden"];
             404: components["responses"]["NotFound"];
             500: components["responses"]["Internal"];
             503: components["responses"]["Unavailable"];
