@@ -4465,8 +4465,12 @@ export interface components {
          *     certificate cannot sign; the signing-event log keeps the deciding policy and the full
          *     reason. The denial is recorded in the
          *     signing-event log before this answer (if it cannot be recorded, the answer is 503).
-         *     Also a request from an address outside the deployment's IP allowlist, or to a
-         *     deployment that is not active, checked before the token and not recorded
+         *     Also a request whose deployment's subscription is suspended or cancelled
+         *     ([subscription-inactive](https://github.com/opensignum/signum/blob/main/docs/problems.md#subscription-inactive)),
+         *     or whose plan's signatures for the month are used up
+         *     ([plan-limit](https://github.com/opensignum/signum/blob/main/docs/problems.md#plan-limit)).
+         *     Also a request from an address outside the deployment's IP allowlist, checked before
+         *     the token and not recorded
          *     ([forbidden](https://github.com/opensignum/signum/blob/main/docs/problems.md#forbidden)).
          */
         SignDenied: {
@@ -4628,7 +4632,12 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
-        /** @description The caller's role does not allow this route ([forbidden](https://github.com/opensignum/signum/blob/main/docs/problems.md#forbidden)). */
+        /**
+         * @description The caller's role does not allow this route ([forbidden](https://github.com/opensignum/signum/blob/main/docs/problems.md#forbidden)),
+         *     or the deployment's subscription is suspended or cancelled and the route changes
+         *     something ([subscription-inactive](https://github.com/opensignum/signum/blob/main/docs/problems.md#subscription-inactive):
+         *     the portal stays readable).
+         */
         RoleForbidden: {
             headers: {
                 [name: string]: unknown;
@@ -4648,9 +4657,14 @@ export interface components {
         };
         /**
          * @description The request comes from an address outside the deployment's IP allowlist, or the
-         *     deployment is not active, or the caller's console roles do not allow the route
-         *     ([forbidden](https://github.com/opensignum/signum/blob/main/docs/problems.md#forbidden)).
-         *     The allowlist and the status are checked before the token.
+         *     caller's console roles do not allow the route
+         *     ([forbidden](https://github.com/opensignum/signum/blob/main/docs/problems.md#forbidden)),
+         *     or the deployment's subscription is suspended (the console is read-only: changes are
+         *     refused) or cancelled (the console is closed)
+         *     ([subscription-inactive](https://github.com/opensignum/signum/blob/main/docs/problems.md#subscription-inactive)),
+         *     or the plan allows no more certificates or console users
+         *     ([plan-limit](https://github.com/opensignum/signum/blob/main/docs/problems.md#plan-limit)).
+         *     The allowlist is checked before the token, the subscription's state after the role.
          */
         ConsoleForbidden: {
             headers: {
