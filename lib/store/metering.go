@@ -91,7 +91,8 @@ func (s *Store) BeginMeterHour(ctx context.Context, current, next marketplace.Su
 	return next, nil
 }
 
-// FinishMeterHour writes what the marketplace answered for a record begun before.
+// FinishMeterHour writes what the marketplace answered for a record begun before
+// (ErrNotFound when the hour has no record).
 func (s *Store) FinishMeterHour(ctx context.Context, rec marketplace.MeterRecord) error {
 	res, _ := json.Marshal(rec.Results)
 	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
@@ -104,7 +105,12 @@ func (s *Store) FinishMeterHour(ctx context.Context, rec marketplace.MeterRecord
 			":a": &types.AttributeValueMemberN{Value: strconv.Itoa(rec.Attempts)}, ":t": &types.AttributeValueMemberS{Value: formatTime(rec.SentAt)},
 		},
 	})
-	if err != nil {
+	switch {
+	case isConditionFailed(err):
+		// An hour is finished only after it was begun; without its record there is nothing to
+		// finish, and the update must not make a record without the usage it was begun with.
+		return fault.Newf(ErrNotFound, "No metering record for subscription %s at %s.", rec.SubscriptionID, rec.Hour.UTC().Format("2006-01-02T15:04Z"))
+	case err != nil:
 		return unavailable("finish meter hour", err)
 	}
 	return nil
