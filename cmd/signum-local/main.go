@@ -90,6 +90,7 @@ run "make demo" instead: it starts its own server. Stop with Ctrl-C.
 		srv.Demo.ID, srv.Demo.DomainName, devstack.Region, local.OperatorAccessKey, srv.OperatorSecret, *dataDir,
 		srv.DemoAdminInvite, port(srv.URL), srv.TLSURL, local.TLSCAFile)
 	printIdPs(srv, *dataDir)
+	printMarketplaces(srv)
 	if err := writeDemoEnv(*dataDir, srv); err != nil {
 		log.Warn("demo.env not written", slog.String("error", err.Error()))
 	}
@@ -182,4 +183,42 @@ func envOr(name, def string) string {
 		return v
 	}
 	return def
+}
+
+// printMarketplaces says how to walk through a subscription from each marketplace, against
+// the stand-ins and the local simulator (lib/local/market.go).
+func printMarketplaces(srv *local.Server) {
+	sim := srv.URL + local.MarketPrefix
+	fmt.Printf(`
+Marketplaces (stand-ins: AWS Marketplace %[1]s, Azure Marketplace %[2]s):
+
+  AWS, in a browser: %[3]saws/buy?plan=standard   ("Set up your account" posts the buyer's
+  token to the fulfilment URL, which sends you to the registration page; register, then
+  follow the first Admin's link). Azure: %[3]sazure/buy?plan=enterprise&quantity=5
+  (the landing page resolves the token; register the same way).
+
+  AWS by hand, with the events in events/marketplace-aws-events (run in this order):
+    make invoke FUNCTION=marketplace-aws-events EVENT=events/marketplace-aws-events/sqs-subscribe-success-sns.json
+    curl -s -X POST %[3]saws/subscribe -d '{"fixture":true,"plan":"standard"}'     # the fixtures' customer's token
+    curl -s -X POST %[4]s/marketplace/aws/register -H 'content-type: application/json' \
+      -d '{"x-amzn-marketplace-token":"<token>"}'                                   # a registration ticket
+    curl -s -X POST %[4]s/marketplace/registrations -H 'content-type: application/json' \
+      -d '{"ticket":"<ticket>","domainName":"acme.localhost","adminEmail":"admin@acme.example"}'
+    make invoke FUNCTION=marketplace-aws-events EVENT=events/marketplace-aws-events/eventbridge-license-updated.json   # names the agreement
+    curl -s -X POST %[3]saws/entitlement -d '{"dimension":"standard","expired":true}'
+    make invoke FUNCTION=marketplace-aws-events EVENT=events/marketplace-aws-events/eventbridge-agreement-amended.json   # suspended
+    curl -s -X POST %[3]saws/entitlement -d '{"dimension":"enterprise","value":25}'
+    make invoke FUNCTION=marketplace-aws-events EVENT=events/marketplace-aws-events/sqs-entitlement-updated.json        # reinstated, enterprise
+    make invoke FUNCTION=marketplace-aws-events EVENT=events/marketplace-aws-events/eventbridge-agreement-ended.json     # unsubscribe-pending
+    make invoke FUNCTION=marketplace-aws-events EVENT=events/marketplace-aws-events/eventbridge-license-deprovisioned.json  # cancelled
+    make invoke FUNCTION=marketplace-metering EVENT=events/marketplace-metering/scheduled.json
+    curl -s %[3]saws/meter-records
+
+  Azure by hand: curl -s '%[3]sazure/buy?plan=standard&format=json' gives a subscription id
+  and a landing token (POST /marketplace/azure/resolve {"token"} → ticket, then register as
+  above); then each action as Azure would send it, webhook and all:
+    curl -s -X POST %[3]sazure/operations -d '{"subscriptionId":"<id>","action":"ChangePlan","plan":"enterprise","quantity":20}'
+    (actions: ChangePlan, ChangeQuantity, Renew, Suspend, Reinstate, Unsubscribe)
+  The operator sees subscriptions and what was metered at /operator/subscriptions (SigV4).
+`, srv.Stack.AWSMarketplace.URL(), srv.Stack.AzureMarketplace.URL(), sim, srv.URL)
 }

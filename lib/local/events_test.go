@@ -92,6 +92,8 @@ var eventCases = map[string]eventCase{
 	"marketplace-azure-webhook/suspend-duplicate.json":      {status: 200, contains: []string{`"outcome":"unconfirmed"`}},
 	"marketplace-azure-webhook/unsubscribe.json":            {status: 200, contains: []string{`"outcome":"unconfirmed"`}},
 	"marketplace-azure-webhook/malformed.json":              {status: 400, contains: []string{"application/problem+json"}},
+	// No subscription is registered on this table: the hourly run meters nothing.
+	"marketplace-metering/scheduled.json": {contains: []string{`"subscriptions":0`, `"metered":0`}},
 }
 
 // TestEventsDriveHandlers invokes each function's Lambda handler — the one lambda.Start runs —

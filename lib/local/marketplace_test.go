@@ -437,7 +437,8 @@ func TestMarketplaceEventsBeforeRegistration(t *testing.T) {
 	_, customer := aws.Subscribe("222233334444", "prodcode-signum", "", 0)
 	invokeEvent(t, srv, "MarketplaceAwsEventsFunction", eventBridge("Purchase Agreement Ended - Manufacturer", at.Add(10*time.Minute), map[string]any{
 		"agreement": map[string]any{"id": "agmt-early", "status": "CANCELLED"}}))
-	sns := fmt.Sprintf(`{"action":"subscribe-success","customer-identifier":"%s","product-code":"%s"}`, customer.CustomerIdentifier, customer.ProductCode)
+	sns := fmt.Sprintf(`{"action":"subscribe-success","customer-identifier":"%s","product-code":"%s","customer-aws-account-id":"%s","license-arn":"%s"}`,
+		customer.CustomerIdentifier, customer.ProductCode, customer.AWSAccountID, customer.LicenseARN)
 	invokeEvent(t, srv, "MarketplaceAwsEventsFunction", sqsBatch(t, at, sns))
 	sub, err := st.SubscriptionByLookup(context.Background(), []string{marketplace.AWSLegacyKey(customer.CustomerIdentifier, customer.ProductCode)})
 	if err != nil || sub.State != marketplace.StatePending {

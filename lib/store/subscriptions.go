@@ -321,9 +321,14 @@ func (s *Store) PendingEvents(ctx context.Context, lookups []string) ([]marketpl
 	var out []marketplace.Event
 	seen := map[string]bool{}
 	for _, l := range dedupe(lookups) {
+		// TTL deletes an expired item days later at worst: until then it is left out here.
 		in := &dynamodb.QueryInput{
 			TableName: &s.table, KeyConditionExpression: aws.String("PK = :pk"), ConsistentRead: aws.Bool(true),
-			ExpressionAttributeValues: map[string]types.AttributeValue{":pk": &types.AttributeValueMemberS{Value: marketPendingPK(l)}},
+			FilterExpression: aws.String("expiresAt > :now"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{
+				":pk":  &types.AttributeValueMemberS{Value: marketPendingPK(l)},
+				":now": &types.AttributeValueMemberN{Value: strconv.FormatInt(s.now().Unix(), 10)},
+			},
 		}
 		for {
 			page, err := s.db.Query(ctx, in)
