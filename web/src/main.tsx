@@ -5,6 +5,7 @@ import { SessionProvider } from "./session";
 import { NotFound } from "./ui/Shell";
 import { portalRoutes } from "./portal/routes";
 import { consoleRoutes } from "./console/routes";
+import { marketplaceRoutes } from "./marketplace/routes";
 import "./styles.css";
 
 // One app, two faces: the portal (/app/portal/..., on the API's host) and the console
@@ -17,6 +18,7 @@ function App() {
           <Route path="/" element={<Navigate to="/portal/login" replace />} />
           {portalRoutes}
           {consoleRoutes}
+          {marketplaceRoutes}
           <Route path="*" element={<NotFound />} />
         </Routes>
       </SessionProvider>
