@@ -5,6 +5,7 @@ import { show, type Shown } from "../api/problem";
 import { ProblemBox } from "../ui/ProblemBox";
 import { Forbidden, Page } from "../ui/Shell";
 import { can, useSession } from "../session";
+import { SubscriptionPanel } from "./SubscriptionPanel";
 import "./portal.css";
 
 type Deployment = Schemas["Deployment"];
@@ -131,6 +132,8 @@ export function DeploymentOverview() {
           <code>{d.id}</code>
         </dd>
       </dl>
+
+      <SubscriptionPanel id={d.id} />
 
       <h2>Console</h2>
       {d.status !== "active" && (
