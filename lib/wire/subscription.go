@@ -49,11 +49,16 @@ type SubscriptionOperatorView struct {
 // SubscriptionJSON converts a subscription for its customer.
 func SubscriptionJSON(s marketplace.Subscription) Subscription {
 	p, _ := tenant.PlanByID(s.Plan)
+	// A subscription no event has set the state of yet has been in it since it was made.
+	stateAt := s.StateAt
+	if stateAt.IsZero() {
+		stateAt = s.CreatedAt
+	}
 	return Subscription{
 		ID: s.ID, Marketplace: string(s.Marketplace), State: string(s.State), Plan: s.Plan, PlanName: p.Name,
 		Quantity: s.Quantity, Region: p.Region, Limits: LimitsJSON(tenant.LimitsFor(s.Plan, s.Quantity)),
 		Name: s.Name, PurchaserEmail: s.PurchaserEmail, AWSAccountID: s.AWSAccountID, OfferID: s.OfferID,
-		FreeTrial: s.FreeTrial, DeploymentID: s.DeploymentID, StateAt: s.StateAt, CreatedAt: s.CreatedAt,
+		FreeTrial: s.FreeTrial, DeploymentID: s.DeploymentID, StateAt: stateAt, CreatedAt: s.CreatedAt,
 	}
 }
 

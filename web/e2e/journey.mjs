@@ -14,6 +14,7 @@ import { loginWithOIDC, loginWithSAML } from "./steps/sso.mjs";
 import { checkSystemLog, systemLogForbidden } from "./steps/systemlog.mjs";
 import { assignRole, createScopedRole } from "./steps/roles.mjs";
 import { createGroup, createPasswordUser, scopedConsole } from "./steps/scoped.mjs";
+import { awsSubscription, azureSubscription, registrationTroubles } from "./steps/marketplace.mjs";
 
 export const admin = { email: "admin@example.com", name: "Ada Admin", password: "Correct-Horse-9-Battery" };
 const viewer = { email: "viewer@example.com", name: "Vic Viewer", password: "Viewer-Horse-9-Battery" };
@@ -206,4 +207,21 @@ export async function journey({ j, service, browser }) {
     await j.check(vpage, "viewer-console-policies-phone");
     await systemLogForbidden({ j, page: vpage });
   });
+
+  // Customers who arrive from the marketplaces, each in its own browser profile (a page load
+  // ends the portal's in-memory session).
+  const fresh = async (size, f) => {
+    const p = await (await browserContext(browser, size)).newPage();
+    try {
+      await f(p);
+    } finally {
+      await p.context().close();
+    }
+  };
+  await j.step("an AWS Marketplace buyer registers the deployment and its first Admin and sees the plan", () =>
+    fresh(undefined, (p) => awsSubscription({ j, page: p, service })));
+  await j.step("an Azure buyer with 5 seats registers; Azure suspends the subscription and the portal explains it", () =>
+    fresh(undefined, (p) => azureSubscription({ j, page: p, service })));
+  await j.step("the registration page says what to do with a refused, missing, unknown or spent ticket", () =>
+    fresh({ width: 390, height: 844 }, (p) => registrationTroubles({ j, page: p, service })));
 }

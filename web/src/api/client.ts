@@ -44,7 +44,14 @@ export function onUnavailable(f: (down: boolean) => void) {
 
 // Logins and registration carry no token: a wrong password while a session is open must not
 // end it.
-const anonymous = ["/portal/login", "/portal/register", "/console/login"];
+const anonymous = [
+  "/portal/login",
+  "/portal/register",
+  "/console/login",
+  "/marketplace/azure/resolve",
+  "/marketplace/registrations/preview",
+  "/marketplace/registrations",
+];
 
 const auth: Middleware = {
   onRequest({ request, schemaPath }) {

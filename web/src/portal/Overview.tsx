@@ -99,8 +99,6 @@ export function DeploymentOverview() {
   return (
     <Page title={d.name}>
       <dl className="facts">
-        <dt>Plan</dt>
-        <dd>{d.plan}</dd>
         <dt>Status</dt>
         <dd className={d.status === "active" ? "status-active" : "status-bad"}>{d.status}</dd>
         <dt>Software version</dt>
@@ -138,7 +136,9 @@ export function DeploymentOverview() {
       <h2>Console</h2>
       {d.status !== "active" && (
         <p className="notice">
-          The deployment is {d.status}: its console and signer answer only while it is active.
+          {d.status === "suspended"
+            ? "The subscription is suspended: the console is read-only and signing is refused until the marketplace reinstates it."
+            : "The subscription is cancelled: the console and the signer are closed; the operator can hand over the signing-event log."}
         </p>
       )}
       {d.domainName ? (
