@@ -12,7 +12,11 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	awssdk "github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/opensignum/signum/lib/fulfilment"
 	"github.com/opensignum/signum/lib/function"
 	"github.com/opensignum/signum/lib/local"
 	"github.com/opensignum/signum/lib/marketplace"
@@ -385,6 +389,21 @@ func TestAzureMarketplaceSequence(t *testing.T) {
 	if d := deploymentState(t, st, reg.Deployment.ID); d.Status != tenant.StatusCancelled {
 		t.Fatalf("after Unsubscribe: %s", d.Status)
 	}
+	// The portal stays readable and shows the subscription's history.
+	var lg struct{ Token string }
+	c.do("POST", "/portal/login", map[string]string{"email": "buyer@contoso.example", "password": strongPassword}).must(t, 200, "portal login").json(t, &lg)
+	var view struct {
+		Subscription struct{ State string }
+		History      []struct{ Change, Detail string }
+	}
+	c.as(lg.Token).do("GET", "/portal/deployments/"+reg.Deployment.ID+"/subscription", nil).must(t, 200, "portal subscription").json(t, &view)
+	var changes []string
+	for _, h := range view.History {
+		changes = append(changes, h.Change)
+	}
+	if view.Subscription.State != "cancelled" || strings.Join(changes, " ") != "unsubscribe reinstate suspend changeRejected plan activated" {
+		t.Fatalf("portal view: %s %v", view.Subscription.State, changes)
+	}
 	// Metering: the enterprise plan bills no Azure overage, so nothing is sent; the hour is
 	// recorded once, final.
 	h1 := time.Now().UTC().Truncate(time.Hour).Add(-2*time.Hour + 5*time.Minute)
@@ -449,5 +468,57 @@ func TestMarketplaceEventsBeforeRegistration(t *testing.T) {
 		"product": map[string]any{"code": customer.ProductCode}, "license": map[string]any{"arn": customer.LicenseARN}}))
 	if sub, err = st.GetSubscription(context.Background(), sub.ID); err != nil || sub.State != marketplace.StateUnsubscribePending {
 		t.Fatalf("the kept agreement event did not apply once the agreement was known: %+v %v", sub, err)
+	}
+}
+
+// TestCancelledDataIsDeleted: once the retention period after a cancellation has passed, the
+// hourly run marks every item of the deployment for deletion (TTL), a bounded number a run,
+// and records it on the subscription, which stays.
+func TestCancelledDataIsDeleted(t *testing.T) {
+	srv := startLocal(t)
+	st := marketStore(srv)
+	c := client{t: t, srv: srv}
+	az := srv.Stack.AzureMarket
+	token, subID := az.Subscribe("Short-lived", "signum-saas", "standard", 0, "gone@contoso.example")
+	var tk marketTicket
+	c.do("POST", "/marketplace/azure/resolve", map[string]string{"token": token}).must(t, 201, "resolve").json(t, &tk)
+	var reg registered
+	c.do("POST", "/marketplace/registrations", map[string]string{"ticket": tk.Ticket, "domainName": "gone.localhost", "adminEmail": "gone@contoso.example"}).
+		must(t, 201, "register").json(t, &reg)
+	op := az.StartOperation(subID, "Unsubscribe", "", 0)
+	c.do("POST", "/marketplace/azure/webhook", string(op.Body), "Authorization", "Bearer "+az.WebhookToken(marketstandin.AzureWebhookTokenOptions{})).must(t, 200, "unsubscribe")
+
+	env := envFor(srv)
+	svc, _, err := function.Fulfilment(context.Background(), env, function.NewParts(env))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Within the retention period nothing is marked.
+	if rep, err := svc.Retain(context.Background(), time.Now()); err != nil || rep.Marked != 0 {
+		t.Fatalf("within retention: %+v %v", rep, err)
+	}
+	later := time.Now().Add(fulfilment.DefaultRetention + time.Hour)
+	rep, err := svc.Retain(context.Background(), later)
+	if err != nil || rep.Marked == 0 || rep.Done != 1 {
+		t.Fatalf("after retention: %+v %v", rep, err)
+	}
+	sub, err := st.SubscriptionByLookup(context.Background(), []string{marketplace.AzureKey(subID)})
+	if err != nil || !sub.Retention.ExpiresAt.Equal(later.UTC().Truncate(time.Nanosecond)) && sub.Retention.ExpiresAt.IsZero() {
+		t.Fatalf("subscription after retention: %+v %v", sub.Retention, err)
+	}
+	out, err := srv.Clients.DynamoDB.Query(context.Background(), &dynamodb.QueryInput{TableName: &srv.Config.TableName,
+		KeyConditionExpression:    awssdk.String("PK = :pk"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": &types.AttributeValueMemberS{Value: "DEP#" + reg.Deployment.ID}}})
+	if err != nil || len(out.Items) == 0 {
+		t.Fatalf("items: %v", err)
+	}
+	for _, it := range out.Items {
+		if _, ok := it["expiresAt"]; !ok {
+			t.Fatalf("an item of the cancelled deployment has no expiry: %v %v", it["PK"], it["SK"])
+		}
+	}
+	// A second run has nothing left to do.
+	if rep, err := svc.Retain(context.Background(), later); err != nil || rep.Marked != 0 {
+		t.Fatalf("second run: %+v %v", rep, err)
 	}
 }

@@ -331,7 +331,19 @@ type PortalSubscription struct {
 	Subscription  *wire.Subscription `json:"subscription,omitempty"`
 	// Upgrade says what to change when a limit is reached ("" when none is).
 	Upgrade string `json:"upgrade,omitempty"`
+	// History is the subscription's last changes, newest first, from the system log.
+	History []SubscriptionEvent `json:"history"`
 }
+
+// SubscriptionEvent is one change of a subscription, as the system log has it.
+type SubscriptionEvent struct {
+	At     time.Time `json:"at"`
+	Change string    `json:"change"`
+	Detail string    `json:"detail"`
+}
+
+// subscriptionLogPrefix is the actions of the system log entries of subscription changes.
+const subscriptionLogPrefix = "deployment.subscription."
 
 func (a api) portalSubscription(w http.ResponseWriter, r *http.Request, req *access.Request) error {
 	ctx := r.Context()
@@ -358,6 +370,16 @@ func (a api) portalSubscription(w http.ResponseWriter, r *http.Request, req *acc
 		out.Usage.SignaturesThisMonth = monthSignatures(sub.Metered, total, a.now())
 	}
 	out.Upgrade = upgrade(d, out.Usage)
+	out.History = []SubscriptionEvent{}
+	if d.SubscriptionID != "" {
+		page, err := a.store.SearchLog(ctx, d.ID, store.LogFilter{Action: subscriptionLogPrefix}, store.PageRequest{Limit: 20})
+		if err != nil {
+			return err
+		}
+		for _, e := range page.Items {
+			out.History = append(out.History, SubscriptionEvent{At: e.At, Change: strings.TrimPrefix(e.Action, subscriptionLogPrefix), Detail: e.Detail})
+		}
+	}
 	edge.WriteJSON(w, http.StatusOK, out)
 	return nil
 }

@@ -2385,6 +2385,14 @@ export interface components {
             subscription?: components["schemas"]["Subscription"];
             /** @description Which limit is reached and what to change in the marketplace; absent when none is. */
             upgrade?: string;
+            /** @description The subscription's last 20 changes, newest first (from the system log; empty without a marketplace subscription). */
+            history: {
+                /** Format: date-time */
+                at: string;
+                /** @description What happened (subscribe, plan, suspend, reinstate, unsubscribe-pending, unsubscribe, activated, changeRejected, ...). */
+                change: string;
+                detail: string;
+            }[];
         };
         /** @description What the plan allows; 0 means no limit. */
         PlanLimits: {

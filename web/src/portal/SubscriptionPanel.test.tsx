@@ -13,6 +13,7 @@ const base: PortalSubscription = {
   limits: { certificates: 50, users: 100, signaturesPerMonth: 100000 },
   usage: { certificates: 3, users: 100, signaturesThisMonth: 250 },
   signingCapped: false,
+  history: [],
 };
 
 const azure: PortalSubscription["subscription"] = {
@@ -66,5 +67,31 @@ describe("the subscription panel", () => {
     const alert = screen.getAllByRole("status").find((s) => s.textContent?.startsWith("The subscription is suspended."));
     expect(alert?.textContent).toMatch(/Signing is refused and the console is read-only.*reinstates.*Azure Marketplace/);
     expect(screen.getByText(/Since/)).toBeTruthy();
+  });
+});
+
+describe("the subscription's changes", () => {
+  afterEach(cleanup);
+  it("lists them, newest first as the API gives them", () => {
+    render(
+      <PanelBody
+        s={{
+          ...base,
+          subscription: azure,
+          history: [
+            { at: "2026-12-03T10:00:00Z", change: "suspend", detail: "Suspend (operation 1): suspended (was active)" },
+            { at: "2026-12-02T10:00:00Z", change: "activated", detail: "Azure subscription activated on plan standard" },
+          ],
+        }}
+      />,
+    );
+    const rows = screen.getAllByRole("row");
+    expect(rows).toHaveLength(3);
+    expect(rows[1].textContent).toContain("suspend");
+    expect(rows[2].textContent).toContain("activated");
+  });
+  it("shows no table without changes", () => {
+    render(<PanelBody s={base} />);
+    expect(screen.queryByRole("table")).toBeNull();
   });
 });

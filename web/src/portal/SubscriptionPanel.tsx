@@ -144,6 +144,32 @@ export function PanelBody({ s }: { s: PortalSubscription }) {
         <UsageLine label="Signatures this month" used={s.usage.signaturesThisMonth} limit={s.limits.signaturesPerMonth} />
       </dl>
       {!sub && <p className="hint">No marketplace subscription pays for this deployment: the service's operator set it up.</p>}
+      {s.history.length > 0 && (
+        <>
+          <h3>Changes</h3>
+          <div className="table-wrap">
+            <table>
+              <caption className="hint">The subscription's last changes, newest first, as the system log has them.</caption>
+              <thead>
+                <tr>
+                  <th scope="col">When</th>
+                  <th scope="col">Change</th>
+                  <th scope="col">Detail</th>
+                </tr>
+              </thead>
+              <tbody>
+                {s.history.map((h, i) => (
+                  <tr key={i}>
+                    <td>{new Date(h.at).toLocaleString()}</td>
+                    <td>{h.change}</td>
+                    <td>{h.detail}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        </>
+      )}
     </>
   );
 }
