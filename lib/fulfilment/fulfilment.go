@@ -47,6 +47,7 @@ type Store interface {
 	SignatureTotal(ctx context.Context, deploymentID string) (int64, error)
 	UsageCounts(ctx context.Context, deploymentID string) (certificates, users int, err error)
 	AppendLog(ctx context.Context, deploymentID string, e tenant.LogEntry) error
+	ExpireDeployment(ctx context.Context, deploymentID string, expiresAt time.Time, cursor string, budget int) (next string, written int, err error)
 }
 
 // Service is the fulfilment of both marketplaces. A nil port means that marketplace is not
@@ -64,6 +65,9 @@ type Service struct {
 	AWSDefaultPlan string
 	// TicketTTL is how long a registration link works (an hour when zero).
 	TicketTTL time.Duration
+	// Retention is how long a cancelled subscription's deployment keeps its data
+	// (DefaultRetention when zero).
+	Retention time.Duration
 }
 
 // ErrNotConfigured is a marketplace whose credentials this stack does not have.
@@ -501,7 +505,7 @@ func (s *Service) Register(ctx context.Context, ticket string, req RegisterReque
 	bound := marketplace.Register(sub, depID)
 	res, err := s.Provisioning.Provision(ctx, provisioning.Request{
 		Name: name, Plan: sub.Plan, Quantity: sub.Quantity, DomainName: req.DomainName, FirstAdminEmail: req.AdminEmail,
-		RequestKey: "marketplace:" + sub.ID, Actor: "marketplace:" + string(sub.Marketplace), SubscriptionID: sub.ID,
+		RequestKey: store.MarketplaceRequestKey(sub.ID), Actor: "marketplace:" + string(sub.Marketplace), SubscriptionID: sub.ID,
 		DeploymentID: depID, Status: marketplace.DeploymentStatus(bound.State),
 		Subscription: &store.SubscriptionBinding{Current: sub, Next: bound},
 	})

@@ -503,7 +503,7 @@ func TestCancelledDataIsDeleted(t *testing.T) {
 		t.Fatalf("after retention: %+v %v", rep, err)
 	}
 	sub, err := st.SubscriptionByLookup(context.Background(), []string{marketplace.AzureKey(subID)})
-	if err != nil || !sub.Retention.ExpiresAt.Equal(later.UTC().Truncate(time.Nanosecond)) && sub.Retention.ExpiresAt.IsZero() {
+	if err != nil || !sub.Retention.ExpiresAt.Equal(sub.EndedAt.Add(fulfilment.DefaultRetention)) {
 		t.Fatalf("subscription after retention: %+v %v", sub.Retention, err)
 	}
 	out, err := srv.Clients.DynamoDB.Query(context.Background(), &dynamodb.QueryInput{TableName: &srv.Config.TableName,

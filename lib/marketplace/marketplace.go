@@ -88,9 +88,19 @@ type Subscription struct {
 	EndedAt time.Time
 	// Metered is the metering cursor: up to where usage has been reported.
 	Metered MeterCursor
+	// Retention is where the deletion of a cancelled deployment's data stands: Cursor is
+	// where marking its items for TTL deletion resumes, ExpiresAt when they are deleted
+	// (zero until every item is marked).
+	Retention Retention
 	Version int64
 	// CreatedAt and UpdatedAt are the item's own times.
 	CreatedAt, UpdatedAt time.Time
+}
+
+// Retention is how far the deletion of a cancelled subscription's deployment has come.
+type Retention struct {
+	Cursor    string
+	ExpiresAt time.Time
 }
 
 // MeterCursor is where a subscription's metering stands.

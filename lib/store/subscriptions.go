@@ -62,6 +62,8 @@ type subscriptionItem struct {
 	MeteredMonth        string `dynamodbav:"meteredMonth,omitempty"`
 	MonthSignatures     int64  `dynamodbav:"monthSignatures,omitempty"`
 	MeteredFinal        bool   `dynamodbav:"meteredFinal,omitempty"`
+	RetentionCursor     string `dynamodbav:"retentionCursor,omitempty"`
+	DataExpiresAt       string `dynamodbav:"dataExpiresAt,omitempty"`
 	Version             int64  `dynamodbav:"version"`
 	CreatedAt           string `dynamodbav:"createdAt"`
 	UpdatedAt           string `dynamodbav:"updatedAt"`
@@ -78,6 +80,7 @@ func toSubscriptionItem(s marketplace.Subscription) subscriptionItem {
 		StateAt: formatTime(s.StateAt), PlanAt: formatTime(s.PlanAt), DeploymentID: s.DeploymentID,
 		EndedAt: formatTime(s.EndedAt), ActivatedAt: formatTime(s.ActivatedAt), MeteredHour: formatTime(s.Metered.Hour), MeteredSignatures: s.Metered.Signatures,
 		MeteredMonth: formatTime(s.Metered.Month), MonthSignatures: s.Metered.MonthSignatures, MeteredFinal: s.Metered.Final,
+		RetentionCursor: s.Retention.Cursor, DataExpiresAt: formatTime(s.Retention.ExpiresAt),
 		Version: s.Version, CreatedAt: formatTime(s.CreatedAt), UpdatedAt: formatTime(s.UpdatedAt),
 	}
 }
@@ -97,7 +100,8 @@ func decodeSubscription(av map[string]types.AttributeValue) (marketplace.Subscri
 		EndedAt: parseTime(it.EndedAt), ActivatedAt: parseTime(it.ActivatedAt),
 		Metered: marketplace.MeterCursor{Hour: parseTime(it.MeteredHour), Signatures: it.MeteredSignatures,
 			Month: parseTime(it.MeteredMonth), MonthSignatures: it.MonthSignatures, Final: it.MeteredFinal},
-		Version: it.Version, CreatedAt: parseTime(it.CreatedAt), UpdatedAt: parseTime(it.UpdatedAt),
+		Retention: marketplace.Retention{Cursor: it.RetentionCursor, ExpiresAt: parseTime(it.DataExpiresAt)},
+		Version:   it.Version, CreatedAt: parseTime(it.CreatedAt), UpdatedAt: parseTime(it.UpdatedAt),
 	}, nil
 }
 

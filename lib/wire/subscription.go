@@ -43,6 +43,7 @@ type SubscriptionOperatorView struct {
 	EndedAt             *time.Time `json:"endedAt,omitempty"`
 	MeteredHour         *time.Time `json:"meteredHour,omitempty"`
 	MeteredFinal        bool       `json:"meteredFinal,omitempty"`
+	DataExpiresAt       *time.Time `json:"dataExpiresAt,omitempty"`
 	Version             int64      `json:"version"`
 }
 
@@ -69,7 +70,7 @@ func SubscriptionOperatorJSON(s marketplace.Subscription) Subscription {
 		LicenseARN: s.LicenseARN, CustomerIdentifier: s.CustomerIdentifier, ProductCode: s.ProductCode,
 		AgreementID: s.AgreementID, AzureSubscriptionID: s.AzureSubscriptionID,
 		ActivatedAt: timePtr(s.ActivatedAt), EndedAt: timePtr(s.EndedAt), MeteredHour: timePtr(s.Metered.Hour),
-		MeteredFinal: s.Metered.Final, Version: s.Version,
+		MeteredFinal: s.Metered.Final, DataExpiresAt: timePtr(s.Retention.ExpiresAt), Version: s.Version,
 	}
 	return out
 }

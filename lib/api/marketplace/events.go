@@ -36,8 +36,19 @@ func BuildMetering(ctx context.Context, env function.Env) (function.EventHandler
 		return nil, err
 	}
 	return func(ctx context.Context, raw json.RawMessage) (any, error) {
-		return svc.Meter(ctx, ScheduledTime(raw, p.Now()))
+		now := ScheduledTime(raw, p.Now())
+		metered, err := svc.Meter(ctx, now)
+		// Retention runs even when some metering failed: they are independent.
+		retained, rerr := svc.Retain(ctx, now)
+		return HourlyReport{MeterReport: metered, Retention: retained}, errors.Join(err, rerr)
 	}, nil
+}
+
+// HourlyReport is what the hourly run did: metering, and the retention of cancelled
+// deployments' data.
+type HourlyReport struct {
+	fulfilment.MeterReport
+	Retention fulfilment.RetentionReport `json:"retention"`
 }
 
 // ScheduledTime is the time a scheduled event was scheduled for (its "time"), so that a

@@ -2339,6 +2339,11 @@ export interface components {
             /** Format: date-time */
             meteredHour?: string;
             meteredFinal?: boolean;
+            /**
+             * Format: date-time
+             * @description When the cancelled deployment's data is deleted (every item marked for DynamoDB's TTL at this time, the retention period after its end); absent until then.
+             */
+            dataExpiresAt?: string;
             version?: number;
         };
         MeterRecord: {
