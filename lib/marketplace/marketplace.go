@@ -92,7 +92,7 @@ type Subscription struct {
 	// where marking its items for TTL deletion resumes, ExpiresAt when they are deleted
 	// (zero until every item is marked).
 	Retention Retention
-	Version int64
+	Version   int64
 	// CreatedAt and UpdatedAt are the item's own times.
 	CreatedAt, UpdatedAt time.Time
 }
