@@ -295,22 +295,7 @@ func TestSignatureTotal(t *testing.T) {
 // the metered dimensions.
 func TestUsageCounts(t *testing.T) {
 	f := newFixture(t)
-	ctx := context.Background()
-	d, other, empty := f.deployment(), f.deployment(), f.deployment()
-	var certs []certificates.Certificate
-	for range 3 {
-		certs = append(certs, f.certificate(d.ID))
-	}
-	deleted := certs[0]
-	deleted.Status = certificates.StatusDeleted
-	_, err := f.s.UpdateCertificate(ctx, certs[0], deleted, tenant.LogEntry{Actor: "test", Action: "certificate.deleted"})
-	must(t, err)
-	f.certificate(other.ID)
-	removed := f.consoleUser(d.ID)
-	f.consoleUser(d.ID)
-	f.consoleUser(d.ID)
-	must(t, f.s.DeleteConsoleUser(ctx, removed, tenant.LogEntry{Actor: "test", Action: "consoleUser.deleted"}))
-	f.consoleUser(other.ID)
+	d, other, empty := seedUsage(t, f)
 	short := store.New(shortPages{f.tg.Clients.DynamoDB}, f.tg.Table, randomKey())
 
 	counts := func(s *store.Store, dep string) func(context.Context) ([2]int, error) {

@@ -12,22 +12,7 @@ import (
 // certificates that are not deleted, its console users; another deployment's never.
 func TestPlanUsage(t *testing.T) {
 	f := newFixture(t)
-	ctx := context.Background()
-	d, other, empty := f.deployment(), f.deployment(), f.deployment()
-	var certs []certificates.Certificate
-	for range 3 {
-		certs = append(certs, f.certificate(d.ID))
-	}
-	deleted := certs[0]
-	deleted.Status = certificates.StatusDeleted
-	_, err := f.s.UpdateCertificate(ctx, certs[0], deleted, tenant.LogEntry{Actor: "test", Action: "certificate.deleted"})
-	must(t, err)
-	f.certificate(other.ID)
-	gone := f.consoleUser(d.ID)
-	f.consoleUser(d.ID)
-	f.consoleUser(d.ID)
-	must(t, f.s.DeleteConsoleUser(ctx, gone, tenant.LogEntry{Actor: "test", Action: "consoleUser.deleted"}))
-	f.consoleUser(other.ID)
+	d, other, empty := seedUsage(t, f)
 
 	certificatesOf := func(dep string, upTo int) func(context.Context) (int, error) {
 		return func(ctx context.Context) (int, error) { return f.s.CountCertificates(ctx, dep, upTo) }
@@ -59,4 +44,27 @@ func TestPlanUsage(t *testing.T) {
 		{name: "ok/console-users-none", call: usersOf(empty.ID, 10), want: is(0)},
 		{name: "ok/other-deployment", call: usersOf(other.ID, 0), want: is(1)},
 	})
+}
+
+// seedUsage makes three deployments: d with 2 certificates that count and 1 deleted, and 2
+// console users (a third removed); other with 1 of each; empty with none.
+func seedUsage(t *testing.T, f *fixture) (d, other, empty tenant.Deployment) {
+	t.Helper()
+	ctx := context.Background()
+	d, other, empty = f.deployment(), f.deployment(), f.deployment()
+	var certs []certificates.Certificate
+	for range 3 {
+		certs = append(certs, f.certificate(d.ID))
+	}
+	deleted := certs[0]
+	deleted.Status = certificates.StatusDeleted
+	_, err := f.s.UpdateCertificate(ctx, certs[0], deleted, tenant.LogEntry{Actor: "test", Action: "certificate.deleted"})
+	must(t, err)
+	f.certificate(other.ID)
+	gone := f.consoleUser(d.ID)
+	f.consoleUser(d.ID)
+	f.consoleUser(d.ID)
+	must(t, f.s.DeleteConsoleUser(ctx, gone, tenant.LogEntry{Actor: "test", Action: "consoleUser.deleted"}))
+	f.consoleUser(other.ID)
+	return d, other, empty
 }
