@@ -186,7 +186,7 @@ func (s *Service) send(ctx context.Context, rec marketplace.MeterRecord) error {
 			batch := rec.Records[i:min(i+25, len(rec.Records))]
 			res, err := s.AWS.BatchMeterUsage(ctx, batch[0].Customer.ProductCode, batch)
 			if err != nil {
-				return fmt.Errorf("batch meter usage: %w", err)
+				return s.sendFailed(ctx, rec, fmt.Errorf("batch meter usage: %w", err))
 			}
 			results = append(results, res...)
 		}
@@ -197,7 +197,7 @@ func (s *Service) send(ctx context.Context, rec marketplace.MeterRecord) error {
 		for _, r := range rec.Records {
 			res, err := s.Azure.PostUsage(ctx, r)
 			if err != nil {
-				return fmt.Errorf("post usage event: %w", err)
+				return s.sendFailed(ctx, rec, fmt.Errorf("post usage event: %w", err))
 			}
 			results = append(results, res)
 		}
@@ -212,4 +212,13 @@ func (s *Service) send(ctx context.Context, rec marketplace.MeterRecord) error {
 		rec.Status = marketplace.MeterRejected
 	}
 	return s.Store.FinishMeterHour(ctx, rec)
+}
+
+// sendFailed records the failed attempt on the record (still pending: the next run sends it
+// again, unchanged) and returns err.
+func (s *Service) sendFailed(ctx context.Context, rec marketplace.MeterRecord, err error) error {
+	if ferr := s.Store.FinishMeterHour(ctx, rec); ferr != nil {
+		return errors.Join(err, ferr)
+	}
+	return err
 }

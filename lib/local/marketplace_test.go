@@ -522,3 +522,54 @@ func TestCancelledDataIsDeleted(t *testing.T) {
 		t.Fatalf("second run: %+v %v", rep, err)
 	}
 }
+
+// TestAzureOverageMetering: an Azure standard plan includes 100,000 signatures a month; the
+// hour that crosses it sends the signatures beyond it as a usage event of the overage
+// dimension, once, however often the hour's run is retried, and a failed send is retried
+// with the same record by the next run.
+func TestAzureOverageMetering(t *testing.T) {
+	srv := startLocal(t)
+	st := marketStore(srv)
+	c := client{t: t, srv: srv}
+	az := srv.Stack.AzureMarket
+	token, subID := az.Subscribe("Busy", "signum-saas", "standard", 0, "busy@contoso.example")
+	var tk marketTicket
+	c.do("POST", "/marketplace/azure/resolve", map[string]string{"token": token}).must(t, 201, "resolve").json(t, &tk)
+	var reg registered
+	c.do("POST", "/marketplace/registrations", map[string]string{"ticket": tk.Ticket, "domainName": "busy.localhost", "adminEmail": "busy@contoso.example"}).
+		must(t, 201, "register").json(t, &reg)
+	_, signer, certID := marketSigner(t, srv, reg, "busy.localhost", "busy@contoso.example")
+
+	// The month so far: 99,998 signatures metered (as earlier hours would have left it).
+	now := time.Now().UTC()
+	ctx := context.Background()
+	sub, err := st.SubscriptionByLookup(ctx, []string{marketplace.AzureKey(subID)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seeded := sub
+	first := now.Truncate(time.Hour).Add(-3 * time.Hour)
+	seeded.Metered = marketplace.MeterCursor{Hour: first, Month: time.Date(first.Year(), first.Month(), 1, 0, 0, 0, 0, time.UTC), MonthSignatures: 99_998}
+	if _, err := st.SaveSubscription(ctx, store.SubscriptionChange{Current: sub, Next: seeded}); err != nil {
+		t.Fatal(err)
+	}
+	sign(signer, certID, 5).must(t, 200, "sign")
+
+	// The next hour's run fails to reach Azure (three times: the client's retries), then the
+	// retried tick and the next hour's run send the same record, which Azure counts once.
+	az.FailNext("/api/usageEvent", 3)
+	tick := first.Add(2*time.Hour + 5*time.Minute) // meters the hour after first
+	if _, err := srv.Events["MarketplaceMeteringFunction"](ctx, scheduled(tick)); err == nil {
+		t.Fatal("a metering run that could not reach Azure reported success")
+	}
+	invokeEvent(t, srv, "MarketplaceMeteringFunction", scheduled(tick))
+	invokeEvent(t, srv, "MarketplaceMeteringFunction", scheduled(tick.Add(time.Hour)))
+	events := az.UsageEvents()
+	if len(events) != 1 || events[0].Dimension != "signatures_overage" || events[0].Quantity != 3 || !events[0].Hour.Equal(first.Add(time.Hour)) {
+		t.Fatalf("usage events: %+v", events)
+	}
+	records, err := st.ListMeterRecords(ctx, sub.ID, store.PageRequest{})
+	if err != nil || len(records.Items) != 2 || records.Items[1].Status != marketplace.MeterSent || records.Items[1].Attempts != 2 {
+		t.Fatalf("meter records: %+v %v", records.Items, err)
+	}
+}
