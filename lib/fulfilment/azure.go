@@ -73,6 +73,20 @@ func (s *Service) AzureWebhook(ctx context.Context, claimed marketplace.AzureOpe
 	if err != nil {
 		return "", err
 	}
+	if isChange(op.Action) && failedAtAzure(op.Status) {
+		// Azure did not make the change (we rejected it, or it failed there): a redelivery
+		// of its webhook changes nothing here either.
+		return WebhookRejected, s.Store.MarkEventApplied(ctx, id, sub.ID)
+	}
+	if strings.EqualFold(op.Action, "Renew") {
+		// A renewal changes neither plan nor state: it is logged, and moves no event times.
+		if sub.DeploymentID != "" {
+			if err := s.logTo(ctx, sub, "deployment.subscription.renewed", fmt.Sprintf("Azure renewed the subscription (operation %s)", op.ID)); err != nil {
+				return "", err
+			}
+		}
+		return WebhookApplied, s.Store.MarkEventApplied(ctx, id, sub.ID)
+	}
 	if needsAnswer(op.Action) && !done(op.Status) {
 		if reason := s.changeRefusal(sub, op); reason != "" {
 			if err := s.Azure.UpdateOperation(ctx, op.SubscriptionID, op.ID, op.PlanID, op.Quantity, false); err != nil {
@@ -88,10 +102,16 @@ func (s *Service) AzureWebhook(ctx context.Context, claimed marketplace.AzureOpe
 			return "", fmt.Errorf("accept azure operation %s: %w", op.ID, err)
 		}
 	}
-	if kind == marketplace.KindPlan && strings.EqualFold(op.Action, "Renew") {
-		ev.Plan, ev.Quantity = sub.Plan, sub.Quantity
-	}
 	return WebhookApplied, s.HandleEvent(ctx, ev)
+}
+
+// failedAtAzure reports whether an operation's status says Azure did not carry it out.
+func failedAtAzure(status string) bool {
+	switch strings.ToLower(strings.TrimSpace(status)) {
+	case "failed", "conflict":
+		return true
+	}
+	return false
 }
 
 // isChange reports whether action changes the plan or the quantity.

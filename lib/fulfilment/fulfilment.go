@@ -43,7 +43,7 @@ type Store interface {
 	ListSubscriptions(ctx context.Context, pr store.PageRequest) (store.Page[marketplace.Subscription], error)
 	BeginMeterHour(ctx context.Context, current, next marketplace.Subscription, rec marketplace.MeterRecord, terms *store.DeploymentTerms) (marketplace.Subscription, error)
 	FinishMeterHour(ctx context.Context, rec marketplace.MeterRecord) error
-	MeterRecordAt(ctx context.Context, r marketplace.MeterRecord) (marketplace.MeterRecord, error)
+	ListMeterRecords(ctx context.Context, subscriptionID string, pr store.PageRequest) (store.Page[marketplace.MeterRecord], error)
 	SignatureTotal(ctx context.Context, deploymentID string) (int64, error)
 	UsageCounts(ctx context.Context, deploymentID string) (certificates, users int, err error)
 	AppendLog(ctx context.Context, deploymentID string, e tenant.LogEntry) error
@@ -192,6 +192,11 @@ func (s *Service) applyTo(ctx context.Context, sub marketplace.Subscription, ev 
 	change := store.SubscriptionChange{Current: before, Next: next, EventID: ev.ID, Lookups: lookupsOf(next)}
 	if next.DeploymentID != "" {
 		change.Deployment = termsOf(next)
+		if next.Plan != before.Plan || next.Quantity != before.Quantity {
+			// A new plan may include more signatures: the hourly run caps again if not.
+			uncapped := false
+			change.Deployment.SigningCapped = &uncapped
+		}
 		change.Log = &tenant.LogEntry{At: s.Now().UTC(), Actor: "marketplace:" + string(next.Marketplace),
 			Action: "deployment.subscription." + string(ev.Kind), Object: next.ID,
 			Detail: logDetail(ev, out)}
@@ -520,7 +525,13 @@ func (s *Service) Register(ctx context.Context, ticket string, req RegisterReque
 		return res, bound, err
 	}
 	if bound.Marketplace == marketplace.Azure {
-		if bound, err = s.activate(ctx, bound); err != nil {
+		// The buyer waits, and must get the first Admin's link: a slow Azure leaves the
+		// activation to the hourly run, which retries it.
+		actx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		defer cancel()
+		if activated, err := s.activate(actx, bound); err == nil {
+			bound = activated
+		} else {
 			s.log().WarnContext(ctx, "azure activation failed; the metering function retries it", slog.String("subscription", sub.ID), slog.String("error", err.Error()))
 		}
 	}

@@ -1,11 +1,18 @@
 package fulfilment
 
 import (
+	"strings"
+
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+
+	"github.com/aws/smithy-go"
+
 	"time"
+
+	"github.com/opensignum/signum/lib/fault"
 
 	"github.com/opensignum/signum/lib/marketplace"
 	"github.com/opensignum/signum/lib/store"
@@ -42,7 +49,8 @@ func (s *Service) Meter(ctx context.Context, now time.Time) (MeterReport, error)
 		return rep, err
 	}
 	for _, sub := range subs {
-		if sub.DeploymentID == "" || sub.Metered.Final {
+		// A cancelled subscription's final record is resent for two days at most.
+		if sub.DeploymentID == "" || sub.Metered.Final && now.Sub(sub.EndedAt) > 48*time.Hour {
 			continue
 		}
 		rep.Subscriptions++
@@ -58,30 +66,27 @@ func (s *Service) Meter(ctx context.Context, now time.Time) (MeterReport, error)
 }
 
 func (s *Service) meterOne(ctx context.Context, sub marketplace.Subscription, hour time.Time, rep *MeterReport) error {
+	return s.meterOnce(ctx, sub, hour, rep, true)
+}
+
+func (s *Service) meterOnce(ctx context.Context, sub marketplace.Subscription, hour time.Time, rep *MeterReport, retry bool) error {
+	var failed []error
 	if sub.Marketplace == marketplace.Azure && sub.ActivatedAt.IsZero() && sub.State != marketplace.StateCancelled {
-		next, err := s.activate(ctx, sub)
-		if err != nil {
-			return fmt.Errorf("activate: %w", err)
-		}
-		sub = next
-		rep.Activated++
-	}
-	// A record of the cursor's hour that was never answered is sent first, whatever hour it is.
-	if !sub.Metered.Hour.IsZero() {
-		rec, err := s.Store.MeterRecordAt(ctx, marketplace.MeterRecord{SubscriptionID: sub.ID, Hour: sub.Metered.Hour})
-		switch {
-		case errors.Is(err, store.ErrNotFound):
-		case err != nil:
-			return err
-		case rec.Status == marketplace.MeterPending:
-			if err := s.send(ctx, rec); err != nil {
-				return err
-			}
-			rep.Resent++
+		// An activation that fails does not hold up metering; it is tried again next run.
+		if next, err := s.activate(ctx, sub); err != nil {
+			failed = append(failed, fmt.Errorf("activate: %w", err))
+		} else {
+			sub = next
+			rep.Activated++
 		}
 	}
-	if !sub.Metered.Hour.Before(hour) {
-		return nil
+	// Records that were never answered (a failed send, a crash) are sent again first; one
+	// that cannot be sent does not stop the hours after it.
+	if err := s.resendPending(ctx, sub, rep); err != nil {
+		failed = append(failed, err)
+	}
+	if sub.Metered.Final || !sub.Metered.Hour.Before(hour) {
+		return errors.Join(failed...)
 	}
 	dep, err := s.Store.GetDeployment(ctx, sub.DeploymentID)
 	if err != nil {
@@ -103,14 +108,45 @@ func (s *Service) meterOne(ctx context.Context, sub marketplace.Subscription, ho
 		termsArg = terms
 	}
 	if _, err := s.Store.BeginMeterHour(ctx, sub, next, rec, termsArg); err != nil {
-		if errors.Is(err, store.ErrMeterHourTaken) || errors.Is(err, store.ErrStale) {
+		switch {
+		case errors.Is(err, store.ErrMeterHourTaken):
 			// Another run got there first; it sends the record, or the next run does.
-			return nil
+			return errors.Join(failed...)
+		case errors.Is(err, store.ErrStale) && retry:
+			// An event changed the subscription since it was listed: read it again.
+			fresh, gerr := s.Store.GetSubscription(ctx, sub.ID)
+			if gerr != nil {
+				return errors.Join(append(failed, gerr)...)
+			}
+			return errors.Join(append(failed, s.meterOnce(ctx, fresh, hour, rep, false))...)
 		}
-		return err
+		return errors.Join(append(failed, err)...)
 	}
 	rep.Metered++
-	return s.send(ctx, rec)
+	return errors.Join(append(failed, s.send(ctx, rec))...)
+}
+
+// resendPending sends the subscription's unanswered records of the last day again.
+func (s *Service) resendPending(ctx context.Context, sub marketplace.Subscription, rep *MeterReport) error {
+	if sub.Metered.Hour.IsZero() {
+		return nil
+	}
+	page, err := s.Store.ListMeterRecords(ctx, sub.ID, store.PageRequest{Limit: 24})
+	if err != nil {
+		return err
+	}
+	var failed []error
+	for _, rec := range page.Items {
+		if rec.Status != marketplace.MeterPending {
+			continue
+		}
+		if err := s.send(ctx, rec); err != nil {
+			failed = append(failed, err)
+			continue
+		}
+		rep.Resent++
+	}
+	return errors.Join(failed...)
 }
 
 // usage is the record of hour for sub, given the deployment's signature total and counts
@@ -203,22 +239,53 @@ func (s *Service) send(ctx context.Context, rec marketplace.MeterRecord) error {
 		}
 	}
 	rec.Results, rec.Status, rec.SentAt = results, marketplace.MeterSent, s.Now().UTC()
+	unprocessed := false
 	for _, r := range results {
-		if !r.Accepted {
+		switch {
+		case r.Status == marketplace.StatusUnprocessed:
+			// AWS's own transient failure: the same records are sent again next run.
+			unprocessed = true
+		case !r.Accepted:
 			rec.Status = marketplace.MeterRejected
 		}
 	}
 	if len(results) < len(rec.Records) {
 		rec.Status = marketplace.MeterRejected
 	}
+	if unprocessed {
+		rec.Status = marketplace.MeterPending
+		if err := s.Store.FinishMeterHour(ctx, rec); err != nil {
+			return err
+		}
+		return fmt.Errorf("%s: AWS left records of %s unprocessed; they are sent again next run", rec.SubscriptionID, rec.Hour.Format(time.RFC3339))
+	}
 	return s.Store.FinishMeterHour(ctx, rec)
 }
 
-// sendFailed records the failed attempt on the record (still pending: the next run sends it
-// again, unchanged) and returns err.
+// sendFailed records a failed attempt. A marketplace that could not be reached (or
+// throttled) leaves the record pending: the next run sends it again, unchanged. A refusal
+// (the hour is too old, a dimension or customer it does not know) will not change: the
+// record is rejected, with the reason, and the hours after it go on.
 func (s *Service) sendFailed(ctx context.Context, rec marketplace.MeterRecord, err error) error {
+	if refused(err) {
+		rec.Status, rec.SentAt = marketplace.MeterRejected, s.Now().UTC()
+		rec.Results = nil
+		for _, r := range rec.Records {
+			rec.Results = append(rec.Results, marketplace.UsageResult{Record: r, Status: "refused: " + fault.Clip(err.Error(), 200)})
+		}
+		s.log().WarnContext(ctx, "metering record refused", slog.String("subscription", rec.SubscriptionID), slog.String("error", err.Error()))
+		return s.Store.FinishMeterHour(ctx, rec)
+	}
 	if ferr := s.Store.FinishMeterHour(ctx, rec); ferr != nil {
 		return errors.Join(err, ferr)
 	}
 	return err
+}
+
+// refused reports whether err is the marketplace refusing the request for good (a client
+// fault of its API that is not throttling), rather than failing to answer it.
+func refused(err error) bool {
+	var api smithy.APIError
+	return errors.As(err, &api) && api.ErrorFault() == smithy.FaultClient && !errors.Is(err, marketplace.ErrUnavailable) &&
+		!strings.Contains(api.ErrorCode(), "Throttl")
 }

@@ -59,7 +59,9 @@ func Apply(sub Subscription, ev Event) (Subscription, Outcome) {
 	case KindEntitlementChanged:
 		return sub, Outcome{Why: "ignored: an entitlement change must be resolved first"}
 	}
-	if ev.At.Before(sub.StateAt) {
+	// A state read from the marketplace as it is now (Current) is newer than anything we
+	// have, whatever the time of the notification that made us look.
+	if ev.At.Before(sub.StateAt) && !ev.Current {
 		return sub, Outcome{Why: fmt.Sprintf("ignored: older than the state set at %s", sub.StateAt.UTC().Format("2006-01-02T15:04:05Z"))}
 	}
 	registered := sub.DeploymentID != ""
@@ -70,6 +72,12 @@ func Apply(sub Subscription, ev Event) (Subscription, Outcome) {
 		next.State = StateSuspended
 	case KindReinstate:
 		if sub.State != StateSuspended {
+			// Nothing to reinstate, but the time still counts: a suspension from before it
+			// that arrives late must not win.
+			if ev.At.After(sub.StateAt) {
+				next.StateAt = ev.At
+				return next, Outcome{Changed: true, Why: "not suspended; nothing to reinstate"}
+			}
 			return sub, Outcome{Why: "ignored: not suspended"}
 		}
 		next.State = StatePending
@@ -86,7 +94,9 @@ func Apply(sub Subscription, ev Event) (Subscription, Outcome) {
 	if next.State == StateCancelled && next.EndedAt.IsZero() {
 		next.EndedAt = ev.At
 	}
-	next.StateAt = ev.At
+	if ev.At.After(sub.StateAt) {
+		next.StateAt = ev.At
+	}
 	if next.State == sub.State {
 		return next, Outcome{Changed: !next.StateAt.Equal(sub.StateAt), Why: "state unchanged: " + string(next.State)}
 	}

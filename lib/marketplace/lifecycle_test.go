@@ -30,7 +30,9 @@ func TestApply(t *testing.T) {
 		{"fail/older-state-ignored", registered, Event{Kind: KindSuspend, At: at(-5)}, StateActive, "standard", 0, false},
 		{"fail/older-plan-ignored", registered, Event{Kind: KindPlan, Plan: "enterprise", Quantity: 3, At: at(-1)}, StateActive, "standard", 0, false},
 		{"fail/unknown-plan-ignored", registered, Event{Kind: KindPlan, Plan: "platinum", At: at(5)}, StateActive, "standard", 0, false},
-		{"fail/reinstate-when-active", registered, Event{Kind: KindReinstate, At: at(5)}, StateActive, "standard", 0, false},
+		{"ok/reinstate-when-active-moves-the-state-time", registered, Event{Kind: KindReinstate, At: at(5)}, StateActive, "standard", 0, true},
+		{"fail/old-reinstate-when-active", registered, Event{Kind: KindReinstate, At: at(-5)}, StateActive, "standard", 0, false},
+		{"ok/current-state-from-the-marketplace-applies-whatever-its-time", registered, Event{Kind: KindSuspend, At: at(-5), Current: true}, StateSuspended, "standard", 0, true},
 		{"fail/entitlement-unresolved", registered, Event{Kind: KindEntitlementChanged, At: at(5)}, StateActive, "standard", 0, false},
 	}
 	for _, tc := range tests {
@@ -59,6 +61,8 @@ func TestApplySequence(t *testing.T) {
 		{Event{Kind: KindSuspend, At: t0.Add(2 * time.Hour)}, StateSuspended},
 		{Event{Kind: KindReinstate, At: t0.Add(3 * time.Hour)}, StateActive},
 		{Event{Kind: KindSuspend, At: t0.Add(2 * time.Hour)}, StateActive}, // redelivered late
+		{Event{Kind: KindReinstate, At: t0.Add(3*time.Hour + time.Minute)}, StateActive},
+		{Event{Kind: KindSuspend, At: t0.Add(3 * time.Hour)}, StateActive}, // older than a no-op reinstatement
 		{Event{Kind: KindUnsubscribePending, At: t0.Add(4 * time.Hour)}, StateUnsubscribePending},
 		{Event{Kind: KindUnsubscribe, At: t0.Add(5 * time.Hour)}, StateCancelled},
 		{Event{Kind: KindReinstate, At: t0.Add(6 * time.Hour)}, StateCancelled},
