@@ -269,14 +269,14 @@ func (s *Service) resolveEntitlement(ctx context.Context, sub marketplace.Subscr
 	if err != nil {
 		return nil, fmt.Errorf("get entitlements of %s: %w", sub.ID, err)
 	}
-	plan, qty, valid, any := pickEntitlement(ents, s.Now())
+	plan, qty, valid, some := pickEntitlement(ents, s.Now())
 	as := func(k marketplace.Kind) marketplace.Event {
 		e := ev
 		e.Kind, e.Plan, e.Quantity, e.Current = k, plan, qty, true
 		return e
 	}
 	switch {
-	case !any:
+	case !some:
 		return nil, nil
 	case !valid:
 		return []marketplace.Event{as(marketplace.KindSuspend)}, nil
@@ -287,15 +287,15 @@ func (s *Service) resolveEntitlement(ctx context.Context, sub marketplace.Subscr
 }
 
 // pickEntitlement is the plan and quantity of the entitlements: the first valid one whose
-// dimension is a plan of the catalogue; valid reports whether any has not expired, any
+// dimension is a plan of the catalogue; valid reports whether any has not expired, some
 // whether there are entitlements at all.
-func pickEntitlement(ents []marketplace.Entitlement, now time.Time) (plan string, qty int, valid, any bool) {
+func pickEntitlement(ents []marketplace.Entitlement, now time.Time) (plan string, qty int, valid, some bool) {
 	for _, e := range ents {
 		p, ok := tenant.PlanByID(e.Dimension)
 		if !ok {
 			continue
 		}
-		any = true
+		some = true
 		if !e.ExpiresAt.IsZero() && !now.Before(e.ExpiresAt) {
 			continue
 		}
@@ -306,7 +306,7 @@ func pickEntitlement(ents []marketplace.Entitlement, now time.Time) (plan string
 			}
 		}
 	}
-	return plan, qty, valid, any
+	return plan, qty, valid, some
 }
 
 func customerOf(sub marketplace.Subscription) marketplace.AWSCustomer {

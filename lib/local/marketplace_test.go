@@ -479,12 +479,7 @@ func TestCancelledDataIsDeleted(t *testing.T) {
 	st := marketStore(srv)
 	c := client{t: t, srv: srv}
 	az := srv.Stack.AzureMarket
-	token, subID := az.Subscribe("Short-lived", "signum-saas", "standard", 0, "gone@contoso.example")
-	var tk marketTicket
-	c.do("POST", "/marketplace/azure/resolve", map[string]string{"token": token}).must(t, 201, "resolve").json(t, &tk)
-	var reg registered
-	c.do("POST", "/marketplace/registrations", map[string]string{"ticket": tk.Ticket, "domainName": "gone.localhost", "adminEmail": "gone@contoso.example"}).
-		must(t, 201, "register").json(t, &reg)
+	subID, reg := azureDeployment(t, srv, "gone.localhost", "gone@contoso.example")
 	op := az.StartOperation(subID, "Unsubscribe", "", 0)
 	c.do("POST", "/marketplace/azure/webhook", string(op.Body), "Authorization", "Bearer "+az.WebhookToken(marketstandin.AzureWebhookTokenOptions{})).must(t, 200, "unsubscribe")
 
@@ -530,14 +525,8 @@ func TestCancelledDataIsDeleted(t *testing.T) {
 func TestAzureOverageMetering(t *testing.T) {
 	srv := startLocal(t)
 	st := marketStore(srv)
-	c := client{t: t, srv: srv}
 	az := srv.Stack.AzureMarket
-	token, subID := az.Subscribe("Busy", "signum-saas", "standard", 0, "busy@contoso.example")
-	var tk marketTicket
-	c.do("POST", "/marketplace/azure/resolve", map[string]string{"token": token}).must(t, 201, "resolve").json(t, &tk)
-	var reg registered
-	c.do("POST", "/marketplace/registrations", map[string]string{"ticket": tk.Ticket, "domainName": "busy.localhost", "adminEmail": "busy@contoso.example"}).
-		must(t, 201, "register").json(t, &reg)
+	subID, reg := azureDeployment(t, srv, "busy.localhost", "busy@contoso.example")
 	_, signer, certID := marketSigner(t, srv, reg, "busy.localhost", "busy@contoso.example")
 
 	// The month so far: 99,998 signatures metered (as earlier hours would have left it).

@@ -2384,6 +2384,7 @@ export interface components {
             usage: {
                 certificates: number;
                 users: number;
+                /** @description This calendar month's (UTC) signatures; for a deployment without a marketplace subscription (never metered), every signature since it was made. */
                 signaturesThisMonth: number;
             };
             signingCapped: boolean;
