@@ -309,3 +309,9 @@ func regTicketPK(ticket string) string {
 	sum := sha256.Sum256([]byte(ticket))
 	return regTicketPrefix + hex.EncodeToString(sum[:])
 }
+
+// Activity (lib/activity): one counter item per event lane and UTC day at
+// DEP#<dep>/ACTIVITY#<yyyy-mm-dd>#<lane>, moved in the same write as the lane's checkpoint.
+const activityPrefix = "ACTIVITY#"
+
+func activitySK(date string, lane int) string { return activityPrefix + date + "#" + strconv.Itoa(lane) }
