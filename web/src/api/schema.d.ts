@@ -224,6 +224,119 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/portal/deployments/{id}/health": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The deployment. An unknown id and a deployment the caller's token does not belong to get the same 404. */
+                id: components["parameters"]["DeploymentId"];
+            };
+            cookie?: never;
+        };
+        /**
+         * The deployment's health, each part with what to do
+         * @description Who: portal Admins and Viewers of the deployment.
+         *
+         *     One answer a person can act on: every component with its status, the reason and what
+         *     to do — the table and KMS as this deployment sees them, every certificate's key
+         *     (enabled, disabled, pending deletion, unreachable HSM), certificates expiring within
+         *     30, 60 or 90 days, client CAs and pinned client certificates expiring, whether the
+         *     deployed mutual-TLS truststore holds every registered client CA, the signing error
+         *     rate and denials over the last hour and day, and the subscription and plan limits.
+         *     It is computed from counters and indexed items, never by reading the event log.
+         *     `status` is the worst of the components'.
+         */
+        get: operations["getDeploymentHealth"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/portal/deployments/{id}/notices": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The deployment. An unknown id and a deployment the caller's token does not belong to get the same 404. */
+                id: components["parameters"]["DeploymentId"];
+            };
+            cookie?: never;
+        };
+        /**
+         * What needs attention in the deployment, with links
+         * @description Who: portal Admins and Viewers of the deployment.
+         *
+         *     Expiring certificates, disabled or deleted keys, a failed or paused software update,
+         *     a suspended or cancelled subscription, a truststore out of date: each with a stable
+         *     id, a severity, what to do and a link. The same notices are published as one
+         *     EventBridge event per change (`Signum Notice Raised`, `Signum Notice Cleared`,
+         *     source `signum.notices`) by the hourly notices function, so an operator can route them.
+         */
+        get: operations["listDeploymentNotices"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/portal/deployments/{id}/dashboard": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The deployment. An unknown id and a deployment the caller's token does not belong to get the same 404. */
+                id: components["parameters"]["DeploymentId"];
+            };
+            cookie?: never;
+        };
+        /**
+         * Signatures per day and certificate, denials, top signers, licence use
+         * @description Who: portal Admins and Viewers of the deployment.
+         *
+         *     Read from counters the signer moves as it signs (one item per event lane and day), not
+         *     from the event log. Counts are statistics; the event log is the record. `format=csv`
+         *     answers `text/csv` with one row per day and certificate.
+         */
+        get: operations["getPortalDashboard"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/console/dashboard": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Signatures per day and certificate, denials, top signers, licence use
+         * @description Who: console-admin or console-viewer of the deployment (the Signum Administrator too).
+         *     Sent to the deployment's domain name; its IP allowlist applies.
+         *
+         *     As `GET /portal/deployments/{id}/dashboard`. A console admin scoped to certificate
+         *     groups sees only the certificates in scope, and no deployment-wide rankings (denials,
+         *     top users and agents, which the counters do not split by certificate).
+         */
+        get: operations["getConsoleDashboard"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/operator/deployments/{id}/events": {
         parameters: {
             query?: never;
@@ -2105,6 +2218,105 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /**
+         * @description `ok`; `warning`: act soon; `critical`: signing is or will be affected now; `unknown`: could not be learnt (the reason says why).
+         * @enum {string}
+         */
+        ComponentStatus: "ok" | "warning" | "critical" | "unknown";
+        HealthComponent: {
+            /** @description Stable id of the component, e.g. `kms`, `key:crt_…`, `certificate-expiry:crt_…`. */
+            id: string;
+            /** @description What it is: `table`, `kms`, `key`, `certificate`, `client-ca`, `truststore`, `signing`, `subscription`, `update`. */
+            kind: string;
+            status: components["schemas"]["ComponentStatus"];
+            title: string;
+            /** @description What was found. */
+            reason: string;
+            /** @description What to do; absent when nothing is to be done. */
+            action?: string;
+            /** @description The web app's page where it is done (a path of the app), when there is one. */
+            link?: string;
+            /** @description For `table` and `kms`, how long the probe took. */
+            latencyMs?: number;
+        };
+        DeploymentHealth: {
+            status: components["schemas"]["ComponentStatus"];
+            /** Format: date-time */
+            checkedAt: string;
+            components: components["schemas"]["HealthComponent"][];
+        };
+        Notice: {
+            /** @description Stable id, e.g. `certificate-expiring:crt_…`; the same notice keeps it while it lasts. */
+            id: string;
+            /** @enum {string} */
+            severity: "info" | "warning" | "critical";
+            title: string;
+            /** @description What is wrong and what to do. */
+            detail: string;
+            /** @description The web app's page where it is acted on. */
+            link?: string;
+            /** Format: date-time */
+            since: string;
+        };
+        NoticeList: {
+            items: components["schemas"]["Notice"][];
+        };
+        DashboardDay: {
+            /** Format: date */
+            date: string;
+            /** @description Signatures returned (a request with several digests counts each). */
+            signed: number;
+            /** @description Allowed requests that returned no signature. */
+            failed: number;
+            /** @description Denied requests. */
+            denied: number;
+            /** @description Signatures by certificate id. */
+            byCertificate: {
+                [key: string]: number;
+            };
+        };
+        DashboardCount: {
+            /** @description A reason code, a user id or an agent name. */
+            name: string;
+            /** @description What to show for it (a user's name, a reason's sentence), when known. */
+            label?: string;
+            count: number;
+        };
+        LicenceUse: {
+            used: number;
+            /** @description The plan's limit; absent when unlimited. */
+            limit?: number;
+        };
+        Dashboard: {
+            /** Format: date */
+            from: string;
+            /** Format: date */
+            to: string;
+            /** @description One entry per day from `from` to `to`, days without activity included. */
+            days: components["schemas"]["DashboardDay"][];
+            /** @description The certificates that appear in `days`, with their names. */
+            certificates: {
+                id: string;
+                name: string;
+            }[];
+            totals: {
+                signed: number;
+                failed: number;
+                denied: number;
+            };
+            deniedBy: components["schemas"]["DashboardCount"][];
+            /** @description The ten users who signed most. */
+            topUsers: components["schemas"]["DashboardCount"][];
+            /** @description The ten agents (agent ids, or a CI job's repository) that signed most. */
+            topAgents: components["schemas"]["DashboardCount"][];
+            /** @description Use against the plan; absent for a scoped console admin. */
+            licence?: {
+                plan: string;
+                certificates: components["schemas"]["LicenceUse"];
+                consoleUsers: components["schemas"]["LicenceUse"];
+                signaturesThisMonth: components["schemas"]["LicenceUse"];
+            };
+        };
         TruststoreStatus: {
             /** @description s3://bucket/truststore.pem */
             truststoreUri: string;
@@ -4235,6 +4447,16 @@ export interface components {
         };
     };
     responses: {
+        /** @description The dashboard (JSON) or its CSV. */
+        Dashboard: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Dashboard"];
+                "text/csv": string;
+            };
+        };
         /** @description The deployment. */
         Deployment: {
             headers: {
@@ -4930,6 +5152,10 @@ export interface components {
         };
     };
     parameters: {
+        /** @description How many days, up to today (UTC), the dashboard covers. */
+        DashboardDays: 7 | 30 | 90;
+        /** @description `json` (a `Dashboard`) or `csv`: a header row, then one row per day and certificate (`date,certificateId,certificateName,signed`) and one per day for the whole deployment (`date,,all,signed,failed,denied`). */
+        DashboardFormat: "json" | "csv";
         /** @description The deployment. An unknown id and a deployment the caller's token does not belong to get the same 404. */
         DeploymentId: components["schemas"]["DeploymentID"];
         /** @description The marketplace subscription (`sub_…`). */
@@ -5404,6 +5630,110 @@ export interface operations {
             401: components["responses"]["Unauthenticated"];
             403: components["responses"]["RoleForbidden"];
             404: components["responses"]["NotFound"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    getDeploymentHealth: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The deployment. An unknown id and a deployment the caller's token does not belong to get the same 404. */
+                id: components["parameters"]["DeploymentId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The health report. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeploymentHealth"];
+                };
+            };
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["RoleForbidden"];
+            404: components["responses"]["NotFound"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    listDeploymentNotices: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The deployment. An unknown id and a deployment the caller's token does not belong to get the same 404. */
+                id: components["parameters"]["DeploymentId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The current notices, most severe first. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NoticeList"];
+                };
+            };
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["RoleForbidden"];
+            404: components["responses"]["NotFound"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    getPortalDashboard: {
+        parameters: {
+            query?: {
+                /** @description How many days, up to today (UTC), the dashboard covers. */
+                days?: components["parameters"]["DashboardDays"];
+                /** @description `json` (a `Dashboard`) or `csv`: a header row, then one row per day and certificate (`date,certificateId,certificateName,signed`) and one per day for the whole deployment (`date,,all,signed,failed,denied`). */
+                format?: components["parameters"]["DashboardFormat"];
+            };
+            header?: never;
+            path: {
+                /** @description The deployment. An unknown id and a deployment the caller's token does not belong to get the same 404. */
+                id: components["parameters"]["DeploymentId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: components["responses"]["Dashboard"];
+            400: components["responses"]["InvalidRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["RoleForbidden"];
+            404: components["responses"]["NotFound"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    getConsoleDashboard: {
+        parameters: {
+            query?: {
+                /** @description How many days, up to today (UTC), the dashboard covers. */
+                days?: components["parameters"]["DashboardDays"];
+                /** @description `json` (a `Dashboard`) or `csv`: a header row, then one row per day and certificate (`date,certificateId,certificateName,signed`) and one per day for the whole deployment (`date,,all,signed,failed,denied`). */
+                format?: components["parameters"]["DashboardFormat"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: components["responses"]["Dashboard"];
+            400: components["responses"]["InvalidRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["RoleForbidden"];
             500: components["responses"]["Internal"];
             503: components["responses"]["Unavailable"];
         };
