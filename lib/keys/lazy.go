@@ -84,3 +84,17 @@ func (l *lazy) ScheduleDeletion(ctx context.Context, uri string) error {
 	}
 	return b.ScheduleDeletion(ctx, uri)
 }
+
+// State tells the key's state with the backend, once it is open. A backend that cannot be
+// opened is the HSM being unreachable, which is a state of every key on it, not an error.
+func (l *lazy) State(ctx context.Context, uri string) (State, error) {
+	b, err := l.backend(ctx)
+	if err != nil {
+		return StateOf(err)
+	}
+	s, ok := b.(Stater)
+	if !ok {
+		return State{}, fault.Newf(ErrUnsupported, "the %s key backend cannot tell a key's state", l.scheme)
+	}
+	return s.State(ctx, uri)
+}

@@ -8,7 +8,8 @@
 // but could not return; one that signs needs kms:GetPublicKey and kms:Sign (with WithKeyPolicy,
 // the key policy grants kms:Sign to the roles it names, and nothing else can);
 // one that deletes needs kms:ScheduleKeyDeletion and kms:DescribeKey (to tell a key already
-// pending deletion from one KMS refuses for another reason).
+// pending deletion from one KMS refuses for another reason); one that tells key states (State,
+// for the deployment's health) needs kms:DescribeKey.
 package awskms
 
 import (

@@ -334,3 +334,17 @@ func (k *key) SignContext(ctx context.Context, digest []byte, opts crypto.Signer
 	}
 	return sig, nil
 }
+
+// Compile-time check that Backend tells key states.
+var _ keys.Stater = (*Backend)(nil)
+
+// State finds the key pair uri names on the token: one found is enabled (PKCS#11 has no
+// disabled or pending state: a key there can sign, a destroyed one is gone); none is missing;
+// a token, module or login that is not working (or a closed Backend) is unreachable; a URI
+// naming more than one key pair stays an error.
+func (b *Backend) State(ctx context.Context, uri string) (keys.State, error) {
+	if _, _, err := b.find(ctx, uri); err != nil {
+		return keys.StateOf(err)
+	}
+	return keys.State{Status: keys.StatusEnabled}, nil
+}

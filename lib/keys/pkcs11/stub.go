@@ -37,3 +37,6 @@ func (b *Backend) Open(context.Context, string) (keys.Key, error) { return nil, 
 
 // ScheduleDeletion fails with keys.ErrUnsupported.
 func (b *Backend) ScheduleDeletion(context.Context, string) error { return errNoCgo }
+
+// State fails with keys.ErrUnsupported.
+func (b *Backend) State(context.Context, string) (keys.State, error) { return keys.State{}, errNoCgo }
