@@ -430,7 +430,19 @@ type Decision struct {
 	// signing request: it names no policy, because a signer may not be allowed to read them.
 	CallerReason string
 	Owner        bool // allowed by the owner exception: the requester owns the certificate
+	// Code names a denial's kind (the Code… constants) for counting denials by reason; ""
+	// when allowed.
+	Code string
 }
+
+// Kinds of denial (Decision.Code).
+const (
+	CodeNoCertificate = "no-certificate"
+	CodeInactive      = "certificate-inactive"
+	CodeDenied        = "policy-denies"
+	CodeNoMatch       = "no-policy-allows"
+	CodeOwnerNoRole   = "owner-without-signing-role"
+)
 
 // Texts of CallerReason. They are constants: the requester learns whether a policy denied or
 // none allowed, never which policy, and never anything it did not send.
@@ -448,10 +460,10 @@ const (
 func precheck(req *Request) (Decision, bool) {
 	c := &req.Certificate
 	if c.ID == "" {
-		return Decision{Reason: "the request names no certificate", CallerReason: callerNoCertificate}, true
+		return Decision{Reason: "the request names no certificate", CallerReason: callerNoCertificate, Code: CodeNoCertificate}, true
 	}
 	if !c.Enabled {
-		return Decision{Reason: sentence("certificate ", c.ID, " is disabled, expired or not yet issued, so it cannot sign", "", ""), CallerReason: callerInactive}, true
+		return Decision{Reason: sentence("certificate ", c.ID, " is disabled, expired or not yet issued, so it cannot sign", "", ""), CallerReason: callerInactive, Code: CodeInactive}, true
 	}
 	return Decision{}, false
 }
@@ -474,13 +486,13 @@ func ownerAllowed(req *Request) Decision {
 }
 
 func ownerWithoutRole(req *Request) Decision {
-	return Decision{CallerReason: callerOwnerNoRole,
+	return Decision{CallerReason: callerOwnerNoRole, Code: CodeOwnerNoRole,
 		Reason: sentence("no enabled policy allows user ", req.UserID, " to sign with certificate ", req.Certificate.ID,
 			", which the user owns but without the "+SigningRole+" role that signing as owner needs")}
 }
 
 func noMatch(req *Request) Decision {
-	return Decision{CallerReason: callerNoMatch,
+	return Decision{CallerReason: callerNoMatch, Code: CodeNoMatch,
 		Reason: sentence("no enabled policy allows user ", req.UserID, " to sign with certificate ", req.Certificate.ID, " here and now")}
 }
 
@@ -509,11 +521,11 @@ func decide(p *Policy, broken bool, req *Request) Decision {
 	if broken {
 		b = append(b, "; it is applied as a deny because it was not validated or changed after validation"...)
 	}
-	caller := callerDenied
+	caller, code := callerDenied, CodeDenied
 	if allowed {
-		caller = callerAllowed
+		caller, code = callerAllowed, ""
 	}
-	return Decision{Allowed: allowed, PolicyID: p.ID, Reason: string(b), CallerReason: caller}
+	return Decision{Allowed: allowed, PolicyID: p.ID, Reason: string(b), CallerReason: caller, Code: code}
 }
 
 // sentence builds a1 "q1" a2 "q2" a3, quoting the user-supplied parts.

@@ -24,6 +24,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/opensignum/signum/lib/activity"
 	"github.com/opensignum/signum/lib/audit"
 	"github.com/opensignum/signum/lib/certificates"
 	"github.com/opensignum/signum/lib/fault"
@@ -240,7 +241,7 @@ func (s *Signer) signOnce(ctx context.Context, c Caller, req Request) (wire.Resp
 	if confirmErr != nil {
 		// The decisions rest on items that changed (or could not be confirmed): they are
 		// closed unsigned, and the route decides again on fresh reads.
-		reason := "not signed: what decided changed before the key was used; decided again"
+		reason := staleReason
 		if !errors.Is(confirmErr, readcache.ErrStale) {
 			reason = "not signed: what decided could not be confirmed current, or the log could not be sealed"
 		}
@@ -248,7 +249,7 @@ func (s *Signer) signOnce(ctx context.Context, c Caller, req Request) (wire.Resp
 		return wire.Response{}, confirmErr
 	}
 	if !decision.Allowed {
-		s.checkpoint(ctx, events...)
+		s.countDenial(ctx, events, decision.Code)
 		return wire.Response{}, fault.Newf(ErrDenied, "Signing with %s is not allowed: %s", cert.ID, decision.CallerReason)
 	}
 	if err := <-spent; err != nil {
@@ -411,13 +412,18 @@ func (s *Signer) complete(ctx context.Context, decisions []audit.Event, written 
 		SignatureSHA256: strings.Join(sums, ","), Reason: reason}
 	e.Lane = d.Lane
 	ctx = context.WithoutCancel(ctx)
+	var tally *activity.Tally
+	if reason != staleReason { // decided again: the request's outcome is the next decision's
+		tally = &activity.Tally{At: e.At, CertificateID: d.CertificateID, UserID: d.UserID, Agent: agentOf(d),
+			Signed: len(sigs), Failed: outcome != audit.Signed}
+	}
 	sealed, err := s.store.AppendEvent(ctx, e)
 	if err == nil {
-		s.after(ctx, sealed, len(sigs))
+		s.after(ctx, sealed, len(sigs), tally)
 		return sealed, nil
 	}
 	if outcome == audit.Signed && sealed.Seq > 0 && s.settle(ctx, sealed) {
-		s.after(ctx, sealed, len(sigs))
+		s.after(ctx, sealed, len(sigs), tally)
 		return sealed, nil
 	}
 	// The completion is not recorded; the decisions' lane still gets its checkpoint.
@@ -452,18 +458,39 @@ func (s *Signer) settle(ctx context.Context, sealed audit.Event) bool {
 }
 
 // after does what follows a recorded completion: its lane's checkpoint moves to it and, in
-// the same write, the certificate's usage counts the signatures (a statistic for the
-// console; the events are the record, so a failure is logged, not returned).
-func (s *Signer) after(ctx context.Context, completion audit.Event, signed int) {
-	var err error
-	if signed > 0 {
-		err = s.store.CheckpointEventsCounting(ctx, s.sealer(ctx), store.Use{CertificateID: completion.CertificateID, N: signed, At: completion.At}, completion)
-	} else {
-		err = s.store.CheckpointEvents(ctx, s.sealer(ctx), completion)
+// the same write, the certificate's usage counts the signatures and the deployment's
+// activity counts the request (statistics for the console and the dashboard; the events are
+// the record, so a failure is logged, not returned).
+func (s *Signer) after(ctx context.Context, completion audit.Event, signed int, tally *activity.Tally) {
+	use := store.Use{CertificateID: completion.CertificateID, N: signed, At: completion.At, Activity: tally}
+	if err := s.store.CheckpointEventsCounting(ctx, s.sealer(ctx), use, completion); err != nil {
+		s.log(ctx).Warn("event checkpoint, certificate usage or activity not written", slog.String("error", err.Error()))
 	}
-	if err != nil {
-		s.log(ctx).Warn("event checkpoint or certificate usage not written", slog.String("error", err.Error()))
+}
+
+// countDenial moves the checkpoint of a denial's lane and counts the denial in the
+// deployment's activity, in one write.
+func (s *Signer) countDenial(ctx context.Context, events []audit.Event, code string) {
+	ctx = context.WithoutCancel(ctx)
+	d := events[0]
+	use := store.Use{CertificateID: d.CertificateID, At: d.At, Activity: &activity.Tally{At: d.At, CertificateID: d.CertificateID,
+		UserID: d.UserID, Agent: agentOf(d), Denied: true, Reason: code}}
+	if err := s.store.CheckpointEventsCounting(ctx, s.sealer(ctx), use, events...); err != nil {
+		s.log(ctx).Warn("event checkpoint or activity not written", slog.String("error", err.Error()))
 	}
+}
+
+// staleReason closes decisions that rested on cached items that changed: the route decides
+// again, so the request is counted by its next decision, not as a failure.
+const staleReason = "not signed: what decided changed before the key was used; decided again"
+
+// agentOf names the client of a request's first decision for the activity counts: the agent
+// id it reported, or the repository of a CI job's verified session.
+func agentOf(d audit.Event) string {
+	if d.AgentID != "" {
+		return d.AgentID
+	}
+	return d.Workload["repository"]
 }
 
 // checkpoint moves the event lanes' checkpoints forward. The events are recorded already; a

@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/opensignum/signum/lib/activity"
 	"github.com/opensignum/signum/lib/audit"
 	"github.com/opensignum/signum/lib/fault"
 )
@@ -216,6 +217,9 @@ type Use struct {
 	CertificateID string
 	N             int // negative: signatures counted before that were not returned
 	At            time.Time
+	// Activity, when set, is the request as the deployment's activity counts it (its lane's
+	// activity item of the day, in the same write as the checkpoint: see activity.go).
+	Activity *activity.Tally
 }
 
 // CheckpointEventsCounting is CheckpointEvents that also counts use in the item of the first
@@ -304,35 +308,74 @@ func (s *Store) checkpointUpdate(e audit.Event, sealed string) *dynamodb.UpdateI
 	return in
 }
 
-// checkpointCounting moves e's lane's checkpoint to e and counts use in the same write.
-// When the checkpoint is ahead already, the count is written alone; when the write fails
-// otherwise, the checkpoint is written alone (the statistic must not hold it back — an item
-// grown too large, say) and the count is reported lost.
+// checkpointCounting moves e's lane's checkpoint to e and counts use (and its activity) in
+// the same write: one update, or a transaction of the lane's item and its activity item.
+// When the checkpoint is ahead already, the counts are written alone; when the write fails
+// otherwise, the checkpoint is written alone (the statistics must not hold it back — an item
+// grown too large, say) and the counts are reported lost.
 func (s *Store) checkpointCounting(ctx context.Context, e audit.Event, sealed string, use Use) error {
-	count := s.useUpdate(e.DeploymentID, e.Lane, use)
 	both := s.checkpointUpdate(e, sealed)
-	both.UpdateExpression = aws.String(strings.Replace(*count.UpdateExpression, "SET #t = :t", *both.UpdateExpression, 1))
-	for k, v := range count.ExpressionAttributeNames {
-		both.ExpressionAttributeNames[k] = v
+	var count, act *dynamodb.UpdateItemInput
+	if use.N != 0 {
+		count = s.useUpdate(e.DeploymentID, e.Lane, use)
+		both.UpdateExpression = aws.String(strings.Replace(*count.UpdateExpression, "SET #t = :t", *both.UpdateExpression, 1))
+		for k, v := range count.ExpressionAttributeNames {
+			both.ExpressionAttributeNames[k] = v
+		}
+		for k, v := range count.ExpressionAttributeValues {
+			both.ExpressionAttributeValues[k] = v
+		}
 	}
-	for k, v := range count.ExpressionAttributeValues {
-		both.ExpressionAttributeValues[k] = v
+	if counts(use.Activity) {
+		act = s.activityUpdate(e.DeploymentID, e.Lane, *use.Activity)
 	}
-	_, err := s.db.UpdateItem(ctx, both)
+	err := s.updateAll(ctx, both, act)
 	switch {
 	case err == nil:
 		return nil
-	case isConditionFailed(err):
-		if _, err := s.db.UpdateItem(ctx, count); err != nil {
-			return unavailable("count certificate use", err)
+	case isConditionFailed(err) || firstCancelled(err):
+		if err := s.updateAll(ctx, count, act); err != nil {
+			return unavailable("count certificate use and activity", err)
 		}
 		return nil
 	}
-	lost := unavailable("count certificate use", err)
+	lost := unavailable("count certificate use and activity", err)
 	if _, err := s.db.UpdateItem(ctx, s.checkpointUpdate(e, sealed)); err != nil && !isConditionFailed(err) {
 		return errors.Join(lost, unavailable("checkpoint events", err))
 	}
 	return lost
+}
+
+// updateAll applies the updates that are not nil in one call: an UpdateItem for one, a
+// transaction for more (idempotent across the SDK's retries by its request token).
+func (s *Store) updateAll(ctx context.Context, updates ...*dynamodb.UpdateItemInput) error {
+	var items []types.TransactWriteItem
+	var one *dynamodb.UpdateItemInput
+	for _, u := range updates {
+		if u == nil {
+			continue
+		}
+		one = u
+		items = append(items, types.TransactWriteItem{Update: &types.Update{TableName: u.TableName, Key: u.Key,
+			UpdateExpression: u.UpdateExpression, ConditionExpression: u.ConditionExpression,
+			ExpressionAttributeNames: u.ExpressionAttributeNames, ExpressionAttributeValues: u.ExpressionAttributeValues}})
+	}
+	switch len(items) {
+	case 0:
+		return nil
+	case 1:
+		_, err := s.db.UpdateItem(ctx, one)
+		return err
+	}
+	_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items, ClientRequestToken: requestToken()})
+	return err
+}
+
+// firstCancelled reports whether err is a cancelled transaction whose first item's condition
+// failed.
+func firstCancelled(err error) bool {
+	codes := cancellationCodes(err)
+	return len(codes) > 0 && codes[0] == "ConditionalCheckFailed"
 }
 
 // EventFilter narrows a listing of signing events.

@@ -1,0 +1,80 @@
+package store_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/opensignum/signum/lib/activity"
+	"github.com/opensignum/signum/lib/audit"
+	"github.com/opensignum/signum/lib/store"
+	"github.com/opensignum/signum/lib/tenant"
+)
+
+// Pattern 54: a deployment's activity is counted per lane and day with the lane's checkpoint
+// (also when the checkpoint is ahead already), and read back summed over lanes, by day and
+// hour; a name longer than the cap is cut, an unknown reason counts as "unknown".
+func TestActivityCountedWithCheckpoints(t *testing.T) {
+	f := newFixture(t)
+	s := f.s
+	ctx := context.Background()
+	dep := tenant.NewID("dep_")
+	day1 := time.Date(2026, 11, 30, 22, 15, 0, 0, time.UTC)
+	day2 := day1.Add(3 * time.Hour) // 01:15 the next day
+	var byLane [2][]audit.Event
+	for i := 0; i < 6; i++ {
+		e := decision(dep, 0)
+		e.Lane = i % 2
+		sealed, err := s.AppendEvent(ctx, e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		byLane[e.Lane] = append(byLane[e.Lane], sealed)
+	}
+	long := strings.Repeat("x", 100)
+	count := func(tl activity.Tally, e audit.Event) {
+		t.Helper()
+		if err := s.CheckpointEventsCounting(ctx, nil, store.Use{CertificateID: tl.CertificateID, N: tl.Signed, At: tl.At, Activity: &tl}, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	count(activity.Tally{At: day1, CertificateID: "crt_a", UserID: "cu_1", Agent: "agent-7", Signed: 3}, byLane[0][2])
+	count(activity.Tally{At: day1, CertificateID: "crt_b", UserID: "cu_2", Agent: long, Signed: 1}, byLane[1][1])
+	count(activity.Tally{At: day1, CertificateID: "crt_a", UserID: "cu_1", Denied: true, Reason: "policy-denies"}, byLane[0][0]) // checkpoint ahead
+	count(activity.Tally{At: day2, CertificateID: "crt_a", UserID: "cu_2", Failed: true}, byLane[1][2])
+	count(activity.Tally{At: day2, CertificateID: "crt_a", UserID: "cu_2", Denied: true}, byLane[1][0]) // ahead, no reason
+	count(activity.Tally{At: day2, CertificateID: "crt_a", UserID: "cu_2", Signed: 2}, byLane[0][2])   // same seq again
+
+	days, err := s.Activity(ctx, dep, day1.Add(-48*time.Hour), day2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(days) != 2 || days[0].Date != "2026-11-30" || days[1].Date != "2026-12-01" {
+		t.Fatalf("days: %+v", days)
+	}
+	d1, d2 := days[0], days[1]
+	if d1.Signed != 4 || d1.Requests != 2 || d1.Denied != 1 || d1.Failed != 0 ||
+		d1.ByCertificate["crt_a"] != 3 || d1.ByCertificate["crt_b"] != 1 || d1.ByUser["cu_1"] != 3 ||
+		d1.ByAgent["agent-7"] != 3 || d1.ByAgent[long[:64]] != 1 || d1.DeniedBy["policy-denies"] != 1 ||
+		d1.Hours[22] != (activity.Hour{Signed: 4, Denied: 1}) {
+		t.Fatalf("day 1: %+v", d1)
+	}
+	if d2.Signed != 2 || d2.Failed != 1 || d2.Denied != 1 || d2.DeniedBy["unknown"] != 1 || d2.Hours[1] != (activity.Hour{Signed: 2, Failed: 1, Denied: 1}) {
+		t.Fatalf("day 2: %+v", d2)
+	}
+	// The last hour at 01:40 is 00:00–02:00: day 2's counts only.
+	if w := activity.Window(days, day2.Add(25*time.Minute-time.Hour), day2.Add(25*time.Minute)); w != (activity.Hour{Signed: 2, Failed: 1, Denied: 1}) {
+		t.Fatalf("last hour: %+v", w)
+	}
+	if w := activity.Window(days, day2.Add(-24*time.Hour), day2); w != (activity.Hour{Signed: 6, Failed: 1, Denied: 2}) {
+		t.Fatalf("last day: %+v", w)
+	}
+	// A range that holds no counted day reads nothing; another deployment's counts are apart.
+	if days, err := s.Activity(ctx, dep, day2.Add(48*time.Hour), day2.Add(72*time.Hour)); err != nil || len(days) != 0 {
+		t.Fatalf("empty range: %+v %v", days, err)
+	}
+	if days, err := s.Activity(ctx, tenant.NewID("dep_"), day1, day2); err != nil || len(days) != 0 {
+		t.Fatalf("other deployment: %+v %v", days, err)
+	}
+}
