@@ -44,7 +44,7 @@ func TestActivityCountedWithCheckpoints(t *testing.T) {
 	count(activity.Tally{At: day1, CertificateID: "crt_a", UserID: "cu_1", Denied: true, Reason: "policy-denies"}, byLane[0][0]) // checkpoint ahead
 	count(activity.Tally{At: day2, CertificateID: "crt_a", UserID: "cu_2", Failed: true}, byLane[1][2])
 	count(activity.Tally{At: day2, CertificateID: "crt_a", UserID: "cu_2", Denied: true}, byLane[1][0]) // ahead, no reason
-	count(activity.Tally{At: day2, CertificateID: "crt_a", UserID: "cu_2", Signed: 2}, byLane[0][2])   // same seq again
+	count(activity.Tally{At: day2, CertificateID: "crt_a", UserID: "cu_2", Signed: 2}, byLane[0][2])    // same seq again
 
 	days, err := s.Activity(ctx, dep, day1.Add(-48*time.Hour), day2)
 	if err != nil {
