@@ -314,4 +314,6 @@ func regTicketPK(ticket string) string {
 // DEP#<dep>/ACTIVITY#<yyyy-mm-dd>#<lane>, moved in the same write as the lane's checkpoint.
 const activityPrefix = "ACTIVITY#"
 
-func activitySK(date string, lane int) string { return activityPrefix + date + "#" + strconv.Itoa(lane) }
+func activitySK(date string, lane int) string {
+	return activityPrefix + date + "#" + strconv.Itoa(lane)
+}
