@@ -221,8 +221,8 @@ type Sources struct {
 
 // Web paths of the app where the actions are taken.
 func portalPath(dep, page string) string { return "/app/portal/deployments/" + dep + page }
-func certificatePath(id string) string  { return "/app/console/certificates/" + id }
-func userPath(id string) string         { return "/app/console/users/" + id }
+func certificatePath(id string) string   { return "/app/console/certificates/" + id }
+func userPath(id string) string          { return "/app/console/users/" + id }
 
 // Check computes deployment dep's health at now. A deployment that does not exist is its
 // store's not-found error; a table that cannot be read is a Report with the table critical

@@ -226,7 +226,9 @@ func (t trust) Check(context.Context) (truststore.Status, error) { return trusts
 // updates is an Updates source with a fixed state.
 type updates struct{ state, reason string }
 
-func (u updates) UpdateState(context.Context, string) (string, string, error) { return u.state, u.reason, nil }
+func (u updates) UpdateState(context.Context, string) (string, string, error) {
+	return u.state, u.reason, nil
+}
 
 // TestRatesTruststoreAndUpdates: the error and denial rates of the last hour and day against the
 // thresholds; a truststore that is behind; an update that failed.
