@@ -13,6 +13,7 @@ import { Domains } from "./domains/Domains";
 import { Policies } from "./policies/Policies";
 import { Events } from "./events/Events";
 import { SystemLog } from "./SystemLog";
+import { ConsoleDashboard } from "../insights/Dashboards";
 
 // nav names each page's area: the navigation offers the pages the caller's roles may read
 // (a link followed anyway gets the page's Forbidden, as the service refuses it).
@@ -26,6 +27,9 @@ const nav: (NavItem & { area: Area })[] = [
   { to: "/console/policies", label: "Policies", area: "policies" },
   { to: "/console/events", label: "Signing events", area: "events" },
   { to: "/console/system-log", label: "System log", area: "systemLog" },
+  // The dashboard is for whoever reads certificates: the console admin and viewer, and a
+  // custom role scoped to groups (whose dashboard the API narrows to its certificates).
+  { to: "/console/dashboard", label: "Dashboard", area: "certificates" },
 ];
 
 function ConsoleShell({ children }: { children: React.ReactNode }) {
@@ -53,5 +57,6 @@ export const consoleRoutes = (
     <Route path="/console/policies" element={<ConsoleShell><Policies /></ConsoleShell>} />
     <Route path="/console/events" element={<ConsoleShell><Events /></ConsoleShell>} />
     <Route path="/console/system-log" element={<ConsoleShell><SystemLog /></ConsoleShell>} />
+    <Route path="/console/dashboard" element={<ConsoleShell><ConsoleDashboard /></ConsoleShell>} />
   </>
 );

@@ -6,6 +6,7 @@ import { ProblemBox } from "../ui/ProblemBox";
 import { Forbidden, Page } from "../ui/Shell";
 import { can, useSession } from "../session";
 import { SubscriptionPanel } from "./SubscriptionPanel";
+import { NeedsAttention } from "../insights/Notices";
 import "./portal.css";
 
 type Deployment = Schemas["Deployment"];
@@ -98,6 +99,8 @@ export function DeploymentOverview() {
   const admin = can(session, "Admin");
   return (
     <Page title={d.name}>
+      <NeedsAttention id={d.id} />
+      <h2>Deployment</h2>
       <dl className="facts">
         <dt>Status</dt>
         <dd className={d.status === "active" ? "status-active" : "status-bad"}>{d.status}</dd>

@@ -6,11 +6,15 @@ import { PortalRegister } from "./Register";
 import { DeploymentOverview } from "./Overview";
 import { DeploymentSettings } from "./Settings";
 import { PortalUsers } from "./Users";
+import { DeploymentHealth } from "../insights/Health";
+import { PortalDashboard } from "../insights/Dashboards";
 
 function PortalShell({ children }: { children: React.ReactNode }) {
   const { id = "" } = useParams();
   const nav = [
     { to: `/portal/deployments/${id}`, label: "Overview" },
+    { to: `/portal/deployments/${id}/health`, label: "Health" },
+    { to: `/portal/deployments/${id}/dashboard`, label: "Dashboard" },
     { to: `/portal/deployments/${id}/settings`, label: "Settings" },
     { to: `/portal/deployments/${id}/users`, label: "Portal users" },
   ];
@@ -34,5 +38,7 @@ export const portalRoutes = (
     <Route path="/portal/deployments/:id" element={<PortalShell><DeploymentOverview /></PortalShell>} />
     <Route path="/portal/deployments/:id/settings" element={<PortalShell><DeploymentSettings /></PortalShell>} />
     <Route path="/portal/deployments/:id/users" element={<PortalShell><PortalUsers /></PortalShell>} />
+    <Route path="/portal/deployments/:id/health" element={<PortalShell><DeploymentHealth /></PortalShell>} />
+    <Route path="/portal/deployments/:id/dashboard" element={<PortalShell><PortalDashboard /></PortalShell>} />
   </>
 );

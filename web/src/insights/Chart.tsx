@@ -1,0 +1,118 @@
+import { useEffect, useRef } from "react";
+import uPlot from "uplot";
+import "uplot/dist/uPlot.min.css";
+import { aligned, dayLabel, total, type Columns } from "./dashboard";
+import { TableWrap } from "../ui/TableWrap";
+import "./insights.css";
+
+// palette is Okabe and Ito's colour-blind-safe set (the yellow left out: too pale on white);
+// each series also has its own dash pattern, so that lines differ in more than colour.
+export const palette = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000"];
+const dashes: { line: number[]; marker: string }[] = [
+  { line: [], marker: "solid" },
+  { line: [8, 4], marker: "dashed" },
+  { line: [2, 3], marker: "dotted" },
+  { line: [10, 3, 2, 3], marker: "dashed" },
+];
+
+// styleOf is series i's colour and dash.
+export function styleOf(i: number) {
+  return { stroke: palette[i % palette.length], dash: dashes[i % dashes.length] };
+}
+
+const utc = (ts: number) => uPlot.tzDate(new Date(ts * 1000), "Etc/UTC");
+
+// LineChart draws columns with uPlot: one line per series over UTC days, with uPlot's legend
+// (the values under the cursor) below. It takes its container's width and follows it
+// (ResizeObserver), so it fits a phone. The canvas says nothing to a screen reader: the
+// container is labelled with what it shows and DataTable gives the same numbers as text.
+export function LineChart({ columns, label, yLabel }: { columns: Columns; label: string; yLabel: string }) {
+  const box = useRef<HTMLDivElement>(null);
+  useEffect(() => {
+    const el = box.current;
+    if (!el) return;
+    const height = () => (el.clientWidth < 500 ? 220 : 280);
+    const opts: uPlot.Options = {
+      width: Math.max(280, el.clientWidth),
+      height: height(),
+      tzDate: utc,
+      cursor: { drag: { x: false, y: false } },
+      scales: { x: { time: true }, y: { range: (_u, _min, max) => [0, Math.max(1, max)] } },
+      axes: [
+        { stroke: "#1b1f24", grid: { stroke: "#e3e7eb" } },
+        { stroke: "#1b1f24", grid: { stroke: "#e3e7eb" }, label: yLabel, values: (_u, splits) => splits.map((v) => (Number.isInteger(v) ? String(v) : "")) },
+      ],
+      legend: {
+        markers: {
+          dash: (_u, i) => (i === 0 ? "solid" : styleOf(i - 1).dash.marker),
+        },
+      },
+      series: [
+        { label: "Day (UTC)", value: (_u, v) => (v == null ? "–" : dayLabel(new Date(v * 1000).toISOString().slice(0, 10))) },
+        ...columns.series.map((s, i) => {
+          const st = styleOf(i);
+          return { label: s.label, stroke: st.stroke, width: 2, dash: st.dash.line, points: { show: true, size: 5, fill: st.stroke }, value: (_u: uPlot, v: number | null) => (v == null ? "–" : String(v)) };
+        }),
+      ],
+    };
+    const chart = new uPlot(opts, aligned(columns) as uPlot.AlignedData, el);
+    // The legend's rows toggle series on a click; a keyboard cannot reach them, and the table
+    // below holds every number, so they stay a legend.
+    const ro = new ResizeObserver(() => {
+      const w = Math.max(280, el.clientWidth);
+      if (Math.abs(w - chart.width) > 1) chart.setSize({ width: w, height: height() });
+    });
+    ro.observe(el);
+    return () => {
+      ro.disconnect();
+      chart.destroy();
+    };
+  }, [columns, yLabel]);
+  return <div ref={box} className="chart" role="img" aria-label={label} />;
+}
+
+// DataTable is a chart's text alternative: the same numbers, a row per day, a column per
+// series and the total, inside a <details> so that it is there for anyone who wants it.
+export function DataTable({ columns, title, dayHeader = "Day (UTC)" }: { columns: Columns; title: string; dayHeader?: string }) {
+  return (
+    <details className="as-table">
+      <summary>Show as table: {title.charAt(0).toLowerCase() + title.slice(1)}</summary>
+      <TableWrap label={title} caption={title}>
+        <thead>
+          <tr>
+            <th scope="col">{dayHeader}</th>
+            {columns.series.map((s) => (
+              <th scope="col" key={s.key} className="num">
+                {s.label}
+              </th>
+            ))}
+          </tr>
+        </thead>
+        <tbody>
+          {columns.dates.map((date, i) => (
+            <tr key={date}>
+              <th scope="row">
+                <time dateTime={date}>{dayLabel(date)}</time>
+              </th>
+              {columns.series.map((s) => (
+                <td key={s.key} className="num">
+                  {s.values[i]}
+                </td>
+              ))}
+            </tr>
+          ))}
+        </tbody>
+        <tfoot>
+          <tr>
+            <th scope="row">Total</th>
+            {columns.series.map((s) => (
+              <td key={s.key} className="num">
+                {total(s.values)}
+              </td>
+            ))}
+          </tr>
+        </tfoot>
+      </TableWrap>
+    </details>
+  );
+}
