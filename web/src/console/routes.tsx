@@ -27,9 +27,10 @@ const nav: (NavItem & { area: Area })[] = [
   { to: "/console/policies", label: "Policies", area: "policies" },
   { to: "/console/events", label: "Signing events", area: "events" },
   { to: "/console/system-log", label: "System log", area: "systemLog" },
-  // The dashboard is for whoever reads certificates: the console admin and viewer, and a
-  // custom role scoped to groups (whose dashboard the API narrows to its certificates).
-  { to: "/console/dashboard", label: "Dashboard", area: "certificates" },
+  // The dashboard's counts come from the signing events: whoever may read those (the console
+  // admin and viewer, a custom role with events) sees it, narrowed by the API to the
+  // certificates of a role scoped to groups.
+  { to: "/console/dashboard", label: "Dashboard", area: "events" },
 ];
 
 function ConsoleShell({ children }: { children: React.ReactNode }) {

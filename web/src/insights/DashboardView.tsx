@@ -6,7 +6,7 @@ import { ProblemBox } from "../ui/ProblemBox";
 import { Forbidden, Page } from "../ui/Shell";
 import { TableWrap } from "../ui/TableWrap";
 import { DataTable, LineChart } from "./Chart";
-import { certificateColumns, csvFilename, csvFilenameFor, meter, outcomeColumns, parseDays, ranges, type Dashboard, type Days, type LicenceUse } from "./dashboard";
+import { certificateColumns, countLabel, csvFilename, csvFilenameFor, meter, outcomeColumns, parseDays, ranges, type Dashboard, type Days, type LicenceUse } from "./dashboard";
 import "./insights.css";
 
 // Answer is what openapi-fetch gives for a request (as much as this page needs of it).
@@ -208,8 +208,8 @@ function Ranking({ items, what, label, empty }: { items: Dashboard["deniedBy"]; 
         {items.map((i) => (
           <tr key={i.name}>
             <th scope="row">
-              {i.label ?? i.name}
-              {i.label && i.label !== i.name && <span className="hint block mono">{i.name}</span>}
+              {countLabel(i)}
+              {countLabel(i) !== i.name && <span className="hint block mono">{i.name}</span>}
             </th>
             <td className="num">{i.count.toLocaleString("en")}</td>
             <td className="bar-cell">

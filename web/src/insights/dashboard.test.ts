@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { aligned, certificateColumns, csvFilename, csvFilenameFor, dayStart, meter, outcomeColumns, parseDays, type Dashboard } from "./dashboard";
+import { aligned, certificateColumns, countLabel, csvFilename, csvFilenameFor, dayStart, meter, outcomeColumns, parseDays, type Dashboard } from "./dashboard";
 
 const dash: Dashboard = {
   from: "2026-12-01",
@@ -47,6 +47,17 @@ describe("dashboard columns for uPlot", () => {
       { key: "denied", label: "Denied", values: [0, 2, 1] },
       { key: "failed", label: "Failed", values: [0, 1, 0] },
     ]);
+  });
+});
+
+describe("ranking labels", () => {
+  it("capitalises the service's sentence, or shows the name", () => {
+    expect(countLabel({ name: "no-policy-allows", label: "no policy allows it" })).toBe("No policy allows it");
+    expect(countLabel({ name: "build-agent" })).toBe("build-agent");
+    expect(countLabel({ name: "cu_x", label: " " })).toBe("cu_x");
+  });
+  it("names a certificate without a name by its id", () => {
+    expect(certificateColumns({ ...dash, certificates: [{ id: "crt_a", name: "" }] }).series[0].label).toBe("crt_a");
   });
 });
 

@@ -52,8 +52,17 @@ export function certificateColumns(d: Dashboard): Columns {
 }
 
 // uniqueLabel is a certificate's name, with its id when another certificate has the same name.
+// A certificate without a name (deleted since it signed) is its id.
 function uniqueLabel(c: { id: string; name: string }, all: { id: string; name: string }[]) {
+  if (!c.name) return c.id;
   return all.some((o) => o.id !== c.id && o.name === c.name) ? `${c.name} (${c.id})` : c.name;
+}
+
+// countLabel is what a ranking shows for an entry: its label with a capital (the service's
+// reasons are sentences in lower case), or its name.
+export function countLabel(c: { name: string; label?: string }): string {
+  const l = c.label?.trim();
+  return l ? l.charAt(0).toUpperCase() + l.slice(1) : c.name;
 }
 
 // outcomeColumns is denials and failures per day.

@@ -40,6 +40,7 @@ describe("grouping health components", () => {
 describe("links the API gives", () => {
   it("routes app paths, links https, refuses the rest", () => {
     expect(appLink("/portal/deployments/dep_x/settings")).toEqual({ kind: "app", to: "/portal/deployments/dep_x/settings" });
+    expect(appLink("/app/console/events")).toEqual({ kind: "app", to: "/console/events" });
     expect(appLink("https://example.com/x")).toEqual({ kind: "external", href: "https://example.com/x" });
     expect(appLink("//evil.example/x")).toBeNull();
     expect(appLink("javascript:alert(1)")).toBeNull();

@@ -12,13 +12,19 @@ export type Notice = Schemas["Notice"];
 export const kinds: { kind: string; label: string }[] = [
   { kind: "table", label: "Database" },
   { kind: "kms", label: "Key service (KMS)" },
+  // The service's own names for its categories, where they differ from the contract's kinds.
+  { kind: "service", label: "Database and key service" },
   { kind: "key", label: "Certificate keys" },
+  { kind: "keys", label: "Certificate keys" },
   { kind: "certificate", label: "Certificates" },
+  { kind: "certificates", label: "Certificates" },
   { kind: "client-ca", label: "Client CAs and client certificates" },
+  { kind: "client-certificates", label: "Client CAs and client certificates" },
   { kind: "truststore", label: "Mutual-TLS truststore" },
   { kind: "signing", label: "Signing" },
   { kind: "subscription", label: "Subscription and plan" },
   { kind: "update", label: "Software updates" },
+  { kind: "updates", label: "Software updates" },
 ];
 
 const statusRank: Record<ComponentStatus, number> = { critical: 0, warning: 1, unknown: 2, ok: 3 };
@@ -88,11 +94,11 @@ export function latencyText(ms: number | undefined): string | null {
 }
 
 // appLink tells how to render a link the API gives: a path of this app ("/portal/…" or
-// "/console/…") goes through the router (which adds the app's base), anything else (an
-// absolute https address) is a plain link; other schemes are not links at all.
+// "/console/…", or the same under the app's base "/app/…") goes through the router (which
+// adds the base), an absolute https address is a plain link; other schemes are not links.
 export function appLink(link: string | undefined): { kind: "app"; to: string } | { kind: "external"; href: string } | null {
   if (!link) return null;
-  if (link.startsWith("/") && !link.startsWith("//")) return { kind: "app", to: link };
+  if (link.startsWith("/") && !link.startsWith("//")) return { kind: "app", to: link.startsWith("/app/") ? link.slice(4) : link };
   if (/^https:\/\//i.test(link)) return { kind: "external", href: link };
   return null;
 }
