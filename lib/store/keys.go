@@ -317,3 +317,7 @@ const activityPrefix = "ACTIVITY#"
 func activitySK(date string, lane int) string {
 	return activityPrefix + date + "#" + strconv.Itoa(lane)
 }
+
+// Notices (lib/notices): a deployment's current notices and its changes not yet published,
+// one item at DEP#<dep>/NOTICES, written over its version.
+const noticesSK = "NOTICES"
