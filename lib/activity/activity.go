@@ -134,3 +134,79 @@ func Top(days []Day, pick func(Day) map[string]int, n int) []Count {
 	}
 	return out
 }
+
+// Summary is a deployment's activity over a range of days, as the dashboard shows it.
+type Summary struct {
+	From, To string // DateLayout, both included
+	// Days has one entry per date from From to To, days without activity included (their
+	// counts zero, ByCertificate nil).
+	Days                   []Day
+	Signed, Failed, Denied int
+	// Certificates are the ids that appear in Days' ByCertificate, sorted.
+	Certificates []string
+	// DeniedBy, TopUsers and TopAgents rank the range's denials by reason and signatures by
+	// user and by agent (at most TopN each).
+	DeniedBy, TopUsers, TopAgents []Count
+}
+
+// TopN is how many users and agents a Summary ranks.
+const TopN = 10
+
+// Summarize sums days (as Store.Activity reads them, any order) over the dates from from's to
+// to's. keep, when not nil, says which certificates may be shown: the others are left out of
+// Days and the totals count only the kept certificates' signatures (the rankings and the
+// failures and denials, which are not split by certificate, are then left empty).
+func Summarize(days []Day, from, to time.Time, keep func(certificateID string) bool) Summary {
+	from, to = from.UTC().Truncate(24*time.Hour), to.UTC().Truncate(24*time.Hour)
+	s := Summary{From: from.Format(DateLayout), To: to.Format(DateLayout)}
+	byDate := map[string]Day{}
+	for _, d := range days {
+		sum := byDate[d.Date]
+		sum.Date = d.Date
+		sum.Add(d)
+		byDate[d.Date] = sum
+	}
+	certs := map[string]bool{}
+	var kept []Day
+	for t := from; !t.After(to); t = t.Add(24 * time.Hour) {
+		date := t.Format(DateLayout)
+		d, ok := byDate[date]
+		if !ok {
+			d = Day{Date: date}
+		}
+		if keep != nil {
+			d = d.only(keep)
+		}
+		for id := range d.ByCertificate {
+			certs[id] = true
+		}
+		s.Signed += d.Signed
+		s.Failed += d.Failed
+		s.Denied += d.Denied
+		s.Days = append(s.Days, d)
+		kept = append(kept, d)
+	}
+	for id := range certs {
+		s.Certificates = append(s.Certificates, id)
+	}
+	slices.Sort(s.Certificates)
+	if keep == nil {
+		s.DeniedBy = Top(kept, func(d Day) map[string]int { return d.DeniedBy }, 100) // a handful of reasons
+		s.TopUsers = Top(kept, func(d Day) map[string]int { return d.ByUser }, TopN)
+		s.TopAgents = Top(kept, func(d Day) map[string]int { return d.ByAgent }, TopN)
+	}
+	return s
+}
+
+// only is d with only the kept certificates' signatures, and nothing that is not split by
+// certificate.
+func (d Day) only(keep func(string) bool) Day {
+	out := Day{Date: d.Date}
+	for id, n := range d.ByCertificate {
+		if keep(id) {
+			out.ByCertificate = addCounts(out.ByCertificate, map[string]int{id: n})
+			out.Signed += n
+		}
+	}
+	return out
+}

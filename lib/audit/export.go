@@ -38,7 +38,7 @@ func WriteJSONL(w io.Writer, events []Event) error {
 }
 
 // WriteCSV writes events as CSV with CSVHeader first. Values a client reported cannot be read
-// as spreadsheet formulas (see cell).
+// as spreadsheet formulas (see CSVCell).
 func WriteCSV(w io.Writer, events []Event) error {
 	cw := csv.NewWriter(w)
 	_ = cw.Write(CSVHeader)
@@ -59,7 +59,7 @@ func WriteCSV(w io.Writer, events []Event) error {
 			e.Reason, e.Process, e.CommandLine, e.AgentID, e.FileName, ci, e.Digest, e.DigestAlgorithm, e.Of, e.Outcome, e.SignatureSHA256,
 			strconv.Itoa(e.Lane), strconv.FormatInt(e.Seq, 10), e.Hash, e.ContextEvent, strings.Join(e.Digests, " "), count, strings.Join(e.Cut, " "), wl}
 		for i := range row {
-			row[i] = cell(row[i])
+			row[i] = CSVCell(row[i])
 		}
 		_ = cw.Write(row)
 	}
@@ -67,10 +67,10 @@ func WriteCSV(w io.Writer, events []Event) error {
 	return cw.Error()
 }
 
-// cell keeps a value that a client reported (a process name, a command line) from being read
+// CSVCell keeps a value that a client reported (a process name, a command line) from being read
 // as a formula by the spreadsheet the CSV is opened in: a leading =, +, -, @, tab or carriage
 // return gets a quote in front (the OWASP advice on CSV injection).
-func cell(v string) string {
+func CSVCell(v string) string {
 	if v != "" && strings.ContainsRune("=+-@\t\r", rune(v[0])) {
 		return "'" + v
 	}

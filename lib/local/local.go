@@ -25,6 +25,7 @@ import (
 	"github.com/opensignum/signum/lib/api/events"
 	"github.com/opensignum/signum/lib/api/fallback"
 	"github.com/opensignum/signum/lib/api/health"
+	"github.com/opensignum/signum/lib/api/insights"
 	"github.com/opensignum/signum/lib/api/marketplace"
 	"github.com/opensignum/signum/lib/api/operator"
 	"github.com/opensignum/signum/lib/api/policies"
@@ -58,6 +59,7 @@ var Builds = map[string]function.Build{
 	"ConsolePoliciesFunction":         policies.Build,
 	"SignerFunction":                  signer.Build,
 	"ConsoleEventsFunction":           events.Build,
+	"InsightsFunction":                insights.Build,
 	"MarketplaceFulfilmentFunction":   marketplace.Build,
 	"MarketplaceAzureWebhookFunction": marketplace.BuildWebhook,
 }

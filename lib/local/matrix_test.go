@@ -301,6 +301,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 
 		"GET /portal/deployments/{id}":              {pAdmin, pUser, pViewer},
 		"GET /portal/deployments/{id}/subscription": {pAdmin, pUser, pViewer},
+		"GET /portal/deployments/{id}/dashboard":    {pAdmin, pViewer},
 
 		// Buyers arrive from the marketplaces with what the marketplace gave them (a token, a
 		// ticket), and Azure's webhook carries Azure's token: no caller of ours.
@@ -378,6 +379,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 		"POST /console/policies/evaluate":     consoleReaders,
 
 		"GET /console/events":        consoleReaders,
+		"GET /console/dashboard":     consoleReaders,
 		"GET /console/events/verify": consoleReaders,
 
 		// The guard admits every console caller to the signer; the policies decide.
