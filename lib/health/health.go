@@ -83,6 +83,10 @@ type Component struct {
 	// SubjectID is the id of the certificate or credential it is about ("" otherwise).
 	SubjectID string
 	Status    Status
+	// State is the state behind the status where there is one: a key's (keys.Status), the
+	// subscription's (marketplace.State, or the deployment's status without one), the
+	// update's (the Updates source's state).
+	State string
 	// Reason says in a sentence how it stands and why.
 	Reason string
 	// Action says what to do; "" when nothing needs doing.
@@ -400,6 +404,7 @@ func keyComponent(crt certificates.Certificate, s keys.State, err error) Compone
 		c.Status, c.Reason, c.Action = StatusUnknown, name+" could not be checked.", "Check again in a few minutes; if it persists, tell the operator."
 		return c
 	}
+	c.State = string(s.Status)
 	switch s.Status {
 	case keys.StatusEnabled:
 		c.Reason = name + " is enabled."
@@ -628,7 +633,7 @@ func (c *checker) subscription(ctx context.Context) {
 	switch {
 	case errors.Is(err, fault.ErrNotFound):
 		sub.Reason = "This deployment has no marketplace subscription (the operator set it up), so no marketplace state applies to it."
-		sub.Link = ""
+		sub.Link, sub.State = "", string(d.Status)
 		if d.Status != tenant.StatusActive {
 			sub.Status = StatusCritical
 			sub.Reason = "The deployment is " + string(d.Status) + " (it has no marketplace subscription): signing and the console are refused."
@@ -638,7 +643,7 @@ func (c *checker) subscription(ctx context.Context) {
 		c.unknown("subscription", CategorySubscription, "subscription", err)
 		sub = Component{}
 	default:
-		sub.Subject = s.Plan
+		sub.Subject, sub.State = s.Plan, string(s.State)
 		switch s.State {
 		case marketplace.StateActive:
 			sub.Reason = fmt.Sprintf("The %s subscription is active.", marketName(s.Marketplace))
@@ -753,7 +758,7 @@ func (c *checker) updates(ctx context.Context) {
 		c.unknown("updates", CategoryUpdates, "software update", err)
 		return
 	}
-	comp := Component{ID: "updates", Category: CategoryUpdates, Subject: state, Status: StatusOK, Reason: reason, Link: portalPath(c.dep.ID, "/updates")}
+	comp := Component{ID: "updates", Category: CategoryUpdates, State: state, Status: StatusOK, Reason: reason, Link: portalPath(c.dep.ID, "/updates")}
 	switch state {
 	case UpdateFailed:
 		comp.Status = StatusCritical
