@@ -248,3 +248,25 @@ func TestUnpublishedAndUndetermined(t *testing.T) {
 		t.Fatal("fail/unknown-deployment: no error")
 	}
 }
+
+// A run syncs every deployment due: a cancelled one long ago is left alone.
+func TestRun(t *testing.T) {
+	f := newFixture(t)
+	f.certificate("release", f.now.Add(10*24*time.Hour))
+	gone, _, err := f.s.Provision(f.ctx, store.Provisioning{Deployment: tenant.Deployment{ID: tenant.NewID("dep_"), Name: "gone",
+		Status: tenant.StatusCancelled, Plan: "standard", SoftwareVersion: "1.0.0"}, RequestKey: tenant.NewID("req_"), Log: entry})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := notices.Run(f.ctx, f.syncer, f.s, f.now.Add(72*time.Hour))
+	if err != nil || rep.Deployments != 1 || rep.Synced != 1 || rep.Raised != 1 || rep.Published != 1 || rep.Failed != 0 {
+		t.Fatalf("run: %+v, %v", rep, err)
+	}
+	rep, err = notices.Run(f.ctx, f.syncer, f.s, f.now)
+	if err != nil || rep.Deployments != 2 || rep.Synced != 2 || rep.Raised != 1 || rep.Published != 1 {
+		t.Fatalf("run with a recent cancellation (%s): %+v, %v", gone.ID, rep, err)
+	}
+	if got := f.published(); len(got) != 2 || got[1].DeploymentID != gone.ID || got[1].Notice.ID != "subscription" || got[1].Notice.Severity != notices.SeverityCritical {
+		t.Fatalf("published %+v", got)
+	}
+}
