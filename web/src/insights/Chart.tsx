@@ -21,6 +21,8 @@ export function styleOf(i: number) {
 }
 
 const utc = (ts: number) => uPlot.tzDate(new Date(ts * 1000), "Etc/UTC");
+const day = 86400;
+const shortDay = (ts: number) => new Date(ts * 1000).toLocaleDateString("en-GB", { timeZone: "UTC", day: "numeric", month: "short" });
 
 // LineChart draws columns with uPlot: one line per series over UTC days, with uPlot's legend
 // (the values under the cursor) below. It takes its container's width and follows it
@@ -39,8 +41,16 @@ export function LineChart({ columns, label, yLabel }: { columns: Columns; label:
       cursor: { drag: { x: false, y: false } },
       scales: { x: { time: true }, y: { range: (_u, _min, max) => [0, Math.max(1, max)] } },
       axes: [
-        { stroke: "#1b1f24", grid: { stroke: "#e3e7eb" } },
-        { stroke: "#1b1f24", grid: { stroke: "#e3e7eb" }, label: yLabel, values: (_u, splits) => splits.map((v) => (Number.isInteger(v) ? String(v) : "")) },
+        // Whole days only, written as the tables write them ("3 Dec"), in UTC.
+        {
+          stroke: "#1b1f24",
+          grid: { stroke: "#e3e7eb" },
+          space: 56,
+          incrs: [day, 2 * day, 7 * day, 14 * day, 28 * day],
+          values: (_u, splits) => splits.map((v) => shortDay(v)),
+        },
+        // Counts are whole numbers: no grid line between 0 and 1.
+        { stroke: "#1b1f24", grid: { stroke: "#e3e7eb" }, label: yLabel, incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000, 50000, 100000, 1e6] },
       ],
       legend: {
         markers: {

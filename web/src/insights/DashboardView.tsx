@@ -34,7 +34,11 @@ export function DashboardView({
   scopedNote?: string;
 }) {
   const [search, setSearch] = useSearchParams();
-  const days = parseDays(search.get("days"));
+  // The range is the address's, held here too: the radio buttons are controlled, and the
+  // router applies a new address a moment later, which would undo the click meanwhile.
+  const asked = parseDays(search.get("days"));
+  const [days, setDays] = useState<Days>(asked);
+  useEffect(() => setDays(asked), [asked]);
   const [dash, setDash] = useState<Dashboard | null>(null);
   const [problem, setProblem] = useState<Shown | null>(null);
   const [forbidden, setForbidden] = useState(false);
@@ -59,6 +63,7 @@ export function DashboardView({
   }, [days, load, reload]);
 
   function pick(d: Days) {
+    setDays(d);
     const next = new URLSearchParams(search);
     next.set("days", String(d));
     setSearch(next, { replace: true });
@@ -159,7 +164,7 @@ export function DashboardView({
           <DataTable columns={outcomes} title="Denials and failures per day" />
 
           <h2>Denials by reason</h2>
-          <Ranking items={dash.deniedBy} what="Reason" label="Denials by reason" empty={scopedNote && !dash.licence ? scopedNote : "No request was denied in these days."} />
+          <Ranking items={dash.deniedBy} sentences what="Reason" label="Denials by reason" empty={scopedNote && !dash.licence ? scopedNote : "No request was denied in these days."} />
           <h2>Top users</h2>
           <Ranking items={dash.topUsers} what="User" label="Users who signed most" empty={scopedNote && !dash.licence ? scopedNote : "No signatures in these days."} />
           <h2>Top agents</h2>
@@ -188,7 +193,8 @@ export function DashboardView({
 
 // Ranking is a DashboardCount list as a table, each count with a bar against the largest (the
 // bar is decoration: the number beside it is what a screen reader reads).
-function Ranking({ items, what, label, empty }: { items: Dashboard["deniedBy"]; what: string; label: string; empty: string }) {
+// sentences: the labels are the service's sentences (denial reasons), shown with a capital.
+function Ranking({ items, what, label, empty, sentences = false }: { items: Dashboard["deniedBy"]; what: string; label: string; empty: string; sentences?: boolean }) {
   if (items.length === 0) return <p className="hint">{empty}</p>;
   const max = Math.max(...items.map((i) => i.count), 1);
   return (
@@ -208,8 +214,8 @@ function Ranking({ items, what, label, empty }: { items: Dashboard["deniedBy"]; 
         {items.map((i) => (
           <tr key={i.name}>
             <th scope="row">
-              {countLabel(i)}
-              {countLabel(i) !== i.name && <span className="hint block mono">{i.name}</span>}
+              {countLabel(i, sentences)}
+              {countLabel(i, sentences) !== i.name && <span className="hint block mono">{i.name}</span>}
             </th>
             <td className="num">{i.count.toLocaleString("en")}</td>
             <td className="bar-cell">

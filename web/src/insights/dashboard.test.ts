@@ -52,7 +52,8 @@ describe("dashboard columns for uPlot", () => {
 
 describe("ranking labels", () => {
   it("capitalises the service's sentence, or shows the name", () => {
-    expect(countLabel({ name: "no-policy-allows", label: "no policy allows it" })).toBe("No policy allows it");
+    expect(countLabel({ name: "no-policy-allows", label: "no policy allows it" }, true)).toBe("No policy allows it");
+    expect(countLabel({ name: "cu_x", label: "build-agent" })).toBe("build-agent");
     expect(countLabel({ name: "build-agent" })).toBe("build-agent");
     expect(countLabel({ name: "cu_x", label: " " })).toBe("cu_x");
   });

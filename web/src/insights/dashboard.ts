@@ -58,11 +58,13 @@ function uniqueLabel(c: { id: string; name: string }, all: { id: string; name: s
   return all.some((o) => o.id !== c.id && o.name === c.name) ? `${c.name} (${c.id})` : c.name;
 }
 
-// countLabel is what a ranking shows for an entry: its label with a capital (the service's
-// reasons are sentences in lower case), or its name.
-export function countLabel(c: { name: string; label?: string }): string {
+// countLabel is what a ranking shows for an entry: its label, or its name. A sentence (the
+// service's denial reasons are in lower case) starts with a capital; a user's name stays as
+// it is written.
+export function countLabel(c: { name: string; label?: string }, sentence = false): string {
   const l = c.label?.trim();
-  return l ? l.charAt(0).toUpperCase() + l.slice(1) : c.name;
+  if (!l) return c.name;
+  return sentence ? l.charAt(0).toUpperCase() + l.slice(1) : l;
 }
 
 // outcomeColumns is denials and failures per day.
