@@ -1,0 +1,71 @@
+package notices_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"io"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/opensignum/signum/lib/api/notices"
+	"github.com/opensignum/signum/lib/certificates"
+	"github.com/opensignum/signum/lib/devstack"
+	"github.com/opensignum/signum/lib/eventstandin"
+	"github.com/opensignum/signum/lib/function"
+	"github.com/opensignum/signum/lib/keys"
+	"github.com/opensignum/signum/lib/keys/awskms"
+	ns "github.com/opensignum/signum/lib/notices"
+	"github.com/opensignum/signum/lib/store"
+	"github.com/opensignum/signum/lib/tenant"
+)
+
+// The function, as wired, takes its schedule's event (the fixture make invoke sends) and
+// publishes the notice of a deployment's expiring certificate through the EventBridge stand-in.
+func TestScheduledRun(t *testing.T) {
+	tg := devstack.NewEmbedded(t)
+	ctx := context.Background()
+	env := function.Env{Config: tg.Stack.Env(tg.Table), Clients: tg.Clients, Log: function.NewLogger(io.Discard, "error"), Now: time.Now}
+	raw, err := os.ReadFile("../../../events/notices/scheduled.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tick struct{ Time time.Time }
+	if err := json.Unmarshal(raw, &tick); err != nil {
+		t.Fatal(err)
+	}
+	st := function.NewParts(env).Store
+	d, _, err := st.Provision(ctx, store.Provisioning{Deployment: tenant.Deployment{ID: tenant.NewID("dep_"), Name: "acme", Status: tenant.StatusActive,
+		Plan: "standard", SoftwareVersion: "1.0.0"}, RequestKey: tenant.NewID("req_"), Log: tenant.LogEntry{Actor: "test", Action: "test"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := awskms.New(tg.Clients.KMS).Generate(ctx, keys.GenerateRequest{Algorithm: keys.ECP256, Label: "release-" + rand.Text()[:8]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.CreateCertificate(ctx, certificates.Certificate{ID: tenant.NewID("crt_"), DeploymentID: d.ID, Name: "release",
+		Status: certificates.StatusActive, Backend: awskms.Scheme, Algorithm: keys.ECP256, KeyURI: k.URI(),
+		NotBefore: tick.Time.Add(-time.Hour), NotAfter: tick.Time.Add(20 * 24 * time.Hour)}, tenant.LogEntry{Actor: "test", Action: "test"}); err != nil {
+		t.Fatal(err)
+	}
+	eb, client := eventstandin.Start(t)
+	h, err := notices.BuildWith(func(context.Context, function.Env) (ns.Publisher, error) {
+		return ns.NewEventBridge(client, ""), nil
+	})(ctx, env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := h(ctx, raw)
+	rep, ok := out.(ns.RunReport)
+	if err != nil || !ok || rep.Synced != 1 || rep.Raised != 1 || rep.Published != 1 {
+		t.Fatalf("run: %+v, %v", out, err)
+	}
+	if got := eb.Entries(); len(got) != 1 || got[0].DetailType != ns.DetailTypeRaised {
+		t.Fatalf("published %+v", got)
+	}
+	if out, err := h(ctx, raw); err != nil || out.(ns.RunReport).Published != 0 {
+		t.Fatalf("retried tick: %+v, %v", out, err)
+	}
+}
