@@ -1,13 +1,26 @@
-import { useEffect, useMemo, useState } from "react";
+import { lazy, Suspense, useEffect, useMemo, useState } from "react";
 import { useSearchParams } from "react-router-dom";
 import { show, type Shown } from "../api/problem";
 import { download } from "../ui/download";
 import { ProblemBox } from "../ui/ProblemBox";
 import { Forbidden, Page } from "../ui/Shell";
 import { TableWrap } from "../ui/TableWrap";
-import { DataTable, LineChart } from "./Chart";
+import { DataTable } from "./DataTable";
 import { certificateColumns, countLabel, csvFilename, csvFilenameFor, meter, outcomeColumns, parseDays, ranges, type Dashboard, type Days, type LicenceUse } from "./dashboard";
 import "./insights.css";
+
+// LineChart is loaded with the first chart: uPlot is only needed on the dashboards, so the
+// rest of the app does not carry it.
+const LineChart = lazy(() => import("./Chart"));
+
+// Chart is a LineChart once its module is there.
+function Chart(props: React.ComponentProps<typeof LineChart>) {
+  return (
+    <Suspense fallback={<p role="status">Drawing the chart…</p>}>
+      <LineChart {...props} />
+    </Suspense>
+  );
+}
 
 // Answer is what openapi-fetch gives for a request (as much as this page needs of it).
 export interface Answer<T> {
@@ -154,13 +167,13 @@ export function DashboardView({
             <p className="notice">No certificate signed anything in these days.</p>
           ) : (
             <>
-              <LineChart columns={certs} label={`Line chart of signatures per day for ${certs.series.length} certificate${certs.series.length === 1 ? "" : "s"}, ${dash.from} to ${dash.to}; the table below holds the same numbers`} yLabel="Signatures" />
+              <Chart columns={certs} label={`Line chart of signatures per day for ${certs.series.length} certificate${certs.series.length === 1 ? "" : "s"}, ${dash.from} to ${dash.to}; the table below holds the same numbers`} yLabel="Signatures" />
               <DataTable columns={certs} title="Signatures per day by certificate" />
             </>
           )}
 
           <h2>Denials and failures per day</h2>
-          <LineChart columns={outcomes} label={`Line chart of denied and failed requests per day, ${dash.from} to ${dash.to}; the table below holds the same numbers`} yLabel="Requests" />
+          <Chart columns={outcomes} label={`Line chart of denied and failed requests per day, ${dash.from} to ${dash.to}; the table below holds the same numbers`} yLabel="Requests" />
           <DataTable columns={outcomes} title="Denials and failures per day" />
 
           <h2>Denials by reason</h2>
