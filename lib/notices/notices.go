@@ -136,7 +136,8 @@ func kindOf(id string, notice bool) (kind, string, bool) {
 }
 
 // FromReport derives the notices of a health report: one per component of a kind above whose
-// status is warning or critical, most severe first, at most MaxNotices. Since is not set.
+// status is warning or critical (the signing error rate: critical only), most severe first, at
+// most MaxNotices. Since is not set.
 func FromReport(r health.Report) []Notice {
 	var out []Notice
 	for _, c := range r.Components {
@@ -144,7 +145,9 @@ func FromReport(r health.Report) []Notice {
 			continue
 		}
 		k, rest, ok := kindOf(c.ID, false)
-		if !ok {
+		if !ok || (c.ID == "signing-errors" && c.Status != health.StatusCritical) {
+			// A warning of the error rate comes and goes with the hour's traffic; only a
+			// critical one is worth an event.
 			continue
 		}
 		detail := c.Reason
