@@ -521,6 +521,7 @@ func (c *checker) truststore(ctx context.Context, creds []clientauth.Credential,
 		return
 	}
 	live := 0
+	var newest time.Time
 	for _, cr := range creds {
 		cert, err := cr.Certificate()
 		if err != nil {
@@ -529,6 +530,9 @@ func (c *checker) truststore(ctx context.Context, creds []clientauth.Credential,
 		}
 		if !c.now.After(cert.NotAfter) {
 			live++
+			if cr.CreatedAt.After(newest) {
+				newest = cr.CreatedAt
+			}
 		}
 		what, renew := "The client certificate", "Register the user's new certificate under the user in the console before then, and remove this one; the CI jobs that use it need the new .p12."
 		if cr.Kind == clientauth.Authority {
@@ -559,6 +563,9 @@ func (c *checker) truststore(ctx context.Context, creds []clientauth.Credential,
 		case st.Current:
 			comp.Status = StatusOK
 			comp.Reason = fmt.Sprintf("The deployed truststore holds every registered client certificate and CA, this deployment's %d included.", live)
+		case heldSince(st, newest):
+			comp.Status = StatusOK
+			comp.Reason = fmt.Sprintf("The deployed truststore holds this deployment's %d client certificates and CAs: it was published after the last of them was registered. It is behind registrations made since (%s), which the next publish adds.", live, strings.Join(st.Reasons, "; "))
 		default:
 			comp.Status = StatusWarning
 			comp.Reason = "The deployed truststore is behind the registrations (" + strings.Join(st.Reasons, "; ") + "): a client certificate or CA registered recently may not authenticate yet."
@@ -566,6 +573,20 @@ func (c *checker) truststore(ctx context.Context, creds []clientauth.Credential,
 		}
 	}
 	c.r.add(comp)
+}
+
+// publishLag is how long before a publish a registration must have been made for the
+// publish to have listed it (the listing is an eventually consistent index).
+const publishLag = time.Minute
+
+// heldSince reports whether a truststore that is not current still holds registrations made
+// up to newest: its last publish succeeded after them, and the domain uses what it uploaded
+// (no reason other than newer registrations).
+func heldSince(st truststore.Status, newest time.Time) bool {
+	if st.LastPublish == nil || st.LastPublish.Error != "" || newest.IsZero() || !newest.Before(st.LastPublish.At.Add(-publishLag)) {
+		return false
+	}
+	return st.DomainName == "" || st.DomainVersion == st.UploadedVersion
 }
 
 // signing adds the signing error rate and the denials over the last hour and the last day.

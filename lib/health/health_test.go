@@ -281,6 +281,16 @@ func TestRatesTruststoreAndUpdates(t *testing.T) {
 	if r.Status != health.StatusCritical {
 		t.Errorf("overall %s", r.Status)
 	}
+	f.src.Truststore = trust{Current: false, Reasons: []string{"the uploaded bundle does not hold exactly the registered certificates"},
+		LastPublish: &truststore.Outcome{At: time.Now().Add(time.Hour)}}
+	if c := component(t, f.check(), "truststore"); c.Status != health.StatusOK || !strings.Contains(c.Reason, "published after") {
+		t.Errorf("truststore behind, but published after this deployment's registrations: %+v", c)
+	}
+	f.src.Truststore = trust{Current: false, Reasons: []string{"the last publish failed: boom"},
+		LastPublish: &truststore.Outcome{At: time.Now().Add(time.Hour), Error: "boom"}}
+	if c := component(t, f.check(), "truststore"); c.Status != health.StatusWarning {
+		t.Errorf("truststore whose last publish failed: %+v", c)
+	}
 	f.src.Truststore = trust{Current: true}
 	if c := component(t, f.check(), "truststore"); c.Status != health.StatusOK || c.Counts["registered"] != 1 {
 		t.Errorf("truststore current: %+v", c)
