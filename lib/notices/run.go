@@ -28,15 +28,21 @@ const (
 	maxRunErrors    = 5
 )
 
-// RunReport is what a run did, the function's answer.
+// RunReport is what a run did, the function's answer (as the metering run's, in JSON).
 type RunReport struct {
 	// Deployments is how many deployments were due; Synced how many this run synced;
 	// Skipped how many are left to later runs (more than MaxPerRun).
-	Deployments, Synced, Skipped int
-	Raised, Cleared, Published   int
+	Deployments int `json:"deployments"`
+	Synced      int `json:"synced"`
+	Skipped     int `json:"skipped"`
+	Raised      int `json:"raised"`
+	Cleared     int `json:"cleared"`
+	Published   int `json:"published"`
 	// Lost counts syncs another sync beat; Incomplete those whose health was partly unknown;
 	// Failed those that failed (the run's error says why, for the first few).
-	Lost, Incomplete, Failed int
+	Lost       int `json:"lost"`
+	Incomplete int `json:"incomplete"`
+	Failed     int `json:"failed"`
 }
 
 // Run syncs the notices of the deployments due at at (a scheduled run's time): at most
