@@ -218,7 +218,7 @@ type Use struct {
 	N             int // negative: signatures counted before that were not returned
 	At            time.Time
 	// Activity, when set, is the request as the deployment's activity counts it (its lane's
-	// activity item of the day, in the same write as the checkpoint: see activity.go).
+	// activity item of the day, written beside the checkpoint: see activity.go).
 	Activity *activity.Tally
 }
 
@@ -308,74 +308,63 @@ func (s *Store) checkpointUpdate(e audit.Event, sealed string) *dynamodb.UpdateI
 	return in
 }
 
-// checkpointCounting moves e's lane's checkpoint to e and counts use (and its activity) in
-// the same write: one update, or a transaction of the lane's item and its activity item.
-// When the checkpoint is ahead already, the counts are written alone; when the write fails
-// otherwise, the checkpoint is written alone (the statistics must not hold it back — an item
-// grown too large, say) and the counts are reported lost.
+// checkpointCounting moves e's lane's checkpoint to e and counts use in the same write, and
+// counts the request's activity in its own write at the same time (the activity item is
+// another item; a transaction of both would cost the signer more than a second call made in
+// parallel: see activity.go). When the checkpoint is ahead already, the count is written
+// alone; when the write fails otherwise, the checkpoint is written alone (the statistic must
+// not hold it back — an item grown too large, say) and the count is reported lost.
 func (s *Store) checkpointCounting(ctx context.Context, e audit.Event, sealed string, use Use) error {
-	both := s.checkpointUpdate(e, sealed)
-	var count, act *dynamodb.UpdateItemInput
-	if use.N != 0 {
-		count = s.useUpdate(e.DeploymentID, e.Lane, use)
-		both.UpdateExpression = aws.String(strings.Replace(*count.UpdateExpression, "SET #t = :t", *both.UpdateExpression, 1))
-		for k, v := range count.ExpressionAttributeNames {
-			both.ExpressionAttributeNames[k] = v
-		}
-		for k, v := range count.ExpressionAttributeValues {
-			both.ExpressionAttributeValues[k] = v
-		}
-	}
+	var counted chan error
 	if counts(use.Activity) {
-		act = s.activityUpdate(e.DeploymentID, e.Lane, *use.Activity)
+		counted = make(chan error, 1)
+		go func() {
+			_, err := s.db.UpdateItem(ctx, s.activityUpdate(e.DeploymentID, e.Lane, *use.Activity))
+			if err != nil {
+				err = unavailable("count signing activity", err)
+			}
+			counted <- err
+		}()
 	}
-	err := s.updateAll(ctx, both, act)
+	err := s.checkpointUse(ctx, e, sealed, use)
+	if counted != nil {
+		err = errors.Join(err, <-counted)
+	}
+	return err
+}
+
+// checkpointUse moves e's lane's checkpoint to e and counts use.N (when not 0) in one write.
+func (s *Store) checkpointUse(ctx context.Context, e audit.Event, sealed string, use Use) error {
+	both := s.checkpointUpdate(e, sealed)
+	if use.N == 0 {
+		if _, err := s.db.UpdateItem(ctx, both); err != nil && !isConditionFailed(err) {
+			return unavailable("checkpoint events", err)
+		}
+		return nil
+	}
+	count := s.useUpdate(e.DeploymentID, e.Lane, use)
+	both.UpdateExpression = aws.String(strings.Replace(*count.UpdateExpression, "SET #t = :t", *both.UpdateExpression, 1))
+	for k, v := range count.ExpressionAttributeNames {
+		both.ExpressionAttributeNames[k] = v
+	}
+	for k, v := range count.ExpressionAttributeValues {
+		both.ExpressionAttributeValues[k] = v
+	}
+	_, err := s.db.UpdateItem(ctx, both)
 	switch {
 	case err == nil:
 		return nil
-	case isConditionFailed(err) || firstCancelled(err):
-		if err := s.updateAll(ctx, count, act); err != nil {
-			return unavailable("count certificate use and activity", err)
+	case isConditionFailed(err):
+		if _, err := s.db.UpdateItem(ctx, count); err != nil {
+			return unavailable("count certificate use", err)
 		}
 		return nil
 	}
-	lost := unavailable("count certificate use and activity", err)
+	lost := unavailable("count certificate use", err)
 	if _, err := s.db.UpdateItem(ctx, s.checkpointUpdate(e, sealed)); err != nil && !isConditionFailed(err) {
 		return errors.Join(lost, unavailable("checkpoint events", err))
 	}
 	return lost
-}
-
-// updateAll applies the updates that are not nil in one call: an UpdateItem for one, a
-// transaction for more (idempotent across the SDK's retries by its request token).
-func (s *Store) updateAll(ctx context.Context, updates ...*dynamodb.UpdateItemInput) error {
-	var items []types.TransactWriteItem
-	var one *dynamodb.UpdateItemInput
-	for _, u := range updates {
-		if u == nil {
-			continue
-		}
-		one = u
-		items = append(items, types.TransactWriteItem{Update: &types.Update{TableName: u.TableName, Key: u.Key,
-			UpdateExpression: u.UpdateExpression, ConditionExpression: u.ConditionExpression,
-			ExpressionAttributeNames: u.ExpressionAttributeNames, ExpressionAttributeValues: u.ExpressionAttributeValues}})
-	}
-	switch len(items) {
-	case 0:
-		return nil
-	case 1:
-		_, err := s.db.UpdateItem(ctx, one)
-		return err
-	}
-	_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items, ClientRequestToken: requestToken()})
-	return err
-}
-
-// firstCancelled reports whether err is a cancelled transaction whose first item's condition
-// failed.
-func firstCancelled(err error) bool {
-	codes := cancellationCodes(err)
-	return len(codes) > 0 && codes[0] == "ConditionalCheckFailed"
 }
 
 // EventFilter narrows a listing of signing events.
