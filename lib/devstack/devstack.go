@@ -24,6 +24,7 @@ import (
 	kmsdata "github.com/nsmithuk/local-kms/src/data"
 	"github.com/truora/minidyn/server"
 
+	"github.com/opensignum/signum/lib/eventstandin"
 	"github.com/opensignum/signum/lib/function"
 	"github.com/opensignum/signum/lib/marketstandin"
 	"github.com/opensignum/signum/lib/store"
@@ -76,6 +77,9 @@ type Stack struct {
 	AWSMarketplace, AzureMarketplace *Standin
 	AWSMarket                        *marketstandin.AWS
 	AzureMarket                      *marketstandin.Azure
+	// EventBridge serves Events, which records the events the notices function puts.
+	EventBridge *Standin
+	Events      *eventstandin.EventBridge
 
 	kmsDB   *kmsdata.Database
 	tmpDir  string
@@ -153,6 +157,11 @@ func Start(opts Options) (*Stack, error) {
 		st.Close()
 		return nil, err
 	}
+	st.Events = eventstandin.New()
+	if st.EventBridge, err = startStandin("eventbridge", "", st.Events); err != nil {
+		st.Close()
+		return nil, err
+	}
 	st.AzureMarket = marketstandin.NewAzure(marketstandin.AzureOptions{})
 	if st.AzureMarketplace, err = startStandin("azure-marketplace", opts.AzureMarketplaceAddr, st.AzureMarket); err != nil {
 		st.Close()
@@ -173,7 +182,7 @@ func openKMSDatabase(dir string) (db *kmsdata.Database, err error) {
 
 // Close stops both stand-ins and removes temporary data.
 func (st *Stack) Close() {
-	for _, s := range []*Standin{st.DynamoDB, st.KMS, st.S3, st.AWSMarketplace, st.AzureMarketplace} {
+	for _, s := range []*Standin{st.DynamoDB, st.KMS, st.S3, st.AWSMarketplace, st.AzureMarketplace, st.EventBridge} {
 		if s != nil {
 			s.close()
 		}
@@ -193,22 +202,23 @@ func (st *Stack) Close() {
 // Env is the configuration the functions read, pointing at this stack.
 func (st *Stack) Env(table string) function.Config {
 	return function.Config{
-		Region:           Region,
-		TableName:        table,
-		ServiceKeyID:     ServiceKeyAlias,
-		TokenKeyID:       TokenKeyAlias,
-		DynamoDBEndpoint: st.DynamoDB.URL(),
-		KMSEndpoint:      st.KMS.URL(),
-		StaticAccessKey:  "local",
-		StaticSecretKey:  "local",
-		CheckpointKeyID:  CheckpointKeyAlias,
-		AnchorBucket:     AnchorBucket,
-		TruststoreBucket: TruststoreBucket,
-		AnchorEvery:      function.DefaultAnchorEvery,
-		S3Endpoint:       st.S3.URL(),
-		KeyUsers:         []string{SignerRoleARN, CertificatesRoleARN},
-		KeyManager:       CertificatesRoleARN,
-		Marketplace:      st.MarketplaceConfig(),
+		Region:              Region,
+		TableName:           table,
+		ServiceKeyID:        ServiceKeyAlias,
+		TokenKeyID:          TokenKeyAlias,
+		DynamoDBEndpoint:    st.DynamoDB.URL(),
+		KMSEndpoint:         st.KMS.URL(),
+		StaticAccessKey:     "local",
+		StaticSecretKey:     "local",
+		CheckpointKeyID:     CheckpointKeyAlias,
+		AnchorBucket:        AnchorBucket,
+		TruststoreBucket:    TruststoreBucket,
+		AnchorEvery:         function.DefaultAnchorEvery,
+		S3Endpoint:          st.S3.URL(),
+		KeyUsers:            []string{SignerRoleARN, CertificatesRoleARN},
+		KeyManager:          CertificatesRoleARN,
+		Marketplace:         st.MarketplaceConfig(),
+		EventBridgeEndpoint: st.EventBridge.URL(),
 	}
 }
 

@@ -23,6 +23,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/apigatewayv2"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -108,6 +109,9 @@ type Config struct {
 	// (AWS_ENDPOINT_URL_APIGATEWAYV2, else AWS_ENDPOINT_URL), where the truststore function
 	// points the mutual-TLS domain at a new bundle; empty in AWS.
 	APIGatewayEndpoint string
+	// EventBridgeEndpoint overrides EventBridge's endpoint (AWS_ENDPOINT_URL_EVENTBRIDGE, else
+	// AWS_ENDPOINT_URL): the local stand-in the notices' events go to. Empty in AWS.
+	EventBridgeEndpoint string
 	// KeyUsers is SIGNUM_KEY_USERS: the IAM roles (comma-separated ARNs) that sign with the
 	// certificate keys this function creates, the signer's and the certificates function's.
 	// Set, every key is created with an explicit key policy (awskms.NewKeyPolicy) in which
@@ -215,6 +219,7 @@ func EnvVars(c Config) map[string]string {
 		"SIGNUM_CHECKPOINT_KEY": c.CheckpointKeyID, "SIGNUM_ANCHOR_BUCKET": c.AnchorBucket,
 		"SIGNUM_TRUSTSTORE_BUCKET": c.TruststoreBucket, "SIGNUM_TRUSTSTORE_DOMAIN": c.TruststoreDomain,
 		"AWS_ENDPOINT_URL_APIGATEWAYV2":                    c.APIGatewayEndpoint,
+		"AWS_ENDPOINT_URL_EVENTBRIDGE":                     c.EventBridgeEndpoint,
 		"MARKETPLACE_REGION":                               c.Marketplace.Region,
 		"AWS_ENDPOINT_URL_MARKETPLACE_METERING":            c.Marketplace.MeteringEndpoint,
 		"AWS_ENDPOINT_URL_MARKETPLACE_ENTITLEMENT_SERVICE": c.Marketplace.EntitlementEndpoint,
@@ -312,6 +317,7 @@ func FromEnv() (Config, error) {
 		TruststoreBucket:       os.Getenv("SIGNUM_TRUSTSTORE_BUCKET"),
 		TruststoreDomain:       os.Getenv("SIGNUM_TRUSTSTORE_DOMAIN"),
 		APIGatewayEndpoint:     firstSet("AWS_ENDPOINT_URL_APIGATEWAYV2", "AWS_ENDPOINT_URL"),
+		EventBridgeEndpoint:    firstSet("AWS_ENDPOINT_URL_EVENTBRIDGE", "AWS_ENDPOINT_URL"),
 		AnchorEvery:            DefaultAnchorEvery,
 		KeyUsers:               splitList(os.Getenv("SIGNUM_KEY_USERS")),
 		KeyManager:             strings.TrimSpace(os.Getenv("SIGNUM_KEY_MANAGER")),
@@ -395,6 +401,8 @@ type Clients struct {
 	S3 *s3.Client
 	// APIGateway points the mutual-TLS domain at a new truststore (the truststore function).
 	APIGateway *apigatewayv2.Client
+	// EventBridge receives the notices' events (the notices function).
+	EventBridge *eventbridge.Client
 }
 
 // NewClients builds the clients for c.
@@ -443,7 +451,12 @@ func NewClients(ctx context.Context, c Config) (*Clients, error) {
 			o.BaseEndpoint = aws.String(c.APIGatewayEndpoint)
 		}
 	})
-	return &Clients{DynamoDB: ddb, KMS: k, S3: s3c, APIGateway: apigw}, nil
+	eb := eventbridge.NewFromConfig(cfg, func(o *eventbridge.Options) {
+		if c.EventBridgeEndpoint != "" {
+			o.BaseEndpoint = aws.String(c.EventBridgeEndpoint)
+		}
+	})
+	return &Clients{DynamoDB: ddb, KMS: k, S3: s3c, APIGateway: apigw, EventBridge: eb}, nil
 }
 
 func isLoopback(endpoint string) bool {

@@ -9,6 +9,7 @@ import (
 	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
 	"github.com/aws/aws-sdk-go-v2/service/apigatewayv2"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/smithy-go/middleware"
@@ -126,5 +127,6 @@ func (c *Calls) recording(id string, base *function.Clients) *function.Clients {
 		APIGateway: apigatewayv2.New(base.APIGateway.Options(), func(o *apigatewayv2.Options) {
 			o.APIOptions = append(o.APIOptions, record)
 		}),
+		EventBridge: eventbridge.New(base.EventBridge.Options(), func(o *eventbridge.Options) { o.APIOptions = append(o.APIOptions, record) }),
 	}
 }

@@ -27,6 +27,7 @@ import (
 	"github.com/opensignum/signum/lib/api/health"
 	"github.com/opensignum/signum/lib/api/insights"
 	"github.com/opensignum/signum/lib/api/marketplace"
+	noticesapi "github.com/opensignum/signum/lib/api/notices"
 	"github.com/opensignum/signum/lib/api/operator"
 	"github.com/opensignum/signum/lib/api/policies"
 	"github.com/opensignum/signum/lib/api/portal"
@@ -70,6 +71,7 @@ var EventBuilds = map[string]function.EventBuild{
 	"TruststoreFunction":           truststore.Build,
 	"MarketplaceAwsEventsFunction": marketplace.BuildEvents,
 	"MarketplaceMeteringFunction":  marketplace.BuildMetering,
+	"NoticesFunction":              noticesapi.Build,
 }
 
 // OperatorAccessKey is the access key id of the local operator's SigV4 credentials.

@@ -302,6 +302,8 @@ func TestAuthorizationMatrix(t *testing.T) {
 		"GET /portal/deployments/{id}":              {pAdmin, pUser, pViewer},
 		"GET /portal/deployments/{id}/subscription": {pAdmin, pUser, pViewer},
 		"GET /portal/deployments/{id}/dashboard":    {pAdmin, pViewer},
+		"GET /portal/deployments/{id}/health":       {pAdmin, pViewer},
+		"GET /portal/deployments/{id}/notices":      {pAdmin, pViewer},
 
 		// Buyers arrive from the marketplaces with what the marketplace gave them (a token, a
 		// ticket), and Azure's webhook carries Azure's token: no caller of ours.

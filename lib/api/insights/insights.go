@@ -6,6 +6,7 @@ package insights
 import (
 	"context"
 	"encoding/csv"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"time"
@@ -17,18 +18,32 @@ import (
 	"github.com/opensignum/signum/lib/edge"
 	"github.com/opensignum/signum/lib/fault"
 	"github.com/opensignum/signum/lib/function"
+	"github.com/opensignum/signum/lib/health"
 	"github.com/opensignum/signum/lib/identity"
 	"github.com/opensignum/signum/lib/roles"
 	"github.com/opensignum/signum/lib/tenant"
 )
 
-type api struct{ *function.Parts }
+type api struct {
+	*function.Parts
+	health health.Sources
+	log    *slog.Logger
+}
 
 // Build is the insights function.
-func Build(_ context.Context, env function.Env) (http.Handler, error) {
-	a := api{function.NewParts(env)}
+func Build(ctx context.Context, env function.Env) (http.Handler, error) {
+	p := function.NewParts(env)
+	src, err := function.HealthSources(ctx, env, p)
+	if err != nil {
+		return nil, err
+	}
+	a := api{Parts: p, health: src, log: env.Log}
 	m := access.NewMux(env.Log, a.Guard)
 	portal := access.PortalRoles(identity.RoleAdmin, identity.RoleViewer)
+	// GET /portal/deployments/{id}/health — portal Admins and Viewers.
+	m.Handle("GET /portal/deployments/{id}/health", portal, a.deploymentHealth)
+	// GET /portal/deployments/{id}/notices — portal Admins and Viewers.
+	m.Handle("GET /portal/deployments/{id}/notices", portal, a.deploymentNotices)
 	// GET /portal/deployments/{id}/dashboard — portal Admins and Viewers: ?days=7|30|90,
 	// format=json|csv.
 	m.Handle("GET /portal/deployments/{id}/dashboard", portal, a.portalDashboard)

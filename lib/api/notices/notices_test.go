@@ -12,7 +12,6 @@ import (
 	"github.com/opensignum/signum/lib/api/notices"
 	"github.com/opensignum/signum/lib/certificates"
 	"github.com/opensignum/signum/lib/devstack"
-	"github.com/opensignum/signum/lib/eventstandin"
 	"github.com/opensignum/signum/lib/function"
 	"github.com/opensignum/signum/lib/keys"
 	"github.com/opensignum/signum/lib/keys/awskms"
@@ -21,7 +20,7 @@ import (
 	"github.com/opensignum/signum/lib/tenant"
 )
 
-// The function, as wired, takes its schedule's event (the fixture make invoke sends) and
+// The function, as wired (its EventBridge client pointed at the stack's stand-in), takes its schedule's event (the fixture make invoke sends) and
 // publishes the notice of a deployment's expiring certificate through the EventBridge stand-in.
 func TestScheduledRun(t *testing.T) {
 	tg := devstack.NewEmbedded(t)
@@ -50,10 +49,9 @@ func TestScheduledRun(t *testing.T) {
 		NotBefore: tick.Time.Add(-time.Hour), NotAfter: tick.Time.Add(20 * 24 * time.Hour)}, tenant.LogEntry{Actor: "test", Action: "test"}); err != nil {
 		t.Fatal(err)
 	}
-	eb, client := eventstandin.Start(t)
-	h, err := notices.BuildWith(func(context.Context, function.Env) (ns.Publisher, error) {
-		return ns.NewEventBridge(client, ""), nil
-	})(ctx, env)
+	eb := tg.Stack.Events
+	before := len(eb.Entries()) // the stack is shared with other tests
+	h, err := notices.Build(ctx, env)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,7 +60,7 @@ func TestScheduledRun(t *testing.T) {
 	if err != nil || !ok || rep.Synced != 1 || rep.Raised != 1 || rep.Published != 1 {
 		t.Fatalf("run: %+v, %v", out, err)
 	}
-	if got := eb.Entries(); len(got) != 1 || got[0].DetailType != ns.DetailTypeRaised {
+	if got := eb.Entries()[before:]; len(got) != 1 || got[0].DetailType != ns.DetailTypeRaised {
 		t.Fatalf("published %+v", got)
 	}
 	if out, err := h(ctx, raw); err != nil || out.(ns.RunReport).Published != 0 {

@@ -2224,9 +2224,9 @@ export interface components {
          */
         ComponentStatus: "ok" | "warning" | "critical" | "unknown";
         HealthComponent: {
-            /** @description Stable id of the component, e.g. `kms`, `key:crt_…`, `certificate-expiry:crt_…`. */
+            /** @description Stable id of the component: `table`, `key-service`, `certificate-key:<certId>`, `certificate-disabled:<certId>`, `certificate-expiry:<certId>`, `client-certificate-expiry:<credentialId>`, `truststore`, `signing-errors`, `signing-denials`, `subscription`, `plan-usage`, `updates`. */
             id: string;
-            /** @description What it is: `table`, `kms`, `key`, `certificate`, `client-ca`, `truststore`, `signing`, `subscription`, `update`. */
+            /** @description The group it is shown in: `service`, `keys`, `certificates`, `client-certificates`, `truststore`, `signing`, `subscription`, `updates`. */
             kind: string;
             status: components["schemas"]["ComponentStatus"];
             title: string;
@@ -2236,8 +2236,23 @@ export interface components {
             action?: string;
             /** @description The web app's page where it is done (a path of the app), when there is one. */
             link?: string;
-            /** @description For `table` and `kms`, how long the probe took. */
+            /** @description What the component is about, for a person (a certificate's name, a client certificate and its user). */
+            subject?: string;
+            /** @description The id of the certificate or client credential it is about. */
+            subjectId?: string;
+            /** @description The state behind the status: a key's (`enabled`, `disabled`, `pending-deletion`, `missing`, `unreachable`), the subscription's, the software update's. */
+            state?: string;
+            /**
+             * Format: date-time
+             * @description The date it is about, when there is one (a certificate's expiry, a key's deletion).
+             */
+            at?: string;
+            /** @description For `table` and `key-service`, how long the probe took. */
             latencyMs?: number;
+            /** @description The figures behind the status: `daysLeft`; `signedLastHour`, `failedLastHour`, `deniedLastHour` and the same for the last day; `certificates`, `certificatesLimit`, `users`, `usersLimit`, `signaturesThisMonth`, `signaturesPerMonth`. */
+            counts?: {
+                [key: string]: number;
+            };
         };
         DeploymentHealth: {
             status: components["schemas"]["ComponentStatus"];
