@@ -4,7 +4,7 @@ import { api, type Schemas } from "../api/client";
 import { show, type Shown } from "../api/problem";
 import { ProblemBox } from "../ui/ProblemBox";
 import { Forbidden, Page } from "../ui/Shell";
-import { appLink, consolePage, groupComponents, latencyText, overallText, statusText, type Component, type ComponentStatus } from "./health";
+import { appLink, consolePage, when, groupComponents, latencyText, overallText, statusText, type Component, type ComponentStatus } from "./health";
 import "./insights.css";
 
 // StatusBadge is a status as words on its colour: the words carry it, the colour helps.
@@ -94,7 +94,7 @@ export function DeploymentHealth() {
               <strong>Overall: {statusText(health.status)}.</strong> {overallText(health.status)}
             </p>
             <p className="checked">
-              Checked at <time dateTime={health.checkedAt}>{new Date(health.checkedAt).toLocaleString()}</time>
+              Checked at <time dateTime={health.checkedAt}>{(when(health.checkedAt) ?? new Date()).toLocaleString()}</time>
               {checking ? "; checking again…" : "."}
             </p>
           </div>

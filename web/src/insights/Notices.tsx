@@ -3,7 +3,7 @@ import { api, type Schemas } from "../api/client";
 import { show, type Shown } from "../api/problem";
 import { ProblemBox } from "../ui/ProblemBox";
 import { ActionLink } from "./Health";
-import { severityText, sortNotices } from "./health";
+import { severityText, sortNotices, when } from "./health";
 import "./insights.css";
 
 // NeedsAttention is the portal overview's "Needs attention" section: GET
@@ -50,10 +50,14 @@ export function NeedsAttention({ id }: { id: string }) {
               </p>
               <p>{n.detail}</p>
               <p className="hint">
-                Since <time dateTime={n.since}>{new Date(n.since).toLocaleString()}</time>
+                {when(n.since) && (
+                  <>
+                    Since <time dateTime={n.since}>{when(n.since)!.toLocaleString()}</time>
+                  </>
+                )}
                 {n.link && (
                   <>
-                    {" · "}
+                    {when(n.since) && " · "}
                     <ActionLink link={n.link}>
                       Go there<span className="sr-only">: {n.title}</span>
                     </ActionLink>

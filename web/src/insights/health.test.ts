@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { appLink, consolePage, groupComponents, latencyText, sortNotices, statusText, worst, type Component, type Notice } from "./health";
+import { appLink, consolePage, groupComponents, latencyText, sortNotices, statusText, when, worst, type Component, type Notice } from "./health";
 
 const c = (id: string, kind: string, status: Component["status"], title = id): Component => ({ id, kind, status, title, reason: "r" });
 
@@ -58,5 +58,14 @@ describe("notices", () => {
     const n = (id: string, severity: Notice["severity"], since: string): Notice => ({ id, severity, since, title: id, detail: "" });
     const sorted = sortNotices([n("a", "info", "2026-12-01T00:00:00Z"), n("b", "warning", "2026-12-02T00:00:00Z"), n("c", "critical", "2026-12-03T00:00:00Z"), n("d", "warning", "2026-11-30T00:00:00Z")]);
     expect(sorted.map((x) => x.id)).toEqual(["c", "d", "b", "a"]);
+  });
+});
+
+describe("times", () => {
+  it("shows none for Go's zero time or a non-date", () => {
+    expect(when("0001-01-01T00:00:00Z")).toBeNull();
+    expect(when("soon")).toBeNull();
+    expect(when(undefined)).toBeNull();
+    expect(when("2026-12-03T22:00:00Z")?.toISOString()).toBe("2026-12-03T22:00:00.000Z");
   });
 });

@@ -132,3 +132,11 @@ export function sortNotices(items: Notice[]): Notice[] {
 export function severityText(s: Notice["severity"]): string {
   return s === "critical" ? "Critical" : s === "warning" ? "Warning" : "For your information";
 }
+
+// when is a time the API gives, for showing, or null when there is none to show: Go's zero
+// time (0001-01-01) stands for "not known", and so does anything that is not a date.
+export function when(t: string | undefined): Date | null {
+  if (!t) return null;
+  const d = new Date(t);
+  return Number.isNaN(d.getTime()) || d.getUTCFullYear() < 2000 ? null : d;
+}
