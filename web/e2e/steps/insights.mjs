@@ -28,8 +28,10 @@
 //   certificate. Leaves: the Dashboard, 7 days shown.
 // consoleDashboard({ j, page, service, certificateName, scoped = false })
 //   expects: the console logged in (console-admin, console-viewer or the Signum Administrator;
-//   scoped: a custom role scoped to certificate groups that includes the certificate), on any
-//   console page; the same signature. Same checks as portalDashboard; unscoped it also sees the
+//   scoped: a custom role scoped to certificate groups that includes the certificate and reads
+//   Signing events, since the route is guarded by that area and the navigation offers the
+//   Dashboard only then; the journey's "Release admins" role has events at none, so it sees no
+//   Dashboard), on any console page; the same signature. Same checks as portalDashboard; unscoped it also sees the
 //   licence and the top users, scoped it sees the note that these are not shown. Leaves: the
 //   console's Dashboard, 7 days shown.
 import { readFileSync } from "node:fs";
