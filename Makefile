@@ -6,7 +6,7 @@ LAMBDA_ENV := CGO_ENABLED=0 GOOS=linux GOARCH=arm64
 # Every directory under functions/ is a Lambda function (template.yaml names each one).
 FUNCTIONS := $(notdir $(wildcard functions/*))
 # Functions that load a PKCS#11 module (CloudHSM) need cgo; they run on x86_64 (template.yaml).
-CGO_FUNCTIONS := console-certificates signer insights notices
+CGO_FUNCTIONS := console-certificates signer insights
 lambda_env = $(if $(filter $(1),$(CGO_FUNCTIONS)),CGO_ENABLED=1 GOOS=linux GOARCH=amd64,$(LAMBDA_ENV))
 
 .PHONY: run test vet fmt-check deadcode lint-template test-aws build clean fuzz bench softhsm tools demo invoke web web-if-missing deploy-web test-web chromium

@@ -167,7 +167,8 @@ func TestOperable(t *testing.T) {
 // (PKCS11_LIBRARY in their environment) run in its VPC with the CloudHSM client's layer, and
 // only then (VpcConfig and Layers under the HasHsm condition); inside the VPC, endpoints
 // reach every service they call (DynamoDB and S3 through gateways, KMS and Secrets Manager
-// through interfaces admitting the functions' security group), under the same condition.
+// and API Gateway's control plane through interfaces admitting the functions' security
+// group), under the same condition.
 func TestHsmFunctionsReachTheirServices(t *testing.T) {
 	var tpl struct {
 		Conditions map[string]any
@@ -212,8 +213,8 @@ func TestHsmFunctionsReachTheirServices(t *testing.T) {
 			t.Errorf("%s loads no PKCS#11 but runs in a VPC or with layers", id)
 		}
 	}
-	if hsm != 2 {
-		t.Errorf("%d functions load PKCS#11, want the certificates function and the signer", hsm)
+	if hsm != 3 {
+		t.Errorf("%d functions load PKCS#11, want the certificates function, the signer and insights (HSM keys' health)", hsm)
 	}
 	endpoints := map[string]string{}
 	for id, r := range tpl.Resources {
@@ -236,7 +237,7 @@ func TestHsmFunctionsReachTheirServices(t *testing.T) {
 			}
 		}
 	}
-	want := map[string]string{"dynamodb": "Gateway", "s3": "Gateway", "kms": "Interface", "secretsmanager": "Interface"}
+	want := map[string]string{"dynamodb": "Gateway", "s3": "Gateway", "kms": "Interface", "secretsmanager": "Interface", "apigateway": "Interface"}
 	if !maps.Equal(endpoints, want) {
 		t.Errorf("VPC endpoints %v, want %v", endpoints, want)
 	}

@@ -81,10 +81,12 @@ func (s seedDB) TransactWriteItems(ctx context.Context, in *dynamodb.TransactWri
 
 // TestRoundTripsDoNotGrow counts the DynamoDB round trips of a warm POST /sign in a
 // deployment with 10 policies and users and in one with 10,000 of each: the same, and no
-// more than the four the path needs — the decision event, written while the cached
+// more than the five the path makes — the decision event, written while the cached
 // deployment, user, certificate and policies' version are confirmed (one BatchGetItem); the
 // completion event; then the lane's checkpoint with the certificate's usage count (one
-// UpdateItem). (The warm path reads no policy or user listing.)
+// UpdateItem) and, sent at the same time, the request's activity count (one UpdateItem: the
+// dashboard's counters). Three of them in series with the key. (The warm path reads no policy
+// or user listing.)
 func TestRoundTripsDoNotGrow(t *testing.T) {
 	if testing.Short() {
 		t.Skip("creates 20,000 users and policies")
@@ -128,8 +130,8 @@ func TestRoundTripsDoNotGrow(t *testing.T) {
 		counts[size] = db.n.Load()
 	}
 	t.Logf("DynamoDB round trips per warm POST /sign: %v", counts)
-	if counts[10] > 4 {
-		t.Fatalf("a warm POST /sign makes %d DynamoDB calls, more than the 4 it needs", counts[10])
+	if counts[10] > 5 {
+		t.Fatalf("a warm POST /sign makes %d DynamoDB calls, more than the 5 it makes", counts[10])
 	}
 	if counts[10] != counts[10000] {
 		t.Fatalf("round trips grow with policies and users: %v", counts)
