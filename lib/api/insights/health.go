@@ -147,6 +147,8 @@ func (a api) deploymentNotices(w http.ResponseWriter, r *http.Request, req *acce
 	for _, n := range notices.FromReport(rep) {
 		if s, ok := since[n.ID]; ok {
 			n.Since = s
+		} else if n.Since.IsZero() {
+			n.Since = rep.CheckedAt // not raised by the hourly run yet: it stands since this check
 		}
 		out.Items = append(out.Items, Notice{ID: n.ID, Severity: string(n.Severity), Title: n.Title, Detail: n.Detail, Link: n.Link, Since: n.Since})
 	}
