@@ -173,8 +173,10 @@ func writeDemoEnv(dir string, srv *local.Server) error {
 	if dir == "" {
 		return nil
 	}
-	content := fmt.Sprintf("SIGNUM_URL=%s\nSIGNUM_TLS_URL=%s\nSIGNUM_TLS_CA=%s\nSIGNUM_DEMO_DEPLOYMENT=%s\nSIGNUM_DEMO_DOMAIN=%s\nSIGNUM_DEMO_ADMIN_INVITE=%s\n",
-		srv.URL, srv.TLSURL, filepath.Join(dir, local.TLSCAFile), srv.Demo.ID, srv.Demo.DomainName, srv.DemoAdminInvite)
+	// SIGNUM_KMS_URL is the KMS stand-in, for a script to change a key behind the service's
+	// back (the browser test disables one to see the deployment's health say so).
+	content := fmt.Sprintf("SIGNUM_URL=%s\nSIGNUM_TLS_URL=%s\nSIGNUM_TLS_CA=%s\nSIGNUM_DEMO_DEPLOYMENT=%s\nSIGNUM_DEMO_DOMAIN=%s\nSIGNUM_DEMO_ADMIN_INVITE=%s\nSIGNUM_KMS_URL=%s\n",
+		srv.URL, srv.TLSURL, filepath.Join(dir, local.TLSCAFile), srv.Demo.ID, srv.Demo.DomainName, srv.DemoAdminInvite, srv.Stack.KMS.URL())
 	return os.WriteFile(filepath.Join(dir, "demo.env"), []byte(content), 0o600)
 }
 

@@ -15,6 +15,8 @@ import { checkSystemLog, systemLogForbidden } from "./steps/systemlog.mjs";
 import { assignRole, createScopedRole } from "./steps/roles.mjs";
 import { createGroup, createPasswordUser, scopedConsole } from "./steps/scoped.mjs";
 import { awsSubscription, azureSubscription, registrationTroubles } from "./steps/marketplace.mjs";
+import { consoleDashboard, portalDashboard, portalHealth, portalNotices } from "./steps/insights.mjs";
+import { disableCertificateKey } from "./steps/kms.mjs";
 
 export const admin = { email: "admin@example.com", name: "Ada Admin", password: "Correct-Horse-9-Battery" };
 const viewer = { email: "viewer@example.com", name: "Vic Viewer", password: "Viewer-Horse-9-Battery" };
@@ -97,6 +99,8 @@ export async function journey({ j, service, browser }) {
   });
 
   await j.step("see the allowed and the denied events and a verified chain", () => policies.checkEvents({ j, page }));
+  await j.step("the console's dashboard charts the signatures just made, and downloads them as CSV", () =>
+    consoleDashboard({ j, page, service, certificateName: "Release signing" }));
 
   await j.step("a GitHub Actions job signs with its OIDC token and no stored secret; its event names the job", async () => {
     // The job acts as the build agent, whom the policy lets sign with the Release certificate.
@@ -133,9 +137,10 @@ export async function journey({ j, service, browser }) {
 
   await j.step("the system log shows the logins, filtered by section, and downloads them as CSV", () => checkSystemLog({ j, page, service }));
 
+  let nightlyId;
   await j.step("a console admin whose role is scoped to Release sees only its certificates and group", async () => {
     await createGroup({ page, name: "Nightly" });
-    await createCertificate({ j, page, service, name: "Nightly build", group: "Nightly" });
+    nightlyId = await createCertificate({ j, page, service, name: "Nightly build", group: "Nightly" });
     await createScopedRole({ j, page, name: "Release admins", group: "Release" });
     await createPasswordUser({ j, page, ...scoped });
     await assignRole({ j, page, username: scoped.username, role: "Release admins" });
@@ -164,6 +169,18 @@ export async function journey({ j, service, browser }) {
     await page.goBack();
     await page.waitForURL(/\/app\/console\/login$/);
     if (await page.getByRole("link", { name: "Release signing" }).count()) throw new Error("the certificates are shown after logging out");
+  });
+
+  await j.step("the portal's health says what to do about an expiring certificate and a key disabled in KMS; the overview lists them; the dashboard charts the day's signatures", async () => {
+    await disableCertificateKey({ service, certificateId: nightlyId });
+    await page.goto(`${service.portal}/app/portal/login`);
+    await page.getByLabel("E-mail").fill(admin.email);
+    await page.getByLabel("Password", { exact: true }).fill(admin.password);
+    await page.getByRole("button", { name: "Log in" }).click();
+    await page.waitForURL(/\/app\/portal\/deployments\/dep_/);
+    await portalNotices({ j, page, service, expiring: "Release signing" });
+    await portalHealth({ j, page, service, expiring: "Release signing", disabledKey: "Nightly build" });
+    await portalDashboard({ j, page, service, certificateName: "Release signing" });
   });
 
   await j.step("the Viewer registers, sees the deployment and the console, and cannot change anything", async () => {
