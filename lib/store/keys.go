@@ -309,3 +309,26 @@ func regTicketPK(ticket string) string {
 	sum := sha256.Sum256([]byte(ticket))
 	return regTicketPrefix + hex.EncodeToString(sum[:])
 }
+
+// Software updates (lib/updates): the operator's releases and rollouts, and each
+// deployment's run (its current or last one) and maintenance window; the active runs are
+// listed in one partition so that the updater's tick reads only them.
+const (
+	releasesPK      = "RELEASES"
+	releasePrefix   = "RELEASE#"
+	updateRunSK     = "UPDATE#RUN"
+	updateWindowSK  = "UPDATE#WINDOW"
+	activeRunsPK    = "UPDATES#ACTIVE"
+	rolloutPrefix   = "ROLLOUT#"
+	rolloutSK       = "ROLLOUT"
+	migrationSample = "SAMPLE#"
+)
+
+func releaseSK(version string) string { return releasePrefix + version }
+func rolloutPK(id string) string      { return rolloutPrefix + id }
+
+// activeRunSK is a deployment's place among the active runs.
+func activeRunSK(dep string) string { return deploymentPK(dep) }
+
+// sampleSK is an item of the synthetic test migration's sample data.
+func sampleSK(id string) string { return migrationSample + id }
