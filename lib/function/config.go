@@ -26,6 +26,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/opensignum/signum/lib/keys/awskms"
 	"github.com/opensignum/signum/lib/ratelimit"
@@ -108,6 +109,13 @@ type Config struct {
 	// (AWS_ENDPOINT_URL_APIGATEWAYV2, else AWS_ENDPOINT_URL), where the truststore function
 	// points the mutual-TLS domain at a new bundle; empty in AWS.
 	APIGatewayEndpoint string
+	// UpdatesQueueURL is UPDATES_QUEUE_URL: the updater's queue (lib/updates), where the
+	// portal's "apply now", a retry and the updater itself send the runs to advance. Empty:
+	// runs start only with the updater's tick.
+	UpdatesQueueURL string
+	// SQSEndpoint overrides the SQS endpoint (AWS_ENDPOINT_URL_SQS, else AWS_ENDPOINT_URL):
+	// the local server's queue stand-in. Empty in AWS.
+	SQSEndpoint string
 	// KeyUsers is SIGNUM_KEY_USERS: the IAM roles (comma-separated ARNs) that sign with the
 	// certificate keys this function creates, the signer's and the certificates function's.
 	// Set, every key is created with an explicit key policy (awskms.NewKeyPolicy) in which
@@ -215,6 +223,8 @@ func EnvVars(c Config) map[string]string {
 		"SIGNUM_CHECKPOINT_KEY": c.CheckpointKeyID, "SIGNUM_ANCHOR_BUCKET": c.AnchorBucket,
 		"SIGNUM_TRUSTSTORE_BUCKET": c.TruststoreBucket, "SIGNUM_TRUSTSTORE_DOMAIN": c.TruststoreDomain,
 		"AWS_ENDPOINT_URL_APIGATEWAYV2":                    c.APIGatewayEndpoint,
+		"UPDATES_QUEUE_URL":                                c.UpdatesQueueURL,
+		"AWS_ENDPOINT_URL_SQS":                             c.SQSEndpoint,
 		"MARKETPLACE_REGION":                               c.Marketplace.Region,
 		"AWS_ENDPOINT_URL_MARKETPLACE_METERING":            c.Marketplace.MeteringEndpoint,
 		"AWS_ENDPOINT_URL_MARKETPLACE_ENTITLEMENT_SERVICE": c.Marketplace.EntitlementEndpoint,
@@ -312,6 +322,8 @@ func FromEnv() (Config, error) {
 		TruststoreBucket:       os.Getenv("SIGNUM_TRUSTSTORE_BUCKET"),
 		TruststoreDomain:       os.Getenv("SIGNUM_TRUSTSTORE_DOMAIN"),
 		APIGatewayEndpoint:     firstSet("AWS_ENDPOINT_URL_APIGATEWAYV2", "AWS_ENDPOINT_URL"),
+		UpdatesQueueURL:        os.Getenv("UPDATES_QUEUE_URL"),
+		SQSEndpoint:            firstSet("AWS_ENDPOINT_URL_SQS", "AWS_ENDPOINT_URL"),
 		AnchorEvery:            DefaultAnchorEvery,
 		KeyUsers:               splitList(os.Getenv("SIGNUM_KEY_USERS")),
 		KeyManager:             strings.TrimSpace(os.Getenv("SIGNUM_KEY_MANAGER")),
@@ -395,6 +407,8 @@ type Clients struct {
 	S3 *s3.Client
 	// APIGateway points the mutual-TLS domain at a new truststore (the truststore function).
 	APIGateway *apigatewayv2.Client
+	// SQS sends the updater's messages (UpdatesQueueURL).
+	SQS *sqs.Client
 }
 
 // NewClients builds the clients for c.
@@ -443,7 +457,12 @@ func NewClients(ctx context.Context, c Config) (*Clients, error) {
 			o.BaseEndpoint = aws.String(c.APIGatewayEndpoint)
 		}
 	})
-	return &Clients{DynamoDB: ddb, KMS: k, S3: s3c, APIGateway: apigw}, nil
+	q := sqs.NewFromConfig(cfg, func(o *sqs.Options) {
+		if c.SQSEndpoint != "" {
+			o.BaseEndpoint = aws.String(c.SQSEndpoint)
+		}
+	})
+	return &Clients{DynamoDB: ddb, KMS: k, S3: s3c, APIGateway: apigw, SQS: q}, nil
 }
 
 func isLoopback(endpoint string) bool {

@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/smithy-go/middleware"
 
 	"github.com/opensignum/signum/lib/function"
@@ -84,6 +85,8 @@ func actions(service, op string, params any) []string {
 		return []string{"apigateway:" + op}
 	case kms.ServiceID:
 		return []string{"kms:" + op}
+	case sqs.ServiceID:
+		return []string{"sqs:" + op}
 	}
 	switch in := params.(type) {
 	case *dynamodb.QueryInput:
@@ -126,5 +129,6 @@ func (c *Calls) recording(id string, base *function.Clients) *function.Clients {
 		APIGateway: apigatewayv2.New(base.APIGateway.Options(), func(o *apigatewayv2.Options) {
 			o.APIOptions = append(o.APIOptions, record)
 		}),
+		SQS: sqs.New(base.SQS.Options(), func(o *sqs.Options) { o.APIOptions = append(o.APIOptions, record) }),
 	}
 }

@@ -331,22 +331,20 @@ func (s *Store) EachDeployment(ctx context.Context, f func(tenant.Deployment) er
 	}
 }
 
-// Sample is an item of the synthetic test migration's data: how many times a migration
-// changed it, and which migrations did.
+// Sample is an item of the synthetic test migration's data: how many times migrations
+// changed it.
 type Sample struct {
-	ID         string
-	Count      int
-	Migrations []string
+	ID    string
+	Count int
 }
 
 // sampleItem is a sample: PK=DEP#<id>, SK=SAMPLE#<sampleId>.
 type sampleItem struct {
-	PK         string   `dynamodbav:"PK"`
-	SK         string   `dynamodbav:"SK"`
-	Type       string   `dynamodbav:"type"`
-	ID         string   `dynamodbav:"id"`
-	Count      int      `dynamodbav:"count"`
-	Migrations []string `dynamodbav:"migrations,stringset,omitempty"`
+	PK    string `dynamodbav:"PK"`
+	SK    string `dynamodbav:"SK"`
+	Type  string `dynamodbav:"type"`
+	ID    string `dynamodbav:"id"`
+	Count int    `dynamodbav:"count"`
 }
 
 // PutSamples writes new samples with the ids (count 0).
@@ -364,21 +362,21 @@ func (s *Store) PutSamples(ctx context.Context, dep string, ids []string) error 
 func (s *Store) SamplePage(ctx context.Context, dep, cursor string, limit int) (items []Sample, next string, err error) {
 	page, err := listPrefix(ctx, s, dep, migrationSample, PageRequest{Limit: limit, Cursor: cursor}, func(av map[string]types.AttributeValue) (Sample, error) {
 		it, err := decodeAs[sampleItem]("sample")(av)
-		return Sample{ID: it.ID, Count: it.Count, Migrations: it.Migrations}, err
+		return Sample{ID: it.ID, Count: it.Count}, err
 	})
 	return page.Items, page.Next, err
 }
 
 // MigrateSample is a migration's change of one sample: its count goes up by one and the
-// migration's name joins its set, in one conditional write that does nothing when the name
-// is in the set already. applied says whether it changed the sample.
+// migration's mark (the attribute migrated_<name>) is set, in one conditional write that
+// does nothing when the mark is there already. applied says whether it changed the sample.
 func (s *Store) MigrateSample(ctx context.Context, dep, id, migration string) (applied bool, err error) {
 	_, err = s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: &s.table, Key: key(deploymentPK(dep), sampleSK(id)),
-		UpdateExpression:         aws.String("ADD #count :one, migrations :m"),
-		ConditionExpression:      aws.String("attribute_exists(PK) AND NOT contains(migrations, :name)"),
-		ExpressionAttributeNames: map[string]string{"#count": "count"},
+		UpdateExpression:         aws.String("SET #mark = :now ADD #count :one"),
+		ConditionExpression:      aws.String("attribute_exists(PK) AND attribute_not_exists(#mark)"),
+		ExpressionAttributeNames: map[string]string{"#count": "count", "#mark": "migrated_" + migration},
 		ExpressionAttributeValues: map[string]types.AttributeValue{":one": &types.AttributeValueMemberN{Value: "1"},
-			":m": &types.AttributeValueMemberSS{Value: []string{migration}}, ":name": &types.AttributeValueMemberS{Value: migration}}})
+			":now": &types.AttributeValueMemberS{Value: formatTime(s.now())}}})
 	switch {
 	case isConditionFailed(err):
 		return false, nil

@@ -41,9 +41,9 @@ type Step struct {
 	Name  string
 	State StepState
 	// Cursor is where the migration resumes: saved after every batch, with Processed.
-	Cursor    string
-	Processed int64
-	Error     string
+	Cursor                           string
+	Processed                        int64
+	Error                            string
 	StartedAt, UpdatedAt, FinishedAt time.Time
 }
 
@@ -64,7 +64,7 @@ type Run struct {
 	Error     string
 	RolloutID string
 	// RequestedBy is the actor that applied or scheduled it.
-	RequestedBy                               string
+	RequestedBy                                 string
 	CreatedAt, StartedAt, UpdatedAt, FinishedAt time.Time
 	// Revision counts the run's writes: every write names the one it read.
 	Revision int64
