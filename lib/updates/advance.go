@@ -82,7 +82,7 @@ func (s *Service) step(ctx context.Context, run Run) (Run, error) {
 	default:
 		b, err = mig(ctx, run.DeploymentID, st.Cursor, s.batch())
 	}
-	if err != nil && (ctx.Err() != nil || errors.Is(err, fault.ErrUnavailable)) {
+	if err != nil && (ctx.Err() != nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, fault.ErrUnavailable)) {
 		return run, fmt.Errorf("migration %s of %s: %w", st.Name, run.DeploymentID, err)
 	}
 	if st.StartedAt.IsZero() {
