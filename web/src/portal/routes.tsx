@@ -6,6 +6,7 @@ import { PortalRegister } from "./Register";
 import { DeploymentOverview } from "./Overview";
 import { DeploymentSettings } from "./Settings";
 import { PortalUsers } from "./Users";
+import { SoftwareUpdates } from "./Updates";
 
 function PortalShell({ children }: { children: React.ReactNode }) {
   const { id = "" } = useParams();
@@ -13,6 +14,7 @@ function PortalShell({ children }: { children: React.ReactNode }) {
     { to: `/portal/deployments/${id}`, label: "Overview" },
     { to: `/portal/deployments/${id}/settings`, label: "Settings" },
     { to: `/portal/deployments/${id}/users`, label: "Portal users" },
+    { to: `/portal/deployments/${id}/updates`, label: "Updates" },
   ];
   return (
     <Shell face="portal" nav={nav}>
@@ -34,5 +36,6 @@ export const portalRoutes = (
     <Route path="/portal/deployments/:id" element={<PortalShell><DeploymentOverview /></PortalShell>} />
     <Route path="/portal/deployments/:id/settings" element={<PortalShell><DeploymentSettings /></PortalShell>} />
     <Route path="/portal/deployments/:id/users" element={<PortalShell><PortalUsers /></PortalShell>} />
+    <Route path="/portal/deployments/:id/updates" element={<PortalShell><SoftwareUpdates /></PortalShell>} />
   </>
 );
