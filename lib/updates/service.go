@@ -124,13 +124,26 @@ type Overview struct {
 	Window Window
 }
 
-// Overview reads what d's updates page shows.
+// Overview reads what d's updates page shows. The run is read before the deployment (read
+// again, whatever the caller read before): a run that completed is then never shown beside
+// the version it left, since its completion and the version's move are one write.
 func (s *Service) Overview(ctx context.Context, d tenant.Deployment) (Overview, error) {
+	var o Overview
+	run, err := s.Store.GetRun(ctx, d.ID)
+	switch {
+	case err == nil:
+		o.Run = &run
+	case !errors.Is(err, fault.ErrNotFound):
+		return Overview{}, err
+	}
+	if d, err = s.Store.GetDeployment(ctx, d.ID); err != nil {
+		return Overview{}, err
+	}
 	rs, err := s.Releases(ctx)
 	if err != nil {
 		return Overview{}, err
 	}
-	o := Overview{Version: d.SoftwareVersion, DataVersion: DataVersionOf(d.DataVersion), Code: s.Code}
+	o.Version, o.DataVersion, o.Code = d.SoftwareVersion, DataVersionOf(d.DataVersion), s.Code
 	for _, r := range rs {
 		if !Older(d.SoftwareVersion, r.Version) {
 			continue
@@ -139,13 +152,6 @@ func (s *Service) Overview(ctx context.Context, d tenant.Deployment) (Overview, 
 		a.Reason = s.refusal(d.SoftwareVersion, r, a.Path)
 		a.CanTake = a.Reason == ""
 		o.Available = append(o.Available, a)
-	}
-	run, err := s.Store.GetRun(ctx, d.ID)
-	switch {
-	case err == nil:
-		o.Run = &run
-	case !errors.Is(err, fault.ErrNotFound):
-		return Overview{}, err
 	}
 	if o.Window, err = s.Store.GetWindow(ctx, d.ID); err != nil {
 		return Overview{}, err
