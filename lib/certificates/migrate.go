@@ -16,12 +16,12 @@ import (
 type MigrationStore interface {
 	GroupsMigrated(ctx context.Context, dep string) (bool, error)
 	MarkGroupsMigrated(ctx context.Context, dep string, log tenant.LogEntry) error
-	AllCertificates(ctx context.Context, dep string) ([]Certificate, error)
+	CertificatePage(ctx context.Context, dep, cursor string, limit int) ([]Certificate, string, error)
 	GetCertificate(ctx context.Context, dep, id string) (Certificate, error)
 	UpdateCertificate(ctx context.Context, current, next Certificate, log tenant.LogEntry) (Certificate, error)
 	CreateCertificateGroup(ctx context.Context, g Group, log tenant.LogEntry) (Group, error)
 	CertificateGroupByName(ctx context.Context, dep, name string) (Group, error)
-	AllPolicies(ctx context.Context, dep string) ([]policy.Policy, error)
+	PolicyPage(ctx context.Context, dep, cursor string, limit int) ([]policy.Policy, string, error)
 	GetPolicy(ctx context.Context, dep, id string) (policy.Policy, error)
 	UpdatePolicy(ctx context.Context, dep string, current, next policy.Policy, log tenant.LogEntry) (policy.Policy, error)
 }
@@ -36,71 +36,124 @@ const MigrationActor = "system:certificate-groups-migration"
 // records that it is done; until then it may run any number of times, also at once in several
 // instances: every write is versioned, a lost race reads again and finds the work done.
 //
-// Signing does not stop meanwhile: policies first name each group beside its label, then the
-// certificates move to ids, then the policies drop the labels, so that a policy matches a
-// certificate before, during and after.
+// It is MigrateGroupsStep run to the end: the updater runs the same steps in bounded batches
+// as release 0.2.0's migration, and the console's certificates API runs them all on a
+// deployment's first request (see lib/api/certificates), whichever comes first; the other
+// finds the work done.
 func MigrateGroups(ctx context.Context, st MigrationStore, dep string) error {
-	done, err := st.GroupsMigrated(ctx, dep)
-	if err != nil || done {
-		return err
+	cursor := ""
+	for {
+		next, _, done, err := MigrateGroupsStep(ctx, st, dep, cursor, 100)
+		if err != nil || done {
+			return err
+		}
+		cursor = next
 	}
-	certs, err := st.AllCertificates(ctx, dep)
-	if err != nil {
-		return err
+}
+
+// The phases of the groups migration, in order, as its cursor names them.
+const (
+	phaseBeside  = "policies-beside"
+	phaseCerts   = "certificates"
+	phaseInstead = "policies-instead"
+)
+
+// MigrateGroupsStep does one bounded batch of the groups migration: at most limit policies or
+// certificates from cursor ("" at the start), and returns the cursor to go on from. Signing
+// does not stop meanwhile: first every policy names each label's group beside the label,
+// then the certificates move from labels to group ids, then the policies drop the labels,
+// and then the deployment is marked migrated, so that a policy matches a certificate before,
+// during and after. Every write is conditional on the version read and changes nothing when
+// the item is migrated already, so a batch done again after a crash (the same cursor) is a
+// no-op for the items it did before.
+func MigrateGroupsStep(ctx context.Context, st MigrationStore, dep, cursor string, limit int) (next string, processed int, done bool, err error) {
+	migrated, err := st.GroupsMigrated(ctx, dep)
+	if err != nil || migrated {
+		return "", 0, migrated, err
 	}
-	policies, err := st.AllPolicies(ctx, dep)
-	if err != nil {
-		return err
+	if cursor == "" {
+		cursor = phaseBeside + ":"
 	}
-	ids := map[string]string{} // lower-case label → group id
-	var labels []string
-	for _, c := range certs {
-		labels = append(labels, c.Groups...)
+	phase, page, _ := strings.Cut(cursor, ":")
+	var after string
+	switch phase {
+	case phaseBeside, phaseInstead:
+		var ps []policy.Policy
+		if ps, page, err = st.PolicyPage(ctx, dep, page, limit); err != nil {
+			return "", 0, false, err
+		}
+		for _, p := range ps {
+			if err := retryPolicy(ctx, st, dep, p.ID, phase == phaseBeside); err != nil {
+				return "", 0, false, err
+			}
+		}
+		processed, after = len(ps), phaseCerts
+		if phase == phaseInstead {
+			after = ""
+		}
+	case phaseCerts:
+		var cs []Certificate
+		if cs, page, err = st.CertificatePage(ctx, dep, page, limit); err != nil {
+			return "", 0, false, err
+		}
+		for _, c := range cs {
+			if err := retryCertificate(ctx, st, dep, c.ID); err != nil {
+				return "", 0, false, err
+			}
+		}
+		processed, after = len(cs), phaseInstead
+	default:
+		return "", 0, false, fault.Newf(fault.ErrInvalid, "The groups migration's cursor %q names no phase; start it again from the beginning.", fault.Clip(cursor, 40))
 	}
-	for _, p := range policies {
-		labels = append(labels, p.What.Groups...)
+	switch {
+	case page != "":
+		return phase + ":" + page, processed, false, nil
+	case after != "":
+		return after + ":", processed, false, nil
 	}
-	for _, l := range labels {
+	err = st.MarkGroupsMigrated(ctx, dep, tenant.LogEntry{Actor: MigrationActor, Action: "certificateGroups.migrated",
+		Detail: "the free-text certificate labels became certificate groups"})
+	return "", processed, err == nil, err
+}
+
+// relabel is gs with each label replaced by its group's id (ids: lower-case label → id), or
+// with the id added beside the label (keep).
+func relabel(ids map[string]string, gs []string, keep bool) []string {
+	var out []string
+	for _, g := range gs {
+		if id := ids[strings.ToLower(g)]; isLabel(g) && id != "" {
+			if keep && !slices.Contains(out, g) {
+				out = append(out, g)
+			}
+			g = id
+		}
+		if !slices.Contains(out, g) {
+			out = append(out, g)
+		}
+	}
+	return out
+}
+
+// groupIDs finds (or makes) the group of each label among gs.
+func groupIDs(ctx context.Context, st MigrationStore, dep string, gs []string) (map[string]string, error) {
+	ids := map[string]string{}
+	for _, l := range gs {
 		if !isLabel(l) || ids[strings.ToLower(l)] != "" {
 			continue
 		}
-		if ids[strings.ToLower(l)], err = groupFor(ctx, st, dep, l); err != nil {
-			return err
+		g, err := st.CertificateGroupByName(ctx, dep, l)
+		switch {
+		case err == nil:
+			ids[strings.ToLower(l)] = g.ID
+		case errors.Is(err, fault.ErrNotFound):
+			if ids[strings.ToLower(l)], err = groupFor(ctx, st, dep, l); err != nil {
+				return nil, err
+			}
+		default:
+			return nil, err
 		}
 	}
-	relabel := func(gs []string, keep bool) []string {
-		var out []string
-		for _, g := range gs {
-			// A label written after the listing (none can be, by this API) stays for the next run.
-			if id := ids[strings.ToLower(g)]; isLabel(g) && id != "" {
-				if keep && !slices.Contains(out, g) {
-					out = append(out, g)
-				}
-				g = id
-			}
-			if !slices.Contains(out, g) {
-				out = append(out, g)
-			}
-		}
-		return out
-	}
-	for _, keep := range []bool{true, false} {
-		for _, p := range policies {
-			if err := retryPolicy(ctx, st, dep, p.ID, relabel, keep); err != nil {
-				return err
-			}
-		}
-		if !keep {
-			break
-		}
-		for _, c := range certs {
-			if err := retryCertificate(ctx, st, dep, c.ID, relabel); err != nil {
-				return err
-			}
-		}
-	}
-	return st.MarkGroupsMigrated(ctx, dep, tenant.LogEntry{Actor: MigrationActor, Action: "certificateGroups.migrated",
-		Detail: fmt.Sprintf("%d labels became groups", len(ids))})
+	return ids, nil
 }
 
 // isLabel reports whether g is a free-text label to migrate: not a group id, not the policy
@@ -123,14 +176,18 @@ const attempts = 5
 
 // retryCertificate moves certificate id from its labels to their groups, reading it again when
 // another write lands first.
-func retryCertificate(ctx context.Context, st MigrationStore, dep, id string, relabel func([]string, bool) []string) error {
+func retryCertificate(ctx context.Context, st MigrationStore, dep, id string) error {
 	for range attempts {
 		c, err := st.GetCertificate(ctx, dep, id)
 		if err != nil {
 			return err
 		}
+		ids, err := groupIDs(ctx, st, dep, c.Groups)
+		if err != nil {
+			return err
+		}
 		next := c
-		next.Groups = relabel(c.Groups, false)
+		next.Groups = relabel(ids, c.Groups, false)
 		if slices.Equal(next.Groups, c.Groups) {
 			return nil
 		}
@@ -145,7 +202,7 @@ func retryCertificate(ctx context.Context, st MigrationStore, dep, id string, re
 
 // retryPolicy names the groups in policy id's what.groups, beside the labels (keep) or
 // instead of them.
-func retryPolicy(ctx context.Context, st MigrationStore, dep, id string, relabel func([]string, bool) []string, keep bool) error {
+func retryPolicy(ctx context.Context, st MigrationStore, dep, id string, keep bool) error {
 	for range attempts {
 		p, err := st.GetPolicy(ctx, dep, id)
 		if errors.Is(err, fault.ErrNotFound) {
@@ -154,8 +211,12 @@ func retryPolicy(ctx context.Context, st MigrationStore, dep, id string, relabel
 		if err != nil {
 			return err
 		}
+		ids, err := groupIDs(ctx, st, dep, p.What.Groups)
+		if err != nil {
+			return err
+		}
 		next := p
-		next.What.Groups = relabel(p.What.Groups, keep)
+		next.What.Groups = relabel(ids, p.What.Groups, keep)
 		if slices.Equal(next.What.Groups, p.What.Groups) {
 			return nil
 		}

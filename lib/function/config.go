@@ -27,6 +27,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/opensignum/signum/lib/keys/awskms"
 	"github.com/opensignum/signum/lib/ratelimit"
@@ -112,6 +113,13 @@ type Config struct {
 	// EventBridgeEndpoint overrides EventBridge's endpoint (AWS_ENDPOINT_URL_EVENTBRIDGE, else
 	// AWS_ENDPOINT_URL): the local stand-in the notices' events go to. Empty in AWS.
 	EventBridgeEndpoint string
+	// UpdatesQueueURL is UPDATES_QUEUE_URL: the updater's queue (lib/updates), where the
+	// portal's "apply now", a retry and the updater itself send the runs to advance. Empty:
+	// runs start only with the updater's tick.
+	UpdatesQueueURL string
+	// SQSEndpoint overrides the SQS endpoint (AWS_ENDPOINT_URL_SQS, else AWS_ENDPOINT_URL):
+	// the local server's queue stand-in. Empty in AWS.
+	SQSEndpoint string
 	// KeyUsers is SIGNUM_KEY_USERS: the IAM roles (comma-separated ARNs) that sign with the
 	// certificate keys this function creates, the signer's and the certificates function's.
 	// Set, every key is created with an explicit key policy (awskms.NewKeyPolicy) in which
@@ -220,6 +228,8 @@ func EnvVars(c Config) map[string]string {
 		"SIGNUM_TRUSTSTORE_BUCKET": c.TruststoreBucket, "SIGNUM_TRUSTSTORE_DOMAIN": c.TruststoreDomain,
 		"AWS_ENDPOINT_URL_APIGATEWAYV2":                    c.APIGatewayEndpoint,
 		"AWS_ENDPOINT_URL_EVENTBRIDGE":                     c.EventBridgeEndpoint,
+		"UPDATES_QUEUE_URL":                                c.UpdatesQueueURL,
+		"AWS_ENDPOINT_URL_SQS":                             c.SQSEndpoint,
 		"MARKETPLACE_REGION":                               c.Marketplace.Region,
 		"AWS_ENDPOINT_URL_MARKETPLACE_METERING":            c.Marketplace.MeteringEndpoint,
 		"AWS_ENDPOINT_URL_MARKETPLACE_ENTITLEMENT_SERVICE": c.Marketplace.EntitlementEndpoint,
@@ -318,6 +328,8 @@ func FromEnv() (Config, error) {
 		TruststoreDomain:       os.Getenv("SIGNUM_TRUSTSTORE_DOMAIN"),
 		APIGatewayEndpoint:     firstSet("AWS_ENDPOINT_URL_APIGATEWAYV2", "AWS_ENDPOINT_URL"),
 		EventBridgeEndpoint:    firstSet("AWS_ENDPOINT_URL_EVENTBRIDGE", "AWS_ENDPOINT_URL"),
+		UpdatesQueueURL:        os.Getenv("UPDATES_QUEUE_URL"),
+		SQSEndpoint:            firstSet("AWS_ENDPOINT_URL_SQS", "AWS_ENDPOINT_URL"),
 		AnchorEvery:            DefaultAnchorEvery,
 		KeyUsers:               splitList(os.Getenv("SIGNUM_KEY_USERS")),
 		KeyManager:             strings.TrimSpace(os.Getenv("SIGNUM_KEY_MANAGER")),
@@ -403,6 +415,8 @@ type Clients struct {
 	APIGateway *apigatewayv2.Client
 	// EventBridge receives the notices' events (the notices function).
 	EventBridge *eventbridge.Client
+	// SQS sends the updater's messages (UpdatesQueueURL).
+	SQS *sqs.Client
 }
 
 // NewClients builds the clients for c.
@@ -456,7 +470,12 @@ func NewClients(ctx context.Context, c Config) (*Clients, error) {
 			o.BaseEndpoint = aws.String(c.EventBridgeEndpoint)
 		}
 	})
-	return &Clients{DynamoDB: ddb, KMS: k, S3: s3c, APIGateway: apigw, EventBridge: eb}, nil
+	q := sqs.NewFromConfig(cfg, func(o *sqs.Options) {
+		if c.SQSEndpoint != "" {
+			o.BaseEndpoint = aws.String(c.SQSEndpoint)
+		}
+	})
+	return &Clients{DynamoDB: ddb, KMS: k, S3: s3c, APIGateway: apigw, EventBridge: eb, SQS: q}, nil
 }
 
 func isLoopback(endpoint string) bool {

@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/smithy-go/middleware"
 
 	"github.com/opensignum/signum/lib/function"
@@ -85,6 +86,8 @@ func actions(service, op string, params any) []string {
 		return []string{"apigateway:" + op}
 	case kms.ServiceID:
 		return []string{"kms:" + op}
+	case sqs.ServiceID:
+		return []string{"sqs:" + op}
 	}
 	switch in := params.(type) {
 	case *dynamodb.QueryInput:
@@ -128,5 +131,6 @@ func (c *Calls) recording(id string, base *function.Clients) *function.Clients {
 			o.APIOptions = append(o.APIOptions, record)
 		}),
 		EventBridge: eventbridge.New(base.EventBridge.Options(), func(o *eventbridge.Options) { o.APIOptions = append(o.APIOptions, record) }),
+		SQS:         sqs.New(base.SQS.Options(), func(o *sqs.Options) { o.APIOptions = append(o.APIOptions, record) }),
 	}
 }

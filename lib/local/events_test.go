@@ -92,6 +92,12 @@ var eventCases = map[string]eventCase{
 	"marketplace-azure-webhook/suspend-duplicate.json":      {status: 200, contains: []string{`"outcome":"unconfirmed"`}},
 	"marketplace-azure-webhook/unsubscribe.json":            {status: 200, contains: []string{`"outcome":"unconfirmed"`}},
 	"marketplace-azure-webhook/malformed.json":              {status: 400, contains: []string{"application/problem+json"}},
+	// The updater: a message for a run that is not there is done with (nothing to do), a
+	// body that names no run is dropped (delivering it again would not help); a tick on a
+	// table with no active run starts and sends nothing.
+	"updater/sqs-run.json":                  {contains: []string{`"batchItemFailures":[]`}},
+	"updater/tick.json":                     {contains: []string{`"started":[]`, `"rekicked":[]`}},
+	"portal-updates/get-without-token.json": {status: 401, contains: []string{"bearer token"}},
 	// No subscription is registered on this table: the hourly run meters nothing.
 	"marketplace-metering/scheduled.json": {contains: []string{`"subscriptions":0`, `"metered":0`}},
 	// The hourly notices run syncs the deployments there are (the demo's) and fails none.

@@ -33,6 +33,7 @@ import (
 	"github.com/opensignum/signum/lib/api/portal"
 	"github.com/opensignum/signum/lib/api/signer"
 	"github.com/opensignum/signum/lib/api/truststore"
+	"github.com/opensignum/signum/lib/api/updates"
 	"github.com/opensignum/signum/lib/apigw"
 	"github.com/opensignum/signum/lib/devstack"
 	"github.com/opensignum/signum/lib/edge"
@@ -53,6 +54,7 @@ var Builds = map[string]function.Build{
 	"PortalAuthFunction":              portal.BuildAuth,
 	"PortalDeploymentsFunction":       portal.BuildDeployments,
 	"PortalUsersFunction":             portal.BuildUsers,
+	"PortalUpdatesFunction":           updates.Build,
 	"ConsoleAuthFunction":             console.BuildAuth,
 	"ConsoleUsersFunction":            console.BuildUsers,
 	"ConsoleSettingsFunction":         console.BuildSettings,
@@ -72,6 +74,7 @@ var EventBuilds = map[string]function.EventBuild{
 	"MarketplaceAwsEventsFunction": marketplace.BuildEvents,
 	"MarketplaceMeteringFunction":  marketplace.BuildMetering,
 	"NoticesFunction":              noticesapi.Build,
+	UpdaterID:                      updates.BuildUpdater,
 }
 
 // OperatorAccessKey is the access key id of the local operator's SigV4 credentials.
@@ -102,6 +105,10 @@ type Options struct {
 	// stand-ins (idps.go): GitHub Actions' token service, the OIDC provider and the SAML IdP
 	// for people (any free port when empty; make run fixes them).
 	ActionsAddr, IdPAddr, SAMLAddr string
+	// UpdaterTick is how often the updater's schedule ticks (every 15 s when 0, as the
+	// 5-minute rule would be too slow to watch; negative: never, for tests that tick it
+	// themselves through Events).
+	UpdaterTick time.Duration
 }
 
 // Server is the running local service.
@@ -138,6 +145,8 @@ type Server struct {
 
 	srv, tlsSrv *http.Server
 	tlsLn       net.Listener
+	// queue is the updater's queue and schedule (updater.go).
+	queue *updateQueue
 }
 
 // Start starts everything and provisions the demo deployment. The DynamoDB stand-in keeps its
@@ -194,6 +203,11 @@ func (s *Server) start(ctx context.Context, o Options) error {
 		return fmt.Errorf("listen %s: %w", tlsAddr, err)
 	}
 	_, s.Config.LocalSignerPort, _ = net.SplitHostPort(s.tlsLn.Addr().String())
+	// The updater's queue: the functions send to it through the SDK, as to SQS.
+	if s.queue, err = startUpdateQueue(o.Log); err != nil {
+		return err
+	}
+	s.Config.SQSEndpoint, s.Config.UpdatesQueueURL = s.queue.endpoint(), s.queue.url
 	if s.Clients, err = function.NewClients(ctx, s.Config); err != nil {
 		return err
 	}
@@ -235,6 +249,14 @@ func (s *Server) start(ctx context.Context, o Options) error {
 		}
 		handlers[id] = edge.Lambda(h)
 	}
+	s.queue.mu.Lock()
+	s.queue.handler = s.Events[UpdaterID]
+	s.queue.mu.Unlock()
+	tick := o.UpdaterTick
+	if tick == 0 {
+		tick = 15 * time.Second
+	}
+	s.queue.tick(tick)
 	if s.OperatorSecret, err = operatorSecret(o.DataDir); err != nil {
 		return err
 	}
@@ -346,6 +368,9 @@ func (s *Server) Close() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		_ = s.tlsSrv.Shutdown(ctx)
+	}
+	if s.queue != nil {
+		s.queue.close()
 	}
 	s.closeIdPs()
 	s.Stack.Close()

@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"crypto/x509/pkix"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -38,6 +39,7 @@ import (
 	"github.com/opensignum/signum/lib/store"
 	"github.com/opensignum/signum/lib/tenant"
 	"github.com/opensignum/signum/lib/token"
+	"github.com/opensignum/signum/lib/updates"
 )
 
 // principal is one kind of caller in the matrix.
@@ -304,6 +306,19 @@ func TestAuthorizationMatrix(t *testing.T) {
 		"GET /portal/deployments/{id}/dashboard":    {pAdmin, pViewer},
 		"GET /portal/deployments/{id}/health":       {pAdmin, pViewer},
 		"GET /portal/deployments/{id}/notices":      {pAdmin, pViewer},
+		// Software updates: every portal role sees them, only an Admin changes anything; the
+		// operator publishes releases and rolls them out.
+		"GET /portal/deployments/{id}/updates":                {pAdmin, pUser, pViewer},
+		"POST /portal/deployments/{id}/updates":               {pAdmin},
+		"DELETE /portal/deployments/{id}/updates/current":     {pAdmin},
+		"POST /portal/deployments/{id}/updates/current/retry": {pAdmin},
+		"GET /portal/deployments/{id}/maintenance-window":     {pAdmin, pUser, pViewer},
+		"PUT /portal/deployments/{id}/maintenance-window":     {pAdmin},
+		"POST /operator/releases":                             {operator},
+		"GET /operator/releases":                              {operator},
+		"GET /operator/releases/{version}":                    {operator},
+		"POST /operator/rollouts":                             {operator},
+		"GET /operator/rollouts/{rolloutId}":                  {operator},
 
 		// Buyers arrive from the marketplaces with what the marketplace gave them (a token, a
 		// ticket), and Azure's webhook carries Azure's token: no caller of ours.
@@ -494,6 +509,17 @@ func fill(t *testing.T, path string, A tenantFixture, st *store.Store) string {
 	if strings.Contains(path, "{subscriptionId}") {
 		path = strings.ReplaceAll(path, "{subscriptionId}", matrixSubscription(t, st))
 	}
+	if strings.Contains(path, "{version}") {
+		path = strings.ReplaceAll(path, "{version}", matrixRelease(t, st))
+	}
+	if strings.Contains(path, "{rolloutId}") {
+		path = strings.ReplaceAll(path, "{rolloutId}", matrixRollout(t, st, A.dep.ID))
+	}
+	if strings.HasSuffix(path, "/updates/current/retry") {
+		// Something to retry: a paused update of A (the Admin's retry leaves it running, the
+		// updater finds its migration unknown to this code and pauses it again).
+		matrixRun(t, st, A.dep.ID, updates.StatePaused)
+	}
 	if !strings.Contains(path, "{userId}") {
 		return path
 	}
@@ -573,6 +599,11 @@ func freshVictim(t *testing.T, srv *local.Server, path string) string {
 	ctx := context.Background()
 	st := store.New(srv.Clients.DynamoDB, srv.Config.TableName, function.CursorKey(envFor(srv)))
 	victims[path]++
+	if strings.HasSuffix(path, "/updates/current") {
+		// Something to cancel: a scheduled update of the deployment.
+		matrixRun(t, st, parts[3], updates.StateScheduled)
+		return path
+	}
 	if strings.HasPrefix(path, "/console/policies/") {
 		p := provisioning.DefaultPolicy()
 		p.ID = tenant.NewID("pol_")
@@ -759,4 +790,68 @@ func matrixSubscription(t *testing.T, st *store.Store) string {
 	}
 	matrixSubscriptions.Store(st, sub.ID)
 	return sub.ID
+}
+
+// matrixRelease is a published release the operator's routes can read.
+func matrixRelease(t *testing.T, st *store.Store) string {
+	t.Helper()
+	err := st.CreateRelease(context.Background(), updates.Release{Version: "0.0.9", MinFrom: "0.0.1", DataVersion: 1, Notes: "matrix",
+		PublishedAt: time.Now(), PublishedBy: "test"})
+	if err != nil && !errors.Is(err, store.ErrConflict) {
+		t.Fatal(err)
+	}
+	return "0.0.9"
+}
+
+var matrixRolloutID string
+
+// matrixRollout is a rollout the operator's routes can read.
+func matrixRollout(t *testing.T, st *store.Store, dep string) string {
+	t.Helper()
+	if matrixRolloutID == "" {
+		ro := updates.Rollout{ID: updates.NewRolloutID(), Version: "0.0.9", WaveSize: 1, CreatedBy: "test", CreatedAt: time.Now(),
+			Entries: []updates.RolloutEntry{{DeploymentID: dep, Skipped: "matrix"}}}
+		if err := st.CreateRollout(context.Background(), ro); err != nil {
+			t.Fatal(err)
+		}
+		matrixRolloutID = ro.ID
+	}
+	return matrixRolloutID
+}
+
+// matrixRun leaves dep's update run in state (scheduled for tomorrow, or paused on a
+// migration this code does not have), whatever it was.
+func matrixRun(t *testing.T, st *store.Store, dep string, state updates.State) {
+	t.Helper()
+	ctx := context.Background()
+	for range 20 {
+		now := time.Now().UTC()
+		run, err := st.GetRun(ctx, dep)
+		fresh := errors.Is(err, store.ErrNotFound) || (err == nil && run.State.Finished())
+		if err != nil && !fresh {
+			t.Fatal(err)
+		}
+		if fresh {
+			run = updates.Run{ID: updates.NewRunID(), DeploymentID: dep, Version: "9.9.9", FromVersion: "0.1.0", DataVersion: 1, FromData: 1,
+				CreatedAt: now, RequestedBy: "test"}
+		}
+		run.State, run.At, run.UpdatedAt, run.Error = state, now.Add(24*time.Hour), now, "fixture"
+		run.Steps = []updates.Step{{Name: "matrix-unknown", State: updates.StepFailed, Error: "fixture"}}
+		if state == updates.StateScheduled {
+			run.Steps[0].State, run.Steps[0].Error, run.Error = updates.StepPending, "", ""
+		}
+		if fresh {
+			err = st.StartRun(ctx, run, tenant.LogEntry{Actor: "test", Action: "deployment.update.scheduled"})
+		} else {
+			_, err = st.SaveRun(ctx, run, tenant.LogEntry{})
+		}
+		if err == nil {
+			return
+		}
+		if !errors.Is(err, store.ErrStale) && !errors.Is(err, store.ErrConflict) {
+			t.Fatal(err)
+		}
+		time.Sleep(50 * time.Millisecond) // the updater wrote meanwhile
+	}
+	t.Fatal("the update run kept changing")
 }

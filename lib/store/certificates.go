@@ -258,3 +258,10 @@ func (s *Store) WithUsage(ctx context.Context, dep string, cs []certificates.Cer
 	}
 	return nil
 }
+
+// CertificatePage reads up to limit of a deployment's certificates after cursor ("" for the
+// first), in id order; next is "" after the last. A migration keeps next as its cursor.
+func (s *Store) CertificatePage(ctx context.Context, dep, cursor string, limit int) (items []certificates.Certificate, next string, err error) {
+	page, err := s.ListCertificates(ctx, dep, PageRequest{Limit: limit, Cursor: cursor})
+	return page.Items, page.Next, err
+}

@@ -34,6 +34,7 @@ type deploymentItem struct {
 	SubscriptionID  string   `dynamodbav:"subscriptionId,omitempty"`
 	SigningCapped   bool     `dynamodbav:"signingCapped,omitempty"`
 	SoftwareVersion string   `dynamodbav:"softwareVersion"`
+	DataVersion     int      `dynamodbav:"dataVersion,omitempty"`
 	DomainName      string   `dynamodbav:"domainName,omitempty"`
 	IPAllowlist     []string `dynamodbav:"ipAllowlist,omitempty"`
 	Version         int64    `dynamodbav:"version"`
@@ -60,7 +61,7 @@ func toDeploymentItem(d tenant.Deployment) deploymentItem {
 		GSI1PK: allDeployments, GSI1SK: deploymentsGSI1SK(d.CreatedAt, d.ID),
 		Type: "deployment", ID: d.ID, Name: d.Name, Status: string(d.Status), Plan: d.Plan,
 		Quantity: d.Quantity, Region: d.Region, SubscriptionID: d.SubscriptionID, SigningCapped: d.SigningCapped,
-		SoftwareVersion: d.SoftwareVersion, DomainName: d.DomainName, IPAllowlist: allow,
+		SoftwareVersion: d.SoftwareVersion, DataVersion: d.DataVersion, DomainName: d.DomainName, IPAllowlist: allow,
 		Version: d.Version, CreatedAt: d.CreatedAt.UTC().Format(time.RFC3339Nano),
 		UpdatedAt: d.UpdatedAt.UTC().Format(time.RFC3339Nano),
 	}
@@ -74,7 +75,7 @@ func decodeDeployment(av map[string]types.AttributeValue) (tenant.Deployment, er
 	d := tenant.Deployment{
 		ID: it.ID, Name: it.Name, Status: tenant.Status(it.Status), Plan: it.Plan,
 		Quantity: it.Quantity, Region: it.Region, SubscriptionID: it.SubscriptionID, SigningCapped: it.SigningCapped,
-		SoftwareVersion: it.SoftwareVersion, DomainName: it.DomainName, Version: it.Version,
+		SoftwareVersion: it.SoftwareVersion, DataVersion: it.DataVersion, DomainName: it.DomainName, Version: it.Version,
 	}
 	for _, s := range it.IPAllowlist {
 		p, err := netip.ParsePrefix(s)

@@ -321,3 +321,26 @@ func activitySK(date string, lane int) string {
 // Notices (lib/notices): a deployment's current notices and its changes not yet published,
 // one item at DEP#<dep>/NOTICES, written over its version.
 const noticesSK = "NOTICES"
+
+// Software updates (lib/updates): the operator's releases and rollouts, and each
+// deployment's run (its current or last one) and maintenance window; the active runs are
+// listed in one partition so that the updater's tick reads only them.
+const (
+	releasesPK      = "RELEASES"
+	releasePrefix   = "RELEASE#"
+	updateRunSK     = "UPDATE#RUN"
+	updateWindowSK  = "UPDATE#WINDOW"
+	activeRunsPK    = "UPDATES#ACTIVE"
+	rolloutPrefix   = "ROLLOUT#"
+	rolloutSK       = "ROLLOUT"
+	migrationSample = "SAMPLE#"
+)
+
+func releaseSK(version string) string { return releasePrefix + version }
+func rolloutPK(id string) string      { return rolloutPrefix + id }
+
+// activeRunSK is a deployment's place among the active runs.
+func activeRunSK(dep string) string { return deploymentPK(dep) }
+
+// sampleSK is an item of the synthetic test migration's sample data.
+func sampleSK(id string) string { return migrationSample + id }

@@ -111,3 +111,10 @@ func (s *Store) DeletePolicy(ctx context.Context, dep string, p policy.Policy, l
 	}
 	return nil
 }
+
+// PolicyPage reads up to limit of a deployment's policies after cursor ("" for the first),
+// in id order; next is "" after the last. A migration keeps next as its cursor.
+func (s *Store) PolicyPage(ctx context.Context, dep, cursor string, limit int) (items []policy.Policy, next string, err error) {
+	page, err := s.ListPolicies(ctx, dep, PageRequest{Limit: limit, Cursor: cursor})
+	return page.Items, page.Next, err
+}

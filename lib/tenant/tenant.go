@@ -50,6 +50,9 @@ type Deployment struct {
 	// Region is where the deployment's keys and data live (its plan's region).
 	Region          string
 	SoftwareVersion string
+	// DataVersion is the version of the deployment's data (lib/updates): 0 for data stored
+	// before data versions were recorded, which is version 1.
+	DataVersion int
 	// SubscriptionID is the marketplace subscription that pays for the deployment ("" for
 	// one the operator made by hand).
 	SubscriptionID string

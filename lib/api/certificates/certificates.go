@@ -79,6 +79,13 @@ func NewHandler(p *function.Parts, registry *keys.Registry, m *access.Mux) *acce
 // (certificates.MigrateGroups): once per deployment, on its first request to this function,
 // so that every certificate and group this function shows or changes names groups by id. A
 // request that finds the migration failing is refused (the next one tries again).
+//
+// Release 0.2.0 runs the same migration through the updater (lib/updates), in bounded
+// batches; this trigger stays for deployments that have not taken it yet, because the
+// console's group scopes, member counts and limits are right only on migrated data (a
+// labelled certificate would be invisible to a group-scoped role). Both run the same
+// idempotent steps and finish at the same marker, so whichever comes second finds the work
+// done; only the updater's run moves the deployment's recorded data version.
 func (a api) migrating(h access.Handler) access.Handler {
 	return func(w http.ResponseWriter, r *http.Request, req *access.Request) error {
 		dep := req.Deployment.ID

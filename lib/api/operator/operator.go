@@ -24,6 +24,7 @@ import (
 	"github.com/opensignum/signum/lib/store"
 	"github.com/opensignum/signum/lib/tenant"
 	"github.com/opensignum/signum/lib/truststore"
+	"github.com/opensignum/signum/lib/updates"
 	"github.com/opensignum/signum/lib/wire"
 )
 
@@ -43,6 +44,7 @@ type api struct {
 	trust        *truststore.Publisher
 	signer       func(domain string) string
 	signumAdmins *identity.SignumAdministrators
+	updates      *updates.Service
 }
 
 // NewHandler returns the operator routes.
@@ -50,7 +52,7 @@ func NewHandler(env function.Env, p *function.Parts) *access.Mux {
 	prov := provisioning.New(p.Store, p.Now)
 	prov.DomainSuffix = p.DomainSuffix
 	a := api{store: p.Store, provisioning: prov, now: p.Now, trust: p.Truststore, signer: p.Guard.SignerEndpoint,
-		signumAdmins: identity.NewSignumAdministrators(p.Store)}
+		signumAdmins: identity.NewSignumAdministrators(p.Store), updates: function.Updates(env, p)}
 	m := access.NewMux(env.Log, p.Guard)
 	// POST /operator/deployments — operator. Idempotency-Key makes a retry return the
 	// deployment the first call created.
@@ -92,6 +94,7 @@ func NewHandler(env function.Env, p *function.Parts) *access.Mux {
 	// GET /operator/subscriptions/{subscriptionId}/metering — operator: what was metered,
 	// newest hour first.
 	m.Handle("GET /operator/subscriptions/{subscriptionId}/metering", access.OperatorOnly(), a.listMetering)
+	a.updateRoutes(m)
 	return m
 }
 

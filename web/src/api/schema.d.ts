@@ -431,6 +431,104 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/operator/releases": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Every release, oldest first, with the running code and its migrations
+         * @description Who: the operator.
+         */
+        get: operations["listReleases"];
+        put?: never;
+        /**
+         * Publish a software release
+         * @description Who: the operator. `minFrom` is the oldest version a deployment may update from;
+         *     `dataVersion` the data version a deployment has after the release's `migrations` (run in
+         *     order; each must be a migration this code has, 400 otherwise). A version published
+         *     before is 409.
+         */
+        post: operations["publishRelease"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/operator/releases/{version}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A release's version (MAJOR.MINOR.PATCH). */
+                version: string;
+            };
+            cookie?: never;
+        };
+        /**
+         * One release
+         * @description Who: the operator.
+         */
+        get: operations["getRelease"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/operator/rollouts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Roll a release out to many deployments in waves
+         * @description Who: the operator. Deployment i is in wave i / `waveSize`, whose time is now +
+         *     wave × `waveIntervalMinutes`; its update is scheduled at the first moment of its own
+         *     maintenance window at or after that time. Without `deployments`, every deployment on an
+         *     older version (at most 1000). A deployment that cannot take the release or has an
+         *     unfinished update is skipped with the reason.
+         */
+        post: operations["startRollout"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/operator/rollouts/{rolloutId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                rolloutId: string;
+            };
+            cookie?: never;
+        };
+        /**
+         * A rollout with each deployment's state
+         * @description Who: the operator. Each deployment's state is its update's (`scheduled`, `running`,
+         *     `paused`, `done`, `cancelled`), `skipped` when it got none, `superseded` when another
+         *     update replaced the rollout's.
+         */
+        get: operations["getRollout"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/operator/truststore": {
         parameters: {
             query?: never;
@@ -788,6 +886,125 @@ export interface paths {
          *     alone does not.
          */
         patch: operations["updatePortalUser"];
+        trace?: never;
+    };
+    "/portal/deployments/{id}/updates": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The deployment. An unknown id and a deployment the caller's token does not belong to get the same 404. */
+                id: components["parameters"]["DeploymentId"];
+            };
+            cookie?: never;
+        };
+        /**
+         * The deployment's version, the releases it may take, and its current or last update
+         * @description Who: portal Admin, User and Viewer of the deployment.
+         *
+         *     `available` lists every release newer than the deployment's version with its notes:
+         *     `canTake` says whether it can be applied now; when it cannot, `reason` says why and
+         *     `path` is the versions to take, in order (e.g. "update to 0.2.0 first"). `current` is the
+         *     current or last update with each migration's progress (state, items processed, where
+         *     it stands, its error); a deployment is never half-migrated without `current.state`
+         *     saying so (`running`, `paused`).
+         */
+        get: operations["getUpdates"];
+        put?: never;
+        /**
+         * Apply a release now, or schedule it in the maintenance window
+         * @description Who: portal Admin of the deployment.
+         *
+         *     Without `at` the update starts now (202): its data migrations run in bounded batches in
+         *     the background while the deployment keeps signing; follow it with GET. With `at`
+         *     (RFC 3339, in the future, inside the maintenance window) it is scheduled (201). A
+         *     version the deployment cannot take (409, naming the path to take), one whose data
+         *     version the running code does not serve (409: deploy the code first), or an update
+         *     while another is scheduled, running or paused (409) are refused; an unknown version is
+         *     404; `at` in the past or outside the window is 400 naming `at`.
+         */
+        post: operations["applyUpdate"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/portal/deployments/{id}/updates/current": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The deployment. An unknown id and a deployment the caller's token does not belong to get the same 404. */
+                id: components["parameters"]["DeploymentId"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Cancel a scheduled update that has not started
+         * @description Who: portal Admin of the deployment. An update that has started (running or paused)
+         *     cannot be cancelled (409); none at all is 404.
+         */
+        delete: operations["cancelUpdate"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/portal/deployments/{id}/updates/current/retry": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The deployment. An unknown id and a deployment the caller's token does not belong to get the same 404. */
+                id: components["parameters"]["DeploymentId"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Resume a paused update where it stopped
+         * @description Who: portal Admin of the deployment. The failed migration resumes from its saved
+         *     cursor. Only a paused update can be retried (409 otherwise). No body.
+         */
+        post: operations["retryUpdate"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/portal/deployments/{id}/maintenance-window": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The deployment. An unknown id and a deployment the caller's token does not belong to get the same 404. */
+                id: components["parameters"]["DeploymentId"];
+            };
+            cookie?: never;
+        };
+        /**
+         * The weekly window (UTC) in which scheduled updates run
+         * @description Who: portal Admin, User and Viewer of the deployment. Every day 01:00 for 240 minutes
+         *     (UTC) until an Admin sets one (`default`).
+         */
+        get: operations["getMaintenanceWindow"];
+        /**
+         * Set the maintenance window
+         * @description Who: portal Admin of the deployment. Days (`mon` … `sun`), a start (`HH:MM`, UTC) and a
+         *     duration of 30 to 1440 minutes; a window may run past midnight.
+         */
+        put: operations["putMaintenanceWindow"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/console/login": {
@@ -2330,6 +2547,159 @@ export interface components {
                 certificates: components["schemas"]["LicenceUse"];
                 consoleUsers: components["schemas"]["LicenceUse"];
                 signaturesThisMonth: components["schemas"]["LicenceUse"];
+            };
+        };
+        Release: {
+            /** @example 0.2.0 */
+            version: string;
+            notes: string;
+            /** @description The oldest version a deployment may update from. */
+            minFrom: string;
+            /** @description The data version a deployment has after the release. */
+            dataVersion: number;
+            migrations: string[];
+            /** Format: date-time */
+            publishedAt: string;
+        };
+        OperatorRelease: components["schemas"]["Release"] & {
+            publishedBy: string;
+        };
+        ReleaseList: {
+            items: components["schemas"]["OperatorRelease"][];
+            /** @description The running code's version. */
+            codeVersion: string;
+            /** @description The data versions the running code serves. */
+            codeServes: number[];
+            /** @description The migrations a release may name. */
+            migrations: string[];
+        };
+        ReleaseRequest: {
+            version: string;
+            notes?: string;
+            minFrom: string;
+            dataVersion: number;
+            migrations?: string[];
+        };
+        UpdateStep: {
+            name: string;
+            /** @enum {string} */
+            state: "pending" | "running" | "done" | "failed";
+            /**
+             * Format: int64
+             * @description Items the migration went over so far.
+             */
+            processed: number;
+            /** @description Where the migration stands (its phase). */
+            cursor?: string;
+            error?: string;
+            /** Format: date-time */
+            startedAt?: string;
+            /** Format: date-time */
+            updatedAt?: string;
+            /** Format: date-time */
+            finishedAt?: string;
+        };
+        UpdateRun: {
+            id: string;
+            version: string;
+            fromVersion: string;
+            dataVersion: number;
+            /** @enum {string} */
+            state: "scheduled" | "running" | "paused" | "done" | "cancelled";
+            /**
+             * Format: date-time
+             * @description When a scheduled update starts.
+             */
+            at?: string;
+            steps: components["schemas"]["UpdateStep"][];
+            /** @description Why a paused update stopped. */
+            error?: string;
+            rolloutId?: string;
+            requestedBy?: string;
+            /** Format: date-time */
+            createdAt: string;
+            /** Format: date-time */
+            startedAt?: string;
+            /** Format: date-time */
+            updatedAt: string;
+            /** Format: date-time */
+            finishedAt?: string;
+        };
+        AvailableRelease: components["schemas"]["Release"] & {
+            canTake: boolean;
+            /** @description The versions to take, in order, to reach this release. */
+            path: string[];
+            /** @description Why it cannot be taken now. */
+            reason?: string;
+        };
+        MaintenanceWindow: {
+            days: ("mon" | "tue" | "wed" | "thu" | "fri" | "sat" | "sun")[];
+            /**
+             * @description HH:MM, UTC.
+             * @example 01:00
+             */
+            start: string;
+            durationMinutes: number;
+            /** @description No window was set; this is the default. */
+            default: boolean;
+            /**
+             * Format: date-time
+             * @description The first moment inside the window from now.
+             */
+            nextOpening: string;
+            /** Format: date-time */
+            updatedAt?: string;
+        };
+        MaintenanceWindowRequest: {
+            days: ("mon" | "tue" | "wed" | "thu" | "fri" | "sat" | "sun")[];
+            start: string;
+            durationMinutes: number;
+        };
+        Updates: {
+            /** @description The deployment's software version. */
+            version: string;
+            dataVersion: number;
+            codeVersion: string;
+            codeServes: number[];
+            available: components["schemas"]["AvailableRelease"][];
+            current: components["schemas"]["UpdateRun"] | null;
+            maintenanceWindow: components["schemas"]["MaintenanceWindow"];
+        };
+        ApplyUpdateRequest: {
+            version: string;
+            /**
+             * Format: date-time
+             * @description Schedule it then (inside the maintenance window); absent: now.
+             */
+            at?: string;
+        };
+        RolloutRequest: {
+            version: string;
+            deployments?: string[];
+            waveSize: number;
+            waveIntervalMinutes?: number;
+        };
+        RolloutDeployment: {
+            deploymentId: string;
+            wave: number;
+            /** Format: date-time */
+            at?: string;
+            /** @enum {string} */
+            state: "scheduled" | "running" | "paused" | "done" | "cancelled" | "skipped" | "superseded";
+            skipped?: string;
+            run?: components["schemas"]["UpdateRun"];
+        };
+        Rollout: {
+            id: string;
+            version: string;
+            waveSize: number;
+            waveIntervalMinutes: number;
+            createdBy: string;
+            /** Format: date-time */
+            createdAt: string;
+            deployments: components["schemas"]["RolloutDeployment"][];
+            states: {
+                [key: string]: number;
             };
         };
         TruststoreStatus: {
@@ -5887,6 +6257,167 @@ export interface operations {
             503: components["responses"]["Unavailable"];
         };
     };
+    listReleases: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The releases. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReleaseList"];
+                };
+            };
+            401: components["responses"]["OperatorUnauthenticated"];
+            403: components["responses"]["OperatorForbidden"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    publishRelease: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "version": "0.2.0",
+                 *       "notes": "Certificate groups replace free-text labels.",
+                 *       "minFrom": "0.1.0",
+                 *       "dataVersion": 2,
+                 *       "migrations": [
+                 *         "certificate-groups"
+                 *       ]
+                 *     }
+                 */
+                "application/json": components["schemas"]["ReleaseRequest"];
+            };
+        };
+        responses: {
+            /** @description Published. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OperatorRelease"];
+                };
+            };
+            400: components["responses"]["InvalidRequest"];
+            401: components["responses"]["OperatorUnauthenticated"];
+            403: components["responses"]["OperatorForbidden"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["TooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    getRelease: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A release's version (MAJOR.MINOR.PATCH). */
+                version: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The release. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OperatorRelease"];
+                };
+            };
+            401: components["responses"]["OperatorUnauthenticated"];
+            403: components["responses"]["OperatorForbidden"];
+            404: components["responses"]["NotFound"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    startRollout: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "version": "0.2.0",
+                 *       "waveSize": 10,
+                 *       "waveIntervalMinutes": 1440
+                 *     }
+                 */
+                "application/json": components["schemas"]["RolloutRequest"];
+            };
+        };
+        responses: {
+            /** @description Scheduled. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Rollout"];
+                };
+            };
+            400: components["responses"]["InvalidRequest"];
+            401: components["responses"]["OperatorUnauthenticated"];
+            403: components["responses"]["OperatorForbidden"];
+            404: components["responses"]["NotFound"];
+            413: components["responses"]["TooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    getRollout: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                rolloutId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The rollout. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Rollout"];
+                };
+            };
+            401: components["responses"]["OperatorUnauthenticated"];
+            403: components["responses"]["OperatorForbidden"];
+            404: components["responses"]["NotFound"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
     getTruststore: {
         parameters: {
             query?: never;
@@ -6554,6 +7085,215 @@ export interface operations {
             404: components["responses"]["NotFound"];
             409: components["responses"]["Conflict"];
             412: components["responses"]["PreconditionFailed"];
+            413: components["responses"]["TooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    getUpdates: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The deployment. An unknown id and a deployment the caller's token does not belong to get the same 404. */
+                id: components["parameters"]["DeploymentId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The deployment's updates. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Updates"];
+                };
+            };
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["RoleForbidden"];
+            404: components["responses"]["NotFound"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    applyUpdate: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The deployment. An unknown id and a deployment the caller's token does not belong to get the same 404. */
+                id: components["parameters"]["DeploymentId"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "version": "0.2.0"
+                 *     }
+                 */
+                "application/json": components["schemas"]["ApplyUpdateRequest"];
+            };
+        };
+        responses: {
+            /** @description Scheduled. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UpdateRun"];
+                };
+            };
+            /** @description Started. */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UpdateRun"];
+                };
+            };
+            400: components["responses"]["InvalidRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["RoleForbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["TooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    cancelUpdate: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The deployment. An unknown id and a deployment the caller's token does not belong to get the same 404. */
+                id: components["parameters"]["DeploymentId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The cancelled update. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UpdateRun"];
+                };
+            };
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["RoleForbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    retryUpdate: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The deployment. An unknown id and a deployment the caller's token does not belong to get the same 404. */
+                id: components["parameters"]["DeploymentId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Resumed. */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UpdateRun"];
+                };
+            };
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["RoleForbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    getMaintenanceWindow: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The deployment. An unknown id and a deployment the caller's token does not belong to get the same 404. */
+                id: components["parameters"]["DeploymentId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The window. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MaintenanceWindow"];
+                };
+            };
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["RoleForbidden"];
+            404: components["responses"]["NotFound"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    putMaintenanceWindow: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The deployment. An unknown id and a deployment the caller's token does not belong to get the same 404. */
+                id: components["parameters"]["DeploymentId"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "days": [
+                 *         "sat",
+                 *         "sun"
+                 *       ],
+                 *       "start": "02:00",
+                 *       "durationMinutes": 180
+                 *     }
+                 */
+                "application/json": components["schemas"]["MaintenanceWindowRequest"];
+            };
+        };
+        responses: {
+            /** @description The window as it is now. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MaintenanceWindow"];
+                };
+            };
+            400: components["responses"]["InvalidRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["RoleForbidden"];
+            404: components["responses"]["NotFound"];
             413: components["responses"]["TooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             500: components["responses"]["Internal"];

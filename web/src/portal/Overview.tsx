@@ -105,7 +105,9 @@ export function DeploymentOverview() {
         <dt>Status</dt>
         <dd className={d.status === "active" ? "status-active" : "status-bad"}>{d.status}</dd>
         <dt>Software version</dt>
-        <dd>{d.softwareVersion}</dd>
+        <dd>
+          {d.softwareVersion} <Link to={`/portal/deployments/${id}/updates`}>Software updates</Link>
+        </dd>
         <dt>Domain name</dt>
         <dd>{d.domainName ? <code>{d.domainName}</code> : "None yet"}</dd>
         <dt>Console address</dt>

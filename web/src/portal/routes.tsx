@@ -8,6 +8,7 @@ import { DeploymentSettings } from "./Settings";
 import { PortalUsers } from "./Users";
 import { DeploymentHealth } from "../insights/Health";
 import { PortalDashboard } from "../insights/Dashboards";
+import { SoftwareUpdates } from "./Updates";
 
 function PortalShell({ children }: { children: React.ReactNode }) {
   const { id = "" } = useParams();
@@ -17,6 +18,7 @@ function PortalShell({ children }: { children: React.ReactNode }) {
     { to: `/portal/deployments/${id}/dashboard`, label: "Dashboard" },
     { to: `/portal/deployments/${id}/settings`, label: "Settings" },
     { to: `/portal/deployments/${id}/users`, label: "Portal users" },
+    { to: `/portal/deployments/${id}/updates`, label: "Updates" },
   ];
   return (
     <Shell face="portal" nav={nav}>
@@ -40,5 +42,6 @@ export const portalRoutes = (
     <Route path="/portal/deployments/:id/users" element={<PortalShell><PortalUsers /></PortalShell>} />
     <Route path="/portal/deployments/:id/health" element={<PortalShell><DeploymentHealth /></PortalShell>} />
     <Route path="/portal/deployments/:id/dashboard" element={<PortalShell><PortalDashboard /></PortalShell>} />
+    <Route path="/portal/deployments/:id/updates" element={<PortalShell><SoftwareUpdates /></PortalShell>} />
   </>
 );

@@ -1,0 +1,104 @@
+package updates
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/opensignum/signum/lib/fault"
+	"github.com/opensignum/signum/lib/function"
+	"github.com/opensignum/signum/lib/updates"
+)
+
+// Budget is how long one message may work on a run: well under the updater's Lambda
+// timeout (60 s in template.yaml), so that the batch in flight ends and its progress is
+// saved before Lambda stops the invocation.
+const Budget = 20 * time.Second
+
+// BuildUpdater is the updater function: SQS messages that each name a run to advance, and
+// the scheduled tick that starts due runs and sends again the quiet ones.
+func BuildUpdater(_ context.Context, env function.Env) (function.EventHandler, error) {
+	p := function.NewParts(env)
+	return (&Updater{Service: function.Updates(env, p), Log: env.Log, Budget: Budget}).Handle, nil
+}
+
+// Updater handles the updater's events.
+type Updater struct {
+	Service *updates.Service
+	Log     *slog.Logger
+	// Budget bounds the work of one message (Budget when 0; tests make it small).
+	Budget time.Duration
+}
+
+// updaterProbe tells the two event shapes apart.
+type updaterProbe struct {
+	Records    []json.RawMessage `json:"Records"`
+	DetailType string            `json:"detail-type"`
+}
+
+// Handle takes an SQS batch (answering which records failed, so that only they are
+// delivered again) or the scheduled tick.
+func (u *Updater) Handle(ctx context.Context, raw json.RawMessage) (any, error) {
+	var pr updaterProbe
+	if err := json.Unmarshal(raw, &pr); err != nil {
+		return nil, fault.Wrap(fault.ErrInvalid, err, "The event is not JSON.")
+	}
+	switch {
+	case pr.Records != nil:
+		var batch events.SQSEvent
+		if err := json.Unmarshal(raw, &batch); err != nil {
+			return nil, fault.Wrap(fault.ErrInvalid, err, "The event is not an SQS batch.")
+		}
+		return u.batch(ctx, batch), nil
+	case pr.DetailType == "Scheduled Event":
+		return u.Service.Tick(ctx)
+	}
+	return nil, fault.Newf(fault.ErrInvalid, "The event is neither an SQS batch nor the scheduled tick.")
+}
+
+// budget is the time one message may take: Budget, and less when the invocation's deadline
+// is nearer than Budget plus a margin to save and answer.
+func (u *Updater) budget(ctx context.Context) time.Duration {
+	b := u.Budget
+	if b == 0 {
+		b = Budget
+	}
+	if dl, ok := ctx.Deadline(); ok {
+		b = min(b, time.Until(dl)-5*time.Second)
+	}
+	return max(b, time.Second)
+}
+
+// batch advances each message's run. A message whose run has work left is sent again (a
+// new message, so that the next invocation starts with a fresh budget); a message that
+// failed, or whose follow-up could not be sent, is reported failed and delivered again.
+func (u *Updater) batch(ctx context.Context, batch events.SQSEvent) events.SQSEventResponse {
+	resp := events.SQSEventResponse{BatchItemFailures: []events.SQSBatchItemFailure{}}
+	for _, rec := range batch.Records {
+		var m updates.Message
+		err := json.Unmarshal([]byte(rec.Body), &m)
+		if err != nil || m.DeploymentID == "" || m.RunID == "" {
+			// Delivering it again would not help: dropped, and logged.
+			u.Log.WarnContext(ctx, "update message dropped: not a run", slog.String("messageId", rec.MessageId))
+			continue
+		}
+		more, err := u.Service.Advance(ctx, m, u.budget(ctx))
+		if err == nil && more && u.Service.Queue != nil {
+			err = u.Service.Queue.Send(ctx, m)
+		}
+		if err != nil {
+			level := slog.LevelError
+			if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, fault.ErrUnavailable) {
+				level = slog.LevelWarn
+			}
+			u.Log.Log(ctx, level, "update message failed; delivered again", slog.String("messageId", rec.MessageId),
+				slog.String("deployment", m.DeploymentID), slog.String("run", m.RunID), slog.String("error", err.Error()))
+			resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: rec.MessageId})
+		}
+	}
+	return resp
+}
