@@ -177,8 +177,18 @@ func TestUpdateWhileSigning(t *testing.T) {
 	}
 	time.Sleep(200 * time.Millisecond)
 	before := ok.Load()
+	// The deployment's health says an update is there to take, and where.
+	var h healthJSON
+	admin.do("GET", "/portal/deployments/"+dep+"/health", nil).must(t, 200, "health before").json(t, &h)
+	if c := h.component(t, "updates"); c.State != "available" || c.Status != "ok" || !strings.Contains(c.Reason, "0.2.0") || !strings.HasSuffix(c.Link, "/updates") {
+		t.Fatalf("health before the update: %+v", c)
+	}
 	admin.do("POST", "/portal/deployments/"+dep+"/updates", map[string]string{"version": "0.2.0"}).must(t, 202, "apply now")
 	u := waitRun(t, admin, "done", 90*time.Second)
+	admin.do("GET", "/portal/deployments/"+dep+"/health", nil).must(t, 200, "health after").json(t, &h)
+	if c := h.component(t, "updates"); c.State != "idle" || !strings.Contains(c.Reason, "0.2.0") {
+		t.Fatalf("health after the update: %+v", c)
+	}
 	during := ok.Load() - before
 	time.Sleep(300 * time.Millisecond) // and after
 	close(stop)

@@ -326,3 +326,33 @@ func (s *Service) SetWindow(ctx context.Context, dep string, w Window, actor str
 	return s.Store.PutWindow(ctx, dep, w, tenant.LogEntry{Actor: actor, Action: "deployment.update.window",
 		Detail: "maintenance window: " + w.String()})
 }
+
+// UpdateState says where deployment dep's software update stands, for its health and notices
+// (health.Updates): an unfinished run's state (scheduled, running, paused with its reason);
+// "available" when a release newer than the deployment's version can be taken; "idle"
+// otherwise.
+func (s *Service) UpdateState(ctx context.Context, dep string) (state, reason string, err error) {
+	d, err := s.Store.GetDeployment(ctx, dep)
+	if err != nil {
+		return "", "", err
+	}
+	o, err := s.Overview(ctx, d)
+	if err != nil {
+		return "", "", err
+	}
+	if r := o.Run; r != nil && !r.State.Finished() {
+		switch r.State {
+		case StatePaused:
+			return string(r.State), fmt.Sprintf("The update to %s is paused: %s Retry it on the Updates page once the cause is dealt with.", r.Version, r.Error), nil
+		case StateScheduled:
+			return string(r.State), fmt.Sprintf("The update to %s is scheduled for %s.", r.Version, r.At.UTC().Format(time.RFC3339)), nil
+		}
+		return string(r.State), fmt.Sprintf("The update to %s is running; signing goes on meanwhile.", r.Version), nil
+	}
+	for _, a := range o.Available {
+		if a.CanTake {
+			return "available", fmt.Sprintf("Release %s can be applied (the deployment runs %s).", a.Version, o.Version), nil
+		}
+	}
+	return "idle", fmt.Sprintf("The deployment runs %s, the latest it can take.", o.Version), nil
+}
