@@ -17,6 +17,7 @@ import { createGroup, createPasswordUser, scopedConsole } from "./steps/scoped.m
 import { awsSubscription, azureSubscription, registrationTroubles } from "./steps/marketplace.mjs";
 import { consoleDashboard, portalDashboard, portalHealth, portalNotices } from "./steps/insights.mjs";
 import { disableCertificateKey } from "./steps/kms.mjs";
+import { applyRelease } from "./steps/updates.mjs";
 
 export const admin = { email: "admin@example.com", name: "Ada Admin", password: "Correct-Horse-9-Battery" };
 const viewer = { email: "viewer@example.com", name: "Vic Viewer", password: "Viewer-Horse-9-Battery" };
@@ -182,6 +183,8 @@ export async function journey({ j, service, browser }) {
     await portalHealth({ j, page, service, expiring: "Release signing", disabledKey: "Nightly build" });
     await portalDashboard({ j, page, service, certificateName: "Release signing" });
   });
+  await j.step("the operator publishes release 0.2.0; the Admin applies it now and watches its migration run to done", () =>
+    applyRelease({ j, page, service }));
 
   await j.step("the Viewer registers, sees the deployment and the console, and cannot change anything", async () => {
     const vpage = await (await browserContext(browser, { width: 390, height: 844 })).newPage();
