@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -31,10 +32,12 @@ import (
 // One item per lane keeps concurrent signers off one hot item; a day's read sums the lanes'
 // items (at most audit.Lanes a day: 720 items for 90 days, a page or two of Query).
 //
-// Limits: an item holds at most 400 KB, about 10,000 distinct users or agents signing in one
-// lane in one day. Past it the counting write fails and the count is lost (logged), never the
-// checkpoint or the signature. Items expire a year and a month after
-// their day (TTL), so the table does not grow with them forever.
+// Limits: an item holds at most 400 KB. Its names are the deployment's certificates and users
+// (bounded by the plan) and at most MaxActivityAgents agent names (reported by clients, so
+// bounded here). Past 400 KB (about 10,000 users signing in one lane in one day) the counting
+// write fails and the count is lost (logged), never the checkpoint or the signature. A write
+// costs by the item's size: a deployment with thousands of signers a day pays a few write
+// units a signature for its counts.
 
 // activityKeep is how long an activity item is kept after its day.
 const activityKeep = 400 * 24 * time.Hour
@@ -42,22 +45,37 @@ const activityKeep = 400 * 24 * time.Hour
 // maxActivityName bounds a client-reported name (an agent id) used in an attribute name.
 const maxActivityName = 64
 
-// activityUpdate is the update that counts t in the activity item of dep's lane and t's day.
-func (s *Store) activityUpdate(dep string, lane int, t activity.Tally) *dynamodb.UpdateItemInput {
+// MaxActivityAgents bounds the distinct agent names one activity item counts. An agent id is
+// what the client reports, so without a bound one signer could grow the item towards
+// DynamoDB's 400 KB with made-up names: every counting write would then cost up to 400 write
+// units, and once full every count of the lane and day would fail. Past the bound, the
+// signatures of new names count under OtherAgents.
+const MaxActivityAgents = 100
+
+// OtherAgents is the agent name past MaxActivityAgents.
+const OtherAgents = "(other agents)"
+
+// activityUpdate is the update that counts t, but for its agent, in the activity item of
+// dep's lane and t's day; add adds a counter to it.
+func (s *Store) activityUpdate(dep string, lane int, t activity.Tally) (in *dynamodb.UpdateItemInput, add func(attr string, n int)) {
 	day := t.At.UTC().Format(activity.DateLayout)
 	hour := fmt.Sprintf("h:%02d:", t.At.UTC().Hour())
-	names := map[string]string{"#t": "type", "#x": attrTTL}
-	values := map[string]types.AttributeValue{
-		":t": &types.AttributeValueMemberS{Value: "activity"},
-		":x": &types.AttributeValueMemberN{Value: strconv.FormatInt(t.At.Add(activityKeep).Unix(), 10)},
+	in = &dynamodb.UpdateItemInput{
+		TableName: &s.table, Key: key(deploymentPK(dep), activitySK(day, lane)),
+		ExpressionAttributeNames: map[string]string{"#t": "type", "#x": attrTTL},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":t": &types.AttributeValueMemberS{Value: "activity"},
+			":x": &types.AttributeValueMemberN{Value: strconv.FormatInt(t.At.Add(activityKeep).Unix(), 10)},
+		},
 	}
 	var adds []string
-	add := func(attr string, n int) {
+	add = func(attr string, n int) {
 		k := "#a" + strconv.Itoa(len(adds))
-		names[k] = attr
+		in.ExpressionAttributeNames[k] = attr
 		v := ":n" + strconv.Itoa(n)
-		values[v] = &types.AttributeValueMemberN{Value: strconv.Itoa(n)}
+		in.ExpressionAttributeValues[v] = &types.AttributeValueMemberN{Value: strconv.Itoa(n)}
 		adds = append(adds, k+" "+v)
+		in.UpdateExpression = aws.String("SET #t = :t, #x = if_not_exists(#x, :x) ADD " + strings.Join(adds, ", "))
 	}
 	switch {
 	case t.Denied:
@@ -75,27 +93,60 @@ func (s *Store) activityUpdate(dep string, lane int, t activity.Tally) *dynamodb
 		if t.UserID != "" {
 			add("u:"+t.UserID, t.Signed)
 		}
-		if t.Agent != "" {
-			add("a:"+clipName(t.Agent), t.Signed)
-		}
 	}
-	return &dynamodb.UpdateItemInput{
-		TableName: &s.table, Key: key(deploymentPK(dep), activitySK(day, lane)),
-		UpdateExpression:          aws.String("SET #t = :t, #x = if_not_exists(#x, :x) ADD " + strings.Join(adds, ", ")),
-		ExpressionAttributeNames:  names,
-		ExpressionAttributeValues: values,
+	return in, add
+}
+
+// countActivity counts t in its activity item. An agent the item counts already is one
+// conditional write; a new one is counted, with the item's count of agent names, while that
+// is below MaxActivityAgents (a second write), else under OtherAgents (a third): what a new
+// name costs, the request that brings it pays.
+func (s *Store) countActivity(ctx context.Context, dep string, lane int, t activity.Tally) error {
+	if t.Signed == 0 || t.Agent == "" {
+		in, _ := s.activityUpdate(dep, lane, t)
+		_, err := s.db.UpdateItem(ctx, in)
+		return err
 	}
+	agent := "a:" + clipName(t.Agent)
+	known, add := s.activityUpdate(dep, lane, t)
+	add(agent, t.Signed)
+	known.ConditionExpression = aws.String("attribute_exists(#ag)")
+	known.ExpressionAttributeNames["#ag"] = agent
+	_, err := s.db.UpdateItem(ctx, known)
+	if !isConditionFailed(err) {
+		return err
+	}
+	fresh, add := s.activityUpdate(dep, lane, t)
+	add(agent, t.Signed)
+	add("agents", 1)
+	fresh.ConditionExpression = aws.String("attribute_not_exists(#ag) AND (attribute_not_exists(#agents) OR #agents < :cap)")
+	fresh.ExpressionAttributeNames["#ag"], fresh.ExpressionAttributeNames["#agents"] = agent, "agents"
+	fresh.ExpressionAttributeValues[":cap"] = &types.AttributeValueMemberN{Value: strconv.Itoa(MaxActivityAgents)}
+	_, err = s.db.UpdateItem(ctx, fresh)
+	if !isConditionFailed(err) {
+		return err
+	}
+	// Full, or the name was counted by another request meanwhile: the unconditional write
+	// counts it under its name if the item has it, else under OtherAgents.
+	other, add := s.activityUpdate(dep, lane, t)
+	add("a:"+OtherAgents, t.Signed)
+	_, err = s.db.UpdateItem(ctx, other)
+	return err
 }
 
 // counts reports whether t counts anything.
 func counts(t *activity.Tally) bool { return t != nil && (t.Denied || t.Failed || t.Signed > 0) }
 
+// clipName is s as an attribute name's part: valid UTF-8, at most maxActivityName bytes cut at
+// a character's boundary.
 func clipName(s string) string {
 	if s == "" {
 		return "unknown"
 	}
-	if len(s) > maxActivityName {
-		return s[:maxActivityName]
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	for len(s) > maxActivityName {
+		_, size := utf8.DecodeLastRuneInString(s)
+		s = s[:len(s)-size]
 	}
 	return s
 }

@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -76,5 +77,56 @@ func TestActivityCountedWithCheckpoints(t *testing.T) {
 	}
 	if days, err := s.Activity(ctx, tenant.NewID("dep_"), day1, day2); err != nil || len(days) != 0 {
 		t.Fatalf("other deployment: %+v %v", days, err)
+	}
+}
+
+// Agent ids are what clients report: an item counts at most MaxActivityAgents distinct names,
+// signatures of later names count under OtherAgents (known names keep counting), and a
+// name is cut at a character's boundary.
+func TestActivityAgentsBounded(t *testing.T) {
+	f := newFixture(t)
+	s := f.s
+	ctx := context.Background()
+	dep := tenant.NewID("dep_")
+	at := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	e, err := s.AppendEvent(ctx, decision(dep, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	count := func(agent string) {
+		t.Helper()
+		tl := activity.Tally{At: at, CertificateID: "crt_a", UserID: "cu_1", Agent: agent, Signed: 1}
+		if err := s.CheckpointEventsCounting(ctx, nil, store.Use{CertificateID: "crt_a", N: 1, At: at, Activity: &tl}, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range store.MaxActivityAgents + 5 {
+		count(fmt.Sprintf("agent-%03d", i))
+	}
+	count("agent-000") // known: still counted by name
+	accents := strings.Repeat("é", 40)
+	count(accents) // new, past the bound
+	days, err := s.Activity(ctx, dep, at, at)
+	if err != nil || len(days) != 1 {
+		t.Fatalf("%+v %v", days, err)
+	}
+	d := days[0]
+	if d.Signed != store.MaxActivityAgents+7 || d.ByAgent["agent-000"] != 2 || d.ByAgent[store.OtherAgents] != 6 ||
+		len(d.ByAgent) != store.MaxActivityAgents+1 || d.ByAgent["agent-100"] != 0 {
+		t.Fatalf("agents: %d names, other %d, agent-000 %d, signed %d", len(d.ByAgent), d.ByAgent[store.OtherAgents], d.ByAgent["agent-000"], d.Signed)
+	}
+	// Under the bound, a long name is cut to 64 bytes on a character's boundary.
+	dep2 := tenant.NewID("dep_")
+	e2, err := s.AppendEvent(ctx, decision(dep2, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tl := activity.Tally{At: at, CertificateID: "crt_a", Agent: accents + "\xff", Signed: 1}
+	if err := s.CheckpointEventsCounting(ctx, nil, store.Use{CertificateID: "crt_a", N: 1, At: at, Activity: &tl}, e2); err != nil {
+		t.Fatal(err)
+	}
+	days, _ = s.Activity(ctx, dep2, at, at)
+	if len(days) != 1 || days[0].ByAgent[strings.Repeat("é", 32)] != 1 {
+		t.Fatalf("cut name: %+v", days)
 	}
 }

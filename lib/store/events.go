@@ -319,7 +319,7 @@ func (s *Store) checkpointCounting(ctx context.Context, e audit.Event, sealed st
 	if counts(use.Activity) {
 		counted = make(chan error, 1)
 		go func() {
-			_, err := s.db.UpdateItem(ctx, s.activityUpdate(e.DeploymentID, e.Lane, *use.Activity))
+			err := s.countActivity(ctx, e.DeploymentID, e.Lane, *use.Activity)
 			if err != nil {
 				err = unavailable("count signing activity", err)
 			}
