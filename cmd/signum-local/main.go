@@ -91,6 +91,7 @@ run "make demo" instead: it starts its own server. Stop with Ctrl-C.
 		srv.DemoAdminInvite, port(srv.URL), srv.TLSURL, local.TLSCAFile)
 	printIdPs(srv, *dataDir)
 	printMarketplaces(srv)
+	printOperations(srv)
 	if err := writeDemoEnv(*dataDir, srv); err != nil {
 		log.Warn("demo.env not written", slog.String("error", err.Error()))
 	}
@@ -223,4 +224,19 @@ Marketplaces (stand-ins: AWS Marketplace %[1]s, Azure Marketplace %[2]s):
     (actions: ChangePlan, ChangeQuantity, Renew, Suspend, Reinstate, Unsubscribe)
   The operator sees subscriptions and what was metered at /operator/subscriptions (SigV4).
 `, srv.Stack.AWSMarketplace.URL(), srv.Stack.AzureMarketplace.URL(), sim, srv.URL)
+}
+
+// printOperations says where a deployment's health, dashboard and software updates are, and
+// how to publish a release and replay the hourly notices.
+func printOperations(srv *local.Server) {
+	fmt.Printf(`
+Operations (portal, as a deployment's Admin): Health, Dashboard and Updates in its menu.
+  Publish a release for Updates (the operator's SigV4 credentials are in operator.env):
+    curl -s --aws-sigv4 "aws:amz:%[2]s:execute-api" --user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" \
+      -H 'content-type: application/json' -X POST %[1]s/operator/releases \
+      -d '{"version":"0.2.0","notes":"Certificate groups","minFrom":"0.1.0","dataVersion":2,"migrations":["certificate-groups"]}'
+  The updater runs in process (apply now runs to done; the tick starts scheduled runs).
+  Notices' EventBridge events (hourly in AWS):
+    make invoke FUNCTION=notices EVENT=events/notices/scheduled.json
+`, srv.URL, devstack.Region)
 }
