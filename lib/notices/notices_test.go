@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"errors"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -268,5 +269,97 @@ func TestRun(t *testing.T) {
 	}
 	if got := f.published(); len(got) != 2 || got[1].DeploymentID != gone.ID || got[1].Notice.ID != "subscription" || got[1].Notice.Severity != notices.SeverityCritical {
 		t.Fatalf("published %+v", got)
+	}
+}
+
+// failingPublisher publishes nothing.
+type failingPublisher struct{}
+
+func (failingPublisher) Publish(context.Context, []notices.Event) error {
+	return errors.New("EventBridge is down")
+}
+
+// While publishing fails, the stored changes keep only the latest change of each notice (a
+// raise then a clear is the clear: a failed publish may have delivered the raise) and at most
+// MaxUnpublished, the oldest dropped and counted by one marker change, so that the item never
+// grows to the table's limit; once publishing works, each of them is published once.
+func TestUnpublishedStayBounded(t *testing.T) {
+	f := newFixture(t)
+	published := f.syncer.Publisher
+	f.syncer.Publisher = failingPublisher{}
+	old := f.now.Add(-24 * time.Hour)
+	var seeded []store.NoticeChange
+	for i := range notices.MaxUnpublished + 50 {
+		n := store.StoredNotice{ID: "certificate-expiring:crt_old" + strconv.Itoa(i), Severity: "warning", Title: "old", Since: old}
+		seeded = append(seeded, store.NoticeChange{Change: "cleared", Notice: n, At: old})
+	}
+	if _, err := f.s.PutNotices(f.ctx, store.NoticeSet{DeploymentID: f.dep.ID, Unpublished: seeded}); err != nil {
+		t.Fatal(err)
+	}
+
+	c := f.certificate("release", f.now.Add(20*24*time.Hour))
+	id := "certificate-expiring:" + c.ID
+	if _, err := f.syncer.Sync(f.ctx, f.dep.ID); err == nil {
+		t.Fatal("a sync whose publisher fails succeeded")
+	}
+	set, err := f.s.GetNotices(f.ctx, f.dep.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 250 seeded and 1 raised: the marker and the newest 199 are kept, 52 dropped.
+	u := set.Unpublished
+	if len(u) != notices.MaxUnpublished || u[0].Notice.ID != notices.DroppedChangesID || !strings.HasPrefix(u[0].Notice.Detail, "52 ") ||
+		u[len(u)-1].Notice.ID != id || u[len(u)-1].Change != "raised" || u[1].Notice.ID != "certificate-expiring:crt_old52" {
+		t.Fatalf("after the first failed publish: %d changes, first %+v, second %+v, last %+v", len(u), u[0], u[1], u[len(u)-1])
+	}
+
+	// Renewed, then expiring again, then renewed, each sync failing to publish: one change of
+	// the notice is kept, the last (a clear), and the count of dropped changes stays.
+	for i, notAfter := range []time.Time{f.now.Add(400 * 24 * time.Hour), f.now.Add(10 * 24 * time.Hour), f.now.Add(500 * 24 * time.Hour)} {
+		cur, err := f.s.GetCertificate(f.ctx, f.dep.ID, c.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		next := cur
+		next.NotAfter = notAfter
+		if _, err := f.s.UpdateCertificate(f.ctx, cur, next, entry); err != nil {
+			t.Fatal(err)
+		}
+		f.now = f.now.Add(time.Hour)
+		if _, err := f.syncer.Sync(f.ctx, f.dep.ID); err == nil {
+			t.Fatalf("sync %d succeeded", i)
+		}
+	}
+	set, err = f.s.GetNotices(f.ctx, f.dep.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u = set.Unpublished
+	var mine []store.NoticeChange
+	for _, ch := range u {
+		if ch.Notice.ID == id {
+			mine = append(mine, ch)
+		}
+	}
+	if len(u) != notices.MaxUnpublished || len(mine) != 1 || mine[0].Change != "cleared" || !mine[0].At.Equal(f.now) ||
+		!strings.HasPrefix(u[0].Notice.Detail, "52 ") {
+		t.Fatalf("after flapping: %d changes, the notice's %+v, marker %+v", len(u), mine, u[0])
+	}
+
+	f.syncer.Publisher = published
+	f.now = f.now.Add(time.Hour)
+	if r := f.sync(); r.Published != notices.MaxUnpublished {
+		t.Fatalf("publishing again: %+v", r)
+	}
+	got := f.published()
+	ids := map[string]int{}
+	for _, e := range got {
+		ids[e.Notice.ID]++
+	}
+	if len(got) != notices.MaxUnpublished || ids[id] != 1 || ids[notices.DroppedChangesID] != 1 || len(ids) != len(got) {
+		t.Fatalf("published %d events, %d distinct notices", len(got), len(ids))
+	}
+	if set, _ := f.s.GetNotices(f.ctx, f.dep.ID); len(set.Unpublished) != 0 {
+		t.Fatalf("still unpublished: %d", len(set.Unpublished))
 	}
 }

@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/opensignum/signum/lib/fault"
@@ -139,7 +142,7 @@ func (s *Syncer) apply(ctx context.Context, r health.Report, now time.Time) (Res
 	pending := fromStoredChanges(dep, stored.Unpublished)
 	next := store.NoticeSet{DeploymentID: dep, Version: stored.Version, Notices: toStored(current), Unpublished: stored.Unpublished}
 	if len(changes) > 0 || !sameNotices(stored.Notices, next.Notices) {
-		pending = append(pending, changes...)
+		pending = compact(append(pending, changes...), dep, now)
 		next.Unpublished = toStoredChanges(pending)
 		if next, err = s.Store.PutNotices(ctx, next); errors.Is(err, store.ErrStale) {
 			// Another sync stored its set first; it publishes.
@@ -228,4 +231,68 @@ func sameNotices(a, b []store.StoredNotice) bool {
 		}
 	}
 	return true
+}
+
+// MaxUnpublished bounds the changes a deployment's stored item keeps while publishing fails.
+// Past it the oldest are dropped and one DroppedChangesID change says how many; the item so
+// stays far below DynamoDB's 400 KB, which, once reached, would fail every later sync of the
+// deployment and freeze its notices.
+const MaxUnpublished = 200
+
+// DroppedChangesID is the notice id of the change that says how many changes were dropped
+// unpublished. It is raised and never cleared: it tells an operator once that their record of
+// the deployment's notices may have missed changes, and that the portal lists its current ones.
+const DroppedChangesID = "notice-changes-dropped"
+
+// compact keeps, of changes (oldest first), the latest change of each notice, in the order of
+// those latest changes, at most MaxUnpublished including the DroppedChangesID marker.
+//
+// A newer change replaces an older one of the same notice: the consumer's view ends as the
+// newer says, and a notice raised twice (more severe) needs only its last raise. A raise then
+// a clear is kept as the clear, not cancelled out: a publish that failed may still have
+// published some events (Publisher), so the raise may have reached the operator, and only the
+// clear takes it back; a clear of a raise that never arrived is harmless, and it still says
+// what the notice was and since when.
+func compact(changes []Event, dep string, now time.Time) []Event {
+	dropped, since := 0, now
+	latest := map[string]int{}
+	var kept []Event
+	for _, c := range changes {
+		if c.Notice.ID == DroppedChangesID {
+			// An earlier marker: its count goes into the one marker, which says since when
+			// changes have been dropped.
+			dropped += droppedCount(c.Notice)
+			since = c.Notice.Since
+			continue
+		}
+		if i, ok := latest[c.Notice.ID]; ok {
+			kept[i] = Event{} // replaced; removed below
+		}
+		latest[c.Notice.ID] = len(kept)
+		kept = append(kept, c)
+	}
+	kept = slices.DeleteFunc(kept, func(e Event) bool { return e.Notice.ID == "" })
+	if dropped == 0 && len(kept) <= MaxUnpublished {
+		return kept
+	}
+	if over := len(kept) - (MaxUnpublished - 1); over > 0 {
+		dropped += over
+		kept = kept[over:]
+	}
+	marker := Event{Change: Raised, DeploymentID: dep, At: now, Notice: Notice{ID: DroppedChangesID, Severity: SeverityWarning, Since: since,
+		Title: "Some changes of the deployment's notices were not published",
+		Detail: strconv.Itoa(dropped) + " older changes of this deployment's notices were dropped while they could not be published. " +
+			"The deployment's notices in the portal are current; compare them with what you received."}}
+	return append([]Event{marker}, kept...)
+}
+
+// droppedCount reads how many changes a DroppedChangesID marker counts (its detail's first
+// word).
+func droppedCount(n Notice) int {
+	first, _, _ := strings.Cut(n.Detail, " ")
+	c, err := strconv.Atoi(first)
+	if err != nil || c < 0 {
+		return 0
+	}
+	return c
 }
