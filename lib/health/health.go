@@ -565,14 +565,39 @@ func (c *checker) truststore(ctx context.Context, creds []clientauth.Credential,
 			comp.Reason = fmt.Sprintf("The deployed truststore holds every registered client certificate and CA, this deployment's %d included.", live)
 		case heldSince(st, newest):
 			comp.Status = StatusOK
-			comp.Reason = fmt.Sprintf("The deployed truststore holds this deployment's %d client certificates and CAs: it was published after the last of them was registered. It is behind registrations made since (%s), which the next publish adds.", live, strings.Join(st.Reasons, "; "))
+			comp.Reason = fmt.Sprintf("The deployed truststore holds this deployment's %d client certificates and CAs: it was published after the last of them was registered. It is behind registrations made since (%s), which the next publish adds.", live, strings.Join(portalReasons(st), "; "))
 		default:
 			comp.Status = StatusWarning
-			comp.Reason = "The deployed truststore is behind the registrations (" + strings.Join(st.Reasons, "; ") + "): a client certificate or CA registered recently may not authenticate yet."
+			comp.Reason = "The deployed truststore is behind the registrations (" + strings.Join(portalReasons(st), "; ") + "): a client certificate or CA registered recently may not authenticate yet."
 			comp.Action = "The truststore is published within a quarter of an hour of a change; if certificate users still cannot authenticate after that, tell the operator."
 		}
 	}
 	c.r.add(comp)
+}
+
+// portalReasons says why the truststore is not current in fixed sentences, for any tenant's
+// people. The Status's own Reasons and Warnings are the operator's (GET
+// /operator/truststore/status): the last publish's error is the raw SDK message (bucket,
+// account id, role ARN, request ids), and API Gateway's warnings are about the bundle every
+// tenant shares (other tenants' CAs). Neither is copied here.
+func portalReasons(st truststore.Status) []string {
+	var out []string
+	if st.UploadedSHA256 != st.WantedSHA256 {
+		out = append(out, "the uploaded bundle does not hold exactly the registered certificates")
+	}
+	if st.DomainName != "" && (st.DomainVersion == "" || st.DomainVersion != st.UploadedVersion) {
+		out = append(out, "the mutual-TLS domain does not use the newest bundle yet")
+	}
+	if st.LastPublish != nil && st.LastPublish.Error != "" {
+		out = append(out, "the last publish failed; the operator is told")
+	}
+	if len(st.Warnings) > 0 {
+		out = append(out, "API Gateway reported problems with the shared bundle")
+	}
+	if len(out) == 0 {
+		out = append(out, "it differs from the registrations")
+	}
+	return out
 }
 
 // publishLag is how long before a publish a registration must have been made for the

@@ -269,7 +269,7 @@ func TestRatesTruststoreAndUpdates(t *testing.T) {
 		})
 	}
 	f.src.Activity = days(nil)
-	f.src.Truststore = trust{Current: false, Reasons: []string{"the uploaded bundle does not hold exactly the registered certificates"}}
+	f.src.Truststore = trust{Current: false, Reasons: []string{"the uploaded bundle does not hold exactly the registered certificates"}, WantedSHA256: "a", UploadedSHA256: "b"}
 	f.src.Updates = updates{health.UpdateFailed, "The migration certificate-groups failed at batch 3: the table refused a write."}
 	r := f.check()
 	if c := component(t, r, "truststore"); c.Status != health.StatusWarning || !strings.Contains(c.Reason, "does not hold") || c.Action == "" {
@@ -281,7 +281,7 @@ func TestRatesTruststoreAndUpdates(t *testing.T) {
 	if r.Status != health.StatusCritical {
 		t.Errorf("overall %s", r.Status)
 	}
-	f.src.Truststore = trust{Current: false, Reasons: []string{"the uploaded bundle does not hold exactly the registered certificates"},
+	f.src.Truststore = trust{Current: false, Reasons: []string{"the uploaded bundle does not hold exactly the registered certificates"}, WantedSHA256: "a", UploadedSHA256: "b",
 		LastPublish: &truststore.Outcome{At: time.Now().Add(time.Hour)}}
 	if c := component(t, f.check(), "truststore"); c.Status != health.StatusOK || !strings.Contains(c.Reason, "published after") {
 		t.Errorf("truststore behind, but published after this deployment's registrations: %+v", c)
@@ -294,5 +294,42 @@ func TestRatesTruststoreAndUpdates(t *testing.T) {
 	f.src.Truststore = trust{Current: true}
 	if c := component(t, f.check(), "truststore"); c.Status != health.StatusOK || c.Counts["registered"] != 1 {
 		t.Errorf("truststore current: %+v", c)
+	}
+}
+
+// TestTruststoreReasonKeepsOperatorDetailsOut: the health report is any tenant's Viewer's; the
+// truststore's own reasons are the operator's (GET /operator/truststore/status): the last
+// publish's raw SDK error names the bucket, the account, a role and request ids, and API
+// Gateway's warnings are about the bundle all tenants share (other tenants' CAs). The report
+// says the same in fixed sentences.
+func TestTruststoreReasonKeepsOperatorDetailsOut(t *testing.T) {
+	f := newFixture(t, "standard")
+	f.clientCertificate(f.now.Add(365 * 24 * time.Hour))
+	sdkErr := "upload s3://signum-truststore-123456789012/truststore.pem: operation error S3: PutObject, https response error StatusCode: 403, " +
+		"RequestID: 7XKQ2B, api error AccessDenied: User: arn:aws:sts::123456789012:assumed-role/signum-truststore/fn is not authorized"
+	warning := "Certificate CN=Globex Build CA (tenant dep_other) has expired"
+	f.src.Truststore = trust{Current: false, WantedSHA256: "a", UploadedSHA256: "a", DomainName: "mtls.example.com", DomainVersion: "v1", UploadedVersion: "v1",
+		Reasons:     []string{"the last publish failed: " + sdkErr, "API Gateway warns about the bundle the domain uses: " + warning},
+		Warnings:    []string{warning},
+		LastPublish: &truststore.Outcome{At: f.now.Add(-time.Hour), Error: sdkErr}}
+	c := component(t, f.check(), "truststore")
+	if c.Status != health.StatusWarning || !strings.Contains(c.Reason, "the last publish failed; the operator is told") ||
+		!strings.Contains(c.Reason, "API Gateway reported problems with the shared bundle") {
+		t.Fatalf("truststore: %+v", c)
+	}
+	for _, leak := range []string{"123456789012", "arn:", "RequestID", "s3://", "Globex", "dep_other", "AccessDenied"} {
+		if strings.Contains(c.Reason+c.Action, leak) {
+			t.Errorf("the report shows %q: %s", leak, c.Reason)
+		}
+	}
+
+	// Behind, but published after this deployment's registrations: ok, and the reasons given
+	// for registrations made since are the fixed ones too.
+	f.src.Truststore = trust{Current: false, WantedSHA256: "a", UploadedSHA256: "b", Warnings: []string{warning},
+		Reasons:     []string{"the uploaded bundle does not hold exactly the registered certificates", "API Gateway warns about the bundle the domain uses: " + warning},
+		LastPublish: &truststore.Outcome{At: f.now.Add(time.Hour)}}
+	c = component(t, f.check(), "truststore")
+	if c.Status != health.StatusOK || strings.Contains(c.Reason, "Globex") || !strings.Contains(c.Reason, "does not hold exactly") {
+		t.Fatalf("truststore held since: %+v", c)
 	}
 }
