@@ -275,6 +275,8 @@ export interface paths {
          *     id, a severity, what to do and a link. The same notices are published as one
          *     EventBridge event per change (`Signum Notice Raised`, `Signum Notice Cleared`,
          *     source `signum.notices`) by the hourly notices function, so an operator can route them.
+         *     While EventBridge refuses them the changes are kept (the latest per notice, at most
+         *     200); past that, one `notice-changes-dropped` event says how many were dropped.
          */
         get: operations["listDeploymentNotices"];
         put?: never;
