@@ -231,6 +231,11 @@ func TestUpdatesBadInput(t *testing.T) {
 	if !strings.Contains(r.body, `"name":"migrations"`) || !strings.Contains(r.body, "drop-everything") {
 		t.Fatalf("unknown migration: %s", r.body)
 	}
+	// A data version below an older release's would take a deployment's data back.
+	r = signed(t, srv, "POST", "/operator/releases", `{"version":"0.4.0","minFrom":"0.1.0","dataVersion":1}`).must(t, 400, "a lower data version")
+	if !strings.Contains(r.body, `"name":"dataVersion"`) {
+		t.Fatalf("lower data version: %s", r.body)
+	}
 	signed(t, srv, "POST", "/operator/releases", `{"version":"0.9.0","minFrom":"0.3.0","dataVersion":3}`).must(t, 201, "publish a release of data version 3")
 	signed(t, srv, "GET", "/operator/releases/0.3.0", "").must(t, 200, "get release")
 	signed(t, srv, "GET", "/operator/releases/7.7.7", "").must(t, 404, "unknown release")
@@ -260,6 +265,11 @@ func TestUpdatesBadInput(t *testing.T) {
 	r = admin.do("POST", base+"/updates", map[string]string{"version": "0.2.0", "at": noon.Format(time.RFC3339)}).must(t, 400, "outside the window")
 	if !strings.Contains(r.body, `"name":"at"`) || !strings.Contains(r.body, "outside the maintenance window") {
 		t.Fatalf("outside: %s", r.body)
+	}
+	far := noon.Add(-10*time.Hour).AddDate(0, 0, 91) // 02:00, in the window, 91 days ahead
+	r = admin.do("POST", base+"/updates", map[string]string{"version": "0.2.0", "at": far.Format(time.RFC3339)}).must(t, 400, "too far ahead")
+	if !strings.Contains(r.body, `"name":"at"`) || !strings.Contains(r.body, "90 days") {
+		t.Fatalf("far: %s", r.body)
 	}
 	admin.do("PUT", base+"/maintenance-window", map[string]any{"days": []string{"funday"}, "start": "25:00", "durationMinutes": 5}).must(t, 400, "bad window")
 	viewer.do("PUT", base+"/maintenance-window", map[string]any{"days": []string{"sun"}, "start": "12:00", "durationMinutes": 60}).must(t, 403, "a Viewer sets the window")
@@ -299,6 +309,15 @@ func TestUpdatesBadInput(t *testing.T) {
 		t.Fatalf("rollout %+v", ro)
 	}
 	signed(t, srv, "GET", "/operator/rollouts/"+ro.ID, "").must(t, 200, "rollout status")
+	// One request schedules at most 100 deployments.
+	var many []string
+	for i := range 101 {
+		many = append(many, fmt.Sprintf("%q", fmt.Sprintf("dep_%d", i)))
+	}
+	r = signed(t, srv, "POST", "/operator/rollouts", `{"version":"0.3.0","deployments":[`+strings.Join(many, ",")+`],"waveSize":1,"waveIntervalMinutes":60}`).must(t, 400, "101 deployments")
+	if !strings.Contains(r.body, `"name":"deployments"`) {
+		t.Fatalf("101 deployments: %s", r.body)
+	}
 }
 
 // TestRolloutInWaves: every deployment on an older version is scheduled, wave by wave, each
@@ -334,16 +353,18 @@ func TestRolloutInWaves(t *testing.T) {
 		}
 	}
 	// All on older versions, when none are named: the demo deployment too, but not the three
-	// already scheduled (busy: skipped with the reason).
+	// already scheduled (a request takes only deployments with no unfinished update, so that
+	// the next request of a rollout too large for one reaches the remaining ones).
 	var all struct {
 		Deployments []struct{ DeploymentID, State, Skipped string }
+		Remaining   int
 	}
 	signed(t, srv, "POST", "/operator/rollouts", `{"version":"0.2.0","waveSize":10,"waveIntervalMinutes":0}`).must(t, 201, "rollout to all").json(t, &all)
 	states := map[string]int{}
 	for _, d := range all.Deployments {
 		states[d.State]++
 	}
-	if states["scheduled"] != 1 || states["skipped"] != 3 {
+	if states["scheduled"] != 1 || len(all.Deployments) != 1 || all.Deployments[0].DeploymentID != srv.Demo.ID || all.Remaining != 0 {
 		t.Fatalf("rollout to all: %+v", all)
 	}
 }

@@ -130,9 +130,17 @@ func (s *Store) GetRun(ctx context.Context, dep string) (updates.Run, error) {
 }
 
 // StartRun writes r, a new run, unless dep's run is unfinished (ErrConflict), and lists it
-// among the active runs, with a log entry: one transaction.
+// among the active runs, with a log entry: one transaction. The transaction checks too that
+// the deployment is still on r.FromVersion (ErrConflict): a run that finished between the
+// caller's read of the deployment and this write must not leave r starting from a version
+// the deployment has left.
 func (s *Store) StartRun(ctx context.Context, r updates.Run, log tenant.LogEntry) error {
 	r.Revision = 1
+	onFrom := "attribute_exists(PK) AND softwareVersion = :from"
+	if r.FromVersion == "" {
+		// A deployment stored before versions were recorded has no softwareVersion at all.
+		onFrom = "attribute_exists(PK) AND (attribute_not_exists(softwareVersion) OR softwareVersion = :from)"
+	}
 	items := []types.TransactWriteItem{
 		{Put: &types.Put{TableName: &s.table, Item: marshal(toRunItem(r)),
 			ConditionExpression:       aws.String("attribute_not_exists(PK) OR #state IN (:done, :cancelled)"),
@@ -140,8 +148,20 @@ func (s *Store) StartRun(ctx context.Context, r updates.Run, log tenant.LogEntry
 			ExpressionAttributeValues: map[string]types.AttributeValue{":done": &types.AttributeValueMemberS{Value: string(updates.StateDone)}, ":cancelled": &types.AttributeValueMemberS{Value: string(updates.StateCancelled)}}}},
 		{Put: &types.Put{TableName: &s.table, Item: marshal(activeRunItem{PK: activeRunsPK, SK: activeRunSK(r.DeploymentID), Type: "activeRun", DeploymentID: r.DeploymentID, RunID: r.ID})}},
 		s.putLog(r.DeploymentID, log),
+		{ConditionCheck: &types.ConditionCheck{TableName: &s.table, Key: key(deploymentPK(r.DeploymentID), metaSK), ConditionExpression: aws.String(onFrom),
+			ExpressionAttributeValues: map[string]types.AttributeValue{":from": &types.AttributeValueMemberS{Value: r.FromVersion}}}},
 	}
-	return s.conditional(ctx, "start update run", items, map[int]error{0: fault.Newf(ErrConflict, "The deployment has an unfinished update.")})
+	return s.conditional(ctx, "start update run", items, map[int]error{
+		0: fault.Newf(ErrConflict, "The deployment has an unfinished update."),
+		3: versionChanged(r),
+	})
+}
+
+// versionChanged is the conflict of a run whose deployment is no longer on the run's from
+// version: another update moved it meanwhile.
+func versionChanged(r updates.Run) error {
+	return fault.Newf(updates.ErrVersionChanged, "The deployment's version changed meanwhile: it is no longer on %s (data version at most %d), so the update to %s would move it backwards; read the deployment again.",
+		r.FromVersion, r.DataVersion, r.Version)
 }
 
 // SaveRun writes r over the revision it was read at (ErrStale when another write came
@@ -184,25 +204,32 @@ func (s *Store) leaveActive(r updates.Run) types.TransactWriteItem {
 // CompleteRun writes r (done) over the revision it was read at and moves the deployment's
 // software and data versions to r's, leaves the active runs and logs it: one transaction, so
 // that the deployment is never on the new version with the run unfinished or the reverse.
+// The move is conditional on the deployment being still on r.FromVersion with a data version
+// at most r's (ErrConflict otherwise): a version never moves backwards.
 func (s *Store) CompleteRun(ctx context.Context, r updates.Run, log tenant.LogEntry) (updates.Run, error) {
 	read := r.Revision
 	r.Revision++
 	now := s.now()
+	onFrom := "softwareVersion = :from"
+	if r.FromVersion == "" {
+		onFrom = "(attribute_not_exists(softwareVersion) OR softwareVersion = :from)"
+	}
 	items := []types.TransactWriteItem{
 		s.putVersioned(toRunItem(r), read),
 		{Update: &types.Update{TableName: &s.table, Key: key(deploymentPK(r.DeploymentID), metaSK),
 			UpdateExpression:    aws.String("SET softwareVersion = :sv, dataVersion = :dv, updatedAt = :now ADD version :one"),
-			ConditionExpression: aws.String("attribute_exists(PK)"),
+			ConditionExpression: aws.String("attribute_exists(PK) AND " + onFrom + " AND (attribute_not_exists(dataVersion) OR dataVersion <= :dv)"),
 			ExpressionAttributeValues: map[string]types.AttributeValue{
 				":sv": &types.AttributeValueMemberS{Value: r.Version}, ":dv": &types.AttributeValueMemberN{Value: fmt.Sprint(r.DataVersion)},
-				":now": &types.AttributeValueMemberS{Value: now.UTC().Format(time.RFC3339Nano)}, ":one": &types.AttributeValueMemberN{Value: "1"},
+				":from": &types.AttributeValueMemberS{Value: r.FromVersion},
+				":now":  &types.AttributeValueMemberS{Value: now.UTC().Format(time.RFC3339Nano)}, ":one": &types.AttributeValueMemberN{Value: "1"},
 			}}},
 		s.leaveActive(r),
 		s.putLog(r.DeploymentID, log),
 	}
 	err := s.conditional(ctx, "complete update run", items, map[int]error{
 		0: fault.Newf(ErrStale, "The update %s changed meanwhile; read it again.", r.ID),
-		1: fault.Newf(ErrNotFound, "No deployment has the id %q.", r.DeploymentID),
+		1: versionChanged(r),
 	})
 	if err != nil {
 		return updates.Run{}, err
@@ -271,6 +298,7 @@ type rolloutItem struct {
 	WaveSize        int                `dynamodbav:"waveSize"`
 	IntervalMinutes int                `dynamodbav:"waveIntervalMinutes"`
 	Entries         []rolloutEntryItem `dynamodbav:"entries,omitempty"`
+	Remaining       int                `dynamodbav:"remaining,omitempty"`
 	CreatedBy       string             `dynamodbav:"createdBy"`
 	CreatedAt       string             `dynamodbav:"createdAt"`
 }
@@ -283,14 +311,31 @@ type rolloutEntryItem struct {
 	Skipped      string `dynamodbav:"skipped,omitempty"`
 }
 
-// CreateRollout stores a new rollout.
-func (s *Store) CreateRollout(ctx context.Context, r updates.Rollout) error {
+func toRolloutItem(r updates.Rollout) rolloutItem {
 	it := rolloutItem{PK: rolloutPK(r.ID), SK: rolloutSK, Type: "rollout", ID: r.ID, Release: r.Version, WaveSize: r.WaveSize,
-		IntervalMinutes: int(r.WaveInterval / time.Minute), CreatedBy: r.CreatedBy, CreatedAt: formatTime(r.CreatedAt)}
+		IntervalMinutes: int(r.WaveInterval / time.Minute), Remaining: r.Remaining, CreatedBy: r.CreatedBy, CreatedAt: formatTime(r.CreatedAt)}
 	for _, e := range r.Entries {
 		it.Entries = append(it.Entries, rolloutEntryItem{DeploymentID: e.DeploymentID, Wave: e.Wave, At: formatTime(e.At), RunID: e.RunID, Skipped: e.Skipped})
 	}
-	return s.create(ctx, "create rollout", it, fault.Newf(ErrConflict, "The rollout %s exists.", r.ID))
+	return it
+}
+
+// CreateRollout stores a new rollout.
+func (s *Store) CreateRollout(ctx context.Context, r updates.Rollout) error {
+	return s.create(ctx, "create rollout", toRolloutItem(r), fault.Newf(ErrConflict, "The rollout %s exists.", r.ID))
+}
+
+// SaveRollout writes a rollout created before over itself (its entries' outcomes once its
+// runs are scheduled); ErrNotFound when it was not created.
+func (s *Store) SaveRollout(ctx context.Context, r updates.Rollout) error {
+	_, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: &s.table, Item: marshal(toRolloutItem(r)), ConditionExpression: aws.String("attribute_exists(PK)")})
+	switch {
+	case isConditionFailed(err):
+		return fault.Newf(ErrNotFound, "No rollout has the id %q.", r.ID)
+	case err != nil:
+		return unavailable("save rollout", err)
+	}
+	return nil
 }
 
 // GetRollout reads a rollout.
@@ -303,7 +348,7 @@ func (s *Store) GetRollout(ctx context.Context, id string) (updates.Rollout, err
 		return updates.Rollout{}, err
 	}
 	r := updates.Rollout{ID: it.ID, Version: it.Release, WaveSize: it.WaveSize, WaveInterval: time.Duration(it.IntervalMinutes) * time.Minute,
-		CreatedBy: it.CreatedBy, CreatedAt: parseTime(it.CreatedAt)}
+		Remaining: it.Remaining, CreatedBy: it.CreatedBy, CreatedAt: parseTime(it.CreatedAt)}
 	for _, e := range it.Entries {
 		r.Entries = append(r.Entries, updates.RolloutEntry{DeploymentID: e.DeploymentID, Wave: e.Wave, At: parseTime(e.At), RunID: e.RunID, Skipped: e.Skipped})
 	}

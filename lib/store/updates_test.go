@@ -102,7 +102,9 @@ func TestUpdateRuns(t *testing.T) {
 	if active, _ := f.s.ActiveRuns(ctx); slices.Contains(active, d.ID) {
 		t.Fatal("a done run is still active")
 	}
-	// A finished run makes room for the next; a cancelled one leaves the active runs too.
+	// A finished run makes room for the next (from the version it left); a cancelled one
+	// leaves the active runs too.
+	other.FromVersion = "0.2.0"
 	must(t, f.s.StartRun(ctx, other, log))
 	o, _ := f.s.GetRun(ctx, d.ID)
 	o.State = updates.StateCancelled
@@ -111,6 +113,62 @@ func TestUpdateRuns(t *testing.T) {
 	}
 	if active, _ := f.s.ActiveRuns(ctx); slices.Contains(active, d.ID) {
 		t.Fatal("a cancelled run is still active")
+	}
+}
+
+// TestUpdateRunVersionGuards: a run starts only from the deployment's current version, and
+// its completion moves the deployment only from the run's from version and never to a lower
+// data version; each refusal is a conflict that says the version changed.
+func TestUpdateRunVersionGuards(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	d := f.deployment()
+	log := tenant.LogEntry{Actor: "test", Action: "deployment.update.started"}
+	now := time.Now().UTC()
+	newRun := func(from, to string, dv int) updates.Run {
+		return updates.Run{ID: updates.NewRunID(), DeploymentID: d.ID, Version: to, FromVersion: from, DataVersion: dv, FromData: 1,
+			State: updates.StateRunning, CreatedAt: now, UpdatedAt: now, StartedAt: now}
+	}
+	changed := func(name string, err error) {
+		t.Helper()
+		if !errors.Is(err, fault.ErrConflict) || !errors.Is(err, updates.ErrVersionChanged) {
+			t.Fatalf("%s: %v, want the version-changed conflict", name, err)
+		}
+	}
+	complete := func(r updates.Run) error {
+		r.State = updates.StateDone
+		_, err := f.s.CompleteRun(ctx, r, log)
+		return err
+	}
+	changed("start from another version", f.s.StartRun(ctx, newRun("0.0.9", "0.2.0", 2), log))
+	must(t, f.s.StartRun(ctx, newRun(d.SoftwareVersion, "0.2.0", 2), log))
+	r, _ := f.s.GetRun(ctx, d.ID)
+	if err := complete(r); err != nil {
+		t.Fatal(err)
+	}
+	// A run recorded from the old version completes over nothing.
+	must(t, f.s.StartRun(ctx, newRun("0.2.0", "0.3.0", 2), log))
+	r, _ = f.s.GetRun(ctx, d.ID)
+	r.FromVersion = d.SoftwareVersion
+	r, err := f.s.SaveRun(ctx, r, tenant.LogEntry{})
+	must(t, err)
+	changed("complete from a version left", complete(r))
+	// Nor does one that would lower the data version.
+	r.FromVersion, r.DataVersion = "0.2.0", 1
+	r, err = f.s.SaveRun(ctx, r, tenant.LogEntry{})
+	must(t, err)
+	changed("complete to a lower data version", complete(r))
+	if dd, _ := f.s.GetDeployment(ctx, d.ID); dd.SoftwareVersion != "0.2.0" || dd.DataVersion != 2 {
+		t.Fatalf("refused completions moved the deployment: %+v", dd)
+	}
+	r.DataVersion = 2
+	r, err = f.s.SaveRun(ctx, r, tenant.LogEntry{})
+	must(t, err)
+	if err := complete(r); err != nil {
+		t.Fatal(err)
+	}
+	if dd, _ := f.s.GetDeployment(ctx, d.ID); dd.SoftwareVersion != "0.3.0" {
+		t.Fatalf("deployment %+v", dd)
 	}
 }
 
@@ -145,6 +203,15 @@ func TestRollouts(t *testing.T) {
 	got, err := f.s.GetRollout(ctx, ro.ID)
 	if err != nil || len(got.Entries) != 2 || got.Entries[1].Skipped != "busy" || got.WaveInterval != time.Hour {
 		t.Fatalf("%+v, %v", got, err)
+	}
+	// Saved over itself with its outcomes; a rollout never created is not saved.
+	ro.Entries[1].Skipped, ro.Remaining = "still busy", 3
+	must(t, f.s.SaveRollout(ctx, ro))
+	if got, err := f.s.GetRollout(ctx, ro.ID); err != nil || got.Entries[1].Skipped != "still busy" || got.Remaining != 3 {
+		t.Fatalf("saved %+v, %v", got, err)
+	}
+	if err := f.s.SaveRollout(ctx, updates.Rollout{ID: updates.NewRolloutID(), Version: "0.2.0"}); !errors.Is(err, fault.ErrNotFound) {
+		t.Fatalf("save of an uncreated rollout: %v", err)
 	}
 	if _, err := f.s.GetRollout(ctx, "rol_nope"); !errors.Is(err, fault.ErrNotFound) {
 		t.Fatalf("unknown: %v", err)

@@ -38,6 +38,17 @@ func (s *Service) Advance(ctx context.Context, m Message, budget time.Duration) 
 			if errors.Is(err, fault.ErrPrecondition) {
 				return false, nil // another delivery finished it
 			}
+			if errors.Is(err, ErrVersionChanged) {
+				// Another run moved the deployment meanwhile: completing this one would move
+				// it backwards, so it stops, visibly, with the reason.
+				why, _ := fault.DetailOf(err)
+				now := s.Now().UTC()
+				run.State, run.Error, run.UpdatedAt = StatePaused, clean(why), now
+				_, err = s.Store.SaveRun(ctx, run, tenant.LogEntry{Actor: Actor, Action: "deployment.update.paused", Detail: run.Error, Object: run.ID})
+				if errors.Is(err, fault.ErrPrecondition) {
+					return false, nil
+				}
+			}
 			return false, err
 		}
 		if st.State == StepFailed {
@@ -114,9 +125,11 @@ type TickReport struct {
 	Rekicked []string `json:"rekicked"`
 }
 
-// Tick starts the scheduled runs that are due and sends again the running runs that have
-// gone quiet (their updater crashed and their message was lost). It reads only the active
-// runs.
+// Tick starts the scheduled runs that are due, while their deployment's maintenance window
+// is open (a due run whose window closed before a tick reached it waits for the window's
+// next opening: a run never starts outside the window), and sends again the running runs
+// that have gone quiet (their updater crashed and their message was lost). It reads only the
+// active runs.
 func (s *Service) Tick(ctx context.Context) (TickReport, error) {
 	rep := TickReport{Started: []string{}, Rekicked: []string{}}
 	deps, err := s.Store.ActiveRuns(ctx)
@@ -133,6 +146,16 @@ func (s *Service) Tick(ctx context.Context) (TickReport, error) {
 		if err != nil {
 			errs = append(errs, err)
 			continue
+		}
+		if run.State == StateScheduled && !run.At.After(now) {
+			w, err := s.Store.GetWindow(ctx, dep)
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			if !w.Contains(now) {
+				continue
+			}
 		}
 		switch {
 		case run.State == StateScheduled && !run.At.After(now):

@@ -124,6 +124,42 @@ func ValidRelease(r Release, known Registry) error {
 	return bad.Err()
 }
 
+// ValidDataVersion checks r's data version against the published releases: data versions
+// never go down from an older release to a newer one, so that no update lowers a
+// deployment's data version.
+func ValidDataVersion(r Release, published []Release) error {
+	var bad fault.Fields
+	for _, p := range published {
+		switch {
+		case Older(p.Version, r.Version) && p.DataVersion > r.DataVersion:
+			bad.Add("dataVersion", "must be at least %d, the data version of the older release %s", p.DataVersion, p.Version)
+			return bad.Err()
+		case Older(r.Version, p.Version) && p.DataVersion < r.DataVersion:
+			bad.Add("dataVersion", "must be at most %d, the data version of the newer release %s", p.DataVersion, p.Version)
+			return bad.Err()
+		}
+	}
+	return nil
+}
+
+// Steps are the migrations a deployment on version from runs to reach target: those of
+// every release newer than from up to target, in version order, each once (migrations are
+// idempotent, and a later release naming one again adds nothing). Whatever path MinFrom
+// allows, no release's migrations are skipped. rs must be sorted oldest first.
+func Steps(rs []Release, from, target string) []string {
+	var out []string
+	for _, r := range rs {
+		if Older(from, r.Version) && !Older(target, r.Version) {
+			for _, m := range r.Migrations {
+				if !slices.Contains(out, m) {
+					out = append(out, m)
+				}
+			}
+		}
+	}
+	return out
+}
+
 // SortReleases orders releases oldest first.
 func SortReleases(rs []Release) {
 	slices.SortFunc(rs, func(a, b Release) int { return compareVersions(a.Version, b.Version) })

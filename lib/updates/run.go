@@ -105,12 +105,17 @@ type Rollout struct {
 	WaveSize     int
 	WaveInterval time.Duration
 	Entries      []RolloutEntry
-	CreatedBy    string
-	CreatedAt    time.Time
+	// Remaining is how many more deployments on older versions a rollout of every such
+	// deployment left for the next request (one request schedules at most
+	// MaxRolloutDeployments).
+	Remaining int
+	CreatedBy string
+	CreatedAt time.Time
 }
 
 // RolloutEntry is one deployment of a rollout: its wave, the run scheduled for it, or why
-// none was.
+// none was; neither while the rollout request is scheduling its runs (pending), and so for
+// good when that request died midway (its runs, if any, name the rollout).
 type RolloutEntry struct {
 	DeploymentID string
 	Wave         int

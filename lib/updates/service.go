@@ -35,6 +35,8 @@ type Store interface {
 	GetWindow(ctx context.Context, dep string) (Window, error)
 	PutWindow(ctx context.Context, dep string, w Window, log tenant.LogEntry) (Window, error)
 	CreateRollout(ctx context.Context, r Rollout) error
+	// SaveRollout writes a created rollout over itself.
+	SaveRollout(ctx context.Context, r Rollout) error
 	GetRollout(ctx context.Context, id string) (Rollout, error)
 	// EachDeployment calls f with every deployment, oldest first.
 	EachDeployment(ctx context.Context, f func(tenant.Deployment) error) error
@@ -67,6 +69,15 @@ const DefaultBatchSize = 50
 // DefaultQuiet is how long a running run may go quiet: well over one invocation's budget.
 const DefaultQuiet = 3 * time.Minute
 
+// ErrVersionChanged is the conflict of a run whose deployment left the run's from version
+// before the run started or completed (another run finished meanwhile): the store refuses
+// the write, so that no version moves backwards.
+var ErrVersionChanged = fmt.Errorf("the deployment's version changed: %w", fault.ErrConflict)
+
+// MaxScheduleAhead bounds how far ahead a run may be scheduled: a run scheduled for a far
+// year would block every other update of its deployment until cancelled.
+const MaxScheduleAhead = 90 * 24 * time.Hour
+
 // Actor is the actor of the updater's system log entries.
 const Actor = "system:updater"
 
@@ -84,9 +95,17 @@ func (s *Service) quiet() time.Duration {
 	return DefaultQuiet
 }
 
-// Publish stores a new release (fault.ErrConflict when its version exists).
+// Publish stores a new release (fault.ErrConflict when its version exists). Its data
+// version must fit between the published releases' (ValidDataVersion).
 func (s *Service) Publish(ctx context.Context, r Release, actor string) (Release, error) {
 	if err := ValidRelease(r, s.Migrations); err != nil {
+		return Release{}, err
+	}
+	published, err := s.Store.AllReleases(ctx)
+	if err != nil {
+		return Release{}, err
+	}
+	if err := ValidDataVersion(r, published); err != nil {
 		return Release{}, err
 	}
 	r.PublishedAt, r.PublishedBy = s.Now().UTC(), actor
@@ -186,17 +205,26 @@ type ApplyRequest struct {
 // Apply starts (or schedules) d's update to req.Version: unknown versions are not found; a
 // version d cannot take, or one the running code cannot serve, or an update while another
 // is unfinished, is a conflict that says what to do; a time in the past or outside d's
-// maintenance window is invalid.
+// maintenance window (or more than MaxScheduleAhead ahead) is invalid. The run's steps are
+// the migrations of every release after d's version up to req.Version (Steps). A run that
+// finished between the caller's read of d and this one's start makes it a conflict
+// (ErrVersionChanged).
 func (s *Service) Apply(ctx context.Context, d tenant.Deployment, req ApplyRequest) (Run, error) {
-	now := s.Now().UTC()
-	if !req.At.IsZero() {
-		if err := s.checkAt(ctx, d.ID, req.At, now); err != nil {
-			return Run{}, err
-		}
-	}
 	rs, err := s.Releases(ctx)
 	if err != nil {
 		return Run{}, err
+	}
+	return s.apply(ctx, d, req, rs, nil)
+}
+
+// apply is Apply with the releases (sorted) read already, and d's window when the caller
+// read it (nil: read it here if needed): a rollout reads each once.
+func (s *Service) apply(ctx context.Context, d tenant.Deployment, req ApplyRequest, rs []Release, win *Window) (Run, error) {
+	now := s.Now().UTC()
+	if !req.At.IsZero() {
+		if err := s.checkAt(ctx, d.ID, req.At, now, win); err != nil {
+			return Run{}, err
+		}
 	}
 	var rel *Release
 	for i := range rs {
@@ -213,7 +241,7 @@ func (s *Service) Apply(ctx context.Context, d tenant.Deployment, req ApplyReque
 	run := Run{ID: NewRunID(), DeploymentID: d.ID, Version: rel.Version, FromVersion: d.SoftwareVersion,
 		DataVersion: rel.DataVersion, FromData: DataVersionOf(d.DataVersion), State: StateRunning, RolloutID: req.RolloutID,
 		RequestedBy: req.Actor, CreatedAt: now, UpdatedAt: now, StartedAt: now}
-	for _, m := range rel.Migrations {
+	for _, m := range Steps(rs, d.SoftwareVersion, rel.Version) {
 		run.Steps = append(run.Steps, Step{Name: m, State: StepPending})
 	}
 	action, detail := "deployment.update.started", fmt.Sprintf("update to %s started", rel.Version)
@@ -221,8 +249,8 @@ func (s *Service) Apply(ctx context.Context, d tenant.Deployment, req ApplyReque
 		run.State, run.At, run.StartedAt = StateScheduled, req.At.UTC(), time.Time{}
 		action, detail = "deployment.update.scheduled", fmt.Sprintf("update to %s scheduled for %s", rel.Version, run.At.Format(time.RFC3339))
 	}
-	err = s.Store.StartRun(ctx, run, tenant.LogEntry{Actor: req.Actor, Action: action, Detail: detail, Object: run.ID})
-	if errors.Is(err, fault.ErrConflict) {
+	err := s.Store.StartRun(ctx, run, tenant.LogEntry{Actor: req.Actor, Action: action, Detail: detail, Object: run.ID})
+	if errors.Is(err, fault.ErrConflict) && !errors.Is(err, ErrVersionChanged) {
 		if cur, gerr := s.Store.GetRun(ctx, d.ID); gerr == nil && !cur.State.Finished() {
 			return Run{}, fault.Newf(fault.ErrConflict, "Another update is unfinished: %s. Wait for it, or cancel it if it has not started.", cur.Summary())
 		}
@@ -236,17 +264,26 @@ func (s *Service) Apply(ctx context.Context, d tenant.Deployment, req ApplyReque
 	return run, nil
 }
 
-// checkAt checks a scheduled time: in the future and inside dep's maintenance window.
-func (s *Service) checkAt(ctx context.Context, dep string, at, now time.Time) error {
+// checkAt checks a scheduled time: in the future, at most MaxScheduleAhead ahead, and
+// inside dep's maintenance window (win when the caller read it).
+func (s *Service) checkAt(ctx context.Context, dep string, at, now time.Time, win *Window) error {
 	var bad fault.Fields
 	if at.Before(now) {
 		bad.Add("at", "%s is in the past; give a future time in the maintenance window, or none to apply now", at.UTC().Format(time.RFC3339))
 		return bad.Err()
 	}
-	w, err := s.Store.GetWindow(ctx, dep)
-	if err != nil {
-		return err
+	if at.Sub(now) > MaxScheduleAhead {
+		bad.Add("at", "%s is more than %d days ahead; schedule it nearer", at.UTC().Format(time.RFC3339), int(MaxScheduleAhead/(24*time.Hour)))
+		return bad.Err()
 	}
+	if win == nil {
+		w, err := s.Store.GetWindow(ctx, dep)
+		if err != nil {
+			return err
+		}
+		win = &w
+	}
+	w := *win
 	if !w.Contains(at) {
 		bad.Add("at", "%s is outside the maintenance window (%s); the next opening is %s", at.UTC().Format(time.RFC3339), w, w.Next(at).Format(time.RFC3339))
 	}

@@ -123,27 +123,34 @@ type Rollout struct {
 	CreatedBy           string              `json:"createdBy"`
 	CreatedAt           time.Time           `json:"createdAt"`
 	Deployments         []RolloutDeployment `json:"deployments"`
+	// Remaining is how many more deployments on older versions a rollout of every such
+	// deployment left out (one request schedules at most 100): send the request again.
+	Remaining int `json:"remaining"`
 	// States counts the deployments by state.
 	States map[string]int `json:"states"`
 }
 
 // rolloutJSON is st's JSON form: each deployment's state is its run's, "skipped" for one
-// that got none, "superseded" for one whose run is another now.
+// that got none, "superseded" for one whose run is another now, "pending" for one its
+// request did not reach (it died midway).
 func rolloutJSON(st updates.RolloutStatus) Rollout {
 	out := Rollout{ID: st.ID, Version: st.Version, WaveSize: st.WaveSize, WaveIntervalMinutes: int(st.WaveInterval / time.Minute),
-		CreatedBy: st.CreatedBy, CreatedAt: st.CreatedAt, Deployments: []RolloutDeployment{}, States: map[string]int{}}
+		CreatedBy: st.CreatedBy, CreatedAt: st.CreatedAt, Deployments: []RolloutDeployment{}, Remaining: st.Remaining, States: map[string]int{}}
 	for _, e := range st.Entries {
 		d := RolloutDeployment{DeploymentID: e.DeploymentID, Wave: e.Wave, Skipped: e.Skipped, State: "skipped"}
 		if !e.At.IsZero() && e.RunID != "" {
 			at := e.At
 			d.At = &at
 		}
-		if e.RunID != "" {
+		switch {
+		case e.RunID != "":
 			d.State = "superseded"
-			if run, ok := st.Runs[e.DeploymentID]; ok {
-				j := wire.RunJSON(run)
-				d.Run, d.State = &j, string(run.State)
-			}
+		case e.Skipped == "":
+			d.State = "pending"
+		}
+		if run, ok := st.Runs[e.DeploymentID]; ok && e.Skipped == "" {
+			j := wire.RunJSON(run)
+			d.Run, d.State = &j, string(run.State)
 		}
 		out.States[d.State]++
 		out.Deployments = append(out.Deployments, d)
