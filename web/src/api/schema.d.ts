@@ -450,8 +450,11 @@ export interface paths {
          * Publish a software release
          * @description Who: the operator. `minFrom` is the oldest version a deployment may update from;
          *     `dataVersion` the data version a deployment has after the release's `migrations` (run in
-         *     order; each must be a migration this code has, 400 otherwise). A version published
-         *     before is 409.
+         *     order; each must be a migration this code has, 400 otherwise). Data versions never go
+         *     down: a `dataVersion` below an older release's, or above a newer one's, is 400 naming
+         *     `dataVersion`. An update runs the migrations of every release after the deployment's
+         *     version up to its target, in version order, each once, whatever `minFrom` allows it to
+         *     skip. A version published before is 409.
          */
         post: operations["publishRelease"];
         delete?: never;
@@ -496,9 +499,13 @@ export interface paths {
          * Roll a release out to many deployments in waves
          * @description Who: the operator. Deployment i is in wave i / `waveSize`, whose time is now +
          *     wave × `waveIntervalMinutes`; its update is scheduled at the first moment of its own
-         *     maintenance window at or after that time. Without `deployments`, every deployment on an
-         *     older version (at most 1000). A deployment that cannot take the release or has an
-         *     unfinished update is skipped with the reason.
+         *     maintenance window at or after that time. One request schedules at most 100
+         *     deployments: more than 100 `deployments` is 400 naming `deployments`. Without
+         *     `deployments`, the first 100 deployments on an older version with no unfinished update;
+         *     `remaining` says how many more there are: send the request again for them. A deployment
+         *     that cannot take the release or has an unfinished update is skipped with the reason. The
+         *     rollout is stored before its updates are scheduled, its deployments `pending` until the
+         *     request has scheduled them all.
          */
         post: operations["startRollout"];
         delete?: never;
@@ -520,7 +527,10 @@ export interface paths {
          * A rollout with each deployment's state
          * @description Who: the operator. Each deployment's state is its update's (`scheduled`, `running`,
          *     `paused`, `done`, `cancelled`), `skipped` when it got none, `superseded` when another
-         *     update replaced the rollout's.
+         *     update replaced the rollout's, `pending` when its request stopped before reaching it (an
+         *     update that names the rollout shows as its state). A scheduled update starts only while
+         *     its deployment's maintenance window is open: one due when the window has closed waits
+         *     for its next opening.
          */
         get: operations["getRollout"];
         put?: never;
@@ -919,11 +929,15 @@ export interface paths {
          *
          *     Without `at` the update starts now (202): its data migrations run in bounded batches in
          *     the background while the deployment keeps signing; follow it with GET. With `at`
-         *     (RFC 3339, in the future, inside the maintenance window) it is scheduled (201). A
-         *     version the deployment cannot take (409, naming the path to take), one whose data
-         *     version the running code does not serve (409: deploy the code first), or an update
-         *     while another is scheduled, running or paused (409) are refused; an unknown version is
-         *     404; `at` in the past or outside the window is 400 naming `at`.
+         *     (RFC 3339, in the future, at most 90 days ahead, inside the maintenance window) it is
+         *     scheduled (201), and starts only while the window is open (one due when the window has
+         *     closed waits for its next opening). A version the deployment cannot take (409, naming
+         *     the path to take), one whose data version the running code does not serve (409: deploy
+         *     the code first), an update while another is scheduled, running or paused (409), or one
+         *     decided on a version another update has just left (409: the version changed) are
+         *     refused; an unknown version is 404; `at` in the past, more than 90 days ahead or outside
+         *     the window is 400 naming `at`. An update whose deployment's version changed before it
+         *     completes pauses with that reason instead of moving the version backwards.
          */
         post: operations["applyUpdate"];
         delete?: never;
@@ -2677,6 +2691,7 @@ export interface components {
         };
         RolloutRequest: {
             version: string;
+            /** @description At most 100; without it, the first 100 deployments on an older version with no unfinished update (call again for the rest, see `remaining`). */
             deployments?: string[];
             waveSize: number;
             waveIntervalMinutes?: number;
@@ -2687,7 +2702,7 @@ export interface components {
             /** Format: date-time */
             at?: string;
             /** @enum {string} */
-            state: "scheduled" | "running" | "paused" | "done" | "cancelled" | "skipped" | "superseded";
+            state: "pending" | "scheduled" | "running" | "paused" | "done" | "cancelled" | "skipped" | "superseded";
             skipped?: string;
             run?: components["schemas"]["UpdateRun"];
         };
@@ -2696,6 +2711,8 @@ export interface components {
             version: string;
             waveSize: number;
             waveIntervalMinutes: number;
+            /** @description Deployments on an older version left out of this rollout (over the 100 a request takes); roll out again for them. */
+            remaining?: number;
             createdBy: string;
             /** Format: date-time */
             createdAt: string;
