@@ -72,39 +72,26 @@ type EventHandler struct {
 	Now     func() time.Time
 }
 
-// probe tells the two event shapes apart.
-type probe struct {
-	Records    []json.RawMessage `json:"Records"`
-	DetailType string            `json:"detail-type"`
-}
-
 // Handle takes an SQS batch (answering which records failed, so that only they are
 // delivered again and, after the queue's retries, go to its dead-letter queue) or one
 // EventBridge event (an error makes Lambda retry it, then send it to the rule's
 // dead-letter queue).
 func (h *EventHandler) Handle(ctx context.Context, raw json.RawMessage) (any, error) {
-	var pr probe
-	if err := json.Unmarshal(raw, &pr); err != nil {
-		return nil, fault.Wrap(fault.ErrInvalid, err, "The event is not JSON.")
-	}
+	batch, _, err := function.SQSOrEventBridge(raw)
 	switch {
-	case pr.Records != nil:
-		var batch events.SQSEvent
-		if err := json.Unmarshal(raw, &batch); err != nil {
-			return nil, fault.Wrap(fault.ErrInvalid, err, "The event is not an SQS batch.")
-		}
-		return h.sqs(ctx, batch), nil
-	case pr.DetailType != "":
-		ev, err := mkt.DecodeEventBridge(raw)
-		if err != nil {
-			return nil, err
-		}
-		if err := h.Service.HandleEvent(ctx, ev); err != nil {
-			return nil, fmt.Errorf("event %s: %w", ev.ID, err)
-		}
-		return map[string]string{"handled": ev.ID}, nil
+	case err != nil:
+		return nil, err
+	case batch != nil:
+		return h.sqs(ctx, *batch), nil
 	}
-	return nil, fault.Newf(fault.ErrInvalid, "The event is neither an SQS batch nor an EventBridge event.")
+	ev, err := mkt.DecodeEventBridge(raw)
+	if err != nil {
+		return nil, err
+	}
+	if err := h.Service.HandleEvent(ctx, ev); err != nil {
+		return nil, fmt.Errorf("event %s: %w", ev.ID, err)
+	}
+	return map[string]string{"handled": ev.ID}, nil
 }
 
 // sqs applies each record of a batch on its own: one bad message does not hold up the rest.

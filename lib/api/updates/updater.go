@@ -34,27 +34,16 @@ type Updater struct {
 	Budget time.Duration
 }
 
-// updaterProbe tells the two event shapes apart.
-type updaterProbe struct {
-	Records    []json.RawMessage `json:"Records"`
-	DetailType string            `json:"detail-type"`
-}
-
 // Handle takes an SQS batch (answering which records failed, so that only they are
 // delivered again) or the scheduled tick.
 func (u *Updater) Handle(ctx context.Context, raw json.RawMessage) (any, error) {
-	var pr updaterProbe
-	if err := json.Unmarshal(raw, &pr); err != nil {
-		return nil, fault.Wrap(fault.ErrInvalid, err, "The event is not JSON.")
-	}
+	batch, detailType, err := function.SQSOrEventBridge(raw)
 	switch {
-	case pr.Records != nil:
-		var batch events.SQSEvent
-		if err := json.Unmarshal(raw, &batch); err != nil {
-			return nil, fault.Wrap(fault.ErrInvalid, err, "The event is not an SQS batch.")
-		}
-		return u.batch(ctx, batch), nil
-	case pr.DetailType == "Scheduled Event":
+	case err != nil:
+		return nil, err
+	case batch != nil:
+		return u.batch(ctx, *batch), nil
+	case detailType == "Scheduled Event":
 		return u.Service.Tick(ctx)
 	}
 	return nil, fault.Newf(fault.ErrInvalid, "The event is neither an SQS batch nor the scheduled tick.")
