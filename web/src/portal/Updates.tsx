@@ -48,7 +48,12 @@ export function SoftwareUpdates() {
   useEffect(() => {
     if (!following) return;
     const t = window.setInterval(() => void load(), 2000);
-    return () => window.clearInterval(t);
+    return () => {
+      window.clearInterval(t);
+      // The run it followed has finished (or was cancelled): "has started" is stale now; the
+      // run's own state says how it ended.
+      setDone("");
+    };
   }, [following, load]);
 
   async function act(what: string, call: () => Promise<{ data?: unknown; error?: unknown; response: Response }>) {
