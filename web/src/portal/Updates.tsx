@@ -27,6 +27,9 @@ export function SoftwareUpdates() {
   const [loadProblem, setLoadProblem] = useState<Shown | null>(null);
   const [problem, setProblem] = useState<Shown | null>(null);
   const [done, setDone] = useState("");
+  // started is set by "apply now": its message holds only while the run it started is unfinished
+  // (the run's own state then says how it ended).
+  const [started, setStarted] = useState(false);
   const [busy, setBusy] = useState(false);
 
   const load = useCallback(async () => {
@@ -48,18 +51,14 @@ export function SoftwareUpdates() {
   useEffect(() => {
     if (!following) return;
     const t = window.setInterval(() => void load(), 2000);
-    return () => {
-      window.clearInterval(t);
-      // The run it followed has finished (or was cancelled): "has started" is stale now; the
-      // run's own state says how it ended.
-      setDone("");
-    };
+    return () => window.clearInterval(t);
   }, [following, load]);
 
   async function act(what: string, call: () => Promise<{ data?: unknown; error?: unknown; response: Response }>) {
     setBusy(true);
     setProblem(null);
     setDone("");
+    setStarted(false);
     const { data, error, response } = await call();
     setBusy(false);
     if (!data) {
@@ -102,7 +101,7 @@ export function SoftwareUpdates() {
       </dl>
       {!admin && <p className="notice">Only a portal Admin applies updates; you see them as they are.</p>}
       <ProblemBox problem={problem} />
-      {done && <p role="status">{done}</p>}
+      {done && !(started && !unfinished(run)) && <p role="status">{done}</p>}
 
       <h2>Current update</h2>
       {run ? (
@@ -129,11 +128,13 @@ export function SoftwareUpdates() {
             busy={busy || unfinished(run) || run?.state === "paused"}
             window={u.maintenanceWindow}
             problem={problem}
-            onApply={(at) =>
-              act(at ? `The update to ${r.version} is scheduled for ${at}.` : `The update to ${r.version} has started.`, () =>
+            onApply={async (at) => {
+              const ok = await act(at ? `The update to ${r.version} is scheduled for ${at}.` : `The update to ${r.version} has started.`, () =>
                 api.POST("/portal/deployments/{id}/updates", { params: { path: { id } }, body: at ? { version: r.version, at } : { version: r.version } }),
-              )
-            }
+              );
+              setStarted(ok && !at);
+              return ok;
+            }}
           />
         ))
       )}
