@@ -9,7 +9,7 @@ FUNCTIONS := $(notdir $(wildcard functions/*))
 CGO_FUNCTIONS := console-certificates signer insights
 lambda_env = $(if $(filter $(1),$(CGO_FUNCTIONS)),CGO_ENABLED=1 GOOS=linux GOARCH=amd64,$(LAMBDA_ENV))
 
-.PHONY: run test vet fmt-check deadcode lint-template test-aws build clean fuzz bench softhsm tools demo invoke web web-if-missing deploy-web test-web chromium
+.PHONY: coldstart run test vet fmt-check deadcode lint-template test-aws build clean fuzz bench softhsm tools demo invoke web web-if-missing deploy-web test-web chromium
 
 ## run: the whole service locally on the embedded stand-ins (no Docker, no AWS account), with
 ## the web app (built when missing) under /app/
@@ -122,6 +122,11 @@ FUZZ_TARGETS := ./lib/edge:FuzzDecodeJSON ./lib/tenant:FuzzParseAllowlist ./lib/
 	./lib/azuremarket:FuzzDecodeSubscription ./lib/azuremarket:FuzzDecodeOperation
 fuzz:
 	@GO=$(GO) FUZZTIME=$(FUZZTIME) bash scripts/fuzz.sh $(FUZZ_TARGETS)
+
+## coldstart: each function's start (exec to its first request for work, on a fake Runtime API)
+## and the size of its Lambda build, one line per function and a summary line
+coldstart: build
+	$(GO) run ./cmd/signum-coldstart -cgo "$(CGO_FUNCTIONS)"
 
 ## bench: benchmarks, several runs side by side, summarised by benchstat (bench.txt keeps the raw runs)
 BENCHSTAT := golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da

@@ -9,39 +9,15 @@ import (
 	"github.com/awslabs/goformation/v7/cloudformation"
 	"github.com/awslabs/goformation/v7/cloudformation/serverless"
 	"gopkg.in/yaml.v3"
+
+	"github.com/opensignum/signum/lib/apigw/routes"
 )
 
-// DefaultRoute is the path of HTTP API's catch-all route.
-const DefaultRoute = "$default"
+// DefaultRoute is the route key of API Gateway's catch-all route.
+const DefaultRoute = routes.DefaultRoute
 
-// Route is one HttpApi event of a function in the SAM template.
-type Route struct {
-	// Method is upper case; "ANY" matches every method.
-	Method string
-	// Path is the API Gateway path ("/operator/deployments/{id}") or "$default".
-	Path string
-	// Function is the function's logical id ("OperatorFunction").
-	Function string
-	// IAM is true when the route is AWS_IAM-authorized.
-	IAM bool
-}
-
-// Key is the route key API Gateway puts in events: "GET /health", or "$default".
-func (r Route) Key() string {
-	if r.Path == DefaultRoute {
-		return DefaultRoute
-	}
-	return r.Method + " " + r.Path
-}
-
-// Pattern is the route as a Go 1.22 ServeMux pattern; greedy {proxy+} becomes {proxy...}.
-func (r Route) Pattern() string {
-	p := strings.ReplaceAll(r.Path, "+}", "...}")
-	if r.Method == "ANY" {
-		return p
-	}
-	return r.Method + " " + p
-}
+// Route is one route of the HTTP API (lib/apigw/routes, which reads them alone).
+type Route = routes.Route
 
 // Function is a function resource of the template.
 type Function struct {

@@ -2,7 +2,7 @@ package password
 
 // DummyParams are the parameters of the hash VerifyDummy verifies against.
 func DummyParams() Params {
-	p, _, _, err := decode(dummyHash)
+	p, _, _, err := decode(dummyHash())
 	if err != nil {
 		panic(err)
 	}

@@ -15,6 +15,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 
 	"golang.org/x/crypto/argon2"
 )
@@ -137,22 +138,24 @@ func NeedsRehash(encoded string, p Params) bool {
 	return err != nil || got != p
 }
 
-// dummyHash is hashed at package init, not written as a literal, so that it always has the
-// current DefaultParams; the password is irrelevant since VerifyDummy ignores the result.
-// It costs one hash (tens of ms) at cold start, which Lambda's init phase absorbs.
-var dummyHash = func() string {
+// dummyHash is hashed when first needed, not written as a literal, so that it always has the
+// current DefaultParams; the password is irrelevant since VerifyDummy ignores the result. Not
+// at package init: every function links this package, and one hash (tens of ms) there was
+// most of each cold start (#18); a function that never sees an unknown user never pays it.
+// The first unknown-user login of an instance makes it (one hash more, once per instance).
+var dummyHash = sync.OnceValue(func() string {
 	h, err := Hash("dummy password for unknown users", DefaultParams)
 	if err != nil {
 		panic("password: DefaultParams are outside the limits: " + err.Error())
 	}
 	return h
-}()
+})
 
-// VerifyDummy does the same work as Verify against a fixed hash made at package init with
-// DefaultParams, and returns false. Login uses it for unknown users so that a wrong user and
-// a wrong password take the same time and user names cannot be enumerated by timing.
+// VerifyDummy does the same work as Verify against a fixed hash made with DefaultParams, and
+// returns false. Login uses it for unknown users so that a wrong user and a wrong password
+// take the same time and user names cannot be enumerated by timing.
 func VerifyDummy(password string) bool {
-	_, _ = Verify(dummyHash, password)
+	_, _ = Verify(dummyHash(), password)
 	return false
 }
 

@@ -8,19 +8,19 @@ import (
 
 	signum "github.com/opensignum/signum"
 	"github.com/opensignum/signum/lib/access"
-	"github.com/opensignum/signum/lib/apigw"
+	"github.com/opensignum/signum/lib/apigw/routes"
 	"github.com/opensignum/signum/lib/edge"
 	"github.com/opensignum/signum/lib/function"
 )
 
-// New answers requests that no route of tpl matched (API Gateway's $default route):
+// New answers requests that no route of rs matched (API Gateway's $default route):
 // a problem saying 405 with Allow when the path exists with other methods, else 404. It
 // registers every route so that the router can tell the two apart; those registrations are
 // never reached, because API Gateway sends matching requests to their own functions.
-func New(env function.Env, tpl *apigw.Template) *access.Mux {
+func New(env function.Env, rs []routes.Route) *access.Mux {
 	rt := access.NewMux(env.Log, &access.Guard{})
-	for _, r := range tpl.Routes {
-		if r.Path == apigw.DefaultRoute {
+	for _, r := range rs {
+		if r.Path == routes.DefaultRoute {
 			continue
 		}
 		route := r
@@ -28,7 +28,7 @@ func New(env function.Env, tpl *apigw.Template) *access.Mux {
 			if req.Method != route.Method && route.Method != "ANY" {
 				// ServeMux lets GET patterns match HEAD; API Gateway does not route HEAD to
 				// a GET route, so a HEAD lands here: say which methods the path has.
-				edge.MethodNotAllowed(w, req, tpl.Methods(route.Path))
+				edge.MethodNotAllowed(w, req, routes.Methods(rs, route.Path))
 				return nil
 			}
 			return fmt.Errorf("route of %s reached the fallback function: the gateway's routes differ from template.yaml", route.Function)
@@ -37,11 +37,13 @@ func New(env function.Env, tpl *apigw.Template) *access.Mux {
 	return rt
 }
 
-// Build is the fallback function's handler, on the template embedded at build time.
+// Build is the fallback function's handler, on the routes of the template embedded at build
+// time (read with lib/apigw/routes alone: the whole template model would double the
+// function's size and start).
 func Build(_ context.Context, env function.Env) (http.Handler, error) {
-	tpl, err := apigw.ParseTemplate(signum.Template)
+	rs, err := routes.Parse(signum.Template)
 	if err != nil {
 		return nil, err
 	}
-	return New(env, tpl), nil
+	return New(env, rs), nil
 }
