@@ -23,11 +23,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/apigatewayv2"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
-	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/opensignum/signum/lib/keys/awskms"
 	"github.com/opensignum/signum/lib/ratelimit"
@@ -413,33 +411,18 @@ type Clients struct {
 	S3 *s3.Client
 	// APIGateway points the mutual-TLS domain at a new truststore (the truststore function).
 	APIGateway *apigatewayv2.Client
-	// EventBridge receives the notices' events (the notices function).
-	EventBridge *eventbridge.Client
-	// SQS sends the updater's messages (UpdatesQueueURL).
-	SQS *sqs.Client
+	// Messaging is set by AddMessaging (the local server's recording clients); nil in AWS,
+	// where Env.EventBridge and Env.SQS make them for the functions that need them.
+	Messaging *Messaging
 }
 
-// NewClients builds the clients for c.
+// NewClients builds the clients every function uses for c. The EventBridge and SQS clients,
+// which only the notices and the updates functions need, are made by Env.EventBridge and
+// Env.SQS (or AddMessaging), so that the other functions do not link them.
 func NewClients(ctx context.Context, c Config) (*Clients, error) {
-	opts := []func(*config.LoadOptions) error{
-		config.WithRegion(c.Region),
-		// Fail fast: a Lambda has seconds, not minutes, and the health check must notice an
-		// outage quickly. Connection setup is bounded; the SDK's retryer handles the rest.
-		config.WithHTTPClient(awshttp.NewBuildableClient().
-			WithDialerOptions(func(d *net.Dialer) { d.Timeout = 2 * time.Second }).
-			WithTransportOptions(func(t *http.Transport) {
-				t.MaxIdleConnsPerHost = 64
-				// A call whose answer does not start within this is retried or failed, not
-				// waited on until the Lambda dies.
-				t.ResponseHeaderTimeout = 5 * time.Second
-			})),
-	}
-	if c.StaticAccessKey != "" {
-		opts = append(opts, config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(c.StaticAccessKey, c.StaticSecretKey, "")))
-	}
-	cfg, err := config.LoadDefaultConfig(ctx, opts...)
+	cfg, err := awsConfig(ctx, c)
 	if err != nil {
-		return nil, fmt.Errorf("load AWS config: %w", err)
+		return nil, err
 	}
 	ddb := dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) {
 		if c.DynamoDBEndpoint != "" {
@@ -465,17 +448,32 @@ func NewClients(ctx context.Context, c Config) (*Clients, error) {
 			o.BaseEndpoint = aws.String(c.APIGatewayEndpoint)
 		}
 	})
-	eb := eventbridge.NewFromConfig(cfg, func(o *eventbridge.Options) {
-		if c.EventBridgeEndpoint != "" {
-			o.BaseEndpoint = aws.String(c.EventBridgeEndpoint)
-		}
-	})
-	q := sqs.NewFromConfig(cfg, func(o *sqs.Options) {
-		if c.SQSEndpoint != "" {
-			o.BaseEndpoint = aws.String(c.SQSEndpoint)
-		}
-	})
-	return &Clients{DynamoDB: ddb, KMS: k, S3: s3c, APIGateway: apigw, EventBridge: eb, SQS: q}, nil
+	return &Clients{DynamoDB: ddb, KMS: k, S3: s3c, APIGateway: apigw}, nil
+}
+
+// awsConfig is the SDK's configuration for c.
+func awsConfig(ctx context.Context, c Config) (aws.Config, error) {
+	opts := []func(*config.LoadOptions) error{
+		config.WithRegion(c.Region),
+		// Fail fast: a Lambda has seconds, not minutes, and the health check must notice an
+		// outage quickly. Connection setup is bounded; the SDK's retryer handles the rest.
+		config.WithHTTPClient(awshttp.NewBuildableClient().
+			WithDialerOptions(func(d *net.Dialer) { d.Timeout = 2 * time.Second }).
+			WithTransportOptions(func(t *http.Transport) {
+				t.MaxIdleConnsPerHost = 64
+				// A call whose answer does not start within this is retried or failed, not
+				// waited on until the Lambda dies.
+				t.ResponseHeaderTimeout = 5 * time.Second
+			})),
+	}
+	if c.StaticAccessKey != "" {
+		opts = append(opts, config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(c.StaticAccessKey, c.StaticSecretKey, "")))
+	}
+	cfg, err := config.LoadDefaultConfig(ctx, opts...)
+	if err != nil {
+		return aws.Config{}, fmt.Errorf("load AWS config: %w", err)
+	}
+	return cfg, nil
 }
 
 func isLoopback(endpoint string) bool {

@@ -24,14 +24,25 @@ func Migrations(st *store.Store) updates.Registry {
 	}
 }
 
-// Updates is the software updates service of env: the running code, the migrations, and
-// the updater's queue when UpdatesQueueURL is set.
+// Updates is the software updates service of env: the running code and the migrations. It
+// sends nothing to the updater's queue (UpdatesWithQueue does): health, notices and the
+// operator's rollouts only read and schedule.
 func Updates(env Env, p *Parts) *updates.Service {
-	svc := &updates.Service{Store: p.Store, Migrations: Migrations(p.Store), Code: updates.Running, Now: p.Now, Log: env.Log}
+	return &updates.Service{Store: p.Store, Migrations: Migrations(p.Store), Code: updates.Running, Now: p.Now, Log: env.Log}
+}
+
+// UpdatesWithQueue is Updates that sends the runs to advance to the updater's queue when
+// UpdatesQueueURL is set (the portal's updates and the updater).
+func UpdatesWithQueue(ctx context.Context, env Env, p *Parts) (*updates.Service, error) {
+	svc := Updates(env, p)
 	if env.Config.UpdatesQueueURL != "" {
-		svc.Queue = sqsQueue{client: env.Clients.SQS, url: env.Config.UpdatesQueueURL}
+		client, err := env.SQS(ctx)
+		if err != nil {
+			return nil, err
+		}
+		svc.Queue = sqsQueue{client: client, url: env.Config.UpdatesQueueURL}
 	}
-	return svc
+	return svc, nil
 }
 
 // sqsQueue sends the updater's messages to its SQS queue.

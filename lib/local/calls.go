@@ -130,7 +130,9 @@ func (c *Calls) recording(id string, base *function.Clients) *function.Clients {
 		APIGateway: apigatewayv2.New(base.APIGateway.Options(), func(o *apigatewayv2.Options) {
 			o.APIOptions = append(o.APIOptions, record)
 		}),
-		EventBridge: eventbridge.New(base.EventBridge.Options(), func(o *eventbridge.Options) { o.APIOptions = append(o.APIOptions, record) }),
-		SQS:         sqs.New(base.SQS.Options(), func(o *sqs.Options) { o.APIOptions = append(o.APIOptions, record) }),
+		Messaging: &function.Messaging{
+			EventBridge: eventbridge.New(base.Messaging.EventBridge.Options(), func(o *eventbridge.Options) { o.APIOptions = append(o.APIOptions, record) }),
+			SQS:         sqs.New(base.Messaging.SQS.Options(), func(o *sqs.Options) { o.APIOptions = append(o.APIOptions, record) }),
+		},
 	}
 }

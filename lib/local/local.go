@@ -211,6 +211,10 @@ func (s *Server) start(ctx context.Context, o Options) error {
 	if s.Clients, err = function.NewClients(ctx, s.Config); err != nil {
 		return err
 	}
+	// Every function gets the messaging clients here, so that their calls are recorded too.
+	if err := s.Clients.AddMessaging(ctx, s.Config); err != nil {
+		return err
+	}
 	if err := devstack.Bootstrap(ctx, s.Clients, o.Table); err != nil {
 		return fmt.Errorf("bootstrap stand-ins: %w", err)
 	}

@@ -13,10 +13,14 @@ import (
 )
 
 // Build is the notices function: its events go to the account's default EventBridge bus
-// (env.Clients.EventBridge; the local server's points at the stand-in).
+// (env.EventBridge; the local server's and the tests' point at the stand-in).
 func Build(ctx context.Context, env function.Env) (function.EventHandler, error) {
-	return BuildWith(func(context.Context, function.Env) (notices.Publisher, error) {
-		return notices.NewEventBridge(env.Clients.EventBridge, ""), nil
+	return BuildWith(func(ctx context.Context, env function.Env) (notices.Publisher, error) {
+		client, err := env.EventBridge(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return notices.NewEventBridge(client, ""), nil
 	})(ctx, env)
 }
 

@@ -21,9 +21,13 @@ const Budget = 20 * time.Second
 
 // BuildUpdater is the updater function: SQS messages that each name a run to advance, and
 // the scheduled tick that starts due runs and sends again the quiet ones.
-func BuildUpdater(_ context.Context, env function.Env) (function.EventHandler, error) {
+func BuildUpdater(ctx context.Context, env function.Env) (function.EventHandler, error) {
 	p := function.NewParts(env)
-	return (&Updater{Service: function.Updates(env, p), Log: env.Log, Budget: Budget}).Handle, nil
+	svc, err := function.UpdatesWithQueue(ctx, env, p)
+	if err != nil {
+		return nil, err
+	}
+	return (&Updater{Service: svc, Log: env.Log, Budget: Budget}).Handle, nil
 }
 
 // Updater handles the updater's events.

@@ -23,9 +23,13 @@ type api struct {
 }
 
 // Build is the portal-updates function.
-func Build(_ context.Context, env function.Env) (http.Handler, error) {
+func Build(ctx context.Context, env function.Env) (http.Handler, error) {
 	p := function.NewParts(env)
-	a := api{svc: function.Updates(env, p)}
+	svc, err := function.UpdatesWithQueue(ctx, env, p)
+	if err != nil {
+		return nil, err
+	}
+	a := api{svc: svc}
 	m := access.NewMux(env.Log, p.Guard)
 	anyRole := access.PortalRoles(identity.RoleAdmin, identity.RoleUser, identity.RoleViewer)
 	admin := access.PortalRoles(identity.RoleAdmin)
