@@ -5,6 +5,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
 	"github.com/aws/aws-sdk-go-v2/service/apigatewayv2"
@@ -25,6 +26,8 @@ import (
 type Calls struct {
 	mu sync.Mutex
 	m  map[string]map[string]bool
+	// latency, when set, is waited before each call (Options.Latency).
+	latency func(service, operation string, input any) time.Duration
 }
 
 // Of returns the actions function id used, sorted.
@@ -119,7 +122,17 @@ func (c *Calls) recording(id string, base *function.Clients) *function.Clients {
 	record := func(st *middleware.Stack) error {
 		return st.Initialize.Add(middleware.InitializeMiddlewareFunc("signumRecordCalls",
 			func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
-				c.add(id, actions(awsmiddleware.GetServiceID(ctx), awsmiddleware.GetOperationName(ctx), in.Parameters)...)
+				service, op := awsmiddleware.GetServiceID(ctx), awsmiddleware.GetOperationName(ctx)
+				c.add(id, actions(service, op, in.Parameters)...)
+				if c.latency != nil {
+					if d := c.latency(service, op, in.Parameters); d > 0 {
+						select {
+						case <-time.After(d):
+						case <-ctx.Done():
+							return middleware.InitializeOutput{}, middleware.Metadata{}, ctx.Err()
+						}
+					}
+				}
 				return next.HandleInitialize(ctx, in)
 			}), middleware.After)
 	}

@@ -109,6 +109,10 @@ type Options struct {
 	// 5-minute rule would be too slow to watch; negative: never, for tests that tick it
 	// themselves through Events).
 	UpdaterTick time.Duration
+	// Latency, when set, is added to every AWS call a function makes (an SDK middleware
+	// waits that long before sending it): benchmarks model what a call costs in AWS, where
+	// the stand-ins answer in well under a millisecond.
+	Latency func(service, operation string, input any) time.Duration
 }
 
 // Server is the running local service.
@@ -232,7 +236,7 @@ func (s *Server) start(ctx context.Context, o Options) error {
 		ids = append(ids, id)
 	}
 	sort.Strings(ids)
-	s.Calls = &Calls{}
+	s.Calls = &Calls{latency: o.Latency}
 	s.Events = map[string]function.EventHandler{}
 	for _, id := range ids {
 		fenv := env
