@@ -1,12 +1,12 @@
 package password
 
-// DummyParams are the parameters of the hash VerifyDummy verifies against.
-func DummyParams() Params {
-	p, _, _, err := decode(dummyHash())
-	if err != nil {
-		panic(err)
-	}
-	return p
+// HashesOf runs f and returns the parameters of every hash it computed.
+func HashesOf(f func()) []Params {
+	var seen []Params
+	observe = func(p Params) { seen = append(seen, p) }
+	defer func() { observe = nil }()
+	f()
+	return seen
 }
 
 // ParamsOf are the parameters of an encoded hash.

@@ -15,7 +15,6 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 
 	"golang.org/x/crypto/argon2"
 )
@@ -123,8 +122,14 @@ func Verify(encoded, password string) (bool, error) {
 // time.
 var hashing = make(chan struct{}, runtime.GOMAXPROCS(0))
 
+// observe, set by tests only, sees the parameters of every hash.
+var observe func(Params)
+
 // idKey is argon2id of password and salt with p, run under hashing.
 func idKey(password, salt []byte, p Params) []byte {
+	if observe != nil {
+		observe(p)
+	}
 	hashing <- struct{}{}
 	defer func() { <-hashing }()
 	return argon2.IDKey(password, salt, p.Time, p.Memory, p.Threads, p.KeyLen)
@@ -138,24 +143,23 @@ func NeedsRehash(encoded string, p Params) bool {
 	return err != nil || got != p
 }
 
-// dummyHash is hashed when first needed, not written as a literal, so that it always has the
-// current DefaultParams; the password is irrelevant since VerifyDummy ignores the result. Not
-// at package init: every function links this package, and one hash (tens of ms) there was
-// most of each cold start (#18); a function that never sees an unknown user never pays it.
-// The first unknown-user login of an instance makes it (one hash more, once per instance).
-var dummyHash = sync.OnceValue(func() string {
-	h, err := Hash("dummy password for unknown users", DefaultParams)
-	if err != nil {
-		panic("password: DefaultParams are outside the limits: " + err.Error())
-	}
-	return h
-})
+// dummySalt salts VerifyDummy's hash; its value is irrelevant, since the result is thrown away.
+var dummySalt = make([]byte, maxSaltLen)
 
-// VerifyDummy does the same work as Verify against a fixed hash made with DefaultParams, and
-// returns false. Login uses it for unknown users so that a wrong user and a wrong password
-// take the same time and user names cannot be enumerated by timing.
+// dummyKey is what VerifyDummy compares its hash with, as Verify compares with a stored key.
+var dummyKey = make([]byte, maxKeyLen)
+
+// VerifyDummy does the work Verify does for a user's hash with DefaultParams — one argon2id
+// of password, one constant-time comparison — and returns false. Login uses it for unknown
+// users so that a wrong user and a wrong password take the same time and user names cannot
+// be enumerated by timing. It hashes with the parameters themselves rather than against a
+// hash made once: made at package init, that hash was most of every function's cold start
+// (#18); made on first use, the first unknown user of an instance took two hashes, which
+// told it apart.
 func VerifyDummy(password string) bool {
-	_, _ = Verify(dummyHash(), password)
+	p := DefaultParams
+	got := idKey([]byte(password), dummySalt[:p.SaltLen], p)
+	_ = subtle.ConstantTimeCompare(got, dummyKey[:p.KeyLen])
 	return false
 }
 
