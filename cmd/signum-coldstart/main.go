@@ -32,7 +32,7 @@ func main() {
 	runs := flag.Int("runs", 5, "starts per function; the median is reported")
 	cgo := flag.String("cgo", "console-certificates signer insights", "functions built with cgo (the Makefile's CGO_FUNCTIONS)")
 	flag.Parse()
-	if err := run(*bin, *runs, strings.Fields(*cgo)); err != nil {
+	if err := run(*bin, max(1, *runs), strings.Fields(*cgo)); err != nil {
 		fmt.Fprintln(os.Stderr, "signum-coldstart:", err)
 		os.Exit(1)
 	}

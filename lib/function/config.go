@@ -418,7 +418,7 @@ type Clients struct {
 
 // NewClients builds the clients every function uses for c. The EventBridge and SQS clients,
 // which only the notices and the updates functions need, are made by Env.EventBridge and
-// Env.SQS (or AddMessaging), so that the other functions do not link them.
+// Env.SQS (or AddMessaging), so that the other functions do not make them.
 func NewClients(ctx context.Context, c Config) (*Clients, error) {
 	cfg, err := awsConfig(ctx, c)
 	if err != nil {

@@ -10,8 +10,9 @@ import (
 
 // Messaging are the clients only some functions need: EventBridge for the notices' events,
 // SQS for the updater's queue. They are made where they are used (Env.EventBridge, Env.SQS),
-// not with every function's clients, so that the other functions neither link nor start
-// them (#18: each client is a megabyte of bootstrap).
+// not with every function's clients, so that the other functions neither make them at start
+// nor carry their code (the packages' own initialisation, a few hundred KB, is still linked
+// into every function through this package).
 type Messaging struct {
 	EventBridge *eventbridge.Client
 	SQS         *sqs.Client
