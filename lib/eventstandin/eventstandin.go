@@ -23,10 +23,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/opensignum/signum/lib/marketstandin"
+
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
-	"github.com/aws/aws-sdk-go-v2/aws/retry"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 )
 
@@ -79,19 +78,9 @@ func Start(t testing.TB) (*EventBridge, *eventbridge.Client) {
 }
 
 // Client is the SDK's EventBridge client pointed at endpoint (the URL of a server of the
-// stand-in), with static credentials and the SDK's standard retryer without its waits.
+// stand-in), made as the marketplaces' stand-ins' clients are (marketstandin.SDKConfig).
 func Client(endpoint string) *eventbridge.Client {
-	cfg := aws.Config{
-		Region:      Region,
-		Credentials: credentials.NewStaticCredentialsProvider("AKIDSTANDIN", "standin-secret", ""),
-		Retryer: func() aws.Retryer {
-			return retry.NewStandard(func(o *retry.StandardOptions) {
-				o.MaxAttempts = 3
-				o.Backoff = retry.BackoffDelayerFunc(func(int, error) (time.Duration, error) { return time.Millisecond, nil })
-				o.RateLimiter = ratelimit.None
-			})
-		},
-	}
+	cfg := marketstandin.SDKConfig(Region)
 	return eventbridge.NewFromConfig(cfg, func(o *eventbridge.Options) { o.BaseEndpoint = aws.String(endpoint) })
 }
 

@@ -16,12 +16,12 @@ import (
 // AWSRegion is the region the stand-in's clients sign for: the marketplace APIs' own.
 const AWSRegion = "us-east-1"
 
-// AWSClients are the AWS SDK's metering and entitlement clients pointed at endpoint (the URL
-// of a server of an AWS stand-in), with static credentials and the SDK's standard retryer
-// (3 attempts) without its waits, so that a test of retries takes no time.
-func AWSClients(endpoint string) (*marketplacemetering.Client, *marketplaceentitlementservice.Client) {
-	cfg := aws.Config{
-		Region:      AWSRegion,
+// SDKConfig is what the SDK's clients of a stand-in are made with: region, static
+// credentials and the SDK's standard retryer (3 attempts) without its waits, so that a test
+// of retries takes no time (the EventBridge stand-in's clients too).
+func SDKConfig(region string) aws.Config {
+	return aws.Config{
+		Region:      region,
 		Credentials: credentials.NewStaticCredentialsProvider("AKIDSTANDIN", "standin-secret", ""),
 		Retryer: func() aws.Retryer {
 			return retry.NewStandard(func(o *retry.StandardOptions) {
@@ -31,6 +31,12 @@ func AWSClients(endpoint string) (*marketplacemetering.Client, *marketplaceentit
 			})
 		},
 	}
+}
+
+// AWSClients are the AWS SDK's metering and entitlement clients pointed at endpoint (the URL
+// of a server of an AWS stand-in), made with SDKConfig.
+func AWSClients(endpoint string) (*marketplacemetering.Client, *marketplaceentitlementservice.Client) {
+	cfg := SDKConfig(AWSRegion)
 	m := marketplacemetering.NewFromConfig(cfg, func(o *marketplacemetering.Options) {
 		o.BaseEndpoint = aws.String(endpoint)
 	})

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/opensignum/signum/lib/access"
@@ -230,14 +231,18 @@ func (a api) licence(ctx context.Context, d tenant.Deployment, counted []activit
 }
 
 // userName labels a ranking's user ids with the users' names where they can be read (a
-// removed user keeps its id only).
+// removed user keeps its id only): one read a user, of the kind its id says.
 func (a api) userName(ctx context.Context, dep string) func(string) string {
 	return func(id string) string {
-		if u, err := a.Store.GetConsoleUser(ctx, dep, id); err == nil {
-			return u.Username
-		}
-		if u, err := a.Store.GetPortalUser(ctx, dep, id); err == nil {
-			return u.Email
+		switch {
+		case strings.HasPrefix(id, "cu_"):
+			if u, err := a.Store.GetConsoleUser(ctx, dep, id); err == nil {
+				return u.Username
+			}
+		case strings.HasPrefix(id, "pu_"):
+			if u, err := a.Store.GetPortalUser(ctx, dep, id); err == nil {
+				return u.Email
+			}
 		}
 		return ""
 	}

@@ -15,33 +15,19 @@ import (
 // Build is the notices function: its events go to the account's default EventBridge bus
 // (env.EventBridge; the local server's and the tests' point at the stand-in).
 func Build(ctx context.Context, env function.Env) (function.EventHandler, error) {
-	return BuildWith(func(ctx context.Context, env function.Env) (notices.Publisher, error) {
-		client, err := env.EventBridge(ctx)
-		if err != nil {
-			return nil, err
-		}
-		return notices.NewEventBridge(client, ""), nil
-	})(ctx, env)
-}
-
-// BuildWith is the notices function with the publisher that publish makes (tests give one that
-// fails).
-func BuildWith(publish func(ctx context.Context, env function.Env) (notices.Publisher, error)) function.EventBuild {
-	return func(ctx context.Context, env function.Env) (function.EventHandler, error) {
-		p := function.NewParts(env)
-		src, err := function.HealthSources(ctx, env, p)
-		if err != nil {
-			return nil, err
-		}
-		pub, err := publish(ctx, env)
-		if err != nil {
-			return nil, err
-		}
-		s := &notices.Syncer{Health: src, Store: p.Store, Publisher: pub, Now: p.Now}
-		return func(ctx context.Context, raw json.RawMessage) (any, error) {
-			return notices.Run(ctx, s, p.Store, scheduledTime(raw, p.Now()))
-		}, nil
+	p := function.NewParts(env)
+	src, err := function.HealthSources(ctx, env, p)
+	if err != nil {
+		return nil, err
 	}
+	client, err := env.EventBridge(ctx)
+	if err != nil {
+		return nil, err
+	}
+	s := &notices.Syncer{Health: src, Store: p.Store, Publisher: notices.NewEventBridge(client, ""), Now: p.Now}
+	return func(ctx context.Context, raw json.RawMessage) (any, error) {
+		return notices.Run(ctx, s, p.Store, scheduledTime(raw, p.Now()))
+	}, nil
 }
 
 // scheduledTime is the time a scheduled event was scheduled for (its "time"), so that a
