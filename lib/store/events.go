@@ -147,10 +147,15 @@ func (s *Store) AppendEvent(ctx context.Context, e audit.Event) (audit.Event, er
 // putEvent writes sealed at its place in its lane if the place is empty.
 func (s *Store) putEvent(ctx context.Context, sealed audit.Event, body string) error {
 	_, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: &s.table, ConditionExpression: aws.String(keyIsFree),
-		Item: marshal(eventItem{PK: eventLanePK(sealed.DeploymentID, sealed.Lane), SK: eventSK(sealed.Seq), Type: "signingEvent",
-			GSI1PK: eventsByTimePK(sealed.DeploymentID), GSI1SK: eventsByTimeSK(sealed.At, sealed.ID), Event: body,
-			UserID: sealed.UserID, CertificateID: sealed.CertificateID, Decision: sealed.Decision, Filters: 1})})
+		Item: marshal(eventRecord(sealed, body))})
 	return err
+}
+
+// eventRecord is the item of sealed, an event whose JSON is body.
+func eventRecord(sealed audit.Event, body string) eventItem {
+	return eventItem{PK: eventLanePK(sealed.DeploymentID, sealed.Lane), SK: eventSK(sealed.Seq), Type: "signingEvent",
+		GSI1PK: eventsByTimePK(sealed.DeploymentID), GSI1SK: eventsByTimeSK(sealed.At, sealed.ID), Event: body,
+		UserID: sealed.UserID, CertificateID: sealed.CertificateID, Decision: sealed.Decision, Filters: 1}
 }
 
 // SettleEvent decides the place of sealed, an event whose write has an unknown outcome (its
