@@ -526,9 +526,10 @@ func TestSignWithTimestamp(t *testing.T) {
 	}
 }
 
-// TestSignManyFiles: more files than one request carries go in several batches; files with
-// the same name in different directories each get their own event; a file that starts with
-// "MZ" but is no PE image gets a detached signature.
+// TestSignManyFiles: more files than one request carries go in several batches, each one
+// decision event that every file of the batch names; files with the same name in different
+// directories are each signed; a file that starts with "MZ" but is no PE image gets a
+// detached signature.
 func TestSignManyFiles(t *testing.T) {
 	w := newWorld(t)
 	dir := t.TempDir()
@@ -551,12 +552,15 @@ func TestSignManyFiles(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &results); err != nil || len(results) != len(files) {
 		t.Fatalf("results: %v %s", err, out)
 	}
-	events := map[string]bool{}
+	events := map[string]int{}
 	for _, r := range results {
-		if r.EventID == "" || events[r.EventID] || r.Kind != client.Detached || r.Output != r.Path+".p7s" {
-			t.Fatalf("result %+v (event ids seen: %d)", r, len(events))
+		if r.EventID == "" || r.Kind != client.Detached || r.Output != r.Path+".p7s" {
+			t.Fatalf("result %+v", r)
 		}
-		events[r.EventID] = true
+		events[r.EventID]++
+	}
+	if batches := (len(files) + client.MaxBatch - 1) / client.MaxBatch; len(events) != batches {
+		t.Fatalf("%d files named %d decision events, want one per batch (%d): %v", len(files), len(events), batches, events)
 	}
 	code, _, errOut = cli(t, w.env(w.p12), append([]string{"verify", "--ca", w.caFile}, files...)...)
 	if code != 0 {

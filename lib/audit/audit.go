@@ -90,10 +90,15 @@ type Event struct {
 	// that records the request's shared context (process, command line, agent, CI, file
 	// name) once for all its digests.
 	ContextEvent string `json:"contextEvent,omitempty"`
-	// Digests, on a denial, are the request's digests ("<algorithm>:<hex>"): a denied
-	// request is one event, not one per digest. DigestCount is how many the request had.
+	// Digests are a request's digests ("<algorithm>:<hex>") on its decision when it was
+	// denied or had several (a request is one decision, not one per digest; decisions
+	// recorded before were one per digest, the later ones naming the first in ContextEvent).
+	// DigestCount is how many the request had.
 	Digests     []string `json:"digests,omitempty"`
 	DigestCount int      `json:"digestCount,omitempty"`
+	// Files, on an allowed decision of several digests, are the file names the client
+	// reported for them, in the digests' order ("" for a digest without one).
+	Files []string `json:"files,omitempty"`
 	// Cut names the fields the client reported that were cut to what the log keeps (the
 	// signer's caps; for ci, entries left out too).
 	Cut []string `json:"cut,omitempty"`

@@ -27,6 +27,7 @@ type canonicalEvent struct {
 	DigestCount     int               `json:"digestCount,omitempty"`
 	Digests         []string          `json:"digests,omitempty"`
 	FileName        string            `json:"fileName,omitempty"`
+	Files           []string          `json:"files,omitempty"`
 	ID              string            `json:"id"`
 	Kind            string            `json:"kind"`
 	Lane            int               `json:"lane"`
@@ -69,7 +70,7 @@ func fastCanonical(e Event) ([]byte, bool) {
 	}
 	c := canonicalEvent{AgentID: e.AgentID, At: e.At, CertificateID: e.CertificateID, CI: e.CI, ClientIP: e.ClientIP,
 		CommandLine: e.CommandLine, ContextEvent: e.ContextEvent, Cut: e.Cut, Decision: e.Decision, DeploymentID: e.DeploymentID,
-		Digest: e.Digest, DigestAlgorithm: e.DigestAlgorithm, DigestCount: e.DigestCount, Digests: e.Digests, FileName: e.FileName,
+		Digest: e.Digest, DigestAlgorithm: e.DigestAlgorithm, DigestCount: e.DigestCount, Digests: e.Digests, FileName: e.FileName, Files: e.Files,
 		ID: e.ID, Kind: e.Kind, Lane: e.Lane, Of: e.Of, Outcome: e.Outcome, PolicyID: e.PolicyID, PrevHash: e.PrevHash,
 		Process: e.Process, Reason: e.Reason, Seq: e.Seq, SignatureSHA256: e.SignatureSHA256, UserID: e.UserID, V: e.V, Workload: e.Workload}
 	var b bytes.Buffer

@@ -24,7 +24,7 @@ const (
 // CSVHeader is the first row of a CSV export: one column per field of an event.
 var CSVHeader = []string{"id", "at", "kind", "userId", "clientIp", "certificateId", "decision", "policyId", "reason", "process",
 	"commandLine", "agentId", "fileName", "ci", "digest", "digestAlgorithm", "of", "outcome", "signatureSha256", "lane", "seq", "hash",
-	"contextEvent", "digests", "digestCount", "cut", "workload"}
+	"contextEvent", "digests", "digestCount", "cut", "workload", "files"}
 
 // WriteJSONL writes events as JSON lines, one event per line.
 func WriteJSONL(w io.Writer, events []Event) error {
@@ -43,7 +43,7 @@ func WriteCSV(w io.Writer, events []Event) error {
 	cw := csv.NewWriter(w)
 	_ = cw.Write(CSVHeader)
 	for _, e := range events {
-		ci, count, wl := "", "", ""
+		ci, count, wl, files := "", "", "", ""
 		if e.DigestCount > 0 {
 			count = strconv.Itoa(e.DigestCount)
 		}
@@ -55,9 +55,13 @@ func WriteCSV(w io.Writer, events []Event) error {
 			raw, _ := json.Marshal(e.Workload)
 			wl = string(raw)
 		}
+		if len(e.Files) > 0 {
+			raw, _ := json.Marshal(e.Files)
+			files = string(raw)
+		}
 		row := []string{e.ID, e.At.UTC().Format(time.RFC3339Nano), e.Kind, e.UserID, e.ClientIP, e.CertificateID, e.Decision, e.PolicyID,
 			e.Reason, e.Process, e.CommandLine, e.AgentID, e.FileName, ci, e.Digest, e.DigestAlgorithm, e.Of, e.Outcome, e.SignatureSHA256,
-			strconv.Itoa(e.Lane), strconv.FormatInt(e.Seq, 10), e.Hash, e.ContextEvent, strings.Join(e.Digests, " "), count, strings.Join(e.Cut, " "), wl}
+			strconv.Itoa(e.Lane), strconv.FormatInt(e.Seq, 10), e.Hash, e.ContextEvent, strings.Join(e.Digests, " "), count, strings.Join(e.Cut, " "), wl, files}
 		for i := range row {
 			row[i] = CSVCell(row[i])
 		}

@@ -132,7 +132,7 @@ func Start(opts Options) (*Stack, error) {
 		st.Close()
 		return nil, err
 	}
-	if st.DynamoDB, err = startStandin("dynamodb", opts.DynamoDBAddr, server.NewServer()); err != nil {
+	if st.DynamoDB, err = startStandin("dynamodb", opts.DynamoDBAddr, &transactFront{inner: server.NewServer()}); err != nil {
 		st.Close()
 		return nil, err
 	}

@@ -49,7 +49,7 @@ type Store interface {
 	AppendEvent(ctx context.Context, e audit.Event) (audit.Event, error)
 	SettleEvent(ctx context.Context, sealed, void audit.Event) (audit.Event, error)
 	CheckpointEvents(ctx context.Context, seal store.Sealer, events ...audit.Event) error
-	CheckpointEventsCounting(ctx context.Context, seal store.Sealer, use store.Use, events ...audit.Event) error
+	AppendEventCounting(ctx context.Context, e audit.Event, seal store.Sealer, use store.Use) (audit.Event, error, error)
 	ClaimIdempotency(ctx context.Context, dep, scope, k, fingerprint string) (*store.Idempotent, error)
 	CompleteIdempotency(ctx context.Context, dep, scope, k, response string) error
 	ReleaseIdempotency(ctx context.Context, dep, scope, k string) error
@@ -233,7 +233,7 @@ func (s *Signer) signOnce(ctx context.Context, c Caller, req Request) (wire.Resp
 	}
 	// Every decision is recorded, denials too; an allowed digest is recorded before the key
 	// is used. A failed write means no signature.
-	events, err := s.recordDecisions(ctx, base, req, decision.Allowed, bare)
+	events, err := s.recordDecisions(ctx, base, req, decision.Allowed, bare, decision.Code)
 	confirmErr := <-confirmed
 	if err != nil {
 		return wire.Response{}, err
@@ -249,7 +249,6 @@ func (s *Signer) signOnce(ctx context.Context, c Caller, req Request) (wire.Resp
 		return wire.Response{}, confirmErr
 	}
 	if !decision.Allowed {
-		s.countDenial(ctx, events, decision.Code)
 		return wire.Response{}, fault.Newf(ErrDenied, "Signing with %s is not allowed: %s", cert.ID, decision.CallerReason)
 	}
 	if err := <-spent; err != nil {
@@ -259,19 +258,6 @@ func (s *Signer) signOnce(ctx context.Context, c Caller, req Request) (wire.Resp
 		}
 		_, _ = s.complete(ctx, events, true, nil, audit.Failed, reason)
 		return wire.Response{}, err
-	}
-	// The completion goes to the first decision's lane, and its checkpoint covers that lane;
-	// the other decisions' lanes' checkpoints move while the key signs.
-	var others []audit.Event
-	for _, e := range events[1:] {
-		if e.Lane != events[0].Lane {
-			others = append(others, e)
-		}
-	}
-	if len(others) > 0 {
-		checkpointed := make(chan struct{})
-		go func() { defer close(checkpointed); s.checkpoint(ctx, others...) }()
-		defer func() { <-checkpointed }()
 	}
 	sigs, err := s.signDigests(ctx, cert, scheme, req)
 	if err != nil {
@@ -287,109 +273,156 @@ func (s *Signer) signOnce(ctx context.Context, c Caller, req Request) (wire.Resp
 	out := wire.Response{CertificateID: cert.ID, Algorithm: string(cert.Algorithm), SignatureScheme: string(scheme), ChainPEM: cert.ChainPEM,
 		Receipt: s.receipt(ctx, append(events, completion))}
 	for i, sig := range sigs {
+		// Every signature names the request's decision, which lists its digest at i.
 		out.Signatures = append(out.Signatures, wire.Signature{Digest: base64.StdEncoding.EncodeToString(req.digests[i]),
-			Signature: base64.StdEncoding.EncodeToString(sig), EventID: events[i].ID})
+			Signature: base64.StdEncoding.EncodeToString(sig), EventID: events[0].ID})
 	}
 	return out, nil
 }
 
-// recordDecisions appends one decision event per digest of req (from base), to their lanes in
-// parallel. When a write fails, the decisions that may be recorded — those written, and those
-// whose write had no answer (they may have landed) — are closed as failed when allowed (best
-// effort), so no allowed decision is left without its outcome, and the error is returned.
+// recordDecisions records the decision on req in one event (from base), one write: a
+// request, allowed or denied, is one decision whatever its number of digests. One digest is
+// recorded as Digest (with its algorithm and file name); more as Digests ("<algorithm>:<hex>",
+// in the request's order) with their file names in Files. The request's shared context
+// (process, command line, agent, CI, file name) is cut to what the log keeps (recordContext).
+// A bare denial keeps neither digests nor context: who, which certificate, how many digests,
+// why.
 //
-// The request's shared context (process, command line, agent, CI, file name), cut to what the
-// log keeps (recordContext), is recorded once, in the first decision; the others name it
-// (ContextEvent) and keep only their own digest and file name. A denial is one event for the
-// whole request, with its digests; bare, it keeps neither them nor the context.
-func (s *Signer) recordDecisions(ctx context.Context, base audit.Event, req Request, allowed, bare bool) ([]audit.Event, error) {
-	if !allowed {
-		e := base
-		e.ID = tenant.NewID("evt_")
-		e.Lane = audit.LaneOf(e.ID)
+// An allowed decision is appended alone, before the key is used; its lane's checkpoint moves
+// with the completion. A denial is the request's last record: its lane's checkpoint and the
+// deployment's activity count move in the same write (code is the denial's reason as the
+// activity counts it). An allowed decision whose write failed but may have landed is closed
+// as failed (best effort), so that none is left without its outcome.
+func (s *Signer) recordDecisions(ctx context.Context, base audit.Event, req Request, allowed, bare bool, code string) ([]audit.Event, error) {
+	e := base
+	e.ID = tenant.NewID("evt_")
+	e.Lane = audit.LaneOf(e.ID)
+	if len(req.digests) > 1 || !allowed {
 		e.DigestCount = len(req.digests)
-		if !bare {
-			recordContext(&e, req.body.Context)
+	}
+	if !bare {
+		recordContext(&e, req.body.Context)
+		if len(req.digests) == 1 && allowed {
+			e.Digest, e.DigestAlgorithm = hex.EncodeToString(req.digests[0]), hashName(req.hashes[0])
+			if f := req.body.Digests[0].FileName; f != "" {
+				e.FileName = recordName(&e, "fileName", f)
+			}
+		} else {
 			for i, d := range req.digests {
 				e.Digests = append(e.Digests, hashName(req.hashes[i])+":"+hex.EncodeToString(d))
 			}
+			recordFiles(&e, req.body.Digests)
 		}
-		sealed, err := s.store.AppendEvent(ctx, e)
+	}
+	if !allowed {
+		ctx = context.WithoutCancel(ctx)
+		use := store.Use{CertificateID: e.CertificateID, At: e.At, Activity: &activity.Tally{At: e.At, CertificateID: e.CertificateID,
+			UserID: e.UserID, Agent: agentOf(e), Denied: true, Reason: code}}
+		sealed, err := s.appendCounting(ctx, e, use)
 		if err != nil {
 			return nil, err
 		}
 		return []audit.Event{sealed}, nil
 	}
-	events := make([]audit.Event, len(req.digests))
-	errs := make([]error, len(req.digests))
-	var wg sync.WaitGroup
-	first := tenant.NewID("evt_")
-	for i, d := range req.digests {
-		e := base
-		e.ID = first
-		if i == 0 {
-			recordContext(&e, req.body.Context)
-		} else {
-			e.ID, e.ContextEvent = tenant.NewID("evt_"), first
+	sealed, err := s.store.AppendEvent(ctx, e)
+	if err != nil {
+		if sealed.Seq > 0 {
+			_, _ = s.complete(ctx, []audit.Event{sealed}, false, nil, audit.Failed, "")
 		}
-		e.Lane = audit.LaneOf(e.ID)
-		e.Digest, e.DigestAlgorithm = hex.EncodeToString(d), hashName(req.hashes[i])
-		f := req.body.Digests[i].FileName
-		if f == "" && i > 0 && req.body.Digests[0].FileName != "" {
-			// The context's file name is not in the first decision, which has its own.
-			f = req.body.Context.FileName
-		}
-		if f != "" {
-			e.FileName = f
-			if len(f) > maxRecordedName {
-				e.FileName = cut(f, maxRecordedName)
-				e.Cut = append(e.Cut, "fileName")
-			}
-		}
-		wg.Add(1)
-		go func() { defer wg.Done(); events[i], errs[i] = s.store.AppendEvent(ctx, e) }()
+		return nil, err
 	}
-	wg.Wait()
-	err := errors.Join(errs...)
-	if err == nil {
-		return events, nil
-	}
-	var maybe, written []audit.Event
-	for i, e := range events {
-		if errs[i] == nil {
-			written = append(written, e)
-		}
-		if errs[i] == nil || e.Seq > 0 {
-			maybe = append(maybe, e)
-		}
-	}
-	if allowed {
-		_, _ = s.complete(ctx, maybe, len(written) == len(maybe), nil, audit.Failed, "")
-	} else if len(written) > 0 {
-		// Checkpoints name only events known to be written.
-		s.checkpoint(ctx, written...)
-	}
-	return nil, err
+	return []audit.Event{sealed}, nil
 }
 
-// signDigests signs every digest of req with cert's key.
+// recordName is a name the client reported (field f of e), cut to what the log keeps.
+func recordName(e *audit.Event, f, v string) string {
+	if len(v) <= maxRecordedName {
+		return v
+	}
+	e.Cut = append(e.Cut, f)
+	return cut(v, maxRecordedName)
+}
+
+// recordFiles puts the file names of a request's digests in e.Files, in the digests' order
+// ("" for a digest without one; none at all when no digest has one).
+func recordFiles(e *audit.Event, digests []wire.Digest) {
+	named := false
+	for _, d := range digests {
+		named = named || d.FileName != ""
+	}
+	if !named {
+		return
+	}
+	cutAny := false
+	for _, d := range digests {
+		f := d.FileName
+		if len(f) > maxRecordedName {
+			f, cutAny = cut(f, maxRecordedName), true
+		}
+		e.Files = append(e.Files, f)
+	}
+	if cutAny {
+		e.Cut = append(e.Cut, "files")
+	}
+}
+
+// maxConcurrentSigns bounds the key calls one request has in flight: a batch signs at the
+// key's speed, not one digest after another, without one request taking all of a key
+// service's capacity (KMS's request quota is shared by the account).
+const maxConcurrentSigns = 16
+
+// signDigests signs every digest of req with cert's key, up to maxConcurrentSigns at a time;
+// the first error ends it (signatures made are not returned).
 func (s *Signer) signDigests(ctx context.Context, cert certificates.Certificate, scheme keys.Scheme, req Request) ([][]byte, error) {
 	key, err := s.keys.Open(ctx, cert.KeyURI)
 	if err != nil {
 		return nil, err
 	}
 	sigs := make([][]byte, len(req.digests))
+	if len(req.digests) == 1 {
+		sigs[0], err = key.SignContext(ctx, req.digests[0], keys.Opts(scheme, req.hashes[0]))
+		return sigs, err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		wg    sync.WaitGroup
+		once  sync.Once
+		first error
+		slots = make(chan struct{}, maxConcurrentSigns)
+	)
 	for i, d := range req.digests {
-		if sigs[i], err = key.SignContext(ctx, d, keys.Opts(scheme, req.hashes[i])); err != nil {
-			return nil, err
+		slots <- struct{}{}
+		if ctx.Err() != nil {
+			<-slots
+			break
 		}
+		wg.Add(1)
+		go func() {
+			defer func() { <-slots; wg.Done() }()
+			sig, err := key.SignContext(ctx, d, keys.Opts(scheme, req.hashes[i]))
+			if err != nil {
+				once.Do(func() { first = err; cancel() })
+				return
+			}
+			sigs[i] = sig
+		}()
+	}
+	wg.Wait()
+	if first != nil {
+		return nil, first
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
 	}
 	return sigs, nil
 }
 
-// complete records the outcome of a request's decision events in one completion event (one
-// append, so that it is written for all the signatures or for none): the decisions it closes
-// and, when signed, the SHA-256 of each signature in the same order.
+// complete records the outcome of a request's decision in one completion event, written with
+// its lane's checkpoint, the certificate's usage and the deployment's activity count in one
+// write (store.AppendEventCounting), so that it is written for all the signatures or for
+// none: the decisions it closes and, when signed, the SHA-256 of each signature in the
+// digests' order.
 // written says whether every decision is known to be recorded (else some may not be, and no
 // checkpoint may name them).
 // reason, when set, says why an unsigned request ended so.
@@ -398,11 +431,13 @@ func (s *Signer) complete(ctx context.Context, decisions []audit.Event, written 
 		return audit.Event{}, nil
 	}
 	ids := make([]string, len(decisions))
-	var sums []string
 	for i, d := range decisions {
 		ids[i] = d.ID
-		if outcome == audit.Signed {
-			sum := sha256.Sum256(sigs[i])
+	}
+	var sums []string
+	if outcome == audit.Signed {
+		for _, sig := range sigs {
+			sum := sha256.Sum256(sig)
 			sums = append(sums, hex.EncodeToString(sum[:]))
 		}
 	}
@@ -412,18 +447,16 @@ func (s *Signer) complete(ctx context.Context, decisions []audit.Event, written 
 		SignatureSHA256: strings.Join(sums, ","), Reason: reason}
 	e.Lane = d.Lane
 	ctx = context.WithoutCancel(ctx)
-	var tally *activity.Tally
+	use := store.Use{CertificateID: d.CertificateID, N: len(sigs), At: e.At}
 	if reason != staleReason { // decided again: the request's outcome is the next decision's
-		tally = &activity.Tally{At: e.At, CertificateID: d.CertificateID, UserID: d.UserID, Agent: agentOf(d),
+		use.Activity = &activity.Tally{At: e.At, CertificateID: d.CertificateID, UserID: d.UserID, Agent: agentOf(d),
 			Signed: len(sigs), Failed: outcome != audit.Signed}
 	}
-	sealed, err := s.store.AppendEvent(ctx, e)
+	sealed, err := s.appendCounting(ctx, e, use)
 	if err == nil {
-		s.after(ctx, sealed, len(sigs), tally)
 		return sealed, nil
 	}
 	if outcome == audit.Signed && sealed.Seq > 0 && s.settle(ctx, sealed) {
-		s.after(ctx, sealed, len(sigs), tally)
 		return sealed, nil
 	}
 	// The completion is not recorded; the decisions' lane still gets its checkpoint.
@@ -431,6 +464,35 @@ func (s *Signer) complete(ctx context.Context, decisions []audit.Event, written 
 		s.checkpoint(ctx, d)
 	}
 	return audit.Event{}, err
+}
+
+// appendCounting appends e with its lane's checkpoint, sealed, and use counted, in one write;
+// the checkpoint is anchored (when due) only once it is written. A count that could not be
+// written is logged: the events are the record.
+func (s *Signer) appendCounting(ctx context.Context, e audit.Event, use store.Use) (audit.Event, error) {
+	var seal store.Sealer
+	var last *audit.Seal
+	var lastOf string // the hash of the event last sealed
+	if s.notary != nil {
+		seal = func(e audit.Event) *audit.Seal {
+			last, lastOf = nil, ""
+			sl, err := s.notary.Seal(ctx, audit.TypeCheckpoint, e.DeploymentID, e)
+			if err != nil {
+				s.log(ctx).Warn("event checkpoint not sealed", slog.String("error", err.Error()))
+				return nil
+			}
+			last, lastOf = &sl, e.Hash
+			return last
+		}
+	}
+	sealed, uncounted, err := s.store.AppendEventCounting(ctx, e, seal, use)
+	if uncounted != nil {
+		s.log(ctx).Warn("certificate usage or activity not counted", slog.String("error", uncounted.Error()))
+	}
+	if err == nil && last != nil && lastOf == sealed.Hash {
+		s.anchor(ctx, *last)
+	}
+	return sealed, err
 }
 
 // settle decides a signed completion whose write failed without an answer: it may have
@@ -455,29 +517,6 @@ func (s *Signer) settle(ctx context.Context, sealed audit.Event) bool {
 		time.Sleep(time.Duration(attempt+1) * 5 * time.Millisecond)
 	}
 	return false
-}
-
-// after does what follows a recorded completion: its lane's checkpoint moves to it and, in
-// the same write, the certificate's usage counts the signatures and the deployment's
-// activity counts the request (statistics for the console and the dashboard; the events are
-// the record, so a failure is logged, not returned).
-func (s *Signer) after(ctx context.Context, completion audit.Event, signed int, tally *activity.Tally) {
-	use := store.Use{CertificateID: completion.CertificateID, N: signed, At: completion.At, Activity: tally}
-	if err := s.store.CheckpointEventsCounting(ctx, s.sealer(ctx), use, completion); err != nil {
-		s.log(ctx).Warn("event checkpoint, certificate usage or activity not written", slog.String("error", err.Error()))
-	}
-}
-
-// countDenial moves the checkpoint of a denial's lane and counts the denial in the
-// deployment's activity, in one write.
-func (s *Signer) countDenial(ctx context.Context, events []audit.Event, code string) {
-	ctx = context.WithoutCancel(ctx)
-	d := events[0]
-	use := store.Use{CertificateID: d.CertificateID, At: d.At, Activity: &activity.Tally{At: d.At, CertificateID: d.CertificateID,
-		UserID: d.UserID, Agent: agentOf(d), Denied: true, Reason: code}}
-	if err := s.store.CheckpointEventsCounting(ctx, s.sealer(ctx), use, events...); err != nil {
-		s.log(ctx).Warn("event checkpoint or activity not written", slog.String("error", err.Error()))
-	}
 }
 
 // staleReason closes decisions that rested on cached items that changed: the route decides

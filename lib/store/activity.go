@@ -16,12 +16,9 @@ import (
 )
 
 // A deployment's activity (lib/activity) is one counter item per event lane and UTC day,
-// PK=DEP#<dep>, SK=ACTIVITY#<yyyy-mm-dd>#<lane>, moved by an UpdateItem ADD sent at the same
-// time as the lane's checkpoint write, so that counting a request adds no round trip in series
-// to the signer's. (A transaction of the two would be one call, but it costs twice the write
-// capacity and, on the local DynamoDB stand-in, a copy of the table: measured, it made a
-// signature four times slower. A call in parallel cost nothing measurable.) Its attributes
-// are counters:
+// PK=DEP#<dep>, SK=ACTIVITY#<yyyy-mm-dd>#<lane>, moved by an update in the transaction that
+// appends a request's last event with its lane's checkpoint (AppendEventCounting), so that
+// counting a request adds no call to the signer's. Its attributes are counters:
 //
 //	sig, req, fail, deny       signatures, signing requests, failed and denied requests
 //	c:<certificate id>         signatures by certificate
@@ -95,43 +92,6 @@ func (s *Store) activityUpdate(dep string, lane int, t activity.Tally) (in *dyna
 		}
 	}
 	return in, add
-}
-
-// countActivity counts t in its activity item. An agent the item counts already is one
-// conditional write; a new one is counted, with the item's count of agent names, while that
-// is below MaxActivityAgents (a second write), else under OtherAgents (a third): what a new
-// name costs, the request that brings it pays.
-func (s *Store) countActivity(ctx context.Context, dep string, lane int, t activity.Tally) error {
-	if t.Signed == 0 || t.Agent == "" {
-		in, _ := s.activityUpdate(dep, lane, t)
-		_, err := s.db.UpdateItem(ctx, in)
-		return err
-	}
-	agent := "a:" + clipName(t.Agent)
-	known, add := s.activityUpdate(dep, lane, t)
-	add(agent, t.Signed)
-	known.ConditionExpression = aws.String("attribute_exists(#ag)")
-	known.ExpressionAttributeNames["#ag"] = agent
-	_, err := s.db.UpdateItem(ctx, known)
-	if !isConditionFailed(err) {
-		return err
-	}
-	fresh, add := s.activityUpdate(dep, lane, t)
-	add(agent, t.Signed)
-	add("agents", 1)
-	fresh.ConditionExpression = aws.String("attribute_not_exists(#ag) AND (attribute_not_exists(#agents) OR #agents < :cap)")
-	fresh.ExpressionAttributeNames["#ag"], fresh.ExpressionAttributeNames["#agents"] = agent, "agents"
-	fresh.ExpressionAttributeValues[":cap"] = &types.AttributeValueMemberN{Value: strconv.Itoa(MaxActivityAgents)}
-	_, err = s.db.UpdateItem(ctx, fresh)
-	if !isConditionFailed(err) {
-		return err
-	}
-	// Full, or the name was counted by another request meanwhile: the unconditional write
-	// counts it under its name if the item has it, else under OtherAgents.
-	other, add := s.activityUpdate(dep, lane, t)
-	add("a:"+OtherAgents, t.Signed)
-	_, err = s.db.UpdateItem(ctx, other)
-	return err
 }
 
 // counts reports whether t counts anything.

@@ -8,13 +8,12 @@ import (
 	"time"
 
 	"github.com/opensignum/signum/lib/activity"
-	"github.com/opensignum/signum/lib/audit"
 	"github.com/opensignum/signum/lib/store"
 	"github.com/opensignum/signum/lib/tenant"
 )
 
-// Pattern 54: a deployment's activity is counted per lane and day with the lane's checkpoint
-// (also when the checkpoint is ahead already), and read back summed over lanes, by day and
+// Pattern 54: a deployment's activity is counted per lane and day in the write that appends a
+// request's last event with the lane's checkpoint, and read back summed over lanes, by day and
 // hour; a name longer than the cap is cut, an unknown reason counts as "unknown".
 func TestActivityCountedWithCheckpoints(t *testing.T) {
 	f := newFixture(t)
@@ -23,29 +22,17 @@ func TestActivityCountedWithCheckpoints(t *testing.T) {
 	dep := tenant.NewID("dep_")
 	day1 := time.Date(2026, 11, 30, 22, 15, 0, 0, time.UTC)
 	day2 := day1.Add(3 * time.Hour) // 01:15 the next day
-	var byLane [2][]audit.Event
-	for i := 0; i < 6; i++ {
-		e := decision(dep, 0)
-		e.Lane = i % 2
-		sealed, err := s.AppendEvent(ctx, e)
-		if err != nil {
-			t.Fatal(err)
-		}
-		byLane[e.Lane] = append(byLane[e.Lane], sealed)
-	}
 	long := strings.Repeat("x", 100)
-	count := func(tl activity.Tally, e audit.Event) {
+	count := func(tl activity.Tally, lane int) {
 		t.Helper()
-		if err := s.CheckpointEventsCounting(ctx, nil, store.Use{CertificateID: tl.CertificateID, N: tl.Signed, At: tl.At, Activity: &tl}, e); err != nil {
-			t.Fatal(err)
-		}
+		counted(t, s, dep, lane, store.Use{CertificateID: tl.CertificateID, N: tl.Signed, At: tl.At, Activity: &tl})
 	}
-	count(activity.Tally{At: day1, CertificateID: "crt_a", UserID: "cu_1", Agent: "agent-7", Signed: 3}, byLane[0][2])
-	count(activity.Tally{At: day1, CertificateID: "crt_b", UserID: "cu_2", Agent: long, Signed: 1}, byLane[1][1])
-	count(activity.Tally{At: day1, CertificateID: "crt_a", UserID: "cu_1", Denied: true, Reason: "policy-denies"}, byLane[0][0]) // checkpoint ahead
-	count(activity.Tally{At: day2, CertificateID: "crt_a", UserID: "cu_2", Failed: true}, byLane[1][2])
-	count(activity.Tally{At: day2, CertificateID: "crt_a", UserID: "cu_2", Denied: true}, byLane[1][0]) // ahead, no reason
-	count(activity.Tally{At: day2, CertificateID: "crt_a", UserID: "cu_2", Signed: 2}, byLane[0][2])    // same seq again
+	count(activity.Tally{At: day1, CertificateID: "crt_a", UserID: "cu_1", Agent: "agent-7", Signed: 3}, 0)
+	count(activity.Tally{At: day1, CertificateID: "crt_b", UserID: "cu_2", Agent: long, Signed: 1}, 1)
+	count(activity.Tally{At: day1, CertificateID: "crt_a", UserID: "cu_1", Denied: true, Reason: "policy-denies"}, 0)
+	count(activity.Tally{At: day2, CertificateID: "crt_a", UserID: "cu_2", Failed: true}, 1)
+	count(activity.Tally{At: day2, CertificateID: "crt_a", UserID: "cu_2", Denied: true}, 1) // no reason
+	count(activity.Tally{At: day2, CertificateID: "crt_a", UserID: "cu_2", Signed: 2}, 0)
 
 	days, err := s.Activity(ctx, dep, day1.Add(-48*time.Hour), day2)
 	if err != nil {
@@ -89,21 +76,19 @@ func TestActivityAgentsBounded(t *testing.T) {
 	ctx := context.Background()
 	dep := tenant.NewID("dep_")
 	at := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
-	e, err := s.AppendEvent(ctx, decision(dep, 0))
-	if err != nil {
-		t.Fatal(err)
-	}
 	count := func(agent string) {
 		t.Helper()
 		tl := activity.Tally{At: at, CertificateID: "crt_a", UserID: "cu_1", Agent: agent, Signed: 1}
-		if err := s.CheckpointEventsCounting(ctx, nil, store.Use{CertificateID: "crt_a", N: 1, At: at, Activity: &tl}, e); err != nil {
-			t.Fatal(err)
-		}
+		counted(t, s, dep, 0, store.Use{CertificateID: "crt_a", N: 1, At: at, Activity: &tl})
 	}
 	for i := range store.MaxActivityAgents + 5 {
 		count(fmt.Sprintf("agent-%03d", i))
 	}
 	count("agent-000") // known: still counted by name
+	// Another instance, which has not seen the item count the name, learns from the refused
+	// condition that it does.
+	tl := activity.Tally{At: at, CertificateID: "crt_a", UserID: "cu_1", Agent: "agent-000", Signed: 1}
+	counted(t, store.New(f.tg.Clients.DynamoDB, f.tg.Table, randomKey()), dep, 0, store.Use{CertificateID: "crt_a", N: 1, At: at, Activity: &tl})
 	accents := strings.Repeat("é", 40)
 	count(accents) // new, past the bound
 	days, err := s.Activity(ctx, dep, at, at)
@@ -111,20 +96,14 @@ func TestActivityAgentsBounded(t *testing.T) {
 		t.Fatalf("%+v %v", days, err)
 	}
 	d := days[0]
-	if d.Signed != store.MaxActivityAgents+7 || d.ByAgent["agent-000"] != 2 || d.ByAgent[store.OtherAgents] != 6 ||
+	if d.Signed != store.MaxActivityAgents+8 || d.ByAgent["agent-000"] != 3 || d.ByAgent[store.OtherAgents] != 6 ||
 		len(d.ByAgent) != store.MaxActivityAgents+1 || d.ByAgent["agent-100"] != 0 {
 		t.Fatalf("agents: %d names, other %d, agent-000 %d, signed %d", len(d.ByAgent), d.ByAgent[store.OtherAgents], d.ByAgent["agent-000"], d.Signed)
 	}
 	// Under the bound, a long name is cut to 64 bytes on a character's boundary.
 	dep2 := tenant.NewID("dep_")
-	e2, err := s.AppendEvent(ctx, decision(dep2, 0))
-	if err != nil {
-		t.Fatal(err)
-	}
-	tl := activity.Tally{At: at, CertificateID: "crt_a", Agent: accents + "\xff", Signed: 1}
-	if err := s.CheckpointEventsCounting(ctx, nil, store.Use{CertificateID: "crt_a", N: 1, At: at, Activity: &tl}, e2); err != nil {
-		t.Fatal(err)
-	}
+	tl = activity.Tally{At: at, CertificateID: "crt_a", Agent: accents + "\xff", Signed: 1}
+	counted(t, s, dep2, 0, store.Use{CertificateID: "crt_a", N: 1, At: at, Activity: &tl})
 	days, _ = s.Activity(ctx, dep2, at, at)
 	if len(days) != 1 || days[0].ByAgent[strings.Repeat("é", 32)] != 1 {
 		t.Fatalf("cut name: %+v", days)

@@ -224,7 +224,7 @@ func (s *Store) UpdateCertificate(ctx context.Context, current, next certificate
 }
 
 // WithUsage fills the usage of certificates (of one deployment) in place: the signatures
-// counted for each in the event lanes' items (CheckpointEventsCounting), summed, and the
+// counted for each in the event lanes' items (AppendEventCounting), summed, and the
 // latest use — one read of the lanes' items, whatever the number of certificates.
 func (s *Store) WithUsage(ctx context.Context, dep string, cs []certificates.Certificate) error {
 	if len(cs) == 0 {

@@ -214,10 +214,39 @@ type Sealer func(e audit.Event) *audit.Seal
 // still verified link by link; the checkpoint is what reveals events removed from the end of
 // a lane, and its seal what reveals a lane rewritten by someone who cannot seal.
 func (s *Store) CheckpointEvents(ctx context.Context, seal Sealer, events ...audit.Event) error {
-	return s.checkpoint(ctx, seal, nil, events)
+	if len(events) == 0 {
+		return nil
+	}
+	latest := audit.Latest(events)
+	errs := make(chan error, len(latest))
+	for _, e := range latest {
+		go func() {
+			var sealed string
+			if seal != nil {
+				if sl := seal(e); sl != nil {
+					raw, _ := json.Marshal(sl)
+					sealed = string(raw)
+				}
+			}
+			_, err := s.db.UpdateItem(ctx, s.checkpointUpdate(e, sealed))
+			if err != nil && !isConditionFailed(err) { // else a later checkpoint is there already
+				err = unavailable("checkpoint events", err)
+			} else {
+				err = nil
+			}
+			errs <- err
+		}()
+	}
+	var all []error
+	for range latest {
+		all = append(all, <-errs)
+	}
+	return errors.Join(all...)
 }
 
-// Use is signatures made with a certificate, counted in a lane's item.
+// Use is signatures made with a certificate, counted in a lane's item (AppendEventCounting):
+// a certificate's usage is the sum over the lanes' items (WithUsage), so the signer counts it
+// without a call of its own.
 type Use struct {
 	CertificateID string
 	N             int // negative: signatures counted before that were not returned
@@ -225,14 +254,6 @@ type Use struct {
 	// Activity, when set, is the request as the deployment's activity counts it (its lane's
 	// activity item of the day, written beside the checkpoint: see activity.go).
 	Activity *activity.Tally
-}
-
-// CheckpointEventsCounting is CheckpointEvents that also counts use in the item of the first
-// event's lane, in the same write: a certificate's usage is the sum over the lanes' items
-// (WithUsage), so the signer counts it without a call of its own. When that lane's
-// checkpoint is ahead already, the count is written alone.
-func (s *Store) CheckpointEventsCounting(ctx context.Context, seal Sealer, use Use, events ...audit.Event) error {
-	return s.checkpoint(ctx, seal, &use, events)
 }
 
 func useAttrs(certID string) (count, last string) { return "use_" + certID, "lastUse_" + certID }
@@ -257,41 +278,6 @@ func (s *Store) useUpdate(dep string, lane int, use Use) *dynamodb.UpdateItemInp
 	return in
 }
 
-func (s *Store) checkpoint(ctx context.Context, seal Sealer, use *Use, events []audit.Event) error {
-	if len(events) == 0 {
-		return nil
-	}
-	latest := audit.Latest(events)
-	errs := make(chan error, len(latest))
-	for _, e := range latest {
-		go func() {
-			var sealed string
-			if seal != nil {
-				if sl := seal(e); sl != nil {
-					raw, _ := json.Marshal(sl)
-					sealed = string(raw)
-				}
-			}
-			if use != nil && e.Lane == events[0].Lane {
-				errs <- s.checkpointCounting(ctx, e, sealed, *use)
-				return
-			}
-			_, err := s.db.UpdateItem(ctx, s.checkpointUpdate(e, sealed))
-			if err != nil && !isConditionFailed(err) { // else a later checkpoint is there already
-				err = unavailable("checkpoint events", err)
-			} else {
-				err = nil
-			}
-			errs <- err
-		}()
-	}
-	var all []error
-	for range latest {
-		all = append(all, <-errs)
-	}
-	return errors.Join(all...)
-}
-
 // checkpointUpdate moves e's lane's checkpoint to e, never back, with its seal (JSON) when
 // sealed is set.
 func (s *Store) checkpointUpdate(e audit.Event, sealed string) *dynamodb.UpdateItemInput {
@@ -311,65 +297,6 @@ func (s *Store) checkpointUpdate(e audit.Event, sealed string) *dynamodb.UpdateI
 		in.ExpressionAttributeValues[":sl"] = &types.AttributeValueMemberS{Value: sealed}
 	}
 	return in
-}
-
-// checkpointCounting moves e's lane's checkpoint to e and counts use in the same write, and
-// counts the request's activity in its own write at the same time (the activity item is
-// another item; a transaction of both would cost the signer more than a second call made in
-// parallel: see activity.go). When the checkpoint is ahead already, the count is written
-// alone; when the write fails otherwise, the checkpoint is written alone (the statistic must
-// not hold it back — an item grown too large, say) and the count is reported lost.
-func (s *Store) checkpointCounting(ctx context.Context, e audit.Event, sealed string, use Use) error {
-	var counted chan error
-	if counts(use.Activity) {
-		counted = make(chan error, 1)
-		go func() {
-			err := s.countActivity(ctx, e.DeploymentID, e.Lane, *use.Activity)
-			if err != nil {
-				err = unavailable("count signing activity", err)
-			}
-			counted <- err
-		}()
-	}
-	err := s.checkpointUse(ctx, e, sealed, use)
-	if counted != nil {
-		err = errors.Join(err, <-counted)
-	}
-	return err
-}
-
-// checkpointUse moves e's lane's checkpoint to e and counts use.N (when not 0) in one write.
-func (s *Store) checkpointUse(ctx context.Context, e audit.Event, sealed string, use Use) error {
-	both := s.checkpointUpdate(e, sealed)
-	if use.N == 0 {
-		if _, err := s.db.UpdateItem(ctx, both); err != nil && !isConditionFailed(err) {
-			return unavailable("checkpoint events", err)
-		}
-		return nil
-	}
-	count := s.useUpdate(e.DeploymentID, e.Lane, use)
-	both.UpdateExpression = aws.String(strings.Replace(*count.UpdateExpression, "SET #t = :t", *both.UpdateExpression, 1))
-	for k, v := range count.ExpressionAttributeNames {
-		both.ExpressionAttributeNames[k] = v
-	}
-	for k, v := range count.ExpressionAttributeValues {
-		both.ExpressionAttributeValues[k] = v
-	}
-	_, err := s.db.UpdateItem(ctx, both)
-	switch {
-	case err == nil:
-		return nil
-	case isConditionFailed(err):
-		if _, err := s.db.UpdateItem(ctx, count); err != nil {
-			return unavailable("count certificate use", err)
-		}
-		return nil
-	}
-	lost := unavailable("count certificate use", err)
-	if _, err := s.db.UpdateItem(ctx, s.checkpointUpdate(e, sealed)); err != nil && !isConditionFailed(err) {
-		return errors.Join(lost, unavailable("checkpoint events", err))
-	}
-	return lost
 }
 
 // EventFilter narrows a listing of signing events.

@@ -12,3 +12,8 @@ func EventKey(dep string, lane int, seq int64) map[string]types.AttributeValue {
 func IdempotencyKey(dep, scope, k string) map[string]types.AttributeValue {
 	return key(idempotencyPK(dep, scope, k), idempotencySK)
 }
+
+// EventHeadKey is the key of a lane's checkpoint item (tests move it by hand).
+func EventHeadKey(dep string, lane int) map[string]types.AttributeValue {
+	return key(deploymentPK(dep), eventHeadSK(lane))
+}

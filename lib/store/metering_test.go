@@ -247,13 +247,11 @@ func TestSignatureTotal(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
 	d, other, none := f.deployment(), f.deployment(), f.deployment()
-	// count appends a decision to lane of dep and checkpoints it counting n signatures of cert,
-	// as the signer does after a signature.
+	// count appends an event to lane of dep counting n signatures of cert with its checkpoint,
+	// as the signer records a signed request.
 	count := func(dep string, lane int, cert string, n int) {
 		t.Helper()
-		e, err := f.s.AppendEvent(ctx, decision(dep, lane))
-		must(t, err)
-		must(t, f.s.CheckpointEventsCounting(ctx, nil, store.Use{CertificateID: cert, N: n, At: e.At}, e))
+		counted(t, f.s, dep, lane, store.Use{CertificateID: cert, N: n, At: eventsAt})
 	}
 	count(d.ID, 0, "crt_a", 2)
 	count(d.ID, 1, "crt_a", 1)

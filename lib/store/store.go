@@ -82,6 +82,10 @@ type Store struct {
 	// "<PK>\x00<SK>"; cached counts its keys, and it is emptied when it grows past maxCached.
 	reads  sync.Map
 	cached atomic.Int64
+	// agents remembers the activity items this store has seen count an agent's name (by
+	// "<dep>#<day>#<lane>#<agent>"; knownAgents counts them): see AppendEventCounting.
+	agents      sync.Map
+	knownAgents atomic.Int64
 }
 
 // Option configures a Store.

@@ -117,7 +117,7 @@ func TestKMSThrottlingIsRetryLater(t *testing.T) {
 					completions = append(completions, e)
 				}
 			}
-			if len(decisions) != 2 || len(completions) != 1 || completions[0].Outcome != audit.Failed || completions[0].SignatureSHA256 != "" {
+			if len(decisions) != 1 || len(completions) != 1 || completions[0].Outcome != audit.Failed || completions[0].SignatureSHA256 != "" {
 				t.Fatalf("events: %d decisions, completions %+v", len(decisions), completions)
 			}
 			for _, id := range strings.Split(completions[0].Of, ",") {

@@ -4492,8 +4492,9 @@ export interface components {
              */
             signature: string;
             /**
-             * @description The decision event recorded for this digest in the signing-event log; the
-             *     completion event of the request names it and holds the SHA-256 of `signature`.
+             * @description The request's decision event in the signing-event log, which lists this digest (at
+             *     its place in the request); the completion event of the request names it and holds
+             *     the SHA-256 of `signature` at the same place.
              * @example evt_q3d5e7rklm2n4p6s7u2w4y6a3c
              */
             eventId: string;
@@ -4601,17 +4602,19 @@ export interface components {
         /**
          * @description One entry of the deployment's signing-event log, append-only. Two kinds:
          *
-         *     - `decision`: one per digest of an allowed `POST /sign` request, written before the key
-         *       is used, and one per denied request. It has `userId`, `clientIp`, `certificateId`,
-         *       `decision`, `policyId` (when a policy decided), `reason`, and `digest` and
-         *       `digestAlgorithm` (allowed) or `digests` and `digestCount` (denied). The request's
-         *       context as the client reported it (`process`, `commandLine`, `agentId`, `fileName`,
-         *       `ci`) is recorded once, in its first decision, cut to what the log keeps (256 bytes
-         *       for process, agentId and fileName, 1024 for commandLine, 2048 for ci with 256 per
-         *       value; `cut` names what was cut); the request's other decisions name that event in
-         *       `contextEvent` and keep their own `fileName`. A caller that no enabled Allow policy
-         *       names and that does not own the certificate is refused with a bare denial: no
-         *       context and no digests, only `digestCount`;
+         *     - `decision`: one per `POST /sign` request, allowed (written before the key is used)
+         *       or denied. It has `userId`, `clientIp`, `certificateId`, `decision`, `policyId` (when
+         *       a policy decided), `reason`, and the digests: `digest` and `digestAlgorithm` for an
+         *       allowed request of one digest (with its `fileName`), else `digests` and
+         *       `digestCount`, with the digests' file names in `files` when the client reported any.
+         *       The request's context as the client reported it (`process`, `commandLine`,
+         *       `agentId`, `fileName`, `ci`) is recorded cut to what the log keeps (256 bytes for
+         *       process, agentId, fileName and each of `files`, 1024 for commandLine, 2048 for ci
+         *       with 256 per value; `cut` names what was cut). Logs written before one decision per
+         *       request recorded one decision per digest of an allowed request, the later ones
+         *       naming the first in `contextEvent`. A caller that no enabled Allow policy names and
+         *       that does not own the certificate is refused with a bare denial: no context and no
+         *       digests, only `digestCount`;
          *     - `completion`: one per allowed request, what became of it: `of` the decision events
          *       it closes, `outcome` `signed` (with `signatureSha256`) or `failed`, and the request's
          *       `userId` and `certificateId`.
@@ -4736,17 +4739,20 @@ export interface components {
              * @enum {string}
              */
             digestAlgorithm?: "SHA256" | "SHA384" | "SHA512";
-            /** @description Allowed decisions after a request's first. The decision that records the request's context. */
+            /** @description Allowed decisions after a request's first, in logs written when a request had a decision per digest. The decision that records the request's context. */
             contextEvent?: components["schemas"]["EventID"];
-            /** @description Denials (but bare ones). The request's digests, `<algorithm>:<hex>`. */
+            /** @description Denials (but bare ones) and allowed decisions of several digests. The request's digests, `<algorithm>:<hex>`, in its order. */
             digests?: string[];
-            /** @description Denials. How many digests the request had. */
+            /** @description Denials and allowed decisions of several digests. How many digests the request had. */
             digestCount?: number;
+            /** @description Allowed decisions of several digests whose client reported file names. The file name of each digest, in the order of `digests` (empty for a digest without one). */
+            files?: string[];
             /** @description The reported fields that were cut to what the log keeps (for `ci`, entries may be left out). */
-            cut?: ("process" | "commandLine" | "agentId" | "fileName" | "ci")[];
+            cut?: ("process" | "commandLine" | "agentId" | "fileName" | "ci" | "files")[];
             /**
-             * @description Completion events. The ids of the decision events the completion closes, one per
-             *     digest of the request, in the order of its `digests`, separated by commas.
+             * @description Completion events. The decision event the completion closes (in logs written when a
+             *     request had a decision per digest: their ids, one per digest, in the order of the
+             *     request's digests, separated by commas).
              * @example evt_q3d5e7rklm2n4p6s7u2w4y6a3c,evt_b7c2d4f6h3j5k7m2n4p6r3s5t7
              */
             of?: string;
@@ -4759,7 +4765,7 @@ export interface components {
             outcome?: "signed" | "failed";
             /**
              * @description Completion events with `outcome` `signed`. The SHA-256 of each signature returned,
-             *     lower-case hex, separated by commas, in the order of `of`.
+             *     lower-case hex, separated by commas, in the order of the request's digests.
              * @example ac800f4ae725db82076bb172aecfd89eb75ab57cb43280a8a562beccf444458e
              */
             signatureSha256?: string;
@@ -9944,7 +9950,7 @@ export interface operations {
                      */
                     "application/jsonl": string;
                     /**
-                     * @example id,at,kind,userId,clientIp,certificateId,decision,policyId,reason,process,commandLine,agentId,fileName,ci,digest,digestAlgorithm,of,outcome,signatureSha256,lane,seq,hash,contextEvent,digests,digestCount,cut
+                     * @example id,at,kind,userId,clientIp,certificateId,decision,policyId,reason,process,commandLine,agentId,fileName,ci,digest,digestAlgorithm,of,outcome,signatureSha256,lane,seq,hash,contextEvent,digests,digestCount,cut,workload,files
                      *     evt_q3d5e7rklm2n4p6s7u2w4y6a3c,2026-11-28T12:00:04.318Z,decision,cu_g3eeyu7kpjfxxmt4u7tewqqlma,203.0.113.24,crt_amwxddvkaddx6vfdog7oqayjki,allow,pol_default,"policy ""Default signing policy"" (id ""pol_default"", priority 0) allows user ""cu_g3eeyu7kpjfxxmt4u7tewqqlma"" to sign with certificate ""crt_amwxddvkaddx6vfdog7oqayjki""",signtool.exe,signtool.exe sign /fd sha256 /dlib signum.dll app.exe,build-agent-7,app.exe,"{""provider"":""github-actions"",""repository"":""example/app"",""runId"":""8312349871""}",e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855,SHA256,,,,0,42,3def203f835d872454255bc50cde3489ec1c6b3a3b702dfce51aaff4ebe3fb21
                      *     evt_xk4m2p7qrs3t5v6w7y2z4a5b6c,2026-11-28T12:00:04.402Z,completion,cu_g3eeyu7kpjfxxmt4u7tewqqlma,,crt_amwxddvkaddx6vfdog7oqayjki,,,,,,,,,,,evt_q3d5e7rklm2n4p6s7u2w4y6a3c,signed,ac800f4ae725db82076bb172aecfd89eb75ab57cb43280a8a562beccf444458e,5,18,a561c85f45e6f941568ea783bdd20960dd46e30cf076b5bd15369ff1e82b04f6
                      */

@@ -131,6 +131,16 @@ export function Events() {
                   <td>
                     {e.process && <div className="mono">{e.process}</div>}
                     {e.fileName && <div className="mono">{e.fileName}</div>}
+                    {e.files && e.files.some(Boolean) && (
+                      <details>
+                        <summary>{e.files.length} files</summary>
+                        <ul className="mono">
+                          {e.files.map((f, i) => (
+                            <li key={i}>{f || "(no name)"}</li>
+                          ))}
+                        </ul>
+                      </details>
+                    )}
                     {e.contextEvent && <div className="hint">context in {e.contextEvent}</div>}
                   </td>
                   <td>{e.reason ?? (e.of ? <span className="hint">of {e.of.split(",").length} decision(s)</span> : null)}</td>
