@@ -15,10 +15,10 @@ import (
 // runs and putting the copy back when an action fails: a transaction costs as much as the
 // table is large (a signer's completion, one transaction, took longer than the rest of the
 // request once the log held some thousands of events). The front keeps the same guarantees at
-// the cost of the items involved: while no other call runs, it reads each item the
-// transaction names and checks each action's condition; when one fails it answers as DynamoDB
-// does, with the cancellation reasons, and changes nothing; else it makes the actions one by
-// one as single-item calls.
+// the cost of the items involved: while no other call runs, it checks each action's
+// condition, reading its item as it was; when one fails it puts back what the checks touched
+// and answers as DynamoDB does, with the cancellation reasons; else it makes the actions one
+// by one as single-item calls (two calls an action, where minidyn copies every item).
 //
 // Real DynamoDB answers for what this cannot: transactions of several tables run all the same,
 // and ClientRequestToken (idempotent retries) is not honoured, as by minidyn.
@@ -114,87 +114,118 @@ func (f *transactFront) transact(items []map[string]map[string]json.RawMessage) 
 		seen[a.table+"|"+string(id)] = true
 		actions = append(actions, a)
 	}
+	// Each action's condition is checked first, and its item read as it was: an update that
+	// removes an attribute no item has, on the action's condition, answering the item as it
+	// was (on an absent item it makes the key alone). The items are distinct and nothing else
+	// runs, so the conditions still hold while the actions are made, without them.
 	for i := range actions {
-		status, body := f.call("GetItem", map[string]any{"TableName": actions[i].table, "Key": actions[i].key, "ConsistentRead": true})
-		if status != http.StatusOK {
-			return status, body
-		}
-		var out struct{ Item map[string]json.RawMessage }
-		if err := json.Unmarshal(body, &out); err != nil {
-			return dynamoError(http.StatusInternalServerError, "InternalServerError", err.Error())
-		}
-		actions[i].before = out.Item
-	}
-	// Every condition is checked before anything is written: the items are distinct and
-	// nothing else runs, so they hold while the actions are made.
-	for i, a := range actions {
-		status, body := f.check(a)
+		status, body := f.check(&actions[i])
 		if status == http.StatusOK {
 			continue
+		}
+		// The checks changed nothing but the keys they made of absent items.
+		for _, a := range actions[:i] {
+			if a.before == nil {
+				f.call("DeleteItem", map[string]any{"TableName": a.table, "Key": a.key})
+			}
 		}
 		if errorType(body) != "ConditionalCheckFailedException" {
 			return status, body
 		}
-		return cancelled(actions, i)
+		var refused struct{ Item map[string]json.RawMessage }
+		_ = json.Unmarshal(body, &refused)
+		return cancelled(len(actions), i, refused.Item)
 	}
-	for i, a := range actions {
+	for _, a := range actions {
 		var status int
 		var body []byte
 		switch a.kind {
 		case "Put":
-			status, body = f.call("PutItem", a.fields)
+			status, body = f.call("PutItem", map[string]any{"TableName": a.table, "Item": a.fields["Item"]})
 		case "Update":
-			status, body = f.call("UpdateItem", a.fields)
+			var update string
+			_ = json.Unmarshal(a.fields["UpdateExpression"], &update)
+			in := map[string]any{"TableName": a.table, "Key": a.key, "UpdateExpression": update}
+			usedBy(update, a.fields, in)
+			status, body = f.call("UpdateItem", in)
 		case "Delete":
-			status, body = f.call("DeleteItem", a.fields)
-		default:
-			continue
+			status, body = f.call("DeleteItem", map[string]any{"TableName": a.table, "Key": a.key})
+		default: // ConditionCheck
+			if a.before == nil {
+				status, body = f.call("DeleteItem", map[string]any{"TableName": a.table, "Key": a.key})
+			} else {
+				status = http.StatusOK
+			}
 		}
 		if status != http.StatusOK {
 			// Not a condition (they held): an action DynamoDB refuses as invalid.
-			f.undo(actions[:i])
+			f.undo(actions)
 			return status, body
 		}
 	}
 	return http.StatusOK, []byte("{}\n")
 }
 
-// check asks whether a's condition holds, changing nothing: an update that removes an
-// attribute no item has, on a's condition (on an absent item it makes the key alone, which is
-// deleted again).
-func (f *transactFront) check(a action) (int, []byte) {
+// check asks whether a's condition holds and reads a's item as it was into a.before: an
+// update that removes an attribute no item has, on a's condition. On an absent item it makes
+// the key alone (the action, or undo, replaces or removes it).
+func (f *transactFront) check(a *action) (int, []byte) {
+	in := map[string]any{"TableName": a.table, "Key": a.key, "UpdateExpression": "REMOVE #transactCheck", "ReturnValues": "ALL_OLD",
+		"ExpressionAttributeNames": map[string]string{"#transactCheck": "__transactCheck__"}}
 	var cond string
 	_ = json.Unmarshal(a.fields["ConditionExpression"], &cond)
-	if cond == "" {
-		return http.StatusOK, nil
+	if cond != "" {
+		in["ConditionExpression"] = cond
+		usedBy(cond, a.fields, in)
+		in["ExpressionAttributeNames"].(map[string]string)["#transactCheck"] = "__transactCheck__"
+		var rv string
+		_ = json.Unmarshal(a.fields["ReturnValuesOnConditionCheckFailure"], &rv)
+		if rv == "ALL_OLD" {
+			in["ReturnValuesOnConditionCheckFailure"] = rv
+		}
 	}
-	in := map[string]any{"TableName": a.table, "Key": a.key, "ConditionExpression": cond, "UpdateExpression": "REMOVE #transactCheck"}
-	// Only the names and values the condition uses: DynamoDB refuses unused ones.
+	status, body := f.call("UpdateItem", in)
+	if status != http.StatusOK {
+		return status, body
+	}
+	var out struct{ Attributes map[string]json.RawMessage }
+	if err := json.Unmarshal(body, &out); err != nil {
+		return dynamoError(http.StatusInternalServerError, "InternalServerError", err.Error())
+	}
+	// minidyn answers an absent item's ALL_OLD with the key it made: an item of the key alone
+	// counts as absent (no item of this service's table is its key alone).
+	a.before = out.Attributes
+	if len(a.before) <= len(a.key) {
+		a.before = nil
+	}
+	return status, body
+}
+
+// usedBy puts in in the names and values of fields that expr uses: DynamoDB refuses unused
+// ones.
+func usedBy(expr string, fields map[string]json.RawMessage, in map[string]any) {
 	var names map[string]string
 	var values map[string]json.RawMessage
-	_ = json.Unmarshal(a.fields["ExpressionAttributeNames"], &names)
-	_ = json.Unmarshal(a.fields["ExpressionAttributeValues"], &values)
-	used := map[string]string{"#transactCheck": "__transactCheck__"}
+	_ = json.Unmarshal(fields["ExpressionAttributeNames"], &names)
+	_ = json.Unmarshal(fields["ExpressionAttributeValues"], &values)
+	used := map[string]string{}
 	for k, v := range names {
-		if placeholder(cond, k) {
+		if placeholder(expr, k) {
 			used[k] = v
 		}
 	}
-	in["ExpressionAttributeNames"] = used
+	if len(used) > 0 {
+		in["ExpressionAttributeNames"] = used
+	}
 	usedValues := map[string]json.RawMessage{}
 	for k, v := range values {
-		if placeholder(cond, k) {
+		if placeholder(expr, k) {
 			usedValues[k] = v
 		}
 	}
 	if len(usedValues) > 0 {
 		in["ExpressionAttributeValues"] = usedValues
 	}
-	status, body := f.call("UpdateItem", in)
-	if status == http.StatusOK && a.before == nil {
-		f.call("DeleteItem", map[string]any{"TableName": a.table, "Key": a.key})
-	}
-	return status, body
 }
 
 // placeholder reports whether expr uses the placeholder p (#name or :value) as a whole word.
@@ -233,33 +264,25 @@ func (f *transactFront) restore(a action) {
 	}
 }
 
-// cancelled is DynamoDB's answer to a transaction whose action failed failed its condition:
-// a reason per action, the failed one's with the item when it asked for it.
-func cancelled(actions []action, failed int) (int, []byte) {
+// cancelled is DynamoDB's answer to a transaction of n actions whose action failed failed its
+// condition: a reason per action, the failed one's with its item when it asked for it.
+func cancelled(n, failed int, item map[string]json.RawMessage) (int, []byte) {
 	type reason struct {
 		Code    string
 		Message string                     `json:",omitempty"`
 		Item    map[string]json.RawMessage `json:",omitempty"`
 	}
-	reasons := make([]reason, len(actions))
-	codes := ""
-	for i, a := range actions {
+	reasons := make([]reason, n)
+	codes := make([]string, n)
+	for i := range reasons {
 		reasons[i].Code = "None"
 		if i == failed {
-			reasons[i] = reason{Code: "ConditionalCheckFailed", Message: "The conditional request failed"}
-			var rv string
-			_ = json.Unmarshal(a.fields["ReturnValuesOnConditionCheckFailure"], &rv)
-			if rv == "ALL_OLD" {
-				reasons[i].Item = a.before
-			}
+			reasons[i] = reason{Code: "ConditionalCheckFailed", Message: "The conditional request failed", Item: item}
 		}
-		if i > 0 {
-			codes += ", "
-		}
-		codes += reasons[i].Code
+		codes[i] = reasons[i].Code
 	}
 	body, _ := json.Marshal(map[string]any{"__type": "com.amazonaws.dynamodb.v20120810#TransactionCanceledException",
-		"message": "Transaction cancelled, please refer cancellation reasons for specific reasons [" + codes + "]", "CancellationReasons": reasons})
+		"message": "Transaction cancelled, please refer cancellation reasons for specific reasons [" + strings.Join(codes, ", ") + "]", "CancellationReasons": reasons})
 	return http.StatusBadRequest, body
 }
 
