@@ -830,3 +830,66 @@ func BenchmarkIssue(b *testing.B) {
 		}
 	}
 }
+
+// A token verified once is not checked for its signature again, but its times and its
+// system are: it expires on time, a token for one system stays refused by another, and a
+// token altered by one character is checked afresh (and refused).
+func TestVerifiedTokensRecheck(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	clk := newClock()
+	v := token.NewVerifier(e.kms, e.keyARN, clk.Now)
+	raw, issued := e.issue(t, alice, clk.Now)
+	for i := range 2 {
+		got, err := v.Verify(ctx, raw, token.Portal)
+		if err != nil || !equalClaims(got, issued) {
+			t.Fatalf("use %d: %+v %v", i, got, err)
+		}
+	}
+	if _, err := v.Verify(ctx, raw, token.Console); !errors.Is(err, fault.ErrUnauthenticated) {
+		t.Fatalf("a portal token for the console: %v", err)
+	}
+	last := raw[len(raw)-1]
+	altered := raw[:len(raw)-1] + string("AQ"[(strings.IndexByte("AQ", last)+1)%2])
+	if last != 'A' && last != 'Q' {
+		altered = raw[:len(raw)-1] + "A"
+	}
+	if _, err := v.Verify(ctx, altered, token.Portal); !errors.Is(err, fault.ErrUnauthenticated) {
+		t.Fatalf("an altered token: %v", err)
+	}
+	clk.Set(issued.ExpiresAt.Add(31 * time.Second))
+	if _, err := v.Verify(ctx, raw, token.Portal); !errors.Is(err, fault.ErrUnauthenticated) || !strings.Contains(err.Error(), "expired") {
+		t.Fatalf("after its expiry: %v", err)
+	}
+}
+
+// BenchmarkVerifyFresh verifies tokens this verifier has not seen (BenchmarkVerify: the same
+// token again, as an agent sends it with every request): its signature is checked.
+func BenchmarkVerifyFresh(b *testing.B) {
+	e := newEnv(b)
+	clk := newClock()
+	var raws []string
+	for range 257 {
+		raw, _ := e.issue(b, alice, clk.Now)
+		raws = append(raws, raw)
+	}
+	ctx := context.Background()
+	var v *token.Verifier
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		if i%256 == 0 {
+			// A verifier that has the key but none of the tokens.
+			b.StopTimer()
+			v = token.NewVerifier(e.kms, e.keyARN, clk.Now)
+			if _, err := v.Verify(ctx, raws[256], token.Portal); err != nil {
+				b.Fatal(err)
+			}
+			b.StartTimer()
+		}
+		if _, err := v.Verify(ctx, raws[i%256], token.Portal); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+}

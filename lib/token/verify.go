@@ -2,8 +2,11 @@ package token
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -34,7 +37,25 @@ const (
 type Verifier struct {
 	now  func() time.Time
 	keys *keyCache
+	// verified remembers tokens whose signature and claims verified (verifiedToken by the
+	// SHA-256 of the token and the system): an agent sends the same token with every request,
+	// and the signature is checked once per instance, not once per request. Their times, and
+	// that their key is still the trusted one, are checked again on every use. size counts
+	// them; the map is emptied past maxVerified.
+	verified sync.Map
+	size     atomic.Int64
 }
+
+// verifiedToken is a token that verified, as Verify returned it, with the key that signed it
+// and from when it may be used.
+type verifiedToken struct {
+	claims    Claims
+	kid       string
+	notBefore time.Time
+}
+
+// maxVerified bounds the verified tokens a Verifier remembers.
+const maxVerified = 10000
 
 // NewVerifier returns a Verifier that trusts the KMS key keyID (id, ARN or alias; the key it
 // names when the public key is fetched) and checks times against now(). A nil now means
@@ -69,6 +90,29 @@ func (v *Verifier) Verify(ctx context.Context, raw string, sys System) (Claims, 
 		// emits low S only, so the twin is not a token we issued.
 		return Claims{}, fault.Wrap(fault.ErrUnauthenticated, errors.New("token signature has a high S"), detailInvalid)
 	}
+	sum := sha256.Sum256([]byte(raw))
+	ck := string(sum[:]) + string(sys)
+	now := v.now()
+	if c, ok := v.verified.Load(ck); ok {
+		vt := c.(verifiedToken)
+		switch {
+		case now.After(vt.claims.ExpiresAt.Add(leeway)):
+			v.forget(ck)
+			return Claims{}, fault.Wrap(fault.ErrUnauthenticated, jwt.ErrTokenExpired, detailExpired)
+		case now.Before(vt.notBefore.Add(-leeway)):
+			return Claims{}, fault.Wrap(fault.ErrUnauthenticated, jwt.ErrTokenNotValidYet, detailNotYet)
+		}
+		// The key that signed it must still be the trusted one (see the package comment on
+		// rotation).
+		if _, err := v.keys.forKID(ctx, vt.kid); err != nil {
+			if errors.Is(err, fault.ErrUnavailable) {
+				return Claims{}, err
+			}
+			v.forget(ck)
+			return Claims{}, fault.Wrap(fault.ErrUnauthenticated, err, detailInvalid)
+		}
+		return vt.claims, nil
+	}
 	p := jwt.NewParser(
 		jwt.WithValidMethods([]string{jwt.SigningMethodES256.Alg()}),
 		jwt.WithIssuer(issuer),
@@ -85,6 +129,7 @@ func (v *Verifier) Verify(ctx context.Context, raw string, sys System) (Claims, 
 	// The key function runs only for well-formed ES256 tokens, so garbage never reaches KMS.
 	// Its error is kept here because the parser folds it into its own.
 	var keyErr error
+	var signedBy string
 	wc := &wireClaims{want: sys}
 	_, err := p.ParseWithClaims(raw, wc, func(t *jwt.Token) (any, error) {
 		if typ, ok := t.Header["typ"]; ok && typ != "JWT" {
@@ -101,6 +146,7 @@ func (v *Verifier) Verify(ctx context.Context, raw string, sys System) (Claims, 
 			keyErr = err
 			return nil, err
 		}
+		signedBy = kid
 		return key, nil
 	})
 	if errors.Is(keyErr, fault.ErrUnavailable) {
@@ -109,7 +155,7 @@ func (v *Verifier) Verify(ctx context.Context, raw string, sys System) (Claims, 
 	if err != nil {
 		return Claims{}, fault.Wrap(fault.ErrUnauthenticated, err, detailFor(err))
 	}
-	return Claims{
+	c := Claims{
 		Subject:    wc.Subject,
 		System:     wc.System,
 		Deployment: wc.Deployment,
@@ -120,7 +166,20 @@ func (v *Verifier) Verify(ctx context.Context, raw string, sys System) (Claims, 
 		ID:         wc.ID,
 		IssuedAt:   wc.IssuedAt.UTC(),
 		ExpiresAt:  wc.ExpiresAt.UTC(),
-	}, nil
+	}
+	vt := verifiedToken{claims: c, kid: signedBy, notBefore: wc.NotBefore.UTC()}
+	if _, had := v.verified.Swap(ck, vt); !had && v.size.Add(1) > maxVerified {
+		v.verified.Range(func(k, _ any) bool { v.verified.Delete(k); return true })
+		v.size.Store(0)
+	}
+	return c, nil
+}
+
+// forget drops a remembered token.
+func (v *Verifier) forget(ck string) {
+	if _, had := v.verified.LoadAndDelete(ck); had {
+		v.size.Add(-1)
+	}
 }
 
 // compact says whether raw has only the characters of a compact JWS: base64url and '.'.
