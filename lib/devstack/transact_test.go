@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -158,7 +159,9 @@ func TestTransactFrontAsMinidyn(t *testing.T) {
 	front := httptest.NewServer(&transactFront{inner: server.NewServer()})
 	defer front.Close()
 	a, b := dynamoOn(t, plain), dynamoOn(t, front)
-	rng := rand.New(rand.NewPCG(1, 2))
+	seed := uint64(time.Now().UnixNano())
+	t.Logf("seed %d", seed)
+	rng := rand.New(rand.NewPCG(seed, 2))
 	ctx := context.Background()
 	committed, cancelled := 0, 0
 	for i := 0; i < 400; i++ {
