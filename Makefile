@@ -133,7 +133,7 @@ BENCHSTAT := golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da
 BENCHCOUNT ?= 6
 bench: softhsm
 	$(GO) test ./lib/local -run '^$$' -bench 'BenchmarkGetDeployment' -benchtime 2000x -count $(BENCHCOUNT) | tee bench.txt
-	$(GO) test ./lib/local -run '^$$' -bench 'BenchmarkSign$$/alg=.*/clients=.*/layer=(raw-kms|floor|full-http)$$' -benchtime 300x -count $(BENCHCOUNT) | tee -a bench.txt
+	$(GO) test ./lib/local -run '^$$' -bench 'BenchmarkSign$$/alg=.*/clients=.*/layer=(raw-kms|floor|floor-txn|full-http)$$' -benchtime 300x -count $(BENCHCOUNT) | tee -a bench.txt
 	# requests of 64 digests beside raw KMS signatures, fewer of them (each signs 64)
 	$(GO) test ./lib/local -run '^$$' -bench 'BenchmarkSign$$/alg=.*/clients=16/layer=(raw-kms|batch64-http)$$' -benchtime 30x -count $(BENCHCOUNT) | tee -a bench.txt
 	# with modelled AWS latencies (README, "Signing performance"): p50 beside #18's target

@@ -63,6 +63,29 @@ type action struct {
 	table  string
 	key    map[string]json.RawMessage
 	before map[string]json.RawMessage // nil: absent
+	done   bool                       // made already
+}
+
+// createsOnly reports whether fields, a Put's, write only where no item is: on the condition
+// attribute_not_exists of the partition key pk (by name or through a #name).
+func createsOnly(fields map[string]json.RawMessage, pk string) bool {
+	var cond string
+	_ = json.Unmarshal(fields["ConditionExpression"], &cond)
+	attr, ok := strings.CutPrefix(strings.TrimSpace(cond), "attribute_not_exists(")
+	if !ok {
+		return false
+	}
+	attr, ok = strings.CutSuffix(attr, ")")
+	attr = strings.TrimSpace(attr)
+	if !ok || strings.ContainsAny(attr, "() ") {
+		return false
+	}
+	if strings.HasPrefix(attr, "#") {
+		var names map[string]string
+		_ = json.Unmarshal(fields["ExpressionAttributeNames"], &names)
+		attr = names[attr]
+	}
+	return attr == pk
 }
 
 func (f *transactFront) transact(items []map[string]map[string]json.RawMessage) (int, []byte) {
@@ -114,16 +137,36 @@ func (f *transactFront) transact(items []map[string]map[string]json.RawMessage) 
 		seen[a.table+"|"+string(id)] = true
 		actions = append(actions, a)
 	}
-	// Each action's condition is checked first, and its item read as it was: an update that
+	// A first action that writes an item only where there is none (a Put on
+	// attribute_not_exists of the partition key, as an append to a log is) is made at once:
+	// it is what such a transaction most often fails on, and made, its item was absent.
+	names, _, _ := f.keyNamesOf(actions[0].table)
+	if first := &actions[0]; first.kind == "Put" && createsOnly(first.fields, names[0]) {
+		status, body := f.call("PutItem", first.fields)
+		if status != http.StatusOK {
+			if errorType(body) != "ConditionalCheckFailedException" {
+				return status, body
+			}
+			var refused struct{ Item map[string]json.RawMessage }
+			_ = json.Unmarshal(body, &refused)
+			return cancelled(len(actions), 0, refused.Item)
+		}
+		first.done = true
+	}
+	// Each other action's condition is checked, and its item read as it was: an update that
 	// removes an attribute no item has, on the action's condition, answering the item as it
 	// was (on an absent item it makes the key alone). The items are distinct and nothing else
 	// runs, so the conditions still hold while the actions are made, without them.
 	for i := range actions {
+		if actions[i].done {
+			continue
+		}
 		status, body := f.check(&actions[i])
 		if status == http.StatusOK {
 			continue
 		}
-		// The checks changed nothing but the keys they made of absent items.
+		// The checks changed nothing but the keys they made of absent items (and the first
+		// action, made, is an item that was absent).
 		for _, a := range actions[:i] {
 			if a.before == nil {
 				f.call("DeleteItem", map[string]any{"TableName": a.table, "Key": a.key})
@@ -137,6 +180,9 @@ func (f *transactFront) transact(items []map[string]map[string]json.RawMessage) 
 		return cancelled(len(actions), i, refused.Item)
 	}
 	for _, a := range actions {
+		if a.done {
+			continue
+		}
 		var status int
 		var body []byte
 		switch a.kind {
