@@ -411,16 +411,19 @@ type Clients struct {
 	S3 *s3.Client
 	// APIGateway points the mutual-TLS domain at a new truststore (the truststore function).
 	APIGateway *apigatewayv2.Client
-	// Messaging is set by AddMessaging (the local server's recording clients); nil in AWS,
-	// where Env.EventBridge and Env.SQS make them for the functions that need them.
-	Messaging *Messaging
+	// Messaging, when set, is the messaging clients every function gets (a
+	// *messaging.Clients: the local server's, which record the functions' calls); nil in AWS,
+	// where package messaging makes them for the functions that need them. (Not named by its
+	// type, so that this package, which every function links, does not link their SDK
+	// packages.)
+	Messaging any
 }
 
 // NewClients builds the clients every function uses for c. The EventBridge and SQS clients,
-// which only the notices and the updates functions need, are made by Env.EventBridge and
-// Env.SQS (or AddMessaging), so that the other functions do not make them.
+// which only the notices and the updates functions need, are made by package messaging, so
+// that the other functions neither make them nor link their code.
 func NewClients(ctx context.Context, c Config) (*Clients, error) {
-	cfg, err := awsConfig(ctx, c)
+	cfg, err := AWSConfig(ctx, c)
 	if err != nil {
 		return nil, err
 	}
@@ -451,8 +454,8 @@ func NewClients(ctx context.Context, c Config) (*Clients, error) {
 	return &Clients{DynamoDB: ddb, KMS: k, S3: s3c, APIGateway: apigw}, nil
 }
 
-// awsConfig is the SDK's configuration for c.
-func awsConfig(ctx context.Context, c Config) (aws.Config, error) {
+// AWSConfig is the SDK's configuration for c.
+func AWSConfig(ctx context.Context, c Config) (aws.Config, error) {
 	opts := []func(*config.LoadOptions) error{
 		config.WithRegion(c.Region),
 		// Fail fast: a Lambda has seconds, not minutes, and the health check must notice an

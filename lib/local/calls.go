@@ -17,6 +17,7 @@ import (
 	"github.com/aws/smithy-go/middleware"
 
 	"github.com/opensignum/signum/lib/function"
+	"github.com/opensignum/signum/lib/function/messaging"
 )
 
 // Calls records which AWS operations each function made, in the form of IAM actions
@@ -136,6 +137,7 @@ func (c *Calls) recording(id string, base *function.Clients) *function.Clients {
 				return next.HandleInitialize(ctx, in)
 			}), middleware.After)
 	}
+	m := base.Messaging.(*messaging.Clients)
 	return &function.Clients{
 		DynamoDB: dynamodb.New(base.DynamoDB.Options(), func(o *dynamodb.Options) { o.APIOptions = append(o.APIOptions, record) }),
 		KMS:      kms.New(base.KMS.Options(), func(o *kms.Options) { o.APIOptions = append(o.APIOptions, record) }),
@@ -143,9 +145,9 @@ func (c *Calls) recording(id string, base *function.Clients) *function.Clients {
 		APIGateway: apigatewayv2.New(base.APIGateway.Options(), func(o *apigatewayv2.Options) {
 			o.APIOptions = append(o.APIOptions, record)
 		}),
-		Messaging: &function.Messaging{
-			EventBridge: eventbridge.New(base.Messaging.EventBridge.Options(), func(o *eventbridge.Options) { o.APIOptions = append(o.APIOptions, record) }),
-			SQS:         sqs.New(base.Messaging.SQS.Options(), func(o *sqs.Options) { o.APIOptions = append(o.APIOptions, record) }),
+		Messaging: &messaging.Clients{
+			EventBridge: eventbridge.New(m.EventBridge.Options(), func(o *eventbridge.Options) { o.APIOptions = append(o.APIOptions, record) }),
+			SQS:         sqs.New(m.SQS.Options(), func(o *sqs.Options) { o.APIOptions = append(o.APIOptions, record) }),
 		},
 	}
 }

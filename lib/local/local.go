@@ -38,6 +38,7 @@ import (
 	"github.com/opensignum/signum/lib/devstack"
 	"github.com/opensignum/signum/lib/edge"
 	"github.com/opensignum/signum/lib/function"
+	"github.com/opensignum/signum/lib/function/messaging"
 	"github.com/opensignum/signum/lib/oidcidp"
 	"github.com/opensignum/signum/lib/provisioning"
 	"github.com/opensignum/signum/lib/samlidp"
@@ -216,7 +217,7 @@ func (s *Server) start(ctx context.Context, o Options) error {
 		return err
 	}
 	// Every function gets the messaging clients here, so that their calls are recorded too.
-	if err := s.Clients.AddMessaging(ctx, s.Config); err != nil {
+	if s.Clients.Messaging, err = messaging.New(ctx, s.Config); err != nil {
 		return err
 	}
 	if err := devstack.Bootstrap(ctx, s.Clients, o.Table); err != nil {

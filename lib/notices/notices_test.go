@@ -21,6 +21,7 @@ import (
 	"github.com/opensignum/signum/lib/keys"
 	"github.com/opensignum/signum/lib/keys/awskms"
 	"github.com/opensignum/signum/lib/notices"
+	"github.com/opensignum/signum/lib/notices/eventbus"
 	"github.com/opensignum/signum/lib/store"
 	"github.com/opensignum/signum/lib/tenant"
 )
@@ -57,7 +58,7 @@ func newFixture(t *testing.T) *fixture {
 	f.syncer = &notices.Syncer{
 		Health:    health.Sources{Deployments: s, Certificates: s, Keys: keys.NewRegistry(f.kms), ClientCredentials: s, Activity: s, Subscriptions: s},
 		Store:     s,
-		Publisher: notices.NewEventBridge(client, ""),
+		Publisher: eventbus.New(client, ""),
 		Now:       func() time.Time { return f.now },
 	}
 	return f
@@ -88,19 +89,19 @@ func (f *fixture) sync() notices.Result {
 }
 
 // published are the stand-in's entries, with their details decoded.
-func (f *fixture) published() []notices.EventDetail {
+func (f *fixture) published() []eventbus.EventDetail {
 	f.t.Helper()
-	var out []notices.EventDetail
+	var out []eventbus.EventDetail
 	for _, e := range f.events.Entries() {
-		var d notices.EventDetail
+		var d eventbus.EventDetail
 		if err := json.Unmarshal([]byte(e.Detail), &d); err != nil {
 			f.t.Fatalf("detail %s: %v", e.Detail, err)
 		}
-		want := notices.DetailTypeRaised
+		want := eventbus.DetailTypeRaised
 		if d.Change == notices.Cleared {
-			want = notices.DetailTypeCleared
+			want = eventbus.DetailTypeCleared
 		}
-		if e.Source != notices.EventSource || e.DetailType != want || e.EventBusName != "" {
+		if e.Source != eventbus.EventSource || e.DetailType != want || e.EventBusName != "" {
 			f.t.Fatalf("entry %+v", e)
 		}
 		out = append(out, d)

@@ -9,22 +9,24 @@ import (
 	"time"
 
 	"github.com/opensignum/signum/lib/function"
+	"github.com/opensignum/signum/lib/function/messaging"
 	"github.com/opensignum/signum/lib/notices"
+	"github.com/opensignum/signum/lib/notices/eventbus"
 )
 
 // Build is the notices function: its events go to the account's default EventBridge bus
-// (env.EventBridge; the local server's and the tests' point at the stand-in).
+// (messaging.EventBridge; the local server's and the tests' point at the stand-in).
 func Build(ctx context.Context, env function.Env) (function.EventHandler, error) {
 	p := function.NewParts(env)
 	src, err := function.HealthSources(ctx, env, p)
 	if err != nil {
 		return nil, err
 	}
-	client, err := env.EventBridge(ctx)
+	client, err := messaging.EventBridge(ctx, env)
 	if err != nil {
 		return nil, err
 	}
-	s := &notices.Syncer{Health: src, Store: p.Store, Publisher: notices.NewEventBridge(client, ""), Now: p.Now}
+	s := &notices.Syncer{Health: src, Store: p.Store, Publisher: eventbus.New(client, ""), Now: p.Now}
 	return func(ctx context.Context, raw json.RawMessage) (any, error) {
 		return notices.Run(ctx, s, p.Store, scheduledTime(raw, p.Now()))
 	}, nil

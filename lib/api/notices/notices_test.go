@@ -16,6 +16,7 @@ import (
 	"github.com/opensignum/signum/lib/keys"
 	"github.com/opensignum/signum/lib/keys/awskms"
 	ns "github.com/opensignum/signum/lib/notices"
+	"github.com/opensignum/signum/lib/notices/eventbus"
 	"github.com/opensignum/signum/lib/store"
 	"github.com/opensignum/signum/lib/tenant"
 )
@@ -60,7 +61,7 @@ func TestScheduledRun(t *testing.T) {
 	if err != nil || !ok || rep.Synced != 1 || rep.Raised != 1 || rep.Published != 1 {
 		t.Fatalf("run: %+v, %v", out, err)
 	}
-	if got := eb.Entries()[before:]; len(got) != 1 || got[0].DetailType != ns.DetailTypeRaised {
+	if got := eb.Entries()[before:]; len(got) != 1 || got[0].DetailType != eventbus.DetailTypeRaised {
 		t.Fatalf("published %+v", got)
 	}
 	if out, err := h(ctx, raw); err != nil || out.(ns.RunReport).Published != 0 {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/opensignum/signum/lib/fault"
 	"github.com/opensignum/signum/lib/function"
+	"github.com/opensignum/signum/lib/function/messaging"
 	"github.com/opensignum/signum/lib/updates"
 )
 
@@ -23,7 +24,7 @@ const Budget = 20 * time.Second
 // the scheduled tick that starts due runs and sends again the quiet ones.
 func BuildUpdater(ctx context.Context, env function.Env) (function.EventHandler, error) {
 	p := function.NewParts(env)
-	svc, err := function.UpdatesWithQueue(ctx, env, p)
+	svc, err := messaging.UpdatesWithQueue(ctx, env, p)
 	if err != nil {
 		return nil, err
 	}

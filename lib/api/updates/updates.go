@@ -13,6 +13,7 @@ import (
 	"github.com/opensignum/signum/lib/edge"
 	"github.com/opensignum/signum/lib/fault"
 	"github.com/opensignum/signum/lib/function"
+	"github.com/opensignum/signum/lib/function/messaging"
 	"github.com/opensignum/signum/lib/identity"
 	"github.com/opensignum/signum/lib/updates"
 	"github.com/opensignum/signum/lib/wire"
@@ -25,7 +26,7 @@ type api struct {
 // Build is the portal-updates function.
 func Build(ctx context.Context, env function.Env) (http.Handler, error) {
 	p := function.NewParts(env)
-	svc, err := function.UpdatesWithQueue(ctx, env, p)
+	svc, err := messaging.UpdatesWithQueue(ctx, env, p)
 	if err != nil {
 		return nil, err
 	}

@@ -1,4 +1,7 @@
-package notices
+// Package eventbus publishes notice changes (lib/notices) as EventBridge events. It is apart
+// from package notices so that the functions that only read notices do not link the
+// EventBridge client.
+package eventbus
 
 import (
 	"context"
@@ -9,6 +12,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
+
+	"github.com/opensignum/signum/lib/notices"
 )
 
 // The events' source and detail types, for an operator's EventBridge rules to match.
@@ -21,49 +26,49 @@ const (
 // maxPutEntries is PutEvents' limit of entries a call.
 const maxPutEntries = 10
 
-// EventBridgeAPI is the part of the EventBridge client the publisher uses.
-type EventBridgeAPI interface {
+// API is the part of the EventBridge client the publisher uses.
+type API interface {
 	PutEvents(ctx context.Context, in *eventbridge.PutEventsInput, opts ...func(*eventbridge.Options)) (*eventbridge.PutEventsOutput, error)
 }
 
-// Compile-time check that the SDK client satisfies EventBridgeAPI.
-var _ EventBridgeAPI = (*eventbridge.Client)(nil)
+// Compile-time check that the SDK client satisfies API.
+var _ API = (*eventbridge.Client)(nil)
 
-// EventBridge publishes notice changes as EventBridge events (IAM: events:PutEvents on the
+// Publisher publishes notice changes as EventBridge events (IAM: events:PutEvents on the
 // bus).
-type EventBridge struct {
-	client EventBridgeAPI
+type Publisher struct {
+	client API
 	bus    string
 }
 
-// NewEventBridge returns a publisher that puts events on bus ("" for the account's default
-// bus) through client.
-func NewEventBridge(client EventBridgeAPI, bus string) *EventBridge {
-	return &EventBridge{client: client, bus: bus}
+// New returns a publisher that puts events on bus ("" for the account's default bus) through
+// client.
+func New(client API, bus string) *Publisher {
+	return &Publisher{client: client, bus: bus}
 }
 
 // EventDetail is the detail of a published event.
 type EventDetail struct {
-	DeploymentID string       `json:"deploymentId"`
-	Change       Change       `json:"change"`
-	ChangeID     string       `json:"changeId"`
-	Notice       NoticeDetail `json:"notice"`
-	At           time.Time    `json:"at"`
+	DeploymentID string         `json:"deploymentId"`
+	Change       notices.Change `json:"change"`
+	ChangeID     string         `json:"changeId"`
+	Notice       NoticeDetail   `json:"notice"`
+	At           time.Time      `json:"at"`
 }
 
 // NoticeDetail is a notice in an event's detail.
 type NoticeDetail struct {
-	ID       string    `json:"id"`
-	Severity Severity  `json:"severity"`
-	Title    string    `json:"title"`
-	Detail   string    `json:"detail,omitempty"`
-	Link     string    `json:"link,omitempty"`
-	Since    time.Time `json:"since"`
+	ID       string           `json:"id"`
+	Severity notices.Severity `json:"severity"`
+	Title    string           `json:"title"`
+	Detail   string           `json:"detail,omitempty"`
+	Link     string           `json:"link,omitempty"`
+	Since    time.Time        `json:"since"`
 }
 
 // Publish puts events, at most 10 a call. Entries EventBridge fails (FailedEntryCount) are
 // put once more; entries that fail again are an error naming how many and the first code.
-func (e *EventBridge) Publish(ctx context.Context, events []Event) error {
+func (e *Publisher) Publish(ctx context.Context, events []notices.Event) error {
 	for len(events) > 0 {
 		n := min(len(events), maxPutEntries)
 		if err := e.put(ctx, events[:n]); err != nil {
@@ -74,7 +79,7 @@ func (e *EventBridge) Publish(ctx context.Context, events []Event) error {
 	return nil
 }
 
-func (e *EventBridge) put(ctx context.Context, events []Event) error {
+func (e *Publisher) put(ctx context.Context, events []notices.Event) error {
 	entries := make([]ebtypes.PutEventsRequestEntry, len(events))
 	for i, ev := range events {
 		raw, err := json.Marshal(EventDetail{DeploymentID: ev.DeploymentID, Change: ev.Change, ChangeID: ev.ChangeID(), At: ev.At.UTC(),
@@ -84,7 +89,7 @@ func (e *EventBridge) put(ctx context.Context, events []Event) error {
 			return fmt.Errorf("notices: event detail: %w", err)
 		}
 		dt := DetailTypeRaised
-		if ev.Change == Cleared {
+		if ev.Change == notices.Cleared {
 			dt = DetailTypeCleared
 		}
 		entries[i] = ebtypes.PutEventsRequestEntry{Source: aws.String(EventSource), DetailType: aws.String(dt),
