@@ -25,4 +25,3 @@ func Migrations(st *store.Store) updates.Registry {
 func Updates(env Env, p *Parts) *updates.Service {
 	return &updates.Service{Store: p.Store, Migrations: Migrations(p.Store), Code: updates.Running, Now: p.Now, Log: env.Log}
 }
-
