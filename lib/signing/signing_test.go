@@ -2,15 +2,21 @@ package signing_test
 
 import (
 	"context"
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/opensignum/signum/lib/audit"
 	"github.com/opensignum/signum/lib/certificates"
 	"github.com/opensignum/signum/lib/certificates/certstest"
@@ -30,10 +36,23 @@ import (
 // a caller, on the real table and KMS stand-ins. An allowed request is signed and recorded
 // (decision, then completion), a retry with the same key replays the first answer, another
 // caller is denied and that is recorded too, and the log verifies intact.
-func TestSignWithoutHTTP(t *testing.T) {
+// world is a deployment on the table and KMS stand-ins with an active P-256 certificate and a
+// policy that lets user "cu_allowed" sign with it.
+type world struct {
+	st      *store.Store
+	db      *countingDB
+	kms     *awskms.Backend
+	dep     tenant.Deployment
+	cert    certificates.Certificate
+	leafKey *ecdsa.PublicKey
+}
+
+func newWorld(t *testing.T) world {
+	t.Helper()
 	ctx := context.Background()
 	tg := devstack.NewEmbedded(t)
-	st := store.New(tg.Clients.DynamoDB, tg.Table, store.StaticKey(make([]byte, 32)))
+	db := &countingDB{DynamoDB: tg.Clients.DynamoDB}
+	st := store.New(db, tg.Table, store.StaticKey(make([]byte, 32)))
 	kms := awskms.New(tg.Clients.KMS)
 	key, err := kms.Generate(ctx, keys.GenerateRequest{Algorithm: keys.ECP256, Label: "signing-test", Tags: map[string]string{"signum:certificate": "test"}})
 	if err != nil {
@@ -62,11 +81,18 @@ func TestSignWithoutHTTP(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	allowed, other := "cu_allowed", "cu_other"
 	if _, err := st.CreatePolicy(ctx, d.ID, policy.Policy{ID: tenant.NewID("pol_"), Name: "ci", Enabled: true, Priority: 10, Action: policy.Allow,
-		What: policy.What{Certificates: []string{cert.ID}}, Who: policy.Who{Users: []string{allowed}}}, log); err != nil {
+		What: policy.What{Certificates: []string{cert.ID}}, Who: policy.Who{Users: []string{"cu_allowed"}}}, log); err != nil {
 		t.Fatal(err)
 	}
+	return world{st: st, db: db, kms: kms, dep: d, cert: cert, leafKey: leaf.PublicKey.(*ecdsa.PublicKey)}
+}
+
+func TestSignWithoutHTTP(t *testing.T) {
+	ctx := context.Background()
+	w := newWorld(t)
+	st, kms, d, cert := w.st, w.kms, w.dep, w.cert
+	allowed, other := "cu_allowed", "cu_other"
 	discard := slog.New(slog.NewTextHandler(io.Discard, nil))
 	s := signing.New(st, keys.NewRegistry(kms), time.Now, func(context.Context) *slog.Logger { return discard })
 
@@ -86,7 +112,7 @@ func TestSignWithoutHTTP(t *testing.T) {
 		t.Fatalf("answer: %+v", first)
 	}
 	sig, err := base64.StdEncoding.DecodeString(first.Response.Signatures[0].Signature)
-	if err != nil || !ecdsa.VerifyASN1(leaf.PublicKey.(*ecdsa.PublicKey), digest[:], sig) {
+	if err != nil || !ecdsa.VerifyASN1(w.leafKey, digest[:], sig) {
 		t.Fatalf("the signature does not verify with the certificate's key (%v)", err)
 	}
 	again, err := s.Sign(ctx, caller, req, "retry-1")
@@ -193,5 +219,143 @@ func TestDryRun(t *testing.T) {
 				t.Fatalf("DryRun = %+v, want allowed %v by %s", d, tc.allowed, p.ID)
 			}
 		})
+	}
+}
+
+// countingDB counts the DynamoDB calls made through it.
+type countingDB struct {
+	store.DynamoDB
+	n atomic.Int64
+}
+
+func (c *countingDB) GetItem(ctx context.Context, in *dynamodb.GetItemInput, o ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
+	c.n.Add(1)
+	return c.DynamoDB.GetItem(ctx, in, o...)
+}
+func (c *countingDB) Query(ctx context.Context, in *dynamodb.QueryInput, o ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error) {
+	c.n.Add(1)
+	return c.DynamoDB.Query(ctx, in, o...)
+}
+func (c *countingDB) BatchGetItem(ctx context.Context, in *dynamodb.BatchGetItemInput, o ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error) {
+	c.n.Add(1)
+	return c.DynamoDB.BatchGetItem(ctx, in, o...)
+}
+func (c *countingDB) PutItem(ctx context.Context, in *dynamodb.PutItemInput, o ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
+	c.n.Add(1)
+	return c.DynamoDB.PutItem(ctx, in, o...)
+}
+func (c *countingDB) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, o ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
+	c.n.Add(1)
+	return c.DynamoDB.UpdateItem(ctx, in, o...)
+}
+func (c *countingDB) TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, o ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error) {
+	c.n.Add(1)
+	return c.DynamoDB.TransactWriteItems(ctx, in, o...)
+}
+
+// inFlight opens keys whose signatures take a little while and counts how many run at once.
+type inFlight struct {
+	signing.Keys
+	now, most atomic.Int64
+}
+
+type slowKey struct {
+	keys.Key
+	f *inFlight
+}
+
+func (f *inFlight) Open(ctx context.Context, uri string) (keys.Key, error) {
+	k, err := f.Keys.Open(ctx, uri)
+	return slowKey{k, f}, err
+}
+
+func (k slowKey) SignContext(ctx context.Context, d []byte, o crypto.SignerOpts) ([]byte, error) {
+	n := k.f.now.Add(1)
+	defer k.f.now.Add(-1)
+	for {
+		m := k.f.most.Load()
+		if n <= m || k.f.most.CompareAndSwap(m, n) {
+			break
+		}
+	}
+	time.Sleep(2 * time.Millisecond)
+	return k.Key.SignContext(ctx, d, o)
+}
+
+// TestBatchOfDigests: a request of 64 digests is one decision and one completion, written in
+// as many DynamoDB calls as a request of one; its digests are signed concurrently, at most 16
+// at a time, each signature in its digest's place, and the completion lists the signatures'
+// hashes in the same order.
+func TestBatchOfDigests(t *testing.T) {
+	ctx := context.Background()
+	w := newWorld(t)
+	kf := &inFlight{Keys: keys.NewRegistry(w.kms)}
+	discard := slog.New(slog.NewTextHandler(io.Discard, nil))
+	s := signing.New(w.st, kf, time.Now, func(context.Context) *slog.Logger { return discard })
+	caller := signing.Caller{DeploymentID: w.dep.ID, UserID: "cu_allowed"}
+	request := func(n int) (wire.Response, [][]byte, int64) {
+		t.Helper()
+		var body wire.Request
+		var digests [][]byte
+		body.CertificateID = w.cert.ID
+		for i := range n {
+			d := sha256.Sum256([]byte(fmt.Sprintf("file %d of %d", i, n)))
+			digests = append(digests, d[:])
+			body.Digests = append(body.Digests, wire.Digest{Digest: base64.StdEncoding.EncodeToString(d[:]), DigestAlgorithm: "SHA256", FileName: fmt.Sprintf("f%02d.bin", i)})
+		}
+		req, err := signing.Parse(body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		before := w.db.n.Load()
+		out, err := s.Sign(ctx, caller, req, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out.Response, digests, w.db.n.Load() - before
+	}
+	// Warm the caches, the lanes' heads among them (a request goes to one lane of eight at
+	// random: after 151, each was seen but with a chance of 8·(7/8)^151 ≈ 10⁻⁸).
+	for range 151 {
+		request(1)
+	}
+	_, _, one := request(1)
+	resp, digests, many := request(64)
+	if one != many {
+		t.Fatalf("DynamoDB calls: %d for 1 digest, %d for 64", one, many)
+	}
+	if most := kf.most.Load(); most < 2 || most > 16 {
+		t.Fatalf("at most %d signatures at once, want 2 to 16", most)
+	}
+	var sums []string
+	for i, sg := range resp.Signatures {
+		sig, _ := base64.StdEncoding.DecodeString(sg.Signature)
+		if !ecdsa.VerifyASN1(w.leafKey, digests[i], sig) || sg.EventID != resp.Signatures[0].EventID {
+			t.Fatalf("signature %d does not verify for its digest, or names another event", i)
+		}
+		sum := sha256.Sum256(sig)
+		sums = append(sums, hex.EncodeToString(sum[:]))
+	}
+	all, err := store.All(ctx, func(ctx context.Context, pr store.PageRequest) (store.Page[audit.Event], error) {
+		return w.st.ListEvents(ctx, w.dep.ID, store.EventFilter{}, pr)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var decision, completion audit.Event
+	for _, e := range all {
+		switch {
+		case e.ID == resp.Signatures[0].EventID:
+			decision = e
+		case e.Kind == audit.KindCompletion && e.Of == resp.Signatures[0].EventID:
+			completion = e
+		}
+	}
+	if len(decision.Digests) != 64 || decision.DigestCount != 64 || decision.Digests[5] != "SHA256:"+hex.EncodeToString(digests[5]) ||
+		len(decision.Files) != 64 || decision.Files[63] != "f63.bin" {
+		t.Fatalf("the decision: %d digests (%d), files %v", len(decision.Digests), decision.DigestCount, decision.Files)
+	}
+	if completion.Outcome != audit.Signed || completion.SignatureSHA256 != strings.Join(sums, ",") {
+		t.Fatalf("the completion does not list the signatures' hashes in order: %+v", completion)
 	}
 }
