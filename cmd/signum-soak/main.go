@@ -35,9 +35,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/kms"
-
 	"github.com/opensignum/signum/lib/devstack"
 	"github.com/opensignum/signum/lib/function"
 	"github.com/opensignum/signum/lib/local"
@@ -106,9 +103,9 @@ func (in *injector) fault(service, op string, input any) *local.Fault {
 	}
 	p := 0.0
 	switch service {
-	case kms.ServiceID:
+	case local.ServiceKMS:
 		p = in.kms
-	case dynamodb.ServiceID:
+	case local.ServiceDynamoDB:
 		p = in.ddb
 	}
 	in.mu.Lock()
@@ -118,7 +115,7 @@ func (in *injector) fault(service, op string, input any) *local.Fault {
 		return nil
 	}
 	var f *local.Fault
-	if service == kms.ServiceID {
+	if service == local.ServiceKMS {
 		f = local.KMSInternalFault()
 	} else {
 		f = local.DynamoDBThrottleFault(input)
@@ -152,7 +149,7 @@ func run(o options, w io.Writer) ([]string, error) {
 		defer f.Close()
 		logw = f
 	}
-	inj := &injector{kms: o.kmsFault, ddb: o.ddbFault, rng: rand.New(rand.NewPCG(o.seed, 2))}
+	inj := &injector{kms: o.kmsFault, ddb: o.ddbFault, rng: rand.New(rand.NewPCG(mix64(o.seed), mix64(o.seed+1)))}
 	svcLog := newServiceLog(logw)
 	srv, err := local.Start(ctx, local.Options{Addr: "127.0.0.1:0", TLSAddr: "127.0.0.1:0", Log: function.NewLogger(svcLog, "warn"),
 		Limits: function.DefaultLimits(), Faults: inj.fault})
@@ -177,7 +174,7 @@ func run(o options, w io.Writer) ([]string, error) {
 		for i, u := range d.agents {
 			t := &tokens{issue: func() (string, error) { return fx.token(ctx, d.id, u) }, ttl: function.TokenTTL}
 			agents = append(agents, &agent{dep: d, n: i + 1, token: t.get, mix: o.mix, url: srv.URL, http: client,
-				rng: rand.New(rand.NewPCG(o.seed, uint64(n*1000+i)))})
+				rng: rand.New(rand.NewPCG(mix64(o.seed+uint64(n)<<32+uint64(i)+2), mix64(o.seed^uint64(n)<<40^uint64(i))))})
 		}
 	}
 	fmt.Fprintf(w, "soak setup %s\n", kv("deployments", len(deps), "agents", len(agents), "kms_fault", o.kmsFault, "ddb_fault", o.ddbFault,
@@ -319,6 +316,14 @@ func run(o options, w io.Writer) ([]string, error) {
 		"service_heap_start_mb", mb(start.serviceHeap), "service_heap_end_mb", mb(end.serviceHeap),
 		"total_s", time.Since(began).Seconds(), "verdict", verdict))
 	return failures, nil
+}
+
+// mix64 is SplitMix64's finaliser: nearby seeds (one per agent) give unrelated streams.
+func mix64(x uint64) uint64 {
+	x += 0x9e3779b97f4a7c15
+	x = (x ^ x>>30) * 0xbf58476d1ce4e5b9
+	x = (x ^ x>>27) * 0x94d049bb133111eb
+	return x ^ x>>31
 }
 
 func sortedKeys[V any](m map[string]V) []string {

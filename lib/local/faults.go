@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/smithy-go/middleware"
 )
 
@@ -35,6 +36,12 @@ type Fault struct {
 	// CancellationReasons); DynamoDB spells the message of those errors Message.
 	Fields map[string]any
 }
+
+// The services Options.Faults is asked about, by the names it is given.
+const (
+	ServiceDynamoDB = dynamodb.ServiceID
+	ServiceKMS      = kms.ServiceID
+)
 
 // KMSInternalFault is KMS failing on its side (KMSInternalException, HTTP 500): the SDK
 // retries it, and the key backend maps what is left after the retries to 503 with
