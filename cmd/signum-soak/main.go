@@ -94,7 +94,7 @@ type injector struct {
 	kms, ddb float64
 	mu       sync.Mutex
 	rng      *rand.Rand
-	counts   sync.Map // "KMS:Sign" → *atomic.Int64
+	counts   sync.Map // "KMS:Sign:KMSInternalException" → *atomic.Int64
 }
 
 func (in *injector) fault(service, op string, input any) *local.Fault {
@@ -180,8 +180,6 @@ func run(o options, w io.Writer) ([]string, error) {
 	fmt.Fprintf(w, "soak setup %s\n", kv("deployments", len(deps), "agents", len(agents), "kms_fault", o.kmsFault, "ddb_fault", o.ddbFault,
 		"seed", o.seed, "setup_s", time.Since(began).Seconds()))
 
-	// The warm-up fills the caches and connection pools; then the first quiet sample, the
-	// load, and the second.
 	// closeIdle closes the idle connections of the agents' client to the service and of the
 	// service's AWS clients to the stand-ins (a stand-in's Stop closes its idle keep-alive
 	// connections; nothing is in flight then), so that both samples count the same pools:
@@ -195,6 +193,7 @@ func run(o options, w io.Writer) ([]string, error) {
 			}
 		}
 	}
+	// The warm-up fills the caches; then the first quiet sample, the load, and the second.
 	inj.on.Store(true)
 	phase(agents, o.warmup)
 	start, err := quiesce(closeIdle)
