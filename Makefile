@@ -9,7 +9,7 @@ FUNCTIONS := $(notdir $(wildcard functions/*))
 CGO_FUNCTIONS := console-certificates signer insights
 lambda_env = $(if $(filter $(1),$(CGO_FUNCTIONS)),CGO_ENABLED=1 GOOS=linux GOARCH=amd64,$(LAMBDA_ENV))
 
-.PHONY: coldstart run test vet fmt-check deadcode lint-template test-aws build clean fuzz bench softhsm tools demo invoke web web-if-missing deploy-web test-web chromium
+.PHONY: coldstart soak run test vet fmt-check deadcode lint-template test-aws build clean fuzz bench softhsm tools demo invoke web web-if-missing deploy-web test-web chromium
 
 ## run: the whole service locally on the embedded stand-ins (no Docker, no AWS account), with
 ## the web app (built when missing) under /app/
@@ -127,6 +127,14 @@ fuzz:
 ## and the size of its Lambda build, one line per function and a summary line
 coldstart: build
 	$(GO) run ./cmd/signum-coldstart -cgo "$(CGO_FUNCTIONS)"
+
+## soak: a bounded load run (README, "Soak"; 60 s of load by default, SOAK_FLAGS="-duration 5m"
+## for longer): 3 deployments × 16 agents signing while 1 % of KMS and DynamoDB call attempts
+## fail as AWS's do; checks every signature's record, the logs' chains, and flat goroutines and
+## heap; fails (exit 1) when a check does; ends with a `summary soak ...` line
+SOAK_FLAGS ?=
+soak:
+	$(GO) run ./cmd/signum-soak $(SOAK_FLAGS)
 
 ## bench: benchmarks, several runs side by side, summarised by benchstat (bench.txt keeps the raw runs)
 BENCHSTAT := golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da

@@ -29,6 +29,8 @@ type Calls struct {
 	m  map[string]map[string]bool
 	// latency, when set, is waited before each call (Options.Latency).
 	latency func(service, operation string, input any) time.Duration
+	// faults, when set, fails DynamoDB and KMS calls as the services would (Options.Faults).
+	faults func(service, operation string, input any) *Fault
 }
 
 // Of returns the actions function id used, sorted.
@@ -139,9 +141,22 @@ func (c *Calls) recording(id string, base *function.Clients) *function.Clients {
 	}
 	m := base.Messaging.(*messaging.Clients)
 	return &function.Clients{
-		DynamoDB: dynamodb.New(base.DynamoDB.Options(), func(o *dynamodb.Options) { o.APIOptions = append(o.APIOptions, record) }),
-		KMS:      kms.New(base.KMS.Options(), func(o *kms.Options) { o.APIOptions = append(o.APIOptions, record) }),
-		S3:       s3.New(base.S3.Options(), func(o *s3.Options) { o.APIOptions = append(o.APIOptions, record) }),
+		DynamoDB: dynamodb.New(base.DynamoDB.Options(), func(o *dynamodb.Options) {
+			o.APIOptions = append(o.APIOptions, record)
+			if c.faults != nil {
+				// Faults are injected at the transport, below the SDK's retryer (faults.go).
+				o.HTTPClient = faultyHTTP{next: o.HTTPClient, faults: c.faults}
+				o.APIOptions = append(o.APIOptions, withCallInput)
+			}
+		}),
+		KMS: kms.New(base.KMS.Options(), func(o *kms.Options) {
+			o.APIOptions = append(o.APIOptions, record)
+			if c.faults != nil {
+				o.HTTPClient = faultyHTTP{next: o.HTTPClient, faults: c.faults}
+				o.APIOptions = append(o.APIOptions, withCallInput)
+			}
+		}),
+		S3: s3.New(base.S3.Options(), func(o *s3.Options) { o.APIOptions = append(o.APIOptions, record) }),
 		APIGateway: apigatewayv2.New(base.APIGateway.Options(), func(o *apigatewayv2.Options) {
 			o.APIOptions = append(o.APIOptions, record)
 		}),

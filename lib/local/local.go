@@ -114,6 +114,11 @@ type Options struct {
 	// waits that long before sending it): benchmarks model what a call costs in AWS, where
 	// the stand-ins answer in well under a millisecond.
 	Latency func(service, operation string, input any) time.Duration
+	// Faults, when set, is asked before every attempt (retries included) of every DynamoDB
+	// and KMS call a function makes; when it returns a Fault, the SDK gets that error answer
+	// in place of the stand-in's (faults.go), as from AWS. The soak (cmd/signum-soak) injects
+	// KMS failures and DynamoDB throttling so.
+	Faults func(service, operation string, input any) *Fault
 }
 
 // Server is the running local service.
@@ -237,7 +242,7 @@ func (s *Server) start(ctx context.Context, o Options) error {
 		ids = append(ids, id)
 	}
 	sort.Strings(ids)
-	s.Calls = &Calls{latency: o.Latency}
+	s.Calls = &Calls{latency: o.Latency, faults: o.Faults}
 	s.Events = map[string]function.EventHandler{}
 	for _, id := range ids {
 		fenv := env
