@@ -170,7 +170,8 @@ func (a *agent) once(ctx context.Context) result {
 			r.badSignatures++
 		}
 		h := sha256.Sum256(sig)
-		r.signatures = append(r.signatures, returned{decision: s.EventID, sigSHA: hex.EncodeToString(h[:])})
+		// A request's signatures name its decision; each is its digest's place in it.
+		r.signatures = append(r.signatures, returned{decision: fmt.Sprintf("%s#%d", s.EventID, i), sigSHA: hex.EncodeToString(h[:])})
 	}
 	return r
 }

@@ -16,8 +16,10 @@ type event struct {
 	ID       string `json:"id"`
 	Kind     string `json:"kind"`
 	Decision string `json:"decision"`
-	// Of and SignatureSHA256, on a completion, are the decisions it completes and the
-	// SHA-256 of each one's signature, comma-separated in the same order.
+	// Of and SignatureSHA256, on a completion, are the decision it completes and the SHA-256
+	// of each of its digests' signatures, comma-separated in the digests' order (in logs
+	// written before a request was one decision: the decisions, one per digest, and their
+	// signatures' hashes in the same order).
 	Of              string `json:"of"`
 	Outcome         string `json:"outcome"`
 	SignatureSHA256 string `json:"signatureSha256"`
@@ -25,11 +27,10 @@ type event struct {
 
 // recordCheck is how the returned signatures compare with the event log.
 type recordCheck struct {
-	// unrecorded are the decision ids of signatures returned to a client without an allow
-	// decision and a signed completion that carries the signature's SHA-256.
+	// unrecorded are the signatures ("<decision id>#<digest's place>") returned to a client
+	// without an allow decision and a signed completion that carries the signature's SHA-256.
 	unrecorded []string
-	// orphans are the decision ids a signed completion claims a signature for that no
-	// client received.
+	// orphans are the signatures a signed completion claims that no client received.
 	orphans []string
 	// malformed are completions whose lists of decisions and hashes differ in length.
 	malformed []string
@@ -37,7 +38,8 @@ type recordCheck struct {
 	decisions, completions map[string]int
 }
 
-// checkRecords compares returned (decision id → SHA-256 of the signature returned) with the
+// checkRecords compares returned ("<decision id>#<digest's place in the request>" → SHA-256 of
+// the signature returned) with the
 // events of the deployment's log: the service's promise is that no signature leaves it
 // without its decision and its completion recorded, and that no completion claims a
 // signature it did not return.
@@ -58,17 +60,23 @@ func checkRecords(returned map[string]string, events []event) recordCheck {
 				continue
 			}
 			ids, sums := strings.Split(e.Of, ","), strings.Split(e.SignatureSHA256, ",")
-			if len(ids) != len(sums) {
+			switch {
+			case len(ids) == 1:
+				for i, sum := range sums {
+					claimed[fmt.Sprintf("%s#%d", ids[0], i)] = sum
+				}
+			case len(ids) == len(sums):
+				for i, id := range ids {
+					claimed[id+"#0"] = sums[i]
+				}
+			default:
 				c.malformed = append(c.malformed, e.ID)
-				continue
-			}
-			for i, id := range ids {
-				claimed[id] = sums[i]
 			}
 		}
 	}
 	for id, sum := range returned {
-		if !allowed[id] || claimed[id] != sum {
+		decision, _, _ := strings.Cut(id, "#")
+		if !allowed[decision] || claimed[id] != sum {
 			c.unrecorded = append(c.unrecorded, id)
 		}
 	}

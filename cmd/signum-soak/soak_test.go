@@ -41,16 +41,19 @@ func TestPercentile(t *testing.T) {
 }
 
 func TestCheckRecords(t *testing.T) {
-	// Two requests: one of one digest (decision d1), one of two (d2, d3), one denial.
+	// Three requests: one of one digest (decision d1), one of two (decision d2), one of two
+	// as logs before one decision per request recorded it (d3, d5), and one denial.
 	log := []event{
 		{ID: "d1", Kind: "decision", Decision: "allow"},
 		{ID: "d2", Kind: "decision", Decision: "allow"},
 		{ID: "d3", Kind: "decision", Decision: "allow"},
+		{ID: "d5", Kind: "decision", Decision: "allow"},
 		{ID: "d4", Kind: "decision", Decision: "deny"},
 		{ID: "c1", Kind: "completion", Outcome: "signed", Of: "d1", SignatureSHA256: "s1"},
-		{ID: "c2", Kind: "completion", Outcome: "signed", Of: "d2,d3", SignatureSHA256: "s2,s3"},
+		{ID: "c2", Kind: "completion", Outcome: "signed", Of: "d2", SignatureSHA256: "s2,s3"},
+		{ID: "c3", Kind: "completion", Outcome: "signed", Of: "d3,d5", SignatureSHA256: "s4,s5"},
 	}
-	returned := map[string]string{"d1": "s1", "d2": "s2", "d3": "s3"}
+	returned := map[string]string{"d1#0": "s1", "d2#0": "s2", "d2#1": "s3", "d3#0": "s4", "d5#0": "s5"}
 	without := func(id string) []event {
 		return slices.DeleteFunc(slices.Clone(log), func(e event) bool { return e.ID == id })
 	}
@@ -61,13 +64,14 @@ func TestCheckRecords(t *testing.T) {
 		malformed              int
 		allow, deny, completed int
 	}{
-		"ok/all-recorded":              {returned: returned, log: log, allow: 3, deny: 1, completed: 2},
-		"fail/no-completion":           {returned: returned, log: without("c2"), unrecorded: []string{"d2", "d3"}, allow: 3, deny: 1, completed: 1},
-		"fail/no-decision":             {returned: returned, log: without("d1"), unrecorded: []string{"d1"}, allow: 2, deny: 1, completed: 2},
-		"fail/other-signature":         {returned: map[string]string{"d1": "other", "d2": "s2", "d3": "s3"}, log: log, unrecorded: []string{"d1"}, allow: 3, deny: 1, completed: 2},
-		"fail/completion-of-a-denial":  {returned: map[string]string{"d4": "s4"}, log: append(slices.Clone(log), event{ID: "c4", Kind: "completion", Outcome: "signed", Of: "d4", SignatureSHA256: "s4"}), unrecorded: []string{"d4"}, orphans: []string{"d1", "d2", "d3"}, allow: 3, deny: 1, completed: 3},
-		"fail/claimed-not-returned":    {returned: map[string]string{"d1": "s1"}, log: log, orphans: []string{"d2", "d3"}, allow: 3, deny: 1, completed: 2},
-		"fail/failed-completion-shown": {returned: map[string]string{"d1": "s1"}, log: []event{log[0], {ID: "c1", Kind: "completion", Outcome: "failed", Of: "d1"}}, unrecorded: []string{"d1"}, allow: 1},
+		"ok/all-recorded":              {returned: returned, log: log, allow: 4, deny: 1, completed: 3},
+		"fail/no-completion":           {returned: returned, log: without("c2"), unrecorded: []string{"d2#0", "d2#1"}, allow: 4, deny: 1, completed: 2},
+		"fail/no-decision":             {returned: returned, log: without("d1"), unrecorded: []string{"d1#0"}, allow: 3, deny: 1, completed: 3},
+		"fail/other-signature":         {returned: map[string]string{"d1#0": "other", "d2#0": "s2", "d2#1": "s3", "d3#0": "s4", "d5#0": "s5"}, log: log, unrecorded: []string{"d1#0"}, allow: 4, deny: 1, completed: 3},
+		"fail/swapped-in-a-request":    {returned: map[string]string{"d1#0": "s1", "d2#0": "s3", "d2#1": "s2", "d3#0": "s4", "d5#0": "s5"}, log: log, unrecorded: []string{"d2#0", "d2#1"}, allow: 4, deny: 1, completed: 3},
+		"fail/completion-of-a-denial":  {returned: map[string]string{"d4#0": "s6"}, log: append(slices.Clone(log), event{ID: "c4", Kind: "completion", Outcome: "signed", Of: "d4", SignatureSHA256: "s6"}), unrecorded: []string{"d4#0"}, orphans: []string{"d1#0", "d2#0", "d2#1", "d3#0", "d5#0"}, allow: 4, deny: 1, completed: 4},
+		"fail/claimed-not-returned":    {returned: map[string]string{"d1#0": "s1"}, log: log, orphans: []string{"d2#0", "d2#1", "d3#0", "d5#0"}, allow: 4, deny: 1, completed: 3},
+		"fail/failed-completion-shown": {returned: map[string]string{"d1#0": "s1"}, log: []event{log[0], {ID: "c1", Kind: "completion", Outcome: "failed", Of: "d1"}}, unrecorded: []string{"d1#0"}, allow: 1},
 		"fail/malformed":               {returned: map[string]string{}, log: []event{{ID: "c9", Kind: "completion", Outcome: "signed", Of: "d1,d2", SignatureSHA256: "s1"}}, malformed: 1, completed: 1},
 	} {
 		got := checkRecords(c.returned, c.log)

@@ -19,6 +19,7 @@ import (
 
 	"github.com/opensignum/signum/lib/devstack"
 	"github.com/opensignum/signum/lib/function"
+	"github.com/opensignum/signum/lib/function/messaging"
 )
 
 // TestFaultsReachTheSDKAsAWSErrors: an injected fault is answered at the transport, so the
@@ -35,7 +36,7 @@ func TestFaultsReachTheSDKAsAWSErrors(t *testing.T) {
 		DynamoDB: dynamodb.New(tg.Clients.DynamoDB.Options(), func(o *dynamodb.Options) { o.Retryer = noWaitRetryer() }),
 		KMS:      kms.New(tg.Clients.KMS.Options(), func(o *kms.Options) { o.Retryer = noWaitRetryer() }),
 		S3:       tg.Clients.S3, APIGateway: tg.Clients.APIGateway,
-		Messaging: &function.Messaging{EventBridge: eventbridge.New(eventbridge.Options{}), SQS: sqs.New(sqs.Options{})},
+		Messaging: &messaging.Clients{EventBridge: eventbridge.New(eventbridge.Options{}), SQS: sqs.New(sqs.Options{})},
 	}
 
 	var mu sync.Mutex

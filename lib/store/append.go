@@ -5,8 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
+	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -76,6 +79,12 @@ func (s *Store) AppendEventCounting(ctx context.Context, e audit.Event, seal Sea
 		case codes == nil:
 			s.heads.Delete(hk)
 			return sealed, uncounted, unavailable("append event", err)
+		case slices.ContainsFunc(codes, retryable):
+			// Throttled, or another transaction had one of the items: nothing was written,
+			// and the SDK does not retry a cancelled transaction.
+			if err := pause(ctx, attempt); err != nil {
+				return sealed, uncounted, unavailable("append event", err)
+			}
 		case codes[0] == conditionFailed:
 			// The place is taken: by this very event (the SDK retried a write whose answer
 			// was lost), or by another writer's.
@@ -146,6 +155,21 @@ func transactUpdate(in *dynamodb.UpdateItemInput) types.TransactWriteItem {
 	return types.TransactWriteItem{Update: &types.Update{TableName: in.TableName, Key: in.Key, UpdateExpression: in.UpdateExpression,
 		ConditionExpression: in.ConditionExpression, ExpressionAttributeNames: in.ExpressionAttributeNames,
 		ExpressionAttributeValues: in.ExpressionAttributeValues, ReturnValuesOnConditionCheckFailure: in.ReturnValuesOnConditionCheckFailure}}
+}
+
+// retryable reports whether a transaction's cancellation reason is worth another try.
+func retryable(code string) bool { return code == "ThrottlingError" || code == "TransactionConflict" }
+
+// pause waits before another try of a cancelled transaction: a little longer each time, with
+// jitter, so that competing writers spread out.
+func pause(ctx context.Context, attempt int) error {
+	d := time.Duration(attempt+1)*5*time.Millisecond + time.Duration(rand.Int64N(int64(5*time.Millisecond)))
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(d):
+		return nil
+	}
 }
 
 func isValidation(err error) bool {

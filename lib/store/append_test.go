@@ -26,11 +26,22 @@ type transactDB struct {
 	store.DynamoDB
 	transactions, calls atomic.Int64
 	refuseActivity      atomic.Bool
+	// conflicts is how many transactions to cancel next as DynamoDB cancels one that another
+	// transaction held an item of.
+	conflicts atomic.Int64
 }
 
 func (d *transactDB) TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, o ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error) {
 	d.transactions.Add(1)
 	d.calls.Add(1)
+	if d.conflicts.Add(-1) >= 0 {
+		reasons := make([]types.CancellationReason, len(in.TransactItems))
+		for i := range reasons {
+			reasons[i].Code = aws.String("None")
+		}
+		reasons[1].Code = aws.String("TransactionConflict")
+		return nil, &types.TransactionCanceledException{Message: aws.String("Transaction cancelled"), CancellationReasons: reasons}
+	}
 	if d.refuseActivity.Load() {
 		reasons := make([]types.CancellationReason, len(in.TransactItems))
 		refused := false
@@ -122,6 +133,14 @@ func TestAppendEventCounting(t *testing.T) {
 		t.Fatalf("activity: %+v %v", days, err)
 	}
 
+	// Transactions cancelled for a conflict (another instance's transaction held the lane's
+	// checkpoint) are tried again.
+	db.conflicts.Store(2)
+	before := db.transactions.Load()
+	if _, uncounted, err := a.AppendEventCounting(ctx, decision(dep, 0), nil, use(1)); err != nil || uncounted != nil || db.transactions.Load()-before != 3 {
+		t.Fatalf("after 2 conflicts: %v, uncounted %v, %d transactions", err, uncounted, db.transactions.Load()-before)
+	}
+
 	// The activity item refused: the event and the checkpoint are written, the count is not.
 	db.refuseActivity.Store(true)
 	last, uncounted, err := a.AppendEventCounting(ctx, decision(dep, 0), nil, use(5))
@@ -130,13 +149,13 @@ func TestAppendEventCounting(t *testing.T) {
 		t.Fatalf("with the activity item refused: %v, uncounted %v", err, uncounted)
 	}
 	lane, _ = a.ReadLane(ctx, dep, 0)
-	if lane.HeadSeq != last.Seq || len(lane.Events) != 42 {
+	if lane.HeadSeq != last.Seq || len(lane.Events) != 43 {
 		t.Fatalf("with the activity item refused: head at %d, last event %d, %d events", lane.HeadSeq, last.Seq, len(lane.Events))
 	}
-	if err := a.WithUsage(ctx, dep, cs); err != nil || cs[0].UsageCount != 47 {
-		t.Fatalf("usage %d, want 47 (%v)", cs[0].UsageCount, err)
+	if err := a.WithUsage(ctx, dep, cs); err != nil || cs[0].UsageCount != 48 {
+		t.Fatalf("usage %d, want 48 (%v)", cs[0].UsageCount, err)
 	}
-	if days, _ := a.Activity(ctx, dep, at, at); days[0].Signed != 42 {
+	if days, _ := a.Activity(ctx, dep, at, at); days[0].Signed != 43 {
 		t.Fatalf("the refused count was counted: %+v", days[0])
 	}
 }
