@@ -135,6 +135,10 @@ func TestAppendEventCounting(t *testing.T) {
 
 	// Transactions cancelled for a conflict (another instance's transaction held the lane's
 	// checkpoint) are tried again.
+	// (This instance appends first, so that it knows the lane's end after the other's appends.)
+	if _, _, err := a.AppendEventCounting(ctx, decision(dep, 0), nil, store.Use{CertificateID: "crt_a", At: at}); err != nil {
+		t.Fatal(err)
+	}
 	db.conflicts.Store(2)
 	before := db.transactions.Load()
 	if _, uncounted, err := a.AppendEventCounting(ctx, decision(dep, 0), nil, use(1)); err != nil || uncounted != nil || db.transactions.Load()-before != 3 {
@@ -149,7 +153,7 @@ func TestAppendEventCounting(t *testing.T) {
 		t.Fatalf("with the activity item refused: %v, uncounted %v", err, uncounted)
 	}
 	lane, _ = a.ReadLane(ctx, dep, 0)
-	if lane.HeadSeq != last.Seq || len(lane.Events) != 43 {
+	if lane.HeadSeq != last.Seq || len(lane.Events) != 44 {
 		t.Fatalf("with the activity item refused: head at %d, last event %d, %d events", lane.HeadSeq, last.Seq, len(lane.Events))
 	}
 	if err := a.WithUsage(ctx, dep, cs); err != nil || cs[0].UsageCount != 48 {
