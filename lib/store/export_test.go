@@ -1,6 +1,13 @@
 package store
 
-import "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+import (
+	"context"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/opensignum/signum/lib/audit"
+)
 
 // EventKey is the key of the event at seq in a lane of dep, for tests that tamper with the
 // event log behind the store's back (the key layout stays in keys.go).
@@ -11,4 +18,29 @@ func EventKey(dep string, lane int, seq int64) map[string]types.AttributeValue {
 // IdempotencyKey is the key of the record of a request key, for tests that read its TTL.
 func IdempotencyKey(dep, scope, k string) map[string]types.AttributeValue {
 	return key(idempotencyPK(dep, scope, k), idempotencySK)
+}
+
+// EventItem is the item of the sealed event e as AppendEvent writes it, for tests and
+// benchmarks that write a log in batches.
+func EventItem(e audit.Event) map[string]types.AttributeValue {
+	body, _ := jsonString(e)
+	return marshal(eventRecord(e, body))
+}
+
+// LegacyEventItem is the item of e as it was written before the filter indexes: in GSI1's
+// one partition of the deployment, with no filter attributes.
+func LegacyEventItem(e audit.Event) map[string]types.AttributeValue {
+	body, _ := jsonString(e)
+	it := eventRecord(e, body)
+	it.GSI1PK, it.UserID, it.CertificateID, it.Decision, it.Filters = eventsByTimePK(e.DeploymentID), "", "", "", 0
+	it.GSI2PK, it.GSI3PK, it.GSI4PK = "", "", ""
+	return marshal(it)
+}
+
+// UnmarkEventsIndexed removes dep's mark that its events are all indexed, as for a
+// deployment made before the indexes.
+func UnmarkEventsIndexed(ctx context.Context, s *Store, dep string) error {
+	_, err := s.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: &s.table, Key: key(deploymentPK(dep), eventsIndexedSK)})
+	s.indexedDeps.Delete(dep)
+	return err
 }

@@ -82,6 +82,9 @@ type Store struct {
 	// "<PK>\x00<SK>"; cached counts its keys, and it is emptied when it grows past maxCached.
 	reads  sync.Map
 	cached atomic.Int64
+	// indexedDeps remembers the deployments whose events are all in the listings' indexes
+	// (EventsIndexed), a mark that is never taken back.
+	indexedDeps sync.Map
 }
 
 // Option configures a Store.
