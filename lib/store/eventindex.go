@@ -267,10 +267,7 @@ func (s *Store) IndexEventsStep(ctx context.Context, dep, cursor string, limit i
 		return "", 0, false, err
 	}
 	for lane < audit.Lanes && processed < limit {
-		in := s.laneQuery(dep, lane)
-		in.KeyConditionExpression = aws.String("PK = :pk AND SK > :after")
-		in.ExpressionAttributeValues = map[string]types.AttributeValue{
-			":pk": &types.AttributeValueMemberS{Value: eventLanePK(dep, lane)}, ":after": &types.AttributeValueMemberS{Value: eventSK(after)}}
+		in := s.laneAfterQuery(dep, lane, after)
 		in.Limit = aws.Int32(int32(limit - processed))
 		out, err := s.db.Query(ctx, in)
 		if err != nil {

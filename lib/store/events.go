@@ -436,6 +436,34 @@ func decodeEvent(av map[string]types.AttributeValue) (audit.Event, error) {
 // that does not decode is reported in the lane, not returned as an error: it is what a
 // verification must show.
 func (s *Store) ReadLane(ctx context.Context, dep string, lane int) (audit.Lane, error) {
+	return s.readLane(ctx, dep, lane, 0)
+}
+
+// readLane is ReadLane of the events after sequence number after.
+func (s *Store) readLane(ctx context.Context, dep string, lane int, after int64) (audit.Lane, error) {
+	out, err := s.laneHead(ctx, dep, lane)
+	if err != nil {
+		return audit.Lane{}, err
+	}
+	in := s.laneQuery(dep, lane)
+	if after > 0 {
+		in = s.laneAfterQuery(dep, lane, after)
+	}
+	for {
+		page, err := s.db.Query(ctx, in)
+		if err != nil {
+			return audit.Lane{}, unavailable("query events", err)
+		}
+		addEvents(&out, page.Items)
+		if len(page.LastEvaluatedKey) == 0 {
+			return out, nil
+		}
+		in.ExclusiveStartKey = page.LastEvaluatedKey
+	}
+}
+
+// laneHead is a lane read for verification without its events: its checkpoint and seal.
+func (s *Store) laneHead(ctx context.Context, dep string, lane int) (audit.Lane, error) {
 	head, err := get(ctx, s, deploymentPK(dep), eventHeadSK(lane), "get event head", decodeAs[eventHeadItem]("event head"), nil)
 	if err != nil {
 		return audit.Lane{}, err
@@ -449,24 +477,18 @@ func (s *Store) ReadLane(ctx context.Context, dep string, lane int) (audit.Lane,
 			out.Seal = &sl
 		}
 	}
-	in := s.laneQuery(dep, lane)
-	for {
-		page, err := s.db.Query(ctx, in)
+	return out, nil
+}
+
+// addEvents adds the event items items to l, those that do not decode as undecodable.
+func addEvents(l *audit.Lane, items []map[string]types.AttributeValue) {
+	for _, av := range items {
+		e, err := decodeEvent(av)
 		if err != nil {
-			return audit.Lane{}, unavailable("query events", err)
+			l.Undecodable = append(l.Undecodable, err.Error())
+			continue
 		}
-		for _, av := range page.Items {
-			e, err := decodeEvent(av)
-			if err != nil {
-				out.Undecodable = append(out.Undecodable, err.Error())
-				continue
-			}
-			out.Events = append(out.Events, e)
-		}
-		if len(page.LastEvaluatedKey) == 0 {
-			return out, nil
-		}
-		in.ExclusiveStartKey = page.LastEvaluatedKey
+		l.Events = append(l.Events, e)
 	}
 }
 

@@ -44,3 +44,18 @@ func UnmarkEventsIndexed(ctx context.Context, s *Store, dep string) error {
 	s.indexedDeps.Delete(dep)
 	return err
 }
+
+// EventHeadItem is the checkpoint item of e's lane at e, with seal, as CheckpointEvents writes
+// it, for tests that put an old one back.
+func EventHeadItem(dep string, e audit.Event, seal audit.Seal) map[string]types.AttributeValue {
+	raw, _ := jsonString(seal)
+	return marshal(eventHeadItem{PK: deploymentPK(dep), SK: eventHeadSK(e.Lane), Type: "eventHead", Seq: e.Seq, Hash: e.Hash, Seal: raw})
+}
+
+// VerifiedItem is the item that keeps seal as where lane was found intact, for tests that
+// forge one.
+func VerifiedItem(dep string, lane int, seal audit.Seal) map[string]types.AttributeValue {
+	raw, _ := jsonString(seal)
+	p := seal.Statement.Events[0]
+	return marshal(eventVerifiedItem{PK: deploymentPK(dep), SK: eventVerifiedSK(lane), Type: "eventVerified", Seq: p.Seq, Hash: p.Hash, Seal: raw})
+}

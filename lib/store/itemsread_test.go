@@ -107,22 +107,33 @@ func newEventLog(db *dynamodb.Client, table, dep string) *eventLog {
 	return &eventLog{db: db, table: table, dep: dep, at: time.Date(2027, 1, 4, 9, 0, 0, 0, time.UTC)}
 }
 
-// users and certs of the synthetic log: event i is of user i%7 and certificate i%5, so that
-// every filter has events all along the log. Every third event is a completion (no
-// decision); the others alternate allow and deny.
+// event is the synthetic log's event i: of user i%7 and certificate i%5, so that every
+// filter has events all along the log. Every third event is the signed completion of the
+// event before it (no decision); the others alternate allow and deny. Its lane is i%8, and its
+// id one of that lane (audit.LaneOf), as the signer's ids are.
 func (l *eventLog) event(i int) audit.Event {
-	e := audit.Event{ID: fmt.Sprintf("evt_%012d", i), DeploymentID: l.dep, Lane: i % audit.Lanes, Kind: audit.KindDecision,
+	e := audit.Event{ID: eventID(i), DeploymentID: l.dep, Lane: i % audit.Lanes, Kind: audit.KindDecision,
 		At: l.at.Add(time.Duration(i) * time.Millisecond), UserID: fmt.Sprintf("cu_user%d", i%7), CertificateID: fmt.Sprintf("crt_%d", i%5),
 		Digest: strings.Repeat("ab", 32), DigestAlgorithm: "SHA256", Reason: `policy "p" matched`}
 	switch i % 3 {
 	case 2:
-		e.Kind, e.Outcome, e.Of = audit.KindCompletion, audit.Failed, fmt.Sprintf("evt_%012d", i-1)
+		e.Kind, e.Outcome, e.Of = audit.KindCompletion, audit.Signed, eventID(i-1)
 	case 0:
 		e.Decision = audit.Allow
 	default:
 		e.Decision = audit.Deny
 	}
 	return e
+}
+
+// eventID is the id of the synthetic log's event i: "evt_<i, 12 digits>_<k>", the first k
+// that puts it in lane i%8.
+func eventID(i int) string {
+	for k := 0; ; k++ {
+		if id := fmt.Sprintf("evt_%012d_%d", i, k); audit.LaneOf(id) == i%audit.Lanes {
+			return id
+		}
+	}
 }
 
 // append writes n more events, 25 to a BatchWriteItem call, and returns them.
