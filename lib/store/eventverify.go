@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/opensignum/signum/lib/audit"
+	"github.com/opensignum/signum/lib/fault"
 )
 
 // The reads and writes of the event log's checks that do not read it whole: the incremental
@@ -34,20 +35,77 @@ func (s *Store) ReadLaneAfter(ctx context.Context, dep string, lane int, after i
 }
 
 // ReadLanePage is ReadLane of at most limit of the lane's events after sequence number after
-// (one consistent Query); more says that the lane may go on after them. The checkpoint is
-// read first, so that it never names an event written after the page was read.
-func (s *Store) ReadLanePage(ctx context.Context, dep string, lane int, after int64, limit int) (l audit.Lane, more bool, err error) {
+// (one consistent Query); last is the sequence number of the last item read (an event that
+// does not decode too), more that the lane may go on after it (audit.PageReader). The
+// checkpoint is read first, so that it never names an event written after the page was read.
+func (s *Store) ReadLanePage(ctx context.Context, dep string, lane int, after int64, limit int) (l audit.Lane, last int64, more bool, err error) {
 	if l, err = s.laneHead(ctx, dep, lane); err != nil {
-		return audit.Lane{}, false, err
+		return audit.Lane{}, 0, false, err
 	}
 	in := s.laneAfterQuery(dep, lane, after)
 	in.Limit = aws.Int32(int32(limit))
 	out, err := s.db.Query(ctx, in)
 	if err != nil {
-		return audit.Lane{}, false, unavailable("query events", err)
+		return audit.Lane{}, 0, false, unavailable("query events", err)
 	}
 	addEvents(&l, out.Items)
-	return l, len(out.LastEvaluatedKey) > 0, nil
+	last = after
+	if n := len(out.Items); n > 0 {
+		if sk, ok := out.Items[n-1][attrSK].(*types.AttributeValueMemberS); ok {
+			last, _ = strconv.ParseInt(strings.TrimPrefix(sk.Value, eventSKPrefix), 10, 64)
+		}
+	}
+	return l, last, len(out.LastEvaluatedKey) > 0, nil
+}
+
+// eventCheckItem is the state of a deployment's full check of its event log (audit.FullCheck,
+// as JSON), one per deployment: a new check replaces the last.
+type eventCheckItem struct {
+	PK, SK  string
+	Type    string `dynamodbav:"type"`
+	Check   string `dynamodbav:"check"`
+	Version int    `dynamodbav:"version"`
+}
+
+// GetEventCheck is dep's full check of its event log (the running one or the last), or
+// ErrNotFound.
+func (s *Store) GetEventCheck(ctx context.Context, dep string) (audit.FullCheck, error) {
+	it, err := get(ctx, s, deploymentPK(dep), eventCheckSK, "get event check", decodeAs[eventCheckItem]("event check"),
+		notFound("The signing event log has not been checked in full yet."))
+	if err != nil {
+		return audit.FullCheck{}, err
+	}
+	var c audit.FullCheck
+	if err := jsonUnmarshal(it.Check, &c); err != nil {
+		return audit.FullCheck{}, fmt.Errorf("decode event check: %w", err)
+	}
+	c.Version = it.Version
+	return c, nil
+}
+
+// SaveEventCheck stores c as dep's full check over the revision read (c.Version; 0: there was
+// none) and returns it with its new revision; a revision that is not the stored one is ErrStale
+// (another worker, or a new check, saved since).
+func (s *Store) SaveEventCheck(ctx context.Context, dep string, c audit.FullCheck) (audit.FullCheck, error) {
+	read := c.Version
+	c.Version = read + 1
+	raw, err := jsonString(c)
+	if err != nil {
+		return audit.FullCheck{}, err
+	}
+	in := &dynamodb.PutItemInput{TableName: &s.table, Item: marshal(eventCheckItem{PK: deploymentPK(dep), SK: eventCheckSK, Type: "eventCheck", Check: raw, Version: c.Version}),
+		ConditionExpression: aws.String(keyIsFree)}
+	if read > 0 {
+		in.ConditionExpression = aws.String("version = :v")
+		in.ExpressionAttributeValues = map[string]types.AttributeValue{":v": &types.AttributeValueMemberN{Value: strconv.Itoa(read)}}
+	}
+	if _, err := s.db.PutItem(ctx, in); err != nil {
+		if isConditionFailed(err) {
+			return audit.FullCheck{}, fault.Newf(ErrStale, "The check of the event log was saved by another worker since it was read.")
+		}
+		return audit.FullCheck{}, unavailable("save event check", err)
+	}
+	return c, nil
 }
 
 // FindEvents reports which of ids are events of a lane of dep, looking back from sequence
