@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/opensignum/signum/lib/audit"
+	"github.com/opensignum/signum/lib/devstack"
 	"github.com/opensignum/signum/lib/store"
 	"github.com/opensignum/signum/lib/tenant"
 )
@@ -38,7 +39,8 @@ func BenchmarkEventLogScale(b *testing.B) {
 			sizes = append(sizes, n)
 		}
 	}
-	s, c, tg := countingTarget(b)
+	tg := devstack.NewEmbedded(b)
+	s, c := counted(tg)
 	ctx := context.Background()
 	notary, root := newNotary(b)
 	anchors := store.NewS3Anchors(tg.Clients.S3, tg.Bucket)

@@ -6,7 +6,9 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"errors"
 	"fmt"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -255,4 +257,77 @@ func TestVerifyEventsSince(t *testing.T) {
 			t.Fatalf("the full check found %+v, want the altered event", problems)
 		}
 	})
+}
+
+// Pattern 63, and pattern 23's pages: the full check's state is saved over its revision, so
+// two workers cannot both record a page; done a page at a time (audit.CheckPage over
+// ReadLanePage), the check of a log finds what Verify finds of it whole.
+func TestEventCheckState(t *testing.T) {
+	tg := devstack.NewTarget(t)
+	s, _ := counted(tg)
+	db := tg.Clients.DynamoDB
+	ctx := context.Background()
+	dep := tenant.NewID("dep_")
+	if _, err := s.GetEventCheck(ctx, dep); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("a check never started: %v", err)
+	}
+	c := audit.FullCheck{ID: "chk_1", State: audit.CheckRunning, Lanes: audit.Lanes}
+	saved, err := s.SaveEventCheck(ctx, dep, c)
+	must(t, err)
+	if _, err := s.SaveEventCheck(ctx, dep, c); !errors.Is(err, store.ErrStale) {
+		t.Fatalf("a second first save: %v", err)
+	}
+	saved.LanesDone = 3
+	if saved, err = s.SaveEventCheck(ctx, dep, saved); err != nil || saved.Version != 2 {
+		t.Fatalf("a save over the revision read: %+v %v", saved, err)
+	}
+	if got, err := s.GetEventCheck(ctx, dep); err != nil || got.LanesDone != 3 || got.Version != 2 {
+		t.Fatalf("read back %+v %v", got, err)
+	}
+
+	notary, root := newNotary(t)
+	anchors := store.NewS3Anchors(tg.Clients.S3, tg.Bucket)
+	opts := []audit.Option{audit.WithKey(root), audit.WithAnchors(anchors)}
+	l := &sinceLog{t: t, s: s, log: newEventLog(db, tg.Table, dep), seal: sealer(ctx, t, notary, anchors), dep: dep}
+	l.grow(ctx, 150)
+	l.grow(ctx, 50)
+	paged := func() audit.FullCheck {
+		c := audit.FullCheck{State: audit.CheckRunning, Lanes: audit.Lanes}
+		for steps := 0; c.State == audit.CheckRunning; steps++ {
+			if steps > 100 {
+				t.Fatal("the check does not end")
+			}
+			must(t, audit.CheckPage(ctx, s, dep, &c, 7, opts...))
+		}
+		return c
+	}
+	if c := paged(); c.Events != 200 || c.ProblemCount != 0 || c.LanesDone != audit.Lanes {
+		t.Fatalf("the intact log checked in pages: %+v", c)
+	}
+	// Changed behind the store's back: an event altered, one removed from a lane's middle,
+	// the decision of a signed completion removed.
+	it, err := db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(tg.Table), Key: store.EventKey(dep, 1, 9), ConsistentRead: aws.Bool(true)})
+	must(t, err)
+	body := it.Item["event"].(*types.AttributeValueMemberS).Value
+	it.Item["event"] = &types.AttributeValueMemberS{Value: strings.Replace(body, `"crt_`, `"crt_x`, 1)}
+	_, err = db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(tg.Table), Item: it.Item})
+	must(t, err)
+	for _, k := range []map[string]types.AttributeValue{store.EventKey(dep, 4, 12), store.EventKey(dep, 6, 20)} {
+		_, err = db.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(tg.Table), Key: k})
+		must(t, err)
+	}
+	whole, _, err := audit.Verify(ctx, s, dep, audit.Lanes, opts...)
+	must(t, err)
+	c = paged()
+	key := func(ps []audit.Problem) string {
+		var out []string
+		for _, p := range ps {
+			out = append(out, fmt.Sprintf("%s@%d/%d", p.Kind, p.Lane, p.Seq))
+		}
+		sort.Strings(out)
+		return strings.Join(out, " ")
+	}
+	if key(c.Problems) != key(whole) || c.ProblemCount != len(whole) || len(whole) < 3 {
+		t.Fatalf("in pages: %s\nwhole: %s", key(c.Problems), key(whole))
+	}
 }
