@@ -1,9 +1,6 @@
 package store
 
 import (
-	"context"
-
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/opensignum/signum/lib/audit"
@@ -35,14 +32,6 @@ func LegacyEventItem(e audit.Event) map[string]types.AttributeValue {
 	it.GSI1PK, it.UserID, it.CertificateID, it.Decision, it.Filters = eventsByTimePK(e.DeploymentID), "", "", "", 0
 	it.GSI2PK, it.GSI3PK, it.GSI4PK = "", "", ""
 	return marshal(it)
-}
-
-// UnmarkEventsIndexed removes dep's mark that its events are all indexed, as for a
-// deployment made before the indexes.
-func UnmarkEventsIndexed(ctx context.Context, s *Store, dep string) error {
-	_, err := s.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: &s.table, Key: key(deploymentPK(dep), eventsIndexedSK)})
-	s.indexedDeps.Delete(dep)
-	return err
 }
 
 // EventHeadItem is the checkpoint item of e's lane at e, with seal, as CheckpointEvents writes

@@ -178,7 +178,6 @@ func (c *readCounter) written() int {
 	return n
 }
 
-
 // counted is a store on tg whose reads are counted.
 func counted(tg *devstack.Target) (*store.Store, *readCounter) {
 	c := &readCounter{}
