@@ -39,6 +39,11 @@ type FullCheck struct {
 	Events       int
 	Problems     []Problem
 	ProblemCount int
+	// LaneProblems counts the problems found in the current lane; Intact is, after a page
+	// that ended a lane without any, the lane's signed checkpoint (for the incremental check
+	// to go on from: VerifySince), until the next page.
+	LaneProblems int
+	Intact       *Seal
 	RequestedBy  string
 	StartedAt    time.Time
 	UpdatedAt    time.Time
@@ -88,7 +93,8 @@ func CheckPage(ctx context.Context, r PageReader, dep string, c *FullCheck, limi
 	if err != nil {
 		return err
 	}
-	c.add(append(found, missing...))
+	c.Intact = nil
+	c.LaneProblems += c.add(append(found, missing...))
 	c.Events += len(lane.Events)
 	if more {
 		c.Next = last
@@ -98,15 +104,21 @@ func CheckPage(ctx context.Context, r PageReader, dep string, c *FullCheck, limi
 		}
 		return nil
 	}
-	c.Lane, c.LanesDone, c.Next, c.After = c.Lane+1, c.LanesDone+1, 0, nil
+	// A lane found whole, whose signed checkpoint this last page compared (the position is in
+	// it, or is the event it went on from), is intact up to that checkpoint.
+	if sl := ch.sealed; c.LaneProblems == 0 && sl != nil && o.root != nil && sl.Seq >= ch.from.Seq && sl.Seq <= ch.maxSeq {
+		c.Intact = lane.Seal
+	}
+	c.Lane, c.LanesDone, c.Next, c.After, c.LaneProblems = c.Lane+1, c.LanesDone+1, 0, nil, 0
 	if c.Lane >= c.Lanes {
 		c.State = CheckDone
 	}
 	return nil
 }
 
-// add keeps each of ps that c does not have yet, up to MaxCheckProblems, and counts them.
-func (c *FullCheck) add(ps []Problem) {
+// add keeps each of ps that c does not have yet, up to MaxCheckProblems, and counts them; it
+// returns how many were new.
+func (c *FullCheck) add(ps []Problem) (n int) {
 	for _, p := range ps {
 		dup := false
 		for _, q := range c.Problems {
@@ -119,8 +131,10 @@ func (c *FullCheck) add(ps []Problem) {
 			continue
 		}
 		c.ProblemCount++
+		n++
 		if len(c.Problems) < MaxCheckProblems {
 			c.Problems = append(c.Problems, p)
 		}
 	}
+	return n
 }

@@ -89,16 +89,20 @@ func (c *Checker) Since(ctx context.Context, dep string) (audit.SinceResult, err
 	if err != nil {
 		return audit.SinceResult{}, err
 	}
-	for _, sl := range res.Intact {
-		if sl == nil {
-			continue
-		}
-		// A position not kept costs the next check a longer read, nothing else.
-		if err := c.Store.SaveVerified(ctx, dep, *sl); err != nil {
-			c.Log.WarnContext(ctx, "verified lane position not kept", slog.String("error", err.Error()))
+	for n, sl := range res.Intact {
+		if sl != nil && sl.Statement.Events[0].Seq != res.After[n] { // else kept already
+			c.keep(ctx, dep, *sl)
 		}
 	}
 	return res, nil
+}
+
+// keep keeps sl as where its lane was found intact. A position not kept costs the next check
+// a longer read, nothing else: a failure is logged.
+func (c *Checker) keep(ctx context.Context, dep string, sl audit.Seal) {
+	if err := c.Store.SaveVerified(ctx, dep, sl); err != nil {
+		c.Log.WarnContext(ctx, "verified lane position not kept", slog.String("error", err.Error()))
+	}
 }
 
 // Start starts a full check of dep's log in the background, requested by actor, and returns
@@ -174,6 +178,12 @@ func (c *Checker) Advance(ctx context.Context, dep, id string, budget time.Durat
 		}
 		if err := audit.CheckPage(ctx, c.Store, dep, &cur, size, opts...); err != nil {
 			return false, err
+		}
+		if cur.Intact != nil {
+			// The console's checks go on from where the full check found the lane intact:
+			// after a full check, the first of them does not read a large log whole.
+			c.keep(ctx, dep, *cur.Intact)
+			cur.Intact = nil
 		}
 		cur.UpdatedAt = c.Now().UTC()
 		if cur.State == audit.CheckDone {

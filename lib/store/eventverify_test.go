@@ -304,6 +304,18 @@ func TestEventCheckState(t *testing.T) {
 	if c := paged(); c.Events != 200 || c.ProblemCount != 0 || c.LanesDone != audit.Lanes {
 		t.Fatalf("the intact log checked in pages: %+v", c)
 	}
+	// The last page of each lane says it is intact up to its signed checkpoint, at its end.
+	intact := 0
+	c = audit.FullCheck{State: audit.CheckRunning, Lanes: audit.Lanes}
+	for c.State == audit.CheckRunning {
+		must(t, audit.CheckPage(ctx, s, dep, &c, 7, opts...))
+		if c.Intact != nil && c.Intact.Statement.Events[0].Seq == 25 {
+			intact++
+		}
+	}
+	if intact != audit.Lanes {
+		t.Fatalf("%d lanes said intact at their ends", intact)
+	}
 	// Changed behind the store's back: an event altered, one removed from a lane's middle,
 	// the decision of a signed completion removed.
 	it, err := db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(tg.Table), Key: store.EventKey(dep, 1, 9), ConsistentRead: aws.Bool(true)})
