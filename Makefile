@@ -129,9 +129,9 @@ coldstart: build
 	$(GO) run ./cmd/signum-coldstart -cgo "$(CGO_FUNCTIONS)"
 
 ## bench-events: the event log at scale (#18): a filtered listing's pages and the incremental check, in items
-## read, at growing log sizes written in batches (SIGNUM_BENCH_EVENTS, default 10000,100000: about 8 minutes,
+## read, at growing log sizes written in batches (SIGNUM_BENCH_EVENTS, default 20000,100000: about 8 minutes,
 ## most of it the DynamoDB stand-in writing, whose cost per item grows with the table)
-SIGNUM_BENCH_EVENTS ?= 10000,100000
+SIGNUM_BENCH_EVENTS ?= 20000,100000
 bench-events:
 	SIGNUM_BENCH_EVENTS=$(SIGNUM_BENCH_EVENTS) $(GO) test ./lib/store -run '^$$' -bench 'BenchmarkEventLogScale' -benchtime 1x -timeout 3h -v | tee bench-events.txt
 

@@ -449,6 +449,9 @@ func (s *Store) readLane(ctx context.Context, dep string, lane int, after int64)
 	if after > 0 {
 		in = s.laneAfterQuery(dep, lane, after)
 	}
+	// About DynamoDB's 1 MB page anyway; the stand-in, which has no such limit, would
+	// otherwise answer a long lane in one response too slow to wait for.
+	in.Limit = aws.Int32(1000)
 	for {
 		page, err := s.db.Query(ctx, in)
 		if err != nil {
