@@ -15,8 +15,8 @@ import (
 )
 
 // BenchEventsEnv lists the log sizes BenchmarkEventLogScale grows one deployment's log to,
-// comma-separated ("20000,100000" when unset: every filter of the benchmark has more than two pages
-// of events at 20,000).
+// comma-separated ("20000,100000" when unset: every filter of the benchmark has more than two
+// pages of events at 20,000).
 const BenchEventsEnv = "SIGNUM_BENCH_EVENTS"
 
 // BenchmarkEventLogScale grows one deployment's signing-event log, written in batches of 25
