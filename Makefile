@@ -9,7 +9,7 @@ FUNCTIONS := $(notdir $(wildcard functions/*))
 CGO_FUNCTIONS := console-certificates signer insights
 lambda_env = $(if $(filter $(1),$(CGO_FUNCTIONS)),CGO_ENABLED=1 GOOS=linux GOARCH=amd64,$(LAMBDA_ENV))
 
-.PHONY: coldstart soak run test vet fmt-check deadcode lint-template test-aws build clean fuzz bench softhsm tools demo invoke web web-if-missing deploy-web test-web chromium
+.PHONY: coldstart soak run test vet fmt-check deadcode lint-template test-aws build clean fuzz bench bench-events softhsm tools demo invoke web web-if-missing deploy-web test-web chromium
 
 ## run: the whole service locally on the embedded stand-ins (no Docker, no AWS account), with
 ## the web app (built when missing) under /app/
@@ -135,6 +135,13 @@ coldstart: build
 SOAK_FLAGS ?=
 soak:
 	$(GO) run ./cmd/signum-soak $(SOAK_FLAGS)
+
+## bench-events: the event log at scale (#18): a filtered listing's pages and the incremental check, in items
+## read, at growing log sizes written in batches (SIGNUM_BENCH_EVENTS, default 20000,100000: about 8 minutes,
+## most of it the DynamoDB stand-in writing, whose cost per item grows with the table)
+SIGNUM_BENCH_EVENTS ?= 20000,100000
+bench-events:
+	SIGNUM_BENCH_EVENTS=$(SIGNUM_BENCH_EVENTS) $(GO) test ./lib/store -run '^$$' -bench 'BenchmarkEventLogScale' -benchtime 1x -timeout 3h -v | tee bench-events.txt
 
 ## bench: benchmarks, several runs side by side, summarised by benchstat (bench.txt keeps the raw runs)
 BENCHSTAT := golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da

@@ -225,8 +225,9 @@ func mapValue(m *yaml.Node, key string) *yaml.Node {
 	return nil
 }
 
-// Grants are the actions a function's IAM policy allows, as "<action>@table" and
-// "<action>@index" for DynamoDB (the table, or its GSI1), and "<action>" for other services.
+// Grants are the actions a function's IAM policy allows, as "<action>@table",
+// "<action>@index" (GSI1) and "<action>@index/<name>" (another GSI) for DynamoDB, and
+// "<action>" for other services.
 // Statements under a condition (Fn::If) are left out: they name optional resources.
 func (t *Template) Grants(logicalID string) (map[string]bool, error) {
 	sf, err := t.Serverless(logicalID)
@@ -244,21 +245,19 @@ func (t *Template) Grants(logicalID string) (map[string]bool, error) {
 				continue
 			}
 			// goformation resolves !GetAtt Table.Arn to nil and !Sub "${Table.Arn}/index/GSI1"
-			// to "/index/GSI1": enough to tell the table from its index.
-			var onTable, onIndex bool
-			switch r := s["Resource"].(type) {
-			case nil:
-				onTable = true
-			case string:
-				onIndex = strings.HasSuffix(r, "/index/GSI1")
-				onTable = !onIndex
-			case []any:
-				for _, e := range r {
-					if str, ok := e.(string); ok && strings.HasSuffix(str, "/index/GSI1") {
-						onIndex = true
-					} else {
-						onTable = true
-					}
+			// to "/index/GSI1": enough to tell the table from its indexes.
+			var onTable bool
+			var indexes []string
+			resources := []any{s["Resource"]}
+			if list, ok := s["Resource"].([]any); ok {
+				resources = list
+			}
+			for _, r := range resources {
+				str, _ := r.(string)
+				if _, name, ok := strings.Cut(str, "/index/"); ok {
+					indexes = append(indexes, IndexGrant(name))
+				} else {
+					onTable = true
 				}
 			}
 			var actions []string
@@ -280,11 +279,20 @@ func (t *Template) Grants(logicalID string) (map[string]bool, error) {
 				if onTable {
 					out[a+"@table"] = true
 				}
-				if onIndex {
-					out[a+"@index"] = true
+				for _, ix := range indexes {
+					out[a+ix] = true
 				}
 			}
 		}
 	}
 	return out, nil
+}
+
+// IndexGrant is how Grants and the local server's record of calls name a DynamoDB action's
+// GSI: "@index" for GSI1 (the one most functions read), "@index/<name>" for the others.
+func IndexGrant(name string) string {
+	if name == "GSI1" {
+		return "@index"
+	}
+	return "@index/" + name
 }

@@ -151,3 +151,33 @@ func (d DirAnchors) ReadAnchor(_ context.Context, name string) ([]byte, error) {
 	}
 	return os.ReadFile(filepath.Join(string(d), filepath.FromSlash(name)))
 }
+
+// AnchorRangeReader lists only some anchors of a lane (S3Anchors, DirAnchors), for checks
+// that cover part of a lane: a lane anchored for years has many.
+type AnchorRangeReader interface {
+	// AnchorNamesBetween lists the names of the lane's anchors of sequence numbers lo to hi
+	// (both included), newest first.
+	AnchorNamesBetween(ctx context.Context, dep string, lane int, lo, hi int64) ([]string, error)
+}
+
+// AnchorNamesBetween lists the lane's anchor files of sequence numbers lo to hi, newest first.
+func (d DirAnchors) AnchorNamesBetween(ctx context.Context, dep string, lane int, lo, hi int64) ([]string, error) {
+	all, err := d.AnchorNames(ctx, dep, lane)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, n := range all {
+		if seq, _, ok := parseAnchorName(n); !ok || (seq >= lo && seq <= hi) {
+			out = append(out, n) // a name that does not parse is reported by the check
+		}
+	}
+	return out, nil
+}
+
+// AnchorSeq is the sequence number an anchor's name gives (ok false for a name that is not an
+// anchor's).
+func AnchorSeq(name string) (seq int64, ok bool) {
+	seq, _, ok = parseAnchorName(name)
+	return seq, ok
+}

@@ -5,6 +5,7 @@ import (
 	"crypto"
 	"encoding/json"
 	"fmt"
+	"math"
 	"sort"
 	"strings"
 	"time"
@@ -56,6 +57,25 @@ type Lane struct {
 	// NoCheckpoints is set by a reader that keeps no checkpoints (an export): Verify does not
 	// ask its lanes for a signed one; anchors and receipts carry the proof instead.
 	NoCheckpoints bool
+	// After, when set, is where the check of the lane resumes: Events holds only the lane's
+	// events after it, and the first of them links to its hash (VerifySince, CheckPage).
+	After *Resume
+	// More says that the lane goes on after Events (a page of a check done in pages): what a
+	// checkpoint or anchor recorded beyond them is compared with a later page.
+	More bool
+}
+
+// Resume is the last event of a lane that a check went over before, where the next check of
+// the lane goes on from.
+type Resume struct {
+	Seq  int64  `json:"seq"`
+	Hash string `json:"hash"`
+	// JCS says that a HashJCS event is at or before it (a legacy event after it is altered).
+	JCS bool `json:"jcs,omitempty"`
+	// Sealed says that a genuine signed checkpoint recorded it and a check found the lane
+	// intact up to it: a checkpoint behind it was moved back. Unset for the last event of a
+	// page (what was recorded before it was compared with the pages that held it).
+	Sealed bool `json:"sealed,omitempty"`
 }
 
 // LaneReader reads a lane of a deployment's log (store.Store).
@@ -142,10 +162,28 @@ func VerifyLane(dep string, l Lane, opts ...Option) []Problem {
 type chain struct {
 	bySeq  map[int64]Event
 	maxSeq int64
+	// from is where the check began (the zero Resume: the lane's start); more, that the lane
+	// goes on after maxSeq (Lane.More).
+	from Resume
+	more bool
 	// sealed is the position of the lane's genuine signed checkpoint (nil if none);
 	// unsealed is set when a signed checkpoint was required and missing (reported).
 	sealed   *Position
 	unsealed bool
+	// last is the event the next page of the lane goes on from.
+	last Resume
+}
+
+// hashAt is the hash of the event at seq as the check knows it (From's hash for From's
+// event; "" for one missing), and whether seq is in the part of the lane the check covers.
+func (c chain) hashAt(seq int64) (string, bool) {
+	switch {
+	case seq == c.from.Seq && seq > 0:
+		return c.from.Hash, true
+	case seq < c.from.Seq:
+		return "", false
+	}
+	return c.bySeq[seq].Hash, true
 }
 
 func verifyLane(dep string, l Lane, o options) ([]Problem, chain) {
@@ -156,9 +194,13 @@ func verifyLane(dep string, l Lane, o options) ([]Problem, chain) {
 	for _, why := range l.Undecodable {
 		add(ProblemUndecodable, 0, "an event does not decode: %s", why)
 	}
+	var from Resume
+	if l.After != nil {
+		from = *l.After
+	}
 	bySeq := make(map[int64]Event, len(l.Events))
-	var maxSeq int64
-	needSeal := false // an event that a signed checkpoint must cover is in the lane
+	maxSeq := from.Seq
+	needSeal := from.Sealed // an event that a signed checkpoint must cover is in the lane
 	for i, e := range l.Events {
 		if e.Seq <= maxSeq {
 			add(ProblemReordered, e.Seq, "is out of order: it is stored after event %d", maxSeq)
@@ -180,12 +222,12 @@ func verifyLane(dep string, l Lane, o options) ([]Problem, chain) {
 	// is whatever the table says).
 	seqs := make([]int64, 0, len(bySeq))
 	for seq := range bySeq {
-		if seq >= 1 {
+		if seq > from.Seq {
 			seqs = append(seqs, seq)
 		}
 	}
 	sort.Slice(seqs, func(i, j int) bool { return seqs[i] < seqs[j] })
-	last := int64(0)
+	last := from.Seq
 	for _, seq := range seqs {
 		switch from, to := last+1, seq-1; {
 		case from == to:
@@ -195,11 +237,14 @@ func verifyLane(dep string, l Lane, o options) ([]Problem, chain) {
 		}
 		last = seq
 	}
-	jcs := false // a HashJCS event came before in the lane
+	jcs := from.JCS // a HashJCS event came before in the lane
 	for _, seq := range seqs {
 		e := bySeq[seq]
 		prev := Genesis
-		if seq > 1 {
+		switch {
+		case seq-1 == from.Seq && seq > 1:
+			prev = from.Hash
+		case seq > 1:
 			prev = bySeq[seq-1].Hash // "" when it is missing (reported)
 		}
 		if prev != "" && e.PrevHash != prev {
@@ -210,12 +255,23 @@ func verifyLane(dep string, l Lane, o options) ([]Problem, chain) {
 		}
 		jcs = jcs || e.V >= HashJCS
 	}
-	c := chain{bySeq: bySeq, maxSeq: maxSeq}
+	c := chain{bySeq: bySeq, maxSeq: maxSeq, from: from, more: l.More, last: from}
+	if maxSeq > from.Seq {
+		c.last = Resume{Seq: maxSeq, Hash: bySeq[maxSeq].Hash, JCS: jcs}
+	}
 	// The plain checkpoint: it reveals events removed from the end by someone who did not
 	// move it too.
-	if maxSeq < l.HeadSeq {
-		add(ProblemDeleted, l.HeadSeq, "the chain's checkpoint is at %d but the last event is %d: events were removed", l.HeadSeq, maxSeq)
-	} else if l.HeadSeq > 0 && bySeq[l.HeadSeq].Hash != l.HeadHash {
+	switch hash, covered := c.hashAt(l.HeadSeq); {
+	case l.HeadSeq == 0:
+	case maxSeq < l.HeadSeq:
+		if !l.More {
+			add(ProblemDeleted, l.HeadSeq, "the chain's checkpoint is at %d but the last event is %d: events were removed", l.HeadSeq, maxSeq)
+		}
+	case !covered:
+		if from.Sealed {
+			add(ProblemRollback, l.HeadSeq, "the chain's checkpoint is at %d, behind event %d, at which a signed checkpoint recorded the lane and an earlier check found it intact: the checkpoint was moved back", l.HeadSeq, from.Seq)
+		}
+	case hash != l.HeadHash:
 		add(ProblemAltered, l.HeadSeq, "is not the event the chain's checkpoint recorded")
 	}
 	if o.root == nil {
@@ -237,7 +293,7 @@ func verifyLane(dep string, l Lane, o options) ([]Problem, chain) {
 			break
 		}
 		c.sealed = &p
-		checkAt(add, bySeq, maxSeq, p, ProblemDeleted, "the signed checkpoint")
+		c.checkAt(add, p, ProblemDeleted, "the signed checkpoint", from.Sealed)
 	}
 	return out, c
 }
@@ -249,8 +305,24 @@ func verifyLane(dep string, l Lane, o options) ([]Problem, chain) {
 // evidence: its seal) and every anchor whose name has no hash (written before names had one)
 // are read and their seals checked. An older anchor the chain contradicts is a lane rewritten
 // under the anchors, even when the signer has since sealed and anchored on top of it.
+//
+// A check that covers only part of the lane (Lane.After, Lane.More) compares the anchors of
+// that part: listed alone when the reader can (AnchorRangeReader).
 func checkAnchors(ctx context.Context, dep string, l Lane, c chain, o options) ([]Problem, error) {
-	names, err := o.anchors.AnchorNames(ctx, dep, l.Number)
+	var names []string
+	var err error
+	if rr, ok := o.anchors.(AnchorRangeReader); ok && (l.After != nil || l.More) {
+		lo, hi := int64(0), int64(math.MaxInt64)
+		if l.After != nil {
+			lo = l.After.Seq + 1
+		}
+		if l.More {
+			hi = c.maxSeq
+		}
+		names, err = rr.AnchorNamesBetween(ctx, dep, l.Number, lo, hi)
+	} else {
+		names, err = o.anchors.AnchorNames(ctx, dep, l.Number)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("list anchors: %w", err)
 	}
@@ -268,7 +340,7 @@ func checkAnchors(ctx context.Context, dep string, l Lane, c chain, o options) (
 			add(ProblemSeal, 0, "%s is not the name of an anchor", name)
 			continue
 		}
-		if e, ok := c.bySeq[seq]; i > 0 && hash != "" && ok && e.Hash == hash {
+		if h, covered := c.hashAt(seq); i > 0 && hash != "" && covered && seq <= c.maxSeq && h == hash {
 			continue // the chain has the event the anchor recorded
 		}
 		raw, err := o.anchors.ReadAnchor(ctx, name)
@@ -294,18 +366,31 @@ func checkAnchors(ctx context.Context, dep string, l Lane, c chain, o options) (
 			add(ProblemRollback, p.Seq, "the lane's signed checkpoint is at %d, behind the anchor made outside the table at %s for event %d: the checkpoint was moved back", c.sealed.Seq, when, p.Seq)
 		}
 		newest = false
-		checkAt(add, c.bySeq, c.maxSeq, p, ProblemRollback, "the anchor made outside the table at "+when)
+		c.checkAt(add, p, ProblemRollback, "the anchor made outside the table at "+when, false)
 	}
 	return out, nil
 }
 
 // checkAt reports whether the event at p is the one that what (a checkpoint, an anchor, a
-// receipt) recorded; a lane that ends before p is a problem of kind short.
-func checkAt(add func(string, int64, string, ...any), bySeq map[int64]Event, maxSeq int64, p Position, short, what string) {
-	e, ok := bySeq[p.Seq]
+// receipt) recorded; a lane that ends before p is a problem of kind short. A position before
+// the part of the lane c covers was compared by the check that covered it; but when behind is
+// set (what must not be behind where an earlier check found the lane intact under a seal: the
+// lane's signed checkpoint), it is a rollback.
+func (c chain) checkAt(add func(string, int64, string, ...any), p Position, short, what string, behind bool) {
+	e, ok := c.bySeq[p.Seq]
 	switch {
-	case p.Seq > maxSeq:
-		add(short, p.Seq, "%s recorded event %d, but the lane ends at %d: events were removed", what, p.Seq, maxSeq)
+	case p.Seq > c.maxSeq:
+		if !c.more {
+			add(short, p.Seq, "%s recorded event %d, but the lane ends at %d: events were removed", what, p.Seq, c.maxSeq)
+		}
+	case p.Seq < c.from.Seq:
+		if behind {
+			add(ProblemRollback, p.Seq, "%s recorded event %d, behind event %d, at which a signed checkpoint recorded the lane and an earlier check found it intact: it was moved back", what, p.Seq, c.from.Seq)
+		}
+	case p.Seq == c.from.Seq && p.Seq > 0:
+		if p.Hash != c.from.Hash {
+			add(ProblemAltered, p.Seq, "is not the event %s recorded: the lane was rewritten", what)
+		}
 	case !ok:
 		// reported missing
 	case e.Hash != p.Hash || (p.ID != "" && e.ID != p.ID):
@@ -398,7 +483,7 @@ func checkReceipts(dep string, lanes []Lane, o options) []Problem {
 			add := func(kind string, seq int64, format string, args ...any) {
 				out = append(out, Problem{Kind: kind, Lane: p.Lane, Seq: seq, Detail: fmt.Sprintf(format, args...)})
 			}
-			checkAt(add, index[p.Lane], maxSeq[p.Lane], p, ProblemRollback, "the receipt made at "+when)
+			chain{bySeq: index[p.Lane], maxSeq: maxSeq[p.Lane]}.checkAt(add, p, ProblemRollback, "the receipt made at "+when, false)
 		}
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Lane < out[j].Lane })

@@ -16,6 +16,10 @@ func Migrations(st *store.Store) updates.Registry {
 			next, n, done, err := certificates.MigrateGroupsStep(ctx, st, dep, cursor, limit)
 			return updates.Batch{Cursor: next, Processed: n, Done: done}, err
 		},
+		updates.EventIndexMigration: func(ctx context.Context, dep, cursor string, limit int) (updates.Batch, error) {
+			next, n, done, err := st.IndexEventsStep(ctx, dep, cursor, limit)
+			return updates.Batch{Cursor: next, Processed: n, Done: done}, err
+		},
 	}
 }
 

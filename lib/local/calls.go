@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/smithy-go/middleware"
 
+	"github.com/opensignum/signum/lib/apigw"
 	"github.com/opensignum/signum/lib/function"
 	"github.com/opensignum/signum/lib/function/messaging"
 )
@@ -98,7 +99,7 @@ func actions(service, op string, params any) []string {
 	switch in := params.(type) {
 	case *dynamodb.QueryInput:
 		if in.IndexName != nil {
-			return []string{"dynamodb:Query@index"}
+			return []string{"dynamodb:Query" + apigw.IndexGrant(*in.IndexName)}
 		}
 	case *dynamodb.TransactWriteItemsInput:
 		// A transaction needs the permission of each of its item actions.

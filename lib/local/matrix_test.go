@@ -395,9 +395,11 @@ func TestAuthorizationMatrix(t *testing.T) {
 		"DELETE /console/policies/{policyId}": {sa, cAdmin},
 		"POST /console/policies/evaluate":     consoleReaders,
 
-		"GET /console/events":        consoleReaders,
-		"GET /console/dashboard":     consoleReaders,
-		"GET /console/events/verify": consoleReaders,
+		"GET /console/events":             consoleReaders,
+		"GET /console/dashboard":          consoleReaders,
+		"GET /console/events/verify":      consoleReaders,
+		"POST /console/events/full-check": consoleReaders,
+		"GET /console/events/full-check":  consoleReaders,
 
 		// The guard admits every console caller to the signer; the policies decide.
 		"GET /sign/certificates": {sa, cAdmin, cViewer, cSigner, cCert, cCerts, cLog},

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -87,6 +88,35 @@ func (a *S3Anchors) AnchorNames(ctx context.Context, dep string, lane int) ([]st
 		}
 		for _, o := range page.Contents {
 			names = append(names, strings.TrimPrefix(aws.ToString(o.Key), anchorPrefix))
+		}
+	}
+	return names, nil
+}
+
+// AnchorNamesBetween lists the anchors of a lane of sequence numbers lo to hi, newest first:
+// the listing starts after the names of later anchors (names sort newest first) and stops at
+// the first earlier one, so that it reads the names of the range and a page at most besides.
+func (a *S3Anchors) AnchorNamesBetween(ctx context.Context, dep string, lane int, lo, hi int64) ([]string, error) {
+	prefix := anchorPrefix + audit.AnchorPrefix(dep, lane)
+	in := &s3.ListObjectsV2Input{Bucket: &a.bucket, Prefix: aws.String(prefix), MaxKeys: aws.Int32(anchorPage)}
+	if hi < math.MaxInt64 {
+		// Every name of an anchor after hi begins with a smaller number than hi's, and "~"
+		// sorts after the rest of such a name.
+		in.StartAfter = aws.String(fmt.Sprintf("%s%019d~", prefix, math.MaxInt64-hi-1))
+	}
+	pages := s3.NewListObjectsV2Paginator(a.s3, in)
+	var names []string
+	for pages.HasMorePages() {
+		page, err := pages.NextPage(ctx)
+		if err != nil {
+			return nil, unavailable("list anchors", err)
+		}
+		for _, o := range page.Contents {
+			name := strings.TrimPrefix(aws.ToString(o.Key), anchorPrefix)
+			if seq, ok := audit.AnchorSeq(name); ok && seq < lo {
+				return names, nil
+			}
+			names = append(names, name)
 		}
 	}
 	return names, nil

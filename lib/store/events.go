@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -34,11 +33,17 @@ type eventItem struct {
 	Event                  string `dynamodbav:"event"` // the event's JSON (audit.Event.ComputeHash says how it is hashed)
 	// The fields a listing filters on, as attributes of their own: a filter matches them, not
 	// text inside the event's JSON, where a client's CI metadata could spell them. Filters
-	// marks items that have them (events written before they existed have none).
+	// marks items that have them (events written before they existed have none):
+	// filtersIndexed, items that are in the filter indexes too (eventindex.go).
 	UserID        string `dynamodbav:"userId,omitempty"`
 	CertificateID string `dynamodbav:"certificateId,omitempty"`
 	Decision      string `dynamodbav:"decision,omitempty"`
 	Filters       int    `dynamodbav:"filters,omitempty"`
+	// The filter indexes' partitions (sparse: an event without a user or certificate is not
+	// in the indexes that need it).
+	GSI2PK string `dynamodbav:",omitempty"`
+	GSI3PK string `dynamodbav:",omitempty"`
+	GSI4PK string `dynamodbav:",omitempty"`
 }
 
 type eventHeadItem struct {
@@ -151,11 +156,23 @@ func (s *Store) putEvent(ctx context.Context, sealed audit.Event, body string) e
 	return err
 }
 
-// eventRecord is the item of sealed, an event whose JSON is body.
+// eventRecord is the item of sealed, an event whose JSON is body: in its lane, in GSI1 under
+// its decision, and in the filter indexes its user and certificate put it in.
 func eventRecord(sealed audit.Event, body string) eventItem {
-	return eventItem{PK: eventLanePK(sealed.DeploymentID, sealed.Lane), SK: eventSK(sealed.Seq), Type: "signingEvent",
-		GSI1PK: eventsByTimePK(sealed.DeploymentID), GSI1SK: eventsByTimeSK(sealed.At, sealed.ID), Event: body,
-		UserID: sealed.UserID, CertificateID: sealed.CertificateID, Decision: sealed.Decision, Filters: 1}
+	dep, d := sealed.DeploymentID, sealed.Decision
+	it := eventItem{PK: eventLanePK(dep, sealed.Lane), SK: eventSK(sealed.Seq), Type: "signingEvent",
+		GSI1PK: eventsByDecisionPK(dep, d), GSI1SK: eventsByTimeSK(sealed.At, sealed.ID), Event: body,
+		UserID: sealed.UserID, CertificateID: sealed.CertificateID, Decision: d, Filters: filtersIndexed}
+	if sealed.UserID != "" {
+		it.GSI2PK = eventsByUserPK(dep, d, sealed.UserID)
+	}
+	if sealed.CertificateID != "" {
+		it.GSI3PK = eventsByCertPK(dep, d, sealed.CertificateID)
+	}
+	if sealed.UserID != "" && sealed.CertificateID != "" {
+		it.GSI4PK = eventsByUserCertPK(dep, d, sealed.UserID, sealed.CertificateID)
+	}
+	return it
 }
 
 // SettleEvent decides the place of sealed, an event whose write has an unknown outcome (its
@@ -307,39 +324,25 @@ type EventFilter struct {
 	Decision      string
 }
 
-// ListEvents lists a deployment's events oldest first within the filter's time range.
+// ListEvents lists a deployment's events oldest first within the filter's time range. Each
+// combination of filters is read from partitions that hold exactly the events it matches, in
+// time order, merged (eventindex.go): a page reads at most about twice its size, however large
+// the log.
 func (s *Store) ListEvents(ctx context.Context, dep string, f EventFilter, pr PageRequest) (Page[audit.Event], error) {
 	from, to := eventsFrom(f.From), eventsTo(f.To)
-	in := &dynamodb.QueryInput{
-		IndexName:              aws.String(gsi1),
-		KeyConditionExpression: aws.String("GSI1PK = :pk AND GSI1SK BETWEEN :from AND :to"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":pk":   &types.AttributeValueMemberS{Value: eventsByTimePK(dep)},
-			":from": &types.AttributeValueMemberS{Value: from}, ":to": &types.AttributeValueMemberS{Value: to},
-		},
+	streams := eventStreams(dep, f)
+	indexed, err := s.EventsIndexed(ctx, dep)
+	if err != nil {
+		return Page[audit.Event]{}, err
 	}
-	// The filters match the items' own attributes (eventItem); events written before those
-	// existed are matched, as they were, on their JSON's text. The scope binds the cursor to
-	// the filters.
-	var conds []string
-	names := map[string]string{}
-	for i, c := range []struct{ name, v string }{{"userId", f.UserID}, {"certificateId", f.CertificateID}, {"decision", f.Decision}} {
-		if c.v == "" {
-			continue
-		}
-		n, v, frag := fmt.Sprintf("#f%d", i), fmt.Sprintf(":f%d", i), fmt.Sprintf(":t%d", i)
-		names[n], names["#fv"] = c.name, "filters"
-		conds = append(conds, fmt.Sprintf("(%s = %s OR (attribute_not_exists(#fv) AND contains(event, %s)))", n, v, frag))
-		text, _ := jsonString(map[string]string{c.name: c.v})
-		in.ExpressionAttributeValues[v] = &types.AttributeValueMemberS{Value: c.v}
-		in.ExpressionAttributeValues[frag] = &types.AttributeValueMemberS{Value: strings.Trim(text, "{}")}
+	if !indexed {
+		// Events indexed before the split are still in the old partition (until the index
+		// migration moves them), where only a filter finds them.
+		streams = append(streams, legacyEventStream(dep, f))
 	}
-	if len(conds) > 0 {
-		in.FilterExpression = aws.String(strings.Join(conds, " AND "))
-		in.ExpressionAttributeNames = names
-	}
+	// The scope binds the cursor to the filters.
 	scope := fmt.Sprintf("events:%s:%s:%s:%+v", dep, from, to, f)
-	return query(ctx, s, scope, in, []string{attrPK, attrSK, attrGSI1PK, attrGSI1SK}, pr, decodeEvent)
+	return s.mergeEvents(ctx, scope, streams, from, to, pr)
 }
 
 func decodeEvent(av map[string]types.AttributeValue) (audit.Event, error) {
@@ -359,6 +362,37 @@ func decodeEvent(av map[string]types.AttributeValue) (audit.Event, error) {
 // that does not decode is reported in the lane, not returned as an error: it is what a
 // verification must show.
 func (s *Store) ReadLane(ctx context.Context, dep string, lane int) (audit.Lane, error) {
+	return s.readLane(ctx, dep, lane, 0)
+}
+
+// readLane is ReadLane of the events after sequence number after.
+func (s *Store) readLane(ctx context.Context, dep string, lane int, after int64) (audit.Lane, error) {
+	out, err := s.laneHead(ctx, dep, lane)
+	if err != nil {
+		return audit.Lane{}, err
+	}
+	in := s.laneQuery(dep, lane)
+	if after > 0 {
+		in = s.laneAfterQuery(dep, lane, after)
+	}
+	// About DynamoDB's 1 MB page anyway; the stand-in, which has no such limit, would
+	// otherwise answer a long lane in one response too slow to wait for.
+	in.Limit = aws.Int32(1000)
+	for {
+		page, err := s.db.Query(ctx, in)
+		if err != nil {
+			return audit.Lane{}, unavailable("query events", err)
+		}
+		addEvents(&out, page.Items)
+		if len(page.LastEvaluatedKey) == 0 {
+			return out, nil
+		}
+		in.ExclusiveStartKey = page.LastEvaluatedKey
+	}
+}
+
+// laneHead is a lane read for verification without its events: its checkpoint and seal.
+func (s *Store) laneHead(ctx context.Context, dep string, lane int) (audit.Lane, error) {
 	head, err := get(ctx, s, deploymentPK(dep), eventHeadSK(lane), "get event head", decodeAs[eventHeadItem]("event head"), nil)
 	if err != nil {
 		return audit.Lane{}, err
@@ -372,24 +406,18 @@ func (s *Store) ReadLane(ctx context.Context, dep string, lane int) (audit.Lane,
 			out.Seal = &sl
 		}
 	}
-	in := s.laneQuery(dep, lane)
-	for {
-		page, err := s.db.Query(ctx, in)
+	return out, nil
+}
+
+// addEvents adds the event items items to l, those that do not decode as undecodable.
+func addEvents(l *audit.Lane, items []map[string]types.AttributeValue) {
+	for _, av := range items {
+		e, err := decodeEvent(av)
 		if err != nil {
-			return audit.Lane{}, unavailable("query events", err)
+			l.Undecodable = append(l.Undecodable, err.Error())
+			continue
 		}
-		for _, av := range page.Items {
-			e, err := decodeEvent(av)
-			if err != nil {
-				out.Undecodable = append(out.Undecodable, err.Error())
-				continue
-			}
-			out.Events = append(out.Events, e)
-		}
-		if len(page.LastEvaluatedKey) == 0 {
-			return out, nil
-		}
-		in.ExclusiveStartKey = page.LastEvaluatedKey
+		l.Events = append(l.Events, e)
 	}
 }
 

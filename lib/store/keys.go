@@ -21,6 +21,16 @@ const (
 	attrTTL = "expiresAt"
 	// gsi1 is the overloaded secondary index (see ACCESS_PATTERNS.md).
 	gsi1 = "GSI1"
+	// The signing events' filter indexes, sparse: a deployment's events of one user, one
+	// certificate, or one user with one certificate, each with one decision, in time order.
+	// Their sort key is GSI1SK (the event's time and id, which every event item has), so that
+	// an event's entries in them cost no attribute of their own.
+	attrGSI2PK = "GSI2PK"
+	attrGSI3PK = "GSI3PK"
+	attrGSI4PK = "GSI4PK"
+	gsi2       = "GSI2"
+	gsi3       = "GSI3"
+	gsi4       = "GSI4"
 )
 
 // Every key string of the table is built below and nowhere else: the partition and sort keys
@@ -168,12 +178,27 @@ func trustAnchorGSI1SK(deploymentID, credentialID string) string {
 }
 
 // Signing events live in lanes: PK=DEP#<dep>#LANE#<n>, SK=EVT#<seq, 20 digits>; GSI1 lists a
-// deployment's events by time: GSI1PK=EVENTS#<dep>, GSI1SK=<time>#<id>. Each lane's checkpoint
-// is PK=DEP#<dep>, SK=EVHEAD#<n>.
+// deployment's events by time, one partition per decision: GSI1PK=EVENTS#<dep>#<decision>,
+// GSI1SK=<time>#<id> (events indexed before the partitions were split, until the index
+// migration moves them: GSI1PK=EVENTS#<dep>). GSI2, GSI3 and GSI4 list them by user, by
+// certificate, and by both, with the decision too, on the same sort key. Each lane's
+// checkpoint is PK=DEP#<dep>, SK=EVHEAD#<n>; the position up to which a lane was last found
+// intact, PK=DEP#<dep>, SK=EVVERIFIED#<n>; the full check of the log in the background,
+// PK=DEP#<dep>, SK=EVCHECK.
 const (
-	eventSKPrefix        = "EVT#"
-	eventHeadPrefix      = "EVHEAD#"
-	eventsByTimePKPrefix = "EVENTS#"
+	eventSKPrefix          = "EVT#"
+	eventHeadPrefix        = "EVHEAD#"
+	eventsByTimePKPrefix   = "EVENTS#"
+	eventsByUserPrefix     = "EVUSER#"
+	eventsByCertPrefix     = "EVCERT#"
+	eventsByUserCertPrefix = "EVUSERCERT#"
+	eventVerifiedPrefix    = "EVVERIFIED#"
+	eventCheckSK           = "EVCHECK"
+	// noDecision stands for the decision of an event that has none (a completion) in keys.
+	noDecision = "-"
+	// eventsIndexedSK marks a deployment whose every event is in the partitions and indexes
+	// above (new deployments, and old ones once the index migration went over their lanes).
+	eventsIndexedSK = "MIGRATED#event-index"
 )
 
 func eventLanePK(dep string, lane int) string {
@@ -187,7 +212,57 @@ func eventSK(seq int64) string { return fmt.Sprintf("%s%020d", eventSKPrefix, se
 // eventHeadSK is a lane's checkpoint (and its certificate usage counts), under the deployment.
 func eventHeadSK(lane int) string { return eventHeadPrefix + strconv.Itoa(lane) }
 
+// eventsByTimePK is the GSI1 partition of the events indexed before the split by decision.
 func eventsByTimePK(dep string) string { return eventsByTimePKPrefix + dep }
+
+// eventsByDecisionPK is the GSI1 partition of a deployment's events with decision ("" for
+// none).
+func eventsByDecisionPK(dep, decision string) string {
+	return eventsByTimePKPrefix + dep + "#" + keyPart(orNoDecision(decision))
+}
+
+// eventsByUserPK, eventsByCertPK and eventsByUserCertPK are the partitions of GSI2, GSI3 and
+// GSI4: a deployment's events of one user, certificate, or both, with one decision. The ids
+// are the clients' strings (a denied request names any certificate id), so each is made safe
+// to join by keyPart.
+func eventsByUserPK(dep, decision, user string) string {
+	return eventsByUserPrefix + dep + "#" + keyPart(orNoDecision(decision)) + "#" + keyPart(user)
+}
+
+func eventsByCertPK(dep, decision, cert string) string {
+	return eventsByCertPrefix + dep + "#" + keyPart(orNoDecision(decision)) + "#" + keyPart(cert)
+}
+
+func eventsByUserCertPK(dep, decision, user, cert string) string {
+	return eventsByUserCertPrefix + dep + "#" + keyPart(orNoDecision(decision)) + "#" + keyPart(user) + "#" + keyPart(cert)
+}
+
+func orNoDecision(d string) string {
+	if d == "" {
+		return noDecision
+	}
+	return d
+}
+
+// maxKeyPart is the longest client string put into a key as it is; a longer one is put in
+// as its hash, so that no key grows past DynamoDB's limit (2048 bytes for a partition key),
+// which would make the event's write fail.
+const maxKeyPart = 256
+
+var keyPartEscaper = strings.NewReplacer("%", "%25", "#", "%23", "~", "%7E")
+
+// keyPart is s as one part of a '#'-joined key: '#' (and '%', '~') escaped, so that no two
+// tuples of parts give the same key, and a string over maxKeyPart bytes replaced by "~" and
+// its SHA-256 (which no escaped string begins with).
+func keyPart(s string) string {
+	if len(s) > maxKeyPart {
+		return "~" + hashHex(s)
+	}
+	return keyPartEscaper.Replace(s)
+}
+
+// eventVerifiedSK is the position up to which a lane was last found intact.
+func eventVerifiedSK(lane int) string { return eventVerifiedPrefix + strconv.Itoa(lane) }
 
 func eventsByTimeSK(at time.Time, id string) string {
 	return at.UTC().Format(sortableTime) + "#" + id

@@ -88,7 +88,9 @@ func (s *Store) Provision(ctx context.Context, p Provisioning) (d tenant.Deploym
 	ld := p.LocalDomain
 	ld.DeploymentID = d.ID
 	items = append(items, s.putLog(d.ID, p.Log), s.putLocalDomain(ld, d.CreatedAt),
-		s.putNew(countersItem{PK: deploymentPK(d.ID), SK: countersSK, Type: "counters"}))
+		s.putNew(countersItem{PK: deploymentPK(d.ID), SK: countersSK, Type: "counters"}),
+		// Every event of a new deployment is written into the listings' indexes.
+		s.putNew(migrationItem{PK: deploymentPK(d.ID), SK: eventsIndexedSK, Type: "migration", At: formatTime(d.CreatedAt)}))
 	if dp := p.DefaultPolicy; dp != nil {
 		dp.Version = 1
 		items = append(items, s.putNew(toPolicyItem(d.ID, *dp)))

@@ -86,6 +86,9 @@ type Store struct {
 	// "<dep>#<day>#<lane>#<agent>"; knownAgents counts them): see AppendEventCounting.
 	agents      sync.Map
 	knownAgents atomic.Int64
+	// indexedDeps remembers the deployments whose events are all in the listings' indexes
+	// (EventsIndexed), a mark that is never taken back.
+	indexedDeps sync.Map
 }
 
 // Option configures a Store.

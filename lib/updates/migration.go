@@ -39,3 +39,10 @@ func (r Registry) Names() []string {
 // GroupsMigration is the name of the certificate-groups migration (free-text certificate
 // labels become group items; lib/certificates.MigrateGroupsStep), release 0.2.0's.
 const GroupsMigration = "certificate-groups"
+
+// EventIndexMigration is the name of the signing events' index migration: it writes the
+// events indexed before the filter indexes into them (store.IndexEventsStep), after which a
+// filtered listing reads a bounded number of items. It changes no data a running code reads
+// differently (a listing of an unmigrated deployment still finds every event), so a release
+// names it with the data version it has.
+const EventIndexMigration = "event-index"

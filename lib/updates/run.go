@@ -92,10 +92,13 @@ func (r *Run) current() *Step {
 	return nil
 }
 
-// Message is what the updater's queue carries: a run to advance.
+// Message is what the updater's queue carries: a run to advance, or (Check set instead of
+// RunID) a full check of the deployment's event log (lib/eventcheck), which the updater
+// advances the same way.
 type Message struct {
 	DeploymentID string `json:"deploymentId"`
-	RunID        string `json:"runId"`
+	RunID        string `json:"runId,omitempty"`
+	Check        string `json:"check,omitempty"`
 }
 
 // Rollout is the operator's rollout of a release to many deployments in waves.

@@ -15,24 +15,41 @@ import (
 	"github.com/opensignum/signum/lib/access"
 	"github.com/opensignum/signum/lib/audit"
 	"github.com/opensignum/signum/lib/edge"
+	"github.com/opensignum/signum/lib/eventcheck"
 	"github.com/opensignum/signum/lib/fault"
 	"github.com/opensignum/signum/lib/function"
+	"github.com/opensignum/signum/lib/function/messaging"
 	"github.com/opensignum/signum/lib/roles"
 	"github.com/opensignum/signum/lib/store"
 )
 
-type api struct{ *function.Parts }
+type api struct {
+	*function.Parts
+	checks *eventcheck.Checker
+}
 
 // Build is the console-events function.
-func Build(_ context.Context, env function.Env) (http.Handler, error) {
-	a := api{function.NewParts(env)}
+func Build(ctx context.Context, env function.Env) (http.Handler, error) {
+	p := function.NewParts(env)
+	checks, err := messaging.EventChecker(ctx, env, p)
+	if err != nil {
+		return nil, err
+	}
+	a := api{Parts: p, checks: checks}
 	m := access.NewMux(env.Log, a.Guard)
 	read := access.Area(roles.Events, roles.Read)
 	// GET /console/events — console admins and viewers: ?from&to (RFC 3339), userId,
 	// certificateId, decision, limit, cursor, format=json|jsonl|csv.
 	m.Handle("GET /console/events", read, a.list)
-	// GET /console/events/verify — console admins and viewers: checks every hash chain.
+	// GET /console/events/verify — console admins and viewers: checks every hash chain from
+	// where each was last found intact.
 	m.Handle("GET /console/events/verify", read, a.verify)
+	// POST /console/events/full-check — console admins and viewers: starts a check of every
+	// event in the background (or returns the one running).
+	m.Handle("POST /console/events/full-check", read, a.startFullCheck)
+	// GET /console/events/full-check — console admins and viewers: the full check's progress,
+	// or the last one's result.
+	m.Handle("GET /console/events/full-check", read, a.fullCheck)
 	return m, nil
 }
 
@@ -114,6 +131,39 @@ type Verification struct {
 	// AnchorsChecked tells whether the lanes were compared with their anchors outside the
 	// table.
 	AnchorsChecked bool `json:"anchorsChecked"`
+	// CheckedAfter is, per lane, the sequence number the check read after: where an earlier
+	// check found the lane intact under a signed checkpoint (0: the lane was read whole).
+	CheckedAfter []int64 `json:"checkedAfter"`
+}
+
+// FullCheck is a full check of the log, running or done (state none: there was none).
+type FullCheck struct {
+	ID            string          `json:"id,omitempty"`
+	State         string          `json:"state"`
+	Lanes         int             `json:"lanes"`
+	LanesDone     int             `json:"lanesDone"`
+	EventsChecked int             `json:"eventsChecked"`
+	Problems      []audit.Problem `json:"problems"`
+	ProblemCount  int             `json:"problemCount"`
+	// Intact is set when the check is done: whether it found no problem.
+	Intact      *bool      `json:"intact,omitempty"`
+	RequestedBy string     `json:"requestedBy,omitempty"`
+	StartedAt   *time.Time `json:"startedAt,omitempty"`
+	UpdatedAt   *time.Time `json:"updatedAt,omitempty"`
+	FinishedAt  *time.Time `json:"finishedAt,omitempty"`
+}
+
+func fullCheckJSON(c audit.FullCheck) FullCheck {
+	out := FullCheck{ID: c.ID, State: c.State, Lanes: c.Lanes, LanesDone: c.LanesDone, EventsChecked: c.Events, Problems: c.Problems,
+		ProblemCount: c.ProblemCount, RequestedBy: c.RequestedBy, StartedAt: &c.StartedAt, UpdatedAt: &c.UpdatedAt}
+	if out.Problems == nil {
+		out.Problems = []audit.Problem{}
+	}
+	if c.State == audit.CheckDone {
+		intact, at := c.ProblemCount == 0, c.FinishedAt
+		out.Intact, out.FinishedAt = &intact, &at
+	}
+	return out
 }
 
 // CheckpointKey is the checkpoint key as verifiers know it.
@@ -148,12 +198,19 @@ func (a api) visible(ctx context.Context, req *access.Request, evs []audit.Event
 	return out, nil
 }
 
-func (a api) verify(w http.ResponseWriter, r *http.Request, req *access.Request) error {
+// wholeLog refuses a caller whose role sees only some certificate groups: a check reads and
+// counts every certificate's events.
+func wholeLog(req *access.Request) error {
 	if !req.Principal.Scope.Unscoped(roles.View) {
-		// The check reads and counts every certificate's events.
 		return fault.Newf(fault.ErrForbidden, "Verifying the signing event log checks every certificate's events; your role sees only some certificate groups.")
 	}
-	var opts []audit.Option
+	return nil
+}
+
+func (a api) verify(w http.ResponseWriter, r *http.Request, req *access.Request) error {
+	if err := wholeLog(req); err != nil {
+		return err
+	}
 	var key *CheckpointKey
 	if a.Notary != nil {
 		pub, uri, err := a.Notary.Root(r.Context())
@@ -165,19 +222,47 @@ func (a api) verify(w http.ResponseWriter, r *http.Request, req *access.Request)
 			return err
 		}
 		key = &CheckpointKey{KeyID: strings.TrimPrefix(uri, "awskms:///"), PublicKeyPEM: string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))}
-		opts = append(opts, audit.WithKey(pub))
-		if a.Anchors != nil {
-			opts = append(opts, audit.WithAnchors(a.Anchors))
-		}
 	}
-	problems, n, err := audit.Verify(r.Context(), a.Store, req.Deployment.ID, audit.Lanes, opts...)
+	res, err := a.checks.Since(r.Context(), req.Deployment.ID)
 	if err != nil {
 		return err
 	}
+	problems := res.Problems
 	if problems == nil {
 		problems = []audit.Problem{}
 	}
-	edge.WriteJSON(w, http.StatusOK, Verification{Intact: len(problems) == 0, Events: n, Problems: problems, CheckpointKey: key,
-		AnchorsChecked: key != nil && a.Anchors != nil})
+	edge.WriteJSON(w, http.StatusOK, Verification{Intact: len(problems) == 0, Events: res.Events, Problems: problems, CheckpointKey: key,
+		AnchorsChecked: key != nil && a.Anchors != nil, CheckedAfter: res.After})
 	return nil
 }
+
+func (a api) startFullCheck(w http.ResponseWriter, r *http.Request, req *access.Request) error {
+	if err := wholeLog(req); err != nil {
+		return err
+	}
+	c, err := a.checks.Start(r.Context(), req.Deployment.ID, req.Principal.Actor())
+	if err != nil {
+		return err
+	}
+	edge.WriteJSON(w, http.StatusAccepted, fullCheckJSON(c))
+	return nil
+}
+
+func (a api) fullCheck(w http.ResponseWriter, r *http.Request, req *access.Request) error {
+	if err := wholeLog(req); err != nil {
+		return err
+	}
+	c, err := a.checks.Current(r.Context(), req.Deployment.ID)
+	if errors.Is(err, fault.ErrNotFound) {
+		edge.WriteJSON(w, http.StatusOK, FullCheck{State: stateNone, Lanes: audit.Lanes, Problems: []audit.Problem{}})
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	edge.WriteJSON(w, http.StatusOK, fullCheckJSON(c))
+	return nil
+}
+
+// stateNone is a full check's state when the log was never checked in full.
+const stateNone = "none"

@@ -20,21 +20,34 @@ import (
 // saved before Lambda stops the invocation.
 const Budget = 20 * time.Second
 
-// BuildUpdater is the updater function: SQS messages that each name a run to advance, and
-// the scheduled tick that starts due runs and sends again the quiet ones.
+// BuildUpdater is the updater function: SQS messages that each name a run to advance (or a
+// full check of an event log: lib/eventcheck), and the scheduled tick that starts due runs and
+// sends again the quiet ones.
 func BuildUpdater(ctx context.Context, env function.Env) (function.EventHandler, error) {
 	p := function.NewParts(env)
 	svc, err := messaging.UpdatesWithQueue(ctx, env, p)
 	if err != nil {
 		return nil, err
 	}
-	return (&Updater{Service: svc, Log: env.Log, Budget: Budget}).Handle, nil
+	checks, err := messaging.EventChecker(ctx, env, p)
+	if err != nil {
+		return nil, err
+	}
+	return (&Updater{Service: svc, Checks: checks, Log: env.Log, Budget: Budget}).Handle, nil
+}
+
+// Checks advance full checks of event logs (eventcheck.Checker).
+type Checks interface {
+	Advance(ctx context.Context, dep, id string, budget time.Duration) (more bool, err error)
 }
 
 // Updater handles the updater's events.
 type Updater struct {
 	Service *updates.Service
-	Log     *slog.Logger
+	// Checks advance the full checks of event logs whose messages come on the same queue
+	// (nil: such messages are dropped).
+	Checks Checks
+	Log    *slog.Logger
 	// Budget bounds the work of one message (Budget when 0; tests make it small).
 	Budget time.Duration
 }
@@ -75,12 +88,17 @@ func (u *Updater) batch(ctx context.Context, batch events.SQSEvent) events.SQSEv
 	for _, rec := range batch.Records {
 		var m updates.Message
 		err := json.Unmarshal([]byte(rec.Body), &m)
-		if err != nil || m.DeploymentID == "" || m.RunID == "" {
+		if err != nil || m.DeploymentID == "" || (m.RunID == "" && (m.Check == "" || u.Checks == nil)) {
 			// Delivering it again would not help: dropped, and logged.
-			u.Log.WarnContext(ctx, "update message dropped: not a run", slog.String("messageId", rec.MessageId))
+			u.Log.WarnContext(ctx, "update message dropped: not a run or a check", slog.String("messageId", rec.MessageId))
 			continue
 		}
-		more, err := u.Service.Advance(ctx, m, u.budget(ctx))
+		var more bool
+		if m.RunID != "" {
+			more, err = u.Service.Advance(ctx, m, u.budget(ctx))
+		} else {
+			more, err = u.Checks.Advance(ctx, m.DeploymentID, m.Check, u.budget(ctx))
+		}
 		if err == nil && more && u.Service.Queue != nil {
 			err = u.Service.Queue.Send(ctx, m)
 		}
@@ -90,7 +108,7 @@ func (u *Updater) batch(ctx context.Context, batch events.SQSEvent) events.SQSEv
 				level = slog.LevelWarn
 			}
 			u.Log.Log(ctx, level, "update message failed; delivered again", slog.String("messageId", rec.MessageId),
-				slog.String("deployment", m.DeploymentID), slog.String("run", m.RunID), slog.String("error", err.Error()))
+				slog.String("deployment", m.DeploymentID), slog.String("run", m.RunID), slog.String("check", m.Check), slog.String("error", err.Error()))
 			resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: rec.MessageId})
 		}
 	}

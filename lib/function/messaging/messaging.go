@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/opensignum/signum/lib/eventcheck"
 	"github.com/opensignum/signum/lib/function"
 	"github.com/opensignum/signum/lib/updates"
 )
@@ -118,4 +119,26 @@ func (q sqsQueue) Send(ctx context.Context, m updates.Message) error {
 		return fmt.Errorf("send update message: %w", err)
 	}
 	return nil
+}
+
+// EventChecker is the event log's checker of env on p: the console's incremental check, and
+// the full check in the background, whose messages go to the updater's queue when
+// UpdatesQueueURL is set (the events function, which starts full checks, and the updater,
+// which advances them).
+func EventChecker(ctx context.Context, env function.Env, p *function.Parts) (*eventcheck.Checker, error) {
+	c := &eventcheck.Checker{Store: p.Store, Now: p.Now, Log: env.Log}
+	if p.Notary != nil {
+		c.Root = p.Notary.Root
+	}
+	if p.Anchors != nil {
+		c.Anchors = p.Anchors
+	}
+	if env.Config.UpdatesQueueURL != "" {
+		client, err := SQS(ctx, env)
+		if err != nil {
+			return nil, err
+		}
+		c.Queue = sqsQueue{client: client, url: env.Config.UpdatesQueueURL}
+	}
+	return c, nil
 }

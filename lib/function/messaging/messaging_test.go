@@ -14,7 +14,7 @@ func TestOnlyMessagingFunctionsLinkIt(t *testing.T) {
 	if err != nil {
 		t.Skipf("go list: %v", err)
 	}
-	want := []string{"notices", "portal-updates", "updater"}
+	want := []string{"console-events", "notices", "portal-updates", "updater"}
 	var linking []string
 	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
 		fn, deps, ok := strings.Cut(line, ": ")

@@ -2294,32 +2294,81 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Check the signing-event log's hash chains
+         * Check the signing-event log's hash chains (what was added since the last check)
          * @description Who: console-admin or console-viewer of the deployment (the Signum Administrator too).
          *     Sent to the deployment's domain name; its IP allowlist applies.
          *
-         *     Reads every event of the deployment's log, lane by lane (8 lanes, each its own hash
-         *     chain; see `Event`), with consistent reads, and checks each lane against the checkpoint
-         *     the service keeps for it (a `seq` and the `hash` of the event there). The checkpoint
-         *     only moves forward, after events are written, so it may be a little behind the lane's
-         *     last event. It checks that the `seq` run from 1 without gaps, that each event's `hash`
-         *     matches its content, that each links to the event before it by `prevHash`, that no
-         *     event is missing up to the checkpoint, and that the event at the checkpoint is the one
-         *     it recorded. It detects altered, missing (removed from the middle), reordered and
-         *     truncated events (removed from the end, up to the checkpoint), and a replaced event at
-         *     the checkpoint; events after the checkpoint are checked link by link. Each lane's
-         *     checkpoint is also sealed through the checkpoint key, which whoever can write the table
-         *     cannot use: an unsigned or otherwise signed checkpoint is a `seal` problem, an event that
-         *     is not the one the sealed checkpoint recorded or any anchor recorded is `altered`, and a
-         *     lane behind its newest anchor outside the table (S3 Object Lock) is a `rollback`. Every break found is a
-         *     `problems` entry, with its `kind`; `intact` is `true` when there is none.
+         *     Checks the deployment's log, lane by lane (8 lanes, each its own hash chain; see
+         *     `Event`), with consistent reads, against the checkpoint the service keeps for each lane
+         *     (a `seq` and the `hash` of the event there). The checkpoint only moves forward, after
+         *     events are written, so it may be a little behind the lane's last event. It checks that
+         *     the `seq` run without gaps, that each event's `hash` matches its content, that each links
+         *     to the event before it by `prevHash`, that no event is missing up to the checkpoint, and
+         *     that the event at the checkpoint is the one it recorded. It detects altered, missing
+         *     (removed from the middle), reordered and truncated events (removed from the end, up to
+         *     the checkpoint), and a replaced event at the checkpoint; events after the checkpoint are
+         *     checked link by link. Each lane's checkpoint is also sealed through the checkpoint key,
+         *     which whoever can write the table cannot use: an unsigned or otherwise signed checkpoint
+         *     is a `seal` problem, an event that is not the one the sealed checkpoint recorded or any
+         *     anchor recorded is `altered`, and a lane behind its newest anchor outside the table (S3
+         *     Object Lock) is a `rollback`. Every break found is a `problems` entry, with its `kind`;
+         *     `intact` is `true` when there is none.
          *
-         *     Changes nothing. It reads the whole log in one request, so it takes longer as the log
-         *     grows.
+         *     **Incremental.** When the service has a checkpoint key, each lane is read only after
+         *     the position where the last check found it intact: the lane's signed checkpoint then,
+         *     which the service keeps (`checkedAfter` says where each lane was read from; 0: the lane
+         *     was read whole, as the first check reads every lane). The events since must link to the
+         *     hash that seal recorded, so the check's reads grow with what was added, not with the log;
+         *     a checkpoint moved back behind that position is a `rollback`, and a signed completion
+         *     whose decision is before it is looked up in the decision's lane. What this check cannot
+         *     see is a change made since to the part checked before: the full check
+         *     (`POST /console/events/full-check`) reads every event, in the background.
+         *
+         *     It writes nothing but the lanes' positions.
          */
         get: operations["verifyEvents"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/console/events/full-check": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The full check's progress, or the last one's result
+         * @description Who: console-admin or console-viewer of the deployment (the Signum Administrator too).
+         *     Sent to the deployment's domain name; its IP allowlist applies.
+         *
+         *     The running full check (`state` `running`: `lanesDone` of `lanes`, `eventsChecked`
+         *     so far, the `problems` found so far), the last one (`done`, with `intact`), or `none`
+         *     when the log was never checked in full.
+         */
+        get: operations["getEventFullCheck"];
+        put?: never;
+        /**
+         * Check every event of the log, in the background
+         * @description Who: console-admin or console-viewer of the deployment (the Signum Administrator too).
+         *     Sent to the deployment's domain name; its IP allowlist applies.
+         *
+         *     Starts a check of every event of every lane, as `GET /console/events/verify` checks
+         *     what was added since its last check but from each lane's first event: what finds a
+         *     change made to events an earlier check had found intact. It runs in the background (on
+         *     the service's update queue), a page of 1,000 events at a time, and its progress is
+         *     `GET /console/events/full-check`. While one runs, this returns it (and wakes it when it
+         *     has made no progress for two minutes); a new one replaces the last one's result.
+         *
+         *     The check's state is kept in the deployment's table; it is as trustworthy as the
+         *     table. `signum events verify` checks an export offline with the checkpoint key alone.
+         */
+        post: operations["startEventFullCheck"];
         delete?: never;
         options?: never;
         head?: never;
@@ -4794,8 +4843,59 @@ export interface components {
                 keyId: string;
                 publicKeyPem: string;
             };
-            /** @description Whether each lane was compared with every one of its anchors outside the table. */
+            /** @description Whether each lane was compared with its anchors outside the table (those of the part read). */
             anchorsChecked?: boolean;
+            /**
+             * @description Per lane (index = lane), the `seq` the check read after: where the last check found the
+             *     lane intact under its signed checkpoint; 0 when the lane was read whole.
+             * @example [
+             *       1200,
+             *       1187,
+             *       1214,
+             *       1190,
+             *       0,
+             *       1203,
+             *       1199,
+             *       1208
+             *     ]
+             */
+            checkedAfter?: number[];
+        };
+        /**
+         * @description A check of every event of the log, done in the background a page at a time. `state` is
+         *     `none` (and `id`, `requestedBy` and the times are absent) when the log was never checked
+         *     in full.
+         */
+        EventFullCheck: {
+            /** @example chk_01JD4Q3X8Y2 */
+            id?: string;
+            /** @enum {string} */
+            state: "none" | "running" | "done";
+            /** @description How many lanes the log has (8). */
+            lanes: number;
+            /** @description How many lanes were checked to their end. */
+            lanesDone: number;
+            /** @description How many events were read so far, over all lanes. */
+            eventsChecked: number;
+            /** @description The breaks found so far (at most 100; `problemCount` counts all), as `GET /console/events/verify` reports them. */
+            problems: components["schemas"]["EventChainProblem"][];
+            problemCount: number;
+            /** @description Set when the check is done; `true` when it found no problem. */
+            intact?: boolean;
+            /** @description Who started it. */
+            requestedBy?: string;
+            /** Format: date-time */
+            startedAt?: string;
+            /**
+             * Format: date-time
+             * @description When it last made progress.
+             */
+            updatedAt?: string;
+            /**
+             * Format: date-time
+             * @description Set when it is done.
+             */
+            finishedAt?: string;
         };
         EventChainProblem: {
             /**
@@ -10019,6 +10119,56 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["EventVerification"];
+                };
+            };
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["ConsoleForbidden"];
+            404: components["responses"]["NotFound"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    getEventFullCheck: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The check. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EventFullCheck"];
+                };
+            };
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["ConsoleForbidden"];
+            404: components["responses"]["NotFound"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    startEventFullCheck: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The check, started or running. */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EventFullCheck"];
                 };
             };
             401: components["responses"]["Unauthenticated"];

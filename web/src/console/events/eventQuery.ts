@@ -57,10 +57,10 @@ export interface Lane {
   problems: Schemas["EventChainProblem"][];
 }
 
-// lanes groups a verification's problems by lane, 0 to 7, so that each lane says whether its
-// chain is whole. A problem of a lane outside 0 to 7 (an item that could not be read) keeps
-// its own entry.
-export function lanes(v: Schemas["EventVerification"]): Lane[] {
+// lanes groups a check's problems (a verification's, a full check's) by lane, 0 to 7, so that
+// each lane says whether its chain is whole. A problem of a lane outside 0 to 7 (an item that
+// could not be read) keeps its own entry.
+export function lanes<T extends { problems: Schemas["EventChainProblem"][] }>(v: T): Lane[] {
   const out: Lane[] = Array.from({ length: 8 }, (_, lane) => ({ lane, problems: [] }));
   for (const p of v.problems) {
     let l = out.find((x) => x.lane === p.lane);
