@@ -150,7 +150,7 @@ bench: softhsm
 	$(GO) test ./lib/local -run '^$$' -bench 'BenchmarkGetDeployment' -benchtime 2000x -count $(BENCHCOUNT) | tee bench.txt
 	$(GO) test ./lib/local -run '^$$' -bench 'BenchmarkSign$$/alg=.*/clients=.*/layer=(raw-kms|floor|floor-txn|full-http)$$' -benchtime 300x -count $(BENCHCOUNT) | tee -a bench.txt
 	# requests of 64 digests beside raw KMS signatures, fewer of them (each signs 64)
-	$(GO) test ./lib/local -run '^$$' -bench 'BenchmarkSign$$/alg=.*/clients=16/layer=(raw-kms|batch64-http)$$' -benchtime 30x -count $(BENCHCOUNT) | tee -a bench.txt
+	$(GO) test ./lib/local -run '^$$' -bench 'BenchmarkSign$$/alg=.*/clients=16/layer=(raw-kms|batch64-http)$$' -benchtime 30x -count $(BENCHCOUNT) | tee bench-batch.txt
 	# with modelled AWS latencies (README, "Signing performance"): p50 beside #18's target
 	$(GO) test ./lib/local -run '^$$' -bench 'BenchmarkSignModelledAWS' -benchtime 50x -count 3 | tee -a bench.txt
 	$(GO) test ./lib/store -run '^$$' -bench 'BenchmarkEventWrite' -benchtime 1000x -count $(BENCHCOUNT) | tee -a bench.txt
@@ -160,7 +160,7 @@ bench: softhsm
 	$(GO) run $(BENCHSTAT) -col /call -filter '.name:EventWrite' bench.txt
 	$(GO) run $(BENCHSTAT) -filter 'pkg:/keys|token|policy/' bench.txt
 	# #18's summary: one line per algorithm, from the medians of the runs above
-	$(GO) run ./cmd/signum-benchsum bench.txt
+	$(GO) run ./cmd/signum-benchsum bench.txt bench-batch.txt
 
 clean:
 	rm -rf bin .aws-sam

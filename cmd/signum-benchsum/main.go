@@ -24,17 +24,21 @@ import (
 )
 
 func main() {
-	in := io.Reader(os.Stdin)
-	if len(os.Args) > 1 {
-		f, err := os.Open(os.Args[1])
+	in, batch := io.Reader(os.Stdin), io.Reader(nil)
+	for i, name := range os.Args[1:] {
+		f, err := os.Open(name)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(2)
 		}
 		defer f.Close()
-		in = f
+		if i == 0 {
+			in = f
+		} else {
+			batch = f
+		}
 	}
-	lines, err := summarize(in)
+	lines, err := summarize(in, batch)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "signum-benchsum:", err)
 		os.Exit(1)
@@ -73,6 +77,15 @@ func parse(r io.Reader) (runs, error) {
 	return out, sc.Err()
 }
 
+// medianOf is the median of the runs of one benchmark metric ("<name> <unit>").
+func medianOf(r runs, k string) (float64, bool) {
+	v, ok := r[k]
+	if !ok || len(v) == 0 {
+		return 0, false
+	}
+	return median(v), true
+}
+
 func median(v []float64) float64 {
 	s := slices.Clone(v)
 	sort.Float64s(s)
@@ -84,18 +97,25 @@ func median(v []float64) float64 {
 }
 
 // summarize is the summary lines of the runs read from r, one per algorithm that
-// BenchmarkSign measured.
-func summarize(r io.Reader) ([]string, error) {
+// BenchmarkSign measured. batch, when set, holds the runs of the 64-digest requests with the
+// raw KMS signatures they are compared with, measured side by side in their own run (the raw
+// runs of r are another run's).
+func summarize(r, batch io.Reader) ([]string, error) {
 	all, err := parse(r)
 	if err != nil {
 		return nil, err
 	}
-	get := func(bench, alg string, clients int, layer, unit string) (float64, bool) {
-		v, ok := all[fmt.Sprintf("%s/alg=%s/clients=%d/layer=%s %s", bench, alg, clients, layer, unit)]
-		if !ok || len(v) == 0 {
-			return 0, false
+	batches := all
+	if batch != nil {
+		if batches, err = parse(batch); err != nil {
+			return nil, err
 		}
-		return median(v), true
+	}
+	get := func(bench, alg string, clients int, layer, unit string) (float64, bool) {
+		return medianOf(all, fmt.Sprintf("%s/alg=%s/clients=%d/layer=%s %s", bench, alg, clients, layer, unit))
+	}
+	getBatch := func(alg, layer string) (float64, bool) {
+		return medianOf(batches, fmt.Sprintf("BenchmarkSign/alg=%s/clients=16/layer=%s sig/s", alg, layer))
 	}
 	var algs []string
 	for k := range all {
@@ -132,8 +152,8 @@ func summarize(r io.Reader) ([]string, error) {
 		ratio("full/floor-txn_p50", full1, txn1, ok1, ok8)
 		txn16, ok9 := get("BenchmarkSign", alg, 16, "floor-txn", "sig/s")
 		ratio("full/floor-txn_tput16", full16, txn16, ok4, ok9)
-		batch16, ok6 := get("BenchmarkSign", alg, 16, "batch64-http", "sig/s")
-		raw16, ok7 := get("BenchmarkSign", alg, 16, "raw-kms", "sig/s")
+		batch16, ok6 := getBatch(alg, "batch64-http")
+		raw16, ok7 := getBatch(alg, "raw-kms")
 		ratio("batch64/raw_tput16", batch16, raw16, ok6, ok7)
 		if p50, ok := get("BenchmarkSignModelledAWS", alg, 1, "full-http", "p50-µs"); ok {
 			line += fmt.Sprintf(" modelled_aws_p50_ms=%.1f", p50/1000)

@@ -26,7 +26,7 @@ PASS
 // The summary takes each benchmark's median over its runs (one slow run does not move it)
 // and says n/a for a ratio whose runs are missing.
 func TestSummarize(t *testing.T) {
-	lines, err := summarize(strings.NewReader(sample))
+	lines, err := summarize(strings.NewReader(sample), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -37,7 +37,7 @@ func TestSummarize(t *testing.T) {
 	if strings.Join(lines, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("got\n%s\nwant\n%s", strings.Join(lines, "\n"), strings.Join(want, "\n"))
 	}
-	if _, err := summarize(strings.NewReader("PASS\n")); err == nil {
+	if _, err := summarize(strings.NewReader("PASS\n"), nil); err == nil {
 		t.Fatal("no results: no error")
 	}
 }
