@@ -61,7 +61,7 @@ export function Events() {
   const set = (patch: Partial<Filters>) => setForm({ ...form, ...patch });
   return (
     <Page title="Signing events">
-      <p>Every decision of a signing request (allowed or denied, one per digest) and what became of each allowed request, oldest first.</p>
+      <p>Every decision on a signing request (allowed or denied, one per request, listing its digests) and what became of each allowed request, oldest first.</p>
       <form onSubmit={apply} className="filters" aria-label="Filter the events">
         <Field label="From (your local time)" type="datetime-local" step="1" value={form.from} error={problem?.fields.from} onChange={(e) => set({ from: e.target.value })} />
         <Field label="To (your local time)" type="datetime-local" step="1" value={form.to} error={problem?.fields.to} onChange={(e) => set({ to: e.target.value })} />
