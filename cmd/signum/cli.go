@@ -123,46 +123,15 @@ policy, 5 server unreachable.`,
 	return root
 }
 
-func (a *app) path() (string, error) {
-	if a.configPath != "" {
-		return a.configPath, nil
-	}
-	if p := os.Getenv("SIGNUM_CONFIG"); p != "" {
-		return p, nil
-	}
-	dir, err := os.UserConfigDir()
-	if err != nil {
-		return "", fmt.Errorf("%w: no config directory (%v); pass --config", client.ErrConfig, err)
-	}
-	return filepath.Join(dir, "signum", "config.json"), nil
-}
+func (a *app) path() (string, error) { return client.ConfigPath(a.configPath) }
 
 // config reads the configuration file (if any) and applies the environment.
 func (a *app) config() (client.Config, error) {
-	var cfg client.Config
 	p, err := a.path()
 	if err != nil {
-		return cfg, err
+		return client.Config{}, err
 	}
-	raw, err := os.ReadFile(p)
-	switch {
-	case err == nil:
-		if err := json.Unmarshal(raw, &cfg); err != nil {
-			return cfg, fmt.Errorf("%w: %s is not valid JSON: %v", client.ErrConfig, p, err)
-		}
-	case !errors.Is(err, os.ErrNotExist):
-		return cfg, fmt.Errorf("%w: %v", client.ErrConfig, err)
-	}
-	for env, field := range map[string]*string{"SIGNUM_URL": &cfg.URL, "SIGNUM_HOST": &cfg.Host, "SIGNUM_CA": &cfg.CAFile,
-		"SIGNUM_P12": &cfg.P12, "SIGNUM_TOKEN": &cfg.Token, "SIGNUM_P12_PASSWORD": &cfg.P12Password} {
-		if v := os.Getenv(env); v != "" {
-			*field = v
-		}
-	}
-	if cfg.P12 != "" && os.Getenv("SIGNUM_TOKEN") != "" {
-		cfg.P12 = "" // an explicit token in the environment wins over a configured .p12
-	}
-	return cfg, nil
+	return client.LoadConfig(p)
 }
 
 func (a *app) json(v any) error {
