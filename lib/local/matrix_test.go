@@ -404,6 +404,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 		// The guard admits every console caller to the signer; the policies decide.
 		"GET /sign/certificates": {sa, cAdmin, cViewer, cSigner, cCert, cCerts, cLog},
 		"POST /sign":             {sa, cAdmin, cViewer, cSigner, cCert, cCerts, cLog},
+		"POST /sign/evaluate":    {sa, cAdmin, cViewer, cSigner, cCert, cCerts, cLog},
 	}
 
 	var routes []apigw.Route

@@ -25,8 +25,14 @@ func decide(set *policy.Set, c Caller, app wire.Context, cert certificates.Certi
 // certificate, from which application, when.
 type Trial struct {
 	DeploymentID string
-	// UserID is the user to decide for; its roles are read from the directory.
-	UserID        string
+	// UserID is the user to decide for; its roles are read from the directory, unless Roles
+	// gives them.
+	UserID string
+	// Roles, when not nil, are UserID's policy roles as its own request's guard read them (a
+	// caller's dry run of its own request, POST /sign/evaluate): they are what its signing
+	// request would be decided with, also for callers the directory cannot answer for as the
+	// signer does (a CI job's session), and the directory is not read again.
+	Roles         []string
 	CertificateID string
 	// App is the application the agent would report (Process and CommandLine count).
 	App wire.Context
@@ -42,18 +48,28 @@ type TrialStore interface {
 	GetCertificate(ctx context.Context, dep, id string) (certificates.Certificate, error)
 }
 
+// Verdict is a dry run's decision and the name of the policy that made it ("" when none did).
+type Verdict struct {
+	policy.Decision
+	PolicyName string
+}
+
 // DryRun answers "would t be allowed, and by which policy?" the way Sign would decide it,
 // without recording or signing anything; now is the clock. A user id that is no active user
-// of the deployment is a field error on "userId".
-func DryRun(ctx context.Context, st TrialStore, now func() time.Time, t Trial) (policy.Decision, error) {
+// of the deployment is a field error on "userId" (when the directory is asked: t.Roles nil).
+func DryRun(ctx context.Context, st TrialStore, now func() time.Time, t Trial) (Verdict, error) {
 	dep := t.DeploymentID
-	roles, err := identity.ActiveRoles(ctx, st, dep, t.UserID)
-	if err != nil {
-		return policy.Decision{}, userIDError(err, t.UserID)
+	roles := t.Roles
+	if roles == nil {
+		stored, err := identity.ActiveRoles(ctx, st, dep, t.UserID)
+		if err != nil {
+			return Verdict{}, userIDError(err, t.UserID)
+		}
+		roles = policy.RolesFor(stored)
 	}
 	cert, err := st.GetCertificate(ctx, dep, t.CertificateID)
 	if err != nil {
-		return policy.Decision{}, err
+		return Verdict{}, err
 	}
 	at := now()
 	if t.At != nil {
@@ -61,10 +77,16 @@ func DryRun(ctx context.Context, st TrialStore, now func() time.Time, t Trial) (
 	}
 	ps, err := policy.Load(ctx, st, dep)
 	if err != nil {
-		return policy.Decision{}, err
+		return Verdict{}, err
 	}
-	c := Caller{DeploymentID: dep, UserID: t.UserID, Roles: policy.RolesFor(roles)}
-	return decide(policy.NewSet(ps), c, t.App, cert, at), nil
+	c := Caller{DeploymentID: dep, UserID: t.UserID, Roles: roles}
+	v := Verdict{Decision: decide(policy.NewSet(ps), c, t.App, cert, at)}
+	for _, p := range ps {
+		if p.ID == v.PolicyID {
+			v.PolicyName = p.Name
+		}
+	}
+	return v, nil
 }
 
 // userIDError is the answer to a dry run for a user whose roles could not be read (err, from

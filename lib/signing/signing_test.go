@@ -193,9 +193,13 @@ func TestDryRun(t *testing.T) {
 		field   string
 		err     error
 	}{
-		"ok/allowed-by-role":       {trial: signing.Trial{UserID: u.ID, CertificateID: cert.ID, App: wire.Context{Process: "make"}}, allowed: true},
-		"ok/denied-other-app":      {trial: signing.Trial{UserID: u.ID, CertificateID: cert.ID, App: wire.Context{Process: "cmake"}}},
-		"ok/denied-after-expiry":   {trial: signing.Trial{UserID: u.ID, CertificateID: cert.ID, App: wire.Context{Process: "make"}, At: &later}},
+		"ok/allowed-by-role":     {trial: signing.Trial{UserID: u.ID, CertificateID: cert.ID, App: wire.Context{Process: "make"}}, allowed: true},
+		"ok/denied-other-app":    {trial: signing.Trial{UserID: u.ID, CertificateID: cert.ID, App: wire.Context{Process: "cmake"}}},
+		"ok/denied-after-expiry": {trial: signing.Trial{UserID: u.ID, CertificateID: cert.ID, App: wire.Context{Process: "make"}, At: &later}},
+		// The caller's own dry run decides with the roles its guard read: the directory is
+		// not asked, so a caller it has no entry for is decided, not refused.
+		"ok/roles-given":           {trial: signing.Trial{UserID: "cu_session", Roles: []string{string(identity.Signer)}, CertificateID: cert.ID, App: wire.Context{Process: "make"}}, allowed: true},
+		"ok/roles-given-none-fit":  {trial: signing.Trial{UserID: u.ID, Roles: []string{}, CertificateID: cert.ID, App: wire.Context{Process: "make"}}},
 		"fail/not-a-user-id":       {trial: signing.Trial{UserID: "crt_x", CertificateID: cert.ID}, field: "userId"},
 		"fail/no-such-user":        {trial: signing.Trial{UserID: "cu_missing", CertificateID: cert.ID}, field: "userId"},
 		"fail/no-such-certificate": {trial: signing.Trial{UserID: u.ID, CertificateID: "crt_missing"}, err: store.ErrNotFound},
@@ -215,7 +219,7 @@ func TestDryRun(t *testing.T) {
 				}
 			case err != nil:
 				t.Fatal(err)
-			case d.Allowed != tc.allowed || tc.allowed && d.PolicyID != p.ID:
+			case d.Allowed != tc.allowed || tc.allowed && (d.PolicyID != p.ID || d.PolicyName != p.Name):
 				t.Fatalf("DryRun = %+v, want allowed %v by %s", d, tc.allowed, p.ID)
 			}
 		})

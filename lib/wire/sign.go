@@ -1,5 +1,6 @@
 // Package wire holds the public API's JSON bodies that more than one side uses, so that the
-// sides cannot drift apart: the bodies of POST /sign and GET /sign/certificates (the signer,
+// sides cannot drift apart: the bodies of POST /sign, POST /sign/evaluate and
+// GET /sign/certificates (the signer,
 // lib/api/signer, and its clients, lib/client and the CLI), the deployment (the operator and
 // portal APIs) and the bearer-token answer (portal and console logins). It depends on the
 // standard library, lib/tenant and lib/fault only, so a client does not link the service.
@@ -75,6 +76,27 @@ type Certificate struct {
 	Owner bool `json:"owner"`
 	// ChainPEM is the certificate chain (leaf first), which clients embed in what they sign.
 	ChainPEM string `json:"chainPem"`
+}
+
+// Evaluation is the body of POST /sign/evaluate: a signing request the caller would send,
+// to be decided without signing or recording anything.
+type Evaluation struct {
+	CertificateID string `json:"certificateId"`
+	// Process and CommandLine are what the request would report in its context.
+	Process     string `json:"process,omitempty"`
+	CommandLine string `json:"commandLine,omitempty"`
+}
+
+// Verdict is the answer to POST /sign/evaluate: what POST /sign would decide.
+type Verdict struct {
+	Allowed bool `json:"allowed"`
+	// PolicyID and PolicyName name the policy that would allow the request; a denial names
+	// none (Reason says whether a policy denies or none allows), as POST /sign's does.
+	PolicyID   string `json:"policyId,omitempty"`
+	PolicyName string `json:"policyName,omitempty"`
+	// Owner says the caller would sign by owning the certificate (no policy matched).
+	Owner  bool   `json:"owner"`
+	Reason string `json:"reason"`
 }
 
 // Chain parses the certificate's chain (leaf first).

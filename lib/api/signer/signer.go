@@ -21,6 +21,8 @@ import (
 
 type api struct {
 	signer *signing.Signer
+	// trials is what a dry run reads (POST /sign/evaluate): the table, afresh.
+	trials signing.TrialStore
 	rates  ratelimit.Counter
 	limits function.Limits
 	now    func() time.Time
@@ -41,13 +43,18 @@ func Build(ctx context.Context, env function.Env) (http.Handler, error) {
 // NewHandler returns the signer routes on registry's key backends.
 func NewHandler(p *function.Parts, registry *keys.Registry, m *access.Mux) *access.Mux {
 	a := api{signer: signing.New(p.Store, registry, p.Now, edge.Logger, signing.WithNotary(p.Notary), signing.WithAnchors(p.Anchors, p.AnchorEvery)), rates: p.Store, limits: p.Limits, now: p.Now,
-		agents: newAgents(p.Store, p.Now)}
+		agents: newAgents(p.Store, p.Now), trials: p.Store}
 	anyConsole := access.Signer()
 	// Both routes serve only while the deployment's subscription is active (the guard
 	// refuses them while it is suspended or cancelled).
 	// GET /sign/certificates — any console caller of the deployment: the certificates the
 	// policies let it sign with (at this time, from any process).
 	m.Handle("GET /sign/certificates", anyConsole, a.certificates)
+	// POST /sign/evaluate — any console caller: what POST /sign would decide for the caller's
+	// own request with a certificate from an application, without signing or recording
+	// anything. It takes a request from the caller's rate limit, none of the deployment's
+	// signatures.
+	m.Handle("POST /sign/evaluate", anyConsole, a.evaluate)
 	// POST /sign — any console caller; the policies decide, and every decision is recorded.
 	// A plan whose month of signatures is used up signs nothing (403 plan-limit; capped).
 	// Before that, the caller's requests and the deployment's signatures are rate-limited
@@ -135,8 +142,13 @@ func (a api) admit(ctx context.Context, req *access.Request, n int) error {
 	if plan := a.limits.SigningFor(dep); !plan.Off() && n > plan.N {
 		return fault.Fields{{Name: "digests", Reason: fmt.Sprintf("the %s plan signs at most %d digests per %s; send at most %d in one request", dep.Plan, plan.N, plan.Per, plan.N)}}
 	}
-	return ratelimit.Check(ctx, a.rates, a.now(),
-		ratelimit.Take{Key: ratelimit.Key("sign", "caller", dep.ID, req.Principal.UserID), N: 1, Limit: a.limits.SigningPerCaller, What: "signing requests from you"})
+	return ratelimit.Check(ctx, a.rates, a.now(), a.callerRequest(req))
+}
+
+// callerRequest is one request from the caller's limit, which its signing requests and its
+// dry runs share.
+func (a api) callerRequest(req *access.Request) ratelimit.Take {
+	return ratelimit.Take{Key: ratelimit.Key("sign", "caller", req.Deployment.ID, req.Principal.UserID), N: 1, Limit: a.limits.SigningPerCaller, What: "signing requests from you"}
 }
 
 // spend takes an allowed request's n signatures from its deployment's limit (by plan).
@@ -159,6 +171,45 @@ func capped(d tenant.Deployment) error {
 		return fault.Newf(fault.ErrPlanLimit, "The %s plan includes %d signatures a month and they are used up; %s", d.Plan, n, then)
 	}
 	return fault.Newf(fault.ErrPlanLimit, "The %s plan's signatures for this month are used up; %s", d.Plan, then)
+}
+
+// evaluate answers POST /sign/evaluate: the decision the caller's own signing request would
+// get (signing.DryRun with the roles the guard read, as Sign decides with them). The allowing
+// policy is named, since the caller would sign under it; a denial says only whether a policy
+// denies or none allows, as POST /sign's answer does (Decision.CallerReason).
+func (a api) evaluate(w http.ResponseWriter, r *http.Request, req *access.Request) error {
+	var body wire.Evaluation
+	if err := edge.DecodeJSON(r, &body, 0); err != nil {
+		return err
+	}
+	var bad fault.Fields
+	if body.CertificateID == "" {
+		bad.Add("certificateId", "is required")
+	}
+	for name, v := range map[string]string{"process": body.Process, "commandLine": body.CommandLine} {
+		if len(v) > signing.MaxApplicationField {
+			bad.Add(name, "is longer than %d bytes", signing.MaxApplicationField)
+		}
+	}
+	if err := bad.Err(); err != nil {
+		return err
+	}
+	ctx := r.Context()
+	if err := ratelimit.Check(ctx, a.rates, a.now(), a.callerRequest(req)); err != nil {
+		return err
+	}
+	c := caller(r, req)
+	v, err := signing.DryRun(ctx, a.trials, a.now, signing.Trial{DeploymentID: req.Deployment.ID, UserID: c.UserID, Roles: append([]string{}, c.Roles...),
+		CertificateID: body.CertificateID, App: wire.Context{Process: body.Process, CommandLine: body.CommandLine}})
+	if err != nil {
+		return err
+	}
+	out := wire.Verdict{Allowed: v.Allowed, Owner: v.Owner, Reason: v.CallerReason}
+	if v.Allowed && v.PolicyID != "" {
+		out.PolicyID, out.PolicyName = v.PolicyID, v.PolicyName
+	}
+	edge.WriteJSON(w, http.StatusOK, out)
+	return nil
 }
 
 func (a api) certificates(w http.ResponseWriter, r *http.Request, req *access.Request) error {

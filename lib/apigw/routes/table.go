@@ -103,6 +103,7 @@ var Table = []Route{
 	{Method: "POST", Path: "/portal/login", Function: "PortalAuthFunction", IAM: false},
 	{Method: "POST", Path: "/portal/register", Function: "PortalAuthFunction", IAM: false},
 	{Method: "POST", Path: "/sign", Function: "SignerFunction", IAM: false},
+	{Method: "POST", Path: "/sign/evaluate", Function: "SignerFunction", IAM: false},
 	{Method: "PUT", Path: "/console/certificates/{certId}/chain", Function: "ConsoleCertificatesFunction", IAM: false},
 	{Method: "PUT", Path: "/console/policies/{policyId}", Function: "ConsolePoliciesFunction", IAM: false},
 	{Method: "PUT", Path: "/operator/deployments/{id}/signum-administrators", Function: "OperatorFunction", IAM: true},

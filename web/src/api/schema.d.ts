@@ -2459,6 +2459,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/sign/evaluate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Dry run of the caller's own signing request - would it be allowed, and by which policy?
+         * @description Who: any console caller of the deployment (signer, console-admin, console-viewer, the
+         *     Signum Administrator; a portal user with the console token of
+         *     `POST /portal/deployments/{id}/console-token`; a certificate user, such as a CI/CD
+         *     agent, with its client certificate over mutual TLS; a CI job's signing session).
+         *     Sent to the deployment's domain name (with a client certificate, to its mutual-TLS
+         *     host); its IP allowlist applies.
+         *
+         *     Decides a `POST /sign` request by the caller itself with `certificateId`, whose
+         *     `context` would report `process` and `commandLine`, now, as `POST /sign` decides it:
+         *     with the caller's user and roles as they are now, the certificate's current state and
+         *     the deployment's policies as stored now. Nothing is signed and nothing is recorded: no
+         *     signing event, no use of the deployment's signatures (`signum doctor --cert` and
+         *     `signum sign --dry-run` ask this). An allowed request names the policy that allows it
+         *     (absent when the caller would sign as the certificate's owner); a denial says only
+         *     whether a policy denies it or none allows it, as the answer of `POST /sign` does
+         *     (`POST /console/policies/evaluate` tells console admins and viewers more). The answer
+         *     is a guide, not a promise: `POST /sign` decides again when it is sent.
+         *
+         *     It counts as one of the caller's signing requests for the caller's rate limit (429
+         *     with `Retry-After`), and takes nothing from the deployment's signing limit or its
+         *     plan's signatures; it answers while the month's signatures are used up.
+         */
+        post: operations["evaluateSigning"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/sign/certificates": {
         parameters: {
             query?: never;
@@ -4639,6 +4679,36 @@ export interface components {
              *     they sign (Authenticode, CMS) before they send the digest.
              */
             chainPem: string;
+        };
+        /** @description A signing request the caller would send, to decide without signing. */
+        SignEvaluateRequest: {
+            /** @description The certificate to sign with; an unknown one is 404. */
+            certificateId: components["schemas"]["CertificateID"];
+            /**
+             * @description The program the request would report in `context.process`; matched by the
+             *     policies' `where[].process`. Absent or empty: none reported.
+             * @example signum
+             */
+            process?: string;
+            /** @description The command line it would report in `context.commandLine`. */
+            commandLine?: string;
+        };
+        SignEvaluateResponse: {
+            /** @description Whether `POST /sign` would sign the request. */
+            allowed: boolean;
+            /** @description The policy that would allow the request. Absent when denied, and when the caller would sign as the certificate's owner. */
+            policyId?: components["schemas"]["PolicyID"];
+            /** @description That policy's name. */
+            policyName?: string;
+            /** @description Allowed because the caller owns the certificate, holds the `signer` role and no policy matched. */
+            owner: boolean;
+            /**
+             * @description The decision as `POST /sign` would tell the caller: whether a policy allows or
+             *     denies it, none allows it, the caller owns the certificate, or the certificate is
+             *     not active. For people to read, not to parse.
+             * @example no policy allows this request
+             */
+            reason: string;
         };
         SignableCertificateList: {
             items: components["schemas"]["SignableCertificate"][];
@@ -10364,6 +10434,82 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+        };
+    };
+    evaluateSigning: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "certificateId": "crt_amwxddvkaddx6vfdog7oqayjki",
+                 *       "process": "signum",
+                 *       "commandLine": "signum sign --cert crt_amwxddvkaddx6vfdog7oqayjki app.exe"
+                 *     }
+                 */
+                "application/json": components["schemas"]["SignEvaluateRequest"];
+            };
+        };
+        responses: {
+            /** @description What `POST /sign` would decide. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "allowed": true,
+                     *       "policyId": "pol_yrutvl5iieoiosxfephsmpyhsi",
+                     *       "policyName": "Release builds",
+                     *       "owner": false,
+                     *       "reason": "a policy allows this request"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["SignEvaluateResponse"];
+                };
+            };
+            /**
+             * @description `certificateId` is missing, or `process` or `commandLine` is longer than 4096
+             *     bytes; `invalid-params` names each
+             *     ([invalid-request](https://github.com/opensignum/signum/blob/main/docs/problems.md#invalid-request)).
+             */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://github.com/opensignum/signum/blob/main/docs/problems.md#invalid-request",
+                     *       "title": "Invalid request",
+                     *       "status": 400,
+                     *       "detail": "certificateId: is required",
+                     *       "instance": "6c1e2a57-4f0b-4d5e-9a43-0f6f1f3c2b11",
+                     *       "invalid-params": [
+                     *         {
+                     *           "name": "certificateId",
+                     *           "reason": "is required"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["ConsoleForbidden"];
+            404: components["responses"]["NotFound"];
+            413: components["responses"]["TooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
         };
     };
     listSignableCertificates: {
