@@ -119,7 +119,7 @@ policy, 5 server unreachable.`,
 	}
 	root.PersistentFlags().StringVar(&a.configPath, "config", "", "configuration file (default $SIGNUM_CONFIG or <user config dir>/signum/config.json)")
 	root.PersistentFlags().StringVarP(&a.output, "output", "o", "text", "output format: text or json")
-	root.AddCommand(a.configureCmd(), a.certsCmd(), a.signDigestCmd(), a.signCmd(), a.verifyCmd(), a.eventsCmd())
+	root.AddCommand(a.configureCmd(), a.certsCmd(), a.signDigestCmd(), a.signCmd(), a.verifyCmd(), a.eventsCmd(), a.doctorCmd())
 	return root
 }
 

@@ -163,7 +163,7 @@ func newWorld(t *testing.T) *world {
 	api(t, srv, "PUT", "/console/certificates/"+w.certID+"/chain", w.admin, host, map[string]string{"chain": certstest.PEM(leaf, w.ca.Intermediate)})
 	w.caFile = filepath.Join(w.dir, "ca.pem")
 	_ = os.WriteFile(w.caFile, []byte(certstest.PEM(w.ca.Root)), 0o644)
-	w.userID, w.p12 = certificateUser(t, w, "ci-agent", time.Now().AddDate(0, 1, 0))
+	w.userID, w.p12 = certificateUser(t, w, "ci-agent", time.Now().AddDate(1, 0, 0)) // a year: no expiry warning from signum doctor
 	api(t, srv, "POST", "/console/policies", w.admin, host, map[string]any{"name": "CI", "enabled": true, "priority": 10, "action": "allow",
 		"what": map[string]any{"certificates": []string{w.certID}}, "who": map[string]any{"users": []string{w.userID}},
 		"where": []map[string]string{{"process": "signum"}}})

@@ -18,6 +18,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"syscall"
 	"time"
 
 	"software.sslmate.com/src/go-pkcs12"
@@ -265,6 +266,15 @@ func explainTransport(cfg Config, err error) error {
 		return fmt.Errorf("%w: the server refused the client certificate (%v)", ErrAuth, err)
 	case strings.Contains(err.Error(), "certificate required") || strings.Contains(err.Error(), "bad certificate") || strings.Contains(err.Error(), "handshake failure"):
 		return fmt.Errorf("%w: the server refused the TLS handshake (%v); it asks for a client certificate: configure one with --p12", ErrAuth, err)
+	}
+	var dns *net.DNSError
+	switch {
+	case errors.As(err, &dns):
+		return fmt.Errorf("%w: cannot reach %s: the host name %q does not resolve (%v); check the URL's host name and your DNS", ErrUnreachable, cfg.URL, dns.Name, err)
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return fmt.Errorf("%w: cannot reach %s: nothing accepts connections there (connection refused); check the URL's port and that the service is running", ErrUnreachable, cfg.URL)
+	case errors.Is(err, os.ErrDeadlineExceeded) || strings.Contains(err.Error(), "Client.Timeout"):
+		return fmt.Errorf("%w: cannot reach %s: no answer in time (%v); a firewall or proxy may drop the connection", ErrUnreachable, cfg.URL, err)
 	}
 	return fmt.Errorf("%w: cannot reach %s (%v); check the URL and that the service is running", ErrUnreachable, cfg.URL, err)
 }
