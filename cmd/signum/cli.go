@@ -288,6 +288,7 @@ func (a *app) certsCmd() *cobra.Command {
 
 func (a *app) signDigestCmd() *cobra.Command {
 	var certID, digest, alg, scheme, idem, receipts string
+	var dryRun bool
 	var wf workloadFlags
 	cmd := &cobra.Command{
 		Use:     "sign-digest",
@@ -305,6 +306,9 @@ func (a *app) signDigestCmd() *cobra.Command {
 			c, err := a.signerClient(cmd, &wf)
 			if err != nil {
 				return err
+			}
+			if dryRun {
+				return a.dryRunDigest(cmd.Context(), c, certID, raw, alg, scheme, requestContext())
 			}
 			res, err := c.Sign(cmd.Context(), certID, scheme, []client.Digest{{Digest: raw, Algorithm: alg}}, requestContext(), idem)
 			if err != nil {
@@ -328,6 +332,7 @@ func (a *app) signDigestCmd() *cobra.Command {
 	cmd.Flags().StringVar(&scheme, "scheme", "", "signature scheme (default: the key's; RSASSA_PKCS1_V1_5 or RSASSA_PSS for RSA)")
 	cmd.Flags().StringVar(&idem, "idempotency-key", "", "retry-safe key: a retry of the same request gets the first answer and signs nothing twice")
 	cmd.Flags().StringVar(&receipts, "receipts", "", "file the answer's receipt is appended to (default $SIGNUM_RECEIPTS, else receipts.jsonl beside the configuration)")
+	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "show the certificate and the policy that would allow signing the digest; sign nothing")
 	wf.add(cmd)
 	_ = cmd.MarkFlagRequired("cert")
 	_ = cmd.MarkFlagRequired("digest")
@@ -351,6 +356,7 @@ func decodeDigest(s, alg string) ([]byte, error) {
 
 func (a *app) signCmd() *cobra.Command {
 	var certID, format, tsURL, receipts string
+	var dryRun bool
 	var wf workloadFlags
 	cmd := &cobra.Command{
 		Use:   "sign FILE...",
@@ -381,6 +387,9 @@ are written to a temporary file and renamed into place, so a failure leaves no p
 				return err
 			}
 			sc := requestContext()
+			if dryRun {
+				return a.dryRunFiles(cmd.Context(), c, certID, m, files, sc)
+			}
 			cert, err := a.findCert(cmd.Context(), c, certID, sc)
 			if err != nil {
 				return err
@@ -420,6 +429,7 @@ are written to a temporary file and renamed into place, so a failure leaves no p
 	cmd.Flags().StringVar(&format, "format", "auto", "auto (Authenticode for PE files, else detached CMS), authenticode, or cms")
 	cmd.Flags().StringVar(&tsURL, "timestamp", "", "RFC 3161 time-stamping authority URL (Authenticode)")
 	cmd.Flags().StringVar(&receipts, "receipts", "", "file the answers' receipts are appended to (default $SIGNUM_RECEIPTS, else receipts.jsonl beside the configuration)")
+	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "show each file's format and output, the certificate and the policy that would allow it; sign and write nothing")
 	wf.add(cmd)
 	return cmd
 }
