@@ -398,13 +398,9 @@ are written to a temporary file and renamed into place, so a failure leaves no p
 			for i, f := range files {
 				jobs[i] = client.FileJob{Path: f, Mode: m, TimestampURL: tsURL}
 			}
-			done := 0
-			results, err := c.SignFiles(cmd.Context(), cert, jobs, sc, "", func(r client.FileResult) {
-				done++
-				if a.output == "text" && r.Error == "" {
-					fmt.Fprintf(a.errOut, "[%d/%d] signed %s (%s)\n", done, len(files), r.Output, r.Kind)
-				}
-			})
+			report := a.progress(len(files))
+			results, err := c.SignFiles(cmd.Context(), cert, jobs, sc, "", report.done)
+			report.finish()
 			// Each request's receipt is kept once (the files it signed share it), also when
 			// another request failed: what was signed was recorded.
 			kept := map[string]bool{}
