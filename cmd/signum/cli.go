@@ -224,17 +224,7 @@ func (a *app) configureCmd() *cobra.Command {
 // requestContext is what signing requests report: this program, its command line, the
 // machine, and the CI job it runs in.
 func requestContext() client.Context {
-	host, _ := os.Hostname()
-	ci := map[string]string{}
-	for _, k := range []string{"CI", "GITHUB_REPOSITORY", "GITHUB_RUN_ID", "GITHUB_SHA", "GITHUB_WORKFLOW", "GITLAB_CI", "CI_PROJECT_PATH",
-		"CI_PIPELINE_ID", "CI_JOB_ID", "CI_COMMIT_SHA", "BUILD_ID", "BUILD_NUMBER", "JOB_NAME", "BUILDKITE_BUILD_ID", "CIRCLE_BUILD_NUM"} {
-		if v := os.Getenv(k); v != "" && len(v) <= 1024 {
-			ci[k] = v
-		}
-	}
-	if len(ci) == 0 {
-		ci = nil
-	}
+	host, ci := client.Machine()
 	cmdline := "signum " + strings.Join(os.Args[1:], " ")
 	if len(cmdline) > 4096 {
 		cmdline = cmdline[:4096]
