@@ -574,3 +574,78 @@ func TestCommandLineHidesSecrets(t *testing.T) {
 		t.Errorf("inline pass: %q", got)
 	}
 }
+
+// TestSessionStates: the login state is the application's, across its sessions, and ends
+// with C_Logout or its last session; the slot and mechanisms describe what the token does.
+func TestSessionStates(t *testing.T) {
+	f := setup(t)
+	m := newModule(t, config(f.p12, func(c *client.Config) { c.P12Password = "" }), nil)
+	h := open(t, m)
+	rw, rv := m.OpenSession(p11token.SlotID, p11.CKF_SERIAL_SESSION|p11.CKF_RW_SESSION)
+	if rv != p11.CKR_OK {
+		t.Fatal(rv)
+	}
+	state := func(h uint) uint {
+		s, _, rv := m.SessionState(h)
+		if rv != p11.CKR_OK {
+			t.Fatalf("C_GetSessionInfo: %#x", rv)
+		}
+		return s
+	}
+	if state(h) != p11.CKS_RO_PUBLIC_SESSION || state(rw) != p11.CKS_RW_PUBLIC_SESSION {
+		t.Fatal("sessions before login are public")
+	}
+	if rv := m.Login(rw, p11.CKU_USER, []byte(localtest.P12Password)); rv != p11.CKR_OK {
+		t.Fatal(rv)
+	}
+	if state(h) != p11.CKS_RO_USER_FUNCTIONS || state(rw) != p11.CKS_RW_USER_FUNCTIONS {
+		t.Fatal("a login is every session's")
+	}
+	if rv := m.Logout(h); rv != p11.CKR_OK || state(rw) != p11.CKS_RW_PUBLIC_SESSION || len(findQuiet(m, h, f.rsa)) != 0 {
+		t.Fatalf("after C_Logout: %#x", rv)
+	}
+	if rv := m.Logout(h); rv != p11.CKR_USER_NOT_LOGGED_IN {
+		t.Fatalf("second C_Logout: %#x", rv)
+	}
+	_ = m.Login(h, p11.CKU_USER, []byte(localtest.P12Password))
+	if rv := m.CloseAllSessions(p11token.SlotID); rv != p11.CKR_OK {
+		t.Fatal(rv)
+	}
+	if _, _, rv := m.SessionState(h); rv != p11.CKR_SESSION_HANDLE_INVALID {
+		t.Fatalf("a closed session: %#x", rv)
+	}
+	h = open(t, m)
+	if state(h) != p11.CKS_RO_PUBLIC_SESSION {
+		t.Fatal("closing every session logs out")
+	}
+	if rv := m.Login(h, p11.CKU_SO, []byte("x")); rv != p11.CKR_USER_TYPE_INVALID {
+		t.Fatalf("security officer: %#x", rv)
+	}
+	if _, rv := m.OpenSession(p11token.SlotID, 0); rv != p11.CKR_SESSION_PARALLEL_NOT_SUPPORTED {
+		t.Fatalf("a session without CKF_SERIAL_SESSION: %#x", rv)
+	}
+	if _, rv := m.SlotDescription(2); rv != p11.CKR_SLOT_ID_INVALID {
+		t.Fatalf("another slot: %#x", rv)
+	}
+	if desc, _ := m.SlotDescription(p11token.SlotID); !strings.Contains(desc, "demo.localhost") {
+		t.Fatalf("slot description %q", desc)
+	}
+	for _, mech := range p11token.Mechanisms() {
+		if info, ok := p11token.InfoOf(mech); !ok || info.Flags&p11.CKF_SIGN == 0 {
+			t.Fatalf("mechanism %#x: %+v", mech, info)
+		}
+	}
+	if _, ok := p11token.InfoOf(p11.CKM_SHA1_RSA_PKCS); ok {
+		t.Fatal("SHA-1 is not signed")
+	}
+	if rv := m.Initialize(true); rv != p11.CKR_CRYPTOKI_ALREADY_INITIALIZED {
+		t.Fatalf("second C_Initialize: %#x", rv)
+	}
+	m.Finalize()
+	if _, rv := m.OpenSession(p11token.SlotID, p11.CKF_SERIAL_SESSION); rv != p11.CKR_CRYPTOKI_NOT_INITIALIZED {
+		t.Fatalf("after C_Finalize: %#x", rv)
+	}
+	if rv := m.Initialize(false); rv != p11.CKR_NEED_TO_CREATE_THREADS {
+		t.Fatalf("an application that forbids threads: %#x", rv)
+	}
+}

@@ -76,14 +76,6 @@ func ulong(v uint) []byte {
 	return b
 }
 
-// ULong reads a CK_ULONG attribute value.
-func ULong(b []byte) (uint, bool) {
-	if len(b) != 8 {
-		return 0, false
-	}
-	return uint(binary.LittleEndian.Uint64(b)), true
-}
-
 var curveOIDs = map[elliptic.Curve]asn1.ObjectIdentifier{
 	elliptic.P256(): {1, 2, 840, 10045, 3, 1, 7},
 	elliptic.P384(): {1, 3, 132, 0, 34},
