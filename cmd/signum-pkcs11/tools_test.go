@@ -102,7 +102,7 @@ func setup(t *testing.T) fixture {
 		fix.rsa = world.Certificate(t, "Release RSA", "RSA_2048")
 		fix.ec = world.Certificate(t, "Release EC", "EC_P256")
 		fix.user, fix.p12 = world.Agent(t, "build-agent", time.Now().AddDate(0, 1, 0))
-		world.Policy(t, "Signing tools", []string{fix.user}, []string{fix.rsa, fix.ec}, []string{"osslsigncode", "openssl", "pkcs11-tool", "threads"})
+		world.Policy(t, "Signing tools", []string{fix.user}, []string{fix.rsa, fix.ec}, []string{"osslsigncode", "openssl", "pkcs11-tool", "threads", "keytool", "jarsigner"})
 		cfg := client.Config{URL: world.Srv.TLSURL, Host: world.Env("")["SIGNUM_HOST"], CAFile: world.ServerCA, P12: fix.p12, P12Password: localtest.P12Password}
 		c, err := client.New(cfg)
 		if err != nil {
@@ -320,6 +320,15 @@ func TestThreads(t *testing.T) {
 	if err != nil {
 		t.Fatalf("threads: %v\n%s%s", err, out, stderr.String())
 	}
+	// The same program under a name the policy's Where rule does not list sees no key.
+	unlisted := filepath.Join(filepath.Dir(bin), "unlisted")
+	raw, _ := os.ReadFile(bin)
+	_ = os.WriteFile(unlisted, raw, 0o755)
+	other := exec.Command(unlisted, modPath, "Release EC", "1", "1")
+	other.Env = cmd.Env
+	if got, err := other.CombinedOutput(); err == nil || !strings.Contains(string(got), "FAIL C_FindObjects") {
+		t.Fatalf("a process no policy names: %v\n%s", err, got)
+	}
 	pub := leafKey(t, f.chain[f.ec]).(*ecdsa.PublicKey)
 	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
 	if len(lines) != 32 {
@@ -332,5 +341,38 @@ func TestThreads(t *testing.T) {
 		if len(sig) != 64 || !ecdsa.Verify(pub, digest, new(big.Int).SetBytes(sig[:32]), new(big.Int).SetBytes(sig[32:])) {
 			t.Fatalf("a signature does not verify: %s", line)
 		}
+	}
+}
+
+// TestJarsigner: the JDK's own PKCS#11 provider (SunPKCS11) loads the module; keytool lists
+// the keys by label and jarsigner signs a JAR that jarsigner -verify accepts.
+func TestJarsigner(t *testing.T) {
+	f := setup(t)
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "pkcs11.cfg")
+	_ = os.WriteFile(cfg, []byte("name = signum\nlibrary = "+modPath+"\nslot = 1\n"), 0o644)
+	_ = os.WriteFile(filepath.Join(dir, "hello.txt"), []byte("hello\n"), 0o644)
+	jarFile := filepath.Join(dir, "app.jar")
+	if out, err := exec.Command(tool(t, "jar"), "cf", jarFile, "-C", dir, "hello.txt").CombinedOutput(); err != nil {
+		t.Fatalf("jar: %v %s", err, out)
+	}
+	store := []string{"-keystore", "NONE", "-storetype", "PKCS11", "-providerClass", "sun.security.pkcs11.SunPKCS11", "-providerArg", cfg, "-storepass", "none"}
+	out, err := runTool(t, nil, "keytool", append([]string{"-list"}, store...)...)
+	if err != nil || !strings.Contains(out, "Release RSA, PrivateKeyEntry") {
+		t.Fatalf("keytool -list: %v\n%s", err, out)
+	}
+	out, err = runTool(t, nil, "jarsigner", append(append([]string{}, store...), "-certchain", f.chain[f.rsa], "-digestalg", "SHA-256", jarFile, "Release RSA")...)
+	if err != nil {
+		t.Fatalf("jarsigner: %v\n%s", err, out)
+	}
+	// The code-signing root is the verifier's only trust anchor.
+	trust := filepath.Join(dir, "trust.p12")
+	if out, err := exec.Command("keytool", "-importcert", "-noprompt", "-alias", "root", "-file", world.CAFile, "-keystore", trust,
+		"-storetype", "PKCS12", "-storepass", "changeit").CombinedOutput(); err != nil {
+		t.Fatalf("keytool -importcert: %v %s", err, out)
+	}
+	v, err := exec.Command("jarsigner", "-verify", "-keystore", trust, "-storepass", "changeit", jarFile).CombinedOutput()
+	if err != nil || !strings.Contains(string(v), "jar verified.") || strings.Contains(string(v), "error") {
+		t.Fatalf("jarsigner -verify: %v\n%s", err, v)
 	}
 }
