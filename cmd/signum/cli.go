@@ -225,10 +225,8 @@ func (a *app) configureCmd() *cobra.Command {
 // machine, and the CI job it runs in.
 func requestContext() client.Context {
 	host, ci := client.Machine()
-	cmdline := "signum " + strings.Join(os.Args[1:], " ")
-	if len(cmdline) > 4096 {
-		cmdline = cmdline[:4096]
-	}
+	// The command line goes into the signing event log: tokens given as flags are hidden.
+	cmdline := client.CommandLine(append([]string{"signum"}, os.Args[1:]...))
 	return client.Context{Process: "signum", CommandLine: cmdline, AgentID: host, CI: ci}
 }
 
