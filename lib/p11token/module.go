@@ -82,11 +82,8 @@ type signOp struct {
 	hash  crypto.Hash // the hash of a hashing mechanism, else 0
 	pss   bool
 	h     hash.Hash // running hash of C_SignUpdate
-	// done is a signature made by a call whose buffer was too small, kept for the retry so
-	// the service signs once.
-	done     []byte
-	doneFor  []byte
-	multiple bool // C_SignUpdate was used
+	// multiple: C_SignUpdate was used (C_SignFinal ends the operation).
+	multiple bool
 }
 
 // New makes a module.
@@ -583,13 +580,16 @@ func (m *Module) Attributes(h, obj uint, types []uint) ([]Value, uint) {
 
 // SignInit is C_SignInit.
 func (m *Module) SignInit(h uint, mech Mechanism, key uint) uint {
+	// m.mu is let go before s.mu is taken: a signing session holds s.mu while it waits for
+	// m.mu (remote), and the two must never be waited for in the other order.
 	m.mu.Lock()
-	defer m.mu.Unlock()
 	s, rv := m.session(h)
 	if rv != p11.CKR_OK {
+		m.mu.Unlock()
 		return rv
 	}
 	e, index, kind, rv := m.object(key)
+	m.mu.Unlock()
 	if rv != p11.CKR_OK {
 		return p11.CKR_KEY_HANDLE_INVALID
 	}
@@ -688,6 +688,11 @@ func (m *Module) SignFinal(ctx context.Context, h uint, room int) ([]byte, int, 
 	}
 	defer s.mu.Unlock()
 	op := s.sign
+	if hashOf(op.mech) == 0 {
+		// CKM_RSA_PKCS, CKM_RSA_PKCS_PSS and CKM_ECDSA sign one digest, with C_Sign.
+		s.sign = nil
+		return nil, 0, p11.CKR_FUNCTION_NOT_SUPPORTED
+	}
 	if op.h == nil {
 		op.h = op.hash.New()
 	}
@@ -730,23 +735,16 @@ func (m *Module) finish(ctx context.Context, s *session, op *signOp, data []byte
 		}
 		h, digest = got, data
 	}
-	if op.done != nil && string(op.doneFor) == string(digest) {
-		return m.deliver(s, op, op.done, room)
-	}
-	sig, rv := m.remote(ctx, op, h, digest)
-	if rv != p11.CKR_OK {
-		s.sign = nil
-		return nil, 0, rv
-	}
-	op.done, op.doneFor = sig, digest
-	return m.deliver(s, op, sig, room)
-}
-
-func (m *Module) deliver(s *session, op *signOp, sig []byte, room int) ([]byte, int, uint) {
-	if room < len(sig) {
-		return nil, len(sig), p11.CKR_BUFFER_TOO_SMALL
+	// The signature's length is known before it is made: a buffer too small is said before
+	// the service is asked, and the operation stays for the retry.
+	if room < size {
+		return nil, size, p11.CKR_BUFFER_TOO_SMALL // (hash.Hash's Sum leaves the running hash as it was)
 	}
 	s.sign = nil
+	sig, rv := m.remote(ctx, op, h, digest)
+	if rv != p11.CKR_OK {
+		return nil, 0, rv
+	}
 	return sig, len(sig), p11.CKR_OK
 }
 

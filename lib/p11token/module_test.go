@@ -246,12 +246,22 @@ func TestSignsWithEveryMechanism(t *testing.T) {
 			t.Fatalf("ECDSA %#x: %v", c.mech, err)
 		}
 	}
-	// Multi-part: C_SignUpdate twice, then C_SignFinal.
+	// CKM_ECDSA signs one digest: C_SignFinal has no message to sign.
+	if rv := m.SignInit(h, p11token.Mechanism{Type: p11.CKM_ECDSA}, ek); rv != p11.CKR_OK {
+		t.Fatal(rv)
+	}
+	if _, _, rv := m.SignFinal(context.Background(), h, 64); rv != p11.CKR_FUNCTION_NOT_SUPPORTED {
+		t.Fatalf("C_SignFinal of CKM_ECDSA: %#x", rv)
+	}
+	// Multi-part: C_SignUpdate twice, then C_SignFinal (first with a buffer too small).
 	if rv := m.SignInit(h, p11token.Mechanism{Type: p11.CKM_ECDSA_SHA256}, ek); rv != p11.CKR_OK {
 		t.Fatal(rv)
 	}
 	m.SignUpdate(h, msg[:5])
 	m.SignUpdate(h, msg[5:])
+	if _, need, rv := m.SignFinal(context.Background(), h, 8); rv != p11.CKR_BUFFER_TOO_SMALL || need != 64 {
+		t.Fatalf("C_SignFinal with a short buffer: %#x %d", rv, need)
+	}
 	sig, _, rv := m.SignFinal(context.Background(), h, 64)
 	if rv != p11.CKR_OK || raw(sig, sum256[:]) != nil {
 		t.Fatalf("multi-part ECDSA: %#x", rv)
@@ -298,8 +308,8 @@ func events(t *testing.T, certID, decision string) []audit.Event {
 	return page.Items
 }
 
-// TestShortBufferSignsOnce: a buffer too small keeps the signature for the retry; the
-// service is asked once.
+// TestShortBufferSignsOnce: a buffer too small is said before the service is asked, and
+// the operation stays for the retry: one signature, one decision.
 func TestShortBufferSignsOnce(t *testing.T) {
 	f := setup(t)
 	m := newModule(t, config(f.p12, nil), nil)
@@ -366,6 +376,28 @@ func TestConcurrentSessions(t *testing.T) {
 				}
 				if err := rsa.VerifyPKCS1v15(pub, crypto.SHA256, sum[:], sig); err != nil {
 					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	// Threads that share one session (which PKCS#11 leaves to the application to serialise)
+	// get codes, not a deadlock or a crash.
+	keys := findQuiet(m, h0, f.rsa)
+	for g := 0; g < 4; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 5; i++ {
+				rv := m.SignInit(h0, p11token.Mechanism{Type: p11.CKM_SHA256_RSA_PKCS}, keys[0])
+				if rv != p11.CKR_OK && rv != p11.CKR_OPERATION_ACTIVE {
+					errs <- fmt.Errorf("shared session, C_SignInit: %#x", rv)
+					return
+				}
+				_, _, rv = m.Sign(context.Background(), h0, []byte("shared"), 256)
+				if rv != p11.CKR_OK && rv != p11.CKR_OPERATION_NOT_INITIALIZED {
+					errs <- fmt.Errorf("shared session, C_Sign: %#x", rv)
 					return
 				}
 			}
