@@ -14,6 +14,8 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"fmt"
+	"hash/crc32"
+	"io"
 	"os"
 	"path"
 	"path/filepath"
@@ -159,10 +161,20 @@ func zipOf(t testing.TB, entries []zipEntry) []byte {
 		// The DOS time fields, not Modified: Modified adds an extra field to each local header,
 		// which the APPX block map would have to count.
 		h := &zip.FileHeader{Name: e.name, Method: zip.Store, ModifiedDate: 0x5822, ModifiedTime: 0x1883}
+		var w io.Writer
+		var err error
 		if e.deflate {
 			h.Method = zip.Deflate
+			w, err = zw.CreateHeader(h)
+		} else {
+			// Stored entries carry their sizes in the local header, with no data descriptor,
+			// as packaging tools write them: a verifier that rebuilds descriptors in ZIP64
+			// form (osslsigncode does, for a package the signer made ZIP64) then hashes the
+			// same bytes the signer did.
+			h.CRC32 = crc32.ChecksumIEEE(e.data)
+			h.CompressedSize64, h.UncompressedSize64 = uint64(len(e.data)), uint64(len(e.data))
+			w, err = zw.CreateRaw(h)
 		}
-		w, err := zw.CreateHeader(h)
 		if err != nil {
 			t.Fatal(err)
 		}
