@@ -69,9 +69,9 @@ softhsm:
 demo:
 	bash scripts/demo.sh
 
-## tools: install osslsigncode and openssl when missing; the CLI tests check signatures with them
+## tools: install osslsigncode, openssl and jarsigner (JDK) when missing; the CLI tests check signatures with them
 tools:
-	@command -v osslsigncode >/dev/null && command -v openssl >/dev/null || bash scripts/tools-setup.sh
+	@command -v osslsigncode >/dev/null && command -v openssl >/dev/null && command -v jarsigner >/dev/null || bash scripts/tools-setup.sh
 
 ## deadcode: no unused code (functions reachable from no main and no test)
 DEADCODE := golang.org/x/tools/cmd/deadcode@v0.52.0
