@@ -359,15 +359,15 @@ func (a *app) signCmd() *cobra.Command {
 		Long: `Sign files with one request for all of them (up to 64 per request). Each file is signed in
 its format, detected from its content (the extension decides only where the content is open):
 
-  format  detected by                                   signature
-  pe      MZ header with a PE image (.exe, .dll, .sys)  embedded Authenticode
-  msi     compound file (.msi, .msp, .msm)              Authenticode in a DigitalSignature stream
-  cab     MSCF header                                   Authenticode in the cabinet header
-  cat     PKCS#7 certificate trust list                 the catalog becomes signed PKCS#7
-  appx    ZIP with AppxManifest.xml (.appx, .msix, bundles)  AppxSignature.p7x
-  jar     ZIP with META-INF/MANIFEST.MF (or a .jar/.war/.ear)  META-INF/SIGNUM.SF and .RSA/.EC
-  ps1     text named .ps1, .psm1, .psd1 (.ps1xml, .psc1, .cdxml, .mof)  signature comment block
-  cms     anything else                                 detached CMS/PKCS#7 in FILE.p7s (DER)
+  format  detected by                                signature
+  pe      MZ + PE header (.exe, .dll, .sys)          embedded Authenticode
+  msi     compound file (.msi, .msp, .msm)           DigitalSignature stream
+  cab     MSCF header                                Authenticode in the cabinet header
+  cat     PKCS#7 certificate trust list              the catalog, signed
+  appx    ZIP with AppxManifest.xml (.appx, .msix)   AppxSignature.p7x
+  jar     ZIP with META-INF/MANIFEST.MF, or a .jar   META-INF/SIGNUM.SF and .RSA/.EC
+  ps1     text named .ps1, .psm1, .psd1, .ps1xml     signature comment block
+  cms     anything else                              FILE.p7s (detached CMS/PKCS#7, DER)
 
 --format auto (the default) signs an unrecognised file as cms, like before signum knew more
 formats. --format X signs every file as X and refuses a file that is not X (cms fits any file;

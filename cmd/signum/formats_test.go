@@ -2,7 +2,9 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,6 +13,7 @@ import (
 
 	"github.com/opensignum/signum/lib/client"
 	"github.com/opensignum/signum/lib/client/clienttest"
+	"github.com/opensignum/signum/lib/local"
 )
 
 // outsideTool is the path of a verifier nobody here wrote, or skips the test when it is missing
@@ -213,4 +216,72 @@ func TestFormatErrors(t *testing.T) {
 func fileExists(p string) bool {
 	_, err := os.Stat(p)
 	return err == nil
+}
+
+// TestSignFormatsWithTimestamp: --timestamp counter-signs every embedded format; osslsigncode
+// checks the time-stamp of the Windows formats against the TSA's certificate, and jarsigner
+// no longer warns that the JAR's signature has none.
+func TestSignFormatsWithTimestamp(t *testing.T) {
+	w := newWorld(t)
+	url, tsaCert := tsa(t)
+	formats := []string{"msi", "cab", "cat", "appx", "ps1", "jar"}
+	var files []string
+	for _, f := range formats {
+		sub := filepath.Join(t.TempDir(), f)
+		_ = os.Mkdir(sub, 0o755)
+		files = append(files, clienttest.Write(t, sub, f))
+	}
+	if code, out, errOut := cli(t, w.env(w.p12), append([]string{"sign", "--cert", w.certID, "--timestamp", url}, files...)...); code != 0 {
+		t.Fatalf("sign with a timestamp: %d %s %s", code, out, errOut)
+	}
+	for i, f := range files {
+		t.Run(formats[i], func(t *testing.T) {
+			if formats[i] == "jar" {
+				out, err := exec.Command(outsideTool(t, "jarsigner"), "-verify", f).CombinedOutput()
+				if err != nil || !strings.Contains(string(out), "jar verified") || strings.Contains(string(out), "do not include a timestamp") {
+					t.Fatalf("jarsigner -verify: %v\n%s", err, out)
+				}
+				return
+			}
+			out, err := exec.Command(outsideTool(t, "osslsigncode"), "verify", "-CAfile", w.caFile, "-TSA-CAfile", tsaCert, "-in", f).CombinedOutput()
+			if err != nil || !strings.Contains(string(out), "Timestamp Server Signature verification: ok") {
+				t.Fatalf("osslsigncode verify: %v\n%s", err, out)
+			}
+		})
+	}
+}
+
+// TestDeniedFormatsUnchanged: a batch of MSI, APPX, JAR and catalog files that the service
+// refuses after they were hashed leaves each file as it was and no temporary file behind.
+func TestDeniedFormatsUnchanged(t *testing.T) {
+	w := newWorld(t)
+	dir := t.TempDir()
+	var jobs []client.FileJob
+	before := map[string][]byte{}
+	for _, f := range []string{"msi", "appx", "jar", "cat"} {
+		p := clienttest.Write(t, dir, f)
+		before[p], _ = os.ReadFile(p)
+		jobs = append(jobs, client.FileJob{Path: p})
+	}
+	var cert client.Certificate
+	raw := api(t, w.srv, "GET", "/console/certificates/"+w.certID+"/chain", w.admin, local.DemoDomain, nil)
+	cert.ID, cert.ChainPEM = w.certID, string(raw)
+	if !strings.Contains(cert.ChainPEM, "BEGIN CERTIFICATE") {
+		var j struct{ ChainPem string }
+		_ = json.Unmarshal(raw, &j)
+		cert.ChainPEM = j.ChainPem
+	}
+	c, err := client.New(client.Config{URL: w.srv.TLSURL, Host: local.DemoDomain, CAFile: filepath.Join(w.dir, "data", local.TLSCAFile), P12: w.noPolicy, P12Password: "p12-pass"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.SignFiles(context.Background(), cert, jobs, client.Context{Process: "signum"}, "", nil); !errors.Is(err, client.ErrDenied) {
+		t.Fatalf("want a denial, got %v", err)
+	}
+	noOutput(t, dir, "unsigned.appx", "unsigned.cat", "unsigned.jar", "unsigned.msi")
+	for p, b := range before {
+		if after, _ := os.ReadFile(p); !bytes.Equal(after, b) {
+			t.Fatalf("a denied signing changed %s", p)
+		}
+	}
 }
