@@ -347,6 +347,12 @@ func signFile(ctx context.Context, job FileJob, chain []*x509.Certificate, key *
 		return res, err
 	}
 	res.Kind, res.Output = kindOf(format), outputOf(job.Path, format)
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return res, err
+	}
+	if format == FormatCMS {
+		return res, signDetached(ctx, f, job, res.Output, chain, key)
+	}
 	cert := &certloader.Certificate{Leaf: chain[0], Certificates: chain, PrivateKey: key}
 	if job.TimestampURL != "" {
 		ts, err := timestamper(job.TimestampURL)
@@ -354,9 +360,6 @@ func signFile(ctx context.Context, job FileJob, chain []*x509.Certificate, key *
 			return res, err
 		}
 		cert.Timestamper = ts
-	}
-	if format == FormatCMS {
-		return res, signDetached(ctx, f, job, res.Output, chain, key)
 	}
 	return res, signEmbedded(ctx, f, format, job, cert)
 }
