@@ -69,8 +69,8 @@ softhsm:
 demo:
 	bash scripts/demo.sh
 
-## tools: install osslsigncode, openssl, OpenSC's pkcs11-tool and OpenSSL's pkcs11 engine when
-## missing; the CLI's and the PKCS#11 module's tests sign and check signatures with them
+## tools: install osslsigncode, openssl, the JDK (jarsigner, keytool), OpenSC's pkcs11-tool and
+## OpenSSL's pkcs11 engine when missing; the CLI's and the PKCS#11 module's tests sign and check signatures with them
 tools:
 	@bash scripts/tools-setup.sh
 
