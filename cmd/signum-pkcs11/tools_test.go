@@ -20,6 +20,7 @@ import (
 	"github.com/opensignum/signum/lib/audit"
 	"github.com/opensignum/signum/lib/certificates/certstest"
 	"github.com/opensignum/signum/lib/client"
+	"github.com/opensignum/signum/lib/client/clienttest"
 	"github.com/opensignum/signum/lib/local/localtest"
 )
 
@@ -271,26 +272,27 @@ func events(t *testing.T, certID string) []audit.Event {
 	return page.Items
 }
 
-// TestOsslsigncode: osslsigncode signs a Windows executable with the module's RSA and EC
-// keys, and verifies it.
+// TestOsslsigncode: osslsigncode signs a Windows executable and an MSI with the module's RSA
+// and EC keys, and verifies them.
 func TestOsslsigncode(t *testing.T) {
 	f := setup(t)
 	engine(t)
 	dir := t.TempDir()
-	in := filepath.Join(dir, "hello.exe")
-	_ = os.WriteFile(in, localtest.WindowsExe(t), 0o644)
-	for _, c := range []struct{ name, id string }{{"RSA", f.rsa}, {"EC", f.ec}} {
-		out := filepath.Join(dir, "signed-"+c.name+".exe")
+	files := map[string][]byte{"hello.exe": localtest.WindowsExe(t), "setup.msi": clienttest.MSI(t)}
+	for _, c := range []struct{ name, id, file string }{{"RSA", f.rsa, "hello.exe"}, {"EC", f.ec, "hello.exe"}, {"RSA", f.rsa, "setup.msi"}, {"EC", f.ec, "setup.msi"}} {
+		in := filepath.Join(dir, c.file)
+		_ = os.WriteFile(in, files[c.file], 0o644)
+		out := filepath.Join(dir, c.name+"-signed-"+c.file)
 		// The .p12's password as the PIN (-pass), not in the environment.
 		got, err := runTool(t, map[string]string{"SIGNUM_P12_PASSWORD": ""}, "osslsigncode", "sign", "-pkcs11module", modPath,
 			"-pkcs11cert", "pkcs11:object=Release%20"+c.name+";type=cert", "-key", "pkcs11:object=Release%20"+c.name+";type=private",
 			"-pass", localtest.P12Password, "-certs", f.chain[c.id], "-h", "sha256", "-in", in, "-out", out)
 		if err != nil {
-			t.Fatalf("osslsigncode sign (%s): %v\n%s", c.name, err, got)
+			t.Fatalf("osslsigncode sign (%s, %s): %v\n%s", c.name, c.file, err, got)
 		}
 		v, err := exec.Command("osslsigncode", "verify", "-CAfile", world.CAFile, "-in", out).CombinedOutput()
 		if err != nil || !strings.Contains(string(v), "Signature verification: ok") {
-			t.Fatalf("osslsigncode verify (%s): %v\n%s", c.name, err, v)
+			t.Fatalf("osslsigncode verify (%s, %s): %v\n%s", c.name, c.file, err, v)
 		}
 	}
 	// The PIN osslsigncode was given is not in the log.
