@@ -9,7 +9,7 @@ FUNCTIONS := $(notdir $(wildcard functions/*))
 CGO_FUNCTIONS := console-certificates signer insights
 lambda_env = $(if $(filter $(1),$(CGO_FUNCTIONS)),CGO_ENABLED=1 GOOS=linux GOARCH=amd64,$(LAMBDA_ENV))
 
-.PHONY: coldstart soak run test vet fmt-check deadcode lint-template test-aws build clean fuzz bench bench-events softhsm tools demo invoke web web-if-missing deploy-web test-web chromium
+.PHONY: pkcs11 coldstart soak run test vet fmt-check deadcode lint-template test-aws build clean fuzz bench bench-events softhsm tools demo invoke web web-if-missing deploy-web test-web chromium
 
 ## run: the whole service locally on the embedded stand-ins (no Docker, no AWS account), with
 ## the web app (built when missing) under /app/
@@ -69,14 +69,22 @@ softhsm:
 demo:
 	bash scripts/demo.sh
 
-## tools: install osslsigncode and openssl when missing; the CLI tests check signatures with them
+## tools: install osslsigncode, openssl, the JDK (jarsigner, keytool), OpenSC's pkcs11-tool and
+## OpenSSL's pkcs11 engine when missing; the CLI's and the PKCS#11 module's tests sign and check signatures with them
 tools:
-	@command -v osslsigncode >/dev/null && command -v openssl >/dev/null || bash scripts/tools-setup.sh
+	@bash scripts/tools-setup.sh
+
+## pkcs11: the PKCS#11 module, bin/signum-pkcs11.so (osslsigncode, OpenSSL, p11-kit... sign through it)
+pkcs11:
+	CGO_ENABLED=1 $(GO) build -trimpath -buildmode=c-shared -o bin/signum-pkcs11.so ./cmd/signum-pkcs11
+	@rm -f bin/signum-pkcs11.h
 
 ## deadcode: no unused code (functions reachable from no main and no test)
 DEADCODE := golang.org/x/tools/cmd/deadcode@v0.52.0
+# cmd/signum-pkcs11/main.go is left out: its functions are called from C (the //export
+# functions and what they use), which deadcode cannot see.
 deadcode:
-	@out=$$($(GO) run $(DEADCODE) -test ./...); \
+	@out=$$($(GO) run $(DEADCODE) -test ./... | grep -v '^cmd/signum-pkcs11/main.go:'); \
 	if [ -n "$$out" ]; then echo "unused code:"; echo "$$out"; exit 1; fi
 
 ## lint-template: cfn-lint on template.yaml after the SAM transform (.cfnlintrc); installed when missing

@@ -22,8 +22,8 @@ const module = "github.com/opensignum/signum"
 var (
 	// plumbing are the lib/ packages that are neither handlers nor capabilities: the edge of
 	// the HTTP API, the handler framework, the wiring of a function, the local gateway and
-	// stack, and the CLI's HTTP client.
-	plumbing = []string{"lib/edge", "lib/access", "lib/function", "lib/apigw", "lib/local", "lib/devstack", "lib/client"}
+	// stack, and the clients' side: the CLI's HTTP client and the PKCS#11 token built on it.
+	plumbing = []string{"lib/edge", "lib/access", "lib/function", "lib/apigw", "lib/local", "lib/devstack", "lib/client", "lib/p11token"}
 	// apiImporters may import handler packages: they assemble functions.
 	apiImporters = []string{"functions/", "cmd/", "lib/local"}
 	// dynamoDBClients may import the DynamoDB SDK: the store, the wiring that builds its

@@ -13,6 +13,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"syscall"
 	"text/tabwriter"
@@ -78,7 +79,7 @@ func explain(err error) (int, string) {
 		return exitAuth, msg
 	case errors.Is(err, client.ErrUnreachable):
 		return exitUnreachable, msg
-	case errors.Is(err, client.ErrNotPE):
+	case errors.Is(err, client.ErrNotPE), errors.Is(err, client.ErrFormat):
 		return exitUsage, msg
 	}
 	return exitFailed, msg
@@ -98,8 +99,8 @@ func (a *app) root() *cobra.Command {
 		Use:   "signum",
 		Short: "Sign software with keys that never leave KMS or the HSM",
 		Long: `signum signs files and digests with the signing service: files are hashed here and only
-their digests are sent. Windows PE files get an embedded Authenticode signature; other files a
-detached CMS/PKCS#7 signature (FILE.p7s).
+their digests are sent. PE, MSI, CAB, CAT, APPX/MSIX, JAR and PowerShell files get the signature
+their format embeds (see signum sign --help); other files a detached CMS/PKCS#7 signature (FILE.p7s).
 
 Configuration: a file (--config, $SIGNUM_CONFIG, or the user config dir's signum/config.json,
 written by "signum configure"), overridden by SIGNUM_URL, SIGNUM_HOST, SIGNUM_CA, SIGNUM_P12,
@@ -224,21 +225,9 @@ func (a *app) configureCmd() *cobra.Command {
 // requestContext is what signing requests report: this program, its command line, the
 // machine, and the CI job it runs in.
 func requestContext() client.Context {
-	host, _ := os.Hostname()
-	ci := map[string]string{}
-	for _, k := range []string{"CI", "GITHUB_REPOSITORY", "GITHUB_RUN_ID", "GITHUB_SHA", "GITHUB_WORKFLOW", "GITLAB_CI", "CI_PROJECT_PATH",
-		"CI_PIPELINE_ID", "CI_JOB_ID", "CI_COMMIT_SHA", "BUILD_ID", "BUILD_NUMBER", "JOB_NAME", "BUILDKITE_BUILD_ID", "CIRCLE_BUILD_NUM"} {
-		if v := os.Getenv(k); v != "" && len(v) <= 1024 {
-			ci[k] = v
-		}
-	}
-	if len(ci) == 0 {
-		ci = nil
-	}
-	cmdline := "signum " + strings.Join(os.Args[1:], " ")
-	if len(cmdline) > 4096 {
-		cmdline = cmdline[:4096]
-	}
+	host, ci := client.Machine()
+	// The command line goes into the signing event log: tokens given as flags are hidden.
+	cmdline := client.CommandLine(append([]string{"signum"}, os.Args[1:]...))
 	return client.Context{Process: "signum", CommandLine: cmdline, AgentID: host, CI: ci}
 }
 
@@ -360,26 +349,49 @@ func (a *app) signCmd() *cobra.Command {
 	var wf workloadFlags
 	cmd := &cobra.Command{
 		Use:   "sign FILE...",
-		Short: "Sign files: Authenticode for Windows PE files, FILE.p7s (detached CMS) for others",
-		Long: `Sign files with one request for all of them. Windows PE files (.exe, .dll, ...) get an
-embedded Authenticode signature; other files a detached CMS/PKCS#7 signature written to FILE.p7s
-(DER), which "openssl cms -verify -binary -inform DER -in FILE.p7s -content FILE" checks. Outputs
-are written to a temporary file and renamed into place, so a failure leaves no partial output.`,
-		Example: `  signum sign --cert crt_... hello.exe hello.txt
+		Short: "Sign files in their own format (Authenticode, MSI, APPX, JAR, ...), or as FILE.p7s",
+		Long: `Sign files with one request for all of them (up to 64 per request). Each file is signed in
+its format, detected from its content (the extension decides only where the content is open):
+
+  format  detected by                                signature
+  pe      MZ + PE header (.exe, .dll, .sys)          embedded Authenticode
+  msi     compound file (.msi, .msp, .msm)           DigitalSignature stream
+  cab     MSCF header                                Authenticode in the cabinet header
+  cat     PKCS#7 certificate trust list              the catalog, signed
+  appx    ZIP with AppxManifest.xml (.appx, .msix)   AppxSignature.p7x
+  jar     ZIP with META-INF/MANIFEST.MF, or a .jar   META-INF/SIGNUM.SF and .RSA/.EC
+  ps1     text named .ps1, .psm1, .psd1, .ps1xml     signature comment block
+  cms     anything else                              FILE.p7s (detached CMS/PKCS#7, DER)
+
+--format auto (the default) signs an unrecognised file as cms, like before signum knew more
+formats. --format X signs every file as X and refuses a file that is not X (cms fits any file;
+jar any ZIP but an APPX; ps1 any text). FILE.p7s is checked by "openssl cms -verify -binary
+-inform DER -in FILE.p7s -content FILE"; the others by "signum verify", osslsigncode verify, or
+jarsigner -verify. Outputs are written to a temporary file and renamed into place, so a failure
+leaves no partial output. An APPX with programs in it takes two signatures (its code-integrity
+catalog, then the package): the second is a request of its own.`,
+		Example: `  signum sign --cert crt_... hello.exe setup.msi app.msix lib.jar install.ps1 hello.txt
+  signum sign --format cms app.jar                          (a detached signature of the jar)
   signum sign --oidc-token "$TOKEN" --domain gha app.tar.gz     (a CI job: no stored secret)`,
 		Args: atLeastOne("FILE"),
 		RunE: func(cmd *cobra.Command, files []string) error {
 			if err := a.checkOutput(); err != nil {
 				return err
 			}
-			mode := map[string]string{"auto": "", "authenticode": client.Authenticode, "cms": client.Detached}
-			m, ok := mode[format]
-			if !ok {
-				return usageError{"--format is auto, authenticode or cms"}
+			m, err := client.ParseFormat(format)
+			if err != nil {
+				return usageError{"--format is " + client.FormatList() + ", not " + strconv.Quote(format)}
 			}
 			for _, f := range files {
 				if info, err := os.Stat(f); err != nil || !info.Mode().IsRegular() {
 					return fmt.Errorf("%w: %s is not a readable file", client.ErrConfig, f)
+				}
+				// A file of the wrong format is refused before anything is sent.
+				if _, err := client.CheckFormat(f, m); err != nil {
+					if errors.Is(err, client.ErrFormat) {
+						return usageError{err.Error()}
+					}
+					return err
 				}
 			}
 			c, err := a.signerClient(cmd, &wf)
@@ -405,12 +417,18 @@ are written to a temporary file and renamed into place, so a failure leaves no p
 			// another request failed: what was signed was recorded.
 			kept := map[string]bool{}
 			for _, r := range results {
-				if len(r.Receipt) == 0 || kept[string(r.Receipt)] {
-					continue
+				all := []json.RawMessage{r.Receipt}
+				for _, d := range r.MoreDecisions {
+					all = append(all, d.Receipt)
 				}
-				kept[string(r.Receipt)] = true
-				if kerr := a.keepReceipt(receipts, r.Receipt); kerr != nil {
-					return fmt.Errorf("keep the signing receipt: %w", kerr)
+				for _, receipt := range all {
+					if len(receipt) == 0 || kept[string(receipt)] {
+						continue
+					}
+					kept[string(receipt)] = true
+					if kerr := a.keepReceipt(receipts, receipt); kerr != nil {
+						return fmt.Errorf("keep the signing receipt: %w", kerr)
+					}
 				}
 			}
 			if a.output == "json" {
@@ -422,8 +440,8 @@ are written to a temporary file and renamed into place, so a failure leaves no p
 		},
 	}
 	cmd.Flags().StringVar(&certID, "cert", "", "certificate id or name (see signum certs); default: the only one you may use")
-	cmd.Flags().StringVar(&format, "format", "auto", "auto (Authenticode for PE files, else detached CMS), authenticode, or cms")
-	cmd.Flags().StringVar(&tsURL, "timestamp", "", "RFC 3161 time-stamping authority URL (Authenticode)")
+	cmd.Flags().StringVar(&format, "format", "auto", "auto (detected from each file; detached CMS when unrecognised), pe, msi, cab, cat, appx, jar, ps1 or cms")
+	cmd.Flags().StringVar(&tsURL, "timestamp", "", "RFC 3161 time-stamping authority URL (every format)")
 	cmd.Flags().StringVar(&receipts, "receipts", "", "file the answers' receipts are appended to (default $SIGNUM_RECEIPTS, else receipts.jsonl beside the configuration)")
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "show each file's format and output, the certificate and the policy that would allow it; sign and write nothing")
 	wf.add(cmd)
@@ -460,7 +478,7 @@ func (a *app) verifyCmd() *cobra.Command {
 	var caFile string
 	cmd := &cobra.Command{
 		Use:   "verify FILE...",
-		Short: "Check a file's signature (embedded Authenticode, or FILE.p7s) and its chain",
+		Short: "Check a file's signature (FILE.p7s, else the one its format embeds) and its chain",
 		Args:  atLeastOne("FILE"),
 		RunE: func(cmd *cobra.Command, files []string) error {
 			if err := a.checkOutput(); err != nil {

@@ -21,7 +21,6 @@ import (
 	"sync"
 
 	"github.com/sassoftware/relic/v8/config"
-	"github.com/sassoftware/relic/v8/lib/authenticode"
 	"github.com/sassoftware/relic/v8/lib/certloader"
 	rpkcs7 "github.com/sassoftware/relic/v8/lib/pkcs7"
 	"github.com/sassoftware/relic/v8/lib/pkcs9"
@@ -189,14 +188,13 @@ type remoteKey struct {
 	index     int
 	fileName  string
 	submitted *slot
+	// more are the signatures after the first, each sent alone (see FileResult.MoreDecisions).
+	more []*slot
 }
 
 func (k *remoteKey) Public() crypto.PublicKey { return k.pub }
 
 func (k *remoteKey) Sign(_ io.Reader, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
-	if k.submitted != nil {
-		return nil, errors.New("signum: one signature per file and batch")
-	}
 	if _, ok := opts.(*rsa.PSSOptions); ok {
 		return nil, errors.New("signum: RSASSA-PSS is not used for files")
 	}
@@ -204,14 +202,42 @@ func (k *remoteKey) Sign(_ io.Reader, digest []byte, opts crypto.SignerOpts) ([]
 	if !ok {
 		return nil, fmt.Errorf("signum: digest %v is not supported", opts.HashFunc())
 	}
-	k.submitted = &slot{index: k.index, d: Digest{Digest: digest, Algorithm: alg, FileName: k.fileName}}
+	d := Digest{Digest: digest, Algorithm: alg, FileName: k.fileName}
+	if k.submitted != nil {
+		return k.signAlone(d)
+	}
+	k.submitted = &slot{index: k.index, d: d}
 	return k.batch.submit(k.ctx, k.submitted)
+}
+
+// signAlone signs a digest that only exists once the file's first signature is in hand, in a
+// request of its own: the batch has answered by then (the first signature came from it).
+func (k *remoteKey) signAlone(d Digest) ([]byte, error) {
+	b := k.batch
+	idem := b.idem
+	if idem != "" {
+		idem = fmt.Sprintf("%s/%d.%d", idem, k.index, len(k.more)+1)
+	}
+	res, err := b.client.Sign(k.ctx, b.cert, b.scheme, []Digest{d}, b.sc, idem)
+	if err != nil {
+		return nil, err
+	}
+	sig, err := base64.StdEncoding.DecodeString(res.Signatures[0].Signature)
+	if err == nil {
+		err = checkSignature(b.pub, d, sig)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w: signature: %v", ErrServer, err)
+	}
+	k.more = append(k.more, &slot{index: k.index, d: d, sig: sig, event: res.Signatures[0].EventID, receipt: res.Receipt})
+	return sig, nil
 }
 
 // FileJob is one file to sign.
 type FileJob struct {
 	Path string
-	// Mode is Authenticode, Detached or "" (Authenticode for PE files, else Detached).
+	// Mode is the format to sign the file in (a value of Formats, or a name ParseFormat takes,
+	// such as Authenticode or Detached), or "" to detect it (see DetectFormat).
 	Mode string
 	// TimestampURL, when set, is an RFC 3161 time-stamping authority.
 	TimestampURL string
@@ -226,8 +252,18 @@ type FileResult struct {
 	// Receipt is the signed receipt of the request that signed the file (files signed in one
 	// request share it): keep it to check the event log later (signum events verify).
 	Receipt json.RawMessage `json:"receipt,omitempty"`
-	Error   string          `json:"error,omitempty"`
-	err     error
+	// MoreDecisions are the file's further signatures, each a request of its own after the
+	// batch: an APPX package with programs in it has its code-integrity catalog signed (the
+	// batch's signature), then the package, whose signature covers the signed catalog.
+	MoreDecisions []Decision `json:"moreDecisions,omitempty"`
+	Error         string     `json:"error,omitempty"`
+	err           error
+}
+
+// Decision is one signing request's decision event and receipt.
+type Decision struct {
+	EventID string          `json:"eventId"`
+	Receipt json.RawMessage `json:"receipt"`
 }
 
 // SignFiles signs files with cert, MaxBatch files per request. Each output is written to a
@@ -267,6 +303,10 @@ func (c *Client) SignFiles(ctx context.Context, cert Certificate, jobs []FileJob
 				} else if err == nil {
 					res.EventID, res.Receipt = key.submitted.event, key.submitted.receipt
 				}
+				// Later signatures are recorded also when the file failed after them.
+				for _, s := range key.more {
+					res.MoreDecisions = append(res.MoreDecisions, Decision{EventID: s.event, Receipt: s.receipt})
+				}
 				if err != nil {
 					res.Error, res.err = err.Error(), err
 				}
@@ -302,27 +342,26 @@ func signFile(ctx context.Context, job FileJob, chain []*x509.Certificate, key *
 		return res, fmt.Errorf("%w: %v", ErrConfig, err)
 	}
 	defer f.Close()
-	isPE := looksLikePE(f)
-	mode := job.Mode
-	if mode == "" {
-		mode = Detached
-		if isPE {
-			mode = Authenticode
-		}
+	format, err := checkFormat(f, job.Path, job.Mode)
+	if err != nil {
+		return res, err
 	}
-	if mode == Authenticode && !isPE {
-		return res, fmt.Errorf("%w; sign it as a detached signature (--format cms)", ErrNotPE)
-	}
-	res.Kind = mode
+	res.Kind, res.Output = kindOf(format), outputOf(job.Path, format)
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return res, err
 	}
-	if mode == Authenticode {
-		res.Output = job.Path
-		return res, signPE(ctx, f, job, chain, key)
+	if format == FormatCMS {
+		return res, signDetached(ctx, f, job, res.Output, chain, key)
 	}
-	res.Output = job.Path + ".p7s"
-	return res, signDetached(ctx, f, job, res.Output, chain, key)
+	cert := &certloader.Certificate{Leaf: chain[0], Certificates: chain, PrivateKey: key}
+	if job.TimestampURL != "" {
+		ts, err := timestamper(job.TimestampURL)
+		if err != nil {
+			return res, err
+		}
+		cert.Timestamper = ts
+	}
+	return res, signEmbedded(ctx, f, format, job, cert)
 }
 
 // looksLikePE reports whether f is a PE image: "MZ", and at e_lfanew the "PE\0\0" signature.
@@ -340,34 +379,6 @@ func looksLikePE(f *os.File) bool {
 		return false
 	}
 	return sig == [4]byte{'P', 'E', 0, 0}
-}
-
-func signPE(ctx context.Context, f *os.File, job FileJob, chain []*x509.Certificate, key *remoteKey) error {
-	digest, err := authenticode.DigestPE(f, crypto.SHA256, false)
-	if err != nil {
-		return fmt.Errorf("%w (%v); sign it as a detached signature (--format cms)", ErrNotPE, err)
-	}
-	cert := &certloader.Certificate{Leaf: chain[0], Certificates: chain, PrivateKey: key}
-	if job.TimestampURL != "" {
-		ts, err := timestamper(job.TimestampURL)
-		if err != nil {
-			return err
-		}
-		cert.Timestamper = ts
-	}
-	patch, _, err := digest.Sign(ctx, cert, &authenticode.OpusParams{})
-	if err != nil {
-		return unwrapSign(err)
-	}
-	tmp, err := tempNext(job.Path)
-	if err != nil {
-		return err
-	}
-	if err := patch.Apply(f, tmp); err != nil {
-		_ = os.Remove(tmp)
-		return fmt.Errorf("writing the signed file: %w", err)
-	}
-	return renameInto(tmp, job.Path)
 }
 
 func signDetached(ctx context.Context, f *os.File, job FileJob, out string, chain []*x509.Certificate, key *remoteKey) error {
@@ -464,8 +475,9 @@ type VerifyResult struct {
 	Chained bool   `json:"chained"`
 }
 
-// VerifyFile checks the embedded Authenticode signature of a PE file, or the detached
-// FILE.p7s of any other file, and the signer's chain to roots (system roots when nil).
+// VerifyFile checks the signature of a file: its FILE.p7s when there is one (a detached
+// signature), else the one embedded in it, found by its format (PE, MSI, CAB, CAT, APPX, JAR,
+// PowerShell); and the signer's chain to roots (system roots when nil).
 func VerifyFile(path string, roots *x509.CertPool) (VerifyResult, error) {
 	res := VerifyResult{Path: path}
 	f, err := os.Open(path)
@@ -473,10 +485,19 @@ func VerifyFile(path string, roots *x509.CertPool) (VerifyResult, error) {
 		return res, fmt.Errorf("%w: %v", ErrConfig, err)
 	}
 	defer f.Close()
+	format := FormatCMS
+	sigFile := path + ".p7s"
+	if !fileExists(sigFile) {
+		d, err := detect(f, path)
+		if err != nil {
+			return res, err
+		}
+		format = d.format
+	}
+	res.Kind = kindOf(format)
 	var leaf *x509.Certificate
 	var certs []*x509.Certificate
-	if sigFile := path + ".p7s"; fileExists(sigFile) || !looksLikePE(f) {
-		res.Kind = Detached
+	if format == FormatCMS {
 		content, err := os.ReadFile(path)
 		if err != nil {
 			return res, err
@@ -495,18 +516,11 @@ func VerifyFile(path string, roots *x509.CertPool) (VerifyResult, error) {
 		}
 		leaf, certs = p7.GetOnlySigner(), p7.Certificates
 	} else {
-		res.Kind = Authenticode
-		if _, err := f.Seek(0, io.SeekStart); err != nil {
-			return res, err
-		}
-		sigs, err := authenticode.VerifyPE(f, false)
+		sig, err := verifyEmbedded(f, format, path)
 		if err != nil {
-			return res, fmt.Errorf("the Authenticode signature of %s does not verify: %v", path, err)
+			return res, fmt.Errorf("the %s signature of %s does not verify: %v", res.Kind, path, err)
 		}
-		if len(sigs) == 0 {
-			return res, fmt.Errorf("%s has no Authenticode signature", path)
-		}
-		leaf, certs = sigs[0].Certificate, sigs[0].Intermediates
+		leaf, certs = sig.Certificate, sig.Intermediates
 	}
 	if leaf == nil {
 		return res, errors.New("the signature names no signer certificate")

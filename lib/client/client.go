@@ -46,14 +46,14 @@ type Config struct {
 
 // Errors the CLI turns into exit codes and advice.
 var (
-	ErrConfig       = errors.New("configuration")
-	ErrUnreachable  = errors.New("unreachable")
-	ErrAuth         = errors.New("authentication")
-	ErrDenied       = errors.New("denied")
-	ErrBadRequest   = errors.New("bad request")
-	ErrNotFound     = errors.New("not found")
-	ErrServer       = errors.New("server")
-	errWrongP12Pass = errors.New("wrong .p12 password")
+	ErrConfig           = errors.New("configuration")
+	ErrUnreachable      = errors.New("unreachable")
+	ErrAuth             = errors.New("authentication")
+	ErrDenied           = errors.New("denied")
+	ErrBadRequest       = errors.New("bad request")
+	ErrNotFound         = errors.New("not found")
+	ErrServer           = errors.New("server")
+	ErrWrongP12Password = errors.New("wrong .p12 password")
 )
 
 // Problem is an RFC 7807 answer of the service.
@@ -156,7 +156,7 @@ func loadP12(path, password string) (tls.Certificate, *x509.Certificate, error) 
 	key, leaf, chain, err := pkcs12.DecodeChain(raw, password)
 	if err != nil {
 		if errors.Is(err, pkcs12.ErrIncorrectPassword) {
-			return tls.Certificate{}, nil, fmt.Errorf("%w: %w for %s; set SIGNUM_P12_PASSWORD to the password it was exported with", ErrConfig, errWrongP12Pass, path)
+			return tls.Certificate{}, nil, fmt.Errorf("%w: %w for %s; set SIGNUM_P12_PASSWORD to the password it was exported with", ErrConfig, ErrWrongP12Password, path)
 		}
 		return tls.Certificate{}, nil, fmt.Errorf("%w: %s is not a PKCS#12 file with a key and a certificate: %v", ErrConfig, path, err)
 	}

@@ -49,3 +49,22 @@ func LoadConfig(path string) (Config, error) {
 	}
 	return cfg, nil
 }
+
+// ciVariables are the CI systems' variables a signing request reports (the job it ran in).
+var ciVariables = []string{"CI", "GITHUB_REPOSITORY", "GITHUB_RUN_ID", "GITHUB_SHA", "GITHUB_WORKFLOW", "GITLAB_CI", "CI_PROJECT_PATH",
+	"CI_PIPELINE_ID", "CI_JOB_ID", "CI_COMMIT_SHA", "BUILD_ID", "BUILD_NUMBER", "JOB_NAME", "BUILDKITE_BUILD_ID", "CIRCLE_BUILD_NUM"}
+
+// Machine is what every signing request reports about where it runs: the host name and
+// the CI job's variables (nil outside CI).
+func Machine() (host string, ci map[string]string) {
+	host, _ = os.Hostname()
+	for _, k := range ciVariables {
+		if v := os.Getenv(k); v != "" && len(v) <= 1024 {
+			if ci == nil {
+				ci = map[string]string{}
+			}
+			ci[k] = v
+		}
+	}
+	return host, ci
+}
