@@ -10,18 +10,17 @@ import (
 	"github.com/opensignum/signum/lib/client"
 )
 
-// formatOf is the format the file at path would be signed as with --format mode ("" for
-// auto), and where its signature would go: what --dry-run shows. Format detection lives in
-// lib/client; this is the one place the dry run asks it.
+// formatOf is the format the file at path would be signed in with --format mode ("" for
+// auto: detected from the file), and where its signature would go: what --dry-run shows.
 func formatOf(path, mode string) (format, output string, err error) {
-	kind, err := client.Kind(path, mode)
+	format, err = client.CheckFormat(path, mode)
 	if err != nil {
 		return "", "", err
 	}
-	if kind == client.Authenticode {
-		return kind, path, nil
+	if format == client.FormatCMS {
+		return format, path + ".p7s", nil
 	}
-	return kind, path + ".p7s", nil
+	return format, path, nil
 }
 
 // dryRunFile is one file of a dry run.

@@ -54,7 +54,7 @@ func TestSignDryRun(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("dry run: %d %s %s", code, out, errOut)
 	}
-	for _, s := range []string{"nothing is signed", exe + "  authenticode  " + exe, txt + "  cms-detached  " + txt + ".p7s", w.certID + " (Release)", `allowed by policy "CI"`} {
+	for _, s := range []string{"nothing is signed", exe + "  pe      " + exe, txt + "  cms     " + txt + ".p7s", w.certID + " (Release)", `allowed by policy "CI"`} {
 		if !strings.Contains(out, s) {
 			t.Fatalf("dry run output does not say %q:\n%s", s, out)
 		}
@@ -71,7 +71,7 @@ func TestSignDryRun(t *testing.T) {
 		t.Fatalf("dry run -o json: %d %s %s", code, out, errOut)
 	}
 	if !plan.DryRun || plan.Certificate.ID != w.certID || !plan.Decision.Allowed || plan.Decision.PolicyName != "CI" || plan.Decision.PolicyID == "" ||
-		len(plan.Files) != 2 || plan.Files[0].Format != client.Authenticode || plan.Files[1].Format != client.Detached || plan.Files[1].Output != txt+".p7s" {
+		len(plan.Files) != 2 || plan.Files[0].Format != client.FormatPE || plan.Files[0].Output != exe || plan.Files[1].Format != client.FormatCMS || plan.Files[1].Output != txt+".p7s" {
 		t.Fatalf("dry run plan: %+v", plan)
 	}
 	// ok: a digest.
@@ -80,9 +80,14 @@ func TestSignDryRun(t *testing.T) {
 		t.Fatalf("sign-digest --dry-run: %d %s %s", code, out, errOut)
 	}
 
-	// fail: the format asked for does not fit a file; the others are still shown.
+	// ok: --format applies as it would when signing.
+	code, out, errOut = cli(t, w.env(w.p12), "sign", "--dry-run", "--format", "cms", "--cert", w.certID, exe)
+	if code != 0 || !strings.Contains(out, exe+"  cms     "+exe+".p7s") {
+		t.Fatalf("dry run --format cms: %d %s %s", code, out, errOut)
+	}
+	// fail: the format asked for does not fit a file: refused as signing would refuse it.
 	code, out, errOut = cli(t, w.env(w.p12), "sign", "--dry-run", "--format", "authenticode", "--cert", w.certID, exe, txt)
-	if code != exitUsage || !strings.Contains(out, exe+"  authenticode") || !strings.Contains(out, "not a Windows PE file") || !strings.Contains(errOut, "hello.txt") {
+	if code != exitUsage || out != "" || !strings.Contains(errOut, "hello.txt is not a Windows PE file") {
 		t.Fatalf("dry run, authenticode for a text file: %d %s %s", code, out, errOut)
 	}
 

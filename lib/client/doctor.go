@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"os"
 	"strings"
 	"time"
 
@@ -103,28 +102,6 @@ func Reach(ctx context.Context, cfg Config) (Reachability, error) {
 func OpenP12(path, password string) (*x509.Certificate, error) {
 	_, leaf, err := loadP12(path, password)
 	return leaf, err
-}
-
-// Kind is the kind of signature SignFiles would make of the file at path with mode
-// (Authenticode, Detached, or "" to choose by the file): Authenticode for a PE image, else
-// Detached; a file that is no PE image asked for as Authenticode is ErrNotPE. It reads only
-// the file's headers.
-func Kind(path, mode string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", fmt.Errorf("%w: %v", ErrConfig, err)
-	}
-	defer f.Close()
-	isPE := looksLikePE(f)
-	switch {
-	case mode == Authenticode && !isPE:
-		return "", fmt.Errorf("%w; sign it as a detached signature (--format cms)", ErrNotPE)
-	case mode != "":
-		return mode, nil
-	case isPE:
-		return Authenticode, nil
-	}
-	return Detached, nil
 }
 
 // Validity says how a certificate's validity stands at now: expired or not yet valid (err,
