@@ -30,15 +30,14 @@ import (
 	"github.com/opensignum/signum/lib/audit"
 	"github.com/opensignum/signum/lib/certificates/certstest"
 	"github.com/opensignum/signum/lib/client"
-	"github.com/opensignum/signum/lib/function"
 	"github.com/opensignum/signum/lib/local"
+	"github.com/opensignum/signum/lib/local/localtest"
 )
-
-const password = "Correct-Horse-9-Battery"
 
 // world is a running local service with a deployment ready to sign: an admin, an RSA
 // certificate issued by a throw-away CA, a certificate user with a .p12, and a policy.
 type world struct {
+	lt       *localtest.World
 	srv      *local.Server
 	ca       *certstest.CA
 	caFile   string
@@ -56,31 +55,13 @@ var (
 	setup  error
 )
 
-func api(t *testing.T, srv *local.Server, method, path, token, host string, body any) []byte {
+// api calls the shared world's service (host names the deployment) and fails the test on an
+// error answer.
+func api(t *testing.T, method, path, token, host string, body any) []byte {
 	t.Helper()
-	var rd io.Reader
-	if body != nil {
-		raw, _ := json.Marshal(body)
-		rd = bytes.NewReader(raw)
-	}
-	req, _ := http.NewRequest(method, srv.URL+path, rd)
-	if rd != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	if host != "" {
-		req.Host = host
-	}
-	res, err := http.DefaultClient.Do(req)
+	raw, err := shared.lt.Call(method, path, token, host, body)
 	if err != nil {
 		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	raw, _ := io.ReadAll(res.Body)
-	if res.StatusCode >= 300 {
-		t.Fatalf("%s %s: %d %s", method, path, res.StatusCode, raw)
 	}
 	return raw
 }
@@ -95,79 +76,27 @@ func field(t *testing.T, raw []byte, name string) string {
 	return s
 }
 
-// certificateUser creates a console signer without a password, pins a new client certificate
-// for it and returns the user id and a .p12 (password "p12-pass").
-func certificateUser(t *testing.T, w *world, name string, notAfter time.Time) (string, string) {
-	t.Helper()
-	host := local.DemoDomain
-	uid := field(t, api(t, w.srv, "POST", "/console/users", w.admin, host, map[string]any{"username": name, "roles": []string{"signer"}}), "id")
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	tpl := &x509.Certificate{SerialNumber: bigSerial(), Subject: pkix.Name{CommonName: name}, NotBefore: time.Now().Add(-48 * time.Hour), NotAfter: notAfter,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}, KeyUsage: x509.KeyUsageDigitalSignature}
-	der, err := x509.CreateCertificate(rand.Reader, tpl, tpl, key.Public(), key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	leaf, _ := x509.ParseCertificate(der)
-	if notAfter.After(time.Now()) {
-		api(t, w.srv, "POST", "/console/users/"+uid+"/client-certificates", w.admin, host, map[string]any{"kind": "certificate", "certificate": certstest.PEM(leaf)})
-	}
-	p12, err := pkcs12.Modern.Encode(key, leaf, nil, "p12-pass")
-	if err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(w.dir, name+".p12")
-	if err := os.WriteFile(path, p12, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return uid, path
-}
-
 func newWorld(t *testing.T) *world {
 	t.Helper()
 	once.Do(func() {
-		dir, _ := os.MkdirTemp("", "signum-cli-")
-		srv, err := local.Start(context.Background(), local.Options{Addr: "127.0.0.1:0", TLSAddr: "127.0.0.1:0", DataDir: filepath.Join(dir, "data"),
-			Log: function.NewLogger(io.Discard, "error")})
+		lt, err := localtest.Start()
 		if err != nil {
 			setup = err
 			return
 		}
-		shared = &world{srv: srv, dir: dir}
+		shared = &world{lt: lt, srv: lt.Srv, dir: lt.Dir, ca: lt.CA, caFile: lt.CAFile, admin: lt.Admin}
 	})
 	if setup != nil {
 		t.Fatal(setup)
 	}
 	w := shared
-	if w.admin != "" {
+	if w.certID != "" {
 		return w
 	}
-	srv := w.srv
-	api(t, srv, "POST", "/portal/register", "", "", map[string]string{"token": srv.DemoAdminInvite, "email": "admin@example.com", "name": "Admin", "password": password})
-	tok := field(t, api(t, srv, "POST", "/portal/login", "", "", map[string]string{"email": "admin@example.com", "password": password}), "token")
-	w.admin = field(t, api(t, srv, "POST", "/portal/deployments/"+srv.Demo.ID+"/console-token", tok, "", nil), "token")
-	host := local.DemoDomain
-	// A certificate belongs to at least one certificate group.
-	group := field(t, api(t, srv, "POST", "/console/certificate-groups", w.admin, host, map[string]any{"name": "Release"}), "id")
-	created := api(t, srv, "POST", "/console/certificates", w.admin, host, map[string]any{"algorithm": "RSA_2048", "name": "Release", "groups": []string{group},
-		"subject": map[string]string{"commonName": "Demo Release Signing", "organization": "Demo"}})
-	w.certID = field(t, created, "id")
-	var err error
-	if w.ca, err = certstest.New(); err != nil {
-		t.Fatal(err)
-	}
-	leaf, err := w.ca.Issue(field(t, created, "csrPem"), certstest.Leaf{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	api(t, srv, "PUT", "/console/certificates/"+w.certID+"/chain", w.admin, host, map[string]string{"chain": certstest.PEM(leaf, w.ca.Intermediate)})
-	w.caFile = filepath.Join(w.dir, "ca.pem")
-	_ = os.WriteFile(w.caFile, []byte(certstest.PEM(w.ca.Root)), 0o644)
-	w.userID, w.p12 = certificateUser(t, w, "ci-agent", time.Now().AddDate(1, 0, 0)) // a year: no expiry warning from signum doctor
-	api(t, srv, "POST", "/console/policies", w.admin, host, map[string]any{"name": "CI", "enabled": true, "priority": 10, "action": "allow",
-		"what": map[string]any{"certificates": []string{w.certID}}, "who": map[string]any{"users": []string{w.userID}},
-		"where": []map[string]string{{"process": "signum"}}})
-	_, w.noPolicy = certificateUser(t, w, "intern", time.Now().AddDate(0, 1, 0))
+	w.certID = w.lt.Certificate(t, "Release", "RSA_2048")
+	w.userID, w.p12 = w.lt.Agent(t, "ci-agent", time.Now().AddDate(1, 0, 0)) // a year: no expiry warning from signum doctor
+	w.lt.Policy(t, "CI", []string{w.userID}, []string{w.certID}, []string{"signum"})
+	_, w.noPolicy = w.lt.Agent(t, "intern", time.Now().AddDate(0, 1, 0))
 	return w
 }
 
@@ -192,39 +121,13 @@ func (w *world) env(p12 string) map[string]string {
 		"SIGNUM_CA": filepath.Join(w.dir, "data", local.TLSCAFile), "SIGNUM_P12": p12, "SIGNUM_P12_PASSWORD": "p12-pass", "SIGNUM_TOKEN": ""}
 }
 
-// windowsExe builds a small Windows executable (cached per test binary).
-var exeOnce sync.Once
-var exeBytes []byte
-
-func windowsExe(t *testing.T) []byte {
-	t.Helper()
-	exeOnce.Do(func() {
-		dir := t.TempDir()
-		src := filepath.Join(dir, "main.go")
-		_ = os.WriteFile(src, []byte("package main\n\nimport \"fmt\"\n\nfunc main() { fmt.Println(\"hello\") }\n"), 0o644)
-		_ = os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module hello\n\ngo 1.21\n"), 0o644)
-		cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", filepath.Join(dir, "hello.exe"), ".")
-		cmd.Dir = dir
-		cmd.Env = append(os.Environ(), "GOOS=windows", "GOARCH=amd64", "CGO_ENABLED=0", "GOFLAGS=")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Logf("go build: %v %s", err, out)
-			return
-		}
-		exeBytes, _ = os.ReadFile(filepath.Join(dir, "hello.exe"))
-	})
-	if exeBytes == nil {
-		t.Fatal("could not build a Windows executable")
-	}
-	return exeBytes
-}
-
 // TestSignFilesAndVerify: a certificate user signs a Windows executable and a text file in
 // one request over mutual TLS; signum verify, osslsigncode and openssl accept them.
 func TestSignFilesAndVerify(t *testing.T) {
 	w := newWorld(t)
 	dir := t.TempDir()
 	exe, txt := filepath.Join(dir, "hello.exe"), filepath.Join(dir, "hello.txt")
-	_ = os.WriteFile(exe, windowsExe(t), 0o755)
+	_ = os.WriteFile(exe, localtest.WindowsExe(t), 0o755)
 	_ = os.WriteFile(txt, []byte("hello, signed world\n"), 0o644)
 
 	code, out, errOut := cli(t, w.env(w.p12), "certs", "-o", "json")
@@ -330,7 +233,7 @@ func TestCLIErrors(t *testing.T) {
 	noOutput(t, dir, "notes.txt")
 
 	// Expired client certificate: refused before anything is sent.
-	_, expired := certificateUser(t, w, "old-agent", time.Now().Add(-time.Hour))
+	_, expired := w.lt.Agent(t, "old-agent", time.Now().Add(-time.Hour))
 	code, _, errOut = cli(t, w.env(expired), "sign", "--cert", w.certID, txt)
 	if code != exitAuth {
 		t.Fatalf("expired certificate: exit %d, %s", code, errOut)
@@ -492,7 +395,7 @@ func TestSignWithTimestamp(t *testing.T) {
 	w := newWorld(t)
 	url, tsaCert := tsa(t)
 	exe := filepath.Join(t.TempDir(), "stamped.exe")
-	_ = os.WriteFile(exe, windowsExe(t), 0o755)
+	_ = os.WriteFile(exe, localtest.WindowsExe(t), 0o755)
 	if code, out, errOut := cli(t, w.env(w.p12), "sign", "--cert", w.certID, "--timestamp", url, exe); code != 0 {
 		t.Fatalf("sign with a timestamp: %d %s %s", code, out, errOut)
 	}
@@ -574,12 +477,12 @@ func TestDeniedAfterHashing(t *testing.T) {
 	w := newWorld(t)
 	dir := t.TempDir()
 	exe, txt := filepath.Join(dir, "app.exe"), filepath.Join(dir, "notes.txt")
-	_ = os.WriteFile(exe, windowsExe(t), 0o755)
+	_ = os.WriteFile(exe, localtest.WindowsExe(t), 0o755)
 	_ = os.WriteFile(txt, []byte("notes\n"), 0o644)
 	before, _ := os.ReadFile(exe)
 	// The certificate as the admin sees it (the intern's own listing is empty).
 	var cert client.Certificate
-	raw := api(t, w.srv, "GET", "/console/certificates/"+w.certID+"/chain", w.admin, local.DemoDomain, nil)
+	raw := api(t, "GET", "/console/certificates/"+w.certID+"/chain", w.admin, local.DemoDomain, nil)
 	cert.ID, cert.ChainPEM = w.certID, string(raw)
 	if !strings.Contains(cert.ChainPEM, "BEGIN CERTIFICATE") {
 		var j struct{ ChainPem string }

@@ -90,7 +90,7 @@ func TestDoctorFailures(t *testing.T) {
 	})
 
 	t.Run("fail/expired-client-certificate", func(t *testing.T) {
-		_, expired := certificateUser(t, w, "doctor-expired", time.Now().Add(-time.Hour))
+		_, expired := w.lt.Agent(t, "doctor-expired", time.Now().Add(-time.Hour))
 		code, checks, order, _ := doctorChecks(t, w.env(expired))
 		if code != exitAuth {
 			t.Fatalf("exit %d: %v", code, order)
@@ -101,7 +101,7 @@ func TestDoctorFailures(t *testing.T) {
 	})
 
 	t.Run("warn/client-certificate-expires-soon", func(t *testing.T) {
-		_, soon := certificateUser(t, w, "doctor-soon", time.Now().Add(10*24*time.Hour))
+		_, soon := w.lt.Agent(t, "doctor-soon", time.Now().Add(10*24*time.Hour))
 		code, checks, order, _ := doctorChecks(t, w.env(soon))
 		// It is no failure: the certificate still authenticates (its user has no policy).
 		want(t, checks, "client certificate", checkWarn, "in 9 days", "new client certificate")

@@ -11,6 +11,7 @@ import (
 
 	"github.com/opensignum/signum/lib/client"
 	"github.com/opensignum/signum/lib/local"
+	"github.com/opensignum/signum/lib/local/localtest"
 )
 
 // eventCount is how many signing events the demo deployment's log holds, all pages.
@@ -26,7 +27,7 @@ func eventCount(t *testing.T, w *world) int {
 			Items []json.RawMessage
 			Next  string
 		}
-		if err := json.Unmarshal(api(t, w.srv, "GET", path, w.admin, local.DemoDomain, nil), &page); err != nil {
+		if err := json.Unmarshal(api(t, "GET", path, w.admin, local.DemoDomain, nil), &page); err != nil {
 			t.Fatal(err)
 		}
 		n += len(page.Items)
@@ -44,7 +45,7 @@ func TestSignDryRun(t *testing.T) {
 	w := newWorld(t)
 	dir := t.TempDir()
 	exe, txt := filepath.Join(dir, "hello.exe"), filepath.Join(dir, "hello.txt")
-	_ = os.WriteFile(exe, windowsExe(t), 0o755)
+	_ = os.WriteFile(exe, localtest.WindowsExe(t), 0o755)
 	_ = os.WriteFile(txt, []byte("hello, dry world\n"), 0o644)
 	before, _ := os.ReadFile(exe)
 	events := eventCount(t, w)

@@ -14,6 +14,7 @@ import (
 	"github.com/opensignum/signum/lib/client"
 	"github.com/opensignum/signum/lib/client/clienttest"
 	"github.com/opensignum/signum/lib/local"
+	"github.com/opensignum/signum/lib/local/localtest"
 )
 
 // outsideTool is the path of a verifier nobody here wrote, or skips the test when it is missing
@@ -77,7 +78,7 @@ func TestSignEachFormat(t *testing.T) {
 		files = append(files, clienttest.Write(t, sub, f))
 	}
 	exe := filepath.Join(dir, "hello.exe")
-	_ = os.WriteFile(exe, windowsExe(t), 0o755)
+	_ = os.WriteFile(exe, localtest.WindowsExe(t), 0o755)
 	files = append(files, exe)
 	formats = append(formats, client.FormatPE)
 	before := map[string][]byte{}
@@ -143,7 +144,7 @@ func TestSignAPPXWithProgram(t *testing.T) {
 	w := newWorld(t)
 	dir := t.TempDir()
 	appx := filepath.Join(dir, "hello.msix")
-	_ = os.WriteFile(appx, clienttest.APPX(t, map[string][]byte{"hello.exe": windowsExe(t)}), 0o644)
+	_ = os.WriteFile(appx, clienttest.APPX(t, map[string][]byte{"hello.exe": localtest.WindowsExe(t)}), 0o644)
 	receipts := filepath.Join(dir, "receipts.jsonl")
 	code, out, errOut := cli(t, w.env(w.p12), "sign", "--cert", w.certID, "-o", "json", "--receipts", receipts, appx)
 	if code != 0 {
@@ -264,7 +265,7 @@ func TestDeniedFormatsUnchanged(t *testing.T) {
 		jobs = append(jobs, client.FileJob{Path: p})
 	}
 	var cert client.Certificate
-	raw := api(t, w.srv, "GET", "/console/certificates/"+w.certID+"/chain", w.admin, local.DemoDomain, nil)
+	raw := api(t, "GET", "/console/certificates/"+w.certID+"/chain", w.admin, local.DemoDomain, nil)
 	cert.ID, cert.ChainPEM = w.certID, string(raw)
 	if !strings.Contains(cert.ChainPEM, "BEGIN CERTIFICATE") {
 		var j struct{ ChainPem string }

@@ -22,16 +22,16 @@ import (
 func TestSignAsCIJob(t *testing.T) {
 	w := newWorld(t)
 	host := local.DemoDomain
-	uid := field(t, api(t, w.srv, "POST", "/console/users", w.admin, host, map[string]any{"username": "gh-release", "roles": []string{"signer"}}), "id")
+	uid := field(t, api(t, "POST", "/console/users", w.admin, host, map[string]any{"username": "gh-release", "roles": []string{"signer"}}), "id")
 	if uid == "" {
 		t.Fatal("no user")
 	}
-	if field(t, api(t, w.srv, "POST", "/console/domains", w.admin, host, map[string]any{"kind": "ci", "name": "GitHub Actions", "alias": "gha", "ci": map[string]any{
+	if field(t, api(t, "POST", "/console/domains", w.admin, host, map[string]any{"kind": "ci", "name": "GitHub Actions", "alias": "gha", "ci": map[string]any{
 		"issuer": w.srv.Actions.Issuer(), "audience": "signum", "rules": []map[string]any{
 			{"name": "release", "claims": map[string]string{"repository": "acme/app", "ref": "refs/heads/main"}, "user": "gh-release"}}}}), "id") == "" {
 		t.Fatal("no CI domain")
 	}
-	api(t, w.srv, "POST", "/console/policies", w.admin, host, map[string]any{"name": "Release jobs", "enabled": true, "priority": 10, "action": "allow",
+	api(t, "POST", "/console/policies", w.admin, host, map[string]any{"name": "Release jobs", "enabled": true, "priority": 10, "action": "allow",
 		"what": map[string]any{"certificates": []string{w.certID}}, "who": map[string]any{"users": []string{uid}}})
 	job, err := w.srv.Actions.RegisterJob(oidcidp.Job{Repository: "acme/app", Workflow: "release"})
 	if err != nil {
@@ -92,7 +92,7 @@ func TestSignAsCIJob(t *testing.T) {
 
 	// The events of the job's two requests carry its verified claims.
 	var page struct{ Items []audit.Event }
-	if err := json.Unmarshal(api(t, w.srv, "GET", "/console/events?userId="+uid, w.admin, host, nil), &page); err != nil {
+	if err := json.Unmarshal(api(t, "GET", "/console/events?userId="+uid, w.admin, host, nil), &page); err != nil {
 		t.Fatal(err)
 	}
 	// (A request the signer decides again, its cached reads having changed, has a decision

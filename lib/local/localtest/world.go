@@ -67,7 +67,7 @@ func Start() (*World, error) {
 	if err := os.WriteFile(w.CAFile, []byte(certstest.PEM(w.CA.Root)), 0o644); err != nil {
 		return nil, err
 	}
-	if _, err := w.call("POST", "/portal/register", "", "", map[string]string{"token": srv.DemoAdminInvite, "email": "admin@example.com", "name": "Admin", "password": adminPassword}); err != nil {
+	if _, err := w.Call("POST", "/portal/register", "", "", map[string]string{"token": srv.DemoAdminInvite, "email": "admin@example.com", "name": "Admin", "password": adminPassword}); err != nil {
 		return nil, err
 	}
 	tok, err := w.field("POST", "/portal/login", "", "", map[string]string{"email": "admin@example.com", "password": adminPassword}, "token")
@@ -89,9 +89,9 @@ func (w *World) Close() {
 	_ = os.RemoveAll(w.Dir)
 }
 
-// call sends a request to the service (host names the deployment) and returns the body of a
+// Call sends a request to the service (host names the deployment) and returns the body of a
 // successful answer.
-func (w *World) call(method, path, token, host string, body any) ([]byte, error) {
+func (w *World) Call(method, path, token, host string, body any) ([]byte, error) {
 	var rd io.Reader
 	if body != nil {
 		raw, _ := json.Marshal(body)
@@ -123,7 +123,7 @@ func (w *World) call(method, path, token, host string, body any) ([]byte, error)
 }
 
 func (w *World) field(method, path, token, host string, body any, name string) (string, error) {
-	raw, err := w.call(method, path, token, host, body)
+	raw, err := w.Call(method, path, token, host, body)
 	if err != nil {
 		return "", err
 	}
@@ -138,7 +138,7 @@ func (w *World) field(method, path, token, host string, body any, name string) (
 // Console calls the demo deployment's console API as its Admin and returns the answer.
 func (w *World) Console(t testing.TB, method, path string, body any) []byte {
 	t.Helper()
-	raw, err := w.call(method, path, w.Admin, local.DemoDomain, body)
+	raw, err := w.Call(method, path, w.Admin, local.DemoDomain, body)
 	if err != nil {
 		t.Fatal(err)
 	}
