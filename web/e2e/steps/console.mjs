@@ -68,6 +68,15 @@ export async function importChain({ j, page, chainPem }) {
   await expectVisible(page.getByText("Chain imported"), "the chain imported");
   await expectVisible(page.locator(".badge.active"), "the certificate active");
   await expectVisible(page.getByRole("button", { name: "Download chain" }), "the chain download");
+  // How to sign with it, with this certificate's id and name filled in.
+  const certId = page.url().split("/").pop();
+  const name = (await page.getByRole("heading", { level: 1 }).textContent()).trim();
+  const commands = page.getByLabel("Signing commands");
+  await expectVisible(commands, "the signing commands");
+  const text = await commands.textContent();
+  for (const want of [`signum sign --cert ${certId}`, `pkcs11:object=${encodeURIComponent(name)};type=private`, `-certchain ${certId}.pem`]) {
+    if (!text.includes(want)) throw new Error(`the signing commands do not say ${want}:\n${text}`);
+  }
   await j.check(page, "console-certificate-active");
 }
 

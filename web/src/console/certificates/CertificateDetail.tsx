@@ -93,6 +93,7 @@ export function CertificateDetail() {
       {admin && !deleted && (cert.status === "pending" || cert.renewal) && <ImportChain cert={cert} onDone={(c) => changed(c, cert.renewal ? "Chain imported: the certificate now signs with its new key; the old key is scheduled for deletion." : "Chain imported: the certificate is active and signs as the policies allow.")} />}
 
       {cert.serialNumber && <DownloadChain certId={cert.id} />}
+      {cert.status === "active" && <SignWithTools cert={cert} />}
 
       {admin && !deleted && (
         <>
@@ -231,6 +232,43 @@ function DownloadChain({ certId }: { certId: string }) {
       <button type="button" className="secondary" onClick={get}>
         Download chain
       </button>
+    </section>
+  );
+}
+
+// pkcs11Object is the certificate's name as a PKCS#11 URI's object attribute (RFC 7512:
+// percent-encoded).
+export function pkcs11Object(name: string): string {
+  return encodeURIComponent(name).replace(/[!'()*]/g, (c) => "%" + c.charCodeAt(0).toString(16).toUpperCase());
+}
+
+// SignWithTools shows how build machines sign with the certificate: the signum CLI, and the
+// tools people already use through signum-pkcs11.so, with this certificate's id and name.
+function SignWithTools({ cert }: { cert: Certificate }) {
+  const obj = pkcs11Object(cert.name);
+  const quoted = `'${cert.name.replace(/'/g, "'\\''")}'`;
+  const commands = [
+    `# the signum CLI: Windows PE, MSI, CAB, CAT, APPX/MSIX, JAR, PowerShell, or a detached CMS`,
+    `signum sign --cert ${cert.id} app.exe setup.msi app.jar`,
+    ``,
+    `# signum-pkcs11.so (make pkcs11), configured like signum (SIGNUM_URL, SIGNUM_P12, ...)`,
+    `osslsigncode sign -pkcs11module signum-pkcs11.so -pkcs11cert 'pkcs11:object=${obj};type=cert' \\`,
+    `  -key 'pkcs11:object=${obj};type=private' -certs ${cert.id}.pem -in app.exe -out app-signed.exe`,
+    `openssl dgst -sha256 -engine pkcs11 -keyform engine -sign 'pkcs11:object=${obj};type=private' -out app.sig app.tar`,
+    `jarsigner -keystore NONE -storetype PKCS11 -providerClass sun.security.pkcs11.SunPKCS11 -providerArg pkcs11.cfg \\`,
+    `  -storepass none -certchain ${cert.id}.pem app.jar ${quoted}`,
+  ].join("\n");
+  return (
+    <section className="section" aria-labelledby="tools">
+      <h2 id="tools">Sign with your tools</h2>
+      <p>
+        A build machine signs with this certificate over mutual TLS, as a certificate user whom a policy allows. The policies&apos; Where
+        rules see the program that signs: <code>signum</code>, <code>osslsigncode</code>, <code>openssl</code>, <code>jarsigner</code>.
+        The chain is the one downloaded above. The README&apos;s &ldquo;Sign with the tools you already use&rdquo; has the configuration.
+      </p>
+      <pre className="pem" tabIndex={0} aria-label="Signing commands">
+        {commands}
+      </pre>
     </section>
   );
 }
