@@ -162,6 +162,9 @@ type Policy struct {
 	Who      Who
 	Where    []Application
 	When     Schedule
+	// RequireTimestamp makes every signature the policy allows carry an RFC 3161 token from
+	// the deployment's time-stamping authorities (timestamp.go).
+	RequireTimestamp bool
 
 	// c is set by a successful Validate. Copies of the policy share it; it is read-only.
 	c *compiled
@@ -285,6 +288,7 @@ func (p *Policy) Validate() error {
 		f.Add("when.notAfter", "is before notBefore")
 	}
 
+	p.validateTimestamp(&f)
 	if err := f.Err(); err != nil {
 		return err
 	}

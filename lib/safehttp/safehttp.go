@@ -36,6 +36,10 @@ type Options struct {
 	// AllowPrivate lets the client fetch plain http and connect to any address. Only the
 	// local server sets it: its stand-in identity providers listen on loopback over http.
 	AllowPrivate bool
+	// AllowHTTP lets the client fetch plain http too, still only from public addresses: for
+	// protocols whose answers are signed, such as RFC 3161 time-stamping authorities, which
+	// commonly serve plain http only.
+	AllowHTTP bool
 	// Timeout bounds a whole request, redirects and reading the body included (default 10
 	// seconds).
 	Timeout time.Duration
@@ -113,7 +117,7 @@ func newClient(opts Options, check func(netip.AddrPort) string) *http.Client {
 		ExpectContinueTimeout: 1 * time.Second,
 	}
 	return &http.Client{
-		Transport: &guard{base: tr, allowPrivate: opts.AllowPrivate},
+		Transport: &guard{base: tr, allowHTTP: opts.AllowPrivate || opts.AllowHTTP},
 		Timeout:   opts.Timeout,
 		CheckRedirect: func(req *http.Request, via []*http.Request) error {
 			if len(via) >= MaxRedirects {
@@ -121,7 +125,7 @@ func newClient(opts Options, check func(netip.AddrPort) string) *http.Client {
 			}
 			// The guard checks the scheme of every request too; checking here as well makes
 			// the refusal name the redirect rather than fail later.
-			return checkScheme(req.URL, opts.AllowPrivate)
+			return checkScheme(req.URL, opts.AllowPrivate || opts.AllowHTTP)
 		},
 	}
 }
@@ -129,13 +133,13 @@ func newClient(opts Options, check func(netip.AddrPort) string) *http.Client {
 // guard refuses requests whose scheme is not https, and gives the refusals of the dialer the
 // URL they were made for.
 type guard struct {
-	base         http.RoundTripper
-	allowPrivate bool
+	base      http.RoundTripper
+	allowHTTP bool
 }
 
 // RoundTrip implements http.RoundTripper.
 func (g *guard) RoundTrip(req *http.Request) (*http.Response, error) {
-	if err := checkScheme(req.URL, g.allowPrivate); err != nil {
+	if err := checkScheme(req.URL, g.allowHTTP); err != nil {
 		if req.Body != nil {
 			_ = req.Body.Close() // a RoundTripper closes the body, even on errors
 		}
@@ -151,8 +155,8 @@ func (g *guard) RoundTrip(req *http.Request) (*http.Response, error) {
 	return resp, err
 }
 
-func checkScheme(u *url.URL, allowPrivate bool) error {
-	if u.Scheme == "https" || (allowPrivate && u.Scheme == "http") {
+func checkScheme(u *url.URL, allowHTTP bool) error {
+	if u.Scheme == "https" || (allowHTTP && u.Scheme == "http") {
 		return nil
 	}
 	return &RefusedError{URL: origin(u), Reason: fmt.Sprintf("the scheme %q (only https is fetched)", u.Scheme)}

@@ -419,3 +419,7 @@ func activeRunSK(dep string) string { return deploymentPK(dep) }
 
 // sampleSK is an item of the synthetic test migration's sample data.
 func sampleSK(id string) string { return migrationSample + id }
+
+// Time-stamping authorities (lib/timestamping): a deployment's settings, one item at
+// DEP#<dep>/TIMESTAMPING, written over its version.
+const timestampingSK = "TIMESTAMPING"

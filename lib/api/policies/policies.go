@@ -61,7 +61,10 @@ type Policy struct {
 	Who      Who           `json:"who"`
 	Where    []Application `json:"where"`
 	When     *When         `json:"when,omitempty"`
-	Version  int64         `json:"version"`
+	// RequireTimestamp: every signature the policy allows carries a token of the
+	// deployment's time-stamping authorities (PUT /console/timestamping).
+	RequireTimestamp bool  `json:"requireTimestamp"`
+	Version          int64 `json:"version"`
 }
 
 // What names certificates and certificate groups ("*": every certificate).
@@ -109,7 +112,7 @@ func toJSON(p policy.Policy) Policy {
 	out := Policy{ID: p.ID, Name: p.Name, Enabled: p.Enabled, Priority: p.Priority, Action: string(p.Action), Version: p.Version,
 		What:  What{Certificates: nonNil(p.What.Certificates), Groups: nonNil(p.What.Groups)},
 		Who:   Who{Users: nonNil(p.Who.Users), Roles: nonNil(p.Who.Roles)},
-		Where: []Application{}}
+		Where: []Application{}, RequireTimestamp: p.RequireTimestamp}
 	for _, w := range p.Where {
 		out.Where = append(out.Where, Application{Process: w.Process, CommandLine: w.CommandLine})
 	}
@@ -139,7 +142,8 @@ func toJSON(p policy.Policy) Policy {
 // mapped field for field; the rules (week-day names, validation) are the capability's.
 func draft(b Policy) policy.Draft {
 	d := policy.Draft{Name: b.Name, Enabled: b.Enabled, Priority: b.Priority, Action: policy.Action(b.Action),
-		What: policy.What{Certificates: b.What.Certificates, Groups: b.What.Groups}, Who: policy.Who{Users: b.Who.Users, Roles: b.Who.Roles}}
+		What: policy.What{Certificates: b.What.Certificates, Groups: b.What.Groups}, Who: policy.Who{Users: b.Who.Users, Roles: b.Who.Roles},
+		RequireTimestamp: b.RequireTimestamp}
 	for _, w := range b.Where {
 		d.Where = append(d.Where, policy.Application{Process: w.Process, CommandLine: w.CommandLine})
 	}
