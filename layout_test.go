@@ -30,12 +30,12 @@ var (
 	// client, and the local stand-ins with their tooling.
 	dynamoDBClients = []string{"lib/store", "lib/function", "lib/devstack", "lib/local"}
 	// devOnly are imported only by the local server, the CLI and tests.
-	devOnly = []string{"lib/devstack", "lib/local", "lib/oidcidp", "lib/samlidp", "lib/marketstandin", "lib/eventstandin"}
+	devOnly = []string{"lib/devstack", "lib/local", "lib/oidcidp", "lib/samlidp", "lib/marketstandin", "lib/eventstandin", "lib/tsastandin"}
 	// protocols speak an outside party's protocol over HTTP: clients of customers' identity
 	// providers, the stand-in providers themselves, and the HTTP client those clients fetch
 	// with (lib/safehttp, which refuses private addresses). They may use net/http, as clients
 	// and servers of that protocol, but not the API's plumbing.
-	protocols = []string{"lib/oidcidp", "lib/samlidp", "lib/workload", "lib/oidclogin", "lib/samlsso", "lib/safehttp", "lib/azuremarket", "lib/marketstandin", "lib/eventstandin"}
+	protocols = []string{"lib/oidcidp", "lib/samlidp", "lib/workload", "lib/oidclogin", "lib/samlsso", "lib/safehttp", "lib/azuremarket", "lib/marketstandin", "lib/eventstandin", "lib/timestamping", "lib/tsastandin"}
 )
 
 // pkg is what `go list -json` says of a package.

@@ -356,6 +356,10 @@ func TestAuthorizationMatrix(t *testing.T) {
 		// The system log names who logged in from where: not for every viewer.
 		"GET /console/system-log":        {sa, cAdmin, cLog},
 		"GET /console/system-log/export": {sa, cAdmin, cLog},
+		// The time-stamping authorities are a deployment setting: read by every console
+		// reader, changed by those who manage the settings.
+		"GET /console/timestamping": consoleReaders,
+		"PUT /console/timestamping": {sa, cAdmin},
 
 		"GET /console/users/{userId}/client-certificates":                             consoleReaders,
 		"POST /console/users/{userId}/client-certificates":                            {sa, cAdmin},

@@ -73,6 +73,8 @@ type Signer struct {
 	anchors     audit.Anchors
 	anchorEvery time.Duration
 	anchored    sync.Map // "<deployment>#<lane>" → time.Time of its last anchor by this instance
+
+	ts *timestamps // WithTimestamps (timestamps.go)
 }
 
 // Option configures a Signer.
@@ -265,6 +267,13 @@ func (s *Signer) signOnce(ctx context.Context, c Caller, req Request) (wire.Resp
 		_, _ = s.complete(ctx, events, true, nil, audit.Failed, "")
 		return wire.Response{}, err
 	}
+	// A policy that requires timestamps gets a checked token for every signature, or none
+	// of them is returned.
+	tokens, err := s.timestamp(ctx, dep, set, decision, req, sigs)
+	if err != nil {
+		_, _ = s.complete(ctx, events, true, nil, audit.Failed, noTimestampReason(err))
+		return wire.Response{}, err
+	}
 	// The signatures are returned only once their completion is recorded.
 	completion, err := s.complete(ctx, events, true, sigs, audit.Signed, "")
 	if err != nil {
@@ -276,6 +285,9 @@ func (s *Signer) signOnce(ctx context.Context, c Caller, req Request) (wire.Resp
 		// Every signature names the request's decision, which lists its digest at i.
 		out.Signatures = append(out.Signatures, wire.Signature{Digest: base64.StdEncoding.EncodeToString(req.digests[i]),
 			Signature: base64.StdEncoding.EncodeToString(sig), EventID: events[0].ID})
+		if tokens != nil {
+			out.Signatures[i].TimestampToken = base64.StdEncoding.EncodeToString(tokens[i])
+		}
 	}
 	return out, nil
 }

@@ -44,6 +44,11 @@ type Signature struct {
 	Digest    string `json:"digest"`
 	Signature string `json:"signature"`
 	EventID   string `json:"eventId"`
+	// TimestampToken, when the policy that allowed the request requires timestamps, is the
+	// base64 DER of an RFC 3161 TimeStampToken (a CMS ContentInfo) over the signature value:
+	// its message imprint is the hash of the signature's bytes with the request's digest
+	// algorithm, ready to embed as an Authenticode or CMS timestamp countersignature.
+	TimestampToken string `json:"timestampToken,omitempty"`
 }
 
 // Response is the answer to POST /sign.

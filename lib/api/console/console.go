@@ -64,7 +64,8 @@ func BuildUsers(_ context.Context, env function.Env) (http.Handler, error) {
 	return m, nil
 }
 
-// BuildSettings is the console-settings function: domains and the system log.
+// BuildSettings is the console-settings function: domains, the system log and the
+// time-stamping authorities.
 func BuildSettings(_ context.Context, env function.Env) (http.Handler, error) {
 	a := newAPI(env)
 	m := access.NewMux(env.Log, a.Guard)
@@ -80,6 +81,7 @@ func BuildSettings(_ context.Context, env function.Env) (http.Handler, error) {
 	// GET /console/system-log/export — the same readers: ?format=csv|jsonl and the same
 	// filters, as one file of at most 10,000 entries.
 	m.Handle("GET /console/system-log/export", access.SystemLogReaders(), a.exportSystemLog)
+	a.registerTimestamping(m)
 	return m, nil
 }
 

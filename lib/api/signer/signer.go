@@ -14,8 +14,10 @@ import (
 	"github.com/opensignum/signum/lib/function"
 	"github.com/opensignum/signum/lib/keys"
 	"github.com/opensignum/signum/lib/ratelimit"
+	"github.com/opensignum/signum/lib/safehttp"
 	"github.com/opensignum/signum/lib/signing"
 	"github.com/opensignum/signum/lib/tenant"
+	"github.com/opensignum/signum/lib/timestamping"
 	"github.com/opensignum/signum/lib/wire"
 )
 
@@ -42,7 +44,8 @@ func Build(ctx context.Context, env function.Env) (http.Handler, error) {
 
 // NewHandler returns the signer routes on registry's key backends.
 func NewHandler(p *function.Parts, registry *keys.Registry, m *access.Mux) *access.Mux {
-	a := api{signer: signing.New(p.Store, registry, p.Now, edge.Logger, signing.WithNotary(p.Notary), signing.WithAnchors(p.Anchors, p.AnchorEvery)), rates: p.Store, limits: p.Limits, now: p.Now,
+	a := api{signer: signing.New(p.Store, registry, p.Now, edge.Logger, signing.WithNotary(p.Notary), signing.WithAnchors(p.Anchors, p.AnchorEvery),
+		signing.WithTimestamps(p.Store, tsaClient(p))), rates: p.Store, limits: p.Limits, now: p.Now,
 		agents: newAgents(p.Store, p.Now), trials: p.Store}
 	anyConsole := access.Signer()
 	// Both routes serve only while the deployment's subscription is active (the guard
@@ -65,6 +68,14 @@ func NewHandler(p *function.Parts, registry *keys.Registry, m *access.Mux) *acce
 	// before the key is used (see signing.Signer.Sign).
 	m.HandleCached("POST /sign", anyConsole, a.sign, p.Store.ConfirmReads)
 	return m
+}
+
+// tsaClient obtains the tokens of policies that require timestamps from the URLs a console
+// admin configured: through lib/safehttp, which refuses the service's private addresses but
+// lets plain http through (RFC 3161 answers are signed; most public authorities serve http).
+// The local server's stand-in listens on loopback.
+func tsaClient(p *function.Parts) *timestamping.Client {
+	return timestamping.NewClient(safehttp.New(safehttp.Options{AllowHTTP: true, AllowPrivate: p.Guard.LocalSignerPort != ""}), 0)
 }
 
 // caller is who the guard admitted, as the signing protocol knows callers.

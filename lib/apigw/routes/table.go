@@ -38,6 +38,7 @@ var Table = []Route{
 	{Method: "GET", Path: "/console/session", Function: "ConsoleAuthFunction", IAM: false},
 	{Method: "GET", Path: "/console/system-log", Function: "ConsoleSettingsFunction", IAM: false},
 	{Method: "GET", Path: "/console/system-log/export", Function: "ConsoleSettingsFunction", IAM: false},
+	{Method: "GET", Path: "/console/timestamping", Function: "ConsoleSettingsFunction", IAM: false},
 	{Method: "GET", Path: "/console/users", Function: "ConsoleUsersFunction", IAM: false},
 	{Method: "GET", Path: "/console/users/{userId}", Function: "ConsoleUsersFunction", IAM: false},
 	{Method: "GET", Path: "/console/users/{userId}/client-certificates", Function: "ConsoleUsersFunction", IAM: false},
@@ -106,6 +107,7 @@ var Table = []Route{
 	{Method: "POST", Path: "/sign/evaluate", Function: "SignerFunction", IAM: false},
 	{Method: "PUT", Path: "/console/certificates/{certId}/chain", Function: "ConsoleCertificatesFunction", IAM: false},
 	{Method: "PUT", Path: "/console/policies/{policyId}", Function: "ConsolePoliciesFunction", IAM: false},
+	{Method: "PUT", Path: "/console/timestamping", Function: "ConsoleSettingsFunction", IAM: false},
 	{Method: "PUT", Path: "/operator/deployments/{id}/signum-administrators", Function: "OperatorFunction", IAM: true},
 	{Method: "PUT", Path: "/portal/deployments/{id}/maintenance-window", Function: "PortalUpdatesFunction", IAM: false},
 }
