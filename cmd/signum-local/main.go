@@ -33,6 +33,7 @@ func main() {
 	actionsAddr := flag.String("actions-addr", envOr("SIGNUM_ACTIONS_ADDR", "127.0.0.1:8442"), "GitHub Actions token service stand-in listen address (env SIGNUM_ACTIONS_ADDR)")
 	idpAddr := flag.String("idp-addr", envOr("SIGNUM_IDP_ADDR", "127.0.0.1:8444"), "OIDC identity provider stand-in listen address (env SIGNUM_IDP_ADDR)")
 	samlAddr := flag.String("saml-addr", envOr("SIGNUM_SAML_ADDR", "127.0.0.1:8445"), "SAML identity provider stand-in listen address (env SIGNUM_SAML_ADDR)")
+	tsaAddr := flag.String("tsa-addr", envOr("SIGNUM_TSA_ADDR", "127.0.0.1:8446"), "RFC 3161 time-stamping authority stand-in listen address (env SIGNUM_TSA_ADDR)")
 	flag.Parse()
 
 	// Everything this process writes is its user's alone: the data directory holds the KMS
@@ -44,7 +45,7 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	srv, err := local.Start(ctx, local.Options{Addr: *addr, TLSAddr: *tlsAddr, DynamoDBAddr: *ddbAddr, KMSAddr: *kmsAddr, DataDir: *dataDir, Log: log, Limits: function.DefaultLimits(), WebDir: *webDir,
-		ActionsAddr: *actionsAddr, IdPAddr: *idpAddr, SAMLAddr: *samlAddr})
+		ActionsAddr: *actionsAddr, IdPAddr: *idpAddr, SAMLAddr: *samlAddr, TSAAddr: *tsaAddr})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "signum-local:", err)
 		os.Exit(1)
@@ -92,6 +93,7 @@ run "make demo" instead: it starts its own server. Stop with Ctrl-C.
 	printIdPs(srv, *dataDir)
 	printMarketplaces(srv)
 	printOperations(srv)
+	printTSA(srv, *dataDir)
 	if err := writeDemoEnv(*dataDir, srv); err != nil {
 		log.Warn("demo.env not written", slog.String("error", err.Error()))
 	}
@@ -176,8 +178,11 @@ func writeDemoEnv(dir string, srv *local.Server) error {
 	}
 	// SIGNUM_KMS_URL is the KMS stand-in, for a script to change a key behind the service's
 	// back (the browser test disables one to see the deployment's health say so).
-	content := fmt.Sprintf("SIGNUM_URL=%s\nSIGNUM_TLS_URL=%s\nSIGNUM_TLS_CA=%s\nSIGNUM_DEMO_DEPLOYMENT=%s\nSIGNUM_DEMO_DOMAIN=%s\nSIGNUM_DEMO_ADMIN_INVITE=%s\nSIGNUM_KMS_URL=%s\n",
-		srv.URL, srv.TLSURL, filepath.Join(dir, local.TLSCAFile), srv.Demo.ID, srv.Demo.DomainName, srv.DemoAdminInvite, srv.Stack.KMS.URL())
+	// SIGNUM_TSA_URL and SIGNUM_TSA_CA are the time-stamping authority stand-in, for the
+	// console's Timestamping page.
+	content := fmt.Sprintf("SIGNUM_URL=%s\nSIGNUM_TLS_URL=%s\nSIGNUM_TLS_CA=%s\nSIGNUM_DEMO_DEPLOYMENT=%s\nSIGNUM_DEMO_DOMAIN=%s\nSIGNUM_DEMO_ADMIN_INVITE=%s\nSIGNUM_KMS_URL=%s\nSIGNUM_TSA_URL=%s\nSIGNUM_TSA_CA=%s\n",
+		srv.URL, srv.TLSURL, filepath.Join(dir, local.TLSCAFile), srv.Demo.ID, srv.Demo.DomainName, srv.DemoAdminInvite, srv.Stack.KMS.URL(),
+		srv.TSA.URL, filepath.Join(dir, local.TSACAFile))
 	return os.WriteFile(filepath.Join(dir, "demo.env"), []byte(content), 0o600)
 }
 
@@ -239,4 +244,15 @@ Operations (portal, as a deployment's Admin): Health, Dashboard and Updates in i
   Notices' EventBridge events (hourly in AWS):
     make invoke FUNCTION=notices EVENT=events/notices/scheduled.json
 `, srv.URL, devstack.Region)
+}
+
+// printTSA says how a deployment gets its timestamps from the stand-in authority.
+func printTSA(srv *local.Server, dataDir string) {
+	fmt.Printf(`
+Time-stamping authority stand-in (RFC 3161, a throw-away certificate made at each start):
+  %[1]s   its CA: %[2]s/%[3]s
+  As a console admin: Settings → Timestamping (or PUT /console/timestamping with
+  {"urls":["%[1]s"],"caPem":"<that CA>","version":0}), then tick "Require a timestamp" on
+  a policy. Verify: osslsigncode verify -CAfile <chain CA> -TSA-CAfile %[2]s/%[3]s -in app.exe
+`, srv.TSA.URL, dataDir, local.TSACAFile)
 }

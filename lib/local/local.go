@@ -44,6 +44,7 @@ import (
 	"github.com/opensignum/signum/lib/samlidp"
 	"github.com/opensignum/signum/lib/store"
 	"github.com/opensignum/signum/lib/tenant"
+	"github.com/opensignum/signum/lib/tsastandin"
 )
 
 // Builds maps each HTTP function of template.yaml (by logical id) to the Build its main.go
@@ -102,6 +103,9 @@ type Options struct {
 	Limits function.Limits
 	// WebDir is the built web app (web/dist), served under WebPrefix; empty for none.
 	WebDir string
+	// TSAAddr is the RFC 3161 time-stamping authority stand-in's listen address (any free
+	// port when empty; make run fixes it).
+	TSAAddr string
 	// ActionsAddr, IdPAddr and SAMLAddr are the listen addresses of the identity provider
 	// stand-ins (idps.go): GitHub Actions' token service, the OIDC provider and the SAML IdP
 	// for people (any free port when empty; make run fixes them).
@@ -149,6 +153,10 @@ type Server struct {
 	// OIDC provider and SAML the SAML IdP for people (DemoPeople): see idps.go.
 	Actions, IdP *oidcidp.IdP
 	SAML         *samlidp.IdP
+	// TSA is the RFC 3161 time-stamping authority stand-in (lib/tsastandin): what a public TSA
+	// is to a deployment whose policies require timestamps. Its URL and its CA (TSACAFile in
+	// the data dir) go into PUT /console/timestamping.
+	TSA *tsastandin.TSA
 	// DemoJob is a job registered on Actions at start (repository DemoJobRepository): its
 	// Env() is what a GitHub runner would give it.
 	DemoJob oidcidp.JobRequest
@@ -309,6 +317,10 @@ func (s *Server) start(ctx context.Context, o Options) error {
 		ln.Close()
 		return err
 	}
+	if err := s.startTSA(ctx, o); err != nil {
+		ln.Close()
+		return err
+	}
 	var handler http.Handler = s.Gateway
 	if o.WebDir != "" {
 		handler = withWeb(s.Gateway, o.WebDir)
@@ -387,5 +399,8 @@ func (s *Server) Close() {
 		s.queue.close()
 	}
 	s.closeIdPs()
+	if s.TSA != nil {
+		_ = s.TSA.Close()
+	}
 	s.Stack.Close()
 }
