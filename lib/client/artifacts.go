@@ -70,6 +70,9 @@ type slot struct {
 	event string
 	// receipt is the answer's signed receipt: where the batch's events are in the log.
 	receipt json.RawMessage
+	// token is the RFC 3161 token the service returned with sig (DER), nil when the policy
+	// requires none (stamps.go).
+	token []byte
 }
 
 // NewBatch prepares a batch of n files signed with certificate cert, whose key is pub.
@@ -139,6 +142,10 @@ func (b *Batch) flush(ctx context.Context) {
 			return
 		}
 		s.sig, s.event, s.receipt = sig, res.Signatures[i].EventID, res.Receipt
+		if s.token, err = decodeToken(res.Signatures[i]); err != nil {
+			b.err = fmt.Errorf("%w: signature %d: %v", ErrServer, i, err)
+			return
+		}
 	}
 }
 
@@ -188,6 +195,11 @@ type remoteKey struct {
 	index     int
 	fileName  string
 	submitted *slot
+	// cert is the certificate relic signs the file with: its Timestamper is set once a
+	// signature comes back with a token (stamps.go).
+	cert *certloader.Certificate
+	// tsaURL is --timestamp: the time-stamping authority of signatures without a token.
+	tsaURL string
 	// more are the signatures after the first, each sent alone (see FileResult.MoreDecisions).
 	more []*slot
 }
@@ -207,7 +219,11 @@ func (k *remoteKey) Sign(_ io.Reader, digest []byte, opts crypto.SignerOpts) ([]
 		return k.signAlone(d)
 	}
 	k.submitted = &slot{index: k.index, d: d}
-	return k.batch.submit(k.ctx, k.submitted)
+	sig, err := k.batch.submit(k.ctx, k.submitted)
+	if err == nil {
+		k.stampWith(k.submitted.token)
+	}
+	return sig, err
 }
 
 // signAlone signs a digest that only exists once the file's first signature is in hand, in a
@@ -229,7 +245,12 @@ func (k *remoteKey) signAlone(d Digest) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: signature: %v", ErrServer, err)
 	}
-	k.more = append(k.more, &slot{index: k.index, d: d, sig: sig, event: res.Signatures[0].EventID, receipt: res.Receipt})
+	token, err := decodeToken(res.Signatures[0])
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrServer, err)
+	}
+	k.more = append(k.more, &slot{index: k.index, d: d, sig: sig, event: res.Signatures[0].EventID, receipt: res.Receipt, token: token})
+	k.stampWith(token)
 	return sig, nil
 }
 
@@ -354,12 +375,12 @@ func signFile(ctx context.Context, job FileJob, chain []*x509.Certificate, key *
 		return res, signDetached(ctx, f, job, res.Output, chain, key)
 	}
 	cert := &certloader.Certificate{Leaf: chain[0], Certificates: chain, PrivateKey: key}
+	key.cert, key.tsaURL = cert, job.TimestampURL
 	if job.TimestampURL != "" {
-		ts, err := timestamper(job.TimestampURL)
-		if err != nil {
+		if _, err := timestamper(job.TimestampURL); err != nil {
 			return res, err
 		}
-		cert.Timestamper = ts
+		cert.Timestamper = &stamps{key: key}
 	}
 	return res, signEmbedded(ctx, f, format, job, cert)
 }
@@ -395,14 +416,12 @@ func signDetached(ctx context.Context, f *os.File, job FileJob, out string, chai
 	if err != nil {
 		return unwrapSign(err)
 	}
-	if job.TimestampURL != "" {
-		// RFC 3161 over the signature value, as an unsigned attribute of the signer.
-		ts, err := timestamper(job.TimestampURL)
-		if err != nil {
-			return err
-		}
+	if (key.submitted != nil && key.submitted.token != nil) || job.TimestampURL != "" {
+		// RFC 3161 over the signature value, as an unsigned attribute of the signer: the
+		// service's token when the policy required one, else --timestamp's.
+		key.tsaURL = job.TimestampURL
 		si := &psd.Content.SignerInfos[0]
-		token, err := ts.Timestamp(ctx, &pkcs9.Request{EncryptedDigest: si.EncryptedDigest, Hash: crypto.SHA256})
+		token, err := (&stamps{key: key}).Timestamp(ctx, &pkcs9.Request{EncryptedDigest: si.EncryptedDigest, Hash: crypto.SHA256})
 		if err != nil {
 			return fmt.Errorf("time-stamping: %w", err)
 		}

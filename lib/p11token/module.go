@@ -787,6 +787,11 @@ func (m *Module) remote(ctx context.Context, op *signOp, h crypto.Hash, digest [
 		m.logf("the service's signature with %s is not usable: %v", op.e, err)
 		return nil, p11.CKR_DEVICE_ERROR
 	}
+	if res.Signatures[0].TimestampToken != "" {
+		// PKCS#11 returns signature bytes only: the tool that asked builds the signature
+		// structure and timestamps it itself, with the authority it is given.
+		m.logf("the policy for %s requires a timestamp: the service's token cannot go through PKCS#11, so give the signing tool its own time-stamping authority (osslsigncode -ts URL, jarsigner -tsa URL)", op.e)
+	}
 	return sig, p11.CKR_OK
 }
 
