@@ -95,6 +95,12 @@ func TestProblemFor(t *testing.T) {
 			t.Fatalf("%+v", p)
 		}
 	})
+	t.Run("ok/bad-gateway-detail", func(t *testing.T) {
+		p := edge.ProblemFor(fault.Wrap(fault.ErrBadGateway, errors.New("dial tcp 10.0.0.1:80"), "the time-stamping authority http://tsa.example/ answered HTTP 503"))
+		if p.Status != 502 || !strings.Contains(p.Detail, "tsa.example") || strings.Contains(p.Detail, "10.0.0.1") {
+			t.Fatalf("%+v", p)
+		}
+	})
 	t.Run("ok/public-detail", func(t *testing.T) {
 		p := edge.ProblemFor(fmt.Errorf("layer: %w", fault.Newf(fault.ErrConflict, "domain taken")))
 		if p.Status != 409 || p.Detail != "domain taken" || !strings.HasSuffix(p.Type, "#conflict") {
@@ -236,7 +242,7 @@ func TestProblemTypesAreDocumented(t *testing.T) {
 	}
 	kinds := []error{edge.ErrTooLarge, edge.ErrUnsupportedMediaType, edge.ErrRouteNotFound, edge.ErrMethodNotAllowed,
 		fault.ErrInvalid, fault.ErrUnauthenticated, fault.ErrForbidden, fault.ErrNotFound, fault.ErrConflict,
-		fault.ErrPrecondition, fault.ErrGone, fault.ErrUnprocessable, fault.ErrTooManyRequests, fault.ErrUnavailable, errors.New("anything else")}
+		fault.ErrPrecondition, fault.ErrGone, fault.ErrUnprocessable, fault.ErrTooManyRequests, fault.ErrUnavailable, fault.ErrBadGateway, errors.New("anything else")}
 	seen := map[string]bool{}
 	for _, k := range kinds {
 		p := edge.ProblemFor(k)

@@ -67,6 +67,7 @@ var problemTable = []problemKind{
 	{fault.ErrUnprocessable, http.StatusUnprocessableEntity, "unprocessable", "Unprocessable request", "The request cannot be carried out as sent."},
 	{fault.ErrTooManyRequests, http.StatusTooManyRequests, "too-many-requests", "Too many requests", "The caller sent more requests than its limit allows; retry later."},
 	{fault.ErrUnavailable, http.StatusServiceUnavailable, "unavailable", "Service unavailable", "A dependency of the service is unavailable; retry later."},
+	{fault.ErrBadGateway, http.StatusBadGateway, "bad-gateway", "Bad gateway", "An outside service the deployment configured failed."},
 }
 
 // internalProblem is the answer to every error not in the table. Its detail is constant: the
@@ -84,8 +85,9 @@ func ProblemFor(err error) Problem {
 		}
 	}
 	p := Problem{Type: ProblemTypeBase + pk.slug, Title: pk.title, Status: pk.status, Detail: pk.detail}
-	if pk.status >= 500 {
-		// 5xx details stay constant whatever the error carries.
+	if pk.status >= 500 && pk.kind != fault.ErrBadGateway {
+		// 5xx details stay constant whatever the error carries, but for an outside
+		// service's failure, whose detail names what the deployment configured.
 		return p
 	}
 	if d, ok := fault.DetailOf(err); ok {

@@ -36,6 +36,11 @@ var (
 	ErrTooManyRequests = errors.New("too many requests")
 	// ErrUnavailable means a dependency is down or throttling; retry later (503).
 	ErrUnavailable = errors.New("service unavailable")
+	// ErrBadGateway means an outside service the deployment chose (a time-stamping
+	// authority) failed or answered wrongly (502). Unlike the other server faults its detail
+	// reaches the caller: it names that service and what went wrong, which the deployment's
+	// admins configured and its signers need to know, and never an internal address.
+	ErrBadGateway = errors.New("bad gateway")
 	// ErrPlanLimit means the deployment's plan does not allow more of something
 	// (certificates, users, signatures this month); a larger plan does (403, its own type so
 	// that clients can say what to upgrade).

@@ -20,7 +20,9 @@ import (
 	"bytes"
 	"context"
 	"crypto"
+	"crypto/hmac"
 	"crypto/x509"
+	"encoding/asn1"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -133,8 +135,8 @@ func Roots(caPEM string) (*x509.CertPool, error) {
 }
 
 // ErrNoToken is a signature whose token could not be had: the signature is withheld. It is
-// a 503 with a detail that names the problem (Error.Reason).
-var ErrNoToken = fmt.Errorf("timestamping: no token: %w", fault.ErrUnavailable)
+// a 502 (fault.ErrBadGateway) with a detail that names the problem (Error.Reason).
+var ErrNoToken = fmt.Errorf("timestamping: no token: %w", fault.ErrBadGateway)
 
 // Error says why no token could be had, in a sentence fit for the event log and the caller
 // (it names the authority's URL, which a console admin configured, and no secret).
@@ -153,7 +155,7 @@ func (e *Error) Error() string {
 // Unwrap makes an Error an ErrNoToken.
 func (e *Error) Unwrap() []error { return []error{ErrNoToken, e.Cause} }
 
-// Fault is the error a caller is given for e: ErrNoToken (503) with e's reason.
+// Fault is the error a caller is given for e: ErrNoToken (502) with e's reason.
 func (e *Error) Fault() error {
 	return fault.Wrap(ErrNoToken, e, "The signature was withheld: the policy requires a timestamp and "+e.Reason+".")
 }
@@ -246,16 +248,28 @@ func (c *Client) one(ctx context.Context, u string, roots *x509.CertPool, h cryp
 }
 
 // check accepts body, the authority u's answer to msg, only as a granted token over sig with
-// msg's nonce, signed by a timeStamping certificate that chains to roots.
+// msg's nonce, signed by a timeStamping certificate that chains to roots. (relic's
+// TimeStampReq.ParseResponse is not used: it panics on a token without a nonce.)
 func check(u string, msg *pkcs9.TimeStampReq, body []byte, roots *x509.CertPool, h crypto.Hash, sig []byte) ([]byte, error) {
 	bad := func(what string, err error) error {
 		return &Error{Reason: "the time-stamping authority " + u + " " + what, Cause: err}
 	}
-	// ParseResponse refuses a rejection, a token whose signature does not verify, and one
-	// without the request's nonce or imprint.
-	tok, err := msg.ParseResponse(body)
-	if err != nil {
+	var resp pkcs9.TimeStampResp
+	if rest, err := asn1.Unmarshal(body, &resp); err != nil || len(rest) != 0 {
+		return nil, bad("gave no valid token for this signature", fmt.Errorf("not a TimeStampResp: %v", err))
+	}
+	if resp.Status.Status > pkcs9.StatusGrantedWithMods {
+		return nil, bad(fmt.Sprintf("refused the request (status %d)", resp.Status.Status), nil)
+	}
+	tok := &resp.TimeStampToken
+	info, err := tokenInfo(tok)
+	switch {
+	case err != nil:
 		return nil, bad("gave no valid token for this signature", err)
+	case info.Nonce == nil || msg.Nonce.Cmp(info.Nonce) != 0:
+		return nil, bad("gave no valid token for this signature", errors.New("the token does not carry the request's nonce"))
+	case !hmac.Equal(info.MessageImprint.HashedMessage, msg.MessageImprint.HashedMessage):
+		return nil, bad("gave no valid token for this signature", errors.New("the token's imprint is not the signature's"))
 	}
 	if err := CheckToken(tok, roots, h, sig); err != nil {
 		return nil, bad("gave a token that does not check", err)
@@ -265,6 +279,24 @@ func check(u string, msg *pkcs9.TimeStampReq, body []byte, roots *x509.CertPool,
 		return nil, bad("gave a token that cannot be encoded again", err)
 	}
 	return der, nil
+}
+
+// tokenInfo is the TSTInfo a token signs.
+func tokenInfo(tok *pkcs7.ContentInfoSignedData) (*pkcs9.TSTInfo, error) {
+	raw, err := tok.Content.ContentInfo.Bytes()
+	if err != nil || len(raw) == 0 {
+		return nil, fmt.Errorf("no TSTInfo: %v", err)
+	}
+	if raw[0] == 0x04 { // wrapped in an OCTET STRING
+		if _, err := asn1.Unmarshal(raw, &raw); err != nil {
+			return nil, fmt.Errorf("TSTInfo: %w", err)
+		}
+	}
+	var info pkcs9.TSTInfo
+	if _, err := asn1.Unmarshal(raw, &info); err != nil {
+		return nil, fmt.Errorf("TSTInfo: %w", err)
+	}
+	return &info, nil
 }
 
 // CheckToken checks that tok is a token over sig's h hash whose signer chains to roots as a
