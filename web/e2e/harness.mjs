@@ -34,9 +34,9 @@ export async function startService() {
   const tlsPort = await freePort();
   // The identity-provider stand-ins get free ports too, so that a run beside make run (or
   // another run) does not collide on their fixed defaults.
-  const [actionsPort, idpPort, samlPort] = [await freePort(), await freePort(), await freePort()];
+  const [actionsPort, idpPort, samlPort, tsaPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
   const proc = spawn(bin, ["-addr", `127.0.0.1:${port}`, "-tls-addr", `127.0.0.1:${tlsPort}`, "-data-dir", dataDir,
-    "-actions-addr", `127.0.0.1:${actionsPort}`, "-idp-addr", `127.0.0.1:${idpPort}`, "-saml-addr", `127.0.0.1:${samlPort}`,
+    "-actions-addr", `127.0.0.1:${actionsPort}`, "-idp-addr", `127.0.0.1:${idpPort}`, "-saml-addr", `127.0.0.1:${samlPort}`, "-tsa-addr", `127.0.0.1:${tsaPort}`,
     "-web", join(webDir, "dist"), "-log-level", "warn"], { cwd: repo, stdio: ["ignore", "pipe", "pipe"] });
   let log = "";
   proc.stdout.on("data", (d) => (log += d));

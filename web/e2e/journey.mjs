@@ -18,6 +18,7 @@ import { awsSubscription, azureSubscription, registrationTroubles } from "./step
 import { consoleDashboard, portalDashboard, portalHealth, portalNotices } from "./steps/insights.mjs";
 import { disableCertificateKey } from "./steps/kms.mjs";
 import { applyRelease } from "./steps/updates.mjs";
+import { configureTimestamping, requireTimestamps, signStamped } from "./steps/timestamping.mjs";
 
 export const admin = { email: "admin@example.com", name: "Ada Admin", password: "Correct-Horse-9-Battery" };
 const viewer = { email: "viewer@example.com", name: "Vic Viewer", password: "Viewer-Horse-9-Battery" };
@@ -147,6 +148,12 @@ export async function journey({ j, service, browser }) {
     await assignRole({ j, page, username: scoped.username, role: "Release admins" });
     const spage = await scopedConsole({ j, page, browser, ...scoped, visible: "Release signing", hidden: "Nightly build", group: "Release", hiddenGroup: "Nightly" });
     await spage.context().close();
+  });
+
+  await j.step("a console admin sets the deployment's time-stamping authority; a policy that requires timestamps gets the file a token", async () => {
+    await configureTimestamping({ j, page, service });
+    await requireTimestamps({ j, page, name: "Stamped releases", group: "Release", userId: agents["build-agent"].userId });
+    signStamped({ service, certId, p12: agents["build-agent"].p12, password: "e2e-p12" });
   });
 
   await j.step("a database outage shows a banner, and the page works again after it", async () => {

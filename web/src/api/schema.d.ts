@@ -1673,6 +1673,36 @@ export interface paths {
         patch: operations["updateDomain"];
         trace?: never;
     };
+    "/console/timestamping": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The deployment's time-stamping authorities
+         * @description Who: console-admin or console-viewer of the deployment (the Signum Administrator too).
+         *     Sent to the deployment's domain name; its IP allowlist applies.
+         */
+        get: operations["getTimestamping"];
+        /**
+         * Replace the deployment's time-stamping authorities
+         * @description Who: console-admin of the deployment (the Signum Administrator too).
+         *     Sent to the deployment's domain name; its IP allowlist applies. Written to the system
+         *     log (section settings).
+         *
+         *     Send the `version` read; a change made meanwhile gets 412. The service asks the
+         *     authorities in order for the tokens of policies with `requireTimestamp`.
+         */
+        put: operations["putTimestamping"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/console/system-log": {
         parameters: {
             query?: never;
@@ -4246,6 +4276,37 @@ export interface components {
             notAfter?: string;
         };
         /**
+         * @description Every signature the policy allows carries an RFC 3161 token of the deployment's
+         *     time-stamping authorities (`timestampToken` in the answer of `POST /sign`), obtained
+         *     and checked by the service; when none can be had the signatures are withheld (503) and
+         *     the completion event records why. Only an allow policy may set it.
+         * @default false
+         */
+        PolicyRequireTimestamp: boolean;
+        /**
+         * @description The deployment's RFC 3161 time-stamping authorities, asked in order (each for at most
+         *     5 seconds) for the tokens of policies that require timestamps.
+         */
+        Timestamping: {
+            /**
+             * @description The authorities' endpoints (http or https; a token is signed, so plain http is common). `[]`, none.
+             * @example [
+             *       "http://timestamp.digicert.com"
+             *     ]
+             */
+            urls: string[];
+            /** @description PEM certificates a token's signer must chain to; `""` for the system's trust roots. */
+            caPem: string;
+            /**
+             * Format: int64
+             * @description The version read (0 while none were set); a PUT sends it back, and a change made meanwhile gets 412.
+             */
+            version: number;
+            /** Format: date-time */
+            readonly updatedAt?: string;
+            readonly updatedBy?: string;
+        };
+        /**
          * @description A policy as sent to `POST /console/policies` and `PUT /console/policies/{policyId}`.
          *     Members left out take their defaults. A refusal is 400 with `invalid-params` naming
          *     each field, as in `where[0].process` or `when.windows[0].days`.
@@ -4266,6 +4327,7 @@ export interface components {
              *     line match any of them. Absent or `[]`: any application.
              */
             where?: components["schemas"]["PolicyApplication"][];
+            requireTimestamp?: components["schemas"]["PolicyRequireTimestamp"];
             when?: components["schemas"]["PolicySchedule"];
             /** @description Ignored; the service gives the id (`POST`) or keeps it (`PUT`). */
             id?: string;
@@ -4312,6 +4374,7 @@ export interface components {
             where: components["schemas"]["PolicyApplication"][];
             /** @description Absent when the policy applies at any time. */
             when?: components["schemas"]["PolicySchedule"];
+            requireTimestamp?: components["schemas"]["PolicyRequireTimestamp"];
             /** @description Counts changes; the ETag is this number in quotes. Send it back (or the ETag as `If-Match`) to replace the policy. */
             version: components["schemas"]["Version"];
         };
@@ -4587,6 +4650,17 @@ export interface components {
              * @example evt_q3d5e7rklm2n4p6s7u2w4y6a3c
              */
             eventId: string;
+            /**
+             * @description Present when the policy that allowed the request requires timestamps
+             *     (`requireTimestamp`): the DER of an RFC 3161 TimeStampToken (a CMS ContentInfo),
+             *     standard base64, from one of the deployment's time-stamping authorities
+             *     (`PUT /console/timestamping`), over the signature value: its message imprint is the
+             *     hash of `signature`'s bytes with the digest's algorithm, as an Authenticode or CMS
+             *     timestamp countersignature needs. The service checked it (signature, chain to the
+             *     configured roots, nonce, imprint) before answering; a signature whose token could not
+             *     be had is not returned (503, the event log says why).
+             */
+            timestampToken?: string;
         };
         SignResponse: {
             certificateId: components["schemas"]["CertificateID"];
@@ -8513,6 +8587,69 @@ export interface operations {
             503: components["responses"]["Unavailable"];
         };
     };
+    getTimestamping: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The authorities (`urls` `[]` and `version` 0 while none were set). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Timestamping"];
+                };
+            };
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["ConsoleForbidden"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    putTimestamping: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "urls": [
+                 *         "http://timestamp.digicert.com"
+                 *       ],
+                 *       "caPem": "",
+                 *       "version": 0
+                 *     }
+                 */
+                "application/json": components["schemas"]["Timestamping"];
+            };
+        };
+        responses: {
+            /** @description The authorities as stored, with their new version. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Timestamping"];
+                };
+            };
+            400: components["responses"]["InvalidRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["ConsoleForbidden"];
+            412: components["responses"]["PreconditionFailed"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
     listSystemLog: {
         parameters: {
             query?: {
@@ -10410,6 +10547,31 @@ export interface operations {
             415: components["responses"]["UnsupportedMediaType"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["Internal"];
+            /**
+             * @description The policy that allowed the request requires timestamps (`requireTimestamp`) and no
+             *     token that checks could be had from the deployment's time-stamping authorities
+             *     (none configured, down, too slow, a token over another hash or without the
+             *     request's nonce, or not chaining to the configured roots). The signatures are
+             *     withheld; the completion event records `failed` with the same reason, which
+             *     `detail` gives ([bad-gateway](https://github.com/opensignum/signum/blob/main/docs/problems.md#bad-gateway)).
+             */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://github.com/opensignum/signum/blob/main/docs/problems.md#bad-gateway",
+                     *       "title": "Bad gateway",
+                     *       "status": 502,
+                     *       "detail": "The signature was withheld: the policy requires a timestamp and the time-stamping authority http://timestamp.example.com/ answered HTTP 503.",
+                     *       "instance": "6c1e2a57-4f0b-4d5e-9a43-0f6f1f3c2b11"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /**
              * @description The signing-event log (DynamoDB) or the key backend (KMS, the HSM) is unavailable,
              *     throttling, or the log stayed contended. Fail closed: no signature is returned

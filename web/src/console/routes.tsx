@@ -13,6 +13,7 @@ import { Domains } from "./domains/Domains";
 import { Policies } from "./policies/Policies";
 import { Events } from "./events/Events";
 import { SystemLog } from "./SystemLog";
+import { Timestamping } from "./timestamping/Timestamping";
 import { ConsoleDashboard } from "../insights/Dashboards";
 
 // nav names each page's area: the navigation offers the pages the caller's roles may read
@@ -27,6 +28,7 @@ const nav: (NavItem & { area: Area })[] = [
   { to: "/console/policies", label: "Policies", area: "policies" },
   { to: "/console/events", label: "Signing events", area: "events" },
   { to: "/console/system-log", label: "System log", area: "systemLog" },
+  { to: "/console/timestamping", label: "Timestamping", area: "settings" },
   // The dashboard's counts come from the signing events: whoever may read those (the console
   // admin and viewer, a custom role with events) sees it, narrowed by the API to the
   // certificates of a role scoped to groups.
@@ -58,6 +60,7 @@ export const consoleRoutes = (
     <Route path="/console/policies" element={<ConsoleShell><Policies /></ConsoleShell>} />
     <Route path="/console/events" element={<ConsoleShell><Events /></ConsoleShell>} />
     <Route path="/console/system-log" element={<ConsoleShell><SystemLog /></ConsoleShell>} />
+    <Route path="/console/timestamping" element={<ConsoleShell><Timestamping /></ConsoleShell>} />
     <Route path="/console/dashboard" element={<ConsoleShell><ConsoleDashboard /></ConsoleShell>} />
   </>
 );

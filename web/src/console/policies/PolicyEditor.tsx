@@ -2,6 +2,7 @@ import { useEffect, useRef, useState, type FormEvent } from "react";
 import { api } from "../../api/client";
 import { show, type Shown } from "../../api/problem";
 import { CheckField, Field, SelectField, TextAreaField } from "../../ui/Field";
+import { RequireTimestampField } from "../timestamping/RequireTimestampField";
 import { ProblemBox } from "../../ui/ProblemBox";
 import { GroupPicker, groupNames, useGroups } from "../groups/GroupPicker";
 import {
@@ -152,6 +153,7 @@ export function PolicyEditor({ policyId, known, names, onSaved, onCancel, onConf
           onChange={(e) => set({ priority: e.target.value })}
         />
         <CheckField label="Enabled" checked={f.enabled} onChange={(v) => set({ enabled: v })} hint="Only an enabled policy takes part in decisions." />
+        <RequireTimestampField form={f} error={err("requireTimestamp")} onChange={(v) => set({ requireTimestamp: v })} />
 
         <fieldset>
           <legend>What: certificates</legend>

@@ -38,6 +38,7 @@ export interface PolicyForm {
   windows: WindowForm[];
   notBefore: string;
   notAfter: string;
+  requireTimestamp: boolean;
 }
 
 export function emptyForm(): PolicyForm {
@@ -55,6 +56,7 @@ export function emptyForm(): PolicyForm {
     windows: [],
     notBefore: "",
     notAfter: "",
+    requireTimestamp: false,
   };
 }
 
@@ -74,6 +76,7 @@ export function fromPolicy(p: Policy): PolicyForm {
     windows: (p.when?.windows ?? []).map((w) => ({ days: [...w.days], from: w.from, to: w.to })),
     notBefore: p.when?.notBefore ?? "",
     notAfter: p.when?.notAfter ?? "",
+    requireTimestamp: p.requireTimestamp ?? false,
   };
 }
 
@@ -100,6 +103,8 @@ export function toBody(f: PolicyForm): PolicyWrite {
       a.commandLine.trim() === "" ? { process: a.process } : { process: a.process, commandLine: a.commandLine },
     ),
   };
+  // Its default is false, so leaving it out when false replaces the policy the same way.
+  if (f.requireTimestamp) body.requireTimestamp = true;
   const when: NonNullable<PolicyWrite["when"]> = {};
   if (f.windows.length > 0) {
     when.timeZone = f.timeZone.trim();
