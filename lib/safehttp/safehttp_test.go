@@ -227,3 +227,33 @@ func TestRefusal(t *testing.T) {
 		t.Error("the zero address is allowed")
 	}
 }
+
+// TestAllowHTTP: AllowHTTP fetches plain http from a public address, and still refuses the
+// private ones, redirects included.
+func TestAllowHTTP(t *testing.T) {
+	hello := func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte("hello")) }
+	inside := serve(t, false, hello)
+	public := serve(t, false, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/away" {
+			http.Redirect(w, r, inside.URL+"/", http.StatusFound)
+			return
+		}
+		hello(w, r)
+	})
+	hc := newClient(Options{AllowHTTP: true}, publicExcept(public.Listener.Addr().String()))
+	res, err := hc.Get(public.URL + "/")
+	if err != nil {
+		t.Fatalf("plain http to a public address: %v", err)
+	}
+	res.Body.Close()
+	_, err = hc.Get(inside.URL + "/")
+	wantRefused(t, err, inside.Listener.Addr().String(), "a loopback address")
+	_, err = hc.Get(public.URL + "/away")
+	wantRefused(t, err, inside.Listener.Addr().String(), "a loopback address")
+	if inside.conns.Load() != 0 {
+		t.Errorf("the private server saw %d connections", inside.conns.Load())
+	}
+	// Without it, plain http is refused as before.
+	_, err = newClient(Options{}, publicExcept(public.Listener.Addr().String())).Get(public.URL + "/")
+	wantRefused(t, err, `the scheme "http"`)
+}
