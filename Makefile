@@ -127,7 +127,7 @@ FUZZ_TARGETS := ./lib/edge:FuzzDecodeJSON ./lib/tenant:FuzzParseAllowlist ./lib/
 	./lib/audit:FuzzEventHash ./lib/audit:FuzzReadExport ./lib/audit:FuzzFastCanonical ./lib/clientauth:FuzzDN \
 	./lib/samlsso:FuzzFinish ./lib/samlsso:FuzzParseIdPMetadata ./lib/workload:FuzzVerify ./lib/api/console:FuzzUnverifiedClaims \
 	./lib/marketplace:FuzzDecodeSQSMessage ./lib/marketplace:FuzzDecodeEventBridge ./lib/azuremarket:FuzzDecodeWebhook \
-	./lib/azuremarket:FuzzDecodeSubscription ./lib/azuremarket:FuzzDecodeOperation
+	./lib/azuremarket:FuzzDecodeSubscription ./lib/azuremarket:FuzzDecodeOperation ./lib/timestamping:FuzzCheck
 fuzz:
 	@GO=$(GO) FUZZTIME=$(FUZZTIME) bash scripts/fuzz.sh $(FUZZ_TARGETS)
 
