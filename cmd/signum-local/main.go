@@ -251,7 +251,7 @@ func printTSA(srv *local.Server, dataDir string) {
 	fmt.Printf(`
 Time-stamping authority stand-in (RFC 3161, a throw-away certificate made at each start):
   %[1]s   its CA: %[2]s/%[3]s
-  As a console admin: Settings → Timestamping (or PUT /console/timestamping with
+  As a console admin: Timestamping in the console's menu (or PUT /console/timestamping with
   {"urls":["%[1]s"],"caPem":"<that CA>","version":0}), then tick "Require a timestamp" on
   a policy. Verify: osslsigncode verify -CAfile <chain CA> -TSA-CAfile %[2]s/%[3]s -in app.exe
 `, srv.TSA.URL, dataDir, local.TSACAFile)
