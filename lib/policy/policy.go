@@ -162,6 +162,7 @@ type Policy struct {
 	Who      Who
 	Where    []Application
 	When     Schedule
+	Grant    *Grant // an allow policy's bound: at most so many signatures in a window (grant.go)
 
 	// c is set by a successful Validate. Copies of the policy share it; it is read-only.
 	c *compiled
@@ -285,6 +286,7 @@ func (p *Policy) Validate() error {
 		f.Add("when.notAfter", "is before notBefore")
 	}
 
+	checkGrant(&f, p)
 	if err := f.Err(); err != nil {
 		return err
 	}
@@ -433,6 +435,9 @@ type Decision struct {
 	// Code names a denial's kind (the Code… constants) for counting denials by reason; ""
 	// when allowed.
 	Code string
+	// Grant is what an allowed request's signatures are counted against (the deciding
+	// policy's grant, or a user grant: see WithGrants); nil when nothing counts them.
+	Grant *Grant
 }
 
 // Kinds of denial (Decision.Code).
@@ -525,7 +530,11 @@ func decide(p *Policy, broken bool, req *Request) Decision {
 	if allowed {
 		caller, code = callerAllowed, ""
 	}
-	return Decision{Allowed: allowed, PolicyID: p.ID, Reason: string(b), CallerReason: caller, Code: code}
+	d := Decision{Allowed: allowed, PolicyID: p.ID, Reason: string(b), CallerReason: caller, Code: code}
+	if allowed {
+		d.Grant = p.Grant
+	}
+	return d
 }
 
 // sentence builds a1 "q1" a2 "q2" a3, quoting the user-supplied parts.
