@@ -222,3 +222,76 @@ func TestGrantGivenBackAfterKeyFault(t *testing.T) {
 		}
 	}
 }
+
+// TestFaultsKeepGrantsBounded injects table and KMS faults while a policy's grant of 40
+// signatures is being used: whatever fails, no more than 40 signatures are ever returned, the
+// count never falls below what was returned (a signature given back was not returned), and
+// once the faults stop the grant signs exactly what its count has left.
+func TestFaultsKeepGrantsBounded(t *testing.T) {
+	runs := 400
+	if testing.Short() {
+		runs = 100
+	}
+	w := newWorld(t)
+	ctx := context.Background()
+	d, cert := w.deployment(t, "grant-chaos.localhost")
+	_, pol, tok := w.signerUser(t, d, cert)
+	const max = 40
+	pol = w.grantPolicy(t, d, pol, max, time.Time{}, time.Time{})
+	seed := uint64(time.Now().UnixNano())
+	t.Logf("seed %d", seed)
+	ch := &chaos{rng: rand.New(rand.NewPCG(seed, 3)), on: true}
+	h := w.signerOn(faultyDB{w.tg.Clients.DynamoDB, ch}, keys.NewRegistry(faultyKeys{w.kms, ch}))
+	returned := 0
+	statuses := map[int]int{}
+	for i := 0; i < runs && returned < max; i++ {
+		ch.mu.Lock()
+		ch.p = ch.rng.Float64() * 0.2
+		ch.mu.Unlock()
+		n := 1 + i%2
+		resp, err := h(ctx, signEvent(d.DomainName, tok, signBody(cert, n)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		statuses[resp.StatusCode]++
+		if resp.StatusCode == 200 {
+			returned += n
+		}
+		if returned > max {
+			t.Fatalf("%d signatures returned under a grant of %d", returned, max)
+		}
+	}
+	ch.on = false
+	used, err := w.clean.Store.PolicyGrantUsed(ctx, d.ID, pol.ID, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("statuses %v; %d signatures returned, the grant counts %d", statuses, returned, used)
+	if statuses[503] == 0 {
+		t.Fatalf("no request failed: the faults were not exercised (%v)", statuses)
+	}
+	if used < returned || used > max {
+		t.Fatalf("the grant counts %d with %d signatures returned (max %d)", used, returned, max)
+	}
+	clean := w.signerOn(w.tg.Clients.DynamoDB, keys.NewRegistry(w.kms))
+	for {
+		resp, err := clean(ctx, signEvent(d.DomainName, tok, signBody(cert, 1)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.StatusCode != 200 {
+			if resp.StatusCode != 403 || !strings.Contains(resp.Body, "is used up") {
+				t.Fatalf("after the faults: %d %s", resp.StatusCode, resp.Body)
+			}
+			break
+		}
+		returned++
+		used++
+	}
+	if final, _ := w.clean.Store.PolicyGrantUsed(ctx, d.ID, pol.ID, time.Time{}); final != max || used != max || returned > max {
+		t.Fatalf("after the faults the grant counts %d (expected %d), %d signatures returned of %d", final, used, returned, max)
+	}
+	if problems, _, err := audit.Verify(ctx, w.clean.Store, d.ID, audit.Lanes); err != nil || len(problems) != 0 {
+		t.Fatalf("event log after faults: %+v %v", problems, err)
+	}
+}
