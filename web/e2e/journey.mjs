@@ -164,6 +164,12 @@ export async function journey({ j, service, browser }) {
     if (await banner.count()) throw new Error("the banner stayed after the service answered again");
   });
 
+  await j.step("a one-off grant lets the intern sign once; the second signature is refused naming the grant; the console shows 1 of 1 used and revokes it", async () => {
+    const { oneOffGrant } = await import("./steps/grants.mjs");
+    await oneOffGrant({ j, page, userId: agents["intern"].userId, certificateId: certId,
+      sign: () => sign({ service, certId, p12: agents["intern"].p12, password: "e2e-p12", digest: true }) });
+  });
+
   await j.step("log out: the console forgets the session", async () => {
     await page.getByRole("button", { name: "Log out" }).click();
     await page.waitForURL(/\/app\/console\/login$/);
