@@ -5452,6 +5452,11 @@ export interface components {
          *     Also a request from an address outside the deployment's IP allowlist, checked before
          *     the token and not recorded
          *     ([forbidden](https://github.com/opensignum/signum/blob/main/docs/problems.md#forbidden)).
+         *     Also a request whose grant (the allowing policy's, or a one-off grant: see
+         *     `PolicyGrant`, `POST /console/grants`) has too few signatures left, is outside its
+         *     window or was revoked: `detail` names the grant ("grant of policy pol_... is used up:
+         *     2 of 2 signatures", "grant gnt_... was revoked"), recorded as a denial with that
+         *     reason.
          */
         SignDenied: {
             headers: {
