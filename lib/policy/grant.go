@@ -120,7 +120,7 @@ func WithGrants(d Decision, grants []UserGrant, req Request) Decision {
 		name := "the grant of policy " + strconv.Quote(d.PolicyID)
 		return Decision{PolicyID: d.PolicyID, Code: CodeGrantClosed, Grant: d.Grant,
 			Reason:       name + " is not open now: it allows signing " + d.Grant.Window(),
-			CallerReason: "the grant that allows this request is not open now: it allows signing " + d.Grant.Window()}
+			CallerReason: "the grant of policy " + d.PolicyID + " is not open now: it allows signing " + d.Grant.Window()}
 	}
 	if d.Allowed || (d.Code != CodeNoMatch && d.Code != CodeOwnerNoRole) {
 		return d
