@@ -11,6 +11,10 @@
 //                once (allowed) and once more (refused, naming the grant), checks that the
 //                page shows "1 of 1 signature used" and "Used up", revokes the grant, and
 //                leaves the Grants page with the grant listed as revoked
+//   policyGrant  expects policyName, an enabled allow policy without a grant, and sign, a
+//                function that signs one digest under it; sets a grant of max signatures on it
+//                in the policy editor, signs once, and checks that the editor shows "1 of max
+//                signatures used"; leaves the policies page with the editor closed
 import { expectVisible } from "../harness.mjs";
 
 export async function oneOffGrant({ j, page, userId, certificateId, sign }) {
@@ -21,10 +25,10 @@ export async function oneOffGrant({ j, page, userId, certificateId, sign }) {
   // A bad count is named beside its field, before anything is sent.
   await form.getByLabel("User id").fill(userId);
   await form.getByLabel("Certificate id").fill(certificateId);
-  await form.getByLabel("Signatures").fill("0");
+  await form.getByLabel("Signatures", { exact: true }).fill("0");
   await form.getByRole("button", { name: "Create the grant" }).click();
   await expectVisible(form.getByText("A whole number of signatures from 1 to 100000000."), "the count's error beside its field");
-  await form.getByLabel("Signatures").fill("1");
+  await form.getByLabel("Signatures", { exact: true }).fill("1");
   await j.check(page, "console-grant-new");
   await form.getByRole("button", { name: "Create the grant" }).click();
   const created = page.getByText(/^Grant gnt_[a-z2-7]{26} lets /);
@@ -49,4 +53,29 @@ export async function oneOffGrant({ j, page, userId, certificateId, sign }) {
   await expectVisible(page.getByText(`Grant ${grantId} was revoked: 1 of 1 signature used.`), "the revoked notice");
   await expectVisible(page.getByRole("row", { name: new RegExp(grantId) }).getByText("Revoked"), "the grant revoked");
   return grantId;
+}
+
+// editPolicy opens the editor of the policy named name on the policies page.
+async function editPolicy(page, name) {
+  await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Policies", exact: true }).click();
+  await page.waitForURL(/\/app\/console\/policies/);
+  await page.getByRole("button", { name: `Edit ${name}`, exact: true }).click();
+  const editor = page.getByRole("region", { name: `Edit policy “${name}”` });
+  await expectVisible(editor.getByLabel("Name", { exact: true }), "the policy editor");
+  return editor;
+}
+
+export async function policyGrant({ j, page, policyName, max, sign }) {
+  let editor = await editPolicy(page, policyName);
+  await editor.getByLabel("Allow at most a number of signatures").check();
+  await editor.getByLabel("Signatures", { exact: true }).fill(String(max));
+  await j.check(page, "console-policy-grant");
+  await editor.getByRole("button", { name: "Save the policy" }).click();
+  await expectVisible(page.getByText(`Policy “${policyName}” was saved.`), "the saved notice");
+  const r = sign();
+  if (r.status !== 0) throw new Error(`the policy with a grant did not sign (exit ${r.status}):\n${r.output}`);
+  editor = await editPolicy(page, policyName);
+  await expectVisible(editor.getByText(`So far: 1 of ${max} signatures used in this window.`), "the grant's count in the editor");
+  await j.check(page, "console-policy-grant-used");
+  await editor.getByRole("button", { name: "Cancel" }).click();
 }
