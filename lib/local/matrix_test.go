@@ -34,6 +34,7 @@ import (
 	"github.com/opensignum/signum/lib/local"
 	"github.com/opensignum/signum/lib/marketplace"
 	"github.com/opensignum/signum/lib/password"
+	"github.com/opensignum/signum/lib/policy"
 	"github.com/opensignum/signum/lib/provisioning"
 	"github.com/opensignum/signum/lib/roles"
 	"github.com/opensignum/signum/lib/store"
@@ -398,6 +399,11 @@ func TestAuthorizationMatrix(t *testing.T) {
 		"PUT /console/policies/{policyId}":    {sa, cAdmin},
 		"DELETE /console/policies/{policyId}": {sa, cAdmin},
 		"POST /console/policies/evaluate":     consoleReaders,
+		// One-off grants let a user sign without a policy: changed by whoever changes policies.
+		"GET /console/grants":                   consoleReaders,
+		"GET /console/grants/{grantId}":         consoleReaders,
+		"POST /console/grants":                  {sa, cAdmin},
+		"POST /console/grants/{grantId}/revoke": {sa, cAdmin},
 
 		"GET /console/events":             consoleReaders,
 		"GET /console/dashboard":          consoleReaders,
@@ -518,6 +524,10 @@ func fill(t *testing.T, path string, A tenantFixture, st *store.Store) string {
 	}
 	if strings.Contains(path, "{version}") {
 		path = strings.ReplaceAll(path, "{version}", matrixRelease(t, st))
+	}
+	if strings.Contains(path, "{grantId}") {
+		// A fresh grant each time, so that every allowed revoke has one to revoke.
+		path = strings.ReplaceAll(path, "{grantId}", matrixGrant(t, st, A))
 	}
 	if strings.Contains(path, "{rolloutId}") {
 		path = strings.ReplaceAll(path, "{rolloutId}", matrixRollout(t, st, A.dep.ID))
@@ -861,4 +871,15 @@ func matrixRun(t *testing.T, st *store.Store, dep string, state updates.State) {
 		time.Sleep(50 * time.Millisecond) // the updater wrote meanwhile
 	}
 	t.Fatal("the update run kept changing")
+}
+
+// matrixGrant is a new one-off grant in A: its console user may sign with its certificate once.
+func matrixGrant(t *testing.T, st *store.Store, A tenantFixture) string {
+	t.Helper()
+	g, err := st.CreateGrant(context.Background(), A.dep.ID, policy.UserGrant{ID: tenant.NewID("gnt_"), UserID: A.consoleUsr, CertificateID: A.cert,
+		Grant: policy.Grant{MaxSignatures: 1}}, tenant.LogEntry{Actor: "test", Action: "fixture"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g.ID
 }

@@ -165,6 +165,7 @@ type Policy struct {
 	// RequireTimestamp makes every signature the policy allows carry an RFC 3161 token from
 	// the deployment's time-stamping authorities (timestamp.go).
 	RequireTimestamp bool
+	Grant            *Grant // an allow policy's bound: at most so many signatures in a window (grant.go)
 
 	// c is set by a successful Validate. Copies of the policy share it; it is read-only.
 	c *compiled
@@ -289,6 +290,7 @@ func (p *Policy) Validate() error {
 	}
 
 	p.validateTimestamp(&f)
+	checkGrant(&f, p)
 	if err := f.Err(); err != nil {
 		return err
 	}
@@ -437,6 +439,9 @@ type Decision struct {
 	// Code names a denial's kind (the Code… constants) for counting denials by reason; ""
 	// when allowed.
 	Code string
+	// Grant is what an allowed request's signatures are counted against (the deciding
+	// policy's grant, or a user grant: see WithGrants); nil when nothing counts them.
+	Grant *Grant
 }
 
 // Kinds of denial (Decision.Code).
@@ -529,7 +534,11 @@ func decide(p *Policy, broken bool, req *Request) Decision {
 	if allowed {
 		caller, code = callerAllowed, ""
 	}
-	return Decision{Allowed: allowed, PolicyID: p.ID, Reason: string(b), CallerReason: caller, Code: code}
+	d := Decision{Allowed: allowed, PolicyID: p.ID, Reason: string(b), CallerReason: caller, Code: code}
+	if allowed {
+		d.Grant = p.Grant
+	}
+	return d
 }
 
 // sentence builds a1 "q1" a2 "q2" a3, quoting the user-supplied parts.

@@ -46,6 +46,7 @@ type TrialStore interface {
 	identity.Directory
 	policy.Lister
 	GetCertificate(ctx context.Context, dep, id string) (certificates.Certificate, error)
+	AllGrants(ctx context.Context, dep string) ([]policy.UserGrant, error)
 }
 
 // Verdict is a dry run's decision and the name of the policy that made it ("" when none did).
@@ -79,8 +80,12 @@ func DryRun(ctx context.Context, st TrialStore, now func() time.Time, t Trial) (
 	if err != nil {
 		return Verdict{}, err
 	}
+	grants, err := st.AllGrants(ctx, dep)
+	if err != nil {
+		return Verdict{}, err
+	}
 	c := Caller{DeploymentID: dep, UserID: t.UserID, Roles: roles}
-	v := Verdict{Decision: decide(policy.NewSet(ps), c, t.App, cert, at)}
+	v := Verdict{Decision: withGrants(decide(policy.NewSet(ps), c, t.App, cert, at), grants, c, cert, at)}
 	for _, p := range ps {
 		if p.ID == v.PolicyID {
 			v.PolicyName = p.Name

@@ -53,6 +53,7 @@ type Store interface {
 	ClaimIdempotency(ctx context.Context, dep, scope, k, fingerprint string) (*store.Idempotent, error)
 	CompleteIdempotency(ctx context.Context, dep, scope, k, response string) error
 	ReleaseIdempotency(ctx context.Context, dep, scope, k string) error
+	GrantStore
 }
 
 // Keys opens a certificate's key by its URI (keys.Registry).
@@ -74,7 +75,8 @@ type Signer struct {
 	anchorEvery time.Duration
 	anchored    sync.Map // "<deployment>#<lane>" → time.Time of its last anchor by this instance
 
-	ts *timestamps // WithTimestamps (timestamps.go)
+	ts     *timestamps // WithTimestamps (timestamps.go)
+	grants grantCache  // each deployment's user grants (grants.go)
 }
 
 // Option configures a Signer.
@@ -195,7 +197,10 @@ func (s *Signer) signOnce(ctx context.Context, c Caller, req Request) (wire.Resp
 		}
 	}
 	now := s.now()
-	decision := decide(set, c, body.Context, cert, now)
+	decision, err := s.decideGranted(ctx, set, version, c, body.Context, cert, now)
+	if err != nil {
+		return wire.Response{}, err
+	}
 	base := audit.Event{DeploymentID: dep, Kind: audit.KindDecision, At: now, UserID: c.UserID, ClientIP: c.ClientIP,
 		CertificateID: cert.ID, PolicyID: decision.PolicyID, Reason: decision.Reason, Workload: c.Workload}
 	base.Decision = audit.Deny
@@ -216,6 +221,10 @@ func (s *Signer) signOnce(ctx context.Context, c Caller, req Request) (wire.Resp
 	} else {
 		spent <- nil
 	}
+	// An allowed request whose grant counts its signatures takes them meanwhile (grants.go);
+	// they are given back unless they go out.
+	hold := s.holdGrant(ctx, dep, decision, len(req.digests))
+	defer hold.release()
 	if decision.Allowed {
 		// The notary must be able to seal the receipt before the key is used: on a cold
 		// instance it has the checkpoint key certify its sealing key meanwhile.
@@ -253,6 +262,9 @@ func (s *Signer) signOnce(ctx context.Context, c Caller, req Request) (wire.Resp
 	if !decision.Allowed {
 		return wire.Response{}, fault.Newf(ErrDenied, "Signing with %s is not allowed: %s", cert.ID, decision.CallerReason)
 	}
+	if err := hold.wait(cert.ID); err != nil {
+		return wire.Response{}, s.refuseGrant(ctx, events, err)
+	}
 	if err := <-spent; err != nil {
 		reason := "not signed: the deployment's signing capacity could not be taken"
 		if errors.Is(err, fault.ErrTooManyRequests) {
@@ -281,6 +293,7 @@ func (s *Signer) signOnce(ctx context.Context, c Caller, req Request) (wire.Resp
 	}
 	out := wire.Response{CertificateID: cert.ID, Algorithm: string(cert.Algorithm), SignatureScheme: string(scheme), ChainPEM: cert.ChainPEM,
 		Receipt: s.receipt(ctx, append(events, completion))}
+	hold.keep()
 	for i, sig := range sigs {
 		// Every signature names the request's decision, which lists its digest at i.
 		out.Signatures = append(out.Signatures, wire.Signature{Digest: base64.StdEncoding.EncodeToString(req.digests[i]),
@@ -690,7 +703,15 @@ func (s *Signer) Certificates(ctx context.Context, c Caller, process, commandLin
 		return nil, fault.Fields{{Name: "process", Reason: "process and commandLine are at most 4096 bytes"}}
 	}
 	dep, now := c.DeploymentID, s.now()
-	set, err := s.policies.Set(ctx, dep)
+	version, err := s.store.PoliciesVersion(ctx, dep)
+	if err != nil {
+		return nil, err
+	}
+	set, err := s.policies.SetAt(ctx, dep, version)
+	if err != nil {
+		return nil, err
+	}
+	grants, err := s.grantsAt(ctx, dep, version)
 	if err != nil {
 		return nil, err
 	}
@@ -706,7 +727,7 @@ func (s *Signer) Certificates(ctx context.Context, c Caller, process, commandLin
 		if cert.State(now) != certificates.StatusActive {
 			continue
 		}
-		d := decide(set, c, app, cert, now)
+		d := withGrants(decide(set, c, app, cert, now), grants, c, cert, now)
 		if !d.Allowed {
 			continue
 		}

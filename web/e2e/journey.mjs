@@ -171,6 +171,18 @@ export async function journey({ j, service, browser }) {
     if (await banner.count()) throw new Error("the banner stayed after the service answered again");
   });
 
+  await j.step("a one-off grant lets the intern sign once; the second signature is refused naming the grant; the console shows 1 of 1 used and revokes it", async () => {
+    const { oneOffGrant } = await import("./steps/grants.mjs");
+    await oneOffGrant({ j, page, userId: agents["intern"].userId, certificateId: certId,
+      sign: () => sign({ service, certId, p12: agents["intern"].p12, password: "e2e-p12", digest: true }) });
+  });
+
+  await j.step("a policy's grant counts its signatures: set in the policy editor, shown there as used", async () => {
+    const { policyGrant } = await import("./steps/grants.mjs");
+    await policyGrant({ j, page, policyName: "Build agent releases", max: 1000,
+      sign: () => sign({ service, certId, p12: agents["build-agent"].p12, password: "e2e-p12", text: "counted by the grant\n" }) });
+  });
+
   await j.step("log out: the console forgets the session", async () => {
     await page.getByRole("button", { name: "Log out" }).click();
     await page.waitForURL(/\/app\/console\/login$/);

@@ -47,6 +47,7 @@ func Build(_ context.Context, env function.Env) (http.Handler, error) {
 	m.Handle("DELETE /console/policies/{policyId}", admin, a.delete)
 	// POST /console/policies/evaluate — console admins and viewers: a dry run.
 	m.Handle("POST /console/policies/evaluate", read, a.evaluate)
+	a.grantRoutes(m, read, admin)
 	return m, nil
 }
 
@@ -63,8 +64,9 @@ type Policy struct {
 	When     *When         `json:"when,omitempty"`
 	// RequireTimestamp: every signature the policy allows carries a token of the
 	// deployment's time-stamping authorities (PUT /console/timestamping).
-	RequireTimestamp bool  `json:"requireTimestamp"`
-	Version          int64 `json:"version"`
+	RequireTimestamp bool   `json:"requireTimestamp"`
+	Grant            *Grant `json:"grant,omitempty"`
+	Version          int64  `json:"version"`
 }
 
 // What names certificates and certificate groups ("*": every certificate).
@@ -112,7 +114,7 @@ func toJSON(p policy.Policy) Policy {
 	out := Policy{ID: p.ID, Name: p.Name, Enabled: p.Enabled, Priority: p.Priority, Action: string(p.Action), Version: p.Version,
 		What:  What{Certificates: nonNil(p.What.Certificates), Groups: nonNil(p.What.Groups)},
 		Who:   Who{Users: nonNil(p.Who.Users), Roles: nonNil(p.Who.Roles)},
-		Where: []Application{}, RequireTimestamp: p.RequireTimestamp}
+		Where: []Application{}, RequireTimestamp: p.RequireTimestamp, Grant: grantJSON(p.Grant)}
 	for _, w := range p.Where {
 		out.Where = append(out.Where, Application{Process: w.Process, CommandLine: w.CommandLine})
 	}
@@ -143,7 +145,7 @@ func toJSON(p policy.Policy) Policy {
 func draft(b Policy) policy.Draft {
 	d := policy.Draft{Name: b.Name, Enabled: b.Enabled, Priority: b.Priority, Action: policy.Action(b.Action),
 		What: policy.What{Certificates: b.What.Certificates, Groups: b.What.Groups}, Who: policy.Who{Users: b.Who.Users, Roles: b.Who.Roles},
-		RequireTimestamp: b.RequireTimestamp}
+		RequireTimestamp: b.RequireTimestamp, Grant: grantOf(b.Grant)}
 	for _, w := range b.Where {
 		d.Where = append(d.Where, policy.Application{Process: w.Process, CommandLine: w.CommandLine})
 	}
@@ -191,8 +193,12 @@ func (a api) get(w http.ResponseWriter, r *http.Request, req *access.Request) er
 	if err != nil {
 		return err
 	}
+	out := toJSON(redact(req.Principal.Scope, p, certs))
+	if err := a.withUsage(r.Context(), req.Deployment.ID, p, &out); err != nil {
+		return err
+	}
 	w.Header().Set("ETag", etag(p))
-	edge.WriteJSON(w, http.StatusOK, toJSON(redact(req.Principal.Scope, p, certs)))
+	edge.WriteJSON(w, http.StatusOK, out)
 	return nil
 }
 

@@ -2280,6 +2280,103 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/console/grants": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List the deployment's one-off grants, with their counts
+         * @description Who: console-admin or console-viewer of the deployment (the Signum Administrator too).
+         *     Sent to the deployment's domain name; its IP allowlist applies.
+         *
+         *     Every one-off grant, revoked and ended ones included, in the order of their ids, each
+         *     with the signatures it counted (`used`) and its `state` now. A policy's own grant and
+         *     its count are part of the policy (`GET /console/policies/{policyId}`).
+         */
+        get: operations["listGrants"];
+        put?: never;
+        /**
+         * Let a user sign with a certificate N times in a window, without a policy
+         * @description Who: console-admin of the deployment (the Signum Administrator too).
+         *     Sent to the deployment's domain name; its IP allowlist applies.
+         *
+         *     A one-off grant allows `userId` to sign with `certificateId` at most `maxSignatures`
+         *     times (one per digest) from `from` (inclusive) to `to` (exclusive; either may be left
+         *     out: open), even when no policy allows it. It stands where a certificate's owner
+         *     stands: only when no enabled policy matches the request, so that a matching `deny`
+         *     still refuses, and a matching `allow` decides on its own terms. The signature is
+         *     recorded with the grant's id as what allowed it (`policyId` of the decision). A
+         *     request past the count is 403 naming the grant (`grant gnt_... is used up: 2 of 2
+         *     signatures`), recorded as a denial with that reason; one outside the window is 403
+         *     (`grant gnt_... is not open now`). The count is exact under concurrency. Written to
+         *     the system log (`grant.created`).
+         *
+         *     400 names the field: `userId` (no active user of the deployment), `certificateId`
+         *     (no certificate of the deployment), `maxSignatures` (1 to 100,000,000), `to` (not
+         *     after `from`, or in the past).
+         */
+        post: operations["createGrant"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/console/grants/{grantId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A one-off grant of the deployment the request is sent to. */
+                grantId: components["parameters"]["GrantId"];
+            };
+            cookie?: never;
+        };
+        /**
+         * One one-off grant, with its count
+         * @description Who: console-admin or console-viewer of the deployment (the Signum Administrator too).
+         *     Sent to the deployment's domain name; its IP allowlist applies.
+         */
+        get: operations["getGrant"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/console/grants/{grantId}/revoke": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A one-off grant of the deployment the request is sent to. */
+                grantId: components["parameters"]["GrantId"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Revoke a one-off grant
+         * @description Who: console-admin of the deployment (the Signum Administrator too).
+         *     Sent to the deployment's domain name; its IP allowlist applies.
+         *
+         *     From this answer on the grant allows nothing (a request it would have allowed is 403,
+         *     `grant gnt_... was revoked`); what it signed stays counted. No body. A grant revoked
+         *     already is 409. Written to the system log (`grant.revoked`).
+         */
+        post: operations["revokeGrant"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/console/events": {
         parameters: {
             query?: never;
@@ -4329,6 +4426,7 @@ export interface components {
             where?: components["schemas"]["PolicyApplication"][];
             requireTimestamp?: components["schemas"]["PolicyRequireTimestamp"];
             when?: components["schemas"]["PolicySchedule"];
+            grant?: components["schemas"]["PolicyGrant"];
             /** @description Ignored; the service gives the id (`POST`) or keeps it (`PUT`). */
             id?: string;
             /** @description With `PUT`, the version read, when it is not sent as `If-Match`. Ignored by `POST`. */
@@ -4375,6 +4473,7 @@ export interface components {
             /** @description Absent when the policy applies at any time. */
             when?: components["schemas"]["PolicySchedule"];
             requireTimestamp?: components["schemas"]["PolicyRequireTimestamp"];
+            grant?: components["schemas"]["PolicyGrant"];
             /** @description Counts changes; the ETag is this number in quotes. Send it back (or the ETag as `If-Match`) to replace the policy. */
             version: components["schemas"]["Version"];
         };
@@ -4503,6 +4602,71 @@ export interface components {
         };
         PolicyList: {
             items: components["schemas"]["Policy"][];
+            next?: components["schemas"]["NextCursor"];
+        };
+        /**
+         * @description An allow policy's grant: what the policy allows is at most `maxSignatures` signatures
+         *     (one per digest) in `window`, counted over all its requesters; absent: no count. Only
+         *     an `allow` policy can carry one (400 `grant`). Outside the window the policy allows
+         *     nothing (403 naming the grant, recorded as a denial); past the count a request is 403
+         *     `grant of policy pol_... is used up: 2 of 2 signatures`, recorded as a denial with that
+         *     reason. The count is one item taken with a conditional write: exact under concurrency,
+         *     and a request that then signs nothing (key failure, ...) gives its signatures back.
+         *     A new window (another `from`) starts a new count; changing `maxSignatures` keeps it.
+         */
+        PolicyGrant: {
+            maxSignatures: number;
+            window?: components["schemas"]["GrantWindow"];
+            /** @description In `GET /console/policies/{policyId}` only, the signatures counted in the window; ignored when sent. */
+            readonly used?: number;
+        };
+        /** @description A fixed window, `from` inclusive, `to` exclusive; a side left out is open. */
+        GrantWindow: {
+            /** Format: date-time */
+            from?: string;
+            /** Format: date-time */
+            to?: string;
+        };
+        UserGrantCreate: {
+            /** @description An active console (`cu_...`) or portal (`pu_...`) user of the deployment. */
+            userId: string;
+            certificateId: string;
+            maxSignatures: number;
+            /**
+             * Format: date-time
+             * @description Inclusive; left out, the grant is open from now.
+             */
+            from?: string;
+            /**
+             * Format: date-time
+             * @description Exclusive; left out, the grant never ends.
+             */
+            to?: string;
+        };
+        UserGrant: {
+            id: string;
+            userId: string;
+            certificateId: string;
+            maxSignatures: number;
+            /** Format: date-time */
+            from?: string;
+            /** Format: date-time */
+            to?: string;
+            /** @description The signatures counted so far. */
+            used: number;
+            /**
+             * @description At the time of the answer.
+             * @enum {string}
+             */
+            state: "active" | "scheduled" | "ended" | "used-up" | "revoked";
+            createdBy?: string;
+            /** Format: date-time */
+            createdAt?: string;
+            /** Format: date-time */
+            revokedAt?: string;
+        };
+        UserGrantList: {
+            items: components["schemas"]["UserGrant"][];
             next?: components["schemas"]["NextCursor"];
         };
         /** @description A signing request to decide, as the signing agent would send it. */
@@ -5362,6 +5526,11 @@ export interface components {
          *     Also a request from an address outside the deployment's IP allowlist, checked before
          *     the token and not recorded
          *     ([forbidden](https://github.com/opensignum/signum/blob/main/docs/problems.md#forbidden)).
+         *     Also a request whose grant (the allowing policy's, or a one-off grant: see
+         *     `PolicyGrant`, `POST /console/grants`) has too few signatures left, is outside its
+         *     window or was revoked: `detail` names the grant ("grant of policy pol_... is used up:
+         *     2 of 2 signatures", "grant gnt_... was revoked"), recorded as a denial with that
+         *     reason.
          */
         SignDenied: {
             headers: {
@@ -5854,6 +6023,8 @@ export interface components {
         DomainIfMatch: string;
         /** @description A custom role of the deployment the request is sent to (`role_…`), or a built-in role's id. */
         RoleId: string;
+        /** @description A one-off grant of the deployment the request is sent to. */
+        GrantId: string;
         /** @description A signing policy of the deployment the request is sent to. */
         PolicyId: components["schemas"]["PolicyID"];
         /**
@@ -10156,6 +10327,137 @@ export interface operations {
             404: components["responses"]["NotFound"];
             413: components["responses"]["TooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    listGrants: {
+        parameters: {
+            query?: {
+                /** @description Page size; 50 when absent. Out of range is refused with 400. */
+                limit?: components["parameters"]["Limit"];
+                /** @description The `next` of the previous page. Opaque and tamper-proof; a cursor that was altered or belongs to another listing is refused with 400. */
+                cursor?: components["parameters"]["Cursor"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page of grants. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UserGrantList"];
+                };
+            };
+            400: components["responses"]["InvalidRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["ConsoleForbidden"];
+            404: components["responses"]["NotFound"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    createGrant: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "userId": "cu_g3eeyu7kpjfxxmt4u7tewqqlma",
+                 *       "certificateId": "crt_amwxddvkaddx6vfdog7oqayjki",
+                 *       "maxSignatures": 2,
+                 *       "from": "2026-12-04T00:00:00Z",
+                 *       "to": "2026-12-05T00:00:00Z"
+                 *     }
+                 */
+                "application/json": components["schemas"]["UserGrantCreate"];
+            };
+        };
+        responses: {
+            /** @description The grant. */
+            201: {
+                headers: {
+                    /** @description The grant's URL. */
+                    Location?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UserGrant"];
+                };
+            };
+            400: components["responses"]["InvalidRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["ConsoleForbidden"];
+            404: components["responses"]["NotFound"];
+            413: components["responses"]["TooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    getGrant: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A one-off grant of the deployment the request is sent to. */
+                grantId: components["parameters"]["GrantId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The grant. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UserGrant"];
+                };
+            };
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["ConsoleForbidden"];
+            404: components["responses"]["NotFound"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    revokeGrant: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A one-off grant of the deployment the request is sent to. */
+                grantId: components["parameters"]["GrantId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The grant, revoked. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UserGrant"];
+                };
+            };
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["ConsoleForbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
             500: components["responses"]["Internal"];
             503: components["responses"]["Unavailable"];
         };

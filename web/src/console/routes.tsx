@@ -11,6 +11,7 @@ import { ConsoleUserDetail } from "./users/UserDetail";
 import { LocalDomain } from "./LocalDomain";
 import { Domains } from "./domains/Domains";
 import { Policies } from "./policies/Policies";
+import { Grants } from "./grants/Grants";
 import { Events } from "./events/Events";
 import { SystemLog } from "./SystemLog";
 import { Timestamping } from "./timestamping/Timestamping";
@@ -26,6 +27,7 @@ const nav: (NavItem & { area: Area })[] = [
   { to: "/console/domains", label: "Domains", area: "domains" },
   { to: "/console/domain", label: "Local users domain", area: "domains" },
   { to: "/console/policies", label: "Policies", area: "policies" },
+  { to: "/console/grants", label: "Grants", area: "policies" },
   { to: "/console/events", label: "Signing events", area: "events" },
   { to: "/console/system-log", label: "System log", area: "systemLog" },
   { to: "/console/timestamping", label: "Timestamping", area: "settings" },
@@ -58,6 +60,7 @@ export const consoleRoutes = (
     <Route path="/console/domains" element={<ConsoleShell><Domains /></ConsoleShell>} />
     <Route path="/console/domain" element={<ConsoleShell><LocalDomain /></ConsoleShell>} />
     <Route path="/console/policies" element={<ConsoleShell><Policies /></ConsoleShell>} />
+    <Route path="/console/grants" element={<ConsoleShell><Grants /></ConsoleShell>} />
     <Route path="/console/events" element={<ConsoleShell><Events /></ConsoleShell>} />
     <Route path="/console/system-log" element={<ConsoleShell><SystemLog /></ConsoleShell>} />
     <Route path="/console/timestamping" element={<ConsoleShell><Timestamping /></ConsoleShell>} />

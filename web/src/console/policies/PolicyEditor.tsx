@@ -5,6 +5,7 @@ import { CheckField, Field, SelectField, TextAreaField } from "../../ui/Field";
 import { RequireTimestampField } from "../timestamping/RequireTimestampField";
 import { ProblemBox } from "../../ui/ProblemBox";
 import { GroupPicker, groupNames, useGroups } from "../groups/GroupPicker";
+import { PolicyGrantField } from "../grants/PolicyGrantField";
 import {
   conflictingPolicies,
   emptyForm,
@@ -284,6 +285,7 @@ export function PolicyEditor({ policyId, known, names, onSaved, onCancel, onConf
           <Field label="Not before" placeholder="2026-01-01T00:00:00Z" value={f.notBefore} error={err("when.notBefore")} hint="Optional. RFC 3339 with a zone." onChange={(e) => set({ notBefore: e.target.value })} />
           <Field label="Not after" placeholder="2026-12-31T23:59:59Z" value={f.notAfter} error={err("when.notAfter")} hint="Optional. RFC 3339 with a zone." onChange={(e) => set({ notAfter: e.target.value })} />
         </fieldset>
+        <PolicyGrantField value={f.grant} errors={errors} onChange={(grant) => set({ grant })} />
 
         <div className="row">
           <button type="submit" disabled={busy}>

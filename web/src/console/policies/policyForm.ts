@@ -4,6 +4,7 @@
 // policies a 409 names as contradicted.
 import type { Schemas } from "../../api/client";
 import type { Shown } from "../../api/problem";
+import { emptyGrant, fromGrant, toGrant, validateGrant, type GrantFieldForm } from "../grants/grantForm";
 
 export type Policy = Schemas["Policy"];
 export type PolicyWrite = Schemas["PolicyWrite"];
@@ -39,6 +40,7 @@ export interface PolicyForm {
   notBefore: string;
   notAfter: string;
   requireTimestamp: boolean;
+  grant: GrantFieldForm;
 }
 
 export function emptyForm(): PolicyForm {
@@ -57,6 +59,7 @@ export function emptyForm(): PolicyForm {
     notBefore: "",
     notAfter: "",
     requireTimestamp: false,
+    grant: emptyGrant(),
   };
 }
 
@@ -77,6 +80,7 @@ export function fromPolicy(p: Policy): PolicyForm {
     notBefore: p.when?.notBefore ?? "",
     notAfter: p.when?.notAfter ?? "",
     requireTimestamp: p.requireTimestamp ?? false,
+    grant: fromGrant(p.grant),
   };
 }
 
@@ -113,6 +117,8 @@ export function toBody(f: PolicyForm): PolicyWrite {
   if (f.notBefore.trim() !== "") when.notBefore = f.notBefore.trim();
   if (f.notAfter.trim() !== "") when.notAfter = f.notAfter.trim();
   if (Object.keys(when).length > 0) body.when = when;
+  const grant = toGrant(f.grant);
+  if (grant) body.grant = grant;
   return body;
 }
 
@@ -155,6 +161,7 @@ export function validate(f: PolicyForm): Record<string, string> {
   if (!e["when.notBefore"] && !e["when.notAfter"] && f.notBefore.trim() && f.notAfter.trim() && Date.parse(f.notAfter) < Date.parse(f.notBefore)) {
     e["when.notAfter"] = "Must not be before the start.";
   }
+  Object.assign(e, validateGrant(f.grant, f.action));
   return e;
 }
 
