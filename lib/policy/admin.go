@@ -73,6 +73,7 @@ type Draft struct {
 	Who      Who
 	Where    []Application
 	When     DraftSchedule
+	Approval *Approval
 }
 
 // DraftSchedule is a Schedule whose windows' days are names.
@@ -95,7 +96,7 @@ var weekdays = map[string]time.Weekday{"sunday": time.Sunday, "monday": time.Mon
 // no week day ("when.windows[0].days"), and only when the days are right, Validate's.
 func (d Draft) Policy(id string) (Policy, error) {
 	p := Policy{ID: id, Name: strings.TrimSpace(d.Name), Enabled: d.Enabled, Priority: d.Priority, Action: d.Action,
-		What: d.What, Who: d.Who, Where: d.Where}
+		What: d.What, Who: d.Who, Where: d.Where, Approval: d.Approval}
 	var bad fault.Fields
 	p.When = Schedule{TimeZone: d.When.TimeZone, NotBefore: d.When.NotBefore, NotAfter: d.When.NotAfter}
 	for i, win := range d.When.Windows {

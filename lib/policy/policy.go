@@ -162,6 +162,9 @@ type Policy struct {
 	Who      Who
 	Where    []Application
 	When     Schedule
+	// Approval, when set, holds each request the policy allows until enough approvers
+	// approve it (approval.go).
+	Approval *Approval
 
 	// c is set by a successful Validate. Copies of the policy share it; it is read-only.
 	c *compiled
@@ -284,6 +287,8 @@ func (p *Policy) Validate() error {
 	if !s.NotBefore.IsZero() && !s.NotAfter.IsZero() && s.NotAfter.Before(s.NotBefore) {
 		f.Add("when.notAfter", "is before notBefore")
 	}
+
+	validateApproval(&f, p)
 
 	if err := f.Err(); err != nil {
 		return err

@@ -419,3 +419,9 @@ func activeRunSK(dep string) string { return deploymentPK(dep) }
 
 // sampleSK is an item of the synthetic test migration's sample data.
 func sampleSK(id string) string { return migrationSample + id }
+
+// Signing requests held for approval (lib/signing's approvals): one item each under the
+// deployment, by the request's id (the id of its pending decision event).
+const approvalPrefix = "APPROVAL#"
+
+func approvalSK(id string) string { return approvalPrefix + id }

@@ -61,6 +61,7 @@ type Policy struct {
 	Who      Who           `json:"who"`
 	Where    []Application `json:"where"`
 	When     *When         `json:"when,omitempty"`
+	Approval *Approval     `json:"approval,omitempty"`
 	Version  int64         `json:"version"`
 }
 
@@ -132,6 +133,7 @@ func toJSON(p policy.Policy) Policy {
 		}
 		out.When = w
 	}
+	out.Approval = approvalJSON(p.Approval)
 	return out
 }
 
@@ -143,6 +145,7 @@ func draft(b Policy) policy.Draft {
 	for _, w := range b.Where {
 		d.Where = append(d.Where, policy.Application{Process: w.Process, CommandLine: w.CommandLine})
 	}
+	d.Approval = approvalDraft(b.Approval)
 	if b.When != nil {
 		d.When.TimeZone = b.When.TimeZone
 		for _, win := range b.When.Windows {
