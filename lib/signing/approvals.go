@@ -90,6 +90,9 @@ func (s *Signer) hold(ctx context.Context, c Caller, req Request, cert certifica
 	if err := s.store.ConfirmReads(ctx); err != nil {
 		return err
 	}
+	if err := s.sealReady(ctx); err != nil {
+		return err
+	}
 	base.Decision = audit.Pending
 	base.Reason = fmt.Sprintf("%s, once %d approver(s) approve", base.Reason, a.Required)
 	events, err := s.recordDecisions(ctx, base, req, true, false, "")
@@ -233,10 +236,8 @@ func (s *Signer) signHeld(ctx context.Context, c Caller, r store.ApprovalRequest
 	if err := s.store.ConfirmReads(ctx); err != nil {
 		return Fetched{}, s.unclaim(ctx, r, err)
 	}
-	if s.notary != nil {
-		if err := s.notary.Ready(ctx); err != nil {
-			return Fetched{}, s.unclaim(ctx, r, fault.Wrap(fault.ErrUnavailable, err, "The event log's checkpoint key cannot be used; retry."))
-		}
+	if err := s.sealReady(ctx); err != nil {
+		return Fetched{}, s.unclaim(ctx, r, err)
 	}
 	if !d.Allowed {
 		return fail("not signed: approved, but no longer allowed: "+d.Reason, nil)
@@ -305,12 +306,28 @@ func (s *Signer) unclaim(ctx context.Context, r store.ApprovalRequest, cause err
 	return cause
 }
 
+// sealReady makes sure the notary can seal the checkpoints an approval step writes (on a
+// cold instance it has the checkpoint key certify its sealing key first): a step that cannot
+// be sealed is not taken.
+func (s *Signer) sealReady(ctx context.Context) error {
+	if s.notary == nil {
+		return nil
+	}
+	if err := s.notary.Ready(ctx); err != nil {
+		return fault.Wrap(fault.ErrUnavailable, err, "The event log's checkpoint key cannot be used; retry.")
+	}
+	return nil
+}
+
 // end moves pending r to status (rejected by a vote already saved, or expired) and closes its
 // decision with a failed completion saying reason. The state is written first, so that of
 // two callers ending it only one records the completion.
 func (s *Signer) end(ctx context.Context, r store.ApprovalRequest, status, reason string) (store.ApprovalRequest, error) {
 	next := r
 	next.Status, next.Reason = status, reason
+	if err := s.sealReady(ctx); err != nil {
+		return r, err
+	}
 	saved, err := s.store.SaveApprovalRequest(ctx, r.Version, next)
 	if err != nil {
 		return r, err
@@ -439,13 +456,18 @@ func (s *Signer) Answer(ctx context.Context, who Approver, id, answer, comment s
 			return store.ApprovalRequest{}, fault.Newf(fault.ErrConflict, "You answered the signing request %s already.", r.ID)
 		}
 		if !recorded {
+			if err := s.sealReady(ctx); err != nil {
+				return store.ApprovalRequest{}, err
+			}
 			e := audit.Event{ID: tenant.NewID("evt_"), DeploymentID: r.DeploymentID, Kind: audit.KindApproval, At: now, UserID: who.UserID,
 				CertificateID: r.CertificateID, Of: r.ID, Outcome: answer, Reason: comment, PolicyID: r.PolicyID}
 			e.Lane = audit.LaneOf(e.ID)
-			if _, err := s.store.AppendEvent(ctx, e); err != nil {
+			sealed, err := s.store.AppendEvent(ctx, e)
+			if err != nil {
 				return store.ApprovalRequest{}, err
 			}
 			recorded = true
+			s.checkpoint(ctx, sealed)
 		}
 		next := r
 		next.Votes = append(slices.Clone(r.Votes), store.ApprovalVote{UserID: who.UserID, Answer: answer, Comment: comment, At: now})
