@@ -2125,6 +2125,106 @@ export interface paths {
         patch: operations["updateRole"];
         trace?: never;
     };
+    "/console/approvals": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List the signing requests held for approval that the caller may answer or made
+         * @description Who: any console user of the deployment; it sees the requests whose policy names it as
+         *     an approver (by user or role) and the requests it made. Sent to the deployment's domain
+         *     name; its IP allowlist applies.
+         *
+         *     A signing request whose deciding policy requires approval (`Policy.approval`) is held:
+         *     it waits for `required` approvals until `expiresAt`. Each item says who asks, with
+         *     which certificate, which digests and files, from which process and command line, and
+         *     what CI claims it reported or its workload token proved. A pending request past its
+         *     expiry is shown `expired`. In the order of their ids.
+         */
+        get: operations["listApprovals"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/console/approvals/{requestId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A signing request held for approval
+         * @description Who: a console user the request's policy names as an approver, or the requester; for
+         *     anyone else the request is not found.
+         */
+        get: operations["getApproval"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/console/approvals/{requestId}/approve": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Approve a signing request held for approval
+         * @description Who: a console user the request's policy names as an approver (by user or role), never
+         *     the requester: approving one's own request is 403. A request already approved by the
+         *     caller, already decided (approved, rejected, signed, failed) or past its expiry is 409.
+         *
+         *     The approval is recorded in the signing-event log (an `approval` event naming the
+         *     request's pending decision in `of`, the approver, and the comment) before it counts:
+         *     when the log cannot be written the answer is 503 and the approval does not count. The
+         *     `required`-th approval approves the request; its requester's next
+         *     `GET /sign/requests/{requestId}` signs it. Approvers may be notified of new requests
+         *     by the EventBridge event `signum.approval.requested`.
+         */
+        post: operations["approveRequest"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/console/approvals/{requestId}/reject": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Reject a signing request held for approval
+         * @description Who: as for approve. One rejection ends the request: nothing is signed, the rejection
+         *     is recorded (an `approval` event with outcome `reject` and the comment), and the
+         *     request's decision is closed by a `failed` completion naming who rejected it.
+         */
+        post: operations["rejectRequest"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/console/policies": {
         parameters: {
             query?: never;
@@ -2453,6 +2553,36 @@ export interface paths {
          *     a 400 on `digests`.
          */
         post: operations["sign"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/sign/requests/{requestId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Fetch a signing request held for approval (its state, or its signatures)
+         * @description Who: the caller that made the request (`POST /sign` answered 202); anyone else gets
+         *     404.
+         *
+         *     While the request waits the answer is its state (`HeldRequest`: pending, with the
+         *     approvals so far). Once approved, the first fetch decides again on what is stored now
+         *     (a certificate disabled or deleted meanwhile, or a policy that no longer allows the
+         *     caller, signs nothing: the request ends `failed`, recorded), signs exactly the digests
+         *     that were held and answers as `POST /sign` does (`SignResponse`); later fetches get
+         *     the same signatures. A rejected, expired or failed request answers its state with the
+         *     reason. Each fetch takes one unit of the caller's rate limit (poll with backoff, as
+         *     `signum sign --wait` does).
+         */
+        get: operations["getSigningRequest"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -4312,6 +4442,8 @@ export interface components {
             where: components["schemas"]["PolicyApplication"][];
             /** @description Absent when the policy applies at any time. */
             when?: components["schemas"]["PolicySchedule"];
+            /** @description Absent when the policy signs without approval. */
+            approval?: components["schemas"]["PolicyApproval"];
             /** @description Counts changes; the ETag is this number in quotes. Send it back (or the ETag as `If-Match`) to replace the policy. */
             version: components["schemas"]["Version"];
         };
@@ -4587,6 +4719,103 @@ export interface components {
              * @example evt_q3d5e7rklm2n4p6s7u2w4y6a3c
              */
             eventId: string;
+        };
+        /**
+         * @description The policy holds every request it allows until `required` different approvers
+         *     approve it (M of N), within `expiresAfter`; the requester never approves its own. Only
+         *     an `allow` policy may require approval.
+         */
+        PolicyApproval: {
+            /** @description How many approvals a request needs (at most the number of users named, when no role is). */
+            required: number;
+            approvers: {
+                /** @description Console user ids who may approve. */
+                users?: string[];
+                /** @description Roles whose holders may approve (console roles, or portal roles as `portal:Admin`). */
+                roles?: string[];
+            };
+            /**
+             * @description How long a request waits, a duration from `1m` to `720h` (default `24h`).
+             * @example 24h
+             */
+            expiresAfter?: string;
+        };
+        /**
+         * @description `pending`: waiting for approvals; `approved`: the requester's next fetch signs it;
+         *     `signed`; `rejected`; `expired`: not approved in time; `failed`: approved but not signed
+         *     (the certificate was disabled or deleted meanwhile, the policy no longer allows it, or
+         *     signing failed).
+         * @enum {string}
+         */
+        HeldStatus: "pending" | "approved" | "signed" | "rejected" | "expired" | "failed";
+        /** @description A signing request held for approval, as its requester sees it (`POST /sign` answers it with 202). */
+        HeldRequest: {
+            /** @description The id of the request's pending decision event. */
+            requestId: string;
+            status: components["schemas"]["HeldStatus"];
+            /** Format: date-time */
+            expiresAt: string;
+            /** @description Approvals so far. */
+            approvals: number;
+            required: number;
+            /** @description Why it ended unsigned. */
+            reason?: string;
+        };
+        /** @description A signing request held for approval, as approvers see it. */
+        ApprovalRequest: {
+            id: string;
+            status: components["schemas"]["HeldStatus"];
+            /** @description The requester's user id. */
+            requestedBy: string;
+            clientIp?: string;
+            certificateId: string;
+            policyId: string;
+            digests: {
+                /** @description Hex. */
+                digest: string;
+                digestAlgorithm: string;
+                fileName?: string;
+            }[];
+            process?: string;
+            commandLine?: string;
+            agentId?: string;
+            fileName?: string;
+            /** @description CI details the client reported. */
+            ci?: {
+                [key: string]: string;
+            };
+            /** @description What a CI job's verified OIDC token said of it. */
+            workload?: {
+                [key: string]: string;
+            };
+            required: number;
+            approvers: {
+                users: string[];
+                roles: string[];
+            };
+            answers: {
+                userId: string;
+                /** @enum {string} */
+                answer: "approve" | "reject";
+                comment?: string;
+                /** Format: date-time */
+                at: string;
+            }[];
+            /** Format: date-time */
+            createdAt: string;
+            /** Format: date-time */
+            expiresAt: string;
+            reason?: string;
+            /** @description The caller may approve or reject it now. */
+            mayAnswer: boolean;
+        };
+        ApprovalRequestList: {
+            items: components["schemas"]["ApprovalRequest"][];
+            next?: components["schemas"]["NextCursor"];
+        };
+        ApprovalAnswer: {
+            /** @description Recorded with the answer in the signing-event log. */
+            comment?: string;
         };
         SignResponse: {
             certificateId: components["schemas"]["CertificateID"];
@@ -5214,7 +5443,9 @@ export interface components {
          *     4000 instructions in all), `where[i].process`,
          *     `where[i].commandLine` (not a regular expression, too long or too complex),
          *     `when.timeZone`, `when.windows` (more than 100), `when.windows[i].days`,
-         *     `when.windows[i].from`, `when.windows[i].to`, `when.notAfter`; with `PUT`, `version`
+         *     `when.windows[i].from`, `when.windows[i].to`, `when.notAfter`, `approval` (on a deny
+         *     policy), `approval.required`, `approval.approvers`, `approval.approvers.users[i]`,
+         *     `approval.approvers.roles[i]`, `approval.expiresAfter`; with `PUT`, `version`
          *     when neither it nor `If-Match` is sent. Also a body that is not a JSON object of this
          *     shape ([invalid-request](https://github.com/opensignum/signum/blob/main/docs/problems.md#invalid-request)).
          */
@@ -5760,6 +5991,8 @@ export interface components {
         LogAction: string;
         /** @description Only entries of this section (see `LogSection`). */
         LogSection: components["schemas"]["LogSection"];
+        /** @description A held signing request's id (`POST /sign`'s 202 answer). */
+        RequestId: string;
         /** @description The `next` of the previous page. Opaque and tamper-proof; a cursor that was altered or belongs to another listing is refused with 400. */
         Cursor: string;
         /**
@@ -9660,6 +9893,140 @@ export interface operations {
             503: components["responses"]["Unavailable"];
         };
     };
+    listApprovals: {
+        parameters: {
+            query?: {
+                /** @description Only requests in this state. */
+                status?: components["schemas"]["HeldStatus"];
+                /** @description Page size; 50 when absent. Out of range is refused with 400. */
+                limit?: components["parameters"]["Limit"];
+                /** @description The `next` of the previous page. Opaque and tamper-proof; a cursor that was altered or belongs to another listing is refused with 400. */
+                cursor?: components["parameters"]["Cursor"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page of held requests. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApprovalRequestList"];
+                };
+            };
+            400: components["responses"]["InvalidRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["ConsoleForbidden"];
+            404: components["responses"]["NotFound"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    getApproval: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A held signing request's id (`POST /sign`'s 202 answer). */
+                requestId: components["parameters"]["RequestId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The held request. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApprovalRequest"];
+                };
+            };
+            400: components["responses"]["InvalidRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["ConsoleForbidden"];
+            404: components["responses"]["NotFound"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    approveRequest: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A held signing request's id (`POST /sign`'s 202 answer). */
+                requestId: components["parameters"]["RequestId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["ApprovalAnswer"];
+            };
+        };
+        responses: {
+            /** @description Recorded; the request as it is now. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApprovalRequest"];
+                };
+            };
+            400: components["responses"]["InvalidRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["ConsoleForbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["TooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    rejectRequest: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A held signing request's id (`POST /sign`'s 202 answer). */
+                requestId: components["parameters"]["RequestId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["ApprovalAnswer"];
+            };
+        };
+        responses: {
+            /** @description Recorded; the request as it is now. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApprovalRequest"];
+                };
+            };
+            400: components["responses"]["InvalidRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["ConsoleForbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["TooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
     listPolicies: {
         parameters: {
             query?: {
@@ -10320,6 +10687,22 @@ export interface operations {
                 };
             };
             /**
+             * @description Held for approval: the deciding policy requires approval (`Policy.approval`). The
+             *     request is recorded (a decision event with decision `pending`, with its digests and
+             *     context) and kept for the approvers (`GET /console/approvals`); nothing is signed
+             *     yet. Fetch the outcome with `GET /sign/requests/{requestId}` (the `Location`).
+             */
+            202: {
+                headers: {
+                    /** @description `/sign/requests/{requestId}` */
+                    Location?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HeldRequest"];
+                };
+            };
+            /**
              * @description A field is invalid; `invalid-params` names each one: `certificateId` (missing),
              *     `digests` (not 1 to 64), `digests[i].digestAlgorithm` (not SHA256, SHA384 or SHA512;
              *     SHA1 and MD5 are refused as broken for signatures), `digests[i].digest` (not
@@ -10434,6 +10817,37 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+        };
+    };
+    getSigningRequest: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A held signing request's id (`POST /sign`'s 202 answer). */
+                requestId: components["parameters"]["RequestId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The signatures (once approved), else the request's state. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SignResponse"] | components["schemas"]["HeldRequest"];
+                };
+            };
+            400: components["responses"]["InvalidRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["SignDenied"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
         };
     };
     evaluateSigning: {
