@@ -4397,6 +4397,7 @@ export interface components {
              */
             where?: components["schemas"]["PolicyApplication"][];
             when?: components["schemas"]["PolicySchedule"];
+            approval?: components["schemas"]["PolicyApproval"];
             /** @description Ignored; the service gives the id (`POST`) or keeps it (`PUT`). */
             id?: string;
             /** @description With `PUT`, the version read, when it is not sent as `If-Match`. Ignored by `POST`. */
@@ -4997,8 +4998,12 @@ export interface components {
              * @description Position of the event in its lane, from 1.
              */
             seq: number;
-            /** @enum {string} */
-            kind: "decision" | "completion";
+            /**
+             * @description `approval`: an approver's answer to a request held for approval (`outcome` approve or
+             *     reject, `of` the held request's pending decision, `reason` the comment).
+             * @enum {string}
+             */
+            kind: "decision" | "completion" | "approval";
             /**
              * Format: date-time
              * @description When the event was recorded, UTC.
@@ -5016,10 +5021,10 @@ export interface components {
             clientIp?: string;
             certificateId?: components["schemas"]["CertificateID"];
             /**
-             * @description Decision events.
+             * @description Decision events. `pending`, a request held for approval (`Policy.approval`).
              * @enum {string}
              */
-            decision?: "allow" | "deny";
+            decision?: "allow" | "deny" | "pending";
             /** @description Decision events. The policy that decided; absent when no policy did (the caller owns the certificate, the certificate cannot sign, or no policy matched). */
             policyId?: components["schemas"]["PolicyID"];
             /**
@@ -5105,12 +5110,12 @@ export interface components {
              */
             of?: string;
             /**
-             * @description Completion events. `signed`: the key signed every digest, and the signatures are
+             * @description Approval events: `approve` or `reject`. Completion events. `signed`: the key signed every digest, and the signatures are
              *     returned once this event is recorded; `failed`: signing failed after the decision
              *     and no signature was returned.
              * @enum {string}
              */
-            outcome?: "signed" | "failed";
+            outcome?: "signed" | "failed" | "approve" | "reject";
             /**
              * @description Completion events with `outcome` `signed`. The SHA-256 of each signature returned,
              *     lower-case hex, separated by commas, in the order of the request's digests.
@@ -10407,8 +10412,8 @@ export interface operations {
                 userId?: string;
                 /** @description Only events of this certificate (decisions and completions). Compared exactly; an unknown id gives an empty page. */
                 certificateId?: string;
-                /** @description Only decision events with this decision; completion events, which carry none, are left out. */
-                decision?: "allow" | "deny";
+                /** @description Only decision events with this decision; completion and approval events, which carry none, are left out. */
+                decision?: "allow" | "deny" | "pending";
                 /** @description Page size; 50 when absent. Out of range is refused with 400. */
                 limit?: components["parameters"]["Limit"];
                 /** @description The `next` of the previous page. Opaque and tamper-proof; a cursor that was altered or belongs to another listing is refused with 400. */
@@ -10522,7 +10527,7 @@ export interface operations {
                      *         },
                      *         {
                      *           "name": "decision",
-                     *           "reason": "is allow or deny"
+                     *           "reason": "is allow, deny or pending"
                      *         }
                      *       ]
                      *     }

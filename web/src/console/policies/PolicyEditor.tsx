@@ -4,6 +4,7 @@ import { show, type Shown } from "../../api/problem";
 import { CheckField, Field, SelectField, TextAreaField } from "../../ui/Field";
 import { ProblemBox } from "../../ui/ProblemBox";
 import { GroupPicker, groupNames, useGroups } from "../groups/GroupPicker";
+import { ApprovalField } from "./ApprovalField";
 import {
   conflictingPolicies,
   emptyForm,
@@ -282,6 +283,8 @@ export function PolicyEditor({ policyId, known, names, onSaved, onCancel, onConf
           <Field label="Not before" placeholder="2026-01-01T00:00:00Z" value={f.notBefore} error={err("when.notBefore")} hint="Optional. RFC 3339 with a zone." onChange={(e) => set({ notBefore: e.target.value })} />
           <Field label="Not after" placeholder="2026-12-31T23:59:59Z" value={f.notAfter} error={err("when.notAfter")} hint="Optional. RFC 3339 with a zone." onChange={(e) => set({ notAfter: e.target.value })} />
         </fieldset>
+
+        <ApprovalField value={f.approval} errors={errors} onChange={(approval) => set({ approval })} />
 
         <div className="row">
           <button type="submit" disabled={busy}>

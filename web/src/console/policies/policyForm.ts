@@ -4,6 +4,7 @@
 // policies a 409 names as contradicted.
 import type { Schemas } from "../../api/client";
 import type { Shown } from "../../api/problem";
+import { approvalBody, approvalFrom, emptyApproval, validateApproval, type ApprovalForm } from "./approvalForm";
 
 export type Policy = Schemas["Policy"];
 export type PolicyWrite = Schemas["PolicyWrite"];
@@ -38,6 +39,7 @@ export interface PolicyForm {
   windows: WindowForm[];
   notBefore: string;
   notAfter: string;
+  approval: ApprovalForm;
 }
 
 export function emptyForm(): PolicyForm {
@@ -55,6 +57,7 @@ export function emptyForm(): PolicyForm {
     windows: [],
     notBefore: "",
     notAfter: "",
+    approval: emptyApproval(),
   };
 }
 
@@ -74,6 +77,7 @@ export function fromPolicy(p: Policy): PolicyForm {
     windows: (p.when?.windows ?? []).map((w) => ({ days: [...w.days], from: w.from, to: w.to })),
     notBefore: p.when?.notBefore ?? "",
     notAfter: p.when?.notAfter ?? "",
+    approval: approvalFrom(p.approval),
   };
 }
 
@@ -108,6 +112,8 @@ export function toBody(f: PolicyForm): PolicyWrite {
   if (f.notBefore.trim() !== "") when.notBefore = f.notBefore.trim();
   if (f.notAfter.trim() !== "") when.notAfter = f.notAfter.trim();
   if (Object.keys(when).length > 0) body.when = when;
+  const approval = approvalBody(f.approval);
+  if (approval) body.approval = approval;
   return body;
 }
 
@@ -150,6 +156,7 @@ export function validate(f: PolicyForm): Record<string, string> {
   if (!e["when.notBefore"] && !e["when.notAfter"] && f.notBefore.trim() && f.notAfter.trim() && Date.parse(f.notAfter) < Date.parse(f.notBefore)) {
     e["when.notAfter"] = "Must not be before the start.";
   }
+  Object.assign(e, validateApproval(f.approval, f.action));
   return e;
 }
 
