@@ -16,6 +16,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 	"time"
@@ -276,7 +277,7 @@ func (s *Signer) signHeld(ctx context.Context, c Caller, r store.ApprovalRequest
 	// The signatures are recorded: they are returned even when keeping them fails (a later
 	// fetch then finds the claim and, after claimTimeout, signs again; both are recorded).
 	if _, err := s.saveClaimed(ctx, r); err != nil {
-		s.log(ctx).Warn("signed held request not kept", "request", r.ID, "error", err.Error())
+		s.log(ctx).Warn("signed held request not kept", slog.String("request", r.ID), slog.String("error", err.Error()))
 	}
 	return Fetched{Response: raw}, nil
 }
@@ -340,11 +341,11 @@ func (s *Signer) end(ctx context.Context, r store.ApprovalRequest, status, reaso
 func (s *Signer) closeHeld(ctx context.Context, r store.ApprovalRequest, reason string) {
 	var decision audit.Event
 	if err := json.Unmarshal([]byte(r.Decision), &decision); err != nil {
-		s.log(ctx).Warn("held request's decision unreadable", "request", r.ID, "error", err.Error())
+		s.log(ctx).Warn("held request's decision unreadable", slog.String("request", r.ID), slog.String("error", err.Error()))
 		return
 	}
 	if _, err := s.complete(ctx, []audit.Event{decision}, true, nil, audit.Failed, reason); err != nil {
-		s.log(ctx).Warn("held request's completion not recorded", "request", r.ID, "error", err.Error())
+		s.log(ctx).Warn("held request's completion not recorded", slog.String("request", r.ID), slog.String("error", err.Error()))
 	}
 }
 
@@ -371,8 +372,8 @@ func visible(r store.ApprovalRequest, who Approver) bool {
 // are shown expired (they are closed by the next answer or fetch).
 func (s *Signer) HeldRequests(ctx context.Context, who Approver, status string, pr store.PageRequest) (store.Page[store.ApprovalRequest], error) {
 	stored := status
-	if status == wire.HeldExpired {
-		stored = "" // some are still marked pending
+	if status == wire.HeldExpired || status == wire.HeldApproved {
+		stored = "" // some are still marked pending, or signing
 	}
 	page, err := s.store.ListApprovalRequests(ctx, who.DeploymentID, stored, pr)
 	if err != nil {
