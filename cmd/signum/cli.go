@@ -31,6 +31,8 @@ const (
 	exitAuth        = 3
 	exitDenied      = 4
 	exitUnreachable = 5
+	// exitHeld: the request is held for approval and not signed yet (see sign --wait).
+	exitHeld = 6
 )
 
 // usageError is a mistake in the command line.
@@ -79,6 +81,8 @@ func explain(err error) (int, string) {
 		return exitAuth, msg
 	case errors.Is(err, client.ErrUnreachable):
 		return exitUnreachable, msg
+	case errors.Is(err, client.ErrHeld):
+		return exitHeld, msg
 	case errors.Is(err, client.ErrNotPE), errors.Is(err, client.ErrFormat):
 		return exitUsage, msg
 	}
@@ -346,6 +350,7 @@ func decodeDigest(s, alg string) ([]byte, error) {
 func (a *app) signCmd() *cobra.Command {
 	var certID, format, tsURL, receipts string
 	var dryRun bool
+	var held heldFlags
 	var wf workloadFlags
 	cmd := &cobra.Command{
 		Use:   "sign FILE...",
@@ -394,6 +399,9 @@ catalog, then the package): the second is a request of its own.`,
 					return err
 				}
 			}
+			if err := held.check(len(files)); err != nil {
+				return err
+			}
 			c, err := a.signerClient(cmd, &wf)
 			if err != nil {
 				return err
@@ -402,6 +410,7 @@ catalog, then the package): the second is a request of its own.`,
 			if dryRun {
 				return a.dryRunFiles(cmd.Context(), c, certID, m, files, sc)
 			}
+			a.setApproval(c, held)
 			cert, err := a.findCert(cmd.Context(), c, certID, sc)
 			if err != nil {
 				return err
@@ -436,9 +445,10 @@ catalog, then the package): the second is a request of its own.`,
 					return jerr
 				}
 			}
-			return err
+			return heldAdvice(err, cert.ID, files)
 		},
 	}
+	held.add(cmd)
 	cmd.Flags().StringVar(&certID, "cert", "", "certificate id or name (see signum certs); default: the only one you may use")
 	cmd.Flags().StringVar(&format, "format", "auto", "auto (detected from each file; detached CMS when unrecognised), pe, msi, cab, cat, appx, jar, ps1 or cms")
 	cmd.Flags().StringVar(&tsURL, "timestamp", "", "RFC 3161 time-stamping authority URL (every format)")

@@ -4,7 +4,8 @@
 // their digests are sent. Authentication is mutual TLS with a .p12, or a console token.
 //
 // Exit codes: 0 done; 1 failed (server error, a signature that does not verify); 2 usage or
-// configuration; 3 authentication refused; 4 signing denied by policy; 5 server unreachable.
+// configuration; 3 authentication refused; 4 signing denied by policy (or the request was rejected
+// or expired); 5 server unreachable; 6 held for approval, not signed yet (sign --wait waits).
 package main
 
 import (

@@ -26,6 +26,10 @@ const (
 	KindDecision = "decision"
 	// KindCompletion records what became of an allowed request: signed or failed.
 	KindCompletion = "completion"
+	// KindApproval records an approver's answer to a request held for approval (decision
+	// Pending): Outcome is Approve or Reject, Of the held request's decision, Reason the
+	// approver's comment. The request ends with a completion like any allowed one.
+	KindApproval = "approval"
 )
 
 // Decisions and outcomes.
@@ -34,6 +38,11 @@ const (
 	Deny   = "deny"
 	Signed = "signed"
 	Failed = "failed"
+	// Pending is the decision on a request its policy allows once it is approved.
+	Pending = "pending"
+	// Approve and Reject are an approver's answers (KindApproval).
+	Approve = "approve"
+	Reject  = "reject"
 )
 
 // Lanes is how many independent hash chains a deployment's event log has; appends spread over

@@ -86,6 +86,8 @@ type Client struct {
 	http *http.Client
 	// Leaf is the client certificate, when mutual TLS is used.
 	Leaf *x509.Certificate
+	// approval is what Sign does with requests held for approval (approvals.go).
+	approval Approval
 }
 
 // New checks cfg and builds a client. A .p12 that cannot be opened, an expired client
@@ -320,12 +322,12 @@ func (c *Client) Sign(ctx context.Context, certID, scheme string, digests []Dige
 	for _, d := range digests {
 		body.Digests = append(body.Digests, wire.Digest{Digest: base64.StdEncoding.EncodeToString(d.Digest), DigestAlgorithm: d.Algorithm, FileName: d.FileName})
 	}
-	var out SignResult
 	var hdr []string
 	if idempotencyKey != "" {
 		hdr = []string{"Idempotency-Key", idempotencyKey}
 	}
-	if err := c.do(ctx, "POST", "/sign", body, &out, hdr...); err != nil {
+	out, err := c.signOrWait(ctx, body, hdr)
+	if err != nil {
 		return SignResult{}, err
 	}
 	if len(out.Signatures) != len(digests) {

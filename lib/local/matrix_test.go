@@ -415,6 +415,14 @@ func TestAuthorizationMatrix(t *testing.T) {
 		"GET /sign/certificates": {sa, cAdmin, cViewer, cSigner, cCert, cCerts, cLog},
 		"POST /sign":             {sa, cAdmin, cViewer, cSigner, cCert, cCerts, cLog},
 		"POST /sign/evaluate":    {sa, cAdmin, cViewer, cSigner, cCert, cCerts, cLog},
+		// Requests held for approval: the requester fetches its own (404 for anyone else's:
+		// the handler); every console user lists those it may approve or made, and answers
+		// those it may approve (the handler refuses others, and the requester, itself).
+		"GET /sign/requests/{requestId}":              {sa, cAdmin, cViewer, cSigner, cCert, cCerts, cLog},
+		"GET /console/approvals":                      {sa, cAdmin, cViewer, cSigner, cCert, cCerts, cLog},
+		"GET /console/approvals/{requestId}":          {sa, cAdmin, cViewer, cSigner, cCert, cCerts, cLog},
+		"POST /console/approvals/{requestId}/approve": {sa, cAdmin, cViewer, cSigner, cCert, cCerts, cLog},
+		"POST /console/approvals/{requestId}/reject":  {sa, cAdmin, cViewer, cSigner, cCert, cCerts, cLog},
 	}
 
 	var routes []apigw.Route
@@ -519,6 +527,8 @@ func fill(t *testing.T, path string, A tenantFixture, st *store.Store) string {
 	path = strings.ReplaceAll(path, "{groupId}", A.group)
 	path = strings.ReplaceAll(path, "{roleId}", string(identity.ConsoleViewer)) // built-in: read, never changed
 	path = strings.ReplaceAll(path, "{domainId}", A.domain)
+	// No held request: an id of the wrong form, refused (400) once the guard admits.
+	path = strings.ReplaceAll(path, "{requestId}", "matrixProbe")
 	if strings.Contains(path, "{subscriptionId}") {
 		path = strings.ReplaceAll(path, "{subscriptionId}", matrixSubscription(t, st))
 	}

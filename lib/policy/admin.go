@@ -76,6 +76,7 @@ type Draft struct {
 	// RequireTimestamp is Policy.RequireTimestamp.
 	RequireTimestamp bool
 	Grant            *Grant
+	Approval         *Approval
 }
 
 // DraftSchedule is a Schedule whose windows' days are names.
@@ -98,7 +99,7 @@ var weekdays = map[string]time.Weekday{"sunday": time.Sunday, "monday": time.Mon
 // no week day ("when.windows[0].days"), and only when the days are right, Validate's.
 func (d Draft) Policy(id string) (Policy, error) {
 	p := Policy{ID: id, Name: strings.TrimSpace(d.Name), Enabled: d.Enabled, Priority: d.Priority, Action: d.Action,
-		What: d.What, Who: d.Who, Where: d.Where, RequireTimestamp: d.RequireTimestamp, Grant: d.Grant}
+		What: d.What, Who: d.Who, Where: d.Where, RequireTimestamp: d.RequireTimestamp, Grant: d.Grant, Approval: d.Approval}
 	var bad fault.Fields
 	p.When = Schedule{TimeZone: d.When.TimeZone, NotBefore: d.When.NotBefore, NotAfter: d.When.NotAfter}
 	for i, win := range d.When.Windows {

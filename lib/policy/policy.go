@@ -166,6 +166,9 @@ type Policy struct {
 	// the deployment's time-stamping authorities (timestamp.go).
 	RequireTimestamp bool
 	Grant            *Grant // an allow policy's bound: at most so many signatures in a window (grant.go)
+	// Approval, when set, holds each request the policy allows until enough approvers
+	// approve it (approval.go).
+	Approval *Approval
 
 	// c is set by a successful Validate. Copies of the policy share it; it is read-only.
 	c *compiled
@@ -291,6 +294,8 @@ func (p *Policy) Validate() error {
 
 	p.validateTimestamp(&f)
 	checkGrant(&f, p)
+	validateApproval(&f, p)
+
 	if err := f.Err(); err != nil {
 		return err
 	}

@@ -54,6 +54,7 @@ type Store interface {
 	CompleteIdempotency(ctx context.Context, dep, scope, k, response string) error
 	ReleaseIdempotency(ctx context.Context, dep, scope, k string) error
 	GrantStore
+	HeldStore
 }
 
 // Keys opens a certificate's key by its URI (keys.Registry).
@@ -210,6 +211,10 @@ func (s *Signer) signOnce(ctx context.Context, c Caller, req Request) (wire.Resp
 	// A caller no policy could let sign and who owns nothing it asks to sign with is refused
 	// with the smallest record: who, which certificate, how many digests, why.
 	bare := !decision.Allowed && cert.Owner != c.UserID && !set.MayAllow(c.UserID, c.Roles)
+	if a := set.ApprovalOf(decision.PolicyID); decision.Allowed && a != nil {
+		// Its policy requires approval: the request is recorded and held (approvals.go).
+		return wire.Response{}, s.hold(ctx, c, req, cert, scheme, base, a)
+	}
 	// What decided may have come from this instance's cache (the deployment, the caller, the
 	// certificate, the policies' version). A denial is written only once those are confirmed
 	// current; an allowed request confirms them while its decisions are written, and the key

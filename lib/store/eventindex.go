@@ -23,9 +23,10 @@ import (
 //	certificate               GSI3 EVCERT#<dep>#<decision>#<certificate>
 //	user and certificate      GSI4 EVUSERCERT#<dep>#<decision>#<user>#<certificate>
 //
-// A decision filter picks one partition; without one the listing merges the three decisions'
-// (allow, deny, none: completions have no decision), reading each in chunks of a third of a
-// page, so that a page of n events reads at most 2n + 4 items whatever the size of the log.
+// A decision filter picks one partition; without one the listing merges the four decisions'
+// (allow, deny, pending: held for approval, none: completions and approvals have no decision),
+// reading each in chunks of a part of a page, so that a page of n events reads at most about
+// 2n + 5 items whatever the size of the log.
 // Four indexes (three more than before) would have been one per combination and decision; the
 // decision in the partition key instead makes the merge do for the decision's absence.
 //
@@ -50,7 +51,7 @@ type eventStream struct {
 // eventStreams are the partitions that together hold exactly the events of dep that f's
 // user, certificate and decision match.
 func eventStreams(dep string, f EventFilter) []eventStream {
-	decisions := []string{audit.Allow, audit.Deny, ""}
+	decisions := []string{audit.Allow, audit.Deny, audit.Pending, ""}
 	if f.Decision != "" {
 		decisions = []string{f.Decision}
 	}

@@ -423,3 +423,9 @@ func sampleSK(id string) string { return migrationSample + id }
 // Time-stamping authorities (lib/timestamping): a deployment's settings, one item at
 // DEP#<dep>/TIMESTAMPING, written over its version.
 const timestampingSK = "TIMESTAMPING"
+
+// Signing requests held for approval (lib/signing's approvals): one item each under the
+// deployment, by the request's id (the id of its pending decision event).
+const approvalPrefix = "APPROVAL#"
+
+func approvalSK(id string) string { return approvalPrefix + id }

@@ -19,6 +19,7 @@ import { consoleDashboard, portalDashboard, portalHealth, portalNotices } from "
 import { disableCertificateKey } from "./steps/kms.mjs";
 import { applyRelease } from "./steps/updates.mjs";
 import { configureTimestamping, requireTimestamps, signStamped } from "./steps/timestamping.mjs";
+import { approveInBrowser, gatedPolicy } from "./steps/approvals.mjs";
 
 export const admin = { email: "admin@example.com", name: "Ada Admin", password: "Correct-Horse-9-Battery" };
 const viewer = { email: "viewer@example.com", name: "Vic Viewer", password: "Viewer-Horse-9-Battery" };
@@ -181,6 +182,22 @@ export async function journey({ j, service, browser }) {
     const { policyGrant } = await import("./steps/grants.mjs");
     await policyGrant({ j, page, policyName: "Build agent releases", max: 1000,
       sign: () => sign({ service, certId, p12: agents["build-agent"].p12, password: "e2e-p12", text: "counted by the grant\n" }) });
+  });
+
+  await j.step("a policy requires approval: the CLI's request is held, a second console user approves it in the browser, the CLI then writes the signed file", async () => {
+    const gatedId = await createCertificate({ j, page, service, name: "Gated release", group: "Release" });
+    await importChain({ j, page, chainPem: issueChain(await downloadCSR({ j, page })).chainPem });
+    const approver = { username: "quinn", password: "Approver-Horse-9-Battery" };
+    await createPasswordUser({ page, ...approver });
+    const approverId = page.url().split("/").pop();
+    await gatedPolicy({ j, page, name: "Gated releases", certId: gatedId, userId: agents["build-agent"].userId, approverId });
+    const text = "release 2.0, gated\n";
+    const held = sign({ service, certId: gatedId, p12: agents["build-agent"].p12, password: "e2e-p12", text });
+    const requestId = /evt_[a-z2-7]{26}/.exec(held.output)?.[0];
+    if (held.status !== 6 || !requestId) throw new Error(`the gated request was not held (exit ${held.status}):\n${held.output}`);
+    await approveInBrowser({ j, page, browser, ...approver, requestId, fileName: "hello.txt" });
+    const fetched = sign({ service, certId: gatedId, p12: agents["build-agent"].p12, password: "e2e-p12", text, args: ["--request", requestId] });
+    if (fetched.status !== 0) throw new Error(`the approved request's signature failed (exit ${fetched.status}):\n${fetched.output}`);
   });
 
   await j.step("log out: the console forgets the session", async () => {

@@ -73,8 +73,8 @@ func (a api) list(w http.ResponseWriter, r *http.Request, req *access.Request) e
 		}
 	}
 	f.UserID, f.CertificateID, f.Decision = q.Get("userId"), q.Get("certificateId"), q.Get("decision")
-	if f.Decision != "" && f.Decision != audit.Allow && f.Decision != audit.Deny {
-		bad.Add("decision", "is allow or deny")
+	if f.Decision != "" && f.Decision != audit.Allow && f.Decision != audit.Deny && f.Decision != audit.Pending {
+		bad.Add("decision", "is allow, deny or pending")
 	}
 	format := q.Get("format")
 	if format == "" {

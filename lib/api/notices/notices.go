@@ -1,12 +1,15 @@
 // Package notices is the notices function's handler: each hour (a schedule), every due
 // deployment's notices are synced with its health and their changes published to EventBridge
-// (lib/notices). It only wires.
+// (lib/notices); and from the table's stream, each signing request held for approval is
+// published to its approvers (approvals.go). It only wires.
 package notices
 
 import (
 	"context"
 	"encoding/json"
 	"time"
+
+	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/opensignum/signum/lib/function"
 	"github.com/opensignum/signum/lib/function/messaging"
@@ -26,8 +29,18 @@ func Build(ctx context.Context, env function.Env) (function.EventHandler, error)
 	if err != nil {
 		return nil, err
 	}
-	s := &notices.Syncer{Health: src, Store: p.Store, Publisher: eventbus.New(client, ""), Now: p.Now}
+	pub := eventbus.New(client, "")
+	s := &notices.Syncer{Health: src, Store: p.Store, Publisher: pub, Now: p.Now}
 	return func(ctx context.Context, raw json.RawMessage) (any, error) {
+		// A batch of the table's stream: signing requests held for approval (approvals.go).
+		var probe streamProbe
+		if json.Unmarshal(raw, &probe) == nil && len(probe.Records) > 0 {
+			var batch events.DynamoDBEvent
+			if err := json.Unmarshal(raw, &batch); err != nil {
+				return nil, err
+			}
+			return notifyApprovals(ctx, p.Store, pub, batch), nil
+		}
 		return notices.Run(ctx, s, p.Store, scheduledTime(raw, p.Now()))
 	}, nil
 }

@@ -6,8 +6,11 @@ import (
 	"encoding/json"
 	"io"
 	"os"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/opensignum/signum/lib/api/notices"
 	"github.com/opensignum/signum/lib/certificates"
@@ -66,5 +69,45 @@ func TestScheduledRun(t *testing.T) {
 	}
 	if out, err := h(ctx, raw); err != nil || out.(ns.RunReport).Published != 0 {
 		t.Fatalf("retried tick: %+v, %v", out, err)
+	}
+}
+
+// The function, as wired, takes a batch of the table's stream (the fixture make invoke sends)
+// and publishes signum.approval.requested for the held request it names, skipping one that is
+// gone; delivered again, it publishes again (consumers dedupe on the request id).
+func TestApprovalRequestedPublished(t *testing.T) {
+	tg := devstack.NewEmbedded(t)
+	ctx := context.Background()
+	env := function.Env{Config: tg.Stack.Env(tg.Table), Clients: tg.Clients, Log: function.NewLogger(io.Discard, "error"), Now: time.Now}
+	raw, err := os.ReadFile("../../../events/notices/approval-stream.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := store.New(tg.Clients.DynamoDB, tg.Table, function.CursorKey(env))
+	at := time.Date(2026, 12, 4, 9, 0, 0, 0, time.UTC)
+	if _, err := st.CreateApprovalRequest(ctx, store.ApprovalRequest{ID: "evt_approvalnotifiedaaaaaaaaaaa", DeploymentID: "dep_approvalsnotifiedaaaaaaaaaa",
+		UserID: "cu_ci", CertificateID: "crt_release", PolicyID: "pol_gated", Scheme: "ECDSA", Required: 2, Users: []string{"cu_alice"},
+		Digests: []store.HeldDigest{{Digest: "AAAA", Algorithm: "SHA256", FileName: "app.exe"}}, CreatedAt: at, Expires: at.Add(time.Hour), Status: "pending", Decision: "{}"}); err != nil {
+		t.Fatal(err)
+	}
+	h, err := notices.Build(ctx, env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eb := tg.Stack.Events
+	for delivery := 1; delivery <= 2; delivery++ {
+		before := len(eb.Entries())
+		out, err := h(ctx, raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res, ok := out.(events.DynamoDBEventResponse); !ok || len(res.BatchItemFailures) != 0 {
+			t.Fatalf("delivery %d: %+v", delivery, out)
+		}
+		got := eb.Entries()[before:]
+		if len(got) != 1 || got[0].DetailType != eventbus.DetailTypeApprovalRequested || got[0].Source != eventbus.ApprovalSource ||
+			!strings.Contains(got[0].Detail, `"requestId":"evt_approvalnotifiedaaaaaaaaaaa"`) || !strings.Contains(got[0].Detail, `"files":["app.exe"]`) {
+			t.Fatalf("delivery %d published %+v", delivery, got)
+		}
 	}
 }

@@ -64,9 +64,10 @@ type Policy struct {
 	When     *When         `json:"when,omitempty"`
 	// RequireTimestamp: every signature the policy allows carries a token of the
 	// deployment's time-stamping authorities (PUT /console/timestamping).
-	RequireTimestamp bool   `json:"requireTimestamp"`
-	Grant            *Grant `json:"grant,omitempty"`
-	Version          int64  `json:"version"`
+	RequireTimestamp bool      `json:"requireTimestamp"`
+	Grant            *Grant    `json:"grant,omitempty"`
+	Approval         *Approval `json:"approval,omitempty"`
+	Version          int64     `json:"version"`
 }
 
 // What names certificates and certificate groups ("*": every certificate).
@@ -137,6 +138,7 @@ func toJSON(p policy.Policy) Policy {
 		}
 		out.When = w
 	}
+	out.Approval = approvalJSON(p.Approval)
 	return out
 }
 
@@ -149,6 +151,7 @@ func draft(b Policy) policy.Draft {
 	for _, w := range b.Where {
 		d.Where = append(d.Where, policy.Application{Process: w.Process, CommandLine: w.CommandLine})
 	}
+	d.Approval = approvalDraft(b.Approval)
 	if b.When != nil {
 		d.When.TimeZone = b.When.TimeZone
 		for _, win := range b.When.Windows {

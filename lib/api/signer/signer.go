@@ -4,6 +4,7 @@ package signer
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"time"
@@ -67,6 +68,7 @@ func NewHandler(p *function.Parts, registry *keys.Registry, m *access.Mux) *acce
 	// Its reads may come from the cache: they are confirmed while the decision is written,
 	// before the key is used (see signing.Signer.Sign).
 	m.HandleCached("POST /sign", anyConsole, a.sign, p.Store.ConfirmReads)
+	a.approvalRoutes(m, p.Store.ConfirmReads)
 	return m
 }
 
@@ -129,6 +131,11 @@ func (a api) sign(w http.ResponseWriter, r *http.Request, req *access.Request) e
 		return access.Once(ctx, "sign:deployment", func() error { return a.spend(ctx, req, n) })
 	}
 	out, err := a.signer.Sign(r.Context(), c, parsed, idem)
+	var held *signing.Held
+	if errors.As(err, &held) {
+		heldAnswer(w, held)
+		return nil
+	}
 	if err != nil {
 		return err
 	}

@@ -23,11 +23,12 @@ function signumCLI() {
 // digest, it sends the file's SHA-256 alone (sign-digest): a user whom no policy covers cannot
 // even read the certificate that `sign` embeds, so only a digest request reaches the signer and
 // its refusal is recorded.
-export function sign({ service, certId, p12, password, digest = false, text = "hello, signed world\n" }) {
+// args are more flags for sign (such as --wait or --request <id>).
+export function sign({ service, certId, p12, password, digest = false, text = "hello, signed world\n", args = [] }) {
   const dir = mkdtempSync(join(tmpdir(), "signum-e2e-sign-"));
   const file = join(dir, "hello.txt");
   writeFileSync(file, text);
-  const what = digest ? ["sign-digest", "--cert", certId, "--digest", createHash("sha256").update(text).digest("hex")] : ["sign", "--cert", certId, file];
+  const what = digest ? ["sign-digest", "--cert", certId, "--digest", createHash("sha256").update(text).digest("hex")] : ["sign", ...args, "--cert", certId, file];
   const r = spawnSync(signumCLI(), ["--config", join(dir, "none.json"), ...what], {
     env: {
       ...process.env,

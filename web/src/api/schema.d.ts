@@ -2155,6 +2155,106 @@ export interface paths {
         patch: operations["updateRole"];
         trace?: never;
     };
+    "/console/approvals": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List the signing requests held for approval that the caller may answer or made
+         * @description Who: any console user of the deployment; it sees the requests whose policy names it as
+         *     an approver (by user or role) and the requests it made. Sent to the deployment's domain
+         *     name; its IP allowlist applies.
+         *
+         *     A signing request whose deciding policy requires approval (`Policy.approval`) is held:
+         *     it waits for `required` approvals until `expiresAt`. Each item says who asks, with
+         *     which certificate, which digests and files, from which process and command line, and
+         *     what CI claims it reported or its workload token proved. A pending request past its
+         *     expiry is shown `expired`. In the order of their ids.
+         */
+        get: operations["listApprovals"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/console/approvals/{requestId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A signing request held for approval
+         * @description Who: a console user the request's policy names as an approver, or the requester; for
+         *     anyone else the request is not found.
+         */
+        get: operations["getApproval"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/console/approvals/{requestId}/approve": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Approve a signing request held for approval
+         * @description Who: a console user the request's policy names as an approver (by user or role), never
+         *     the requester: approving one's own request is 403. A request already approved by the
+         *     caller, already decided (approved, rejected, signed, failed) or past its expiry is 409.
+         *
+         *     The approval is recorded in the signing-event log (an `approval` event naming the
+         *     request's pending decision in `of`, the approver, and the comment) before it counts:
+         *     when the log cannot be written the answer is 503 and the approval does not count. The
+         *     `required`-th approval approves the request; its requester's next
+         *     `GET /sign/requests/{requestId}` signs it. Approvers may be notified of new requests
+         *     by the EventBridge event `signum.approval.requested`.
+         */
+        post: operations["approveRequest"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/console/approvals/{requestId}/reject": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Reject a signing request held for approval
+         * @description Who: as for approve. One rejection ends the request: nothing is signed, the rejection
+         *     is recorded (an `approval` event with outcome `reject` and the comment), and the
+         *     request's decision is closed by a `failed` completion naming who rejected it.
+         */
+        post: operations["rejectRequest"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/console/policies": {
         parameters: {
             query?: never;
@@ -2580,6 +2680,36 @@ export interface paths {
          *     a 400 on `digests`.
          */
         post: operations["sign"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/sign/requests/{requestId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Fetch a signing request held for approval (its state, or its signatures)
+         * @description Who: the caller that made the request (`POST /sign` answered 202); anyone else gets
+         *     404.
+         *
+         *     While the request waits the answer is its state (`HeldRequest`: pending, with the
+         *     approvals so far). Once approved, the first fetch decides again on what is stored now
+         *     (a certificate disabled or deleted meanwhile, or a policy that no longer allows the
+         *     caller, signs nothing: the request ends `failed`, recorded), signs exactly the digests
+         *     that were held and answers as `POST /sign` does (`SignResponse`); later fetches get
+         *     the same signatures. A rejected, expired or failed request answers its state with the
+         *     reason. Each fetch takes one unit of the caller's rate limit (poll with backoff, as
+         *     `signum sign --wait` does).
+         */
+        get: operations["getSigningRequest"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -4427,6 +4557,7 @@ export interface components {
             requireTimestamp?: components["schemas"]["PolicyRequireTimestamp"];
             when?: components["schemas"]["PolicySchedule"];
             grant?: components["schemas"]["PolicyGrant"];
+            approval?: components["schemas"]["PolicyApproval"];
             /** @description Ignored; the service gives the id (`POST`) or keeps it (`PUT`). */
             id?: string;
             /** @description With `PUT`, the version read, when it is not sent as `If-Match`. Ignored by `POST`. */
@@ -4474,6 +4605,8 @@ export interface components {
             when?: components["schemas"]["PolicySchedule"];
             requireTimestamp?: components["schemas"]["PolicyRequireTimestamp"];
             grant?: components["schemas"]["PolicyGrant"];
+            /** @description Absent when the policy signs without approval. */
+            approval?: components["schemas"]["PolicyApproval"];
             /** @description Counts changes; the ETag is this number in quotes. Send it back (or the ETag as `If-Match`) to replace the policy. */
             version: components["schemas"]["Version"];
         };
@@ -4826,6 +4959,103 @@ export interface components {
              */
             timestampToken?: string;
         };
+        /**
+         * @description The policy holds every request it allows until `required` different approvers
+         *     approve it (M of N), within `expiresAfter`; the requester never approves its own. Only
+         *     an `allow` policy may require approval.
+         */
+        PolicyApproval: {
+            /** @description How many approvals a request needs (at most the number of users named, when no role is). */
+            required: number;
+            approvers: {
+                /** @description Console user ids who may approve. */
+                users?: string[];
+                /** @description Roles whose holders may approve (console roles, or portal roles as `portal:Admin`). */
+                roles?: string[];
+            };
+            /**
+             * @description How long a request waits, a duration from `1m` to `720h` (default `24h`).
+             * @example 24h
+             */
+            expiresAfter?: string;
+        };
+        /**
+         * @description `pending`: waiting for approvals; `approved`: the requester's next fetch signs it;
+         *     `signed`; `rejected`; `expired`: not approved in time; `failed`: approved but not signed
+         *     (the certificate was disabled or deleted meanwhile, the policy no longer allows it, or
+         *     signing failed).
+         * @enum {string}
+         */
+        HeldStatus: "pending" | "approved" | "signed" | "rejected" | "expired" | "failed";
+        /** @description A signing request held for approval, as its requester sees it (`POST /sign` answers it with 202). */
+        HeldRequest: {
+            /** @description The id of the request's pending decision event. */
+            requestId: string;
+            status: components["schemas"]["HeldStatus"];
+            /** Format: date-time */
+            expiresAt: string;
+            /** @description Approvals so far. */
+            approvals: number;
+            required: number;
+            /** @description Why it ended unsigned. */
+            reason?: string;
+        };
+        /** @description A signing request held for approval, as approvers see it. */
+        ApprovalRequest: {
+            id: string;
+            status: components["schemas"]["HeldStatus"];
+            /** @description The requester's user id. */
+            requestedBy: string;
+            clientIp?: string;
+            certificateId: string;
+            policyId: string;
+            digests: {
+                /** @description Hex. */
+                digest: string;
+                digestAlgorithm: string;
+                fileName?: string;
+            }[];
+            process?: string;
+            commandLine?: string;
+            agentId?: string;
+            fileName?: string;
+            /** @description CI details the client reported. */
+            ci?: {
+                [key: string]: string;
+            };
+            /** @description What a CI job's verified OIDC token said of it. */
+            workload?: {
+                [key: string]: string;
+            };
+            required: number;
+            approvers: {
+                users: string[];
+                roles: string[];
+            };
+            answers: {
+                userId: string;
+                /** @enum {string} */
+                answer: "approve" | "reject";
+                comment?: string;
+                /** Format: date-time */
+                at: string;
+            }[];
+            /** Format: date-time */
+            createdAt: string;
+            /** Format: date-time */
+            expiresAt: string;
+            reason?: string;
+            /** @description The caller may approve or reject it now. */
+            mayAnswer: boolean;
+        };
+        ApprovalRequestList: {
+            items: components["schemas"]["ApprovalRequest"][];
+            next?: components["schemas"]["NextCursor"];
+        };
+        ApprovalAnswer: {
+            /** @description Recorded with the answer in the signing-event log. */
+            comment?: string;
+        };
         SignResponse: {
             certificateId: components["schemas"]["CertificateID"];
             keyAlgorithm: components["schemas"]["KeyAlgorithm"];
@@ -5006,8 +5236,12 @@ export interface components {
              * @description Position of the event in its lane, from 1.
              */
             seq: number;
-            /** @enum {string} */
-            kind: "decision" | "completion";
+            /**
+             * @description `approval`: an approver's answer to a request held for approval (`outcome` approve or
+             *     reject, `of` the held request's pending decision, `reason` the comment).
+             * @enum {string}
+             */
+            kind: "decision" | "completion" | "approval";
             /**
              * Format: date-time
              * @description When the event was recorded, UTC.
@@ -5025,10 +5259,10 @@ export interface components {
             clientIp?: string;
             certificateId?: components["schemas"]["CertificateID"];
             /**
-             * @description Decision events.
+             * @description Decision events. `pending`, a request held for approval (`Policy.approval`).
              * @enum {string}
              */
-            decision?: "allow" | "deny";
+            decision?: "allow" | "deny" | "pending";
             /** @description Decision events. The policy that decided; absent when no policy did (the caller owns the certificate, the certificate cannot sign, or no policy matched). */
             policyId?: components["schemas"]["PolicyID"];
             /**
@@ -5114,12 +5348,12 @@ export interface components {
              */
             of?: string;
             /**
-             * @description Completion events. `signed`: the key signed every digest, and the signatures are
+             * @description Approval events: `approve` or `reject`. Completion events. `signed`: the key signed every digest, and the signatures are
              *     returned once this event is recorded; `failed`: signing failed after the decision
              *     and no signature was returned.
              * @enum {string}
              */
-            outcome?: "signed" | "failed";
+            outcome?: "signed" | "failed" | "approve" | "reject";
             /**
              * @description Completion events with `outcome` `signed`. The SHA-256 of each signature returned,
              *     lower-case hex, separated by commas, in the order of the request's digests.
@@ -5452,7 +5686,9 @@ export interface components {
          *     4000 instructions in all), `where[i].process`,
          *     `where[i].commandLine` (not a regular expression, too long or too complex),
          *     `when.timeZone`, `when.windows` (more than 100), `when.windows[i].days`,
-         *     `when.windows[i].from`, `when.windows[i].to`, `when.notAfter`; with `PUT`, `version`
+         *     `when.windows[i].from`, `when.windows[i].to`, `when.notAfter`, `approval` (on a deny
+         *     policy), `approval.required`, `approval.approvers`, `approval.approvers.users[i]`,
+         *     `approval.approvers.roles[i]`, `approval.expiresAfter`; with `PUT`, `version`
          *     when neither it nor `If-Match` is sent. Also a body that is not a JSON object of this
          *     shape ([invalid-request](https://github.com/opensignum/signum/blob/main/docs/problems.md#invalid-request)).
          */
@@ -6003,6 +6239,8 @@ export interface components {
         LogAction: string;
         /** @description Only entries of this section (see `LogSection`). */
         LogSection: components["schemas"]["LogSection"];
+        /** @description A held signing request's id (`POST /sign`'s 202 answer). */
+        RequestId: string;
         /** @description The `next` of the previous page. Opaque and tamper-proof; a cursor that was altered or belongs to another listing is refused with 400. */
         Cursor: string;
         /**
@@ -9968,6 +10206,140 @@ export interface operations {
             503: components["responses"]["Unavailable"];
         };
     };
+    listApprovals: {
+        parameters: {
+            query?: {
+                /** @description Only requests in this state. */
+                status?: components["schemas"]["HeldStatus"];
+                /** @description Page size; 50 when absent. Out of range is refused with 400. */
+                limit?: components["parameters"]["Limit"];
+                /** @description The `next` of the previous page. Opaque and tamper-proof; a cursor that was altered or belongs to another listing is refused with 400. */
+                cursor?: components["parameters"]["Cursor"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page of held requests. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApprovalRequestList"];
+                };
+            };
+            400: components["responses"]["InvalidRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["ConsoleForbidden"];
+            404: components["responses"]["NotFound"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    getApproval: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A held signing request's id (`POST /sign`'s 202 answer). */
+                requestId: components["parameters"]["RequestId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The held request. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApprovalRequest"];
+                };
+            };
+            400: components["responses"]["InvalidRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["ConsoleForbidden"];
+            404: components["responses"]["NotFound"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    approveRequest: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A held signing request's id (`POST /sign`'s 202 answer). */
+                requestId: components["parameters"]["RequestId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["ApprovalAnswer"];
+            };
+        };
+        responses: {
+            /** @description Recorded; the request as it is now. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApprovalRequest"];
+                };
+            };
+            400: components["responses"]["InvalidRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["ConsoleForbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["TooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    rejectRequest: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A held signing request's id (`POST /sign`'s 202 answer). */
+                requestId: components["parameters"]["RequestId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["ApprovalAnswer"];
+            };
+        };
+        responses: {
+            /** @description Recorded; the request as it is now. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApprovalRequest"];
+                };
+            };
+            400: components["responses"]["InvalidRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["ConsoleForbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["TooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
     listPolicies: {
         parameters: {
             query?: {
@@ -10479,8 +10851,8 @@ export interface operations {
                 userId?: string;
                 /** @description Only events of this certificate (decisions and completions). Compared exactly; an unknown id gives an empty page. */
                 certificateId?: string;
-                /** @description Only decision events with this decision; completion events, which carry none, are left out. */
-                decision?: "allow" | "deny";
+                /** @description Only decision events with this decision; completion and approval events, which carry none, are left out. */
+                decision?: "allow" | "deny" | "pending";
                 /** @description Page size; 50 when absent. Out of range is refused with 400. */
                 limit?: components["parameters"]["Limit"];
                 /** @description The `next` of the previous page. Opaque and tamper-proof; a cursor that was altered or belongs to another listing is refused with 400. */
@@ -10594,7 +10966,7 @@ export interface operations {
                      *         },
                      *         {
                      *           "name": "decision",
-                     *           "reason": "is allow or deny"
+                     *           "reason": "is allow, deny or pending"
                      *         }
                      *       ]
                      *     }
@@ -10759,6 +11131,22 @@ export interface operations {
                 };
             };
             /**
+             * @description Held for approval: the deciding policy requires approval (`Policy.approval`). The
+             *     request is recorded (a decision event with decision `pending`, with its digests and
+             *     context) and kept for the approvers (`GET /console/approvals`); nothing is signed
+             *     yet. Fetch the outcome with `GET /sign/requests/{requestId}` (the `Location`).
+             */
+            202: {
+                headers: {
+                    /** @description `/sign/requests/{requestId}` */
+                    Location?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HeldRequest"];
+                };
+            };
+            /**
              * @description A field is invalid; `invalid-params` names each one: `certificateId` (missing),
              *     `digests` (not 1 to 64), `digests[i].digestAlgorithm` (not SHA256, SHA384 or SHA512;
              *     SHA1 and MD5 are refused as broken for signatures), `digests[i].digest` (not
@@ -10898,6 +11286,37 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+        };
+    };
+    getSigningRequest: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A held signing request's id (`POST /sign`'s 202 answer). */
+                requestId: components["parameters"]["RequestId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The signatures (once approved), else the request's state. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SignResponse"] | components["schemas"]["HeldRequest"];
+                };
+            };
+            400: components["responses"]["InvalidRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["SignDenied"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
         };
     };
     evaluateSigning: {

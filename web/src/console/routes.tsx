@@ -13,13 +13,15 @@ import { Domains } from "./domains/Domains";
 import { Policies } from "./policies/Policies";
 import { Grants } from "./grants/Grants";
 import { Events } from "./events/Events";
+import { ApprovalDetail, Approvals } from "./approvals/Approvals";
 import { SystemLog } from "./SystemLog";
 import { Timestamping } from "./timestamping/Timestamping";
 import { ConsoleDashboard } from "../insights/Dashboards";
 
 // nav names each page's area: the navigation offers the pages the caller's roles may read
 // (a link followed anyway gets the page's Forbidden, as the service refuses it).
-const nav: (NavItem & { area: Area })[] = [
+// ("any": every console user, such as approvals, whose API shows each caller its own.)
+const nav: (NavItem & { area: Area | "any" })[] = [
   { to: "/console/certificates", label: "Certificates", area: "certificates" },
   { to: "/console/certificate-groups", label: "Groups", area: "certificates" },
   { to: "/console/users", label: "Users", area: "users" },
@@ -29,6 +31,7 @@ const nav: (NavItem & { area: Area })[] = [
   { to: "/console/policies", label: "Policies", area: "policies" },
   { to: "/console/grants", label: "Grants", area: "policies" },
   { to: "/console/events", label: "Signing events", area: "events" },
+  { to: "/console/approvals", label: "Approvals", area: "any" },
   { to: "/console/system-log", label: "System log", area: "systemLog" },
   { to: "/console/timestamping", label: "Timestamping", area: "settings" },
   // The dashboard's counts come from the signing events: whoever may read those (the console
@@ -39,7 +42,7 @@ const nav: (NavItem & { area: Area })[] = [
 
 function ConsoleShell({ children }: { children: React.ReactNode }) {
   const { session } = useSession();
-  const items = session ? nav.filter((n) => may(session, n.area)) : nav;
+  const items = session ? nav.filter((n) => n.area === "any" || may(session, n.area)) : nav;
   return (
     <Shell face="console" nav={items}>
       <RequireSession face="console">{children}</RequireSession>
@@ -62,6 +65,8 @@ export const consoleRoutes = (
     <Route path="/console/policies" element={<ConsoleShell><Policies /></ConsoleShell>} />
     <Route path="/console/grants" element={<ConsoleShell><Grants /></ConsoleShell>} />
     <Route path="/console/events" element={<ConsoleShell><Events /></ConsoleShell>} />
+    <Route path="/console/approvals" element={<ConsoleShell><Approvals /></ConsoleShell>} />
+    <Route path="/console/approvals/:requestId" element={<ConsoleShell><ApprovalDetail /></ConsoleShell>} />
     <Route path="/console/system-log" element={<ConsoleShell><SystemLog /></ConsoleShell>} />
     <Route path="/console/timestamping" element={<ConsoleShell><Timestamping /></ConsoleShell>} />
     <Route path="/console/dashboard" element={<ConsoleShell><ConsoleDashboard /></ConsoleShell>} />

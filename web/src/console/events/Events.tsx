@@ -71,6 +71,7 @@ export function Events() {
           <option value="">Any (completions too)</option>
           <option value="allow">Allowed</option>
           <option value="deny">Denied</option>
+          <option value="pending">Held for approval</option>
         </SelectField>
         <div className="row actions">
           <button type="submit">Show the events</button>
@@ -120,7 +121,7 @@ export function Events() {
                   <th scope="row" className="mono">
                     {utc(e.at)}
                   </th>
-                  <td>{e.kind === "decision" ? "Decision" : "Completion"}</td>
+                  <td>{e.kind === "decision" ? "Decision" : e.kind === "approval" ? "Approval" : "Completion"}</td>
                   <td className={e.decision === "deny" || e.outcome === "failed" ? "status-bad" : "status-active"}>{result(e)}</td>
                   <td className="mono">
                     {e.userId}
@@ -162,8 +163,9 @@ export function Events() {
 function result(e: Event) {
   if (e.kind === "decision") {
     const n = e.digestCount && e.digestCount > 1 ? ` (${e.digestCount} digests)` : "";
-    return (e.decision === "allow" ? "Allowed" : "Denied") + n;
+    return (e.decision === "allow" ? "Allowed" : e.decision === "pending" ? "Held for approval" : "Denied") + n;
   }
+  if (e.kind === "approval") return e.outcome === "approve" ? "Approved" : "Rejected";
   return e.outcome === "signed" ? "Signed" : "Failed";
 }
 

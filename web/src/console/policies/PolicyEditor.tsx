@@ -6,6 +6,7 @@ import { RequireTimestampField } from "../timestamping/RequireTimestampField";
 import { ProblemBox } from "../../ui/ProblemBox";
 import { GroupPicker, groupNames, useGroups } from "../groups/GroupPicker";
 import { PolicyGrantField } from "../grants/PolicyGrantField";
+import { ApprovalField } from "./ApprovalField";
 import {
   conflictingPolicies,
   emptyForm,
@@ -286,6 +287,8 @@ export function PolicyEditor({ policyId, known, names, onSaved, onCancel, onConf
           <Field label="Not after" placeholder="2026-12-31T23:59:59Z" value={f.notAfter} error={err("when.notAfter")} hint="Optional. RFC 3339 with a zone." onChange={(e) => set({ notAfter: e.target.value })} />
         </fieldset>
         <PolicyGrantField value={f.grant} errors={errors} onChange={(grant) => set({ grant })} />
+
+        <ApprovalField value={f.approval} errors={errors} onChange={(approval) => set({ approval })} />
 
         <div className="row">
           <button type="submit" disabled={busy}>

@@ -5,6 +5,7 @@
 import type { Schemas } from "../../api/client";
 import type { Shown } from "../../api/problem";
 import { emptyGrant, fromGrant, toGrant, validateGrant, type GrantFieldForm } from "../grants/grantForm";
+import { approvalBody, approvalFrom, emptyApproval, validateApproval, type ApprovalForm } from "./approvalForm";
 
 export type Policy = Schemas["Policy"];
 export type PolicyWrite = Schemas["PolicyWrite"];
@@ -41,6 +42,7 @@ export interface PolicyForm {
   notAfter: string;
   requireTimestamp: boolean;
   grant: GrantFieldForm;
+  approval: ApprovalForm;
 }
 
 export function emptyForm(): PolicyForm {
@@ -60,6 +62,7 @@ export function emptyForm(): PolicyForm {
     notAfter: "",
     requireTimestamp: false,
     grant: emptyGrant(),
+    approval: emptyApproval(),
   };
 }
 
@@ -81,6 +84,7 @@ export function fromPolicy(p: Policy): PolicyForm {
     notAfter: p.when?.notAfter ?? "",
     requireTimestamp: p.requireTimestamp ?? false,
     grant: fromGrant(p.grant),
+    approval: approvalFrom(p.approval),
   };
 }
 
@@ -119,6 +123,8 @@ export function toBody(f: PolicyForm): PolicyWrite {
   if (Object.keys(when).length > 0) body.when = when;
   const grant = toGrant(f.grant);
   if (grant) body.grant = grant;
+  const approval = approvalBody(f.approval);
+  if (approval) body.approval = approval;
   return body;
 }
 
@@ -162,6 +168,7 @@ export function validate(f: PolicyForm): Record<string, string> {
     e["when.notAfter"] = "Must not be before the start.";
   }
   Object.assign(e, validateGrant(f.grant, f.action));
+  Object.assign(e, validateApproval(f.approval, f.action));
   return e;
 }
 
