@@ -421,3 +421,49 @@ func TestApprovalFaults(t *testing.T) {
 	}
 	aw.verifyLog(t)
 }
+
+// An approved request is signed under its policy's grant too: of two requests approved while
+// the grant allowed one signature, the second fetched ends failed, saying the grant is used
+// up, and the grant's count stays at its maximum.
+func TestApprovalTakesTheGrant(t *testing.T) {
+	aw := newApprovalWorld(t, nil)
+	ctx := context.Background()
+	next := aw.pol
+	next.Grant = &policy.Grant{MaxSignatures: 1}
+	if err := next.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	updated, err := aw.clean.Store.UpdatePolicy(ctx, aw.d.ID, aw.pol, next, tenant.LogEntry{Actor: "test", Action: "grant"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	aw.pol = updated
+	first, _ := aw.hold(t, "one.exe")
+	second, _ := aw.hold(t, "two.exe")
+	for _, id := range []string{first.RequestID, second.RequestID} {
+		for _, who := range []string{"alice", "admin"} {
+			if a := aw.call(t, who, "POST", "/console/approvals/"+id+"/approve", ""); a.status != 200 {
+				t.Fatalf("approve %s as %s: %d %s", id, who, a.status, a.body)
+			}
+		}
+	}
+	if a := aw.call(t, "ci", "GET", "/sign/requests/"+first.RequestID, ""); a.status != 200 || !strings.Contains(a.body, `"signatures"`) {
+		t.Fatalf("the first approved request: %d %s", a.status, a.body)
+	}
+	a := aw.call(t, "ci", "GET", "/sign/requests/"+second.RequestID, "")
+	if a.status != 403 || !strings.Contains(a.body, "used up") {
+		t.Fatalf("the second approved request past the grant: %d %s", a.status, a.body)
+	}
+	if again := aw.call(t, "ci", "GET", "/sign/requests/"+second.RequestID, ""); !strings.Contains(again.body, `"status":"failed"`) || !strings.Contains(again.body, "used up") {
+		t.Fatalf("the second request's state: %d %s", again.status, again.body)
+	}
+	_, completions := eventsOf(aw.events(t), second.RequestID)
+	if len(completions) != 1 || completions[0].Outcome != audit.Failed || !strings.Contains(completions[0].Reason, "used up") {
+		t.Fatalf("the second request's completion: %+v", completions)
+	}
+	used, err := aw.clean.Store.PolicyGrantUsed(ctx, aw.d.ID, aw.pol.ID, time.Time{})
+	if err != nil || used != 1 {
+		t.Fatalf("the grant counts %d (%v), want 1", used, err)
+	}
+	aw.verifyLog(t)
+}
