@@ -180,7 +180,9 @@ export async function journey({ j, service, browser }) {
 
   await j.step("a policy's grant counts its signatures: set in the policy editor, shown there as used", async () => {
     const { policyGrant } = await import("./steps/grants.mjs");
-    await policyGrant({ j, page, policyName: "Build agent releases", max: 1000,
+    // "Stamped releases" (priority 20, from the timestamps step) is the policy that decides the
+    // build agent's requests now: its grant is the one that counts them.
+    await policyGrant({ j, page, policyName: "Stamped releases", max: 1000,
       sign: () => sign({ service, certId, p12: agents["build-agent"].p12, password: "e2e-p12", text: "counted by the grant\n" }) });
   });
 
