@@ -378,3 +378,44 @@ func TestJarsigner(t *testing.T) {
 		t.Fatalf("jarsigner -verify: %v\n%s", err, v)
 	}
 }
+
+// TestPolicyRequiresToolTimestamp: the module returns signature bytes only, so a policy that
+// wants timestamped files from osslsigncode says so in its Where: the command line must give
+// osslsigncode a time-stamping authority (-ts). Without it the certificate is not even listed;
+// with it, the file carries the authority's timestamp and osslsigncode verifies both.
+func TestPolicyRequiresToolTimestamp(t *testing.T) {
+	f := setup(t)
+	engine(t)
+	stamped := world.Certificate(t, "Stamped", "EC_P256")
+	world.PolicyWhere(t, "osslsigncode with a TSA", []string{f.user}, []string{stamped},
+		[]map[string]string{{"process": "osslsigncode", "commandLine": `.* -ts https?://\S+ .*`}})
+	dir := t.TempDir()
+	in := filepath.Join(dir, "hello.exe")
+	_ = os.WriteFile(in, localtest.WindowsExe(t), 0o644)
+	tsaCA := filepath.Join(dir, "tsa-ca.pem")
+	_ = os.WriteFile(tsaCA, world.Srv.TSA.CAPEM, 0o644)
+	chain := filepath.Join(dir, "stamped.pem")
+	_ = os.WriteFile(chain, world.Console(t, "GET", "/console/certificates/"+stamped+"/chain", nil), 0o644)
+	args := func(out string, extra ...string) []string {
+		a := []string{"sign", "-pkcs11module", modPath, "-pkcs11cert", "pkcs11:object=Stamped;type=cert", "-key", "pkcs11:object=Stamped;type=private",
+			"-certs", chain, "-h", "sha256"}
+		return append(append(a, extra...), "-in", in, "-out", out)
+	}
+	bare := filepath.Join(dir, "bare.exe")
+	if out, err := runTool(t, nil, "osslsigncode", args(bare)...); err == nil {
+		t.Fatalf("osslsigncode without -ts signed with a certificate whose policy requires it:\n%s", out)
+	}
+	if _, err := os.Stat(bare); err == nil {
+		if v, verr := exec.Command("osslsigncode", "verify", "-CAfile", world.CAFile, "-in", bare).CombinedOutput(); verr == nil {
+			t.Fatalf("a signed file without a timestamp was written:\n%s", v)
+		}
+	}
+	signed := filepath.Join(dir, "stamped.exe")
+	if out, err := runTool(t, nil, "osslsigncode", args(signed, "-ts", world.Srv.TSA.URL)...); err != nil {
+		t.Fatalf("osslsigncode -ts: %v\n%s", err, out)
+	}
+	v, err := exec.Command("osslsigncode", "verify", "-CAfile", world.CAFile, "-TSA-CAfile", tsaCA, "-in", signed).CombinedOutput()
+	if err != nil || !strings.Contains(string(v), "Signature verification: ok") || !strings.Contains(string(v), "Timestamp Server Signature verification: ok") {
+		t.Fatalf("osslsigncode verify of the timestamped file: %v\n%s", err, v)
+	}
+}

@@ -202,6 +202,13 @@ func (w *World) Policy(t testing.TB, name string, users, certificates, processes
 	for _, p := range processes {
 		where = append(where, map[string]string{"process": p})
 	}
+	return w.PolicyWhere(t, name, users, certificates, where)
+}
+
+// PolicyWhere is Policy with its Where given whole: {"process": ..., "commandLine": ...}
+// applications (RE2 patterns matching the whole reported value).
+func (w *World) PolicyWhere(t testing.TB, name string, users, certificates []string, where []map[string]string) string {
+	t.Helper()
 	var p struct{ ID string }
 	raw := w.Console(t, "POST", "/console/policies", map[string]any{"name": name, "enabled": true, "priority": 10, "action": "allow",
 		"what": map[string]any{"certificates": certificates}, "who": map[string]any{"users": users}, "where": where})
