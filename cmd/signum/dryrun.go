@@ -160,6 +160,12 @@ func (a *app) printDecision(cert dryRunCert, v client.Verdict) {
 	default:
 		fmt.Fprintf(a.out, "decision     denied: %s\n", v.Reason)
 	}
+	if v.ApprovalsRequired > 0 {
+		fmt.Fprintf(a.out, "approval     held until %d approvers approve it (signum sign --wait waits for them)\n", v.ApprovalsRequired)
+	}
+	if v.TimestampRequired {
+		fmt.Fprintln(a.out, "timestamp    each signature carries a token of the deployment's time-stamping authority")
+	}
 }
 
 // refused is the error of a dry run whose request would be denied.

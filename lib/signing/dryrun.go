@@ -53,6 +53,11 @@ type TrialStore interface {
 type Verdict struct {
 	policy.Decision
 	PolicyName string
+	// Approvals is how many approvals the deciding policy holds an allowed request for (0:
+	// signed at once); RequiresTimestamp says its signatures carry a time-stamping
+	// authority's token or are withheld.
+	Approvals         int
+	RequiresTimestamp bool
 }
 
 // DryRun answers "would t be allowed, and by which policy?" the way Sign would decide it,
@@ -85,7 +90,14 @@ func DryRun(ctx context.Context, st TrialStore, now func() time.Time, t Trial) (
 		return Verdict{}, err
 	}
 	c := Caller{DeploymentID: dep, UserID: t.UserID, Roles: roles}
-	v := Verdict{Decision: withGrants(decide(policy.NewSet(ps), c, t.App, cert, at), grants, c, cert, at)}
+	set := policy.NewSet(ps)
+	v := Verdict{Decision: withGrants(decide(set, c, t.App, cert, at), grants, c, cert, at)}
+	if v.Allowed {
+		if a := set.ApprovalOf(v.PolicyID); a != nil {
+			v.Approvals = a.Required
+		}
+		v.RequiresTimestamp = set.RequiresTimestamp(v.PolicyID)
+	}
 	for _, p := range ps {
 		if p.ID == v.PolicyID {
 			v.PolicyName = p.Name

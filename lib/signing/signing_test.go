@@ -221,8 +221,24 @@ func TestDryRun(t *testing.T) {
 				t.Fatal(err)
 			case d.Allowed != tc.allowed || tc.allowed && (d.PolicyID != p.ID || d.PolicyName != p.Name):
 				t.Fatalf("DryRun = %+v, want allowed %v by %s", d, tc.allowed, p.ID)
+			case d.Approvals != 0 || d.RequiresTimestamp:
+				t.Fatalf("DryRun = %+v: the policy asks for no approval and no timestamp", d)
 			}
 		})
+	}
+	// A policy that holds requests for approval and requires timestamps: the dry run says so.
+	gated := policy.Policy{ID: tenant.NewID("pol_"), Name: "gated releases", Enabled: true, Priority: 2, Action: policy.Allow,
+		What: policy.What{Certificates: []string{cert.ID}}, Who: policy.Who{Users: []string{u.ID}}, Where: []policy.Application{{Process: "release-tool"}},
+		RequireTimestamp: true, Approval: &policy.Approval{Required: 2, Roles: []string{string(identity.ConsoleAdmin)}}}
+	if err := gated.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.CreatePolicy(ctx, dep, gated, log); err != nil {
+		t.Fatal(err)
+	}
+	d, err := signing.DryRun(ctx, st, clock, signing.Trial{DeploymentID: dep, UserID: u.ID, CertificateID: cert.ID, App: wire.Context{Process: "release-tool"}})
+	if err != nil || !d.Allowed || d.PolicyID != gated.ID || d.Approvals != 2 || !d.RequiresTimestamp {
+		t.Fatalf("DryRun under the gated policy = %+v, %v", d, err)
 	}
 }
 

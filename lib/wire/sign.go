@@ -102,6 +102,10 @@ type Verdict struct {
 	// Owner says the caller would sign by owning the certificate (no policy matched).
 	Owner  bool   `json:"owner"`
 	Reason string `json:"reason"`
+	// ApprovalsRequired: the request would be held (202) until that many approvers approve
+	// it. TimestampRequired: its signatures would carry a time-stamping authority's token.
+	ApprovalsRequired int  `json:"approvalsRequired,omitempty"`
+	TimestampRequired bool `json:"timestampRequired,omitempty"`
 }
 
 // Chain parses the certificate's chain (leaf first).

@@ -281,6 +281,10 @@ type EvaluateResponse struct {
 	PolicyID string `json:"policyId,omitempty"`
 	Owner    bool   `json:"owner"`
 	Reason   string `json:"reason"`
+	// ApprovalsRequired and TimestampRequired are what the deciding policy asks of an allowed
+	// request (wire.Verdict).
+	ApprovalsRequired int  `json:"approvalsRequired,omitempty"`
+	TimestampRequired bool `json:"timestampRequired,omitempty"`
 }
 
 func (a api) evaluate(w http.ResponseWriter, r *http.Request, req *access.Request) error {
@@ -300,6 +304,7 @@ func (a api) evaluate(w http.ResponseWriter, r *http.Request, req *access.Reques
 	if err != nil {
 		return err
 	}
-	edge.WriteJSON(w, http.StatusOK, EvaluateResponse{Allowed: d.Allowed, PolicyID: d.PolicyID, Owner: d.Owner, Reason: d.Reason})
+	edge.WriteJSON(w, http.StatusOK, EvaluateResponse{Allowed: d.Allowed, PolicyID: d.PolicyID, Owner: d.Owner, Reason: d.Reason,
+		ApprovalsRequired: d.Approvals, TimestampRequired: d.RequiresTimestamp})
 	return nil
 }

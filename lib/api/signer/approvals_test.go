@@ -467,3 +467,13 @@ func TestApprovalTakesTheGrant(t *testing.T) {
 	}
 	aw.verifyLog(t)
 }
+
+// A dry run (POST /sign/evaluate) says the request would be held for its approvals.
+func TestEvaluateSaysApprovalIsRequired(t *testing.T) {
+	aw := newApprovalWorld(t, nil)
+	a := aw.call(t, "ci", "POST", "/sign/evaluate", `{"certificateId":"`+aw.cert.ID+`","process":"signum"}`)
+	var v wire.Verdict
+	if a.status != 200 || json.Unmarshal([]byte(a.body), &v) != nil || !v.Allowed || v.ApprovalsRequired != 2 || v.TimestampRequired {
+		t.Fatalf("evaluate: %d %s", a.status, a.body)
+	}
+}

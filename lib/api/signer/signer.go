@@ -222,7 +222,7 @@ func (a api) evaluate(w http.ResponseWriter, r *http.Request, req *access.Reques
 	if err != nil {
 		return err
 	}
-	out := wire.Verdict{Allowed: v.Allowed, Owner: v.Owner, Reason: v.CallerReason}
+	out := wire.Verdict{Allowed: v.Allowed, Owner: v.Owner, Reason: v.CallerReason, ApprovalsRequired: v.Approvals, TimestampRequired: v.RequiresTimestamp}
 	if v.Allowed && v.PolicyID != "" {
 		out.PolicyID, out.PolicyName = v.PolicyID, v.PolicyName
 	}

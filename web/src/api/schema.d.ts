@@ -4841,6 +4841,10 @@ export interface components {
              * @example no enabled policy allows user "cu_g3eeyu7kpjfxxmt4u7tewqqlma" to sign with certificate "crt_amwxddvkaddx6vfdog7oqayjki" here and now
              */
             reason: string;
+            /** @description Present when the deciding policy requires approval (`approval`) - the request would be held (`POST /sign` answers 202) until that many approvers approve it. */
+            approvalsRequired?: number;
+            /** @description Present (true) when the deciding policy requires timestamps (`requireTimestamp`) - each signature would carry a time-stamping authority's token, or be withheld. */
+            timestampRequired?: boolean;
         };
         /**
          * @description How the key signs: `RSASSA_PKCS1_V1_5` or `RSASSA_PSS` for RSA keys, `ECDSA` for EC
@@ -5177,6 +5181,10 @@ export interface components {
              * @example no policy allows this request
              */
             reason: string;
+            /** @description Present when the deciding policy requires approval (`approval`) - the request would be held (`POST /sign` answers 202) until that many approvers approve it. */
+            approvalsRequired?: number;
+            /** @description Present (true) when the deciding policy requires timestamps (`requireTimestamp`) - each signature would carry a time-stamping authority's token, or be withheld. */
+            timestampRequired?: boolean;
         };
         SignableCertificateList: {
             items: components["schemas"]["SignableCertificate"][];
