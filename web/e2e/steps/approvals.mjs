@@ -39,6 +39,12 @@ export async function gatedPolicy({ j, page, name, certId, userId, approverId })
   await j.check(page, "console-policy-approval");
   await editor.getByRole("button", { name: "Create the policy" }).click();
   await expectVisible(page.getByText(`Policy “${name}” was created.`), "the created notice");
+  // The dry run says a request would be held for its approver.
+  const panel = page.getByRole("region", { name: "Dry run: would this request be allowed?" });
+  await panel.getByLabel("User id").fill(userId);
+  await panel.getByLabel("Certificate id").fill(certId);
+  await panel.getByRole("button", { name: "Evaluate the request" }).click();
+  await expectVisible(panel.getByText("Held until an approver approves it."), "the dry run's approval");
 }
 
 export async function approveInBrowser({ j, page, browser, username, password, requestId, fileName }) {

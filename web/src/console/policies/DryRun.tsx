@@ -69,6 +69,8 @@ export function DryRun({ names }: { names: Record<string, string> }) {
               )}
             </p>
             <p>{result.reason}</p>
+            {result.approvalsRequired ? <p>Held until {result.approvalsRequired === 1 ? "an approver approves" : `${result.approvalsRequired} approvers approve`} it.</p> : null}
+            {result.timestampRequired ? <p>Each signature carries a time-stamping authority&apos;s token, or is withheld.</p> : null}
           </div>
         )}
       </div>
