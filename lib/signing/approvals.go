@@ -63,6 +63,10 @@ type Held struct {
 
 func (h *Held) Error() string { return "signing: held for approval as " + h.RequestID }
 
+// heldReplay marks an Idempotency-Key's stored answer as a held request's (the JSON of Held
+// follows): a retry with the key answers the same held request.
+const heldReplay = "held:"
+
 // Answers an approver gives.
 const (
 	Approve = audit.Approve

@@ -156,10 +156,24 @@ func (s *Signer) Sign(ctx context.Context, c Caller, req Request, idempotencyKey
 		return Answer{}, fault.Newf(fault.ErrUnprocessable, "This Idempotency-Key was used for a different signing request; use a new key.")
 	case !prior.Done:
 		return Answer{}, fault.Newf(fault.ErrConflict, "A signing request with this Idempotency-Key is in progress; retry in a moment.")
+	case strings.HasPrefix(prior.Response, heldReplay):
+		// The first try was held for approval: a retry is the same held request, not a
+		// second one for the approvers.
+		var h Held
+		if err := json.Unmarshal([]byte(strings.TrimPrefix(prior.Response, heldReplay)), &h); err != nil {
+			return Answer{}, fmt.Errorf("idempotency: the held answer does not parse: %w", err)
+		}
+		return Answer{}, &h
 	default:
 		return Answer{Replay: []byte(prior.Response)}, nil
 	}
 	out, err := s.signOnce(ctx, c, req)
+	var held *Held
+	if errors.As(err, &held) {
+		raw, _ := json.Marshal(held)
+		_ = s.store.CompleteIdempotency(context.WithoutCancel(ctx), dep, scope, idempotencyKey, heldReplay+string(raw))
+		return Answer{}, err
+	}
 	if err != nil {
 		_ = s.store.ReleaseIdempotency(context.WithoutCancel(ctx), dep, scope, idempotencyKey)
 		return Answer{}, err

@@ -93,12 +93,16 @@ type answer struct {
 	body   string
 }
 
-// call sends method path (with body, when not "") as user name.
-func (aw *approvalWorld) call(t *testing.T, name, method, path, body string) answer {
+// call sends method path (with body, when not "") as user name, with more headers as
+// name, value pairs.
+func (aw *approvalWorld) call(t *testing.T, name, method, path, body string, more ...string) answer {
 	t.Helper()
 	hdr := map[string]string{"authorization": "Bearer " + aw.toks[name], "host": aw.d.DomainName}
 	if body != "" {
 		hdr["content-type"] = "application/json"
+	}
+	for i := 0; i+1 < len(more); i += 2 {
+		hdr[more[i]] = more[i+1]
 	}
 	resp, err := aw.h(context.Background(), events.APIGatewayV2HTTPRequest{Version: "2.0", RouteKey: method + " " + path, RawPath: path, Body: body, Headers: hdr,
 		RequestContext: events.APIGatewayV2HTTPRequestContext{DomainName: aw.d.DomainName, RequestID: "r",
@@ -475,5 +479,36 @@ func TestEvaluateSaysApprovalIsRequired(t *testing.T) {
 	var v wire.Verdict
 	if a.status != 200 || json.Unmarshal([]byte(a.body), &v) != nil || !v.Allowed || v.ApprovalsRequired != 2 || v.TimestampRequired {
 		t.Fatalf("evaluate: %d %s", a.status, a.body)
+	}
+}
+
+// A request retried with its Idempotency-Key after it was held is the same held request: the
+// approvers see one.
+func TestHeldRequestRetriedWithItsKey(t *testing.T) {
+	aw := newApprovalWorld(t, nil)
+	sum := sha256.Sum256([]byte("retried.exe"))
+	body := `{"certificateId":"` + aw.cert.ID + `","digests":[{"digest":"` + base64.StdEncoding.EncodeToString(sum[:]) +
+		`","digestAlgorithm":"SHA256"}],"context":{"process":"signum"}}`
+	var ids []string
+	for i := 0; i < 2; i++ {
+		a := aw.call(t, "ci", "POST", "/sign", body, "idempotency-key", "release-42")
+		var h wire.HeldRequest
+		if a.status != 202 || json.Unmarshal([]byte(a.body), &h) != nil || h.RequestID == "" {
+			t.Fatalf("try %d: %d %s", i+1, a.status, a.body)
+		}
+		ids = append(ids, h.RequestID)
+	}
+	if ids[0] != ids[1] {
+		t.Fatalf("the retry was held as another request: %v", ids)
+	}
+	a := aw.call(t, "alice", "GET", "/console/approvals?status=pending", "")
+	var list struct{ Items []signer.HeldRequest }
+	if a.status != 200 || json.Unmarshal([]byte(a.body), &list) != nil || len(list.Items) != 1 {
+		t.Fatalf("pending requests: %d %s", a.status, a.body)
+	}
+	// The same key with other digests is refused, as for any signing request.
+	other := strings.Replace(body, base64.StdEncoding.EncodeToString(sum[:]), base64.StdEncoding.EncodeToString(make([]byte, 32)), 1)
+	if a := aw.call(t, "ci", "POST", "/sign", other, "idempotency-key", "release-42"); a.status != 422 {
+		t.Fatalf("the key with other digests: %d %s", a.status, a.body)
 	}
 }

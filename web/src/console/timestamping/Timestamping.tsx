@@ -5,6 +5,7 @@ import { TextAreaField } from "../../ui/Field";
 import { ProblemBox } from "../../ui/ProblemBox";
 import { Forbidden, Page } from "../../ui/Shell";
 import { may, useSession } from "../../session";
+import { when } from "../certificates/common";
 
 type Settings = Schemas["Timestamping"];
 
@@ -101,7 +102,7 @@ export function Timestamping() {
             <dt>Version</dt>
             <dd>
               {current.version}
-              {current.updatedAt && `, changed ${current.updatedAt} by ${current.updatedBy ?? "?"}`}
+              {current.updatedAt && `, changed ${when(current.updatedAt)} by ${current.updatedBy ?? "?"}`}
             </dd>
           </dl>
           {!mayChange && <p className="notice">Only those who manage the deployment's settings can change the authorities.</p>}
